@@ -1,0 +1,495 @@
+//! Signature sets: loading, classifying and indexing every kind of
+//! signature into one immutable [`SignatureSet`].
+//!
+//! A set is built once and then only read, so it is shared by `Arc` between
+//! all scanning threads (and, in the service, swapped whole on reload).
+//! Loading is tolerant: a bad line or a bad rule file becomes a
+//! [`SigIssue`] naming file, line and reason, and everything else loads;
+//! `strict` turns any issue into a [`LoadError`].
+
+pub mod builtin;
+pub mod hashes;
+pub mod names;
+pub mod yara;
+
+use hashes::{ClamKind, HashIndex};
+use names::NameIndex;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Index of a signature file in [`SignatureSet::sources`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SourceId(pub u32);
+
+/// A problem with a signature file: it, or one of its lines, did not load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigIssue {
+    /// The signature file.
+    pub file: String,
+    /// 1-based line, when the problem has one.
+    pub line: Option<usize>,
+    /// Why.
+    pub message: String,
+}
+
+impl SigIssue {
+    fn line(file: &str, line: usize, message: impl Into<String>) -> SigIssue {
+        SigIssue {
+            file: file.to_string(),
+            line: Some(line),
+            message: message.into(),
+        }
+    }
+
+    fn file(file: &str, message: impl Into<String>) -> SigIssue {
+        SigIssue {
+            file: file.to_string(),
+            line: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(
+                f,
+                "{}:{}: {}",
+                crate::sanitize::for_terminal(&self.file),
+                l,
+                self.message
+            ),
+            None => write!(
+                f,
+                "{}: {}",
+                crate::sanitize::for_terminal(&self.file),
+                self.message
+            ),
+        }
+    }
+}
+
+/// What a signature file holds, decided from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// `.yar`, `.yara`.
+    Yara,
+    /// Loki `*hash*` file.
+    LokiHashes,
+    /// ClamAV `.hdb` (`.hdu`).
+    ClamavMd5,
+    /// ClamAV `.hsb` (`.hsu`).
+    ClamavSha,
+    /// Loki `*filename*` file.
+    LokiNames,
+    /// ClamAV `.fp` allow-list (MD5).
+    AllowMd5,
+    /// ClamAV `.sfp` allow-list (SHA-1/SHA-256).
+    AllowSha,
+    /// Loki `*falsepositive*hash*` allow-list.
+    AllowLoki,
+}
+
+impl SourceKind {
+    /// Classifies a signature file by its name, as Loki and ClamAV do;
+    /// `None` for files that are none of ours (README, LICENSE, ...).
+    pub fn classify(path: &Path) -> Option<SourceKind> {
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "yar" | "yara" => return Some(SourceKind::Yara),
+            "hdb" | "hdu" => return Some(SourceKind::ClamavMd5),
+            "hsb" | "hsu" => return Some(SourceKind::ClamavSha),
+            "fp" => return Some(SourceKind::AllowMd5),
+            "sfp" => return Some(SourceKind::AllowSha),
+            _ => {}
+        }
+        let falsepositive = ["falsepositive", "false-positive", "false_positive"]
+            .iter()
+            .any(|w| name.contains(w));
+        if name.contains("hash") {
+            return Some(if falsepositive {
+                SourceKind::AllowLoki
+            } else {
+                SourceKind::LokiHashes
+            });
+        }
+        if name.contains("filename") && !falsepositive {
+            return Some(SourceKind::LokiNames);
+        }
+        None
+    }
+}
+
+/// One loaded signature file.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceInfo {
+    /// Path, or `builtin:...`.
+    pub path: String,
+    /// Its kind.
+    pub kind: SourceKind,
+    /// Rules or IOCs loaded from it.
+    pub entries: usize,
+}
+
+/// What to load.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Files and directories given with `-s`.
+    pub paths: Vec<PathBuf>,
+    /// Include the built-in pack.
+    pub builtin: bool,
+    /// Any issue is fatal.
+    pub strict: bool,
+    /// Where compiled YARA rules are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Why a set could not be built at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A path given explicitly does not exist or cannot be read.
+    #[error("cannot read signatures {}: {reason}", crate::sanitize::path_for_terminal(.path))]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `strict` and at least one issue.
+    #[error("{} signature problem(s) and --strict is set; first: {}", .0.len(), .0[0])]
+    Strict(Vec<SigIssue>),
+    /// Nothing loaded at all.
+    #[error("no signatures loaded (all sources empty or invalid, and the built-in pack is off)")]
+    Empty,
+}
+
+/// Every loaded signature, immutable and shared by all scanning threads.
+pub struct SignatureSet {
+    /// Compiled YARA rules, if any.
+    pub yara: Option<yara::YaraRules>,
+    /// Hash IOCs.
+    pub hashes: HashIndex,
+    /// File-name IOCs.
+    pub names: NameIndex,
+    /// Allow-listed digests: a file matching one is never reported.
+    pub allow: HashIndex,
+    /// Loaded files, indexed by [`SourceId`].
+    pub sources: Vec<SourceInfo>,
+    /// Everything that did not load.
+    pub issues: Vec<SigIssue>,
+    /// How long loading took.
+    pub load_time: std::time::Duration,
+}
+
+impl SignatureSet {
+    /// Loads everything `opts` names.
+    pub fn load(opts: &LoadOptions) -> Result<SignatureSet, LoadError> {
+        let started = std::time::Instant::now();
+        let mut files: Vec<(PathBuf, SourceKind)> = Vec::new();
+        let mut issues = Vec::new();
+        for root in &opts.paths {
+            collect(root, &mut files, &mut issues)?;
+        }
+        let mut set = SignatureSet {
+            yara: None,
+            hashes: HashIndex::default(),
+            names: NameIndex::default(),
+            allow: HashIndex::default(),
+            sources: Vec::new(),
+            issues: Vec::new(),
+            load_time: Default::default(),
+        };
+        let mut yara_sources = Vec::new();
+        if opts.builtin {
+            let id = set.add_source(builtin::YARA_ORIGIN.to_string(), SourceKind::Yara);
+            yara_sources.push(yara::YaraSource {
+                id,
+                origin: builtin::YARA_ORIGIN.to_string(),
+                code: builtin::YARA.as_bytes().to_vec(),
+            });
+            set.load_text(
+                builtin::HSB_ORIGIN,
+                builtin::HSB,
+                SourceKind::ClamavSha,
+                &mut issues,
+            );
+        }
+        for (path, kind) in files {
+            let origin = path.to_string_lossy().into_owned();
+            let bytes = match read_limited(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    issues.push(SigIssue::file(&origin, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            if kind == SourceKind::Yara {
+                let id = set.add_source(origin.clone(), kind);
+                yara_sources.push(yara::YaraSource {
+                    id,
+                    origin,
+                    code: bytes,
+                });
+                continue;
+            }
+            // IOC files are text; tolerate stray invalid bytes rather than
+            // rejecting a whole feed for one bad line.
+            let text = String::from_utf8_lossy(&bytes);
+            set.load_text(&origin, &text, kind, &mut issues);
+        }
+        set.yara = yara::compile(&yara_sources, opts.cache_dir.as_deref(), &mut issues);
+        if let Some(y) = &set.yara {
+            for (id, count) in y.namespaces.iter().zip(&y.rule_counts) {
+                set.sources[id.0 as usize].entries = *count;
+            }
+        }
+        if let Err(reason) = set.names.finish() {
+            issues.push(SigIssue::file("name IOCs", reason));
+            set.names = NameIndex::default();
+        }
+        if opts.strict && !issues.is_empty() {
+            return Err(LoadError::Strict(issues));
+        }
+        set.issues = issues;
+        if set.yara_rule_count() == 0 && set.hashes.is_empty() && set.names.is_empty() {
+            return Err(LoadError::Empty);
+        }
+        set.load_time = started.elapsed();
+        Ok(set)
+    }
+
+    fn add_source(&mut self, path: String, kind: SourceKind) -> SourceId {
+        self.sources.push(SourceInfo {
+            path,
+            kind,
+            entries: 0,
+        });
+        SourceId(self.sources.len() as u32 - 1)
+    }
+
+    fn load_text(
+        &mut self,
+        origin: &str,
+        text: &str,
+        kind: SourceKind,
+        issues: &mut Vec<SigIssue>,
+    ) {
+        let id = self.add_source(origin.to_string(), kind);
+        let n = match kind {
+            SourceKind::LokiHashes => {
+                hashes::parse_loki(text, id, origin, &mut self.hashes, issues)
+            }
+            SourceKind::ClamavMd5 => {
+                hashes::parse_clamav(text, ClamKind::Md5, id, origin, &mut self.hashes, issues)
+            }
+            SourceKind::ClamavSha => {
+                hashes::parse_clamav(text, ClamKind::Sha, id, origin, &mut self.hashes, issues)
+            }
+            SourceKind::LokiNames => names::parse_loki(text, id, origin, &mut self.names, issues),
+            SourceKind::AllowMd5 => {
+                hashes::parse_clamav(text, ClamKind::Md5, id, origin, &mut self.allow, issues)
+            }
+            SourceKind::AllowSha => {
+                hashes::parse_clamav(text, ClamKind::Sha, id, origin, &mut self.allow, issues)
+            }
+            SourceKind::AllowLoki => hashes::parse_loki(text, id, origin, &mut self.allow, issues),
+            SourceKind::Yara => unreachable!("YARA sources are compiled together"),
+        };
+        self.sources[id.0 as usize].entries = n;
+    }
+
+    /// Display name of a source.
+    pub fn source_name(&self, id: SourceId) -> &str {
+        &self.sources[id.0 as usize].path
+    }
+
+    /// Number of YARA rules loaded.
+    pub fn yara_rule_count(&self) -> usize {
+        self.yara.as_ref().map_or(0, |y| y.rule_counts.iter().sum())
+    }
+
+    /// True when content must be read for every file (YARA rules loaded).
+    pub fn needs_content(&self) -> bool {
+        self.yara_rule_count() > 0
+    }
+
+    /// One line on what was loaded, for logs and `--version`-like output.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} YARA rules, {} hash IOCs, {} name IOCs, {} allow-listed hashes from {} files{}",
+            self.yara_rule_count(),
+            self.hashes.len(),
+            self.names.len(),
+            self.allow.len(),
+            self.sources.len(),
+            if self.yara.as_ref().is_some_and(|y| y.from_cache) {
+                " (YARA from cache)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Largest signature file read: bigger files are almost certainly not
+/// signatures (a wrong `-s`), and reading them whole would cost memory.
+const MAX_SIGNATURE_FILE: u64 = 1 << 30;
+
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_SIGNATURE_FILE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_SIGNATURE_FILE} bytes"
+        )));
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_SIGNATURE_FILE).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Adds the signature files at `root` (a file, or a directory read
+/// recursively in name order, hidden entries skipped) to `files`.
+fn collect(
+    root: &Path,
+    files: &mut Vec<(PathBuf, SourceKind)>,
+    issues: &mut Vec<SigIssue>,
+) -> Result<(), LoadError> {
+    let meta = std::fs::metadata(root).map_err(|e| LoadError::Unreadable {
+        path: root.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if !meta.is_dir() {
+        match SourceKind::classify(root) {
+            Some(kind) => files.push((root.to_path_buf(), kind)),
+            None => issues.push(SigIssue::file(
+                &root.to_string_lossy(),
+                "not a signature file: expected .yar/.yara, .hdb/.hsb, .fp/.sfp, or a Loki IOC file whose name contains 'hash' or 'filename'",
+            )),
+        }
+        return Ok(());
+    }
+    let walk = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .hidden(true)
+        .follow_links(true)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .build();
+    for entry in walk {
+        match entry {
+            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => {
+                if let Some(kind) = SourceKind::classify(e.path()) {
+                    files.push((e.into_path(), kind));
+                } else {
+                    tracing::debug!("not a signature file, skipped: {}", e.path().display());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => issues.push(SigIssue::file(&root.to_string_lossy(), e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_follows_loki_and_clamav_names() {
+        let c = |p: &str| SourceKind::classify(Path::new(p));
+        assert_eq!(c("x/rules.YAR"), Some(SourceKind::Yara));
+        assert_eq!(c("main.hdb"), Some(SourceKind::ClamavMd5));
+        assert_eq!(c("daily.hsb"), Some(SourceKind::ClamavSha));
+        assert_eq!(c("local.fp"), Some(SourceKind::AllowMd5));
+        assert_eq!(c("local.sfp"), Some(SourceKind::AllowSha));
+        assert_eq!(c("iocs/hash-iocs.txt"), Some(SourceKind::LokiHashes));
+        assert_eq!(
+            c("iocs/falsepositive-hashes.txt"),
+            Some(SourceKind::AllowLoki)
+        );
+        assert_eq!(c("iocs/filename-iocs.txt"), Some(SourceKind::LokiNames));
+        assert_eq!(c("iocs/c2-iocs.txt"), None);
+        assert_eq!(c("README.md"), None);
+    }
+
+    #[test]
+    fn builtin_pack_loads_clean() {
+        let set = SignatureSet::load(&LoadOptions {
+            builtin: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(set.issues.is_empty(), "{:?}", set.issues);
+        assert_eq!(set.yara_rule_count(), 1);
+        assert_eq!(set.hashes.len(), 1);
+    }
+
+    #[test]
+    fn nothing_loaded_is_an_error() {
+        assert!(matches!(
+            SignatureSet::load(&LoadOptions::default()),
+            Err(LoadError::Empty)
+        ));
+    }
+
+    #[test]
+    fn directory_mixes_formats_and_tolerates_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(
+            p.join("good.yar"),
+            "rule good { strings: $a = \"x\" condition: $a }",
+        )
+        .unwrap();
+        std::fs::write(p.join("bad.yar"), "rule bad { condition: ").unwrap();
+        std::fs::create_dir(p.join("iocs")).unwrap();
+        std::fs::write(
+            p.join("iocs/hash-iocs.txt"),
+            "d41d8cd98f00b204e9800998ecf8427e;empty\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("iocs/filename-iocs.txt"), "evil\\.exe;70\n").unwrap();
+        std::fs::write(p.join("README.md"), "not signatures").unwrap();
+        std::fs::create_dir(p.join(".git")).unwrap();
+        std::fs::write(p.join(".git/hash-objects"), "junk").unwrap();
+        let set = SignatureSet::load(&LoadOptions {
+            paths: vec![p.to_path_buf()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(set.yara_rule_count(), 1);
+        assert_eq!(set.hashes.len(), 1);
+        assert_eq!(set.names.len(), 1);
+        assert_eq!(set.issues.len(), 1, "{:?}", set.issues);
+        assert!(set.issues[0].file.ends_with("bad.yar"));
+        let strict = SignatureSet::load(&LoadOptions {
+            paths: vec![p.to_path_buf()],
+            strict: true,
+            ..Default::default()
+        });
+        assert!(matches!(strict, Err(LoadError::Strict(_))));
+    }
+
+    #[test]
+    fn missing_path_is_a_clear_error() {
+        let err = SignatureSet::load(&LoadOptions {
+            paths: vec!["/nonexistent/sigs".into()],
+            builtin: true,
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("/nonexistent/sigs"), "{err}");
+    }
+}

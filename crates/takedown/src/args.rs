@@ -1,0 +1,283 @@
+//! Flags, in two stages (as ripgrep does): clap parses raw flags, then
+//! [`ScanArgs::into_config`] validates them into the engine's options.
+//! Nothing downstream reads raw flags.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use takedown_engine::run::{RunOptions, Target};
+use takedown_engine::scan::ScanOptions;
+use takedown_engine::sigs::LoadOptions;
+
+/// Detect (and later remove) the malware left behind after a botnet
+/// takedown.
+#[derive(Parser, Debug)]
+#[command(name = "takedown", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug; or TAKEDOWN_LOG).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan files and directories (detection only).
+    ///
+    /// Exit status: 0 nothing found, 1 something found, 2 an error and
+    /// nothing found, 130 interrupted.
+    Scan(ScanArgs),
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One line per detection, problems on stderr, a summary.
+    Text,
+    /// NDJSON: one finding per line, a summary line last.
+    Json,
+}
+
+/// When to colour text output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// When stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `takedown scan`.
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// Files and directories to scan; `-` reads standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Signature file or directory (read recursively): YARA (.yar, .yara),
+    /// ClamAV .hdb/.hsb, .fp/.sfp allow-lists, Loki IOC files (*hash*,
+    /// *filename*, *falsepositive*hash*). Repeatable.
+    #[arg(short = 's', long = "signatures", value_name = "PATH")]
+    pub signatures: Vec<PathBuf>,
+
+    /// Leave out the built-in pack (EICAR and ClamAV test files).
+    #[arg(long)]
+    pub no_builtin: bool,
+
+    /// Any signature file or line that fails to load is fatal.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Where to cache compiled YARA rules [default: $XDG_CACHE_HOME/takedown
+    /// or ~/.cache/takedown].
+    #[arg(long, value_name = "DIR", env = "TAKEDOWN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Do not read or write the compiled-rules cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Scanning threads [default: number of cores].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Skip paths matching GLOB (full path or file name); directories are
+    /// pruned before descent. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Also descend into /proc, /sys, /dev and /run (excluded by default).
+    #[arg(long)]
+    pub no_default_excludes: bool,
+
+    /// Do not cross into other file systems below each PATH.
+    #[arg(long)]
+    pub one_file_system: bool,
+
+    /// Follow symbolic links (loops are detected and reported).
+    #[arg(short = 'L', long)]
+    pub follow_symlinks: bool,
+
+    /// Skip (and report) files larger than SIZE (K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "256M")]
+    pub max_filesize: String,
+
+    /// Time budget of the YARA scan of one file, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub timeout: f64,
+
+    /// Also scan the paths listed in FILE, one per line (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub file_list: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Colour for text output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    /// No progress bar (there is none anyway when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// No summary at the end.
+    #[arg(long)]
+    pub no_summary: bool,
+}
+
+/// Validated configuration of a scan.
+pub struct ScanConfig {
+    pub load: LoadOptions,
+    pub run: RunOptions,
+    pub targets: Vec<Target>,
+    pub file_list: Option<PathBuf>,
+    pub format: Format,
+    pub color: bool,
+    pub progress: bool,
+    pub summary: bool,
+}
+
+impl ScanArgs {
+    /// Validates the flags.
+    pub fn into_config(self) -> anyhow::Result<ScanConfig> {
+        if self.paths.is_empty() && self.file_list.is_none() {
+            anyhow::bail!(
+                "nothing to scan: give one or more PATHs, `-` for standard input, or --file-list"
+            );
+        }
+        let stdin_uses = self.paths.iter().filter(|p| p.as_os_str() == "-").count()
+            + usize::from(
+                self.file_list
+                    .as_deref()
+                    .is_some_and(|f| f.as_os_str() == "-"),
+            );
+        if stdin_uses > 1 {
+            anyhow::bail!(
+                "standard input can be used once: as `-` or as `--file-list -`, not both"
+            );
+        }
+        let max_filesize = takedown_engine::size::parse(&self.max_filesize)
+            .map_err(|e| anyhow::anyhow!("--max-filesize: {e}"))?;
+        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+            anyhow::bail!("--timeout must be a positive number of seconds");
+        }
+        let threads = match self.threads {
+            Some(0) => anyhow::bail!("--threads must be at least 1"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.or_else(default_cache_dir)
+        };
+        let targets = self
+            .paths
+            .into_iter()
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    Target::Stdin
+                } else {
+                    Target::Path(p)
+                }
+            })
+            .collect();
+        let color = match self.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        Ok(ScanConfig {
+            load: LoadOptions {
+                paths: self.signatures,
+                builtin: !self.no_builtin,
+                strict: self.strict,
+                cache_dir,
+            },
+            run: RunOptions {
+                threads,
+                excludes: self.exclude,
+                default_excludes: !self.no_default_excludes,
+                one_file_system: self.one_file_system,
+                follow_symlinks: self.follow_symlinks,
+                scan: ScanOptions {
+                    max_filesize,
+                    yara_timeout: std::time::Duration::from_secs_f64(self.timeout),
+                },
+            },
+            targets,
+            file_list: self.file_list,
+            format: self.format,
+            color,
+            progress: !self.no_progress && std::io::stderr().is_terminal(),
+            summary: !self.no_summary,
+        })
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })?;
+    Some(base.join("takedown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> anyhow::Result<ScanConfig> {
+        let cli = Cli::try_parse_from(std::iter::once("takedown").chain(args.iter().copied()))?;
+        let Command::Scan(a) = cli.command;
+        a.into_config()
+    }
+
+    #[test]
+    fn validates_flags() {
+        assert!(
+            parse(&["scan"])
+                .unwrap_err()
+                .to_string()
+                .contains("nothing to scan")
+        );
+        assert!(parse(&["scan", "-", "--file-list", "-"]).is_err());
+        assert!(
+            parse(&["scan", "x", "--max-filesize", "12Q"])
+                .unwrap_err()
+                .to_string()
+                .contains("--max-filesize")
+        );
+        assert!(parse(&["scan", "x", "-j", "0"]).is_err());
+        assert!(parse(&["scan", "x", "--timeout", "-1"]).is_err());
+        let c = parse(&[
+            "scan",
+            "x",
+            "-",
+            "--max-filesize",
+            "1M",
+            "--no-cache",
+            "--no-builtin",
+            "-s",
+            "r.yar",
+        ])
+        .unwrap();
+        assert_eq!(c.run.scan.max_filesize, 1 << 20);
+        assert_eq!(c.targets, vec![Target::Path("x".into()), Target::Stdin]);
+        assert!(c.load.cache_dir.is_none());
+        assert!(!c.load.builtin);
+    }
+}

@@ -1,0 +1,141 @@
+//! `takedown`: the command line. Only glue: parse flags into the engine's
+//! options, run, print findings, choose the exit code. Everything that
+//! decides what is malware lives in `takedown-engine`.
+
+mod args;
+mod output;
+mod progress;
+
+use anyhow::Context;
+use clap::Parser;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use takedown_engine::run::{self, Progress};
+use takedown_engine::sigs::SignatureSet;
+
+/// Exit codes, as `clamscan` has them, so scripts written for it work.
+mod exit {
+    /// Nothing found, no error.
+    pub const CLEAN: u8 = 0;
+    /// At least one detection.
+    pub const FOUND: u8 = 1;
+    /// An error and no detection.
+    pub const ERROR: u8 = 2;
+    /// Stopped by Ctrl-C (128 + SIGINT).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        args::Command::Scan(a) => scan(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("takedown: error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TAKEDOWN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
+    let config = a.into_config()?;
+    let load_started = std::time::Instant::now();
+    let sigs = SignatureSet::load(&config.load)?;
+    for issue in &sigs.issues {
+        eprintln!("takedown: warning: {issue}");
+    }
+    if !sigs.issues.is_empty() {
+        eprintln!(
+            "takedown: warning: {} signature problem(s); everything else loaded (--strict makes them fatal)",
+            sigs.issues.len()
+        );
+    }
+    tracing::info!(
+        "loaded {} in {:.3}s",
+        sigs.describe(),
+        load_started.elapsed().as_secs_f64()
+    );
+
+    let mut targets = config.targets.clone();
+    if let Some(list) = &config.file_list {
+        let mut reader: Box<dyn std::io::BufRead> = if list.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(list)
+                    .with_context(|| format!("cannot read --file-list {}", list.display()))?,
+            ))
+        };
+        targets.extend(
+            run::read_file_list(&mut reader)
+                .with_context(|| format!("cannot read --file-list {}", list.display()))?,
+        );
+    }
+
+    let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    install_ctrlc(stop);
+    let progress = std::sync::Arc::new(Progress::default());
+    let mut printer = output::Printer::new(config.format, config.color);
+    let bar = progress::Bar::start(config.progress, progress.clone());
+    let summary = run::run(&sigs, &targets, &config.run, stop, &progress, |finding| {
+        bar.suspend(|| printer.finding(finding))
+    })
+    .map_err(anyhow::Error::msg)?;
+    drop(bar);
+    if printer.broken_pipe() {
+        // The reader went away (`| head`): nothing more to say to anyone.
+        return Ok(exit::CLEAN);
+    }
+    if config.summary {
+        printer.summary(&summary, &sigs);
+    }
+    printer.flush();
+    if printer.broken_pipe() {
+        return Ok(exit::CLEAN);
+    }
+    Ok(if summary.interrupted {
+        if config.format == args::Format::Text {
+            eprintln!("takedown: interrupted; the summary above is partial");
+        }
+        exit::INTERRUPTED
+    } else if summary.files_detected > 0 {
+        exit::FOUND
+    } else if summary.errors > 0 {
+        exit::ERROR
+    } else {
+        exit::CLEAN
+    })
+}
+
+/// First Ctrl-C: stop cleanly (finish the files in hand, print a partial
+/// summary). Second: leave at once.
+fn install_ctrlc(stop: &'static AtomicBool) {
+    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+    let result = ctrlc::set_handler(move || {
+        if PRESSES.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+        stop.store(true, Ordering::SeqCst);
+    });
+    if let Err(e) = result {
+        tracing::warn!("cannot install the Ctrl-C handler: {e}");
+    }
+}

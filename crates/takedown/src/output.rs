@@ -1,0 +1,177 @@
+//! Sinks for findings: text for people, NDJSON for programs. Both print
+//! the same [`Finding`]; only the form differs.
+
+use crate::args::Format;
+use std::io::{IsTerminal, Write};
+use takedown_engine::finding::{Finding, ProblemKind, Summary};
+use takedown_engine::sanitize::for_terminal;
+use takedown_engine::sigs::SignatureSet;
+
+/// Writes findings and the summary to stdout, problems (text) to stderr.
+pub struct Printer {
+    format: Format,
+    color: bool,
+    out: std::io::BufWriter<std::io::Stdout>,
+    /// Flush after each finding when a person is watching.
+    interactive: bool,
+    broken: bool,
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+impl Printer {
+    pub fn new(format: Format, color: bool) -> Printer {
+        let interactive = std::io::stdout().is_terminal();
+        Printer {
+            format,
+            color,
+            out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            interactive,
+            broken: false,
+        }
+    }
+
+    /// True once stdout was closed by its reader.
+    pub fn broken_pipe(&self) -> bool {
+        self.broken
+    }
+
+    fn paint<'a>(&self, code: &'a str) -> &'a str {
+        if self.color { code } else { "" }
+    }
+
+    /// Prints one finding; returns false when output is no longer possible.
+    pub fn finding(&mut self, f: &Finding) -> bool {
+        if self.broken {
+            return false;
+        }
+        let result = match self.format {
+            Format::Json => serde_json::to_writer(&mut self.out, f)
+                .map_err(std::io::Error::from)
+                .and_then(|_| self.out.write_all(b"\n")),
+            Format::Text => self.text_finding(f),
+        };
+        let result = result.and_then(|_| {
+            if self.interactive {
+                self.out.flush()
+            } else {
+                Ok(())
+            }
+        });
+        self.check(result)
+    }
+
+    fn text_finding(&mut self, f: &Finding) -> std::io::Result<()> {
+        // The finding's `path` is already lossy UTF-8; escape what a
+        // terminal would interpret. `chain` names come from inside files.
+        let mut shown = for_terminal(&f.path);
+        for inner in &f.chain {
+            shown.push('!');
+            shown.push_str(&for_terminal(inner));
+        }
+        let (bold, red, dim, reset) = (
+            self.paint(BOLD),
+            self.paint(RED),
+            self.paint(DIM),
+            self.paint(RESET),
+        );
+        for d in &f.detections {
+            writeln!(
+                self.out,
+                "{bold}{shown}{reset}: {red}{}{reset} FOUND {dim}({}, score {}, {}){reset}",
+                for_terminal(&d.name),
+                d.engine.as_str(),
+                d.score,
+                for_terminal(&d.source)
+            )?;
+        }
+        if !f.problems.is_empty() {
+            // Problems go to stderr so that stdout stays a list of
+            // detections; flush first to keep the two in order.
+            self.out.flush()?;
+            let yellow = self.paint(YELLOW);
+            for p in &f.problems {
+                let what = match p.kind {
+                    ProblemKind::Error => "error",
+                    ProblemKind::Timeout => "timeout",
+                    ProblemKind::Limit => "skipped",
+                };
+                eprintln!(
+                    "takedown: {yellow}{what}{reset}: {shown}: {}",
+                    for_terminal(&p.message)
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints the summary.
+    pub fn summary(&mut self, s: &Summary, sigs: &SignatureSet) {
+        let result = match self.format {
+            Format::Json => serde_json::to_writer(&mut self.out, s)
+                .map_err(std::io::Error::from)
+                .and_then(|_| self.out.write_all(b"\n")),
+            Format::Text => {
+                let mb = |b: u64| b as f64 / 1e6;
+                let rate = if s.elapsed_seconds > 0.0 {
+                    mb(s.bytes_scanned) / s.elapsed_seconds
+                } else {
+                    0.0
+                };
+                let (bold, reset) = (self.paint(BOLD), self.paint(RESET));
+                writeln!(
+                    self.out,
+                    "\n{bold}----------- SCAN SUMMARY -----------{reset}\n\
+                     Signatures: {}\n\
+                     Files scanned: {}\n\
+                     Data scanned: {:.2} MB (read: {:.2} MB)\n\
+                     Infected files: {}\n\
+                     Detections: {}\n\
+                     Errors: {}\n\
+                     Skipped: {}\n\
+                     Time: {:.3} s ({:.1} MB/s){}",
+                    sigs.describe(),
+                    s.files_scanned,
+                    mb(s.bytes_scanned),
+                    mb(s.bytes_read),
+                    s.files_detected,
+                    s.detections,
+                    s.errors,
+                    s.skipped,
+                    s.elapsed_seconds,
+                    rate,
+                    if s.interrupted {
+                        "\nInterrupted: totals are partial"
+                    } else {
+                        ""
+                    },
+                )
+            }
+        };
+        self.check(result);
+    }
+
+    pub fn flush(&mut self) {
+        let r = self.out.flush();
+        self.check(r);
+    }
+
+    fn check(&mut self, r: std::io::Result<()>) -> bool {
+        match r {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.broken = true;
+                false
+            }
+            Err(e) => {
+                eprintln!("takedown: error: cannot write output: {e}");
+                self.broken = true;
+                false
+            }
+        }
+    }
+}
