@@ -125,6 +125,11 @@ pub struct Finding {
     /// UTF-8 (so a consumer can still act on the very file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_base64: Option<String>,
+    /// The path exactly as on disk, for front ends that display it (with
+    /// invalid UTF-8 escaped, not replaced) or act on it. Not serialized:
+    /// `path` and `path_base64` carry it in JSON.
+    #[serde(skip)]
+    pub fs_path: std::path::PathBuf,
     /// Names of the objects inside containers, outermost first; empty for a
     /// plain file.
     pub chain: Vec<String>,
@@ -143,12 +148,14 @@ pub struct Finding {
 impl Finding {
     /// A finding with no detections or problems yet.
     pub fn new(path: &Path) -> Finding {
+        let path_buf = path;
         let (path, path_base64) = path_strings(path);
         Finding {
             kind: "finding",
             version: SCHEMA_VERSION,
             path,
             path_base64,
+            fs_path: path_buf.to_path_buf(),
             chain: Vec::new(),
             size: None,
             sha256: None,

@@ -132,6 +132,7 @@ pub struct ScanArgs {
 }
 
 /// Validated configuration of a scan.
+#[derive(Debug)]
 pub struct ScanConfig {
     pub load: LoadOptions,
     pub run: RunOptions,

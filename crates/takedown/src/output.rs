@@ -4,7 +4,7 @@
 use crate::args::Format;
 use std::io::{IsTerminal, Write};
 use takedown_engine::finding::{Finding, ProblemKind, Summary};
-use takedown_engine::sanitize::for_terminal;
+use takedown_engine::sanitize::{for_terminal, path_for_terminal};
 use takedown_engine::sigs::SignatureSet;
 
 /// Writes findings and the summary to stdout, problems (text) to stderr.
@@ -68,7 +68,7 @@ impl Printer {
     fn text_finding(&mut self, f: &Finding) -> std::io::Result<()> {
         // The finding's `path` is already lossy UTF-8; escape what a
         // terminal would interpret. `chain` names come from inside files.
-        let mut shown = for_terminal(&f.path);
+        let mut shown = path_for_terminal(&f.fs_path);
         for inner in &f.chain {
             shown.push('!');
             shown.push_str(&for_terminal(inner));

@@ -29,7 +29,12 @@ pub struct HashEntry {
 
 #[derive(Default)]
 struct Table<const N: usize> {
+    /// The first entry of each digest: almost every digest has one.
     by_digest: FxHashMap<[u8; N], HashEntry>,
+    /// Further entries for a digest already present (the same hash in
+    /// another feed, or published with another size); kept apart so the
+    /// common case costs no `Vec` per digest.
+    more: FxHashMap<[u8; N], Vec<HashEntry>>,
     sizes: FxHashSet<u64>,
     any_size: bool,
 }
@@ -42,11 +47,20 @@ impl<const N: usize> Table<N> {
             }
             None => self.any_size = true,
         }
-        // First entry wins: the same hash in two feeds is one IOC.
-        if self.by_digest.contains_key(&digest) {
+        let Some(first) = self.by_digest.get(&digest) else {
+            self.by_digest.insert(digest, entry);
+            return true;
+        };
+        // The same line twice (same source, size and name) is one IOC; the
+        // same hash from another feed is reported with each of its names.
+        let same = |e: &HashEntry| {
+            e.source == entry.source && e.size == entry.size && e.name == entry.name
+        };
+        let more = self.more.entry(digest).or_default();
+        if same(first) || more.iter().any(same) {
             return false;
         }
-        self.by_digest.insert(digest, entry);
+        more.push(entry);
         true
     }
 
@@ -54,10 +68,14 @@ impl<const N: usize> Table<N> {
         !self.by_digest.is_empty() && (self.any_size || self.sizes.contains(&size))
     }
 
-    fn get(&self, digest: &[u8; N], size: u64) -> Option<&HashEntry> {
-        self.by_digest
-            .get(digest)
-            .filter(|e| e.size.is_none_or(|s| s == size))
+    fn get<'a>(&'a self, digest: &[u8; N], size: u64, out: &mut Vec<&'a HashEntry>) {
+        let fits = |e: &&HashEntry| e.size.is_none_or(|s| s == size);
+        if let Some(first) = self.by_digest.get(digest) {
+            out.extend(std::iter::once(first).filter(fits));
+            if let Some(more) = self.more.get(digest) {
+                out.extend(more.iter().filter(fits));
+            }
+        }
     }
 }
 
@@ -71,7 +89,8 @@ pub struct HashIndex {
 }
 
 impl HashIndex {
-    /// Number of distinct digests.
+    /// Number of distinct digests (a digest listed by several feeds counts
+    /// once).
     pub fn len(&self) -> usize {
         self.md5.by_digest.len() + self.sha1.by_digest.len() + self.sha256.by_digest.len()
     }
@@ -81,7 +100,8 @@ impl HashIndex {
         self.len() == 0
     }
 
-    /// Entries dropped because their digest was already present.
+    /// Lines dropped because the same IOC (digest, size, name, file) was
+    /// already loaded.
     pub fn duplicates(&self) -> usize {
         self.duplicates
     }
@@ -100,20 +120,18 @@ impl HashIndex {
     /// with the algorithm name and hex digest that matched.
     pub fn lookup(&self, digests: &Digests, size: u64) -> Vec<(&'static str, String, &HashEntry)> {
         let mut hits = Vec::new();
+        let mut found = Vec::new();
         if let Some(d) = &digests.md5 {
-            if let Some(e) = self.md5.get(d, size) {
-                hits.push(("md5", hex::encode(d), e));
-            }
+            self.md5.get(d, size, &mut found);
+            hits.extend(found.drain(..).map(|e| ("md5", hex::encode(d), e)));
         }
         if let Some(d) = &digests.sha1 {
-            if let Some(e) = self.sha1.get(d, size) {
-                hits.push(("sha1", hex::encode(d), e));
-            }
+            self.sha1.get(d, size, &mut found);
+            hits.extend(found.drain(..).map(|e| ("sha1", hex::encode(d), e)));
         }
         if let Some(d) = &digests.sha256 {
-            if let Some(e) = self.sha256.get(d, size) {
-                hits.push(("sha256", hex::encode(d), e));
-            }
+            self.sha256.get(d, size, &mut found);
+            hits.extend(found.drain(..).map(|e| ("sha256", hex::encode(d), e)));
         }
         hits
     }
@@ -374,17 +392,24 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_counted_once() {
+    fn same_hash_in_two_feeds_reports_both_but_repeats_count_once() {
         let mut idx = HashIndex::default();
         let mut issues = Vec::new();
-        parse_loki(
-            &format!("{EMPTY_MD5};a\n{EMPTY_MD5};b\n"),
-            SourceId(0),
-            "h",
+        let loki = format!("{EMPTY_MD5};a\n{EMPTY_MD5};a\n{EMPTY_MD5};b\n");
+        parse_loki(&loki, SourceId(0), "h", &mut idx, &mut issues);
+        let hdb = format!("{EMPTY_MD5}:0:C\n{EMPTY_MD5}:5:Other.Size\n");
+        parse_clamav(
+            &hdb,
+            ClamKind::Md5,
+            SourceId(1),
+            "x.hdb",
             &mut idx,
             &mut issues,
         );
         assert_eq!(idx.len(), 1);
         assert_eq!(idx.duplicates(), 1);
+        let hits = idx.lookup(&digests_of(b""), 0);
+        let names: Vec<_> = hits.iter().map(|h| h.2.name.to_string()).collect();
+        assert_eq!(names, ["a", "b", "C"]);
     }
 }
