@@ -178,13 +178,9 @@ TD_B=("$TD" scan -j "$THREADS" -s "$W/yara-common" -s "$W/sigbase/iocs/hash-iocs
       --format json --no-progress "$CORPUS")
 echo "untimed takedown run to populate its compiled-rules cache ..." >&2
 timed takedown-yara-warmup "${TD_B[@]}"
-SIG_INFO=$(grep '"type":"summary"' "$W/out.takedown-yara-warmup" | python3 -c '
-import json, sys
-s = json.loads(sys.stdin.read())
-print(json.dumps({k: v for k, v in s.items() if "sig" in k or "rule" in k or "ioc" in k}))' || true)
-echo "takedown signature counts: $SIG_INFO" >&2
-grep -c 'warning\|error' "$W/err.takedown-yara-warmup" >/dev/null && \
-    echo "takedown load issues: $(grep -ci 'error\|warning' "$W/err.takedown-yara-warmup" || true) lines on stderr (bench/work/err.takedown-yara-warmup)" >&2
+if grep -qi 'error\|warning' "$W/err.takedown-yara-warmup"; then
+    echo "takedown load issues: $(grep -ci 'error\|warning' "$W/err.takedown-yara-warmup") lines on stderr (bench/work/err.takedown-yara-warmup)" >&2
+fi
 
 warm
 timed yr "$YR" scan -C "$W/yr-rules.yarc" -p "$THREADS" -r "${YR_DEFS[@]}" "$CORPUS"
@@ -216,7 +212,7 @@ done
 log "start-up on an empty directory"
 EMPTY=$W/empty; rm -rf "$EMPTY"; mkdir -p "$EMPTY"
 TD_S=("$TD" scan -j "$THREADS" -s "$W/yara-common" -s "$W/sigbase/iocs/hash-iocs.txt"
-      -s "$W/sigbase/iocs/filename-iocs.txt" --no-progress --no-summary)
+      -s "$W/sigbase/iocs/filename-iocs.txt" --no-progress)
 rm -rf "$W/cache-startup"
 timed td-cold "${TD_S[@]}" --cache-dir "$W/cache-startup" "$EMPTY"
 COLD_WALL=$WALL; COLD_RSS=$RSS
@@ -230,6 +226,8 @@ timed yr-empty "$YR" scan -C "$W/yr-rules.yarc" -p "$THREADS" "${YR_DEFS[@]}" "$
 YR_EMPTY_WALL=$WALL; YR_EMPTY_RSS=$RSS
 timed yara-empty yara -C -p "$THREADS" "$W/yara-rules.yarc" "$EMPTY"
 YARA_EMPTY_WALL=$WALL; YARA_EMPTY_RSS=$RSS
+TD_SIGS=$(grep -m1 '^Signatures:' "$W/out.td-warm1" | sed 's/^Signatures: *//' || true)
+echo "takedown signatures (signature-base set + builtin): $TD_SIGS" >&2
 
 cat >"$W/startup.tsv" <<EOF
 takedown, cold (empty cache: compile + write cache)	$COLD_WALL	$COLD_RSS
@@ -245,6 +243,6 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 python3 "$HERE/table.py" --results "$RESULTS" --startup "$W/startup.tsv" \
     --bytes "$CORPUS_BYTES" --files "$CORPUS_FILES" --nproc "$(nproc)" --cpu "$CPU" \
     --threads "$THREADS" --size-matches "$SIZE_MATCHES" --race-a-sets "$RACE_A_SETS" \
-    --common "$(cat "$W/yara-common.counts")" --sigbase-rev "$SIGBASE_REV" \
+    --common "$(cat "$W/yara-common.counts")" --sigbase-rev "$SIGBASE_REV" --td-sigs "$TD_SIGS" \
     --versions "takedown $("$TD" --version | awk '{print $2}'); $(clamscan --version); $("$YR" --version); yara $(yara --version)" \
     --out "$W/results.md"

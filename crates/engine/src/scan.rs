@@ -139,7 +139,7 @@ impl<'s> ObjectScanner<'s> {
                 finding.problems.push(Problem::error(msg));
                 return Outcome {
                     status: Status::Failed,
-                    finding: finding,
+                    finding,
                 };
             }
         };
@@ -160,7 +160,7 @@ impl<'s> ObjectScanner<'s> {
             // or have side effects.
             return Outcome {
                 status: Status::Skipped,
-                finding: finding,
+                finding,
             };
         }
         let size = meta.len();
@@ -175,7 +175,7 @@ impl<'s> ObjectScanner<'s> {
             ));
             return Outcome {
                 status: Status::Skipped,
-                finding: finding,
+                finding,
             };
         }
         let owner = self.owner(meta.uid());

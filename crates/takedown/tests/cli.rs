@@ -488,10 +488,11 @@ fn file_truncated_while_scanned_does_not_crash() {
         while !s2.load(std::sync::atomic::Ordering::Relaxed) {
             // Truncate in place, regrow, and replace by rename.
             let f = std::fs::OpenOptions::new().write(true).open(&b2).unwrap();
-            f.set_len(if i % 2 == 0 { 0 } else { 4096 }).unwrap();
+            f.set_len(if i.is_multiple_of(2) { 0 } else { 4096 })
+                .unwrap();
             f.set_len(48 << 20).unwrap();
             drop(f);
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 let tmp = b2.with_extension("tmp");
                 std::fs::write(&tmp, b"short").unwrap();
                 std::fs::rename(&tmp, &b2).unwrap();

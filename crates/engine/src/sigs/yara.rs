@@ -117,10 +117,9 @@ pub fn compile(
             .namespace()
             .strip_prefix('n')
             .and_then(|n| n.parse::<usize>().ok())
+            && let Some(c) = rule_counts.get_mut(i)
         {
-            if let Some(c) = rule_counts.get_mut(i) {
-                *c += 1;
-            }
+            *c += 1;
         }
     }
     if let Some(file) = &cache_file {

@@ -1,0 +1,39 @@
+//! Hash IOC and allow-list parsers (Loki, ClamAV .hdb/.hsb/.fp/.sfp): any
+//! bytes must load or be reported, never panic; whatever loaded must be
+//! consistent with the index's own size gate.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use takedown_engine::digest::{Algorithms, Digests};
+use takedown_engine::sigs::SourceId;
+use takedown_engine::sigs::hashes::{ClamKind, HashIndex, parse_clamav, parse_loki};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut index = HashIndex::default();
+    let mut issues = Vec::new();
+    parse_loki(&text, SourceId(0), "fuzz.txt", &mut index, &mut issues);
+    parse_clamav(
+        &text,
+        ClamKind::Md5,
+        SourceId(1),
+        "fuzz.hdb",
+        &mut index,
+        &mut issues,
+    );
+    parse_clamav(
+        &text,
+        ClamKind::Sha,
+        SourceId(2),
+        "fuzz.hsb",
+        &mut index,
+        &mut issues,
+    );
+    let size = data.len() as u64;
+    let digests = Digests::of(data, Algorithms::ALL);
+    for (_, _, entry) in index.lookup(&digests, size) {
+        assert!(entry.size.is_none_or(|s| s == size));
+    }
+    for issue in &issues {
+        assert!(issue.line.is_some());
+    }
+});
