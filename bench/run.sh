@@ -52,7 +52,24 @@ fi
 # ---------------------------------------------------------------- helpers
 # Reads the whole corpus once so every timed run starts with it in the
 # page cache (tar to /dev/null is no good: GNU tar skips reading then).
-warm() { find "$CORPUS" -type f -print0 | xargs -0 cat >/dev/null; }
+warm() { settle; find "$CORPUS" -type f -print0 | xargs -0 cat >/dev/null; }
+
+# settle: a compiler running beside a race (someone else's cargo build on
+# this 2-core machine) would skew it. Wait up to 10 minutes for any rustc
+# to finish; if one is still running, go on but flag the run.
+CONTENDED=""
+settle() {
+    local waited=0
+    while pgrep -x rustc >/dev/null 2>&1; do
+        if [ "$waited" -ge 600 ]; then
+            echo "warning: rustc still running after 10 min; timing anyway (flagged)" >&2
+            CONTENDED="yes: a rustc process was running during some timed runs"
+            return
+        fi
+        [ "$waited" -eq 0 ] && echo "waiting for a running rustc (another build) to finish ..." >&2
+        sleep 10; waited=$((waited + 10))
+    done
+}
 
 # timed ID CMD...: runs CMD with GNU time, stdout to $W/out.ID, stderr to
 # $W/err.ID; sets WALL (s) and RSS (KiB). Exit 1 ("found") is success for
@@ -60,8 +77,9 @@ warm() { find "$CORPUS" -type f -print0 | xargs -0 cat >/dev/null; }
 timed() {
     local id=$1; shift
     local rc=0
+    settle
     /usr/bin/time -f '%e %M' -o "$W/time.$id" "$@" >"$W/out.$id" 2>"$W/err.$id" || rc=$?
-    read -r WALL RSS <"$W/time.$id" || die "no timing for $id"
+    read -r WALL RSS < <(tail -n 1 "$W/time.$id") || die "no timing for $id"
     if [ "$rc" -gt 1 ]; then
         echo "warning: $id exited $rc; last lines of its stderr:" >&2
         tail -n 5 "$W/err.$id" >&2
@@ -242,7 +260,7 @@ EOF
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 python3 "$HERE/table.py" --results "$RESULTS" --startup "$W/startup.tsv" \
     --bytes "$CORPUS_BYTES" --files "$CORPUS_FILES" --nproc "$(nproc)" --cpu "$CPU" \
-    --threads "$THREADS" --size-matches "$SIZE_MATCHES" --race-a-sets "$RACE_A_SETS" \
+    --threads "$THREADS" --contended "${CONTENDED:-no}" --size-matches "$SIZE_MATCHES" --race-a-sets "$RACE_A_SETS" \
     --common "$(cat "$W/yara-common.counts")" --sigbase-rev "$SIGBASE_REV" --td-sigs "$TD_SIGS" \
     --versions "takedown $("$TD" --version | awk '{print $2}'); $(clamscan --version); $("$YR" --version); yara $(yara --version)" \
     --out "$W/results.md"

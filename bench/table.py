@@ -11,7 +11,7 @@ import argparse
 def main():
     ap = argparse.ArgumentParser()
     for k in ("results", "startup", "cpu", "size-matches", "race-a-sets", "common",
-              "sigbase-rev", "td-sigs", "versions", "out"):
+              "sigbase-rev", "td-sigs", "contended", "versions", "out"):
         ap.add_argument("--" + k, required=True)
     for k in ("bytes", "files", "nproc", "threads"):
         ap.add_argument("--" + k, type=int, required=True)
@@ -33,6 +33,7 @@ def main():
                "(clamscan is single-threaded)")
     out.append(f"- corpus: {a.files} files, {mb:,.0f} MB ({a.bytes} bytes), page cache warm for every run")
     out.append(f"- versions: {a.versions}")
+    out.append(f"- another compiler running during timed runs: {a.contended}")
     out.append(f"- signature-base {a.sigbase_rev[:12]}; YARA files: {a.common}")
     out.append(f"- takedown's view of the race-B signature set: {a.td_sigs}")
     out.append("")

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         &mut issues,
     );
     if index.finish().is_ok() {
-        let _ = index.matches(&text).count();
-        let _ = index.matches("/windows/temp/x.exe").count();
+        let _ = index.matches(data).count();
+        let _ = index.matches(b"/windows/temp/x.exe").count();
     }
 });

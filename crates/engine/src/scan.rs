@@ -19,6 +19,7 @@ use crate::sigs::SignatureSet;
 use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::{Read, Seek};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
@@ -319,7 +320,11 @@ impl<'s> ObjectScanner<'s> {
         if self.sigs.names.is_empty() {
             return;
         }
-        for e in self.sigs.names.matches(&finding.path) {
+        for e in self
+            .sigs
+            .names
+            .matches(finding.fs_path.as_os_str().as_bytes())
+        {
             let mut metadata = serde_json::Map::new();
             metadata.insert("regex".into(), e.regex.clone().into());
             finding.detections.push(Detection {

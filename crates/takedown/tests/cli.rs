@@ -713,3 +713,85 @@ fn json_output_matches_the_schema() {
     // And the schema is not vacuous: a malformed record fails.
     assert!(validator.validate(&serde_json::json!({"type":"finding","version":1,"path":"x","chain":[],"detections":[{"engine":"magic"}],"problems":[]})).is_err());
 }
+
+#[test]
+fn yara_timeout_is_a_problem_and_the_scan_goes_on() {
+    let t = Tree::new();
+    // A condition that touches every byte of a large file many times.
+    t.write("sigs/slow.yar", "rule Slow { condition: for all i in (0..filesize - 1) : ( for all j in (0..3) : ( uint8(i) != 0xAB ) ) and for all k in (0..filesize - 1) : ( uint16(k) != 0xABAB ) }");
+    t.write("tree/big.bin", vec![0u8; 32 << 20]);
+    t.write("tree/eicar.com", eicar());
+    let o = t.run(&[
+        "scan",
+        "--format",
+        "json",
+        "--timeout",
+        "0.2",
+        "-s",
+        t.path("sigs").to_str().unwrap(),
+        t.path("tree").to_str().unwrap(),
+    ]);
+    let f = findings(&o);
+    let big = f
+        .iter()
+        .find(|x| x["path"].as_str().unwrap().ends_with("big.bin"))
+        .expect("timeout is reported");
+    assert_eq!(big["problems"][0]["kind"], "timeout");
+    assert!(
+        f.iter()
+            .any(|x| x["path"].as_str().unwrap().ends_with("eicar.com")),
+        "the rest is scanned"
+    );
+    assert_eq!(summary(&o)["errors"], 1);
+    assert_eq!(code(&o), 1);
+}
+
+#[test]
+fn one_file_system_stays_on_the_target_file_system() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let t = Tree::new();
+    t.write("tree/here.com", eicar());
+    let mnt = t.path("tree/mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "takedown-test",
+            mnt.to_str().unwrap(),
+        ])
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    std::fs::write(mnt.join("there.com"), eicar()).unwrap();
+    let all = t.run(&["scan", "--format", "json", t.path("tree").to_str().unwrap()]);
+    assert_eq!(findings(&all).len(), 2);
+    let one = t.run(&[
+        "scan",
+        "--format",
+        "json",
+        "--one-file-system",
+        t.path("tree").to_str().unwrap(),
+    ]);
+    let f = findings(&one);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0]["path"].as_str().unwrap().ends_with("here.com"));
+}

@@ -243,13 +243,34 @@ impl SignatureSet {
             let text = String::from_utf8_lossy(&bytes);
             set.load_text(&origin, &text, kind, &mut issues);
         }
+        tracing::info!(
+            "read {} signature files in {:.3}s",
+            set.sources.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let phase = std::time::Instant::now();
         set.yara = yara::compile(&yara_sources, opts.cache_dir.as_deref(), &mut issues);
+        tracing::info!(
+            "YARA rules ready in {:.3}s{}",
+            phase.elapsed().as_secs_f64(),
+            if set.yara.as_ref().is_some_and(|y| y.from_cache) {
+                " (from cache)"
+            } else {
+                ""
+            }
+        );
+        let phase = std::time::Instant::now();
         if let Some(y) = &set.yara {
             for (id, count) in y.namespaces.iter().zip(&y.rule_counts) {
                 set.sources[id.0 as usize].entries = *count;
             }
         }
-        if let Err(reason) = set.names.finish() {
+        let finished = set.names.finish();
+        tracing::info!(
+            "name IOCs compiled in {:.3}s",
+            phase.elapsed().as_secs_f64()
+        );
+        if let Err(reason) = finished {
             issues.push(SigIssue::file("name IOCs", reason));
             set.names = NameIndex::default();
         }

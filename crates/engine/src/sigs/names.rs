@@ -1,7 +1,9 @@
 //! File-name IOCs in the Loki format: `regex;score;false-positive-regex`.
 //!
 //! All regexes are matched at once as one [`RegexSet`] against the full
-//! path, case-insensitively, as Loki does. The IOCs are written for Windows
+//! path, case-insensitively, as Loki does. Paths are matched as bytes (a
+//! Unix path need not be UTF-8) with ASCII case folding, which is what
+//! Windows path IOCs need and keeps the automaton small. The IOCs are written for Windows
 //! (`\\Windows\\Temp\\...`, `%APPDATA%`), so, like Loki on Unix, escaped
 //! backslashes become `/` and drive letters are dropped; unlike Loki, the
 //! common `%VAR%` folders become patterns, so a mounted Windows disk scanned
@@ -9,7 +11,7 @@
 //! follow it and becomes their detection name.
 
 use super::{SigIssue, SourceId};
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 /// Score of an IOC line that gives none.
 pub const DEFAULT_NAME_SCORE: u32 = 60;
@@ -55,18 +57,17 @@ impl NameIndex {
 
     /// Entries whose regex matches `path` and whose false-positive regex
     /// does not.
-    pub fn matches<'a>(&'a self, path: &str) -> impl Iterator<Item = &'a NameEntry> + 'a {
+    pub fn matches<'a>(&'a self, path: &'a [u8]) -> impl Iterator<Item = &'a NameEntry> + 'a {
         let hits = match &self.set {
             Some(set) => set.matches(path).into_iter().collect::<Vec<_>>(),
             None => Vec::new(),
         };
-        let path = path.to_string();
         hits.into_iter()
             .map(move |i| &self.entries[i])
             .filter(move |e| {
                 !e.false_positive
                     .as_ref()
-                    .is_some_and(|fp| fp.is_match(&path))
+                    .is_some_and(|fp| fp.is_match(path))
             })
     }
 
@@ -77,6 +78,7 @@ impl NameIndex {
         }
         let set = RegexSetBuilder::new(&self.pending)
             .case_insensitive(true)
+            .unicode(false)
             .size_limit(SET_SIZE_LIMIT)
             .dfa_size_limit(SET_SIZE_LIMIT)
             .build()
@@ -92,28 +94,43 @@ impl NameIndex {
     }
 }
 
+/// Checks that `pattern` parses as the set will parse it, without
+/// compiling it: compiling thousands of IOCs one by one costs seconds at
+/// every start, parsing costs milliseconds.
+fn validate(pattern: &str) -> Result<(), String> {
+    regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map(drop)
+        .map_err(|e| not_supported(pattern, &e.to_string()))
+}
+
 fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern)
         .case_insensitive(true)
+        .unicode(false)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|e| {
-            // The regex crate's message spans several lines with a caret;
-            // the last line is the reason.
-            let msg = e.to_string();
-            let reason = msg
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid regex")
-                .trim()
-                .trim_start_matches("error: ")
-                .to_string();
-            format!(
-                "regex '{}' is not supported: {reason}",
-                crate::sanitize::for_terminal(pattern)
-            )
-        })
+        .map_err(|e| not_supported(pattern, &e.to_string()))
+}
+
+fn not_supported(pattern: &str, msg: &str) -> String {
+    // The regex crates' messages span several lines with a caret; the
+    // last line is the reason.
+    let reason = msg
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid regex")
+        .trim()
+        .trim_start_matches("error: ");
+    format!(
+        "regex '{}' is not supported: {reason}",
+        crate::sanitize::for_terminal(pattern)
+    )
 }
 
 /// Windows folders named by environment variables, as patterns over a
@@ -198,7 +215,7 @@ pub fn parse_loki(
         let pattern = transform_windows(&regex_text);
         // Validate alone first, so one bad regex (Python-only syntax such
         // as look-arounds) costs one line, not the whole set.
-        if let Err(reason) = compile(&pattern) {
+        if let Err(reason) = validate(&pattern) {
             issues.push(SigIssue::line(file, n + 1, reason));
             continue;
         }
@@ -269,16 +286,16 @@ mod tests {
         let (idx, issues) =
             load("# Nymaim dropper\n\\\\Temp\\\\[a-z]{8}\\.exe;80;safe\n# Other\nxyz\\.bin\n");
         assert!(issues.is_empty(), "{issues:?}");
-        let hit: Vec<_> = idx.matches("/mnt/c/Windows/TEMP/abcdefgh.exe").collect();
+        let hit: Vec<_> = idx.matches(b"/mnt/c/Windows/TEMP/abcdefgh.exe").collect();
         assert_eq!(hit.len(), 1);
         assert_eq!(hit[0].name, "Nymaim dropper");
         assert_eq!(hit[0].score, 80);
         assert_eq!(
-            idx.matches("/mnt/c/Windows/Temp/safeabcd.exe").count(),
+            idx.matches(b"/mnt/c/Windows/Temp/safeabcd.exe").count(),
             0,
             "false positive regex applies"
         );
-        let other: Vec<_> = idx.matches("/home/u/xyz.bin").collect();
+        let other: Vec<_> = idx.matches(b"/home/u/xyz.bin").collect();
         assert_eq!(other[0].score, DEFAULT_NAME_SCORE);
         assert_eq!(other[0].name, "Other");
     }

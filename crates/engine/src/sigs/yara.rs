@@ -8,10 +8,17 @@
 //! Compiling a large public set takes seconds; the compiled form is cached
 //! under a key made of the engine and yara-x versions, the compile options
 //! and the content of every source, so any change to any of them misses.
+//!
+//! The cached form holds native code that is run as is, so the cache is
+//! treated as a security boundary: the directory is created private (0700),
+//! and a cache file is used only if it and its directory belong to the
+//! current user and are writable by no one else, and its SHA-256 checks
+//! out. Anything else is ignored (and rebuilt) with a warning.
 
 use super::{SigIssue, SourceId};
 use sha2::{Digest, Sha256};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The yara-x version compiled in; part of the cache key. Pinned with `=`
@@ -189,8 +196,13 @@ struct CacheMeta {
 /// the rules bytes, the serialized rules. The digest guards yara-x's
 /// deserializer against a truncated or corrupted file.
 fn write_cache(file: &Path, rules: &yara_x::Rules, meta: &CacheMeta) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    check_private(dir).map_err(std::io::Error::other)?;
     let bytes = rules.serialize().map_err(std::io::Error::other)?;
     let meta = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
     let tmp: PathBuf = dir.join(format!(
@@ -198,7 +210,14 @@ fn write_cache(file: &Path, rules: &yara_x::Rules, meta: &CacheMeta) -> std::io:
         file.file_name().and_then(|n| n.to_str()).unwrap_or("cache"),
         std::process::id()
     ));
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?
+    };
     f.write_all(CACHE_MAGIC)?;
     f.write_all(&(meta.len() as u64).to_le_bytes())?;
     f.write_all(&meta)?;
@@ -214,12 +233,43 @@ fn write_cache(file: &Path, rules: &yara_x::Rules, meta: &CacheMeta) -> std::io:
 
 type Cached = (yara_x::Rules, CacheMeta);
 
+/// Refuses a path that another user owns or could write: the cache holds
+/// native code.
+fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "{} is owned by uid {}, not by the current user ({me})",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is writable by group or others (mode {:o})",
+            path.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
 fn read_cache(file: &Path) -> Result<Option<Cached>, String> {
-    let data = match std::fs::read(file) {
-        Ok(d) => d,
+    let mut f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(file)
+    {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
+    check_private(file.parent().unwrap_or(Path::new(".")))?;
+    check_private(file)?;
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut data).map_err(|e| e.to_string())?;
     let bad = || "corrupt cache file".to_string();
     let rest = data.strip_prefix(CACHE_MAGIC.as_slice()).ok_or_else(bad)?;
     let (meta_len, rest) = split_u64(rest).ok_or_else(bad)?;
@@ -237,7 +287,13 @@ fn read_cache(file: &Path) -> Result<Option<Cached>, String> {
     if Sha256::digest(bytes).as_slice() != digest {
         return Err(bad());
     }
+    let started = std::time::Instant::now();
     let rules = yara_x::Rules::deserialize(bytes).map_err(|e| e.to_string())?;
+    tracing::info!(
+        "deserialized {} bytes of compiled rules in {:.3}s",
+        bytes.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(Some((rules, meta)))
 }
 
@@ -317,6 +373,49 @@ mod tests {
         ];
         let third = compile(&changed, Some(dir.path()), &mut Vec::new()).unwrap();
         assert!(!third.from_cache);
+    }
+
+    #[test]
+    fn cache_writable_by_others_is_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let sources = [src(0, "rule a { condition: true }")];
+        compile(&sources, Some(&cache), &mut Vec::new()).unwrap();
+        assert_eq!(
+            std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let file = std::fs::read_dir(&cache)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            compile(&sources, Some(&cache), &mut Vec::new())
+                .unwrap()
+                .from_cache
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(
+            !compile(&sources, Some(&cache), &mut Vec::new())
+                .unwrap()
+                .from_cache,
+            "world-writable file refused"
+        );
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut issues = Vec::new();
+        let rules = compile(&sources, Some(&cache), &mut issues).unwrap();
+        assert!(!rules.from_cache, "world-writable directory refused");
+        assert!(
+            issues.is_empty(),
+            "a refused cache is a warning, not a signature issue"
+        );
     }
 
     #[test]
