@@ -2,8 +2,9 @@
 """Renders bench/work/results.tsv (written by run.sh) as Markdown, checks
 the targets, prints it and writes it to --out.
 
-results.tsv columns: id, race, tool, signatures, wall s, peak RSS KiB,
-hit files, detections, peer id ('-' for a baseline row).
+results.tsv columns: id, race, tool, signatures, median wall s, median peak
+RSS KiB, hit files, detections, peer ids (comma-separated, '-' for none),
+every run ("wall s/RSS MB" pairs).
 """
 import argparse
 
@@ -11,31 +12,30 @@ import argparse
 def main():
     ap = argparse.ArgumentParser()
     for k in ("results", "startup", "cpu", "size-matches", "race-a-sets", "common",
-              "sigbase-rev", "td-sigs", "contended", "versions", "out"):
+              "sigbase-rev", "td-sigs", "contended", "load", "versions", "out"):
         ap.add_argument("--" + k, required=True)
-    for k in ("bytes", "files", "nproc", "threads"):
+    for k in ("bytes", "files", "nproc", "threads", "runs"):
         ap.add_argument("--" + k, type=int, required=True)
     a = ap.parse_args()
 
-    rows = {}
-    order = []
+    rows, order = {}, []
     for line in open(a.results):
-        f = line.rstrip("\n").split("\t")
-        rid, race, tool, sigs, wall, rss, nfiles, dets, peer = f
-        rows[rid] = dict(race=race, tool=tool, sigs=sigs, wall=float(wall),
-                         rss=int(rss), files=int(nfiles), dets=int(dets), peer=peer)
+        rid, race, tool, sigs, wall, rss, nfiles, dets, peers, runlog = line.rstrip("\n").split("\t")
+        rows[rid] = dict(race=race, tool=tool, sigs=sigs, wall=float(wall), rss=int(rss),
+                         files=int(nfiles), dets=int(dets),
+                         peers=[] if peers == "-" else peers.split(","), runlog=runlog)
         order.append(rid)
 
     mb = a.bytes / 1e6
-    out = []
-    out.append("# takedown benchmark\n")
-    out.append(f"- machine: {a.nproc} cores, {a.cpu}; every tool given {a.threads} threads "
-               "(clamscan is single-threaded)")
-    out.append(f"- corpus: {a.files} files, {mb:,.0f} MB ({a.bytes} bytes), page cache warm for every run")
+    out = ["# takedown benchmark", ""]
+    out.append(f"- machine: nproc {a.nproc}, {a.cpu}; load average at start {a.load}; "
+               f"takedown, yr and yara given {a.threads} threads (clamscan is single-threaded)")
+    out.append(f"- corpus: {a.files} files, {mb:,.0f} MB ({a.bytes} bytes); page cache warmed "
+               f"before every timed run; {a.runs} interleaved runs per tool, medians shown")
     out.append(f"- versions: {a.versions}")
     out.append(f"- another compiler running during timed runs: {a.contended}")
-    out.append(f"- signature-base {a.sigbase_rev[:12]}; YARA files: {a.common}")
-    out.append(f"- takedown's view of the race-B signature set: {a.td_sigs}")
+    out.append(f"- signature-base {a.sigbase_rev[:12]}, YARA files: {a.common}")
+    out.append(f"- takedown's count of the race-B set: {a.td_sigs}")
     out.append("")
     out.append("| race | tool | signatures | wall s | MB/s | peak RSS MB | hits (files / detections) | ratio vs peer |")
     out.append("|---|---|---|---:|---:|---:|---:|---|")
@@ -45,22 +45,30 @@ def main():
 
     for rid in order:
         r = rows[rid]
-        ratio = "(baseline)"
-        if r["peer"] != "-":
-            p = rows[r["peer"]]
-            ratio = (f"{short(r['peer'])}/takedown = {p['wall'] / r['wall']:.1f}x wall, "
-                     f"{p['rss'] / r['rss']:.2f}x RSS")
-        elif r["race"] == "B" and "takedown-yara" in rows and rid != "takedown-yara":
-            t = rows["takedown-yara"]
-            ratio = f"{short(rid)}/takedown = {r['wall'] / t['wall']:.2f}x wall, {r['rss'] / t['rss']:.2f}x RSS"
+        ratios = []
+        for p in r["peers"]:
+            q = rows[p]
+            if r["tool"].startswith("takedown"):
+                ratios.append(f"{short(p)}/takedown = {q['wall'] / r['wall']:.2f}x wall, "
+                              f"{q['rss'] / r['rss']:.2f}x RSS")
+            else:
+                ratios.append(f"{short(rid)}/takedown = {r['wall'] / q['wall']:.2f}x wall, "
+                              f"{r['rss'] / q['rss']:.2f}x RSS")
         out.append(f"| {r['race']} | {r['tool']} | {r['sigs']} | {r['wall']:.2f} | "
-                   f"{mb / r['wall']:.0f} | {r['rss'] / 1024:.0f} | "
-                   f"{r['files']} / {r['dets']} | {ratio} |")
+                   f"{mb / r['wall']:.0f} | {r['rss'] / 1024:.0f} | {r['files']} / {r['dets']} | "
+                   f"{'; '.join(ratios) or '(baseline)'} |")
+    out.append("")
+    out.append("MB = 10^6 bytes of corpus per second of wall time; peak RSS in MiB (GNU time %M).")
+    out.append("")
+    out.append("Every run (wall / peak RSS):")
+    for rid in order:
+        out.append(f"- {rows[rid]['race']} {rows[rid]['tool']}, {rows[rid]['sigs']}: {rows[rid]['runlog']}")
     out.append("")
     out.append(f"Race A hit files: {a.race_a_sets}")
-    out.append(f"Race A: corpus files whose size matches some .hsb IOC (hashed by size-gated scanners): {a.size_matches}")
     out.append("")
-    out.append("| start-up (empty directory, signature-base set) | wall s | peak RSS MB |")
+    out.append(f"Race A: corpus files whose size equals some .hsb IOC's size: {a.size_matches}")
+    out.append("")
+    out.append("| start-up on an empty directory, race-B signature set | wall s | peak RSS MB |")
     out.append("|---|---:|---:|")
     st = []
     for line in open(a.startup):
@@ -70,18 +78,20 @@ def main():
     out.append("")
 
     checks = []
+
     def check(name, ok, detail):
         checks.append(f"- [{'x' if ok else ' '}] {name}: {detail}{'' if ok else '  **MISSED**'}")
-    c, h, l = rows.get("clamscan-hsb"), rows.get("takedown-hsb"), rows.get("takedown-loki")
+
+    c, h, l = rows.get("clamscan_hsb"), rows.get("takedown_hsb"), rows.get("takedown_loki")
     if c and h:
-        check("takedown .hsb >= 20x faster than clamscan", c["wall"] / h["wall"] >= 20,
+        check("takedown with .hsb >= 20x faster than clamscan", c["wall"] / h["wall"] >= 20,
               f"{c['wall'] / h['wall']:.1f}x")
     if c and l:
-        check("takedown Loki hash file >= 5x faster than clamscan", c["wall"] / l["wall"] >= 5,
-              f"{c['wall'] / l['wall']:.1f}x")
-    y, t = rows.get("yr"), rows.get("takedown-yara")
+        check("takedown with the Loki hash file >= 5x faster than clamscan",
+              c["wall"] / l["wall"] >= 5, f"{c['wall'] / l['wall']:.1f}x")
+    y, t = rows.get("yr"), rows.get("takedown_yara")
     if y and t:
-        check("takedown YARA race no slower than yr", t["wall"] <= y["wall"],
+        check("takedown (YARA + hash + name IOCs) no slower than yr", t["wall"] <= y["wall"],
               f"takedown {t['wall']:.2f} s vs yr {y['wall']:.2f} s")
         check("takedown peak RSS no higher than yr's", t["rss"] <= y["rss"],
               f"takedown {t['rss'] / 1024:.0f} MB vs yr {y['rss'] / 1024:.0f} MB")

@@ -3,7 +3,9 @@
 CLI) and Debian's yarac (libyara), each file alone, with the Loki/THOR
 externals (filename, filepath, extension, filetype, owner) defined as empty
 strings and, for yr, --relaxed-re-syntax. Copies that common set into OUT
-(emptied first) and writes OUT/../yara-common.tsv: file, verdict, reason.
+(emptied first) and writes OUT/../yara-common.tsv: file, verdict, reason,
+notes. Notes say, for information only, whether the file would have failed
+without the externals (yarac) or without --relaxed-re-syntax (yr).
 
 usage: yaracommon.py SRC_DIR OUT_DIR YR YARAC JOBS
 """
@@ -36,6 +38,16 @@ def check(path, yr, yarac, tmp):
     yara_cmd += [path, os.path.join(tmp, base + ".yarac")]
     r1 = subprocess.run(yr_cmd, capture_output=True, text=True, errors="replace")
     r2 = subprocess.run(yara_cmd, capture_output=True, text=True, errors="replace")
+    # Diagnostics only: what the externals / relaxed syntax buy.
+    r3 = subprocess.run([yarac, path, os.path.join(tmp, base + ".yarac")],
+                        capture_output=True, text=True, errors="replace")
+    r4 = subprocess.run([a for a in yr_cmd if a != "--relaxed-re-syntax"],
+                        capture_output=True, text=True, errors="replace")
+    notes = []
+    if r3.returncode != 0 and r2.returncode == 0:
+        notes.append("needs-externals")
+    if r4.returncode != 0 and r1.returncode == 0:
+        notes.append("needs-relaxed-re")
     for ext in (".yrc", ".yarac"):
         try:
             os.remove(os.path.join(tmp, base + ext))
@@ -54,7 +66,7 @@ def check(path, yr, yarac, tmp):
         verdict = "fails-yr"
     else:
         verdict = "fails-yara"
-    return base, verdict, " | ".join(reasons)
+    return base, verdict, " | ".join(reasons), ",".join(notes)
 
 
 def main():
@@ -68,9 +80,12 @@ def main():
     os.makedirs(out)
     counts = {}
     with open(os.path.join(os.path.dirname(os.path.abspath(out)), "yara-common.tsv"), "w") as f:
-        for base, verdict, reason in results:
+        for base, verdict, reason, notes in results:
             counts[verdict] = counts.get(verdict, 0) + 1
-            f.write(f"{base}\t{verdict}\t{reason}\n")
+            for n in filter(None, notes.split(",")):
+                counts["compile-only-with-" + n.replace("needs-", "")] = \
+                    counts.get("compile-only-with-" + n.replace("needs-", ""), 0) + 1
+            f.write(f"{base}\t{verdict}\t{reason}\t{notes}\n")
             if verdict == "common":
                 shutil.copyfile(os.path.join(src, base), os.path.join(out, base))
     print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())), f"total={len(files)}")

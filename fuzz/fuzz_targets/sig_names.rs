@@ -1,5 +1,6 @@
 //! File-name IOC parser: hostile regexes must be rejected or bounded (size
-//! limits), never panic, and the set must answer for any path.
+//! limits), never panic, and the prefiltered match must equal running
+//! every regex.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use takedown_engine::sigs::SourceId;
@@ -17,7 +18,23 @@ fuzz_target!(|data: &[u8]| {
         &mut issues,
     );
     if index.finish().is_ok() {
-        let _ = index.matches(data).count();
-        let _ = index.matches(b"/windows/temp/x.exe").count();
+        // The literal prefilter must never change the answer.
+        for path in [
+            data,
+            b"/windows/temp/x.exe".as_slice(),
+            b"/users/u/appdata/roaming/a.dll",
+        ] {
+            let fast: Vec<_> = index
+                .matches(path)
+                .iter()
+                .map(|e| e.regex.as_str())
+                .collect();
+            let slow: Vec<_> = index
+                .matches_brute_force(path)
+                .iter()
+                .map(|e| e.regex.as_str())
+                .collect();
+            assert_eq!(fast, slow);
+        }
     }
 });

@@ -1,25 +1,43 @@
 //! File-name IOCs in the Loki format: `regex;score;false-positive-regex`.
 //!
-//! All regexes are matched at once as one [`RegexSet`] against the full
-//! path, case-insensitively, as Loki does. Paths are matched as bytes (a
-//! Unix path need not be UTF-8) with ASCII case folding, which is what
-//! Windows path IOCs need and keeps the automaton small. The IOCs are written for Windows
-//! (`\\Windows\\Temp\\...`, `%APPDATA%`), so, like Loki on Unix, escaped
-//! backslashes become `/` and drive letters are dropped; unlike Loki, the
-//! common `%VAR%` folders become patterns, so a mounted Windows disk scanned
-//! from Linux is still covered. A `#` comment line describes the IOCs that
-//! follow it and becomes their detection name.
+//! Each regex is searched anywhere in the full path, case-insensitively, as
+//! Loki does. Paths are matched as bytes (a Unix path need not be UTF-8)
+//! with ASCII case folding, which is what Windows path IOCs need.
+//!
+//! The IOCs are written for Windows (`\\Windows\\Temp\\...`, `%APPDATA%`),
+//! so, like Loki on Unix, escaped backslashes become `/` and drive letters
+//! are dropped; unlike Loki, the common `%VAR%` folders become patterns, so
+//! a mounted Windows disk scanned from Linux is still covered. A `#` comment
+//! line describes the IOCs that follow it and becomes their detection name.
+//!
+//! # Matching thousands of regexes against every path
+//!
+//! One `RegexSet` over signature-base's ~3,800 IOCs costs ~40 MB to build
+//! and ~60 µs per path (its lazy DFA thrashes on so many unanchored
+//! patterns). Nearly every IOC has a literal that any match must start or
+//! end with (`/windows/temp/sam_`, `.rdp`), so instead each IOC's best
+//! prefix or suffix literal goes into one case-insensitive Aho-Corasick
+//! automaton; a path is searched once for all literals, and only the IOCs
+//! whose literal occurs are run, each compiled on first use. IOCs with no
+//! usable literal are run on every path.
 
 use super::{SigIssue, SourceId};
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use aho_corasick::AhoCorasick;
+use regex::bytes::{Regex, RegexBuilder};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use rustc_hash::FxHashMap;
+use std::sync::OnceLock;
 
 /// Score of an IOC line that gives none.
 pub const DEFAULT_NAME_SCORE: u32 = 60;
 
-/// Compiled size limit per regex and for the set; hostile or huge IOC feeds
-/// fail to load (reported) instead of exhausting memory.
-const REGEX_SIZE_LIMIT: usize = 64 << 20;
-const SET_SIZE_LIMIT: usize = 512 << 20;
+/// Compiled size limit per regex: a hostile or huge IOC fails (and is
+/// reported once) instead of exhausting memory.
+const REGEX_SIZE_LIMIT: usize = 16 << 20;
+
+/// Shortest literal worth prefiltering on: shorter ones occur in most
+/// paths and would only add work.
+const MIN_LITERAL: usize = 3;
 
 /// One name IOC.
 #[derive(Debug)]
@@ -34,14 +52,43 @@ pub struct NameEntry {
     pub false_positive: Option<Regex>,
     /// Source file.
     pub source: SourceId,
+    /// The regex rewritten for Unix paths.
+    pattern: String,
+    /// Compiled on first use; `None` if it does not compile.
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl NameEntry {
+    fn is_match(&self, path: &[u8]) -> bool {
+        let re = self.compiled.get_or_init(|| match compile(&self.pattern) {
+            Ok(r) => Some(r),
+            Err(reason) => {
+                tracing::warn!(
+                    "name IOC '{}' disabled: {reason}",
+                    crate::sanitize::for_terminal(&self.name)
+                );
+                None
+            }
+        });
+        re.as_ref().is_some_and(|r| r.is_match(path))
+            && !self
+                .false_positive
+                .as_ref()
+                .is_some_and(|fp| fp.is_match(path))
+    }
 }
 
 /// The loaded name IOCs.
 #[derive(Debug, Default)]
 pub struct NameIndex {
-    set: Option<RegexSet>,
     entries: Vec<NameEntry>,
-    pending: Vec<String>,
+    /// Literal -> its id, while loading.
+    literal_ids: FxHashMap<Vec<u8>, usize>,
+    /// Literal id -> the entries that need it.
+    owners: Vec<Vec<u32>>,
+    /// Entries without a usable literal: tried on every path.
+    always: Vec<u32>,
+    prefilter: Option<AhoCorasick>,
 }
 
 impl NameIndex {
@@ -56,56 +103,101 @@ impl NameIndex {
     }
 
     /// Entries whose regex matches `path` and whose false-positive regex
-    /// does not.
-    pub fn matches<'a>(&'a self, path: &'a [u8]) -> impl Iterator<Item = &'a NameEntry> + 'a {
-        let hits = match &self.set {
-            Some(set) => set.matches(path).into_iter().collect::<Vec<_>>(),
-            None => Vec::new(),
-        };
-        hits.into_iter()
-            .map(move |i| &self.entries[i])
-            .filter(move |e| {
-                !e.false_positive
-                    .as_ref()
-                    .is_some_and(|fp| fp.is_match(path))
-            })
+    /// does not, in load order.
+    pub fn matches<'a>(&'a self, path: &[u8]) -> Vec<&'a NameEntry> {
+        let mut candidates: Vec<u32> = self.always.clone();
+        if let Some(ac) = &self.prefilter {
+            for m in ac.find_overlapping_iter(path) {
+                candidates.extend_from_slice(&self.owners[m.pattern().as_usize()]);
+            }
+        }
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+            .into_iter()
+            .map(|i| &self.entries[i as usize])
+            .filter(|e| e.is_match(path))
+            .collect()
     }
 
-    /// Compiles the set; called once after all files are parsed.
+    /// What [`NameIndex::matches`] must return, by running every regex:
+    /// the oracle for tests and fuzzing of the prefilter.
+    #[doc(hidden)]
+    pub fn matches_brute_force<'a>(&'a self, path: &[u8]) -> Vec<&'a NameEntry> {
+        self.entries.iter().filter(|e| e.is_match(path)).collect()
+    }
+
+    /// Builds the prefilter; called once after all files are parsed.
     pub fn finish(&mut self) -> Result<(), String> {
-        if self.pending.is_empty() {
+        let mut literals = vec![Vec::new(); self.literal_ids.len()];
+        for (lit, id) in std::mem::take(&mut self.literal_ids) {
+            literals[id] = lit;
+        }
+        if literals.is_empty() {
             return Ok(());
         }
-        let set = RegexSetBuilder::new(&self.pending)
-            .case_insensitive(true)
-            .unicode(false)
-            .size_limit(SET_SIZE_LIMIT)
-            .dfa_size_limit(SET_SIZE_LIMIT)
-            .build()
-            .map_err(|e| format!("name IOCs do not fit in one regex set: {e}"))?;
-        self.set = Some(set);
-        self.pending = Vec::new();
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&literals)
+            .map_err(|e| format!("name IOC literals do not fit in one automaton: {e}"))?;
+        self.prefilter = Some(ac);
         Ok(())
     }
 
-    fn push(&mut self, pattern: String, entry: NameEntry) {
-        self.pending.push(pattern);
-        self.entries.push(entry);
+    fn push(&mut self, pattern: String, literals: Option<Vec<Vec<u8>>>, entry: NameEntry) {
+        let idx = self.entries.len() as u32;
+        match literals {
+            Some(lits) => {
+                for lit in lits {
+                    let next = self.literal_ids.len();
+                    let id = *self.literal_ids.entry(lit).or_insert(next);
+                    if id == self.owners.len() {
+                        self.owners.push(Vec::new());
+                    }
+                    self.owners[id].push(idx);
+                }
+            }
+            None => self.always.push(idx),
+        }
+        self.entries.push(NameEntry { pattern, ..entry });
     }
 }
 
-/// Checks that `pattern` parses as the set will parse it, without
-/// compiling it: compiling thousands of IOCs one by one costs seconds at
-/// every start, parsing costs milliseconds.
-fn validate(pattern: &str) -> Result<(), String> {
-    regex_syntax::ParserBuilder::new()
-        .case_insensitive(true)
+/// Parses `pattern` (checking it is valid, without compiling it: compiling
+/// thousands of IOCs at every start costs seconds) and returns the
+/// literals one of which every match must contain, lowercased, or `None`
+/// when there is no usable set.
+fn analyse(pattern: &str) -> Result<Option<Vec<Vec<u8>>>, String> {
+    let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
-        .map(drop)
-        .map_err(|e| not_supported(pattern, &e.to_string()))
+        .map_err(|e| not_supported(pattern, &e.to_string()))?;
+    let best = [ExtractKind::Prefix, ExtractKind::Suffix]
+        .into_iter()
+        .filter_map(|kind| {
+            let seq = Extractor::new().kind(kind).extract(&hir);
+            let lits = seq.literals()?;
+            let min = lits.iter().map(|l| l.as_bytes().len()).min()?;
+            (min >= MIN_LITERAL).then(|| {
+                (
+                    min,
+                    lits.iter()
+                        .map(|l| l.as_bytes().to_ascii_lowercase())
+                        .collect::<Vec<_>>(),
+                )
+            })
+        })
+        .max_by_key(|(min, lits)| (*min, std::cmp::Reverse(lits.len())));
+    Ok(best.map(|(_, mut lits)| {
+        lits.sort();
+        lits.dedup();
+        lits
+    }))
 }
 
 fn compile(pattern: &str) -> Result<Regex, String> {
@@ -215,10 +307,13 @@ pub fn parse_loki(
         let pattern = transform_windows(&regex_text);
         // Validate alone first, so one bad regex (Python-only syntax such
         // as look-arounds) costs one line, not the whole set.
-        if let Err(reason) = validate(&pattern) {
-            issues.push(SigIssue::line(file, n + 1, reason));
-            continue;
-        }
+        let literals = match analyse(&pattern) {
+            Ok(l) => l,
+            Err(reason) => {
+                issues.push(SigIssue::line(file, n + 1, reason));
+                continue;
+            }
+        };
         let false_positive = match fp_text.map(|t| compile(&transform_windows(t))) {
             None => None,
             Some(Ok(r)) => Some(r),
@@ -238,12 +333,15 @@ pub fn parse_loki(
         };
         index.push(
             pattern,
+            literals,
             NameEntry {
                 name,
                 score,
                 regex: regex_text,
                 false_positive,
                 source,
+                pattern: String::new(),
+                compiled: OnceLock::new(),
             },
         );
         added += 1;
@@ -286,18 +384,59 @@ mod tests {
         let (idx, issues) =
             load("# Nymaim dropper\n\\\\Temp\\\\[a-z]{8}\\.exe;80;safe\n# Other\nxyz\\.bin\n");
         assert!(issues.is_empty(), "{issues:?}");
-        let hit: Vec<_> = idx.matches(b"/mnt/c/Windows/TEMP/abcdefgh.exe").collect();
+        let hit = idx.matches(b"/mnt/c/Windows/TEMP/abcdefgh.exe");
         assert_eq!(hit.len(), 1);
         assert_eq!(hit[0].name, "Nymaim dropper");
         assert_eq!(hit[0].score, 80);
         assert_eq!(
-            idx.matches(b"/mnt/c/Windows/Temp/safeabcd.exe").count(),
+            idx.matches(b"/mnt/c/Windows/Temp/safeabcd.exe").len(),
             0,
             "false positive regex applies"
         );
-        let other: Vec<_> = idx.matches(b"/home/u/xyz.bin").collect();
+        let other = idx.matches(b"/home/u/xyz.bin");
         assert_eq!(other[0].score, DEFAULT_NAME_SCORE);
         assert_eq!(other[0].name, "Other");
+    }
+
+    #[test]
+    fn prefilter_agrees_with_running_every_regex() {
+        let iocs = [
+            r"\\Windows\\Temp\\sam_(mic|ref)_[0-9]{4,20}\.wav",
+            r"(temp|tmp)/server\.exe",
+            r"[Tt]emp/[\w]{1,2}\.(exe|com|scr)",
+            r"\.pdf\.exe$",
+            r"[a-z]{2}\d",
+            r"%APPDATA%\\[a-z]{6}\.dll",
+            r"(?i)MiXeD/CaSe",
+            r"x",
+        ];
+        let (idx, issues) = load(&iocs.join("\n"));
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(idx.always.len(), 2, "two IOCs have no usable literal");
+        let paths: [&[u8]; 9] = [
+            b"/mnt/c/WINDOWS/temp/SAM_MIC_1234.wav",
+            b"/var/TMP/server.EXE",
+            b"/home/u/Temp/ab.scr",
+            b"/home/u/invoice.PDF.exe",
+            b"/usr/lib/libz.so.1",
+            b"/mnt/win/Users/bob/AppData/Roaming/abcdef.dll",
+            b"/srv/mixed/case",
+            b"/no/match/here",
+            b"/bytes/\xff\xfe/temp/server.exe",
+        ];
+        for p in paths {
+            let fast: Vec<_> = idx.matches(p).iter().map(|e| e.regex.clone()).collect();
+            let slow: Vec<_> = idx
+                .matches_brute_force(p)
+                .iter()
+                .map(|e| e.regex.clone())
+                .collect();
+            assert_eq!(fast, slow, "{}", String::from_utf8_lossy(p));
+        }
+        assert_eq!(
+            idx.matches(b"/mnt/c/WINDOWS/temp/SAM_MIC_1234.wav")[0].regex,
+            iocs[0]
+        );
     }
 
     #[test]
