@@ -83,7 +83,9 @@ timed() {
     /usr/bin/time -f '%e %M' -o "$W/time.$name" "$@" >"$W/out.$name" 2>"$W/err.$name" || rc=$?
     # GNU time writes "Command exited with non-zero status N" first then.
     read -r WALL RSS < <(tail -n 1 "$W/time.$name") || die "no timing for $name"
-    if [ "$rc" -gt 1 ]; then
+    if [ "$rc" -ge 126 ]; then
+        die "$name could not run (exit $rc): $(tail -n 2 "$W/err.$name")"
+    elif [ "$rc" -gt 1 ]; then
         echo "warning: $name exited $rc; last lines of its stderr:" >&2
         tail -n 5 "$W/err.$name" >&2
     fi
@@ -92,7 +94,7 @@ timed() {
 }
 
 # rounds ID...: RUNS rounds; each round warms the page cache and runs every
-# ID once (the command is the function cmd_ID), interleaved so that drift
+# ID once (the command is the array CMD_ID), interleaved so that drift
 # hits all tools alike. Round 1's output is kept as out.ID for the hit
 # lists; every run's "wall rss" goes to $W/runs.ID.
 rounds() {
@@ -102,7 +104,9 @@ rounds() {
         for id in "$@"; do
             settle
             warm
-            timed "$id.r$r" "cmd_$id"
+            local -n cmd="CMD_$id"
+            timed "$id.r$r" "${cmd[@]}"
+            unset -n cmd
             echo "$WALL $RSS" >>"$W/runs.$id"
         done
     done
@@ -171,13 +175,9 @@ echo "corpus files whose size equals some .hsb IOC's size (a size-gated scanner 
 # ---------------------------------------------------------------- race A
 log "race A: hash IOCs ($RUNS runs each)"
 # clamscan: --infected lists only hits (same work, less output).
-cmd_clamscan_hsb() { clamscan --no-summary --infected -d "$W/iocs.hsb" -r "$CORPUS"; }
-cmd_takedown_hsb() {
-    "$TD" scan --no-builtin -s "$W/iocs.hsb" -j "$THREADS" --format json --no-progress "$CORPUS"
-}
-cmd_takedown_loki() {
-    "$TD" scan --no-builtin -s "$W/hash-iocs.txt" -j "$THREADS" --format json --no-progress "$CORPUS"
-}
+CMD_clamscan_hsb=(clamscan --no-summary --infected -d "$W/iocs.hsb" -r "$CORPUS")
+CMD_takedown_hsb=("$TD" scan --no-builtin -s "$W/iocs.hsb" -j "$THREADS" --format json --no-progress "$CORPUS")
+CMD_takedown_loki=("$TD" scan --no-builtin -s "$W/hash-iocs.txt" -j "$THREADS" --format json --no-progress "$CORPUS")
 rounds clamscan_hsb takedown_hsb takedown_loki
 row clamscan_hsb A "clamscan $(clamscan --version | cut -d/ -f1 | awk '{print $2}')" \
     "100k SHA-256 (.hsb)" $(hits clamscan clamscan_hsb) -
@@ -249,20 +249,16 @@ YARAC_COMPILE_WALL=$WALL YARAC_COMPILE_RSS=$RSS
 
 TD_B_SIGS=(-s "$W/yara-common" -s "$W/sigbase/iocs/hash-iocs.txt" -s "$W/sigbase/iocs/filename-iocs.txt")
 # yr wants every option before its positional arguments.
-cmd_yr() { "$YR" scan -p "$THREADS" -r "${YR_DEFS[@]}" -C "$W/yr-rules.yarc" "$CORPUS"; }
-cmd_yara() { yara -C -p "$THREADS" -r "$W/yara-rules.yarc" "$CORPUS"; }
-cmd_takedown_yara() {
-    "$TD" scan -j "$THREADS" "${TD_B_SIGS[@]}" --cache-dir "$W/cache" --format json --no-progress "$CORPUS"
-}
+CMD_yr=("$YR" scan -p "$THREADS" -r "${YR_DEFS[@]}" -C "$W/yr-rules.yarc" "$CORPUS")
+CMD_yara=(yara -C -p "$THREADS" -r "$W/yara-rules.yarc" "$CORPUS")
+CMD_takedown_yara=("$TD" scan -j "$THREADS" "${TD_B_SIGS[@]}" --cache-dir "$W/cache" --format json --no-progress "$CORPUS")
 # Diagnostic: the same YARA set alone (no builtin pack, no hash or name
 # IOCs), i.e. exactly the rules yr and yara run.
-cmd_takedown_yaraonly() {
-    "$TD" scan -j "$THREADS" --no-builtin -s "$W/yara-common" --cache-dir "$W/cache" \
-        --format json --no-progress "$CORPUS"
-}
+CMD_takedown_yaraonly=("$TD" scan -j "$THREADS" --no-builtin -s "$W/yara-common" --cache-dir "$W/cache"
+    --format json --no-progress "$CORPUS")
 echo "untimed takedown runs to populate its compiled-rules cache ..." >&2
-timed takedown_yara_cachefill cmd_takedown_yara
-timed takedown_yaraonly_cachefill cmd_takedown_yaraonly
+timed takedown_yara_cachefill "${CMD_takedown_yara[@]}"
+timed takedown_yaraonly_cachefill "${CMD_takedown_yaraonly[@]}"
 if grep -qi 'error\|warning' "$W/err.takedown_yara_cachefill"; then
     echo "takedown signature-load messages: $(grep -ci 'error\|warning' "$W/err.takedown_yara_cachefill") lines (bench/work/err.takedown_yara_cachefill)" >&2
 fi
