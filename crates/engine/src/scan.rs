@@ -239,11 +239,14 @@ impl<'s> ObjectScanner<'s> {
         size: u64,
         owner: &str,
     ) -> Outcome {
-        let need = self.sigs.hashes.needed(size);
         let mut digests = Digests::default();
         let path = finding.path.clone();
         if self.yara.is_some() {
             self.buf.clear();
+            // Size the buffer once from fstat (+1 to see growth) instead of
+            // letting it double: a 200 MB file would briefly need 256 MB.
+            self.buf
+                .reserve_exact(size.min(self.opts.max_filesize).saturating_add(1) as usize);
             // One read serves hashing and YARA alike.
             let read = match read_capped(&mut file, &mut self.buf, self.opts.max_filesize) {
                 Ok(n) => n,
@@ -283,6 +286,7 @@ impl<'s> ObjectScanner<'s> {
                 finding,
             };
         }
+        let need = self.sigs.hashes.needed(size);
         let mut read = 0;
         if !need.is_empty() {
             // Hash IOCs only: stream, no buffer of the whole file. If a
