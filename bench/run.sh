@@ -12,7 +12,8 @@
 # Environment knobs: RUNS (timed runs per tool, default 3; the table shows
 # the median), THREADS (default 2), TARGET_BYTES (corpus size, default
 # 1 GiB), SKIP_BUILD=1 (use the existing target/release/takedown), YR (path
-# of yr), SIGBASE_GIT (bare git dir of Neo23x0/signature-base).
+# of yr), SIGBASE_GIT (required: the git directory of a clone of
+# Neo23x0/signature-base, e.g. signature-base/.git; its HEAD is used).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,7 +22,7 @@ W=$HERE/work
 RUNS=${RUNS:-3}
 THREADS=${THREADS:-2}
 TARGET_BYTES=${TARGET_BYTES:-$((1 << 30))}
-SIGBASE_GIT=${SIGBASE_GIT:-/work/.mirror/Neo23x0+signature-base/repo}
+SIGBASE_GIT=${SIGBASE_GIT:-}
 TD=$ROOT/target/release/takedown
 CORPUS=$W/corpus
 RESULTS=$W/results.tsv
@@ -49,22 +50,38 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     cargo build --release >&2
 fi
 [ -x "$TD" ] || die "$TD not built: run cargo build --release"
+# What is being measured, taken now: the tree may change during the run.
+TD_BUILD="takedown $("$TD" --version | awk '{print $2}') (binary of $(date -r "$TD" '+%F %T'); tree at \
+$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null \
+|| echo ' + uncommitted crates/ changes') when the run started)"
 
 # ---------------------------------------------------------------- helpers
-# settle: a compiler running beside a race (someone else's cargo build on
-# this small machine) would skew it. Wait up to 10 minutes for any rustc to
-# finish; if one is still running, time anyway but flag the run.
-CONTENDED=no
+# Contention. Anything else running (a cargo build, tests) skews a race
+# badly on a small machine. So:
+#  - settle waits (up to 10 min) until the CPUs are idle (< 0.2 cores busy
+#    over 2 s) before each timed run;
+#  - timed measures "foreign" CPU: all CPU time the system spent during the
+#    run (from /proc/stat, steal included) minus the timed command's own
+#    user+sys. A run with foreign CPU > max(0.5 s, 5% of wall x nproc) is
+#    contended: rounds retries it (twice at most), and the report flags it.
+CLK_TCK=$(getconf CLK_TCK)
+NPROC=$(nproc)
+CONTENDED_RUNS=0
+cpu_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 settle() {
-    local waited=0
-    while pgrep -x rustc >/dev/null 2>&1; do
-        if [ "$waited" -ge 600 ]; then
-            echo "warning: rustc still running after 10 min; timing anyway (flagged)" >&2
-            CONTENDED="YES: a rustc process was running during some timed runs"
+    local waited=0 b0 b1
+    while :; do
+        b0=$(cpu_busy); sleep 2; b1=$(cpu_busy)
+        # busy jiffies over 2 s; 0.2 cores = 0.4 s = 0.4 * CLK_TCK jiffies.
+        if awk -v d=$((b1 - b0)) -v t="$CLK_TCK" 'BEGIN {exit !(d < 0.4 * t)}'; then
             return
         fi
-        [ "$waited" -eq 0 ] && echo "   (waiting for a running rustc, another build, to finish ...)" >&2
-        sleep 10
+        if [ "$waited" -ge 600 ]; then
+            echo "   warning: CPUs still busy after 10 min of waiting; timing anyway" >&2
+            return
+        fi
+        [ "$waited" -eq 0 ] && echo "   (CPUs busy with something else, e.g. another build; waiting ...)" >&2
+        sleep 8
         waited=$((waited + 10))
     done
 }
@@ -79,18 +96,27 @@ warm() { find "$CORPUS" -type f -print0 | xargs -0 cat >/dev/null; }
 timed() {
     local name=$1; shift
     local rc=0
+    local b0 b1 user sys
     settle
-    /usr/bin/time -f '%e %M' -o "$W/time.$name" "$@" >"$W/out.$name" 2>"$W/err.$name" || rc=$?
+    b0=$(cpu_busy)
+    /usr/bin/time -f '%e %M %U %S' -o "$W/time.$name" "$@" >"$W/out.$name" 2>"$W/err.$name" || rc=$?
+    b1=$(cpu_busy)
     # GNU time writes "Command exited with non-zero status N" first then.
-    read -r WALL RSS < <(tail -n 1 "$W/time.$name") || die "no timing for $name"
+    read -r WALL RSS user sys < <(tail -n 1 "$W/time.$name") || die "no timing for $name"
+    FOREIGN=$(awk -v d=$((b1 - b0)) -v t="$CLK_TCK" -v u="$user" -v s="$sys" \
+        'BEGIN {f = d / t - u - s; printf "%.2f", (f < 0 ? 0 : f)}')
+    CONTENDED=$(awk -v f="$FOREIGN" -v w="$WALL" -v n="$NPROC" \
+        'BEGIN {print (f > 0.5 && f > 0.05 * w * n) ? 1 : 0}')
     if [ "$rc" -ge 126 ]; then
         die "$name could not run (exit $rc): $(tail -n 2 "$W/err.$name")"
     elif [ "$rc" -gt 1 ]; then
         echo "warning: $name exited $rc; last lines of its stderr:" >&2
         tail -n 5 "$W/err.$name" >&2
     fi
-    printf '   %-22s %7.2f s  %7.1f MiB peak RSS  (exit %d)\n' "$name" "$WALL" \
-        "$(awk -v r="$RSS" 'BEGIN {print r / 1024}')" "$rc" >&2
+    printf '   %-22s %7.2f s  %7.1f MiB peak RSS  user+sys %6.2f s  foreign CPU %5.2f s%s  (exit %d)\n' \
+        "$name" "$WALL" "$(awk -v r="$RSS" 'BEGIN {print r / 1024}')" \
+        "$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')" "$FOREIGN" \
+        "$([ "$CONTENDED" = 1 ] && echo ' CONTENDED')" "$rc" >&2
 }
 
 # rounds ID...: RUNS rounds; each round warms the page cache and runs every
@@ -102,12 +128,18 @@ rounds() {
     for id in "$@"; do : >"$W/runs.$id"; done
     for r in $(seq 1 "$RUNS"); do
         for id in "$@"; do
-            settle
-            warm
             local -n cmd="CMD_$id"
-            timed "$id.r$r" "${cmd[@]}"
+            local try=0
+            while :; do
+                warm
+                timed "$id.r$r" "${cmd[@]}"
+                [ "$CONTENDED" = 1 ] && [ "$try" -lt 2 ] || break
+                try=$((try + 1))
+                echo "   retrying $id.r$r (contended)" >&2
+            done
             unset -n cmd
-            echo "$WALL $RSS" >>"$W/runs.$id"
+            [ "$CONTENDED" = 1 ] && CONTENDED_RUNS=$((CONTENDED_RUNS + 1))
+            echo "$WALL $RSS $FOREIGN $CONTENDED" >>"$W/runs.$id"
         done
     done
     for id in "$@"; do
@@ -121,7 +153,8 @@ rounds() {
 median() {
     WALL=$(awk '{print $1}' "$W/runs.$1" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
     RSS=$(awk '{print $2}' "$W/runs.$1" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
-    RUNLOG=$(awk '{printf "%s%.2f s/%.0f MB", (NR > 1 ? ", " : ""), $1, $2 / 1024}' "$W/runs.$1")
+    RUNLOG=$(awk '{printf "%s%.2f s/%.0f MB%s", (NR > 1 ? ", " : ""), $1, $2 / 1024, \
+        ($4 == 1 ? " (contended: " $3 " s foreign CPU)" : "")}' "$W/runs.$1")
 }
 
 # row ID RACE TOOL SIGNATURES FILES DETS PEERS: one line of the table (the
@@ -200,6 +233,7 @@ td_summary takedown_loki
 
 # ---------------------------------------------------------------- race B
 log "race B: YARA (signature-base, $RUNS runs each)"
+[ -n "$SIGBASE_GIT" ] || die "set SIGBASE_GIT to the git directory of a Neo23x0/signature-base clone (e.g. SIGBASE_GIT=~/src/signature-base/.git)"
 [ -d "$SIGBASE_GIT" ] || die "signature-base git dir not found at $SIGBASE_GIT (set SIGBASE_GIT)"
 SIGBASE_REV=$(git --git-dir="$SIGBASE_GIT" rev-parse HEAD)
 if [ "$(cat "$W/sigbase.rev" 2>/dev/null)" != "$SIGBASE_REV" ]; then
@@ -337,8 +371,8 @@ EOF
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 python3 "$HERE/table.py" --results "$RESULTS" --startup "$W/startup.tsv" \
     --bytes "$CORPUS_BYTES" --files "$CORPUS_FILES" --nproc "$(nproc)" --cpu "$CPU" \
-    --threads "$THREADS" --runs "$RUNS" --load "$LOAD_AT_START" --contended "$CONTENDED" \
+    --threads "$THREADS" --runs "$RUNS" --load "$LOAD_AT_START" --contended "$CONTENDED_RUNS" \
     --size-matches "$SIZE_MATCHES" --race-a-sets "$RACE_A_SETS" \
     --common "$(cat "$W/yara-common.counts")" --sigbase-rev "$SIGBASE_REV" --td-sigs "$TD_SIGS" \
-    --versions "takedown $("$TD" --version | awk '{print $2}') ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ', crates/ modified')); $(clamscan --version); $("$YR" --version); yara $(yara --version)" \
+    --versions "$TD_BUILD; $(clamscan --version); $("$YR" --version); yara $(yara --version)" \
     --out "$W/results.md"

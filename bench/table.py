@@ -33,7 +33,8 @@ def main():
     out.append(f"- corpus: {a.files} files, {mb:,.0f} MB ({a.bytes} bytes); page cache warmed "
                f"before every timed run; {a.runs} interleaved runs per tool, medians shown")
     out.append(f"- versions: {a.versions}")
-    out.append(f"- another compiler running during timed runs: {a.contended}")
+    out.append(f"- contention: before each timed run the script waits for idle CPUs; runs that still saw "
+               f"foreign CPU time > 5% were retried (2x at most); runs still contended: {a.contended}")
     out.append(f"- signature-base {a.sigbase_rev[:12]}, YARA files: {a.common}")
     out.append(f"- takedown's count of the race-B set: {a.td_sigs}")
     out.append("")
