@@ -77,9 +77,6 @@ pub struct Progress {
     pub current: Mutex<String>,
 }
 
-/// Tells the run to keep going or stop (the output is gone).
-pub type Keep = bool;
-
 enum Job {
     File(PathBuf),
     Stdin,
@@ -120,7 +117,7 @@ pub fn run(
     opts: &RunOptions,
     stop: &AtomicBool,
     progress: &Progress,
-    mut on_finding: impl FnMut(&Finding) -> Keep,
+    mut on_finding: impl FnMut(&Finding) -> bool,
 ) -> Result<Summary, String> {
     let started = Instant::now();
     let excludes = build_excludes(opts)?;

@@ -10,12 +10,12 @@ use util::*;
 fn builtin_pack_detects_eicar_and_exit_codes_follow_clamscan() {
     let t = Tree::new();
     t.write("clean/readme.txt", "hello");
-    let clean = t.run(&["scan", t.path("clean").to_str().unwrap()]);
+    let clean = t.run(&["scan", &t.arg("clean")]);
     assert_eq!(code(&clean), 0, "{}", stderr(&clean));
     assert!(stdout(&clean).contains("Infected files: 0"));
 
     t.write("dirty/a/b/eicar.com", eicar());
-    let dirty = t.run(&["scan", t.path("dirty").to_str().unwrap()]);
+    let dirty = t.run(&["scan", &t.arg("dirty")]);
     assert_eq!(code(&dirty), 1);
     let line = format!(
         "{}: EICAR_Test_File FOUND (yara, score 100, builtin:test-files.yar)",
@@ -27,7 +27,7 @@ fn builtin_pack_detects_eicar_and_exit_codes_follow_clamscan() {
         stdout(&dirty)
     );
 
-    let missing = t.run(&["scan", t.path("does-not-exist").to_str().unwrap()]);
+    let missing = t.run(&["scan", &t.arg("does-not-exist")]);
     assert_eq!(code(&missing), 2);
     assert!(
         stderr(&missing).contains("does-not-exist") && stderr(&missing).contains("No such file"),
@@ -36,11 +36,7 @@ fn builtin_pack_detects_eicar_and_exit_codes_follow_clamscan() {
     );
 
     // Found beats error: 1.
-    let both = t.run(&[
-        "scan",
-        t.path("dirty").to_str().unwrap(),
-        t.path("does-not-exist").to_str().unwrap(),
-    ]);
+    let both = t.run(&["scan", &t.arg("dirty"), &t.arg("does-not-exist")]);
     assert_eq!(code(&both), 1);
 }
 
@@ -56,14 +52,14 @@ fn no_builtin_leaves_the_pack_out() {
         "scan",
         "--no-builtin",
         "-s",
-        t.path("sigs").to_str().unwrap(),
+        &t.arg("sigs"),
         "--format",
         "json",
-        t.path("x").to_str().unwrap(),
+        &t.arg("x"),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(findings(&o).is_empty());
-    let none = t.run(&["scan", "--no-builtin", t.path("x").to_str().unwrap()]);
+    let none = t.run(&["scan", "--no-builtin", &t.arg("x")]);
     assert_eq!(code(&none), 2);
     assert!(
         stderr(&none).contains("no signatures loaded"),
@@ -137,10 +133,10 @@ fn every_signature_format_detects() {
         "scan",
         "--no-builtin",
         "-s",
-        t.path("sigs").to_str().unwrap(),
+        &t.arg("sigs"),
         "--format",
         "json",
-        t.path("scan").to_str().unwrap(),
+        &t.arg("scan"),
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(
@@ -203,12 +199,12 @@ fn every_signature_format_detects() {
             "scan",
             "--no-builtin",
             "-s",
-            t.path("sigs").to_str().unwrap(),
+            &t.arg("sigs"),
             "-s",
-            a.path("allow").to_str().unwrap(),
+            &a.arg("allow"),
             "--format",
             "json",
-            t.path("scan").to_str().unwrap(),
+            &t.arg("scan"),
         ]);
         assert_eq!(code(&o), 0, "{file}: {}", stdout(&o));
         assert!(findings(&o).is_empty(), "{file}");
@@ -225,10 +221,10 @@ fn yara_externals_are_defined_per_file() {
         "scan",
         "--no-builtin",
         "-s",
-        t.path("sigs/ext.yar").to_str().unwrap(),
+        &t.arg("sigs/ext.yar"),
         "--format",
         "json",
-        t.path("scan").to_str().unwrap(),
+        &t.arg("scan"),
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let f = findings(&o);
@@ -250,13 +246,7 @@ fn broken_rule_file_is_reported_and_the_rest_loads() {
     );
     t.write("sigs/d_bad.hsb", "not a hash line\n");
     t.write("scan/f", "GOOD-MARKER OTHER-MARKER");
-    let o = t.run(&[
-        "scan",
-        "--no-builtin",
-        "-s",
-        t.path("sigs").to_str().unwrap(),
-        t.path("scan").to_str().unwrap(),
-    ]);
+    let o = t.run(&["scan", "--no-builtin", "-s", &t.arg("sigs"), &t.arg("scan")]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -281,8 +271,8 @@ fn broken_rule_file_is_reported_and_the_rest_loads() {
         "--strict",
         "--no-builtin",
         "-s",
-        t.path("sigs").to_str().unwrap(),
-        t.path("scan").to_str().unwrap(),
+        &t.arg("sigs"),
+        &t.arg("scan"),
     ]);
     assert_eq!(code(&strict), 2);
     assert!(stderr(&strict).contains("--strict"), "{}", stderr(&strict));
@@ -298,13 +288,7 @@ fn unreadable_signature_file_in_directory_is_an_error_not_a_crash() {
     );
     t.write("sigs/binary.yar", b"rule \xff\xfe { condition: true }");
     t.write("scan/f", "OK-MARKER");
-    let o = t.run(&[
-        "scan",
-        "--no-builtin",
-        "-s",
-        t.path("sigs").to_str().unwrap(),
-        t.path("scan").to_str().unwrap(),
-    ]);
+    let o = t.run(&["scan", "--no-builtin", "-s", &t.arg("sigs"), &t.arg("scan")]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("binary.yar:1:"), "{}", stderr(&o));
 }
@@ -351,15 +335,9 @@ fn symlinks_are_not_followed_unless_asked() {
     std::fs::create_dir_all(t.path("tree")).unwrap();
     std::os::unix::fs::symlink(t.path("outside"), t.path("tree/dirlink")).unwrap();
     std::os::unix::fs::symlink(t.path("outside/eicar.com"), t.path("tree/filelink")).unwrap();
-    let o = t.run(&["scan", t.path("tree").to_str().unwrap()]);
+    let o = t.run(&["scan", &t.arg("tree")]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
-    let o = t.run(&[
-        "scan",
-        "-L",
-        "--format",
-        "json",
-        t.path("tree").to_str().unwrap(),
-    ]);
+    let o = t.run(&["scan", "-L", "--format", "json", &t.arg("tree")]);
     assert_eq!(code(&o), 1);
     assert_eq!(findings(&o).len(), 2);
 }
@@ -391,13 +369,7 @@ fn unreadable_file_is_reported_and_skipped() {
     } else {
         std::process::Command::new(env!("CARGO_BIN_EXE_takedown"))
     };
-    c.args([
-        "scan",
-        "--no-cache",
-        "--format",
-        "json",
-        t.path("tree").to_str().unwrap(),
-    ]);
+    c.args(["scan", "--no-cache", "--format", "json", &t.arg("tree")]);
     let o = run_with_timeout(c, 60);
     let f = findings(&o);
     let problem = |name: &str| {
@@ -431,7 +403,7 @@ fn hostile_file_names_are_sanitised() {
     let name =
         std::ffi::OsStr::from_bytes(b"evil\x1b]0;pwned\x07\x1b[2J\xff\xfe\xe2\x80\xaecom.exe");
     std::fs::write(t.path("tree").join(name), eicar()).unwrap();
-    let o = t.run(&["scan", "--color", "never", t.path("tree").to_str().unwrap()]);
+    let o = t.run(&["scan", "--color", "never", &t.arg("tree")]);
     assert_eq!(code(&o), 1);
     let out = &o.stdout;
     assert!(
@@ -446,7 +418,7 @@ fn hostile_file_names_are_sanitised() {
         "{text}"
     );
 
-    let j = t.run(&["scan", "--format", "json", t.path("tree").to_str().unwrap()]);
+    let j = t.run(&["scan", "--format", "json", &t.arg("tree")]);
     let f = &findings(&j)[0];
     use std::io::Write;
     let raw = t.path("tree").join(name);
@@ -539,7 +511,7 @@ fn stdin_and_file_list() {
     ]);
     assert_eq!(code(&o), 1);
     assert_eq!(findings(&o).len(), 2);
-    let bad = t.run(&["scan", "--file-list", t.path("nope.txt").to_str().unwrap()]);
+    let bad = t.run(&["scan", "--file-list", &t.arg("nope.txt")]);
     assert_eq!(code(&bad), 2);
     assert!(stderr(&bad).contains("nope.txt"));
 }
@@ -561,7 +533,7 @@ fn max_filesize_and_excludes() {
         "skipme",
         "--exclude",
         "*.log",
-        t.path("tree").to_str().unwrap(),
+        &t.arg("tree"),
     ]);
     assert_eq!(code(&o), 1);
     let s = summary(&o);
@@ -575,7 +547,7 @@ fn max_filesize_and_excludes() {
     assert_eq!(big["problems"][0]["kind"], "limit");
     assert_eq!(big["problems"][0]["limit"], "max-filesize");
     assert!(!stdout(&o).contains("skipme") && !stdout(&o).contains("x.log"));
-    let bad = t.run(&["scan", "--exclude", "a[", t.path("tree").to_str().unwrap()]);
+    let bad = t.run(&["scan", "--exclude", "a[", &t.arg("tree")]);
     assert_eq!(code(&bad), 2);
     assert!(stderr(&bad).contains("a["));
 }
@@ -616,16 +588,9 @@ fn broken_pipe_exits_quietly() {
         t.write(&format!("tree/{i:04}.com"), eicar());
     }
     let mut c = t.cmd();
-    c.args([
-        "scan",
-        "--format",
-        "json",
-        "-j",
-        "2",
-        t.path("tree").to_str().unwrap(),
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
+    c.args(["scan", "--format", "json", "-j", "2", &t.arg("tree")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
     let mut out = child.stdout.take().unwrap();
     let mut first = [0u8; 64];
@@ -659,8 +624,8 @@ fn ctrl_c_stops_with_a_partial_summary() {
         "-j",
         "1",
         "-s",
-        t.path("sigs").to_str().unwrap(),
-        t.path("tree").to_str().unwrap(),
+        &t.arg("sigs"),
+        &t.arg("tree"),
     ])
     .stdout(std::process::Stdio::piped())
     .stderr(std::process::Stdio::piped());
@@ -699,9 +664,9 @@ fn json_output_matches_the_schema() {
         "--max-filesize",
         "1K",
         "-s",
-        t.path("sigs").to_str().unwrap(),
-        t.path("tree").to_str().unwrap(),
-        t.path("missing").to_str().unwrap(),
+        &t.arg("sigs"),
+        &t.arg("tree"),
+        &t.arg("missing"),
     ]);
     let lines = ndjson(&o);
     assert!(lines.len() >= 5, "{lines:?}");
@@ -728,8 +693,8 @@ fn yara_timeout_is_a_problem_and_the_scan_goes_on() {
         "--timeout",
         "0.2",
         "-s",
-        t.path("sigs").to_str().unwrap(),
-        t.path("tree").to_str().unwrap(),
+        &t.arg("sigs"),
+        &t.arg("tree"),
     ]);
     let f = findings(&o);
     let big = f
@@ -782,14 +747,14 @@ fn one_file_system_stays_on_the_target_file_system() {
     }
     let _guard = Unmount(mnt.clone());
     std::fs::write(mnt.join("there.com"), eicar()).unwrap();
-    let all = t.run(&["scan", "--format", "json", t.path("tree").to_str().unwrap()]);
+    let all = t.run(&["scan", "--format", "json", &t.arg("tree")]);
     assert_eq!(findings(&all).len(), 2);
     let one = t.run(&[
         "scan",
         "--format",
         "json",
         "--one-file-system",
-        t.path("tree").to_str().unwrap(),
+        &t.arg("tree"),
     ]);
     let f = findings(&one);
     assert_eq!(f.len(), 1, "{f:?}");

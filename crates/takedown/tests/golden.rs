@@ -75,8 +75,8 @@ fn run_format(format: &str) -> (String, String) {
         "-j",
         "2",
         "-s",
-        t.path("sigs").to_str().unwrap(),
-        t.path("tree").to_str().unwrap(),
+        &t.arg("sigs"),
+        &t.arg("tree"),
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     (

@@ -39,6 +39,14 @@ impl Tree {
         self.dir.path().join(rel)
     }
 
+    /// A path below the tree as a command-line argument.
+    pub fn arg(&self, rel: &str) -> String {
+        self.path(rel)
+            .to_str()
+            .expect("temporary paths are UTF-8")
+            .to_string()
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
