@@ -48,15 +48,7 @@ fn no_builtin_leaves_the_pack_out() {
         "sigs/other.yar",
         "rule other { strings: $a = \"zzzz-not-here\" condition: $a }",
     );
-    let o = t.run(&[
-        "scan",
-        "--no-builtin",
-        "-s",
-        &t.arg("sigs"),
-        "--format",
-        "json",
-        &t.arg("x"),
-    ]);
+    let o = t.json(&["--no-builtin", "-s", &t.arg("sigs"), &t.arg("x")]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(findings(&o).is_empty());
     let none = t.run(&["scan", "--no-builtin", &t.arg("x")]);
@@ -83,7 +75,7 @@ fn clamav_test_file_is_detected_by_the_builtin_pack() {
     }
     let t = Tree::new();
     std::fs::copy(sample, t.path("clam.exe")).unwrap();
-    let o = t.run(&["scan", "--format", "json", t.root().to_str().unwrap()]);
+    let o = t.json(&[t.root().to_str().unwrap()]);
     assert_eq!(code(&o), 1);
     let f = &findings(&o)[0];
     assert_eq!(f["detections"][0]["name"], "Clamav.Test.File-6");
@@ -129,15 +121,7 @@ fn every_signature_format_detects() {
         "sigs/iocs/filename-iocs.txt",
         "# Dropper name\n/scan/dropper\\.bin;65\n",
     );
-    let o = t.run(&[
-        "scan",
-        "--no-builtin",
-        "-s",
-        &t.arg("sigs"),
-        "--format",
-        "json",
-        &t.arg("scan"),
-    ]);
+    let o = t.json(&["--no-builtin", "-s", &t.arg("sigs"), &t.arg("scan")]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(
         detection_names(&o),
@@ -195,15 +179,12 @@ fn every_signature_format_detects() {
     ] {
         let a = Tree::new();
         a.write(&format!("allow/{file}"), line);
-        let o = a.run(&[
-            "scan",
+        let o = a.json(&[
             "--no-builtin",
             "-s",
             &t.arg("sigs"),
             "-s",
             &a.arg("allow"),
-            "--format",
-            "json",
             &t.arg("scan"),
         ]);
         assert_eq!(code(&o), 0, "{file}: {}", stdout(&o));
@@ -217,15 +198,7 @@ fn yara_externals_are_defined_per_file() {
     t.write("sigs/ext.yar", "rule Ext { condition: filename == \"payload.EXE\" and extension == \".exe\" and filetype == \"EXE\" and filepath endswith \"/dir/payload.EXE\" and owner != \"\" }");
     t.write("scan/dir/payload.EXE", b"MZ\x90\x00rest");
     t.write("scan/dir/other.exe", b"MZ\x90\x00rest");
-    let o = t.run(&[
-        "scan",
-        "--no-builtin",
-        "-s",
-        &t.arg("sigs/ext.yar"),
-        "--format",
-        "json",
-        &t.arg("scan"),
-    ]);
+    let o = t.json(&["--no-builtin", "-s", &t.arg("sigs/ext.yar"), &t.arg("scan")]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let f = findings(&o);
     assert_eq!(f.len(), 1);
@@ -323,7 +296,7 @@ fn fifo_socket_and_symlink_loop_do_not_stop_the_scan() {
         );
     }
     // A FIFO named explicitly is skipped too.
-    let o = t.run(&["scan", "--format", "json", fifo.to_str().unwrap()]);
+    let o = t.json(&[fifo.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(summary(&o)["skipped"], 1);
 }
@@ -337,7 +310,7 @@ fn symlinks_are_not_followed_unless_asked() {
     std::os::unix::fs::symlink(t.path("outside/eicar.com"), t.path("tree/filelink")).unwrap();
     let o = t.run(&["scan", &t.arg("tree")]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
-    let o = t.run(&["scan", "-L", "--format", "json", &t.arg("tree")]);
+    let o = t.json(&["-L", &t.arg("tree")]);
     assert_eq!(code(&o), 1);
     assert_eq!(findings(&o).len(), 2);
 }
@@ -418,7 +391,7 @@ fn hostile_file_names_are_sanitised() {
         "{text}"
     );
 
-    let j = t.run(&["scan", "--format", "json", &t.arg("tree")]);
+    let j = t.json(&[&t.arg("tree")]);
     let f = &findings(&j)[0];
     use std::io::Write;
     let raw = t.path("tree").join(name);
@@ -473,7 +446,7 @@ fn file_truncated_while_scanned_does_not_crash() {
         }
     });
     for _ in 0..15 {
-        let o = t.run(&["scan", "--format", "json", big.to_str().unwrap()]);
+        let o = t.json(&[big.to_str().unwrap()]);
         let c = code(&o);
         assert!(c == 0 || c == 2, "exit {c}: {}", stderr(&o));
         summary(&o);
@@ -502,13 +475,7 @@ fn stdin_and_file_list() {
         "list.txt",
         format!("{}\n\n{}\n", a.display(), t.path("b").display()),
     );
-    let o = t.run(&[
-        "scan",
-        "--format",
-        "json",
-        "--file-list",
-        list.to_str().unwrap(),
-    ]);
+    let o = t.json(&["--file-list", list.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
     assert_eq!(findings(&o).len(), 2);
     let bad = t.run(&["scan", "--file-list", &t.arg("nope.txt")]);
@@ -523,10 +490,7 @@ fn max_filesize_and_excludes() {
     t.write("tree/big.bin", vec![b'A'; 4096]);
     t.write("tree/skipme/eicar.com", eicar());
     t.write("tree/logs/x.log", eicar());
-    let o = t.run(&[
-        "scan",
-        "--format",
-        "json",
+    let o = t.json(&[
         "--max-filesize",
         "1K",
         "--exclude",
@@ -657,10 +621,7 @@ fn json_output_matches_the_schema() {
     )
     .unwrap();
     t.write("sigs/iocs/filename-iocs.txt", "eicar\\.com;50\n");
-    let o = t.run(&[
-        "scan",
-        "--format",
-        "json",
+    let o = t.json(&[
         "--max-filesize",
         "1K",
         "-s",
@@ -686,16 +647,7 @@ fn yara_timeout_is_a_problem_and_the_scan_goes_on() {
     t.write("sigs/slow.yar", "rule Slow { condition: for all i in (0..filesize - 1) : ( for all j in (0..3) : ( uint8(i) != 0xAB ) ) and for all k in (0..filesize - 1) : ( uint16(k) != 0xABAB ) }");
     t.write("tree/big.bin", vec![0u8; 32 << 20]);
     t.write("tree/eicar.com", eicar());
-    let o = t.run(&[
-        "scan",
-        "--format",
-        "json",
-        "--timeout",
-        "0.2",
-        "-s",
-        &t.arg("sigs"),
-        &t.arg("tree"),
-    ]);
+    let o = t.json(&["--timeout", "0.2", "-s", &t.arg("sigs"), &t.arg("tree")]);
     let f = findings(&o);
     let big = f
         .iter()
@@ -747,15 +699,9 @@ fn one_file_system_stays_on_the_target_file_system() {
     }
     let _guard = Unmount(mnt.clone());
     std::fs::write(mnt.join("there.com"), eicar()).unwrap();
-    let all = t.run(&["scan", "--format", "json", &t.arg("tree")]);
+    let all = t.json(&[&t.arg("tree")]);
     assert_eq!(findings(&all).len(), 2);
-    let one = t.run(&[
-        "scan",
-        "--format",
-        "json",
-        "--one-file-system",
-        &t.arg("tree"),
-    ]);
+    let one = t.json(&["--one-file-system", &t.arg("tree")]);
     let f = findings(&one);
     assert_eq!(f.len(), 1, "{f:?}");
     assert!(f[0]["path"].as_str().unwrap().ends_with("here.com"));

@@ -70,6 +70,13 @@ impl Tree {
         c
     }
 
+    /// Runs `takedown scan --format json ARGS` and returns its output.
+    pub fn json(&self, args: &[&str]) -> Output {
+        let mut all = vec!["scan", "--format", "json"];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
     /// Runs `takedown ARGS` and returns its output.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut c = self.cmd();
