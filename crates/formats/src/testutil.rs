@@ -1,0 +1,104 @@
+//! Helpers for the unpackers' unit tests.
+#![allow(dead_code)] // Each helper is used by some of the unpackers' tests.
+
+use crate::{Ctx, Flow, Format, Issue, Limits, extract, identify};
+
+/// The EICAR test string (harmless; every scanner detects it).
+pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// One object found by [`walk`]: its chain of names below the top, its
+/// content, and the problem of that member, if any.
+#[derive(Debug)]
+pub struct Found {
+    /// Names from the outermost member down, joined with `!`.
+    pub chain: String,
+    /// The member's content.
+    pub data: Vec<u8>,
+    /// The member's own issue.
+    pub issue: Option<Issue>,
+}
+
+/// What [`walk`] saw: every member at every depth, and every container
+/// level's issue with the chain of the container.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Members, depth first.
+    pub found: Vec<Found>,
+    /// `(container chain, issue)` for containers that ended early.
+    pub issues: Vec<(String, Issue)>,
+    /// Formats identified, depth first (the top level first).
+    pub formats: Vec<Format>,
+}
+
+impl Walk {
+    /// The first member whose content contains `needle`.
+    pub fn containing(&self, needle: &[u8]) -> Option<&Found> {
+        self.found
+            .iter()
+            .find(|f| f.data.windows(needle.len()).any(|w| w == needle))
+    }
+
+    /// The chains of every member.
+    pub fn chains(&self) -> Vec<&str> {
+        self.found.iter().map(|f| f.chain.as_str()).collect()
+    }
+}
+
+/// Identifies `data` and unpacks it recursively, as the engine would,
+/// with `limits`.
+pub fn walk_with(data: &[u8], name: &str, limits: &Limits) -> Walk {
+    let mut w = Walk::default();
+    let mut ctx = Ctx::new(limits, None);
+    rec(data, name, "", &mut ctx, &mut w);
+    w
+}
+
+/// [`walk_with`] the default limits.
+pub fn walk(data: &[u8], name: &str) -> Walk {
+    walk_with(data, name, &Limits::default())
+}
+
+fn rec(data: &[u8], name: &str, chain: &str, ctx: &mut Ctx, w: &mut Walk) -> Flow {
+    if ctx.depth >= ctx.limits().max_depth {
+        return Flow::Continue;
+    }
+    let Some(format) = identify(data) else {
+        return Flow::Continue;
+    };
+    w.formats.push(format);
+    ctx.depth += 1;
+    let mut stop = false;
+    let result = extract(format, data, name, ctx, &mut |ctx, entry| {
+        let child = if chain.is_empty() {
+            entry.name.clone()
+        } else {
+            format!("{chain}!{}", entry.name)
+        };
+        let data = entry.data.into_owned();
+        w.found.push(Found {
+            chain: child.clone(),
+            data: data.clone(),
+            issue: entry.issue.clone(),
+        });
+        if let Some(i) = &entry.issue {
+            if i.is_global() {
+                stop = true;
+                return Flow::Stop;
+            }
+        }
+        let flow = rec(&data, &entry.name, &child, ctx, w);
+        if flow == Flow::Stop {
+            stop = true;
+        }
+        flow
+    });
+    ctx.depth -= 1;
+    if let Err(issue) = result {
+        let global = issue.is_global();
+        w.issues.push((chain.to_string(), issue));
+        if global {
+            return Flow::Stop;
+        }
+    }
+    if stop { Flow::Stop } else { Flow::Continue }
+}
