@@ -22,6 +22,9 @@ pub enum EngineKind {
     Hash,
     /// The path matched a file-name IOC.
     Name,
+    /// A heuristic: a container limit reached, reported as a detection
+    /// with `--limits-as-detections` (ClamAV's `Heuristics.Limits.Exceeded`).
+    Heuristic,
 }
 
 impl EngineKind {
@@ -31,6 +34,7 @@ impl EngineKind {
             EngineKind::Yara => "yara",
             EngineKind::Hash => "hash",
             EngineKind::Name => "name",
+            EngineKind::Heuristic => "heuristic",
         }
     }
 }
@@ -67,6 +71,9 @@ pub enum ProblemKind {
     /// A configured limit (such as `--max-filesize`) kept it from being
     /// scanned.
     Limit,
+    /// The object (a container member, or a whole container) is encrypted
+    /// and none of the `--archive-password`s opened it.
+    Encrypted,
 }
 
 /// Something that kept an object from being fully scanned.
@@ -95,6 +102,15 @@ impl Problem {
     pub fn timeout(message: impl Into<String>) -> Problem {
         Problem {
             kind: ProblemKind::Timeout,
+            limit: None,
+            message: message.into(),
+        }
+    }
+
+    /// Encrypted content that could not be opened.
+    pub fn encrypted(message: impl Into<String>) -> Problem {
+        Problem {
+            kind: ProblemKind::Encrypted,
             limit: None,
             message: message.into(),
         }
@@ -234,7 +250,10 @@ pub struct Summary {
     /// Bytes actually read: less than `bytes_scanned` when files needed no
     /// content (no YARA rules, no hash IOC of their size).
     pub bytes_read: u64,
-    /// Objects with at least one detection.
+    /// Objects found inside containers (at any depth) and scanned.
+    pub members_scanned: u64,
+    /// Files (top-level objects) with at least one detection, on
+    /// themselves or on anything inside them.
     pub files_detected: u64,
     /// Detections in all.
     pub detections: u64,

@@ -123,7 +123,7 @@ pub fn run(
     let excludes = build_excludes(opts)?;
     let threads = opts.threads.max(1);
     let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(1024);
-    let (out_tx, out_rx) = crossbeam_channel::bounded::<(Finding, Status)>(256);
+    let (out_tx, out_rx) = crossbeam_channel::bounded::<crate::scan::Outcome>(256);
     let mut summary = Summary {
         version: SCHEMA_VERSION,
         ..Default::default()
@@ -165,6 +165,8 @@ pub fn run(
                             crate::scan::Outcome {
                                 finding: *f,
                                 status,
+                                inner: Vec::new(),
+                                members: 0,
                             }
                         }
                     };
@@ -172,7 +174,7 @@ pub fn run(
                         progress.files.fetch_add(1, Ordering::Relaxed);
                         progress.bytes.fetch_add(size, Ordering::Relaxed);
                     }
-                    if out_tx.send((outcome.finding, outcome.status)).is_err() {
+                    if out_tx.send(outcome).is_err() {
                         break;
                     }
                 }
@@ -183,8 +185,9 @@ pub fn run(
 
         // Collector: this thread.
         let mut keep = true;
-        for (finding, status) in out_rx {
-            match status {
+        for outcome in out_rx {
+            let finding = outcome.finding;
+            match outcome.status {
                 Status::Scanned { size, read } => {
                     summary.files_scanned += 1;
                     summary.bytes_scanned += size;
@@ -200,13 +203,22 @@ pub fn run(
                 Status::Skipped => summary.skipped += 1,
                 Status::Failed => summary.errors += 1,
             }
-            if !finding.detections.is_empty() {
+            summary.members_scanned += outcome.members;
+            let detections = finding.detections.len()
+                + outcome
+                    .inner
+                    .iter()
+                    .map(|f| f.detections.len())
+                    .sum::<usize>();
+            if detections > 0 {
                 summary.files_detected += 1;
-                summary.detections += finding.detections.len() as u64;
+                summary.detections += detections as u64;
             }
-            if keep && finding.is_notable() && !on_finding(&finding) {
-                keep = false;
-                stop.store(true, Ordering::Relaxed);
+            for f in std::iter::once(&finding).chain(&outcome.inner) {
+                if keep && f.is_notable() && !on_finding(f) {
+                    keep = false;
+                    stop.store(true, Ordering::Relaxed);
+                }
             }
         }
     });

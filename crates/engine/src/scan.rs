@@ -14,7 +14,7 @@
 //! match, a file costs one `fstat`.
 
 use crate::digest::{Algorithms, Digests};
-use crate::finding::{Detection, EngineKind, Finding, Problem};
+use crate::finding::{Detection, EngineKind, Finding, Problem, ProblemKind};
 use crate::sigs::SignatureSet;
 use rustc_hash::FxHashMap;
 use std::fs::File;
@@ -22,7 +22,8 @@ use std::io::{Read, Seek};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use takedown_formats::{Ctx, Flow, Issue, IssueKind, Limits};
 
 /// Default `--max-filesize`: ClamAV's default is 100 MiB for scanning and
 /// Loki's 5 MB; 256 MiB covers large droppers and memory dumps while
@@ -32,6 +33,9 @@ pub const DEFAULT_MAX_FILESIZE: u64 = 256 << 20;
 /// Default per-file YARA time budget.
 pub const DEFAULT_YARA_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Score of a `--limits-as-detections` heuristic: notable, not malicious.
+pub const LIMIT_SCORE: u32 = 40;
+
 /// Score of a YARA rule without a `score` meta: Loki's default.
 pub const DEFAULT_YARA_SCORE: u32 = 75;
 
@@ -39,13 +43,24 @@ pub const DEFAULT_YARA_SCORE: u32 = 75;
 /// so one 200 MB file does not pin 200 MB per thread for the rest of a run.
 const KEEP_BUFFER: usize = 32 << 20;
 
+/// Default time limit for one top-level file, containers included.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(120);
+
 /// Options for scanning objects.
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
-    /// Larger objects are skipped (and reported as a `max-filesize` limit).
+    /// Larger objects are skipped (and reported as a `max-filesize` limit);
+    /// larger container members are cut at this size.
     pub max_filesize: u64,
     /// Time budget of the YARA scan of one object.
     pub yara_timeout: Duration,
+    /// Look inside containers, within these limits (`max_member_size` is
+    /// taken from `max_filesize`); `None` scans files only as they are.
+    pub containers: Option<Limits>,
+    /// Time budget of one top-level object and everything inside it.
+    pub time_limit: Duration,
+    /// Report every limit reached as a heuristic detection too.
+    pub limits_as_detections: bool,
 }
 
 impl Default for ScanOptions {
@@ -53,6 +68,9 @@ impl Default for ScanOptions {
         ScanOptions {
             max_filesize: DEFAULT_MAX_FILESIZE,
             yara_timeout: DEFAULT_YARA_TIMEOUT,
+            containers: Some(Limits::default()),
+            time_limit: DEFAULT_TIME_LIMIT,
+            limits_as_detections: false,
         }
     }
 }
@@ -80,6 +98,29 @@ pub struct Outcome {
     pub finding: Finding,
     /// For the counters.
     pub status: Status,
+    /// Notable findings of objects inside it (containers), depth first,
+    /// each container before its members.
+    pub inner: Vec<Finding>,
+    /// Objects found inside it and scanned.
+    pub members: u64,
+}
+
+impl Outcome {
+    fn new(status: Status, finding: Finding) -> Outcome {
+        Outcome {
+            finding,
+            status,
+            inner: Vec::new(),
+            members: 0,
+        }
+    }
+}
+
+/// What the unpacking of one top-level object gathers.
+#[derive(Default)]
+struct Inner {
+    findings: Vec<Finding>,
+    members: u64,
 }
 
 /// Scans objects one at a time; one per thread.
@@ -138,10 +179,7 @@ impl<'s> ObjectScanner<'s> {
                     format!("cannot open: {}", io_reason(&e))
                 };
                 finding.problems.push(Problem::error(msg));
-                return Outcome {
-                    status: Status::Failed,
-                    finding,
-                };
+                return Outcome::new(Status::Failed, finding);
             }
         };
         let meta = match file.metadata() {
@@ -150,19 +188,13 @@ impl<'s> ObjectScanner<'s> {
                 finding
                     .problems
                     .push(Problem::error(format!("cannot stat: {}", io_reason(&e))));
-                return Outcome {
-                    status: Status::Failed,
-                    finding,
-                };
+                return Outcome::new(Status::Failed, finding);
             }
         };
         if !meta.is_file() {
             // Never read FIFOs, sockets or devices: they block, never end,
             // or have side effects.
-            return Outcome {
-                status: Status::Skipped,
-                finding,
-            };
+            return Outcome::new(Status::Skipped, finding);
         }
         let size = meta.len();
         finding.size = Some(size);
@@ -174,10 +206,8 @@ impl<'s> ObjectScanner<'s> {
                     self.opts.max_filesize
                 ),
             ));
-            return Outcome {
-                status: Status::Skipped,
-                finding,
-            };
+            self.limit_detections(&mut finding);
+            return Outcome::new(Status::Skipped, finding);
         }
         let owner = self.owner(meta.uid());
         self.scan_open_file(finding, file, size, &owner)
@@ -199,37 +229,22 @@ impl<'s> ObjectScanner<'s> {
                     ),
                 ));
                 self.shrink();
-                return Outcome {
-                    status: Status::Skipped,
-                    finding,
-                };
+                return Outcome::new(Status::Skipped, finding);
             }
             Ok(_) => {}
             Err(e) => {
                 finding
                     .problems
                     .push(Problem::error(format!("cannot read: {}", io_reason(&e))));
-                return Outcome {
-                    status: Status::Failed,
-                    finding,
-                };
+                return Outcome::new(Status::Failed, finding);
             }
         }
         let size = self.buf.len() as u64;
-        finding.size = Some(size);
-        let mut digests = Digests::default();
-        let need = self.sigs.hashes.needed(size);
         let buf = std::mem::take(&mut self.buf);
-        digests.add(&buf, need);
-        self.match_hashes(&mut finding, &digests, size);
-        self.match_yara(&mut finding, &buf, name, "");
-        let finding = self.finalize(finding, &mut digests, Some(&buf), None, size);
+        let outcome = self.scan_buffer(finding, &buf, name, "", size);
         self.buf = buf;
         self.shrink();
-        Outcome {
-            status: Status::Scanned { size, read: size },
-            finding,
-        }
+        outcome
     }
 
     fn scan_open_file(
@@ -241,13 +256,19 @@ impl<'s> ObjectScanner<'s> {
     ) -> Outcome {
         let mut digests = Digests::default();
         let path = finding.path.clone();
-        if self.yara.is_some() {
+        let mut probed = 0;
+        let whole = self.yara.is_some() || {
+            let (container, n) = self.may_be_container(&file, size);
+            probed = n;
+            container
+        };
+        if whole {
             self.buf.clear();
             // Size the buffer once from fstat (+1 to see growth) instead of
             // letting it double: a 200 MB file would briefly need 256 MB.
             self.buf
                 .reserve_exact(size.min(self.opts.max_filesize).saturating_add(1) as usize);
-            // One read serves hashing and YARA alike.
+            // One read serves hashing, YARA and unpacking alike.
             let read = match read_capped(&mut file, &mut self.buf, self.opts.max_filesize) {
                 Ok(n) => n,
                 Err(e) => {
@@ -255,39 +276,27 @@ impl<'s> ObjectScanner<'s> {
                         .problems
                         .push(Problem::error(format!("cannot read: {}", io_reason(&e))));
                     self.shrink();
-                    return Outcome {
-                        status: Status::Failed,
-                        finding,
-                    };
+                    return Outcome::new(Status::Failed, finding);
                 }
             };
             if read > self.opts.max_filesize {
                 finding.problems.push(Problem::limit("max-filesize", format!("grew over the --max-filesize limit of {} bytes while being read; not scanned", self.opts.max_filesize)));
                 self.shrink();
-                return Outcome {
-                    status: Status::Skipped,
-                    finding,
-                };
+                return Outcome::new(Status::Skipped, finding);
             }
             // The file may have been truncated or extended since fstat:
             // what was read is what was scanned.
-            let size = read;
-            finding.size = Some(size);
             let buf = std::mem::take(&mut self.buf);
-            let need = self.sigs.hashes.needed(size);
-            digests.add(&buf, need);
-            self.match_hashes(&mut finding, &digests, size);
-            self.match_yara(&mut finding, &buf, &path, owner);
-            let finding = self.finalize(finding, &mut digests, Some(&buf), None, size);
+            let mut outcome = self.scan_buffer(finding, &buf, &path, owner, read);
+            if let Status::Scanned { read: r, .. } = &mut outcome.status {
+                *r += probed;
+            }
             self.buf = buf;
             self.shrink();
-            return Outcome {
-                status: Status::Scanned { size, read },
-                finding,
-            };
+            return outcome;
         }
         let need = self.sigs.hashes.needed(size);
-        let mut read = 0;
+        let mut read = probed;
         if !need.is_empty() {
             // Hash IOCs only: stream, no buffer of the whole file. If a
             // name IOC already matched, take the SHA-256 in the same pass.
@@ -298,37 +307,270 @@ impl<'s> ObjectScanner<'s> {
                     .union(self.sigs.allow.needed(size))
             };
             match digests.add_from_reader(&mut file, algs, self.opts.max_filesize + 1) {
-                Ok(n) => read = n,
+                Ok(n) => read += n,
                 Err(e) => {
                     finding
                         .problems
                         .push(Problem::error(format!("cannot read: {}", io_reason(&e))));
-                    return Outcome {
-                        status: Status::Failed,
-                        finding,
-                    };
+                    return Outcome::new(Status::Failed, finding);
                 }
             }
             // Hash what was read; a size change since fstat means the IOC's
             // size check must use what the digest covers.
-            self.match_hashes(&mut finding, &digests, read);
+            self.match_hashes(&mut finding, &digests, read - probed);
         }
-        let finding = self.finalize(finding, &mut digests, None, Some(&mut file), size);
+        let mut finding = self.finalize(finding, &mut digests, None, Some(&mut file), size);
+        self.limit_detections(&mut finding);
+        Outcome::new(Status::Scanned { size, read }, finding)
+    }
+
+    /// Without YARA rules a file's content is read only when needed; with
+    /// containers on, it is needed when the file is a container. Looks at
+    /// its first 64 KiB (every format's magic is there) and, for a
+    /// self-extracting zip, at the last 64 KiB for an end-of-central-
+    /// directory record. Returns the verdict and the bytes read.
+    fn may_be_container(&self, file: &File, size: u64) -> (bool, u64) {
+        if self.opts.containers.is_none() || size == 0 {
+            return (false, 0);
+        }
+        const PROBE: u64 = 64 << 10;
+        let mut head = vec![0u8; size.min(PROBE) as usize];
+        let Ok(n) = read_full_at(file, &mut head, 0) else {
+            // Unreadable here means unreadable for the full read too, which
+            // reports the error.
+            return (true, 0);
+        };
+        head.truncate(n);
+        let mut read = n as u64;
+        if takedown_formats::identify(&head).is_some() {
+            return (true, read);
+        }
+        if size > PROBE {
+            let tail_len = PROBE + 22;
+            let mut tail = vec![0u8; size.min(tail_len) as usize];
+            let off = size.saturating_sub(tail_len);
+            if let Ok(n) = read_full_at(file, &mut tail, off) {
+                read += n as u64;
+                if memchr::memmem::find(&tail[..n], b"PK\x05\x06").is_some() {
+                    return (true, read);
+                }
+            }
+        }
+        (false, read)
+    }
+
+    /// Scans `buf`, the whole content of a top-level object, and whatever
+    /// it contains.
+    fn scan_buffer(
+        &mut self,
+        mut finding: Finding,
+        buf: &[u8],
+        path: &str,
+        owner: &str,
+        size: u64,
+    ) -> Outcome {
+        let started = Instant::now();
+        finding.size = Some(size);
+        let mut digests = Digests::default();
+        digests.add(buf, self.sigs.hashes.needed(size));
+        self.match_hashes(&mut finding, &digests, size);
+        self.match_yara(&mut finding, buf, path, owner);
+        let mut inner = Inner::default();
+        if let Some(limits) = self.opts.containers.clone() {
+            let limits = Limits {
+                max_member_size: self.opts.max_filesize,
+                ..limits
+            };
+            let deadline = started + self.opts.time_limit;
+            let mut ctx = Ctx::new(&limits, Some(deadline));
+            let name = Path::new(path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (_, issue) = self.unpack(
+                buf,
+                &name,
+                &[],
+                &finding.fs_path,
+                owner,
+                &mut ctx,
+                &mut inner,
+            );
+            if let Some(issue) = issue {
+                finding.problems.push(problem_of(&issue));
+            }
+            self.restore_timeout();
+        }
+        self.limit_detections(&mut finding);
+        let finding = self.finalize(finding, &mut digests, Some(buf), None, size);
         Outcome {
-            status: Status::Scanned { size, read },
             finding,
+            status: Status::Scanned { size, read: size },
+            inner: inner.findings,
+            members: inner.members,
+        }
+    }
+
+    /// Unpacks `data` if it is a container, scanning each member and
+    /// recursing. Returns whether to go on, and the container's own
+    /// problem (corrupt, a limit) for the caller to attach to its finding.
+    #[allow(clippy::too_many_arguments)]
+    fn unpack(
+        &mut self,
+        data: &[u8],
+        name: &str,
+        chain: &[String],
+        fs_path: &Path,
+        owner: &str,
+        ctx: &mut Ctx,
+        inner: &mut Inner,
+    ) -> (Flow, Option<Issue>) {
+        let Some(format) = takedown_formats::identify(data) else {
+            return (Flow::Continue, None);
+        };
+        let max_depth = ctx.limits().max_depth;
+        if ctx.depth >= max_depth {
+            return (
+                Flow::Continue,
+                Some(Issue::limit(
+                    "max-depth",
+                    format!(
+                        "{} container nested deeper than the --max-depth limit of {max_depth}; not unpacked",
+                        format.name()
+                    ),
+                )),
+            );
+        }
+        ctx.depth += 1;
+        let mut stop = false;
+        let result = takedown_formats::extract(format, data, name, ctx, &mut |ctx, entry| {
+            inner.members += 1;
+            let mut member_chain = chain.to_vec();
+            member_chain.push(entry.name.clone());
+            let mut f = Finding::new(fs_path);
+            f.chain = member_chain;
+            let size = entry.data.len() as u64;
+            f.size = Some(size);
+            let mut digests = Digests::default();
+            let global = entry.issue.as_ref().is_some_and(Issue::is_global);
+            if let Some(issue) = &entry.issue {
+                f.problems.push(problem_of(issue));
+            }
+            let scan_it = !(entry.data.is_empty() && entry.issue.is_some());
+            if scan_it {
+                self.match_names_on(&mut f, entry.name.as_bytes());
+                digests.add(&entry.data, self.sigs.hashes.needed(size));
+                self.match_hashes(&mut f, &digests, size);
+                if self.yara.is_some() {
+                    self.member_timeout(ctx);
+                    self.match_yara(&mut f, &entry.data, &entry.name, owner);
+                }
+            }
+            let at = inner.findings.len();
+            let mut flow = Flow::Continue;
+            if global {
+                flow = Flow::Stop;
+            } else if scan_it {
+                let (next, issue) = self.unpack(
+                    &entry.data,
+                    &entry.name,
+                    &f.chain,
+                    fs_path,
+                    owner,
+                    ctx,
+                    inner,
+                );
+                flow = next;
+                if let Some(issue) = issue {
+                    f.problems.push(problem_of(&issue));
+                }
+            }
+            self.limit_detections(&mut f);
+            let f = self.finalize(f, &mut digests, Some(&entry.data), None, size);
+            if f.is_notable() {
+                inner.findings.insert(at, f);
+            }
+            if flow == Flow::Stop {
+                stop = true;
+            }
+            flow
+        });
+        ctx.depth -= 1;
+        let issue = match result {
+            Ok(()) => None,
+            Err(issue) => {
+                if issue.is_global() {
+                    stop = true;
+                }
+                Some(issue)
+            }
+        };
+        (if stop { Flow::Stop } else { Flow::Continue }, issue)
+    }
+
+    /// Gives a member's YARA scan what is left of the top-level deadline,
+    /// at most the per-object timeout.
+    fn member_timeout(&mut self, ctx: &Ctx) {
+        if let (Some(scanner), Some(left)) = (self.yara.as_mut(), ctx.time_left()) {
+            scanner.set_timeout(
+                left.min(self.opts.yara_timeout)
+                    .max(Duration::from_millis(1)),
+            );
+        }
+    }
+
+    fn restore_timeout(&mut self) {
+        if let Some(scanner) = self.yara.as_mut() {
+            scanner.set_timeout(self.opts.yara_timeout);
+        }
+    }
+
+    /// With `--limits-as-detections`, turns every limit problem into a
+    /// heuristic detection named as ClamAV names it.
+    fn limit_detections(&self, finding: &mut Finding) {
+        if !self.opts.limits_as_detections {
+            return;
+        }
+        for p in &finding.problems {
+            if p.kind != ProblemKind::Limit {
+                continue;
+            }
+            let limit = p.limit.as_deref().unwrap_or("");
+            let what = match limit {
+                "max-filesize" => "MaxFileSize",
+                "max-scansize" => "MaxScanSize",
+                "max-entries" => "MaxFiles",
+                "max-depth" => "MaxRecursion",
+                "max-ratio" => "MaxRatio",
+                "time" => "MaxScanTime",
+                _ => "Other",
+            };
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("limit".into(), limit.into());
+            metadata.insert("message".into(), p.message.clone().into());
+            finding.detections.push(Detection {
+                engine: EngineKind::Heuristic,
+                name: format!("Heuristics.Limits.Exceeded.{what}"),
+                score: LIMIT_SCORE,
+                tags: Vec::new(),
+                metadata,
+                source: "builtin:limits".into(),
+            });
         }
     }
 
     fn match_names(&self, finding: &mut Finding) {
+        let path = finding.fs_path.clone();
+        self.match_names_on(finding, path.as_os_str().as_bytes());
+    }
+
+    /// Name IOCs against `subject`: the path of a file, the name of a
+    /// member inside its container.
+    fn match_names_on(&self, finding: &mut Finding, subject: &[u8]) {
         if self.sigs.names.is_empty() {
             return;
         }
-        for e in self
-            .sigs
-            .names
-            .matches(finding.fs_path.as_os_str().as_bytes())
-        {
+        for e in self.sigs.names.matches(subject) {
             let mut metadata = serde_json::Map::new();
             metadata.insert("regex".into(), e.regex.clone().into());
             finding.detections.push(Detection {
@@ -483,6 +725,30 @@ impl<'s> ObjectScanner<'s> {
                 },
             )
             .clone()
+    }
+}
+
+/// `read_at` until `buf` is full or the end of the file.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// The finding's form of an unpacking issue.
+fn problem_of(issue: &Issue) -> Problem {
+    match issue.kind {
+        IssueKind::Limit(limit) => Problem::limit(limit, issue.message.clone()),
+        IssueKind::Encrypted => Problem::encrypted(issue.message.clone()),
+        IssueKind::Corrupt | IssueKind::Unsupported => Problem::error(issue.message.clone()),
     }
 }
 

@@ -230,6 +230,12 @@ impl<'l> Ctx<'l> {
         self.expanded
     }
 
+    /// Time left before the deadline (`None`: no deadline).
+    pub fn time_left(&self) -> Option<std::time::Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
     /// Fails once the deadline has passed.
     pub fn check_time(&self) -> Result<(), Issue> {
         match self.deadline {

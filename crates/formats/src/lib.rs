@@ -20,6 +20,7 @@ mod cab;
 mod compress;
 mod cpio;
 mod ctx;
+pub mod fuzzing;
 mod html;
 mod iso;
 mod mail;

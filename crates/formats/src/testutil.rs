@@ -80,11 +80,9 @@ fn rec(data: &[u8], name: &str, chain: &str, ctx: &mut Ctx, w: &mut Walk) -> Flo
             data: data.clone(),
             issue: entry.issue.clone(),
         });
-        if let Some(i) = &entry.issue {
-            if i.is_global() {
-                stop = true;
-                return Flow::Stop;
-            }
+        if entry.issue.as_ref().is_some_and(Issue::is_global) {
+            stop = true;
+            return Flow::Stop;
         }
         let flow = rec(&data, &entry.name, &child, ctx, w);
         if flow == Flow::Stop {

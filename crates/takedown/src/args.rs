@@ -110,6 +110,60 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub timeout: f64,
 
+    /// Scan files only as they are: do not look inside archives, compressed
+    /// streams, mail or documents.
+    #[arg(long, help_heading = "Containers")]
+    pub no_containers: bool,
+
+    /// Containers nested deeper than N are not opened (the file itself is
+    /// depth 0).
+    #[arg(long, value_name = "N", default_value_t = takedown_formats::DEFAULT_MAX_DEPTH, help_heading = "Containers")]
+    pub max_depth: u32,
+
+    /// At most N entries are unpacked from one container.
+    #[arg(long, value_name = "N", default_value_t = takedown_formats::DEFAULT_MAX_ENTRIES, help_heading = "Containers")]
+    pub max_entries: u64,
+
+    /// At most SIZE bytes are expanded from one file, all levels together
+    /// (K, M, G suffixes). Members larger than --max-filesize are cut at
+    /// that size.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "400M",
+        help_heading = "Containers"
+    )]
+    pub max_scansize: String,
+
+    /// A member that expands more than N times its packed size is cut
+    /// (checked once it passes 16 MiB); 0 turns the check off.
+    #[arg(long, value_name = "N", default_value_t = takedown_formats::DEFAULT_MAX_RATIO, help_heading = "Containers")]
+    pub max_ratio: u64,
+
+    /// Time budget of one file and everything inside it, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120.0,
+        help_heading = "Containers"
+    )]
+    pub time_limit: f64,
+
+    /// Report every limit reached as a detection too
+    /// (Heuristics.Limits.Exceeded.*), so that a file too deep or too big to
+    /// look into is not silently passed.
+    #[arg(long, help_heading = "Containers")]
+    pub limits_as_detections: bool,
+
+    /// A password to try on encrypted archive members. Repeatable; tried in
+    /// order. None by default.
+    #[arg(long, value_name = "PASSWORD", help_heading = "Containers")]
+    pub archive_password: Vec<String>,
+
+    /// Passwords to try, one per line (keeps them off the command line).
+    #[arg(long, value_name = "FILE", help_heading = "Containers")]
+    pub archive_password_file: Option<PathBuf>,
+
     /// Also scan the paths listed in FILE, one per line (`-` for stdin).
     #[arg(long, value_name = "FILE")]
     pub file_list: Option<PathBuf>,
@@ -168,6 +222,34 @@ impl ScanArgs {
         if !(self.timeout.is_finite() && self.timeout > 0.0) {
             anyhow::bail!("--timeout must be a positive number of seconds");
         }
+        if !(self.time_limit.is_finite() && self.time_limit > 0.0) {
+            anyhow::bail!("--time-limit must be a positive number of seconds");
+        }
+        let max_scansize = takedown_engine::size::parse(&self.max_scansize)
+            .map_err(|e| anyhow::anyhow!("--max-scansize: {e}"))?;
+        let mut passwords: Vec<Vec<u8>> = self
+            .archive_password
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect();
+        if let Some(file) = &self.archive_password_file {
+            let text = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("--archive-password-file {}: {e}", file.display()))?;
+            passwords.extend(
+                text.split(|&b| b == b'\n')
+                    .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                    .filter(|l| !l.is_empty())
+                    .map(<[u8]>::to_vec),
+            );
+        }
+        let containers = (!self.no_containers).then_some(takedown_formats::Limits {
+            max_depth: self.max_depth,
+            max_entries: self.max_entries,
+            max_expanded: max_scansize,
+            max_member_size: max_filesize,
+            max_ratio: self.max_ratio,
+            passwords,
+        });
         let threads = match self.threads {
             Some(0) => anyhow::bail!("--threads must be at least 1"),
             Some(n) => n,
@@ -213,6 +295,9 @@ impl ScanArgs {
                 scan: ScanOptions {
                     max_filesize,
                     yara_timeout: std::time::Duration::from_secs_f64(self.timeout),
+                    containers,
+                    time_limit: std::time::Duration::from_secs_f64(self.time_limit),
+                    limits_as_detections: self.limits_as_detections,
                 },
             },
             targets,

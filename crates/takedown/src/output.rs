@@ -98,7 +98,8 @@ impl Printer {
                 let what = match p.kind {
                     ProblemKind::Error => "error",
                     ProblemKind::Timeout => "timeout",
-                    ProblemKind::Limit => "skipped",
+                    ProblemKind::Limit => "limit",
+                    ProblemKind::Encrypted => "encrypted",
                 };
                 eprintln!(
                     "takedown: {yellow}{what}{reset}: {shown}: {}",
@@ -128,6 +129,7 @@ impl Printer {
                     "\n{bold}----------- SCAN SUMMARY -----------{reset}\n\
                      Signatures: {}\n\
                      Files scanned: {}\n\
+                     Objects in containers: {}\n\
                      Data scanned: {:.2} MB (read: {:.2} MB)\n\
                      Infected files: {}\n\
                      Detections: {}\n\
@@ -136,6 +138,7 @@ impl Printer {
                      Time: {:.3} s ({:.1} MB/s){}",
                     sigs.describe(),
                     s.files_scanned,
+                    s.members_scanned,
                     mb(s.bytes_scanned),
                     mb(s.bytes_read),
                     s.files_detected,
