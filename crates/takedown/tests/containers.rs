@@ -1,0 +1,405 @@
+//! Integration tests of container scanning: the real binary over containers
+//! built at test time.
+
+mod util;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use util::*;
+
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in members {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn encrypted_zip_of(name: &str, data: &[u8], password: &str) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .with_aes_encryption(zip::AesMode::Aes256, password);
+    w.start_file(name, opts).unwrap();
+    w.write_all(data).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A tar header written by hand, for names the `tar` crate refuses to
+/// write (`../`, absolute, control characters).
+fn raw_tar_member(name: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name);
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+fn gzip_of(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn chains(o: &std::process::Output) -> Vec<Vec<String>> {
+    findings(o)
+        .iter()
+        .map(|f| {
+            f["chain"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn eicar_nested_three_levels_is_found_with_its_chain() {
+    let t = Tree::new();
+    let inner = zip_of(&[("eicar.com", &eicar())]);
+    let tgz = gzip_of(&tar_of(&[("docs/readme.txt", b"hi"), ("dir/inner.zip", &inner)]));
+    let outer = t.write("mail/outer.tar.gz", &tgz);
+
+    let text = t.run(&["scan", &t.arg("mail")]);
+    assert_eq!(code(&text), 1, "{}", stderr(&text));
+    let want = format!(
+        "{}!outer.tar!dir/inner.zip!eicar.com: EICAR_Test_File FOUND",
+        outer.display()
+    );
+    assert!(stdout(&text).contains(&want), "{}", stdout(&text));
+    assert!(stdout(&text).contains("Infected files: 1"));
+
+    let json = t.json(&[&t.arg("mail")]);
+    let f = &findings(&json)[0];
+    assert_eq!(f["path"], outer.to_str().unwrap());
+    assert_eq!(
+        f["chain"],
+        serde_json::json!(["outer.tar", "dir/inner.zip", "eicar.com"])
+    );
+    assert_eq!(
+        f["sha256"],
+        "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+    );
+    assert_eq!(f["size"], 68);
+    let s = summary(&json);
+    assert_eq!(s["files_detected"], 1);
+    assert_eq!(s["detections"], 1);
+    // outer.tar, readme.txt, inner.zip, eicar.com
+    assert_eq!(s["members_scanned"], 4);
+
+    // Type by content: the same bytes under a misleading name.
+    t.write("renamed/photo.jpg", &tgz);
+    let o = t.json(&[&t.arg("renamed")]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(findings(&o)[0]["chain"][2], "eicar.com");
+
+    // Standard input too.
+    let mut c = t.cmd();
+    c.args(["scan", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&tgz).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(findings(&o)[0]["path"], "-");
+    assert_eq!(findings(&o)[0]["chain"][0], "-.out");
+}
+
+#[test]
+fn no_containers_scans_files_as_they_are() {
+    let t = Tree::new();
+    t.write("x/a.zip", zip_of(&[("eicar.com", &eicar())]));
+    let o = t.json(&["--no-containers", &t.arg("x")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(summary(&o)["members_scanned"], 0);
+}
+
+#[test]
+fn hash_and_name_iocs_apply_to_members() {
+    let t = Tree::new();
+    let payload = b"second stage payload, not a real one\n".repeat(10);
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&payload))
+    };
+    t.write(
+        "sigs/iocs.hsb",
+        format!("{sha}:{}:Test.Payload\n", payload.len()),
+    );
+    t.write("sigs/filename-iocs.txt", "(^|/)svchost32\\.exe$;80\n");
+    t.write(
+        "x/drop.zip",
+        zip_of(&[("a/payload.bin", &payload), ("Temp/svchost32.exe", b"MZ")]),
+    );
+    // Hash IOCs only: the zip is read because it is a container.
+    let o = t.json(&["--no-builtin", "-s", &t.arg("sigs"), &t.arg("x")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let mut engines: Vec<String> = findings(&o)
+        .iter()
+        .map(|f| f["detections"][0]["engine"].as_str().unwrap().to_string())
+        .collect();
+    engines.sort();
+    assert_eq!(engines, ["hash", "name"]);
+    assert!(detection_names(&o).contains(&"Test.Payload".to_string()));
+    let mut c = chains(&o);
+    c.sort();
+    assert_eq!(
+        c,
+        vec![vec!["Temp/svchost32.exe".to_string()], vec!["a/payload.bin".to_string()]]
+    );
+}
+
+#[test]
+fn depth_limit_is_reported_and_can_be_a_detection() {
+    let t = Tree::new();
+    let nested = zip_of(&[("inner.zip", &zip_of(&[("eicar.com", &eicar())]))]);
+    t.write("x/nested.zip", &nested);
+    let o = t.json(&["--max-depth", "1", &t.arg("x")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let f = findings(&o);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["chain"], serde_json::json!(["inner.zip"]));
+    assert_eq!(f[0]["problems"][0]["kind"], "limit");
+    assert_eq!(f[0]["problems"][0]["limit"], "max-depth");
+
+    let text = t.run(&["scan", "--max-depth", "1", &t.arg("x")]);
+    assert!(
+        stderr(&text).contains("limit: ") && stderr(&text).contains("nested.zip!inner.zip: "),
+        "{}",
+        stderr(&text)
+    );
+
+    let o = t.json(&["--max-depth", "1", "--limits-as-detections", &t.arg("x")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(
+        detection_names(&o),
+        vec!["Heuristics.Limits.Exceeded.MaxRecursion".to_string()]
+    );
+    let d = &findings(&o)[0]["detections"][0];
+    assert_eq!(d["engine"], "heuristic");
+    assert_eq!(d["metadata"]["limit"], "max-depth");
+    assert!(findings(&o)[0]["sha256"].is_string());
+
+    // Depth 2 is enough.
+    let o = t.json(&["--max-depth", "2", &t.arg("x")]);
+    assert_eq!(code(&o), 1);
+}
+
+#[test]
+fn entries_limit_is_reported() {
+    let t = Tree::new();
+    let many: Vec<(String, Vec<u8>)> = (0..30)
+        .map(|i| (format!("f{i:02}.txt"), format!("file {i}").into_bytes()))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .chain([("z-eicar.com", eicar().leak() as &[u8])])
+        .collect();
+    t.write("x/many.zip", zip_of(&refs));
+    let o = t.json(&["--max-entries", "10", &t.arg("x")]);
+    assert_eq!(code(&o), 0, "the EICAR member is past the limit");
+    let f = findings(&o);
+    assert_eq!(f[0]["chain"], serde_json::json!([]));
+    assert_eq!(f[0]["problems"][0]["limit"], "max-entries");
+    assert_eq!(summary(&o)["members_scanned"], 10);
+}
+
+#[test]
+fn encrypted_member_is_reported_and_opened_with_a_password() {
+    let t = Tree::new();
+    t.write(
+        "x/locked.zip",
+        encrypted_zip_of("eicar.com", &eicar(), "infected"),
+    );
+    let o = t.json(&[&t.arg("x")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let f = findings(&o);
+    assert_eq!(f[0]["chain"], serde_json::json!(["eicar.com"]));
+    assert_eq!(f[0]["problems"][0]["kind"], "encrypted");
+
+    let o = t.json(&[
+        "--archive-password",
+        "wrong",
+        "--archive-password",
+        "infected",
+        &t.arg("x"),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(findings(&o)[0]["chain"], serde_json::json!(["eicar.com"]));
+
+    t.write("pw.txt", "nope\ninfected\n");
+    let o = t.json(&["--archive-password-file", &t.arg("pw.txt"), &t.arg("x")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn hostile_names_are_kept_in_json_and_escaped_in_text() {
+    let t = Tree::new();
+    let mut tar = raw_tar_member(b"../../etc/evil\x1b[31m.com", &eicar());
+    tar.extend(raw_tar_member(b"/abs/\xff\xfe.com", &eicar()));
+    tar.extend([0u8; 1024]);
+    t.write("x/hostile.tar", &tar);
+    let o = t.json(&[&t.arg("x")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let mut c = chains(&o);
+    c.sort();
+    assert_eq!(
+        c,
+        vec![
+            vec!["../../etc/evil\u{1b}[31m.com".to_string()],
+            vec!["/abs/\u{FFFD}\u{FFFD}.com".to_string()]
+        ]
+    );
+    let text = t.run(&["scan", &t.arg("x")]);
+    assert!(!stdout(&text).contains('\u{1b}'), "{}", stdout(&text));
+    assert!(stdout(&text).contains("hostile.tar!../../etc/evil"));
+    // Nothing was written anywhere: the tree holds what the test wrote.
+    let mut all: Vec<_> = walk_names(t.root());
+    all.sort();
+    assert_eq!(all, vec![".cache", "x", "x/hostile.tar"]);
+}
+
+fn walk_names(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if rel.starts_with(".cache") {
+                if rel == ".cache" {
+                    out.push(rel);
+                }
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(rel);
+        }
+    }
+    out
+}
+
+/// Runs a command and returns its output and peak RSS in KiB (from
+/// `wait4`, for this child alone).
+fn run_measured(mut c: Command) -> (std::process::Output, u64) {
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let so = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut v).unwrap();
+        v
+    });
+    let se = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut v).unwrap();
+        v
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid);
+    use std::os::unix::process::ExitStatusExt;
+    let output = std::process::Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: so.join().unwrap(),
+        stderr: se.join().unwrap(),
+    };
+    std::mem::forget(child); // already reaped
+    (output, ru.ru_maxrss as u64)
+}
+
+#[test]
+fn gzip_of_10_gib_of_zeros_stops_at_the_ratio_limit_in_bounded_memory() {
+    let t = Tree::new();
+    // 10 GiB of zeros as 10,240 gzip members of 1 MiB each (~10 MB).
+    let member = gzip_of(&vec![0u8; 1 << 20]);
+    let mut bomb = Vec::with_capacity(member.len() * 10240);
+    for _ in 0..10240 {
+        bomb.extend_from_slice(&member);
+    }
+    let mut bomb_file = bomb.clone();
+    // EICAR at the very start: a cut member is still scanned.
+    bomb_file.splice(0..0, gzip_of(&eicar()));
+    t.write("x/zeros.gz", &bomb_file);
+    let mut c = t.cmd();
+    c.args(["scan", "--format", "json", "-j", "1", &t.arg("x")]);
+    let started = std::time::Instant::now();
+    let (o, rss_kib) = run_measured(c);
+    let took = started.elapsed();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let f = findings(&o);
+    assert_eq!(f[0]["chain"], serde_json::json!(["zeros"]));
+    assert_eq!(f[0]["detections"][0]["name"], "EICAR_Test_File");
+    assert_eq!(f[0]["problems"][0]["limit"], "max-ratio", "{f:?}");
+    assert!(took.as_secs() < 60, "took {took:?}");
+    assert!(rss_kib < 256 * 1024, "peak RSS {rss_kib} KiB");
+}
+
+#[test]
+fn truncated_and_corrupt_containers_are_reported_and_the_scan_goes_on() {
+    let t = Tree::new();
+    let zip = zip_of(&[("a.txt", b"hello hello hello"), ("eicar.com", &eicar())]);
+    t.write("x/truncated.zip", &zip[..zip.len() / 2]);
+    let gz = gzip_of(&[7u8; 5000]);
+    t.write("x/truncated.gz", &gz[..gz.len() - 10]);
+    t.write("x/zz-eicar.com", eicar());
+    let o = t.json(&[&t.arg("x")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let f = findings(&o);
+    let problems: Vec<_> = f
+        .iter()
+        .filter(|f| !f["problems"].as_array().unwrap().is_empty())
+        .collect();
+    assert!(
+        problems.iter().any(|f| f["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("truncated.gz")),
+        "{f:?}"
+    );
+    assert!(
+        f.iter()
+            .any(|f| f["path"].as_str().unwrap().ends_with("zz-eicar.com")
+                && !f["detections"].as_array().unwrap().is_empty())
+    );
+}
