@@ -389,7 +389,8 @@ pub(crate) fn extract(
         }
     }
     for f in files.iter().filter(|f| {
-        (f.folder as usize) >= folders.len() && !(f.folder == 0xFFFE && !folders.is_empty())
+        let continued_here = f.folder == 0xFFFE && !folders.is_empty();
+        (f.folder as usize) >= folders.len() && !continued_here
     }) {
         let issue = if f.folder >= 0xFFFD {
             Issue::unsupported("cab: file continued from a previous cabinet of a set")
@@ -418,8 +419,10 @@ mod tests {
     use cab::{CabinetBuilder, CompressionType};
     use std::io::{Cursor, Write};
 
+    type Files<'a> = &'a [(&'a str, &'a [u8])];
+
     /// A cabinet with one folder per `(method, files)`.
-    fn cabinet(folders: &[(CompressionType, &[(&str, &[u8])])]) -> Vec<u8> {
+    fn cabinet(folders: &[(CompressionType, Files<'_>)]) -> Vec<u8> {
         let mut b = CabinetBuilder::new();
         for (ct, files) in folders {
             let f = b.add_folder(*ct);
