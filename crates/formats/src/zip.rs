@@ -147,7 +147,8 @@ fn check_eocd(data: &[u8], p: usize) -> Option<Directory> {
                 cd_size = s;
                 cd_offset = o;
             }
-            None if zip64 => return None,
+            // A count of 0xFFFF alone may just be a full 16-bit field.
+            None if cd_size == 0xFFFF_FFFF || cd_offset == 0xFFFF_FFFF => return None,
             None => {}
         }
     } else if disk != 0 || cd_disk != 0 {
@@ -561,7 +562,7 @@ fn one_member_directory(m: &Member, cd_offset: u32) -> Vec<u8> {
     cd.extend_from_slice(&size.to_le_bytes());
     cd.extend_from_slice(&(name.len() as u16).to_le_bytes());
     cd.extend_from_slice(&(extra.len() as u16).to_le_bytes());
-    cd.extend_from_slice(&[0u8; 12]); // comment length, disk, attributes
+    cd.extend_from_slice(&[0u8; 10]); // comment length, disk, attributes
     cd.extend_from_slice(&0u32.to_le_bytes()); // local header offset
     cd.extend_from_slice(name);
     cd.extend_from_slice(&extra);
@@ -651,5 +652,323 @@ fn method_issue(m: &Member, e: ZipError) -> Issue {
             m.method
         )),
         e => Issue::corrupt(format!("zip: cannot read member: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{EICAR, walk, walk_with};
+    use crate::{Format, IssueKind, Limits, identify};
+    use std::io::{Cursor, Write};
+    use std::time::{Duration, Instant};
+    use zip::CompressionMethod;
+    use zip::unstable::write::FileOptionsExt;
+    use zip::write::SimpleFileOptions;
+
+    fn opts(method: CompressionMethod) -> SimpleFileOptions {
+        SimpleFileOptions::default().compression_method(method)
+    }
+
+    fn make_with(members: &[(&str, &[u8], SimpleFileOptions)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, data, o) in members {
+            w.start_file(*name, *o).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn make(members: &[(&str, &[u8])], method: CompressionMethod) -> Vec<u8> {
+        let v: Vec<_> = members.iter().map(|(n, d)| (*n, *d, opts(method))).collect();
+        make_with(&v)
+    }
+
+    #[test]
+    fn nested_zip_every_method() {
+        for method in [
+            CompressionMethod::Stored,
+            CompressionMethod::Deflated,
+            CompressionMethod::Bzip2,
+            CompressionMethod::Zstd,
+            CompressionMethod::Xz,
+        ] {
+            let inner = make(&[("eicar.com", EICAR)], method);
+            let outer = make(&[("readme.txt", b"hello"), ("inner.zip", &inner)], method);
+            assert_eq!(identify(&outer), Some(Format::Zip));
+            let w = walk(&outer, "outer.zip");
+            let f = w
+                .found
+                .iter()
+                .find(|f| f.data == EICAR)
+                .expect("eicar found");
+            assert_eq!(f.chain, "inner.zip!eicar.com", "{method:?}");
+            assert!(f.issue.is_none(), "{method:?}: {:?}", f.issue);
+            assert!(w.issues.is_empty(), "{method:?}: {:?}", w.issues);
+            assert_eq!(w.chains(), ["readme.txt", "inner.zip", "inner.zip!eicar.com"]);
+        }
+    }
+
+    #[test]
+    fn stored_members_are_borrowed() {
+        let z = make(&[("eicar.com", EICAR)], CompressionMethod::Stored);
+        let limits = Limits::default();
+        let mut ctx = Ctx::new(&limits, None);
+        let mut borrowed = false;
+        crate::extract(Format::Zip, &z, "z.zip", &mut ctx, &mut |_, e| {
+            borrowed = matches!(e.data, std::borrow::Cow::Borrowed(_)) && e.data == EICAR;
+            Flow::Continue
+        })
+        .unwrap();
+        assert!(borrowed);
+    }
+
+    #[test]
+    fn directories_are_not_entries() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.add_directory("dir/", SimpleFileOptions::default()).unwrap();
+        w.start_file("dir/eicar.com", SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(EICAR).unwrap();
+        let z = w.finish().unwrap().into_inner();
+        assert_eq!(walk(&z, "z.zip").chains(), ["dir/eicar.com"]);
+    }
+
+    #[test]
+    fn self_extracting_and_split() {
+        let z = make(&[("eicar.com", EICAR)], CompressionMethod::Deflated);
+        let mut sfx = b"MZ\x90\x00".to_vec();
+        sfx.extend(std::iter::repeat_n(0xAAu8, 5000));
+        sfx.extend_from_slice(&z);
+        assert!(detect(&sfx));
+        let w = walk(&sfx, "setup.exe");
+        assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+
+        for marker in [&b"PK\x07\x08"[..], b"PK00"] {
+            let mut split = marker.to_vec();
+            split.extend_from_slice(&z);
+            assert!(detect(&split));
+            let w = walk(&split, "a.zip");
+            assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
+        }
+    }
+
+    #[test]
+    fn encrypted_members() {
+        let zc = SimpleFileOptions::default()
+            .with_deprecated_encryption(b"infected")
+            .unwrap();
+        let aes = SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "infected");
+        for (kind, o) in [("ZipCrypto", zc), ("AES", aes)] {
+            let z = make_with(&[("eicar.com", EICAR, o)]);
+            let w = walk(&z, "z.zip");
+            assert_eq!(w.found.len(), 1);
+            let issue = w.found[0].issue.as_ref().unwrap();
+            assert_eq!(issue.kind, IssueKind::Encrypted, "{kind}");
+            assert!(issue.message.contains(kind), "{}", issue.message);
+            assert!(w.found[0].data.is_empty());
+
+            let limits = Limits {
+                passwords: vec![b"wrong".to_vec(), b"infected".to_vec()],
+                ..Limits::default()
+            };
+            let w = walk_with(&z, "z.zip", &limits);
+            let f = w.containing(EICAR).expect(kind);
+            assert_eq!(f.chain, "eicar.com");
+        }
+    }
+
+    #[test]
+    fn names_come_through_as_they_are() {
+        let names = ["../../etc/passwd", "/abs/x", "esc\x1b[31mred"];
+        let v: Vec<(&str, &[u8])> = names.iter().map(|n| (*n, EICAR)).collect();
+        let mut z = make(&v, CompressionMethod::Stored);
+        // Invalid UTF-8: patch "x" of "/abs/x" to 0xFF in both headers.
+        let pat = b"/abs/x";
+        let spots: Vec<usize> = memmem::find_iter(&z, pat).collect();
+        assert_eq!(spots.len(), 2);
+        for s in spots {
+            z[s + 5] = 0xFF;
+        }
+        let w = walk(&z, "z.zip");
+        assert_eq!(
+            w.chains(),
+            ["../../etc/passwd", "/abs/\u{FFFD}", "esc\x1b[31mred"]
+        );
+    }
+
+    #[test]
+    fn duplicate_names_are_all_handed_out() {
+        let mut z = make(
+            &[("aaaa.txt", b"first"), ("bbbb.txt", EICAR)],
+            CompressionMethod::Stored,
+        );
+        let spots: Vec<usize> = memmem::find_iter(&z, b"bbbb.txt").collect();
+        for s in spots {
+            z[s..s + 4].copy_from_slice(b"aaaa");
+        }
+        let w = walk(&z, "z.zip");
+        assert_eq!(w.chains(), ["aaaa.txt", "aaaa.txt"]);
+        assert!(w.containing(EICAR).is_some());
+    }
+
+    #[test]
+    fn without_central_directory_local_headers_are_walked() {
+        // A streamed zip (data descriptors, no sizes in the local headers),
+        // cut before its central directory.
+        let mut w = zip::ZipWriter::new_stream(Vec::new());
+        w.start_file("a.txt", opts(CompressionMethod::Deflated))
+            .unwrap();
+        w.write_all(&b"hello ".repeat(100)).unwrap();
+        w.start_file("eicar.com", opts(CompressionMethod::Deflated))
+            .unwrap();
+        w.write_all(EICAR).unwrap();
+        let full = w.finish().unwrap().get_ref().clone();
+        let cd = memmem::rfind(&full, CDH).unwrap();
+        let cut = &full[..cd];
+        assert!(detect(cut));
+        let w = walk(cut, "z.zip");
+        assert_eq!(w.chains(), ["a.txt", "eicar.com"]);
+        assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
+        assert_eq!(w.issues[0].1.kind, IssueKind::Corrupt);
+        // The whole one reads through its central directory.
+        let w = walk(&full, "z.zip");
+        assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+    }
+
+    #[test]
+    fn truncated_and_bit_flipped_do_not_panic() {
+        let inner = make(&[("eicar.com", EICAR)], CompressionMethod::Deflated);
+        let z = make(
+            &[("a.txt", &b"some text ".repeat(50)[..]), ("inner.zip", &inner)],
+            CompressionMethod::Deflated,
+        );
+        for n in 0..z.len() {
+            let w = walk(&z[..n], "z.zip");
+            let _ = (w.found.len(), w.issues.len());
+        }
+        let mut flipped = z.clone();
+        for i in 0..z.len() {
+            for bit in [0x01u8, 0x80] {
+                flipped[i] ^= bit;
+                let _ = walk(&flipped, "z.zip");
+                flipped[i] ^= bit;
+            }
+        }
+        // A member whose data was cut is reported.
+        let cut = &z[..z.len() / 2];
+        let w = walk(cut, "z.zip");
+        assert!(!w.issues.is_empty());
+    }
+
+    #[test]
+    fn nested_bomb_is_bounded() {
+        // 42.zip in small: 4 levels of 8 copies over 2 MiB of zeros
+        // (8^4 * 2 MiB = 8 GiB in all).
+        let zeros = vec![0u8; 2 << 20];
+        let mut level = make(&[("0.bin", &zeros)], CompressionMethod::Deflated);
+        for depth in 1..=4 {
+            let names: Vec<String> = (0..8).map(|i| format!("{depth}-{i}.zip")).collect();
+            let v: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &level[..])).collect();
+            level = make(&v, CompressionMethod::Deflated);
+        }
+        let limits = Limits {
+            max_expanded: 32 << 20,
+            ..Limits::default()
+        };
+        let start = Instant::now();
+        let w = walk_with(&level, "42.zip", &limits);
+        assert!(start.elapsed() < Duration::from_secs(20));
+        let leaves: u64 = w
+            .found
+            .iter()
+            .filter(|f| f.chain.ends_with("0.bin"))
+            .map(|f| f.data.len() as u64)
+            .sum();
+        assert!(leaves <= 32 << 20);
+        assert!(leaves > 0);
+        assert!(
+            w.issues
+                .iter()
+                .any(|(_, i)| i.kind == IssueKind::Limit("max-scansize"))
+                || w.found
+                    .iter()
+                    .any(|f| f.issue.as_ref().is_some_and(|i| i.is_global()))
+        );
+    }
+
+    /// An overlapping-entry bomb in the manner of Fifield's zbsm: one local
+    /// header and one deflate stream, and thousands of central directory
+    /// entries that all point at it.
+    #[test]
+    fn overlapping_entries_are_bounded() {
+        let single = make(&[("k", &vec![0u8; 1 << 20])], CompressionMethod::Deflated);
+        let cd_at = memmem::rfind(&single, CDH).unwrap();
+        let eocd_at = memmem::rfind(&single, EOCD).unwrap();
+        let cd_entry = &single[cd_at..eocd_at];
+        let name_len = usize::from(u16_at(cd_entry, 28).unwrap());
+        assert_eq!(name_len, 1);
+        let mut z = single[..cd_at].to_vec();
+        let count = 20_000u32;
+        let mut cd = Vec::new();
+        for i in 0..count {
+            let mut e = cd_entry.to_vec();
+            let name = format!("{i:05}");
+            e[28..30].copy_from_slice(&(name.len() as u16).to_le_bytes());
+            e.splice(46..47, name.bytes());
+            cd.extend_from_slice(&e);
+        }
+        let cd_offset = z.len() as u32;
+        z.extend_from_slice(&cd);
+        z.extend_from_slice(EOCD);
+        z.extend_from_slice(&[0, 0, 0, 0]);
+        z.extend_from_slice(&0xFFFFu16.to_le_bytes());
+        z.extend_from_slice(&0xFFFFu16.to_le_bytes());
+        z.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+        z.extend_from_slice(&cd_offset.to_le_bytes());
+        z.extend_from_slice(&[0, 0]);
+        assert!(detect(&z));
+        let limits = Limits {
+            max_expanded: 64 << 20,
+            ..Limits::default()
+        };
+        let start = Instant::now();
+        let w = walk_with(&z, "zbsm.zip", &limits);
+        assert!(start.elapsed() < Duration::from_secs(20));
+        let total: u64 = w.found.iter().map(|f| f.data.len() as u64).sum();
+        assert!(total <= 64 << 20);
+        assert!(w.found.len() <= 65);
+        assert!(
+            w.found
+                .iter()
+                .any(|f| f.issue.as_ref().is_some_and(|i| i.is_global()))
+                || w.issues.iter().any(|(_, i)| i.is_global())
+        );
+    }
+
+    #[test]
+    fn no_false_positives() {
+        let mut rng = 0x1234_5678u32;
+        let random: Vec<u8> = (0..100_000)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                rng as u8
+            })
+            .collect();
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(4096, 0);
+        let text = b"PK is not a zip; neither is PK\x05\x06 in the middle of text.".repeat(10);
+        for d in [&random[..], &elf, &text, b"", b"PK"] {
+            assert!(!detect(d));
+        }
+        // A PDF that ends with a zip stays a PDF.
+        let z = make(&[("a", b"b")], CompressionMethod::Stored);
+        let mut pdf = b"%PDF-1.7\n".to_vec();
+        pdf.extend_from_slice(&z);
+        assert!(!detect(&pdf));
     }
 }
