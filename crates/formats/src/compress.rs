@@ -279,3 +279,192 @@ pub(crate) fn extract_zstd(
     one(ctx, sink, member, &mut decoder, &packed);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{EICAR, walk, walk_with};
+    use crate::{Format, IssueKind, Limits, identify};
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    fn gzip(data: &[u8], fname: Option<&str>) -> Vec<u8> {
+        let mut b = flate2::GzBuilder::new();
+        if let Some(n) = fname {
+            b = b.filename(n);
+        }
+        let mut e = b.write(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn bzip2(data: &[u8]) -> Vec<u8> {
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn xz(data: &[u8]) -> Vec<u8> {
+        let mut w =
+            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6)).unwrap();
+        w.write_all(data).unwrap();
+        w.finish().unwrap()
+    }
+
+    fn lzma(data: &[u8], size: bool) -> Vec<u8> {
+        let o = lzma_rust2::LzmaOptions::with_preset(6);
+        let size = size.then_some(data.len() as u64);
+        let mut w = lzma_rust2::LzmaWriter::new_use_header(Vec::new(), &o, size).unwrap();
+        w.write_all(data).unwrap();
+        w.finish().unwrap()
+    }
+
+    fn zstd(data: &[u8]) -> Vec<u8> {
+        zstd::stream::encode_all(data, 3).unwrap()
+    }
+
+    /// A minimal ustar archive of one member, to nest something.
+    fn tar_of(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..107].copy_from_slice(b"0000644");
+        h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
+        h[136..147].copy_from_slice(b"00000000000");
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].fill(b' ');
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        let mut t = h.to_vec();
+        t.extend_from_slice(data);
+        t.resize(t.len().next_multiple_of(512) + 1024, 0);
+        t
+    }
+
+    #[test]
+    fn names() {
+        let s: &[(&str, &str)] = &[(".tgz", ".tar"), (".gz", "")];
+        assert_eq!(member_name("a.tar.gz", s), "a.tar");
+        assert_eq!(member_name("x.TGZ", s), "x.tar");
+        assert_eq!(member_name("blob", s), "blob.out");
+        assert_eq!(member_name(".gz", s), ".gz.out");
+        assert_eq!(member_name("", s), "stream.out");
+        assert_eq!(member_name("é.gz", s), "é");
+    }
+
+    #[test]
+    fn every_stream_nested() {
+        let tar = tar_of("eicar.com", EICAR);
+        let cases: Vec<(Format, Vec<u8>, &str, &str)> = vec![
+            (Format::Gzip, gzip(&tar, None), "a.tar.gz", "a.tar!eicar.com"),
+            (Format::Gzip, gzip(&tar, Some("inner.tar")), "x.gz", "inner.tar!eicar.com"),
+            (Format::Bzip2, bzip2(&tar), "a.tbz2", "a.tar!eicar.com"),
+            (Format::Xz, xz(&tar), "a.tar.xz", "a.tar!eicar.com"),
+            (Format::Lzma, lzma(&tar, true), "a.tar.lzma", "a.tar!eicar.com"),
+            (Format::Lzma, lzma(&tar, false), "a.tlz", "a.tar!eicar.com"),
+            (Format::Zstd, zstd(&tar), "a.tar.zst", "a.tar!eicar.com"),
+            // Two levels of streams.
+            (Format::Gzip, gzip(&xz(&tar), None), "a.tar.xz.gz", "a.tar.xz!a.tar!eicar.com"),
+        ];
+        for (format, data, name, chain) in cases {
+            assert_eq!(identify(&data), Some(format), "{name}");
+            let w = walk(&data, name);
+            let f = w.found.iter().find(|f| f.data == EICAR).expect(name);
+            assert_eq!(f.chain, chain);
+            assert!(w.issues.is_empty(), "{name}: {:?}", w.issues);
+            assert!(w.found.iter().all(|f| f.issue.is_none()), "{name}");
+        }
+    }
+
+    #[test]
+    fn gzip_members_and_padding() {
+        let mut g = gzip(b"first ", None);
+        g.extend_from_slice(&gzip(EICAR, None));
+        g.extend_from_slice(&[0u8; 300]);
+        let w = walk(&g, "m.gz");
+        assert_eq!(w.found.len(), 1);
+        assert!(w.found[0].data.starts_with(b"first X5O"));
+        assert!(w.found[0].issue.is_none());
+    }
+
+    #[test]
+    fn gzip_of_zeros_stops_at_ratio() {
+        // 1 MiB of zeros is about 1 KiB deflated; 4096 members expand to
+        // 4 GiB from about 4 MiB.
+        let member = gzip(&vec![0u8; 1 << 20], None);
+        let mut bomb = Vec::with_capacity(member.len() * 4096);
+        for _ in 0..4096 {
+            bomb.extend_from_slice(&member);
+        }
+        let start = Instant::now();
+        let w = walk(&bomb, "zeros.gz");
+        assert!(start.elapsed() < Duration::from_secs(20));
+        assert_eq!(w.found.len(), 1);
+        let f = &w.found[0];
+        assert_eq!(f.issue.as_ref().unwrap().kind, IssueKind::Limit("max-ratio"));
+        assert!(f.data.len() as u64 <= crate::RATIO_FLOOR + (1 << 20));
+    }
+
+    #[test]
+    fn truncated_and_bit_flipped_do_not_panic() {
+        let tar = tar_of("eicar.com", EICAR);
+        let limits = Limits::default();
+        for data in [gzip(&tar, Some("n")), bzip2(&tar), xz(&tar), lzma(&tar, true), zstd(&tar)] {
+            let format = identify(&data).unwrap();
+            for n in 0..data.len() {
+                let _ = walk_with(&data[..n], "t", &limits);
+            }
+            // Cut in the middle: whatever came out, the member is flagged.
+            let w = walk(&data[..data.len() / 2], "t");
+            if identify(&data[..data.len() / 2]) == Some(format) {
+                assert!(
+                    w.found.first().is_some_and(|f| f.issue.is_some()) || !w.issues.is_empty(),
+                    "{format:?}: {:?}",
+                    w.found
+                );
+            }
+            let mut flipped = data.clone();
+            for i in 0..data.len() {
+                flipped[i] ^= 0x10;
+                let _ = walk_with(&flipped, "t", &limits);
+                flipped[i] ^= 0x10;
+            }
+        }
+    }
+
+    #[test]
+    fn lzma_huge_dictionary_is_not_allocated() {
+        let mut d = lzma(EICAR, true);
+        // Claim a 1.5 GiB dictionary.
+        d[1..5].copy_from_slice(&(3u32 << 29).to_le_bytes());
+        assert!(detect_lzma(&d));
+        let w = walk(&d, "e.lzma");
+        assert_eq!(w.found[0].data, EICAR);
+    }
+
+    #[test]
+    fn no_false_positives() {
+        let mut rng = 0x9E37_79B9u32;
+        let random: Vec<u8> = (0..65536)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                rng as u8
+            })
+            .collect();
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(4096, 0);
+        let text = b"Plain text, nothing compressed here.\n".repeat(20);
+        for d in [&random[..], &elf, &text, &[0u8; 4096], b""] {
+            assert!(!detect_gzip(d) && !detect_bzip2(d) && !detect_xz(d));
+            assert!(!detect_lzma(d) && !detect_zstd(d));
+        }
+        // No lzma false positive at any offset of random data.
+        let hits = (0..random.len() - 32)
+            .filter(|&i| detect_lzma(&random[i..]))
+            .count();
+        assert_eq!(hits, 0);
+    }
+}
