@@ -201,7 +201,7 @@ pub(crate) fn extract(
                     let prefix = cstr(&h[345..500]);
                     // The prefix field exists in POSIX ustar only (GNU
                     // headers keep times there).
-                    if h.get(257..263) == Some(b"ustar\x0000") && !prefix.is_empty() {
+                    if h.get(257..265) == Some(b"ustar\x0000") && !prefix.is_empty() {
                         [prefix, b"/", name].concat()
                     } else {
                         name.to_vec()
@@ -231,5 +231,186 @@ pub(crate) fn extract(
             )));
         }
         pos = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{EICAR, walk};
+    use crate::{Format, IssueKind, identify};
+
+    /// A header block: `magic` is `ustar\0` + `00` (POSIX), `ustar ` + ` \0`
+    /// (GNU) or nothing (v7).
+    fn header(name: &[u8], size: usize, kind: u8, magic: &[u8; 8], prefix: &[u8]) -> Vec<u8> {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name);
+        h[100..107].copy_from_slice(b"0000644");
+        h[108..115].copy_from_slice(b"0000000");
+        h[116..123].copy_from_slice(b"0000000");
+        h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+        h[136..147].copy_from_slice(b"00000000000");
+        h[156] = kind;
+        h[257..265].copy_from_slice(magic);
+        h[345..345 + prefix.len()].copy_from_slice(prefix);
+        h[148..156].fill(b' ');
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        h.to_vec()
+    }
+
+    const USTAR: &[u8; 8] = b"ustar\x0000";
+    const GNU: &[u8; 8] = b"ustar  \0";
+    const V7: &[u8; 8] = &[0; 8];
+
+    fn member(t: &mut Vec<u8>, name: &[u8], data: &[u8], kind: u8, magic: &[u8; 8]) {
+        t.extend_from_slice(&header(name, data.len(), kind, magic, b""));
+        t.extend_from_slice(data);
+        t.resize(t.len().next_multiple_of(512), 0);
+    }
+
+    fn end(t: &mut Vec<u8>) {
+        t.extend_from_slice(&[0u8; 1024]);
+    }
+
+    fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+        let body = [b" ", key.as_bytes(), b"=", value, b"\n"].concat();
+        let mut len = body.len() + 1;
+        if (len + len.to_string().len() - 1).to_string().len() > 1 {
+            len = body.len() + (body.len() + 2).to_string().len();
+        }
+        [len.to_string().as_bytes(), &body].concat()
+    }
+
+    #[test]
+    fn nested_tar() {
+        let mut inner = Vec::new();
+        member(&mut inner, b"eicar.com", EICAR, b'0', USTAR);
+        end(&mut inner);
+        let mut outer = Vec::new();
+        member(&mut outer, b"dir/", b"", b'5', USTAR);
+        member(&mut outer, b"inner.tar", &inner, b'0', USTAR);
+        end(&mut outer);
+        assert_eq!(identify(&outer), Some(Format::Tar));
+        let w = walk(&outer, "outer.tar");
+        let f = w.found.iter().find(|f| f.data == EICAR).unwrap();
+        assert_eq!(f.chain, "inner.tar!eicar.com");
+        assert_eq!(w.chains(), ["inner.tar", "inner.tar!eicar.com"]);
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+    }
+
+    #[test]
+    fn variants_and_names() {
+        let long = "d/".repeat(80) + "eicar.com";
+        let mut t = Vec::new();
+        // v7 first, so that detection by checksum alone is exercised.
+        member(&mut t, b"v7.txt", b"seven", 0, V7);
+        // GNU long name.
+        member(&mut t, b"././@LongLink", format!("{long}\0").as_bytes(), b'L', GNU);
+        member(&mut t, &long.as_bytes()[..100], EICAR, b'0', GNU);
+        // POSIX prefix.
+        t.extend_from_slice(&header(b"file", 2, b'0', USTAR, b"pre/fix"));
+        t.extend_from_slice(b"hi");
+        t.resize(t.len().next_multiple_of(512), 0);
+        // pax path override, with a name that a path must never be.
+        let pax = pax_record("path", b"../../etc/\xFFbad\x1b[2J");
+        member(&mut t, b"PaxHeader", &pax, b'x', USTAR);
+        member(&mut t, b"short", b"pax data", b'0', USTAR);
+        member(&mut t, b"/etc/passwd", b"root", b'0', USTAR);
+        member(&mut t, b"link", b"", b'2', USTAR);
+        end(&mut t);
+        assert!(detect(&t));
+        let w = walk(&t, "t.tar");
+        assert_eq!(
+            w.chains(),
+            [
+                "v7.txt",
+                long.as_str(),
+                "pre/fix/file",
+                "../../etc/\u{FFFD}bad\x1b[2J",
+                "/etc/passwd"
+            ]
+        );
+        assert_eq!(w.found[1].data, EICAR);
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+    }
+
+    #[test]
+    fn pax_size_overrides_header() {
+        let mut t = Vec::new();
+        let pax = pax_record("size", b"68");
+        member(&mut t, b"PaxHeader", &pax, b'x', USTAR);
+        t.extend_from_slice(&header(b"eicar.com", 0, b'0', USTAR, b""));
+        t.extend_from_slice(EICAR);
+        t.resize(t.len().next_multiple_of(512), 0);
+        end(&mut t);
+        let w = walk(&t, "t.tar");
+        assert_eq!(w.found[0].data, EICAR);
+    }
+
+    #[test]
+    fn members_are_borrowed() {
+        let mut t = Vec::new();
+        member(&mut t, b"eicar.com", EICAR, b'0', USTAR);
+        end(&mut t);
+        let limits = crate::Limits::default();
+        let mut ctx = Ctx::new(&limits, None);
+        let mut ok = false;
+        crate::extract(Format::Tar, &t, "t", &mut ctx, &mut |_, e| {
+            ok = matches!(e.data, std::borrow::Cow::Borrowed(d) if d == EICAR);
+            Flow::Continue
+        })
+        .unwrap();
+        assert!(ok);
+    }
+
+    #[test]
+    fn truncated_and_bit_flipped() {
+        let mut t = Vec::new();
+        member(&mut t, b"a.txt", &b"text ".repeat(300), b'0', USTAR);
+        member(&mut t, b"eicar.com", EICAR, b'0', GNU);
+        end(&mut t);
+        for n in 0..t.len() {
+            let _ = walk(&t[..n], "t.tar");
+        }
+        // Cut inside the first member: a partial member and an issue.
+        let w = walk(&t[..800], "t.tar");
+        assert_eq!(w.found.len(), 1);
+        assert_eq!(w.found[0].issue.as_ref().unwrap().kind, IssueKind::Corrupt);
+        assert_eq!(w.issues[0].1.kind, IssueKind::Corrupt);
+        let mut f = t.clone();
+        for i in 0..f.len() {
+            f[i] ^= 0x04;
+            let _ = walk(&f, "t.tar");
+            f[i] ^= 0x04;
+        }
+        // A huge size (base-256) does not wrap or allocate.
+        let mut h = header(b"big", 0, b'0', USTAR, b"");
+        h[124] = 0x80;
+        h[125..136].fill(0xFF);
+        h[148..156].fill(b' ');
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        let w = walk(&h, "t.tar");
+        assert_eq!(w.issues[0].1.kind, IssueKind::Corrupt);
+    }
+
+    #[test]
+    fn no_false_positives() {
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(4096, 0);
+        let text = b"Just some text that is long enough to fill a block. ".repeat(20);
+        let mut rng = 0x2545_F491u32;
+        let random: Vec<u8> = (0..8192)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                rng as u8
+            })
+            .collect();
+        for d in [&elf[..], &text, &random, &[0u8; 1024], b""] {
+            assert!(!detect(d));
+        }
     }
 }
