@@ -16,10 +16,7 @@ use crate::{Counted, Ctx, Entry, Issue, Sink};
 fn member_name(name: &str, suffixes: &[(&str, &str)]) -> String {
     for (suffix, replacement) in suffixes {
         let (n, s) = (name.len(), suffix.len());
-        if n > s
-            && name.is_char_boundary(n - s)
-            && name[n - s..].eq_ignore_ascii_case(suffix)
-        {
+        if n > s && name.is_char_boundary(n - s) && name[n - s..].eq_ignore_ascii_case(suffix) {
             return format!("{}{}", &name[..n - s], replacement);
         }
     }
@@ -31,7 +28,13 @@ fn member_name(name: &str, suffixes: &[(&str, &str)]) -> String {
 }
 
 /// Expands one stream and hands it out.
-fn one(ctx: &mut Ctx, sink: &mut Sink<'_>, name: String, decoder: &mut dyn Read, packed: &Cell<u64>) {
+fn one(
+    ctx: &mut Ctx,
+    sink: &mut Sink<'_>,
+    name: String,
+    decoder: &mut dyn Read,
+    packed: &Cell<u64>,
+) {
     let expanded = ctx.expand(decoder, packed);
     sink(ctx, Entry::expanded(name, expanded));
 }
@@ -241,8 +244,7 @@ pub(crate) fn extract_lzma(
     let dict = dict.clamp(1 << 12, cap);
     let packed = Cell::new(0);
     let input = Counted::new(data.get(13..).unwrap_or(&[]), &packed);
-    let mut decoder = match lzma_rust2::LzmaReader::new_with_props(input, size, props, dict, None)
-    {
+    let mut decoder = match lzma_rust2::LzmaReader::new_with_props(input, size, props, dict, None) {
         Ok(d) => d,
         Err(e) => return Err(Issue::corrupt(format!("lzma: bad header: {e}"))),
     };
@@ -357,15 +359,35 @@ mod tests {
     fn every_stream_nested() {
         let tar = tar_of("eicar.com", EICAR);
         let cases: Vec<(Format, Vec<u8>, &str, &str)> = vec![
-            (Format::Gzip, gzip(&tar, None), "a.tar.gz", "a.tar!eicar.com"),
-            (Format::Gzip, gzip(&tar, Some("inner.tar")), "x.gz", "inner.tar!eicar.com"),
+            (
+                Format::Gzip,
+                gzip(&tar, None),
+                "a.tar.gz",
+                "a.tar!eicar.com",
+            ),
+            (
+                Format::Gzip,
+                gzip(&tar, Some("inner.tar")),
+                "x.gz",
+                "inner.tar!eicar.com",
+            ),
             (Format::Bzip2, bzip2(&tar), "a.tbz2", "a.tar!eicar.com"),
             (Format::Xz, xz(&tar), "a.tar.xz", "a.tar!eicar.com"),
-            (Format::Lzma, lzma(&tar, true), "a.tar.lzma", "a.tar!eicar.com"),
+            (
+                Format::Lzma,
+                lzma(&tar, true),
+                "a.tar.lzma",
+                "a.tar!eicar.com",
+            ),
             (Format::Lzma, lzma(&tar, false), "a.tlz", "a.tar!eicar.com"),
             (Format::Zstd, zstd(&tar), "a.tar.zst", "a.tar!eicar.com"),
             // Two levels of streams.
-            (Format::Gzip, gzip(&xz(&tar), None), "a.tar.xz.gz", "a.tar.xz!a.tar!eicar.com"),
+            (
+                Format::Gzip,
+                gzip(&xz(&tar), None),
+                "a.tar.xz.gz",
+                "a.tar.xz!a.tar!eicar.com",
+            ),
         ];
         for (format, data, name, chain) in cases {
             assert_eq!(identify(&data), Some(format), "{name}");
@@ -402,7 +424,10 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(20));
         assert_eq!(w.found.len(), 1);
         let f = &w.found[0];
-        assert_eq!(f.issue.as_ref().unwrap().kind, IssueKind::Limit("max-ratio"));
+        assert_eq!(
+            f.issue.as_ref().unwrap().kind,
+            IssueKind::Limit("max-ratio")
+        );
         assert!(f.data.len() as u64 <= crate::RATIO_FLOOR + (1 << 20));
     }
 
@@ -410,7 +435,13 @@ mod tests {
     fn truncated_and_bit_flipped_do_not_panic() {
         let tar = tar_of("eicar.com", EICAR);
         let limits = Limits::default();
-        for data in [gzip(&tar, Some("n")), bzip2(&tar), xz(&tar), lzma(&tar, true), zstd(&tar)] {
+        for data in [
+            gzip(&tar, Some("n")),
+            bzip2(&tar),
+            xz(&tar),
+            lzma(&tar, true),
+            zstd(&tar),
+        ] {
             let format = identify(&data).unwrap();
             for n in 0..data.len() {
                 let _ = walk_with(&data[..n], "t", &limits);

@@ -135,7 +135,9 @@ pub(crate) fn extract(
         ctx.check_time()?;
         let rest = data.get(pos..).unwrap_or(&[]);
         if rest.is_empty() {
-            return Err(Issue::corrupt("cpio: archive ends without a TRAILER!!! member"));
+            return Err(Issue::corrupt(
+                "cpio: archive ends without a TRAILER!!! member",
+            ));
         }
         let Some(kind) = kind(rest) else {
             return Err(Issue::corrupt(format!(
@@ -191,5 +193,189 @@ pub(crate) fn extract(
             return Err(Issue::corrupt("cpio: member size overflows"));
         };
         pos = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{EICAR, walk};
+    use crate::{Format, IssueKind, identify};
+
+    #[derive(Clone, Copy)]
+    enum W {
+        Newc,
+        Crc,
+        Odc,
+        Bin(bool),
+    }
+
+    fn add(a: &mut Vec<u8>, w: W, name: &[u8], mode: u32, data: &[u8]) {
+        let namesize = name.len() + 1;
+        match w {
+            W::Newc | W::Crc => {
+                let magic = if matches!(w, W::Newc) {
+                    "070701"
+                } else {
+                    "070702"
+                };
+                let f = [
+                    0,
+                    mode as usize,
+                    0,
+                    0,
+                    1,
+                    0,
+                    data.len(),
+                    0,
+                    0,
+                    0,
+                    0,
+                    namesize,
+                    0,
+                ];
+                a.extend_from_slice(magic.as_bytes());
+                for v in f {
+                    a.extend_from_slice(format!("{v:08X}").as_bytes());
+                }
+                a.extend_from_slice(name);
+                a.push(0);
+                a.resize(a.len().next_multiple_of(4), 0);
+                a.extend_from_slice(data);
+                a.resize(a.len().next_multiple_of(4), 0);
+            }
+            W::Odc => {
+                a.extend_from_slice(b"070707");
+                for (v, width) in [
+                    (0, 6),
+                    (0, 6),
+                    (mode as usize, 6),
+                    (0, 6),
+                    (0, 6),
+                    (1, 6),
+                    (0, 6),
+                    (0, 11),
+                    (namesize, 6),
+                    (data.len(), 11),
+                ] {
+                    a.extend_from_slice(format!("{v:0width$o}").as_bytes());
+                }
+                a.extend_from_slice(name);
+                a.push(0);
+                a.extend_from_slice(data);
+            }
+            W::Bin(le) => {
+                let size = data.len() as u32;
+                let words = [
+                    0x71C7u16,
+                    0,
+                    0,
+                    mode as u16,
+                    0,
+                    0,
+                    1,
+                    0,
+                    0,
+                    0,
+                    namesize as u16,
+                    (size >> 16) as u16,
+                    size as u16,
+                ];
+                for v in words {
+                    a.extend_from_slice(&if le { v.to_le_bytes() } else { v.to_be_bytes() });
+                }
+                a.extend_from_slice(name);
+                a.push(0);
+                a.resize(a.len().next_multiple_of(2), 0);
+                a.extend_from_slice(data);
+                a.resize(a.len().next_multiple_of(2), 0);
+            }
+        }
+    }
+
+    fn archive(w: W, members: &[(&[u8], u32, &[u8])]) -> Vec<u8> {
+        let mut a = Vec::new();
+        for (n, mode, d) in members {
+            add(&mut a, w, n, *mode, d);
+        }
+        add(&mut a, w, TRAILER, 0, b"");
+        a
+    }
+
+    const ALL: [W; 5] = [W::Newc, W::Crc, W::Odc, W::Bin(true), W::Bin(false)];
+
+    #[test]
+    fn nested_every_variant() {
+        for w in ALL {
+            let inner = archive(w, &[(b"eicar.com", 0o100644, EICAR)]);
+            let outer = archive(
+                w,
+                &[
+                    (b"dir", 0o040755, b""),
+                    (b"link", 0o120777, b"target"),
+                    (b"inner.cpio", 0o100644, &inner),
+                ],
+            );
+            assert_eq!(identify(&outer), Some(Format::Cpio));
+            let w = walk(&outer, "outer.cpio");
+            assert_eq!(w.chains(), ["inner.cpio", "inner.cpio!eicar.com"]);
+            assert_eq!(w.found[1].data, EICAR);
+            assert!(w.issues.is_empty(), "{:?}", w.issues);
+        }
+    }
+
+    #[test]
+    fn names_as_they_are() {
+        let names: [&[u8]; 3] = [b"../../x", b"/abs/\xFF", b"\x1b]0;title\x07"];
+        let a = archive(W::Newc, &names.map(|n| (n, 0o100644, &b"data"[..])));
+        let w = walk(&a, "a.cpio");
+        assert_eq!(w.chains(), ["../../x", "/abs/\u{FFFD}", "\x1b]0;title\x07"]);
+    }
+
+    #[test]
+    fn truncated_and_bit_flipped() {
+        for w in ALL {
+            let a = archive(
+                w,
+                &[
+                    (b"a", 0o100644, b"hello world"),
+                    (b"eicar.com", 0o100644, EICAR),
+                ],
+            );
+            for n in 0..a.len() {
+                let w = walk(&a[..n], "a.cpio");
+                if n > 0 && n + 40 <= a.len() && identify(&a[..n]) == Some(Format::Cpio) {
+                    assert!(!w.issues.is_empty());
+                }
+            }
+            let mut f = a.clone();
+            for i in 0..f.len() {
+                f[i] ^= 0x08;
+                let _ = walk(&f, "a.cpio");
+                f[i] ^= 0x08;
+            }
+            // A member cut by the end of the archive is flagged.
+            let at = memchr::memmem::find(&a, EICAR).unwrap();
+            let cut = &a[..at + 30];
+            let w = walk(cut, "a.cpio");
+            let last = w.found.last().unwrap();
+            assert_eq!(last.issue.as_ref().unwrap().kind, IssueKind::Corrupt);
+        }
+    }
+
+    #[test]
+    fn no_false_positives() {
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(4096, 0);
+        let text = b"070701 is a number in this text, not an archive.".repeat(4);
+        for d in [
+            &elf[..],
+            &text,
+            b"\xC7\x71 just two bytes of magic",
+            &[0u8; 512],
+            b"",
+        ] {
+            assert!(!detect(d));
+        }
     }
 }

@@ -11,18 +11,18 @@ const MAX_NAME: usize = 64 << 10;
 /// Parses an octal field (spaces and NULs around it allowed) or a GNU
 /// base-256 number (high bit of the first byte set).
 fn number(field: &[u8]) -> Option<u64> {
-    if let Some(&first) = field.first() {
-        if first & 0x80 != 0 {
-            // Base-256: negative values (0xFF lead) are nonsense here.
-            if first == 0xFF {
-                return None;
-            }
-            let mut v = u64::from(first & 0x7F);
-            for &b in &field[1..] {
-                v = v.checked_mul(256)?.checked_add(u64::from(b))?;
-            }
-            return Some(v);
+    if let Some(&first) = field.first()
+        && first & 0x80 != 0
+    {
+        // Base-256: negative values (0xFF lead) are nonsense here.
+        if first == 0xFF {
+            return None;
         }
+        let mut v = u64::from(first & 0x7F);
+        for &b in &field[1..] {
+            v = v.checked_mul(256)?.checked_add(u64::from(b))?;
+        }
+        return Some(v);
     }
     let s = field
         .iter()
@@ -181,9 +181,11 @@ pub(crate) fn extract(
         let end = start + size_usize.min(avail);
         let body = &data[start.min(data.len())..end];
         let cut = size_usize > avail;
-        let next = start
-            .checked_add(size_usize.checked_next_multiple_of(BLOCK).unwrap_or(usize::MAX))
-            .unwrap_or(usize::MAX);
+        let next = start.saturating_add(
+            size_usize
+                .checked_next_multiple_of(BLOCK)
+                .unwrap_or(usize::MAX),
+        );
         match kind {
             b'L' => long_name = Some(cstr(&body[..body.len().min(MAX_NAME)]).to_vec()),
             b'K' => {}
@@ -196,17 +198,20 @@ pub(crate) fn extract(
             }),
             b'g' => {}
             _ => {
-                let name = pax_path.take().or_else(|| long_name.take()).unwrap_or_else(|| {
-                    let name = cstr(&h[..100]);
-                    let prefix = cstr(&h[345..500]);
-                    // The prefix field exists in POSIX ustar only (GNU
-                    // headers keep times there).
-                    if h.get(257..265) == Some(b"ustar\x0000") && !prefix.is_empty() {
-                        [prefix, b"/", name].concat()
-                    } else {
-                        name.to_vec()
-                    }
-                });
+                let name = pax_path
+                    .take()
+                    .or_else(|| long_name.take())
+                    .unwrap_or_else(|| {
+                        let name = cstr(&h[..100]);
+                        let prefix = cstr(&h[345..500]);
+                        // The prefix field exists in POSIX ustar only (GNU
+                        // headers keep times there).
+                        if h.get(257..265) == Some(b"ustar\x0000") && !prefix.is_empty() {
+                            [prefix, b"/", name].concat()
+                        } else {
+                            name.to_vec()
+                        }
+                    });
                 let name = String::from_utf8_lossy(&name).into_owned();
                 let special = matches!(kind, b'1'..=b'6');
                 let dir = kind == b'5' || (kind == 0 && name.ends_with('/'));
@@ -306,7 +311,13 @@ mod tests {
         // v7 first, so that detection by checksum alone is exercised.
         member(&mut t, b"v7.txt", b"seven", 0, V7);
         // GNU long name.
-        member(&mut t, b"././@LongLink", format!("{long}\0").as_bytes(), b'L', GNU);
+        member(
+            &mut t,
+            b"././@LongLink",
+            format!("{long}\0").as_bytes(),
+            b'L',
+            GNU,
+        );
         member(&mut t, &long.as_bytes()[..100], EICAR, b'0', GNU);
         // POSIX prefix.
         t.extend_from_slice(&header(b"file", 2, b'0', USTAR, b"pre/fix"));

@@ -82,8 +82,7 @@ pub(crate) fn detect(data: &[u8]) -> bool {
         return true;
     }
     // Split archive of one segment: a spanning marker, then a local header.
-    if (data.starts_with(DESCRIPTOR) || data.starts_with(b"PK00")) && data.get(4..8) == Some(LFH)
-    {
+    if (data.starts_with(DESCRIPTOR) || data.starts_with(b"PK00")) && data.get(4..8) == Some(LFH) {
         return true;
     }
     // An empty archive: only the end record.
@@ -246,24 +245,23 @@ fn read_extra(extra: &[u8], m: &mut Member, local_offset: Option<&mut u64>) {
         match id {
             0x0001 => {
                 let mut i = 0;
-                if m.size == 0xFFFF_FFFF {
-                    if let Some(v) = u64_at(body, i) {
-                        m.size = v;
-                        i += 8;
-                    }
+                if m.size == 0xFFFF_FFFF
+                    && let Some(v) = u64_at(body, i)
+                {
+                    m.size = v;
+                    i += 8;
                 }
-                if m.packed == 0xFFFF_FFFF {
-                    if let Some(v) = u64_at(body, i) {
-                        m.packed = v;
-                        i += 8;
-                    }
+                if m.packed == 0xFFFF_FFFF
+                    && let Some(v) = u64_at(body, i)
+                {
+                    m.packed = v;
+                    i += 8;
                 }
-                if let Some(off) = local_offset.as_deref_mut() {
-                    if *off == 0xFFFF_FFFF {
-                        if let Some(v) = u64_at(body, i) {
-                            *off = v;
-                        }
-                    }
+                if let Some(off) = local_offset.as_deref_mut()
+                    && *off == 0xFFFF_FFFF
+                    && let Some(v) = u64_at(body, i)
+                {
+                    *off = v;
                 }
             }
             0x9901 => m.aes = extra.get(at..end).map(<[u8]>::to_vec),
@@ -304,7 +302,11 @@ fn central_header(data: &[u8], p: usize, shift: u64) -> Option<(Member, usize)> 
         size_unknown: false,
     };
     let mut local = u64::from(u32_at(data, p + 42)?);
-    read_extra(&data[extra_at..extra_at + extra_len], &mut m, Some(&mut local));
+    read_extra(
+        &data[extra_at..extra_at + extra_len],
+        &mut m,
+        Some(&mut local),
+    );
     m.local = local.saturating_add(shift);
     Some((m, next))
 }
@@ -602,7 +604,10 @@ fn decode<'a>(head: &[u8], m: &Member, ctx: &mut Ctx, name: &str) -> Entry<'a> {
     let mut archive = match ZipArchive::with_config(config, reader) {
         Ok(a) => a,
         Err(e) => {
-            return Entry::failed(name, Issue::corrupt(format!("zip: cannot read member: {e}")));
+            return Entry::failed(
+                name,
+                Issue::corrupt(format!("zip: cannot read member: {e}")),
+            );
         }
     };
     let options = || ZipReadOptions::new().ignore_crc32(m.size_unknown);
@@ -680,7 +685,10 @@ mod tests {
     }
 
     fn make(members: &[(&str, &[u8])], method: CompressionMethod) -> Vec<u8> {
-        let v: Vec<_> = members.iter().map(|(n, d)| (*n, *d, opts(method))).collect();
+        let v: Vec<_> = members
+            .iter()
+            .map(|(n, d)| (*n, *d, opts(method)))
+            .collect();
         make_with(&v)
     }
 
@@ -705,7 +713,10 @@ mod tests {
             assert_eq!(f.chain, "inner.zip!eicar.com", "{method:?}");
             assert!(f.issue.is_none(), "{method:?}: {:?}", f.issue);
             assert!(w.issues.is_empty(), "{method:?}: {:?}", w.issues);
-            assert_eq!(w.chains(), ["readme.txt", "inner.zip", "inner.zip!eicar.com"]);
+            assert_eq!(
+                w.chains(),
+                ["readme.txt", "inner.zip", "inner.zip!eicar.com"]
+            );
         }
     }
 
@@ -726,7 +737,8 @@ mod tests {
     #[test]
     fn directories_are_not_entries() {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        w.add_directory("dir/", SimpleFileOptions::default()).unwrap();
+        w.add_directory("dir/", SimpleFileOptions::default())
+            .unwrap();
         w.start_file("dir/eicar.com", SimpleFileOptions::default())
             .unwrap();
         w.write_all(EICAR).unwrap();
@@ -759,7 +771,8 @@ mod tests {
         let zc = SimpleFileOptions::default()
             .with_deprecated_encryption(b"infected")
             .unwrap();
-        let aes = SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "infected");
+        let aes =
+            SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "infected");
         for (kind, o) in [("ZipCrypto", zc), ("AES", aes)] {
             let z = make_with(&[("eicar.com", EICAR, o)]);
             let w = walk(&z, "z.zip");
@@ -842,7 +855,10 @@ mod tests {
     fn truncated_and_bit_flipped_do_not_panic() {
         let inner = make(&[("eicar.com", EICAR)], CompressionMethod::Deflated);
         let z = make(
-            &[("a.txt", &b"some text ".repeat(50)[..]), ("inner.zip", &inner)],
+            &[
+                ("a.txt", &b"some text ".repeat(50)[..]),
+                ("inner.zip", &inner),
+            ],
             CompressionMethod::Deflated,
         );
         for n in 0..z.len() {
