@@ -1,16 +1,990 @@
-//! Placeholder: replaced by the real unpacker.
+//! PKZIP archives: plain, zip64, self-extracting (a zip appended to an
+//! executable) and split single-segment archives.
+//!
+//! The central directory is parsed here, entry by entry, so that duplicate
+//! names, overlapping entries and archive offsets are under our control.
+//! Stored members are handed out as slices of the input. Every other member
+//! is decoded by the `zip` crate, which gets a virtual one-member archive:
+//! the input from the member's local header on, followed by a central
+//! directory of that one member built here. That costs a few dozen bytes per
+//! member and no copy of the data, and it lets the `zip` crate handle the
+//! local header, ZipCrypto, AES and every compression method.
+//!
+//! Without a usable central directory (a truncated download), members are
+//! found by walking the local headers from the start.
 
-use crate::{Ctx, Issue, Sink};
+use std::cell::Cell;
+use std::io::{Read, Seek, SeekFrom};
 
-pub(crate) fn detect(_data: &[u8]) -> bool {
-    false
+use memchr::memmem;
+use zip::ZipArchive;
+use zip::ZipReadOptions;
+use zip::read::{ArchiveOffset, Config};
+use zip::result::ZipError;
+
+use crate::{Ctx, Entry, Flow, Issue, Sink};
+
+const LFH: &[u8; 4] = b"PK\x03\x04";
+const CDH: &[u8; 4] = b"PK\x01\x02";
+const EOCD: &[u8; 4] = b"PK\x05\x06";
+const EOCD64: &[u8; 4] = b"PK\x06\x06";
+const LOC64: &[u8; 4] = b"PK\x06\x07";
+const DESCRIPTOR: &[u8; 4] = b"PK\x07\x08";
+/// End-of-central-directory record without its comment.
+const EOCD_LEN: usize = 22;
+/// Largest archive comment, so the farthest the EOCD record can sit from
+/// the end.
+const MAX_COMMENT: usize = 0xFFFF;
+
+fn u16_at(d: &[u8], at: usize) -> Option<u16> {
+    let b = d.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([b[0], b[1]]))
+}
+
+fn u32_at(d: &[u8], at: usize) -> Option<u32> {
+    let b = d.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn u64_at(d: &[u8], at: usize) -> Option<u64> {
+    let b = d.get(at..at.checked_add(8)?)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Some(u64::from_le_bytes(a))
+}
+
+/// Magic numbers of other containers at offset 0: a file that starts with
+/// one of them is that container, even if a zip happens to end it.
+fn other_container(data: &[u8]) -> bool {
+    const MAGICS: &[&[u8]] = &[
+        b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", // OLE2
+        b"%PDF",
+        b"7z\xBC\xAF\x27\x1C",
+        b"Rar!\x1A\x07",
+        b"MSCF",
+        b"\x1F\x8B",
+        b"BZh",
+        b"\xFD7zXZ\x00",
+        b"\x28\xB5\x2F\xFD", // zstd
+        b"070701",
+        b"070702",
+        b"070707",
+        b"{\\rtf",
+        b"\xE4\x52\x5C\x7B\x8C\xD8\xA7\x4D", // OneNote
+    ];
+    MAGICS.iter().any(|m| data.starts_with(m))
+        || data.get(257..262) == Some(b"ustar")
+        || data.get(0x8001..0x8006) == Some(b"CD001")
+}
+
+pub(crate) fn detect(data: &[u8]) -> bool {
+    if data.starts_with(LFH) {
+        return true;
+    }
+    // Split archive of one segment: a spanning marker, then a local header.
+    if (data.starts_with(DESCRIPTOR) || data.starts_with(b"PK00")) && data.get(4..8) == Some(LFH) {
+        return true;
+    }
+    // An empty archive: only the end record.
+    if data.starts_with(EOCD) {
+        return u16_at(data, 20).is_some_and(|c| EOCD_LEN + usize::from(c) == data.len());
+    }
+    // Self-extracting: a zip appended to something else.
+    !other_container(data) && find_eocd(data).is_some_and(|e| e.cd_start < e.cd_end)
+}
+
+/// Where the central directory is, as found from the end record.
+#[derive(Debug)]
+struct Directory {
+    /// Where the central directory starts and ends in `data`.
+    cd_start: usize,
+    cd_end: usize,
+    /// Entries the end record announces.
+    entries: u64,
+    /// What to add to offsets stored in the archive to get offsets in
+    /// `data`: the size of the stub of a self-extracting archive.
+    shift: u64,
+}
+
+/// Finds and checks the end-of-central-directory record in the last
+/// 64 KiB + 22 bytes, newest candidate first; the candidate must point at
+/// a central directory that starts with a central header (or is empty).
+fn find_eocd(data: &[u8]) -> Option<Directory> {
+    let from = data.len().saturating_sub(EOCD_LEN + MAX_COMMENT);
+    let tail = data.get(from..)?;
+    let mut tries = 0;
+    for rel in memmem::rfind_iter(tail, EOCD) {
+        tries += 1;
+        if tries > 64 {
+            break;
+        }
+        let p = from + rel;
+        if let Some(d) = check_eocd(data, p) {
+            return Some(d);
+        }
+    }
+    None
+}
+
+fn check_eocd(data: &[u8], p: usize) -> Option<Directory> {
+    let disk = u16_at(data, p + 4)?;
+    let cd_disk = u16_at(data, p + 6)?;
+    let mut entries = u64::from(u16_at(data, p + 10)?);
+    let mut cd_size = u64::from(u32_at(data, p + 12)?);
+    let mut cd_offset = u64::from(u32_at(data, p + 16)?);
+    let comment = usize::from(u16_at(data, p + 20)?);
+    if p.checked_add(EOCD_LEN)?.checked_add(comment)? > data.len() {
+        return None;
+    }
+    let mut cd_end = p;
+    let zip64 = entries == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_offset == 0xFFFF_FFFF;
+    if zip64 || (p >= 20 && data.get(p - 20..p - 16) == Some(LOC64)) {
+        match zip64_end(data, p) {
+            Some((pos, e, s, o)) => {
+                cd_end = pos;
+                entries = e;
+                cd_size = s;
+                cd_offset = o;
+            }
+            // A count of 0xFFFF alone may just be a full 16-bit field.
+            None if cd_size == 0xFFFF_FFFF || cd_offset == 0xFFFF_FFFF => return None,
+            None => {}
+        }
+    } else if disk != 0 || cd_disk != 0 {
+        return None;
+    }
+    let cd_start = cd_end.checked_sub(usize::try_from(cd_size).ok()?)?;
+    let shift = (cd_start as u64).checked_sub(cd_offset)?;
+    if entries == 0 {
+        return (cd_size == 0).then_some(Directory {
+            cd_start,
+            cd_end: cd_start,
+            entries,
+            shift,
+        });
+    }
+    if data.get(cd_start..cd_start + 4) != Some(CDH) {
+        return None;
+    }
+    Some(Directory {
+        cd_start,
+        cd_end,
+        entries,
+        shift,
+    })
+}
+
+/// The zip64 end record located from the locator before the end record at
+/// `p`: (its position, entries, directory size, directory offset).
+fn zip64_end(data: &[u8], p: usize) -> Option<(usize, u64, u64, u64)> {
+    let loc = p.checked_sub(20)?;
+    if data.get(loc..loc + 4) != Some(LOC64) {
+        return None;
+    }
+    let declared = u64_at(data, loc + 8)?;
+    // Usually the record sits right before the locator; a stub shifts the
+    // declared offset, so try that place too.
+    let candidates = [usize::try_from(declared).ok(), loc.checked_sub(56)];
+    for pos in candidates.into_iter().flatten() {
+        if pos < loc && data.get(pos..pos + 4) == Some(EOCD64) {
+            let entries = u64_at(data, pos + 32)?;
+            let size = u64_at(data, pos + 40)?;
+            let offset = u64_at(data, pos + 48)?;
+            return Some((pos, entries, size, offset));
+        }
+    }
+    None
+}
+
+/// One member as the central directory (or a local header) describes it.
+#[derive(Debug, Clone)]
+struct Member {
+    name: Vec<u8>,
+    version_made: u16,
+    version_needed: u16,
+    flags: u16,
+    method: u16,
+    time: u16,
+    date: u16,
+    crc: u32,
+    packed: u64,
+    size: u64,
+    /// Offset of the local header in `data`.
+    local: u64,
+    /// The AES extra field (0x9901), whole, if present.
+    aes: Option<Vec<u8>>,
+    /// Sizes unknown until the data is read (a local header with a data
+    /// descriptor and no central directory).
+    size_unknown: bool,
+}
+
+impl Member {
+    fn encrypted(&self) -> bool {
+        self.flags & 1 != 0
+    }
+
+    fn is_dir(&self) -> bool {
+        (self.name.ends_with(b"/") || self.name.ends_with(b"\\")) && self.size == 0
+    }
+
+    fn display_name(&self) -> String {
+        String::from_utf8_lossy(&self.name).into_owned()
+    }
+}
+
+/// Reads the extra fields: zip64 sizes and offset, and the AES field.
+fn read_extra(extra: &[u8], m: &mut Member, local_offset: Option<&mut u64>) {
+    let mut at = 0usize;
+    let mut local_offset = local_offset;
+    while let (Some(id), Some(len)) = (u16_at(extra, at), u16_at(extra, at + 2)) {
+        let start = at + 4;
+        let end = start + usize::from(len);
+        let Some(body) = extra.get(start..end) else {
+            break;
+        };
+        match id {
+            0x0001 => {
+                let mut i = 0;
+                if m.size == 0xFFFF_FFFF
+                    && let Some(v) = u64_at(body, i)
+                {
+                    m.size = v;
+                    i += 8;
+                }
+                if m.packed == 0xFFFF_FFFF
+                    && let Some(v) = u64_at(body, i)
+                {
+                    m.packed = v;
+                    i += 8;
+                }
+                if let Some(off) = local_offset.as_deref_mut()
+                    && *off == 0xFFFF_FFFF
+                    && let Some(v) = u64_at(body, i)
+                {
+                    *off = v;
+                }
+            }
+            0x9901 => m.aes = extra.get(at..end).map(<[u8]>::to_vec),
+            _ => {}
+        }
+        at = end;
+    }
+}
+
+/// Parses the central header at `p`; returns the member and where the next
+/// header starts.
+fn central_header(data: &[u8], p: usize, shift: u64) -> Option<(Member, usize)> {
+    if data.get(p..p + 4)? != CDH {
+        return None;
+    }
+    let name_len = usize::from(u16_at(data, p + 28)?);
+    let extra_len = usize::from(u16_at(data, p + 30)?);
+    let comment_len = usize::from(u16_at(data, p + 32)?);
+    let name_at = p + 46;
+    let extra_at = name_at + name_len;
+    let next = extra_at + extra_len + comment_len;
+    if next > data.len() {
+        return None;
+    }
+    let mut m = Member {
+        name: data[name_at..extra_at].to_vec(),
+        version_made: u16_at(data, p + 4)?,
+        version_needed: u16_at(data, p + 6)?,
+        flags: u16_at(data, p + 8)?,
+        method: u16_at(data, p + 10)?,
+        time: u16_at(data, p + 12)?,
+        date: u16_at(data, p + 14)?,
+        crc: u32_at(data, p + 16)?,
+        packed: u64::from(u32_at(data, p + 20)?),
+        size: u64::from(u32_at(data, p + 24)?),
+        local: 0,
+        aes: None,
+        size_unknown: false,
+    };
+    let mut local = u64::from(u32_at(data, p + 42)?);
+    read_extra(
+        &data[extra_at..extra_at + extra_len],
+        &mut m,
+        Some(&mut local),
+    );
+    m.local = local.saturating_add(shift);
+    Some((m, next))
 }
 
 pub(crate) fn extract(
-    _data: &[u8],
+    data: &[u8],
     _name: &str,
-    _ctx: &mut Ctx,
-    _sink: &mut Sink<'_>,
+    ctx: &mut Ctx,
+    sink: &mut Sink<'_>,
 ) -> Result<(), Issue> {
-    Err(Issue::unsupported("zip: not implemented"))
+    let Some(dir) = find_eocd(data) else {
+        return walk_local_headers(data, ctx, sink);
+    };
+    let mut p = dir.cd_start;
+    let mut seen = 0u64;
+    while p < dir.cd_end {
+        ctx.check_time()?;
+        ctx.check_budget()?;
+        let Some((m, next)) = central_header(data, p, dir.shift) else {
+            return Err(Issue::corrupt(format!(
+                "zip: bad central directory header at offset {p} (entry {} of {})",
+                seen + 1,
+                dir.entries
+            )));
+        };
+        seen += 1;
+        p = next;
+        if m.is_dir() {
+            continue;
+        }
+        if member(data, &m, ctx, sink) == Flow::Stop {
+            return Ok(());
+        }
+    }
+    if seen < dir.entries && (dir.entries <= 0xFFFF || seen > 0xFFFF) {
+        // Writers that do not use zip64 store the count modulo 65536: only
+        // a shortfall below that is a truncated directory.
+        return Err(Issue::corrupt(format!(
+            "zip: central directory holds {seen} of the {} entries announced",
+            dir.entries
+        )));
+    }
+    Ok(())
+}
+
+/// Without a central directory: every local header from the start, in order.
+fn walk_local_headers(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
+    let finder = memmem::Finder::new(LFH);
+    let mut pos = 0usize;
+    let mut found = 0u64;
+    while let Some(rel) = data.get(pos..).and_then(|d| finder.find(d)) {
+        ctx.check_time()?;
+        ctx.check_budget()?;
+        let p = pos + rel;
+        let Some((m, data_start)) = local_header(data, p) else {
+            pos = p + 4;
+            continue;
+        };
+        found += 1;
+        let data_end = if m.size_unknown {
+            // Ends where the next header or descriptor starts.
+            next_signature(data, data_start).unwrap_or(data.len())
+        } else {
+            usize::try_from(m.packed)
+                .ok()
+                .and_then(|n| data_start.checked_add(n))
+                .map_or(data.len(), |e| e.min(data.len()))
+        };
+        let mut m = m;
+        if m.size_unknown {
+            m.packed = (data_end - data_start) as u64;
+        }
+        pos = data_end.max(p + 4);
+        if m.is_dir() && m.packed == 0 {
+            continue;
+        }
+        if member(data, &m, ctx, sink) == Flow::Stop {
+            return Ok(());
+        }
+    }
+    if found == 0 {
+        return Err(Issue::corrupt(
+            "zip: neither a central directory nor a local file header was found",
+        ));
+    }
+    Err(Issue::corrupt(
+        "zip: no valid central directory (truncated?); members were found by their local headers",
+    ))
+}
+
+/// The next zip signature (local header, descriptor, central header) at or
+/// after `from`.
+fn next_signature(data: &[u8], from: usize) -> Option<usize> {
+    let rest = data.get(from..)?;
+    [LFH, DESCRIPTOR, CDH]
+        .iter()
+        .filter_map(|s| memmem::find(rest, *s))
+        .min()
+        .map(|r| from + r)
+}
+
+/// Parses the local header at `p`: the member and where its data starts.
+fn local_header(data: &[u8], p: usize) -> Option<(Member, usize)> {
+    if data.get(p..p + 4)? != LFH {
+        return None;
+    }
+    let name_len = usize::from(u16_at(data, p + 26)?);
+    let extra_len = usize::from(u16_at(data, p + 28)?);
+    let name_at = p + 30;
+    let extra_at = name_at + name_len;
+    let data_start = extra_at + extra_len;
+    if data_start > data.len() {
+        return None;
+    }
+    let version_needed = u16_at(data, p + 4)?;
+    let flags = u16_at(data, p + 6)?;
+    let mut m = Member {
+        name: data[name_at..extra_at].to_vec(),
+        version_made: version_needed,
+        version_needed,
+        flags,
+        method: u16_at(data, p + 8)?,
+        time: u16_at(data, p + 10)?,
+        date: u16_at(data, p + 12)?,
+        crc: u32_at(data, p + 14)?,
+        packed: u64::from(u32_at(data, p + 18)?),
+        size: u64::from(u32_at(data, p + 22)?),
+        local: p as u64,
+        aes: None,
+        size_unknown: false,
+    };
+    read_extra(&data[extra_at..data_start], &mut m, None);
+    if flags & 0x0008 != 0 && m.packed == 0 {
+        m.size_unknown = true;
+    }
+    Some((m, data_start))
+}
+
+/// Hands out one member.
+fn member(data: &[u8], m: &Member, ctx: &mut Ctx, sink: &mut Sink<'_>) -> Flow {
+    let name = m.display_name();
+    let lh = usize::try_from(m.local).unwrap_or(usize::MAX);
+    let Some((_, data_start)) = local_header(data, lh) else {
+        return sink(
+            ctx,
+            Entry::failed(
+                name,
+                Issue::corrupt(format!(
+                    "zip: no local header at offset {} for this member",
+                    m.local
+                )),
+            ),
+        );
+    };
+    if m.method == 0 && !m.encrypted() {
+        let want = usize::try_from(m.packed).unwrap_or(usize::MAX);
+        let end = data_start.saturating_add(want);
+        let mut entry = Entry::new(name, &data[data_start..end.min(data.len())]);
+        if end > data.len() {
+            entry.issue = Some(Issue::corrupt(
+                "zip: stored member is cut short by the end of the archive",
+            ));
+        }
+        return sink(ctx, entry);
+    }
+    // The virtual archive ends with the member's data, so that the zip
+    // crate's search for the end record never reads more than the member.
+    let end = usize::try_from(m.packed)
+        .ok()
+        .and_then(|n| data_start.checked_add(n))
+        .map_or(data.len(), |e| e.min(data.len()));
+    let entry = decode(&data[lh..end], m, ctx, &name);
+    sink(ctx, entry)
+}
+
+/// The input from a local header on, followed by a made-up central
+/// directory of that one member; counts the bytes read.
+struct Virtual<'a> {
+    head: &'a [u8],
+    tail: Vec<u8>,
+    pos: u64,
+    count: &'a Cell<u64>,
+}
+
+impl Read for Virtual<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let head = self.head.len() as u64;
+        let (src, at) = if self.pos < head {
+            (self.head, self.pos)
+        } else {
+            (&self.tail[..], self.pos - head)
+        };
+        let at = usize::try_from(at).unwrap_or(usize::MAX);
+        let avail = src.get(at..).unwrap_or(&[]);
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.pos += n as u64;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl Seek for Virtual<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let len = (self.head.len() + self.tail.len()) as u64;
+        let new = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        match new {
+            Some(n) => {
+                self.pos = n;
+                Ok(n)
+            }
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek out of range",
+            )),
+        }
+    }
+}
+
+/// A central directory of `m` alone, its local header at offset 0, placed
+/// at `cd_offset`, and the end record.
+fn one_member_directory(m: &Member, cd_offset: u32) -> Vec<u8> {
+    let big = m.packed >= 0xFFFF_FFFF || m.size >= 0xFFFF_FFFF;
+    let mut extra = Vec::new();
+    if big {
+        extra.extend_from_slice(&1u16.to_le_bytes());
+        extra.extend_from_slice(&16u16.to_le_bytes());
+        extra.extend_from_slice(&m.size.to_le_bytes());
+        extra.extend_from_slice(&m.packed.to_le_bytes());
+    }
+    if let Some(aes) = &m.aes {
+        extra.extend_from_slice(aes);
+    }
+    let name = b"m";
+    let mut cd = Vec::with_capacity(46 + name.len() + extra.len() + EOCD_LEN);
+    cd.extend_from_slice(CDH);
+    cd.extend_from_slice(&m.version_made.to_le_bytes());
+    cd.extend_from_slice(&m.version_needed.to_le_bytes());
+    // Bit 11 (UTF-8 name) off: the name here is plain ASCII.
+    cd.extend_from_slice(&(m.flags & !0x0800).to_le_bytes());
+    cd.extend_from_slice(&m.method.to_le_bytes());
+    cd.extend_from_slice(&m.time.to_le_bytes());
+    cd.extend_from_slice(&m.date.to_le_bytes());
+    cd.extend_from_slice(&m.crc.to_le_bytes());
+    let (packed, size) = if big {
+        (0xFFFF_FFFFu32, 0xFFFF_FFFFu32)
+    } else {
+        (m.packed as u32, m.size as u32)
+    };
+    cd.extend_from_slice(&packed.to_le_bytes());
+    cd.extend_from_slice(&size.to_le_bytes());
+    cd.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    cd.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+    cd.extend_from_slice(&[0u8; 10]); // comment length, disk, attributes
+    cd.extend_from_slice(&0u32.to_le_bytes()); // local header offset
+    cd.extend_from_slice(name);
+    cd.extend_from_slice(&extra);
+    let cd_size = cd.len() as u32;
+    cd.extend_from_slice(EOCD);
+    cd.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
+    cd.extend_from_slice(&cd_size.to_le_bytes());
+    cd.extend_from_slice(&cd_offset.to_le_bytes());
+    cd.extend_from_slice(&0u16.to_le_bytes());
+    cd
+}
+
+/// Decodes (and decrypts) a member through the `zip` crate.
+fn decode<'a>(head: &[u8], m: &Member, ctx: &mut Ctx, name: &str) -> Entry<'a> {
+    let Ok(cd_offset) = u32::try_from(head.len()) else {
+        return Entry::failed(
+            name,
+            Issue::unsupported("zip: compressed members of 4 GiB or more are not unpacked"),
+        );
+    };
+    let mut m = m.clone();
+    if m.size_unknown {
+        // The zip crate stops at the declared size; the limits bound it instead.
+        m.size = u64::MAX >> 1;
+    }
+    let tail = one_member_directory(&m, cd_offset);
+    let packed = Cell::new(0u64);
+    let reader = Virtual {
+        head,
+        tail,
+        pos: 0,
+        count: &packed,
+    };
+    let config = Config {
+        archive_offset: ArchiveOffset::Known(0),
+    };
+    let mut archive = match ZipArchive::with_config(config, reader) {
+        Ok(a) => a,
+        Err(e) => {
+            return Entry::failed(
+                name,
+                Issue::corrupt(format!("zip: cannot read member: {e}")),
+            );
+        }
+    };
+    let options = || ZipReadOptions::new().ignore_crc32(m.size_unknown);
+    if !m.encrypted() {
+        return match archive.by_index_with_options(0, options()) {
+            Ok(mut file) => {
+                packed.set(0);
+                Entry::expanded(name, ctx.expand(&mut file, &packed))
+            }
+            Err(e) => Entry::failed(name, method_issue(&m, e)),
+        };
+    }
+    let kind = if m.method == 99 || m.aes.is_some() {
+        "AES"
+    } else {
+        "ZipCrypto"
+    };
+    for pw in &ctx.limits().passwords {
+        let Ok(mut file) = archive.by_index_with_options(0, options().password(Some(pw))) else {
+            continue;
+        };
+        packed.set(0);
+        let out = ctx.expand(&mut file, &packed);
+        // A wrong ZipCrypto password passes its one-byte check once in
+        // 256 tries and then decodes to garbage: try the next one.
+        let garbage = out.data.is_empty()
+            && out
+                .cut
+                .as_ref()
+                .is_some_and(|c| c.kind == crate::IssueKind::Corrupt);
+        if !garbage {
+            return Entry::expanded(name, out);
+        }
+    }
+    Entry::failed(
+        name,
+        Issue::encrypted(format!(
+            "zip: member is encrypted ({kind}) and no password given opened it"
+        )),
+    )
+}
+
+fn method_issue(m: &Member, e: ZipError) -> Issue {
+    match e {
+        ZipError::UnsupportedArchive(what) => Issue::unsupported(format!(
+            "zip: member uses compression method {} ({what})",
+            m.method
+        )),
+        e => Issue::corrupt(format!("zip: cannot read member: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{EICAR, walk, walk_with};
+    use crate::{Format, IssueKind, Limits, identify};
+    use std::io::{Cursor, Write};
+    use std::time::{Duration, Instant};
+    use zip::CompressionMethod;
+    use zip::unstable::write::FileOptionsExt;
+    use zip::write::SimpleFileOptions;
+
+    fn opts(method: CompressionMethod) -> SimpleFileOptions {
+        SimpleFileOptions::default().compression_method(method)
+    }
+
+    fn make_with(members: &[(&str, &[u8], SimpleFileOptions)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, data, o) in members {
+            w.start_file(*name, *o).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn make(members: &[(&str, &[u8])], method: CompressionMethod) -> Vec<u8> {
+        let v: Vec<_> = members
+            .iter()
+            .map(|(n, d)| (*n, *d, opts(method)))
+            .collect();
+        make_with(&v)
+    }
+
+    #[test]
+    fn nested_zip_every_method() {
+        for method in [
+            CompressionMethod::Stored,
+            CompressionMethod::Deflated,
+            CompressionMethod::Bzip2,
+            CompressionMethod::Zstd,
+            CompressionMethod::Xz,
+        ] {
+            let inner = make(&[("eicar.com", EICAR)], method);
+            let outer = make(&[("readme.txt", b"hello"), ("inner.zip", &inner)], method);
+            assert_eq!(identify(&outer), Some(Format::Zip));
+            let w = walk(&outer, "outer.zip");
+            let f = w
+                .found
+                .iter()
+                .find(|f| f.data == EICAR)
+                .expect("eicar found");
+            assert_eq!(f.chain, "inner.zip!eicar.com", "{method:?}");
+            assert!(f.issue.is_none(), "{method:?}: {:?}", f.issue);
+            assert!(w.issues.is_empty(), "{method:?}: {:?}", w.issues);
+            assert_eq!(
+                w.chains(),
+                ["readme.txt", "inner.zip", "inner.zip!eicar.com"]
+            );
+        }
+    }
+
+    #[test]
+    fn stored_members_are_borrowed() {
+        let z = make(&[("eicar.com", EICAR)], CompressionMethod::Stored);
+        let limits = Limits::default();
+        let mut ctx = Ctx::new(&limits, None);
+        let mut borrowed = false;
+        crate::extract(Format::Zip, &z, "z.zip", &mut ctx, &mut |_, e| {
+            borrowed = matches!(e.data, std::borrow::Cow::Borrowed(_)) && e.data == EICAR;
+            Flow::Continue
+        })
+        .unwrap();
+        assert!(borrowed);
+    }
+
+    #[test]
+    fn directories_are_not_entries() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.add_directory("dir/", SimpleFileOptions::default())
+            .unwrap();
+        w.start_file("dir/eicar.com", SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(EICAR).unwrap();
+        let z = w.finish().unwrap().into_inner();
+        assert_eq!(walk(&z, "z.zip").chains(), ["dir/eicar.com"]);
+    }
+
+    #[test]
+    fn self_extracting_and_split() {
+        let z = make(&[("eicar.com", EICAR)], CompressionMethod::Deflated);
+        let mut sfx = b"MZ\x90\x00".to_vec();
+        sfx.extend(std::iter::repeat_n(0xAAu8, 5000));
+        sfx.extend_from_slice(&z);
+        assert!(detect(&sfx));
+        let w = walk(&sfx, "setup.exe");
+        assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+
+        for marker in [&b"PK\x07\x08"[..], b"PK00"] {
+            let mut split = marker.to_vec();
+            split.extend_from_slice(&z);
+            assert!(detect(&split));
+            let w = walk(&split, "a.zip");
+            assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
+        }
+    }
+
+    #[test]
+    fn encrypted_members() {
+        let zc = SimpleFileOptions::default()
+            .with_deprecated_encryption(b"infected")
+            .unwrap();
+        let aes =
+            SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "infected");
+        for (kind, o) in [("ZipCrypto", zc), ("AES", aes)] {
+            let z = make_with(&[("eicar.com", EICAR, o)]);
+            let w = walk(&z, "z.zip");
+            assert_eq!(w.found.len(), 1);
+            let issue = w.found[0].issue.as_ref().unwrap();
+            assert_eq!(issue.kind, IssueKind::Encrypted, "{kind}");
+            assert!(issue.message.contains(kind), "{}", issue.message);
+            assert!(w.found[0].data.is_empty());
+
+            let limits = Limits {
+                passwords: vec![b"wrong".to_vec(), b"infected".to_vec()],
+                ..Limits::default()
+            };
+            let w = walk_with(&z, "z.zip", &limits);
+            let f = w.containing(EICAR).expect(kind);
+            assert_eq!(f.chain, "eicar.com");
+        }
+    }
+
+    #[test]
+    fn names_come_through_as_they_are() {
+        let names = ["../../etc/passwd", "/abs/x", "esc\x1b[31mred"];
+        let v: Vec<(&str, &[u8])> = names.iter().map(|n| (*n, EICAR)).collect();
+        let mut z = make(&v, CompressionMethod::Stored);
+        // Invalid UTF-8: patch "x" of "/abs/x" to 0xFF in both headers.
+        let pat = b"/abs/x";
+        let spots: Vec<usize> = memmem::find_iter(&z, pat).collect();
+        assert_eq!(spots.len(), 2);
+        for s in spots {
+            z[s + 5] = 0xFF;
+        }
+        let w = walk(&z, "z.zip");
+        assert_eq!(
+            w.chains(),
+            ["../../etc/passwd", "/abs/\u{FFFD}", "esc\x1b[31mred"]
+        );
+    }
+
+    #[test]
+    fn duplicate_names_are_all_handed_out() {
+        let mut z = make(
+            &[("aaaa.txt", b"first"), ("bbbb.txt", EICAR)],
+            CompressionMethod::Stored,
+        );
+        let spots: Vec<usize> = memmem::find_iter(&z, b"bbbb.txt").collect();
+        for s in spots {
+            z[s..s + 4].copy_from_slice(b"aaaa");
+        }
+        let w = walk(&z, "z.zip");
+        assert_eq!(w.chains(), ["aaaa.txt", "aaaa.txt"]);
+        assert!(w.containing(EICAR).is_some());
+    }
+
+    #[test]
+    fn without_central_directory_local_headers_are_walked() {
+        // A streamed zip (data descriptors, no sizes in the local headers),
+        // cut before its central directory.
+        let mut w = zip::ZipWriter::new_stream(Vec::new());
+        w.start_file("a.txt", opts(CompressionMethod::Deflated))
+            .unwrap();
+        w.write_all(&b"hello ".repeat(100)).unwrap();
+        w.start_file("eicar.com", opts(CompressionMethod::Deflated))
+            .unwrap();
+        w.write_all(EICAR).unwrap();
+        let full = w.finish().unwrap().get_ref().clone();
+        let cd = memmem::rfind(&full, CDH).unwrap();
+        let cut = &full[..cd];
+        assert!(detect(cut));
+        let w = walk(cut, "z.zip");
+        assert_eq!(w.chains(), ["a.txt", "eicar.com"]);
+        assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
+        assert_eq!(w.issues[0].1.kind, IssueKind::Corrupt);
+        // The whole one reads through its central directory.
+        let w = walk(&full, "z.zip");
+        assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+    }
+
+    #[test]
+    fn truncated_and_bit_flipped_do_not_panic() {
+        let inner = make(&[("eicar.com", EICAR)], CompressionMethod::Deflated);
+        let z = make(
+            &[
+                ("a.txt", &b"some text ".repeat(50)[..]),
+                ("inner.zip", &inner),
+            ],
+            CompressionMethod::Deflated,
+        );
+        for n in 0..z.len() {
+            let w = walk(&z[..n], "z.zip");
+            let _ = (w.found.len(), w.issues.len());
+        }
+        let mut flipped = z.clone();
+        for i in 0..z.len() {
+            for bit in [0x01u8, 0x80] {
+                flipped[i] ^= bit;
+                let _ = walk(&flipped, "z.zip");
+                flipped[i] ^= bit;
+            }
+        }
+        // A member whose data was cut is reported.
+        let cut = &z[..z.len() / 2];
+        let w = walk(cut, "z.zip");
+        assert!(!w.issues.is_empty());
+    }
+
+    #[test]
+    fn nested_bomb_is_bounded() {
+        // 42.zip in small: 4 levels of 8 copies over 2 MiB of zeros
+        // (8^4 * 2 MiB = 8 GiB in all).
+        let zeros = vec![0u8; 2 << 20];
+        let mut level = make(&[("0.bin", &zeros)], CompressionMethod::Deflated);
+        for depth in 1..=4 {
+            let names: Vec<String> = (0..8).map(|i| format!("{depth}-{i}.zip")).collect();
+            let v: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &level[..])).collect();
+            level = make(&v, CompressionMethod::Deflated);
+        }
+        let limits = Limits {
+            max_expanded: 32 << 20,
+            ..Limits::default()
+        };
+        let start = Instant::now();
+        let w = walk_with(&level, "42.zip", &limits);
+        assert!(start.elapsed() < Duration::from_secs(20));
+        let leaves: u64 = w
+            .found
+            .iter()
+            .filter(|f| f.chain.ends_with("0.bin"))
+            .map(|f| f.data.len() as u64)
+            .sum();
+        assert!(leaves <= 32 << 20);
+        assert!(leaves > 0);
+        assert!(
+            w.issues
+                .iter()
+                .any(|(_, i)| i.kind == IssueKind::Limit("max-scansize"))
+                || w.found
+                    .iter()
+                    .any(|f| f.issue.as_ref().is_some_and(|i| i.is_global()))
+        );
+    }
+
+    /// An overlapping-entry bomb in the manner of Fifield's zbsm: one local
+    /// header and one deflate stream, and thousands of central directory
+    /// entries that all point at it.
+    #[test]
+    fn overlapping_entries_are_bounded() {
+        let single = make(&[("k", &vec![0u8; 1 << 20])], CompressionMethod::Deflated);
+        let cd_at = memmem::rfind(&single, CDH).unwrap();
+        let eocd_at = memmem::rfind(&single, EOCD).unwrap();
+        let cd_entry = &single[cd_at..eocd_at];
+        let name_len = usize::from(u16_at(cd_entry, 28).unwrap());
+        assert_eq!(name_len, 1);
+        let mut z = single[..cd_at].to_vec();
+        let count = 20_000u32;
+        let mut cd = Vec::new();
+        for i in 0..count {
+            let mut e = cd_entry.to_vec();
+            let name = format!("{i:05}");
+            e[28..30].copy_from_slice(&(name.len() as u16).to_le_bytes());
+            e.splice(46..47, name.bytes());
+            cd.extend_from_slice(&e);
+        }
+        let cd_offset = z.len() as u32;
+        z.extend_from_slice(&cd);
+        z.extend_from_slice(EOCD);
+        z.extend_from_slice(&[0, 0, 0, 0]);
+        z.extend_from_slice(&0xFFFFu16.to_le_bytes());
+        z.extend_from_slice(&0xFFFFu16.to_le_bytes());
+        z.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+        z.extend_from_slice(&cd_offset.to_le_bytes());
+        z.extend_from_slice(&[0, 0]);
+        assert!(detect(&z));
+        let limits = Limits {
+            max_expanded: 64 << 20,
+            ..Limits::default()
+        };
+        let start = Instant::now();
+        let w = walk_with(&z, "zbsm.zip", &limits);
+        assert!(start.elapsed() < Duration::from_secs(20));
+        let total: u64 = w.found.iter().map(|f| f.data.len() as u64).sum();
+        assert!(total <= 64 << 20);
+        assert!(w.found.len() <= 65);
+        assert!(
+            w.found
+                .iter()
+                .any(|f| f.issue.as_ref().is_some_and(|i| i.is_global()))
+                || w.issues.iter().any(|(_, i)| i.is_global())
+        );
+    }
+
+    #[test]
+    fn no_false_positives() {
+        let mut rng = 0x1234_5678u32;
+        let random: Vec<u8> = (0..100_000)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                rng as u8
+            })
+            .collect();
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(4096, 0);
+        let text = b"PK is not a zip; neither is PK\x05\x06 in the middle of text.".repeat(10);
+        for d in [&random[..], &elf, &text, b"", b"PK"] {
+            assert!(!detect(d));
+        }
+        // A PDF that ends with a zip stays a PDF.
+        let z = make(&[("a", b"b")], CompressionMethod::Stored);
+        let mut pdf = b"%PDF-1.7\n".to_vec();
+        pdf.extend_from_slice(&z);
+        assert!(!detect(&pdf));
+    }
 }
