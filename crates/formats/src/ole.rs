@@ -726,7 +726,7 @@ impl<R: Read> Read for OvbaReader<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::testutil::{EICAR, walk, walk_with};
     use crate::{IssueKind, Limits};
