@@ -154,10 +154,10 @@ impl<'a> Cfb<'a> {
             let s = Cfb::sector_of(data, ss, next);
             let per = ss / 4 - 1;
             for i in 0..per {
-                if let Some(id) = u32_at(s, 4 * i) {
-                    if id < MAXREG {
-                        fat_ids.push(id);
-                    }
+                if let Some(id) = u32_at(s, 4 * i)
+                    && id < MAXREG
+                {
+                    fat_ids.push(id);
                 }
             }
             next = u32_at(s, 4 * per).unwrap_or(ENDOFCHAIN);
@@ -359,7 +359,9 @@ pub(crate) fn extract(
         todo.extend(sub.into_iter().rev());
     }
 
-    let mut vba_modules: Vec<(String, usize, Vec<(String, u32)>)> = Vec::new();
+    // (storage path, storage id, modules of its `dir` stream).
+    type Modules = Vec<(String, u32)>;
+    let mut vba_modules: Vec<(String, usize, Modules)> = Vec::new();
     for (id, path, parent) in streams {
         ctx.check_time()?;
         let (start, size) = (cfb.dirs[id].start, cfb.dirs[id].size);
@@ -414,11 +416,11 @@ pub(crate) fn extract(
         } else {
             None
         };
-        if leaf.eq_ignore_ascii_case("dir") {
-            if let Some(mods) = vba_dir(&content) {
-                let prefix = path[..path.len() - leaf.len()].to_string();
-                vba_modules.push((prefix, parent, mods));
-            }
+        if leaf.eq_ignore_ascii_case("dir")
+            && let Some(mods) = vba_dir(&content)
+        {
+            let prefix = path[..path.len() - leaf.len()].to_string();
+            vba_modules.push((prefix, parent, mods));
         }
         let entry = Entry {
             name: path,

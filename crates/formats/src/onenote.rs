@@ -64,7 +64,9 @@ pub(crate) fn extract(
             return Ok(());
         }
         if short {
-            return Err(Issue::corrupt("onenote: the file ends inside an embedded file"));
+            return Err(Issue::corrupt(
+                "onenote: the file ends inside an embedded file",
+            ));
         }
         pos = start + take;
     }
@@ -105,10 +107,7 @@ mod tests {
     #[test]
     fn embedded_files() {
         let ole = build(&[("Dir/eicar.com", EICAR)]);
-        let f = section(&[
-            file_data(b"first", 5),
-            file_data(&ole, ole.len() as u64),
-        ]);
+        let f = section(&[file_data(b"first", 5), file_data(&ole, ole.len() as u64)]);
         assert!(detect(&f));
         let w = walk(&f, "x.one");
         assert!(w.issues.is_empty(), "{:?}", w.issues);

@@ -216,10 +216,10 @@ impl<'a> Lexer<'a> {
                 let gen_tok = self.regular_run();
                 if !gen_tok.is_empty() && gen_tok.iter().all(u8::is_ascii_digit) {
                     self.skip_ws();
-                    if self.regular_run() == b"R" {
-                        if let Ok(n) = u32::try_from(n) {
-                            return Obj::Ref(n);
-                        }
+                    if self.regular_run() == b"R"
+                        && let Ok(n) = u32::try_from(n)
+                    {
+                        return Obj::Ref(n);
                     }
                 }
                 self.pos = save;
@@ -333,15 +333,15 @@ fn decode_name(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
-        if raw[i] == b'#' {
-            if let (Some(h), Some(l)) = (
+        if raw[i] == b'#'
+            && let (Some(h), Some(l)) = (
                 raw.get(i + 1).copied().and_then(hex_val),
                 raw.get(i + 2).copied().and_then(hex_val),
-            ) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
         }
         out.push(raw[i]);
         i += 1;
@@ -487,7 +487,7 @@ pub(crate) fn extract(
         let p = pos + rel;
         pos = p + 3;
         steps = steps.wrapping_add(1);
-        if steps % 256 == 0 {
+        if steps.is_multiple_of(256) {
             ctx.check_time()?;
         }
         let Some(num) = object_number(data, p) else {
@@ -603,7 +603,7 @@ pub(crate) fn extract(
             let mut count = 0u32;
             while lx.pos < lx.d.len() {
                 count = count.wrapping_add(1);
-                if count % 256 == 0 {
+                if count.is_multiple_of(256) {
                     ctx.check_time()?;
                 }
                 let before = lx.pos;
@@ -1040,7 +1040,9 @@ mod tests {
     }
 
     /// Assembles a PDF: (number, dictionary or body, stream data).
-    fn pdf(objs: &[(u32, &[u8], Option<&[u8]>)], trailer: &[u8]) -> Vec<u8> {
+    type Object<'a> = (u32, &'a [u8], Option<&'a [u8]>);
+
+    fn pdf(objs: &[Object<'_>], trailer: &[u8]) -> Vec<u8> {
         let mut out = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n".to_vec();
         for (n, dict, stream) in objs {
             out.extend_from_slice(format!("{n} 0 obj\n").as_bytes());

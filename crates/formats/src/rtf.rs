@@ -135,7 +135,7 @@ pub(crate) fn extract(
     let mut tick = 0u32;
     while i < data.len() {
         tick = tick.wrapping_add(1);
-        if tick % (1 << 16) == 0 {
+        if tick.is_multiple_of(1 << 16) {
             ctx.check_time()?;
         }
         match data[i] {
@@ -144,12 +144,16 @@ pub(crate) fn extract(
                 i += 1;
             }
             b'}' => {
-                if cur.as_ref().is_some_and(|d| depth <= d.depth) {
-                    if let Some(d) = cur.take() {
-                        let n = if d.kind == Kind::Object { objects } else { stores };
-                        if sink(ctx, finish(d, n, false)) == Flow::Stop {
-                            return Ok(());
-                        }
+                if cur.as_ref().is_some_and(|d| depth <= d.depth)
+                    && let Some(d) = cur.take()
+                {
+                    let n = if d.kind == Kind::Object {
+                        objects
+                    } else {
+                        stores
+                    };
+                    if sink(ctx, finish(d, n, false)) == Flow::Stop {
+                        return Ok(());
                     }
                 }
                 depth = depth.saturating_sub(1);
@@ -223,7 +227,11 @@ pub(crate) fn extract(
         }
     }
     if let Some(d) = cur.take() {
-        let n = if d.kind == Kind::Object { objects } else { stores };
+        let n = if d.kind == Kind::Object {
+            objects
+        } else {
+            stores
+        };
         if sink(ctx, finish(d, n, true)) == Flow::Stop {
             return Ok(());
         }
@@ -320,13 +328,22 @@ mod tests {
         file.extend_from_slice(b"}}}");
         let w = walk(&file, "x.rtf");
         assert!(w.issues.is_empty(), "{:?}", w.issues);
-        assert!(w.chains().contains(&"object-1!Dir/eicar.com"), "{:?}", w.chains());
+        assert!(
+            w.chains().contains(&"object-1!Dir/eicar.com"),
+            "{:?}",
+            w.chains()
+        );
 
-        let mut bin = format!("{{\\rtf1{{\\object{{\\*\\objdata \\bin{} ", payload.len()).into_bytes();
+        let mut bin =
+            format!("{{\\rtf1{{\\object{{\\*\\objdata \\bin{} ", payload.len()).into_bytes();
         bin.extend_from_slice(&payload);
         bin.extend_from_slice(b"}}}");
         let w = walk(&bin, "x.rtf");
-        assert!(w.chains().contains(&"object-1!Dir/eicar.com"), "{:?}", w.chains());
+        assert!(
+            w.chains().contains(&"object-1!Dir/eicar.com"),
+            "{:?}",
+            w.chains()
+        );
     }
 
     #[test]
@@ -348,7 +365,10 @@ mod tests {
         assert_eq!(w.found[0].data, b"AB");
         assert_eq!(w.issues[0].1.kind, IssueKind::Corrupt);
         // A huge \bin, unbalanced closing braces.
-        let w = walk(b"{\\rtf1}}}}{\\objdata \\bin99999999999999999999 ABC", "x.rtf");
+        let w = walk(
+            b"{\\rtf1}}}}{\\objdata \\bin99999999999999999999 ABC",
+            "x.rtf",
+        );
         assert_eq!(w.found[0].data, b"ABC");
         let w = walk(b"{\\rtf1{\\objdata \\bin-5 41}}", "x.rtf");
         assert_eq!(w.found[0].data, b"A");
