@@ -86,7 +86,10 @@ fn chains(o: &std::process::Output) -> Vec<Vec<String>> {
 fn eicar_nested_three_levels_is_found_with_its_chain() {
     let t = Tree::new();
     let inner = zip_of(&[("eicar.com", &eicar())]);
-    let tgz = gzip_of(&tar_of(&[("docs/readme.txt", b"hi"), ("dir/inner.zip", &inner)]));
+    let tgz = gzip_of(&tar_of(&[
+        ("docs/readme.txt", b"hi"),
+        ("dir/inner.zip", &inner),
+    ]));
     let outer = t.write("mail/outer.tar.gz", &tgz);
 
     let text = t.run(&["scan", &t.arg("mail")]);
@@ -176,7 +179,10 @@ fn hash_and_name_iocs_apply_to_members() {
     c.sort();
     assert_eq!(
         c,
-        vec![vec!["Temp/svchost32.exe".to_string()], vec!["a/payload.bin".to_string()]]
+        vec![
+            vec!["Temp/svchost32.exe".to_string()],
+            vec!["a/payload.bin".to_string()]
+        ]
     );
 }
 
@@ -358,18 +364,31 @@ fn gzip_of_10_gib_of_zeros_stops_at_the_ratio_limit_in_bounded_memory() {
         bomb.extend_from_slice(&member);
     }
     let mut bomb_file = bomb.clone();
-    // EICAR at the very start: a cut member is still scanned.
-    bomb_file.splice(0..0, gzip_of(&eicar()));
+    // A marker at the very start: a cut member is still scanned.
+    bomb_file.splice(0..0, gzip_of(b"payload-marker-1234"));
     t.write("x/zeros.gz", &bomb_file);
+    t.write(
+        "sigs/marker.yar",
+        "rule Marker { strings: $a = \"payload-marker-1234\" condition: $a }",
+    );
     let mut c = t.cmd();
-    c.args(["scan", "--format", "json", "-j", "1", &t.arg("x")]);
+    c.args([
+        "scan",
+        "--format",
+        "json",
+        "-j",
+        "1",
+        "-s",
+        &t.arg("sigs"),
+        &t.arg("x"),
+    ]);
     let started = std::time::Instant::now();
     let (o, rss_kib) = run_measured(c);
     let took = started.elapsed();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let f = findings(&o);
     assert_eq!(f[0]["chain"], serde_json::json!(["zeros"]));
-    assert_eq!(f[0]["detections"][0]["name"], "EICAR_Test_File");
+    assert_eq!(f[0]["detections"][0]["name"], "Marker");
     assert_eq!(f[0]["problems"][0]["limit"], "max-ratio", "{f:?}");
     assert!(took.as_secs() < 60, "took {took:?}");
     assert!(rss_kib < 256 * 1024, "peak RSS {rss_kib} KiB");
@@ -391,10 +410,9 @@ fn truncated_and_corrupt_containers_are_reported_and_the_scan_goes_on() {
         .filter(|f| !f["problems"].as_array().unwrap().is_empty())
         .collect();
     assert!(
-        problems.iter().any(|f| f["path"]
-            .as_str()
-            .unwrap()
-            .ends_with("truncated.gz")),
+        problems
+            .iter()
+            .any(|f| f["path"].as_str().unwrap().ends_with("truncated.gz")),
         "{f:?}"
     );
     assert!(
