@@ -325,16 +325,21 @@ impl<'s> ObjectScanner<'s> {
     }
 
     /// Without YARA rules a file's content is read only when needed; with
-    /// containers on, it is needed when the file is a container. Looks at
-    /// its first 64 KiB (every format's magic is there) and, for a
-    /// self-extracting zip, at the last 64 KiB for an end-of-central-
-    /// directory record. Returns the verdict and the bytes read.
+    /// containers on, it is needed when the file is a container. A file of
+    /// up to 64 KiB is simply read whole. A larger one is probed: its first
+    /// 64 KiB (every format's magic is there) and, for a self-extracting
+    /// zip, its last 64 KiB for an end-of-central-directory record.
+    /// Returns the verdict and the bytes the probe read.
     fn may_be_container(&self, file: &File, size: u64) -> (bool, u64) {
         if self.opts.containers.is_none() || size == 0 {
             return (false, 0);
         }
         const PROBE: u64 = 64 << 10;
-        let mut head = vec![0u8; size.min(PROBE) as usize];
+        if size <= PROBE {
+            // The probe would read it all: read it once, as a whole.
+            return (true, 0);
+        }
+        let mut head = vec![0u8; PROBE as usize];
         let Ok(n) = read_full_at(file, &mut head, 0) else {
             // Unreadable here means unreadable for the full read too, which
             // reports the error.
@@ -345,15 +350,13 @@ impl<'s> ObjectScanner<'s> {
         if takedown_formats::identify(&head).is_some() {
             return (true, read);
         }
-        if size > PROBE {
-            let tail_len = PROBE + 22;
-            let mut tail = vec![0u8; size.min(tail_len) as usize];
-            let off = size.saturating_sub(tail_len);
-            if let Ok(n) = read_full_at(file, &mut tail, off) {
-                read += n as u64;
-                if memchr::memmem::find(&tail[..n], b"PK\x05\x06").is_some() {
-                    return (true, read);
-                }
+        let tail_len = PROBE + 22;
+        let mut tail = vec![0u8; size.min(tail_len) as usize];
+        let off = size.saturating_sub(tail_len);
+        if let Ok(n) = read_full_at(file, &mut tail, off) {
+            read += n as u64;
+            if memchr::memmem::find(&tail[..n], b"PK\x05\x06").is_some() {
+                return (true, read);
             }
         }
         (false, read)
@@ -885,8 +888,20 @@ mod tests {
             out.finding.detections[0].metadata["sha256"],
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        // Containers on (the default): a small file is read once, whole,
+        // to see whether it is one.
+        let out = s.scan_path(&miss, true);
+        assert_eq!(out.status, Status::Scanned { size: 4, read: 4 });
+        // Containers off: a file without a size match is never read.
+        let opts = ScanOptions {
+            containers: None,
+            ..ScanOptions::default()
+        };
+        let mut s = ObjectScanner::new(&sigs, opts);
         let out = s.scan_path(&miss, true);
         assert_eq!(out.status, Status::Scanned { size: 4, read: 0 });
+        let out = s.scan_path(&hit, true);
+        assert_eq!(out.status, Status::Scanned { size: 3, read: 3 });
     }
 
     #[test]

@@ -421,3 +421,48 @@ fn truncated_and_corrupt_containers_are_reported_and_the_scan_goes_on() {
                 && !f["detections"].as_array().unwrap().is_empty())
     );
 }
+
+#[test]
+fn mail_attachment_chain_names_every_level() {
+    let t = Tree::new();
+    let zip = zip_of(&[("dropper.exe", &eicar())]);
+    let b64: String = {
+        // Standard base64, 76 columns, as mailers write it.
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for c in zip.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                s.push(if i <= c.len() {
+                    A[((n >> (18 - 6 * i)) & 63) as usize] as char
+                } else {
+                    '='
+                });
+            }
+        }
+        s.as_bytes()
+            .chunks(76)
+            .map(|l| std::str::from_utf8(l).unwrap())
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    let mail = format!(
+        "From: billing@example.invalid\r\nTo: victim@example.invalid\r\n\
+         Subject: Invoice\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain\r\n\r\nPlease see the invoice.\r\n\
+         --b1\r\nContent-Type: application/zip; name=\"invoice.zip\"\r\n\
+         Content-Disposition: attachment; filename=\"invoice.zip\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b1--\r\n"
+    );
+    let path = t.write("mail/invoice.eml", mail);
+    let o = t.run(&["scan", &t.arg("mail")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let want = format!(
+        "{}!invoice.zip!dropper.exe: EICAR_Test_File FOUND",
+        path.display()
+    );
+    assert!(stdout(&o).contains(&want), "{}", stdout(&o));
+}
