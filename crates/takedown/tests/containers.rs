@@ -466,3 +466,121 @@ fn mail_attachment_chain_names_every_level() {
     );
     assert!(stdout(&o).contains(&want), "{}", stdout(&o));
 }
+
+/// Raw deflate of `mib` MiB of zeros, cheap to build: one fully flushed
+/// block of 1 MiB of zeros repeated (a full flush resets the dictionary,
+/// so copies are independent), then an empty final block.
+fn raw_zeros_deflate(mib: usize) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut one = Vec::with_capacity(4096);
+    c.compress_vec(&vec![0u8; 1 << 20], &mut one, flate2::FlushCompress::Full)
+        .unwrap();
+    let mut out = Vec::with_capacity(one.len() * mib + 2);
+    for _ in 0..mib {
+        out.extend_from_slice(&one);
+    }
+    out.extend_from_slice(&[0x03, 0x00]);
+    out
+}
+
+/// A zip assembled by hand: one local header and data per distinct
+/// member, and central-directory entries that may point at the same local
+/// header more than once (`entries`: name and index of the data).
+fn hand_zip(datas: &[(&[u8], u32)], entries: &[(&str, usize)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut offsets = Vec::new();
+    for (i, (raw, size)) in datas.iter().enumerate() {
+        offsets.push(out.len() as u32);
+        let name = format!("data{i}");
+        out.extend_from_slice(&0x04034b50u32.to_le_bytes());
+        out.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&0u32.to_le_bytes()); // CRC: never reached, cut first
+        out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(raw);
+    }
+    let cd_start = out.len() as u32;
+    for (name, i) in entries {
+        let (raw, size) = datas[*i];
+        out.extend_from_slice(&0x02014b50u32.to_le_bytes());
+        out.extend_from_slice(&[20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&[0; 12]);
+        out.extend_from_slice(&offsets[*i].to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+    }
+    let cd_len = out.len() as u32 - cd_start;
+    out.extend_from_slice(&0x06054b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&cd_len.to_le_bytes());
+    out.extend_from_slice(&cd_start.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+fn problem_limits(o: &std::process::Output) -> Vec<String> {
+    let mut v: Vec<String> = findings(o)
+        .iter()
+        .flat_map(|f| f["problems"].as_array().unwrap().clone())
+        .map(|p| p["limit"].as_str().unwrap_or("").to_string())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn nested_and_overlapping_zip_bombs_end_quickly_in_bounded_memory() {
+    let t = Tree::new();
+    let zeros = raw_zeros_deflate(1024); // 1 GiB of zeros, ~1 MB
+    // 42.zip-style: 16 x 16 x 16 zips around 1 GiB of zeros (4 TiB in all).
+    let mut level = hand_zip(&[(&zeros, 1 << 30)], &[("zeros.bin", 0)]);
+    for depth in 0..3 {
+        let names: Vec<String> = (0..16).map(|i| format!("lib{depth}_{i:x}.zip")).collect();
+        let members: Vec<(&str, &[u8])> = names
+            .iter()
+            .map(|n| (n.as_str(), level.as_slice()))
+            .collect();
+        level = zip_of(&members);
+    }
+    t.write("bombs/42.zip", &level);
+    // Overlapping entries: 1,000 central-directory entries, one local
+    // header and one stream of 1 GiB of zeros.
+    let entries: Vec<(String, usize)> = (0..1000).map(|i| (format!("{i:04}.bin"), 0)).collect();
+    let refs: Vec<(&str, usize)> = entries.iter().map(|(n, i)| (n.as_str(), *i)).collect();
+    t.write("bombs/overlap.zip", hand_zip(&[(&zeros, 1 << 30)], &refs));
+
+    for bomb in ["42.zip", "overlap.zip"] {
+        let mut c = t.cmd();
+        c.args([
+            "scan",
+            "--format",
+            "json",
+            "-j",
+            "1",
+            &t.arg(&format!("bombs/{bomb}")),
+        ]);
+        let started = std::time::Instant::now();
+        let (o, rss_kib) = run_measured(c);
+        let took = started.elapsed();
+        assert_eq!(code(&o), 0, "{bomb}: {}", stderr(&o));
+        let limits = problem_limits(&o);
+        assert!(
+            limits.contains(&"max-ratio".to_string())
+                && limits.contains(&"max-scansize".to_string()),
+            "{bomb}: {limits:?}"
+        );
+        let s = summary(&o);
+        assert!(s["members_scanned"].as_u64().unwrap() < 100, "{bomb}: {s}");
+        assert!(took.as_secs() < 60, "{bomb}: took {took:?}");
+        assert!(rss_kib < 256 * 1024, "{bomb}: peak RSS {rss_kib} KiB");
+    }
+}
