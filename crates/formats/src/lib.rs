@@ -10,9 +10,11 @@
 //! goes through [`Ctx::expand`], which enforces the limits of one top-level
 //! object ([`Limits`]): the size of one member, the bytes expanded in all,
 //! the compression ratio and the deadline. Entries per container are
-//! counted in [`extract`]. Nothing is written to disk: members are slices
-//! of their parent where the format stores them uncompressed, and owned
-//! buffers otherwise.
+//! counted in [`extract`]. Members are slices of their parent where the
+//! format stores them uncompressed, and owned buffers otherwise. Nothing
+//! is written to disk but one thing: libunrar reads RAR archives by path,
+//! so a RAR archive with compressed members is copied to a private
+//! temporary directory while it is unpacked.
 #![deny(missing_docs)]
 
 mod binhex;

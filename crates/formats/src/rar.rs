@@ -1,13 +1,22 @@
 //! RAR archives, versions 4 (1.5 to 4.x) and 5: the member list, and the
 //! content of stored (uncompressed) members as slices of the archive.
 //!
-//! There is no RAR decompressor here: compressed members are listed (their
-//! names reach name signatures) and reported as unsupported; encrypted
-//! members and archives with encrypted headers are reported as encrypted.
+//! Compressed members are decoded by libunrar (the `unrar` crate), which
+//! only opens archives by path: when an archive holds one, it is copied to
+//! a private temporary directory for as long as it is being unpacked (see
+//! [`Unrar`]). The member list and the stored members still come from the
+//! own parser here; libunrar is asked only for the members it must decode.
+//! Encrypted members are decoded when one of the passwords given opens
+//! them; archives with encrypted headers are reported as encrypted.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 
-use crate::{Ctx, Entry, Flow, Issue, Sink};
+use unrar::error::{Code, UnrarError, When};
+use unrar::{CursorBeforeFile, CursorBeforeHeader, OpenArchive, Process};
+
+use crate::ctx::scansize_issue;
+use crate::{Ctx, Entry, Flow, Issue, RATIO_FLOOR, Sink};
 
 const SIG4: &[u8] = b"Rar!\x1a\x07\x00";
 const SIG5: &[u8] = b"Rar!\x1a\x07\x01\x00";
@@ -22,12 +31,63 @@ pub(crate) fn extract(
     ctx: &mut Ctx,
     sink: &mut Sink<'_>,
 ) -> Result<(), Issue> {
-    if data.starts_with(SIG5) {
-        v5(data, ctx, sink)
-    } else {
-        v4(data, ctx, sink)
+    extract_with(data, ctx, sink, false)
+}
+
+/// [`extract`]; `force` sends every member that is not encrypted through
+/// libunrar, stored ones too (tests of the libunrar glue, for want of a
+/// RAR writer to make compressed members).
+fn extract_with(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>, force: bool) -> Result<(), Issue> {
+    let passwords: Vec<&[u8]> = ctx
+        .limits()
+        .passwords
+        .iter()
+        .map(Vec::as_slice)
+        // libunrar takes C strings.
+        .filter(|p| !p.contains(&0))
+        .collect();
+    let wants = |m: &Member| {
+        if m.encrypted {
+            !passwords.is_empty()
+        } else {
+            force || !m.stored
+        }
+    };
+    // A first pass over the headers only: is libunrar needed at all?
+    let mut need = false;
+    let _ = members(data, ctx, &mut |_, m| {
+        need = wants(&m);
+        if need { Flow::Stop } else { Flow::Continue }
+    });
+    if !need {
+        return members(data, ctx, &mut |ctx, m| member(data, m, ctx, sink));
+    }
+    let mut unrar = Unrar::new(data, &passwords);
+    let result = members(data, ctx, &mut |ctx, m| {
+        if wants(&m) {
+            unrar.member(data, m, ctx, sink)
+        } else {
+            member(data, m, ctx, sink)
+        }
+    });
+    result?;
+    match unrar.failed {
+        Some(issue) => Err(issue),
+        None => Ok(()),
     }
 }
+
+/// Calls `visit` with every member (not directories) of the archive, in
+/// order.
+fn members(data: &[u8], ctx: &mut Ctx, visit: &mut Visit<'_>) -> Result<(), Issue> {
+    if data.starts_with(SIG5) {
+        v5(data, ctx, visit)
+    } else {
+        v4(data, ctx, visit)
+    }
+}
+
+type Visit<'v> = dyn FnMut(&mut Ctx, Member) -> Flow + 'v;
 
 fn u16_at(d: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(
@@ -51,6 +111,10 @@ struct Member {
     method: u64,
     encrypted: bool,
     split: bool,
+    /// The unpacked size, `None` where the header says it is unknown.
+    unpacked: Option<u64>,
+    /// The dictionary (window) size a decoder allocates for it.
+    dict: u64,
 }
 
 /// Hands out one member.
@@ -97,7 +161,362 @@ fn member(data: &[u8], m: Member, ctx: &mut Ctx, sink: &mut Sink<'_>) -> Flow {
     sink(ctx, entry)
 }
 
-fn v4(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
+/// How many times one archive is reopened in libunrar (after a member it
+/// could not decode, or to try another password) before the rest of its
+/// members are handed out undecoded: each reopening skips through every
+/// member before the one wanted, which in a solid archive means decoding
+/// them again.
+const MAX_REOPEN: u32 = 16;
+
+/// Why [`Unrar::read`] has no content.
+enum Fail {
+    /// Not decoded: over a limit, or no password opens it.
+    Issue(Issue),
+    /// libunrar failed on this member.
+    Unrar(UnrarError),
+    /// libunrar gave up on the archive ([`Unrar::failed`] says why).
+    GaveUp,
+}
+
+/// A temporary copy of the archive, open in libunrar.
+///
+/// libunrar only opens archives by path, so the archive is written to
+/// `archive.rar` in a fresh directory that only this user can enter
+/// (0700, the file 0600, created new) and that is removed when this is
+/// dropped, whichever way the unpacking ends. Nothing else is written:
+/// members are read into memory (libunrar's test mode with a data
+/// callback), never extracted to paths.
+struct Unrar<'p> {
+    /// The directory and the archive in it.
+    file: Option<(tempfile::TempDir, PathBuf)>,
+    passwords: &'p [&'p [u8]],
+    /// The open archive, the number of members it has passed, and the
+    /// password it was opened with (an index into `passwords`).
+    open: Option<Open>,
+    /// The index of the next member the own parser hands over.
+    index: usize,
+    /// Times the archive was opened.
+    opened: u32,
+    /// Whether it is a solid archive (as libunrar reads it).
+    solid: bool,
+    /// The member of a solid archive that was not decoded, if one was not:
+    /// later members need it decoded first.
+    solid_gap: Option<String>,
+    /// Why libunrar gave up on the whole archive; the remaining members
+    /// are handed out as without it.
+    failed: Option<Issue>,
+}
+
+type Open = (
+    OpenArchive<Process, CursorBeforeHeader>,
+    usize,
+    Option<usize>,
+);
+
+impl<'p> Unrar<'p> {
+    fn new(data: &[u8], passwords: &'p [&'p [u8]]) -> Unrar<'p> {
+        let mut u = Unrar {
+            file: None,
+            passwords,
+            open: None,
+            index: 0,
+            opened: 0,
+            solid: false,
+            solid_gap: None,
+            failed: None,
+        };
+        match temp_copy(data) {
+            Ok(file) => u.file = Some(file),
+            Err(e) => {
+                u.failed = Some(Issue::unsupported(format!(
+                    "rar: cannot make the temporary copy libunrar reads ({e}); compressed members were not decoded"
+                )))
+            }
+        }
+        u
+    }
+
+    /// Hands out member `m`, decoded by libunrar if it can be.
+    fn member(&mut self, data: &[u8], m: Member, ctx: &mut Ctx, sink: &mut Sink<'_>) -> Flow {
+        let index = self.index;
+        self.index += 1;
+        if self.failed.is_some() {
+            return member(data, m, ctx, sink);
+        }
+        if let Some(gap) = &self.solid_gap {
+            let issue = Issue::unsupported(format!(
+                "rar: member '{}' of a solid archive follows '{gap}', which was not decoded, so it cannot be",
+                m.name
+            ));
+            return sink(ctx, Entry::failed(m.name, issue));
+        }
+        if let Err(e) = ctx.check_time() {
+            return sink(ctx, Entry::failed(m.name, e));
+        }
+        let got = if m.encrypted {
+            self.encrypted(index, &m, ctx)
+        } else {
+            let pw = self.open.as_ref().and_then(|o| o.2);
+            self.read(index, pw, &m, ctx)
+        };
+        if self.solid && matches!(got, Err(Fail::Issue(_) | Fail::Unrar(_))) {
+            self.solid_gap = Some(m.name.clone());
+        }
+        let entry = match got {
+            Ok(d) => Entry::new(m.name, d),
+            Err(Fail::Issue(issue)) => Entry::failed(m.name, issue),
+            Err(Fail::Unrar(e)) => {
+                let issue = member_issue(&m.name, &e);
+                Entry::failed(m.name, issue)
+            }
+            // As without libunrar.
+            Err(Fail::GaveUp) => return member(data, m, ctx, sink),
+        };
+        sink(ctx, entry)
+    }
+
+    /// An encrypted member: tries every password, the one that opened the
+    /// last member first.
+    fn encrypted(&mut self, index: usize, m: &Member, ctx: &mut Ctx) -> Result<Vec<u8>, Fail> {
+        let first = self.open.as_ref().and_then(|o| o.2);
+        let order: Vec<usize> = first
+            .into_iter()
+            .chain((0..self.passwords.len()).filter(|&k| Some(k) != first))
+            .collect();
+        for k in order {
+            match self.read(index, Some(k), m, ctx) {
+                // RAR5 checks the password; RAR4 finds a wrong one by the
+                // CRC of what it decrypted.
+                Err(Fail::Unrar(e))
+                    if matches!(
+                        e.code,
+                        Code::BadPassword | Code::MissingPassword | Code::BadData
+                    ) => {}
+                got => return got,
+            }
+        }
+        Err(Fail::Issue(Issue::encrypted(format!(
+            "rar: member '{}' is encrypted; none of the {} passwords given opens it",
+            m.name,
+            self.passwords.len()
+        ))))
+    }
+
+    /// Reads member `index` into memory with password `pw`, within the
+    /// limits.
+    fn read(
+        &mut self,
+        index: usize,
+        pw: Option<usize>,
+        m: &Member,
+        ctx: &mut Ctx,
+    ) -> Result<Vec<u8>, Fail> {
+        let file = self.seek(index, pw, m, ctx)?;
+        let size = file.entry().unpacked_size;
+        if let Err(issue) = fits(m, size, ctx) {
+            // Not decoded: a non-solid archive skips past it; a solid one
+            // cannot go on without decoding it (see `solid_gap`).
+            if !self.solid
+                && let Ok(next) = file.skip()
+            {
+                self.open = Some((next, index + 1, pw));
+            }
+            return Err(Fail::Issue(issue));
+        }
+        match file.read() {
+            Ok((mut d, next)) => {
+                self.open = Some((next, index + 1, pw));
+                // libunrar stops at the declared size; in case it did not.
+                d.truncate(size as usize);
+                Ok(d)
+            }
+            Err(e) => Err(Fail::Unrar(e)),
+        }
+    }
+
+    /// The archive open with password `pw` and positioned before member
+    /// `index` (directories skipped, as the own parser does), reusing the
+    /// open archive when it can.
+    fn seek(
+        &mut self,
+        index: usize,
+        pw: Option<usize>,
+        m: &Member,
+        ctx: &mut Ctx,
+    ) -> Result<OpenArchive<Process, CursorBeforeFile>, Fail> {
+        let (mut arc, mut at) = match self.open.take() {
+            Some((arc, at, p)) if p == pw && at <= index => (arc, at),
+            _ => {
+                if self.opened > MAX_REOPEN {
+                    return Err(self.give_up(Issue::unsupported(format!(
+                        "rar: libunrar had to reopen the archive more than {MAX_REOPEN} times; the remaining compressed members were not decoded"
+                    ))));
+                }
+                self.opened += 1;
+                let Some((_, path)) = &self.file else {
+                    return Err(Fail::GaveUp);
+                };
+                let archive = match pw {
+                    Some(k) => unrar::Archive::with_password(path, self.passwords[k]),
+                    None => unrar::Archive::new(path),
+                };
+                match archive.open_for_processing() {
+                    Ok(arc) => {
+                        self.solid = arc.is_solid();
+                        (arc, 0)
+                    }
+                    Err(e) => return Err(self.give_up(archive_issue(&e))),
+                }
+            }
+        };
+        loop {
+            if let Err(e) = ctx.check_time() {
+                return Err(Fail::Issue(e));
+            }
+            let file = match arc.read_header() {
+                Ok(Some(file)) => file,
+                Ok(None) => {
+                    return Err(self.give_up(Issue::corrupt(format!(
+                        "rar: libunrar lists fewer members than the headers; '{}' and later members were not decoded",
+                        m.name
+                    ))));
+                }
+                Err(e) => return Err(self.give_up(archive_issue(&e))),
+            };
+            let entry = file.entry();
+            if entry.is_directory() {
+                // Not counted, as in the own parser.
+            } else if at == index {
+                if entry.is_encrypted() != m.encrypted
+                    || m.unpacked.is_some_and(|u| u != entry.unpacked_size)
+                {
+                    return Err(self.give_up(Issue::corrupt(format!(
+                        "rar: libunrar reads member '{}' differently from its header; it and later members were not decoded",
+                        m.name
+                    ))));
+                }
+                return Ok(file);
+            } else {
+                at += 1;
+            }
+            arc = match file.skip() {
+                Ok(arc) => arc,
+                Err(e) => return Err(self.give_up(archive_issue(&e))),
+            };
+        }
+    }
+
+    fn give_up(&mut self, issue: Issue) -> Fail {
+        self.open = None;
+        self.failed = Some(issue);
+        Fail::GaveUp
+    }
+}
+
+/// Copies `data` to a fresh private directory for libunrar.
+fn temp_copy(data: &[u8]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    use std::io::Write;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("takedown-rar-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = builder.tempdir()?;
+    #[cfg(test)]
+    tests::LAST_DIR.with(|d| *d.borrow_mut() = Some(dir.path().to_path_buf()));
+    let path = dir.path().join("archive.rar");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path)?;
+    file.write_all(data)?;
+    file.flush()?;
+    Ok((dir, path))
+}
+
+/// Whether a member of `size` unpacked bytes (as libunrar reads the
+/// header) may be read into memory: within `max_member_size`, the budget
+/// left, the ratio limit, and with a dictionary no larger than what the
+/// member may expand to (libunrar allocates it whole).
+fn fits(m: &Member, size: u64, ctx: &Ctx) -> Result<(), Issue> {
+    let limits = ctx.limits();
+    if size > limits.max_member_size {
+        return Err(Issue::limit(
+            "max-filesize",
+            format!(
+                "rar: member '{}' declares {size} bytes unpacked, over the --max-filesize limit of {} bytes; it was not decoded",
+                m.name, limits.max_member_size
+            ),
+        ));
+    }
+    if size > ctx.budget_left() {
+        return Err(scansize_issue(limits.max_expanded));
+    }
+    if limits.max_ratio > 0 && size > RATIO_FLOOR && size / m.packed.max(1) > limits.max_ratio {
+        return Err(Issue::limit(
+            "max-ratio",
+            format!(
+                "rar: member '{}' declares {size} bytes unpacked from {}, over the --max-ratio limit of {}:1 (a compression bomb?); it was not decoded",
+                m.name, m.packed, limits.max_ratio
+            ),
+        ));
+    }
+    let dict_cap = limits.max_member_size.max(DICT_FLOOR);
+    if !m.stored && m.dict > dict_cap {
+        return Err(Issue::limit(
+            "max-filesize",
+            format!(
+                "rar: member '{}' needs a {} byte dictionary, over the {dict_cap} bytes allowed by --max-filesize; it was not decoded",
+                m.name, m.dict
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Dictionaries up to this size are always allowed (RAR 4's largest).
+const DICT_FLOOR: u64 = 4 << 20;
+
+/// The issue of a member libunrar could not decode.
+fn member_issue(name: &str, e: &UnrarError) -> Issue {
+    match e.code {
+        Code::BadPassword | Code::MissingPassword => Issue::encrypted(format!(
+            "rar: member '{name}' is encrypted and no password given opens it (libunrar: {e})"
+        )),
+        Code::EOpen => Issue::unsupported(format!(
+            "rar: member '{name}' continues in another volume, which is not at hand (libunrar: {e})"
+        )),
+        Code::UnknownFormat => Issue::unsupported(format!(
+            "rar: member '{name}' uses a compression or encryption libunrar does not know (libunrar: {e})"
+        )),
+        _ => Issue::corrupt(format!(
+            "rar: member '{name}' cannot be decoded: {e} (libunrar)"
+        )),
+    }
+}
+
+/// The issue of an archive libunrar could not open or list.
+fn archive_issue(e: &UnrarError) -> Issue {
+    match (e.code, e.when) {
+        (Code::BadPassword | Code::MissingPassword, _) => Issue::encrypted(format!(
+            "rar: libunrar: {e}; the members it did not decode were not unpacked"
+        )),
+        (Code::EOpen, When::Process) => Issue::unsupported(format!(
+            "rar: libunrar: {e}; members in other volumes were not unpacked"
+        )),
+        _ => Issue::corrupt(format!(
+            "rar: libunrar cannot read the archive ({e}); compressed members after that point were not decoded"
+        )),
+    }
+}
+
+fn v4(data: &[u8], ctx: &mut Ctx, visit: &mut Visit<'_>) -> Result<(), Issue> {
     let mut at = SIG4.len();
     while at < data.len() {
         ctx.check_time()?;
@@ -139,10 +558,15 @@ fn v4(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
                     )));
                 };
                 let mut packed = packed as u64;
+                let low = u32_at(head, 11).unwrap_or(0);
+                let mut unpacked = (low != u32::MAX).then_some(low as u64);
                 let mut name_at = 32;
                 if flags & 0x100 != 0 {
                     let high = u32_at(head, 32).unwrap_or(0) as u64;
                     packed |= high << 32;
+                    let high = u32_at(head, 36).unwrap_or(0);
+                    unpacked = (low != u32::MAX || high != u32::MAX)
+                        .then_some((high as u64) << 32 | low as u64);
                     name_at = 40;
                 }
                 add = packed;
@@ -167,8 +591,10 @@ fn v4(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
                         method: *method as u64,
                         encrypted: flags & 0x04 != 0,
                         split: flags & 0x03 != 0,
+                        unpacked,
+                        dict: 0x10000 << ((flags & 0xE0) >> 5),
                     };
-                    if member(data, m, ctx, sink) == Flow::Stop {
+                    if visit(ctx, m) == Flow::Stop {
                         return Ok(());
                     }
                 }
@@ -206,7 +632,7 @@ fn vint(d: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
-fn v5(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
+fn v5(data: &[u8], ctx: &mut Ctx, visit: &mut Visit<'_>) -> Result<(), Issue> {
     let mut at = SIG5.len();
     while at < data.len() {
         ctx.check_time()?;
@@ -240,7 +666,7 @@ fn v5(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
             }
             2 => {
                 let ff = vint(head, &mut p).ok_or_else(trunc)?;
-                let _unpacked = vint(head, &mut p).ok_or_else(trunc)?;
+                let unpacked = vint(head, &mut p).ok_or_else(trunc)?;
                 let _attr = vint(head, &mut p).ok_or_else(trunc)?;
                 if ff & 2 != 0 {
                     p += 4;
@@ -262,6 +688,14 @@ fn v5(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
                 let extra_at = (end as u64).saturating_sub(extra) as usize;
                 let encrypted = extra > 0 && extra_records(head.get(extra_at..).unwrap_or(&[]));
                 let method = (comp >> 7) & 7;
+                // As libunrar reads it: 128 KiB shifted, plus 1/32 steps
+                // from RAR 7 on.
+                let dict = if comp & 0x3f == 0 {
+                    0x20000u64 << ((comp >> 10) & 0x0f)
+                } else {
+                    let base = 0x20000u64 << ((comp >> 10) & 0x1f);
+                    base + base / 32 * ((comp >> 15) & 0x1f)
+                };
                 if ff & 1 == 0 {
                     let m = Member {
                         name,
@@ -271,8 +705,10 @@ fn v5(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
                         method,
                         encrypted,
                         split: flags & 0x18 != 0,
+                        unpacked: (ff & 8 == 0).then_some(unpacked),
+                        dict,
                     };
-                    if member(data, m, ctx, sink) == Flow::Stop {
+                    if visit(ctx, m) == Flow::Stop {
                         return Ok(());
                     }
                 }
@@ -321,8 +757,181 @@ fn extra_records(mut area: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::IssueKind;
     use crate::testutil::{EICAR, walk};
+    use crate::{IssueKind, Limits};
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The temporary directory libunrar read the last archive from.
+        pub(super) static LAST_DIR: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+    }
+
+    /// `(name, data, issue)` of every entry, and how the archive ended.
+    type Got = (Vec<(String, Vec<u8>, Option<Issue>)>, Result<(), Issue>);
+
+    /// Extracts `data` (one level), through libunrar for every member
+    /// when `force`.
+    fn got(data: &[u8], limits: &Limits, force: bool) -> Got {
+        LAST_DIR.with(|d| *d.borrow_mut() = None);
+        let mut ctx = Ctx::new(limits, None);
+        let mut out = Vec::new();
+        let result = crate::extract(crate::Format::Rar, data, "a.rar", &mut ctx, &mut |_, e| {
+            out.push((e.name, e.data.into_owned(), e.issue));
+            Flow::Continue
+        });
+        if !force {
+            return (out, result);
+        }
+        // The same through libunrar, with `extract`'s accounting left out.
+        let mut ctx = Ctx::new(limits, None);
+        let mut forced = Vec::new();
+        let result = extract_with(
+            data,
+            &mut ctx,
+            &mut |_, e| {
+                forced.push((e.name, e.data.into_owned(), e.issue));
+                Flow::Continue
+            },
+            true,
+        );
+        (forced, result)
+    }
+
+    /// The temporary directory of the last archive, checked gone.
+    fn temp_dir_gone() {
+        let dir = LAST_DIR
+            .with(|d| d.borrow().clone())
+            .expect("libunrar was used");
+        assert!(
+            dir.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("takedown-rar-")
+        );
+        assert!(!dir.exists(), "{dir:?} left behind");
+    }
+
+    #[test]
+    fn libunrar_reads_stored_members_like_the_parser() {
+        let files4: &[(&[u8], &[u8], u8, u16)] = &[
+            (b"readme.txt", b"hello", 0x30, 0),
+            (b"empty", b"", 0x30, 0),
+            (b"eicar.com", EICAR, 0x30, 0),
+        ];
+        let files5: &[(&[u8], &[u8], u64, bool)] = &[
+            (b"dir/readme.txt", b"hello", 0, false),
+            (b"\xc3\xa9t\xc3\xa9.txt", b"", 0, false),
+            (b"eicar.com", EICAR, 0, false),
+        ];
+        for data in [rar4(files4), rar5(files5)] {
+            let limits = Limits::default();
+            let plain = got(&data, &limits, false);
+            assert!(LAST_DIR.with(|d| d.borrow().is_none()), "stored: no copy");
+            let forced = got(&data, &limits, true);
+            temp_dir_gone();
+            assert_eq!(forced, plain);
+            assert_eq!(forced.0.len(), 3);
+            assert_eq!(forced.0[2].1, EICAR);
+            assert!(forced.1.is_ok());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temp_copy_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, path) = temp_copy(b"Rar!").unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"Rar!");
+        let kept = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!kept.exists());
+    }
+
+    #[test]
+    fn declared_size_over_the_limits_is_not_read() {
+        let data = rar5(&[
+            (b"big.bin", &[7u8; 3000], 0, false),
+            (b"small.txt", b"hello", 0, false),
+        ]);
+        let limits = Limits {
+            max_member_size: 2000,
+            ..Limits::default()
+        };
+        let (entries, result) = got(&data, &limits, true);
+        temp_dir_gone();
+        assert!(result.is_ok());
+        assert_eq!(entries[0].0, "big.bin");
+        assert!(entries[0].1.is_empty());
+        let issue = entries[0].2.as_ref().unwrap();
+        assert_eq!(issue.kind, IssueKind::Limit("max-filesize"));
+        // The next member is still read (the archive is not solid).
+        assert_eq!(entries[1], ("small.txt".into(), b"hello".to_vec(), None));
+
+        let limits = Limits {
+            max_expanded: 2000,
+            ..Limits::default()
+        };
+        let (entries, _) = got(&data, &limits, true);
+        let issue = entries[0].2.as_ref().unwrap();
+        assert_eq!(issue.kind, IssueKind::Limit("max-scansize"));
+    }
+
+    #[test]
+    fn libunrar_failures_fall_back() {
+        // A data CRC that does not match: that member is corrupt, the
+        // archive is reopened for the next one.
+        let mut data = rar4(&[(b"a.txt", b"aaaa", 0x30, 0), (b"b.txt", b"bbbb", 0x30, 0)]);
+        let at = data.windows(4).position(|w| w == b"aaaa").unwrap();
+        data[at] = b'x';
+        let (entries, result) = got(&data, &Limits::default(), true);
+        temp_dir_gone();
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(entries[0].0, "a.txt");
+        assert_eq!(entries[0].2.as_ref().unwrap().kind, IssueKind::Corrupt);
+        assert_eq!(entries[1], ("b.txt".into(), b"bbbb".to_vec(), None));
+
+        // An archive libunrar rejects (no main header): the members are
+        // handed out as the parser sees them, plus libunrar's complaint.
+        let mut data = rar5(&[(b"a.txt", b"aaaa", 0, false), (b"b.txt", b"bbbb", 0, false)]);
+        let head = SIG5.len() + block5(&[1, 0, 0]).len();
+        data.drain(SIG5.len()..head);
+        let plain = got(&data, &Limits::default(), false);
+        let (entries, result) = got(&data, &Limits::default(), true);
+        temp_dir_gone();
+        assert_eq!(entries, plain.0);
+        assert_eq!(result.unwrap_err().kind, IssueKind::Corrupt);
+
+        // Not a RAR archive at all past the signature.
+        let mut data = SIG4.to_vec();
+        data.extend(block4(0x73, 0, &[0; 6]));
+        let (entries, result) = got(&data, &Limits::default(), true);
+        assert!(entries.is_empty());
+        let _ = result;
+    }
+
+    #[test]
+    fn passwords_on_bogus_encrypted_members() {
+        // An encryption record with no salt: what libunrar decrypts fails
+        // the CRC with every password.
+        let data = rar5(&[
+            (b"secret.exe", &[b'y'; 32], 0, true),
+            (b"plain.txt", b"zz", 0, false),
+        ]);
+        let limits = Limits {
+            passwords: vec![b"infected".to_vec(), b"with\0nul".to_vec()],
+            ..Limits::default()
+        };
+        let (entries, _) = got(&data, &limits, false);
+        temp_dir_gone();
+        assert_eq!(entries[0].0, "secret.exe");
+        assert!(entries[0].1.is_empty());
+        assert_eq!(entries[0].2.as_ref().unwrap().kind, IssueKind::Encrypted);
+        assert_eq!(entries[1].0, "plain.txt");
+        assert_eq!(entries[1].1, b"zz");
+    }
 
     /// A RAR4 block: CRC16 of the rest, then the rest.
     fn block4(kind: u8, flags: u16, fields: &[u8]) -> Vec<u8> {
@@ -450,10 +1059,9 @@ mod tests {
         ]);
         let w = walk(&data, "a.rar");
         assert_eq!(w.chains(), ["packed.exe", "secret.exe", "plain.txt"]);
-        assert_eq!(
-            w.found[0].issue.as_ref().unwrap().kind,
-            IssueKind::Unsupported
-        );
+        // libunrar tries to decode the junk.
+        assert_eq!(w.found[0].issue.as_ref().unwrap().kind, IssueKind::Corrupt);
+        assert!(w.found[0].data.is_empty());
         assert_eq!(
             w.found[1].issue.as_ref().unwrap().kind,
             IssueKind::Encrypted
@@ -467,10 +1075,9 @@ mod tests {
         ]);
         let w = walk(&data, "a.rar");
         assert_eq!(w.chains(), ["packed.exe", "secret.exe", "plain.txt"]);
-        assert_eq!(
-            w.found[0].issue.as_ref().unwrap().kind,
-            IssueKind::Unsupported
-        );
+        // libunrar tries to decode the junk.
+        assert_eq!(w.found[0].issue.as_ref().unwrap().kind, IssueKind::Corrupt);
+        assert!(w.found[0].data.is_empty());
         assert_eq!(
             w.found[1].issue.as_ref().unwrap().kind,
             IssueKind::Encrypted
