@@ -40,6 +40,9 @@ fn tag_at(data: &[u8]) -> bool {
 /// HTML: after an optional BOM and white space, a doctype or an `html`,
 /// `head`, `body` or `script` tag; or a comment / XML declaration followed
 /// within 1 KiB by a doctype or `html` tag.
+/// How far into a tag-led fragment a base64 `data:` URI makes it HTML.
+const FRAGMENT_WINDOW: usize = 4096;
+
 pub(crate) fn detect(data: &[u8]) -> bool {
     let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
     let lead = data
@@ -52,6 +55,18 @@ pub(crate) fn detect(data: &[u8]) -> bool {
     };
     if tag_at(rest) {
         return true;
+    }
+    // An HTML fragment (a mail body, a saved snippet) that starts with any
+    // tag and carries a base64 `data:` URI early on: the payload is what
+    // matters, whatever the document around it.
+    if rest.first() == Some(&b'<') && rest.get(1).is_some_and(u8::is_ascii_alphabetic) {
+        let window = &rest[..rest.len().min(FRAGMENT_WINDOW)];
+        if memchr::memmem::find_iter(window, b"data:").any(|i| {
+            let uri = &window[i..window.len().min(i + 256)];
+            memchr::memmem::find(uri, b";base64,").is_some()
+        }) {
+            return true;
+        }
     }
     if rest.starts_with(b"<!--") || rest.starts_with(b"<?xml") {
         let window = &rest[..rest.len().min(PROLOG_WINDOW)];
@@ -234,5 +249,19 @@ mod tests {
         ] {
             assert!(!detect(d), "{:?}", String::from_utf8_lossy(d));
         }
+    }
+
+    #[test]
+    fn tag_led_fragment_with_a_base64_data_uri_is_html() {
+        let frag = b"<a href=\"data:application/octet-stream;base64,WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=\">x</a>";
+        assert!(detect(frag));
+        let w = walk(frag, "x.html");
+        assert_eq!(w.containing(EICAR).unwrap().chain, "data-1");
+        // Tag-led text without a data: URI, or XML that merely mentions
+        // one without base64, is not HTML.
+        assert!(!detect(b"<note>data: none here</note>"));
+        assert!(!detect(
+            b"<config><item>data:text/plain,hello</item></config>"
+        ));
     }
 }

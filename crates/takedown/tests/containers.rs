@@ -584,3 +584,74 @@ fn nested_and_overlapping_zip_bombs_end_quickly_in_bounded_memory() {
         assert!(rss_kib < 256 * 1024, "{bomb}: peak RSS {rss_kib} KiB");
     }
 }
+
+/// ClamAV's own test files (Debian `clamav-testfiles`, installed by CI):
+/// the 544-byte `clam.exe` inside archives, mail and documents made by
+/// real tools. Every one in a supported format must be found, with its
+/// chain; the others must be scanned without trouble.
+#[test]
+fn clamav_test_files_are_found_inside_every_supported_container() {
+    let dir = std::path::Path::new("/usr/share/clamav-testfiles");
+    if !dir.join("clam.zip").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install clamav-testfiles"
+        );
+        eprintln!("skipped: {} not installed", dir.display());
+        return;
+    }
+    let t = Tree::new();
+    let o = t.json(&[dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let found: std::collections::BTreeSet<String> = findings(&o)
+        .iter()
+        .filter(|f| f["detections"][0]["name"] == "Clamav.Test.File-6")
+        .map(|f| {
+            let name = std::path::Path::new(f["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            std::iter::once(name)
+                .chain(
+                    f["chain"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c.as_str().unwrap().to_string()),
+                )
+                .collect::<Vec<_>>()
+                .join("!")
+        })
+        .collect();
+    for want in [
+        "clam.7z!clam.exe",
+        "clam.bin-be.cpio!clam.exe",
+        "clam.bin-le.cpio!clam.exe",
+        "clam.newc.cpio!clam.exe",
+        "clam.odc.cpio!clam.exe",
+        "clam.bz2.zip!clam.exe",
+        "clam.d64.zip!clam.exe",
+        "clam.zip!clam.exe",
+        "clam.cab!clam.exe",
+        "clam.exe.binhex!clam.exe",
+        "clam.exe.bz2!clam.exe",
+        "clam.exe.html!data-1",
+        "clam.exe.mbox.base64!message-1!clam.exe",
+        "clam.exe.mbox.uu!message-1!clam.exe",
+        "clam.exe.rtf!Clam.exe",
+        "clam.mail!clam.exe",
+        "clam.ole.doc!Clam.exe",
+        "clam.pdf!clam.exe",
+        "clam.tar.gz!clam.tar!clam.exe",
+        "clam.tnef!clam.exe",
+    ] {
+        assert!(found.contains(want), "{want} not found in {found:#?}");
+    }
+    // clam_cache_emax.tgz nests tgz in tar 9 deep: the first copies are
+    // within the default depth, the deepest is reported as a limit.
+    assert!(
+        found.iter().any(|f| f.starts_with("clam_cache_emax.tgz!")),
+        "{found:#?}"
+    );
+}
