@@ -56,7 +56,7 @@ log "bombs, one at a time"
 : >"$W/bombs.tsv"
 for b in 42.zip overlap.zip zeros10g.gz; do
     CMD_bomb_td=("$TD" scan --no-cache --format json --no-progress -j 1 "$BOMBS/$b")
-    CMD_bomb_clam=(clamscan --no-summary "$BOMBS/$b")
+    CMD_bomb_clam=(clamscan --no-summary -d "$SIGS/bench.yar" -d "$SIGS/planted.hsb" "$BOMBS/$b")
     timed "bomb_td_$b" "${CMD_bomb_td[@]}"
     TW=$WALL; TR=$RSS
     LIMITS=$(python3 -c '
