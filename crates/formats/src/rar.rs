@@ -123,7 +123,7 @@ fn member(data: &[u8], m: Member, ctx: &mut Ctx, sink: &mut Sink<'_>) -> Flow {
         Entry::failed(
             m.name.clone(),
             Issue::encrypted(format!(
-                "rar: member '{}' is encrypted; RAR decryption is not supported",
+                "rar: member '{}' is encrypted and no --archive-password opened it",
                 m.name
             )),
         )
