@@ -248,7 +248,7 @@ pub(crate) fn extract(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk, walk_with};
+    use crate::testutil::{EICAR, each_byte_flipped, walk, walk_with};
     use crate::{Format, IssueKind, Limits, identify};
 
     /// Run-length encodes (runs of 3 or more; 0x90 escaped).
@@ -373,12 +373,9 @@ pub(crate) mod tests {
         let w = walk(&h[..h.len() - 40], "x.hqx");
         assert!(!w.found.is_empty());
         assert_eq!(w.found[0].issue.as_ref().unwrap().kind, IssueKind::Corrupt);
-        let mut v = h.clone();
-        for i in 0..v.len() {
-            v[i] ^= 0x04;
-            let _ = walk(&v, "x.hqx");
-            v[i] ^= 0x04;
-        }
+        each_byte_flipped(&h, &[0x04], |v| {
+            let _ = walk(v, "x.hqx");
+        });
     }
 
     #[test]

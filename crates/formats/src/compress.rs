@@ -285,7 +285,7 @@ pub(crate) fn extract_zstd(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk, walk_with};
+    use crate::testutil::{EICAR, each_byte_flipped, random_bytes, walk, walk_with};
     use crate::{Format, IssueKind, Limits, identify};
     use std::io::Write;
     use std::time::{Duration, Instant};
@@ -455,12 +455,9 @@ mod tests {
                     w.found
                 );
             }
-            let mut flipped = data.clone();
-            for i in 0..data.len() {
-                flipped[i] ^= 0x10;
-                let _ = walk_with(&flipped, "t", &limits);
-                flipped[i] ^= 0x10;
-            }
+            each_byte_flipped(&data, &[0x10], |flipped| {
+                let _ = walk_with(flipped, "t", &limits);
+            });
         }
     }
 
@@ -476,15 +473,7 @@ mod tests {
 
     #[test]
     fn no_false_positives() {
-        let mut rng = 0x9E37_79B9u32;
-        let random: Vec<u8> = (0..65536)
-            .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 17;
-                rng ^= rng << 5;
-                rng as u8
-            })
-            .collect();
+        let random = random_bytes(65536, 0x9E37_79B9);
         let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
         elf.resize(4096, 0);
         let text = b"Plain text, nothing compressed here.\n".repeat(20);

@@ -199,7 +199,7 @@ pub(crate) fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk};
+    use crate::testutil::{EICAR, each_byte_flipped, walk};
     use crate::{Format, IssueKind, identify};
 
     #[derive(Clone, Copy)]
@@ -348,12 +348,9 @@ mod tests {
                     assert!(!w.issues.is_empty());
                 }
             }
-            let mut f = a.clone();
-            for i in 0..f.len() {
-                f[i] ^= 0x08;
-                let _ = walk(&f, "a.cpio");
-                f[i] ^= 0x08;
-            }
+            each_byte_flipped(&a, &[0x08], |f| {
+                let _ = walk(f, "a.cpio");
+            });
             // A member cut by the end of the archive is flagged.
             let at = memchr::memmem::find(&a, EICAR).unwrap();
             let cut = &a[..at + 30];

@@ -984,7 +984,7 @@ pub(crate) fn extract_uuencode(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk, walk_with};
+    use crate::testutil::{EICAR, each_byte_flipped, random_bytes, walk, walk_with};
     use crate::{Format, IssueKind, Limits, identify};
 
     /// Standard base64 with line breaks every 76 characters.
@@ -1283,14 +1283,9 @@ pub(crate) mod tests {
         for cut in 0..m.len() {
             let _ = walk(&m[..cut], "m.eml");
         }
-        let mut v = m.to_vec();
-        for i in 0..v.len() {
-            for bit in [0x01, 0x20, 0x80] {
-                v[i] ^= bit;
-                let _ = walk(&v, "m.eml");
-                v[i] ^= bit;
-            }
-        }
+        each_byte_flipped(m, &[0x01, 0x20, 0x80], |v| {
+            let _ = walk(v, "m.eml");
+        });
         // A cut inside the uuencoded block: the block is handed out, flagged.
         let at = memmem::find(m, b"begin 644").unwrap() + 40;
         let w = walk(&m[..at], "m.eml");
@@ -1317,15 +1312,7 @@ pub(crate) mod tests {
             assert!(!detect_mbox(d));
             assert!(!detect_uuencode(d));
         }
-        let mut x = 0x1234_5678u32;
-        let random: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let random = random_bytes(4096, 0x1234_5678);
         assert!(!detect_mail(&random) && !detect_mbox(&random) && !detect_uuencode(&random));
         assert!(detect_mail(b"Received: from x\n\tby y\nFrom: a@b\n\nhi"));
         assert!(!detect_mbox(b"From here to there\nwe go\n"));

@@ -757,7 +757,7 @@ fn extra_records(mut area: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk};
+    use crate::testutil::{EICAR, random_flips, walk};
     use crate::{IssueKind, Limits};
     use std::cell::RefCell;
 
@@ -1135,16 +1135,9 @@ mod tests {
                 assert!(w.found.len() <= 4);
             }
         }
-        let mut rng = 0x1b87_3593u32;
-        for _ in 0..5000 {
-            let mut d = data.clone();
-            for _ in 0..3 {
-                rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                let at = (rng as usize >> 3) % d.len();
-                d[at] ^= 1 << (rng % 8);
-            }
-            let _ = walk(&d, "f.rar");
-        }
+        random_flips(&data, 0x1b87_3593, 5000, 3, |d| {
+            let _ = walk(d, "f.rar");
+        });
     }
 
     #[test]

@@ -225,7 +225,7 @@ pub(crate) fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk, walk_with};
+    use crate::testutil::{EICAR, random_flips, walk, walk_with};
     use crate::{IssueKind, Limits};
     use sevenz_rust2::encoder_options::AesEncoderOptions;
     use sevenz_rust2::{ArchiveWriter, EncoderConfiguration, SourceReader};
@@ -372,16 +372,9 @@ mod tests {
             let w = walk(&data[..cut], "t.7z");
             assert!(w.found.len() <= 4);
         }
-        let mut rng = 0x9e37_79b9u32;
-        for _ in 0..3000 {
-            let mut d = data.clone();
-            for _ in 0..3 {
-                rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                let at = (rng as usize >> 3) % d.len();
-                d[at] ^= 1 << (rng % 8);
-            }
-            let _ = walk(&d, "f.7z");
-        }
+        random_flips(&data, 0x9e37_79b9, 3000, 3, |d| {
+            let _ = walk(d, "f.7z");
+        });
     }
 
     #[test]

@@ -242,7 +242,7 @@ pub(crate) fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk};
+    use crate::testutil::{EICAR, each_byte_flipped, random_bytes, walk};
     use crate::{Format, IssueKind, identify};
 
     /// A header block: `magic` is `ustar\0` + `00` (POSIX), `ustar ` + ` \0`
@@ -389,12 +389,9 @@ mod tests {
         assert_eq!(w.found.len(), 1);
         assert_eq!(w.found[0].issue.as_ref().unwrap().kind, IssueKind::Corrupt);
         assert_eq!(w.issues[0].1.kind, IssueKind::Corrupt);
-        let mut f = t.clone();
-        for i in 0..f.len() {
-            f[i] ^= 0x04;
-            let _ = walk(&f, "t.tar");
-            f[i] ^= 0x04;
-        }
+        each_byte_flipped(&t, &[0x04], |f| {
+            let _ = walk(f, "t.tar");
+        });
         // A huge size (base-256) does not wrap or allocate.
         let mut h = header(b"big", 0, b'0', USTAR, b"");
         h[124] = 0x80;
@@ -411,15 +408,7 @@ mod tests {
         let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
         elf.resize(4096, 0);
         let text = b"Just some text that is long enough to fill a block. ".repeat(20);
-        let mut rng = 0x2545_F491u32;
-        let random: Vec<u8> = (0..8192)
-            .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 17;
-                rng ^= rng << 5;
-                rng as u8
-            })
-            .collect();
+        let random = random_bytes(8192, 0x2545_F491);
         for d in [&elf[..], &text, &random, &[0u8; 1024], b""] {
             assert!(!detect(d));
         }

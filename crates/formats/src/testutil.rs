@@ -100,3 +100,46 @@ fn rec(data: &[u8], name: &str, chain: &str, ctx: &mut Ctx, w: &mut Walk) -> Flo
     }
     if stop { Flow::Stop } else { Flow::Continue }
 }
+
+/// `n` pseudo-random bytes (xorshift32 from `seed`), the same for every
+/// run: data no detector may take for a container.
+pub fn random_bytes(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Calls `f` on `data` with each byte in turn flipped by each of `bits`
+/// (one byte changed at a time).
+pub fn each_byte_flipped(data: &[u8], bits: &[u8], mut f: impl FnMut(&[u8])) {
+    let mut v = data.to_vec();
+    for i in 0..v.len() {
+        for &bit in bits {
+            v[i] ^= bit;
+            f(&v);
+            v[i] ^= bit;
+        }
+    }
+}
+
+/// Calls `f` on `rounds` copies of `data`, each with `flips` random bits
+/// flipped (a linear congruential generator from `seed`, the same for
+/// every run).
+pub fn random_flips(data: &[u8], seed: u32, rounds: usize, flips: usize, mut f: impl FnMut(&[u8])) {
+    let mut rng = seed;
+    for _ in 0..rounds {
+        let mut d = data.to_vec();
+        for _ in 0..flips {
+            rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let at = (rng as usize >> 3) % d.len();
+            d[at] ^= 1 << (rng % 8);
+        }
+        f(&d);
+    }
+}

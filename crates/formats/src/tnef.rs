@@ -263,7 +263,7 @@ pub(crate) fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk};
+    use crate::testutil::{EICAR, each_byte_flipped, walk};
     use crate::{Format, IssueKind, identify};
 
     fn attr(out: &mut Vec<u8>, level: u8, id: u32, data: &[u8]) {
@@ -380,14 +380,9 @@ mod tests {
             let _ = walk(&t[..cut], "w.dat");
         }
         let big = tnef(&[(b"a\0", Some("b"), EICAR), (b"c\0", Some("d"), b"x")]);
-        let mut v = big.clone();
-        for i in 0..v.len() {
-            for bit in [0x01, 0x80] {
-                v[i] ^= bit;
-                let _ = walk(&v, "w.dat");
-                v[i] ^= bit;
-            }
-        }
+        each_byte_flipped(&big, &[0x01, 0x80], |v| {
+            let _ = walk(v, "w.dat");
+        });
     }
 
     #[test]

@@ -663,7 +663,7 @@ fn method_issue(m: &Member, e: ZipError) -> Issue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{EICAR, walk, walk_with};
+    use crate::testutil::{EICAR, each_byte_flipped, random_bytes, walk, walk_with};
     use crate::{Format, IssueKind, Limits, identify};
     use std::io::{Cursor, Write};
     use std::time::{Duration, Instant};
@@ -865,14 +865,9 @@ mod tests {
             let w = walk(&z[..n], "z.zip");
             let _ = (w.found.len(), w.issues.len());
         }
-        let mut flipped = z.clone();
-        for i in 0..z.len() {
-            for bit in [0x01u8, 0x80] {
-                flipped[i] ^= bit;
-                let _ = walk(&flipped, "z.zip");
-                flipped[i] ^= bit;
-            }
-        }
+        each_byte_flipped(&z, &[0x01, 0x80], |flipped| {
+            let _ = walk(flipped, "z.zip");
+        });
         // A member whose data was cut is reported.
         let cut = &z[..z.len() / 2];
         let w = walk(cut, "z.zip");
@@ -966,15 +961,7 @@ mod tests {
 
     #[test]
     fn no_false_positives() {
-        let mut rng = 0x1234_5678u32;
-        let random: Vec<u8> = (0..100_000)
-            .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 17;
-                rng ^= rng << 5;
-                rng as u8
-            })
-            .collect();
+        let random = random_bytes(100_000, 0x1234_5678);
         let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
         elf.resize(4096, 0);
         let text = b"PK is not a zip; neither is PK\x05\x06 in the middle of text.".repeat(10);

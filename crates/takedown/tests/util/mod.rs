@@ -164,3 +164,19 @@ pub fn code(o: &Output) -> i32 {
 pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
+
+/// The path of a file of Debian's `clamav-testfiles` (ClamAV's own test
+/// samples), which CI installs. Elsewhere, when it is missing, says so and
+/// returns `None` so that the test checks nothing.
+pub fn clamav_testfile(name: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new("/usr/share/clamav-testfiles").join(name);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install clamav-testfiles"
+    );
+    eprintln!("skipped: {} not installed", p.display());
+    None
+}
