@@ -159,6 +159,50 @@ pub struct Finding {
     pub detections: Vec<Detection>,
     /// What kept the object from being fully scanned.
     pub problems: Vec<Problem>,
+    /// What was done about it (`--action quarantine|delete`); absent when
+    /// only reporting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionReport>,
+    /// Which file was scanned (device, inode, size, mtime, owner), so that
+    /// an action can check it still has the very same file. Not serialized.
+    #[serde(skip)]
+    pub identity: Option<FileIdentity>,
+}
+
+/// The identity of a scanned file as `fstat` saw it on the open descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime_sec: i64,
+    /// Nanoseconds of the modification time.
+    pub mtime_nsec: i64,
+}
+
+/// What an action did to the file of a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionReport {
+    /// `quarantine` or `delete`.
+    pub action: &'static str,
+    /// `done`, `refused` (the file was not the one scanned, or a check
+    /// failed before anything was changed), `failed` (an error; the file
+    /// was left in place) or `skipped` (below `--min-score`, or declined).
+    pub status: &'static str,
+    /// The file acted on: the outer file when the detection is inside a
+    /// container, else the finding's own path.
+    pub target: String,
+    /// Vault ID of the quarantined file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
+    /// Why it was refused, failed or skipped; or a note on a done action
+    /// (e.g. other hard links of the file remain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Finding {
@@ -177,6 +221,8 @@ impl Finding {
             sha256: None,
             detections: Vec::new(),
             problems: Vec::new(),
+            action: None,
+            identity: None,
         }
     }
 
@@ -266,6 +312,16 @@ pub struct Summary {
     pub elapsed_seconds: f64,
     /// True when the run was stopped early (Ctrl-C): the totals are partial.
     pub interrupted: bool,
+    /// Files moved into the vault (`--action quarantine`).
+    pub quarantined: u64,
+    /// Files deleted (`--action delete`).
+    pub deleted: u64,
+    /// Actions refused: the file changed or was swapped since it was
+    /// scanned, or a safety check failed; nothing was changed.
+    pub refused: u64,
+    /// Actions that failed on an error (disk full, read-only, permissions);
+    /// the file was left in place.
+    pub failed: u64,
 }
 
 /// Serializes as the constant `"summary"`.

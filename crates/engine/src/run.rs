@@ -108,16 +108,51 @@ pub fn build_excludes(opts: &RunOptions) -> Result<GlobSet, String> {
     b.build().map_err(|e| e.to_string())
 }
 
-/// Runs a scan over `targets`, calling `on_finding` (in the calling thread)
-/// for every notable finding; it returns `false` to stop the run. Returns
-/// the summary, partial when `stop` was raised.
+/// The findings of one top-level object: its own, and those of objects
+/// inside it (containers), depth first. Handed out when any is notable; the
+/// top-level `finding` may itself have nothing to say when only a member
+/// was detected (an action then acts on the top-level file).
+#[derive(Debug)]
+pub struct Report {
+    /// The top-level object.
+    pub finding: Finding,
+    /// Notable findings of objects inside it.
+    pub inner: Vec<Finding>,
+}
+
+impl Report {
+    /// The notable findings, the top-level one first.
+    pub fn notable(&self) -> impl Iterator<Item = &Finding> {
+        std::iter::once(&self.finding)
+            .chain(&self.inner)
+            .filter(|f| f.is_notable())
+    }
+
+    /// True when the object or anything inside it was detected.
+    pub fn detected(&self) -> bool {
+        !self.finding.detections.is_empty() || self.inner.iter().any(|f| !f.detections.is_empty())
+    }
+
+    /// Highest score of any detection in the object or inside it.
+    pub fn max_score(&self) -> u32 {
+        std::iter::once(&self.finding)
+            .chain(&self.inner)
+            .map(Finding::max_score)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Runs a scan over `targets`, calling `on_report` (in the calling thread)
+/// for every object with a notable finding; it returns `false` to stop the
+/// run. Returns the summary, partial when `stop` was raised.
 pub fn run(
     sigs: &SignatureSet,
     targets: &[Target],
     opts: &RunOptions,
     stop: &AtomicBool,
     progress: &Progress,
-    mut on_finding: impl FnMut(&Finding) -> bool,
+    mut on_report: impl FnMut(Report) -> bool,
 ) -> Result<Summary, String> {
     let started = Instant::now();
     let excludes = build_excludes(opts)?;
@@ -214,11 +249,13 @@ pub fn run(
                 summary.files_detected += 1;
                 summary.detections += detections as u64;
             }
-            for f in std::iter::once(&finding).chain(&outcome.inner) {
-                if keep && f.is_notable() && !on_finding(f) {
-                    keep = false;
-                    stop.store(true, Ordering::Relaxed);
-                }
+            let report = Report {
+                finding,
+                inner: outcome.inner,
+            };
+            if keep && report.notable().next().is_some() && !on_report(report) {
+                keep = false;
+                stop.store(true, Ordering::Relaxed);
             }
         }
     });

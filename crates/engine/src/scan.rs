@@ -14,7 +14,7 @@
 //! match, a file costs one `fstat`.
 
 use crate::digest::{Algorithms, Digests};
-use crate::finding::{Detection, EngineKind, Finding, Problem, ProblemKind};
+use crate::finding::{Detection, EngineKind, FileIdentity, Finding, Problem, ProblemKind};
 use crate::sigs::SignatureSet;
 use rustc_hash::FxHashMap;
 use std::fs::File;
@@ -198,6 +198,13 @@ impl<'s> ObjectScanner<'s> {
         }
         let size = meta.len();
         finding.size = Some(size);
+        finding.identity = Some(FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size,
+            mtime_sec: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        });
         if size > self.opts.max_filesize {
             finding.problems.push(Problem::limit(
                 "max-filesize",
@@ -405,7 +412,13 @@ impl<'s> ObjectScanner<'s> {
             self.restore_timeout();
         }
         self.limit_detections(&mut finding);
-        let finding = self.finalize(finding, &mut digests, Some(buf), None, size);
+        let mut finding = self.finalize(finding, &mut digests, Some(buf), None, size);
+        if finding.sha256.is_none() && inner.findings.iter().any(|f| !f.detections.is_empty()) {
+            // Something inside was detected: an action acts on this whole
+            // file and checks it by this digest.
+            digests.add(buf, Algorithms::SHA256);
+            finding.sha256 = digests.sha256_hex();
+        }
         Outcome {
             finding,
             status: Status::Scanned { size, read: size },

@@ -9,8 +9,7 @@ use takedown_engine::run::{RunOptions, Target};
 use takedown_engine::scan::ScanOptions;
 use takedown_engine::sigs::LoadOptions;
 
-/// Detect (and later remove) the malware left behind after a botnet
-/// takedown.
+/// Detect and remove the malware left behind after a botnet takedown.
 #[derive(Parser, Debug)]
 #[command(name = "takedown", version, about, propagate_version = true)]
 pub struct Cli {
@@ -24,11 +23,90 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Scan files and directories (detection only).
+    /// Scan files and directories: detection only, unless --action asks
+    /// to quarantine or delete.
     ///
     /// Exit status: 0 nothing found, 1 something found, 2 an error and
     /// nothing found, 130 interrupted.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
+    /// Look into the quarantine vault, restore, export or delete items.
+    #[command(subcommand_required = true)]
+    Quarantine(QuarantineArgs),
+}
+
+/// What to do with a detected file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Action {
+    /// Only report (the default).
+    Report,
+    /// Move into the vault, restorable (`takedown quarantine restore`).
+    Quarantine,
+    /// Delete for good (needs --yes, or a confirmation per file).
+    Delete,
+}
+
+/// `takedown quarantine`.
+#[derive(clap::Args, Debug)]
+pub struct QuarantineArgs {
+    /// The vault [default: /var/lib/takedown/quarantine for root, else
+    /// $XDG_DATA_HOME/takedown/quarantine or ~/.local/share/takedown/quarantine].
+    #[arg(long, value_name = "DIR", env = "TAKEDOWN_VAULT", global = true)]
+    pub vault: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: QuarantineCommand,
+}
+
+/// `takedown quarantine ...`.
+#[derive(Subcommand, Debug)]
+pub enum QuarantineCommand {
+    /// List the items in the vault, oldest first.
+    List,
+    /// Show everything the vault keeps about an item.
+    Show {
+        /// The item's ID (from `list`).
+        id: String,
+    },
+    /// Put an item back: content, mode, owner (as root) and times, after
+    /// checking its SHA-256. Never overwrites unless asked.
+    Restore {
+        /// The item's ID.
+        id: String,
+        /// Restore here instead of the original path.
+        #[arg(long, value_name = "PATH")]
+        to: Option<PathBuf>,
+        /// Replace a file that exists at the target.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Delete an item from the vault for good.
+    Delete {
+        /// The item's ID.
+        id: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write an item as a zip with the password `infected`, the convention
+    /// for sharing samples with analysts (with a JSON of its metadata).
+    Export {
+        /// The item's ID.
+        id: String,
+        /// The zip file to create (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// AES-256 instead of ZipCrypto (which every unzip opens).
+        #[arg(long)]
+        aes: bool,
+    },
+    /// What acting runs (and vault commands) did: with no RUN, the list of
+    /// runs; with one, its log.
+    Log {
+        /// A run ID (from the list).
+        run: Option<String>,
+    },
 }
 
 /// Output format.
@@ -183,6 +261,31 @@ pub struct ScanArgs {
     /// No summary at the end.
     #[arg(long)]
     pub no_summary: bool,
+
+    /// What to do with a detected file: report (default), quarantine (into
+    /// the vault, restorable) or delete. A detection inside a container
+    /// acts on the outer file.
+    #[arg(long, value_enum, default_value_t = Action::Report, help_heading = "Removal")]
+    pub action: Action,
+
+    /// Act only on files with a detection scoring at least N (0-100).
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Removal")]
+    pub min_score: u32,
+
+    /// Delete without asking (--action delete).
+    #[arg(long, help_heading = "Removal")]
+    pub yes: bool,
+
+    /// The quarantine vault [default: /var/lib/takedown/quarantine for root,
+    /// else $XDG_DATA_HOME/takedown/quarantine or
+    /// ~/.local/share/takedown/quarantine].
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TAKEDOWN_VAULT",
+        help_heading = "Removal"
+    )]
+    pub vault: Option<PathBuf>,
 }
 
 /// Validated configuration of a scan.
@@ -196,6 +299,11 @@ pub struct ScanConfig {
     pub color: bool,
     pub progress: bool,
     pub summary: bool,
+    pub action: Action,
+    pub min_score: u32,
+    /// Delete without a confirmation per file.
+    pub yes: bool,
+    pub vault: Option<PathBuf>,
 }
 
 impl ScanArgs {
@@ -250,6 +358,14 @@ impl ScanArgs {
             max_ratio: self.max_ratio,
             passwords,
         });
+        if self.action == Action::Delete && !self.yes && !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "--action delete needs --yes when there is no terminal to confirm each file on"
+            );
+        }
+        if self.action == Action::Report && (self.yes || self.min_score > 0) {
+            anyhow::bail!("--yes and --min-score apply to --action quarantine or delete");
+        }
         let threads = match self.threads {
             Some(0) => anyhow::bail!("--threads must be at least 1"),
             Some(n) => n,
@@ -304,8 +420,16 @@ impl ScanArgs {
             file_list: self.file_list,
             format: self.format,
             color,
-            progress: !self.no_progress && std::io::stderr().is_terminal(),
+            // A confirmation prompt and a progress bar would fight over
+            // the terminal.
+            progress: !self.no_progress
+                && std::io::stderr().is_terminal()
+                && (self.action != Action::Delete || self.yes),
             summary: !self.no_summary,
+            action: self.action,
+            min_score: self.min_score,
+            yes: self.yes,
+            vault: self.vault,
         })
     }
 }
@@ -328,7 +452,9 @@ mod tests {
 
     fn parse(args: &[&str]) -> anyhow::Result<ScanConfig> {
         let cli = Cli::try_parse_from(std::iter::once("takedown").chain(args.iter().copied()))?;
-        let Command::Scan(a) = cli.command;
+        let Command::Scan(a) = cli.command else {
+            anyhow::bail!("not a scan");
+        };
         a.into_config()
     }
 

@@ -2,9 +2,11 @@
 //! options, run, print findings, choose the exit code. Everything that
 //! decides what is malware lives in `takedown-engine`.
 
+mod act;
 mod args;
 mod output;
 mod progress;
+mod quarantine;
 
 use anyhow::Context;
 use clap::Parser;
@@ -29,10 +31,20 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        args::Command::Scan(a) => scan(a),
+        args::Command::Scan(a) => scan(*a),
+        args::Command::Quarantine(a) => quarantine::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            // The reader went away (`| head`): nothing more to say.
+            ExitCode::from(exit::CLEAN)
+        }
         Err(e) => {
             eprintln!("takedown: error: {e:#}");
             ExitCode::from(exit::ERROR)
@@ -90,15 +102,56 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
         );
     }
 
+    // Whatever an interrupted run left half done is finished or rolled
+    // back first; a vault is opened (and created) only to act.
+    let acting = config.action != args::Action::Report;
+    let vault_dir = quarantine::vault_dir(config.vault.clone());
+    let plan = if acting {
+        let dir = vault_dir?;
+        let vault = takedown_vault::Vault::open(&dir, true)
+            .with_context(|| format!("cannot use the vault {}", dir.display()))?;
+        let command: Vec<String> = std::env::args().collect();
+        let run = vault.start_run(&command)?;
+        Some(act::Plan {
+            action: config.action,
+            min_score: config.min_score,
+            yes: config.yes,
+            vault,
+            run,
+        })
+    } else {
+        if let Ok(dir) = vault_dir {
+            quarantine::recover(&dir);
+        }
+        None
+    };
+
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     install_ctrlc(stop);
     let progress = std::sync::Arc::new(Progress::default());
-    let mut printer = output::Printer::new(config.format, config.color);
+    let printer = output::Printer::new(config.format, config.color);
     let bar = progress::Bar::start(config.progress, progress.clone());
-    let summary = run::run(&sigs, &targets, &config.run, stop, &progress, |finding| {
-        bar.suspend(|| printer.finding(finding))
-    })
-    .map_err(anyhow::Error::msg)?;
+    let (summary, mut printer) = match plan {
+        None => {
+            let mut printer = printer;
+            let summary = run::run(&sigs, &targets, &config.run, stop, &progress, |report| {
+                bar.suspend(|| report.notable().all(|f| printer.finding(f)))
+            })
+            .map_err(anyhow::Error::msg)?;
+            (summary, printer)
+        }
+        Some(plan) => {
+            let actor = act::Actor::start(plan, printer);
+            let summary = run::run(&sigs, &targets, &config.run, stop, &progress, |report| {
+                actor.send(report)
+            })
+            .map_err(anyhow::Error::msg);
+            let (printer, counts) = actor.finish();
+            let mut summary = summary?;
+            counts.add_to(&mut summary);
+            (summary, printer)
+        }
+    };
     drop(bar);
     if printer.broken_pipe() {
         // The reader went away (`| head`): nothing more to say to anyone.

@@ -3,7 +3,7 @@
 
 use crate::args::Format;
 use std::io::{IsTerminal, Write};
-use takedown_engine::finding::{Finding, ProblemKind, Summary};
+use takedown_engine::finding::{ActionReport, Finding, ProblemKind, Summary};
 use takedown_engine::sanitize::{for_terminal, path_for_terminal};
 use takedown_engine::sigs::SignatureSet;
 
@@ -110,6 +110,53 @@ impl Printer {
         Ok(())
     }
 
+    /// Prints what was done to a file (text only: in JSON the action is a
+    /// field of each finding). Done and skipped go to stdout with the
+    /// detections; refused and failed to stderr with the other problems.
+    pub fn action(&mut self, a: &ActionReport, path: &std::path::Path) {
+        if self.broken || self.format == Format::Json {
+            return;
+        }
+        let shown = path_for_terminal(path);
+        let (bold, reset, yellow) = (self.paint(BOLD), self.paint(RESET), self.paint(YELLOW));
+        let why = a.reason.as_deref().map(for_terminal).unwrap_or_default();
+        let result = match (a.status, a.action) {
+            ("done", "quarantine") => writeln!(
+                self.out,
+                "{bold}{shown}{reset}: quarantined (vault ID {}){}",
+                a.vault_id.as_deref().unwrap_or("?"),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {why}")
+                }
+            ),
+            ("done", _) => writeln!(
+                self.out,
+                "{bold}{shown}{reset}: deleted{}",
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {why}")
+                }
+            ),
+            ("skipped", action) => {
+                writeln!(self.out, "{shown}: not acted on ({action} skipped: {why})")
+            }
+            (status, action) => self.out.flush().map(|_| {
+                eprintln!("takedown: {yellow}{status}{reset}: {action} of {shown}: {why}");
+            }),
+        };
+        let result = result.and_then(|_| {
+            if self.interactive {
+                self.out.flush()
+            } else {
+                Ok(())
+            }
+        });
+        self.check(result);
+    }
+
     /// Prints the summary.
     pub fn summary(&mut self, s: &Summary, sigs: &SignatureSet) {
         let result = match self.format {
@@ -153,6 +200,16 @@ impl Printer {
                         ""
                     },
                 )
+                .and_then(|_| {
+                    if s.quarantined + s.deleted + s.refused + s.failed == 0 {
+                        return Ok(());
+                    }
+                    writeln!(
+                        self.out,
+                        "Quarantined: {}\nDeleted: {}\nRefused: {}\nFailed: {}",
+                        s.quarantined, s.deleted, s.refused, s.failed
+                    )
+                })
             }
         };
         self.check(result);

@@ -63,7 +63,10 @@ impl Tree {
     /// no progress.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_takedown"));
+        // The vault too is private to the tree: tests never touch the
+        // system's.
         c.env("TAKEDOWN_CACHE_DIR", self.path(".cache"))
+            .env("TAKEDOWN_VAULT", self.path("vault"))
             .env_remove("NO_COLOR")
             .env_remove("TAKEDOWN_LOG")
             .stdin(Stdio::null());

@@ -1,0 +1,105 @@
+//! What the vault keeps about each quarantined file.
+
+use serde::{Deserialize, Serialize};
+
+/// Format version of `meta.json`.
+pub const META_FORMAT: u32 = 1;
+
+/// A point in time as the file system keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timestamp {
+    /// Seconds since the epoch.
+    pub sec: i64,
+    /// Nanoseconds.
+    pub nsec: i64,
+}
+
+/// A restore of an item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRecord {
+    /// Where it was put back.
+    pub to: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// `items/<id>/meta.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// [`META_FORMAT`].
+    pub format: u32,
+    /// The vault ID.
+    pub id: String,
+    /// Where the file was (lossy UTF-8, for people).
+    pub original_path: String,
+    /// The exact path bytes, base64 (what restore uses).
+    pub original_path_base64: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the content.
+    pub sha256: String,
+    /// Permission bits (including set-uid, set-gid, sticky).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// The owner's name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The group's name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Last access.
+    pub atime: Timestamp,
+    /// Last modification.
+    pub mtime: Timestamp,
+    /// Last status change (kept for the record; cannot be restored).
+    pub ctime: Timestamp,
+    /// Device and inode it had.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// The detections that led to it, as the scan reported them.
+    pub detections: serde_json::Value,
+    /// When it was quarantined (RFC 3339, UTC).
+    pub quarantined_at: String,
+    /// By which program and version.
+    pub by: String,
+    /// The run that quarantined it (`logs/<run>.jsonl`).
+    pub run: String,
+    /// Restores done so far.
+    #[serde(default)]
+    pub restores: Vec<RestoreRecord>,
+}
+
+/// The current time in RFC 3339, UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// A new vault ID: sortable by time, unique by randomness
+/// (`20261126-101500-3fa9c2d1`).
+pub fn new_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let mut r = [0u8; 4];
+    let _ = getrandom::fill(&mut r);
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        hex::encode(r)
+    )
+}
+
+/// True when `id` has the shape of a vault ID (so that a user-given ID
+/// can never name a path outside `items/`).
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}

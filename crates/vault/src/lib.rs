@@ -1,0 +1,591 @@
+//! The takedown vault: removal that never destroys what it should not.
+//!
+//! A quarantined file is stored defanged (encrypted with the vault's key,
+//! see [`crypt`]) with everything needed to put it back exactly: path,
+//! owner, group, mode, timestamps, size, SHA-256, the detections, when and
+//! by which version. Three properties hold by construction:
+//!
+//! - **Race-safe**: a file is acted on only through a directory handle
+//!   opened without following links, only if device, inode, size and mtime
+//!   are those the scan saw, and only if its content hashes again to the
+//!   scanned SHA-256 ([`fsops`]).
+//! - **Crash-safe**: every step is announced in a write-ahead journal
+//!   ([`journal`]) before it acts, and a file is unlinked only after its
+//!   vault copy is durable. A process killed at any moment leaves each file
+//!   in place or fully in the vault; the next open finishes or rolls back.
+//! - **Restorable**: [`Vault::restore`] verifies the SHA-256 before the file
+//!   appears under its name, never overwrites unless asked, and puts back
+//!   mode, owner and times.
+//!
+//! Layout of a vault directory (0700, owned by its user):
+//!
+//! ```text
+//! VAULT              format marker
+//! key                the vault key (0600)
+//! lock               flock'ed while a step runs
+//! journal            write-ahead journal; empty when idle
+//! items/<id>/data    encrypted content
+//! items/<id>/meta.json
+//! tmp/<id>/          an item being written (never valid on its own)
+//! trash/<id>/        an item being removed
+//! logs/<run>.jsonl   what each acting run (and each vault command) did
+//! ```
+#![deny(missing_docs)]
+
+pub mod crypt;
+pub mod export;
+pub mod fault;
+pub mod fsops;
+pub mod item;
+pub mod journal;
+mod recover;
+pub mod remove;
+pub mod restore;
+
+use base64::Engine as _;
+use crypt::Key;
+use fsops::reason;
+use item::Meta;
+use journal::Journal;
+use serde::Serialize;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub use fsops::Identity;
+
+/// The vault of root when none is given.
+pub const SYSTEM_VAULT: &str = "/var/lib/takedown/quarantine";
+
+const MARKER: &str = "takedown vault 1\n";
+
+/// Why a vault operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The vault directory is not safe to use.
+    #[error("{0}")]
+    Unsafe(String),
+    /// An I/O error, with what was being done.
+    #[error("{what}: {reason}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// Refused on purpose; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// No such item.
+    #[error("no item {0} in the vault")]
+    NoItem(String),
+    /// The stored item does not verify.
+    #[error("{0}")]
+    Damaged(String),
+}
+
+impl Error {
+    fn io(what: impl Into<String>, e: &io::Error) -> Error {
+        Error::Io {
+            what: what.into(),
+            reason: reason(e),
+        }
+    }
+}
+
+/// The default vault: [`SYSTEM_VAULT`] for root, else
+/// `$XDG_DATA_HOME/takedown/quarantine` or
+/// `~/.local/share/takedown/quarantine`.
+pub fn default_dir() -> Option<PathBuf> {
+    if fsops::euid() == 0 {
+        return Some(PathBuf::from(SYSTEM_VAULT));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("takedown").join("quarantine"))
+}
+
+/// Bytes of a path for the journal and metadata (exact, base64).
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The bytes back from [`b64`].
+pub(crate) fn unb64(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+pub(crate) fn path_of_b64(s: &str) -> Option<PathBuf> {
+    Some(PathBuf::from(OsStr::from_bytes(&unb64(s)?)))
+}
+
+/// An open vault.
+pub struct Vault {
+    root: PathBuf,
+    dir: OwnedFd,
+    key: Key,
+    lock: File,
+    journal: Journal,
+    recovered: Vec<LogEntry>,
+}
+
+/// Holds the vault lock until dropped.
+/// (A raw descriptor, not a borrow: the vault stays usable meanwhile; the
+/// lock file lives as long as the vault.)
+pub(crate) struct Locked(std::os::fd::RawFd);
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // SAFETY: plain syscall on a descriptor the vault holds.
+        unsafe {
+            libc::flock(self.0, libc::LOCK_UN);
+        }
+    }
+}
+
+/// One line of a run log.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct LogEntry {
+    /// When (RFC 3339).
+    pub time: String,
+    /// `quarantine`, `delete`, `restore`, `purge`, `export`, `recover`.
+    pub action: String,
+    /// `done`, `refused`, `failed`, `skipped`, `rolled-back`, `finished`.
+    pub status: String,
+    /// The file acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Vault item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
+    /// SHA-256 of the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Detection names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detections: Vec<String>,
+    /// Why, for anything but a plain success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl LogEntry {
+    /// A new entry stamped now.
+    pub fn new(action: &str, status: &str) -> LogEntry {
+        LogEntry {
+            time: item::now_rfc3339(),
+            action: action.into(),
+            status: status.into(),
+            path: None,
+            vault_id: None,
+            sha256: None,
+            detections: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
+/// A run's log in the vault (`logs/<run>.jsonl`).
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The run's ID.
+    pub id: String,
+}
+
+impl Vault {
+    /// Opens the vault at `dir`, creating it (0700) when `create` is set,
+    /// checking that nobody else can write to it, and finishing or rolling
+    /// back whatever an interrupted process left in its journal.
+    pub fn open(dir: &Path, create: bool) -> Result<Vault, Error> {
+        let root = std::path::absolute(dir)
+            .map_err(|e| Error::io(format!("vault {}", dir.display()), &e))?;
+        let shown = root.display().to_string();
+        match std::fs::symlink_metadata(&root) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                if let Some(parent) = root.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        Error::io(
+                            format!("cannot create the vault's parent {}", parent.display()),
+                            &e,
+                        )
+                    })?;
+                }
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&root)
+                    .or_else(|e| {
+                        if e.kind() == io::ErrorKind::AlreadyExists {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        }
+                    })
+                    .map_err(|e| Error::io(format!("cannot create the vault {shown}"), &e))?;
+                // The umask may have taken bits away, never added: still
+                // set it exactly.
+                std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| Error::io(format!("cannot set the vault's mode {shown}"), &e))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::Io {
+                    what: format!("vault {shown}"),
+                    reason: "does not exist (it is created by the first quarantine)".into(),
+                });
+            }
+            Err(e) => return Err(Error::io(format!("vault {shown}"), &e)),
+        }
+        check_safe(&root)?;
+        let dir =
+            fsops::open_dir_nofollow(&root).map_err(|e| Error::io(format!("vault {shown}"), &e))?;
+        for sub in ["items", "tmp", "trash", "logs"] {
+            match fsops::mkdir_at(dir.as_raw_fd(), OsStr::new(sub), 0o700) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("vault {shown}: cannot create {sub}/"),
+                        &e,
+                    ));
+                }
+            }
+        }
+        let marker = root.join("VAULT");
+        if !marker.exists() {
+            write_durably(&dir, "VAULT", MARKER.as_bytes())
+                .map_err(|e| Error::io(format!("vault {shown}: cannot write VAULT"), &e))?;
+        }
+        let key = load_or_create_key(&dir, &root)?;
+        let open_rw = |name: &str, append: bool| -> Result<File, Error> {
+            let mut flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW;
+            if append {
+                flags |= libc::O_APPEND;
+            }
+            fsops::openat(dir.as_raw_fd(), OsStr::new(name), flags, 0o600)
+                .map(File::from)
+                .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}"), &e))
+        };
+        let lock = open_rw("lock", false)?;
+        let journal = Journal::new(open_rw("journal", true)?);
+        let mut vault = Vault {
+            root,
+            dir,
+            key,
+            lock,
+            journal,
+            recovered: Vec::new(),
+        };
+        vault.recovered = vault.recover()?;
+        Ok(vault)
+    }
+
+    /// Opens the vault at `dir` only if it exists and its journal shows an
+    /// interrupted step, to finish or roll it back; the cheap check every
+    /// command makes at start. Returns what was recovered.
+    pub fn recover_if_needed(dir: &Path) -> Result<Vec<LogEntry>, Error> {
+        let journal = dir.join("journal");
+        match std::fs::symlink_metadata(&journal) {
+            Ok(m) if m.len() > 0 => {}
+            _ => return Ok(Vec::new()),
+        }
+        let mut v = Vault::open(dir, false)?;
+        Ok(v.take_recovered())
+    }
+
+    /// What the open finished or rolled back of an interrupted process.
+    pub fn take_recovered(&mut self) -> Vec<LogEntry> {
+        std::mem::take(&mut self.recovered)
+    }
+
+    /// The vault directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn lock(&self) -> Result<Locked, Error> {
+        let fd = self.lock.as_raw_fd();
+        // SAFETY: plain syscall on a descriptor we hold.
+        let r = fsops_retry(|| unsafe { libc::flock(fd, libc::LOCK_EX) });
+        r.map_err(|e| Error::io("cannot lock the vault", &e))?;
+        Ok(Locked(fd))
+    }
+
+    pub(crate) fn dir_fd(&self) -> std::os::fd::RawFd {
+        self.dir.as_raw_fd()
+    }
+
+    pub(crate) fn sub(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Starts the log of an acting run.
+    pub fn start_run(&self, command: &[String]) -> Result<Run, Error> {
+        let run = Run { id: item::new_id() };
+        let head = serde_json::json!({
+            "run": run.id,
+            "started": item::now_rfc3339(),
+            "by": by(),
+            "user": fsops::euid(),
+            "command": command,
+        });
+        self.append_log(&run.id, &[head])?;
+        Ok(run)
+    }
+
+    /// Appends lines to `logs/<run>.jsonl` and makes them durable.
+    pub(crate) fn append_log<T: Serialize>(&self, run: &str, lines: &[T]) -> Result<(), Error> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let path = self.sub("logs").join(format!("{run}.jsonl"));
+        let mut buf = Vec::new();
+        for l in lines {
+            serde_json::to_writer(&mut buf, l).map_err(|e| Error::Io {
+                what: "run log".into(),
+                reason: e.to_string(),
+            })?;
+            buf.push(b'\n');
+        }
+        let what = || format!("cannot write the run log {}", path.display());
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| Error::io(what(), &e))?;
+        f.write_all(&buf).map_err(|e| Error::io(what(), &e))?;
+        f.sync_data().map_err(|e| Error::io(what(), &e))
+    }
+
+    /// Every item, oldest first. An item whose metadata cannot be read is
+    /// returned as an error naming it (the others still list).
+    pub fn list(&self) -> Result<Vec<Result<Meta, Error>>, Error> {
+        let items = self.sub("items");
+        let mut ids: Vec<String> = std::fs::read_dir(&items)
+            .map_err(|e| Error::io(format!("cannot list {}", items.display()), &e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|id| item::valid_id(id))
+            .collect();
+        ids.sort();
+        Ok(ids.iter().map(|id| self.meta(id)).collect())
+    }
+
+    /// The metadata of item `id`.
+    pub fn meta(&self, id: &str) -> Result<Meta, Error> {
+        if !item::valid_id(id) {
+            return Err(Error::NoItem(id.to_string()));
+        }
+        let path = self.sub("items").join(id).join("meta.json");
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NoItem(id.to_string()));
+            }
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+        };
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Damaged(format!("{}: unreadable metadata: {e}", path.display())))
+    }
+
+    /// The run logs, oldest first: (run ID, path).
+    pub fn runs(&self) -> Result<Vec<(String, PathBuf)>, Error> {
+        let logs = self.sub("logs");
+        let mut runs: Vec<(String, PathBuf)> = std::fs::read_dir(&logs)
+            .map_err(|e| Error::io(format!("cannot list {}", logs.display()), &e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.strip_suffix(".jsonl")?.to_string();
+                Some((name, e.path()))
+            })
+            .collect();
+        runs.sort();
+        Ok(runs)
+    }
+
+    /// The content of item `id`, decrypted and verified, into `dst`.
+    pub fn read_item(&self, id: &str, dst: &mut dyn Write) -> Result<Meta, Error> {
+        let meta = self.meta(id)?;
+        let path = self.sub("items").join(id).join("data");
+        let mut src = io::BufReader::with_capacity(
+            256 << 10,
+            File::open(&path)
+                .map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?,
+        );
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        let n = crypt::decrypt(&self.key, id, &mut src, dst, &mut h).map_err(|e| match e {
+            crypt::DecryptError::Io(e) => Error::io(format!("item {id}"), &e),
+            crypt::DecryptError::Damaged => Error::Damaged(format!("item {id}: {e}")),
+        })?;
+        let sum = hex::encode(sha2::Digest::finalize(h));
+        if n != meta.size || sum != meta.sha256 {
+            return Err(Error::Damaged(format!(
+                "item {id}: content does not match its metadata (SHA-256 {sum}, expected {})",
+                meta.sha256
+            )));
+        }
+        Ok(meta)
+    }
+}
+
+pub(crate) fn fsops_retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<()> {
+    loop {
+        if f() == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// "takedown X.Y.Z": who did it, for metadata and logs.
+pub fn by() -> String {
+    format!("takedown {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// A vault must be a real directory of the user running takedown that
+/// nobody else can write to, in a parent nobody else can swap it in.
+fn check_safe(root: &Path) -> Result<(), Error> {
+    let shown = root.display();
+    let m = std::fs::symlink_metadata(root).map_err(|e| Error::io(format!("vault {shown}"), &e))?;
+    if m.file_type().is_symlink() {
+        return Err(Error::Unsafe(format!(
+            "vault {shown} is a symbolic link; refusing to use it (give its real path)"
+        )));
+    }
+    if !m.is_dir() {
+        return Err(Error::Unsafe(format!("vault {shown} is not a directory")));
+    }
+    let me = fsops::euid();
+    if m.uid() != me {
+        return Err(Error::Unsafe(format!(
+            "vault {shown} belongs to uid {}, not to the user running takedown (uid {me}); refusing to use it",
+            m.uid()
+        )));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(Error::Unsafe(format!(
+            "vault {shown} is writable by others (mode {:o}); refusing to use it (chmod 700 it)",
+            m.mode() & 0o7777
+        )));
+    }
+    if let Some(parent) = root.parent()
+        && let Ok(p) = std::fs::symlink_metadata(parent)
+        && p.mode() & 0o022 != 0
+        && p.mode() & 0o1000 == 0
+    {
+        return Err(Error::Unsafe(format!(
+            "the vault's parent {} is writable by others without the sticky bit: the vault could be swapped; refusing to use it",
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes a small file in `dir` through a temporary name, durably.
+pub(crate) fn write_durably(dir: &OwnedFd, name: &str, data: &[u8]) -> io::Result<()> {
+    let tmp = format!("{name}.tmp");
+    let _ = fsops::unlink_at(dir.as_raw_fd(), OsStr::new(&tmp));
+    let mut f = fsops::create_excl(dir.as_raw_fd(), OsStr::new(&tmp))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    fsops::rename_at(
+        dir.as_raw_fd(),
+        OsStr::new(&tmp),
+        dir.as_raw_fd(),
+        OsStr::new(name),
+        false,
+    )?;
+    fsops::fsync(dir.as_raw_fd())
+}
+
+fn load_or_create_key(dir: &OwnedFd, root: &Path) -> Result<Key, Error> {
+    let shown = root.join("key");
+    let what = || format!("vault key {}", shown.display());
+    match fsops::openat(
+        dir.as_raw_fd(),
+        OsStr::new("key"),
+        libc::O_RDONLY | libc::O_NOFOLLOW,
+        0,
+    ) {
+        Ok(fd) => {
+            let st = fsops::fstat(fd.as_raw_fd()).map_err(|e| Error::io(what(), &e))?;
+            if st.st_uid != fsops::euid() || st.st_mode & 0o077 != 0 || !fsops::is_regular(&st) {
+                return Err(Error::Unsafe(format!(
+                    "{} must be a file of yours with mode 600; refusing to use the vault",
+                    shown.display()
+                )));
+            }
+            let mut b = Vec::new();
+            File::from(fd)
+                .take(64)
+                .read_to_end(&mut b)
+                .map_err(|e| Error::io(what(), &e))?;
+            Key::from_bytes(&b)
+                .ok_or_else(|| Error::Damaged(format!("{}: not a vault key", shown.display())))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let key = Key::generate().map_err(|e| Error::io(what(), &e))?;
+            write_durably(dir, "key", key.bytes()).map_err(|e| Error::io(what(), &e))?;
+            Ok(key)
+        }
+        Err(e) => Err(Error::io(what(), &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_is_created_private_and_refused_when_others_can_write() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("v");
+        assert!(
+            Vault::open(&dir, false).is_err(),
+            "not created without asking"
+        );
+        let v = Vault::open(&dir, true).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let key_mode = std::fs::metadata(dir.join("key")).unwrap().mode() & 0o777;
+        assert_eq!(key_mode, 0o600);
+        drop(v);
+        // Reopen: same key.
+        let k1 = std::fs::read(dir.join("key")).unwrap();
+        Vault::open(&dir, false).unwrap();
+        assert_eq!(std::fs::read(dir.join("key")).unwrap(), k1);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = Vault::open(&dir, false).err().unwrap().to_string();
+        assert!(err.contains("writable by others"), "{err}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // A link to a vault is refused.
+        std::os::unix::fs::symlink(&dir, t.path().join("link")).unwrap();
+        let err = Vault::open(&t.path().join("link"), false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        // A key readable by others is refused.
+        std::fs::set_permissions(dir.join("key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = Vault::open(&dir, false).err().unwrap().to_string();
+        assert!(err.contains("mode 600"), "{err}");
+    }
+
+    #[test]
+    fn ids_are_checked_before_they_name_paths() {
+        assert!(item::valid_id(&item::new_id()));
+        for bad in ["", "../x", "a/b", ".", "..", "x y"] {
+            assert!(!item::valid_id(bad), "{bad}");
+        }
+    }
+}

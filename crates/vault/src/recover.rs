@@ -1,0 +1,237 @@
+//! Finishing or rolling back what an interrupted process left in the
+//! journal. Each rule keeps the invariant: a file is in place, or whole in
+//! the vault, or both; never gone, never half-stored.
+
+use crate::fsops::{self, Identity};
+use crate::journal::Record;
+use crate::{Error, LogEntry, Vault, path_of_b64, unb64};
+use sha2::{Digest, Sha256};
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+
+/// Where restore/purge/export record what they did.
+pub(crate) const COMMANDS_LOG: &str = "vault-commands";
+
+impl Vault {
+    /// Recovers every step the journal announced and did not finish.
+    pub(crate) fn recover(&mut self) -> Result<Vec<LogEntry>, Error> {
+        if self
+            .journal
+            .is_empty()
+            .map_err(|e| Error::io("cannot read the vault journal", &e))?
+        {
+            return Ok(Vec::new());
+        }
+        let _lock = self.lock()?;
+        let pending = self
+            .journal
+            .pending()
+            .map_err(|e| Error::io("cannot read the vault journal", &e))?;
+        let mut entries: Vec<(String, LogEntry)> = Vec::new();
+        for rec in pending {
+            let (run, entry) = match rec {
+                Record::Quarantine {
+                    run,
+                    id,
+                    dir,
+                    name,
+                    identity,
+                    sha256,
+                    ..
+                } => (
+                    run,
+                    self.recover_quarantine(&id, &dir, &name, &identity, &sha256),
+                ),
+                Record::Delete {
+                    run,
+                    dir,
+                    name,
+                    identity,
+                    sha256,
+                    ..
+                } => (run, recover_delete(&dir, &name, &identity, &sha256)),
+                Record::Restore { id, dir, tmp, .. } => {
+                    (COMMANDS_LOG.to_string(), recover_restore(&id, &dir, &tmp))
+                }
+                Record::Purge { id, .. } => {
+                    let mut e = LogEntry::new("purge", "finished");
+                    if self.sub("items").join(&id).exists()
+                        && let Err(err) = self.discard_item(&id)
+                    {
+                        e.status = "failed".into();
+                        e.reason = Some(format!("cannot remove the item: {}", fsops::reason(&err)));
+                    }
+                    e.vault_id = Some(id);
+                    if e.reason.is_none() {
+                        e.reason =
+                            Some("interrupted; the removal from the vault was completed".into());
+                    }
+                    (COMMANDS_LOG.to_string(), e)
+                }
+                Record::Done { .. } => continue,
+            };
+            tracing::warn!(
+                "vault: recovered an interrupted {} ({}): {}",
+                entry.action,
+                entry.status,
+                entry.reason.as_deref().unwrap_or("")
+            );
+            entries.push((run, entry));
+        }
+        // Under the lock nobody is mid-step: whatever is in tmp/ or trash/
+        // belongs to the interrupted process.
+        for sub in ["tmp", "trash"] {
+            if let Ok(rd) = std::fs::read_dir(self.sub(sub)) {
+                for e in rd.flatten() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        if let Err(e) = fsops::syncfs(self.dir_fd()) {
+            return Err(Error::io("cannot sync the vault", &e));
+        }
+        self.journal
+            .clear()
+            .map_err(|e| Error::io("cannot write the vault journal", &e))?;
+        for (run, e) in &entries {
+            if crate::item::valid_id(run) || run == COMMANDS_LOG {
+                let _ = self.append_log(run, std::slice::from_ref(e));
+            }
+        }
+        Ok(entries.into_iter().map(|(_, e)| e).collect())
+    }
+
+    fn recover_quarantine(
+        &self,
+        id: &str,
+        dir: &str,
+        name: &str,
+        identity: &Identity,
+        sha256: &str,
+    ) -> LogEntry {
+        let path = path_of_b64(dir)
+            .zip(unb64(name))
+            .map(|(d, n)| d.join(OsStr::from_bytes(&n)));
+        let mut e = LogEntry::new("quarantine", "rolled-back");
+        e.path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
+        e.sha256 = Some(sha256.to_string());
+        let _ = std::fs::remove_dir_all(self.sub("tmp").join(id));
+        if !crate::item::valid_id(id) || !self.sub("items").join(id).join("meta.json").exists() {
+            e.reason = Some(
+                "interrupted before the vault copy was complete; the file was left in place".into(),
+            );
+            return e;
+        }
+        e.vault_id = Some(id.to_string());
+        e.status = "finished".into();
+        e.reason = Some(match same_file(dir, name, identity, sha256) {
+            Same::Gone => "interrupted after the file was removed; completed".into(),
+            Same::Yes(loc) => match fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name) {
+                Ok(()) => {
+                    let _ = fsops::fsync(loc.dir.as_raw_fd());
+                    "interrupted after the vault copy was complete; the file was removed".into()
+                }
+                Err(err) => format!(
+                    "interrupted; the vault copy is complete but the file could not be removed ({}); it is in both places",
+                    fsops::reason(&err)
+                ),
+            },
+            Same::No(why) => format!(
+                "interrupted; the vault copy is complete and kept, and the file at the path was left in place ({why})"
+            ),
+        });
+        e
+    }
+}
+
+enum Same {
+    /// The name is gone.
+    Gone,
+    /// Still the very file, same content.
+    Yes(fsops::Located),
+    /// Something else is there now, or it cannot be checked.
+    No(String),
+}
+
+/// Is the file at `dir`/`name` still the one announced?
+fn same_file(dir: &str, name: &str, identity: &Identity, sha256: &str) -> Same {
+    let (Some(dir), Some(name)) = (path_of_b64(dir), unb64(name)) else {
+        return Same::No("the journal entry is unreadable".into());
+    };
+    let loc = match fsops::relocate(&dir, OsStr::from_bytes(&name)) {
+        Ok(l) => l,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Same::Gone,
+        Err(e) => return Same::No(fsops::reason(&e)),
+    };
+    match fsops::lstat_at(loc.dir.as_raw_fd(), &loc.name) {
+        Ok(None) => return Same::Gone,
+        Ok(Some(_)) => {}
+        Err(e) => return Same::No(fsops::reason(&e)),
+    }
+    let file = match fsops::open_file_nofollow(loc.dir.as_raw_fd(), &loc.name) {
+        Ok(f) => f,
+        Err(e) => return Same::No(fsops::reason(&e)),
+    };
+    let Ok(st) = fsops::fstat(file.as_raw_fd()) else {
+        return Same::No("cannot stat it".into());
+    };
+    if let Some(d) = Identity::of(&st).differs(identity) {
+        return Same::No(d);
+    }
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut f = &file;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Same::No(fsops::reason(&e)),
+        }
+    }
+    if hex::encode(h.finalize()) != sha256 {
+        return Same::No("its content changed".into());
+    }
+    Same::Yes(loc)
+}
+
+fn recover_delete(dir: &str, name: &str, identity: &Identity, sha256: &str) -> LogEntry {
+    let mut e = LogEntry::new("delete", "rolled-back");
+    e.path = path_of_b64(dir)
+        .zip(unb64(name))
+        .map(|(d, n)| d.join(OsStr::from_bytes(&n)).to_string_lossy().into_owned());
+    e.sha256 = Some(sha256.to_string());
+    match same_file(dir, name, identity, sha256) {
+        Same::Gone => {
+            e.status = "finished".into();
+            e.reason = Some("interrupted after the file was deleted".into());
+        }
+        // A delete is not redone unasked: the next scan will find it again.
+        Same::Yes(_) | Same::No(_) => {
+            e.reason = Some("interrupted before the file was deleted; it was left in place".into());
+        }
+    }
+    e
+}
+
+fn recover_restore(id: &str, dir: &str, tmp: &str) -> LogEntry {
+    let mut e = LogEntry::new("restore", "recovered");
+    e.vault_id = Some(id.to_string());
+    e.reason = Some(
+        "interrupted; a partial temporary file was removed if there was one, the item stays in the vault"
+            .into(),
+    );
+    if let (Some(dir), Some(tmp)) = (path_of_b64(dir), unb64(tmp))
+        && let Ok(loc) = fsops::relocate(&dir, OsStr::from_bytes(&tmp))
+        && let Ok(Some(st)) = fsops::lstat_at(loc.dir.as_raw_fd(), &loc.name)
+        && fsops::is_regular(&st)
+    {
+        // Our own temporary file (an unguessable name we created with
+        // O_EXCL); unlink never follows links anyway.
+        let _ = fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name);
+        let _ = fsops::fsync(loc.dir.as_raw_fd());
+    }
+    e
+}

@@ -1,0 +1,548 @@
+//! Quarantine and delete, in batches.
+//!
+//! One batch runs under the vault lock through these steps (each a named
+//! [`fault`] point, `<action>:<step>`):
+//!
+//! 1. check: open each file through its directory handle without following
+//!    links; device, inode, size and mtime must be what the scan saw;
+//!    refuse files of other users (when not root), read-only file systems
+//!    and directories we cannot write.
+//! 2. `journaled`: announce every step in the journal, durably.
+//! 3. `written` (quarantine): encrypt each file into `tmp/<id>/` while
+//!    hashing it; the SHA-256 must be the scanned one and the file must not
+//!    have changed meanwhile. `verified` (delete): hash it again.
+//! 4. `synced`: one `syncfs` makes the whole batch durable (group commit).
+//! 5. `committed`: rename `tmp/<id>` to `items/<id>`: the item now exists,
+//!    whole. `commits-synced`: the directory renames are durable.
+//! 6. `unlinked`: check once more that the name still points to the very
+//!    inode that was copied, then unlink it through the directory handle.
+//!    `unlinks-synced`: the directories are durable.
+//! 7. `done`: the journal records the end and is emptied.
+//!
+//! A crash before 5 leaves the file in place (the partial item is swept);
+//! after 5, recovery finishes the removal if the file is still the very
+//! same one, else keeps both. So a file is never gone without a complete
+//! vault copy, and the vault never holds a half-written item.
+
+use crate::fsops::{self, Identity, Located, reason};
+use crate::item::{self, Meta, Timestamp};
+use crate::journal::Record;
+use crate::{Error, LogEntry, Run, Vault, b64, crypt, fault};
+use sha2::{Digest, Sha256};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+
+/// One file to act on, as the scan saw it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Its path.
+    pub path: PathBuf,
+    /// What `fstat` said when it was scanned.
+    pub identity: Identity,
+    /// SHA-256 of what was scanned.
+    pub sha256: String,
+    /// The detections, kept in the item's metadata.
+    pub detections: serde_json::Value,
+    /// Detection names, for the run log.
+    pub names: Vec<String>,
+}
+
+/// What happened to one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Quarantined (with its vault ID) or deleted; a note when something is
+    /// worth knowing (other hard links remain).
+    Done {
+        /// Vault ID (quarantine).
+        vault_id: Option<String>,
+        /// A remark.
+        note: Option<String>,
+    },
+    /// Not done on purpose: the file is not the one scanned, or a check
+    /// failed. Nothing was changed.
+    Refused(String),
+    /// An error; the file was left in place.
+    Failed(String),
+}
+
+/// Which action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Into the vault.
+    Quarantine,
+    /// Gone for good.
+    Delete,
+}
+
+impl Action {
+    /// `quarantine` or `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Quarantine => "quarantine",
+            Action::Delete => "delete",
+        }
+    }
+
+    fn step(self, step: &str) -> String {
+        format!("{}:{step}", self.as_str())
+    }
+}
+
+struct Prepared {
+    idx: usize,
+    loc: Located,
+    file: File,
+    st: libc::stat,
+    id: String,
+    seq: u64,
+    committed: bool,
+}
+
+impl Vault {
+    /// Moves the requested files into the vault. Every request gets an
+    /// outcome; the run log records them all.
+    pub fn quarantine(&mut self, run: &Run, reqs: &[Request]) -> Vec<Outcome> {
+        self.act(Action::Quarantine, run, reqs)
+    }
+
+    /// Deletes the requested files, with the same checks as quarantine.
+    pub fn delete(&mut self, run: &Run, reqs: &[Request]) -> Vec<Outcome> {
+        self.act(Action::Delete, run, reqs)
+    }
+
+    fn act(&mut self, action: Action, run: &Run, reqs: &[Request]) -> Vec<Outcome> {
+        let mut out: Vec<Option<Outcome>> = vec![None; reqs.len()];
+        let result = self.act_locked(action, run, reqs, &mut out);
+        let out: Vec<Outcome> = out
+            .into_iter()
+            .map(|o| match (o, &result) {
+                (Some(o), _) => o,
+                (None, Err(e)) => Outcome::Failed(format!("{e}; left in place")),
+                (None, Ok(())) => Outcome::Failed("not processed; left in place".into()),
+            })
+            .collect();
+        let entries: Vec<LogEntry> = reqs
+            .iter()
+            .zip(&out)
+            .map(|(r, o)| {
+                let (status, vault_id, reason) = match o {
+                    Outcome::Done { vault_id, note } => ("done", vault_id.clone(), note.clone()),
+                    Outcome::Refused(why) => ("refused", None, Some(why.clone())),
+                    Outcome::Failed(why) => ("failed", None, Some(why.clone())),
+                };
+                LogEntry {
+                    path: Some(r.path.to_string_lossy().into_owned()),
+                    vault_id,
+                    sha256: Some(r.sha256.clone()),
+                    detections: r.names.clone(),
+                    reason,
+                    ..LogEntry::new(action.as_str(), status)
+                }
+            })
+            .collect();
+        if let Err(e) = self.append_log(&run.id, &entries) {
+            tracing::warn!("{e}");
+        }
+        out
+    }
+
+    fn act_locked(
+        &mut self,
+        action: Action,
+        run: &Run,
+        reqs: &[Request],
+        out: &mut [Option<Outcome>],
+    ) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        fault::point(&action.step("start"));
+        // 1. Check.
+        let mut batch = Vec::new();
+        for (idx, r) in reqs.iter().enumerate() {
+            match prepare(r) {
+                Ok((loc, file, st)) => batch.push(Prepared {
+                    idx,
+                    loc,
+                    file,
+                    st,
+                    id: item::new_id(),
+                    seq: 0,
+                    committed: false,
+                }),
+                Err(o) => out[idx] = Some(o),
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // 2. Journal.
+        let mut records = Vec::with_capacity(batch.len());
+        for p in &mut batch {
+            p.seq = self.journal.seq();
+            let r = &reqs[p.idx];
+            let (dir, name) = (
+                b64(p.loc.dir_path.as_os_str().as_bytes()),
+                b64(p.loc.name.as_bytes()),
+            );
+            records.push(match action {
+                Action::Quarantine => Record::Quarantine {
+                    seq: p.seq,
+                    run: run.id.clone(),
+                    id: p.id.clone(),
+                    dir,
+                    name,
+                    identity: r.identity,
+                    sha256: r.sha256.clone(),
+                },
+                Action::Delete => Record::Delete {
+                    seq: p.seq,
+                    run: run.id.clone(),
+                    dir,
+                    name,
+                    identity: r.identity,
+                    sha256: r.sha256.clone(),
+                },
+            });
+        }
+        self.journal
+            .append(&records)
+            .map_err(|e| Error::io("cannot write the vault journal", &e))?;
+        fault::point(&action.step("journaled"));
+
+        // 3-5. Copy (quarantine) or verify (delete).
+        match action {
+            Action::Quarantine => self.store_batch(reqs, run, &mut batch, out),
+            Action::Delete => {
+                for p in &mut batch {
+                    if let Err(o) = verify_content(&p.file, &reqs[p.idx], &mut std::io::sink()) {
+                        out[p.idx] = Some(o);
+                    }
+                    fault::point(&action.step("verified"));
+                }
+            }
+        }
+
+        // 6. Unlink what is ready.
+        let mut dirs: Vec<(u64, u64, &Located)> = Vec::new();
+        for p in &batch {
+            if out[p.idx].is_some() {
+                continue;
+            }
+            let result = unlink_checked(p);
+            out[p.idx] = Some(match result {
+                Ok(note) => Outcome::Done {
+                    vault_id: (action == Action::Quarantine).then(|| p.id.clone()),
+                    note,
+                },
+                Err(o) => {
+                    if p.committed
+                        && let Err(e) = self.discard_item(&p.id)
+                    {
+                        // Both in place and in the vault: nothing lost.
+                        tracing::warn!("cannot remove vault item {}: {}", p.id, reason(&e));
+                    }
+                    o
+                }
+            });
+            fault::point(&action.step("unlinked"));
+            if let Ok(st) = fsops::fstat(p.loc.dir.as_raw_fd())
+                && !dirs
+                    .iter()
+                    .any(|(d, i, _)| (*d, *i) == (st.st_dev, st.st_ino))
+            {
+                dirs.push((st.st_dev, st.st_ino, &p.loc));
+            }
+        }
+        for (_, _, loc) in &dirs {
+            if let Err(e) = fsops::fsync(loc.dir.as_raw_fd()) {
+                tracing::warn!(
+                    "cannot sync directory {}: {}",
+                    loc.dir_path.display(),
+                    reason(&e)
+                );
+            }
+        }
+        fault::point(&action.step("unlinks-synced"));
+
+        // 7. Done.
+        let done: Vec<Record> = batch.iter().map(|p| Record::Done { seq: p.seq }).collect();
+        self.journal
+            .append(&done)
+            .and_then(|_| self.journal.clear())
+            .map_err(|e| Error::io("cannot write the vault journal", &e))?;
+        fault::point(&action.step("done"));
+        Ok(())
+    }
+
+    fn store_batch(
+        &mut self,
+        reqs: &[Request],
+        run: &Run,
+        batch: &mut [Prepared],
+        out: &mut [Option<Outcome>],
+    ) {
+        for p in batch.iter_mut() {
+            if let Err(o) = self.write_item(p, &reqs[p.idx], run) {
+                let _ = std::fs::remove_dir_all(self.sub("tmp").join(&p.id));
+                out[p.idx] = Some(o);
+            }
+            fault::point("quarantine:written");
+        }
+        if let Err(e) = fsops::syncfs(self.dir_fd()) {
+            let why = format!(
+                "cannot make the vault durable: {}; left in place",
+                reason(&e)
+            );
+            for p in batch.iter() {
+                if out[p.idx].is_none() {
+                    let _ = std::fs::remove_dir_all(self.sub("tmp").join(&p.id));
+                    out[p.idx] = Some(Outcome::Failed(why.clone()));
+                }
+            }
+            return;
+        }
+        fault::point("quarantine:synced");
+        let (tmp, items) = (self.sub("tmp"), self.sub("items"));
+        for p in batch.iter_mut() {
+            if out[p.idx].is_some() {
+                continue;
+            }
+            match std::fs::rename(tmp.join(&p.id), items.join(&p.id)) {
+                Ok(()) => p.committed = true,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(tmp.join(&p.id));
+                    out[p.idx] = Some(Outcome::Failed(format!(
+                        "cannot store it in the vault: {}; left in place",
+                        reason(&e)
+                    )));
+                }
+            }
+            fault::point("quarantine:committed");
+        }
+        for d in [&items, &tmp] {
+            if let Err(e) = File::open(d).and_then(|f| f.sync_all()) {
+                tracing::warn!("cannot sync {}: {}", d.display(), reason(&e));
+            }
+        }
+        fault::point("quarantine:commits-synced");
+    }
+
+    /// Writes `tmp/<id>/{data,meta.json}` from the open file.
+    fn write_item(&self, p: &Prepared, r: &Request, run: &Run) -> Result<(), Outcome> {
+        let dir = self.sub("tmp").join(&p.id);
+        let vault_err = |e: io::Error| {
+            Outcome::Failed(format!(
+                "cannot write to the vault: {}; left in place",
+                reason(&e)
+            ))
+        };
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(vault_err)?;
+        let dir_fd = fsops::open_dir_nofollow(&dir).map_err(vault_err)?;
+        let data = fsops::create_excl(dir_fd.as_raw_fd(), OsStr::new("data")).map_err(vault_err)?;
+        let mut w = BufWriter::with_capacity(256 << 10, data);
+        let mut h = Sha256::new();
+        let mut src = &p.file;
+        let n = crypt::encrypt(&self.key, &p.id, &mut src, &mut w, &mut h).map_err(|e| {
+            if is_write_error(&e) {
+                vault_err(e)
+            } else {
+                Outcome::Failed(format!("cannot read it: {}; left in place", reason(&e)))
+            }
+        })?;
+        w.flush().map_err(vault_err)?;
+        check_unchanged(&p.file, r, n, hex::encode(h.finalize()))?;
+        let st = &p.st;
+        let meta = Meta {
+            format: item::META_FORMAT,
+            id: p.id.clone(),
+            original_path: r.path.to_string_lossy().into_owned(),
+            original_path_base64: b64(p.loc.path().as_os_str().as_bytes()),
+            size: n,
+            sha256: r.sha256.clone(),
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            owner: fsops::user_name(st.st_uid),
+            group: fsops::group_name(st.st_gid),
+            atime: Timestamp {
+                sec: st.st_atime,
+                nsec: st.st_atime_nsec,
+            },
+            mtime: Timestamp {
+                sec: st.st_mtime,
+                nsec: st.st_mtime_nsec,
+            },
+            ctime: Timestamp {
+                sec: st.st_ctime,
+                nsec: st.st_ctime_nsec,
+            },
+            dev: st.st_dev,
+            ino: st.st_ino,
+            detections: r.detections.clone(),
+            quarantined_at: item::now_rfc3339(),
+            by: crate::by(),
+            run: run.id.clone(),
+            restores: Vec::new(),
+        };
+        let json = serde_json::to_vec_pretty(&meta).map_err(|e| Outcome::Failed(e.to_string()))?;
+        let mut m =
+            fsops::create_excl(dir_fd.as_raw_fd(), OsStr::new("meta.json")).map_err(vault_err)?;
+        m.write_all(&json).map_err(vault_err)?;
+        Ok(())
+    }
+
+    /// Removes an item: a rename out of `items/` (atomic: the item is
+    /// there whole or not at all), then the files.
+    pub(crate) fn discard_item(&self, id: &str) -> io::Result<()> {
+        let trash = self.sub("trash").join(id);
+        std::fs::rename(self.sub("items").join(id), &trash)?;
+        File::open(self.sub("items"))?.sync_all()?;
+        std::fs::remove_dir_all(&trash)
+    }
+}
+
+/// Writing errors are the vault's fault; reading errors are the file's.
+fn is_write_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::EROFS)
+    )
+}
+
+/// Step 1: open the very file the scan saw.
+pub(crate) fn prepare(r: &Request) -> Result<(Located, File, libc::stat), Outcome> {
+    if r.sha256.is_empty() {
+        return Err(Outcome::Refused(
+            "the scan has no SHA-256 of it to verify against; left in place".into(),
+        ));
+    }
+    let loc = fsops::locate(&r.path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotADirectory => Outcome::Refused(format!("{e}; left in place")),
+        io::ErrorKind::NotFound => Outcome::Refused("its directory is gone since the scan".into()),
+        _ => Outcome::Failed(format!(
+            "cannot open its directory: {}; left in place",
+            reason(&e)
+        )),
+    })?;
+    let file = fsops::open_file_nofollow(loc.dir.as_raw_fd(), &loc.name).map_err(|e| {
+        match (e.raw_os_error(), e.kind()) {
+            (Some(libc::ELOOP), _) => Outcome::Refused(
+                "it is now a symbolic link; nothing was done to it or its target".into(),
+            ),
+            (Some(libc::ENOENT), _) => Outcome::Refused("it is gone since the scan".into()),
+            (_, io::ErrorKind::InvalidInput) => {
+                Outcome::Refused("it is no longer a regular file; left alone".into())
+            }
+            _ => Outcome::Failed(format!("cannot open it: {}; left in place", reason(&e))),
+        }
+    })?;
+    let st = fsops::fstat(file.as_raw_fd())
+        .map_err(|e| Outcome::Failed(format!("cannot stat it: {}; left in place", reason(&e))))?;
+    if let Some(d) = Identity::of(&st).differs(&r.identity) {
+        return Err(Outcome::Refused(format!(
+            "{d} since the scan; left in place"
+        )));
+    }
+    let me = fsops::euid();
+    if me != 0 && st.st_uid != me {
+        let owner = fsops::user_name(st.st_uid).unwrap_or_else(|| st.st_uid.to_string());
+        return Err(Outcome::Failed(format!(
+            "it belongs to {owner}, not to the user running takedown: it could not be restored with its owner (run as root); left in place"
+        )));
+    }
+    if fsops::read_only_fs(loc.dir.as_raw_fd()) {
+        return Err(Outcome::Failed(
+            "it is on a read-only file system; left in place".into(),
+        ));
+    }
+    if !fsops::dir_writable(loc.dir.as_raw_fd()) {
+        return Err(Outcome::Failed(format!(
+            "no permission to remove it from {}; left in place",
+            loc.dir_path.display()
+        )));
+    }
+    Ok((loc, file, st))
+}
+
+/// The file must not have changed while it was read, and must hash to what
+/// was scanned.
+fn check_unchanged(file: &File, r: &Request, read: u64, sha256: String) -> Result<(), Outcome> {
+    let st = fsops::fstat(file.as_raw_fd())
+        .map_err(|e| Outcome::Failed(format!("cannot stat it: {}; left in place", reason(&e))))?;
+    if let Some(d) = Identity::of(&st).differs(&r.identity) {
+        return Err(Outcome::Refused(format!(
+            "{d} while it was being read; left in place"
+        )));
+    }
+    if read != r.identity.size || sha256 != r.sha256 {
+        return Err(Outcome::Refused(format!(
+            "its content is not what was scanned (SHA-256 {sha256}, scanned {}); left in place",
+            r.sha256
+        )));
+    }
+    Ok(())
+}
+
+/// Delete's verification: hash the open file again.
+fn verify_content(file: &File, r: &Request, sink: &mut dyn Write) -> Result<(), Outcome> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut src = file;
+    let mut n = 0u64;
+    loop {
+        match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                h.update(&buf[..k]);
+                let _ = sink.write_all(&buf[..k]);
+                n += k as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Outcome::Failed(format!(
+                    "cannot read it: {}; left in place",
+                    reason(&e)
+                )));
+            }
+        }
+    }
+    check_unchanged(file, r, n, hex::encode(h.finalize()))
+}
+
+/// Step 6: the name must still point to the inode that was read; then
+/// unlink it. `unlinkat` never follows a link, so even a swap in the last
+/// instant removes at worst the name just swapped in, never a link target.
+fn unlink_checked(p: &Prepared) -> Result<Option<String>, Outcome> {
+    let dir = p.loc.dir.as_raw_fd();
+    match fsops::lstat_at(dir, &p.loc.name) {
+        Ok(Some(now)) if (now.st_dev, now.st_ino) == (p.st.st_dev, p.st.st_ino) => {}
+        Ok(Some(_)) => {
+            return Err(Outcome::Refused(
+                "its name was swapped for another file before removal; nothing was removed".into(),
+            ));
+        }
+        Ok(None) => {
+            return Ok(Some("it was already gone when it was to be removed".into()));
+        }
+        Err(e) => {
+            return Err(Outcome::Failed(format!(
+                "cannot stat it: {}; left in place",
+                reason(&e)
+            )));
+        }
+    }
+    fsops::unlink_at(dir, &p.loc.name)
+        .map_err(|e| Outcome::Failed(format!("cannot remove it: {}; left in place", reason(&e))))?;
+    let links = fsops::fstat(p.file.as_raw_fd())
+        .map(|s| s.st_nlink)
+        .unwrap_or(0);
+    Ok((links > 0)
+        .then(|| format!("{links} other hard link(s) to the same content remain elsewhere")))
+}

@@ -1,0 +1,221 @@
+//! Putting a file back, and removing an item for good.
+//!
+//! Restore writes the content into an unguessable temporary name in the
+//! target directory (created with `O_EXCL`, through a handle opened
+//! without following links), verifies size and SHA-256, sets owner, mode
+//! and times, makes it durable, and only then renames it into place with
+//! `RENAME_NOREPLACE` (or over the old file when asked). So the name never
+//! shows a partial or unverified file, and an existing file is never
+//! replaced by accident. The item stays in the vault, with the restore
+//! recorded, until it is deleted.
+
+use crate::fsops::{self, reason};
+use crate::item::{self, RestoreRecord};
+use crate::journal::Record;
+use crate::recover::COMMANDS_LOG;
+use crate::{Error, LogEntry, Vault, b64, fault};
+use std::ffi::OsStr;
+use std::io::{BufWriter, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// How a restore went.
+#[derive(Clone, Debug)]
+pub struct Restored {
+    /// Where the file is now.
+    pub path: PathBuf,
+    /// Its verified SHA-256.
+    pub sha256: String,
+    /// Things not put back as they were (owner when not root).
+    pub notes: Vec<String>,
+}
+
+impl Vault {
+    /// Restores item `id` to its original path, or to `to`. An existing
+    /// file there is refused unless `overwrite`.
+    pub fn restore(
+        &mut self,
+        id: &str,
+        to: Option<&Path>,
+        overwrite: bool,
+    ) -> Result<Restored, Error> {
+        let meta = self.meta(id)?;
+        let target = match to {
+            Some(p) => p.to_path_buf(),
+            None => crate::path_of_b64(&meta.original_path_base64)
+                .ok_or_else(|| Error::Damaged(format!("item {id}: unreadable original path")))?,
+        };
+        let shown = target.display().to_string();
+        let loc = fsops::locate(&target)
+            .map_err(|e| Error::io(format!("cannot restore to {shown}"), &e))?;
+        let dir = loc.dir.as_raw_fd();
+        match fsops::lstat_at(dir, &loc.name) {
+            Ok(None) => {}
+            Ok(Some(st)) if !overwrite => {
+                let what = if fsops::is_regular(&st) {
+                    "a file"
+                } else {
+                    "something"
+                };
+                return Err(Error::Refused(format!(
+                    "{shown}: {what} already exists there; not overwritten (use --overwrite, or --to another path)"
+                )));
+            }
+            Ok(Some(st)) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                return Err(Error::Refused(format!(
+                    "{shown} is a directory; not overwritten"
+                )));
+            }
+            Ok(Some(_)) => {}
+            Err(e) => return Err(Error::io(format!("cannot restore to {shown}"), &e)),
+        }
+        let _lock = self.lock()?;
+        let mut rnd = [0u8; 8];
+        getrandom::fill(&mut rnd).map_err(|e| Error::Io {
+            what: "restore".into(),
+            reason: e.to_string(),
+        })?;
+        let tmp_name = format!(".takedown-restore-{}", hex::encode(rnd));
+        let tmp = OsStr::new(&tmp_name);
+        let seq = self.journal.seq();
+        self.journal
+            .append(&[Record::Restore {
+                seq,
+                id: id.to_string(),
+                dir: b64(loc.dir_path.as_os_str().as_bytes()),
+                tmp: b64(tmp.as_bytes()),
+            }])
+            .map_err(|e| Error::io("cannot write the vault journal", &e))?;
+        fault::point("restore:journaled");
+
+        let result = self.write_restored(id, &meta, dir, tmp, &shown);
+        let notes = match result {
+            Ok(notes) => notes,
+            Err(e) => {
+                let _ = fsops::unlink_at(dir, tmp);
+                self.finish_step(seq);
+                return Err(e);
+            }
+        };
+        fault::point("restore:written");
+        if let Err(e) = fsops::rename_at(dir, tmp, dir, &loc.name, !overwrite) {
+            let _ = fsops::unlink_at(dir, tmp);
+            self.finish_step(seq);
+            return Err(if e.raw_os_error() == Some(libc::EEXIST) {
+                Error::Refused(format!(
+                    "{shown}: a file appeared there meanwhile; not overwritten"
+                ))
+            } else {
+                Error::io(format!("cannot restore to {shown}"), &e)
+            });
+        }
+        let _ = fsops::fsync(dir);
+        fault::point("restore:renamed");
+
+        // Record the restore in the item's metadata (atomically replaced).
+        let mut updated = meta.clone();
+        updated.restores.push(RestoreRecord {
+            to: loc.path().to_string_lossy().into_owned(),
+            at: item::now_rfc3339(),
+        });
+        if let Ok(json) = serde_json::to_vec_pretty(&updated)
+            && let Ok(item_dir) = fsops::open_dir_nofollow(&self.sub("items").join(id))
+            && let Err(e) = crate::write_durably(&item_dir, "meta.json", &json)
+        {
+            tracing::warn!("item {id}: cannot record the restore: {}", reason(&e));
+        }
+        self.finish_step(seq);
+        fault::point("restore:done");
+        let mut entry = LogEntry::new("restore", "done");
+        entry.path = Some(loc.path().to_string_lossy().into_owned());
+        entry.vault_id = Some(id.to_string());
+        entry.sha256 = Some(meta.sha256.clone());
+        entry.reason = (!notes.is_empty()).then(|| notes.join("; "));
+        let _ = self.append_log(COMMANDS_LOG, &[entry]);
+        Ok(Restored {
+            path: loc.path(),
+            sha256: meta.sha256,
+            notes,
+        })
+    }
+
+    fn write_restored(
+        &self,
+        id: &str,
+        meta: &item::Meta,
+        dir: std::os::fd::RawFd,
+        tmp: &OsStr,
+        shown: &str,
+    ) -> Result<Vec<String>, Error> {
+        let file = fsops::create_excl(dir, tmp)
+            .map_err(|e| Error::io(format!("cannot restore to {shown}"), &e))?;
+        let mut w = BufWriter::with_capacity(256 << 10, file);
+        self.read_item(id, &mut w)?;
+        w.flush()
+            .map_err(|e| Error::io(format!("cannot restore to {shown}"), &e))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io(format!("cannot restore to {shown}"), e.error()))?;
+        let mut notes = Vec::new();
+        let me = fsops::euid();
+        let owner = if me == 0 {
+            Some((meta.uid, meta.gid))
+        } else {
+            if meta.uid != me {
+                notes.push(format!(
+                    "owner not restored (uid {} needs root); the file belongs to you",
+                    meta.uid
+                ));
+            }
+            None
+        };
+        fsops::set_attributes(
+            file.as_raw_fd(),
+            owner,
+            meta.mode,
+            (meta.atime.sec, meta.atime.nsec),
+            (meta.mtime.sec, meta.mtime.nsec),
+        )
+        .map_err(|e| Error::io(format!("cannot set owner, mode or times on {shown}"), &e))?;
+        file.sync_all()
+            .map_err(|e| Error::io(format!("cannot restore to {shown}"), &e))?;
+        Ok(notes)
+    }
+
+    fn finish_step(&mut self, seq: u64) {
+        let r = self
+            .journal
+            .append(&[Record::Done { seq }])
+            .and_then(|_| self.journal.clear());
+        if let Err(e) = r {
+            tracing::warn!("cannot write the vault journal: {}", reason(&e));
+        }
+    }
+
+    /// Removes item `id` from the vault for good.
+    pub fn purge(&mut self, id: &str) -> Result<(), Error> {
+        let meta = self.meta(id)?;
+        let _lock = self.lock()?;
+        let seq = self.journal.seq();
+        self.journal
+            .append(&[Record::Purge {
+                seq,
+                id: id.to_string(),
+            }])
+            .map_err(|e| Error::io("cannot write the vault journal", &e))?;
+        fault::point("purge:journaled");
+        if let Err(e) = self.discard_item(id) {
+            self.finish_step(seq);
+            return Err(Error::io(format!("cannot remove item {id}"), &e));
+        }
+        fault::point("purge:removed");
+        self.finish_step(seq);
+        let mut entry = LogEntry::new("purge", "done");
+        entry.path = Some(meta.original_path);
+        entry.vault_id = Some(id.to_string());
+        entry.sha256 = Some(meta.sha256);
+        let _ = self.append_log(COMMANDS_LOG, &[entry]);
+        Ok(())
+    }
+}
