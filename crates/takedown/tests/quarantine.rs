@@ -707,8 +707,7 @@ fn check_invariant(t: &Tree, files: &[(PathBuf, Vec<u8>)], when: &str) {
             );
             assert!(
                 t.path("vault/items")
-                    .join(m["id"].as_str().unwrap())
-                    .join("data")
+                    .join(format!("{}.item", m["id"].as_str().unwrap()))
                     .is_file()
             );
         }

@@ -14,7 +14,9 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 /// What `fstat` says about a file, as far as identity goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -62,8 +64,9 @@ impl Identity {
 
 /// A file named by a directory handle and a name in it.
 pub struct Located {
-    /// The directory, opened without following links.
-    pub dir: OwnedFd,
+    /// The directory, opened without following links (shared by the files
+    /// of one batch in the same directory).
+    pub dir: Rc<OwnedFd>,
     /// The directory's path as given (for messages and the journal).
     pub dir_path: PathBuf,
     /// The last component.
@@ -183,16 +186,34 @@ pub fn locate(path: &Path) -> io::Result<Located> {
         ));
     };
     Ok(Located {
-        dir: open_dir_nofollow(parent)?,
+        dir: Rc::new(open_dir_nofollow(parent)?),
         dir_path: parent.to_path_buf(),
         name: name.to_os_string(),
     })
 }
 
+/// [`locate`], reusing directory handles already opened in `cache` (one
+/// walk from the root per directory instead of per file).
+pub fn locate_cached(path: &Path, cache: &mut HashMap<PathBuf, Rc<OwnedFd>>) -> io::Result<Located> {
+    let abs = std::path::absolute(path)?;
+    if let (Some(parent), Some(Component::Normal(name))) = (abs.parent(), abs.components().next_back())
+        && let Some(dir) = cache.get(parent)
+    {
+        return Ok(Located {
+            dir: dir.clone(),
+            dir_path: parent.to_path_buf(),
+            name: name.to_os_string(),
+        });
+    }
+    let loc = locate(&abs)?;
+    cache.insert(loc.dir_path.clone(), loc.dir.clone());
+    Ok(loc)
+}
+
 /// Re-locates a file from a directory path and name stored in the journal.
 pub fn relocate(dir_path: &Path, name: &OsStr) -> io::Result<Located> {
     Ok(Located {
-        dir: open_dir_nofollow(dir_path)?,
+        dir: Rc::new(open_dir_nofollow(dir_path)?),
         dir_path: dir_path.to_path_buf(),
         name: name.to_os_string(),
     })

@@ -1,8 +1,16 @@
 //! What the vault keeps about each quarantined file.
 
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 
-/// Format version of `meta.json`.
+/// Ends every item file: the metadata's length (u64 LE), then this.
+const FOOTER_MAGIC: &[u8; 8] = b"TDMETA01";
+/// Metadata larger than this is not believed (a damaged footer).
+const MAX_META: u64 = 64 << 20;
+
+/// Format version of `<id>.json`.
 pub const META_FORMAT: u32 = 1;
 
 /// A point in time as the file system keeps it.
@@ -23,7 +31,7 @@ pub struct RestoreRecord {
     pub at: String,
 }
 
-/// `items/<id>/meta.json`.
+/// `items/<id>.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     /// [`META_FORMAT`].
@@ -102,4 +110,31 @@ pub fn new_id() -> String {
 /// can never name a path outside `items/`).
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Appends the metadata and the footer after the encrypted content.
+pub fn write_meta(w: &mut dyn Write, meta: &Meta) -> io::Result<()> {
+    let json = serde_json::to_vec_pretty(meta).map_err(io::Error::other)?;
+    w.write_all(&json)?;
+    w.write_all(&(json.len() as u64).to_le_bytes())?;
+    w.write_all(FOOTER_MAGIC)
+}
+
+/// Reads an item file's metadata; returns it and the length of the
+/// encrypted content before it.
+pub fn read_meta(file: &File) -> Result<(Meta, u64), String> {
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut footer = [0u8; 16];
+    if len < 16 || file.read_exact_at(&mut footer, len - 16).is_err() || &footer[8..] != FOOTER_MAGIC {
+        return Err("not a vault item (no metadata footer)".into());
+    }
+    let meta_len = u64::from_le_bytes(footer[..8].try_into().unwrap_or_default());
+    if meta_len > MAX_META || meta_len > len - 16 {
+        return Err("damaged metadata footer".into());
+    }
+    let start = len - 16 - meta_len;
+    let mut json = vec![0u8; meta_len as usize];
+    file.read_exact_at(&mut json, start).map_err(|e| e.to_string())?;
+    let meta = serde_json::from_slice(&json).map_err(|e| format!("unreadable metadata: {e}"))?;
+    Ok((meta, start))
 }

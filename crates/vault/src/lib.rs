@@ -24,10 +24,12 @@
 //! key                the vault key (0600)
 //! lock               flock'ed while a step runs
 //! journal            write-ahead journal; empty when idle
-//! items/<id>/data    encrypted content
-//! items/<id>/meta.json
-//! tmp/<id>/          an item being written (never valid on its own)
-//! trash/<id>/        an item being removed
+//! items/<id>.item    one file per item: encrypted content, then its
+//!                    metadata (JSON) and a footer; it appears by one
+//!                    rename, so it is there whole or not at all
+//! items/<id>.restored  restores of the item, one JSON line each
+//! tmp/               items being written (never valid on their own)
+//! trash/             items being removed
 //! logs/<run>.jsonl   what each acting run (and each vault command) did
 //! ```
 #![deny(missing_docs)]
@@ -129,6 +131,8 @@ pub(crate) fn path_of_b64(s: &str) -> Option<PathBuf> {
 pub struct Vault {
     root: PathBuf,
     dir: OwnedFd,
+    items_fd: OwnedFd,
+    tmp_fd: OwnedFd,
     key: Key,
     lock: File,
     journal: Journal,
@@ -271,11 +275,18 @@ impl Vault {
                 .map(File::from)
                 .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}"), &e))
         };
+        let open_sub = |name: &str| -> Result<OwnedFd, Error> {
+            fsops::openat(dir.as_raw_fd(), OsStr::new(name), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
+                .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}/"), &e))
+        };
+        let (items_fd, tmp_fd) = (open_sub("items")?, open_sub("tmp")?);
         let lock = open_rw("lock", false)?;
         let journal = Journal::new(open_rw("journal", true)?);
         let mut vault = Vault {
             root,
             dir,
+            items_fd,
+            tmp_fd,
             key,
             lock,
             journal,
@@ -322,6 +333,11 @@ impl Vault {
 
     pub(crate) fn sub(&self, name: &str) -> PathBuf {
         self.root.join(name)
+    }
+
+    /// `items/<id>.<ext>`.
+    pub(crate) fn item_path(&self, id: &str, ext: &str) -> PathBuf {
+        self.root.join("items").join(format!("{id}.{ext}"))
     }
 
     /// Starts the log of an acting run.
@@ -371,7 +387,7 @@ impl Vault {
         let mut ids: Vec<String> = std::fs::read_dir(&items)
             .map_err(|e| Error::io(format!("cannot list {}", items.display()), &e))?
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter_map(|e| Some(e.file_name().to_str()?.strip_suffix(".item")?.to_string()))
             .filter(|id| item::valid_id(id))
             .collect();
         ids.sort();
@@ -383,16 +399,23 @@ impl Vault {
         if !item::valid_id(id) {
             return Err(Error::NoItem(id.to_string()));
         }
-        let path = self.sub("items").join(id).join("meta.json");
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
+        let path = self.item_path(id, "item");
+        let file = match File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(Error::NoItem(id.to_string()));
             }
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
         };
-        serde_json::from_slice(&text)
-            .map_err(|e| Error::Damaged(format!("{}: unreadable metadata: {e}", path.display())))
+        let (mut meta, _) = item::read_meta(&file)
+            .map_err(|e| Error::Damaged(format!("{}: {e}", path.display())))?;
+        if let Ok(text) = std::fs::read(self.item_path(id, "restored")) {
+            meta.restores.extend(
+                text.split(|&b| b == b'\n')
+                    .filter_map(|l| serde_json::from_slice::<item::RestoreRecord>(l).ok()),
+            );
+        }
+        Ok(meta)
     }
 
     /// The run logs, oldest first: (run ID, path).
@@ -412,13 +435,15 @@ impl Vault {
 
     /// The content of item `id`, decrypted and verified, into `dst`.
     pub fn read_item(&self, id: &str, dst: &mut dyn Write) -> Result<Meta, Error> {
-        let meta = self.meta(id)?;
-        let path = self.sub("items").join(id).join("data");
-        let mut src = io::BufReader::with_capacity(
-            256 << 10,
-            File::open(&path)
-                .map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?,
-        );
+        let path = self.item_path(id, "item");
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NoItem(id.to_string())),
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+        };
+        let (meta, content_len) = item::read_meta(&file)
+            .map_err(|e| Error::Damaged(format!("{}: {e}", path.display())))?;
+        let mut src = io::BufReader::with_capacity(256 << 10, file.take(content_len));
         let mut h = <sha2::Sha256 as sha2::Digest>::new();
         let n = crypt::decrypt(&self.key, id, &mut src, dst, &mut h).map_err(|e| match e {
             crypt::DecryptError::Io(e) => Error::io(format!("item {id}"), &e),

@@ -57,7 +57,7 @@ impl Vault {
                 }
                 Record::Purge { id, .. } => {
                     let mut e = LogEntry::new("purge", "finished");
-                    if self.sub("items").join(&id).exists()
+                    if self.item_path(&id, "item").exists()
                         && let Err(err) = self.discard_item(&id)
                     {
                         e.status = "failed".into();
@@ -81,11 +81,21 @@ impl Vault {
             entries.push((run, entry));
         }
         // Under the lock nobody is mid-step: whatever is in tmp/ or trash/
-        // belongs to the interrupted process.
+        // belongs to the interrupted process, and so do temporary files
+        // in items/.
         for sub in ["tmp", "trash"] {
             if let Ok(rd) = std::fs::read_dir(self.sub(sub)) {
                 for e in rd.flatten() {
-                    let _ = std::fs::remove_dir_all(e.path());
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(self.sub("items")) {
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
                 }
             }
         }
@@ -117,8 +127,7 @@ impl Vault {
         let mut e = LogEntry::new("quarantine", "rolled-back");
         e.path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
         e.sha256 = Some(sha256.to_string());
-        let _ = std::fs::remove_dir_all(self.sub("tmp").join(id));
-        if !crate::item::valid_id(id) || !self.sub("items").join(id).join("meta.json").exists() {
+        if !crate::item::valid_id(id) || !self.item_path(id, "item").exists() {
             e.reason = Some(
                 "interrupted before the vault copy was complete; the file was left in place".into(),
             );

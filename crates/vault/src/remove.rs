@@ -34,7 +34,6 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 /// One file to act on, as the scan saw it.
@@ -162,8 +161,9 @@ impl Vault {
         fault::point(&action.step("start"));
         // 1. Check.
         let mut batch = Vec::new();
+        let mut dirs = std::collections::HashMap::new();
         for (idx, r) in reqs.iter().enumerate() {
-            match prepare(r) {
+            match prepare(r, &mut dirs) {
                 Ok((loc, file, st)) => batch.push(Prepared {
                     idx,
                     loc,
@@ -227,7 +227,8 @@ impl Vault {
         }
 
         // 6. Unlink what is ready.
-        let mut dirs: Vec<(u64, u64, &Located)> = Vec::new();
+        // One sync per file system of the removed files, not per directory.
+        let mut filesystems: Vec<(u64, &Located)> = Vec::new();
         for p in &batch {
             if out[p.idx].is_some() {
                 continue;
@@ -249,18 +250,14 @@ impl Vault {
                 }
             });
             fault::point(&action.step("unlinked"));
-            if let Ok(st) = fsops::fstat(p.loc.dir.as_raw_fd())
-                && !dirs
-                    .iter()
-                    .any(|(d, i, _)| (*d, *i) == (st.st_dev, st.st_ino))
-            {
-                dirs.push((st.st_dev, st.st_ino, &p.loc));
+            if !filesystems.iter().any(|(d, _)| *d == p.st.st_dev) {
+                filesystems.push((p.st.st_dev, &p.loc));
             }
         }
-        for (_, _, loc) in &dirs {
-            if let Err(e) = fsops::fsync(loc.dir.as_raw_fd()) {
+        for (_, loc) in &filesystems {
+            if let Err(e) = fsops::syncfs(loc.dir.as_raw_fd()) {
                 tracing::warn!(
-                    "cannot sync directory {}: {}",
+                    "cannot sync the file system of {}: {}",
                     loc.dir_path.display(),
                     reason(&e)
                 );
@@ -285,36 +282,36 @@ impl Vault {
         batch: &mut [Prepared],
         out: &mut [Option<Outcome>],
     ) {
+        let mut names = Names::default();
         for p in batch.iter_mut() {
-            if let Err(o) = self.write_item(p, &reqs[p.idx], run) {
-                let _ = std::fs::remove_dir_all(self.sub("tmp").join(&p.id));
+            if let Err(o) = self.write_item(p, &reqs[p.idx], run, &mut names) {
+                self.unlink_tmp(&p.id);
                 out[p.idx] = Some(o);
             }
             fault::point("quarantine:written");
         }
         if let Err(e) = fsops::syncfs(self.dir_fd()) {
-            let why = format!(
-                "cannot make the vault durable: {}; left in place",
-                reason(&e)
-            );
+            let why = format!("cannot make the vault durable: {}; left in place", reason(&e));
             for p in batch.iter() {
                 if out[p.idx].is_none() {
-                    let _ = std::fs::remove_dir_all(self.sub("tmp").join(&p.id));
+                    self.unlink_tmp(&p.id);
                     out[p.idx] = Some(Outcome::Failed(why.clone()));
                 }
             }
             return;
         }
         fault::point("quarantine:synced");
-        let (tmp, items) = (self.sub("tmp"), self.sub("items"));
+        let (tmp, items) = (self.tmp_fd.as_raw_fd(), self.items_fd.as_raw_fd());
         for p in batch.iter_mut() {
             if out[p.idx].is_some() {
                 continue;
             }
-            match std::fs::rename(tmp.join(&p.id), items.join(&p.id)) {
+            // One rename: the item appears whole or not at all.
+            let name = format!("{}.item", p.id);
+            match fsops::rename_at(tmp, OsStr::new(&name), items, OsStr::new(&name), true) {
                 Ok(()) => p.committed = true,
                 Err(e) => {
-                    let _ = std::fs::remove_dir_all(tmp.join(&p.id));
+                    self.unlink_tmp(&p.id);
                     out[p.idx] = Some(Outcome::Failed(format!(
                         "cannot store it in the vault: {}; left in place",
                         reason(&e)
@@ -323,30 +320,25 @@ impl Vault {
             }
             fault::point("quarantine:committed");
         }
-        for d in [&items, &tmp] {
-            if let Err(e) = File::open(d).and_then(|f| f.sync_all()) {
-                tracing::warn!("cannot sync {}: {}", d.display(), reason(&e));
+        for fd in [items, tmp] {
+            if let Err(e) = fsops::fsync(fd) {
+                tracing::warn!("cannot sync the vault: {}", reason(&e));
             }
         }
         fault::point("quarantine:commits-synced");
     }
 
-    /// Writes `tmp/<id>/{data,meta.json}` from the open file.
-    fn write_item(&self, p: &Prepared, r: &Request, run: &Run) -> Result<(), Outcome> {
-        let dir = self.sub("tmp").join(&p.id);
-        let vault_err = |e: io::Error| {
-            Outcome::Failed(format!(
-                "cannot write to the vault: {}; left in place",
-                reason(&e)
-            ))
-        };
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .map_err(vault_err)?;
-        let dir_fd = fsops::open_dir_nofollow(&dir).map_err(vault_err)?;
-        let data = fsops::create_excl(dir_fd.as_raw_fd(), OsStr::new("data")).map_err(vault_err)?;
-        let mut w = BufWriter::with_capacity(256 << 10, data);
+    fn unlink_tmp(&self, id: &str) {
+        let _ = fsops::unlink_at(self.tmp_fd.as_raw_fd(), OsStr::new(&format!("{id}.item")));
+    }
+
+    /// Writes `tmp/<id>.item` from the open file: content, metadata, footer.
+    fn write_item(&self, p: &Prepared, r: &Request, run: &Run, names: &mut Names) -> Result<(), Outcome> {
+        let vault_err =
+            |e: io::Error| Outcome::Failed(format!("cannot write to the vault: {}; left in place", reason(&e)));
+        let tmp = self.tmp_fd.as_raw_fd();
+        let data = fsops::create_excl(tmp, OsStr::new(&format!("{}.item", p.id))).map_err(vault_err)?;
+        let mut w = BufWriter::with_capacity(64 << 10, data);
         let mut h = Sha256::new();
         let mut src = &p.file;
         let n = crypt::encrypt(&self.key, &p.id, &mut src, &mut w, &mut h).map_err(|e| {
@@ -356,7 +348,6 @@ impl Vault {
                 Outcome::Failed(format!("cannot read it: {}; left in place", reason(&e)))
             }
         })?;
-        w.flush().map_err(vault_err)?;
         check_unchanged(&p.file, r, n, hex::encode(h.finalize()))?;
         let st = &p.st;
         let meta = Meta {
@@ -369,8 +360,8 @@ impl Vault {
             mode: st.st_mode & 0o7777,
             uid: st.st_uid,
             gid: st.st_gid,
-            owner: fsops::user_name(st.st_uid),
-            group: fsops::group_name(st.st_gid),
+            owner: names.user(st.st_uid),
+            group: names.group(st.st_gid),
             atime: Timestamp {
                 sec: st.st_atime,
                 nsec: st.st_atime_nsec,
@@ -391,20 +382,39 @@ impl Vault {
             run: run.id.clone(),
             restores: Vec::new(),
         };
-        let json = serde_json::to_vec_pretty(&meta).map_err(|e| Outcome::Failed(e.to_string()))?;
-        let mut m =
-            fsops::create_excl(dir_fd.as_raw_fd(), OsStr::new("meta.json")).map_err(vault_err)?;
-        m.write_all(&json).map_err(vault_err)?;
+        item::write_meta(&mut w, &meta).map_err(vault_err)?;
+        w.flush().map_err(vault_err)?;
         Ok(())
     }
 
-    /// Removes an item: a rename out of `items/` (atomic: the item is
-    /// there whole or not at all), then the files.
+    /// Removes an item: one rename out of `items/` (it is gone at once,
+    /// as a whole), then the file.
     pub(crate) fn discard_item(&self, id: &str) -> io::Result<()> {
-        let trash = self.sub("trash").join(id);
-        std::fs::rename(self.sub("items").join(id), &trash)?;
-        File::open(self.sub("items"))?.sync_all()?;
-        std::fs::remove_dir_all(&trash)
+        let items = self.items_fd.as_raw_fd();
+        let name = format!("{id}.item");
+        let trash = fsops::open_dir_nofollow(&self.sub("trash"))?;
+        fsops::rename_at(items, OsStr::new(&name), trash.as_raw_fd(), OsStr::new(&name), false)?;
+        fsops::fsync(items)?;
+        let _ = fsops::unlink_at(items, OsStr::new(&format!("{id}.restored")));
+        let _ = fsops::unlink_at(trash.as_raw_fd(), OsStr::new(&name));
+        Ok(())
+    }
+}
+
+/// User and group names, looked up once per batch.
+#[derive(Default)]
+struct Names {
+    users: std::collections::HashMap<u32, Option<String>>,
+    groups: std::collections::HashMap<u32, Option<String>>,
+}
+
+impl Names {
+    fn user(&mut self, uid: u32) -> Option<String> {
+        self.users.entry(uid).or_insert_with(|| fsops::user_name(uid)).clone()
+    }
+
+    fn group(&mut self, gid: u32) -> Option<String> {
+        self.groups.entry(gid).or_insert_with(|| fsops::group_name(gid)).clone()
     }
 }
 
@@ -417,13 +427,16 @@ fn is_write_error(e: &io::Error) -> bool {
 }
 
 /// Step 1: open the very file the scan saw.
-pub(crate) fn prepare(r: &Request) -> Result<(Located, File, libc::stat), Outcome> {
+pub(crate) fn prepare(
+    r: &Request,
+    dirs: &mut std::collections::HashMap<PathBuf, std::rc::Rc<std::os::fd::OwnedFd>>,
+) -> Result<(Located, File, libc::stat), Outcome> {
     if r.sha256.is_empty() {
         return Err(Outcome::Refused(
             "the scan has no SHA-256 of it to verify against; left in place".into(),
         ));
     }
-    let loc = fsops::locate(&r.path).map_err(|e| match e.kind() {
+    let loc = fsops::locate_cached(&r.path, dirs).map_err(|e| match e.kind() {
         io::ErrorKind::NotADirectory => Outcome::Refused(format!("{e}; left in place")),
         io::ErrorKind::NotFound => Outcome::Refused("its directory is gone since the scan".into()),
         _ => Outcome::Failed(format!(

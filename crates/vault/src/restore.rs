@@ -113,16 +113,13 @@ impl Vault {
         let _ = fsops::fsync(dir);
         fault::point("restore:renamed");
 
-        // Record the restore in the item's metadata (atomically replaced).
-        let mut updated = meta.clone();
-        updated.restores.push(RestoreRecord {
+        // Record the restore beside the item (the item file itself is
+        // never rewritten).
+        let record = RestoreRecord {
             to: loc.path().to_string_lossy().into_owned(),
             at: item::now_rfc3339(),
-        });
-        if let Ok(json) = serde_json::to_vec_pretty(&updated)
-            && let Ok(item_dir) = fsops::open_dir_nofollow(&self.sub("items").join(id))
-            && let Err(e) = crate::write_durably(&item_dir, "meta.json", &json)
-        {
+        };
+        if let Err(e) = self.record_restore(id, &record) {
             tracing::warn!("item {id}: cannot record the restore: {}", reason(&e));
         }
         self.finish_step(seq);
@@ -181,6 +178,20 @@ impl Vault {
         file.sync_all()
             .map_err(|e| Error::io(format!("cannot restore to {shown}"), &e))?;
         Ok(notes)
+    }
+
+    fn record_restore(&self, id: &str, record: &RestoreRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let fd = fsops::openat(
+            self.items_fd.as_raw_fd(),
+            OsStr::new(&format!("{id}.restored")),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW,
+            0o600,
+        )?;
+        let mut f = std::fs::File::from(fd);
+        f.write_all(&line)?;
+        f.sync_data()
     }
 
     fn finish_step(&mut self, seq: u64) {
