@@ -330,6 +330,24 @@ fn spawn_stopped(t: &Tree, fault: &str, args: &[&str]) -> Child {
     }
 }
 
+/// `takedown scan --action quarantine` of `scan/`, stopped at `fault`.
+fn quarantine_stopped_at(t: &Tree, fault: &str) -> Child {
+    let scan = t.arg("scan");
+    spawn_stopped(
+        t,
+        fault,
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--no-cache",
+            "--action",
+            "quarantine",
+            &scan,
+        ],
+    )
+}
+
 fn resume(child: Child) -> std::process::Output {
     unsafe { libc::kill(child.id() as i32, libc::SIGCONT) };
     child.wait_with_output().unwrap()
@@ -395,19 +413,7 @@ fn a_directory_swapped_for_a_symlink_is_not_followed() {
     let t = Tree::new();
     let precious = t.write("precious/evil.com", eicar());
     t.write("scan/sub/evil.com", eicar());
-    let child = spawn_stopped(
-        &t,
-        "quarantine:start",
-        &[
-            "scan",
-            "--format",
-            "json",
-            "--no-cache",
-            "--action",
-            "quarantine",
-            &t.arg("scan"),
-        ],
-    );
+    let child = quarantine_stopped_at(&t, "quarantine:start");
     std::fs::rename(t.path("scan/sub"), t.path("moved")).unwrap();
     std::os::unix::fs::symlink(t.path("precious"), t.path("scan/sub")).unwrap();
     let o = resume(child);
@@ -428,19 +434,7 @@ fn a_directory_swapped_for_a_symlink_is_not_followed() {
 fn a_file_changed_after_the_scan_is_left_alone() {
     let t = Tree::new();
     let bad = t.write("scan/bad.com", eicar());
-    let child = spawn_stopped(
-        &t,
-        "quarantine:start",
-        &[
-            "scan",
-            "--format",
-            "json",
-            "--no-cache",
-            "--action",
-            "quarantine",
-            &t.arg("scan"),
-        ],
-    );
+    let child = quarantine_stopped_at(&t, "quarantine:start");
     // Same size, other content, mtime put back: only the hash can tell.
     let m = std::fs::metadata(&bad).unwrap();
     let mut other = eicar();

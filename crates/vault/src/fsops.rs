@@ -9,12 +9,12 @@
 //! not redirect anything: the handle still names the directory that was
 //! checked.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
@@ -194,9 +194,13 @@ pub fn locate(path: &Path) -> io::Result<Located> {
 
 /// [`locate`], reusing directory handles already opened in `cache` (one
 /// walk from the root per directory instead of per file).
-pub fn locate_cached(path: &Path, cache: &mut HashMap<PathBuf, Rc<OwnedFd>>) -> io::Result<Located> {
+pub fn locate_cached(
+    path: &Path,
+    cache: &mut HashMap<PathBuf, Rc<OwnedFd>>,
+) -> io::Result<Located> {
     let abs = std::path::absolute(path)?;
-    if let (Some(parent), Some(Component::Normal(name))) = (abs.parent(), abs.components().next_back())
+    if let (Some(parent), Some(Component::Normal(name))) =
+        (abs.parent(), abs.components().next_back())
         && let Some(dir) = cache.get(parent)
     {
         return Ok(Located {

@@ -125,16 +125,96 @@ pub fn write_meta(w: &mut dyn Write, meta: &Meta) -> io::Result<()> {
 pub fn read_meta(file: &File) -> Result<(Meta, u64), String> {
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let mut footer = [0u8; 16];
-    if len < 16 || file.read_exact_at(&mut footer, len - 16).is_err() || &footer[8..] != FOOTER_MAGIC {
+    if len < 16 || file.read_exact_at(&mut footer, len - 16).is_err() {
         return Err("not a vault item (no metadata footer)".into());
     }
-    let meta_len = u64::from_le_bytes(footer[..8].try_into().unwrap_or_default());
+    let (start, meta_len) = footer_bounds(len, &footer)?;
+    let mut json = vec![0u8; meta_len as usize];
+    file.read_exact_at(&mut json, start)
+        .map_err(|e| e.to_string())?;
+    let meta = serde_json::from_slice(&json).map_err(|e| format!("unreadable metadata: {e}"))?;
+    Ok((meta, start))
+}
+
+/// [`read_meta`] over the bytes of a whole item file.
+pub fn meta_from_bytes(bytes: &[u8]) -> Result<(Meta, u64), String> {
+    let len = bytes.len() as u64;
+    let footer = bytes
+        .len()
+        .checked_sub(16)
+        .map(|i| &bytes[i..])
+        .ok_or("not a vault item (no metadata footer)")?;
+    let (start, meta_len) = footer_bounds(len, footer)?;
+    let json = &bytes[start as usize..(start + meta_len) as usize];
+    let meta = serde_json::from_slice(json).map_err(|e| format!("unreadable metadata: {e}"))?;
+    Ok((meta, start))
+}
+
+/// Where the metadata starts and how long it is, from the footer of a
+/// file of `len` bytes; checked against the file's length.
+fn footer_bounds(len: u64, footer: &[u8]) -> Result<(u64, u64), String> {
+    if footer.len() != 16 || &footer[8..] != FOOTER_MAGIC {
+        return Err("not a vault item (no metadata footer)".into());
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&footer[..8]);
+    let meta_len = u64::from_le_bytes(n);
     if meta_len > MAX_META || meta_len > len - 16 {
         return Err("damaged metadata footer".into());
     }
-    let start = len - 16 - meta_len;
-    let mut json = vec![0u8; meta_len as usize];
-    file.read_exact_at(&mut json, start).map_err(|e| e.to_string())?;
-    let meta = serde_json::from_slice(&json).map_err(|e| format!("unreadable metadata: {e}"))?;
-    Ok((meta, start))
+    Ok((len - 16 - meta_len, meta_len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Meta {
+        let t = Timestamp { sec: 1, nsec: 2 };
+        Meta {
+            format: META_FORMAT,
+            id: new_id(),
+            original_path: "/x".into(),
+            original_path_base64: "L3g=".into(),
+            size: 3,
+            sha256: "00".into(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            owner: None,
+            group: None,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            dev: 1,
+            ino: 2,
+            detections: serde_json::json!([]),
+            quarantined_at: now_rfc3339(),
+            by: "takedown".into(),
+            run: "r".into(),
+            restores: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn footer_round_trips_and_damage_is_an_error() {
+        let m = meta();
+        let mut file = b"encrypted-content".to_vec();
+        write_meta(&mut file, &m).unwrap();
+        let (back, start) = meta_from_bytes(&file).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(start, 17);
+        for cut in 0..file.len() {
+            assert!(meta_from_bytes(&file[..cut]).is_err(), "truncated at {cut}");
+        }
+        let mut bad = file.clone();
+        let n = bad.len();
+        bad[n - 16..n - 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(meta_from_bytes(&bad).is_err());
+        // The file reader agrees with the byte reader.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.item");
+        std::fs::write(&p, &file).unwrap();
+        assert_eq!(read_meta(&File::open(&p).unwrap()).unwrap(), (m, 17));
+    }
 }

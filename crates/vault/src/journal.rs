@@ -127,27 +127,8 @@ impl Journal {
         let mut text = Vec::new();
         self.file.seek(SeekFrom::Start(0))?;
         self.file.read_to_end(&mut text)?;
-        let mut steps = Vec::new();
-        let mut done = std::collections::HashSet::new();
-        let mut max_seq = 0;
-        for line in text.split_inclusive(|&b| b == b'\n') {
-            let Some(line) = line.strip_suffix(b"\n") else {
-                break; // torn tail: never durable
-            };
-            let Ok(rec) = serde_json::from_slice::<Record>(line) else {
-                tracing::warn!("vault journal: ignoring an unreadable line");
-                continue;
-            };
-            max_seq = max_seq.max(rec.seq());
-            match rec {
-                Record::Done { seq } => {
-                    done.insert(seq);
-                }
-                r => steps.push(r),
-            }
-        }
-        self.next_seq = self.next_seq.max(max_seq + 1);
-        steps.retain(|r| !done.contains(&r.seq()));
+        let (steps, max_seq) = parse(&text);
+        self.next_seq = self.next_seq.max(max_seq.saturating_add(1));
         Ok(steps)
     }
 
@@ -161,6 +142,32 @@ impl Journal {
         self.file.set_len(0)?;
         crate::fsops::fsync(self.file.as_raw_fd())
     }
+}
+
+/// The steps in a journal's text that have no `done`, in order, and the
+/// highest sequence number seen.
+pub fn parse(text: &[u8]) -> (Vec<Record>, u64) {
+    let mut steps = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    let mut max_seq = 0;
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let Some(line) = line.strip_suffix(b"\n") else {
+            break; // torn tail: never durable
+        };
+        let Ok(rec) = serde_json::from_slice::<Record>(line) else {
+            tracing::warn!("vault journal: ignoring an unreadable line");
+            continue;
+        };
+        max_seq = max_seq.max(rec.seq());
+        match rec {
+            Record::Done { seq } => {
+                done.insert(seq);
+            }
+            r => steps.push(r),
+        }
+    }
+    steps.retain(|r| !done.contains(&r.seq()));
+    (steps, max_seq)
 }
 
 #[cfg(test)]

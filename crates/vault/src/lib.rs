@@ -276,8 +276,13 @@ impl Vault {
                 .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}"), &e))
         };
         let open_sub = |name: &str| -> Result<OwnedFd, Error> {
-            fsops::openat(dir.as_raw_fd(), OsStr::new(name), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
-                .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}/"), &e))
+            fsops::openat(
+                dir.as_raw_fd(),
+                OsStr::new(name),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                0,
+            )
+            .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}/"), &e))
         };
         let (items_fd, tmp_fd) = (open_sub("items")?, open_sub("tmp")?);
         let lock = open_rw("lock", false)?;
@@ -438,7 +443,9 @@ impl Vault {
         let path = self.item_path(id, "item");
         let file = match File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NoItem(id.to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NoItem(id.to_string()));
+            }
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
         };
         let (meta, content_len) = item::read_meta(&file)

@@ -291,7 +291,10 @@ impl Vault {
             fault::point("quarantine:written");
         }
         if let Err(e) = fsops::syncfs(self.dir_fd()) {
-            let why = format!("cannot make the vault durable: {}; left in place", reason(&e));
+            let why = format!(
+                "cannot make the vault durable: {}; left in place",
+                reason(&e)
+            );
             for p in batch.iter() {
                 if out[p.idx].is_none() {
                     self.unlink_tmp(&p.id);
@@ -333,11 +336,22 @@ impl Vault {
     }
 
     /// Writes `tmp/<id>.item` from the open file: content, metadata, footer.
-    fn write_item(&self, p: &Prepared, r: &Request, run: &Run, names: &mut Names) -> Result<(), Outcome> {
-        let vault_err =
-            |e: io::Error| Outcome::Failed(format!("cannot write to the vault: {}; left in place", reason(&e)));
+    fn write_item(
+        &self,
+        p: &Prepared,
+        r: &Request,
+        run: &Run,
+        names: &mut Names,
+    ) -> Result<(), Outcome> {
+        let vault_err = |e: io::Error| {
+            Outcome::Failed(format!(
+                "cannot write to the vault: {}; left in place",
+                reason(&e)
+            ))
+        };
         let tmp = self.tmp_fd.as_raw_fd();
-        let data = fsops::create_excl(tmp, OsStr::new(&format!("{}.item", p.id))).map_err(vault_err)?;
+        let data =
+            fsops::create_excl(tmp, OsStr::new(&format!("{}.item", p.id))).map_err(vault_err)?;
         let mut w = BufWriter::with_capacity(64 << 10, data);
         let mut h = Sha256::new();
         let mut src = &p.file;
@@ -393,7 +407,13 @@ impl Vault {
         let items = self.items_fd.as_raw_fd();
         let name = format!("{id}.item");
         let trash = fsops::open_dir_nofollow(&self.sub("trash"))?;
-        fsops::rename_at(items, OsStr::new(&name), trash.as_raw_fd(), OsStr::new(&name), false)?;
+        fsops::rename_at(
+            items,
+            OsStr::new(&name),
+            trash.as_raw_fd(),
+            OsStr::new(&name),
+            false,
+        )?;
         fsops::fsync(items)?;
         let _ = fsops::unlink_at(items, OsStr::new(&format!("{id}.restored")));
         let _ = fsops::unlink_at(trash.as_raw_fd(), OsStr::new(&name));
@@ -410,11 +430,17 @@ struct Names {
 
 impl Names {
     fn user(&mut self, uid: u32) -> Option<String> {
-        self.users.entry(uid).or_insert_with(|| fsops::user_name(uid)).clone()
+        self.users
+            .entry(uid)
+            .or_insert_with(|| fsops::user_name(uid))
+            .clone()
     }
 
     fn group(&mut self, gid: u32) -> Option<String> {
-        self.groups.entry(gid).or_insert_with(|| fsops::group_name(gid)).clone()
+        self.groups
+            .entry(gid)
+            .or_insert_with(|| fsops::group_name(gid))
+            .clone()
     }
 }
 
