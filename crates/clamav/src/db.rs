@@ -1,0 +1,1079 @@
+//! Loading databases ([`Database`]) and matching them ([`Signatures`]).
+//!
+//! Loading parses each line and keeps what parsed; `finish` applies the
+//! `.ign2` entries and compiles everything into an immutable
+//! [`Signatures`] (`Send + Sync`, shared by all scanning threads).
+//!
+//! Compilation: every body pattern (an `.ndb` body, or an `.ldb`
+//! subsignature in each of its ASCII / wide forms) gets an *anchor*: the
+//! most selective run of fixed bytes in it (at least [`MIN_ANCHOR`] long,
+//! at most [`MAX_ANCHOR`]). All anchors go into one Aho-Corasick automaton
+//! (a second, case-insensitive one for `::i` subsignatures), searched with
+//! overlapping matches; each hit is verified around the anchor by
+//! [`crate::pattern`], then the offset is checked. A pattern without an
+//! anchor is tried directly at its offset when it has one ("direct"), else
+//! at every position with a larger work budget ("slow"); both kinds are
+//! counted in [`Stats`].
+//!
+//! Target types 3 (HTML) and 7 (ASCII) are matched on a lower-cased copy
+//! of the data, ClamAV's normalisation reduced to its case folding.
+
+use crate::cvd::{self, Flavour, Integrity};
+use crate::exe::{self, ExeInfo};
+use crate::expr::Expr;
+use crate::hexsig::{self, Elem};
+use crate::offset::Offset;
+use crate::pattern::{self, Budget, MAX_STEPS_PER_HIT};
+use crate::sigs::{self, Algo, Ignore, LineError, SubSig, Tdb};
+use crate::target::TargetType;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use md5::{Digest, Md5};
+use regex::bytes::Regex;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Shortest anchor literal (ClamAV requires two fixed bytes per part).
+pub const MIN_ANCHOR: usize = 2;
+/// Longest anchor literal: longer ones add automaton states for no gain.
+pub const MAX_ANCHOR: usize = 16;
+/// Issues kept per loaded file; the rest are only counted.
+pub const MAX_ISSUES: usize = 1000;
+/// Work budget of a "slow" pattern (no anchor, any offset) per scan.
+pub const SLOW_BUDGET_HITS: u32 = 64;
+/// Matches of one PCRE subsignature counted per scan.
+pub const MAX_PCRE_MATCHES: u32 = 1000;
+/// Compiled size limit of one PCRE (the regex crate's NFA), in bytes.
+pub const MAX_PCRE_SIZE: usize = 2 << 20;
+
+/// Kind of database file, from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `.ndb`, `.ndu`: extended body signatures.
+    Ndb,
+    /// `.ldb`, `.ldu`: logical signatures.
+    Ldb,
+    /// `.mdb`, `.mdu`: PE section hashes.
+    Mdb,
+    /// `.msb`, `.msu`: PE section hashes (SHA).
+    Msb,
+    /// `.ign2`: ignore by signature name.
+    Ign2,
+    /// `.ign`: old ignore list (`db:line:name`).
+    Ign,
+    /// `.cvd`, `.cld`, `.cud` containers.
+    Container(Flavour),
+}
+
+impl Kind {
+    /// The kind for a file name, or `None` when this crate does not load it.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "ndb" | "ndu" => Kind::Ndb,
+            "ldb" | "ldu" => Kind::Ldb,
+            "mdb" | "mdu" => Kind::Mdb,
+            "msb" | "msu" => Kind::Msb,
+            "ign2" => Kind::Ign2,
+            "ign" => Kind::Ign,
+            "cvd" => Kind::Container(Flavour::Cvd),
+            "cld" => Kind::Container(Flavour::Cld),
+            "cud" => Kind::Container(Flavour::Cud),
+            _ => return None,
+        })
+    }
+}
+
+/// One problem found while loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Member of a container it was found in.
+    pub member: Option<String>,
+    /// Line number (1-based); 0 for the file as a whole.
+    pub line: usize,
+    /// `true` for valid syntax this crate does not support, `false` for
+    /// malformed input.
+    pub unsupported: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// What loading one file did.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// The name given to [`Database::load`].
+    pub source: String,
+    /// Signatures (or ignore entries) loaded.
+    pub loaded: usize,
+    /// Lines with unsupported constructs, skipped.
+    pub unsupported: usize,
+    /// Malformed lines, skipped.
+    pub malformed: usize,
+    /// The first [`MAX_ISSUES`] problems.
+    pub issues: Vec<Issue>,
+    /// The whole file was refused (bad container, not text...).
+    pub error: Option<String>,
+    /// For containers: what was verified.
+    pub integrity: Option<Integrity>,
+    /// For containers: members this crate does not load (hash databases,
+    /// `.info`, ...), for the caller to handle.
+    pub passed_over: Vec<String>,
+}
+
+impl LoadReport {
+    fn issue(&mut self, member: Option<&str>, line: usize, e: LineError) {
+        let (unsupported, reason) = match e {
+            LineError::Unsupported(r) => {
+                self.unsupported += 1;
+                (true, format!("unsupported: {r}"))
+            }
+            LineError::Malformed(r) => {
+                self.malformed += 1;
+                (false, r)
+            }
+        };
+        if self.issues.len() < MAX_ISSUES {
+            self.issues.push(Issue {
+                member: member.map(str::to_string),
+                line,
+                unsupported,
+                reason,
+            });
+        }
+    }
+}
+
+struct Meta {
+    name: Box<str>,
+    source: u32,
+    line_md5: [u8; 16],
+}
+
+/// Signatures being loaded.
+#[derive(Default)]
+pub struct Database {
+    sources: Vec<Arc<str>>,
+    ndb: Vec<(Meta, sigs::Ndb)>,
+    ldb: Vec<(Meta, sigs::Ldb)>,
+    sections: Vec<(Meta, sigs::SectionHash)>,
+    ignores: Vec<Ignore>,
+}
+
+/// Which kind of signature matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigKind {
+    /// `.ndb` body signature.
+    Body,
+    /// `.ldb` logical signature.
+    Logical,
+    /// `.mdb`/`.msb` section hash.
+    SectionHash,
+}
+
+/// One detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// Signature name.
+    pub name: String,
+    /// The database it came from (the name given to `load`, with the
+    /// container member as `daily.cvd:daily.ndb`).
+    pub source: Arc<str>,
+    /// Kind of signature.
+    pub kind: SigKind,
+    /// Start of the match (body signatures) or of the section.
+    pub offset: Option<u64>,
+}
+
+/// What to scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanInput<'a> {
+    /// The object's bytes.
+    pub data: &'a [u8],
+    /// Its target type, when the caller knows it; sniffed otherwise.
+    pub target: Option<TargetType>,
+}
+
+/// Result of one scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanResult {
+    /// Detections, each signature at most once.
+    pub matches: Vec<Match>,
+    /// Candidates dropped because verifying them hit a work limit.
+    pub limits_hit: u32,
+}
+
+/// Counts of what was compiled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// `.ndb` signatures.
+    pub body: usize,
+    /// `.ldb` signatures.
+    pub logical: usize,
+    /// `.mdb`/`.msb` entries.
+    pub section_hashes: usize,
+    /// Signatures removed by `.ign2`/`.ign` entries.
+    pub ignored: usize,
+    /// Body patterns found through the automaton.
+    pub anchored: usize,
+    /// Body patterns without an anchor, tried at their fixed offset.
+    pub direct: usize,
+    /// Body patterns without an anchor or offset, tried everywhere.
+    pub slow: usize,
+    /// Distinct anchor literals.
+    pub literals: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Owner {
+    Ndb(u32),
+    Ldb { sig: u32, sub: u8 },
+}
+
+struct Pat {
+    owner: Owner,
+    target: TargetType,
+    offset: Offset,
+    elems: Vec<Elem>,
+    nocase: bool,
+    fullword: bool,
+    /// Element range of the anchor literal.
+    anchor: Option<(usize, usize)>,
+}
+
+struct CompiledPcre {
+    offset: Option<Offset>,
+    trigger: Expr,
+    re: Regex,
+    global: bool,
+    rolling: bool,
+    encompass: bool,
+    anchored: bool,
+}
+
+enum Sub {
+    Body,
+    Pcre(Box<CompiledPcre>),
+}
+
+struct LdbC {
+    name: Box<str>,
+    source: u32,
+    tdb: Tdb,
+    expr: Expr,
+    subs: Vec<Sub>,
+    cap: u32,
+}
+
+struct NdbC {
+    name: Box<str>,
+    source: u32,
+}
+
+/// One automaton with, for each of its literals, the patterns anchored on it.
+struct Automaton {
+    ac: AhoCorasick,
+    start: Vec<u32>,
+    pats: Vec<u32>,
+}
+
+#[derive(Default)]
+struct Group {
+    exact: Option<Automaton>,
+    nocase: Option<Automaton>,
+    direct: Vec<u32>,
+    slow: Vec<u32>,
+}
+
+impl Group {
+    fn is_empty(&self) -> bool {
+        self.exact.is_none() && self.nocase.is_none() && self.direct.is_empty() && self.slow.is_empty()
+    }
+}
+
+#[derive(Default)]
+struct SectionIndex {
+    by_digest: HashMap<Vec<u8>, Vec<(Option<u64>, u32)>>,
+    sizes: HashSet<u64>,
+    any_size: bool,
+}
+
+/// Compiled signatures: immutable, shared by scanning threads.
+pub struct Signatures {
+    sources: Vec<Arc<str>>,
+    ndb: Vec<NdbC>,
+    ldb: Vec<LdbC>,
+    pats: Vec<Pat>,
+    raw: Group,
+    lower: Group,
+    sections: [SectionIndex; 3],
+    section_names: Vec<(Box<str>, u32)>,
+    ignored_names: HashSet<String>,
+    needs_exe: bool,
+    stats: Stats,
+}
+
+fn split_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    bytes.split(|b| *b == b'\n').enumerate().filter_map(|(i, l)| {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        (!l.is_empty() && !l.starts_with(b"#")).then_some((i + 1, l))
+    })
+}
+
+impl Database {
+    /// An empty database.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads one database file of `kind`, named `name` in reports and matches.
+    /// Problems are reported, never fatal to the rest.
+    pub fn load(&mut self, name: &str, kind: Kind, bytes: &[u8]) -> LoadReport {
+        let mut report = LoadReport {
+            source: name.to_string(),
+            ..LoadReport::default()
+        };
+        match kind {
+            Kind::Container(fl) => self.load_container(name, fl, bytes, &mut report),
+            _ => self.load_text(name, None, kind, bytes, &mut report),
+        }
+        report
+    }
+
+    fn load_container(&mut self, name: &str, fl: Flavour, bytes: &[u8], report: &mut LoadReport) {
+        let c = match cvd::unpack(bytes, fl) {
+            Ok(c) => c,
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return;
+            }
+        };
+        report.integrity = Some(c.integrity);
+        for (member, data) in &c.members {
+            match Kind::from_name(member) {
+                Some(Kind::Container(_)) | None => report.passed_over.push(member.clone()),
+                Some(k) => {
+                    let src = format!("{name}:{member}");
+                    self.load_text(&src, Some(member), k, data, report);
+                }
+            }
+        }
+    }
+
+    fn load_text(&mut self, name: &str, member: Option<&str>, kind: Kind, bytes: &[u8], report: &mut LoadReport) {
+        let source = self.sources.len() as u32;
+        self.sources.push(Arc::from(name));
+        for (no, raw) in split_lines(bytes) {
+            if raw.len() > sigs::MAX_LINE {
+                report.issue(member, no, LineError::Malformed(format!("line longer than {} bytes", sigs::MAX_LINE)));
+                continue;
+            }
+            let Ok(line) = std::str::from_utf8(raw) else {
+                report.issue(member, no, LineError::Malformed("not UTF-8 text".into()));
+                continue;
+            };
+            let meta = |n: &str| Meta {
+                name: n.into(),
+                source,
+                line_md5: Md5::digest(raw).into(),
+            };
+            let r = match kind {
+                Kind::Ndb => sigs::parse_ndb(line).map(|s| self.ndb.push((meta(&s.name), s))),
+                Kind::Ldb => sigs::parse_ldb(line).and_then(|s| {
+                    check_pcres(&s)?;
+                    self.ldb.push((meta(&s.name), s));
+                    Ok(())
+                }),
+                Kind::Mdb | Kind::Msb => {
+                    sigs::parse_section_hash(line).map(|s| self.sections.push((meta(&s.name), s)))
+                }
+                Kind::Ign2 => sigs::parse_ignore(line, false).map(|i| self.ignores.push(i)),
+                Kind::Ign => sigs::parse_ignore(line, true).map(|i| self.ignores.push(i)),
+                Kind::Container(_) => Err(LineError::Malformed("container inside a container".into())),
+            };
+            match r {
+                Ok(()) => report.loaded += 1,
+                Err(e) => report.issue(member, no, e),
+            }
+        }
+    }
+
+    /// Applies ignore entries and compiles the matcher.
+    pub fn finish(self) -> Signatures {
+        let mut ign: HashMap<&str, Vec<Option<[u8; 16]>>> = HashMap::new();
+        for i in &self.ignores {
+            ign.entry(i.name.as_str()).or_default().push(i.md5);
+        }
+        let ignored = |m: &Meta| {
+            ign.get(&*m.name)
+                .is_some_and(|v| v.iter().any(|md5| md5.is_none_or(|d| d == m.line_md5)))
+        };
+        let mut stats = Stats::default();
+        let mut pats = Vec::new();
+        let mut ndb = Vec::new();
+        for (m, s) in &self.ndb {
+            if ignored(m) {
+                stats.ignored += 1;
+                continue;
+            }
+            let id = ndb.len() as u32;
+            ndb.push(NdbC {
+                name: m.name.clone(),
+                source: m.source,
+            });
+            add_body(&mut pats, Owner::Ndb(id), s.target, &s.body);
+        }
+        let mut ldb = Vec::new();
+        for (m, s) in &self.ldb {
+            if ignored(m) {
+                stats.ignored += 1;
+                continue;
+            }
+            let id = ldb.len() as u32;
+            let target = s.tdb.target.unwrap_or(TargetType::Any);
+            let mut subs = Vec::with_capacity(s.subsigs.len());
+            for (i, sub) in s.subsigs.iter().enumerate() {
+                match sub {
+                    SubSig::Body(b) => {
+                        add_body(&mut pats, Owner::Ldb { sig: id, sub: i as u8 }, target, b);
+                        subs.push(Sub::Body);
+                    }
+                    SubSig::Pcre(p) => match compile_pcre(p) {
+                        Ok(c) => subs.push(Sub::Pcre(Box::new(c))),
+                        // Checked at load; cannot fail here. Keep the slot
+                        // so indices stay right; it never matches.
+                        Err(_) => subs.push(Sub::Body),
+                    },
+                }
+            }
+            let cap = s
+                .subsigs
+                .iter()
+                .filter_map(|x| match x {
+                    SubSig::Pcre(p) => Some(p.trigger.count_cap()),
+                    SubSig::Body(_) => None,
+                })
+                .fold(s.expr.count_cap(), u32::max);
+            ldb.push(LdbC {
+                name: m.name.clone(),
+                source: m.source,
+                tdb: s.tdb.clone(),
+                expr: s.expr.clone(),
+                subs,
+                cap,
+            });
+        }
+        let mut sections: [SectionIndex; 3] = Default::default();
+        let mut section_names = Vec::new();
+        for (m, s) in &self.sections {
+            if ignored(m) {
+                stats.ignored += 1;
+                continue;
+            }
+            let idx = &mut sections[algo_index(s.algo)];
+            let id = section_names.len() as u32;
+            section_names.push((m.name.clone(), m.source));
+            match s.size {
+                Some(n) => {
+                    idx.sizes.insert(n);
+                }
+                None => idx.any_size = true,
+            }
+            idx.by_digest.entry(s.digest.clone()).or_default().push((s.size, id));
+        }
+        let needs_exe = pats.iter().any(|p| p.offset.needs_exe())
+            || ldb.iter().any(|l| l.tdb.entry_point.is_some() || l.tdb.sections.is_some());
+        let (raw, lower) = build_groups(&pats, &mut stats);
+        stats.body = ndb.len();
+        stats.logical = ldb.len();
+        stats.section_hashes = section_names.len();
+        Signatures {
+            sources: self.sources,
+            ndb,
+            ldb,
+            pats,
+            raw,
+            lower,
+            sections,
+            section_names,
+            ignored_names: self.ignores.into_iter().map(|i| i.name).collect(),
+            needs_exe,
+            stats,
+        }
+    }
+}
+
+fn algo_index(a: Algo) -> usize {
+    match a {
+        Algo::Md5 => 0,
+        Algo::Sha1 => 1,
+        Algo::Sha256 => 2,
+    }
+}
+
+fn compile_pcre(p: &sigs::Pcre) -> Result<CompiledPcre, LineError> {
+    let f = p.flags;
+    let re = regex::bytes::RegexBuilder::new(&p.pattern)
+        .unicode(false)
+        .case_insensitive(f.caseless)
+        .dot_matches_new_line(f.dotall)
+        .multi_line(f.multiline)
+        .ignore_whitespace(f.extended)
+        .swap_greed(f.ungreedy)
+        .size_limit(MAX_PCRE_SIZE)
+        .dfa_size_limit(MAX_PCRE_SIZE)
+        .nest_limit(64)
+        .build()
+        .map_err(|e| {
+            let msg = e.to_string();
+            let first = msg.lines().rev().find(|l| l.starts_with("error:")).unwrap_or("not expressible");
+            LineError::Unsupported(format!("PCRE /{}/ {first}", p.pattern))
+        })?;
+    Ok(CompiledPcre {
+        offset: p.offset,
+        trigger: p.trigger.clone(),
+        re,
+        global: f.global,
+        rolling: f.rolling,
+        encompass: f.encompass,
+        anchored: f.anchored,
+    })
+}
+
+fn check_pcres(l: &sigs::Ldb) -> Result<(), LineError> {
+    for s in &l.subsigs {
+        if let SubSig::Pcre(p) = s {
+            compile_pcre(p)?;
+        }
+    }
+    Ok(())
+}
+
+fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: &sigs::Body) {
+    let mut forms = Vec::new();
+    if b.wide {
+        forms.push(hexsig::widen(&b.elems));
+        if b.ascii {
+            forms.push(b.elems.clone());
+        }
+    } else {
+        forms.push(b.elems.clone());
+    }
+    for elems in forms {
+        let elems = if target.normalised() {
+            // Normalised text is lower-cased: so must the pattern be.
+            elems.into_iter().map(lower_elem).collect()
+        } else {
+            elems
+        };
+        let anchor = choose_anchor(&elems);
+        pats.push(Pat {
+            owner,
+            target,
+            offset: b.offset,
+            elems,
+            nocase: b.nocase,
+            fullword: b.fullword,
+            anchor,
+        });
+    }
+}
+
+fn lower_elem(e: Elem) -> Elem {
+    match e {
+        Elem::Byte(b) => Elem::Byte(b.to_ascii_lowercase()),
+        Elem::Alt(a) => Elem::Alt(a.into_iter().map(|v| v.into_iter().map(lower_elem).collect()).collect()),
+        other => other,
+    }
+}
+
+/// How common a byte is in files; anchors avoid common bytes.
+fn commonness(b: u8) -> u32 {
+    match b {
+        0x00 | 0xff => 4,
+        0x20 | 0x90 | 0xcc | 0x01 => 2,
+        _ => 0,
+    }
+}
+
+/// The most selective run of fixed bytes: the longest (up to
+/// [`MAX_ANCHOR`]), ties and long runs settled by fewer common bytes.
+fn choose_anchor(elems: &[Elem]) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize, (usize, i64))> = None;
+    let mut i = 0;
+    while i < elems.len() {
+        if !matches!(elems[i], Elem::Byte(_)) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < elems.len() && matches!(elems[i], Elem::Byte(_)) {
+            i += 1;
+        }
+        let run = &elems[start..i];
+        let len = run.len().min(MAX_ANCHOR);
+        for w in 0..=(run.len() - len) {
+            let common: u32 = run[w..w + len]
+                .iter()
+                .map(|e| if let Elem::Byte(b) = e { commonness(*b) } else { 0 })
+                .sum();
+            let score = (len, -i64::from(common));
+            if len >= MIN_ANCHOR && best.as_ref().is_none_or(|b| score > b.2) {
+                best = Some((start + w, start + w + len, score));
+            }
+            if run.len() > MAX_ANCHOR * 8 && w > MAX_ANCHOR * 8 {
+                break;
+            }
+        }
+    }
+    best.map(|(a, b, _)| (a, b))
+}
+
+fn build_groups(pats: &[Pat], stats: &mut Stats) -> (Group, Group) {
+    let mut groups = [Group::default(), Group::default()];
+    // literal -> pattern ids, per (group, nocase)
+    let mut lits: [[HashMap<Vec<u8>, Vec<u32>>; 2]; 2] = Default::default();
+    for (id, p) in pats.iter().enumerate() {
+        let g = usize::from(p.target.normalised());
+        match p.anchor {
+            Some((a, b)) => {
+                let lit: Vec<u8> = p.elems[a..b]
+                    .iter()
+                    .map(|e| if let Elem::Byte(x) = e { *x } else { 0 })
+                    .collect();
+                let lit = if p.nocase { lit.to_ascii_lowercase() } else { lit };
+                lits[g][usize::from(p.nocase)].entry(lit).or_default().push(id as u32);
+                stats.anchored += 1;
+            }
+            None if matches!(p.offset, Offset::Any) => {
+                groups[g].slow.push(id as u32);
+                stats.slow += 1;
+            }
+            None => {
+                groups[g].direct.push(id as u32);
+                stats.direct += 1;
+            }
+        }
+    }
+    for (g, group) in groups.iter_mut().enumerate() {
+        for nocase in [false, true] {
+            let map = std::mem::take(&mut lits[g][usize::from(nocase)]);
+            if map.is_empty() {
+                continue;
+            }
+            stats.literals += map.len();
+            let mut literals = Vec::with_capacity(map.len());
+            let mut start = Vec::with_capacity(map.len() + 1);
+            let mut ids = Vec::new();
+            for (lit, v) in map {
+                start.push(ids.len() as u32);
+                ids.extend(v);
+                literals.push(lit);
+            }
+            start.push(ids.len() as u32);
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(nocase)
+                .kind(Some(pick_kind(literals.len())))
+                .build(&literals);
+            // Building fails only past the automaton's size limits, which
+            // literal counts in the millions would need; such a set is
+            // refused whole rather than half-matched.
+            if let Ok(ac) = ac {
+                let a = Automaton { ac, start, pats: ids };
+                if nocase {
+                    group.nocase = Some(a);
+                } else {
+                    group.exact = Some(a);
+                }
+            }
+        }
+    }
+    let [raw, lower] = groups;
+    (raw, lower)
+}
+
+/// A DFA is fastest but costs memory per state; past a few thousand
+/// literals the contiguous NFA keeps the footprint small.
+fn pick_kind(literals: usize) -> AhoCorasickKind {
+    if literals <= 2000 {
+        AhoCorasickKind::DFA
+    } else {
+        AhoCorasickKind::ContiguousNFA
+    }
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+struct State<'a> {
+    data: &'a [u8],
+    file: TargetType,
+    exe: Option<ExeInfo>,
+    ndb_hits: HashMap<u32, u64>,
+    counts: HashMap<(u32, u8), u32>,
+    limits: u32,
+}
+
+impl Signatures {
+    /// Counts of what was compiled.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Names listed in `.ign2`/`.ign` entries, for signatures held
+    /// elsewhere (hash databases).
+    pub fn ignored_names(&self) -> &HashSet<String> {
+        &self.ignored_names
+    }
+
+    /// Whether there is anything to match.
+    pub fn is_empty(&self) -> bool {
+        self.ndb.is_empty() && self.ldb.is_empty() && self.section_names.is_empty()
+    }
+
+    /// Scans one object.
+    pub fn scan(&self, input: &ScanInput) -> ScanResult {
+        let data = input.data;
+        let file = input.target.unwrap_or_else(|| TargetType::detect(data));
+        let want_exe = self.needs_exe || !self.section_names.is_empty();
+        let exe = match file {
+            TargetType::Pe if want_exe => exe::parse_pe(data),
+            TargetType::Elf if want_exe => exe::parse_elf(data),
+            _ => None,
+        };
+        let mut st = State {
+            data,
+            file,
+            exe,
+            ndb_hits: HashMap::new(),
+            counts: HashMap::new(),
+            limits: 0,
+        };
+        self.run_group(&self.raw, &mut st);
+        if file.normalised() && !self.lower.is_empty() {
+            let lower = data.to_ascii_lowercase();
+            let mut st2 = State {
+                data: &lower,
+                file,
+                exe: None,
+                ndb_hits: std::mem::take(&mut st.ndb_hits),
+                counts: std::mem::take(&mut st.counts),
+                limits: st.limits,
+            };
+            self.run_group(&self.lower, &mut st2);
+            st.ndb_hits = st2.ndb_hits;
+            st.counts = st2.counts;
+            st.limits = st2.limits;
+        }
+        let mut matches: Vec<Match> = Vec::new();
+        let mut hits: Vec<(u32, u64)> = st.ndb_hits.iter().map(|(k, v)| (*k, *v)).collect();
+        hits.sort_unstable();
+        for (id, off) in hits {
+            let s = &self.ndb[id as usize];
+            matches.push(Match {
+                name: s.name.to_string(),
+                source: self.sources[s.source as usize].clone(),
+                kind: SigKind::Body,
+                offset: Some(off),
+            });
+        }
+        self.eval_ldbs(&mut st, &mut matches);
+        self.section_hashes(&st, &mut matches);
+        ScanResult {
+            matches,
+            limits_hit: st.limits,
+        }
+    }
+
+    fn run_group(&self, g: &Group, st: &mut State) {
+        for a in [&g.exact, &g.nocase].into_iter().flatten() {
+            for m in a.ac.find_overlapping_iter(st.data) {
+                let lit = m.pattern().as_usize();
+                let (s, e) = (a.start[lit] as usize, a.start[lit + 1] as usize);
+                for &pid in &a.pats[s..e] {
+                    self.candidate(pid, m.start(), st);
+                }
+            }
+        }
+        for &pid in &g.direct {
+            let p = &self.pats[pid as usize];
+            if !self.wanted(p, st) {
+                continue;
+            }
+            let Some((lo, hi)) = p.offset.resolve(st.data.len(), st.exe.as_ref()) else {
+                continue;
+            };
+            let mut budget = Budget::new();
+            self.verify_from(p, pid, vec![(lo, hi + 1)], &mut budget, st);
+        }
+        for &pid in &g.slow {
+            let p = &self.pats[pid as usize];
+            if !self.wanted(p, st) {
+                continue;
+            }
+            let mut budget = Budget::with_steps(MAX_STEPS_PER_HIT.saturating_mul(SLOW_BUDGET_HITS));
+            self.verify_from(p, pid, vec![(0, st.data.len() + 1)], &mut budget, st);
+        }
+    }
+
+    /// Whether pattern `p` applies to this file and still matters.
+    fn wanted(&self, p: &Pat, st: &State) -> bool {
+        if !p.target.applies_to(st.file) {
+            return false;
+        }
+        match p.owner {
+            Owner::Ndb(id) => !st.ndb_hits.contains_key(&id),
+            Owner::Ldb { sig, sub } => {
+                st.counts.get(&(sig, sub)).copied().unwrap_or(0) < self.ldb[sig as usize].cap
+            }
+        }
+    }
+
+    /// Verifies a pattern from a set of start positions (no anchor).
+    fn verify_from(&self, p: &Pat, pid: u32, starts: pattern::Set, budget: &mut Budget, st: &mut State) {
+        let data = st.data;
+        let mut starts = starts;
+        if p.fullword {
+            starts = filter(&starts, |s| s == 0 || !is_word(data[s - 1]));
+        }
+        let ends = pattern::forward(&p.elems, data, starts.clone(), p.nocase, budget);
+        let ends_ok = if p.fullword {
+            pattern::any(&ends, |e| e >= data.len() || !is_word(data[e]))
+        } else {
+            !ends.is_empty()
+        };
+        if budget.exhausted {
+            st.limits += 1;
+        }
+        if ends_ok {
+            // The start of the match: the first start that reaches an end.
+            let first = starts.first().map_or(0, |s| s.0);
+            self.record(p, pid, first, st);
+        }
+    }
+
+    fn candidate(&self, pid: u32, at: usize, st: &mut State) {
+        let p = &self.pats[pid as usize];
+        if !self.wanted(p, st) {
+            return;
+        }
+        let Some((a, b)) = p.anchor else { return };
+        let Some((lo, hi)) = p.offset.resolve(st.data.len(), st.exe.as_ref()) else {
+            return;
+        };
+        let data = st.data;
+        let mut budget = Budget::new();
+        let mut starts = pattern::backward(&p.elems[..a], data, vec![(at, at + 1)], p.nocase, &mut budget);
+        starts = pattern::clamp(&starts, lo, hi);
+        if p.fullword {
+            starts = filter(&starts, |s| s == 0 || !is_word(data[s - 1]));
+        }
+        if starts.is_empty() {
+            if budget.exhausted {
+                st.limits += 1;
+            }
+            return;
+        }
+        let lit_end = at + (b - a);
+        let ends = pattern::forward(&p.elems[b..], data, vec![(lit_end, lit_end + 1)], p.nocase, &mut budget);
+        let ok = if p.fullword {
+            pattern::any(&ends, |e| e >= data.len() || !is_word(data[e]))
+        } else {
+            !ends.is_empty()
+        };
+        if budget.exhausted {
+            st.limits += 1;
+        }
+        if ok {
+            self.record(p, pid, starts[0].0, st);
+        }
+    }
+
+    fn record(&self, p: &Pat, _pid: u32, start: usize, st: &mut State) {
+        match p.owner {
+            Owner::Ndb(id) => {
+                st.ndb_hits.entry(id).or_insert(start as u64);
+            }
+            Owner::Ldb { sig, sub } => {
+                let c = st.counts.entry((sig, sub)).or_insert(0);
+                *c = c.saturating_add(1);
+            }
+        }
+    }
+
+    fn eval_ldbs(&self, st: &mut State, out: &mut Vec<Match>) {
+        let mut touched: Vec<u32> = st.counts.keys().map(|k| k.0).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            let l = &self.ldb[id as usize];
+            if !tdb_ok(&l.tdb, st) {
+                continue;
+            }
+            for (i, s) in l.subs.iter().enumerate() {
+                let Sub::Pcre(p) = s else { continue };
+                let fired = {
+                    let counts = &st.counts;
+                    p.trigger.eval(&|n| counts.get(&(id, n as u8)).copied().unwrap_or(0))
+                };
+                if !fired {
+                    continue;
+                }
+                let n = run_pcre(p, st);
+                if n > 0 {
+                    st.counts.insert((id, i as u8), n);
+                }
+            }
+            let counts = &st.counts;
+            if l.expr.eval(&|n| counts.get(&(id, n as u8)).copied().unwrap_or(0)) {
+                out.push(Match {
+                    name: l.name.to_string(),
+                    source: self.sources[l.source as usize].clone(),
+                    kind: SigKind::Logical,
+                    offset: None,
+                });
+            }
+        }
+    }
+
+    fn section_hashes(&self, st: &State, out: &mut Vec<Match>) {
+        if self.section_names.is_empty() || st.file != TargetType::Pe {
+            return;
+        }
+        let Some(exe) = &st.exe else { return };
+        let mut seen = HashSet::new();
+        for s in &exe.sections {
+            let (Ok(off), Ok(size)) = (usize::try_from(s.raw_offset), usize::try_from(s.raw_size)) else {
+                continue;
+            };
+            let Some(bytes) = off.checked_add(size).and_then(|end| st.data.get(off..end)) else {
+                continue;
+            };
+            if size == 0 {
+                continue;
+            }
+            for (ai, idx) in self.sections.iter().enumerate() {
+                if idx.by_digest.is_empty() || !(idx.any_size || idx.sizes.contains(&s.raw_size)) {
+                    continue;
+                }
+                let digest: Vec<u8> = match ai {
+                    0 => Md5::digest(bytes).to_vec(),
+                    1 => sha1::Sha1::digest(bytes).to_vec(),
+                    _ => sha2::Sha256::digest(bytes).to_vec(),
+                };
+                let Some(list) = idx.by_digest.get(&digest) else { continue };
+                for &(want, id) in list {
+                    if want.is_none_or(|w| w == s.raw_size) && seen.insert(id) {
+                        let (name, source) = &self.section_names[id as usize];
+                        out.push(Match {
+                            name: name.to_string(),
+                            source: self.sources[*source as usize].clone(),
+                            kind: SigKind::SectionHash,
+                            offset: Some(s.raw_offset),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn filter(set: &pattern::Set, f: impl Fn(usize) -> bool) -> pattern::Set {
+    let mut out: pattern::Set = Vec::new();
+    let mut n = 0u32;
+    for &(a, b) in set {
+        for p in a..b {
+            n += 1;
+            if n > MAX_STEPS_PER_HIT {
+                return out;
+            }
+            if f(p) {
+                match out.last_mut() {
+                    Some(l) if l.1 == p => l.1 = p + 1,
+                    _ => out.push((p, p + 1)),
+                }
+            }
+        }
+    }
+    out
+}
+
+fn in_range(v: u64, r: Option<(u64, u64)>) -> bool {
+    r.is_none_or(|(a, b)| a <= v && v <= b)
+}
+
+fn tdb_ok(t: &Tdb, st: &State) -> bool {
+    if !t.target.unwrap_or(TargetType::Any).applies_to(st.file) || !in_range(st.data.len() as u64, t.file_size) {
+        return false;
+    }
+    if t.entry_point.is_some() || t.sections.is_some() {
+        let Some(exe) = &st.exe else { return false };
+        if t.entry_point.is_some() && !exe.entry.is_some_and(|e| in_range(e, t.entry_point)) {
+            return false;
+        }
+        if !in_range(exe.sections.len() as u64, t.sections) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Runs a triggered PCRE; returns its match count (1 at most without `g`).
+fn run_pcre(p: &CompiledPcre, st: &State) -> u32 {
+    let data = st.data;
+    let (lo, hi) = match p.offset {
+        None | Some(Offset::Any) => (0, data.len()),
+        Some(o) => match o.resolve(data.len(), st.exe.as_ref()) {
+            Some(r) => r,
+            None => return 0,
+        },
+    };
+    // Without `r`, a PCRE with an offset is anchored to that offset (or
+    // its maxshift window); `e` confines the whole match to the window.
+    let floating = matches!(p.offset, None | Some(Offset::Any)) || p.rolling;
+    let hay = if p.encompass { &data[..hi.min(data.len())] } else { data };
+    let mut at = lo;
+    let mut n = 0u32;
+    while at <= hay.len() {
+        let Some(m) = p.re.find_at(hay, at) else { break };
+        if (p.anchored && m.start() != lo) || (!floating && m.start() > hi) {
+            break;
+        }
+        n += 1;
+        if !p.global || n >= MAX_PCRE_MATCHES {
+            break;
+        }
+        at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_from_names() {
+        assert_eq!(Kind::from_name("daily.ndb"), Some(Kind::Ndb));
+        assert_eq!(Kind::from_name("x.LDB"), Some(Kind::Ldb));
+        assert_eq!(Kind::from_name("main.cvd"), Some(Kind::Container(Flavour::Cvd)));
+        assert_eq!(Kind::from_name("local.ign2"), Some(Kind::Ign2));
+        assert_eq!(Kind::from_name("x.hdb"), None);
+        assert_eq!(Kind::from_name("ndb"), None);
+    }
+
+    #[test]
+    fn anchor_prefers_long_and_rare() {
+        let e = hexsig::parse_body("0000??41424344??0000").unwrap();
+        assert_eq!(choose_anchor(&e), Some((3, 7)));
+        let e = hexsig::parse_body("41??42").unwrap();
+        assert_eq!(choose_anchor(&e), None);
+    }
+
+    #[test]
+    fn cvd_errors_are_reported() {
+        let mut db = Database::new();
+        let r = db.load("bad.cvd", Kind::Container(Flavour::Cvd), b"junk");
+        assert!(r.error.is_some());
+    }
+}
