@@ -40,6 +40,12 @@ pub const MAX_ANCHOR: usize = 16;
 pub const MAX_ISSUES: usize = 1000;
 /// Work budget of a "slow" pattern (no anchor, any offset) per scan.
 pub const SLOW_BUDGET_HITS: u32 = 64;
+/// Verification steps per scanned byte, over all candidates of one scan
+/// (plus [`SCAN_BUDGET_BASE`]): bounds the total work on a file crafted to
+/// hit anchors everywhere. Past it, candidates are dropped and counted.
+pub const SCAN_BUDGET_PER_BYTE: u64 = 256;
+/// Fixed part of the per-scan budget.
+pub const SCAN_BUDGET_BASE: u64 = 1 << 24;
 /// Matches of one PCRE subsignature counted per scan.
 pub const MAX_PCRE_MATCHES: u32 = 1000;
 /// Compiled size limit of one PCRE (the regex crate's NFA), in bytes.
@@ -712,6 +718,27 @@ struct State<'a> {
     ndb_hits: HashMap<u32, u64>,
     counts: HashMap<(u32, u8), u32>,
     limits: u32,
+    /// Steps left for this scan.
+    left: u64,
+}
+
+impl State<'_> {
+    /// A budget for one candidate, from what is left of the scan's; `None`
+    /// (and one more limit counted) when the scan's budget is spent.
+    fn budget(&mut self, steps: u32) -> Option<Budget> {
+        if self.left == 0 {
+            self.limits = self.limits.saturating_add(1);
+            return None;
+        }
+        let n = u64::from(steps).min(self.left);
+        Some(Budget::with_steps(u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+    fn spend(&mut self, given: u32, b: &Budget) {
+        self.left = self.left.saturating_sub(u64::from(given - b.left()) + 1);
+        if b.exhausted {
+            self.limits = self.limits.saturating_add(1);
+        }
+    }
 }
 
 impl Signatures {
@@ -748,6 +775,7 @@ impl Signatures {
             ndb_hits: HashMap::new(),
             counts: HashMap::new(),
             limits: 0,
+            left: (data.len() as u64).saturating_mul(SCAN_BUDGET_PER_BYTE).saturating_add(SCAN_BUDGET_BASE),
         };
         self.run_group(&self.raw, &mut st);
         if file.normalised() && !self.lower.is_empty() {
@@ -759,11 +787,13 @@ impl Signatures {
                 ndb_hits: std::mem::take(&mut st.ndb_hits),
                 counts: std::mem::take(&mut st.counts),
                 limits: st.limits,
+                left: st.left,
             };
             self.run_group(&self.lower, &mut st2);
             st.ndb_hits = st2.ndb_hits;
             st.counts = st2.counts;
             st.limits = st2.limits;
+            st.left = st2.left;
         }
         let mut matches: Vec<Match> = Vec::new();
         let mut hits: Vec<(u32, u64)> = st.ndb_hits.iter().map(|(k, v)| (*k, *v)).collect();
@@ -803,16 +833,20 @@ impl Signatures {
             let Some((lo, hi)) = p.offset.resolve(st.data.len(), st.exe.as_ref()) else {
                 continue;
             };
-            let mut budget = Budget::new();
+            let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT) else { return };
+            let given = budget.left();
             self.verify_from(p, pid, vec![(lo, hi + 1)], &mut budget, st);
+            st.spend(given, &budget);
         }
         for &pid in &g.slow {
             let p = &self.pats[pid as usize];
             if !self.wanted(p, st) {
                 continue;
             }
-            let mut budget = Budget::with_steps(MAX_STEPS_PER_HIT.saturating_mul(SLOW_BUDGET_HITS));
+            let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT.saturating_mul(SLOW_BUDGET_HITS)) else { return };
+            let given = budget.left();
             self.verify_from(p, pid, vec![(0, st.data.len() + 1)], &mut budget, st);
+            st.spend(given, &budget);
         }
     }
 
@@ -842,9 +876,6 @@ impl Signatures {
         } else {
             !ends.is_empty()
         };
-        if budget.exhausted {
-            st.limits += 1;
-        }
         if ends_ok {
             // The start of the match: the first start that reaches an end.
             let first = starts.first().map_or(0, |s| s.0);
@@ -861,32 +892,43 @@ impl Signatures {
         let Some((lo, hi)) = p.offset.resolve(st.data.len(), st.exe.as_ref()) else {
             return;
         };
-        let data = st.data;
-        let mut budget = Budget::new();
-        let mut starts = pattern::backward(&p.elems[..a], data, vec![(at, at + 1)], p.nocase, &mut budget);
+        let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT) else { return };
+        let given = budget.left();
+        let start = self.verify_anchored(p, at, a, b, lo, hi, st.data, &mut budget);
+        st.spend(given, &budget);
+        if let Some(start) = start {
+            self.record(p, pid, start, st);
+        }
+    }
+
+    /// Verifies pattern `p` whose anchor (elements `a..b`) was found at
+    /// `at`; returns the start of the match.
+    #[allow(clippy::too_many_arguments)]
+    fn verify_anchored(
+        &self,
+        p: &Pat,
+        at: usize,
+        a: usize,
+        b: usize,
+        lo: usize,
+        hi: usize,
+        data: &[u8],
+        budget: &mut Budget,
+    ) -> Option<usize> {
+        let mut starts = pattern::backward(&p.elems[..a], data, vec![(at, at + 1)], p.nocase, budget);
         starts = pattern::clamp(&starts, lo, hi);
         if p.fullword {
             starts = filter(&starts, |s| s == 0 || !is_word(data[s - 1]));
         }
-        if starts.is_empty() {
-            if budget.exhausted {
-                st.limits += 1;
-            }
-            return;
-        }
+        let first = starts.first()?.0;
         let lit_end = at + (b - a);
-        let ends = pattern::forward(&p.elems[b..], data, vec![(lit_end, lit_end + 1)], p.nocase, &mut budget);
+        let ends = pattern::forward(&p.elems[b..], data, vec![(lit_end, lit_end + 1)], p.nocase, budget);
         let ok = if p.fullword {
             pattern::any(&ends, |e| e >= data.len() || !is_word(data[e]))
         } else {
             !ends.is_empty()
         };
-        if budget.exhausted {
-            st.limits += 1;
-        }
-        if ok {
-            self.record(p, pid, starts[0].0, st);
-        }
+        ok.then_some(first)
     }
 
     fn record(&self, p: &Pat, _pid: u32, start: usize, st: &mut State) {

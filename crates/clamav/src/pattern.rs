@@ -39,6 +39,10 @@ impl Budget {
             exhausted: false,
         }
     }
+    /// Steps left.
+    pub fn left(&self) -> u32 {
+        self.left
+    }
     fn take(&mut self, n: u32) -> bool {
         if self.left < n {
             self.left = 0;
@@ -55,6 +59,10 @@ impl Default for Budget {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn span_cost(bytes: usize) -> u32 {
+    u32::try_from(bytes / 16).unwrap_or(u32::MAX)
 }
 
 fn push(out: &mut Set, a: usize, b: usize) {
@@ -156,11 +164,17 @@ pub fn forward(elems: &[Elem], data: &[u8], mut set: Set, nocase: bool, budget: 
                     if a >= end {
                         continue;
                     }
+                    // Searching costs too: one step per 16 bytes skipped.
+                    let mut prev = 0;
                     for i in memchr::memchr_iter(*x, &data[a..end]) {
-                        if !budget.take(1) {
+                        if !budget.take(1 + span_cost(i - prev)) {
                             return Set::new();
                         }
+                        prev = i;
                         push(&mut out, a + i + 1, a + i + 2);
+                    }
+                    if !budget.take(span_cost(end - a - prev)) {
+                        return Set::new();
                     }
                 }
                 out
