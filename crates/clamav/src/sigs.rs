@@ -180,6 +180,28 @@ pub struct PcreFlags {
     pub ungreedy: bool,
 }
 
+impl fmt::Display for PcreFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (on, c) in [
+            (self.global, 'g'),
+            (self.rolling, 'r'),
+            (self.encompass, 'e'),
+            (self.caseless, 'i'),
+            (self.dotall, 's'),
+            (self.multiline, 'm'),
+            (self.extended, 'x'),
+            (self.anchored, 'A'),
+            (self.dollar_endonly, 'E'),
+            (self.ungreedy, 'U'),
+        ] {
+            if on {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A PCRE subsignature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pcre {
@@ -256,7 +278,7 @@ impl fmt::Display for Ldb {
                 SubSig::Body(b) => write!(f, " sub{i}={b}")?,
                 SubSig::Pcre(p) => {
                     let o = p.offset.map(|o| format!("{o}:")).unwrap_or_default();
-                    write!(f, " sub{i}=pcre[{o}{} /{}/ {:?}]", p.trigger, p.pattern, p.flags)?
+                    write!(f, " sub{i}=pcre[{o}{} /{}/{}]", p.trigger, p.pattern, p.flags)?
                 }
             }
         }
