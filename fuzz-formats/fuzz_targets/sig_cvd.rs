@@ -9,7 +9,9 @@ use md5::{Digest, Md5};
 use takedown_clamav::cvd::{self, Flavour};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
     let flavour = match first % 3 {
         0 => Flavour::Cvd,
         1 => Flavour::Cld,

@@ -15,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
     db.load("fuzz.ldb", Kind::Ldb, sigs);
     let db = db.finish();
     for target in [None, Some(TargetType::Pe), Some(TargetType::Ascii)] {
-        let _ = db.scan(&ScanInput { data: scanned, target });
+        let _ = db.scan(&ScanInput {
+            data: scanned,
+            target,
+        });
     }
 });

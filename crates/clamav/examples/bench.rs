@@ -28,7 +28,9 @@ impl Rng {
         self.next() % n
     }
     fn hex(&mut self, n: usize) -> String {
-        (0..n).map(|_| format!("{:02x}", self.next() as u8)).collect()
+        (0..n)
+            .map(|_| format!("{:02x}", self.next() as u8))
+            .collect()
     }
 }
 
@@ -54,15 +56,34 @@ fn main() {
             0 => format!("{}??{}", rng.hex(6), rng.hex(6)),
             1 => format!("{}{{4-16}}{}", rng.hex(6), rng.hex(6)),
             2 => format!("{}*{}", rng.hex(8), rng.hex(4)),
-            3 => format!("{}({}|{}){}", rng.hex(5), rng.hex(1), rng.hex(1), rng.hex(5)),
-            4 => format!("{}{}?{}", rng.hex(6), format!("{:x}", rng.below(16)), rng.hex(6)),
+            3 => format!(
+                "{}({}|{}){}",
+                rng.hex(5),
+                rng.hex(1),
+                rng.hex(1),
+                rng.hex(5)
+            ),
+            4 => format!(
+                "{}{}?{}",
+                rng.hex(6),
+                format!("{:x}", rng.below(16)),
+                rng.hex(6)
+            ),
             _ => rng.hex(8 + rng.below(25) as usize),
         };
-        let offset = if rng.below(10) == 0 { format!("{}", rng.below(4096)) } else { "*".into() };
+        let offset = if rng.below(10) == 0 {
+            format!("{}", rng.below(4096))
+        } else {
+            "*".into()
+        };
         text.push_str(&format!("Bench.Sig.{i}:0:{offset}:{body}\n"));
     }
     // Planted: three signatures whose bytes are written into the data.
-    let planted: [&[u8]; 3] = [b"PLANTED-ONE-MARKER", b"PLANTED-TWO-MARKER", b"PLANTED-THREE-MARK"];
+    let planted: [&[u8]; 3] = [
+        b"PLANTED-ONE-MARKER",
+        b"PLANTED-TWO-MARKER",
+        b"PLANTED-THREE-MARK",
+    ];
     for (i, p) in planted.iter().enumerate() {
         text.push_str(&format!("Bench.Planted.{i}:0:*:{}\n", hex::encode(p)));
     }
@@ -106,7 +127,10 @@ fn main() {
     );
 
     let t = Instant::now();
-    let res = sigs.scan(&ScanInput { data: &data, target: None });
+    let res = sigs.scan(&ScanInput {
+        data: &data,
+        target: None,
+    });
     let secs = t.elapsed().as_secs_f64();
     let mut names: Vec<&str> = res.matches.iter().map(|m| m.name.as_str()).collect();
     names.sort();

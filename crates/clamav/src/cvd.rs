@@ -133,16 +133,26 @@ pub fn parse_header(data: &[u8]) -> Result<Header, CvdError> {
         return Err(CvdError::NotCvd);
     }
     let text = std::str::from_utf8(head).map_err(|_| CvdError::BadHeader("not text".into()))?;
-    let text = text.split(['\n', '\r', '\0']).next().unwrap_or("").trim_end_matches(' ');
+    let text = text
+        .split(['\n', '\r', '\0'])
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(' ');
     let f: Vec<&str> = text.split(':').collect();
     if f.len() < 8 {
-        return Err(CvdError::BadHeader(format!("{} fields, expected at least 8", f.len())));
+        return Err(CvdError::BadHeader(format!(
+            "{} fields, expected at least 8",
+            f.len()
+        )));
     }
     let num = |i: usize, what: &str| -> Result<u32, CvdError> {
-        f[i].parse().map_err(|_| CvdError::BadHeader(format!("bad {what} '{}'", f[i])))
+        f[i].parse()
+            .map_err(|_| CvdError::BadHeader(format!("bad {what} '{}'", f[i])))
     };
     let stime = match f.get(8) {
-        Some(s) if !s.is_empty() => s.parse().map_err(|_| CvdError::BadHeader(format!("bad build time '{s}'")))?,
+        Some(s) if !s.is_empty() => s
+            .parse()
+            .map_err(|_| CvdError::BadHeader(format!("bad build time '{s}'")))?,
         _ => 0,
     };
     Ok(Header {
@@ -173,7 +183,8 @@ fn digit(c: u8) -> Option<u32> {
 /// `dsig^e mod n` must equal the MD5 (as a 128-bit big-endian integer).
 pub fn verify_dsig(md5_hex: &str, dsig: &str) -> bool {
     let mut md5 = [0u8; 16];
-    if hex::decode_to_slice(md5_hex, &mut md5).is_err() || dsig.is_empty() || dsig.len() > MAX_DSIG {
+    if hex::decode_to_slice(md5_hex, &mut md5).is_err() || dsig.is_empty() || dsig.len() > MAX_DSIG
+    {
         return false;
     }
     let mut c = BigUint::default();
@@ -236,19 +247,27 @@ fn untar(payload: &[u8]) -> Result<Vec<(String, Vec<u8>)>, CvdError> {
     for entry in archive.entries().map_err(arch)? {
         let mut entry = entry.map_err(arch)?;
         if out.len() >= MAX_MEMBERS {
-            return Err(CvdError::Archive(format!("more than {MAX_MEMBERS} members")));
+            return Err(CvdError::Archive(format!(
+                "more than {MAX_MEMBERS} members"
+            )));
         }
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         if name.contains('/') || name.is_empty() {
-            return Err(CvdError::Archive(format!("member name '{name}' not allowed")));
+            return Err(CvdError::Archive(format!(
+                "member name '{name}' not allowed"
+            )));
         }
         if !entry.header().entry_type().is_file() {
-            return Err(CvdError::Archive(format!("member '{name}' is not a plain file")));
+            return Err(CvdError::Archive(format!(
+                "member '{name}' is not a plain file"
+            )));
         }
         let size = entry.header().size().map_err(arch)?;
         total = total.saturating_add(size);
         if total > MAX_UNPACKED {
-            return Err(CvdError::Archive(format!("unpacks to more than {MAX_UNPACKED} bytes")));
+            return Err(CvdError::Archive(format!(
+                "unpacks to more than {MAX_UNPACKED} bytes"
+            )));
         }
         let mut buf = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
         entry.read_to_end(&mut buf).map_err(arch)?;
@@ -309,7 +328,11 @@ pub fn build(members: &[(&str, &[u8])], version: u32, dsig: &str, gzip: bool) ->
         tar
     };
     let md5 = hex::encode(Md5::digest(&payload));
-    let mut head = format!("ClamAV-VDB:01 Jan 2024 00-00 +0000:{version}:{}:90:{md5}:{dsig}:takedown:1704067200", members.len()).into_bytes();
+    let mut head = format!(
+        "ClamAV-VDB:01 Jan 2024 00-00 +0000:{version}:{}:90:{md5}:{dsig}:takedown:1704067200",
+        members.len()
+    )
+    .into_bytes();
     head.resize(HEADER_LEN, b' ');
     head.extend(payload);
     head
@@ -344,11 +367,17 @@ mod tests {
         assert_eq!(u.header.version, 7);
         assert_eq!(u.members[0].0, "a.ndb");
         // Same bytes as a .cvd: MD5 fine, signature "X" is not ClamAV's.
-        assert_eq!(unpack(&c, Flavour::Cvd).unwrap_err(), CvdError::BadSignature);
+        assert_eq!(
+            unpack(&c, Flavour::Cvd).unwrap_err(),
+            CvdError::BadSignature
+        );
         let mut flipped = c.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(matches!(unpack(&flipped, Flavour::Cvd), Err(CvdError::Md5Mismatch { .. })));
+        assert!(matches!(
+            unpack(&flipped, Flavour::Cvd),
+            Err(CvdError::Md5Mismatch { .. })
+        ));
         assert_eq!(unpack(b"nope", Flavour::Cvd).unwrap_err(), CvdError::NotCvd);
         // Truncations never panic.
         for n in (0..c.len()).step_by(7) {

@@ -291,7 +291,10 @@ struct Group {
 
 impl Group {
     fn is_empty(&self) -> bool {
-        self.exact.is_none() && self.nocase.is_none() && self.direct.is_empty() && self.slow.is_empty()
+        self.exact.is_none()
+            && self.nocase.is_none()
+            && self.direct.is_empty()
+            && self.slow.is_empty()
     }
 }
 
@@ -318,10 +321,13 @@ pub struct Signatures {
 }
 
 fn split_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    bytes.split(|b| *b == b'\n').enumerate().filter_map(|(i, l)| {
-        let l = l.strip_suffix(b"\r").unwrap_or(l);
-        (!l.is_empty() && !l.starts_with(b"#")).then_some((i + 1, l))
-    })
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            (!l.is_empty() && !l.starts_with(b"#")).then_some((i + 1, l))
+        })
 }
 
 impl Database {
@@ -364,12 +370,23 @@ impl Database {
         }
     }
 
-    fn load_text(&mut self, name: &str, member: Option<&str>, kind: Kind, bytes: &[u8], report: &mut LoadReport) {
+    fn load_text(
+        &mut self,
+        name: &str,
+        member: Option<&str>,
+        kind: Kind,
+        bytes: &[u8],
+        report: &mut LoadReport,
+    ) {
         let source = self.sources.len() as u32;
         self.sources.push(Arc::from(name));
         for (no, raw) in split_lines(bytes) {
             if raw.len() > sigs::MAX_LINE {
-                report.issue(member, no, LineError::Malformed(format!("line longer than {} bytes", sigs::MAX_LINE)));
+                report.issue(
+                    member,
+                    no,
+                    LineError::Malformed(format!("line longer than {} bytes", sigs::MAX_LINE)),
+                );
                 continue;
             }
             let Ok(line) = std::str::from_utf8(raw) else {
@@ -393,7 +410,9 @@ impl Database {
                 }
                 Kind::Ign2 => sigs::parse_ignore(line, false).map(|i| self.ignores.push(i)),
                 Kind::Ign => sigs::parse_ignore(line, true).map(|i| self.ignores.push(i)),
-                Kind::Container(_) => Err(LineError::Malformed("container inside a container".into())),
+                Kind::Container(_) => {
+                    Err(LineError::Malformed("container inside a container".into()))
+                }
             };
             match r {
                 Ok(()) => report.loaded += 1,
@@ -439,7 +458,15 @@ impl Database {
             for (i, sub) in s.subsigs.iter().enumerate() {
                 match sub {
                     SubSig::Body(b) => {
-                        add_body(&mut pats, Owner::Ldb { sig: id, sub: i as u8 }, target, b);
+                        add_body(
+                            &mut pats,
+                            Owner::Ldb {
+                                sig: id,
+                                sub: i as u8,
+                            },
+                            target,
+                            b,
+                        );
                         subs.push(Sub::Body);
                     }
                     SubSig::Pcre(p) => match compile_pcre(p) {
@@ -483,10 +510,15 @@ impl Database {
                 }
                 None => idx.any_size = true,
             }
-            idx.by_digest.entry(s.digest.clone()).or_default().push((s.size, id));
+            idx.by_digest
+                .entry(s.digest.clone())
+                .or_default()
+                .push((s.size, id));
         }
         let needs_exe = pats.iter().any(|p| p.offset.needs_exe())
-            || ldb.iter().any(|l| l.tdb.entry_point.is_some() || l.tdb.sections.is_some());
+            || ldb
+                .iter()
+                .any(|l| l.tdb.entry_point.is_some() || l.tdb.sections.is_some());
         let (raw, lower) = build_groups(&pats, &mut stats);
         stats.body = ndb.len();
         stats.logical = ldb.len();
@@ -530,7 +562,11 @@ fn compile_pcre(p: &sigs::Pcre) -> Result<CompiledPcre, LineError> {
         .build()
         .map_err(|e| {
             let msg = e.to_string();
-            let first = msg.lines().rev().find(|l| l.starts_with("error:")).unwrap_or("not expressible");
+            let first = msg
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error:"))
+                .unwrap_or("not expressible");
             LineError::Unsupported(format!("PCRE /{}/ {first}", p.pattern))
         })?;
     Ok(CompiledPcre {
@@ -586,7 +622,11 @@ fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: &sigs::Bod
 fn lower_elem(e: Elem) -> Elem {
     match e {
         Elem::Byte(b) => Elem::Byte(b.to_ascii_lowercase()),
-        Elem::Alt(a) => Elem::Alt(a.into_iter().map(|v| v.into_iter().map(lower_elem).collect()).collect()),
+        Elem::Alt(a) => Elem::Alt(
+            a.into_iter()
+                .map(|v| v.into_iter().map(lower_elem).collect())
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -619,7 +659,13 @@ fn choose_anchor(elems: &[Elem]) -> Option<(usize, usize)> {
         for w in 0..=(run.len() - len) {
             let common: u32 = run[w..w + len]
                 .iter()
-                .map(|e| if let Elem::Byte(b) = e { commonness(*b) } else { 0 })
+                .map(|e| {
+                    if let Elem::Byte(b) = e {
+                        commonness(*b)
+                    } else {
+                        0
+                    }
+                })
                 .sum();
             let score = (len, -i64::from(common));
             if len >= MIN_ANCHOR && best.as_ref().is_none_or(|b| score > b.2) {
@@ -645,8 +691,15 @@ fn build_groups(pats: &[Pat], stats: &mut Stats) -> (Group, Group) {
                     .iter()
                     .map(|e| if let Elem::Byte(x) = e { *x } else { 0 })
                     .collect();
-                let lit = if p.nocase { lit.to_ascii_lowercase() } else { lit };
-                lits[g][usize::from(p.nocase)].entry(lit).or_default().push(id as u32);
+                let lit = if p.nocase {
+                    lit.to_ascii_lowercase()
+                } else {
+                    lit
+                };
+                lits[g][usize::from(p.nocase)]
+                    .entry(lit)
+                    .or_default()
+                    .push(id as u32);
                 stats.anchored += 1;
             }
             None if matches!(p.offset, Offset::Any) => {
@@ -684,7 +737,11 @@ fn build_groups(pats: &[Pat], stats: &mut Stats) -> (Group, Group) {
             // literal counts in the millions would need; such a set is
             // refused whole rather than half-matched.
             if let Ok(ac) = ac {
-                let a = Automaton { ac, start, pats: ids };
+                let a = Automaton {
+                    ac,
+                    start,
+                    pats: ids,
+                };
                 if nocase {
                     group.nocase = Some(a);
                 } else {
@@ -775,7 +832,9 @@ impl Signatures {
             ndb_hits: HashMap::new(),
             counts: HashMap::new(),
             limits: 0,
-            left: (data.len() as u64).saturating_mul(SCAN_BUDGET_PER_BYTE).saturating_add(SCAN_BUDGET_BASE),
+            left: (data.len() as u64)
+                .saturating_mul(SCAN_BUDGET_PER_BYTE)
+                .saturating_add(SCAN_BUDGET_BASE),
         };
         self.run_group(&self.raw, &mut st);
         if file.normalised() && !self.lower.is_empty() {
@@ -833,7 +892,9 @@ impl Signatures {
             let Some((lo, hi)) = p.offset.resolve(st.data.len(), st.exe.as_ref()) else {
                 continue;
             };
-            let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT) else { return };
+            let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT) else {
+                return;
+            };
             let given = budget.left();
             self.verify_from(p, pid, vec![(lo, hi + 1)], &mut budget, st);
             st.spend(given, &budget);
@@ -843,7 +904,10 @@ impl Signatures {
             if !self.wanted(p, st) {
                 continue;
             }
-            let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT.saturating_mul(SLOW_BUDGET_HITS)) else { return };
+            let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT.saturating_mul(SLOW_BUDGET_HITS))
+            else {
+                return;
+            };
             let given = budget.left();
             self.verify_from(p, pid, vec![(0, st.data.len() + 1)], &mut budget, st);
             st.spend(given, &budget);
@@ -864,7 +928,14 @@ impl Signatures {
     }
 
     /// Verifies a pattern from a set of start positions (no anchor).
-    fn verify_from(&self, p: &Pat, pid: u32, starts: pattern::Set, budget: &mut Budget, st: &mut State) {
+    fn verify_from(
+        &self,
+        p: &Pat,
+        pid: u32,
+        starts: pattern::Set,
+        budget: &mut Budget,
+        st: &mut State,
+    ) {
         let data = st.data;
         let mut starts = starts;
         if p.fullword {
@@ -892,7 +963,9 @@ impl Signatures {
         let Some((lo, hi)) = p.offset.resolve(st.data.len(), st.exe.as_ref()) else {
             return;
         };
-        let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT) else { return };
+        let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT) else {
+            return;
+        };
         let given = budget.left();
         let start = self.verify_anchored(p, at, a, b, lo, hi, st.data, &mut budget);
         st.spend(given, &budget);
@@ -915,14 +988,21 @@ impl Signatures {
         data: &[u8],
         budget: &mut Budget,
     ) -> Option<usize> {
-        let mut starts = pattern::backward(&p.elems[..a], data, vec![(at, at + 1)], p.nocase, budget);
+        let mut starts =
+            pattern::backward(&p.elems[..a], data, vec![(at, at + 1)], p.nocase, budget);
         starts = pattern::clamp(&starts, lo, hi);
         if p.fullword {
             starts = filter(&starts, |s| s == 0 || !is_word(data[s - 1]));
         }
         let first = starts.first()?.0;
         let lit_end = at + (b - a);
-        let ends = pattern::forward(&p.elems[b..], data, vec![(lit_end, lit_end + 1)], p.nocase, budget);
+        let ends = pattern::forward(
+            &p.elems[b..],
+            data,
+            vec![(lit_end, lit_end + 1)],
+            p.nocase,
+            budget,
+        );
         let ok = if p.fullword {
             pattern::any(&ends, |e| e >= data.len() || !is_word(data[e]))
         } else {
@@ -956,7 +1036,8 @@ impl Signatures {
                 let Sub::Pcre(p) = s else { continue };
                 let fired = {
                     let counts = &st.counts;
-                    p.trigger.eval(&|n| counts.get(&(id, n as u8)).copied().unwrap_or(0))
+                    p.trigger
+                        .eval(&|n| counts.get(&(id, n as u8)).copied().unwrap_or(0))
                 };
                 if !fired {
                     continue;
@@ -967,7 +1048,9 @@ impl Signatures {
                 }
             }
             let counts = &st.counts;
-            if l.expr.eval(&|n| counts.get(&(id, n as u8)).copied().unwrap_or(0)) {
+            if l.expr
+                .eval(&|n| counts.get(&(id, n as u8)).copied().unwrap_or(0))
+            {
                 out.push(Match {
                     name: l.name.to_string(),
                     source: self.sources[l.source as usize].clone(),
@@ -985,7 +1068,8 @@ impl Signatures {
         let Some(exe) = &st.exe else { return };
         let mut seen = HashSet::new();
         for s in &exe.sections {
-            let (Ok(off), Ok(size)) = (usize::try_from(s.raw_offset), usize::try_from(s.raw_size)) else {
+            let (Ok(off), Ok(size)) = (usize::try_from(s.raw_offset), usize::try_from(s.raw_size))
+            else {
                 continue;
             };
             let Some(bytes) = off.checked_add(size).and_then(|end| st.data.get(off..end)) else {
@@ -1003,7 +1087,9 @@ impl Signatures {
                     1 => sha1::Sha1::digest(bytes).to_vec(),
                     _ => sha2::Sha256::digest(bytes).to_vec(),
                 };
-                let Some(list) = idx.by_digest.get(&digest) else { continue };
+                let Some(list) = idx.by_digest.get(&digest) else {
+                    continue;
+                };
                 for &(want, id) in list {
                     if want.is_none_or(|w| w == s.raw_size) && seen.insert(id) {
                         let (name, source) = &self.section_names[id as usize];
@@ -1045,7 +1131,9 @@ fn in_range(v: u64, r: Option<(u64, u64)>) -> bool {
 }
 
 fn tdb_ok(t: &Tdb, st: &State) -> bool {
-    if !t.target.unwrap_or(TargetType::Any).applies_to(st.file) || !in_range(st.data.len() as u64, t.file_size) {
+    if !t.target.unwrap_or(TargetType::Any).applies_to(st.file)
+        || !in_range(st.data.len() as u64, t.file_size)
+    {
         return false;
     }
     if t.entry_point.is_some() || t.sections.is_some() {
@@ -1073,11 +1161,17 @@ fn run_pcre(p: &CompiledPcre, st: &State) -> u32 {
     // Without `r`, a PCRE with an offset is anchored to that offset (or
     // its maxshift window); `e` confines the whole match to the window.
     let floating = matches!(p.offset, None | Some(Offset::Any)) || p.rolling;
-    let hay = if p.encompass { &data[..hi.min(data.len())] } else { data };
+    let hay = if p.encompass {
+        &data[..hi.min(data.len())]
+    } else {
+        data
+    };
     let mut at = lo;
     let mut n = 0u32;
     while at <= hay.len() {
-        let Some(m) = p.re.find_at(hay, at) else { break };
+        let Some(m) = p.re.find_at(hay, at) else {
+            break;
+        };
         if (p.anchored && m.start() != lo) || (!floating && m.start() > hi) {
             break;
         }
@@ -1085,7 +1179,11 @@ fn run_pcre(p: &CompiledPcre, st: &State) -> u32 {
         if !p.global || n >= MAX_PCRE_MATCHES {
             break;
         }
-        at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+        at = if m.end() > m.start() {
+            m.end()
+        } else {
+            m.end() + 1
+        };
     }
     n
 }
@@ -1098,7 +1196,10 @@ mod tests {
     fn kinds_from_names() {
         assert_eq!(Kind::from_name("daily.ndb"), Some(Kind::Ndb));
         assert_eq!(Kind::from_name("x.LDB"), Some(Kind::Ldb));
-        assert_eq!(Kind::from_name("main.cvd"), Some(Kind::Container(Flavour::Cvd)));
+        assert_eq!(
+            Kind::from_name("main.cvd"),
+            Some(Kind::Container(Flavour::Cvd))
+        );
         assert_eq!(Kind::from_name("local.ign2"), Some(Kind::Ign2));
         assert_eq!(Kind::from_name("x.hdb"), None);
         assert_eq!(Kind::from_name("ndb"), None);

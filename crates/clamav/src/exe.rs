@@ -33,10 +33,14 @@ pub struct ExeInfo {
 }
 
 fn u16le(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(d.get(at..at.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_le_bytes(
+        d.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 fn u32le(d: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(d.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        d.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 /// Parses a PE file; `None` when `data` is not one.
@@ -57,9 +61,12 @@ pub fn parse_pe(data: &[u8]) -> Option<ExeInfo> {
     let mut sections = Vec::with_capacity(nsec);
     for i in 0..nsec {
         let s = table.checked_add(i.checked_mul(40)?)?;
-        let (Some(vsize), Some(va), Some(rsize), Some(roff)) =
-            (u32le(data, s + 8), u32le(data, s + 12), u32le(data, s + 16), u32le(data, s + 20))
-        else {
+        let (Some(vsize), Some(va), Some(rsize), Some(roff)) = (
+            u32le(data, s + 8),
+            u32le(data, s + 12),
+            u32le(data, s + 16),
+            u32le(data, s + 20),
+        ) else {
             break;
         };
         sections.push(Section {
@@ -79,7 +86,11 @@ pub fn parse_pe(data: &[u8]) -> Option<ExeInfo> {
         })
         .map(|s| entry_rva - s.virtual_address + s.raw_offset)
         .or_else(|| {
-            let first = sections.iter().map(|s| s.virtual_address).min().unwrap_or(u64::MAX);
+            let first = sections
+                .iter()
+                .map(|s| s.virtual_address)
+                .min()
+                .unwrap_or(u64::MAX);
             (entry_rva < first).then_some(entry_rva)
         })
         .filter(|e| *e < data.len() as u64);
@@ -128,7 +139,9 @@ pub fn parse_elf(data: &[u8]) -> Option<ExeInfo> {
         } else {
             (rd(p + 4, 4), rd(p + 8, 4), rd(p + 16, 4))
         };
-        let (Some(off), Some(vaddr), Some(filesz)) = (off, vaddr, filesz) else { break };
+        let (Some(off), Some(vaddr), Some(filesz)) = (off, vaddr, filesz) else {
+            break;
+        };
         if ptype == 1 && entry >= vaddr && entry - vaddr < filesz {
             file_entry = off.checked_add(entry - vaddr);
             break;
@@ -147,7 +160,9 @@ pub fn parse_elf(data: &[u8]) -> Option<ExeInfo> {
         } else {
             (rd(s + 12, 4), rd(s + 16, 4), rd(s + 20, 4))
         };
-        let (Some(addr), Some(off), Some(size)) = (addr, off, size) else { break };
+        let (Some(addr), Some(off), Some(size)) = (addr, off, size) else {
+            break;
+        };
         sections.push(Section {
             raw_offset: off,
             raw_size: size,
@@ -202,7 +217,13 @@ pub(crate) mod tests {
 
     #[test]
     fn pe() {
-        let f = build_pe(&[(b".text\0\0\0", &[0x90; 16], 0x1000), (b".data\0\0\0", b"hello", 0x2000)], 0x1004);
+        let f = build_pe(
+            &[
+                (b".text\0\0\0", &[0x90; 16], 0x1000),
+                (b".data\0\0\0", b"hello", 0x2000),
+            ],
+            0x1004,
+        );
         let info = parse_pe(&f).unwrap();
         assert_eq!(info.entry, Some(0x204));
         assert_eq!(info.sections.len(), 2);

@@ -48,10 +48,16 @@ pub enum Expr {
 impl Expr {
     /// Parses `s`.
     pub fn parse(s: &str) -> Result<Expr, String> {
-        let mut p = P { s: s.as_bytes(), i: 0 };
+        let mut p = P {
+            s: s.as_bytes(),
+            i: 0,
+        };
         let e = p.or(0)?;
         if p.i != p.s.len() {
-            return Err(format!("unexpected '{}' at {} in logical expression", p.s[p.i] as char, p.i));
+            return Err(format!(
+                "unexpected '{}' at {} in logical expression",
+                p.s[p.i] as char, p.i
+            ));
         }
         Ok(e)
     }
@@ -126,7 +132,11 @@ impl P<'_> {
             self.i += 1;
             v.push(self.and(depth)?);
         }
-        Ok(if v.len() == 1 { v.remove(0) } else { Expr::Or(v) })
+        Ok(if v.len() == 1 {
+            v.remove(0)
+        } else {
+            Expr::Or(v)
+        })
     }
 
     fn and(&mut self, depth: usize) -> Result<Expr, String> {
@@ -135,7 +145,11 @@ impl P<'_> {
             self.i += 1;
             v.push(self.counted(depth)?);
         }
-        Ok(if v.len() == 1 { v.remove(0) } else { Expr::And(v) })
+        Ok(if v.len() == 1 {
+            v.remove(0)
+        } else {
+            Expr::And(v)
+        })
     }
 
     fn number(&mut self) -> Result<u32, String> {
@@ -193,7 +207,9 @@ impl P<'_> {
         }
         let n = self.number()? as usize;
         if n >= MAX_SUBSIGS {
-            return Err(format!("subsignature {n} out of range (at most {MAX_SUBSIGS})"));
+            return Err(format!(
+                "subsignature {n} out of range (at most {MAX_SUBSIGS})"
+            ));
         }
         Ok(Expr::Sub(n))
     }
@@ -242,7 +258,10 @@ mod tests {
         let counts = [3u32, 3, 0, 0];
         assert!(e.eval(&|n| counts.get(n).copied().unwrap_or(0)));
         let counts = [6u32, 0, 0, 1];
-        assert!(!e.eval(&|n| counts.get(n).copied().unwrap_or(0)), "needs two distinct");
+        assert!(
+            !e.eval(&|n| counts.get(n).copied().unwrap_or(0)),
+            "needs two distinct"
+        );
         let e = Expr::parse("0=0&1").unwrap();
         assert!(e.eval(&|n| u32::from(n == 1)));
         assert!(!e.eval(&|_| 1));
@@ -253,7 +272,19 @@ mod tests {
     #[test]
     fn broken() {
         let deep = "(".repeat(100) + "0" + &")".repeat(100);
-        for s in ["", "(", "0&", "0>", "0>1,", "a", "99", "0)", "(0", "0=99999999999", &deep] {
+        for s in [
+            "",
+            "(",
+            "0&",
+            "0>",
+            "0>1,",
+            "a",
+            "99",
+            "0)",
+            "(0",
+            "0=99999999999",
+            &deep,
+        ] {
             assert!(Expr::parse(s).is_err(), "{s}");
         }
     }

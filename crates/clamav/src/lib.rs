@@ -27,7 +27,7 @@ pub mod sigs;
 pub mod target;
 
 pub use db::{
-    Database, Issue, Kind, LoadReport, MAX_ANCHOR, MAX_ISSUES, MAX_PCRE_MATCHES, MAX_PCRE_SIZE, MIN_ANCHOR, Match,
-    SLOW_BUDGET_HITS, ScanInput, ScanResult, SigKind, Signatures, Stats,
+    Database, Issue, Kind, LoadReport, MAX_ANCHOR, MAX_ISSUES, MAX_PCRE_MATCHES, MAX_PCRE_SIZE,
+    MIN_ANCHOR, Match, SLOW_BUDGET_HITS, ScanInput, ScanResult, SigKind, Signatures, Stats,
 };
 pub use target::TargetType;

@@ -59,17 +59,24 @@ impl Offset {
             return Ok(Offset::Any);
         }
         if s == "VI" || s.starts_with("VI") {
-            return Err(OffsetError::Unsupported("VI (version information) offset".into()));
+            return Err(OffsetError::Unsupported(
+                "VI (version information) offset".into(),
+            ));
         }
         if let Some(x) = s.strip_prefix("SE") {
             let idx = num(x).map_err(OffsetError::Malformed)?;
-            let idx = u16::try_from(idx).map_err(|_| OffsetError::Malformed("section index too large".into()))?;
+            let idx = u16::try_from(idx)
+                .map_err(|_| OffsetError::Malformed("section index too large".into()))?;
             return Ok(Offset::WholeSection(idx));
         }
         let (main, shift) = match s.split_once(',') {
             Some((m, sh)) => {
                 let v = num(sh).map_err(OffsetError::Malformed)?;
-                (m, u32::try_from(v).map_err(|_| OffsetError::Malformed("maxshift too large".into()))?)
+                (
+                    m,
+                    u32::try_from(v)
+                        .map_err(|_| OffsetError::Malformed("maxshift too large".into()))?,
+                )
             }
             None => (s, 0),
         };
@@ -97,16 +104,22 @@ impl Offset {
             }
             (Base::LastSection, d)
         } else if let Some(rest) = main.strip_prefix('S') {
-            let cut = rest.find(['+', '-']).ok_or_else(|| OffsetError::Malformed(format!("bad offset '{s}'")))?;
+            let cut = rest
+                .find(['+', '-'])
+                .ok_or_else(|| OffsetError::Malformed(format!("bad offset '{s}'")))?;
             let idx = num(&rest[..cut]).map_err(OffsetError::Malformed)?;
-            let idx = u16::try_from(idx).map_err(|_| OffsetError::Malformed("section index too large".into()))?;
+            let idx = u16::try_from(idx)
+                .map_err(|_| OffsetError::Malformed("section index too large".into()))?;
             let d = signed(&rest[cut..])?;
             if d < 0 {
                 return Err(OffsetError::Malformed(format!("Sx-n in offset '{s}'")));
             }
             (Base::Section(idx), d)
         } else {
-            (Base::Start, num(main).map_err(OffsetError::Malformed)? as i64)
+            (
+                Base::Start,
+                num(main).map_err(OffsetError::Malformed)? as i64,
+            )
         };
         Ok(Offset::At { base, delta, shift })
     }
@@ -143,7 +156,9 @@ impl Offset {
             Base::Start => 0,
             Base::Eof => len64,
             Base::EntryPoint => i64::try_from(exe?.entry?).ok()?,
-            Base::Section(x) => i64::try_from(exe?.sections.get(usize::from(x))?.raw_offset).ok()?,
+            Base::Section(x) => {
+                i64::try_from(exe?.sections.get(usize::from(x))?.raw_offset).ok()?
+            }
             Base::LastSection => i64::try_from(exe?.sections.last()?.raw_offset).ok()?,
         };
         let lo = origin.checked_add(delta)?;
@@ -151,7 +166,10 @@ impl Offset {
         if hi < 0 || lo > len64 {
             return None;
         }
-        Some((usize::try_from(lo.max(0)).ok()?, usize::try_from(hi.min(len64)).ok()?))
+        Some((
+            usize::try_from(lo.max(0)).ok()?,
+            usize::try_from(hi.min(len64)).ok()?,
+        ))
     }
 }
 
@@ -205,16 +223,36 @@ mod tests {
         ] {
             assert_eq!(Offset::parse(i).unwrap().to_string(), o);
         }
-        for bad in ["", "x", "EOF+1", "EP", "EP+", "S+1", "10,", "-1", "SL-1", "99999999999999999999"] {
+        for bad in [
+            "",
+            "x",
+            "EOF+1",
+            "EP",
+            "EP+",
+            "S+1",
+            "10,",
+            "-1",
+            "SL-1",
+            "99999999999999999999",
+        ] {
             assert!(Offset::parse(bad).is_err(), "{bad}");
         }
-        assert!(matches!(Offset::parse("VI"), Err(OffsetError::Unsupported(_))));
+        assert!(matches!(
+            Offset::parse("VI"),
+            Err(OffsetError::Unsupported(_))
+        ));
     }
 
     #[test]
     fn resolve() {
-        assert_eq!(Offset::parse("EOF-4").unwrap().resolve(10, None), Some((6, 6)));
-        assert_eq!(Offset::parse("3,2").unwrap().resolve(10, None), Some((3, 5)));
+        assert_eq!(
+            Offset::parse("EOF-4").unwrap().resolve(10, None),
+            Some((6, 6))
+        );
+        assert_eq!(
+            Offset::parse("3,2").unwrap().resolve(10, None),
+            Some((3, 5))
+        );
         assert_eq!(Offset::parse("30").unwrap().resolve(10, None), None);
         assert_eq!(Offset::parse("EP+0").unwrap().resolve(10, None), None);
     }

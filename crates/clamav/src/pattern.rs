@@ -92,8 +92,7 @@ fn byte_ok(e: &Elem, b: u8, nocase: bool) -> bool {
         Elem::Byte(x) => *x == b || (nocase && x.eq_ignore_ascii_case(&b)),
         Elem::Mask { value, mask } => b & mask == *value,
         Elem::Set(s) => {
-            s.contains(b)
-                || (nocase && b.is_ascii_alphabetic() && s.contains(b ^ 0x20))
+            s.contains(b) || (nocase && b.is_ascii_alphabetic() && s.contains(b ^ 0x20))
         }
         _ => false,
     }
@@ -121,7 +120,13 @@ fn fixed_ok(e: &Elem, data: &[u8], p: usize, nocase: bool) -> bool {
 
 /// Carries `set` (positions where the next element starts) forwards
 /// through `elems`; returns the positions just after the last element.
-pub fn forward(elems: &[Elem], data: &[u8], mut set: Set, nocase: bool, budget: &mut Budget) -> Set {
+pub fn forward(
+    elems: &[Elem],
+    data: &[u8],
+    mut set: Set,
+    nocase: bool,
+    budget: &mut Budget,
+) -> Set {
     let len = data.len();
     for e in elems {
         if set.is_empty() {
@@ -202,7 +207,13 @@ pub fn forward(elems: &[Elem], data: &[u8], mut set: Set, nocase: bool, budget: 
 
 /// Carries `set` (positions just after the element before) backwards
 /// through `elems`; returns the positions where the first element starts.
-pub fn backward(elems: &[Elem], data: &[u8], mut set: Set, nocase: bool, budget: &mut Budget) -> Set {
+pub fn backward(
+    elems: &[Elem],
+    data: &[u8],
+    mut set: Set,
+    nocase: bool,
+    budget: &mut Budget,
+) -> Set {
     for e in elems.iter().rev() {
         if set.is_empty() {
             break;
@@ -288,7 +299,13 @@ mod tests {
 
     fn full(body: &str, data: &[u8]) -> Set {
         let e = parse_body(body).unwrap();
-        forward(&e, data, vec![(0, data.len() + 1)], false, &mut Budget::new())
+        forward(
+            &e,
+            data,
+            vec![(0, data.len() + 1)],
+            false,
+            &mut Budget::new(),
+        )
     }
 
     #[test]

@@ -64,7 +64,8 @@ fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, LineError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return bad(format!("bad {what} '{s}'"));
     }
-    s.parse().map_err(|_| LineError::Malformed(format!("{what} '{s}' out of range")))
+    s.parse()
+        .map_err(|_| LineError::Malformed(format!("{what} '{s}' out of range")))
 }
 
 fn target(s: &str) -> Result<TargetType, LineError> {
@@ -94,7 +95,12 @@ impl fmt::Display for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.offset, hexsig::Display(&self.elems))?;
         let mut m = String::new();
-        for (on, c) in [(self.nocase, 'i'), (self.wide, 'w'), (self.fullword, 'f'), (self.ascii, 'a')] {
+        for (on, c) in [
+            (self.nocase, 'i'),
+            (self.wide, 'w'),
+            (self.fullword, 'f'),
+            (self.ascii, 'a'),
+        ] {
             if on {
                 m.push(c);
             }
@@ -119,7 +125,11 @@ pub struct Ndb {
 
 impl fmt::Display for Ndb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ndb name={} target={} body={}", self.name, self.target, self.body)
+        write!(
+            f,
+            "ndb name={} target={} body={}",
+            self.name, self.target, self.body
+        )
     }
 }
 
@@ -278,7 +288,11 @@ impl fmt::Display for Ldb {
                 SubSig::Body(b) => write!(f, " sub{i}={b}")?,
                 SubSig::Pcre(p) => {
                     let o = p.offset.map(|o| format!("{o}:")).unwrap_or_default();
-                    write!(f, " sub{i}=pcre[{o}{} /{}/{}]", p.trigger, p.pattern, p.flags)?
+                    write!(
+                        f,
+                        " sub{i}=pcre[{o}{} /{}/{}]",
+                        p.trigger, p.pattern, p.flags
+                    )?
                 }
             }
         }
@@ -286,7 +300,10 @@ impl fmt::Display for Ldb {
     }
 }
 
-fn range<T: std::str::FromStr + PartialOrd + Copy>(s: &str, what: &str) -> Result<(T, T), LineError> {
+fn range<T: std::str::FromStr + PartialOrd + Copy>(
+    s: &str,
+    what: &str,
+) -> Result<(T, T), LineError> {
     let (a, b) = match s.split_once('-') {
         Some((a, b)) => (number(a, what)?, number(b, what)?),
         None => {
@@ -346,7 +363,9 @@ fn parse_subsig(s: &str, index: usize) -> Result<SubSig, LineError> {
         return Err(LineError::Unsupported("macro subsignature".into()));
     }
     if s.starts_with("fuzzy_img#") {
-        return Err(LineError::Unsupported("fuzzy image hash subsignature".into()));
+        return Err(LineError::Unsupported(
+            "fuzzy image hash subsignature".into(),
+        ));
     }
     if s.contains("(>>") || s.contains("(<<") {
         return Err(LineError::Unsupported("byte compare subsignature".into()));
@@ -412,13 +431,20 @@ pub fn parse_ldb(line: &str) -> Result<Ldb, LineError> {
     }
     let subs = &f[3..];
     if subs.len() > crate::expr::MAX_SUBSIGS {
-        return bad(format!("more than {} subsignatures", crate::expr::MAX_SUBSIGS));
+        return bad(format!(
+            "more than {} subsignatures",
+            crate::expr::MAX_SUBSIGS
+        ));
     }
     let name = name(f[0])?;
     let tdb = parse_tdb(f[1])?;
     let expr = Expr::parse(f[2]).map_err(LineError::Malformed)?;
     if expr.max_sub() >= subs.len() {
-        return bad(format!("logical expression uses subsignature {} of {}", expr.max_sub(), subs.len()));
+        return bad(format!(
+            "logical expression uses subsignature {} of {}",
+            expr.max_sub(),
+            subs.len()
+        ));
     }
     let subsigs = subs
         .iter()
@@ -463,7 +489,13 @@ pub struct SectionHash {
 impl fmt::Display for SectionHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let size = self.size.map_or("*".to_string(), |s| s.to_string());
-        write!(f, "section size={size} {:?}={} name={}", self.algo, hex::encode(&self.digest), self.name)
+        write!(
+            f,
+            "section size={size} {:?}={} name={}",
+            self.algo,
+            hex::encode(&self.digest),
+            self.name
+        )
     }
 }
 
@@ -481,7 +513,11 @@ pub fn parse_section_hash(line: &str) -> Result<SectionHash, LineError> {
             number::<u32>(fl, "functionality level")?;
         }
     }
-    let size = if f[0] == "*" { None } else { Some(number(f[0], "section size")?) };
+    let size = if f[0] == "*" {
+        None
+    } else {
+        Some(number(f[0], "section size")?)
+    };
     let algo = match f[1].len() {
         32 => Algo::Md5,
         40 => Algo::Sha1,
@@ -520,12 +556,16 @@ pub fn parse_ignore(line: &str, old: bool) -> Result<Ignore, LineError> {
     let (n, md5) = match line.split_once(':') {
         Some((n, m)) => {
             let mut d = [0u8; 16];
-            hex::decode_to_slice(m, &mut d).map_err(|_| LineError::Malformed(format!("bad MD5 '{m}'")))?;
+            hex::decode_to_slice(m, &mut d)
+                .map_err(|_| LineError::Malformed(format!("bad MD5 '{m}'")))?;
             (n, Some(d))
         }
         None => (line, None),
     };
-    Ok(Ignore { name: name(n)?, md5 })
+    Ok(Ignore {
+        name: name(n)?,
+        md5,
+    })
 }
 
 #[cfg(test)]
@@ -535,11 +575,31 @@ mod tests {
     #[test]
     fn ndb() {
         let s = parse_ndb("Test.Sig:1:EP+4,2:4142{2-3}43:51:255").unwrap();
-        assert_eq!(s.to_string(), "ndb name=Test.Sig target=1 body=EP+4,2:4142{2-3}43");
-        assert!(matches!(parse_ndb("X:8:*:4142"), Err(LineError::Unsupported(_))));
-        assert!(matches!(parse_ndb("X:0:VI:4142"), Err(LineError::Unsupported(_))));
-        assert!(matches!(parse_ndb("X:0:*:41(B)42"), Err(LineError::Unsupported(_))));
-        for b in ["X", "X:0:*", ":0:*:4142", "X:a:*:4142", "X:0:*:4", "X:0:*:4142:x", "X:0:*:4142:1:2:3"] {
+        assert_eq!(
+            s.to_string(),
+            "ndb name=Test.Sig target=1 body=EP+4,2:4142{2-3}43"
+        );
+        assert!(matches!(
+            parse_ndb("X:8:*:4142"),
+            Err(LineError::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse_ndb("X:0:VI:4142"),
+            Err(LineError::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse_ndb("X:0:*:41(B)42"),
+            Err(LineError::Unsupported(_))
+        ));
+        for b in [
+            "X",
+            "X:0:*",
+            ":0:*:4142",
+            "X:a:*:4142",
+            "X:0:*:4",
+            "X:0:*:4142:x",
+            "X:0:*:4142:1:2:3",
+        ] {
             assert!(matches!(parse_ndb(b), Err(LineError::Malformed(_))), "{b}");
         }
     }
@@ -548,9 +608,21 @@ mod tests {
     fn ldb() {
         let l = parse_ldb("S;Engine:81-255,Target:0;0&1;EP+0:4142::iw;0/ab+c/gi").unwrap();
         assert_eq!(l.subsigs.len(), 2);
-        assert!(matches!(parse_ldb("S;Target:0,Container:CL_TYPE_ZIP;0;4142"), Err(LineError::Unsupported(_))));
-        assert!(matches!(parse_ldb("S;Target:0;0&1;4142;${6-7}12$"), Err(LineError::Unsupported(_))));
-        for b in ["S;Target:0;0", "S;Target:0;0&1;4142", "S;Foo:1;0;4142", "S;Target:0;0;4142::z", "S;Target:0;1;4142;1/x/"] {
+        assert!(matches!(
+            parse_ldb("S;Target:0,Container:CL_TYPE_ZIP;0;4142"),
+            Err(LineError::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse_ldb("S;Target:0;0&1;4142;${6-7}12$"),
+            Err(LineError::Unsupported(_))
+        ));
+        for b in [
+            "S;Target:0;0",
+            "S;Target:0;0&1;4142",
+            "S;Foo:1;0;4142",
+            "S;Target:0;0;4142::z",
+            "S;Target:0;1;4142;1/x/",
+        ] {
             assert!(matches!(parse_ldb(b), Err(LineError::Malformed(_))), "{b}");
         }
     }
@@ -559,11 +631,22 @@ mod tests {
     fn section_and_ignore() {
         let h = parse_section_hash("45056:3ea7d00dedd30bcdf46191358c36ffa4:Test.Section").unwrap();
         assert_eq!(h.algo, Algo::Md5);
-        assert_eq!(parse_section_hash("*:da39a3ee5e6b4b0d3255bfef95601890afd80709:X:73").unwrap().size, None);
+        assert_eq!(
+            parse_section_hash("*:da39a3ee5e6b4b0d3255bfef95601890afd80709:X:73")
+                .unwrap()
+                .size,
+            None
+        );
         assert!(parse_section_hash("1:abc:X").is_err());
         assert!(parse_section_hash("x:3ea7d00dedd30bcdf46191358c36ffa4:X").is_err());
-        assert_eq!(parse_ignore("Eicar-Test-Signature", false).unwrap().md5, None);
+        assert_eq!(
+            parse_ignore("Eicar-Test-Signature", false).unwrap().md5,
+            None
+        );
         assert!(parse_ignore("E:zz", false).is_err());
-        assert_eq!(parse_ignore("daily.ndb:12:Foo.Bar", true).unwrap().name, "Foo.Bar");
+        assert_eq!(
+            parse_ignore("daily.ndb:12:Foo.Bar", true).unwrap().name,
+            "Foo.Bar"
+        );
     }
 }

@@ -97,17 +97,28 @@ impl TargetType {
         if memchr::memmem::find(head, b"%PDF-").is_some() {
             return TargetType::Pdf;
         }
-        if [&b"\xfe\xed\xfa\xce"[..], b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"]
-            .iter()
-            .any(|m| starts(m))
+        if [
+            &b"\xfe\xed\xfa\xce"[..],
+            b"\xfe\xed\xfa\xcf",
+            b"\xce\xfa\xed\xfe",
+            b"\xcf\xfa\xed\xfe",
+        ]
+        .iter()
+        .any(|m| starts(m))
         {
             return TargetType::MachO;
         }
         if starts(b"\xca\xfe\xba\xbe") {
             // Java class files and Mach-O universal binaries share this
             // magic; a universal binary has a small architecture count.
-            let n = data.get(4..8).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-            return if n > 0 && n < 30 { TargetType::MachO } else { TargetType::Java };
+            let n = data
+                .get(4..8)
+                .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            return if n > 0 && n < 30 {
+                TargetType::MachO
+            } else {
+                TargetType::Java
+            };
         }
         if starts(b"FWS") || starts(b"CWS") || starts(b"ZWS") {
             return TargetType::Flash;
@@ -121,16 +132,32 @@ impl TargetType {
         {
             return TargetType::Graphics;
         }
-        if head.is_empty() || !head.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
+        if head.is_empty()
+            || !head
+                .iter()
+                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+        {
             return TargetType::Any;
         }
         let lower = head.to_ascii_lowercase();
-        for m in [&b"from "[..], b"received:", b"return-path:", b"delivered-to:", b"message-id:"] {
+        for m in [
+            &b"from "[..],
+            b"received:",
+            b"return-path:",
+            b"delivered-to:",
+            b"message-id:",
+        ] {
             if lower.starts_with(m) {
                 return TargetType::Mail;
             }
         }
-        for m in [&b"<html"[..], b"<!doctype html", b"<script", b"<head", b"<body"] {
+        for m in [
+            &b"<html"[..],
+            b"<!doctype html",
+            b"<script",
+            b"<head",
+            b"<body",
+        ] {
             if memchr::memmem::find(&lower, m).is_some() {
                 return TargetType::Html;
             }
@@ -153,9 +180,15 @@ mod tests {
     fn detect() {
         assert_eq!(TargetType::detect(b"\x7fELF\x02\x01"), TargetType::Elf);
         assert_eq!(TargetType::detect(b"%PDF-1.4\n"), TargetType::Pdf);
-        assert_eq!(TargetType::detect(b"<HTML><body>x</body>"), TargetType::Html);
+        assert_eq!(
+            TargetType::detect(b"<HTML><body>x</body>"),
+            TargetType::Html
+        );
         assert_eq!(TargetType::detect(b"plain words\n"), TargetType::Ascii);
-        assert_eq!(TargetType::detect(b"From a@b\nSubject: x\n"), TargetType::Mail);
+        assert_eq!(
+            TargetType::detect(b"From a@b\nSubject: x\n"),
+            TargetType::Mail
+        );
         assert_eq!(TargetType::detect(b"\x00\x01\x02"), TargetType::Any);
         assert_eq!(TargetType::detect(b"MZ not really"), TargetType::Ascii);
         for n in 0..=13 {

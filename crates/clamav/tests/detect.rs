@@ -24,10 +24,19 @@ fn names(s: &Signatures, data: &[u8]) -> Vec<String> {
 fn ndb(sig: &str, yes: &[&[u8]], no: &[&[u8]]) {
     let s = compile(Kind::Ndb, sig);
     for d in yes {
-        assert_eq!(names(&s, d), ["T"], "{sig} should match {:?}", String::from_utf8_lossy(d));
+        assert_eq!(
+            names(&s, d),
+            ["T"],
+            "{sig} should match {:?}",
+            String::from_utf8_lossy(d)
+        );
     }
     for d in no {
-        assert!(names(&s, d).is_empty(), "{sig} should not match {:?}", String::from_utf8_lossy(d));
+        assert!(
+            names(&s, d).is_empty(),
+            "{sig} should not match {:?}",
+            String::from_utf8_lossy(d)
+        );
     }
 }
 
@@ -68,21 +77,53 @@ pub fn build_pe(sections: &[(&[u8], u32)], entry_rva: u32) -> Vec<u8> {
 #[test]
 fn body_wildcards() {
     ndb("T:0:*:41424344", &[b"xxABCDxx"], &[b"ABCxD"]);
-    ndb("T:0:*:4142??4344", &[b"ABzCD", b"AB\0CD"], &[b"ABCD", b"ABzzCD"]);
+    ndb(
+        "T:0:*:4142??4344",
+        &[b"ABzCD", b"AB\0CD"],
+        &[b"ABCD", b"ABzzCD"],
+    );
     ndb("T:0:*:41424?4344", &[b"ABOCD", b"AB@CD"], &[b"ABPCD"]);
     ndb("T:0:*:4142?14344", &[b"ABqCD", b"ABACD"], &[b"ABrCD"]);
     ndb("T:0:*:4142*4344", &[b"ABCD", b"AB..........CD"], &[b"CDAB"]);
-    ndb("T:0:*:4142{3}4344", &[b"AB123CD"], &[b"AB12CD", b"AB1234CD"]);
+    ndb(
+        "T:0:*:4142{3}4344",
+        &[b"AB123CD"],
+        &[b"AB12CD", b"AB1234CD"],
+    );
     ndb("T:0:*:4142{-3}4344", &[b"ABCD", b"AB123CD"], &[b"AB1234CD"]);
-    ndb("T:0:*:4142{3-}4344", &[b"AB123CD", b"AB123456789CD"], &[b"AB12CD"]);
-    ndb("T:0:*:4142{2-4}4344", &[b"AB12CD", b"AB1234CD"], &[b"AB1CD", b"AB12345CD"]);
+    ndb(
+        "T:0:*:4142{3-}4344",
+        &[b"AB123CD", b"AB123456789CD"],
+        &[b"AB12CD"],
+    );
+    ndb(
+        "T:0:*:4142{2-4}4344",
+        &[b"AB12CD", b"AB1234CD"],
+        &[b"AB1CD", b"AB12345CD"],
+    );
     ndb("T:0:*:4142(43|44)4546", &[b"ABCEF", b"ABDEF"], &[b"ABXEF"]);
     ndb("T:0:*:4142!(43|44)4546", &[b"ABXEF"], &[b"ABCEF", b"ABDEF"]);
-    ndb("T:0:*:4142(4344|5859)4546", &[b"ABCDEF", b"ABXYEF"], &[b"ABCYEF"]);
-    ndb("T:0:*:4142!(4344|5859)4546", &[b"ABCYEF"], &[b"ABCDEF", b"ABXYEF"]);
-    ndb("T:0:*:4142(43|5859)4546", &[b"ABCEF", b"ABXYEF"], &[b"ABXEF"]);
+    ndb(
+        "T:0:*:4142(4344|5859)4546",
+        &[b"ABCDEF", b"ABXYEF"],
+        &[b"ABCYEF"],
+    );
+    ndb(
+        "T:0:*:4142!(4344|5859)4546",
+        &[b"ABCYEF"],
+        &[b"ABCDEF", b"ABXYEF"],
+    );
+    ndb(
+        "T:0:*:4142(43|5859)4546",
+        &[b"ABCEF", b"ABXYEF"],
+        &[b"ABXEF"],
+    );
     // Anchor in the middle, gaps on both sides.
-    ndb("T:0:*:41{1-2}4243444546*47", &[b"A.BCDEF...G", b"A..BCDEFG"], &[b"A...BCDEFG", b"A.BCDEF"]);
+    ndb(
+        "T:0:*:41{1-2}4243444546*47",
+        &[b"A.BCDEF...G", b"A..BCDEFG"],
+        &[b"A...BCDEFG", b"A.BCDEF"],
+    );
     // No two fixed bytes at all: tried everywhere ("slow").
     ndb("T:0:*:41??42", &[b"..AxB.."], &[b"..AxxB.."]);
 }
@@ -91,7 +132,11 @@ fn body_wildcards() {
 fn offsets() {
     ndb("T:0:0:4142", &[b"AB.."], &[b".AB."]);
     ndb("T:0:2:4142", &[b"..AB"], &[b"AB..", b"...AB"]);
-    ndb("T:0:2,3:4142", &[b"..AB", b".....AB"], &[b".AB", b"......AB"]);
+    ndb(
+        "T:0:2,3:4142",
+        &[b"..AB", b".....AB"],
+        &[b".AB", b"......AB"],
+    );
     ndb("T:0:EOF-2:4142", &[b"....AB"], &[b"...AB."]);
     ndb("T:0:EOF-4,2:4142", &[b"..AB..", b"..AB"], &[b"AB...."]);
     // A fixed offset with no anchor: tried directly there.
@@ -133,7 +178,10 @@ fn target_types() {
     let s = compile(Kind::Ndb, "T:3:*:3c7363726970743e6576696c");
     // HTML is matched on lower-cased data.
     assert_eq!(names(&s, b"<html><SCRIPT>EVIL</script></html>"), ["T"]);
-    assert!(names(&s, b"\x00\x01<script>evil").is_empty(), "binary is not HTML");
+    assert!(
+        names(&s, b"\x00\x01<script>evil").is_empty(),
+        "binary is not HTML"
+    );
     let s = compile(Kind::Ndb, "T:7:*:6576696c20776f7264");
     assert_eq!(names(&s, b"some EVIL WORD here\n"), ["T"]);
     // The caller may state the type.
@@ -149,10 +197,19 @@ fn target_types() {
 fn ldb(sig: &str, yes: &[&[u8]], no: &[&[u8]]) {
     let s = compile(Kind::Ldb, sig);
     for d in yes {
-        assert_eq!(names(&s, d), ["L"], "{sig} should match {:?}", String::from_utf8_lossy(d));
+        assert_eq!(
+            names(&s, d),
+            ["L"],
+            "{sig} should match {:?}",
+            String::from_utf8_lossy(d)
+        );
     }
     for d in no {
-        assert!(names(&s, d).is_empty(), "{sig} should not match {:?}", String::from_utf8_lossy(d));
+        assert!(
+            names(&s, d).is_empty(),
+            "{sig} should not match {:?}",
+            String::from_utf8_lossy(d)
+        );
     }
 }
 
@@ -160,52 +217,150 @@ fn ldb(sig: &str, yes: &[&[u8]], no: &[&[u8]]) {
 fn logical_expressions() {
     // 0 = "AAAA", 1 = "BBBB", 2 = "CCCC"
     let subs = "41414141;42424242;43434343";
-    ldb(&format!("L;Target:0;0&1;{subs}"), &[b"AAAA BBBB"], &[b"AAAA", b"BBBB"]);
-    ldb(&format!("L;Target:0;0|1;{subs}"), &[b"AAAA", b"BBBB"], &[b"CCCC"]);
-    ldb(&format!("L;Target:0;(0|1)&2;{subs}"), &[b"BBBB CCCC"], &[b"AAAA BBBB"]);
-    ldb(&format!("L;Target:0;0=2;{subs}"), &[b"AAAA.AAAA"], &[b"AAAA", b"AAAA.AAAA.AAAA"]);
-    ldb(&format!("L;Target:0;0>1;{subs}"), &[b"AAAA.AAAA", b"AAAA.AAAA.AAAA"], &[b"AAAA"]);
-    ldb(&format!("L;Target:0;0<2&1;{subs}"), &[b"BBBB", b"AAAA BBBB"], &[b"AAAA AAAA BBBB"]);
-    ldb(&format!("L;Target:0;(0|1|2)>2,2;{subs}"), &[b"AAAA AAAA BBBB"], &[b"AAAA AAAA AAAA", b"AAAA BBBB"]);
-    ldb(&format!("L;Target:0;(0|1)=2,2;{subs}"), &[b"AAAA BBBB"], &[b"AAAA AAAA"]);
-    ldb(&format!("L;Target:0;1&0=0;{subs}"), &[b"BBBB"], &[b"AAAA BBBB"]);
+    ldb(
+        &format!("L;Target:0;0&1;{subs}"),
+        &[b"AAAA BBBB"],
+        &[b"AAAA", b"BBBB"],
+    );
+    ldb(
+        &format!("L;Target:0;0|1;{subs}"),
+        &[b"AAAA", b"BBBB"],
+        &[b"CCCC"],
+    );
+    ldb(
+        &format!("L;Target:0;(0|1)&2;{subs}"),
+        &[b"BBBB CCCC"],
+        &[b"AAAA BBBB"],
+    );
+    ldb(
+        &format!("L;Target:0;0=2;{subs}"),
+        &[b"AAAA.AAAA"],
+        &[b"AAAA", b"AAAA.AAAA.AAAA"],
+    );
+    ldb(
+        &format!("L;Target:0;0>1;{subs}"),
+        &[b"AAAA.AAAA", b"AAAA.AAAA.AAAA"],
+        &[b"AAAA"],
+    );
+    ldb(
+        &format!("L;Target:0;0<2&1;{subs}"),
+        &[b"BBBB", b"AAAA BBBB"],
+        &[b"AAAA AAAA BBBB"],
+    );
+    ldb(
+        &format!("L;Target:0;(0|1|2)>2,2;{subs}"),
+        &[b"AAAA AAAA BBBB"],
+        &[b"AAAA AAAA AAAA", b"AAAA BBBB"],
+    );
+    ldb(
+        &format!("L;Target:0;(0|1)=2,2;{subs}"),
+        &[b"AAAA BBBB"],
+        &[b"AAAA AAAA"],
+    );
+    ldb(
+        &format!("L;Target:0;1&0=0;{subs}"),
+        &[b"BBBB"],
+        &[b"AAAA BBBB"],
+    );
     // Subsignature offsets.
-    ldb("L;Target:0;0&1;0:4d5a;EOF-2:4142", &[b"MZ....AB"], &[b"MZ...AB.", b".MZ...AB"]);
+    ldb(
+        "L;Target:0;0&1;0:4d5a;EOF-2:4142",
+        &[b"MZ....AB"],
+        &[b"MZ...AB.", b".MZ...AB"],
+    );
 }
 
 #[test]
 fn subsignature_modifiers() {
-    ldb("L;Engine:81-255,Target:0;0;68656c6c6f::i", &[b"say HeLLo"], &[b"say hell0"]);
-    ldb("L;Engine:81-255,Target:0;0;68656c6c6f::w", &[b"h\0e\0l\0l\0o\0"], &[b"hello"]);
-    ldb("L;Engine:81-255,Target:0;0;68656c6c6f::wa", &[b"h\0e\0l\0l\0o\0", b"hello"], &[b"h.e.l.l.o."]);
-    ldb("L;Engine:81-255,Target:0;0;68656c6c6f::f", &[b"hello", b"say hello!"], &[b"sayhello", b"hello2"]);
-    ldb("L;Engine:81-255,Target:0;0;68656c6c6f::fi", &[b"say HELLO."], &[b"xHELLO"]);
-    ldb("L;Engine:81-255,Target:0;0;68656c6c6f::iwf", &[b" H\0E\0L\0L\0O\0 "], &[b"xH\0E\0L\0L\0O\0"]);
+    ldb(
+        "L;Engine:81-255,Target:0;0;68656c6c6f::i",
+        &[b"say HeLLo"],
+        &[b"say hell0"],
+    );
+    ldb(
+        "L;Engine:81-255,Target:0;0;68656c6c6f::w",
+        &[b"h\0e\0l\0l\0o\0"],
+        &[b"hello"],
+    );
+    ldb(
+        "L;Engine:81-255,Target:0;0;68656c6c6f::wa",
+        &[b"h\0e\0l\0l\0o\0", b"hello"],
+        &[b"h.e.l.l.o."],
+    );
+    ldb(
+        "L;Engine:81-255,Target:0;0;68656c6c6f::f",
+        &[b"hello", b"say hello!"],
+        &[b"sayhello", b"hello2"],
+    );
+    ldb(
+        "L;Engine:81-255,Target:0;0;68656c6c6f::fi",
+        &[b"say HELLO."],
+        &[b"xHELLO"],
+    );
+    ldb(
+        "L;Engine:81-255,Target:0;0;68656c6c6f::iwf",
+        &[b" H\0E\0L\0L\0O\0 "],
+        &[b"xH\0E\0L\0L\0O\0"],
+    );
 }
 
 #[test]
 fn pcre_subsignatures() {
-    ldb("L;Engine:81-255,Target:0;0&1;6576616c;0/eval\\s*\\(\\s*unescape/", &[b"x=eval ( unescape('%41')"], &[b"eval(x) unescape"]);
-    ldb("L;Engine:81-255,Target:0;0&1;6576616c;0/EVAL\\x28/i", &[b"eval("], &[b"eval "]);
+    ldb(
+        "L;Engine:81-255,Target:0;0&1;6576616c;0/eval\\s*\\(\\s*unescape/",
+        &[b"x=eval ( unescape('%41')"],
+        &[b"eval(x) unescape"],
+    );
+    ldb(
+        "L;Engine:81-255,Target:0;0&1;6576616c;0/EVAL\\x28/i",
+        &[b"eval("],
+        &[b"eval "],
+    );
     // Not triggered: subsignature 0 absent, so the PCRE never runs.
-    ldb("L;Engine:81-255,Target:0;1;41414141;0/x+y/", &[b"AAAA xxy"], &[b"xxy"]);
+    ldb(
+        "L;Engine:81-255,Target:0;1;41414141;0/x+y/",
+        &[b"AAAA xxy"],
+        &[b"xxy"],
+    );
     // Anchored at an offset unless `r`.
-    ldb("L;Engine:81-255,Target:0;0&1;41414141;4:0/abc/", &[b"AAAAabc"], &[b"AAAA.abc"]);
-    ldb("L;Engine:81-255,Target:0;0&1;41414141;4:0/abc/r", &[b"AAAAabc", b"AAAA...abc"], &[b"abcAAAA"]);
+    ldb(
+        "L;Engine:81-255,Target:0;0&1;41414141;4:0/abc/",
+        &[b"AAAAabc"],
+        &[b"AAAA.abc"],
+    );
+    ldb(
+        "L;Engine:81-255,Target:0;0&1;41414141;4:0/abc/r",
+        &[b"AAAAabc", b"AAAA...abc"],
+        &[b"abcAAAA"],
+    );
     // `g` counts every match.
-    ldb("L;Engine:81-255,Target:0;0&1>2;41414141;0/ab/g", &[b"AAAA ab ab ab"], &[b"AAAA ab ab"]);
+    ldb(
+        "L;Engine:81-255,Target:0;0&1>2;41414141;0/ab/g",
+        &[b"AAAA ab ab ab"],
+        &[b"AAAA ab ab"],
+    );
     // Unsupported PCRE: counted and skipped, not fatal.
     let mut db = Database::new();
-    let r = db.load("x.ldb", Kind::Ldb, b"L;Engine:81-255,Target:0;0&1;41414141;0/(a)\\1/\nM;Target:0;0;4242\n");
+    let r = db.load(
+        "x.ldb",
+        Kind::Ldb,
+        b"L;Engine:81-255,Target:0;0&1;41414141;0/(a)\\1/\nM;Target:0;0;4242\n",
+    );
     assert_eq!((r.loaded, r.unsupported), (1, 1), "{:?}", r.issues);
 }
 
 #[test]
 fn target_description_block() {
     let pe = build_pe(&[(b"PAYLOADPAYLOAD", 0x1000)], 0x1000);
-    let s = compile(Kind::Ldb, "L;Target:1,NumberOfSections:1-1,EntryPoint:512-512;0;5041594c4f4144");
+    let s = compile(
+        Kind::Ldb,
+        "L;Target:1,NumberOfSections:1-1,EntryPoint:512-512;0;5041594c4f4144",
+    );
     assert_eq!(names(&s, &pe), ["L"]);
-    let s = compile(Kind::Ldb, "L;Target:1,NumberOfSections:2-4;0;5041594c4f4144");
+    let s = compile(
+        Kind::Ldb,
+        "L;Target:1,NumberOfSections:2-4;0;5041594c4f4144",
+    );
     assert!(names(&s, &pe).is_empty());
     let s = compile(Kind::Ldb, "L;Target:0,FileSize:10-20;0;5041594c4f4144");
     assert_eq!(names(&s, b"PAYLOAD..."), ["L"]);
@@ -225,11 +380,17 @@ fn section_hashes() {
     let sha1 = hex::encode(sha1::Sha1::digest(&padded));
     let sha256 = hex::encode(sha2::Sha256::digest(&padded));
     let s = compile(Kind::Mdb, &format!("512:{md5}:Sec.Md5\n"));
-    let r = s.scan(&ScanInput { data: &pe, target: None });
+    let r = s.scan(&ScanInput {
+        data: &pe,
+        target: None,
+    });
     assert_eq!(r.matches.len(), 1);
     assert_eq!(r.matches[0].kind, SigKind::SectionHash);
     assert_eq!(r.matches[0].offset, Some(0x400));
-    let s = compile(Kind::Msb, &format!("512:{sha1}:Sec.Sha1\n*:{sha256}:Sec.Sha256:73\n513:{sha256}:Wrong.Size\n"));
+    let s = compile(
+        Kind::Msb,
+        &format!("512:{sha1}:Sec.Sha1\n*:{sha256}:Sec.Sha256:73\n513:{sha256}:Wrong.Size\n"),
+    );
     let mut got = names(&s, &pe);
     got.sort();
     assert_eq!(got, ["Sec.Sha1", "Sec.Sha256"]);
@@ -241,7 +402,11 @@ fn section_hashes() {
 fn ignore_lists() {
     let line = "Eicarish:0:*:4142434445";
     let mut db = Database::new();
-    db.load("a.ndb", Kind::Ndb, format!("{line}\nKept:0:*:4142434445\n").as_bytes());
+    db.load(
+        "a.ndb",
+        Kind::Ndb,
+        format!("{line}\nKept:0:*:4142434445\n").as_bytes(),
+    );
     db.load("local.ign2", Kind::Ign2, b"Eicarish\n");
     let s = db.finish();
     assert_eq!(names(&s, b"ABCDE"), ["Kept"]);
@@ -251,7 +416,10 @@ fn ignore_lists() {
     // With an MD5: only the exact database line is ignored.
     use md5::{Digest, Md5};
     let md5 = hex::encode(Md5::digest(line.as_bytes()));
-    for (entry, ignored) in [(format!("Eicarish:{md5}"), true), ("Eicarish:00000000000000000000000000000000".into(), false)] {
+    for (entry, ignored) in [
+        (format!("Eicarish:{md5}"), true),
+        ("Eicarish:00000000000000000000000000000000".into(), false),
+    ] {
         let mut db = Database::new();
         db.load("a.ndb", Kind::Ndb, line.as_bytes());
         db.load("local.ign2", Kind::Ign2, entry.as_bytes());
@@ -264,7 +432,10 @@ fn containers() {
     let c = cvd::build(
         &[
             ("t.ndb", b"Cvd.Body:0:*:636f6e7461696e6564\n"),
-            ("t.ldb", b"Cvd.Logical;Target:0;0&1;636f6e7461696e6564;7369676e\n"),
+            (
+                "t.ldb",
+                b"Cvd.Logical;Target:0;0&1;636f6e7461696e6564;7369676e\n",
+            ),
             ("t.hdb", b"44d88612fea8a8f36de82e1278abb02f:68:Eicar\n"),
         ],
         3,
@@ -278,14 +449,29 @@ fn containers() {
     assert_eq!(r.loaded, 2);
     assert_eq!(r.passed_over, ["t.hdb"]);
     let s = db.finish();
-    let m = s.scan(&ScanInput { data: b"contained sign", target: None }).matches;
+    let m = s
+        .scan(&ScanInput {
+            data: b"contained sign",
+            target: None,
+        })
+        .matches;
     let got: Vec<(&str, &str)> = m.iter().map(|m| (m.name.as_str(), &*m.source)).collect();
-    assert_eq!(got, [("Cvd.Body", "my.cud:t.ndb"), ("Cvd.Logical", "my.cud:t.ldb")]);
+    assert_eq!(
+        got,
+        [
+            ("Cvd.Body", "my.cud:t.ndb"),
+            ("Cvd.Logical", "my.cud:t.ldb")
+        ]
+    );
 
     // As a .cvd it must carry ClamAV's signature: refused, nothing loaded.
     let mut db = Database::new();
     let r = db.load("my.cvd", Kind::Container(Flavour::Cvd), &c);
-    assert!(r.error.as_deref().unwrap_or("").contains("signature"), "{:?}", r.error);
+    assert!(
+        r.error.as_deref().unwrap_or("").contains("signature"),
+        "{:?}",
+        r.error
+    );
     assert!(db.finish().is_empty());
 }
 
@@ -293,7 +479,10 @@ fn containers() {
 /// .cud built by ClamAV's own tool must load, and its signatures match.
 #[test]
 fn sigtool_built_cud_loads() {
-    let Ok(out) = std::process::Command::new("sigtool").arg("--version").output() else {
+    let Ok(out) = std::process::Command::new("sigtool")
+        .arg("--version")
+        .output()
+    else {
         eprintln!("sigtool not installed: skipped");
         return;
     };
@@ -304,16 +493,29 @@ fn sigtool_built_cud_loads() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("COPYING"), "test\n").unwrap();
-    std::fs::write(dir.join("test.ndb"), "Sigtool.Body:0:*:736967746f6f6c2d6d61726b6572\n").unwrap();
+    std::fs::write(
+        dir.join("test.ndb"),
+        "Sigtool.Body:0:*:736967746f6f6c2d6d61726b6572\n",
+    )
+    .unwrap();
     let st = std::process::Command::new("sigtool")
-        .args(["--build=test.cud", "--unsigned", "--cvd-version=1", "--no-cdiff", "--max-bad-sigs=0"])
+        .args([
+            "--build=test.cud",
+            "--unsigned",
+            "--cvd-version=1",
+            "--no-cdiff",
+            "--max-bad-sigs=0",
+        ])
         .current_dir(&dir)
         .env("SIGNDUSER", "takedown")
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     let Ok(bytes) = std::fs::read(dir.join("test.cud")) else {
-        eprintln!("sigtool could not build: {}", String::from_utf8_lossy(&st.stderr));
+        eprintln!(
+            "sigtool could not build: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         let _ = std::fs::remove_dir_all(&dir);
         return;
     };
@@ -332,7 +534,10 @@ fn hostile_inputs_do_not_panic_or_run_away() {
     let s = compile(Kind::Ndb, "T:0:*:4141*42424242\nU:0:*:4141{1-60000}4343");
     let data = vec![b'A'; 1 << 20];
     let t = std::time::Instant::now();
-    let r = s.scan(&ScanInput { data: &data, target: None });
+    let r = s.scan(&ScanInput {
+        data: &data,
+        target: None,
+    });
     assert!(r.matches.is_empty());
     assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
     // Junk databases.

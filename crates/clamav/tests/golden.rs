@@ -8,7 +8,9 @@ use takedown_clamav::cvd::{self, Flavour};
 use takedown_clamav::sigs::{self, LineError};
 
 fn check(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;
@@ -46,7 +48,9 @@ fn ldb() {
         let mut db = takedown_clamav::Database::new();
         let r = db.load("t.ldb", takedown_clamav::Kind::Ldb, line.as_bytes());
         match r.issues.first() {
-            Some(i) if i.unsupported => Err(LineError::Unsupported(i.reason.trim_start_matches("unsupported: ").into())),
+            Some(i) if i.unsupported => Err(LineError::Unsupported(
+                i.reason.trim_start_matches("unsupported: ").into(),
+            )),
             Some(i) => Err(LineError::Malformed(i.reason.clone())),
             None => sigs::parse_ldb(line),
         }
@@ -60,12 +64,19 @@ fn mdb() {
 
 #[test]
 fn ign2() {
-    run("ign2", |l| sigs::parse_ignore(l, false).map(|i| format!("{} {:?}", i.name, i.md5.map(hex::encode))));
+    run("ign2", |l| {
+        sigs::parse_ignore(l, false).map(|i| format!("{} {:?}", i.name, i.md5.map(hex::encode)))
+    });
 }
 
 #[test]
 fn cvd_headers_and_containers() {
-    let good = cvd::build(&[("a.ndb", b"A:0:*:4142\n"), ("b.hdb", b"x\n")], 12, "X", true);
+    let good = cvd::build(
+        &[("a.ndb", b"A:0:*:4142\n"), ("b.hdb", b"x\n")],
+        12,
+        "X",
+        true,
+    );
     let plain = cvd::build(&[("a.ndb", b"A:0:*:4142\n")], 13, "X", false);
     let mut bad_md5 = good.clone();
     let n = bad_md5.len() - 3;
@@ -87,7 +98,11 @@ fn cvd_headers_and_containers() {
         let r = match cvd::unpack(&data, fl) {
             Ok(c) => {
                 let h = &c.header;
-                let members: Vec<String> = c.members.iter().map(|(n, d)| format!("{n}({})", d.len())).collect();
+                let members: Vec<String> = c
+                    .members
+                    .iter()
+                    .map(|(n, d)| format!("{n}({})", d.len()))
+                    .collect();
                 format!(
                     "ok version={} sigs={} flevel={} builder={} stime={} integrity={:?} members={}",
                     h.version,
