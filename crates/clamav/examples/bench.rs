@@ -69,7 +69,10 @@ fn main() {
                 format!("{:x}", rng.below(16)),
                 rng.hex(6)
             ),
-            _ => rng.hex(8 + rng.below(25) as usize),
+            _ => {
+                let n = 8 + rng.below(25) as usize;
+                rng.hex(n)
+            }
         };
         let offset = if rng.below(10) == 0 {
             format!("{}", rng.below(4096))

@@ -423,8 +423,15 @@ impl Database {
 
     /// Applies ignore entries and compiles the matcher.
     pub fn finish(self) -> Signatures {
+        let Database {
+            sources,
+            ndb: ndb_in,
+            ldb: ldb_in,
+            sections: sections_in,
+            ignores,
+        } = self;
         let mut ign: HashMap<&str, Vec<Option<[u8; 16]>>> = HashMap::new();
-        for i in &self.ignores {
+        for i in &ignores {
             ign.entry(i.name.as_str()).or_default().push(i.md5);
         }
         let ignored = |m: &Meta| {
@@ -434,28 +441,36 @@ impl Database {
         let mut stats = Stats::default();
         let mut pats = Vec::new();
         let mut ndb = Vec::new();
-        for (m, s) in &self.ndb {
-            if ignored(m) {
+        for (m, s) in ndb_in {
+            if ignored(&m) {
                 stats.ignored += 1;
                 continue;
             }
             let id = ndb.len() as u32;
             ndb.push(NdbC {
-                name: m.name.clone(),
+                name: m.name,
                 source: m.source,
             });
-            add_body(&mut pats, Owner::Ndb(id), s.target, &s.body);
+            add_body(&mut pats, Owner::Ndb(id), s.target, s.body);
         }
         let mut ldb = Vec::new();
-        for (m, s) in &self.ldb {
-            if ignored(m) {
+        for (m, s) in ldb_in {
+            if ignored(&m) {
                 stats.ignored += 1;
                 continue;
             }
             let id = ldb.len() as u32;
             let target = s.tdb.target.unwrap_or(TargetType::Any);
             let mut subs = Vec::with_capacity(s.subsigs.len());
-            for (i, sub) in s.subsigs.iter().enumerate() {
+            let cap = s
+                .subsigs
+                .iter()
+                .filter_map(|x| match x {
+                    SubSig::Pcre(p) => Some(p.trigger.count_cap()),
+                    SubSig::Body(_) => None,
+                })
+                .fold(s.expr.count_cap(), u32::max);
+            for (i, sub) in s.subsigs.into_iter().enumerate() {
                 match sub {
                     SubSig::Body(b) => {
                         add_body(
@@ -469,7 +484,7 @@ impl Database {
                         );
                         subs.push(Sub::Body);
                     }
-                    SubSig::Pcre(p) => match compile_pcre(p) {
+                    SubSig::Pcre(p) => match compile_pcre(&p) {
                         Ok(c) => subs.push(Sub::Pcre(Box::new(c))),
                         // Checked at load; cannot fail here. Keep the slot
                         // so indices stay right; it never matches.
@@ -477,33 +492,25 @@ impl Database {
                     },
                 }
             }
-            let cap = s
-                .subsigs
-                .iter()
-                .filter_map(|x| match x {
-                    SubSig::Pcre(p) => Some(p.trigger.count_cap()),
-                    SubSig::Body(_) => None,
-                })
-                .fold(s.expr.count_cap(), u32::max);
             ldb.push(LdbC {
-                name: m.name.clone(),
+                name: m.name,
                 source: m.source,
-                tdb: s.tdb.clone(),
-                expr: s.expr.clone(),
+                tdb: s.tdb,
+                expr: s.expr,
                 subs,
                 cap,
             });
         }
         let mut sections: [SectionIndex; 3] = Default::default();
         let mut section_names = Vec::new();
-        for (m, s) in &self.sections {
-            if ignored(m) {
+        for (m, s) in sections_in {
+            if ignored(&m) {
                 stats.ignored += 1;
                 continue;
             }
             let idx = &mut sections[algo_index(s.algo)];
             let id = section_names.len() as u32;
-            section_names.push((m.name.clone(), m.source));
+            section_names.push((m.name, m.source));
             match s.size {
                 Some(n) => {
                     idx.sizes.insert(n);
@@ -511,7 +518,7 @@ impl Database {
                 None => idx.any_size = true,
             }
             idx.by_digest
-                .entry(s.digest.clone())
+                .entry(s.digest)
                 .or_default()
                 .push((s.size, id));
         }
@@ -520,11 +527,13 @@ impl Database {
                 .iter()
                 .any(|l| l.tdb.entry_point.is_some() || l.tdb.sections.is_some());
         let (raw, lower) = build_groups(&pats, &mut stats);
+        drop(ign);
+        let ignored_names = ignores.into_iter().map(|i| i.name).collect();
         stats.body = ndb.len();
         stats.logical = ldb.len();
         stats.section_hashes = section_names.len();
         Signatures {
-            sources: self.sources,
+            sources,
             ndb,
             ldb,
             pats,
@@ -532,7 +541,7 @@ impl Database {
             lower,
             sections,
             section_names,
-            ignored_names: self.ignores.into_iter().map(|i| i.name).collect(),
+            ignored_names,
             needs_exe,
             stats,
         }
@@ -589,15 +598,15 @@ fn check_pcres(l: &sigs::Ldb) -> Result<(), LineError> {
     Ok(())
 }
 
-fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: &sigs::Body) {
+fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: sigs::Body) {
     let mut forms = Vec::new();
     if b.wide {
         forms.push(hexsig::widen(&b.elems));
         if b.ascii {
-            forms.push(b.elems.clone());
+            forms.push(b.elems);
         }
     } else {
-        forms.push(b.elems.clone());
+        forms.push(b.elems);
     }
     for elems in forms {
         let elems = if target.normalised() {

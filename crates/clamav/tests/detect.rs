@@ -547,3 +547,53 @@ fn hostile_inputs_do_not_panic_or_run_away() {
         assert_eq!(r.loaded + r.malformed + r.unsupported, 4, "{kind:?}: {r:?}");
     }
 }
+
+#[test]
+fn signatures_are_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Signatures>();
+    let s = std::sync::Arc::new(compile(Kind::Ndb, "T:0:*:7468726561646564"));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || names(&s, b"xx threaded xx"))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), ["T"]);
+    }
+}
+
+/// A minimal 64-bit little-endian ELF: one PT_LOAD mapping the file at
+/// 0x400000, entry point at file offset 0x80.
+fn build_elf(code: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 0x80];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2; // 64-bit
+    f[5] = 1; // little endian
+    f[6] = 1;
+    f[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f[18..20].copy_from_slice(&0x3eu16.to_le_bytes());
+    f[24..32].copy_from_slice(&0x400080u64.to_le_bytes()); // e_entry
+    f[32..40].copy_from_slice(&0x40u64.to_le_bytes()); // e_phoff
+    f[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+    f[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+    let ph = 0x40;
+    f[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    f[ph + 16..ph + 24].copy_from_slice(&0x400000u64.to_le_bytes()); // p_vaddr
+    let size = (0x80 + code.len()) as u64;
+    f[ph + 32..ph + 40].copy_from_slice(&size.to_le_bytes()); // p_filesz
+    f.extend_from_slice(code);
+    f
+}
+
+#[test]
+fn elf_entry_point() {
+    let elf = build_elf(b"ELFENTRYCODE");
+    let s = compile(Kind::Ndb, "T:6:EP+0:454c46454e545259");
+    assert_eq!(names(&s, &elf), ["T"]);
+    let s = compile(Kind::Ndb, "T:6:EP+3:454e545259");
+    assert_eq!(names(&s, &elf), ["T"]);
+    let s = compile(Kind::Ndb, "T:1:EP+0:454c46454e545259");
+    assert!(names(&s, &elf).is_empty(), "PE-only signature on an ELF");
+}
