@@ -43,7 +43,7 @@ pub const SLOW_BUDGET_HITS: u32 = 64;
 /// Verification steps per scanned byte, over all candidates of one scan
 /// (plus [`SCAN_BUDGET_BASE`]): bounds the total work on a file crafted to
 /// hit anchors everywhere. Past it, candidates are dropped and counted.
-pub const SCAN_BUDGET_PER_BYTE: u64 = 256;
+pub const SCAN_BUDGET_PER_BYTE: u64 = 32;
 /// Fixed part of the per-scan budget.
 pub const SCAN_BUDGET_BASE: u64 = 1 << 24;
 /// Matches of one PCRE subsignature counted per scan.
@@ -281,9 +281,62 @@ struct Automaton {
     pats: Vec<u32>,
 }
 
+/// Exact anchors of one width: a bitmap over the gram values (exact for 2
+/// and 3 bytes, hashed for 4) in front of a map to the patterns.
+struct GramTable {
+    width: usize,
+    shift: u32,
+    bits: Vec<u64>,
+    index: HashMap<u32, (u32, u32)>,
+    entries: Vec<(u32, u8)>,
+}
+
+/// Multiplier of the 4-byte gram hash (Knuth's, odd, high bits used).
+const GRAM_MUL: u32 = 0x9e37_79b1;
+
+impl GramTable {
+    fn new(width: usize, map: HashMap<u32, Vec<(u32, u8)>>) -> Self {
+        // 2 and 3 bytes: one bit per value. 4 bytes: a hash into at least
+        // 64 bits per gram (a false hit rate under 2%), 2^16..2^28 bits.
+        let bits_log = match width {
+            2 => 16,
+            3 => 24,
+            _ => (map.len().max(1) * 64)
+                .next_power_of_two()
+                .trailing_zeros()
+                .clamp(16, 28),
+        };
+        let mut t = GramTable {
+            width,
+            shift: 32 - bits_log,
+            bits: vec![0u64; 1usize << (bits_log - 6)],
+            index: HashMap::with_capacity(map.len()),
+            entries: Vec::new(),
+        };
+        for (key, v) in map {
+            let h = t.slot(key);
+            t.bits[h >> 6] |= 1 << (h & 63);
+            let start = t.entries.len() as u32;
+            t.entries.extend(v);
+            t.index.insert(key, (start, t.entries.len() as u32));
+        }
+        t
+    }
+
+    #[inline]
+    fn slot(&self, key: u32) -> usize {
+        if self.width == 4 {
+            (key.wrapping_mul(GRAM_MUL) >> self.shift) as usize
+        } else {
+            key as usize
+        }
+    }
+}
+
 #[derive(Default)]
 struct Group {
-    exact: Option<Automaton>,
+    /// Exact anchors of 2, 3 and 4+ bytes.
+    grams: [Option<GramTable>; 3],
     nocase: Option<Automaton>,
     direct: Vec<u32>,
     slow: Vec<u32>,
@@ -291,7 +344,7 @@ struct Group {
 
 impl Group {
     fn is_empty(&self) -> bool {
-        self.exact.is_none()
+        self.grams.iter().all(Option::is_none)
             && self.nocase.is_none()
             && self.direct.is_empty()
             && self.slow.is_empty()
@@ -615,7 +668,7 @@ fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: sigs::Body
         } else {
             elems
         };
-        let anchor = choose_anchor(&elems);
+        let (elems, anchor) = isolate_anchor(elems);
         pats.push(Pat {
             owner,
             target,
@@ -631,11 +684,12 @@ fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: sigs::Body
 fn lower_elem(e: Elem) -> Elem {
     match e {
         Elem::Byte(b) => Elem::Byte(b.to_ascii_lowercase()),
-        Elem::Alt(a) => Elem::Alt(
+        Elem::Lit(l) => Elem::Lit(l.to_ascii_lowercase().into()),
+        Elem::Alt(a) => Elem::Alt(Box::new(
             a.into_iter()
                 .map(|v| v.into_iter().map(lower_elem).collect())
                 .collect(),
-        ),
+        )),
         other => other,
     }
 }
@@ -650,113 +704,140 @@ fn commonness(b: u8) -> u32 {
 }
 
 /// The most selective run of fixed bytes: the longest (up to
-/// [`MAX_ANCHOR`]), ties and long runs settled by fewer common bytes.
-fn choose_anchor(elems: &[Elem]) -> Option<(usize, usize)> {
-    let mut best: Option<(usize, usize, (usize, i64))> = None;
-    let mut i = 0;
-    while i < elems.len() {
-        if !matches!(elems[i], Elem::Byte(_)) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < elems.len() && matches!(elems[i], Elem::Byte(_)) {
-            i += 1;
-        }
-        let run = &elems[start..i];
+/// [`MAX_ANCHOR`]), ties settled by fewer common bytes. Returns the
+/// element index, and the byte range inside that `Lit`.
+fn choose_anchor(elems: &[Elem]) -> Option<(usize, usize, usize)> {
+    let mut best: Option<(usize, usize, usize, (usize, i64))> = None;
+    for (i, e) in elems.iter().enumerate() {
+        let Elem::Lit(run) = e else { continue };
         let len = run.len().min(MAX_ANCHOR);
-        for w in 0..=(run.len() - len) {
-            let common: u32 = run[w..w + len]
-                .iter()
-                .map(|e| {
-                    if let Elem::Byte(b) = e {
-                        commonness(*b)
-                    } else {
-                        0
-                    }
-                })
-                .sum();
+        // Long literals: a bounded number of windows is enough.
+        for w in (0..=(run.len() - len)).take(MAX_ANCHOR * 8) {
+            let common: u32 = run[w..w + len].iter().map(|b| commonness(*b)).sum();
             let score = (len, -i64::from(common));
-            if len >= MIN_ANCHOR && best.as_ref().is_none_or(|b| score > b.2) {
-                best = Some((start + w, start + w + len, score));
-            }
-            if run.len() > MAX_ANCHOR * 8 && w > MAX_ANCHOR * 8 {
-                break;
+            if len >= MIN_ANCHOR && best.as_ref().is_none_or(|b| score > b.3) {
+                best = Some((i, w, w + len, score));
             }
         }
     }
-    best.map(|(a, b, _)| (a, b))
+    best.map(|(i, a, b, _)| (i, a, b))
+}
+
+/// Splits the `Lit` holding the anchor so that the anchor is an element
+/// of its own; returns the new elements and the anchor's element range.
+fn isolate_anchor(elems: Vec<Elem>) -> (Vec<Elem>, Option<(usize, usize)>) {
+    let Some((i, a, b)) = choose_anchor(&elems) else {
+        return (elems, None);
+    };
+    let Elem::Lit(run) = &elems[i] else {
+        return (elems, None);
+    };
+    let (before, anchor, after) = (&run[..a], &run[a..b], &run[b..]);
+    let mut out = Vec::with_capacity(elems.len() + 2);
+    out.extend_from_slice(&elems[..i]);
+    out.extend(hexsig::lit(before));
+    let at = out.len();
+    out.extend(hexsig::lit(anchor));
+    out.extend(hexsig::lit(after));
+    out.extend_from_slice(&elems[i + 1..]);
+    (out, Some((at, at + 1)))
+}
+
+/// The 2-, 3- or 4-byte key of a literal: its least common 4-byte window
+/// (the whole literal when shorter), and where it starts in the literal.
+fn gram_of(lit: &[u8]) -> (u32, usize, usize) {
+    if lit.len() < 4 {
+        let mut k = 0u32;
+        for (i, b) in lit.iter().enumerate() {
+            k |= u32::from(*b) << (8 * i);
+        }
+        return (k, 0, lit.len());
+    }
+    let mut best = (u32::MAX, 0usize);
+    for w in 0..=lit.len() - 4 {
+        let c: u32 = lit[w..w + 4].iter().map(|b| commonness(*b)).sum();
+        if c < best.0 {
+            best = (c, w);
+        }
+    }
+    let w = best.1;
+    (
+        u32::from_le_bytes([lit[w], lit[w + 1], lit[w + 2], lit[w + 3]]),
+        w,
+        4,
+    )
 }
 
 fn build_groups(pats: &[Pat], stats: &mut Stats) -> (Group, Group) {
     let mut groups = [Group::default(), Group::default()];
-    // literal -> pattern ids, per (group, nocase)
-    let mut lits: [[HashMap<Vec<u8>, Vec<u32>>; 2]; 2] = Default::default();
+    // Exact anchors by gram width (2, 3, 4): gram -> (pattern, offset of
+    // the gram in the anchor); case-insensitive anchors: literal -> patterns.
+    let mut grams: [[HashMap<u32, Vec<(u32, u8)>>; 3]; 2] = Default::default();
+    let mut nocase: [HashMap<Vec<u8>, Vec<u32>>; 2] = Default::default();
     for (id, p) in pats.iter().enumerate() {
         let g = usize::from(p.target.normalised());
-        match p.anchor {
-            Some((a, b)) => {
-                let lit: Vec<u8> = p.elems[a..b]
-                    .iter()
-                    .map(|e| if let Elem::Byte(x) = e { *x } else { 0 })
-                    .collect();
-                let lit = if p.nocase {
-                    lit.to_ascii_lowercase()
-                } else {
-                    lit
-                };
-                lits[g][usize::from(p.nocase)]
-                    .entry(lit)
-                    .or_default()
-                    .push(id as u32);
-                stats.anchored += 1;
-            }
-            None if matches!(p.offset, Offset::Any) => {
+        let lit = match p.anchor.map(|(a, _)| &p.elems[a]) {
+            Some(Elem::Lit(l)) => l,
+            _ if matches!(p.offset, Offset::Any) => {
                 groups[g].slow.push(id as u32);
                 stats.slow += 1;
+                continue;
             }
-            None => {
+            _ => {
                 groups[g].direct.push(id as u32);
                 stats.direct += 1;
+                continue;
             }
+        };
+        stats.anchored += 1;
+        if p.nocase {
+            nocase[g]
+                .entry(lit.to_ascii_lowercase())
+                .or_default()
+                .push(id as u32);
+        } else {
+            let (key, off, width) = gram_of(lit);
+            grams[g][width - 2]
+                .entry(key)
+                .or_default()
+                .push((id as u32, off as u8));
         }
     }
     for (g, group) in groups.iter_mut().enumerate() {
-        for nocase in [false, true] {
-            let map = std::mem::take(&mut lits[g][usize::from(nocase)]);
-            if map.is_empty() {
-                continue;
+        for (w, map) in std::mem::take(&mut grams[g]).into_iter().enumerate() {
+            if !map.is_empty() {
+                stats.literals += map.len();
+                group.grams[w] = Some(GramTable::new(w + 2, map));
             }
-            stats.literals += map.len();
-            let mut literals = Vec::with_capacity(map.len());
-            let mut start = Vec::with_capacity(map.len() + 1);
-            let mut ids = Vec::new();
-            for (lit, v) in map {
-                start.push(ids.len() as u32);
-                ids.extend(v);
-                literals.push(lit);
-            }
+        }
+        let map = std::mem::take(&mut nocase[g]);
+        if map.is_empty() {
+            continue;
+        }
+        stats.literals += map.len();
+        let mut literals = Vec::with_capacity(map.len());
+        let mut start = Vec::with_capacity(map.len() + 1);
+        let mut ids = Vec::new();
+        for (lit, v) in map {
             start.push(ids.len() as u32);
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(nocase)
-                .kind(Some(pick_kind(literals.len())))
-                .build(&literals);
-            // Building fails only past the automaton's size limits, which
-            // literal counts in the millions would need; such a set is
-            // refused whole rather than half-matched.
-            if let Ok(ac) = ac {
-                let a = Automaton {
-                    ac,
-                    start,
-                    pats: ids,
-                };
-                if nocase {
-                    group.nocase = Some(a);
-                } else {
-                    group.exact = Some(a);
-                }
-            }
+            ids.extend(v);
+            literals.push(lit);
+        }
+        start.push(ids.len() as u32);
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(true)
+            .kind(Some(pick_kind(literals.len())))
+            .build(&literals);
+        // Building fails only past the automaton's size limits, which
+        // literal counts in the millions would need; such a set is
+        // refused whole rather than half-matched.
+        if let Ok(ac) = ac {
+            group.nocase = Some(Automaton {
+                ac,
+                start,
+                pats: ids,
+            });
         }
     }
     let [raw, lower] = groups;
@@ -884,7 +965,10 @@ impl Signatures {
     }
 
     fn run_group(&self, g: &Group, st: &mut State) {
-        for a in [&g.exact, &g.nocase].into_iter().flatten() {
+        for t in g.grams.iter().flatten() {
+            self.run_grams(t, st);
+        }
+        if let Some(a) = &g.nocase {
             for m in a.ac.find_overlapping_iter(st.data) {
                 let lit = m.pattern().as_usize();
                 let (s, e) = (a.start[lit] as usize, a.start[lit + 1] as usize);
@@ -920,6 +1004,52 @@ impl Signatures {
             let given = budget.left();
             self.verify_from(p, pid, vec![(0, st.data.len() + 1)], &mut budget, st);
             st.spend(given, &budget);
+        }
+    }
+
+    /// Looks every position of the data up in one gram table.
+    fn run_grams(&self, t: &GramTable, st: &mut State) {
+        let data = st.data;
+        let w = t.width;
+        if data.len() < w {
+            return;
+        }
+        let hit = |p: usize, key: u32, st: &mut State| {
+            let Some(&(s, e)) = t.index.get(&key) else {
+                return;
+            };
+            for &(pid, off) in &t.entries[s as usize..e as usize] {
+                if let Some(at) = p.checked_sub(usize::from(off)) {
+                    self.candidate(pid, at, st);
+                }
+            }
+        };
+        match w {
+            2 => {
+                for (p, c) in data.windows(2).enumerate() {
+                    let key = u32::from(c[0]) | u32::from(c[1]) << 8;
+                    if t.bits[(key >> 6) as usize] & (1 << (key & 63)) != 0 {
+                        hit(p, key, st);
+                    }
+                }
+            }
+            3 => {
+                for (p, c) in data.windows(3).enumerate() {
+                    let key = u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16;
+                    if t.bits[(key >> 6) as usize] & (1 << (key & 63)) != 0 {
+                        hit(p, key, st);
+                    }
+                }
+            }
+            _ => {
+                for (p, c) in data.windows(4).enumerate() {
+                    let key = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    let h = t.slot(key);
+                    if t.bits[h >> 6] & (1 << (h & 63)) != 0 {
+                        hit(p, key, st);
+                    }
+                }
+            }
         }
     }
 
@@ -997,6 +1127,10 @@ impl Signatures {
         data: &[u8],
         budget: &mut Budget,
     ) -> Option<usize> {
+        // Gram tables match only part of the anchor: check all of it.
+        if !pattern::fixed_ok(&p.elems[a], data, at, p.nocase) {
+            return None;
+        }
         let mut starts =
             pattern::backward(&p.elems[..a], data, vec![(at, at + 1)], p.nocase, budget);
         starts = pattern::clamp(&starts, lo, hi);
@@ -1004,7 +1138,7 @@ impl Signatures {
             starts = filter(&starts, |s| s == 0 || !is_word(data[s - 1]));
         }
         let first = starts.first()?.0;
-        let lit_end = at + (b - a);
+        let lit_end = at + p.elems[a].width().unwrap_or(0);
         let ends = pattern::forward(
             &p.elems[b..],
             data,
@@ -1217,7 +1351,14 @@ mod tests {
     #[test]
     fn anchor_prefers_long_and_rare() {
         let e = hexsig::parse_body("0000??41424344??0000").unwrap();
-        assert_eq!(choose_anchor(&e), Some((3, 7)));
+        assert_eq!(choose_anchor(&e), Some((2, 0, 4)));
+        let body = format!("{}4142434445464748494a4b4c4d4e4f5000", "00".repeat(20));
+        let e = hexsig::parse_body(&body).unwrap();
+        let (e, a) = isolate_anchor(e);
+        assert_eq!(a, Some((1, 2)));
+        assert_eq!(e.len(), 3);
+        assert_eq!(hexsig::Display(&e).to_string(), body);
+        assert_eq!(gram_of(b"\0\0ABCDE"), (u32::from_le_bytes(*b"ABCD"), 2, 4));
         let e = hexsig::parse_body("41??42").unwrap();
         assert_eq!(choose_anchor(&e), None);
     }

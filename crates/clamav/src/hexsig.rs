@@ -21,6 +21,8 @@ pub const MAX_ALTERNATIVES: usize = 4096;
 pub enum Elem {
     /// An exact byte.
     Byte(u8),
+    /// Two or more exact bytes (consecutive bytes are merged into one).
+    Lit(Box<[u8]>),
     /// A byte compared under a mask: `??` (mask 0), `a?` (mask 0xf0), `?a` (mask 0x0f).
     Mask {
         /// Expected bits.
@@ -31,9 +33,9 @@ pub enum Elem {
     /// A set of bytes: `(aa|bb)`, `!(aa|bb)`, `(W)`.
     Set(Box<ByteSet>),
     /// `!(aabb|ccdd)`: any `n` bytes except the listed sequences (all of length `n`).
-    NotSeq(Vec<Vec<u8>>),
+    NotSeq(Box<Vec<Vec<u8>>>),
     /// Generic alternatives, possibly of different lengths.
-    Alt(Vec<Vec<Elem>>),
+    Alt(Box<Vec<Vec<Elem>>>),
     /// `{n}`, `{-n}`, `{n-}`, `{n-m}`, `*` (max `None` = unbounded).
     Gap {
         /// Fewest bytes skipped.
@@ -72,12 +74,13 @@ impl Elem {
     pub fn width(&self) -> Option<usize> {
         match self {
             Elem::Byte(_) | Elem::Mask { .. } | Elem::Set(_) => Some(1),
+            Elem::Lit(l) => Some(l.len()),
             Elem::NotSeq(seqs) => seqs.first().map(Vec::len),
             Elem::Gap { min, max } if Some(*min) == *max => Some(*min as usize),
             Elem::Gap { .. } => None,
             Elem::Alt(alts) => {
                 let mut w = None;
-                for a in alts {
+                for a in alts.iter() {
                     let mut sum = 0usize;
                     for e in a {
                         sum = sum.checked_add(e.width()?)?;
@@ -193,7 +196,7 @@ impl Parser<'_> {
                 _ => out.push(self.byte()?),
             }
         }
-        Ok(out)
+        Ok(merge(out))
     }
 
     fn byte(&mut self) -> Result<Elem, BodyError> {
@@ -341,17 +344,7 @@ impl Parser<'_> {
         if alts.len() < 2 && !negated {
             return bad(format!("a group needs at least two alternatives at {at}"));
         }
-        let exact: Option<Vec<Vec<u8>>> = alts
-            .iter()
-            .map(|a| {
-                a.iter()
-                    .map(|e| match e {
-                        Elem::Byte(b) => Some(*b),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect();
+        let exact: Option<Vec<Vec<u8>>> = alts.iter().map(|a| bytes_of(a)).collect();
         match exact {
             Some(seqs) if seqs.iter().all(|s| s.len() == 1) => {
                 let mut set = ByteSet::default();
@@ -368,12 +361,54 @@ impl Parser<'_> {
                 if seqs.iter().any(|s| s.len() != n) {
                     return bad(format!("negated alternatives of different lengths at {at}"));
                 }
-                Ok(Elem::NotSeq(seqs))
+                Ok(Elem::NotSeq(Box::new(seqs)))
             }
             _ if negated => bad(format!("negated alternatives may hold only bytes at {at}")),
-            _ => Ok(Elem::Alt(alts)),
+            _ => Ok(Elem::Alt(Box::new(alts))),
         }
     }
+}
+
+/// The bytes of a sequence made only of exact bytes.
+fn bytes_of(elems: &[Elem]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for e in elems {
+        match e {
+            Elem::Byte(b) => out.push(*b),
+            Elem::Lit(l) => out.extend_from_slice(l),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// An exact-bytes element for `bytes`: `Byte` for one, `Lit` for more.
+pub fn lit(bytes: &[u8]) -> Option<Elem> {
+    match bytes {
+        [] => None,
+        [b] => Some(Elem::Byte(*b)),
+        _ => Some(Elem::Lit(bytes.into())),
+    }
+}
+
+/// Merges runs of exact bytes into `Lit` elements (less memory, and the
+/// matcher compares them as slices).
+pub fn merge(elems: Vec<Elem>) -> Vec<Elem> {
+    let mut out = Vec::with_capacity(elems.len());
+    let mut run: Vec<u8> = Vec::new();
+    for e in elems {
+        match e {
+            Elem::Byte(b) => run.push(b),
+            Elem::Lit(l) => run.extend_from_slice(&l),
+            other => {
+                out.extend(lit(&run));
+                run.clear();
+                out.push(other);
+            }
+        }
+    }
+    out.extend(lit(&run));
+    out
 }
 
 /// Applies the `w` (wide) modifier: every fixed byte is followed by 0x00;
@@ -386,16 +421,19 @@ pub fn widen(elems: &[Elem]) -> Vec<Elem> {
                 out.push(e.clone());
                 out.push(Elem::Byte(0));
             }
-            Elem::NotSeq(seqs) => out.push(Elem::NotSeq(
+            Elem::Lit(l) => out.push(Elem::Lit(l.iter().flat_map(|b| [*b, 0]).collect())),
+            Elem::NotSeq(seqs) => out.push(Elem::NotSeq(Box::new(
                 seqs.iter()
                     .map(|s| s.iter().flat_map(|b| [*b, 0]).collect())
                     .collect(),
-            )),
-            Elem::Alt(alts) => out.push(Elem::Alt(alts.iter().map(|a| widen(a)).collect())),
+            ))),
+            Elem::Alt(alts) => {
+                out.push(Elem::Alt(Box::new(alts.iter().map(|a| widen(a)).collect())))
+            }
             Elem::Mask { .. } | Elem::Gap { .. } => out.push(e.clone()),
         }
     }
-    out
+    merge(out)
 }
 
 /// Canonical text form, used by the golden tests and in messages.
@@ -414,6 +452,7 @@ impl fmt::Debug for Elem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Elem::Byte(b) => write!(f, "{b:02x}"),
+            Elem::Lit(l) => write!(f, "{}", hex::encode(l)),
             Elem::Mask { mask: 0, .. } => write!(f, "??"),
             Elem::Mask { value, mask: 0xf0 } => write!(f, "{:x}?", value >> 4),
             Elem::Mask { value, .. } => write!(f, "?{:x}", value & 0x0f),

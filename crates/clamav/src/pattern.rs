@@ -99,8 +99,13 @@ fn byte_ok(e: &Elem, b: u8, nocase: bool) -> bool {
 }
 
 /// Whether the fixed-width element `e` matches at `data[p..]`.
-fn fixed_ok(e: &Elem, data: &[u8], p: usize, nocase: bool) -> bool {
+pub fn fixed_ok(e: &Elem, data: &[u8], p: usize, nocase: bool) -> bool {
     match e {
+        Elem::Lit(l) => match data.get(p..p.saturating_add(l.len())) {
+            Some(w) if nocase => w.eq_ignore_ascii_case(l),
+            Some(w) => w == &l[..],
+            None => false,
+        },
         Elem::NotSeq(seqs) => {
             let n = seqs.first().map_or(0, Vec::len);
             match data.get(p..p.saturating_add(n)) {
@@ -157,10 +162,34 @@ pub fn forward(
             }
             Elem::Alt(alts) => {
                 let mut all = Set::new();
-                for alt in alts {
+                for alt in alts.iter() {
                     all.extend(forward(alt, data, set.clone(), nocase, budget));
                 }
                 normalise(all)
+            }
+            Elem::Lit(l) if !nocase && set.iter().map(|(a, b)| b - a).sum::<usize>() > 64 => {
+                let n = l.len();
+                let finder = memchr::memmem::Finder::new(&l[..]);
+                let mut out = Set::new();
+                for (a, b) in set {
+                    // Starts in a..b: the text searched is a..b+n-1.
+                    let end = b.saturating_add(n - 1).min(len);
+                    if a >= end {
+                        continue;
+                    }
+                    let mut prev = 0;
+                    for i in finder.find_iter(&data[a..end]) {
+                        if !budget.take(1 + span_cost(i - prev)) {
+                            return Set::new();
+                        }
+                        prev = i;
+                        push(&mut out, a + i + n, a + i + n + 1);
+                    }
+                    if !budget.take(span_cost(end - a - prev)) {
+                        return Set::new();
+                    }
+                }
+                out
             }
             Elem::Byte(x) if !nocase => {
                 let mut out = Set::new();
@@ -236,7 +265,7 @@ pub fn backward(
             }
             Elem::Alt(alts) => {
                 let mut all = Set::new();
-                for alt in alts {
+                for alt in alts.iter() {
                     all.extend(backward(alt, data, set.clone(), nocase, budget));
                 }
                 normalise(all)

@@ -77,6 +77,14 @@ pub fn build_pe(sections: &[(&[u8], u32)], entry_rva: u32) -> Vec<u8> {
 #[test]
 fn body_wildcards() {
     ndb("T:0:*:41424344", &[b"xxABCDxx"], &[b"ABCxD"]);
+    // The lookup sees 4 bytes of the literal; the rest must be checked.
+    ndb(
+        "T:0:*:4142434445464748",
+        &[b"ABCDEFGH"],
+        &[b"ABCDEFGX", b"ABCDXFGH", b"ABCD"],
+    );
+    ndb("T:0:*:414243", &[b"xABCx"], &[b"xABxC"]);
+    ndb("T:0:*:4142??4344", &[b"AB.CD"], &[b"AB..CD"]);
     ndb(
         "T:0:*:4142??4344",
         &[b"ABzCD", b"AB\0CD"],
