@@ -43,6 +43,15 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+fn rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let nsigs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -113,6 +122,7 @@ fn main() {
     let sigs = db.finish();
     let load = t.elapsed();
     drop(text);
+    let rss_after = rss_mb();
     println!(
         "signatures: {} loaded, {} malformed, {} unsupported; {:?}",
         r.loaded,
@@ -121,11 +131,12 @@ fn main() {
         sigs.stats()
     );
     println!(
-        "load: {:.2} s (parse {:.2} s, compile {:.2} s); peak RSS {:.0} MB (data and text alone {:.0} MB)",
+        "load: {:.2} s (parse {:.2} s, compile {:.2} s); peak RSS {:.0} MB, RSS once compiled {:.0} MB (data and text alone {:.0} MB)",
         load.as_secs_f64(),
         parsed.as_secs_f64(),
         (load - parsed).as_secs_f64(),
         peak_rss_mb(),
+        rss_after,
         rss_before
     );
 
