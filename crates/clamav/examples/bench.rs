@@ -72,12 +72,7 @@ fn main() {
                 rng.hex(1),
                 rng.hex(5)
             ),
-            4 => format!(
-                "{}{}?{}",
-                rng.hex(6),
-                format!("{:x}", rng.below(16)),
-                rng.hex(6)
-            ),
+            4 => format!("{}{:x}?{}", rng.hex(6), rng.below(16), rng.hex(6)),
             _ => {
                 let n = 8 + rng.below(25) as usize;
                 rng.hex(n)

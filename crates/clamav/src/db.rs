@@ -295,7 +295,7 @@ struct GramTable {
 const GRAM_MUL: u32 = 0x9e37_79b1;
 
 impl GramTable {
-    fn new(width: usize, map: HashMap<u32, Vec<(u32, u8)>>) -> Self {
+    fn new(width: usize, map: GramMap) -> Self {
         // 2 and 3 bytes: one bit per value. 4 bytes: a hash into at least
         // 64 bits per gram (a false hit rate under 2%), 2^16..2^28 bits.
         let bits_log = match width {
@@ -768,11 +768,14 @@ fn gram_of(lit: &[u8]) -> (u32, usize, usize) {
     )
 }
 
+/// Gram value -> (pattern, offset of the gram in its anchor).
+type GramMap = HashMap<u32, Vec<(u32, u8)>>;
+
 fn build_groups(pats: &[Pat], stats: &mut Stats) -> (Group, Group) {
     let mut groups = [Group::default(), Group::default()];
     // Exact anchors by gram width (2, 3, 4): gram -> (pattern, offset of
     // the gram in the anchor); case-insensitive anchors: literal -> patterns.
-    let mut grams: [[HashMap<u32, Vec<(u32, u8)>>; 3]; 2] = Default::default();
+    let mut grams: [[GramMap; 3]; 2] = Default::default();
     let mut nocase: [HashMap<Vec<u8>, Vec<u32>>; 2] = Default::default();
     for (id, p) in pats.iter().enumerate() {
         let g = usize::from(p.target.normalised());
