@@ -114,6 +114,7 @@ fn main() {
     let mut db = Database::new();
     let r = db.load("bench.ndb", Kind::Ndb, text.as_bytes());
     let parsed = t.elapsed();
+    let rss_loaded = rss_mb();
     let sigs = db.finish();
     let load = t.elapsed();
     drop(text);
@@ -126,11 +127,12 @@ fn main() {
         sigs.stats()
     );
     println!(
-        "load: {:.2} s (parse {:.2} s, compile {:.2} s); peak RSS {:.0} MB, RSS once compiled {:.0} MB (data and text alone {:.0} MB)",
+        "load: {:.2} s (parse {:.2} s, compile {:.2} s); peak RSS {:.0} MB, parsed {:.0} MB, once compiled {:.0} MB (data and text alone {:.0} MB)",
         load.as_secs_f64(),
         parsed.as_secs_f64(),
         (load - parsed).as_secs_f64(),
         peak_rss_mb(),
+        rss_loaded,
         rss_after,
         rss_before
     );

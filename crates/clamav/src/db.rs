@@ -238,7 +238,7 @@ struct Pat {
     owner: Owner,
     target: TargetType,
     offset: Offset,
-    elems: Vec<Elem>,
+    elems: Box<[Elem]>,
     nocase: bool,
     fullword: bool,
     /// Element range of the anchor literal.
@@ -446,21 +446,22 @@ impl Database {
                 report.issue(member, no, LineError::Malformed("not UTF-8 text".into()));
                 continue;
             };
-            let meta = |n: &str| Meta {
-                name: n.into(),
+            let meta = |n: &mut String| Meta {
+                name: std::mem::take(n).into_boxed_str(),
                 source,
                 line_md5: Md5::digest(raw).into(),
             };
             let r = match kind {
-                Kind::Ndb => sigs::parse_ndb(line).map(|s| self.ndb.push((meta(&s.name), s))),
-                Kind::Ldb => sigs::parse_ldb(line).and_then(|s| {
+                Kind::Ndb => {
+                    sigs::parse_ndb(line).map(|mut s| self.ndb.push((meta(&mut s.name), s)))
+                }
+                Kind::Ldb => sigs::parse_ldb(line).and_then(|mut s| {
                     check_pcres(&s)?;
-                    self.ldb.push((meta(&s.name), s));
+                    self.ldb.push((meta(&mut s.name), s));
                     Ok(())
                 }),
-                Kind::Mdb | Kind::Msb => {
-                    sigs::parse_section_hash(line).map(|s| self.sections.push((meta(&s.name), s)))
-                }
+                Kind::Mdb | Kind::Msb => sigs::parse_section_hash(line)
+                    .map(|mut s| self.sections.push((meta(&mut s.name), s))),
                 Kind::Ign2 => sigs::parse_ignore(line, false).map(|i| self.ignores.push(i)),
                 Kind::Ign => sigs::parse_ignore(line, true).map(|i| self.ignores.push(i)),
                 Kind::Container(_) => {
@@ -673,7 +674,7 @@ fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: sigs::Body
             owner,
             target,
             offset: b.offset,
-            elems,
+            elems: elems.into_boxed_slice(),
             nocase: b.nocase,
             fullword: b.fullword,
             anchor,

@@ -408,6 +408,8 @@ pub fn merge(elems: Vec<Elem>) -> Vec<Elem> {
         }
     }
     out.extend(lit(&run));
+    // Sized for the elements before merging: give the slack back.
+    out.shrink_to_fit();
     out
 }
 
