@@ -10,7 +10,8 @@
 //! random data with a few planted matches. Prints load time, peak RSS and
 //! throughput. With DIR, also writes `DIR/bench.ndb` and `DIR/bench.bin`
 //! so that the same run can be timed with `clamscan -d DIR/bench.ndb
-//! DIR/bench.bin`.
+//! DIR/bench.bin`. `BENCH_DATA=FILE` scans a real file instead of random
+//! bytes (the planted matches are still written into it).
 
 use std::time::Instant;
 use takedown_clamav::{Database, Kind, ScanInput};
@@ -95,10 +96,20 @@ fn main() {
         text.push_str(&format!("Bench.Planted.{i}:0:*:{}\n", hex::encode(p)));
     }
 
-    let mut data = vec![0u8; mb << 20];
-    for chunk in data.chunks_mut(8) {
-        let v = rng.next().to_le_bytes();
-        chunk.copy_from_slice(&v[..chunk.len()]);
+    // BENCH_DATA=FILE scans (the first MB MiB of) a real file instead.
+    let mut data = match std::env::var_os("BENCH_DATA") {
+        Some(path) => {
+            let mut d = std::fs::read(path).expect("read BENCH_DATA");
+            d.truncate(mb << 20);
+            d
+        }
+        None => vec![0u8; mb << 20],
+    };
+    if std::env::var_os("BENCH_DATA").is_none() {
+        for chunk in data.chunks_mut(8) {
+            let v = rng.next().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
     }
     for (i, p) in planted.iter().enumerate() {
         let at = (i + 1) * data.len() / 4;

@@ -30,6 +30,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use md5::{Digest, Md5};
 use regex::bytes::Regex;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// Shortest anchor literal (ClamAV requires two fixed bytes per part).
@@ -287,8 +288,29 @@ struct GramTable {
     width: usize,
     shift: u32,
     bits: Vec<u64>,
-    index: HashMap<u32, (u32, u32)>,
+    index: HashMap<u32, (u32, u32), BuildHasherDefault<GramHasher>>,
     entries: Vec<(u32, u8)>,
+}
+
+/// Hasher for gram keys: one multiplication. Every bitmap hit costs a
+/// lookup, and the default SipHash would dominate on data that hits
+/// often; the keys come from the signatures, so the data cannot choose
+/// collisions among them.
+#[derive(Default)]
+struct GramHasher(u64);
+
+impl Hasher for GramHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 /// Multiplier of the 4-byte gram hash (Knuth's, odd, high bits used).
@@ -310,7 +332,7 @@ impl GramTable {
             width,
             shift: 32 - bits_log,
             bits: vec![0u64; 1usize << (bits_log - 6)],
-            index: HashMap::with_capacity(map.len()),
+            index: HashMap::with_capacity_and_hasher(map.len(), BuildHasherDefault::default()),
             entries: Vec::new(),
         };
         for (key, v) in map {
