@@ -360,6 +360,24 @@ mod tests {
     }
 
     #[test]
+    fn info_listing_is_checked() {
+        let ndb: &[u8] = b"X:0:*:41424344\n";
+        let good = format!(
+            "ClamAV-VDB:t:1:1:90:x:x:b:0\na.ndb:{}:{}\nDSIG:ignored\n",
+            ndb.len(),
+            hex::encode(Sha256::digest(ndb))
+        );
+        let c = build(&[("t.info", good.as_bytes()), ("a.ndb", ndb)], 1, "X", true);
+        assert!(unpack(&c, Flavour::Cud).is_ok());
+        let bad = good.replace(&hex::encode(Sha256::digest(ndb))[..4], "0000");
+        let c = build(&[("t.info", bad.as_bytes()), ("a.ndb", ndb)], 1, "X", true);
+        assert_eq!(
+            unpack(&c, Flavour::Cud).unwrap_err(),
+            CvdError::InfoMismatch("a.ndb".into())
+        );
+    }
+
+    #[test]
     fn cud_roundtrip_and_rejections() {
         let c = build(&[("a.ndb", b"X:0:*:41424344\n")], 7, "X", true);
         let u = unpack(&c, Flavour::Cud).unwrap();
