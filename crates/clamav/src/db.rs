@@ -7,13 +7,13 @@
 //! Compilation: every body pattern (an `.ndb` body, or an `.ldb`
 //! subsignature in each of its ASCII / wide forms) gets an *anchor*: the
 //! most selective run of fixed bytes in it (at least [`MIN_ANCHOR`] long,
-//! at most [`MAX_ANCHOR`]). All anchors go into one Aho-Corasick automaton
-//! (a second, case-insensitive one for `::i` subsignatures), searched with
-//! overlapping matches; each hit is verified around the anchor by
-//! [`crate::pattern`], then the offset is checked. A pattern without an
-//! anchor is tried directly at its offset when it has one ("direct"), else
-//! at every position with a larger work budget ("slow"); both kinds are
-//! counted in [`Stats`].
+//! at most [`MAX_ANCHOR`]). Exact anchors are found through gram tables
+//! (a bitmap over 2-, 3- or 4-byte values in front of a map to the
+//! patterns); case-insensitive ones through an Aho-Corasick automaton.
+//! Each hit is verified around the anchor by [`crate::pattern`], then the
+//! offset is checked. A pattern without an anchor is tried directly at
+//! its offset when it has one ("direct"), else at every position with a
+//! larger work budget ("slow"); both kinds are counted in [`Stats`].
 //!
 //! Target types 3 (HTML) and 7 (ASCII) are matched on a lower-cased copy
 //! of the data, ClamAV's normalisation reduced to its case folding.
