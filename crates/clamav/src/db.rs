@@ -46,7 +46,7 @@ pub const SLOW_BUDGET_HITS: u32 = 64;
 /// hit anchors everywhere. Past it, candidates are dropped and counted.
 pub const SCAN_BUDGET_PER_BYTE: u64 = 32;
 /// Fixed part of the per-scan budget.
-pub const SCAN_BUDGET_BASE: u64 = 1 << 24;
+pub const SCAN_BUDGET_BASE: u64 = 1 << 20;
 /// Matches of one PCRE subsignature counted per scan.
 pub const MAX_PCRE_MATCHES: u32 = 1000;
 /// Compiled size limit of one PCRE (the regex crate's NFA), in bytes.
@@ -362,15 +362,6 @@ struct Group {
     nocase: Option<Automaton>,
     direct: Vec<u32>,
     slow: Vec<u32>,
-}
-
-impl Group {
-    fn is_empty(&self) -> bool {
-        self.grams.iter().all(Option::is_none)
-            && self.nocase.is_none()
-            && self.direct.is_empty()
-            && self.slow.is_empty()
-    }
 }
 
 #[derive(Default)]
@@ -941,6 +932,51 @@ impl Signatures {
             TargetType::Elf if want_exe => exe::parse_elf(data),
             _ => None,
         };
+        if !file.normalised() {
+            let (mut matches, limits, exe) = self.scan_pass(data, file, exe, &[&self.raw]);
+            self.section_hashes(data, file, exe.as_ref(), &mut matches);
+            return ScanResult {
+                matches,
+                limits_hit: limits,
+            };
+        }
+        // Text and HTML: as ClamAV, every signature also sees the
+        // normalised (here: lower-cased) text, each buffer on its own
+        // (logical signature counts are not summed across the two), and
+        // target 3 / 7 signatures see only the normalised text.
+        if !data.iter().any(u8::is_ascii_uppercase) {
+            let (matches, limits, _) = self.scan_pass(data, file, exe, &[&self.raw, &self.lower]);
+            return ScanResult {
+                matches,
+                limits_hit: limits,
+            };
+        }
+        let (mut matches, mut limits, _) = self.scan_pass(data, file, exe, &[&self.raw]);
+        let lower = data.to_ascii_lowercase();
+        let (more, l2, _) = self.scan_pass(&lower, file, None, &[&self.raw, &self.lower]);
+        limits = limits.saturating_add(l2);
+        for m in more {
+            if !matches
+                .iter()
+                .any(|x| x.name == m.name && x.kind == m.kind && x.source == m.source)
+            {
+                matches.push(m);
+            }
+        }
+        ScanResult {
+            matches,
+            limits_hit: limits,
+        }
+    }
+
+    /// Runs `groups` over one buffer: body and logical matches, limits hit.
+    fn scan_pass(
+        &self,
+        data: &[u8],
+        file: TargetType,
+        exe: Option<ExeInfo>,
+        groups: &[&Group],
+    ) -> (Vec<Match>, u32, Option<ExeInfo>) {
         let mut st = State {
             data,
             file,
@@ -952,23 +988,8 @@ impl Signatures {
                 .saturating_mul(SCAN_BUDGET_PER_BYTE)
                 .saturating_add(SCAN_BUDGET_BASE),
         };
-        self.run_group(&self.raw, &mut st);
-        if file.normalised() && !self.lower.is_empty() {
-            let lower = data.to_ascii_lowercase();
-            let mut st2 = State {
-                data: &lower,
-                file,
-                exe: None,
-                ndb_hits: std::mem::take(&mut st.ndb_hits),
-                counts: std::mem::take(&mut st.counts),
-                limits: st.limits,
-                left: st.left,
-            };
-            self.run_group(&self.lower, &mut st2);
-            st.ndb_hits = st2.ndb_hits;
-            st.counts = st2.counts;
-            st.limits = st2.limits;
-            st.left = st2.left;
+        for g in groups {
+            self.run_group(g, &mut st);
         }
         let mut matches: Vec<Match> = Vec::new();
         let mut hits: Vec<(u32, u64)> = st.ndb_hits.iter().map(|(k, v)| (*k, *v)).collect();
@@ -983,11 +1004,7 @@ impl Signatures {
             });
         }
         self.eval_ldbs(&mut st, &mut matches);
-        self.section_hashes(&st, &mut matches);
-        ScanResult {
-            matches,
-            limits_hit: st.limits,
-        }
+        (matches, st.limits, st.exe)
     }
 
     fn run_group(&self, g: &Group, st: &mut State) {
@@ -1230,18 +1247,24 @@ impl Signatures {
         }
     }
 
-    fn section_hashes(&self, st: &State, out: &mut Vec<Match>) {
-        if self.section_names.is_empty() || st.file != TargetType::Pe {
+    fn section_hashes(
+        &self,
+        data: &[u8],
+        file: TargetType,
+        exe: Option<&ExeInfo>,
+        out: &mut Vec<Match>,
+    ) {
+        if self.section_names.is_empty() || file != TargetType::Pe {
             return;
         }
-        let Some(exe) = &st.exe else { return };
+        let Some(exe) = exe else { return };
         let mut seen = HashSet::new();
         for s in &exe.sections {
             let (Ok(off), Ok(size)) = (usize::try_from(s.raw_offset), usize::try_from(s.raw_size))
             else {
                 continue;
             };
-            let Some(bytes) = off.checked_add(size).and_then(|end| st.data.get(off..end)) else {
+            let Some(bytes) = off.checked_add(size).and_then(|end| data.get(off..end)) else {
                 continue;
             };
             if size == 0 {

@@ -335,6 +335,12 @@ fn parse_tdb(s: &str) -> Result<Tdb, LineError> {
             _ => return bad(format!("unknown target description key '{k}'")),
         }
     }
+    // ClamAV refuses the attributes newer than Target without an Engine
+    // level of at least 51 (its backward-compatibility rule).
+    let newer = t.file_size.is_some() || t.entry_point.is_some() || t.sections.is_some();
+    if newer && t.engine.is_none_or(|(lo, _)| lo < 51) {
+        return bad("FileSize, EntryPoint and NumberOfSections need Engine:51 or higher");
+    }
     Ok(t)
 }
 
@@ -439,9 +445,10 @@ pub fn parse_ldb(line: &str) -> Result<Ldb, LineError> {
     let name = name(f[0])?;
     let tdb = parse_tdb(f[1])?;
     let expr = Expr::parse(f[2]).map_err(LineError::Malformed)?;
-    if expr.max_sub() >= subs.len() {
+    // As ClamAV: the expression's highest subsignature is the last one.
+    if expr.max_sub() + 1 != subs.len() {
         return bad(format!(
-            "logical expression uses subsignature {} of {}",
+            "logical expression uses subsignatures up to {} but {} are given",
             expr.max_sub(),
             subs.len()
         ));

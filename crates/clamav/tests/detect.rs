@@ -192,6 +192,14 @@ fn target_types() {
     );
     let s = compile(Kind::Ndb, "T:7:*:6576696c20776f7264");
     assert_eq!(names(&s, b"some EVIL WORD here\n"), ["T"]);
+    // Every signature also sees the normalised form of a text file, as in
+    // ClamAV; binary data is not normalised.
+    let s = compile(Kind::Ndb, "T:0:*:68656c6c6f20776f726c64");
+    assert_eq!(names(&s, b"say HELLO WORLD\n"), ["T"]);
+    assert!(names(&s, b"\x00\x01HELLO WORLD").is_empty());
+    // Counts are per buffer: "0=1" holds on the raw text (one "hello").
+    let s = compile(Kind::Ldb, "L;Target:0;0=1;68656c6c6f");
+    assert_eq!(names(&s, b"hello HELLO\n"), ["L"]);
     // The caller may state the type.
     let s = compile(Kind::Ndb, "T:10:*:4142434445");
     let r = s.scan(&ScanInput {
@@ -224,49 +232,49 @@ fn ldb(sig: &str, yes: &[&[u8]], no: &[&[u8]]) {
 #[test]
 fn logical_expressions() {
     // 0 = "AAAA", 1 = "BBBB", 2 = "CCCC"
-    let subs = "41414141;42424242;43434343";
+    let subs = |n: usize| ["41414141", "42424242", "43434343"][..n].join(";");
     ldb(
-        &format!("L;Target:0;0&1;{subs}"),
+        &format!("L;Target:0;0&1;{}", subs(2)),
         &[b"AAAA BBBB"],
         &[b"AAAA", b"BBBB"],
     );
     ldb(
-        &format!("L;Target:0;0|1;{subs}"),
+        &format!("L;Target:0;0|1;{}", subs(2)),
         &[b"AAAA", b"BBBB"],
         &[b"CCCC"],
     );
     ldb(
-        &format!("L;Target:0;(0|1)&2;{subs}"),
+        &format!("L;Target:0;(0|1)&2;{}", subs(3)),
         &[b"BBBB CCCC"],
         &[b"AAAA BBBB"],
     );
     ldb(
-        &format!("L;Target:0;0=2;{subs}"),
+        &format!("L;Target:0;0=2;{}", subs(1)),
         &[b"AAAA.AAAA"],
         &[b"AAAA", b"AAAA.AAAA.AAAA"],
     );
     ldb(
-        &format!("L;Target:0;0>1;{subs}"),
+        &format!("L;Target:0;0>1;{}", subs(1)),
         &[b"AAAA.AAAA", b"AAAA.AAAA.AAAA"],
         &[b"AAAA"],
     );
     ldb(
-        &format!("L;Target:0;0<2&1;{subs}"),
+        &format!("L;Target:0;0<2&1;{}", subs(2)),
         &[b"BBBB", b"AAAA BBBB"],
         &[b"AAAA AAAA BBBB"],
     );
     ldb(
-        &format!("L;Target:0;(0|1|2)>2,2;{subs}"),
+        &format!("L;Target:0;(0|1|2)>2,2;{}", subs(3)),
         &[b"AAAA AAAA BBBB"],
         &[b"AAAA AAAA AAAA", b"AAAA BBBB"],
     );
     ldb(
-        &format!("L;Target:0;(0|1)=2,2;{subs}"),
+        &format!("L;Target:0;(0|1)=2,2;{}", subs(2)),
         &[b"AAAA BBBB"],
         &[b"AAAA AAAA"],
     );
     ldb(
-        &format!("L;Target:0;1&0=0;{subs}"),
+        &format!("L;Target:0;1&0=0;{}", subs(2)),
         &[b"BBBB"],
         &[b"AAAA BBBB"],
     );
@@ -362,15 +370,18 @@ fn target_description_block() {
     let pe = build_pe(&[(b"PAYLOADPAYLOAD", 0x1000)], 0x1000);
     let s = compile(
         Kind::Ldb,
-        "L;Target:1,NumberOfSections:1-1,EntryPoint:512-512;0;5041594c4f4144",
+        "L;Engine:51-255,Target:1,NumberOfSections:1-1,EntryPoint:512-512;0;5041594c4f4144",
     );
     assert_eq!(names(&s, &pe), ["L"]);
     let s = compile(
         Kind::Ldb,
-        "L;Target:1,NumberOfSections:2-4;0;5041594c4f4144",
+        "L;Engine:51-255,Target:1,NumberOfSections:2-4;0;5041594c4f4144",
     );
     assert!(names(&s, &pe).is_empty());
-    let s = compile(Kind::Ldb, "L;Target:0,FileSize:10-20;0;5041594c4f4144");
+    let s = compile(
+        Kind::Ldb,
+        "L;Engine:51-255,Target:0,FileSize:10-20;0;5041594c4f4144",
+    );
     assert_eq!(names(&s, b"PAYLOAD..."), ["L"]);
     assert!(names(&s, b"PAYLOAD.................").is_empty());
     let s = compile(Kind::Ldb, "L;Target:6;0;5041594c4f4144");
@@ -540,14 +551,16 @@ fn sigtool_built_cud_loads() {
 fn hostile_inputs_do_not_panic_or_run_away() {
     // A file full of anchor hits with a long gap after them.
     let s = compile(Kind::Ndb, "T:0:*:4141*42424242\nU:0:*:4141{1-60000}4343");
-    let data = vec![b'A'; 1 << 20];
+    let data = vec![b'A'; 256 << 10];
     let t = std::time::Instant::now();
     let r = s.scan(&ScanInput {
         data: &data,
         target: None,
     });
     assert!(r.matches.is_empty());
-    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
+    // Generous for unoptimised builds on a loaded machine; unbounded work
+    // would take hours here.
+    assert!(t.elapsed().as_secs() < 60, "took {:?}", t.elapsed());
     // Junk databases.
     let mut db = Database::new();
     for kind in [Kind::Ndb, Kind::Ldb, Kind::Mdb, Kind::Ign2] {
