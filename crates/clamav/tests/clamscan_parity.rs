@@ -16,29 +16,18 @@ const NDB: &[(&str, &[&[u8]])] = &[
     ("0:*:4142??4344", &[b"ABzCD..", b"ABzzCD.."]),
     ("0:*:41424?4344", &[b"ABOCD..", b"ABPCD.."]),
     ("0:*:4142?14344", &[b"ABqCD..", b"ABrCD.."]),
-    (
-        "0:*:41424344*45464748",
-        "",
-        &[b"ABCD......EFGH", b"EFGH..ABCD"],
-    ),
-    (
-        "0:*:41424344{3}45464748",
-        "",
-        &[b"ABCD123EFGH", b"ABCD12EFGH"],
-    ),
+    ("0:*:41424344*45464748", &[b"ABCD......EFGH", b"EFGH..ABCD"]),
+    ("0:*:41424344{3}45464748", &[b"ABCD123EFGH", b"ABCD12EFGH"]),
     (
         "0:*:41424344{-3}45464748",
-        "",
         &[b"ABCDEFGH", b"ABCD123EFGH", b"ABCD1234EFGH"],
     ),
     (
         "0:*:41424344{3-}45464748",
-        "",
         &[b"ABCD123456EFGH", b"ABCD12EFGH"],
     ),
     (
         "0:*:41424344{2-4}45464748",
-        "",
         &[
             b"ABCD12EFGH",
             b"ABCD1234EFGH",
@@ -48,40 +37,33 @@ const NDB: &[(&str, &[&[u8]])] = &[
     ),
     (
         "0:*:41424344(45|46)47484950",
-        "",
         &[b"ABCDEGHIP", b"ABCDFGHIP", b"ABCDXGHIP"],
     ),
     (
         "0:*:41424344!(45|46)47484950",
-        "",
         &[b"ABCDXGHIP", b"ABCDEGHIP"],
     ),
     (
         "0:*:41424344(4546|5859)47484950",
-        "",
         &[b"ABCDEFGHIP", b"ABCDXYGHIP", b"ABCDEYGHIP"],
     ),
     (
         "0:*:41424344!(4546|5859)47484950",
-        "",
         &[b"ABCDEYGHIP", b"ABCDEFGHIP"],
     ),
     ("0:2:4142434445", &[b"..ABCDE", b"...ABCDE"]),
     (
         "0:2,3:4142434445",
-        "",
         &[b"...ABCDE", b".....ABCDE", b"......ABCDE"],
     ),
     ("0:EOF-5:4142434445", &[b"....ABCDE", b"...ABCDE."]),
     ("0:EOF-7,2:4142434445", &[b"..ABCDE..", b"ABCDE...."]),
     (
         "3:*:3c7363726970743e6576696c",
-        "",
         &[b"<html><SCRIPT>EVIL</script></html>"],
     ),
     (
         "7:*:6576696c20776f7264",
-        "",
         &[b"some EVIL WORD here\n", b"some evil word here\n"],
     ),
 ];
