@@ -160,7 +160,9 @@ struct Meta {
 pub struct Database {
     sources: Vec<Arc<str>>,
     ndb: Vec<(Meta, sigs::Ndb)>,
-    ldb: Vec<(Meta, sigs::Ldb)>,
+    /// With their PCREs, compiled once at load (compiling is what finds
+    /// the unsupported ones, and it is the costly part of loading).
+    ldb: Vec<(Meta, sigs::Ldb, Vec<CompiledPcre>)>,
     sections: Vec<(Meta, sigs::SectionHash)>,
     ignores: Vec<Ignore>,
 }
@@ -469,8 +471,8 @@ impl Database {
                     sigs::parse_ndb(line).map(|mut s| self.ndb.push((meta(&mut s.name), s)))
                 }
                 Kind::Ldb => sigs::parse_ldb(line).and_then(|mut s| {
-                    check_pcres(&s)?;
-                    self.ldb.push((meta(&mut s.name), s));
+                    let pcres = compile_pcres(&s)?;
+                    self.ldb.push((meta(&mut s.name), s, pcres));
                     Ok(())
                 }),
                 Kind::Mdb | Kind::Msb => sigs::parse_section_hash(line)
@@ -521,7 +523,8 @@ impl Database {
             add_body(&mut pats, Owner::Ndb(id), s.target, s.body);
         }
         let mut ldb = Vec::new();
-        for (m, s) in ldb_in {
+        for (m, s, pcres) in ldb_in {
+            let mut pcres = pcres.into_iter();
             if ignored(&m) {
                 stats.ignored += 1;
                 continue;
@@ -551,11 +554,10 @@ impl Database {
                         );
                         subs.push(Sub::Body);
                     }
-                    SubSig::Pcre(p) => match compile_pcre(&p) {
-                        Ok(c) => subs.push(Sub::Pcre(Box::new(c))),
-                        // Checked at load; cannot fail here. Keep the slot
-                        // so indices stay right; it never matches.
-                        Err(_) => subs.push(Sub::Body),
+                    // One compiled PCRE per PCRE subsignature, in order.
+                    SubSig::Pcre(_) => match pcres.next() {
+                        Some(c) => subs.push(Sub::Pcre(Box::new(c))),
+                        None => subs.push(Sub::Body),
                     },
                 }
             }
@@ -656,13 +658,14 @@ fn compile_pcre(p: &sigs::Pcre) -> Result<CompiledPcre, LineError> {
     })
 }
 
-fn check_pcres(l: &sigs::Ldb) -> Result<(), LineError> {
-    for s in &l.subsigs {
-        if let SubSig::Pcre(p) = s {
-            compile_pcre(p)?;
-        }
-    }
-    Ok(())
+fn compile_pcres(l: &sigs::Ldb) -> Result<Vec<CompiledPcre>, LineError> {
+    l.subsigs
+        .iter()
+        .filter_map(|s| match s {
+            SubSig::Pcre(p) => Some(compile_pcre(p)),
+            SubSig::Body(_) => None,
+        })
+        .collect()
 }
 
 fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: sigs::Body) {

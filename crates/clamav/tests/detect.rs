@@ -132,6 +132,12 @@ fn body_wildcards() {
         &[b"A.BCDEF...G", b"A..BCDEFG"],
         &[b"A...BCDEFG", b"A.BCDEF"],
     );
+    // A bounded range at the end asks for that many more bytes.
+    ndb(
+        "T:0:*:41424344{3}",
+        &[b"ABCD123", b"xABCD1234"],
+        &[b"ABCD12"],
+    );
     // No two fixed bytes at all: tried everywhere ("slow").
     ndb("T:0:*:41??42", &[b"..AxB.."], &[b"..AxxB.."]);
 }
