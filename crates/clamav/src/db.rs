@@ -246,6 +246,9 @@ struct Pat {
     fullword: bool,
     /// Element range of the anchor literal.
     anchor: Option<(usize, usize)>,
+    /// Widths of the parts before and after the anchor when both are
+    /// fixed: the match is then checked in place, without position sets.
+    fixed: Option<(u32, u32)>,
 }
 
 struct CompiledPcre {
@@ -290,30 +293,43 @@ struct GramTable {
     width: usize,
     shift: u32,
     bits: Vec<u64>,
-    index: HashMap<u32, (u32, u32), BuildHasherDefault<GramHasher>>,
+    index: FastMap<u32, (u32, u32)>,
     entries: Vec<(u32, u8)>,
 }
 
-/// Hasher for gram keys: one multiplication. Every bitmap hit costs a
-/// lookup, and the default SipHash would dominate on data that hits
-/// often; the keys come from the signatures, so the data cannot choose
-/// collisions among them.
+/// Hasher for the small integer keys of the hot tables (gram values,
+/// pattern and signature ids): FxHash-style mixing with a final multiply.
+/// Every bitmap hit and every candidate costs a lookup, and SipHash
+/// dominated the profile; the keys come from the signatures and from
+/// our own ids, so the scanned data cannot choose collisions among them.
 #[derive(Default)]
-struct GramHasher(u64);
+struct FastHasher(u64);
 
-impl Hasher for GramHasher {
+impl Hasher for FastHasher {
     fn finish(&self) -> u64 {
-        self.0
+        let x = self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^ (x >> 29)
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+            self.write_u8(*b);
         }
     }
+    fn write_u8(&mut self, v: u8) {
+        self.0 = self.0.rotate_left(5) ^ u64::from(v);
+    }
     fn write_u32(&mut self, v: u32) {
-        self.0 = u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = self.0.rotate_left(5) ^ u64::from(v);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = self.0.rotate_left(5) ^ v;
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
     }
 }
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Multiplier of the 4-byte gram hash (Knuth's, odd, high bits used).
 const GRAM_MUL: u32 = 0x9e37_79b1;
@@ -686,6 +702,16 @@ fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: sigs::Body
             elems
         };
         let (elems, anchor) = isolate_anchor(elems);
+        let fixed = anchor.and_then(|(a, b)| {
+            let w = |e: &[Elem]| -> Option<u32> {
+                let mut n = 0usize;
+                for x in e {
+                    n = n.checked_add(x.width()?)?;
+                }
+                u32::try_from(n).ok()
+            };
+            Some((w(&elems[..a])?, w(&elems[b..])?))
+        });
         pats.push(Pat {
             owner,
             target,
@@ -694,6 +720,7 @@ fn add_body(pats: &mut Vec<Pat>, owner: Owner, target: TargetType, b: sigs::Body
             nocase: b.nocase,
             fullword: b.fullword,
             anchor,
+            fixed,
         });
     }
 }
@@ -882,8 +909,8 @@ struct State<'a> {
     data: &'a [u8],
     file: TargetType,
     exe: Option<ExeInfo>,
-    ndb_hits: HashMap<u32, u64>,
-    counts: HashMap<(u32, u8), u32>,
+    ndb_hits: FastMap<u32, u64>,
+    counts: FastMap<(u32, u8), u32>,
     limits: u32,
     /// Steps left for this scan.
     left: u64,
@@ -984,8 +1011,8 @@ impl Signatures {
             data,
             file,
             exe,
-            ndb_hits: HashMap::new(),
-            counts: HashMap::new(),
+            ndb_hits: FastMap::default(),
+            counts: FastMap::default(),
             limits: 0,
             left: (data.len() as u64)
                 .saturating_mul(SCAN_BUDGET_PER_BYTE)
@@ -1148,6 +1175,30 @@ impl Signatures {
         let Some((lo, hi)) = p.offset.resolve(st.data.len(), st.exe.as_ref()) else {
             return;
         };
+        if let Some((lw, rw)) = p.fixed {
+            // Everything at a known distance from the anchor: compare in
+            // place (work bounded by the pattern's length).
+            let data = st.data;
+            let Some(start) = at.checked_sub(lw as usize) else {
+                return;
+            };
+            let aw = p.elems[a].width().unwrap_or(0);
+            let end = at + aw + rw as usize;
+            if start < lo
+                || start > hi
+                || end > data.len()
+                || !pattern::fixed_ok(&p.elems[a], data, at, p.nocase)
+                || !pattern::fixed_match(&p.elems[..a], data, start, p.nocase)
+                || !pattern::fixed_match(&p.elems[b..], data, at + aw, p.nocase)
+                || (p.fullword
+                    && ((start > 0 && is_word(data[start - 1]))
+                        || data.get(end).is_some_and(|c| is_word(*c))))
+            {
+                return;
+            }
+            self.record(p, pid, start, st);
+            return;
+        }
         let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT) else {
             return;
         };

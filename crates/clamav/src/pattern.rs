@@ -123,6 +123,25 @@ pub fn fixed_ok(e: &Elem, data: &[u8], p: usize, nocase: bool) -> bool {
     }
 }
 
+/// Whether `elems`, all of fixed width, match one after the other from
+/// `start`.
+pub fn fixed_match(elems: &[Elem], data: &[u8], start: usize, nocase: bool) -> bool {
+    let mut p = start;
+    for e in elems {
+        let Some(w) = e.width() else { return false };
+        let ok = match e {
+            Elem::Gap { .. } => p.checked_add(w).is_some_and(|end| end <= data.len()),
+            Elem::Alt(alts) => alts.iter().any(|alt| fixed_match(alt, data, p, nocase)),
+            _ => fixed_ok(e, data, p, nocase),
+        };
+        if !ok {
+            return false;
+        }
+        p += w;
+    }
+    true
+}
+
 /// Carries `set` (positions where the next element starts) forwards
 /// through `elems`; returns the positions just after the last element.
 pub fn forward(
