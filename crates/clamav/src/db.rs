@@ -395,8 +395,10 @@ pub struct Signatures {
     ndb: Vec<NdbC>,
     ldb: Vec<LdbC>,
     pats: Vec<Pat>,
-    raw: Group,
-    lower: Group,
+    /// One group per target type (index = ClamAV's number, 0..=12): a file
+    /// of type T is matched against groups 0 and T only, as ClamAV does.
+    /// Groups 3 and 7 hold lower-cased patterns, run on lower-cased text.
+    groups: Vec<Group>,
     sections: [SectionIndex; 3],
     section_names: Vec<(Box<str>, u32)>,
     ignored_names: HashSet<String>,
@@ -611,7 +613,7 @@ impl Database {
             || ldb
                 .iter()
                 .any(|l| l.tdb.entry_point.is_some() || l.tdb.sections.is_some());
-        let (raw, lower) = build_groups(&pats, &mut stats);
+        let groups = build_groups(&pats, &mut stats);
         drop(ign);
         let ignored_names = ignores.into_iter().map(|i| i.name).collect();
         stats.body = ndb.len();
@@ -622,8 +624,7 @@ impl Database {
             ndb,
             ldb,
             pats,
-            raw,
-            lower,
+            groups,
             sections,
             section_names,
             ignored_names,
@@ -815,14 +816,18 @@ fn gram_of(lit: &[u8]) -> (u32, usize, usize) {
 /// Gram value -> (pattern, offset of the gram in its anchor).
 type GramMap = HashMap<u32, Vec<(u32, u8)>>;
 
-fn build_groups(pats: &[Pat], stats: &mut Stats) -> (Group, Group) {
-    let mut groups = [Group::default(), Group::default()];
+/// Number of target type slots (ClamAV's numbers 0..=12).
+const TARGETS: usize = 13;
+
+fn build_groups(pats: &[Pat], stats: &mut Stats) -> Vec<Group> {
+    let mut groups: Vec<Group> = (0..TARGETS).map(|_| Group::default()).collect();
     // Exact anchors by gram width (2, 3, 4): gram -> (pattern, offset of
     // the gram in the anchor); case-insensitive anchors: literal -> patterns.
-    let mut grams: [[GramMap; 3]; 2] = Default::default();
-    let mut nocase: [HashMap<Vec<u8>, Vec<u32>>; 2] = Default::default();
+    let mut grams: Vec<[GramMap; 3]> = (0..TARGETS).map(|_| Default::default()).collect();
+    let mut nocase: Vec<HashMap<Vec<u8>, Vec<u32>>> =
+        (0..TARGETS).map(|_| HashMap::new()).collect();
     for (id, p) in pats.iter().enumerate() {
-        let g = usize::from(p.target.normalised());
+        let g = p.target.number() as usize;
         let lit = match p.anchor.map(|(a, _)| &p.elems[a]) {
             Some(Elem::Lit(l)) => l,
             _ if matches!(p.offset, Offset::Any) => {
@@ -887,8 +892,7 @@ fn build_groups(pats: &[Pat], stats: &mut Stats) -> (Group, Group) {
             });
         }
     }
-    let [raw, lower] = groups;
-    (raw, lower)
+    groups
 }
 
 /// A DFA is fastest but costs memory per state; past a few thousand
@@ -963,7 +967,8 @@ impl Signatures {
             _ => None,
         };
         if !file.normalised() {
-            let (mut matches, limits, exe) = self.scan_pass(data, file, exe, &[&self.raw]);
+            let (mut matches, limits, exe) =
+                self.scan_pass(data, file, exe, &self.groups_for(file));
             self.section_hashes(data, file, exe.as_ref(), &mut matches);
             return ScanResult {
                 matches,
@@ -975,15 +980,16 @@ impl Signatures {
         // (logical signature counts are not summed across the two), and
         // target 3 / 7 signatures see only the normalised text.
         if !data.iter().any(u8::is_ascii_uppercase) {
-            let (matches, limits, _) = self.scan_pass(data, file, exe, &[&self.raw, &self.lower]);
+            let (matches, limits, _) = self.scan_pass(data, file, exe, &self.groups_for(file));
             return ScanResult {
                 matches,
                 limits_hit: limits,
             };
         }
-        let (mut matches, mut limits, _) = self.scan_pass(data, file, exe, &[&self.raw]);
+        let (mut matches, mut limits, _) =
+            self.scan_pass(data, file, exe, &self.groups_for(TargetType::Any));
         let lower = data.to_ascii_lowercase();
-        let (more, l2, _) = self.scan_pass(&lower, file, None, &[&self.raw, &self.lower]);
+        let (more, l2, _) = self.scan_pass(&lower, file, None, &self.groups_for(file));
         limits = limits.saturating_add(l2);
         for m in more {
             if !matches
@@ -997,6 +1003,18 @@ impl Signatures {
             matches,
             limits_hit: limits,
         }
+    }
+
+    /// The groups a file of type `file` is matched against.
+    fn groups_for(&self, file: TargetType) -> Vec<&Group> {
+        let mut v = vec![&self.groups[0]];
+        let t = file.number() as usize;
+        if t != 0
+            && let Some(g) = self.groups.get(t)
+        {
+            v.push(g);
+        }
+        v
     }
 
     /// Runs `groups` over one buffer: body and logical matches, limits hit.
