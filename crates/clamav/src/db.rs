@@ -293,8 +293,16 @@ struct GramTable {
     width: usize,
     shift: u32,
     bits: Vec<u64>,
+    /// Gram value -> range of `entries`.
     index: FastMap<u32, (u32, u32)>,
+    /// (anchor literal id, offset of the gram in it).
     entries: Vec<(u32, u8)>,
+    /// Distinct anchor literals: compared once per hit, however many
+    /// patterns share them (thousands share "GetProcAddress").
+    lits: Vec<Box<[u8]>>,
+    /// Literal id -> range of `pids`.
+    lit_start: Vec<u32>,
+    pids: Vec<u32>,
 }
 
 /// Hasher for the small integer keys of the hot tables (gram values,
@@ -335,7 +343,21 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 const GRAM_MUL: u32 = 0x9e37_79b1;
 
 impl GramTable {
-    fn new(width: usize, map: GramMap) -> Self {
+    fn new(width: usize, by_lit: HashMap<Box<[u8]>, Vec<u32>>) -> Self {
+        let mut map: GramMap = HashMap::new();
+        let mut lits = Vec::with_capacity(by_lit.len());
+        let mut lit_start = Vec::with_capacity(by_lit.len() + 1);
+        let mut pids = Vec::new();
+        for (lit, v) in by_lit {
+            let (key, off, _) = gram_of(&lit);
+            map.entry(key)
+                .or_default()
+                .push((lits.len() as u32, off as u8));
+            lit_start.push(pids.len() as u32);
+            pids.extend(v);
+            lits.push(lit);
+        }
+        lit_start.push(pids.len() as u32);
         // 2 and 3 bytes: one bit per value. 4 bytes: a hash into at least
         // 64 bits per gram (a false hit rate under 2%), 2^16..2^28 bits.
         let bits_log = match width {
@@ -350,8 +372,11 @@ impl GramTable {
             width,
             shift: 32 - bits_log,
             bits: vec![0u64; 1usize << (bits_log - 6)],
-            index: HashMap::with_capacity_and_hasher(map.len(), BuildHasherDefault::default()),
+            index: FastMap::with_capacity_and_hasher(map.len(), BuildHasherDefault::default()),
             entries: Vec::new(),
+            lits,
+            lit_start,
+            pids,
         };
         for (key, v) in map {
             let h = t.slot(key);
@@ -813,7 +838,7 @@ fn gram_of(lit: &[u8]) -> (u32, usize, usize) {
     )
 }
 
-/// Gram value -> (pattern, offset of the gram in its anchor).
+/// Gram value -> (anchor literal id, offset of the gram in it).
 type GramMap = HashMap<u32, Vec<(u32, u8)>>;
 
 /// Number of target type slots (ClamAV's numbers 0..=12).
@@ -823,7 +848,8 @@ fn build_groups(pats: &[Pat], stats: &mut Stats) -> Vec<Group> {
     let mut groups: Vec<Group> = (0..TARGETS).map(|_| Group::default()).collect();
     // Exact anchors by gram width (2, 3, 4): gram -> (pattern, offset of
     // the gram in the anchor); case-insensitive anchors: literal -> patterns.
-    let mut grams: Vec<[GramMap; 3]> = (0..TARGETS).map(|_| Default::default()).collect();
+    let mut grams: Vec<[HashMap<Box<[u8]>, Vec<u32>>; 3]> =
+        (0..TARGETS).map(|_| Default::default()).collect();
     let mut nocase: Vec<HashMap<Vec<u8>, Vec<u32>>> =
         (0..TARGETS).map(|_| HashMap::new()).collect();
     for (id, p) in pats.iter().enumerate() {
@@ -848,18 +874,18 @@ fn build_groups(pats: &[Pat], stats: &mut Stats) -> Vec<Group> {
                 .or_default()
                 .push(id as u32);
         } else {
-            let (key, off, width) = gram_of(lit);
+            let width = lit.len().min(4);
             grams[g][width - 2]
-                .entry(key)
+                .entry(lit.clone())
                 .or_default()
-                .push((id as u32, off as u8));
+                .push(id as u32);
         }
     }
     for (g, group) in groups.iter_mut().enumerate() {
-        for (w, map) in std::mem::take(&mut grams[g]).into_iter().enumerate() {
-            if !map.is_empty() {
-                stats.literals += map.len();
-                group.grams[w] = Some(GramTable::new(w + 2, map));
+        for (w, by_lit) in std::mem::take(&mut grams[g]).into_iter().enumerate() {
+            if !by_lit.is_empty() {
+                stats.literals += by_lit.len();
+                group.grams[w] = Some(GramTable::new(w + 2, by_lit));
             }
         }
         let map = std::mem::take(&mut nocase[g]);
@@ -918,9 +944,29 @@ struct State<'a> {
     limits: u32,
     /// Steps left for this scan.
     left: u64,
+    /// Patterns that need no more matching in this scan (their `.ndb`
+    /// signature matched, or their subsignature reached its count cap);
+    /// allocated on the first match.
+    done: Vec<u64>,
 }
 
 impl State<'_> {
+    fn is_done(&self, pid: u32) -> bool {
+        let i = pid as usize;
+        self.done
+            .get(i >> 6)
+            .is_some_and(|w| w & (1 << (i & 63)) != 0)
+    }
+    fn set_done(&mut self, pid: u32, patterns: usize) {
+        if self.done.is_empty() {
+            self.done = vec![0; patterns.div_ceil(64)];
+        }
+        let i = pid as usize;
+        if let Some(w) = self.done.get_mut(i >> 6) {
+            *w |= 1 << (i & 63);
+        }
+    }
+
     /// A budget for one candidate, from what is left of the scan's; `None`
     /// (and one more limit counted) when the scan's budget is spent.
     fn budget(&mut self, steps: u32) -> Option<Budget> {
@@ -1035,6 +1081,7 @@ impl Signatures {
             left: (data.len() as u64)
                 .saturating_mul(SCAN_BUDGET_PER_BYTE)
                 .saturating_add(SCAN_BUDGET_BASE),
+            done: Vec::new(),
         };
         for g in groups {
             self.run_group(g, &mut st);
@@ -1064,13 +1111,13 @@ impl Signatures {
                 let lit = m.pattern().as_usize();
                 let (s, e) = (a.start[lit] as usize, a.start[lit + 1] as usize);
                 for &pid in &a.pats[s..e] {
-                    self.candidate(pid, m.start(), st);
+                    self.candidate(pid, m.start(), false, st);
                 }
             }
         }
         for &pid in &g.direct {
             let p = &self.pats[pid as usize];
-            if !self.wanted(p, st) {
+            if !self.wanted(pid, p, st) {
                 continue;
             }
             let Some((lo, hi)) = p.offset.resolve(st.data.len(), st.exe.as_ref()) else {
@@ -1085,7 +1132,7 @@ impl Signatures {
         }
         for &pid in &g.slow {
             let p = &self.pats[pid as usize];
-            if !self.wanted(p, st) {
+            if !self.wanted(pid, p, st) {
                 continue;
             }
             let Some(mut budget) = st.budget(MAX_STEPS_PER_HIT.saturating_mul(SLOW_BUDGET_HITS))
@@ -1109,9 +1156,18 @@ impl Signatures {
             let Some(&(s, e)) = t.index.get(&key) else {
                 return;
             };
-            for &(pid, off) in &t.entries[s as usize..e as usize] {
-                if let Some(at) = p.checked_sub(usize::from(off)) {
-                    self.candidate(pid, at, st);
+            for &(lit, off) in &t.entries[s as usize..e as usize] {
+                let Some(at) = p.checked_sub(usize::from(off)) else {
+                    continue;
+                };
+                let lit = lit as usize;
+                let bytes = &t.lits[lit];
+                if st.data.get(at..at + bytes.len()) != Some(&bytes[..]) {
+                    continue;
+                }
+                let (a, b) = (t.lit_start[lit] as usize, t.lit_start[lit + 1] as usize);
+                for &pid in &t.pids[a..b] {
+                    self.candidate(pid, at, true, st);
                 }
             }
         };
@@ -1145,16 +1201,8 @@ impl Signatures {
     }
 
     /// Whether pattern `p` applies to this file and still matters.
-    fn wanted(&self, p: &Pat, st: &State) -> bool {
-        if !p.target.applies_to(st.file) {
-            return false;
-        }
-        match p.owner {
-            Owner::Ndb(id) => !st.ndb_hits.contains_key(&id),
-            Owner::Ldb { sig, sub } => {
-                st.counts.get(&(sig, sub)).copied().unwrap_or(0) < self.ldb[sig as usize].cap
-            }
-        }
+    fn wanted(&self, pid: u32, p: &Pat, st: &State) -> bool {
+        p.target.applies_to(st.file) && !st.is_done(pid)
     }
 
     /// Verifies a pattern from a set of start positions (no anchor).
@@ -1184,9 +1232,9 @@ impl Signatures {
         }
     }
 
-    fn candidate(&self, pid: u32, at: usize, st: &mut State) {
+    fn candidate(&self, pid: u32, at: usize, anchor_checked: bool, st: &mut State) {
         let p = &self.pats[pid as usize];
-        if !self.wanted(p, st) {
+        if !self.wanted(pid, p, st) {
             return;
         }
         let Some((a, b)) = p.anchor else { return };
@@ -1205,7 +1253,7 @@ impl Signatures {
             if start < lo
                 || start > hi
                 || end > data.len()
-                || !pattern::fixed_ok(&p.elems[a], data, at, p.nocase)
+                || (!anchor_checked && !pattern::fixed_ok(&p.elems[a], data, at, p.nocase))
                 || !pattern::fixed_match(&p.elems[..a], data, start, p.nocase)
                 || !pattern::fixed_match(&p.elems[b..], data, at + aw, p.nocase)
                 || (p.fullword
@@ -1269,14 +1317,22 @@ impl Signatures {
         ok.then_some(first)
     }
 
-    fn record(&self, p: &Pat, _pid: u32, start: usize, st: &mut State) {
+    fn record(&self, p: &Pat, pid: u32, start: usize, st: &mut State) {
         match p.owner {
             Owner::Ndb(id) => {
                 st.ndb_hits.entry(id).or_insert(start as u64);
+                st.set_done(pid, self.pats.len());
             }
             Owner::Ldb { sig, sub } => {
+                let cap = self.ldb[sig as usize].cap;
                 let c = st.counts.entry((sig, sub)).or_insert(0);
-                *c = c.saturating_add(1);
+                // Counts past the cap change no comparison: stop there.
+                if *c < cap {
+                    *c += 1;
+                }
+                if *c >= cap {
+                    st.set_done(pid, self.pats.len());
+                }
             }
         }
     }
