@@ -358,15 +358,16 @@ impl GramTable {
             lits.push(lit);
         }
         lit_start.push(pids.len() as u32);
-        // 2 and 3 bytes: one bit per value. 4 bytes: a hash into at least
-        // 64 bits per gram (a false hit rate under 2%), 2^16..2^28 bits.
+        // 2 bytes: one bit per value (8 KiB). 3 and 4 bytes: a hash into
+        // at least 64 bits per gram (false hits under 2%), 2^12..2^28 bits,
+        // so that small sets keep the bitmap, tested at every position, in
+        // the CPU caches.
         let bits_log = match width {
             2 => 16,
-            3 => 24,
             _ => (map.len().max(1) * 64)
                 .next_power_of_two()
                 .trailing_zeros()
-                .clamp(16, 28),
+                .clamp(12, 28),
         };
         let mut t = GramTable {
             width,
@@ -390,7 +391,7 @@ impl GramTable {
 
     #[inline]
     fn slot(&self, key: u32) -> usize {
-        if self.width == 4 {
+        if self.width > 2 {
             (key.wrapping_mul(GRAM_MUL) >> self.shift) as usize
         } else {
             key as usize
@@ -1183,7 +1184,8 @@ impl Signatures {
             3 => {
                 for (p, c) in data.windows(3).enumerate() {
                     let key = u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16;
-                    if t.bits[(key >> 6) as usize] & (1 << (key & 63)) != 0 {
+                    let h = t.slot(key);
+                    if t.bits[h >> 6] & (1 << (h & 63)) != 0 {
                         hit(p, key, st);
                     }
                 }
