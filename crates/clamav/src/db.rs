@@ -297,10 +297,10 @@ struct GramTable {
     index: FastMap<u32, (u32, u32)>,
     /// (anchor literal id, offset of the gram in it).
     entries: Vec<(u32, u8)>,
-    /// Distinct anchor literals: compared once per hit, however many
-    /// patterns share them (thousands share "GetProcAddress").
-    lits: Vec<Box<[u8]>>,
-    /// Literal id -> range of `pids`.
+    /// Distinct anchor literal id -> range of `pids` (the literal's bytes
+    /// are the anchor of its first pattern). A literal is compared once
+    /// per hit, however many patterns share it (thousands share
+    /// "GetProcAddress").
     lit_start: Vec<u32>,
     pids: Vec<u32>,
 }
@@ -345,17 +345,15 @@ const GRAM_MUL: u32 = 0x9e37_79b1;
 impl GramTable {
     fn new(width: usize, by_lit: HashMap<Box<[u8]>, Vec<u32>>) -> Self {
         let mut map: GramMap = HashMap::new();
-        let mut lits = Vec::with_capacity(by_lit.len());
         let mut lit_start = Vec::with_capacity(by_lit.len() + 1);
         let mut pids = Vec::new();
         for (lit, v) in by_lit {
             let (key, off, _) = gram_of(&lit);
             map.entry(key)
                 .or_default()
-                .push((lits.len() as u32, off as u8));
+                .push((lit_start.len() as u32, off as u8));
             lit_start.push(pids.len() as u32);
             pids.extend(v);
-            lits.push(lit);
         }
         lit_start.push(pids.len() as u32);
         // 2 bytes: one bit per value (8 KiB). 3 and 4 bytes: a hash into
@@ -375,7 +373,6 @@ impl GramTable {
             bits: vec![0u64; 1usize << (bits_log - 6)],
             index: FastMap::with_capacity_and_hasher(map.len(), BuildHasherDefault::default()),
             entries: Vec::new(),
-            lits,
             lit_start,
             pids,
         };
@@ -1162,11 +1159,19 @@ impl Signatures {
                     continue;
                 };
                 let lit = lit as usize;
-                let bytes = &t.lits[lit];
+                let (a, b) = (t.lit_start[lit] as usize, t.lit_start[lit + 1] as usize);
+                let Some(first) = t.pids.get(a).map(|p| &self.pats[*p as usize]) else {
+                    continue;
+                };
+                let Some((ai, _)) = first.anchor else {
+                    continue;
+                };
+                let Elem::Lit(bytes) = &first.elems[ai] else {
+                    continue;
+                };
                 if st.data.get(at..at + bytes.len()) != Some(&bytes[..]) {
                     continue;
                 }
-                let (a, b) = (t.lit_start[lit] as usize, t.lit_start[lit + 1] as usize);
                 for &pid in &t.pids[a..b] {
                     self.candidate(pid, at, true, st);
                 }
