@@ -343,7 +343,7 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 const GRAM_MUL: u32 = 0x9e37_79b1;
 
 impl GramTable {
-    fn new(width: usize, by_lit: HashMap<Box<[u8]>, Vec<u32>>) -> Self {
+    fn new(width: usize, by_lit: LitMap) -> Self {
         let mut map: GramMap = HashMap::new();
         let mut lit_start = Vec::with_capacity(by_lit.len() + 1);
         let mut pids = Vec::new();
@@ -838,6 +838,8 @@ fn gram_of(lit: &[u8]) -> (u32, usize, usize) {
 
 /// Gram value -> (anchor literal id, offset of the gram in it).
 type GramMap = HashMap<u32, Vec<(u32, u8)>>;
+/// Anchor literal -> the patterns anchored on it.
+type LitMap = HashMap<Box<[u8]>, Vec<u32>>;
 
 /// Number of target type slots (ClamAV's numbers 0..=12).
 const TARGETS: usize = 13;
@@ -846,8 +848,7 @@ fn build_groups(pats: &[Pat], stats: &mut Stats) -> Vec<Group> {
     let mut groups: Vec<Group> = (0..TARGETS).map(|_| Group::default()).collect();
     // Exact anchors by gram width (2, 3, 4): gram -> (pattern, offset of
     // the gram in the anchor); case-insensitive anchors: literal -> patterns.
-    let mut grams: Vec<[HashMap<Box<[u8]>, Vec<u32>>; 3]> =
-        (0..TARGETS).map(|_| Default::default()).collect();
+    let mut grams: Vec<[LitMap; 3]> = (0..TARGETS).map(|_| Default::default()).collect();
     let mut nocase: Vec<HashMap<Vec<u8>, Vec<u32>>> =
         (0..TARGETS).map(|_| HashMap::new()).collect();
     for (id, p) in pats.iter().enumerate() {
