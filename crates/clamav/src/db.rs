@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 /// Shortest anchor literal (ClamAV requires two fixed bytes per part).
 pub const MIN_ANCHOR: usize = 2;
-/// Longest anchor literal: longer ones add automaton states for no gain.
+/// Longest anchor literal: longer ones cost more to compare for little gain.
 pub const MAX_ANCHOR: usize = 16;
 /// Issues kept per loaded file; the rest are only counted.
 pub const MAX_ISSUES: usize = 1000;
@@ -221,7 +221,7 @@ pub struct Stats {
     pub section_hashes: usize,
     /// Signatures removed by `.ign2`/`.ign` entries.
     pub ignored: usize,
-    /// Body patterns found through the automaton.
+    /// Body patterns found through their anchor (gram tables or automaton).
     pub anchored: usize,
     /// Body patterns without an anchor, tried at their fixed offset.
     pub direct: usize,
