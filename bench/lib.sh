@@ -7,7 +7,7 @@ need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
 
 # Contention. Anything else running (a cargo build, tests) skews a race
 # badly on a small machine. So:
-#  - settle waits (up to 10 min) until the CPUs are idle (< 0.2 cores busy
+#  - settle waits (up to 10 min, or SETTLE_MAX seconds) until the CPUs are idle (< 0.2 cores busy
 #    over 2 s) before each timed run;
 #  - timed measures "foreign" CPU: all CPU time the system spent during the
 #    run (from /proc/stat, steal included) minus the timed command's own
@@ -25,8 +25,8 @@ settle() {
         if awk -v d=$((b1 - b0)) -v t="$CLK_TCK" 'BEGIN {exit !(d < 0.4 * t)}'; then
             return
         fi
-        if [ "$waited" -ge 600 ]; then
-            echo "   warning: CPUs still busy after 10 min of waiting; timing anyway" >&2
+        if [ "$waited" -ge "${SETTLE_MAX:-600}" ]; then
+            echo "   warning: CPUs still busy after ${SETTLE_MAX:-600} s of waiting; timing anyway" >&2
             return
         fi
         [ "$waited" -eq 0 ] && echo "   (CPUs busy with something else, e.g. another build; waiting ...)" >&2

@@ -19,7 +19,7 @@ use takedown_vault::remove::{Outcome, Request};
 use takedown_vault::{Identity, Run, Vault};
 
 /// Files per batch.
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
 /// How long the first report of a batch waits for company.
 const LINGER: Duration = Duration::from_millis(200);
 

@@ -68,9 +68,29 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Chunk buffers, reused from one item to the next (two 64 KiB buffers
+/// allocated and zeroed per small file would cost more than the file).
+#[derive(Default)]
+pub struct Scratch {
+    cur: Vec<u8>,
+    next: Vec<u8>,
+}
+
 /// Encrypts everything `src` yields into `dst`, feeding the plaintext to
 /// `hash` on the way; returns the plaintext length.
 pub fn encrypt(
+    key: &Key,
+    id: &str,
+    src: &mut dyn Read,
+    dst: &mut dyn Write,
+    hash: &mut Sha256,
+) -> io::Result<u64> {
+    encrypt_with(&mut Scratch::default(), key, id, src, dst, hash)
+}
+
+/// [`encrypt`] with buffers kept in `scratch`.
+pub fn encrypt_with(
+    scratch: &mut Scratch,
     key: &Key,
     id: &str,
     src: &mut dyn Read,
@@ -83,9 +103,10 @@ pub fn encrypt(
     dst.write_all(&nonce)?;
     let aead = XChaCha20Poly1305::new(key.0.as_ref().into());
     let mut enc = EncryptorBE32::from_aead(aead, nonce.as_ref().into());
-    let mut cur = vec![0u8; CHUNK];
-    let mut next = vec![0u8; CHUNK];
-    let mut cur_len = read_full(src, &mut cur)?;
+    scratch.cur.resize(CHUNK, 0);
+    scratch.next.resize(CHUNK, 0);
+    let (mut cur, mut next) = (&mut scratch.cur, &mut scratch.next);
+    let mut cur_len = read_full(src, cur)?;
     let mut total = 0u64;
     let fail = |_| io::Error::other("encryption failed");
     loop {
@@ -94,7 +115,7 @@ pub fn encrypt(
         // A chunk is the last when nothing follows it; a short chunk is
         // always the last.
         let next_len = if cur_len == CHUNK {
-            read_full(src, &mut next)?
+            read_full(src, next)?
         } else {
             0
         };

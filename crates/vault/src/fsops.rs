@@ -16,7 +16,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// What `fstat` says about a file, as far as identity goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -66,7 +66,7 @@ impl Identity {
 pub struct Located {
     /// The directory, opened without following links (shared by the files
     /// of one batch in the same directory).
-    pub dir: Rc<OwnedFd>,
+    pub dir: Arc<OwnedFd>,
     /// The directory's path as given (for messages and the journal).
     pub dir_path: PathBuf,
     /// The last component.
@@ -186,7 +186,7 @@ pub fn locate(path: &Path) -> io::Result<Located> {
         ));
     };
     Ok(Located {
-        dir: Rc::new(open_dir_nofollow(parent)?),
+        dir: Arc::new(open_dir_nofollow(parent)?),
         dir_path: parent.to_path_buf(),
         name: name.to_os_string(),
     })
@@ -196,7 +196,7 @@ pub fn locate(path: &Path) -> io::Result<Located> {
 /// walk from the root per directory instead of per file).
 pub fn locate_cached(
     path: &Path,
-    cache: &mut HashMap<PathBuf, Rc<OwnedFd>>,
+    cache: &mut HashMap<PathBuf, Arc<OwnedFd>>,
 ) -> io::Result<Located> {
     let abs = std::path::absolute(path)?;
     if let (Some(parent), Some(Component::Normal(name))) =
@@ -217,7 +217,7 @@ pub fn locate_cached(
 /// Re-locates a file from a directory path and name stored in the journal.
 pub fn relocate(dir_path: &Path, name: &OsStr) -> io::Result<Located> {
     Ok(Located {
-        dir: Rc::new(open_dir_nofollow(dir_path)?),
+        dir: Arc::new(open_dir_nofollow(dir_path)?),
         dir_path: dir_path.to_path_buf(),
         name: name.to_os_string(),
     })
@@ -254,6 +254,11 @@ pub fn is_regular(st: &libc::stat) -> bool {
 /// Opens the regular file `name` in `dir` for reading, refusing links,
 /// FIFOs and devices (O_NONBLOCK so a FIFO swapped in cannot hang us).
 pub fn open_file_nofollow(dir: RawFd, name: &OsStr) -> io::Result<File> {
+    open_file_nofollow_stat(dir, name).map(|(f, _)| f)
+}
+
+/// [`open_file_nofollow`], also returning the `fstat` it made.
+pub fn open_file_nofollow_stat(dir: RawFd, name: &OsStr) -> io::Result<(File, libc::stat)> {
     let fd = openat(
         dir,
         name,
@@ -267,9 +272,8 @@ pub fn open_file_nofollow(dir: RawFd, name: &OsStr) -> io::Result<File> {
             "not a regular file",
         ));
     }
-    // Back to blocking reads for a regular file (O_NONBLOCK has no effect
-    // on them, but keep the descriptor plain).
-    Ok(File::from(fd))
+    // O_NONBLOCK has no effect on a regular file's reads.
+    Ok((File::from(fd), st))
 }
 
 /// Creates `name` in `dir` exclusively (never through a link), mode 0600.

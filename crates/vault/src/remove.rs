@@ -282,13 +282,42 @@ impl Vault {
         batch: &mut [Prepared],
         out: &mut [Option<Outcome>],
     ) {
-        let mut names = Names::default();
-        for p in batch.iter_mut() {
-            if let Err(o) = self.write_item(p, &reqs[p.idx], run, &mut names) {
-                self.unlink_tmp(&p.id);
-                out[p.idx] = Some(o);
-            }
-            fault::point("quarantine:written");
+        // Items are independent until the commit: write them on a few
+        // threads (reading, hashing and encrypting is CPU work).
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4)
+            .min(batch.len().max(1));
+        let per = batch.len().div_ceil(threads).max(1);
+        let failures: Vec<(usize, Outcome)> = std::thread::scope(|s| {
+            let this = &*self;
+            let workers: Vec<_> = batch
+                .chunks(per)
+                .map(|chunk| {
+                    s.spawn(move || {
+                        let mut names = Names::default();
+                        let mut scratch = crypt::Scratch::default();
+                        let mut failed = Vec::new();
+                        for p in chunk {
+                            if let Err(o) =
+                                this.write_item(p, &reqs[p.idx], run, &mut names, &mut scratch)
+                            {
+                                this.unlink_tmp(&p.id);
+                                failed.push((p.idx, o));
+                            }
+                            fault::point("quarantine:written");
+                        }
+                        failed
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for (idx, o) in failures {
+            out[idx] = Some(o);
         }
         if let Err(e) = fsops::syncfs(self.dir_fd()) {
             let why = format!(
@@ -342,6 +371,7 @@ impl Vault {
         r: &Request,
         run: &Run,
         names: &mut Names,
+        scratch: &mut crypt::Scratch,
     ) -> Result<(), Outcome> {
         let vault_err = |e: io::Error| {
             Outcome::Failed(format!(
@@ -352,16 +382,21 @@ impl Vault {
         let tmp = self.tmp_fd.as_raw_fd();
         let data =
             fsops::create_excl(tmp, OsStr::new(&format!("{}.item", p.id))).map_err(vault_err)?;
-        let mut w = BufWriter::with_capacity(64 << 10, data);
+        let cap = usize::try_from(r.identity.size)
+            .unwrap_or(usize::MAX)
+            .saturating_add(8 << 10);
+        let mut w = BufWriter::with_capacity(cap.min(256 << 10), data);
         let mut h = Sha256::new();
         let mut src = &p.file;
-        let n = crypt::encrypt(&self.key, &p.id, &mut src, &mut w, &mut h).map_err(|e| {
-            if is_write_error(&e) {
-                vault_err(e)
-            } else {
-                Outcome::Failed(format!("cannot read it: {}; left in place", reason(&e)))
-            }
-        })?;
+        let n = crypt::encrypt_with(scratch, &self.key, &p.id, &mut src, &mut w, &mut h).map_err(
+            |e| {
+                if is_write_error(&e) {
+                    vault_err(e)
+                } else {
+                    Outcome::Failed(format!("cannot read it: {}; left in place", reason(&e)))
+                }
+            },
+        )?;
         check_unchanged(&p.file, r, n, hex::encode(h.finalize()))?;
         let st = &p.st;
         let meta = Meta {
@@ -455,7 +490,7 @@ fn is_write_error(e: &io::Error) -> bool {
 /// Step 1: open the very file the scan saw.
 pub(crate) fn prepare(
     r: &Request,
-    dirs: &mut std::collections::HashMap<PathBuf, std::rc::Rc<std::os::fd::OwnedFd>>,
+    dirs: &mut std::collections::HashMap<PathBuf, std::sync::Arc<std::os::fd::OwnedFd>>,
 ) -> Result<(Located, File, libc::stat), Outcome> {
     if r.sha256.is_empty() {
         return Err(Outcome::Refused(
@@ -470,20 +505,19 @@ pub(crate) fn prepare(
             reason(&e)
         )),
     })?;
-    let file = fsops::open_file_nofollow(loc.dir.as_raw_fd(), &loc.name).map_err(|e| {
-        match (e.raw_os_error(), e.kind()) {
-            (Some(libc::ELOOP), _) => Outcome::Refused(
-                "it is now a symbolic link; nothing was done to it or its target".into(),
-            ),
-            (Some(libc::ENOENT), _) => Outcome::Refused("it is gone since the scan".into()),
-            (_, io::ErrorKind::InvalidInput) => {
-                Outcome::Refused("it is no longer a regular file; left alone".into())
+    let (file, st) =
+        fsops::open_file_nofollow_stat(loc.dir.as_raw_fd(), &loc.name).map_err(|e| {
+            match (e.raw_os_error(), e.kind()) {
+                (Some(libc::ELOOP), _) => Outcome::Refused(
+                    "it is now a symbolic link; nothing was done to it or its target".into(),
+                ),
+                (Some(libc::ENOENT), _) => Outcome::Refused("it is gone since the scan".into()),
+                (_, io::ErrorKind::InvalidInput) => {
+                    Outcome::Refused("it is no longer a regular file; left alone".into())
+                }
+                _ => Outcome::Failed(format!("cannot open it: {}; left in place", reason(&e))),
             }
-            _ => Outcome::Failed(format!("cannot open it: {}; left in place", reason(&e))),
-        }
-    })?;
-    let st = fsops::fstat(file.as_raw_fd())
-        .map_err(|e| Outcome::Failed(format!("cannot stat it: {}; left in place", reason(&e))))?;
+        })?;
     if let Some(d) = Identity::of(&st).differs(&r.identity) {
         return Err(Outcome::Refused(format!(
             "{d} since the scan; left in place"
