@@ -58,7 +58,11 @@ pub struct Plan {
 
 impl Actor {
     pub fn start(plan: Plan, printer: Printer) -> Actor {
-        let (tx, rx) = crossbeam_channel::bounded(1024);
+        // Room for a few batches: the scan hands over and goes on instead
+        // of spinning on a full channel (on a small machine that spinning
+        // takes the CPU from the thread doing the work); still bounded, so
+        // memory is too.
+        let (tx, rx) = crossbeam_channel::bounded(4 * BATCH);
         let handle = std::thread::spawn(move || {
             let mut w = Worker {
                 plan,

@@ -614,6 +614,12 @@ mod tests {
     }
 
     #[test]
+    fn ids_do_not_collide_within_a_second() {
+        let ids: std::collections::HashSet<String> = (0..50_000).map(|_| item::new_id()).collect();
+        assert_eq!(ids.len(), 50_000);
+    }
+
+    #[test]
     fn ids_are_checked_before_they_name_paths() {
         assert!(item::valid_id(&item::new_id()));
         for bad in ["", "../x", "a/b", ".", "..", "x y"] {

@@ -282,42 +282,16 @@ impl Vault {
         batch: &mut [Prepared],
         out: &mut [Option<Outcome>],
     ) {
-        // Items are independent until the commit: write them on a few
-        // threads (reading, hashing and encrypting is CPU work).
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4)
-            .min(batch.len().max(1));
-        let per = batch.len().div_ceil(threads).max(1);
-        let failures: Vec<(usize, Outcome)> = std::thread::scope(|s| {
-            let this = &*self;
-            let workers: Vec<_> = batch
-                .chunks(per)
-                .map(|chunk| {
-                    s.spawn(move || {
-                        let mut names = Names::default();
-                        let mut scratch = crypt::Scratch::default();
-                        let mut failed = Vec::new();
-                        for p in chunk {
-                            if let Err(o) =
-                                this.write_item(p, &reqs[p.idx], run, &mut names, &mut scratch)
-                            {
-                                this.unlink_tmp(&p.id);
-                                failed.push((p.idx, o));
-                            }
-                            fault::point("quarantine:written");
-                        }
-                        failed
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
-        for (idx, o) in failures {
-            out[idx] = Some(o);
+        // One thread: creating files in one directory serialises on its
+        // lock anyway, and more writers only spin on it.
+        let mut names = Names::default();
+        let mut scratch = crypt::Scratch::default();
+        for p in batch.iter() {
+            if let Err(o) = self.write_item(p, &reqs[p.idx], run, &mut names, &mut scratch) {
+                self.unlink_tmp(&p.id);
+                out[p.idx] = Some(o);
+            }
+            fault::point("quarantine:written");
         }
         if let Err(e) = fsops::syncfs(self.dir_fd()) {
             let why = format!(
