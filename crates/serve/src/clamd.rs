@@ -177,8 +177,10 @@ impl Conn {
         };
         let in_session = self.session.is_some();
         if in_session && delim == Delim::Legacy {
-            // Inside a session every command must be prefixed.
+            // Inside a session every command must be prefixed; this one has
+            // no request number.
             self.app.metrics.request("clamd", "unknown", "error");
+            self.session = None;
             self.reply(w, Delim::Newline, "UNKNOWN COMMAND").await?;
             return Ok(Next::Close);
         }
@@ -581,8 +583,10 @@ async fn read_command<R: AsyncRead + Unpin>(
         b'n' => (Delim::Newline, Vec::new()),
         b => (Delim::Legacy, vec![b]),
     };
-    if delim == Delim::Legacy && first[0] == b'\n' {
-        // An empty legacy command.
+    if delim == Delim::Legacy && !first[0].is_ascii_uppercase() {
+        // Every command is a word in capitals: this is not one (binary
+        // garbage, an HTTP client with a wrong port...). Answer at once,
+        // as clamd does, instead of waiting for a newline.
         return Ok(Read::Command(Delim::Legacy, String::new()));
     }
     let end = delim.byte();

@@ -65,8 +65,10 @@ pub struct Signatures {
     pub builtin: bool,
     /// Any signature problem is fatal at start (and refuses a reload).
     pub strict: bool,
-    /// Compiled-rules cache; `None` for no cache.
+    /// Compiled-rules cache directory.
     pub cache_dir: Option<PathBuf>,
+    /// Use the compiled-rules cache.
+    pub cache: bool,
 }
 
 impl Default for Signatures {
@@ -76,6 +78,7 @@ impl Default for Signatures {
             builtin: true,
             strict: false,
             cache_dir: None,
+            cache: true,
         }
     }
 }
@@ -336,7 +339,11 @@ impl Config {
                 paths: self.signatures.paths.clone(),
                 builtin: self.signatures.builtin,
                 strict: self.signatures.strict,
-                cache_dir: self.signatures.cache_dir.clone(),
+                cache_dir: self
+                    .signatures
+                    .cache
+                    .then(|| self.signatures.cache_dir.clone())
+                    .flatten(),
             },
             scan,
             max_upload,
