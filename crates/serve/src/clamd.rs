@@ -33,8 +33,7 @@ const READ_CHUNK: usize = 64 << 10;
 const MAX_SESSION_REQUESTS: u64 = 1_000_000;
 
 /// The commands `VERSIONCOMMANDS` lists: those implemented here.
-const COMMANDS: &str =
-    "SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN STATS IDSESSION INSTREAM ALLMATCHSCAN";
+const COMMANDS: &str = "SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN STATS IDSESSION INSTREAM ALLMATCHSCAN";
 
 /// How a command was terminated, and so how its reply is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +71,9 @@ enum Read {
 /// calls it `EICAR_Test_File`. Every other name is passed through, with
 /// control characters replaced so that a name cannot break the framing.
 pub fn clamd_name(d: &Detection) -> String {
-    if d.engine == EngineKind::Yara && d.name == "EICAR_Test_File" && d.source == builtin::YARA_ORIGIN
+    if d.engine == EngineKind::Yara
+        && d.name == "EICAR_Test_File"
+        && d.source == builtin::YARA_ORIGIN
     {
         return "Eicar-Test-Signature".into();
     }
@@ -89,10 +90,7 @@ where
 {
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::with_capacity(READ_CHUNK, r);
-    let mut conn = Conn {
-        app,
-        session: None,
-    };
+    let mut conn = Conn { app, session: None };
     if let Err(e) = conn.run(&mut r, &mut w).await {
         tracing::debug!(error = %e, "clamd connection ended");
     }
@@ -194,7 +192,13 @@ impl Conn {
         let label = known(name).unwrap_or("unknown");
         let session_forbidden = matches!(
             name,
-            "CONTSCAN" | "MULTISCAN" | "ALLMATCHSCAN" | "RELOAD" | "SHUTDOWN" | "QUIT" | "IDSESSION"
+            "CONTSCAN"
+                | "MULTISCAN"
+                | "ALLMATCHSCAN"
+                | "RELOAD"
+                | "SHUTDOWN"
+                | "QUIT"
+                | "IDSESSION"
         );
         if in_session && session_forbidden {
             self.app.metrics.request("clamd", label, "error");
@@ -257,8 +261,9 @@ impl Conn {
                 status = st;
                 next
             }
-            ("SCAN" | "CONTSCAN" | "MULTISCAN", Some(path))
-            | ("ALLMATCHSCAN", Some(path)) if prefixed || name != "ALLMATCHSCAN" => {
+            ("SCAN" | "CONTSCAN" | "MULTISCAN", Some(path)) | ("ALLMATCHSCAN", Some(path))
+                if prefixed || name != "ALLMATCHSCAN" =>
+            {
                 status = self.path_scan(w, delim, name, path).await?;
                 Next::Continue
             }
@@ -322,7 +327,8 @@ impl Conn {
                 drop(admitted);
                 match scanned {
                     Ok(s) => {
-                        self.app.record("clamd", &s, started.elapsed().as_secs_f64());
+                        self.app
+                            .record("clamd", &s, started.elapsed().as_secs_f64());
                         let (text, status) = stream_reply(&s);
                         self.reply(w, delim, &text).await?;
                         Ok((Next::Continue, status))
@@ -422,17 +428,18 @@ impl Conn {
             self.reply(
                 w,
                 delim,
-                &format!(
-                    "{}: a full path is required. ERROR",
-                    printable(path)
-                ),
+                &format!("{}: a full path is required. ERROR", printable(path)),
             )
             .await?;
             return Ok("error");
         }
         let Some(admitted) = self.admit_within(self.app.settings.idle_timeout).await else {
-            self.reply(w, delim, &format!("{}: too many scans in progress. ERROR", printable(path)))
-                .await?;
+            self.reply(
+                w,
+                delim,
+                &format!("{}: too many scans in progress. ERROR", printable(path)),
+            )
+            .await?;
             return Ok("busy");
         };
         let generation = self.app.generation();
@@ -462,9 +469,11 @@ impl Conn {
                     let shown = printable(&f.path);
                     let names: Vec<String> = f.detections.iter().map(clamd_name).collect();
                     if names.is_empty() {
-                        if let Some(problem) = f.problems.iter().find(|p| {
-                            p.kind == takedown_engine::finding::ProblemKind::Error
-                        }) && f.chain.is_empty()
+                        if let Some(problem) = f
+                            .problems
+                            .iter()
+                            .find(|p| p.kind == takedown_engine::finding::ProblemKind::Error)
+                            && f.chain.is_empty()
                         {
                             lines.push(format!("{shown}: {}. ERROR", printable(&problem.message)));
                         }
@@ -488,9 +497,11 @@ impl Conn {
         })
         .await;
         drop(admitted);
-        let (lines, found) = lines.unwrap_or_else(|e| (vec![format!("{}: {e}. ERROR", printable(path))], false));
+        let (lines, found) =
+            lines.unwrap_or_else(|e| (vec![format!("{}: {e}. ERROR", printable(path))], false));
         if lines.is_empty() {
-            self.reply(w, delim, &format!("{}: OK", printable(path))).await?;
+            self.reply(w, delim, &format!("{}: OK", printable(path)))
+                .await?;
         }
         for l in &lines {
             self.reply(w, delim, l).await?;
@@ -647,7 +658,10 @@ mod tests {
         ));
         // Half a command, then the client went away.
         let mut r = BufReader::new(&b"zPING"[..]);
-        assert!(matches!(read_command(&mut r, d).await.unwrap(), Read::Closed));
+        assert!(matches!(
+            read_command(&mut r, d).await.unwrap(),
+            Read::Closed
+        ));
     }
 
     #[test]

@@ -312,10 +312,7 @@ impl Config {
                 );
             }
         }
-        let exposed = http
-            .iter()
-            .chain(&clamd_tcp)
-            .any(|a| !a.ip().is_loopback());
+        let exposed = http.iter().chain(&clamd_tcp).any(|a| !a.ip().is_loopback());
         let has_tokens = !self.auth.tokens.is_empty() || !self.auth.admin_tokens.is_empty();
         if !http.iter().all(|a| a.ip().is_loopback()) && !has_tokens {
             anyhow::bail!(
@@ -421,9 +418,13 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let err = |t: &str| Config::parse(t, "c.toml").and_then(|c| c.validate().map(|_| ()));
-        let e = err("[limits]\nmax_upload = \"12Q\"").unwrap_err().to_string();
+        let e = err("[limits]\nmax_upload = \"12Q\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("limits.max_upload"), "{e}");
-        let e = err("[listen]\nhttp = [\"nowhere\"]").unwrap_err().to_string();
+        let e = err("[listen]\nhttp = [\"nowhere\"]")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("listen.http") && e.contains("nowhere"), "{e}");
         let e = err("[limits]\nmax_uplod = \"1M\"").unwrap_err().to_string();
         assert!(e.contains("c.toml") && e.contains("max_uplod"), "{e}");

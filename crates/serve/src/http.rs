@@ -148,10 +148,7 @@ pub fn token_allows(service: &Service, token: Option<&str>, role: Role) -> Resul
         return Ok(());
     }
     let Some(token) = token else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "this endpoint needs a bearer token (Authorization: Bearer TOKEN)",
-        ));
+        return Err(missing_token());
     };
     let matches = |list: &[String]| {
         // Check every token, whatever matches, so timing tells nothing.
@@ -170,6 +167,13 @@ pub fn token_allows(service: &Service, token: Option<&str>, role: Role) -> Resul
         )),
         _ => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid token")),
     }
+}
+
+fn missing_token() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "this endpoint needs a bearer token (Authorization: Bearer TOKEN)",
+    )
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -279,9 +283,11 @@ pub async fn receive_and_scan(
     form: bool,
     started: Instant,
 ) -> Result<ScanAnswer, ApiError> {
-    let header_auth = authorize(app, req.headers(), Role::Scan);
-    if header_auth.is_err() && !form {
-        return Err(header_auth.unwrap_err());
+    let header_auth = authorize(app, req.headers(), Role::Scan).map_err(|e| e.message);
+    if let Err(message) = &header_auth
+        && !form
+    {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, message.clone()));
     }
     let limit = app.settings.max_upload;
     if let Some(len) = req
@@ -313,7 +319,9 @@ pub async fn receive_and_scan(
     let uploads = if is_multipart(req.headers()) {
         receive_multipart(app, req, header_auth.is_ok(), deadline).await?
     } else {
-        header_auth?;
+        if let Err(message) = header_auth {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, message));
+        }
         if form {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -398,11 +406,7 @@ fn clean_name(name: &str) -> String {
         }
         out.truncate(cut);
     }
-    if out.is_empty() {
-        "upload".into()
-    } else {
-        out
-    }
+    if out.is_empty() { "upload".into() } else { out }
 }
 
 fn time_left(deadline: Instant, idle: Duration) -> Result<Duration, ApiError> {
@@ -478,7 +482,7 @@ async fn receive_multipart(
         if !authorized && !is_token && file_name.is_some() {
             // The form's token field comes before its files; a file
             // before any valid token is refused unread.
-            return Err(token_allows(app, None, Role::Scan).unwrap_err());
+            return Err(missing_token());
         }
         let mut field = field;
         let room = limit.saturating_sub(total);
@@ -528,16 +532,13 @@ async fn receive_multipart(
         if uploads.len() >= app.settings.max_files {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "more than {} files in one request",
-                    app.settings.max_files
-                ),
+                format!("more than {} files in one request", app.settings.max_files),
             ));
         }
         uploads.push((clean_name(&file_name), spool.finish().map_err(spool_error)?));
     }
     if !authorized {
-        return Err(token_allows(app, None, Role::Scan).unwrap_err());
+        return Err(missing_token());
     }
     Ok(uploads)
 }
@@ -549,13 +550,15 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     } else {
         StatusCode::BAD_REQUEST
     };
-    ApiError::new(status, format!("malformed multipart body: {}", e.body_text()))
+    ApiError::new(
+        status,
+        format!("malformed multipart body: {}", e.body_text()),
+    )
 }
 
 async fn signatures(State(app): State<App>, headers: HeaderMap) -> Response {
     if let Err(e) = authorize(&app, &headers, Role::Scan) {
-        app.metrics
-            .request("http", "signatures", &e.status_label());
+        app.metrics.request("http", "signatures", &e.status_label());
         return e.into_response();
     }
     app.metrics.request("http", "signatures", "200");
@@ -590,7 +593,10 @@ async fn reload(State(app): State<App>, headers: HeaderMap) -> Response {
 
 async fn openapi() -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         OPENAPI,
     )
         .into_response()

@@ -66,9 +66,8 @@ pub async fn start(app: Arc<Service>) -> anyhow::Result<Bound> {
     }
     if let Some(path) = &s.clamd_unix {
         remove_stale_socket(path)?;
-        let l = UnixListener::bind(path).map_err(|e| {
-            anyhow::anyhow!("cannot listen for clamd on {}: {e}", path.display())
-        })?;
+        let l = UnixListener::bind(path)
+            .map_err(|e| anyhow::anyhow!("cannot listen for clamd on {}: {e}", path.display()))?;
         bound.clamd_unix = Some(path.clone());
         app.tasks.spawn(clamd_accept_unix(app.clone(), l));
     }

@@ -85,11 +85,7 @@ impl Metrics {
             "Scan requests admitted: uploading, queued or scanning",
             in_flight.clone(),
         );
-        registry.register(
-            "reloads",
-            "Signature reloads, by result",
-            reloads.clone(),
-        );
+        registry.register("reloads", "Signature reloads, by result", reloads.clone());
         registry.register(
             "signatures_age_seconds",
             "Seconds since the running signature set was loaded",

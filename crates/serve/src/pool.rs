@@ -170,7 +170,11 @@ pub struct Pool {
 
 impl Pool {
     /// Starts `workers` threads scanning with `opts`.
-    pub fn start(workers: usize, opts: ScanOptions, metrics: Arc<Metrics>) -> std::io::Result<Pool> {
+    pub fn start(
+        workers: usize,
+        opts: ScanOptions,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Pool> {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         for i in 0..workers {
             let rx = rx.clone();

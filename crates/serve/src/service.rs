@@ -60,7 +60,9 @@ impl Service {
         Ok(Arc::new(Service {
             admission: Arc::new(Semaphore::new(settings.max_requests)),
             connections: Arc::new(Semaphore::new(
-                settings.max_requests.saturating_mul(CONNECTIONS_PER_REQUEST),
+                settings
+                    .max_requests
+                    .saturating_mul(CONNECTIONS_PER_REQUEST),
             )),
             settings,
             sigs,

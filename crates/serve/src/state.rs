@@ -89,7 +89,11 @@ impl Generation {
                 .map(|info| SourceDescription {
                     info,
                     modified: (!info.path.starts_with("builtin:"))
-                        .then(|| std::fs::metadata(&info.path).and_then(|m| m.modified()).ok())
+                        .then(|| {
+                            std::fs::metadata(&info.path)
+                                .and_then(|m| m.modified())
+                                .ok()
+                        })
                         .flatten()
                         .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
                 })

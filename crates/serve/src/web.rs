@@ -155,12 +155,16 @@ fn render_file(out: &mut String, f: &FileAnswer) {
         for d in &finding.detections {
             let _ = write!(
                 out,
-                r#"<li class="detection"><span class="det-name">{}</span> <span class="chain">{chain}</span> <span class="det-meta">{}, score {}, {}</span></li>"#,
+                r#"<li class="detection"><span class="det-name">{}</span> <span class="chain">{chain}</span> <span class="det-meta">{}, score {}, {}</span>"#,
                 escape(&d.name),
                 d.engine.as_str(),
                 d.score,
                 escape(&d.source)
             );
+            if let Some(sha) = &finding.sha256 {
+                let _ = write!(out, r#" <code class="det-sha256">{}</code>"#, escape(sha));
+            }
+            out.push_str("</li>");
         }
         for p in &finding.problems {
             let _ = write!(
@@ -191,6 +195,9 @@ mod tests {
         assert!(!INDEX.contains("<script>"), "inline scripts break the CSP");
         assert!(!INDEX.contains("style="), "inline styles break the CSP");
         assert!(INDEX.contains(r#"enctype="multipart/form-data""#));
-        assert!(!SCRIPT.contains("innerHTML"), "build nodes, never parse HTML");
+        assert!(
+            !SCRIPT.contains("innerHTML"),
+            "build nodes, never parse HTML"
+        );
     }
 }

@@ -61,6 +61,9 @@
             el("span", "det-name", d.name), " ",
             el("span", "chain", chain), " ",
             el("span", "det-meta", d.engine + ", score " + d.score + ", " + d.source));
+          if (finding.sha256) {
+            item.append(" ", el("code", "det-sha256", finding.sha256));
+          }
           dets.append(item);
         }
         for (const p of finding.problems) {
@@ -128,4 +131,6 @@
     drop.classList.remove("over");
     upload(ev.dataTransfer ? ev.dataTransfer.files : null);
   });
+  // Tells tests (and curious users) that the page is enhanced.
+  document.documentElement.dataset.enhanced = "1";
 })();

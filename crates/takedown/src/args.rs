@@ -22,6 +22,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per run: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Scan files and directories (detection only).
