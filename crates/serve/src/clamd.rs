@@ -95,7 +95,26 @@ where
         tracing::debug!(error = %e, "clamd connection ended");
     }
     let _ = w.shutdown().await;
+    // Lingering close: a client may still be sending (a stream refused on
+    // its size, garbage after an unknown command). Closing with unread
+    // data makes the kernel send a reset, which can destroy the reply the
+    // client has not read yet; drain a little first, boundedly.
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut sink = [0u8; 16 << 10];
+        let mut drained = 0usize;
+        while drained < LINGER_BYTES {
+            match r.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    })
+    .await;
 }
+
+/// How long, and how much, a closing connection is drained.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 4 << 20;
 
 struct Conn {
     app: Arc<Service>,

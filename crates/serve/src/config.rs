@@ -416,6 +416,17 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_config_is_valid() {
+        let text = include_str!("../../../dist/serve.toml");
+        let s = Config::parse(text, "dist/serve.toml")
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(s.http, vec![DEFAULT_HTTP.parse().unwrap()]);
+        assert!(s.clamd_unix.is_some());
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let err = |t: &str| Config::parse(t, "c.toml").and_then(|c| c.validate().map(|_| ()));
         let e = err("[limits]\nmax_upload = \"12Q\"")
