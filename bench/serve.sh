@@ -15,6 +15,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 W="$HERE/work/serve"
 mkdir -p "$W"
+# The compiled-rules cache, as in production (a start fills it).
+mkdir -p "$W/cache" && chmod 700 "$W/cache"
 WHAT=${1:-all}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 CONCURRENCY=${CONCURRENCY:-8}
@@ -46,7 +48,7 @@ trap cleanup EXIT
 start_takedown() {
     local name=$1; shift
     rm -f "$W/ready.$name"
-    "$TAKEDOWN" serve --http 127.0.0.1:0 --clamd 127.0.0.1:0 --no-cache \
+    "$TAKEDOWN" serve --http 127.0.0.1:0 --clamd 127.0.0.1:0 --cache-dir "$W/cache" \
         --ready-file "$W/ready.$name" "$@" 2>"$W/log.$name" &
     TD_PID=$!
     PIDS+=("$TD_PID")
@@ -127,6 +129,10 @@ EOF
     done
     # clamd forks nothing in the foreground: its PID is the server.
     # takedown: the same IOCs plus its built-in pack (EICAR, clam.exe).
+    # A first start fills the compiled-rules cache, as any earlier start
+    # of a deployed service has.
+    start_takedown race -s "$W/tdsigs"
+    stop "$TD_PID"
     start_takedown race -s "$W/tdsigs"
 
     log "sanity: both find EICAR and clam.exe, neither a clean file"

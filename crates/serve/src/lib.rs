@@ -29,6 +29,25 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 
+/// Tunes glibc's allocator for a long-running server with many threads
+/// and uploads of every size. By default glibc raises its mmap threshold
+/// each time a large block is freed (up to 32 MiB), after which upload
+/// buffers come from the heap and stay resident after they are freed, and
+/// it keeps up to 8 arenas per core. A fixed threshold returns every large
+/// buffer to the system when freed, and two arenas bound fragmentation;
+/// measured (bench/serve.sh) this roughly halves peak RSS under load at no
+/// throughput cost. Call it before any thread starts.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before other
+    // threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
+    }
+}
+
 /// The addresses actually bound (port 0 resolved), for logs and for the
 /// `--ready-file`.
 #[derive(Clone, Debug, Serialize)]

@@ -195,6 +195,7 @@ fn read_tokens(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
 
 /// Runs the service until SIGTERM; exit code 0 after a clean shutdown.
 pub fn serve(a: ServeArgs) -> anyhow::Result<u8> {
+    takedown_serve::tune_allocator();
     let ready_file = a.ready_file.clone();
     let settings = a.into_config()?.validate()?;
     let workers = settings.workers;
