@@ -7,7 +7,7 @@
 #   bash bench/serve.sh load         # the load test only
 #   bash bench/serve.sh race         # the race only
 #
-# Knobs: SKIP_BUILD=1, SECONDS_PER_RUN (default 10), CONCURRENCY (default 8),
+# Knobs: SKIP_BUILD=1, SETTLE=1 (wait for idle CPUs), SECONDS_PER_RUN (default 10), CONCURRENCY (default 8),
 # CLIENTS (default 200), ROUNDS (default 13), IOCS (default 100000).
 # Needs clamd (Debian clamav-daemon) for the race, python3 for the IOCs.
 set -euo pipefail
@@ -27,8 +27,9 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TAKEDOWN="$TARGET_DIR/release/takedown"
 LOADGEN="$TARGET_DIR/release/loadgen"
 
-log() { printf '\n== %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+# log, die and settle (waits until the CPUs are idle: another build would
+# skew a race on a small machine).
+source "$HERE/lib.sh"
 
 if [ -z "${SKIP_BUILD:-}" ]; then
     log "cargo build --release"
@@ -168,6 +169,10 @@ EOF
                       "takedown HTTP|http|$TD_HTTP|$TD_PID"; do
             IFS='|' read -r label proto addr pid <<<"$target"
             log "$label, $size-byte files, $CONCURRENCY clients, ${SECONDS_PER_RUN}s"
+            # SETTLE=1 waits for idle CPUs before each run (up to 10 min
+            # each); the load average is reported either way.
+            [ -n "${SETTLE:-}" ] && settle
+            echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
             out=$("$LOADGEN" race --proto "$proto" --addr "$addr" --size "$size" \
                 --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN" --pid "$pid")
             echo "   $out" >&2

@@ -168,7 +168,8 @@ fn read_http(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Answer> {
 }
 
 fn http_head(path: &str, len: usize, extra: &str) -> Vec<u8> {
-    format!("POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len}\r\n{extra}\r\n").into_bytes()
+    format!("POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len}\r\n{extra}\r\n")
+        .into_bytes()
 }
 
 /// A clamd INSTREAM request for `data`, in 64 KiB chunks.
@@ -333,7 +334,13 @@ const KINDS: &[&str] = &[
     "clamd-idsession",
 ];
 
-fn one(kind: &str, http: SocketAddr, clamd: SocketAddr, max_upload: u64, seed: u64) -> Result<(), String> {
+fn one(
+    kind: &str,
+    http: SocketAddr,
+    clamd: SocketAddr,
+    max_upload: u64,
+    seed: u64,
+) -> Result<(), String> {
     let e = |x: std::io::Error| x.to_string();
     let post = |req: &[u8]| -> Result<Answer, String> {
         let mut s = connect(http).map_err(e)?;
@@ -345,7 +352,11 @@ fn one(kind: &str, http: SocketAddr, clamd: SocketAddr, max_upload: u64, seed: u
         if a.status == status && body.contains(needle) {
             Ok(())
         } else {
-            Err(format!("want {status} with {needle:?}, got {} {}", a.status, &body[..body.len().min(200)]))
+            Err(format!(
+                "want {status} with {needle:?}, got {} {}",
+                a.status,
+                &body[..body.len().min(200)]
+            ))
         }
     };
     let raw = |data: &[u8]| {
@@ -354,35 +365,58 @@ fn one(kind: &str, http: SocketAddr, clamd: SocketAddr, max_upload: u64, seed: u
         r
     };
     match kind {
-        "http-small-clean" => expect(post(&raw(&random_bytes(4096, seed)))?, 200, "\"verdict\":\"clean\""),
+        "http-small-clean" => expect(
+            post(&raw(&random_bytes(4096, seed)))?,
+            200,
+            "\"verdict\":\"clean\"",
+        ),
         "http-eicar" => expect(post(&raw(&eicar()))?, 200, "\"verdict\":\"infected\""),
-        "http-large-clean" => expect(post(&raw(&random_bytes(8 << 20, seed)))?, 200, "\"verdict\":\"clean\""),
+        "http-large-clean" => expect(
+            post(&raw(&random_bytes(8 << 20, seed)))?,
+            200,
+            "\"verdict\":\"clean\"",
+        ),
         "http-slow-upload" => {
             let data = random_bytes(64 << 10, seed);
             let mut s = connect(http).map_err(e)?;
-            s.write_all(&http_head("/v1/scan", data.len(), "")).map_err(e)?;
+            s.write_all(&http_head("/v1/scan", data.len(), ""))
+                .map_err(e)?;
             for c in data.chunks(4096) {
                 s.write_all(c).map_err(e)?;
                 std::thread::sleep(Duration::from_millis(60));
             }
-            expect(read_http(&mut s, &mut Vec::new()).map_err(e)?, 200, "\"verdict\":\"clean\"")
+            expect(
+                read_http(&mut s, &mut Vec::new()).map_err(e)?,
+                200,
+                "\"verdict\":\"clean\"",
+            )
         }
         "http-oversized-declared" => {
             let mut s = connect(http).map_err(e)?;
-            s.write_all(&http_head("/v1/scan", (max_upload + 1) as usize, "")).map_err(e)?;
+            s.write_all(&http_head("/v1/scan", (max_upload + 1) as usize, ""))
+                .map_err(e)?;
             let _ = s.write_all(&[0u8; 1024]);
-            expect(read_http(&mut s, &mut Vec::new()).map_err(e)?, 413, "upload limit")
+            expect(
+                read_http(&mut s, &mut Vec::new()).map_err(e)?,
+                413,
+                "upload limit",
+            )
         }
         "http-oversized-chunked" => {
             let s = connect(http).map_err(e)?;
             let mut w = s.try_clone().map_err(e)?;
             let total = max_upload as usize + (1 << 20);
             let writer = std::thread::spawn(move || {
-                let _ = w.write_all(b"POST /v1/scan HTTP/1.1\r\nHost: bench\r\nTransfer-Encoding: chunked\r\n\r\n");
+                let _ = w.write_all(
+                    b"POST /v1/scan HTTP/1.1\r\nHost: bench\r\nTransfer-Encoding: chunked\r\n\r\n",
+                );
                 let chunk = vec![b'x'; 64 << 10];
                 let mut sent = 0;
                 while sent < total {
-                    let ok = w.write_all(b"10000\r\n").and_then(|_| w.write_all(&chunk)).and_then(|_| w.write_all(b"\r\n"));
+                    let ok = w
+                        .write_all(b"10000\r\n")
+                        .and_then(|_| w.write_all(&chunk))
+                        .and_then(|_| w.write_all(b"\r\n"));
                     if ok.is_err() {
                         return;
                     }
@@ -398,7 +432,11 @@ fn one(kind: &str, http: SocketAddr, clamd: SocketAddr, max_upload: u64, seed: u
         }
         "http-malformed-multipart" => {
             let body = b"--bench\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nunterminated";
-            let mut r = http_head("/v1/scan", body.len(), "Content-Type: multipart/form-data; boundary=bench\r\n");
+            let mut r = http_head(
+                "/v1/scan",
+                body.len(),
+                "Content-Type: multipart/form-data; boundary=bench\r\n",
+            );
             r.extend_from_slice(body);
             expect(post(&r)?, 400, "multipart")
         }
@@ -410,38 +448,71 @@ fn one(kind: &str, http: SocketAddr, clamd: SocketAddr, max_upload: u64, seed: u
                 body.extend_from_slice(b"\r\n");
             }
             body.extend_from_slice(b"--bench--\r\n");
-            let mut r = http_head("/v1/scan", body.len(), "Content-Type: multipart/form-data; boundary=bench\r\n");
+            let mut r = http_head(
+                "/v1/scan",
+                body.len(),
+                "Content-Type: multipart/form-data; boundary=bench\r\n",
+            );
             r.extend_from_slice(&body);
             expect(post(&r)?, 200, "\"verdict\":\"infected\"")
         }
-        "clamd-eicar" => want(clamd_call(clamd, &instream(&eicar())).map_err(e)?, "stream: Eicar-Test-Signature FOUND\0"),
-        "clamd-1mib-clean" => want(clamd_call(clamd, &instream(&random_bytes(1 << 20, seed))).map_err(e)?, "stream: OK\0"),
+        "clamd-eicar" => want(
+            clamd_call(clamd, &instream(&eicar())).map_err(e)?,
+            "stream: Eicar-Test-Signature FOUND\0",
+        ),
+        "clamd-1mib-clean" => want(
+            clamd_call(clamd, &instream(&random_bytes(1 << 20, seed))).map_err(e)?,
+            "stream: OK\0",
+        ),
         "clamd-malformed-command" => {
-            let junk = [&b"\x00\xff\x13garbage\n"[..], b"zNOSUCHCOMMAND\0", b"nINSTREAM extra args\n", b"INSTREAM\n"];
+            let junk = [
+                &b"\x00\xff\x13garbage\n"[..],
+                b"zNOSUCHCOMMAND\0",
+                b"nINSTREAM extra args\n",
+                b"INSTREAM\n",
+            ];
             let pick = junk[(seed as usize) % junk.len()];
             let r = clamd_call(clamd, pick).map_err(e)?;
-            if r.starts_with("UNKNOWN COMMAND") { Ok(()) } else { Err(format!("got {r:?} for {pick:?}")) }
+            if r.starts_with("UNKNOWN COMMAND") {
+                Ok(())
+            } else {
+                Err(format!("got {r:?} for {pick:?}"))
+            }
         }
         "clamd-oversized-stream" => {
             let mut req = b"zINSTREAM\0".to_vec();
             req.extend_from_slice(&((max_upload + 1) as u32).to_be_bytes());
             req.extend_from_slice(&[0u8; 4096]);
-            want(clamd_call(clamd, &req).map_err(e)?, "INSTREAM size limit exceeded. ERROR\0")
+            want(
+                clamd_call(clamd, &req).map_err(e)?,
+                "INSTREAM size limit exceeded. ERROR\0",
+            )
         }
         "clamd-idsession" => {
             let mut req = b"zIDSESSION\0zPING\0".to_vec();
             req.extend_from_slice(&instream(&eicar()));
             req.extend_from_slice(&instream(&random_bytes(5000, seed)));
             req.extend_from_slice(b"zEND\0");
-            want(clamd_call(clamd, &req).map_err(e)?, "1: PONG\x002: stream: Eicar-Test-Signature FOUND\x003: stream: OK\0")
+            want(
+                clamd_call(clamd, &req).map_err(e)?,
+                "1: PONG\x002: stream: Eicar-Test-Signature FOUND\x003: stream: OK\0",
+            )
         }
         _ => unreachable!(),
     }
 }
 
 fn want(got: String, expected: &str) -> Result<(), String> {
-    if got == expected { Ok(()) } else { Err(format!("want {expected:?}, got {got:?}")) }
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!("want {expected:?}, got {got:?}"))
+    }
 }
+
+/// One request of the load test: its kind, whether the answer was right,
+/// and how long it took.
+type Outcome = (usize, Result<(), String>, f64);
 
 fn load(
     http: SocketAddr,
@@ -455,7 +526,7 @@ fn load(
     let stop = Arc::new(AtomicBool::new(false));
     let rss = sample_rss(pid, stop.clone());
     let started = Instant::now();
-    let results: Arc<Mutex<Vec<(usize, Result<(), String>, f64)>>> = Arc::default();
+    let results: Arc<Mutex<Vec<Outcome>>> = Arc::default();
     let threads: Vec<_> = (0..clients)
         .map(|i| {
             let results = results.clone();
@@ -466,7 +537,10 @@ fn load(
                         let k = (i + r) % KINDS.len();
                         let t0 = Instant::now();
                         let res = one(KINDS[k], http, clamd, max_upload, (i * 1000 + r) as u64);
-                        results.lock().unwrap().push((k, res, t0.elapsed().as_secs_f64()));
+                        results
+                            .lock()
+                            .unwrap()
+                            .push((k, res, t0.elapsed().as_secs_f64()));
                     }
                 })
                 .unwrap()
@@ -485,7 +559,11 @@ fn load(
         let of: Vec<_> = results.iter().filter(|r| r.0 == k).collect();
         let wrong: Vec<_> = of.iter().filter(|r| r.1.is_err()).collect();
         let max = of.iter().map(|r| r.2).fold(0.0, f64::max);
-        println!("{name:<28} {:>6} {:>6} {max:>9.2}", of.len() - wrong.len(), wrong.len());
+        println!(
+            "{name:<28} {:>6} {:>6} {max:>9.2}",
+            of.len() - wrong.len(),
+            wrong.len()
+        );
         for w in wrong.iter().take(3) {
             println!("    {}", w.1.as_ref().unwrap_err());
         }
