@@ -247,6 +247,27 @@ impl<'s> ObjectScanner<'s> {
         outcome
     }
 
+    /// Scans `data`, an object already in memory (an upload), under the
+    /// display name `name`, without copying it into the scanner's buffer.
+    pub fn scan_bytes(&mut self, name: &str, data: &[u8]) -> Outcome {
+        let mut finding = Finding::named(name);
+        self.match_names(&mut finding);
+        let size = data.len() as u64;
+        if size > self.opts.max_filesize {
+            finding.size = Some(size);
+            finding.problems.push(Problem::limit(
+                "max-filesize",
+                format!(
+                    "{size} bytes is over the --max-filesize limit of {} bytes; not scanned",
+                    self.opts.max_filesize
+                ),
+            ));
+            self.limit_detections(&mut finding);
+            return Outcome::new(Status::Skipped, finding);
+        }
+        self.scan_buffer(finding, data, name, "", size)
+    }
+
     /// Scans an already open file, such as an upload spooled to an unlinked
     /// temporary file, under the display name `name`. The name is only a
     /// label (and a subject for name IOCs): nothing is opened by it. Reads
@@ -988,6 +1009,13 @@ mod tests {
             out.finding.problems[0].limit.as_deref(),
             Some("max-filesize")
         );
+        assert_eq!(
+            small.scan_bytes("big", EICAR.as_bytes()).status,
+            Status::Skipped
+        );
+        let out = s.scan_bytes("mem.com", EICAR.as_bytes());
+        assert_eq!(out.finding.detections[0].name, "EICAR_Test_File");
+        assert_eq!(out.finding.path, "mem.com");
     }
 
     #[test]

@@ -285,7 +285,7 @@ fn scan_one(
 ) -> Result<Scanned, String> {
     match upload {
         Upload::Memory(data) => {
-            let outcome = scanner.scan_reader(name, &mut data.as_slice());
+            let outcome = scanner.scan_bytes(name, &data);
             let sha256 = outcome
                 .finding
                 .sha256
