@@ -21,6 +21,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per run: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Scan files and directories: detection only, unless --action asks
@@ -32,6 +34,12 @@ pub enum Command {
     /// Look into the quarantine vault, restore, export or delete items.
     #[command(subcommand_required = true)]
     Quarantine(QuarantineArgs),
+    /// Serve scans over HTTP (API and web page) and the clamd protocol.
+    ///
+    /// With no configuration: the built-in pack, HTTP on 127.0.0.1:8080 and
+    /// the clamd protocol on 127.0.0.1:3310. Flags override the --config
+    /// file. SIGHUP reloads the signatures; SIGTERM stops gracefully.
+    Serve(crate::serve::ServeArgs),
 }
 
 /// What to do with a detected file.
@@ -129,13 +137,9 @@ pub enum Color {
     Never,
 }
 
-/// `takedown scan`.
-#[derive(clap::Args, Debug)]
-pub struct ScanArgs {
-    /// Files and directories to scan; `-` reads standard input.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-
+/// Where signatures come from; shared by `scan` and `serve`.
+#[derive(clap::Args, Debug, Default)]
+pub struct SigArgs {
     /// Signature file or directory (read recursively): YARA (.yar, .yara),
     /// ClamAV .hdb/.hsb, .fp/.sfp allow-lists, Loki IOC files (*hash*,
     /// *filename*, *falsepositive*hash*). Repeatable.
@@ -158,6 +162,17 @@ pub struct ScanArgs {
     /// Do not read or write the compiled-rules cache.
     #[arg(long)]
     pub no_cache: bool,
+}
+
+/// `takedown scan`.
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// Files and directories to scan; `-` reads standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub sigs: SigArgs,
 
     /// Scanning threads [default: number of cores].
     #[arg(short = 'j', long, value_name = "N")]
@@ -371,10 +386,10 @@ impl ScanArgs {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let cache_dir = if self.no_cache {
+        let cache_dir = if self.sigs.no_cache {
             None
         } else {
-            self.cache_dir.or_else(default_cache_dir)
+            self.sigs.cache_dir.or_else(default_cache_dir)
         };
         let targets = self
             .paths
@@ -397,9 +412,9 @@ impl ScanArgs {
         };
         Ok(ScanConfig {
             load: LoadOptions {
-                paths: self.signatures,
-                builtin: !self.no_builtin,
-                strict: self.strict,
+                paths: self.sigs.signatures,
+                builtin: !self.sigs.no_builtin,
+                strict: self.sigs.strict,
                 cache_dir,
             },
             run: RunOptions {
@@ -434,7 +449,7 @@ impl ScanArgs {
     }
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
+pub fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -452,10 +467,10 @@ mod tests {
 
     fn parse(args: &[&str]) -> anyhow::Result<ScanConfig> {
         let cli = Cli::try_parse_from(std::iter::once("takedown").chain(args.iter().copied()))?;
-        let Command::Scan(a) = cli.command else {
-            anyhow::bail!("not a scan");
-        };
-        a.into_config()
+        match cli.command {
+            Command::Scan(a) => a.into_config(),
+            _ => anyhow::bail!("not a scan"),
+        }
     }
 
     #[test]

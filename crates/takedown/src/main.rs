@@ -7,6 +7,7 @@ mod args;
 mod output;
 mod progress;
 mod quarantine;
+mod serve;
 
 use anyhow::Context;
 use clap::Parser;
@@ -29,10 +30,11 @@ mod exit {
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, args::Command::Serve(_)));
     let result = match cli.command {
         args::Command::Scan(a) => scan(*a),
         args::Command::Quarantine(a) => quarantine::run(a),
+        args::Command::Serve(a) => serve::serve(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -52,8 +54,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// A service logs what it serves (info); a scan only warnings.
+fn init_logging(verbose: u8, service: bool) {
     let default = match verbose {
+        0 if service => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",
@@ -63,6 +67,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -1,0 +1,144 @@
+//! What every front end (HTTP, clamd protocol) shares: settings, the
+//! signature generations, the worker pool, metrics, admission control and
+//! the shutdown signal.
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::pool::{Pool, Scanned, Spool};
+use crate::state::{Generation, ReloadError, Signatures};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The running service.
+pub struct Service {
+    /// Validated settings.
+    pub settings: Settings,
+    /// Signature generations.
+    pub sigs: Signatures,
+    /// Scan workers.
+    pub pool: Pool,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    admission: Arc<Semaphore>,
+    connections: Arc<Semaphore>,
+    /// Raised on SIGTERM, SIGINT or the clamd `SHUTDOWN` command.
+    pub shutdown: CancellationToken,
+    /// Every connection task, so that shutdown can wait for them.
+    pub tasks: TaskTracker,
+}
+
+/// An admitted scan request; dropping it lets the next one in.
+pub struct Admitted {
+    _permit: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+    }
+}
+
+/// An open connection; dropping it makes room for another.
+pub struct Connection {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Open connections allowed per admitted request: idle keep-alive and
+/// clamd sessions cost a socket and a little memory each, not a scan.
+const CONNECTIONS_PER_REQUEST: usize = 4;
+
+impl Service {
+    /// Loads the signatures (blocking) and starts the workers.
+    pub fn new(settings: Settings) -> anyhow::Result<Arc<Service>> {
+        let sigs = Signatures::load(&settings.load)?;
+        let metrics = Arc::new(Metrics::new());
+        let pool = Pool::start(settings.workers, settings.scan.clone(), metrics.clone())
+            .map_err(|e| anyhow::anyhow!("cannot start scan workers: {e}"))?;
+        Ok(Arc::new(Service {
+            admission: Arc::new(Semaphore::new(settings.max_requests)),
+            connections: Arc::new(Semaphore::new(
+                settings
+                    .max_requests
+                    .saturating_mul(CONNECTIONS_PER_REQUEST),
+            )),
+            settings,
+            sigs,
+            pool,
+            metrics,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }))
+    }
+
+    /// Admits a scan request, or `None` when `max_requests` are in
+    /// progress (the caller answers 503 / a clamd error at once rather
+    /// than queueing without bound).
+    pub fn admit(&self) -> Option<Admitted> {
+        let permit = self.admission.clone().try_acquire_owned().ok()?;
+        self.metrics.in_flight.inc();
+        Some(Admitted {
+            _permit: permit,
+            metrics: self.metrics.clone(),
+        })
+    }
+
+    /// Takes a connection slot, or `None` when too many are open.
+    pub fn connect(&self) -> Option<Connection> {
+        let permit = self.connections.clone().try_acquire_owned().ok()?;
+        Some(Connection { _permit: permit })
+    }
+
+    /// A spool for one upload of at most `limit` bytes.
+    pub fn spool(&self, limit: u64) -> Spool {
+        Spool::new(
+            limit,
+            self.settings.memory_buffer,
+            self.settings.spool_dir.clone(),
+        )
+    }
+
+    /// Requests scanning with the generation current now.
+    pub fn generation(&self) -> Arc<Generation> {
+        self.sigs.current()
+    }
+
+    /// Rebuilds the signature set off the runtime and swaps it in.
+    pub async fn reload(self: &Arc<Self>) -> Result<Arc<Generation>, ReloadError> {
+        let this = self.clone();
+        let result = tokio::task::spawn_blocking(move || this.sigs.reload())
+            .await
+            .unwrap_or_else(|e| {
+                Err(ReloadError::Load(
+                    takedown_engine::sigs::LoadError::Unreadable {
+                        path: "(reload)".into(),
+                        reason: format!("reload task failed: {e}"),
+                    },
+                ))
+            });
+        match &result {
+            Ok(g) => {
+                self.metrics.reload(true);
+                tracing::info!(generation = g.id, signatures = %g.sigs.describe(), "signatures reloaded");
+            }
+            Err(e) => {
+                self.metrics.reload(false);
+                tracing::warn!(error = %e, "reload refused; the running signatures stay");
+            }
+        }
+        result
+    }
+
+    /// Counts what a scan found.
+    pub fn record(&self, interface: &'static str, scanned: &Scanned, seconds: f64) {
+        self.metrics.bytes(interface, scanned.size);
+        self.metrics.latency(interface, seconds);
+        for f in scanned.findings() {
+            for d in &f.detections {
+                self.metrics.detection(&d.name);
+            }
+        }
+    }
+}

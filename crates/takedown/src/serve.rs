@@ -1,0 +1,230 @@
+//! `takedown serve`: flags overlaid on the configuration file, then the
+//! service (`takedown-serve`) runs until SIGTERM.
+
+use crate::args::{SigArgs, default_cache_dir};
+use anyhow::Context;
+use std::path::PathBuf;
+use takedown_serve::config::Config;
+
+/// `takedown serve` flags; each overrides its key in the --config file.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// TOML configuration file (see dist/serve.toml); flags override it.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// HTTP listen address (repeatable; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", help_heading = "Listen")]
+    pub http: Vec<String>,
+    /// No HTTP listener.
+    #[arg(long, conflicts_with = "http", help_heading = "Listen")]
+    pub no_http: bool,
+    /// clamd-protocol TCP listen address (repeatable).
+    #[arg(long, value_name = "ADDR", help_heading = "Listen")]
+    pub clamd: Vec<String>,
+    /// No clamd-protocol TCP listener.
+    #[arg(long, conflicts_with = "clamd", help_heading = "Listen")]
+    pub no_clamd: bool,
+    /// clamd-protocol Unix socket.
+    #[arg(long, value_name = "PATH", help_heading = "Listen")]
+    pub clamd_socket: Option<PathBuf>,
+    /// Once listening, write the bound addresses there as JSON (for
+    /// scripts and tests that use port 0).
+    #[arg(long, value_name = "FILE", help_heading = "Listen")]
+    pub ready_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub sigs: SigArgs,
+
+    /// Largest upload: HTTP body, clamd stream (clamd's StreamMaxLength).
+    #[arg(long, value_name = "SIZE", help_heading = "Limits")]
+    pub max_upload: Option<String>,
+    /// Uploads up to SIZE stay in memory; larger ones are spooled to an
+    /// unlinked temporary file.
+    #[arg(long, value_name = "SIZE", help_heading = "Limits")]
+    pub memory_buffer: Option<String>,
+    /// Directory for spooled uploads [default: the system temporary directory].
+    #[arg(long, value_name = "DIR", help_heading = "Limits")]
+    pub spool_dir: Option<PathBuf>,
+    /// Scan requests admitted at once; more get 503 (HTTP) or wait (clamd).
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_requests: Option<usize>,
+    /// Files in one multipart request.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_files: Option<usize>,
+    /// Scanning threads [default: number of cores].
+    #[arg(short = 'j', long, value_name = "N", help_heading = "Limits")]
+    pub workers: Option<usize>,
+    /// Seconds a client gets to send a whole request.
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    pub request_timeout: Option<f64>,
+    /// Seconds a connection may stay silent.
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    pub idle_timeout: Option<f64>,
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    pub shutdown_grace: Option<f64>,
+    /// As `takedown scan --max-filesize`.
+    #[arg(long, value_name = "SIZE", help_heading = "Limits")]
+    pub max_filesize: Option<String>,
+    /// As `takedown scan --max-scansize`.
+    #[arg(long, value_name = "SIZE", help_heading = "Limits")]
+    pub max_scansize: Option<String>,
+    /// As `takedown scan --max-depth`.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_depth: Option<u32>,
+    /// As `takedown scan --max-entries`.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_entries: Option<u64>,
+    /// As `takedown scan --max-ratio`.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_ratio: Option<u64>,
+    /// As `takedown scan --timeout` (YARA time budget per object).
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    pub timeout: Option<f64>,
+    /// As `takedown scan --time-limit`.
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    pub time_limit: Option<f64>,
+    /// As `takedown scan --no-containers`.
+    #[arg(long, help_heading = "Limits")]
+    pub no_containers: bool,
+
+    /// Scan tokens, one per line (Authorization: Bearer TOKEN).
+    #[arg(long, value_name = "FILE", help_heading = "Access")]
+    pub token_file: Option<PathBuf>,
+    /// Admin tokens (may also reload), one per line.
+    #[arg(long, value_name = "FILE", help_heading = "Access")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Require a token even when every listener is on loopback.
+    #[arg(long, help_heading = "Access")]
+    pub require_tokens: bool,
+    /// Accept clamd SCAN/CONTSCAN/MULTISCAN/ALLMATCHSCAN on this machine's
+    /// paths (off: the service never reads its own disk for a client).
+    #[arg(long, help_heading = "Access")]
+    pub allow_path_scan: bool,
+    /// Accept the clamd SHUTDOWN command.
+    #[arg(long, help_heading = "Access")]
+    pub allow_shutdown: bool,
+}
+
+impl ServeArgs {
+    /// The configuration file (or the defaults) with the flags laid over it.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let mut c = match &self.config {
+            Some(p) => Config::read(p)?,
+            None => Config::default(),
+        };
+        if self.no_http {
+            c.listen.http.clear();
+        } else if !self.http.is_empty() {
+            c.listen.http = self.http;
+        }
+        if self.no_clamd {
+            c.listen.clamd_tcp.clear();
+        } else if !self.clamd.is_empty() {
+            c.listen.clamd_tcp = self.clamd;
+        }
+        if self.clamd_socket.is_some() {
+            c.listen.clamd_unix = self.clamd_socket;
+        }
+        let s = &mut c.signatures;
+        if !self.sigs.signatures.is_empty() {
+            s.paths = self.sigs.signatures;
+        }
+        s.builtin &= !self.sigs.no_builtin;
+        s.strict |= self.sigs.strict;
+        if self.sigs.cache_dir.is_some() {
+            s.cache_dir = self.sigs.cache_dir;
+        }
+        s.cache &= !self.sigs.no_cache;
+        if s.cache && s.cache_dir.is_none() {
+            s.cache_dir = default_cache_dir();
+        }
+        let l = &mut c.limits;
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { l.$field = v; } )* };
+        }
+        set!(
+            max_upload,
+            memory_buffer,
+            max_requests,
+            max_files,
+            request_timeout,
+            idle_timeout,
+            shutdown_grace,
+            max_filesize,
+            max_scansize,
+            max_depth,
+            max_entries,
+            max_ratio,
+            time_limit
+        );
+        if let Some(v) = self.timeout {
+            l.yara_timeout = v;
+        }
+        if self.spool_dir.is_some() {
+            l.spool_dir = self.spool_dir;
+        }
+        if self.workers.is_some() {
+            l.workers = self.workers;
+        }
+        l.containers &= !self.no_containers;
+        if let Some(f) = &self.token_file {
+            c.auth.tokens.extend(read_tokens(f)?);
+        }
+        if let Some(f) = &self.admin_token_file {
+            c.auth.admin_tokens.extend(read_tokens(f)?);
+        }
+        c.auth.required |= self.require_tokens;
+        c.clamd.allow_path_scan |= self.allow_path_scan;
+        c.clamd.allow_shutdown |= self.allow_shutdown;
+        Ok(c)
+    }
+}
+
+fn read_tokens(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read token file {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Runs the service until SIGTERM; exit code 0 after a clean shutdown.
+pub fn serve(a: ServeArgs) -> anyhow::Result<u8> {
+    takedown_serve::tune_allocator();
+    let ready_file = a.ready_file.clone();
+    let settings = a.into_config()?.validate()?;
+    let workers = settings.workers;
+    // Loading can take seconds; do it before any listener exists so that a
+    // client never reaches a service without signatures.
+    let service = takedown_serve::service::Service::new(settings)?;
+    for issue in &service.generation().sigs.issues {
+        tracing::warn!("signature problem: {issue}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        // Network I/O only: the scanning happens on the worker threads.
+        .worker_threads(workers.clamp(1, 4))
+        .thread_name("serve-io")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(takedown_serve::run(service, |bound| {
+        if let Some(path) = &ready_file
+            && let Err(e) = write_ready(path, bound)
+        {
+            tracing::error!("cannot write --ready-file {}: {e}", path.display());
+        }
+    }))?;
+    Ok(0)
+}
+
+/// Written to a temporary name and renamed, so a reader never sees half.
+fn write_ready(path: &std::path::Path, bound: &takedown_serve::Bound) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(bound)?)?;
+    std::fs::rename(tmp, path)
+}
