@@ -205,15 +205,7 @@ impl<'s> ObjectScanner<'s> {
             mtime_sec: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
         });
-        if size > self.opts.max_filesize {
-            finding.problems.push(Problem::limit(
-                "max-filesize",
-                format!(
-                    "{size} bytes is over the --max-filesize limit of {} bytes; not scanned",
-                    self.opts.max_filesize
-                ),
-            ));
-            self.limit_detections(&mut finding);
+        if self.over_max_filesize(&mut finding, size) {
             return Outcome::new(Status::Skipped, finding);
         }
         let owner = self.owner(meta.uid());
@@ -296,18 +288,27 @@ impl<'s> ObjectScanner<'s> {
         }
         let size = meta.len();
         finding.size = Some(size);
-        if size > self.opts.max_filesize {
-            finding.problems.push(Problem::limit(
-                "max-filesize",
-                format!(
-                    "{size} bytes is over the --max-filesize limit of {} bytes; not scanned",
-                    self.opts.max_filesize
-                ),
-            ));
-            self.limit_detections(&mut finding);
+        if self.over_max_filesize(&mut finding, size) {
             return Outcome::new(Status::Skipped, finding);
         }
         self.scan_open_file(finding, file, size, "")
+    }
+
+    /// Reports a file too big to scan (and its heuristic detection when
+    /// asked); true when it is.
+    fn over_max_filesize(&self, finding: &mut Finding, size: u64) -> bool {
+        if size <= self.opts.max_filesize {
+            return false;
+        }
+        finding.problems.push(Problem::limit(
+            "max-filesize",
+            format!(
+                "{size} bytes is over the --max-filesize limit of {} bytes; not scanned",
+                self.opts.max_filesize
+            ),
+        ));
+        self.limit_detections(finding);
+        true
     }
 
     fn scan_open_file(

@@ -81,14 +81,14 @@ pub async fn start(app: Arc<Service>) -> anyhow::Result<Bound> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for clamd on {addr}: {e}"))?;
         bound.clamd_tcp.push(l.local_addr()?);
-        app.tasks.spawn(clamd_accept_tcp(app.clone(), l));
+        app.tasks.spawn(clamd_accept(app.clone(), l));
     }
     if let Some(path) = &s.clamd_unix {
         remove_stale_socket(path)?;
         let l = UnixListener::bind(path)
             .map_err(|e| anyhow::anyhow!("cannot listen for clamd on {}: {e}", path.display()))?;
         bound.clamd_unix = Some(path.clone());
-        app.tasks.spawn(clamd_accept_unix(app.clone(), l));
+        app.tasks.spawn(clamd_accept(app.clone(), l));
     }
     Ok(bound)
 }
@@ -161,37 +161,34 @@ async fn http_accept(app: Arc<Service>, listener: TcpListener, router: axum::Rou
     }
 }
 
-async fn clamd_accept_tcp(app: Arc<Service>, listener: TcpListener) {
-    loop {
-        let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "clamd accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-            _ = app.shutdown.cancelled() => return,
-        };
-        let Some(slot) = app.connect() else {
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let app2 = app.clone();
-        app.tasks.spawn(async move {
-            let _slot = slot;
-            clamd::serve_connection(app2, stream).await;
-        });
+/// A listener of clamd connections: TCP or a Unix socket.
+trait ClamdListener: Send + 'static {
+    type Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
+}
+
+impl ClamdListener for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept(&self) -> std::io::Result<Self::Stream> {
+        let (s, _) = TcpListener::accept(self).await?;
+        // Replies are small and a client waits for each one.
+        let _ = s.set_nodelay(true);
+        Ok(s)
     }
 }
 
-async fn clamd_accept_unix(app: Arc<Service>, listener: UnixListener) {
+impl ClamdListener for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept(&self) -> std::io::Result<Self::Stream> {
+        UnixListener::accept(self).await.map(|(s, _)| s)
+    }
+}
+
+async fn clamd_accept<L: ClamdListener>(app: Arc<Service>, listener: L) {
     loop {
         let stream = tokio::select! {
             r = listener.accept() => match r {
-                Ok((s, _)) => s,
+                Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(error = %e, "clamd accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
