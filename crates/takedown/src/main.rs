@@ -113,8 +113,9 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
     let vault_dir = quarantine::vault_dir(config.vault.clone());
     let plan = if acting {
         let dir = vault_dir?;
-        let vault = takedown_vault::Vault::open(&dir, true)
+        let mut vault = takedown_vault::Vault::open(&dir, true)
             .with_context(|| format!("cannot use the vault {}", dir.display()))?;
+        quarantine::report_recovered(vault.take_recovered());
         let command: Vec<String> = std::env::args().collect();
         let run = vault.start_run(&command)?;
         Some(act::Plan {

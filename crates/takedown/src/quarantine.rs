@@ -20,18 +20,21 @@ pub fn vault_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// vault; this says what it did.
 pub fn recover(dir: &std::path::Path) {
     match Vault::recover_if_needed(dir) {
-        Ok(done) => {
-            for e in done {
-                eprintln!(
-                    "takedown: vault: recovered an interrupted {} of {} ({}): {}",
-                    e.action,
-                    for_terminal(e.path.as_deref().or(e.vault_id.as_deref()).unwrap_or("?")),
-                    e.status,
-                    for_terminal(e.reason.as_deref().unwrap_or(""))
-                );
-            }
-        }
+        Ok(done) => report_recovered(done),
         Err(e) => eprintln!("takedown: warning: vault {}: {e}", dir.display()),
+    }
+}
+
+/// Says on stderr what opening the vault finished or rolled back.
+pub fn report_recovered(entries: Vec<takedown_vault::LogEntry>) {
+    for e in entries {
+        eprintln!(
+            "takedown: vault: recovered an interrupted {} of {} ({}): {}",
+            e.action,
+            for_terminal(e.path.as_deref().or(e.vault_id.as_deref()).unwrap_or("?")),
+            e.status,
+            for_terminal(e.reason.as_deref().unwrap_or(""))
+        );
     }
 }
 
@@ -50,14 +53,7 @@ pub fn run(a: QuarantineArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let mut vault = Vault::open(&dir, false)?;
-    for e in vault.take_recovered() {
-        eprintln!(
-            "takedown: vault: recovered an interrupted {} ({}): {}",
-            e.action,
-            e.status,
-            for_terminal(e.reason.as_deref().unwrap_or(""))
-        );
-    }
+    report_recovered(vault.take_recovered());
     let json = a.format == Format::Json;
     let mut out = std::io::stdout().lock();
     match a.command {

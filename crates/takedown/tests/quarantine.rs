@@ -330,8 +330,8 @@ fn spawn_stopped(t: &Tree, fault: &str, args: &[&str]) -> Child {
     }
 }
 
-/// `takedown scan --action quarantine` of `scan/`, stopped at `fault`.
-fn quarantine_stopped_at(t: &Tree, fault: &str) -> Child {
+/// `takedown scan --action ACTION --yes` of `scan/`, stopped at `fault`.
+fn action_stopped_at(t: &Tree, action: &str, fault: &str) -> Child {
     let scan = t.arg("scan");
     spawn_stopped(
         t,
@@ -342,10 +342,15 @@ fn quarantine_stopped_at(t: &Tree, fault: &str) -> Child {
             "json",
             "--no-cache",
             "--action",
-            "quarantine",
+            action,
+            "--yes",
             &scan,
         ],
     )
+}
+
+fn quarantine_stopped_at(t: &Tree, fault: &str) -> Child {
+    action_stopped_at(t, "quarantine", fault)
 }
 
 fn resume(child: Child) -> std::process::Output {
@@ -369,20 +374,7 @@ fn a_file_swapped_for_a_symlink_leaves_the_target_untouched() {
             "root:$6$precious-hash:19000:0:99999:7:::\n",
         );
         let bad = t.write("scan/evil.com", eicar());
-        let child = spawn_stopped(
-            &t,
-            fault,
-            &[
-                "scan",
-                "--format",
-                "json",
-                "--no-cache",
-                "--action",
-                action,
-                "--yes",
-                &t.arg("scan"),
-            ],
-        );
+        let child = action_stopped_at(&t, action, fault);
         std::fs::remove_file(&bad).unwrap();
         std::os::unix::fs::symlink(&precious, &bad).unwrap();
         let o = resume(child);
