@@ -71,7 +71,7 @@ for r in $(seq 1 "$RUNS"); do
     # Check the work was done: every file in the vault, none left behind.
     q=$(grep '"type":"summary"' "$W/out.quarantine.r$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["quarantined"])')
     left=$(find "$Q/td-in" -type f | wc -l)
-    items=$(find "$Q/vault/items" -name '*.item' | wc -l)
+    items=$("$TD" quarantine list --vault "$Q/vault" --format json | grep -c '"id"')
     [ "$q" = "$FILES" ] && [ "$left" = 0 ] && [ "$items" = "$FILES" ] ||
         die "round $r: quarantined=$q, left in place=$left, vault items=$items (want $FILES, 0, $FILES)"
     rm -rf "$Q/cp-in" "$Q/cp-out" "$Q/td-in" "$Q/vault"

@@ -18,8 +18,20 @@ use takedown_engine::run::Report;
 use takedown_vault::remove::{Outcome, Request};
 use takedown_vault::{Identity, Run, Vault};
 
-/// Files per batch.
+/// Files per batch, at most.
 const BATCH: usize = 2048;
+/// Descriptors kept free for everything else (scan threads, the vault,
+/// the output) when the batch size is derived from the open-files limit.
+const SPARE_FDS: u64 = 256;
+
+/// Files per batch: a batch holds each of its files open until it is
+/// removed, so it must fit in the open-files limit (raised to the hard
+/// limit first), with room for everything else.
+fn batch_size() -> usize {
+    let limit = takedown_vault::fsops::raise_open_files_limit();
+    let fit = limit.saturating_sub(SPARE_FDS).max(32);
+    usize::try_from(fit).unwrap_or(BATCH).min(BATCH)
+}
 /// How long the first report of a batch waits for company.
 const LINGER: Duration = Duration::from_millis(200);
 
@@ -62,13 +74,15 @@ impl Actor {
         // of spinning on a full channel (on a small machine that spinning
         // takes the CPU from the thread doing the work); still bounded, so
         // memory is too.
-        let (tx, rx) = crossbeam_channel::bounded(4 * BATCH);
+        let batch = batch_size();
+        let (tx, rx) = crossbeam_channel::bounded(4 * batch);
         let handle = std::thread::spawn(move || {
             let mut w = Worker {
                 plan,
                 printer,
                 counts: Counts::default(),
                 pending: Vec::new(),
+                batch,
             };
             w.serve(rx);
             (w.printer, w.counts)
@@ -96,6 +110,7 @@ struct Worker {
     printer: Printer,
     counts: Counts,
     pending: Vec<Report>,
+    batch: usize,
 }
 
 impl Worker {
@@ -111,7 +126,7 @@ impl Worker {
                     if let Some(r) = self.admit(report) {
                         self.pending.push(r);
                         first.get_or_insert_with(Instant::now);
-                        if self.pending.len() >= BATCH {
+                        if self.pending.len() >= self.batch {
                             self.flush();
                             first = None;
                         }

@@ -691,11 +691,17 @@ fn check_invariant(t: &Tree, files: &[(PathBuf, Vec<u8>)], when: &str) {
                 "{when}: metadata of {}",
                 path.display()
             );
-            assert!(
-                t.path("vault/items")
-                    .join(format!("{}.item", m["id"].as_str().unwrap()))
-                    .is_file()
-            );
+            let packs = std::fs::read_dir(t.path("vault/items"))
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with(".pack")
+                })
+                .count();
+            assert!(packs >= 1, "{when}: the item's pack is in items/");
         }
         // Decrypting every item of a big batch costs a process each:
         // check the first few whole.
@@ -881,4 +887,114 @@ fn a_kill_at_every_step_of_restore_and_purge_loses_nothing() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------
+// Packs and limits.
+
+/// The bytes of every pack in the vault, concatenated.
+fn pack_bytes(t: &Tree) -> Vec<u8> {
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(t.path("vault/items")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "pack") {
+            all.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    all
+}
+
+#[test]
+fn deleting_one_item_of_a_batch_erases_it_and_keeps_the_others() {
+    let (t, files) = crash_tree_of(4);
+    let o = run_with_timeout(quarantine_cmd(&t), 120);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let items = vault_items(&t);
+    assert_eq!(items.len(), 4);
+    // One batch: one pack.
+    let packs = std::fs::read_dir(t.path("vault/items"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pack")
+        })
+        .count();
+    assert_eq!(packs, 1);
+    let victim = &items[1];
+    let name = Path::new(victim["original_path"].as_str().unwrap())
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        contains(&pack_bytes(&t), name.as_bytes()),
+        "metadata is in the pack"
+    );
+    let o = t.run(&[
+        "quarantine",
+        "delete",
+        victim["id"].as_str().unwrap(),
+        "--yes",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Gone: not listed, and its metadata (the path) erased from the pack.
+    let left = vault_items(&t);
+    assert_eq!(left.len(), 3);
+    assert!(left.iter().all(|m| m["id"] != victim["id"]));
+    assert!(
+        !contains(&pack_bytes(&t), name.as_bytes()),
+        "metadata erased"
+    );
+    // The others restore whole.
+    for m in &left {
+        let path = PathBuf::from(m["original_path"].as_str().unwrap());
+        let o = t.run(&["quarantine", "restore", m["id"].as_str().unwrap()]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let want = &files.iter().find(|(p, _)| *p == path).unwrap().1;
+        assert_eq!(&std::fs::read(&path).unwrap(), want);
+    }
+    // Deleting the rest removes the pack itself.
+    for m in &left {
+        let o = t.run(&["quarantine", "delete", m["id"].as_str().unwrap(), "--yes"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    assert!(vault_items(&t).is_empty());
+    assert!(pack_bytes(&t).is_empty(), "no pack left");
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_low_open_files_limit_still_quarantines_every_file() {
+    // A batch keeps its files open until they are removed: with a soft
+    // and hard limit of 200 descriptors, 600 files must still all go.
+    let (t, files) = crash_tree_of(600);
+    let c = quarantine_cmd(&t);
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg("ulimit -n 200 && exec \"$@\"")
+        .arg("sh")
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    let o = run_with_timeout(sh, 300);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let summary = ndjson(&o).pop().unwrap();
+    assert_eq!(summary["quarantined"], files.len(), "{}", stderr(&o));
+    assert_eq!(summary["failed"], 0);
+    for (p, _) in &files {
+        assert!(!p.exists(), "{} removed", p.display());
+    }
+    assert_eq!(vault_items(&t).len(), files.len());
 }

@@ -54,6 +54,14 @@ impl std::fmt::Debug for Key {
     }
 }
 
+/// How many bytes [`encrypt`] writes for `plain` bytes of plaintext: the
+/// head, the plaintext and one tag per chunk (an empty input still has one,
+/// last, chunk).
+pub fn stored_len(plain: u64) -> u64 {
+    let chunks = plain.div_ceil(CHUNK as u64).max(1);
+    (MAGIC.len() + NONCE) as u64 + plain + chunks * TAG as u64
+}
+
 /// Reads until `buf` is full or the end; returns the count.
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -210,6 +218,11 @@ mod tests {
         assert_eq!(
             encrypt(&key, "id1", &mut &data[..], &mut stored, &mut h1).unwrap(),
             len as u64
+        );
+        assert_eq!(
+            stored.len() as u64,
+            stored_len(len as u64),
+            "length of {len}"
         );
         if len > 16 {
             // Defanged: the plaintext does not appear in what is stored.

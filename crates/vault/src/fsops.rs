@@ -287,6 +287,35 @@ pub fn create_excl(dir: RawFd, name: &OsStr) -> io::Result<File> {
     Ok(File::from(fd))
 }
 
+/// Zeroes `len` bytes of `file` from `offset`: a punched hole where the
+/// file system can (the blocks are freed), else written zeros.
+pub fn zero_range(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let (Ok(off), Ok(n)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    // SAFETY: plain syscall on a descriptor we hold.
+    let punched = retry(|| unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            off,
+            n,
+        )
+    });
+    if punched.is_ok() {
+        return Ok(());
+    }
+    let zeros = vec![0u8; usize::try_from(len.min(1 << 20)).unwrap_or(1 << 20)];
+    let mut done = 0u64;
+    while done < len {
+        let k = (len - done).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..k], offset + done)?;
+        done += k as u64;
+    }
+    Ok(())
+}
+
 /// `unlinkat` (never follows a link: a link swapped in is what gets
 /// removed, not its target).
 pub fn unlink_at(dir: RawFd, name: &OsStr) -> io::Result<()> {
@@ -401,6 +430,32 @@ pub fn dir_writable(dir: RawFd) -> bool {
     let dot = c".";
     // SAFETY: valid C string; AT_EACCESS checks with the effective ids.
     unsafe { libc::faccessat(dir, dot.as_ptr(), libc::W_OK | libc::X_OK, libc::AT_EACCESS) == 0 }
+}
+
+/// Raises the soft limit on open files to the hard limit (a batch keeps
+/// each of its files open from the check to the unlink, and the common
+/// soft limit of 1024 is below a batch's size); returns the limit now in
+/// force.
+pub fn raise_open_files_limit() -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid out pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return 1024;
+    }
+    if rl.rlim_cur < rl.rlim_max {
+        let want = libc::rlimit {
+            rlim_cur: rl.rlim_max,
+            rlim_max: rl.rlim_max,
+        };
+        // SAFETY: valid pointer; failure leaves the old limit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+            rl.rlim_cur = rl.rlim_max;
+        }
+    }
+    rl.rlim_cur as u64
 }
 
 /// The effective user id.

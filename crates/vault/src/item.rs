@@ -2,15 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 
-/// Ends every item file: the metadata's length (u64 LE), then this.
-const FOOTER_MAGIC: &[u8; 8] = b"TDMETA01";
-/// Metadata larger than this is not believed (a damaged footer).
-const MAX_META: u64 = 64 << 20;
-
-/// Format version of `<id>.json`.
+/// Format version of an item's metadata.
 pub const META_FORMAT: u32 = 1;
 
 /// A point in time as the file system keeps it.
@@ -31,7 +26,7 @@ pub struct RestoreRecord {
     pub at: String,
 }
 
-/// `items/<id>.json`.
+/// What is kept about an item (JSON, in its pack record).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     /// [`META_FORMAT`].
@@ -114,57 +109,174 @@ pub fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// Appends the metadata and the footer after the encrypted content.
-pub fn write_meta(w: &mut dyn Write, meta: &Meta) -> io::Result<()> {
-    let json = serde_json::to_vec_pretty(meta).map_err(io::Error::other)?;
-    w.write_all(&json)?;
-    w.write_all(&(json.len() as u64).to_le_bytes())?;
-    w.write_all(FOOTER_MAGIC)
+/// Starts every pack file.
+pub const PACK_MAGIC: &[u8; 8] = b"TDPACK01";
+/// Starts every record in a pack.
+const RECORD_MAGIC: &[u8; 8] = b"TDITEM01";
+/// Metadata larger than this is not believed (a damaged header).
+const MAX_META: u64 = 64 << 20;
+/// The longest a record header can be: magic, state, ID length, ID (at
+/// most 64 bytes, see [`valid_id`]), content and metadata lengths.
+pub const MAX_HEADER: usize = 8 + 1 + 1 + 64 + 8 + 8;
+/// Offset of the state byte in a record.
+pub const STATE_OFFSET: u64 = 8;
+/// State byte of a record that holds an item.
+pub const LIVE: u8 = 0;
+/// State byte of a record whose item was removed (its bytes are zeroed).
+pub const PURGED: u8 = 1;
+
+/// One record of a pack, as its header describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The item ID.
+    pub id: String,
+    /// [`LIVE`] or [`PURGED`].
+    pub state: u8,
+    /// Where the record starts in the pack.
+    pub offset: u64,
+    /// Where the encrypted content starts, and its length.
+    pub content: (u64, u64),
+    /// Where the metadata (JSON) starts, and its length.
+    pub meta: (u64, u64),
 }
 
-/// Reads an item file's metadata; returns it and the length of the
-/// encrypted content before it.
-pub fn read_meta(file: &File) -> Result<(Meta, u64), String> {
-    let len = file.metadata().map_err(|e| e.to_string())?.len();
-    let mut footer = [0u8; 16];
-    if len < 16 || file.read_exact_at(&mut footer, len - 16).is_err() {
-        return Err("not a vault item (no metadata footer)".into());
+impl Record {
+    /// Where the next record starts.
+    pub fn end(&self) -> u64 {
+        self.meta.0 + self.meta.1
     }
-    let (start, meta_len) = footer_bounds(len, &footer)?;
-    let mut json = vec![0u8; meta_len as usize];
-    file.read_exact_at(&mut json, start)
-        .map_err(|e| e.to_string())?;
-    let meta = serde_json::from_slice(&json).map_err(|e| format!("unreadable metadata: {e}"))?;
-    Ok((meta, start))
 }
 
-/// [`read_meta`] over the bytes of a whole item file.
-pub fn meta_from_bytes(bytes: &[u8]) -> Result<(Meta, u64), String> {
-    let len = bytes.len() as u64;
-    let footer = bytes
-        .len()
-        .checked_sub(16)
-        .map(|i| &bytes[i..])
-        .ok_or("not a vault item (no metadata footer)")?;
-    let (start, meta_len) = footer_bounds(len, footer)?;
-    let json = &bytes[start as usize..(start + meta_len) as usize];
-    let meta = serde_json::from_slice(json).map_err(|e| format!("unreadable metadata: {e}"))?;
-    Ok((meta, start))
+/// The header of a record holding item `id`, whose encrypted content and
+/// metadata have these lengths.
+pub fn record_header(id: &str, content_len: u64, meta_len: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(MAX_HEADER);
+    h.extend_from_slice(RECORD_MAGIC);
+    h.push(LIVE);
+    h.push(id.len() as u8);
+    h.extend_from_slice(id.as_bytes());
+    h.extend_from_slice(&content_len.to_le_bytes());
+    h.extend_from_slice(&meta_len.to_le_bytes());
+    h
 }
 
-/// Where the metadata starts and how long it is, from the footer of a
-/// file of `len` bytes; checked against the file's length.
-fn footer_bounds(len: u64, footer: &[u8]) -> Result<(u64, u64), String> {
-    if footer.len() != 16 || &footer[8..] != FOOTER_MAGIC {
-        return Err("not a vault item (no metadata footer)".into());
+/// The metadata as stored in a record.
+pub fn meta_bytes(meta: &Meta) -> io::Result<Vec<u8>> {
+    serde_json::to_vec(meta).map_err(io::Error::other)
+}
+
+/// Parses the record header in `head` (which holds the bytes from
+/// `offset` on, up to [`MAX_HEADER`] of them) of a pack `len` bytes long.
+/// Every length is checked against the pack's length before it is
+/// believed.
+pub fn parse_header(head: &[u8], offset: u64, len: u64) -> Result<Record, String> {
+    let damaged = |why: &str| format!("damaged record at offset {offset}: {why}");
+    if head.len() < 10 || &head[..8] != RECORD_MAGIC {
+        return Err(damaged("no record header"));
     }
+    let state = head[8];
+    if state != LIVE && state != PURGED {
+        return Err(damaged("unknown state"));
+    }
+    let id_len = usize::from(head[9]);
+    let id_end = 10 + id_len;
+    let Some(lens) = head.get(id_end..id_end + 16) else {
+        return Err(damaged("truncated header"));
+    };
+    let id = std::str::from_utf8(&head[10..id_end])
+        .ok()
+        .filter(|id| valid_id(id))
+        .ok_or_else(|| damaged("invalid item ID"))?;
     let mut n = [0u8; 8];
-    n.copy_from_slice(&footer[..8]);
+    n.copy_from_slice(&lens[..8]);
+    let content_len = u64::from_le_bytes(n);
+    n.copy_from_slice(&lens[8..]);
     let meta_len = u64::from_le_bytes(n);
-    if meta_len > MAX_META || meta_len > len - 16 {
-        return Err("damaged metadata footer".into());
+    let content_start = offset + (id_end as u64) + 16;
+    let meta_start = content_start
+        .checked_add(content_len)
+        .filter(|&m| m <= len)
+        .ok_or_else(|| damaged("content longer than the pack"))?;
+    if meta_len > MAX_META || meta_len > len - meta_start {
+        return Err(damaged("metadata longer than the pack"));
     }
-    Ok((len - 16 - meta_len, meta_len))
+    Ok(Record {
+        id: id.to_string(),
+        state,
+        offset,
+        content: (content_start, content_len),
+        meta: (meta_start, meta_len),
+    })
+}
+
+/// The records of a pack file, in order. A damaged record ends the list
+/// with an error (what follows it cannot be located).
+pub fn read_records(file: &File) -> Result<Vec<Result<Record, String>>, String> {
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut magic = [0u8; 8];
+    if len < 8 || file.read_exact_at(&mut magic, 0).is_err() || &magic != PACK_MAGIC {
+        return Err("not a vault pack".into());
+    }
+    let mut out = Vec::new();
+    let mut offset = PACK_MAGIC.len() as u64;
+    let mut head = [0u8; MAX_HEADER];
+    while offset < len {
+        let n = usize::try_from((len - offset).min(MAX_HEADER as u64)).unwrap_or(MAX_HEADER);
+        if let Err(e) = file.read_exact_at(&mut head[..n], offset) {
+            out.push(Err(e.to_string()));
+            break;
+        }
+        match parse_header(&head[..n], offset, len) {
+            Ok(r) => {
+                offset = r.end();
+                out.push(Ok(r));
+            }
+            Err(e) => {
+                out.push(Err(e));
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// [`read_records`] and each live record's metadata over the bytes of a
+/// whole pack (for tests and fuzzing).
+pub fn parse_pack(bytes: &[u8]) -> Result<Vec<Result<(Record, Meta), String>>, String> {
+    if bytes.len() < 8 || &bytes[..8] != PACK_MAGIC {
+        return Err("not a vault pack".into());
+    }
+    let len = bytes.len() as u64;
+    let mut out = Vec::new();
+    let mut offset = 8u64;
+    while offset < len {
+        let at = offset as usize;
+        let head = &bytes[at..bytes.len().min(at + MAX_HEADER)];
+        match parse_header(head, offset, len) {
+            Ok(r) => {
+                offset = r.end();
+                let json = &bytes[r.meta.0 as usize..r.end() as usize];
+                out.push(
+                    serde_json::from_slice(json)
+                        .map(|m| (r, m))
+                        .map_err(|e| format!("unreadable metadata: {e}")),
+                );
+            }
+            Err(e) => {
+                out.push(Err(e));
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a record's metadata.
+pub fn read_meta(file: &File, r: &Record) -> Result<Meta, String> {
+    let mut json = vec![0u8; usize::try_from(r.meta.1).map_err(|e| e.to_string())?];
+    file.read_exact_at(&mut json, r.meta.0)
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&json).map_err(|e| format!("unreadable metadata: {e}"))
 }
 
 #[cfg(test)]
@@ -199,24 +311,53 @@ mod tests {
     }
 
     #[test]
-    fn footer_round_trips_and_damage_is_an_error() {
-        let m = meta();
-        let mut file = b"encrypted-content".to_vec();
-        write_meta(&mut file, &m).unwrap();
-        let (back, start) = meta_from_bytes(&file).unwrap();
-        assert_eq!(back, m);
-        assert_eq!(start, 17);
-        for cut in 0..file.len() {
-            assert!(meta_from_bytes(&file[..cut]).is_err(), "truncated at {cut}");
+    fn records_round_trip_and_damage_is_an_error() {
+        let (m1, m2) = (meta(), meta());
+        let mut pack = PACK_MAGIC.to_vec();
+        for (m, content) in [(&m1, &b"encrypted-content"[..]), (&m2, &b""[..])] {
+            let json = meta_bytes(m).unwrap();
+            pack.extend(record_header(
+                &m.id,
+                content.len() as u64,
+                json.len() as u64,
+            ));
+            pack.extend_from_slice(content);
+            pack.extend(json);
         }
-        let mut bad = file.clone();
-        let n = bad.len();
-        bad[n - 16..n - 8].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(meta_from_bytes(&bad).is_err());
+        let back = parse_pack(&pack).unwrap();
+        assert_eq!(back.len(), 2);
+        let (r1, b1) = back[0].as_ref().unwrap();
+        assert_eq!((&r1.id, b1), (&m1.id, &m1));
+        assert_eq!(r1.content.1, 17);
+        assert_eq!(&pack[r1.content.0 as usize..][..17], b"encrypted-content");
+        assert_eq!(back[1].as_ref().unwrap().1, m2);
+        // Any cut inside a record makes that record an error, and the ones
+        // before it still read.
+        let first_end = r1.end() as usize;
+        for cut in 9..pack.len() {
+            let got = parse_pack(&pack[..cut]).unwrap();
+            assert!(
+                got.last().unwrap().is_err() || cut == first_end,
+                "cut {cut}"
+            );
+            if cut > first_end {
+                assert!(got[0].is_ok());
+            }
+        }
+        assert!(parse_pack(&pack[..7]).is_err());
+        // A length pointing past the end is refused, not believed.
+        let mut bad = pack.clone();
+        let at = 8 + 10 + m1.id.len();
+        bad[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(parse_pack(&bad).unwrap()[0].is_err());
         // The file reader agrees with the byte reader.
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.item");
-        std::fs::write(&p, &file).unwrap();
-        assert_eq!(read_meta(&File::open(&p).unwrap()).unwrap(), (m, 17));
+        let p = dir.path().join("x.pack");
+        std::fs::write(&p, &pack).unwrap();
+        let f = File::open(&p).unwrap();
+        let recs = read_records(&f).unwrap();
+        assert_eq!(recs.len(), 2);
+        let r = recs[1].as_ref().unwrap();
+        assert_eq!(read_meta(&f, r).unwrap(), m2);
     }
 }

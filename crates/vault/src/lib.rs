@@ -24,12 +24,12 @@
 //! key                the vault key (0600)
 //! lock               flock'ed while a step runs
 //! journal            write-ahead journal; empty when idle
-//! items/<id>.item    one file per item: encrypted content, then its
-//!                    metadata (JSON) and a footer; it appears by one
-//!                    rename, so it is there whole or not at all
-//! items/<id>.restored  restores of the item, one JSON line each
-//! tmp/               items being written (never valid on their own)
-//! trash/             items being removed
+//! items/<id>.pack    one pack per batch: a record per item (header,
+//!                    encrypted content, metadata JSON); a pack appears
+//!                    by one rename, so its items are there whole or not
+//!                    at all; a purged record keeps its header only
+//! items/<id>.restored  restores of an item, one JSON line each
+//! tmp/               packs being written (never valid on their own)
 //! logs/<run>.jsonl   what each acting run (and each vault command) did
 //! ```
 #![deny(missing_docs)]
@@ -52,7 +52,7 @@ use journal::Journal;
 use serde::Serialize;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -248,7 +248,7 @@ impl Vault {
         check_safe(&root)?;
         let dir =
             fsops::open_dir_nofollow(&root).map_err(|e| Error::io(format!("vault {shown}"), &e))?;
-        for sub in ["items", "tmp", "trash", "logs"] {
+        for sub in ["items", "tmp", "logs"] {
             match fsops::mkdir_at(dir.as_raw_fd(), OsStr::new(sub), 0o700) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -385,42 +385,132 @@ impl Vault {
         f.sync_data().map_err(|e| Error::io(what(), &e))
     }
 
+    /// The pack files in `items/`, oldest first.
+    fn packs(&self) -> Result<Vec<String>, Error> {
+        let items = self.sub("items");
+        let mut packs: Vec<String> = std::fs::read_dir(&items)
+            .map_err(|e| Error::io(format!("cannot list {}", items.display()), &e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| n.strip_suffix(".pack").is_some_and(item::valid_id))
+            .collect();
+        packs.sort();
+        Ok(packs)
+    }
+
+    /// Opens `items/<name>` without following links.
+    pub(crate) fn open_pack(&self, name: &str, write: bool) -> io::Result<File> {
+        let mode = if write { libc::O_RDWR } else { libc::O_RDONLY };
+        fsops::openat(
+            self.items_fd.as_raw_fd(),
+            OsStr::new(name),
+            mode | libc::O_NOFOLLOW,
+            0,
+        )
+        .map(File::from)
+    }
+
+    /// The records of every pack (live and purged), each with its pack's
+    /// name; a damaged pack or record is an error naming it.
+    pub(crate) fn records(&self) -> Result<Vec<Result<(String, item::Record), Error>>, Error> {
+        let mut out = Vec::new();
+        for name in self.packs()? {
+            let shown = || self.sub("items").join(&name).display().to_string();
+            let recs = self
+                .open_pack(&name, false)
+                .map_err(|e| e.to_string())
+                .and_then(|f| item::read_records(&f));
+            match recs {
+                Ok(recs) => out.extend(recs.into_iter().map(|r| {
+                    r.map(|r| (name.clone(), r))
+                        .map_err(|e| Error::Damaged(format!("{}: {e}", shown())))
+                })),
+                Err(e) => out.push(Err(Error::Damaged(format!("{}: {e}", shown())))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pack and record of item `id` (live, or also purged when
+    /// `purged` is set).
+    pub(crate) fn find(
+        &self,
+        id: &str,
+        purged: bool,
+    ) -> Result<Option<(String, item::Record)>, Error> {
+        if !item::valid_id(id) {
+            return Ok(None);
+        }
+        Ok(self
+            .records()?
+            .into_iter()
+            .flatten()
+            .find(|(_, r)| r.id == id && (purged || r.state == item::LIVE)))
+    }
+
     /// Every item, oldest first. An item whose metadata cannot be read is
     /// returned as an error naming it (the others still list).
     pub fn list(&self) -> Result<Vec<Result<Meta, Error>>, Error> {
-        let items = self.sub("items");
-        let mut ids: Vec<String> = std::fs::read_dir(&items)
-            .map_err(|e| Error::io(format!("cannot list {}", items.display()), &e))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| Some(e.file_name().to_str()?.strip_suffix(".item")?.to_string()))
-            .filter(|id| item::valid_id(id))
-            .collect();
-        ids.sort();
-        Ok(ids.iter().map(|id| self.meta(id)).collect())
+        let mut out = Vec::new();
+        let mut open: Option<(String, File)> = None;
+        for rec in self.records()? {
+            let (pack, r) = match rec {
+                Ok(x) => x,
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+            };
+            if r.state != item::LIVE {
+                continue;
+            }
+            if open.as_ref().is_none_or(|(n, _)| *n != pack) {
+                match self.open_pack(&pack, false) {
+                    Ok(f) => open = Some((pack.clone(), f)),
+                    Err(e) => {
+                        out.push(Err(Error::io(format!("cannot read pack {pack}"), &e)));
+                        continue;
+                    }
+                }
+            }
+            let Some((_, file)) = &open else { continue };
+            out.push(self.meta_of(file, &pack, &r));
+        }
+        Ok(out)
     }
 
-    /// The metadata of item `id`.
-    pub fn meta(&self, id: &str) -> Result<Meta, Error> {
-        if !item::valid_id(id) {
-            return Err(Error::NoItem(id.to_string()));
+    fn meta_of(&self, file: &File, pack: &str, r: &item::Record) -> Result<Meta, Error> {
+        let mut meta = item::read_meta(file, r)
+            .map_err(|e| Error::Damaged(format!("item {} in pack {pack}: {e}", r.id)))?;
+        if meta.id != r.id {
+            return Err(Error::Damaged(format!(
+                "item {} in pack {pack}: its metadata names another item",
+                r.id
+            )));
         }
-        let path = self.item_path(id, "item");
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NoItem(id.to_string()));
-            }
-            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
-        };
-        let (mut meta, _) = item::read_meta(&file)
-            .map_err(|e| Error::Damaged(format!("{}: {e}", path.display())))?;
-        if let Ok(text) = std::fs::read(self.item_path(id, "restored")) {
+        if let Ok(text) = std::fs::read(self.item_path(&r.id, "restored")) {
             meta.restores.extend(
                 text.split(|&b| b == b'\n')
                     .filter_map(|l| serde_json::from_slice::<item::RestoreRecord>(l).ok()),
             );
         }
         Ok(meta)
+    }
+
+    fn open_item(&self, id: &str) -> Result<(File, String, item::Record), Error> {
+        let (pack, r) = self
+            .find(id, false)?
+            .ok_or_else(|| Error::NoItem(id.to_string()))?;
+        let file = self
+            .open_pack(&pack, false)
+            .map_err(|e| Error::io(format!("cannot read pack {pack}"), &e))?;
+        Ok((file, pack, r))
+    }
+
+    /// The metadata of item `id`.
+    pub fn meta(&self, id: &str) -> Result<Meta, Error> {
+        let (file, pack, r) = self.open_item(id)?;
+        self.meta_of(&file, &pack, &r)
     }
 
     /// The run logs, oldest first: (run ID, path).
@@ -440,17 +530,12 @@ impl Vault {
 
     /// The content of item `id`, decrypted and verified, into `dst`.
     pub fn read_item(&self, id: &str, dst: &mut dyn Write) -> Result<Meta, Error> {
-        let path = self.item_path(id, "item");
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NoItem(id.to_string()));
-            }
-            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
-        };
-        let (meta, content_len) = item::read_meta(&file)
-            .map_err(|e| Error::Damaged(format!("{}: {e}", path.display())))?;
-        let mut src = io::BufReader::with_capacity(256 << 10, file.take(content_len));
+        let (file, pack, r) = self.open_item(id)?;
+        let meta = self.meta_of(&file, &pack, &r)?;
+        let mut f = &file;
+        f.seek(io::SeekFrom::Start(r.content.0))
+            .map_err(|e| Error::io(format!("cannot read pack {pack}"), &e))?;
+        let mut src = io::BufReader::with_capacity(256 << 10, f.take(r.content.1));
         let mut h = <sha2::Sha256 as sha2::Digest>::new();
         let n = crypt::decrypt(&self.key, id, &mut src, dst, &mut h).map_err(|e| match e {
             crypt::DecryptError::Io(e) => Error::io(format!("item {id}"), &e),

@@ -29,6 +29,15 @@ impl Vault {
             .journal
             .pending()
             .map_err(|e| Error::io("cannot read the vault journal", &e))?;
+        // Which items exist whole: those in a pack in items/ (a pack there
+        // was made durable before it was renamed in).
+        let live: std::collections::HashSet<String> = self
+            .records()?
+            .into_iter()
+            .flatten()
+            .filter(|(_, r)| r.state == crate::item::LIVE)
+            .map(|(_, r)| r.id)
+            .collect();
         let mut entries: Vec<(String, LogEntry)> = Vec::new();
         for rec in pending {
             let (run, entry) = match rec {
@@ -42,7 +51,7 @@ impl Vault {
                     ..
                 } => (
                     run,
-                    self.recover_quarantine(&id, &dir, &name, &identity, &sha256),
+                    recover_quarantine(live.contains(&id), &id, &dir, &name, &identity, &sha256),
                 ),
                 Record::Delete {
                     run,
@@ -57,9 +66,9 @@ impl Vault {
                 }
                 Record::Purge { id, .. } => {
                     let mut e = LogEntry::new("purge", "finished");
-                    if self.item_path(&id, "item").exists()
-                        && let Err(err) = self.discard_item(&id)
-                    {
+                    // Also zeroes a record marked purged whose bytes were
+                    // not zeroed yet.
+                    if let Err(err) = self.discard_item(&id) {
                         e.status = "failed".into();
                         e.reason = Some(format!("cannot remove the item: {}", fsops::reason(&err)));
                     }
@@ -80,9 +89,9 @@ impl Vault {
             );
             entries.push((run, entry));
         }
-        // Under the lock nobody is mid-step: whatever is in tmp/ or trash/
-        // belongs to the interrupted process, and so do temporary files
-        // in items/.
+        // Under the lock nobody is mid-step: whatever is in tmp/ (packs
+        // never committed) belongs to the interrupted process, and so do
+        // temporary files in items/ (and trash/ of older vaults).
         for sub in ["tmp", "trash"] {
             if let Ok(rd) = std::fs::read_dir(self.sub(sub)) {
                 for e in rd.flatten() {
@@ -111,47 +120,6 @@ impl Vault {
             }
         }
         Ok(entries.into_iter().map(|(_, e)| e).collect())
-    }
-
-    fn recover_quarantine(
-        &self,
-        id: &str,
-        dir: &str,
-        name: &str,
-        identity: &Identity,
-        sha256: &str,
-    ) -> LogEntry {
-        let path = path_of_b64(dir)
-            .zip(unb64(name))
-            .map(|(d, n)| d.join(OsStr::from_bytes(&n)));
-        let mut e = LogEntry::new("quarantine", "rolled-back");
-        e.path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
-        e.sha256 = Some(sha256.to_string());
-        if !crate::item::valid_id(id) || !self.item_path(id, "item").exists() {
-            e.reason = Some(
-                "interrupted before the vault copy was complete; the file was left in place".into(),
-            );
-            return e;
-        }
-        e.vault_id = Some(id.to_string());
-        e.status = "finished".into();
-        e.reason = Some(match same_file(dir, name, identity, sha256) {
-            Same::Gone => "interrupted after the file was removed; completed".into(),
-            Same::Yes(loc) => match fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name) {
-                Ok(()) => {
-                    let _ = fsops::fsync(loc.dir.as_raw_fd());
-                    "interrupted after the vault copy was complete; the file was removed".into()
-                }
-                Err(err) => format!(
-                    "interrupted; the vault copy is complete but the file could not be removed ({}); it is in both places",
-                    fsops::reason(&err)
-                ),
-            },
-            Same::No(why) => format!(
-                "interrupted; the vault copy is complete and kept, and the file at the path was left in place ({why})"
-            ),
-        });
-        e
     }
 }
 
@@ -242,5 +210,46 @@ fn recover_restore(id: &str, dir: &str, tmp: &str) -> LogEntry {
         let _ = fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name);
         let _ = fsops::fsync(loc.dir.as_raw_fd());
     }
+    e
+}
+
+fn recover_quarantine(
+    stored: bool,
+    id: &str,
+    dir: &str,
+    name: &str,
+    identity: &Identity,
+    sha256: &str,
+) -> LogEntry {
+    let path = path_of_b64(dir)
+        .zip(unb64(name))
+        .map(|(d, n)| d.join(OsStr::from_bytes(&n)));
+    let mut e = LogEntry::new("quarantine", "rolled-back");
+    e.path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
+    e.sha256 = Some(sha256.to_string());
+    if !stored {
+        e.reason = Some(
+            "interrupted before the vault copy was complete; the file was left in place".into(),
+        );
+        return e;
+    }
+    e.vault_id = Some(id.to_string());
+    e.status = "finished".into();
+    e.reason = Some(match same_file(dir, name, identity, sha256) {
+        Same::Gone => "interrupted after the file was removed; completed".into(),
+        Same::Yes(loc) => match fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name) {
+            Ok(()) => {
+                let _ = fsops::fsync(loc.dir.as_raw_fd());
+                "interrupted after the vault copy was complete; the file was removed".into()
+            }
+            Err(err) => format!(
+                "interrupted; the vault copy is complete but the file could not be removed ({}); it is in both places",
+                fsops::reason(&err)
+            ),
+        },
+        Same::No(why) => format!(
+            "interrupted; the vault copy is complete and kept, and the file at the path was left in place ({why})"
+        ),
+    });
     e
 }
