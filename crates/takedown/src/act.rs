@@ -85,6 +85,9 @@ impl Actor {
                 batch,
             };
             w.serve(rx);
+            if let Err(e) = w.plan.vault.finish_run(&w.plan.run) {
+                tracing::warn!("{e}");
+            }
             (w.printer, w.counts)
         });
         Actor { tx, handle }

@@ -146,7 +146,7 @@ impl Vault {
                 }
             })
             .collect();
-        if let Err(e) = self.append_log(&run.id, &entries) {
+        if let Err(e) = self.append_log_with(&run.id, &entries, false) {
             tracing::warn!("{e}");
         }
         out
@@ -163,7 +163,7 @@ impl Vault {
         fault::point(&action.step("start"));
         // 1. Check.
         let mut batch = Vec::new();
-        let mut dirs = std::collections::HashMap::new();
+        let mut dirs = DirCache::new();
         for (idx, r) in reqs.iter().enumerate() {
             match prepare(r, &mut dirs) {
                 Ok((loc, file, st)) => batch.push(Prepared {
@@ -267,11 +267,10 @@ impl Vault {
         }
         fault::point(&action.step("unlinks-synced"));
 
-        // 7. Done.
-        let done: Vec<Record> = batch.iter().map(|p| Record::Done { seq: p.seq }).collect();
+        // 7. Done: emptying the journal (durably) ends every step of the
+        // batch at once; no `done` lines are needed before it.
         self.journal
-            .append(&done)
-            .and_then(|_| self.journal.clear())
+            .clear()
             .map_err(|e| Error::io("cannot write the vault journal", &e))?;
         fault::point(&action.step("done"));
         Ok(())
@@ -351,10 +350,10 @@ impl Vault {
             p.committed = out[p.idx].is_none();
         }
         fault::point("quarantine:committed");
-        for fd in [items, tmp] {
-            if let Err(e) = fsops::fsync(fd) {
-                tracing::warn!("cannot sync the vault: {}", reason(&e));
-            }
+        // Only items/ needs to be durable: a pack whose old name in tmp/
+        // comes back after a power loss is swept by the next recovery.
+        if let Err(e) = fsops::fsync(items) {
+            tracing::warn!("cannot sync the vault: {}", reason(&e));
         }
         fault::point("quarantine:commits-synced");
     }
@@ -569,17 +568,37 @@ fn is_write_error(e: &io::Error) -> bool {
     )
 }
 
+/// What step 1 learns once per directory within a batch.
+pub(crate) struct DirCache {
+    /// Directory handles, opened without following links.
+    handles: std::collections::HashMap<PathBuf, std::sync::Arc<std::os::fd::OwnedFd>>,
+    /// Why files of a directory cannot be removed (read-only file system,
+    /// no write permission), or `None` when they can.
+    verdicts: std::collections::HashMap<PathBuf, Option<String>>,
+    euid: u32,
+}
+
+impl DirCache {
+    pub(crate) fn new() -> DirCache {
+        DirCache {
+            handles: Default::default(),
+            verdicts: Default::default(),
+            euid: fsops::euid(),
+        }
+    }
+}
+
 /// Step 1: open the very file the scan saw.
 pub(crate) fn prepare(
     r: &Request,
-    dirs: &mut std::collections::HashMap<PathBuf, std::sync::Arc<std::os::fd::OwnedFd>>,
+    dirs: &mut DirCache,
 ) -> Result<(Located, File, libc::stat), Outcome> {
     if r.sha256.is_empty() {
         return Err(Outcome::Refused(
             "the scan has no SHA-256 of it to verify against; left in place".into(),
         ));
     }
-    let loc = fsops::locate_cached(&r.path, dirs).map_err(|e| match e.kind() {
+    let loc = fsops::locate_cached(&r.path, &mut dirs.handles).map_err(|e| match e.kind() {
         io::ErrorKind::NotADirectory => Outcome::Refused(format!("{e}; left in place")),
         io::ErrorKind::NotFound => Outcome::Refused("its directory is gone since the scan".into()),
         _ => Outcome::Failed(format!(
@@ -605,23 +624,32 @@ pub(crate) fn prepare(
             "{d} since the scan; left in place"
         )));
     }
-    let me = fsops::euid();
+    let me = dirs.euid;
     if me != 0 && st.st_uid != me {
         let owner = fsops::user_name(st.st_uid).unwrap_or_else(|| st.st_uid.to_string());
         return Err(Outcome::Failed(format!(
             "it belongs to {owner}, not to the user running takedown: it could not be restored with its owner (run as root); left in place"
         )));
     }
-    if fsops::read_only_fs(loc.dir.as_raw_fd()) {
-        return Err(Outcome::Failed(
-            "it is on a read-only file system; left in place".into(),
-        ));
-    }
-    if !fsops::dir_writable(loc.dir.as_raw_fd()) {
-        return Err(Outcome::Failed(format!(
-            "no permission to remove it from {}; left in place",
-            loc.dir_path.display()
-        )));
+    // Per directory, not per file: the answer is the same for every file
+    // of a directory within a batch.
+    let verdict = dirs
+        .verdicts
+        .entry(loc.dir_path.clone())
+        .or_insert_with(|| {
+            if fsops::read_only_fs(loc.dir.as_raw_fd()) {
+                Some("it is on a read-only file system; left in place".to_string())
+            } else if !fsops::dir_writable(loc.dir.as_raw_fd()) {
+                Some(format!(
+                    "no permission to remove it from {}; left in place",
+                    loc.dir_path.display()
+                ))
+            } else {
+                None
+            }
+        });
+    if let Some(why) = verdict {
+        return Err(Outcome::Failed(why.clone()));
     }
     Ok((loc, file, st))
 }
@@ -676,8 +704,8 @@ fn verify_content(file: &File, r: &Request, sink: &mut dyn Write) -> Result<(), 
 /// instant removes at worst the name just swapped in, never a link target.
 fn unlink_checked(p: &Prepared) -> Result<Option<String>, Outcome> {
     let dir = p.loc.dir.as_raw_fd();
-    match fsops::lstat_at(dir, &p.loc.name) {
-        Ok(Some(now)) if (now.st_dev, now.st_ino) == (p.st.st_dev, p.st.st_ino) => {}
+    let links_before = match fsops::lstat_at(dir, &p.loc.name) {
+        Ok(Some(now)) if (now.st_dev, now.st_ino) == (p.st.st_dev, p.st.st_ino) => now.st_nlink,
         Ok(Some(_)) => {
             return Err(Outcome::Refused(
                 "its name was swapped for another file before removal; nothing was removed".into(),
@@ -692,12 +720,10 @@ fn unlink_checked(p: &Prepared) -> Result<Option<String>, Outcome> {
                 reason(&e)
             )));
         }
-    }
+    };
     fsops::unlink_at(dir, &p.loc.name)
         .map_err(|e| Outcome::Failed(format!("cannot remove it: {}; left in place", reason(&e))))?;
-    let links = fsops::fstat(p.file.as_raw_fd())
-        .map(|s| s.st_nlink)
-        .unwrap_or(0);
+    let links = links_before.saturating_sub(1);
     Ok((links > 0)
         .then(|| format!("{links} other hard link(s) to the same content remain elsewhere")))
 }
