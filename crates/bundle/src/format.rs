@@ -282,7 +282,7 @@ struct Head {
 fn read_exact_or(r: &mut impl Read, buf: &mut [u8], what: &str) -> Result<()> {
     r.read_exact(buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            Error::Invalid(format!("truncated: the file ends inside the {what}"))
+            Error::Invalid(format!("truncated: the bundle ends inside the {what}"))
         } else {
             Error::io(format!("cannot read the {what}"), e)
         }
@@ -299,13 +299,18 @@ fn read_head(r: &mut impl Read) -> Result<Head> {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(Error::Invalid(format!(
+                    "truncated: the bundle ends inside the header ({e})"
+                )));
+            }
             Err(e) => return Err(Error::io("cannot read the header", e)),
         }
     }
     if got < MAGIC.len() || &header[..MAGIC.len()] != MAGIC {
         if MAGIC.starts_with(&header[..got]) && got > 0 {
             return Err(Error::Invalid(
-                "truncated: the file ends inside the header".into(),
+                "truncated: the bundle ends inside the header".into(),
             ));
         }
         return Err(Error::Invalid(
@@ -314,7 +319,7 @@ fn read_head(r: &mut impl Read) -> Result<Head> {
     }
     if got < HEADER_LEN {
         return Err(Error::Invalid(
-            "truncated: the file ends inside the header".into(),
+            "truncated: the bundle ends inside the header".into(),
         ));
     }
     let format = u16::from_le_bytes([header[8], header[9]]);
@@ -341,10 +346,19 @@ fn read_head(r: &mut impl Read) -> Result<Head> {
     // file claiming a long manifest costs only what it holds.
     r.take(u64::from(len))
         .read_to_end(&mut signed_bytes)
-        .map_err(|e| Error::io("cannot read the manifest", e))?;
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                // A download cut short.
+                Error::Invalid(format!(
+                    "truncated: the bundle ends inside the manifest ({e})"
+                ))
+            } else {
+                Error::io("cannot read the manifest", e)
+            }
+        })?;
     if signed_bytes.len() != HEADER_LEN + len as usize {
         return Err(Error::Invalid(format!(
-            "truncated: the file ends inside the manifest ({} of {len} bytes)",
+            "truncated: the bundle ends inside the manifest ({} of {len} bytes)",
             signed_bytes.len() - HEADER_LEN
         )));
     }
@@ -453,7 +467,7 @@ impl<R: Read> Opened<R> {
                 let n = match self.reader.read(&mut buf[..want]) {
                     Ok(0) => {
                         return Err(Error::Invalid(format!(
-                            "truncated: the file ends inside {:?} ({} of {} bytes)",
+                            "truncated: the bundle ends inside {:?} ({} of {} bytes)",
                             shorten(&entry.path),
                             entry.size - left,
                             entry.size

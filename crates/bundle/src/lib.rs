@@ -48,8 +48,9 @@ pub enum Error {
     /// The bundle is older than (or as old as) one already installed.
     #[error("{0}")]
     NotNewer(String),
-    /// The caller's check (does the set load?) said no.
-    #[error("the signatures in the bundle do not load: {0}")]
+    /// The caller's check (does the set load?) said no; the message says
+    /// so and why.
+    #[error("{0}")]
     Rejected(String),
     /// A key file is malformed or unsafe.
     #[error("{0}")]

@@ -346,9 +346,24 @@ impl Locked<'_> {
         source: &str,
         check: impl FnOnce(&Path) -> std::result::Result<(), String>,
     ) -> Result<Installed> {
+        self.check_newer(bundle.manifest().version)?;
+        let result = self.unpack_check_switch(bundle, source, check);
+        if result.is_err() {
+            // Whatever was staged goes; the links were not touched (or the
+            // error came after the switch, and the new set is whole).
+            let _ = remove_tree(&self.store.dir.join(TMP));
+        }
+        result
+    }
+
+    fn unpack_check_switch<R: Read>(
+        &self,
+        bundle: Opened<R>,
+        source: &str,
+        check: impl FnOnce(&Path) -> std::result::Result<(), String>,
+    ) -> Result<Installed> {
         let manifest = bundle.manifest().clone();
         let version = manifest.version;
-        self.check_newer(version)?;
         let dir = &self.store.dir;
         let tmp = dir.join(TMP);
         mkdir(&tmp)?;
@@ -407,7 +422,9 @@ impl Locked<'_> {
         if let Err(why) = check(&target) {
             let _ = remove_tree(&target);
             let _ = sync_dir(&bundles);
-            return Err(Error::Rejected(why));
+            return Err(Error::Rejected(format!(
+                "the signatures in the bundle do not load: {why}"
+            )));
         }
         let old = self.current()?;
         if let Some(old) = &old {
