@@ -113,10 +113,7 @@ impl Manifest {
             return bad("no files".into());
         }
         if self.files.len() > MAX_FILES {
-            return bad(format!(
-                "{} files (at most {MAX_FILES})",
-                self.files.len()
-            ));
+            return bad(format!("{} files (at most {MAX_FILES})", self.files.len()));
         }
         let mut total: u64 = 0;
         let mut dirs: HashSet<&str> = HashSet::new();
@@ -124,10 +121,7 @@ impl Manifest {
         let mut last: Option<&str> = None;
         for f in &self.files {
             check_path(&f.path).map_err(|why| {
-                Error::Invalid(format!(
-                    "bad manifest: path {:?}: {why}",
-                    shorten(&f.path)
-                ))
+                Error::Invalid(format!("bad manifest: path {:?}: {why}", shorten(&f.path)))
             })?;
             if last.is_some_and(|l| l >= f.path.as_str()) {
                 return bad(format!(
@@ -330,9 +324,7 @@ fn read_head(r: &mut impl Read) -> Result<Head> {
     }
     let flags = u16::from_le_bytes([header[10], header[11]]);
     if flags & !FLAG_SIGNED != 0 {
-        return Err(Error::Invalid(format!(
-            "unknown header flags {flags:#06x}"
-        )));
+        return Err(Error::Invalid(format!("unknown header flags {flags:#06x}")));
     }
     let len = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
     if !(2..=MAX_MANIFEST_LEN).contains(&len) {
@@ -555,8 +547,8 @@ pub fn collect_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
         let path = entry.path();
@@ -586,8 +578,7 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<(String, PathBuf)>
             }
             walk(&path, &rel, depth + 1, out)?;
         } else if kind.is_file() {
-            check_path(&rel)
-                .map_err(|why| Error::Invalid(format!("{}: {why}", path.display())))?;
+            check_path(&rel).map_err(|why| Error::Invalid(format!("{}: {why}", path.display())))?;
             out.push((rel, path));
             if out.len() > MAX_FILES {
                 return Err(Error::Invalid(format!(
@@ -771,7 +762,7 @@ mod tests {
     }
 
     /// A signed bundle of a small tree, as bytes, and the tree's files.
-    fn sample(signed: bool) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    fn sample(signed: bool) -> (Vec<u8>, Files) {
         let dir = tempfile::tempdir().unwrap();
         let files = vec![
             ("a.yar".to_string(), b"rule a { condition: true }".to_vec()),
@@ -791,7 +782,9 @@ mod tests {
         (std::fs::read(out).unwrap(), files)
     }
 
-    fn read_all(bytes: &[u8], trust: &Trust) -> Result<(Manifest, Vec<(String, Vec<u8>)>)> {
+    type Files = Vec<(String, Vec<u8>)>;
+
+    fn read_all(bytes: &[u8], trust: &Trust) -> Result<(Manifest, Files)> {
         let opened = open(bytes, trust)?;
         let m = opened.manifest().clone();
         let mut c = Collect(Vec::new());
@@ -848,7 +841,11 @@ mod tests {
         b[15] = 0x7f;
         assert!(msg(&b).contains("manifest length"));
         // The version inside the manifest: "version":7 -> 8.
-        let at = bytes.windows(10).position(|w| w == b"\"version\":").unwrap() + 10;
+        let at = bytes
+            .windows(10)
+            .position(|w| w == b"\"version\":")
+            .unwrap()
+            + 10;
         let mut b = bytes.clone();
         b[at] = b'8';
         assert!(msg(&b).contains("bad signature"), "{}", msg(&b));
@@ -861,7 +858,11 @@ mod tests {
         let last = bytes.len() - 1;
         let mut b = bytes.clone();
         b[last] ^= 0xff;
-        assert!(msg(&b).contains("does not match its SHA-256"), "{}", msg(&b));
+        assert!(
+            msg(&b).contains("does not match its SHA-256"),
+            "{}",
+            msg(&b)
+        );
     }
 
     #[test]
@@ -981,7 +982,9 @@ mod tests {
         let e = refused(vec![entry("a/b", b""), entry("a/b/c", b"")]);
         assert!(e.contains("both a file and a directory"), "{e}");
         assert!(refused(vec![]).contains("no files"));
-        let many: Vec<FileEntry> = (0..=MAX_FILES).map(|i| entry(&format!("{i:06}"), b"")).collect();
+        let many: Vec<FileEntry> = (0..=MAX_FILES)
+            .map(|i| entry(&format!("{i:06}"), b""))
+            .collect();
         assert!(refused(many).contains("files (at most"));
         let mut big = entry("a", b"");
         big.size = MAX_TOTAL_SIZE + 1;
@@ -1005,7 +1008,12 @@ mod tests {
         let json = br#"{"version":1,"created":0,"key_id":null,"files":[],"extra":1}"#;
         b.extend_from_slice(&(json.len() as u32).to_le_bytes());
         b.extend_from_slice(json);
-        assert!(read_all(&b, &allow).unwrap_err().to_string().contains("unknown field"));
+        assert!(
+            read_all(&b, &allow)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field")
+        );
         let mut b = MAGIC.to_vec();
         b.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         b.extend_from_slice(&0u16.to_le_bytes());
@@ -1032,6 +1040,11 @@ mod tests {
         assert!(e.contains("never overwritten"), "{e}");
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        assert!(collect_dir(&empty).unwrap_err().to_string().contains("no files"));
+        assert!(
+            collect_dir(&empty)
+                .unwrap_err()
+                .to_string()
+                .contains("no files")
+        );
     }
 }

@@ -45,7 +45,8 @@ pub(crate) fn fetch(url: &str) -> Result<Fetched> {
                 "{latest_url}: longer than {MAX_LATEST_LEN} bytes; not a `latest` file"
             )));
         }
-        let name = parse_latest(&text).map_err(|why| Error::Fetch(format!("{latest_url}: {why}")))?;
+        let name =
+            parse_latest(&text).map_err(|why| Error::Fetch(format!("{latest_url}: {why}")))?;
         format!("{base}/{name}")
     };
     let reader = get(&agent, &bundle_url)?;

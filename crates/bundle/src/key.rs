@@ -38,11 +38,8 @@ const MAX_TRUSTED_KEYS: usize = 256;
 /// A new random signing key (from the operating system's generator).
 pub fn generate() -> Result<SigningKey> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| {
-        Error::Key(format!(
-            "the system's random number generator failed: {e}"
-        ))
-    })?;
+    getrandom::fill(&mut seed)
+        .map_err(|e| Error::Key(format!("the system's random number generator failed: {e}")))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
@@ -95,18 +92,16 @@ pub fn read_secret(path: &Path) -> Result<SigningKey> {
             meta.mode() & 0o777
         )));
     }
-    let seed = parse(&text, SECRET_HEADER).map_err(|why| {
-        Error::Key(format!("{}: not a secret key file: {why}", path.display()))
-    })?;
+    let seed = parse(&text, SECRET_HEADER)
+        .map_err(|why| Error::Key(format!("{}: not a secret key file: {why}", path.display())))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
 /// Reads a public key.
 pub fn read_public(path: &Path) -> Result<VerifyingKey> {
     let (text, _) = read_small(path)?;
-    let bytes = parse(&text, PUBLIC_HEADER).map_err(|why| {
-        Error::Key(format!("{}: not a public key file: {why}", path.display()))
-    })?;
+    let bytes = parse(&text, PUBLIC_HEADER)
+        .map_err(|why| Error::Key(format!("{}: not a public key file: {why}", path.display())))?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| {
         Error::Key(format!(
             "{}: not a valid Ed25519 public key",
@@ -261,8 +256,13 @@ mod tests {
             std::os::unix::fs::PermissionsExt::from_mode(0o600),
         )
         .unwrap();
-        let e = read_secret(&dir.path().join("k.pub")).unwrap_err().to_string();
-        assert!(e.contains("expected `takedown ed25519 secret key v1`"), "{e}");
+        let e = read_secret(&dir.path().join("k.pub"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("expected `takedown ed25519 secret key v1`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -270,8 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("k");
         write_secret(&p, &generate().unwrap()).unwrap();
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
         let e = read_secret(&p).unwrap_err().to_string();
         assert!(e.contains("chmod 600"), "{e}");
     }

@@ -13,9 +13,9 @@
 #![deny(missing_docs)]
 
 pub mod format;
-pub mod key;
 #[cfg(feature = "http")]
 mod http;
+pub mod key;
 pub mod source;
 pub mod store;
 
@@ -115,8 +115,7 @@ pub fn version_from_time(unix: u64) -> u64 {
     let date = u64::try_from(d.year()).unwrap_or(0) * 10_000
         + u64::from(u8::from(d.month())) * 100
         + u64::from(d.day());
-    let clock =
-        u64::from(d.hour()) * 10_000 + u64::from(d.minute()) * 100 + u64::from(d.second());
+    let clock = u64::from(d.hour()) * 10_000 + u64::from(d.minute()) * 100 + u64::from(d.second());
     date * 1_000_000 + clock
 }
 

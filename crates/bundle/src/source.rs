@@ -152,7 +152,15 @@ mod tests {
     #[test]
     fn latest_names_one_plain_file() {
         assert_eq!(parse_latest("sigs-5.tdsb\n"), Ok("sigs-5.tdsb"));
-        for bad in ["", "../x.tdsb", "a/b.tdsb", "x.zip", ".x.tdsb", "http://e/x.tdsb", "a b.tdsb"] {
+        for bad in [
+            "",
+            "../x.tdsb",
+            "a/b.tdsb",
+            "x.zip",
+            ".x.tdsb",
+            "http://e/x.tdsb",
+            "a b.tdsb",
+        ] {
             assert!(parse_latest(bad).is_err(), "{bad}");
         }
     }

@@ -171,7 +171,10 @@ impl Store {
                 return Err(Error::io(format!("cannot lock {}", lock_path.display()), e));
             }
         }
-        let locked = Locked { store: self, _lock: lock };
+        let locked = Locked {
+            store: self,
+            _lock: lock,
+        };
         locked.collect_garbage()?;
         Ok(locked)
     }
@@ -415,7 +418,10 @@ impl Locked<'_> {
         remove_tree(&target)?;
         std::fs::rename(&stage, &target).map_err(|e| {
             let _ = remove_tree(&stage);
-            Error::io(format!("cannot move the new set to {}", target.display()), e)
+            Error::io(
+                format!("cannot move the new set to {}", target.display()),
+                e,
+            )
         })?;
         sync_dir(&bundles)?;
         sync_dir(&tmp)?;
@@ -560,7 +566,10 @@ mod tests {
         assert_eq!(i1.version, 1);
         let cur = store.current().unwrap().unwrap();
         assert_eq!(cur.version, 1);
-        assert_eq!(std::fs::read_to_string(cur.dir.join("r/a.yar")).unwrap(), "one");
+        assert_eq!(
+            std::fs::read_to_string(cur.dir.join("r/a.yar")).unwrap(),
+            "one"
+        );
         assert_eq!(cur.info.unwrap().source, "test");
         assert!(store.previous().unwrap().is_none());
 
@@ -609,7 +618,10 @@ mod tests {
             .lock()
             .unwrap()
             .install(format::open(b2.as_slice(), &allow()).unwrap(), "t", |dir| {
-                Err(format!("{} has a syntax error", dir.join("a.yar").display()))
+                Err(format!(
+                    "{} has a syntax error",
+                    dir.join("a.yar").display()
+                ))
             })
             .unwrap_err();
         assert!(matches!(e, Error::Rejected(_)), "{e}");
@@ -625,9 +637,15 @@ mod tests {
         let e = install(&store, &bad).unwrap_err().to_string();
         assert!(e.contains("SHA-256"), "{e}");
 
-        assert_eq!(std::fs::read_link(store.dir().join(CURRENT)).unwrap(), before);
+        assert_eq!(
+            std::fs::read_link(store.dir().join(CURRENT)).unwrap(),
+            before
+        );
         let cur = store.current().unwrap().unwrap();
-        assert_eq!(std::fs::read_to_string(cur.dir.join("a.yar")).unwrap(), "one");
+        assert_eq!(
+            std::fs::read_to_string(cur.dir.join("a.yar")).unwrap(),
+            "one"
+        );
         assert!(!store.dir().join("bundles/2").exists());
         assert!(!store.dir().join("tmp/stage-2").exists());
         assert!(store.lock().unwrap().rollback().is_err());
@@ -666,7 +684,13 @@ mod tests {
         std::os::unix::fs::symlink("/etc", t.path().join(CURRENT)).unwrap();
         let e = store.current().unwrap_err().to_string();
         assert!(e.contains("not to a set this takedown installed"), "{e}");
-        for bad in ["bundles/01", "bundles/x", "bundles/1/2", "other/1", "bundles/"] {
+        for bad in [
+            "bundles/01",
+            "bundles/x",
+            "bundles/1/2",
+            "other/1",
+            "bundles/",
+        ] {
             assert_eq!(version_of_target(Path::new(bad)), None, "{bad}");
         }
         assert_eq!(version_of_target(Path::new("bundles/12")), Some(12));

@@ -48,7 +48,10 @@ impl TrustArgs {
             )?;
             let (found, problems) = key::read_trusted_dir(&dir)?;
             for p in problems {
-                eprintln!("takedown: warning: trusted key skipped: {}", for_terminal(&p));
+                eprintln!(
+                    "takedown: warning: trusted key skipped: {}",
+                    for_terminal(&p)
+                );
             }
             keys = found;
             origin = dir.display().to_string();
@@ -138,7 +141,10 @@ pub fn keygen(a: KeygenArgs) -> anyhow::Result<u8> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(key::default_trusted_dir)
-        .map_or_else(|| "the trusted-keys directory".to_string(), |d| d.display().to_string());
+        .map_or_else(
+            || "the trusted-keys directory".to_string(),
+            |d| d.display().to_string(),
+        );
     println!(
         "secret key: {} (keep it private; it signs bundles)",
         path_for_terminal(&a.output)
@@ -158,7 +164,11 @@ pub fn keygen(a: KeygenArgs) -> anyhow::Result<u8> {
 /// is the reason to refuse it. Problems (a rule that does not compile, a
 /// bad IOC line) refuse it too unless `allow_problems`, when they are only
 /// reported.
-pub fn check_loads(dir: &Path, allow_problems: bool, cache_dir: Option<PathBuf>) -> Result<(), String> {
+pub fn check_loads(
+    dir: &Path,
+    allow_problems: bool,
+    cache_dir: Option<PathBuf>,
+) -> Result<(), String> {
     let sigs = SignatureSet::load(&LoadOptions {
         paths: vec![dir.to_path_buf()],
         builtin: false,

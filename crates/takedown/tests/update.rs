@@ -195,7 +195,15 @@ fn snap(dir: &Path, out: &mut Vec<(PathBuf, Option<Vec<u8>>)>) {
         let p = e.path();
         let ty = e.file_type().unwrap();
         if ty.is_symlink() {
-            out.push((p.clone(), Some(std::fs::read_link(&p).unwrap().into_os_string().into_encoded_bytes())));
+            out.push((
+                p.clone(),
+                Some(
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                ),
+            ));
         } else if ty.is_dir() {
             out.push((p.clone(), None));
             snap(&p, out);
@@ -209,27 +217,42 @@ fn snap(dir: &Path, out: &mut Vec<(PathBuf, Option<Vec<u8>>)>) {
 fn update_over_http_installs_switches_and_rolls_back() {
     let s = Setup::new();
     let out = s.update(&["--status"]);
-    assert!(stdout(&out).contains("current: none installed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("current: none installed"),
+        "{}",
+        stdout(&out)
+    );
 
     let v1 = s.signed(1, "Bundle_V1");
     let out = s.t.run(&["sigs", "verify", v1.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("version 1,") && text.contains("2 files") && text.contains("signed by key"), "{text}");
+    assert!(
+        text.contains("version 1,") && text.contains("2 files") && text.contains("signed by key"),
+        "{text}"
+    );
     assert!(text.trim_end().ends_with(": OK"), "{text}");
 
     s.publish(&v1);
     let out = s.update(&["--from", &s.http.url("")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).contains("installed version 1"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("installed version 1"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(s.detections(), vec!["Bundle_V1"]);
     // The built-in pack still loads beside the installed set.
     let out = s.t.json(&["--no-summary", &s.t.arg("target")]);
     let names = detection_names(&out);
-    assert!(names.contains(&"Bundle_V1".to_string()) && names.len() > 1, "{names:?}");
+    assert!(
+        names.contains(&"Bundle_V1".to_string()) && names.len() > 1,
+        "{names:?}"
+    );
     // -s replaces the installed set; so does --no-installed.
     let other = s.sources("other", "Other_Rule");
-    let out = s.t.json(&["--no-builtin", "-s", &other, &s.t.arg("target")]);
+    let out =
+        s.t.json(&["--no-builtin", "-s", &other, &s.t.arg("target")]);
     assert_eq!(detection_names(&out), vec!["Other_Rule"]);
     let out = s.t.json(&["--no-installed", &s.t.arg("target")]);
     assert!(!detection_names(&out).contains(&"Bundle_V1".to_string()));
@@ -237,7 +260,11 @@ fn update_over_http_installs_switches_and_rolls_back() {
     // Same version again: nothing to do.
     let out = s.update(&["--from", &s.http.url("")]);
     assert_eq!(code(&out), 0);
-    assert!(stdout(&out).contains("already up to date: version 1"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("already up to date: version 1"),
+        "{}",
+        stdout(&out)
+    );
 
     // A direct bundle URL.
     let v2 = s.signed(2, "Bundle_V2");
@@ -248,11 +275,18 @@ fn update_over_http_installs_switches_and_rolls_back() {
     assert_eq!(s.detections(), vec!["Bundle_V2"]);
     let out = s.update(&["--status"]);
     let text = stdout(&out);
-    assert!(text.contains("current: version 2") && text.contains("previous: version 1"), "{text}");
+    assert!(
+        text.contains("current: version 2") && text.contains("previous: version 1"),
+        "{text}"
+    );
 
     let out = s.update(&["--rollback"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).contains("from version 2 to version 1"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("from version 2 to version 1"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(s.detections(), vec!["Bundle_V1"]);
     // The rolled-back version is not reinstalled by the next update...
     s.publish(&v2);
@@ -282,7 +316,10 @@ fn assert_refused(s: &Setup, args: &[&str], code_wanted: i32, reason: &str) {
     let out = s.update(args);
     let err = stderr(&out);
     assert_eq!(code(&out), code_wanted, "{args:?}: {err}");
-    assert!(err.contains(reason), "{args:?}: wanted {reason:?} in: {err}");
+    assert!(
+        err.contains(reason),
+        "{args:?}: wanted {reason:?} in: {err}"
+    );
     assert!(
         err.contains("the installed set (version 1) is unchanged"),
         "{args:?}: {err}"
@@ -303,10 +340,7 @@ fn bad_bundles_are_refused_and_the_installed_set_stays() {
     // Tampered: one byte of a rule changed after signing.
     let tampered = s.signed(2, "Bundle_V2");
     let mut bytes = std::fs::read(&tampered).unwrap();
-    let at = bytes
-        .windows(9)
-        .rposition(|w| w == b"Bundle_V2")
-        .unwrap();
+    let at = bytes.windows(9).rposition(|w| w == b"Bundle_V2").unwrap();
     bytes[at + 8] = b'X';
     std::fs::write(&tampered, bytes).unwrap();
     s.publish(&tampered);
@@ -315,7 +349,10 @@ fn bad_bundles_are_refused_and_the_installed_set_stays() {
     // Tampered manifest: the version raised after signing.
     let raised = s.signed(3, "Bundle_V3");
     let mut bytes = std::fs::read(&raised).unwrap();
-    let at = bytes.windows(11).position(|w| w == b"\"version\":3").unwrap();
+    let at = bytes
+        .windows(11)
+        .position(|w| w == b"\"version\":3")
+        .unwrap();
     bytes[at + 10] = b'9';
     std::fs::write(&raised, bytes).unwrap();
     s.publish(&raised);
@@ -331,16 +368,33 @@ fn bad_bundles_are_refused_and_the_installed_set_stays() {
     assert_refused(&s, &["--from", &base], 1, "truncated");
     // ... or cuts inside the manifest.
     s.http.cut.lock().unwrap().insert(name.clone(), 40);
-    assert_refused(&s, &["--from", &base], 1, "truncated: the bundle ends inside the manifest");
+    assert_refused(
+        &s,
+        &["--from", &base],
+        1,
+        "truncated: the bundle ends inside the manifest",
+    );
     let out = s.update(&["--from", &base]);
-    assert!(stderr(&out).contains(&format!("download of {} failed after 40 bytes", s.http.url(&name))), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "download of {} failed after 40 bytes",
+            s.http.url(&name)
+        )),
+        "{}",
+        stderr(&out)
+    );
     s.http.cut.lock().unwrap().clear();
 
     // A truncated file, served honestly.
     let short = s.t.path("pub/short.tdsb");
     std::fs::write(&short, &std::fs::read(&v4).unwrap()[..len - 1]).unwrap();
     s.publish(&short);
-    assert_refused(&s, &["--from", &base], 1, "truncated: the bundle ends inside \"yara/eicar.yar\"");
+    assert_refused(
+        &s,
+        &["--from", &base],
+        1,
+        "truncated: the bundle ends inside \"yara/eicar.yar\"",
+    );
     // An extended one.
     let mut longer = std::fs::read(&v4).unwrap();
     longer.extend_from_slice(b"more");
@@ -352,7 +406,12 @@ fn bad_bundles_are_refused_and_the_installed_set_stays() {
     // installs).
     let unsigned = s.bundle(5, "Bundle_V5", &[]);
     s.publish(&unsigned);
-    assert_refused(&s, &["--from", &base], 1, "not signed (--allow-unsigned accepts it)");
+    assert_refused(
+        &s,
+        &["--from", &base],
+        1,
+        "not signed (--allow-unsigned accepts it)",
+    );
 
     // Signed by a key that is not trusted.
     let out = s.t.run(&["sigs", "keygen", "-o", &s.t.arg("stranger")]);
@@ -360,8 +419,15 @@ fn bad_bundles_are_refused_and_the_installed_set_stays() {
     let src = s.sources("stranger", "Stranger");
     let stranger = s.t.path("pub/stranger.tdsb");
     let out = s.t.run(&[
-        "sigs", "bundle", &src, "-o", stranger.to_str().unwrap(), "--key", &s.t.arg("stranger"),
-        "--bundle-version", "6",
+        "sigs",
+        "bundle",
+        &src,
+        "-o",
+        stranger.to_str().unwrap(),
+        "--key",
+        &s.t.arg("stranger"),
+        "--bundle-version",
+        "6",
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     s.publish(&stranger);
@@ -370,22 +436,46 @@ fn bad_bundles_are_refused_and_the_installed_set_stays() {
     // Rules that do not compile (bundled with --allow-problems).
     let src = s.t.path("src/broken");
     std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("bad.yar"), "rule Broken { condition: nonsense( }\n").unwrap();
+    std::fs::write(
+        src.join("bad.yar"),
+        "rule Broken { condition: nonsense( }\n",
+    )
+    .unwrap();
     std::fs::write(src.join("good.yar"), "rule Good { condition: false }\n").unwrap();
     let broken = s.t.path("pub/broken.tdsb");
     let out = s.t.run(&[
-        "sigs", "bundle", src.to_str().unwrap(), "-o", broken.to_str().unwrap(), "--key",
-        &s.t.arg("key"), "--bundle-version", "7",
+        "sigs",
+        "bundle",
+        src.to_str().unwrap(),
+        "-o",
+        broken.to_str().unwrap(),
+        "--key",
+        &s.t.arg("key"),
+        "--bundle-version",
+        "7",
     ]);
     assert_eq!(code(&out), 2, "bundling a broken set is refused by default");
     assert!(stderr(&out).contains("do not load"), "{}", stderr(&out));
     let out = s.t.run(&[
-        "sigs", "bundle", src.to_str().unwrap(), "-o", broken.to_str().unwrap(), "--key",
-        &s.t.arg("key"), "--bundle-version", "7", "--allow-problems",
+        "sigs",
+        "bundle",
+        src.to_str().unwrap(),
+        "-o",
+        broken.to_str().unwrap(),
+        "--key",
+        &s.t.arg("key"),
+        "--bundle-version",
+        "7",
+        "--allow-problems",
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     s.publish(&broken);
-    assert_refused(&s, &["--from", &base], 1, "the signatures in the bundle do not load");
+    assert_refused(
+        &s,
+        &["--from", &base],
+        1,
+        "the signatures in the bundle do not load",
+    );
 
     // A downgrade.
     let v10 = s.signed(10, "Bundle_V10");
@@ -397,7 +487,8 @@ fn bad_bundles_are_refused_and_the_installed_set_stays() {
     let out = s.update(&["--from", &base]);
     assert_eq!(code(&out), 1);
     assert!(
-        stderr(&out).contains("refusing a downgrade: the bundle is version 9, and version 10 is installed"),
+        stderr(&out)
+            .contains("refusing a downgrade: the bundle is version 9, and version 10 is installed"),
         "{}",
         stderr(&out)
     );
@@ -423,13 +514,21 @@ fn update_from_a_directory_takes_the_newest() {
     std::fs::write(dir.join("junk.tdsb"), "not a bundle").unwrap();
     let out = s.update(&["--from", dir.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).contains("installed version 12"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("installed version 12"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(s.detections(), vec!["Bundle_V12"]);
     // A bundle file directly; older: refused.
     let v3 = dir.join("s-3-Bundle_V3.tdsb");
     let out = s.update(&["--from", v3.to_str().unwrap()]);
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("refusing a downgrade"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing a downgrade"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -447,10 +546,14 @@ fn verify_reports_and_exit_codes() {
     // Another trust: refused, with the bundle's claims still shown.
     let out = s.t.run(&["sigs", "keygen", "-o", &s.t.arg("other")]);
     assert_eq!(code(&out), 0);
-    let out = s.t.run(&["sigs", "verify", p, "--trusted-key", &s.t.arg("other.pub")]);
+    let out =
+        s.t.run(&["sigs", "verify", p, "--trusted-key", &s.t.arg("other.pub")]);
     assert_eq!(code(&out), 1);
     let text = stdout(&out);
-    assert!(text.contains("version 1,") && text.contains("REFUSED") && text.contains("not trusted"), "{text}");
+    assert!(
+        text.contains("version 1,") && text.contains("REFUSED") && text.contains("not trusted"),
+        "{text}"
+    );
 
     let mut bytes = std::fs::read(&v1).unwrap();
     let last = bytes.len() - 1;
@@ -458,14 +561,22 @@ fn verify_reports_and_exit_codes() {
     std::fs::write(&v1, bytes).unwrap();
     let out = s.t.run(&["sigs", "verify", p]);
     assert_eq!(code(&out), 1);
-    assert!(stdout(&out).contains("REFUSED: \"yara/eicar.yar\" does not match its SHA-256"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("REFUSED: \"yara/eicar.yar\" does not match its SHA-256"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = s.t.run(&["sigs", "verify", &s.t.arg("missing.tdsb")]);
     assert_eq!(code(&out), 2);
     std::fs::write(s.t.path("x.tdsb"), "hello").unwrap();
     let out = s.t.run(&["sigs", "verify", &s.t.arg("x.tdsb")]);
     assert_eq!(code(&out), 1);
-    assert!(stdout(&out).contains("not a takedown signature bundle"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("not a takedown signature bundle"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -482,7 +593,11 @@ fn one_update_at_a_time() {
     let v1 = s.signed(1, "Bundle_V1");
     let out = s.update(&["--from", v1.to_str().unwrap()]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("another update or rollback is running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another update or rollback is running"),
+        "{}",
+        stderr(&out)
+    );
     drop(lock);
     assert_eq!(code(&s.update(&["--from", v1.to_str().unwrap()])), 0);
 }
@@ -498,10 +613,17 @@ fn serve_loads_the_installed_set_and_reloads_into_an_update() {
     let ready = s.t.path("ready.json");
     let log = s.t.path("serve.log");
     let mut c = s.t.cmd();
-    c.args(["serve", "--no-builtin", "--http", "127.0.0.1:0", "--no-clamd", "--ready-file"])
-        .arg(&ready)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
+    c.args([
+        "serve",
+        "--no-builtin",
+        "--http",
+        "127.0.0.1:0",
+        "--no-clamd",
+        "--ready-file",
+    ])
+    .arg(&ready)
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&log).unwrap());
     let mut child = c.spawn().unwrap();
     let started = Instant::now();
     let addr: SocketAddr = loop {
@@ -510,9 +632,15 @@ fn serve_loads_the_installed_set_and_reloads_into_an_update() {
             break v["http"][0].as_str().unwrap().parse().unwrap();
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("serve exited with {status}: {}", std::fs::read_to_string(&log).unwrap());
+            panic!(
+                "serve exited with {status}: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "serve did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "serve did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let scan = || {
