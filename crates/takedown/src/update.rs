@@ -64,16 +64,7 @@ pub fn sigs_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// directory (`bundles/N`, resolved once, so an update during the load
 /// cannot mix two sets). `None` when nothing is installed.
 pub fn installed_for_scan(given: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
-    let Some(dir) = given.or_else(takedown_bundle::store::default_dir) else {
-        return Ok(None);
-    };
-    let current = Store::at(&dir).current().with_context(|| {
-        format!(
-            "the installed signature set in {} is unusable (--no-installed scans without it)",
-            dir.display()
-        )
-    })?;
-    Ok(current.map(|c| {
+    Ok(installed(given, "scans")?.map(|(_, c)| {
         tracing::info!(
             "using the installed signature set, version {} ({})",
             c.version,
@@ -88,20 +79,36 @@ pub fn installed_for_scan(given: Option<PathBuf>) -> anyhow::Result<Option<PathB
 /// after `takedown update` loads the new set. `None` when nothing is
 /// installed.
 pub fn installed_for_serve(given: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
-    let Some(dir) = given.or_else(takedown_bundle::store::default_dir) else {
-        return Ok(None);
-    };
-    let store = Store::at(&dir);
-    let current = store.current().with_context(|| {
-        format!(
-            "the installed signature set in {} is unusable (--no-installed serves without it)",
-            dir.display()
-        )
-    })?;
-    Ok(current.map(|c| {
+    Ok(installed(given, "serves")?.map(|(dir, c)| {
         tracing::info!("serving the installed signature set, version {}", c.version);
         dir.join("current")
     }))
+}
+
+/// The active set of the given or default directory. A directory named
+/// with --sigs-dir or TAKEDOWN_SIGS_DIR that cannot be read is an error;
+/// the default one (another user's home, say) is a warning, and the run
+/// goes on without it.
+fn installed(given: Option<PathBuf>, verb: &str) -> anyhow::Result<Option<(PathBuf, Installed)>> {
+    let explicit = given.is_some();
+    let Some(dir) = given.or_else(takedown_bundle::store::default_dir) else {
+        return Ok(None);
+    };
+    match Store::at(&dir).current() {
+        Ok(c) => Ok(c.map(|c| (dir, c))),
+        Err(e) if explicit => Err(anyhow::Error::new(e).context(format!(
+            "the installed signature set in {} is unusable (--no-installed {verb} without it)",
+            dir.display()
+        ))),
+        Err(e) => {
+            eprintln!(
+                "takedown: warning: the installed signature set in {} is unusable, left out: {}",
+                dir.display(),
+                for_terminal(&e.to_string())
+            );
+            Ok(None)
+        }
+    }
 }
 
 fn describe(i: &Installed) -> String {

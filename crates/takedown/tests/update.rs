@@ -679,3 +679,23 @@ fn serve_loads_the_installed_set_and_reloads_into_an_update() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
 }
+
+/// A `current` link not made by `takedown update` stops a scan that would
+/// load it, rather than scanning silently without it.
+#[test]
+fn a_foreign_current_link_is_an_error() {
+    let t = Tree::new();
+    std::fs::create_dir_all(t.path("sigs")).unwrap();
+    std::os::unix::fs::symlink("/etc", t.path("sigs/current")).unwrap();
+    t.write("x.txt", "clean");
+    let out = t.json(&[&t.arg("x.txt")]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("not to a set this takedown installed")
+            && stderr(&out).contains("--no-installed"),
+        "{}",
+        stderr(&out)
+    );
+    let out = t.json(&["--no-installed", &t.arg("x.txt")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
