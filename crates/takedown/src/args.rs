@@ -40,6 +40,29 @@ pub enum Command {
     /// the clamd protocol on 127.0.0.1:3310. Flags override the --config
     /// file. SIGHUP reloads the signatures; SIGTERM stops gracefully.
     Serve(crate::serve::ServeArgs),
+    /// Make and check signed signature bundles.
+    #[command(subcommand)]
+    Sigs(SigsCommand),
+    /// Install the newest signed signature bundle from a URL or directory,
+    /// or roll back to the previous one.
+    ///
+    /// Exit status: 0 installed, rolled back or already up to date, 1 the
+    /// bundle was refused (the installed set is unchanged), 2 an error.
+    Update(crate::update::UpdateArgs),
+}
+
+/// `takedown sigs ...`.
+#[derive(Subcommand, Debug)]
+pub enum SigsCommand {
+    /// Create an Ed25519 key pair for signing bundles.
+    Keygen(crate::bundle::KeygenArgs),
+    /// Pack a signature directory into one versioned, signed bundle.
+    Bundle(crate::bundle::BundleArgs),
+    /// Check a bundle: format, signature, every file.
+    ///
+    /// Exit status: 0 valid and trusted, 1 refused (the reason is printed),
+    /// 2 it could not be read.
+    Verify(crate::bundle::VerifyArgs),
 }
 
 /// What to do with a detected file.
@@ -162,6 +185,17 @@ pub struct SigArgs {
     /// Do not read or write the compiled-rules cache.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Do not load the installed signature set (`takedown update`). It is
+    /// loaded by default when no --signatures are given.
+    #[arg(long)]
+    pub no_installed: bool,
+
+    /// Where `takedown update` installs signature sets [default:
+    /// /var/lib/takedown/signatures for root, else
+    /// $XDG_DATA_HOME/takedown/signatures or ~/.local/share/takedown/signatures].
+    #[arg(long, value_name = "DIR", env = "TAKEDOWN_SIGS_DIR")]
+    pub sigs_dir: Option<PathBuf>,
 }
 
 /// `takedown scan`.
@@ -410,9 +444,13 @@ impl ScanArgs {
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
+        let mut paths = self.sigs.signatures;
+        if paths.is_empty() && !self.sigs.no_installed {
+            paths.extend(crate::update::installed_for_scan(self.sigs.sigs_dir)?);
+        }
         Ok(ScanConfig {
             load: LoadOptions {
-                paths: self.sigs.signatures,
+                paths,
                 builtin: !self.sigs.no_builtin,
                 strict: self.sigs.strict,
                 cache_dir,

@@ -4,10 +4,12 @@
 
 mod act;
 mod args;
+mod bundle;
 mod output;
 mod progress;
 mod quarantine;
 mod serve;
+mod update;
 
 use anyhow::Context;
 use clap::Parser;
@@ -35,6 +37,10 @@ fn main() -> ExitCode {
         args::Command::Scan(a) => scan(*a),
         args::Command::Quarantine(a) => quarantine::run(a),
         args::Command::Serve(a) => serve::serve(a),
+        args::Command::Sigs(args::SigsCommand::Keygen(a)) => bundle::keygen(a),
+        args::Command::Sigs(args::SigsCommand::Bundle(a)) => bundle::bundle(a),
+        args::Command::Sigs(args::SigsCommand::Verify(a)) => bundle::verify(a),
+        args::Command::Update(a) => update::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -130,6 +130,9 @@ impl ServeArgs {
         let s = &mut c.signatures;
         if !self.sigs.signatures.is_empty() {
             s.paths = self.sigs.signatures;
+        } else if s.paths.is_empty() && !self.sigs.no_installed {
+            s.paths
+                .extend(crate::update::installed_for_serve(self.sigs.sigs_dir)?);
         }
         s.builtin &= !self.sigs.no_builtin;
         s.strict |= self.sigs.strict;

@@ -67,6 +67,10 @@ impl Tree {
         // system's.
         c.env("TAKEDOWN_CACHE_DIR", self.path(".cache"))
             .env("TAKEDOWN_VAULT", self.path("vault"))
+            // Nor the installed signature sets and trusted keys: a set
+            // installed on the machine running the tests is never loaded.
+            .env("TAKEDOWN_SIGS_DIR", self.path("sigs"))
+            .env("TAKEDOWN_TRUSTED_KEYS", self.path("keys"))
             .env_remove("NO_COLOR")
             .env_remove("TAKEDOWN_LOG")
             .stdin(Stdio::null());
