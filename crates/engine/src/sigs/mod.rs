@@ -570,17 +570,24 @@ impl SignatureSet {
 
     /// One line on what was loaded, for logs and `--version`-like output.
     pub fn describe(&self) -> String {
+        // ClamAV counts only when some ClamAV database was given, so the
+        // line stays as it was for sets without one.
+        let clamav = self.clamav.as_ref().map(|c| {
+            let st = c.stats();
+            let unsupported: usize = self.sources.iter().map(|s| s.unsupported).sum();
+            format!(
+                "{} ClamAV signatures{}, ",
+                st.body + st.logical + st.section_hashes,
+                match unsupported {
+                    0 => String::new(),
+                    n => format!(" ({n} unsupported, skipped)"),
+                }
+            )
+        });
         format!(
-            "{} YARA rules, {} ClamAV signatures{}, {} hash IOCs, {} name IOCs, {} allow-listed hashes from {} files{}",
+            "{} YARA rules, {}{} hash IOCs, {} name IOCs, {} allow-listed hashes from {} files{}",
             self.yara_rule_count(),
-            self.clamav_signatures().map_or(0, |c| {
-                let st = c.stats();
-                st.body + st.logical + st.section_hashes
-            }),
-            match self.sources.iter().map(|s| s.unsupported).sum::<usize>() {
-                0 => String::new(),
-                n => format!(" ({n} unsupported, skipped)"),
-            },
+            clamav.unwrap_or_default(),
             self.hashes.len(),
             self.names.len(),
             self.allow.len(),
