@@ -302,8 +302,9 @@ impl HashIndexBuilder {
                 ));
             }
         };
-        hex::decode_to_slice(hex_digest, &mut digest[..n])
-            .map_err(|_| format!("'{}' is not hexadecimal", shorten(hex_digest)))?;
+        if !decode_hex(hex_digest.as_bytes(), &mut digest[..n]) {
+            return Err(format!("'{}' is not hexadecimal", shorten(hex_digest)));
+        }
         let class = ix.arena.class(Class {
             source,
             score,
@@ -413,6 +414,40 @@ impl HashIndex {
         }
         hits
     }
+}
+
+/// Value of each byte as a hex digit (either case), or 0xff.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes `hex` (exactly twice as long as `out`) into `out`; false when a
+/// character is not a hex digit. A table lookup per digit: with millions
+/// of IOCs, decoding was the largest part of loading with `hex`'s decoder.
+fn decode_hex(hex: &[u8], out: &mut [u8]) -> bool {
+    if hex.len() != out.len() * 2 {
+        return false;
+    }
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let hi = HEX_VALUE[usize::from(pair[0])];
+        let lo = HEX_VALUE[usize::from(pair[1])];
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    bad < 0x10
 }
 
 /// `s` cut to at most `max` bytes at a character boundary.
@@ -726,6 +761,24 @@ mod tests {
 mod scale_tests {
     use super::*;
     use crate::digest::Digests;
+
+    #[test]
+    fn hex_decoding_agrees_with_the_hex_crate() {
+        let mut out = [0u8; 4];
+        assert!(!decode_hex(b"00fFa9Z0", &mut out));
+        assert!(decode_hex(b"00fFa910", &mut out));
+        assert_eq!(out, [0x00, 0xff, 0xa9, 0x10]);
+        assert!(!decode_hex(b"00fFa91", &mut out));
+        assert!(!decode_hex(b"00fFa91g", &mut out));
+        for b in 0..=255u8 {
+            for s in [[b, b'0'], [b'f', b]] {
+                let mut one = [0u8; 1];
+                let ours = decode_hex(&s, &mut one).then_some(one[0]);
+                let theirs = hex::decode(s).ok().map(|v| v[0]);
+                assert_eq!(ours, theirs, "{s:?}");
+            }
+        }
+    }
 
     #[test]
     fn records_are_compact() {
