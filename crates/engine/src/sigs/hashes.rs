@@ -664,7 +664,7 @@ mod tests {
         );
         let idx = idx.finish();
         let hits = idx.lookup(&digests_of(b""), 0);
-        let names: Vec<_> = hits.iter().map(|h| &*h.name).collect();
+        let names: Vec<_> = hits.iter().map(|h| h.name).collect();
         assert_eq!(names, ["Empty file", "desc;with;semicolons"]);
         let abc = idx.lookup(&digests_of(b"abc"), 3);
         assert_eq!(abc[0].score, 80);
