@@ -12,7 +12,8 @@ need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
 #  - timed measures "foreign" CPU: all CPU time the system spent during the
 #    run (from /proc/stat, steal included) minus the timed command's own
 #    user+sys. A run with foreign CPU > max(0.5 s, 5% of wall x nproc) is
-#    contended: rounds retries it (twice at most), and the report flags it.
+#    contended: rounds retries it (twice at most, or RETRIES times), and the
+#    report flags it.
 CLK_TCK=$(getconf CLK_TCK)
 NPROC=$(nproc)
 CONTENDED_RUNS=0
@@ -82,7 +83,7 @@ rounds() {
             while :; do
                 warm
                 timed "$id.r$r" "${cmd[@]}"
-                [ "$CONTENDED" = 1 ] && [ "$try" -lt 2 ] || break
+                [ "$CONTENDED" = 1 ] && [ "$try" -lt "${RETRIES:-2}" ] || break
                 try=$((try + 1))
                 echo "   retrying $id.r$r (contended)" >&2
             done

@@ -5,15 +5,14 @@
 use libfuzzer_sys::fuzz_target;
 use takedown_engine::digest::{Algorithms, Digests};
 use takedown_engine::sigs::SourceId;
-use takedown_engine::sigs::hashes::{ClamKind, HashIndex, parse_clamav, parse_loki};
+use takedown_engine::sigs::hashes::{ClamKind, HashIndexBuilder, parse_clamav, parse_loki};
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let mut index = HashIndex::default();
+    let mut index = HashIndexBuilder::default();
     let mut issues = Vec::new();
-    parse_loki(&text, SourceId(0), "fuzz.txt", &mut index, &mut issues);
+    parse_loki(data, SourceId(0), "fuzz.txt", &mut index, &mut issues);
     parse_clamav(
-        &text,
+        data,
         ClamKind::Md5,
         SourceId(1),
         "fuzz.hdb",
@@ -21,17 +20,18 @@ fuzz_target!(|data: &[u8]| {
         &mut issues,
     );
     parse_clamav(
-        &text,
+        data,
         ClamKind::Sha,
         SourceId(2),
         "fuzz.hsb",
         &mut index,
         &mut issues,
     );
+    let index = index.finish();
     let size = data.len() as u64;
     let digests = Digests::of(data, Algorithms::ALL);
-    for (_, _, entry) in index.lookup(&digests, size) {
-        assert!(entry.size.is_none_or(|s| s == size));
+    for hit in index.lookup(&digests, size) {
+        assert!(hit.size.is_none_or(|s| s == size));
     }
     for issue in &issues {
         assert!(issue.line.is_some());

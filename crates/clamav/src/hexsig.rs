@@ -343,9 +343,8 @@ impl Parser<'_> {
                 _ => return bad(format!("unterminated alternatives at {at}")),
             }
         }
-        if alts.len() < 2 && !negated {
-            return bad(format!("a group needs at least two alternatives at {at}"));
-        }
+        // A group of one alternative is that alternative: ClamAV accepts
+        // `(aa)`, and generated or hand-edited feeds contain it.
         let exact: Option<Vec<Vec<u8>>> = alts.iter().map(|a| bytes_of(a)).collect();
         match exact {
             Some(seqs) if seqs.iter().all(|s| s.len() == 1) => {

@@ -84,6 +84,9 @@ fn body_wildcards() {
         &[b"ABCDEFGX", b"ABCDXFGH", b"ABCD"],
     );
     ndb("T:0:*:414243", &[b"xABCx"], &[b"xABxC"]);
+    // A group of one alternative, as ClamAV accepts it.
+    ndb("T:0:*:4142(43)4445", &[b"ABCDE"], &[b"ABXDE"]);
+    ndb("T:0:*:4142(4343)4445", &[b"ABCCDE"], &[b"ABCDE"]);
     ndb("T:0:*:4142??4344", &[b"AB.CD"], &[b"AB..CD"]);
     ndb(
         "T:0:*:4142??4344",

@@ -22,6 +22,8 @@ pub enum EngineKind {
     Hash,
     /// The path matched a file-name IOC.
     Name,
+    /// A ClamAV body, logical or section-hash signature matched.
+    Clamav,
     /// A heuristic: a container limit reached, reported as a detection
     /// with `--limits-as-detections` (ClamAV's `Heuristics.Limits.Exceeded`).
     Heuristic,
@@ -34,6 +36,7 @@ impl EngineKind {
             EngineKind::Yara => "yara",
             EngineKind::Hash => "hash",
             EngineKind::Name => "name",
+            EngineKind::Clamav => "clamav",
             EngineKind::Heuristic => "heuristic",
         }
     }

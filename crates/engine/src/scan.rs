@@ -9,9 +9,11 @@
 //! machine are exactly the ones malware (or its cleanup) rewrites. Reading
 //! costs one copy from the page cache, small beside the matching itself.
 //!
-//! Content is read only when something needs it: YARA rules are loaded, or
-//! a hash IOC exists for this file's size. With hash IOCs alone and no size
-//! match, a file costs one `fstat`.
+//! Content is read only when something needs it: YARA rules or ClamAV body
+//! signatures are loaded, a hash IOC exists for this file's size, the file
+//! may be a container, or ClamAV section hashes are loaded and the file is
+//! an executable. With hash IOCs alone and no size match, a file costs one
+//! `fstat`.
 
 use crate::digest::{Algorithms, Digests};
 use crate::finding::{Detection, EngineKind, FileIdentity, Finding, Problem, ProblemKind};
@@ -38,6 +40,14 @@ pub const LIMIT_SCORE: u32 = 40;
 
 /// Score of a YARA rule without a `score` meta: Loki's default.
 pub const DEFAULT_YARA_SCORE: u32 = 75;
+
+/// Score of a ClamAV detection: a signature in a ClamAV database names
+/// malware, as certain as a hash IOC.
+pub const CLAMAV_SCORE: u32 = 100;
+
+/// Score of a ClamAV `PUA.` (potentially unwanted application) detection:
+/// Loki's "suspicious".
+pub const CLAMAV_PUA_SCORE: u32 = 60;
 
 /// A buffer that grew past this for one big file is given back afterwards,
 /// so one 200 MB file does not pin 200 MB per thread for the rest of a run.
@@ -138,7 +148,7 @@ impl<'s> ObjectScanner<'s> {
         let yara = sigs
             .yara
             .as_ref()
-            .filter(|_| sigs.needs_content())
+            .filter(|_| sigs.yara_rule_count() > 0)
             .map(|y| {
                 let mut s = yara_x::Scanner::new(&y.rules);
                 s.set_timeout(opts.yara_timeout);
@@ -321,8 +331,8 @@ impl<'s> ObjectScanner<'s> {
         let mut digests = Digests::default();
         let path = finding.path.clone();
         let mut probed = 0;
-        let whole = self.yara.is_some() || {
-            let (container, n) = self.may_be_container(&file, size);
+        let whole = self.sigs.needs_content() || {
+            let (container, n) = self.may_need_content(&file, size);
             probed = n;
             container
         };
@@ -388,22 +398,26 @@ impl<'s> ObjectScanner<'s> {
         Outcome::new(Status::Scanned { size, read }, finding)
     }
 
-    /// Without YARA rules a file's content is read only when needed; with
-    /// containers on, it is needed when the file is a container. A file of
-    /// up to 64 KiB is simply read whole. A larger one is probed: its first
-    /// 64 KiB (every format's magic is there) and, for a self-extracting
-    /// zip, its last 64 KiB for an end-of-central-directory record.
-    /// Returns the verdict and the bytes the probe read.
-    fn may_be_container(&self, file: &File, size: u64) -> (bool, u64) {
-        if self.opts.containers.is_none() || size == 0 {
+    /// Without YARA rules or ClamAV body signatures a file's content is
+    /// read only when needed: with containers on, when the file is a
+    /// container; with ClamAV section hashes, when it is an executable. A
+    /// file of up to 64 KiB is simply read whole when containers are on. A
+    /// larger one is probed: its first 64 KiB (every format's magic is
+    /// there) and, for a self-extracting zip, its last 64 KiB for an
+    /// end-of-central-directory record. Returns the verdict and the bytes
+    /// the probe read.
+    fn may_need_content(&self, file: &File, size: u64) -> (bool, u64) {
+        let containers = self.opts.containers.is_some();
+        let executables = self.sigs.needs_executables();
+        if !(containers || executables) || size == 0 {
             return (false, 0);
         }
         const PROBE: u64 = 64 << 10;
-        if size <= PROBE {
+        if size <= PROBE && containers {
             // The probe would read it all: read it once, as a whole.
             return (true, 0);
         }
-        let mut head = vec![0u8; PROBE as usize];
+        let mut head = vec![0u8; size.min(PROBE) as usize];
         let Ok(n) = read_full_at(file, &mut head, 0) else {
             // Unreadable here means unreadable for the full read too, which
             // reports the error.
@@ -411,6 +425,17 @@ impl<'s> ObjectScanner<'s> {
         };
         head.truncate(n);
         let mut read = n as u64;
+        if executables
+            && matches!(
+                takedown_clamav::TargetType::detect(&head),
+                takedown_clamav::TargetType::Pe | takedown_clamav::TargetType::Elf
+            )
+        {
+            return (true, read);
+        }
+        if !containers {
+            return (false, read);
+        }
         if takedown_formats::identify(&head).is_some() {
             return (true, read);
         }
@@ -442,6 +467,7 @@ impl<'s> ObjectScanner<'s> {
         digests.add(buf, self.sigs.hashes.needed(size));
         self.match_hashes(&mut finding, &digests, size);
         self.match_yara(&mut finding, buf, path, owner);
+        self.match_clamav(&mut finding, buf);
         let mut inner = Inner::default();
         if let Some(limits) = self.opts.containers.clone() {
             let limits = Limits {
@@ -538,6 +564,7 @@ impl<'s> ObjectScanner<'s> {
                     self.member_timeout(ctx);
                     self.match_yara(&mut f, &entry.data, &entry.name, owner);
                 }
+                self.match_clamav(&mut f, &entry.data);
             }
             let at = inner.findings.len();
             let mut flow = Flow::Continue;
@@ -658,17 +685,58 @@ impl<'s> ObjectScanner<'s> {
     }
 
     fn match_hashes(&self, finding: &mut Finding, digests: &Digests, size: u64) {
-        for (alg, hex, e) in self.sigs.hashes.lookup(digests, size) {
+        for hit in self.sigs.hashes.lookup(digests, size) {
+            if self.sigs.ignored_by_name(hit.name) {
+                continue;
+            }
             let mut metadata = serde_json::Map::new();
-            metadata.insert(alg.into(), hex.into());
+            metadata.insert(hit.algorithm.into(), hit.digest.into());
             finding.detections.push(Detection {
                 engine: EngineKind::Hash,
-                name: e.name.to_string(),
-                score: e.score,
+                name: hit.name.to_string(),
+                score: hit.score,
                 tags: Vec::new(),
                 metadata,
-                source: self.sigs.source_name(e.source).to_string(),
+                source: self.sigs.source_name(hit.source).to_string(),
             });
+        }
+    }
+
+    /// ClamAV body, logical and section-hash signatures over `data`, the
+    /// same buffer YARA and the digests saw.
+    fn match_clamav(&self, finding: &mut Finding, data: &[u8]) {
+        let Some(sigs) = self.sigs.clamav_signatures() else {
+            return;
+        };
+        let result = sigs.scan(&takedown_clamav::ScanInput { data, target: None });
+        for m in result.matches {
+            let mut metadata = serde_json::Map::new();
+            let kind = match m.kind {
+                takedown_clamav::SigKind::Body => "body",
+                takedown_clamav::SigKind::Logical => "logical",
+                takedown_clamav::SigKind::SectionHash => "section-hash",
+            };
+            metadata.insert("kind".into(), kind.into());
+            if let Some(offset) = m.offset {
+                metadata.insert("offset".into(), offset.into());
+            }
+            finding.detections.push(Detection {
+                engine: EngineKind::Clamav,
+                score: clamav_score(&m.name),
+                name: m.name,
+                tags: Vec::new(),
+                metadata,
+                source: m.source.to_string(),
+            });
+        }
+        if result.limits_hit > 0 {
+            finding.problems.push(Problem::limit(
+                "clamav-work",
+                format!(
+                    "{} ClamAV signature candidates dropped at the matcher's work limit; ClamAV results may be incomplete",
+                    result.limits_hit
+                ),
+            ));
         }
     }
 
@@ -798,6 +866,16 @@ impl<'s> ObjectScanner<'s> {
                 },
             )
             .clone()
+    }
+}
+
+/// Score of a ClamAV detection: ClamAV's "potentially unwanted" (`PUA.`)
+/// signatures are suspicious, every other signature names malware.
+fn clamav_score(name: &str) -> u32 {
+    if name.starts_with("PUA.") {
+        CLAMAV_PUA_SCORE
+    } else {
+        CLAMAV_SCORE
     }
 }
 

@@ -684,6 +684,38 @@ fn clamd_protocol_replies_like_clamd() {
 }
 
 #[test]
+fn clamav_body_signatures_are_served_over_clamd_and_http() {
+    let t = Tree::new();
+    let marker = b"served by the takedown engine";
+    t.write(
+        "sigs/local.ndb",
+        format!("Test.Served.Body:0:*:{}\n", hex::encode(marker)),
+    );
+    let srv = Server::start(&t, &["--no-builtin", "-s", &t.arg("sigs")]);
+    let mut sample = b"prefix: ".to_vec();
+    sample.extend_from_slice(marker);
+    assert_eq!(
+        clamd(srv.clamd, &instream(&sample, 5)),
+        b"stream: Test.Served.Body FOUND\0"
+    );
+    assert_eq!(clamd(srv.clamd, &instream(b"clean", 64)), b"stream: OK\0");
+    let a = post(srv.http, "/v1/scan?name=sample.bin", &[], &sample);
+    assert_eq!(a.status, 200, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["verdict"], "infected");
+    let d = &v["files"][0]["findings"][0]["detections"][0];
+    assert_eq!(d["engine"], "clamav");
+    assert_eq!(d["name"], "Test.Served.Body");
+    // The source listing names the database and what it held.
+    let s = get(srv.http, "/v1/signatures", &[]).json();
+    let src = &s["sources"][0];
+    assert!(src["path"].as_str().unwrap().ends_with("local.ndb"), "{s}");
+    assert_eq!(src["kind"], "clamav-ndb");
+    assert_eq!(src["entries"], 1);
+    assert_eq!(src["unsupported"], 0);
+}
+
+#[test]
 fn clamd_path_scan_and_shutdown_when_enabled() {
     let t = Tree::new();
     t.write("dir/a/eicar.com", eicar());

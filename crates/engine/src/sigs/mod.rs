@@ -12,7 +12,7 @@ pub mod hashes;
 pub mod names;
 pub mod yara;
 
-use hashes::{ClamKind, HashIndex};
+use hashes::{ClamKind, HashIndex, HashIndexBuilder};
 use names::NameIndex;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -90,6 +90,17 @@ pub enum SourceKind {
     AllowSha,
     /// Loki `*falsepositive*hash*` allow-list.
     AllowLoki,
+    /// ClamAV `.ndb` (`.ndu`) body signatures.
+    ClamavNdb,
+    /// ClamAV `.ldb` (`.ldu`) logical signatures.
+    ClamavLdb,
+    /// ClamAV `.mdb`/`.msb` (`.mdu`/`.msu`) PE section hashes.
+    ClamavSections,
+    /// ClamAV `.ign2` (and old `.ign`) lists of signature names to ignore.
+    ClamavIgnore,
+    /// ClamAV `.cvd`/`.cld`/`.cud` container; its members are listed as
+    /// sources of their own (`daily.cvd:daily.ndb`).
+    ClamavContainer,
 }
 
 impl SourceKind {
@@ -107,6 +118,11 @@ impl SourceKind {
             "hsb" | "hsu" => return Some(SourceKind::ClamavSha),
             "fp" => return Some(SourceKind::AllowMd5),
             "sfp" => return Some(SourceKind::AllowSha),
+            "ndb" | "ndu" => return Some(SourceKind::ClamavNdb),
+            "ldb" | "ldu" => return Some(SourceKind::ClamavLdb),
+            "mdb" | "mdu" | "msb" | "msu" => return Some(SourceKind::ClamavSections),
+            "ign2" | "ign" => return Some(SourceKind::ClamavIgnore),
+            "cvd" | "cld" | "cud" => return Some(SourceKind::ClamavContainer),
             _ => {}
         }
         let falsepositive = ["falsepositive", "false-positive", "false_positive"]
@@ -124,6 +140,21 @@ impl SourceKind {
         }
         None
     }
+
+    /// The ClamAV crate's kind for a ClamAV database (`name` gives the
+    /// container flavour and tells `.ign` from `.ign2`).
+    fn clamav(self, name: &str) -> Option<takedown_clamav::Kind> {
+        use takedown_clamav::Kind;
+        let from_name = Kind::from_name(name);
+        match self {
+            SourceKind::ClamavNdb => Some(Kind::Ndb),
+            SourceKind::ClamavLdb => Some(Kind::Ldb),
+            SourceKind::ClamavSections => from_name.filter(|k| matches!(k, Kind::Mdb | Kind::Msb)),
+            SourceKind::ClamavIgnore => from_name.filter(|k| matches!(k, Kind::Ign | Kind::Ign2)),
+            SourceKind::ClamavContainer => from_name.filter(|k| matches!(k, Kind::Container(_))),
+            _ => None,
+        }
+    }
 }
 
 /// One loaded signature file.
@@ -135,6 +166,9 @@ pub struct SourceInfo {
     pub kind: SourceKind,
     /// Rules or IOCs loaded from it.
     pub entries: usize,
+    /// Valid signatures it holds that this engine does not support, skipped
+    /// (ClamAV databases; each is also an issue).
+    pub unsupported: usize,
 }
 
 /// What to load.
@@ -179,6 +213,10 @@ pub struct SignatureSet {
     pub names: NameIndex,
     /// Allow-listed digests: a file matching one is never reported.
     pub allow: HashIndex,
+    /// ClamAV body, logical and section-hash signatures, and `.ign2` names
+    /// (which also silence hash IOCs of those names); `None` when no
+    /// ClamAV database was loaded.
+    pub clamav: Option<takedown_clamav::Signatures>,
     /// Loaded files, indexed by [`SourceId`].
     pub sources: Vec<SourceInfo>,
     /// Everything that did not load.
@@ -201,11 +239,13 @@ impl SignatureSet {
             hashes: HashIndex::default(),
             names: NameIndex::default(),
             allow: HashIndex::default(),
+            clamav: None,
             sources: Vec::new(),
             issues: Vec::new(),
             load_time: Default::default(),
         };
         let mut yara_sources = Vec::new();
+        let mut ld = Loading::default();
         if opts.builtin {
             let id = set.add_source(builtin::YARA_ORIGIN.to_string(), SourceKind::Yara);
             yara_sources.push(yara::YaraSource {
@@ -213,15 +253,25 @@ impl SignatureSet {
                 origin: builtin::YARA_ORIGIN.to_string(),
                 code: builtin::YARA.as_bytes().to_vec(),
             });
-            set.load_text(
+            set.load_list(
                 builtin::HSB_ORIGIN,
-                builtin::HSB,
+                builtin::HSB.as_bytes(),
                 SourceKind::ClamavSha,
+                &mut ld,
                 &mut issues,
             );
         }
         for (path, kind) in files {
             let origin = path.to_string_lossy().into_owned();
+            if kind.is_hash_list() {
+                // Hash lists can be hundreds of MB (millions of IOCs): parsed
+                // as they are read, never held whole.
+                match open_limited(&path) {
+                    Ok(r) => set.load_list(&origin, r, kind, &mut ld, &mut issues),
+                    Err(e) => issues.push(SigIssue::file(&origin, format!("cannot read: {e}"))),
+                }
+                continue;
+            }
             let bytes = match read_limited(&path) {
                 Ok(b) => b,
                 Err(e) => {
@@ -238,10 +288,36 @@ impl SignatureSet {
                 });
                 continue;
             }
-            // IOC files are text; tolerate stray invalid bytes rather than
-            // rejecting a whole feed for one bad line.
-            let text = String::from_utf8_lossy(&bytes);
-            set.load_text(&origin, &text, kind, &mut issues);
+            if let Some(ck) = kind.clamav(&origin) {
+                set.load_clamav(&origin, ck, &bytes, &mut ld, &mut issues);
+                continue;
+            }
+            set.load_list(&origin, &bytes[..], kind, &mut ld, &mut issues);
+        }
+        let phase = std::time::Instant::now();
+        set.hashes = ld.hashes.finish();
+        set.allow = ld.allow.finish();
+        tracing::info!(
+            "hash IOCs indexed in {:.3}s ({} MB)",
+            phase.elapsed().as_secs_f64(),
+            (set.hashes.heap_bytes() + set.allow.heap_bytes()) >> 20
+        );
+        if let Some(db) = ld.clamav.take() {
+            let phase = std::time::Instant::now();
+            let sigs = db.finish();
+            let st = sigs.stats();
+            tracing::info!(
+                "ClamAV signatures compiled in {:.3}s: {} body, {} logical, {} section hashes, {} ignored; {} anchored, {} at a fixed offset, {} slow",
+                phase.elapsed().as_secs_f64(),
+                st.body,
+                st.logical,
+                st.section_hashes,
+                st.ignored,
+                st.anchored,
+                st.direct,
+                st.slow
+            );
+            set.clamav = Some(sigs);
         }
         tracing::info!(
             "read {} signature files in {:.3}s",
@@ -278,7 +354,11 @@ impl SignatureSet {
             return Err(LoadError::Strict(issues));
         }
         set.issues = issues;
-        if set.yara_rule_count() == 0 && set.hashes.is_empty() && set.names.is_empty() {
+        if set.yara_rule_count() == 0
+            && set.hashes.is_empty()
+            && set.names.is_empty()
+            && set.clamav_signatures().is_none()
+        {
             return Err(LoadError::Empty);
         }
         set.load_time = started.elapsed();
@@ -290,39 +370,163 @@ impl SignatureSet {
             path,
             kind,
             entries: 0,
+            unsupported: 0,
         });
         SourceId(self.sources.len() as u32 - 1)
     }
 
-    fn load_text(
+    /// Loads a hash list or a name-IOC file, read line by line.
+    fn load_list(
         &mut self,
         origin: &str,
-        text: &str,
+        reader: impl std::io::BufRead,
         kind: SourceKind,
+        ld: &mut Loading,
         issues: &mut Vec<SigIssue>,
     ) {
         let id = self.add_source(origin.to_string(), kind);
         let n = match kind {
             SourceKind::LokiHashes => {
-                hashes::parse_loki(text, id, origin, &mut self.hashes, issues)
+                hashes::parse_loki(reader, id, origin, &mut ld.hashes, issues)
             }
             SourceKind::ClamavMd5 => {
-                hashes::parse_clamav(text, ClamKind::Md5, id, origin, &mut self.hashes, issues)
+                hashes::parse_clamav(reader, ClamKind::Md5, id, origin, &mut ld.hashes, issues)
             }
             SourceKind::ClamavSha => {
-                hashes::parse_clamav(text, ClamKind::Sha, id, origin, &mut self.hashes, issues)
+                hashes::parse_clamav(reader, ClamKind::Sha, id, origin, &mut ld.hashes, issues)
             }
-            SourceKind::LokiNames => names::parse_loki(text, id, origin, &mut self.names, issues),
+            SourceKind::LokiNames => {
+                // Name IOC files are small; IOC files are text, and stray
+                // invalid bytes cost one line, not the whole feed.
+                let mut bytes = Vec::new();
+                let mut reader = reader;
+                if let Err(e) = reader.read_to_end(&mut bytes) {
+                    issues.push(SigIssue::file(origin, format!("cannot read: {e}")));
+                }
+                let text = String::from_utf8_lossy(&bytes);
+                names::parse_loki(&text, id, origin, &mut self.names, issues)
+            }
             SourceKind::AllowMd5 => {
-                hashes::parse_clamav(text, ClamKind::Md5, id, origin, &mut self.allow, issues)
+                hashes::parse_clamav(reader, ClamKind::Md5, id, origin, &mut ld.allow, issues)
             }
             SourceKind::AllowSha => {
-                hashes::parse_clamav(text, ClamKind::Sha, id, origin, &mut self.allow, issues)
+                hashes::parse_clamav(reader, ClamKind::Sha, id, origin, &mut ld.allow, issues)
             }
-            SourceKind::AllowLoki => hashes::parse_loki(text, id, origin, &mut self.allow, issues),
-            SourceKind::Yara => unreachable!("YARA sources are compiled together"),
+            SourceKind::AllowLoki => hashes::parse_loki(reader, id, origin, &mut ld.allow, issues),
+            SourceKind::Yara
+            | SourceKind::ClamavNdb
+            | SourceKind::ClamavLdb
+            | SourceKind::ClamavSections
+            | SourceKind::ClamavIgnore
+            | SourceKind::ClamavContainer => {
+                unreachable!("YARA and ClamAV databases are not line lists")
+            }
         };
         self.sources[id.0 as usize].entries = n;
+    }
+
+    /// Loads a ClamAV database; a container's members each become a source
+    /// (hash lists among them go to the hash index).
+    fn load_clamav(
+        &mut self,
+        origin: &str,
+        kind: takedown_clamav::Kind,
+        bytes: &[u8],
+        ld: &mut Loading,
+        issues: &mut Vec<SigIssue>,
+    ) {
+        use takedown_clamav::Kind;
+        let Kind::Container(flavour) = kind else {
+            let report = ld.clamav.get_or_insert_default().load(origin, kind, bytes);
+            let source_kind =
+                SourceKind::classify(Path::new(origin)).unwrap_or(SourceKind::ClamavNdb);
+            let id = self.add_source(origin.to_string(), source_kind);
+            self.clamav_report(id, origin, &report, issues);
+            return;
+        };
+        let container = match takedown_clamav::cvd::unpack(bytes, flavour) {
+            Ok(c) => c,
+            Err(e) => {
+                issues.push(SigIssue::file(origin, format!("not loaded: {e}")));
+                return;
+            }
+        };
+        tracing::info!(
+            "{}: version {}, {:?}",
+            crate::sanitize::for_terminal(origin),
+            container.header.version,
+            container.integrity
+        );
+        for (member, data) in &container.members {
+            let name = format!("{origin}:{member}");
+            match SourceKind::classify(Path::new(member)) {
+                Some(
+                    k @ (SourceKind::ClamavMd5
+                    | SourceKind::ClamavSha
+                    | SourceKind::AllowMd5
+                    | SourceKind::AllowSha),
+                ) => self.load_list(&name, &data[..], k, ld, issues),
+                Some(SourceKind::ClamavContainer) => issues.push(SigIssue::file(
+                    &name,
+                    "a container inside a container; not loaded",
+                )),
+                Some(k) if k.clamav(member).is_some() => {
+                    if let Some(ck) = k.clamav(member) {
+                        let report = ld.clamav.get_or_insert_default().load(&name, ck, data);
+                        let id = self.add_source(name.clone(), k);
+                        self.clamav_report(id, &name, &report, issues);
+                    }
+                }
+                // The member list (checked by unpack) and engine settings.
+                _ if member.ends_with(".info") || member.ends_with(".cfg") => {}
+                _ => {
+                    // A database kind this engine does not read (phishing
+                    // URLs, icons, certificates, ...): counted, not silent.
+                    let lines = data
+                        .split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+                        .count();
+                    let id = self.add_source(name.clone(), SourceKind::ClamavContainer);
+                    self.sources[id.0 as usize].unsupported = lines;
+                    issues.push(SigIssue::file(
+                        &name,
+                        format!(
+                            "unsupported: database kind not supported; {lines} signatures skipped"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Records what loading one ClamAV database did.
+    fn clamav_report(
+        &mut self,
+        id: SourceId,
+        origin: &str,
+        report: &takedown_clamav::LoadReport,
+        issues: &mut Vec<SigIssue>,
+    ) {
+        let info = &mut self.sources[id.0 as usize];
+        info.entries = report.loaded;
+        info.unsupported = report.unsupported;
+        if let Some(e) = &report.error {
+            issues.push(SigIssue::file(origin, format!("not loaded: {e}")));
+        }
+        for i in &report.issues {
+            issues.push(SigIssue {
+                file: origin.to_string(),
+                line: (i.line > 0).then_some(i.line),
+                message: i.reason.clone(),
+            });
+        }
+        let unlisted = (report.unsupported + report.malformed).saturating_sub(report.issues.len());
+        if unlisted > 0 {
+            issues.push(SigIssue::file(
+                origin,
+                format!("{unlisted} more lines not loaded (not listed one by one)"),
+            ));
+        }
     }
 
     /// Display name of a source.
@@ -335,16 +539,55 @@ impl SignatureSet {
         self.yara.as_ref().map_or(0, |y| y.rule_counts.iter().sum())
     }
 
-    /// True when content must be read for every file (YARA rules loaded).
+    /// The ClamAV signatures, when there are any to match.
+    pub fn clamav_signatures(&self) -> Option<&takedown_clamav::Signatures> {
+        self.clamav.as_ref().filter(|c| !c.is_empty())
+    }
+
+    /// True when a hash IOC named `name` is silenced by a ClamAV `.ign2`
+    /// entry (as ClamAV applies them to its hash databases too).
+    pub fn ignored_by_name(&self, name: &str) -> bool {
+        self.clamav
+            .as_ref()
+            .is_some_and(|c| c.ignored_names().contains(name))
+    }
+
+    /// True when content must be read for every file: YARA rules, or ClamAV
+    /// body or logical signatures (which may match anywhere in anything).
     pub fn needs_content(&self) -> bool {
         self.yara_rule_count() > 0
+            || self
+                .clamav_signatures()
+                .is_some_and(|c| c.stats().body + c.stats().logical > 0)
+    }
+
+    /// True when executables (PE, ELF) must be read whole: ClamAV section
+    /// hashes need their sections.
+    pub fn needs_executables(&self) -> bool {
+        self.clamav_signatures()
+            .is_some_and(|c| c.stats().section_hashes > 0)
     }
 
     /// One line on what was loaded, for logs and `--version`-like output.
     pub fn describe(&self) -> String {
+        // ClamAV counts only when some ClamAV database was given, so the
+        // line stays as it was for sets without one.
+        let clamav = self.clamav.as_ref().map(|c| {
+            let st = c.stats();
+            let unsupported: usize = self.sources.iter().map(|s| s.unsupported).sum();
+            format!(
+                "{} ClamAV signatures{}, ",
+                st.body + st.logical + st.section_hashes,
+                match unsupported {
+                    0 => String::new(),
+                    n => format!(" ({n} unsupported, skipped)"),
+                }
+            )
+        });
         format!(
-            "{} YARA rules, {} hash IOCs, {} name IOCs, {} allow-listed hashes from {} files{}",
+            "{} YARA rules, {}{} hash IOCs, {} name IOCs, {} allow-listed hashes from {} files{}",
             self.yara_rule_count(),
+            clamav.unwrap_or_default(),
             self.hashes.len(),
             self.names.len(),
             self.allow.len(),
@@ -356,6 +599,48 @@ impl SignatureSet {
             }
         )
     }
+}
+
+/// What is being built while loading.
+#[derive(Default)]
+struct Loading {
+    hashes: HashIndexBuilder,
+    allow: HashIndexBuilder,
+    clamav: Option<takedown_clamav::Database>,
+}
+
+impl SourceKind {
+    fn is_hash_list(self) -> bool {
+        matches!(
+            self,
+            SourceKind::LokiHashes
+                | SourceKind::ClamavMd5
+                | SourceKind::ClamavSha
+                | SourceKind::AllowMd5
+                | SourceKind::AllowSha
+                | SourceKind::AllowLoki
+        )
+    }
+}
+
+/// Opens a signature file for reading line by line (at most
+/// [`MAX_SIGNATURE_FILE`] bytes of it).
+fn open_limited(path: &Path) -> std::io::Result<impl std::io::BufRead> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_SIGNATURE_FILE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_SIGNATURE_FILE} bytes"
+        )));
+    }
+    Ok(std::io::BufReader::with_capacity(
+        1 << 20,
+        file.take(MAX_SIGNATURE_FILE),
+    ))
 }
 
 /// Largest signature file read: bigger files are almost certainly not
@@ -395,7 +680,7 @@ fn collect(
             Some(kind) => files.push((root.to_path_buf(), kind)),
             None => issues.push(SigIssue::file(
                 &root.to_string_lossy(),
-                "not a signature file: expected .yar/.yara, .hdb/.hsb, .fp/.sfp, or a Loki IOC file whose name contains 'hash' or 'filename'",
+                "not a signature file: expected .yar/.yara, .hdb/.hsb, .fp/.sfp, a ClamAV .ndb/.ldb/.mdb/.msb/.ign2/.cvd/.cld/.cud, or a Loki IOC file whose name contains 'hash' or 'filename'",
             )),
         }
         return Ok(());
@@ -440,6 +725,17 @@ mod tests {
             Some(SourceKind::AllowLoki)
         );
         assert_eq!(c("iocs/filename-iocs.txt"), Some(SourceKind::LokiNames));
+        assert_eq!(c("daily.NDB"), Some(SourceKind::ClamavNdb));
+        assert_eq!(c("local.ndu"), Some(SourceKind::ClamavNdb));
+        assert_eq!(c("main.ldb"), Some(SourceKind::ClamavLdb));
+        assert_eq!(c("x.ldu"), Some(SourceKind::ClamavLdb));
+        for s in ["a.mdb", "a.mdu", "a.msb", "a.msu"] {
+            assert_eq!(c(s), Some(SourceKind::ClamavSections), "{s}");
+        }
+        assert_eq!(c("local.ign2"), Some(SourceKind::ClamavIgnore));
+        for s in ["main.cvd", "daily.cld", "local.cud"] {
+            assert_eq!(c(s), Some(SourceKind::ClamavContainer), "{s}");
+        }
         assert_eq!(c("iocs/c2-iocs.txt"), None);
         assert_eq!(c("README.md"), None);
     }
