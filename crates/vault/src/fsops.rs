@@ -455,7 +455,7 @@ pub fn raise_open_files_limit() -> u64 {
             rl.rlim_cur = rl.rlim_max;
         }
     }
-    rl.rlim_cur as u64
+    rl.rlim_cur
 }
 
 /// The effective user id.

@@ -240,9 +240,12 @@ pub fn read_records(file: &File) -> Result<Vec<Result<Record, String>>, String> 
     Ok(out)
 }
 
+/// A record and its metadata, or why it could not be read.
+pub type ParsedRecord = Result<(Record, Meta), String>;
+
 /// [`read_records`] and each live record's metadata over the bytes of a
 /// whole pack (for tests and fuzzing).
-pub fn parse_pack(bytes: &[u8]) -> Result<Vec<Result<(Record, Meta), String>>, String> {
+pub fn parse_pack(bytes: &[u8]) -> Result<Vec<ParsedRecord>, String> {
     if bytes.len() < 8 || &bytes[..8] != PACK_MAGIC {
         return Err("not a vault pack".into());
     }

@@ -127,6 +127,9 @@ pub(crate) fn path_of_b64(s: &str) -> Option<PathBuf> {
     Some(PathBuf::from(OsStr::from_bytes(&unb64(s)?)))
 }
 
+/// A record with the name of its pack, or why it could not be read.
+pub(crate) type PackRecord = Result<(String, item::Record), Error>;
+
 /// An open vault.
 pub struct Vault {
     root: PathBuf,
@@ -438,7 +441,7 @@ impl Vault {
 
     /// The records of every pack (live and purged), each with its pack's
     /// name; a damaged pack or record is an error naming it.
-    pub(crate) fn records(&self) -> Result<Vec<Result<(String, item::Record), Error>>, Error> {
+    pub(crate) fn records(&self) -> Result<Vec<PackRecord>, Error> {
         let mut out = Vec::new();
         for name in self.packs()? {
             let shown = || self.sub("items").join(&name).display().to_string();
