@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod quarantine;
 mod serve;
+mod sigs;
 
 use anyhow::Context;
 use clap::Parser;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         args::Command::Scan(a) => scan(*a),
         args::Command::Quarantine(a) => quarantine::run(a),
         args::Command::Serve(a) => serve::serve(a),
+        args::Command::Sigs(a) => sigs::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
