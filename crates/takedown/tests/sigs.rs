@@ -85,7 +85,7 @@ fn json_report() {
     let root = t.root().display().to_string();
     let value: serde_json::Value =
         serde_json::from_str(&stdout(&o).replace(&root, "$ROOT")).unwrap();
-    assert_eq!(value["totals"]["yara_rules"], 7);
+    assert_eq!(value["totals"]["yara_rules"], 6);
     assert_eq!(value["totals"]["skipped"], 6);
     assert_eq!(value["totals"]["unsupported"], 2);
     check_golden(

@@ -764,7 +764,7 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
         let mut got = summary(&issues);
         got.sort();
         let mut want = vec![
-            (Some(6), Some("broken"), false),
+            (Some(7), Some("broken"), false),
             (Some(9), Some("uses_andro"), true),
             (Some(10), Some("dep_andro"), true),
             (Some(11), Some("bad_ident"), false),
