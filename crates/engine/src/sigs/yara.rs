@@ -110,7 +110,8 @@ pub fn compile(
 
     let mut compiler = new_compiler();
     let mut new_issues = Vec::new();
-    let mut rule_counts = vec![0; sources.len()];
+    let mut rule_counts = vec![0usize; sources.len()];
+    let mut unresolved = Vec::new();
     for (i, src) in sources.iter().enumerate() {
         compiler.new_namespace(&format!("n{i}"));
         for module in unknown_imports(&src.code) {
@@ -124,8 +125,22 @@ pub fn compile(
         let errors = &compiler.errors()[errors_before..];
         let ignored: Vec<_> = compiler.ignored_rules().skip(ignored_before).collect();
         if !errors.is_empty() || !ignored.is_empty() {
-            explain(src, errors, &ignored, &mut new_issues);
+            let found = explain(src, errors, &ignored, &mut new_issues);
+            if !found.is_empty() {
+                unresolved.push((i, found));
+            }
         }
+    }
+    let mut helpers = vec![0usize; sources.len()];
+    if !unresolved.is_empty() {
+        let mut cross = CrossFile::new(sources);
+        for (i, found) in unresolved {
+            let loaded = cross.retry(&mut compiler, i, &found, &mut helpers[i]);
+            for f in found.iter().filter(|f| loaded.contains(&f.rule)) {
+                new_issues[f.issue].message.clear();
+            }
+        }
+        new_issues.retain(|issue| !issue.message.is_empty());
     }
     let rules = compiler.build();
     for rule in rules.iter() {
@@ -137,6 +152,9 @@ pub fn compile(
         {
             *c += 1;
         }
+    }
+    for (c, h) in rule_counts.iter_mut().zip(helpers) {
+        *c = c.saturating_sub(h);
     }
     if let Some(file) = &cache_file {
         let meta = CacheMeta {
@@ -172,6 +190,171 @@ fn describe(err: &yara_x::errors::CompileError, code: &[u8]) -> (Option<usize>, 
         _ => title,
     };
     (line, crate::sanitize::for_terminal(&reason))
+}
+
+/// Rules that use a rule of another file. libyara users compile a whole
+/// set into one namespace (Loki does; Yara-Rules' `index.yar` does), so a
+/// set may declare shared rules once (`is__elf` in a common file) and use
+/// them everywhere; with one namespace per file those uses fail. Such a
+/// rule is compiled again, in a fresh namespace of its own file, after
+/// private copies of the rules it uses (private: a copy never reports a
+/// match of its own), found by name in the other files of the set.
+struct CrossFile<'a> {
+    sources: &'a [YaraSource],
+    outlines: std::collections::HashMap<usize, Outline>,
+}
+
+/// Rounds of "add the rule still missing" before giving up: each round
+/// follows one more level of rules using rules.
+const CROSS_FILE_ROUNDS: usize = 8;
+
+impl<'a> CrossFile<'a> {
+    fn new(sources: &'a [YaraSource]) -> CrossFile<'a> {
+        CrossFile {
+            sources,
+            outlines: std::collections::HashMap::new(),
+        }
+    }
+
+    fn outline(&mut self, i: usize) -> &Outline {
+        let code = &self.sources[i].code;
+        self.outlines
+            .entry(i)
+            .or_insert_with(|| Outline::of(&String::from_utf8_lossy(code)))
+    }
+
+    fn text(&self, i: usize, start: usize, end: usize) -> &str {
+        std::str::from_utf8(self.sources[i].code.get(start..end).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// The declaration of rule `name` in a file other than `not_in`
+    /// (first in load order), as private rule text, with its file's imports.
+    fn find(&mut self, name: &str, not_in: usize) -> Option<(String, Vec<String>)> {
+        for j in 0..self.sources.len() {
+            if j == not_in || memchr::memmem::find(&self.sources[j].code, name.as_bytes()).is_none() {
+                continue;
+            }
+            let outline = self.outline(j);
+            let Some(decl) = outline.rules.iter().find(|r| r.name == name && !r.has_error) else {
+                continue;
+            };
+            let (start, end) = (decl.start, decl.end);
+            let imports: Vec<(usize, usize)> = outline.imports.clone();
+            let text = self.text(j, start, end);
+            let text = if text.starts_with("rule") {
+                format!("private {text}")
+            } else {
+                text.to_string()
+            };
+            let imports = imports
+                .into_iter()
+                .map(|(s, e)| self.text(j, s, e).to_string())
+                .collect();
+            return Some((text, imports));
+        }
+        None
+    }
+
+    /// Compiles the rules of source `i` listed in `found` again with copies
+    /// of the rules they use; returns the names of those that now compiled,
+    /// and adds the copies that compiled to `helpers`.
+    fn retry(
+        &mut self,
+        compiler: &mut yara_x::Compiler<'_>,
+        i: usize,
+        found: &[Unresolved],
+        helpers: &mut usize,
+    ) -> Vec<String> {
+        let outline = self.outline(i);
+        let failed: Vec<(usize, usize)> = found
+            .iter()
+            .filter_map(|f| outline.rule(&f.rule))
+            .map(|r| (r.start, r.end))
+            .collect();
+        let own_imports = outline.imports.clone();
+        let mut imports: Vec<String> = own_imports
+            .iter()
+            .map(|&(s, e)| self.text(i, s, e).to_string())
+            .collect();
+        let rules: Vec<String> = failed
+            .iter()
+            .map(|&(s, e)| self.text(i, s, e).to_string())
+            .collect();
+        let mut copies: Vec<(String, String)> = Vec::new();
+        let mut wanted: Vec<String> = found.iter().map(|f| f.identifier.clone()).collect();
+        let compose = |imports: &[String], copies: &[(String, String)]| {
+            let mut code = imports.join("\n");
+            for (_, text) in copies {
+                code.push('\n');
+                code.push_str(text);
+            }
+            for text in &rules {
+                code.push('\n');
+                code.push_str(text);
+            }
+            code
+        };
+        // Find the rules needed in a throwaway compiler, so that the real
+        // one gets one source, complete.
+        for _ in 0..CROSS_FILE_ROUNDS {
+            let mut added = false;
+            for name in std::mem::take(&mut wanted) {
+                if copies.iter().any(|(n, _)| *n == name) {
+                    continue;
+                }
+                if let Some((text, more)) = self.find(&name, i) {
+                    imports.extend(more);
+                    copies.push((name, text));
+                    added = true;
+                }
+            }
+            if !added {
+                break;
+            }
+            imports.sort();
+            imports.dedup();
+            let mut trial = new_compiler();
+            for module in unknown_imports(compose(&imports, &copies).as_bytes()) {
+                trial.ignore_module(module);
+            }
+            let _ = trial.add_source(compose(&imports, &copies).as_str());
+            wanted = trial
+                .errors()
+                .iter()
+                .filter_map(|e| match e {
+                    yara_x::errors::CompileError::UnknownIdentifier(u) => {
+                        Some(u.identifier().to_string())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if wanted.is_empty() {
+                break;
+            }
+        }
+        if copies.is_empty() {
+            return Vec::new();
+        }
+        let code = compose(&imports, &copies);
+        compiler.new_namespace(&format!("n{i}"));
+        for module in unknown_imports(code.as_bytes()) {
+            compiler.ignore_module(module);
+        }
+        let ignored_before = compiler.ignored_rules().len();
+        let _ = compiler.add_source(code.as_str());
+        let still: Vec<String> = compiler
+            .ignored_rules()
+            .skip(ignored_before)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        *helpers += copies.iter().filter(|(n, _)| !still.contains(n)).count();
+        found
+            .iter()
+            .map(|f| f.rule.clone())
+            .filter(|r| !still.contains(r))
+            .collect()
+    }
 }
 
 /// A compiler set up for public rule sets (see the module documentation).
@@ -221,12 +404,15 @@ fn unknown_imports(code: &[u8]) -> Vec<String> {
 
 /// Turns what yara-x reports for one source into issues: one per skipped
 /// rule (naming it), one per problem outside any rule.
+/// Returns the rules that failed only for naming an identifier declared
+/// nowhere before them in their file (candidates for [`CrossFile`]), with
+/// the index of their issue in `out`.
 fn explain(
     src: &YaraSource,
     errors: &[yara_x::errors::CompileError],
     ignored: &[(&str, yara_x::IgnoredRuleReason<'_>)],
     out: &mut Vec<SigIssue>,
-) {
+) -> Vec<Unresolved> {
     use yara_x::IgnoredRuleReason;
     use yara_x::errors::CompileError;
     let text = String::from_utf8_lossy(&src.code);
@@ -247,6 +433,7 @@ fn explain(
         .map(|r| r.name.as_str())
         .collect();
     let mut reported: Vec<&str> = Vec::new();
+    let mut unresolved = Vec::new();
     let mut used = vec![false; errors.len()];
     for (name, reason) in ignored {
         let decl_line = outline.rule(name).map(|r| line_of(r.start));
@@ -277,6 +464,14 @@ fn explain(
                             false,
                         )
                     }
+                    CompileError::UnknownIdentifier(u) => {
+                        unresolved.push(Unresolved {
+                            rule: name.to_string(),
+                            identifier: u.identifier().to_string(),
+                            issue: out.len(),
+                        });
+                        issue(line, Some(name), reason, false)
+                    }
                     _ => issue(line, Some(name), reason, false),
                 }
             }
@@ -303,6 +498,15 @@ fn explain(
         }
         out.push(issue(line, rule, reason, false));
     }
+    unresolved
+}
+
+/// A rule that failed on an unknown identifier.
+struct Unresolved {
+    rule: String,
+    identifier: String,
+    /// Its issue, in the list of issues of this compilation.
+    issue: usize,
 }
 
 fn error_offset(err: &yara_x::errors::CompileError) -> Option<usize> {
@@ -320,6 +524,8 @@ fn line_at(code: &[u8], offset: usize) -> usize {
 struct Outline {
     rules: Vec<RuleDecl>,
     includes: Vec<IncludeStmt>,
+    /// Byte ranges of the import statements.
+    imports: Vec<(usize, usize)>,
 }
 
 #[derive(Debug)]
@@ -376,6 +582,7 @@ impl Outline {
                                 end,
                                 target: word,
                             }),
+                            SyntaxKind::IMPORT_STMT => outline.imports.push((start, end)),
                             _ => {}
                         }
                     }
@@ -811,6 +1018,43 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
         assert!(!issues.is_empty());
         assert_eq!(issues[0].line, Some(2), "{issues:#?}");
         assert!(rules.rule_counts[0] >= 1, "{issues:#?}");
+    }
+
+    #[test]
+    fn rules_using_rules_of_other_files_load_as_in_one_namespace() {
+        let sources = [
+            src(
+                0,
+                "private rule is__elf { condition: uint32(0) == 0x464c457f }\nrule Elf_Small { condition: is__elf and filesize < 10 }",
+            ),
+            src(
+                1,
+                "import \"pe\"\nrule Uses { condition: is__elf and filesize > 0 }\nrule Uses_Transitive { condition: Elf_Small }\nrule Bad { condition: nosuch }\nrule Fine { condition: false }",
+            ),
+        ];
+        let mut issues = Vec::new();
+        let rules = compile(&sources, None, &mut issues).unwrap();
+        assert_eq!(summary(&issues), vec![(Some(4), Some("Bad"), false)], "{issues:#?}");
+        assert_eq!(rules.rule_counts, vec![2, 3], "copies are not counted");
+        let mut scanner = yara_x::Scanner::new(&rules.rules);
+        for name in EXTERNALS {
+            scanner.set_global(name, "").unwrap();
+        }
+        let results = scanner.scan(b"\x7fELF").unwrap();
+        let mut hits: Vec<(String, Option<SourceId>)> = results
+            .matching_rules()
+            .map(|r| (r.identifier().to_string(), rules.source_of(r.namespace())))
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            hits,
+            vec![
+                ("Elf_Small".to_string(), Some(SourceId(0))),
+                ("Uses".to_string(), Some(SourceId(1))),
+                ("Uses_Transitive".to_string(), Some(SourceId(1))),
+            ],
+            "each rule reported once, from its own file"
+        );
     }
 
     #[test]
