@@ -126,7 +126,10 @@ fn check_and_scan_agree() {
     let again = t.run(&["sigs", "check", "--format", "json", &t.arg("sigs")]);
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again["yara_from_cache"], true);
-    assert_eq!(again["sources"], check["sources"], "cached issues are replayed");
+    assert_eq!(
+        again["sources"], check["sources"],
+        "cached issues are replayed"
+    );
 }
 
 #[test]
@@ -138,7 +141,10 @@ fn exit_status() {
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(stdout(&o).contains("skipped: 0 "), "{}", stdout(&o));
 
-    t.write("bad/a.yar", "rule A { condition: true }\nrule B { condition: x }\n");
+    t.write(
+        "bad/a.yar",
+        "rule A { condition: true }\nrule B { condition: x }\n",
+    );
     let o = t.run(&["sigs", "check", &t.arg("bad")]);
     assert_eq!(code(&o), 1);
     let o = t.run(&["sigs", "check", "--strict", &t.arg("bad")]);
@@ -147,7 +153,11 @@ fn exit_status() {
     t.write("none/a.yar", "rule A { condition: x }\n");
     let o = t.run(&["sigs", "check", &t.arg("none")]);
     assert_eq!(code(&o), 2, "nothing loaded");
-    assert!(stderr(&o).contains("no signatures loaded"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no signatures loaded"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stdout(&o).contains("rule `A`"), "the report still says why");
 
     let o = t.run(&["sigs", "check", &t.arg("missing")]);

@@ -261,7 +261,10 @@ impl SignatureSet {
                 let (code, includes) = yara::prepare(bytes);
                 for inc in includes {
                     let known = known.get_or_insert_with(|| {
-                        files.iter().filter_map(|(p, _)| p.canonicalize().ok()).collect()
+                        files
+                            .iter()
+                            .filter_map(|(p, _)| p.canonicalize().ok())
+                            .collect()
                     });
                     match yara::resolve_include(&path, &inc.target) {
                         Ok(target) => {

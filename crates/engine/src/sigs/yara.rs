@@ -232,11 +232,16 @@ impl<'a> CrossFile<'a> {
     /// (first in load order), as private rule text, with its file's imports.
     fn find(&mut self, name: &str, not_in: usize) -> Option<(String, Vec<String>)> {
         for j in 0..self.sources.len() {
-            if j == not_in || memchr::memmem::find(&self.sources[j].code, name.as_bytes()).is_none() {
+            if j == not_in || memchr::memmem::find(&self.sources[j].code, name.as_bytes()).is_none()
+            {
                 continue;
             }
             let outline = self.outline(j);
-            let Some(decl) = outline.rules.iter().find(|r| r.name == name && !r.has_error) else {
+            let Some(decl) = outline
+                .rules
+                .iter()
+                .find(|r| r.name == name && !r.has_error)
+            else {
                 continue;
             };
             let (start, end) = (decl.start, decl.end);
@@ -644,8 +649,7 @@ impl Outline {
     fn broken_rule_before(&self, offset: usize) -> Option<&str> {
         self.rules
             .iter()
-            .filter(|r| r.has_error && r.start <= offset)
-            .next_back()
+            .rfind(|r| r.has_error && r.start <= offset)
             .map(|r| r.name.as_str())
     }
 }
@@ -967,7 +971,11 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
     fn only_failing_rules_are_skipped_each_named_with_line_and_reason() {
         let mut issues = Vec::new();
         let rules = compile(&[src(0, MIXED)], None, &mut issues).unwrap();
-        assert_eq!(rules.rule_counts, vec![4], "good1, good2, dup, good3: {issues:#?}");
+        assert_eq!(
+            rules.rule_counts,
+            vec![4],
+            "good1, good2, dup, good3: {issues:#?}"
+        );
         let mut got = summary(&issues);
         got.sort();
         let mut want = vec![
@@ -1001,7 +1009,10 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
     #[test]
     fn a_module_missing_in_one_file_does_not_touch_another() {
         let sources = [
-            src(0, "import \"androguard\"\nrule a { condition: androguard.x }"),
+            src(
+                0,
+                "import \"androguard\"\nrule a { condition: androguard.x }",
+            ),
             src(1, "import \"pe\"\nrule b { condition: pe.is_pe }"),
         ];
         let mut issues = Vec::new();
@@ -1012,7 +1023,10 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
 
     #[test]
     fn syntax_error_outside_rules_is_reported_once_and_later_rules_load() {
-        let sources = [src(0, "rule a { condition: true }\n}}} garbage\nrule b { condition: true }\n")];
+        let sources = [src(
+            0,
+            "rule a { condition: true }\n}}} garbage\nrule b { condition: true }\n",
+        )];
         let mut issues = Vec::new();
         let rules = compile(&sources, None, &mut issues).unwrap();
         assert!(!issues.is_empty());
@@ -1034,7 +1048,11 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
         ];
         let mut issues = Vec::new();
         let rules = compile(&sources, None, &mut issues).unwrap();
-        assert_eq!(summary(&issues), vec![(Some(4), Some("Bad"), false)], "{issues:#?}");
+        assert_eq!(
+            summary(&issues),
+            vec![(Some(4), Some("Bad"), false)],
+            "{issues:#?}"
+        );
         assert_eq!(rules.rule_counts, vec![2, 3], "copies are not counted");
         let mut scanner = yara_x::Scanner::new(&rules.rules);
         for name in EXTERNALS {
@@ -1086,14 +1104,20 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
             scanner.set_global(name, "").unwrap();
         }
         let hits = scanner.scan(b"..\xff..").unwrap().matching_rules().len();
-        assert_eq!(hits, 1, "\\xff in a string means the byte, as libyara reads it");
+        assert_eq!(
+            hits, 1,
+            "\\xff in a string means the byte, as libyara reads it"
+        );
     }
 
     #[test]
     fn includes_are_never_followed_by_yara_x() {
         let mut issues = Vec::new();
         let rules = compile(
-            &[src(0, "include \"/etc/passwd\"\nrule a { condition: true }")],
+            &[src(
+                0,
+                "include \"/etc/passwd\"\nrule a { condition: true }",
+            )],
             None,
             &mut issues,
         )
