@@ -111,6 +111,12 @@ impl SourceKind {
             "sfp" => return Some(SourceKind::AllowSha),
             _ => {}
         }
+        // Loki's IOC files are `.txt` (or have no extension); a rule
+        // repository's `dumping_hashes.toml` or `icedid_hashes.csv` is not
+        // one, and reading it as one reports every line as bad.
+        if !matches!(ext.as_str(), "" | "txt") {
+            return None;
+        }
         let falsepositive = ["falsepositive", "false-positive", "false_positive"]
             .iter()
             .any(|w| name.contains(w));
@@ -490,6 +496,10 @@ mod tests {
         );
         assert_eq!(c("iocs/filename-iocs.txt"), Some(SourceKind::LokiNames));
         assert_eq!(c("iocs/c2-iocs.txt"), None);
+        assert_eq!(c("iocs/hashes"), Some(SourceKind::LokiHashes));
+        assert_eq!(c("rules/dumping_account_hashes.toml"), None);
+        assert_eq!(c("icedid/icedid_hashes.csv"), None);
+        assert_eq!(c("plist_filename.toml"), None);
         assert_eq!(c("README.md"), None);
     }
 

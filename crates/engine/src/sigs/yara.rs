@@ -228,12 +228,22 @@ impl<'a> CrossFile<'a> {
             .unwrap_or_default()
     }
 
-    /// The declaration of rule `name` in a file other than `not_in`
-    /// (first in load order), as private rule text, with its file's imports.
-    fn find(&mut self, name: &str, not_in: usize) -> Option<(String, Vec<String>)> {
-        for j in 0..self.sources.len() {
-            if j == not_in || memchr::memmem::find(&self.sources[j].code, name.as_bytes()).is_none()
-            {
+    /// The declaration of rule `name`, as private rule text, with its
+    /// file's imports: from the other files first (in load order), then
+    /// from `own`, the file being retried (its rules that compiled are not
+    /// visible in the fresh namespace), never one of the rules retried.
+    fn find(
+        &mut self,
+        name: &str,
+        own: usize,
+        retried: &[Unresolved],
+    ) -> Option<(String, Vec<String>)> {
+        if retried.iter().any(|r| r.rule == name) {
+            return None;
+        }
+        let others = (0..self.sources.len()).filter(|&j| j != own);
+        for j in others.chain(std::iter::once(own)) {
+            if memchr::memmem::find(&self.sources[j].code, name.as_bytes()).is_none() {
                 continue;
             }
             let outline = self.outline(j);
@@ -308,7 +318,7 @@ impl<'a> CrossFile<'a> {
                 if copies.iter().any(|(n, _)| *n == name) {
                     continue;
                 }
-                if let Some((text, more)) = self.find(&name, i) {
+                if let Some((text, more)) = self.find(&name, i, found) {
                     imports.extend(more);
                     copies.push((name, text));
                     added = true;
@@ -1043,14 +1053,14 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
             ),
             src(
                 1,
-                "import \"pe\"\nrule Uses { condition: is__elf and filesize > 0 }\nrule Uses_Transitive { condition: Elf_Small }\nrule Bad { condition: nosuch }\nrule Fine { condition: false }",
+                "import \"pe\"\nrule Fine { condition: false }\nrule Uses { condition: is__elf and filesize > 0 and not Fine }\nrule Uses_Transitive { condition: Elf_Small }\nrule Bad { condition: nosuch }",
             ),
         ];
         let mut issues = Vec::new();
         let rules = compile(&sources, None, &mut issues).unwrap();
         assert_eq!(
             summary(&issues),
-            vec![(Some(4), Some("Bad"), false)],
+            vec![(Some(5), Some("Bad"), false)],
             "{issues:#?}"
         );
         assert_eq!(rules.rule_counts, vec![2, 3], "copies are not counted");
