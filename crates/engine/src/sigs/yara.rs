@@ -472,6 +472,12 @@ fn explain(
                 let (line, reason) = describe(err, &src.code);
                 match err {
                     CompileError::UnknownIdentifier(u) if skipped.contains(&u.identifier()) => {
+                        // Retried too: the rule it uses may load on retry.
+                        unresolved.push(Unresolved {
+                            rule: name.to_string(),
+                            identifier: u.identifier().to_string(),
+                            issue: out.len(),
+                        });
                         issue(
                             line,
                             Some(name),
@@ -1053,17 +1059,20 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
             ),
             src(
                 1,
-                "import \"pe\"\nrule Fine { condition: false }\nrule Uses { condition: is__elf and filesize > 0 and not Fine }\nrule Uses_Transitive { condition: Elf_Small }\nrule Bad { condition: nosuch }",
+                "import \"pe\"\nrule Fine { condition: false }\nrule Uses { condition: is__elf and filesize > 0 and not Fine }\nrule Uses_Transitive { condition: Elf_Small }\nrule Bad { condition: nosuch }\nrule Uses_Uses { condition: Uses }\nrule Dep_Bad { condition: Bad }",
             ),
         ];
         let mut issues = Vec::new();
         let rules = compile(&sources, None, &mut issues).unwrap();
         assert_eq!(
             summary(&issues),
-            vec![(Some(5), Some("Bad"), false)],
+            vec![
+                (Some(5), Some("Bad"), false),
+                (Some(7), Some("Dep_Bad"), false)
+            ],
             "{issues:#?}"
         );
-        assert_eq!(rules.rule_counts, vec![2, 3], "copies are not counted");
+        assert_eq!(rules.rule_counts, vec![2, 4], "copies are not counted");
         let mut scanner = yara_x::Scanner::new(&rules.rules);
         for name in EXTERNALS {
             scanner.set_global(name, "").unwrap();
@@ -1080,6 +1089,7 @@ rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
                 ("Elf_Small".to_string(), Some(SourceId(0))),
                 ("Uses".to_string(), Some(SourceId(1))),
                 ("Uses_Transitive".to_string(), Some(SourceId(1))),
+                ("Uses_Uses".to_string(), Some(SourceId(1))),
             ],
             "each rule reported once, from its own file"
         );
