@@ -40,15 +40,23 @@ pub enum Command {
     /// the clamd protocol on 127.0.0.1:3310. Flags override the --config
     /// file. SIGHUP reloads the signatures; SIGTERM stops gracefully.
     Serve(crate::serve::ServeArgs),
-    /// Make and check signed signature bundles.
-    #[command(subcommand)]
-    Sigs(SigsCommand),
+    /// Work with signature files without scanning: check what loads,
+    /// make and verify signed bundles.
+    #[command(subcommand_required = true)]
+    Sigs(SigsArgs),
     /// Install the newest signed signature bundle from a URL or directory,
     /// or roll back to the previous one.
     ///
     /// Exit status: 0 installed, rolled back or already up to date, 1 the
     /// bundle was refused (the installed set is unchanged), 2 an error.
     Update(crate::update::UpdateArgs),
+}
+
+/// `takedown sigs`.
+#[derive(clap::Args, Debug)]
+pub struct SigsArgs {
+    #[command(subcommand)]
+    pub command: SigsCommand,
 }
 
 /// `takedown sigs ...`.
@@ -63,6 +71,48 @@ pub enum SigsCommand {
     /// Exit status: 0 valid and trusted, 1 refused (the reason is printed),
     /// 2 it could not be read.
     Verify(crate::bundle::VerifyArgs),
+    /// Load signature files exactly as `takedown scan -s PATH` would and
+    /// say, per file, what loads and what is skipped and why (file, line,
+    /// rule, reason), then the totals. Nothing is scanned.
+    ///
+    /// Exit status: 0 everything loaded, 1 something was skipped (2 with
+    /// --strict, as `scan --strict` would refuse to start), 2 an error (a
+    /// PATH cannot be read, or no signature loaded at all).
+    Check(SigsCheckArgs),
+}
+
+/// `takedown sigs check`.
+#[derive(clap::Args, Debug)]
+pub struct SigsCheckArgs {
+    /// Signature files and directories, as given to `scan -s`.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Anything skipped is an error (exit 2), as with `scan --strict`.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Where to cache compiled YARA rules [default: $XDG_CACHE_HOME/takedown
+    /// or ~/.cache/takedown]; a check fills the cache a scan then uses.
+    #[arg(long, value_name = "DIR", env = "TAKEDOWN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Do not read or write the compiled-rules cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// Format of a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 /// What to do with a detected file.

@@ -9,6 +9,7 @@ mod output;
 mod progress;
 mod quarantine;
 mod serve;
+mod sigs;
 mod update;
 
 use anyhow::Context;
@@ -37,9 +38,7 @@ fn main() -> ExitCode {
         args::Command::Scan(a) => scan(*a),
         args::Command::Quarantine(a) => quarantine::run(a),
         args::Command::Serve(a) => serve::serve(a),
-        args::Command::Sigs(args::SigsCommand::Keygen(a)) => bundle::keygen(a),
-        args::Command::Sigs(args::SigsCommand::Bundle(a)) => bundle::bundle(a),
-        args::Command::Sigs(args::SigsCommand::Verify(a)) => bundle::verify(a),
+        args::Command::Sigs(a) => sigs::run(a),
         args::Command::Update(a) => update::run(a),
     };
     match result {

@@ -21,15 +21,23 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SourceId(pub u32);
 
-/// A problem with a signature file: it, or one of its lines, did not load.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A problem with a signature file: it, one of its lines or one of its
+/// YARA rules did not load.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigIssue {
     /// The signature file.
     pub file: String,
     /// 1-based line, when the problem has one.
     pub line: Option<usize>,
+    /// The YARA rule skipped, when the problem is one rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// Why.
     pub message: String,
+    /// The entry is valid but needs what this build does not have (a YARA
+    /// module yara-x lacks): unsupported rather than invalid.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsupported: bool,
 }
 
 impl SigIssue {
@@ -38,35 +46,29 @@ impl SigIssue {
             file: file.to_string(),
             line: Some(line),
             message: message.into(),
+            ..Default::default()
         }
     }
 
     fn file(file: &str, message: impl Into<String>) -> SigIssue {
         SigIssue {
             file: file.to_string(),
-            line: None,
             message: message.into(),
+            ..Default::default()
         }
     }
 }
 
 impl std::fmt::Display for SigIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(l) => write!(
-                f,
-                "{}:{}: {}",
-                crate::sanitize::for_terminal(&self.file),
-                l,
-                self.message
-            ),
-            None => write!(
-                f,
-                "{}: {}",
-                crate::sanitize::for_terminal(&self.file),
-                self.message
-            ),
+        write!(f, "{}", crate::sanitize::for_terminal(&self.file))?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
         }
+        if let Some(rule) = &self.rule {
+            write!(f, ": rule `{}`", crate::sanitize::for_terminal(rule))?;
+        }
+        write!(f, ": {}", self.message)
     }
 }
 
@@ -124,6 +126,12 @@ impl SourceKind {
             "ign2" | "ign" => return Some(SourceKind::ClamavIgnore),
             "cvd" | "cld" | "cud" => return Some(SourceKind::ClamavContainer),
             _ => {}
+        }
+        // Loki's IOC files are `.txt` (or have no extension); a rule
+        // repository's `dumping_hashes.toml` or `icedid_hashes.csv` is not
+        // one, and reading it as one reports every line as bad.
+        if !matches!(ext.as_str(), "" | "txt") {
+            return None;
         }
         let falsepositive = ["falsepositive", "false-positive", "false_positive"]
             .iter()
@@ -221,18 +229,37 @@ pub struct SignatureSet {
     pub sources: Vec<SourceInfo>,
     /// Everything that did not load.
     pub issues: Vec<SigIssue>,
+    /// Files found in the directories given that are no signature files
+    /// (README, LICENSE, formats not loaded), in the order found.
+    pub ignored: Vec<String>,
     /// How long loading took.
     pub load_time: std::time::Duration,
 }
 
 impl SignatureSet {
-    /// Loads everything `opts` names.
+    /// Loads everything `opts` names; with `strict`, any issue is an error,
+    /// and a set with no signatures at all is one.
     pub fn load(opts: &LoadOptions) -> Result<SignatureSet, LoadError> {
+        let set = SignatureSet::load_all(opts)?;
+        if opts.strict && !set.issues.is_empty() {
+            return Err(LoadError::Strict(set.issues));
+        }
+        if set.is_empty() {
+            return Err(LoadError::Empty);
+        }
+        Ok(set)
+    }
+
+    /// Loads everything `opts` names, whatever the issues (`strict` is not
+    /// applied) and even when nothing loads: what `takedown sigs check`
+    /// reports. Fails only on a path that cannot be read.
+    pub fn load_all(opts: &LoadOptions) -> Result<SignatureSet, LoadError> {
         let started = std::time::Instant::now();
         let mut files: Vec<(PathBuf, SourceKind)> = Vec::new();
         let mut issues = Vec::new();
+        let mut ignored = Vec::new();
         for root in &opts.paths {
-            collect(root, &mut files, &mut issues)?;
+            collect(root, &mut files, &mut ignored, &mut issues)?;
         }
         let mut set = SignatureSet {
             yara: None,
@@ -242,6 +269,7 @@ impl SignatureSet {
             clamav: None,
             sources: Vec::new(),
             issues: Vec::new(),
+            ignored,
             load_time: Default::default(),
         };
         let mut yara_sources = Vec::new();
@@ -261,7 +289,13 @@ impl SignatureSet {
                 &mut issues,
             );
         }
-        for (path, kind) in files {
+        // Canonical paths of the files to load, built on the first
+        // `include`: an included file already on the list is not loaded
+        // twice, and include cycles end.
+        let mut known: Option<std::collections::HashSet<PathBuf>> = None;
+        let mut next = 0;
+        while let Some((path, kind)) = files.get(next).cloned() {
+            next += 1;
             let origin = path.to_string_lossy().into_owned();
             if kind.is_hash_list() {
                 // Hash lists can be hundreds of MB (millions of IOCs): parsed
@@ -280,12 +314,32 @@ impl SignatureSet {
                 }
             };
             if kind == SourceKind::Yara {
+                let (code, includes) = yara::prepare(bytes);
+                for inc in includes {
+                    let known = known.get_or_insert_with(|| {
+                        files
+                            .iter()
+                            .filter_map(|(p, _)| p.canonicalize().ok())
+                            .collect()
+                    });
+                    match yara::resolve_include(&path, &inc.target) {
+                        Ok(target) => {
+                            if known.insert(target.clone()) {
+                                files.push((target, SourceKind::Yara));
+                            }
+                        }
+                        Err(reason) => issues.push(SigIssue::line(
+                            &origin,
+                            inc.line,
+                            format!(
+                                "include \"{}\" not followed: {reason}",
+                                crate::sanitize::for_terminal(&inc.target)
+                            ),
+                        )),
+                    }
+                }
                 let id = set.add_source(origin.clone(), kind);
-                yara_sources.push(yara::YaraSource {
-                    id,
-                    origin,
-                    code: bytes,
-                });
+                yara_sources.push(yara::YaraSource { id, origin, code });
                 continue;
             }
             if let Some(ck) = kind.clamav(&origin) {
@@ -350,19 +404,17 @@ impl SignatureSet {
             issues.push(SigIssue::file("name IOCs", reason));
             set.names = NameIndex::default();
         }
-        if opts.strict && !issues.is_empty() {
-            return Err(LoadError::Strict(issues));
-        }
         set.issues = issues;
-        if set.yara_rule_count() == 0
-            && set.hashes.is_empty()
-            && set.names.is_empty()
-            && set.clamav_signatures().is_none()
-        {
-            return Err(LoadError::Empty);
-        }
         set.load_time = started.elapsed();
         Ok(set)
+    }
+
+    /// True when no signature at all loaded.
+    pub fn is_empty(&self) -> bool {
+        self.yara_rule_count() == 0
+            && self.hashes.is_empty()
+            && self.names.is_empty()
+            && self.clamav_signatures().is_none()
     }
 
     fn add_source(&mut self, path: String, kind: SourceKind) -> SourceId {
@@ -518,6 +570,8 @@ impl SignatureSet {
                 file: origin.to_string(),
                 line: (i.line > 0).then_some(i.line),
                 message: i.reason.clone(),
+                unsupported: i.unsupported,
+                ..Default::default()
             });
         }
         let unlisted = (report.unsupported + report.malformed).saturating_sub(report.issues.len());
@@ -669,6 +723,7 @@ fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
 fn collect(
     root: &Path,
     files: &mut Vec<(PathBuf, SourceKind)>,
+    ignored: &mut Vec<String>,
     issues: &mut Vec<SigIssue>,
 ) -> Result<(), LoadError> {
     let meta = std::fs::metadata(root).map_err(|e| LoadError::Unreadable {
@@ -698,6 +753,7 @@ fn collect(
                     files.push((e.into_path(), kind));
                 } else {
                     tracing::debug!("not a signature file, skipped: {}", e.path().display());
+                    ignored.push(e.path().to_string_lossy().into_owned());
                 }
             }
             Ok(_) => {}
@@ -737,6 +793,10 @@ mod tests {
             assert_eq!(c(s), Some(SourceKind::ClamavContainer), "{s}");
         }
         assert_eq!(c("iocs/c2-iocs.txt"), None);
+        assert_eq!(c("iocs/hashes"), Some(SourceKind::LokiHashes));
+        assert_eq!(c("rules/dumping_account_hashes.toml"), None);
+        assert_eq!(c("icedid/icedid_hashes.csv"), None);
+        assert_eq!(c("plist_filename.toml"), None);
         assert_eq!(c("README.md"), None);
     }
 
@@ -796,6 +856,55 @@ mod tests {
             ..Default::default()
         });
         assert!(matches!(strict, Err(LoadError::Strict(_))));
+    }
+
+    #[test]
+    fn includes_load_once_each_and_only_rule_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("rules/sub")).unwrap();
+        std::fs::create_dir_all(p.join("outside")).unwrap();
+        std::fs::write(
+            p.join("rules/index.yar"),
+            "include \"./sub/a.yar\"\ninclude \"../outside/b.yar\"\ninclude \"/etc/passwd\"\ninclude \"index.yar\"\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("rules/sub/a.yar"), "rule a { condition: true }").unwrap();
+        std::fs::write(
+            p.join("outside/b.yar"),
+            "include \"../rules/sub/a.yar\"\nrule b { condition: true }",
+        )
+        .unwrap();
+        let set = SignatureSet::load(&LoadOptions {
+            paths: vec![p.join("rules")],
+            ..Default::default()
+        })
+        .unwrap();
+        // a.yar once (listed and included twice), b.yar followed, the
+        // include cycle ended, /etc/passwd refused.
+        assert_eq!(set.yara_rule_count(), 2, "{:?}", set.issues);
+        let loaded: Vec<_> = set.sources.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(loaded.len(), 3, "{loaded:?}");
+        assert!(loaded[2].ends_with("outside/b.yar"), "{loaded:?}");
+        assert_eq!(set.issues.len(), 1, "{:?}", set.issues);
+        assert_eq!(set.issues[0].line, Some(3));
+        assert!(set.issues[0].message.contains("/etc/passwd"));
+    }
+
+    #[test]
+    fn load_all_reports_even_when_nothing_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.yar"), "rule bad { condition: ").unwrap();
+        std::fs::write(dir.path().join("README"), "x").unwrap();
+        let opts = LoadOptions {
+            paths: vec![dir.path().to_path_buf()],
+            ..Default::default()
+        };
+        assert!(matches!(SignatureSet::load(&opts), Err(LoadError::Empty)));
+        let set = SignatureSet::load_all(&opts).unwrap();
+        assert!(set.is_empty());
+        assert_eq!(set.issues.len(), 1);
+        assert_eq!(set.ignored.len(), 1);
     }
 
     #[test]

@@ -1,9 +1,24 @@
 //! YARA rules through yara-x, compiled once, cached on disk.
 //!
 //! Each rule file gets its own namespace, so two public feeds that reuse a
-//! rule name both load. Compilation is tolerant: yara-x keeps every rule
-//! that compiled and reports the others, which we turn into issues naming
-//! file, line and reason (`--strict` makes any of them fatal upstream).
+//! rule name both load. Compilation is tolerant, rule by rule: yara-x skips
+//! a rule that fails (restoring its state to before the rule) and keeps the
+//! others, and its parser recovers after a syntax error at the next rule.
+//! Each skipped rule becomes one issue naming file, line, rule and reason
+//! (`--strict` makes any of them fatal upstream); yara-x's own parser gives
+//! the outline of a file (where each rule starts, which ones hold a syntax
+//! error) to name the rule an error belongs to.
+//!
+//! Public sets were written for libyara, so the compiler is set up to mean
+//! what their authors meant: relaxed regular-expression syntax (`\R`,
+//! `{,n}`, unescaped `{`), the externals Loki and THOR define, rules using a
+//! module yara-x does not have (`androguard`, `magic` here) skipped as
+//! unsupported rather than failing their file, invalid UTF-8 (Latin-1 in
+//! comments and strings) escaped as `\xHH`, which is what libyara reads
+//! there. `include` is never followed by yara-x: the loader blanks include
+//! statements out and loads each included file as a signature file of its
+//! own (see [`prepare`]), so no rule file makes us read a device, a FIFO or
+//! a non-rule file.
 //!
 //! Compiling a large public set takes seconds; the compiled form is cached
 //! under a key made of the engine and yara-x versions, the compile options
@@ -29,8 +44,9 @@ pub const YARA_X_VERSION: &str = "1.22.1";
 /// so that rule sets written for those tools compile and mean the same.
 pub const EXTERNALS: [&str; 5] = ["filename", "filepath", "extension", "filetype", "owner"];
 
-/// Format tag of cache files; bump when the layout below changes.
-const CACHE_MAGIC: &[u8; 16] = b"takedown-yarac/1";
+/// Format tag of cache files; bump when the layout below or the way
+/// sources are compiled changes.
+const CACHE_MAGIC: &[u8; 16] = b"takedown-yarac/2";
 
 /// A YARA source to compile.
 pub struct YaraSource {
@@ -92,31 +108,39 @@ pub fn compile(
         }
     }
 
-    let mut compiler = yara_x::Compiler::new();
-    // Public rules were written for libyara's regex dialect (`\R`, `{,n}`,
-    // unescaped `{`): relaxed syntax accepts what their authors meant.
-    compiler.relaxed_re_syntax(true);
-    for name in EXTERNALS {
-        compiler
-            .define_global(name, "")
-            .expect("fresh compiler accepts new globals");
-    }
+    let mut compiler = new_compiler();
     let mut new_issues = Vec::new();
-    let mut rule_counts = Vec::with_capacity(sources.len());
+    let mut rule_counts = vec![0usize; sources.len()];
+    let mut unresolved = Vec::new();
     for (i, src) in sources.iter().enumerate() {
         compiler.new_namespace(&format!("n{i}"));
-        let errors_before = compiler.errors().len();
-        let code = yara_x::SourceCode::from(src.code.as_slice()).with_origin(src.origin.as_str());
-        let _ = compiler.add_source(code);
-        for err in &compiler.errors()[errors_before..] {
-            let (line, reason) = describe(err, &src.code);
-            new_issues.push(SigIssue {
-                file: src.origin.clone(),
-                line,
-                message: reason,
-            });
+        for module in unknown_imports(&src.code) {
+            compiler.ignore_module(module);
         }
-        rule_counts.push(0);
+        let errors_before = compiler.errors().len();
+        let ignored_before = compiler.ignored_rules().len();
+        let code = yara_x::SourceCode::from(src.code.as_slice()).with_origin(src.origin.as_str());
+        // The error returned is the first of those in `errors()`.
+        let _ = compiler.add_source(code);
+        let errors = &compiler.errors()[errors_before..];
+        let ignored: Vec<_> = compiler.ignored_rules().skip(ignored_before).collect();
+        if !errors.is_empty() || !ignored.is_empty() {
+            let found = explain(src, errors, &ignored, &mut new_issues);
+            if !found.is_empty() {
+                unresolved.push((i, found));
+            }
+        }
+    }
+    let mut helpers = vec![0usize; sources.len()];
+    if !unresolved.is_empty() {
+        let mut cross = CrossFile::new(sources);
+        for (i, found) in unresolved {
+            let loaded = cross.retry(&mut compiler, i, &found, &mut helpers[i]);
+            for f in found.iter().filter(|f| loaded.contains(&f.rule)) {
+                new_issues[f.issue].message.clear();
+            }
+        }
+        new_issues.retain(|issue| !issue.message.is_empty());
     }
     let rules = compiler.build();
     for rule in rules.iter() {
@@ -128,6 +152,9 @@ pub fn compile(
         {
             *c += 1;
         }
+    }
+    for (c, h) in rule_counts.iter_mut().zip(helpers) {
+        *c = c.saturating_sub(h);
     }
     if let Some(file) = &cache_file {
         let meta = CacheMeta {
@@ -155,15 +182,593 @@ pub fn compile(
 fn describe(err: &yara_x::errors::CompileError, code: &[u8]) -> (Option<usize>, String) {
     let title = err.title().to_string();
     let label = err.labels().next();
-    let line = label.as_ref().map(|l| {
-        let start = (l.span().0.start as usize).min(code.len());
-        code[..start].iter().filter(|&&b| b == b'\n').count() + 1
-    });
+    let line = label
+        .as_ref()
+        .map(|l| line_at(code, l.span().0.start as usize));
     let reason = match label.map(|l| l.text().to_string()) {
         Some(text) if !text.is_empty() && text != title => format!("{title}: {text}"),
         _ => title,
     };
     (line, crate::sanitize::for_terminal(&reason))
+}
+
+/// Rules that use a rule of another file. libyara users compile a whole
+/// set into one namespace (Loki does; Yara-Rules' `index.yar` does), so a
+/// set may declare shared rules once (`is__elf` in a common file) and use
+/// them everywhere; with one namespace per file those uses fail. Such a
+/// rule is compiled again, in a fresh namespace of its own file, after
+/// private copies of the rules it uses (private: a copy never reports a
+/// match of its own), found by name in the other files of the set.
+struct CrossFile<'a> {
+    sources: &'a [YaraSource],
+    outlines: std::collections::HashMap<usize, Outline>,
+}
+
+/// Rounds of "add the rule still missing" before giving up: each round
+/// follows one more level of rules using rules.
+const CROSS_FILE_ROUNDS: usize = 8;
+
+impl<'a> CrossFile<'a> {
+    fn new(sources: &'a [YaraSource]) -> CrossFile<'a> {
+        CrossFile {
+            sources,
+            outlines: std::collections::HashMap::new(),
+        }
+    }
+
+    fn outline(&mut self, i: usize) -> &Outline {
+        let code = &self.sources[i].code;
+        self.outlines
+            .entry(i)
+            .or_insert_with(|| Outline::of(&String::from_utf8_lossy(code)))
+    }
+
+    fn text(&self, i: usize, start: usize, end: usize) -> &str {
+        std::str::from_utf8(self.sources[i].code.get(start..end).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// The declaration of rule `name`, as private rule text, with its
+    /// file's imports: from the other files first (in load order), then
+    /// from `own`, the file being retried (its rules that compiled are not
+    /// visible in the fresh namespace), never one of the rules retried.
+    fn find(
+        &mut self,
+        name: &str,
+        own: usize,
+        retried: &[Unresolved],
+    ) -> Option<(String, Vec<String>)> {
+        if retried.iter().any(|r| r.rule == name) {
+            return None;
+        }
+        let others = (0..self.sources.len()).filter(|&j| j != own);
+        for j in others.chain(std::iter::once(own)) {
+            if memchr::memmem::find(&self.sources[j].code, name.as_bytes()).is_none() {
+                continue;
+            }
+            let outline = self.outline(j);
+            let Some(decl) = outline
+                .rules
+                .iter()
+                .find(|r| r.name == name && !r.has_error)
+            else {
+                continue;
+            };
+            let (start, end) = (decl.start, decl.end);
+            let imports: Vec<(usize, usize)> = outline.imports.clone();
+            let text = self.text(j, start, end);
+            let text = if text.starts_with("rule") {
+                format!("private {text}")
+            } else {
+                text.to_string()
+            };
+            let imports = imports
+                .into_iter()
+                .map(|(s, e)| self.text(j, s, e).to_string())
+                .collect();
+            return Some((text, imports));
+        }
+        None
+    }
+
+    /// Compiles the rules of source `i` listed in `found` again with copies
+    /// of the rules they use; returns the names of those that now compiled,
+    /// and adds the copies that compiled to `helpers`.
+    fn retry(
+        &mut self,
+        compiler: &mut yara_x::Compiler<'_>,
+        i: usize,
+        found: &[Unresolved],
+        helpers: &mut usize,
+    ) -> Vec<String> {
+        let outline = self.outline(i);
+        let failed: Vec<(usize, usize)> = found
+            .iter()
+            .filter_map(|f| outline.rule(&f.rule))
+            .map(|r| (r.start, r.end))
+            .collect();
+        let own_imports = outline.imports.clone();
+        let mut imports: Vec<String> = own_imports
+            .iter()
+            .map(|&(s, e)| self.text(i, s, e).to_string())
+            .collect();
+        let rules: Vec<String> = failed
+            .iter()
+            .map(|&(s, e)| self.text(i, s, e).to_string())
+            .collect();
+        let mut copies: Vec<(String, String)> = Vec::new();
+        let mut wanted: Vec<String> = found.iter().map(|f| f.identifier.clone()).collect();
+        let compose = |imports: &[String], copies: &[(String, String)]| {
+            let mut code = imports.join("\n");
+            for (_, text) in copies {
+                code.push('\n');
+                code.push_str(text);
+            }
+            for text in &rules {
+                code.push('\n');
+                code.push_str(text);
+            }
+            code
+        };
+        // Find the rules needed in a throwaway compiler, so that the real
+        // one gets one source, complete.
+        for _ in 0..CROSS_FILE_ROUNDS {
+            let mut added = false;
+            for name in std::mem::take(&mut wanted) {
+                if copies.iter().any(|(n, _)| *n == name) {
+                    continue;
+                }
+                if let Some((text, more)) = self.find(&name, i, found) {
+                    imports.extend(more);
+                    copies.push((name, text));
+                    added = true;
+                }
+            }
+            if !added {
+                break;
+            }
+            imports.sort();
+            imports.dedup();
+            let mut trial = new_compiler();
+            for module in unknown_imports(compose(&imports, &copies).as_bytes()) {
+                trial.ignore_module(module);
+            }
+            let _ = trial.add_source(compose(&imports, &copies).as_str());
+            wanted = trial
+                .errors()
+                .iter()
+                .filter_map(|e| match e {
+                    yara_x::errors::CompileError::UnknownIdentifier(u) => {
+                        Some(u.identifier().to_string())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if wanted.is_empty() {
+                break;
+            }
+        }
+        if copies.is_empty() {
+            return Vec::new();
+        }
+        let code = compose(&imports, &copies);
+        compiler.new_namespace(&format!("n{i}"));
+        for module in unknown_imports(code.as_bytes()) {
+            compiler.ignore_module(module);
+        }
+        let ignored_before = compiler.ignored_rules().len();
+        let _ = compiler.add_source(code.as_str());
+        let still: Vec<String> = compiler
+            .ignored_rules()
+            .skip(ignored_before)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        *helpers += copies.iter().filter(|(n, _)| !still.contains(n)).count();
+        found
+            .iter()
+            .map(|f| f.rule.clone())
+            .filter(|r| !still.contains(r))
+            .collect()
+    }
+}
+
+/// A compiler set up for public rule sets (see the module documentation).
+fn new_compiler() -> yara_x::Compiler<'static> {
+    let mut compiler = yara_x::Compiler::new();
+    compiler
+        .relaxed_re_syntax(true)
+        .enable_includes(false)
+        // Slow patterns and loops are warnings (the default, said here
+        // because public sets have many); warnings are not collected at all:
+        // nothing reads them and a large set produces thousands.
+        .error_on_slow_pattern(false)
+        .error_on_slow_loop(false)
+        .switch_all_warnings(false);
+    for name in EXTERNALS {
+        compiler
+            .define_global(name, "")
+            .expect("fresh compiler accepts new globals");
+    }
+    compiler
+}
+
+/// Modules a source imports that this yara-x build does not have. A false
+/// hit (an `import` in a comment) is harmless: ignoring a module nothing
+/// uses changes nothing.
+fn unknown_imports(code: &[u8]) -> Vec<String> {
+    use std::sync::LazyLock;
+    static IMPORT: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r#"\bimport\s*"([A-Za-z0-9_]{1,64})""#).expect("valid regex")
+    });
+    static KNOWN: LazyLock<std::collections::HashSet<&'static str>> =
+        LazyLock::new(|| yara_x::mods::module_names().collect());
+    if memchr::memmem::find(code, b"import").is_none() {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = IMPORT
+        .captures_iter(code)
+        .filter_map(|c| c.get(1))
+        .filter_map(|m| std::str::from_utf8(m.as_bytes()).ok())
+        .filter(|m| !KNOWN.contains(m))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Turns what yara-x reports for one source into issues: one per skipped
+/// rule (naming it), one per problem outside any rule.
+/// Returns the rules that failed only for naming an identifier declared
+/// nowhere before them in their file (candidates for [`CrossFile`]), with
+/// the index of their issue in `out`.
+fn explain(
+    src: &YaraSource,
+    errors: &[yara_x::errors::CompileError],
+    ignored: &[(&str, yara_x::IgnoredRuleReason<'_>)],
+    out: &mut Vec<SigIssue>,
+) -> Vec<Unresolved> {
+    use yara_x::IgnoredRuleReason;
+    use yara_x::errors::CompileError;
+    let text = String::from_utf8_lossy(&src.code);
+    let outline = Outline::of(&text);
+    let line_of = |offset: usize| line_at(&src.code, offset);
+    let issue = |line, rule: Option<&str>, message: String, unsupported| SigIssue {
+        file: src.origin.clone(),
+        line,
+        rule: rule.map(str::to_string),
+        message,
+        unsupported,
+    };
+    // Rules that a syntax error removed: the parser drops them whole.
+    let mut skipped: Vec<&str> = outline
+        .rules
+        .iter()
+        .filter(|r| r.has_error)
+        .map(|r| r.name.as_str())
+        .collect();
+    let mut reported: Vec<&str> = Vec::new();
+    let mut unresolved = Vec::new();
+    let mut used = vec![false; errors.len()];
+    for (name, reason) in ignored {
+        let decl_line = outline.rule(name).map(|r| line_of(r.start));
+        let new = match reason {
+            IgnoredRuleReason::IgnoredModule(module) => issue(
+                decl_line,
+                Some(name),
+                format!("uses module `{module}`, which yara-x does not have"),
+                true,
+            ),
+            IgnoredRuleReason::IgnoredRule(dep) => issue(
+                decl_line,
+                Some(name),
+                format!("depends on rule `{dep}`, which uses a module yara-x does not have"),
+                true,
+            ),
+            IgnoredRuleReason::CompileError(err) => {
+                if let Some(k) = errors.iter().position(|e| std::ptr::eq(e, *err)) {
+                    used[k] = true;
+                }
+                let (line, reason) = describe(err, &src.code);
+                match err {
+                    CompileError::UnknownIdentifier(u) if skipped.contains(&u.identifier()) => {
+                        // Retried too: the rule it uses may load on retry.
+                        unresolved.push(Unresolved {
+                            rule: name.to_string(),
+                            identifier: u.identifier().to_string(),
+                            issue: out.len(),
+                        });
+                        issue(
+                            line,
+                            Some(name),
+                            format!("depends on rule `{}`, which was skipped", u.identifier()),
+                            false,
+                        )
+                    }
+                    CompileError::UnknownIdentifier(u) => {
+                        unresolved.push(Unresolved {
+                            rule: name.to_string(),
+                            identifier: u.identifier().to_string(),
+                            issue: out.len(),
+                        });
+                        issue(line, Some(name), reason, false)
+                    }
+                    _ => issue(line, Some(name), reason, false),
+                }
+            }
+        };
+        out.push(new);
+        skipped.push(name);
+        reported.push(name);
+    }
+    for (err, _) in errors.iter().zip(&used).filter(|(_, used)| !**used) {
+        let (line, reason) = describe(err, &src.code);
+        let offset = error_offset(err);
+        let rule = match (err, offset) {
+            (CompileError::SyntaxError(_), Some(at)) => outline.broken_rule_before(at),
+            (_, Some(at)) => outline.rule_at(at),
+            _ => None,
+        };
+        if let Some(rule) = rule {
+            // One issue per rule: a second error in a rule already
+            // reported adds nothing the user can act on.
+            if reported.contains(&rule) {
+                continue;
+            }
+            reported.push(rule);
+        }
+        out.push(issue(line, rule, reason, false));
+    }
+    unresolved
+}
+
+/// A rule that failed on an unknown identifier.
+struct Unresolved {
+    rule: String,
+    identifier: String,
+    /// Its issue, in the list of issues of this compilation.
+    issue: usize,
+}
+
+fn error_offset(err: &yara_x::errors::CompileError) -> Option<usize> {
+    err.labels().next().map(|l| l.span().0.start as usize)
+}
+
+/// 1-based line of a byte offset.
+fn line_at(code: &[u8], offset: usize) -> usize {
+    let end = offset.min(code.len());
+    memchr::memchr_iter(b'\n', &code[..end]).count() + 1
+}
+
+/// The top-level items of a rule file, from yara-x's own parser.
+#[derive(Debug, Default)]
+struct Outline {
+    rules: Vec<RuleDecl>,
+    includes: Vec<IncludeStmt>,
+    /// Byte ranges of the import statements.
+    imports: Vec<(usize, usize)>,
+}
+
+#[derive(Debug)]
+struct RuleDecl {
+    name: String,
+    /// Byte range of the declaration.
+    start: usize,
+    end: usize,
+    /// The parser found a syntax error in it (and dropped it).
+    has_error: bool,
+}
+
+#[derive(Debug)]
+struct IncludeStmt {
+    start: usize,
+    end: usize,
+    /// The file named, quotes removed.
+    target: String,
+}
+
+impl Outline {
+    fn of(text: &str) -> Outline {
+        use yara_x_parser::cst::{Event, SyntaxKind};
+        let mut outline = Outline::default();
+        // Nesting depth: the source file is 1, top-level items 2.
+        let mut depth = 0usize;
+        let mut item: Option<(SyntaxKind, Option<usize>, usize, String)> = None;
+        let mut item_error = false;
+        // The parser is bounded (it runs on fuel) and recovers after errors.
+        for event in yara_x_parser::Parser::new(text.as_bytes()) {
+            match event {
+                Event::Begin { kind, .. } => {
+                    depth += 1;
+                    if depth == 2 {
+                        item = Some((kind, None, 0, String::new()));
+                        item_error = false;
+                    } else if kind == SyntaxKind::ERROR {
+                        item_error = true;
+                    }
+                }
+                Event::End { .. } => {
+                    if depth == 2
+                        && let Some((kind, Some(start), end, word)) = item.take()
+                    {
+                        match kind {
+                            SyntaxKind::RULE_DECL => outline.rules.push(RuleDecl {
+                                name: word,
+                                start,
+                                end,
+                                has_error: item_error,
+                            }),
+                            SyntaxKind::INCLUDE_STMT => outline.includes.push(IncludeStmt {
+                                start,
+                                end,
+                                target: word,
+                            }),
+                            SyntaxKind::IMPORT_STMT => outline.imports.push((start, end)),
+                            _ => {}
+                        }
+                    }
+                    depth = depth.saturating_sub(1);
+                }
+                Event::Token { kind, span } => {
+                    if kind == SyntaxKind::ERROR {
+                        item_error = true;
+                    }
+                    let Some((item_kind, start, end, word)) = item.as_mut() else {
+                        continue;
+                    };
+                    if matches!(
+                        kind,
+                        SyntaxKind::WHITESPACE | SyntaxKind::NEWLINE | SyntaxKind::COMMENT
+                    ) {
+                        continue;
+                    }
+                    start.get_or_insert(span.start());
+                    *end = span.end();
+                    let token = text.get(span.range()).unwrap_or_default();
+                    match (*item_kind, kind) {
+                        (SyntaxKind::RULE_DECL, SyntaxKind::IDENT)
+                            if depth == 2 && word.is_empty() =>
+                        {
+                            *word = token.to_string();
+                        }
+                        (SyntaxKind::INCLUDE_STMT, SyntaxKind::STRING_LIT) if word.is_empty() => {
+                            *word = unquote(token);
+                        }
+                        _ => {}
+                    }
+                }
+                // Errors are emitted after the item they belong to.
+                Event::Error { .. } => match outline.rules.last_mut() {
+                    Some(rule) if item.is_none() => rule.has_error = true,
+                    _ => item_error = true,
+                },
+            }
+        }
+        outline
+    }
+
+    fn rule(&self, name: &str) -> Option<&RuleDecl> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+
+    /// The rule whose declaration holds `offset`.
+    fn rule_at(&self, offset: usize) -> Option<&str> {
+        self.rules
+            .iter()
+            .find(|r| r.start <= offset && offset < r.end)
+            .map(|r| r.name.as_str())
+    }
+
+    /// The rule a syntax error at `offset` removed: the parser may notice
+    /// the error only at the next rule's first token, so the last broken
+    /// rule starting at or before `offset`.
+    fn broken_rule_before(&self, offset: usize) -> Option<&str> {
+        self.rules
+            .iter()
+            .rfind(|r| r.has_error && r.start <= offset)
+            .map(|r| r.name.as_str())
+    }
+}
+
+/// A string literal's text without its quotes, `\\"` and `\\\\` unescaped.
+fn unquote(literal: &str) -> String {
+    let inner = literal
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(literal);
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An `include` statement found by [`prepare`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    /// 1-based line of the statement.
+    pub line: usize,
+    /// The file it names, as written.
+    pub target: String,
+}
+
+/// Readies a rule file's bytes for compilation: invalid UTF-8 is escaped as
+/// `\xHH` (yara-x rejects a whole file that is not UTF-8; libyara reads the
+/// raw byte, which `\xHH` means in a text string or regular expression, and
+/// in a comment it means nothing), and `include` statements are blanked out
+/// (spaces, newlines kept, so lines stay true) and returned, for the loader
+/// to load the included files as files of their own.
+pub fn prepare(code: Vec<u8>) -> (Vec<u8>, Vec<Include>) {
+    let mut code = escape_invalid_utf8(code);
+    if memchr::memmem::find(&code, b"include").is_none() {
+        return (code, Vec::new());
+    }
+    let outline = match std::str::from_utf8(&code) {
+        Ok(text) => Outline::of(text),
+        Err(_) => return (code, Vec::new()),
+    };
+    let mut includes = Vec::new();
+    for inc in &outline.includes {
+        includes.push(Include {
+            line: line_at(&code, inc.start),
+            target: inc.target.clone(),
+        });
+        if let Some(bytes) = code.get_mut(inc.start..inc.end) {
+            for b in bytes.iter_mut().filter(|b| **b != b'\n') {
+                *b = b' ';
+            }
+        }
+    }
+    (code, includes)
+}
+
+fn escape_invalid_utf8(code: Vec<u8>) -> Vec<u8> {
+    if std::str::from_utf8(&code).is_ok() {
+        return code;
+    }
+    let mut out = Vec::with_capacity(code.len() + 64);
+    let mut rest = code.as_slice();
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                out.extend_from_slice(valid.as_bytes());
+                return out;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                out.extend_from_slice(valid);
+                let bad = e.error_len().unwrap_or(after.len()).min(after.len());
+                for b in &after[..bad] {
+                    out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+                }
+                rest = &after[bad..];
+            }
+        }
+    }
+}
+
+/// Where an `include` of the rule file `from` leads: a `.yar`/`.yara`
+/// regular file, named relative to the including file's directory (as
+/// libyara resolves it), canonical. Anything else is refused with a reason.
+pub fn resolve_include(from: &Path, target: &str) -> Result<PathBuf, String> {
+    let dir = from.parent().unwrap_or(Path::new("."));
+    let path = dir.join(target);
+    if super::SourceKind::classify(&path) != Some(super::SourceKind::Yara) {
+        return Err("only .yar and .yara files are followed".to_string());
+    }
+    let canonical = path.canonicalize().map_err(|e| e.to_string())?;
+    let meta = std::fs::metadata(&canonical).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    Ok(canonical)
 }
 
 fn cache_key(sources: &[YaraSource]) -> String {
@@ -350,6 +955,196 @@ mod tests {
         assert_eq!(rules.rule_counts[0], 1);
         assert_eq!(rules.rule_counts[2], 1);
         assert_eq!(rules.source_of("n2"), Some(SourceId(2)));
+    }
+
+    /// One file holding every way a rule can fail, among good ones.
+    const MIXED: &str = r#"import "pe"
+import "androguard"
+rule good1 { condition: true }
+rule broken {
+  strings: $a = "x"
+  condition: $a and (
+}
+rule good2 { condition: filesize > 1 }
+rule uses_andro { condition: androguard.package_name(/x/) }
+rule dep_andro { condition: uses_andro }
+rule bad_ident { condition: nosuch }
+rule dep_bad { condition: bad_ident }
+rule dep_broken { condition: broken }
+rule dup { condition: true }
+rule dup { condition: false }
+rule good3 { strings: $r = /a\Rb{,3}c{/ condition: $r and pe.is_pe or true }
+"#;
+
+    fn summary(issues: &[SigIssue]) -> Vec<(Option<usize>, Option<&str>, bool)> {
+        issues
+            .iter()
+            .map(|i| (i.line, i.rule.as_deref(), i.unsupported))
+            .collect()
+    }
+
+    #[test]
+    fn only_failing_rules_are_skipped_each_named_with_line_and_reason() {
+        let mut issues = Vec::new();
+        let rules = compile(&[src(0, MIXED)], None, &mut issues).unwrap();
+        assert_eq!(
+            rules.rule_counts,
+            vec![4],
+            "good1, good2, dup, good3: {issues:#?}"
+        );
+        let mut got = summary(&issues);
+        got.sort();
+        let mut want = vec![
+            (Some(7), Some("broken"), false),
+            (Some(9), Some("uses_andro"), true),
+            (Some(10), Some("dep_andro"), true),
+            (Some(11), Some("bad_ident"), false),
+            (Some(12), Some("dep_bad"), false),
+            (Some(13), Some("dep_broken"), false),
+            (Some(15), Some("dup"), false),
+        ];
+        want.sort();
+        assert_eq!(got, want, "{issues:#?}");
+        let message = |rule: &str| {
+            issues
+                .iter()
+                .find(|i| i.rule.as_deref() == Some(rule))
+                .unwrap()
+                .message
+                .clone()
+        };
+        assert!(message("broken").contains("syntax error"), "{issues:#?}");
+        assert!(message("uses_andro").contains("`androguard`"));
+        assert!(message("dep_bad").contains("depends on rule `bad_ident`"));
+        assert!(message("dep_broken").contains("depends on rule `broken`"));
+        assert!(message("bad_ident").contains("nosuch"));
+        assert!(message("dup").contains("duplicate"));
+        assert!(issues.iter().all(|i| i.file == "r0.yar"));
+    }
+
+    #[test]
+    fn a_module_missing_in_one_file_does_not_touch_another() {
+        let sources = [
+            src(
+                0,
+                "import \"androguard\"\nrule a { condition: androguard.x }",
+            ),
+            src(1, "import \"pe\"\nrule b { condition: pe.is_pe }"),
+        ];
+        let mut issues = Vec::new();
+        let rules = compile(&sources, None, &mut issues).unwrap();
+        assert_eq!(rules.rule_counts, vec![0, 1]);
+        assert_eq!(summary(&issues), vec![(Some(2), Some("a"), true)]);
+    }
+
+    #[test]
+    fn syntax_error_outside_rules_is_reported_once_and_later_rules_load() {
+        let sources = [src(
+            0,
+            "rule a { condition: true }\n}}} garbage\nrule b { condition: true }\n",
+        )];
+        let mut issues = Vec::new();
+        let rules = compile(&sources, None, &mut issues).unwrap();
+        assert!(!issues.is_empty());
+        assert_eq!(issues[0].line, Some(2), "{issues:#?}");
+        assert!(rules.rule_counts[0] >= 1, "{issues:#?}");
+    }
+
+    #[test]
+    fn rules_using_rules_of_other_files_load_as_in_one_namespace() {
+        let sources = [
+            src(
+                0,
+                "private rule is__elf { condition: uint32(0) == 0x464c457f }\nrule Elf_Small { condition: is__elf and filesize < 10 }",
+            ),
+            src(
+                1,
+                "import \"pe\"\nrule Fine { condition: false }\nrule Uses { condition: is__elf and filesize > 0 and not Fine }\nrule Uses_Transitive { condition: Elf_Small }\nrule Bad { condition: nosuch }\nrule Uses_Uses { condition: Uses }\nrule Dep_Bad { condition: Bad }",
+            ),
+        ];
+        let mut issues = Vec::new();
+        let rules = compile(&sources, None, &mut issues).unwrap();
+        assert_eq!(
+            summary(&issues),
+            vec![
+                (Some(5), Some("Bad"), false),
+                (Some(7), Some("Dep_Bad"), false)
+            ],
+            "{issues:#?}"
+        );
+        assert_eq!(rules.rule_counts, vec![2, 4], "copies are not counted");
+        let mut scanner = yara_x::Scanner::new(&rules.rules);
+        for name in EXTERNALS {
+            scanner.set_global(name, "").unwrap();
+        }
+        let results = scanner.scan(b"\x7fELF").unwrap();
+        let mut hits: Vec<(String, Option<SourceId>)> = results
+            .matching_rules()
+            .map(|r| (r.identifier().to_string(), rules.source_of(r.namespace())))
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            hits,
+            vec![
+                ("Elf_Small".to_string(), Some(SourceId(0))),
+                ("Uses".to_string(), Some(SourceId(1))),
+                ("Uses_Transitive".to_string(), Some(SourceId(1))),
+                ("Uses_Uses".to_string(), Some(SourceId(1))),
+            ],
+            "each rule reported once, from its own file"
+        );
+    }
+
+    #[test]
+    fn prepare_blanks_includes_keeping_lines_and_escapes_invalid_utf8() {
+        let code = b"include \"a.yar\"\n/* caf\xe9 */\ninclude \"sub/b.yar\" rule x { strings: $s = \"\xff\" condition: $s }\n".to_vec();
+        let (out, includes) = prepare(code);
+        assert_eq!(
+            includes,
+            vec![
+                Include {
+                    line: 1,
+                    target: "a.yar".into()
+                },
+                Include {
+                    line: 3,
+                    target: "sub/b.yar".into()
+                }
+            ]
+        );
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(!text.contains("include"), "{text}");
+        assert!(text.contains("caf\\xe9"), "{text}");
+        let mut issues = Vec::new();
+        let rules = compile(&[src(0, &text)], None, &mut issues).unwrap();
+        assert_eq!(rules.rule_counts, vec![1], "{issues:?}");
+        let mut scanner = yara_x::Scanner::new(&rules.rules);
+        for name in EXTERNALS {
+            scanner.set_global(name, "").unwrap();
+        }
+        let hits = scanner.scan(b"..\xff..").unwrap().matching_rules().len();
+        assert_eq!(
+            hits, 1,
+            "\\xff in a string means the byte, as libyara reads it"
+        );
+    }
+
+    #[test]
+    fn includes_are_never_followed_by_yara_x() {
+        let mut issues = Vec::new();
+        let rules = compile(
+            &[src(
+                0,
+                "include \"/etc/passwd\"\nrule a { condition: true }",
+            )],
+            None,
+            &mut issues,
+        )
+        .unwrap();
+        assert_eq!(rules.rule_counts, vec![1]);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].line, Some(1));
     }
 
     #[test]

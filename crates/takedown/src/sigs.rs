@@ -1,0 +1,254 @@
+//! `takedown sigs ...`: signature files without scanning.
+//!
+//! `check` loads through the engine's own loader ([`SignatureSet::load_all`],
+//! the code path of `scan -s`), so what it says loads is what a scan loads;
+//! this module only groups the result by file and prints it.
+
+use crate::args::{ReportFormat, SigsArgs, SigsCheckArgs, SigsCommand};
+use std::io::Write;
+use takedown_engine::sanitize::for_terminal;
+use takedown_engine::sigs::{LoadOptions, SigIssue, SignatureSet, SourceInfo, SourceKind};
+
+pub fn run(a: SigsArgs) -> anyhow::Result<u8> {
+    match a.command {
+        SigsCommand::Check(a) => check(a),
+        SigsCommand::Keygen(a) => crate::bundle::keygen(a),
+        SigsCommand::Bundle(a) => crate::bundle::bundle(a),
+        SigsCommand::Verify(a) => crate::bundle::verify(a),
+    }
+}
+
+/// Exit status of `sigs check`.
+mod exit {
+    /// Everything loaded.
+    pub const LOADED: u8 = 0;
+    /// Something was skipped.
+    pub const SKIPPED: u8 = 1;
+    /// Nothing loaded, or skipped under --strict (paths that cannot be
+    /// read are errors, 2 too, from `main`).
+    pub const ERROR: u8 = 2;
+}
+
+fn check(a: SigsCheckArgs) -> anyhow::Result<u8> {
+    let cache_dir = if a.no_cache {
+        None
+    } else {
+        a.cache_dir.or_else(crate::args::default_cache_dir)
+    };
+    let set = SignatureSet::load_all(&LoadOptions {
+        paths: a.paths,
+        builtin: false,
+        strict: false,
+        cache_dir,
+    })?;
+    let report = Report::of(&set);
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        ReportFormat::Text => report.text(&mut out)?,
+        ReportFormat::Json => {
+            serde_json::to_writer(&mut out, &report.json())?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(if set.is_empty() {
+        if a.format == ReportFormat::Text {
+            eprintln!("takedown: error: no signatures loaded");
+        }
+        exit::ERROR
+    } else if set.issues.is_empty() {
+        exit::LOADED
+    } else if a.strict {
+        exit::ERROR
+    } else {
+        exit::SKIPPED
+    })
+}
+
+/// What loaded, grouped by file.
+struct Report<'a> {
+    set: &'a SignatureSet,
+    /// Each source with its issues, in load order.
+    sources: Vec<(&'a SourceInfo, Vec<&'a SigIssue>)>,
+    /// Issues of files that did not load at all (unreadable) or of no file.
+    others: Vec<&'a SigIssue>,
+}
+
+impl<'a> Report<'a> {
+    fn of(set: &'a SignatureSet) -> Report<'a> {
+        let mut sources: Vec<(&SourceInfo, Vec<&SigIssue>)> =
+            set.sources.iter().map(|s| (s, Vec::new())).collect();
+        let index: std::collections::HashMap<&str, usize> = set
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.path.as_str(), i))
+            .collect();
+        let mut others = Vec::new();
+        for issue in &set.issues {
+            match index.get(issue.file.as_str()) {
+                Some(&i) => sources[i].1.push(issue),
+                None => others.push(issue),
+            }
+        }
+        Report {
+            set,
+            sources,
+            others,
+        }
+    }
+
+    /// Entries loaded per class: YARA rules, hash IOCs, name IOCs,
+    /// allow-listed hashes, ClamAV signatures, ClamAV ignore-list names.
+    fn totals(&self) -> [usize; 6] {
+        let mut t = [0; 6];
+        for (s, _) in &self.sources {
+            t[class(s.kind)] += s.entries;
+        }
+        t
+    }
+
+    fn unsupported(&self) -> usize {
+        self.set.issues.iter().filter(|i| i.unsupported).count()
+    }
+
+    fn text(&self, out: &mut impl Write) -> std::io::Result<()> {
+        for (source, issues) in &self.sources {
+            write!(
+                out,
+                "{}: {}, {} loaded",
+                for_terminal(&source.path),
+                kind_name(source.kind),
+                count(source.entries, noun(source.kind))
+            )?;
+            if !issues.is_empty() {
+                write!(out, ", {} skipped", issues.len())?;
+            }
+            writeln!(out)?;
+            for issue in issues {
+                write!(out, "  ")?;
+                match issue.line {
+                    Some(l) => write!(out, "line {l}: ")?,
+                    None => write!(out, "file: ")?,
+                }
+                if let Some(rule) = &issue.rule {
+                    write!(out, "rule `{}`: ", for_terminal(rule))?;
+                }
+                if issue.unsupported {
+                    write!(out, "unsupported: ")?;
+                }
+                writeln!(out, "{}", issue.message)?;
+            }
+        }
+        for issue in &self.others {
+            writeln!(out, "not loaded: {issue}")?;
+        }
+        for path in &self.set.ignored {
+            writeln!(out, "ignored, not a signature file: {}", for_terminal(path))?;
+        }
+        let [rules, hashes, names, allow, clamav, ignore] = self.totals();
+        writeln!(out)?;
+        writeln!(
+            out,
+            "files: {} loaded, {} not signature files",
+            self.sources.len(),
+            self.set.ignored.len()
+        )?;
+        write!(
+            out,
+            "loaded: {}, {}, {}, {}",
+            count(rules, ("YARA rule", "YARA rules")),
+            count(hashes, ("hash IOC", "hash IOCs")),
+            count(names, ("name IOC", "name IOCs")),
+            count(allow, ("allow-listed hash", "allow-listed hashes")),
+        )?;
+        // ClamAV counts only when ClamAV databases were given.
+        if clamav + ignore > 0 {
+            write!(
+                out,
+                ", {}, {}",
+                count(clamav, ("ClamAV signature", "ClamAV signatures")),
+                count(
+                    ignore,
+                    ("ignored signature name", "ignored signature names")
+                ),
+            )?;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "skipped: {} ({} unsupported, {} invalid)",
+            self.set.issues.len(),
+            self.unsupported(),
+            self.set.issues.len() - self.unsupported()
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let [rules, hashes, names, allow, clamav, ignore] = self.totals();
+        let mut v = serde_json::json!({
+            "sources": self.sources.iter().map(|(s, issues)| serde_json::json!({
+                "path": s.path,
+                "kind": s.kind,
+                "entries": s.entries,
+                "issues": issues,
+            })).collect::<Vec<_>>(),
+            "not_loaded": self.others,
+            "ignored": self.set.ignored,
+            "totals": {
+                "files": self.sources.len(),
+                "ignored": self.set.ignored.len(),
+                "yara_rules": rules,
+                "hash_iocs": hashes,
+                "name_iocs": names,
+                "allow_listed": allow,
+                "skipped": self.set.issues.len(),
+                "unsupported": self.unsupported(),
+            },
+            "yara_from_cache": self.set.yara.as_ref().is_some_and(|y| y.from_cache),
+        });
+        if clamav + ignore > 0 {
+            v["totals"]["clamav_signatures"] = clamav.into();
+            v["totals"]["clamav_ignored_names"] = ignore.into();
+        }
+        v
+    }
+}
+
+/// Index into [`Report::totals`].
+fn class(kind: SourceKind) -> usize {
+    match kind {
+        SourceKind::Yara => 0,
+        SourceKind::LokiHashes | SourceKind::ClamavMd5 | SourceKind::ClamavSha => 1,
+        SourceKind::LokiNames => 2,
+        SourceKind::AllowMd5 | SourceKind::AllowSha | SourceKind::AllowLoki => 3,
+        SourceKind::ClamavNdb
+        | SourceKind::ClamavLdb
+        | SourceKind::ClamavSections
+        | SourceKind::ClamavContainer => 4,
+        SourceKind::ClamavIgnore => 5,
+    }
+}
+
+fn noun(kind: SourceKind) -> (&'static str, &'static str) {
+    match class(kind) {
+        0 => ("rule", "rules"),
+        1 => ("hash IOC", "hash IOCs"),
+        2 => ("name IOC", "name IOCs"),
+        3 => ("allow-listed hash", "allow-listed hashes"),
+        4 => ("signature", "signatures"),
+        _ => ("ignored name", "ignored names"),
+    }
+}
+
+/// The kind as it appears in JSON (`loki-hashes`).
+fn kind_name(kind: SourceKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn count(n: usize, (one, many): (&str, &str)) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
