@@ -691,17 +691,7 @@ fn check_invariant(t: &Tree, files: &[(PathBuf, Vec<u8>)], when: &str) {
                 "{when}: metadata of {}",
                 path.display()
             );
-            let packs = std::fs::read_dir(t.path("vault/items"))
-                .unwrap()
-                .filter(|e| {
-                    e.as_ref()
-                        .unwrap()
-                        .file_name()
-                        .to_string_lossy()
-                        .ends_with(".pack")
-                })
-                .count();
-            assert!(packs >= 1, "{when}: the item's pack is in items/");
+            assert!(!packs(t).is_empty(), "{when}: the item's pack is in items/");
         }
         // Decrypting every item of a big batch costs a process each:
         // check the first few whole.
@@ -892,16 +882,21 @@ fn a_kill_at_every_step_of_restore_and_purge_loses_nothing() {
 // ---------------------------------------------------------------------
 // Packs and limits.
 
+/// The pack files in the vault.
+fn packs(t: &Tree) -> Vec<PathBuf> {
+    std::fs::read_dir(t.path("vault/items"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+        .collect()
+}
+
 /// The bytes of every pack in the vault, concatenated.
 fn pack_bytes(t: &Tree) -> Vec<u8> {
-    let mut all = Vec::new();
-    for e in std::fs::read_dir(t.path("vault/items")).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "pack") {
-            all.extend(std::fs::read(&p).unwrap());
-        }
-    }
-    all
+    packs(t)
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect()
 }
 
 #[test]
@@ -912,17 +907,7 @@ fn deleting_one_item_of_a_batch_erases_it_and_keeps_the_others() {
     let items = vault_items(&t);
     assert_eq!(items.len(), 4);
     // One batch: one pack.
-    let packs = std::fs::read_dir(t.path("vault/items"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "pack")
-        })
-        .count();
-    assert_eq!(packs, 1);
+    assert_eq!(packs(&t).len(), 1);
     let victim = &items[1];
     let name = Path::new(victim["original_path"].as_str().unwrap())
         .file_name()
