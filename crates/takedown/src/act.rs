@@ -24,13 +24,21 @@ const BATCH: usize = 2048;
 /// the output) when the batch size is derived from the open-files limit.
 const SPARE_FDS: u64 = 256;
 
-/// Files per batch: a batch holds each of its files open until it is
-/// removed, so it must fit in the open-files limit (raised to the hard
-/// limit first), with room for everything else.
-fn batch_size() -> usize {
+/// Files per batch, and how many removed files may wait to be closed.
+/// A batch holds each of its files open until it is removed, and a
+/// removed file stays open until the vault's closing threads get to it
+/// (closing is what frees it, and may wait for the disk); both must fit in
+/// the open-files limit (raised to the hard limit first), with room for
+/// everything else. Half each: closes of one batch then overlap the work
+/// on the next.
+fn budget() -> (usize, usize) {
     let limit = takedown_vault::fsops::raise_open_files_limit();
-    let fit = limit.saturating_sub(SPARE_FDS).max(32);
-    usize::try_from(fit).unwrap_or(BATCH).min(BATCH)
+    let half = usize::try_from(limit.saturating_sub(SPARE_FDS) / 2).unwrap_or(BATCH);
+    let batch = half.clamp(32, BATCH);
+    let closing = half
+        .saturating_sub(takedown_vault::reaper::held(0))
+        .clamp(16, BATCH);
+    (batch, closing)
 }
 /// How long the first report of a batch waits for company.
 const LINGER: Duration = Duration::from_millis(200);
@@ -74,8 +82,10 @@ impl Actor {
         // of spinning on a full channel (on a small machine that spinning
         // takes the CPU from the thread doing the work); still bounded, so
         // memory is too.
-        let batch = batch_size();
+        let (batch, closing) = budget();
         let (tx, rx) = crossbeam_channel::bounded(4 * batch);
+        let mut plan = plan;
+        plan.vault.set_close_queue(closing);
         let handle = std::thread::spawn(move || {
             let mut w = Worker {
                 plan,

@@ -819,6 +819,50 @@ fn a_kill_at_random_moments_loses_nothing() {
 }
 
 #[test]
+fn a_kill_in_a_batch_spread_over_lanes_loses_nothing() {
+    // A batch worked on three lanes (three packs, written and unlinked by
+    // three threads at once): kills at the first, second, middle and last
+    // arrivals of every step, whichever lane arrives, then the invariant.
+    const N: usize = 48;
+    let lanes = |c: &mut Command| {
+        c.env("TAKEDOWN_LANES", "3");
+    };
+    let (probe, files) = crash_tree_of(N);
+    let mut c = quarantine_cmd(&probe);
+    lanes(&mut c);
+    c.env("TAKEDOWN_FAULT_TRACE", "1");
+    let o = run_with_timeout(c, 60);
+    assert_eq!(summary(&o)["quarantined"], N as u64, "{}", stderr(&o));
+    check_invariant(&probe, &files, "uninterrupted");
+    assert_eq!(packs(&probe).len(), 3, "one pack per lane");
+    let steps = steps_of(&o);
+    for each_file in ["quarantine:written", "quarantine:unlinked"] {
+        assert!(
+            steps.contains(&(each_file.to_string(), N)),
+            "{each_file} once per file: {steps:?}"
+        );
+    }
+    let mut runs = 0;
+    for (step, times) in &steps {
+        let mut nths = vec![1, 2, times.div_ceil(2), *times];
+        nths.retain(|&n| n >= 1 && n <= *times);
+        nths.dedup();
+        for nth in nths {
+            let (t, files) = crash_tree_of(N);
+            let mut c = quarantine_cmd(&t);
+            lanes(&mut c);
+            c.env("TAKEDOWN_FAULT", format!("{step}#{nth}"));
+            let o = run_with_timeout(c, 60);
+            let when = format!("3 lanes, killed at {step}#{nth}");
+            assert_eq!(o.status.code(), None, "{when}: the process was killed");
+            check_invariant(&t, &files, &when);
+            runs += 1;
+        }
+    }
+    assert!(runs >= 15, "every step of the protocol: {runs} runs");
+}
+
+#[test]
 fn a_kill_at_every_step_of_restore_and_purge_loses_nothing() {
     let setup = || {
         let (t, files) = crash_tree();

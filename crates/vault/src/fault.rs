@@ -8,6 +8,9 @@
 //! process continue with SIGCONT. `TAKEDOWN_FAULT_TRACE=1`
 //! prints every step reached on stderr (`fault-point: STEP`), which is how
 //! the tests learn the steps instead of keeping a list of their own.
+//! `TAKEDOWN_LANES=N` works a batch on N lanes whatever its size and the
+//! number of cores, so that the tests cover a batch spread over several
+//! packs on any machine.
 //! Unset, each point costs one relaxed atomic load.
 
 use std::sync::OnceLock;
@@ -56,4 +59,16 @@ pub fn point(step: &str) {
             libc::raise(plan.signal);
         }
     }
+}
+
+/// The lanes a test asks for (`TAKEDOWN_LANES`), if any.
+pub(crate) fn lanes() -> Option<usize> {
+    static LANES: OnceLock<Option<usize>> = OnceLock::new();
+    *LANES.get_or_init(|| {
+        std::env::var("TAKEDOWN_LANES")
+            .ok()?
+            .parse()
+            .ok()
+            .filter(|&n| n >= 1)
+    })
 }

@@ -40,6 +40,7 @@ pub mod fault;
 pub mod fsops;
 pub mod item;
 pub mod journal;
+pub mod reaper;
 mod recover;
 pub mod remove;
 pub mod restore;
@@ -140,6 +141,11 @@ pub struct Vault {
     lock: File,
     journal: Journal,
     recovered: Vec<LogEntry>,
+    /// Closes removed files off the acting thread; started by the first
+    /// removal.
+    reaper: Option<reaper::Reaper>,
+    /// Removed files that may wait to be closed, at most.
+    close_queue: usize,
 }
 
 /// Holds the vault lock until dropped.
@@ -299,6 +305,8 @@ impl Vault {
             lock,
             journal,
             recovered: Vec::new(),
+            reaper: None,
+            close_queue: reaper::DEFAULT_QUEUE,
         };
         vault.recovered = vault.recover()?;
         Ok(vault)
@@ -320,6 +328,13 @@ impl Vault {
     /// What the open finished or rolled back of an interrupted process.
     pub fn take_recovered(&mut self) -> Vec<LogEntry> {
         std::mem::take(&mut self.recovered)
+    }
+
+    /// How many removed files may wait to be closed, at most (each holds a
+    /// descriptor; see [`reaper`]). Set before the first removal; the
+    /// pool then holds at most [`reaper::held`]`(n)` descriptors.
+    pub fn set_close_queue(&mut self, n: usize) {
+        self.close_queue = n;
     }
 
     /// The vault directory.

@@ -8,16 +8,22 @@
 //!    refuse files of other users (when not root), read-only file systems
 //!    and directories we cannot write.
 //! 2. `journaled`: announce every step in the journal, durably.
-//! 3. `written` (quarantine): encrypt each file as a record of the batch's
+//! 3. `written` (quarantine): encrypt each file as a record of its lane's
 //!    pack `tmp/<pack>.pack` while hashing it; the SHA-256 must be the
 //!    scanned one and the file must not have changed meanwhile (else the
 //!    record is cut off again). `verified` (delete): hash it again.
-//! 4. `synced`: one `fdatasync` of the pack makes the batch durable.
-//! 5. `committed`: rename the pack into `items/`: its items now exist,
-//!    whole. `commits-synced`: the rename is durable.
+//! 4. `synced`: one `fdatasync` per pack makes the batch durable.
+//! 5. `committed`: rename each pack into `items/`: its items now exist,
+//!    whole. `commits-synced`: the renames are durable.
 //! 6. `unlinked`: check once more that the name still points to the very
-//!    inode that was copied, then unlink it through the directory handle.
+//!    inode that was copied, then unlink it through the directory handle;
+//!    the file is then closed on the [`crate::reaper`]'s threads.
 //!    `unlinks-synced`: the directories are durable.
+//!
+//! Steps 3 and 6 are per-file work and run on up to [`LANES_MAX`] lanes
+//! (threads), each with a consecutive part of the batch and, in step 3, a
+//! pack of its own; everything else runs once per batch, in order. Lanes
+//! change no step's meaning: recovery decides item by item.
 //! 7. `done`: the journal records the end and is emptied.
 //!
 //! A crash before 5 leaves the file in place (the partial item is swept);
@@ -219,41 +225,58 @@ impl Vault {
         match action {
             Action::Quarantine => self.store_batch(reqs, run, &mut batch, out),
             Action::Delete => {
-                for p in &mut batch {
-                    if let Err(o) = verify_content(&p.file, &reqs[p.idx], &mut std::io::sink()) {
-                        out[p.idx] = Some(o);
+                // Hashing again is per-file work: on the lanes too.
+                let per = batch.len().div_ceil(lanes(batch.len())).max(1);
+                let parts: Vec<&[Prepared]> = batch.chunks(per).collect();
+                let failed = on_lanes(parts, |part| {
+                    let mut failed = Vec::new();
+                    for p in part {
+                        if let Err(o) = verify_content(&p.file, &reqs[p.idx], &mut io::sink()) {
+                            failed.push((p.idx, o));
+                        }
+                        fault::point(&action.step("verified"));
                     }
-                    fault::point(&action.step("verified"));
+                    failed
+                });
+                for (idx, o) in failed.into_iter().flatten() {
+                    out[idx] = Some(o);
                 }
             }
         }
 
-        // 6. Unlink what is ready.
+        // 6. Unlink what is ready, on the batch's lanes (different
+        // directories do not contend; unlink and the checks before it are
+        // system calls that wait). Each file is then closed on the
+        // reaper's threads: for a removed file that close is what frees
+        // it, and may wait for the device.
+        if self.reaper.is_none() {
+            self.reaper = Some(crate::reaper::Reaper::new(self.close_queue));
+        }
+        let reaper = self.reaper.as_ref();
+        let ready: Vec<Prepared> = batch.into_iter().filter(|p| out[p.idx].is_none()).collect();
+        let n = lanes(ready.len());
+        let parts = split(ready, n);
+        let results = on_lanes(parts, |part| unlink_lane(action, part, reaper));
         // One sync per file system of the removed files, not per directory.
-        let mut filesystems: Vec<(u64, &Located)> = Vec::new();
-        for p in &batch {
-            if out[p.idx].is_some() {
-                continue;
-            }
-            let result = unlink_checked(p);
-            out[p.idx] = Some(match result {
-                Ok(note) => Outcome::Done {
-                    vault_id: (action == Action::Quarantine).then(|| p.id.clone()),
-                    note,
-                },
-                Err(o) => {
-                    if p.committed
-                        && let Err(e) = self.discard_item(&p.id)
-                    {
-                        // Both in place and in the vault: nothing lost.
-                        tracing::warn!("cannot remove vault item {}: {}", p.id, reason(&e));
-                    }
-                    o
+        let mut filesystems: Vec<(u64, Located)> = Vec::new();
+        let mut undo = Vec::new();
+        for lane in results {
+            for (idx, id, committed, outcome) in lane.outcomes {
+                if committed && !matches!(outcome, Outcome::Done { .. }) {
+                    undo.push(id);
                 }
-            });
-            fault::point(&action.step("unlinked"));
-            if !filesystems.iter().any(|(d, _)| *d == p.st.st_dev) {
-                filesystems.push((p.st.st_dev, &p.loc));
+                out[idx] = Some(outcome);
+            }
+            for (dev, loc) in lane.filesystems {
+                if !filesystems.iter().any(|(d, _)| *d == dev) {
+                    filesystems.push((dev, loc));
+                }
+            }
+        }
+        for id in undo {
+            if let Err(e) = self.discard_item(&id) {
+                // Both in place and in the vault: nothing lost.
+                tracing::warn!("cannot remove vault item {id}: {}", reason(&e));
             }
         }
         for (_, loc) in &filesystems {
@@ -283,21 +306,91 @@ impl Vault {
         batch: &mut [Prepared],
         out: &mut [Option<Outcome>],
     ) {
-        // One pack file per batch, written on one thread: creating an
-        // inode per item made the file system's inode allocation and
-        // directory updates the bulk of the cost, and a single file makes
-        // the batch durable with one `fdatasync` that waits for our data
-        // only (not for everything dirty on the file system).
-        let fail_rest = |out: &mut [Option<Outcome>], batch: &[Prepared], why: String| {
-            for p in batch {
-                if out[p.idx].is_none() {
-                    out[p.idx] = Some(Outcome::Failed(why.clone()));
+        // One pack file per lane of the batch: creating an inode per item
+        // made the file system's inode allocation and directory updates
+        // the bulk of the cost, and a pack is made durable with one
+        // `fdatasync` that waits for our data only (not for everything
+        // dirty on the file system). The lanes read, hash, encrypt and
+        // append on threads of their own, each into its own pack, so
+        // nothing is shared but the vault's key; recovery looks at each
+        // item, not at packs, so a batch may well span several.
+        let n = lanes(batch.len());
+        let per = batch.len().div_ceil(n).max(1);
+        let parts: Vec<(String, &[Prepared])> = batch
+            .chunks(per)
+            .map(|part| (format!("{}.pack", item::new_id()), part))
+            .collect();
+        let this = &*self;
+        let packs = on_lanes(parts, |(name, part)| this.write_pack(reqs, run, name, part));
+        let tmp = self.tmp_fd.as_raw_fd();
+        let mut committed = Vec::new();
+        let mut synced = Vec::new();
+        for pack in packs {
+            for (idx, o) in pack.failed {
+                out[idx] = Some(o);
+            }
+            if pack.synced {
+                synced.push((pack.name, pack.items));
+            }
+        }
+        if synced.is_empty() {
+            return;
+        }
+        fault::point("quarantine:synced");
+        // One rename per pack: its items appear in items/ at once, each
+        // whole.
+        let items = self.items_fd.as_raw_fd();
+        for (name, idxs) in synced {
+            match fsops::rename_at(tmp, OsStr::new(&name), items, OsStr::new(&name), true) {
+                Ok(()) => {
+                    committed.extend(idxs);
+                    // Between two packs' renames: some items exist, others
+                    // not yet; recovery decides each on its own.
+                    fault::point("quarantine:renamed");
+                }
+                Err(e) => {
+                    let _ = fsops::unlink_at(tmp, OsStr::new(&name));
+                    let why = format!(
+                        "cannot store it in the vault: {}; left in place",
+                        reason(&e)
+                    );
+                    for idx in idxs {
+                        out[idx].get_or_insert_with(|| Outcome::Failed(why.clone()));
+                    }
                 }
             }
+        }
+        for p in batch.iter_mut() {
+            p.committed = out[p.idx].is_none() && committed.contains(&p.idx);
+        }
+        fault::point("quarantine:committed");
+        // Only items/ needs to be durable: a pack whose old name in tmp/
+        // comes back after a power loss is swept by the next recovery.
+        if let Err(e) = fsops::fsync(items) {
+            tracing::warn!("cannot sync the vault: {}", reason(&e));
+        }
+        fault::point("quarantine:commits-synced");
+    }
+
+    /// Writes the records of `part` into a new pack `tmp/<name>` and makes
+    /// it durable. A record that fails is cut off again and its file left
+    /// in place; if the pack itself fails, every file of it is.
+    fn write_pack(&self, reqs: &[Request], run: &Run, name: String, part: &[Prepared]) -> LanePack {
+        let mut lane = LanePack {
+            name: name.clone(),
+            items: Vec::with_capacity(part.len()),
+            failed: Vec::new(),
+            synced: false,
         };
         let tmp = self.tmp_fd.as_raw_fd();
-        let name = format!("{}.pack", item::new_id());
-        let mut pack = match fsops::create_excl(tmp, OsStr::new(&name)).and_then(|mut f| {
+        let name = OsStr::new(&name);
+        let fail_all = |lane: &mut LanePack, why: String| {
+            let _ = fsops::unlink_at(tmp, name);
+            for idx in lane.items.drain(..) {
+                lane.failed.push((idx, Outcome::Failed(why.clone())));
+            }
+        };
+        let mut pack = match fsops::create_excl(tmp, name).and_then(|mut f| {
             f.write_all(item::PACK_MAGIC)?;
             Ok(f)
         }) {
@@ -307,55 +400,34 @@ impl Vault {
                 broken: None,
             },
             Err(e) => {
-                let _ = fsops::unlink_at(tmp, OsStr::new(&name));
-                return fail_rest(out, batch, vault_write_error(&e));
+                lane.items.extend(part.iter().map(|p| p.idx));
+                fail_all(&mut lane, vault_write_error(&e));
+                return lane;
             }
         };
         let mut names = Names::default();
         let mut scratch = crypt::Scratch::default();
-        let mut stored = 0usize;
-        for p in batch.iter() {
+        for p in part {
             match self.write_record(&mut pack, p, &reqs[p.idx], run, &mut names, &mut scratch) {
-                Ok(()) => stored += 1,
-                Err(o) => out[p.idx] = Some(o),
+                Ok(()) => lane.items.push(p.idx),
+                Err(o) => lane.failed.push((p.idx, o)),
             }
             fault::point("quarantine:written");
         }
-        let discard = |why: String, out: &mut [Option<Outcome>]| {
-            let _ = fsops::unlink_at(tmp, OsStr::new(&name));
-            fail_rest(out, batch, why);
-        };
-        if stored == 0 {
-            return discard("not stored".into(), out);
+        if lane.items.is_empty() {
+            let _ = fsops::unlink_at(tmp, name);
+            return lane;
         }
         if let Err(e) = pack.file.sync_data() {
             let why = format!(
                 "cannot make the vault durable: {}; left in place",
                 reason(&e)
             );
-            return discard(why, out);
+            fail_all(&mut lane, why);
+            return lane;
         }
-        fault::point("quarantine:synced");
-        // One rename: the whole batch appears in items/ at once, each item
-        // whole.
-        let items = self.items_fd.as_raw_fd();
-        if let Err(e) = fsops::rename_at(tmp, OsStr::new(&name), items, OsStr::new(&name), true) {
-            let why = format!(
-                "cannot store it in the vault: {}; left in place",
-                reason(&e)
-            );
-            return discard(why, out);
-        }
-        for p in batch.iter_mut() {
-            p.committed = out[p.idx].is_none();
-        }
-        fault::point("quarantine:committed");
-        // Only items/ needs to be durable: a pack whose old name in tmp/
-        // comes back after a power loss is swept by the next recovery.
-        if let Err(e) = fsops::fsync(items) {
-            tracing::warn!("cannot sync the vault: {}", reason(&e));
-        }
-        fault::point("quarantine:commits-synced");
+        lane.synced = true;
+        lane
     }
 
     /// Appends item `p` to the pack: header, encrypted content, metadata.
@@ -484,6 +556,118 @@ impl Vault {
         }
         Ok(())
     }
+}
+
+/// What one lane made of its part of a batch.
+struct LanePack {
+    /// The pack's file name (in tmp/ until committed).
+    name: String,
+    /// Requests whose record is in the pack.
+    items: Vec<usize>,
+    /// Requests that failed, with why.
+    failed: Vec<(usize, Outcome)>,
+    /// The pack holds `items`, durably.
+    synced: bool,
+}
+
+/// What one lane of the unlink step did.
+struct Unlinked {
+    /// Request, vault ID, whether its item was committed, and the outcome.
+    outcomes: Vec<(usize, String, bool, Outcome)>,
+    /// The file systems the lane's files were on, one directory each.
+    filesystems: Vec<(u64, Located)>,
+}
+
+/// Files per lane, at least: below this a thread costs more than it saves.
+const LANE_MIN: usize = 32;
+/// Lanes, at most; past the cores they only contend.
+const LANES_MAX: usize = 4;
+
+/// How many lanes a batch of `n` files is worked on.
+fn lanes(n: usize) -> usize {
+    if let Some(k) = fault::lanes() {
+        return k.min(n).max(1);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    cores.min(LANES_MAX).min(n / LANE_MIN).max(1)
+}
+
+/// `v` cut into `k` runs of consecutive items, as even as can be.
+fn split<T>(mut v: Vec<T>, k: usize) -> Vec<Vec<T>> {
+    let per = v.len().div_ceil(k.max(1)).max(1);
+    let mut parts = Vec::with_capacity(k);
+    while v.len() > per {
+        let rest = v.split_off(per);
+        parts.push(v);
+        v = rest;
+    }
+    parts.push(v);
+    parts
+}
+
+/// `f` of every part, in order. The parts are taken from one queue by the
+/// calling thread and by a helper thread per further part; a helper that
+/// cannot be started only means fewer lanes, never a part left undone.
+fn on_lanes<T: Send, R: Send>(parts: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let n = parts.len();
+    let queue = std::sync::Mutex::new(parts.into_iter().enumerate().rev().collect::<Vec<_>>());
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match next {
+                Some((i, part)) => done.push((i, f(part))),
+                None => return done,
+            }
+        }
+    };
+    let mut all = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..n)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok())
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            match h.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Step 6 for one lane: unlink each file that is still the one copied,
+/// then hand it to the reaper to be closed.
+fn unlink_lane(
+    action: Action,
+    part: Vec<Prepared>,
+    reaper: Option<&crate::reaper::Reaper>,
+) -> Unlinked {
+    let mut lane = Unlinked {
+        outcomes: Vec::with_capacity(part.len()),
+        filesystems: Vec::new(),
+    };
+    for p in part {
+        let outcome = match unlink_checked(&p) {
+            Ok(note) => Outcome::Done {
+                vault_id: (action == Action::Quarantine).then(|| p.id.clone()),
+                note,
+            },
+            Err(o) => o,
+        };
+        fault::point(&action.step("unlinked"));
+        if !lane.filesystems.iter().any(|(d, _)| *d == p.st.st_dev) {
+            lane.filesystems.push((p.st.st_dev, p.loc));
+        }
+        lane.outcomes.push((p.idx, p.id, p.committed, outcome));
+        match reaper {
+            Some(r) => r.close(p.file),
+            None => drop(p.file),
+        }
+    }
+    lane
 }
 
 /// The pack a batch is written into.
