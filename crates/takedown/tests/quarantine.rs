@@ -863,6 +863,28 @@ fn a_kill_in_a_batch_spread_over_lanes_loses_nothing() {
 }
 
 #[test]
+fn delete_on_lanes_removes_every_detected_file_and_nothing_else() {
+    // Delete's verification and unlinks shared among three lanes.
+    const N: usize = 48;
+    let (t, files) = crash_tree_of(N);
+    let mut c = t.cmd();
+    c.args(["scan", "--format", "json", "--no-cache", "-s"])
+        .arg(t.arg("rules"))
+        .args(["--action", "delete", "--yes"])
+        .arg(t.arg("scan"))
+        .env("TAKEDOWN_LANES", "3");
+    let o = run_with_timeout(c, 60);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(summary(&o)["deleted"], N as u64, "{}", stderr(&o));
+    assert_eq!(summary(&o)["failed"], 0);
+    for (path, _) in &files {
+        assert!(!path.exists(), "{} deleted", path.display());
+    }
+    assert!(t.path("scan/clean.txt").exists(), "the clean file stays");
+    assert!(vault_items(&t).is_empty(), "delete keeps no copy");
+}
+
+#[test]
 fn a_kill_at_every_step_of_restore_and_purge_loses_nothing() {
     let setup = || {
         let (t, files) = crash_tree();

@@ -323,7 +323,8 @@ impl Vault {
         let this = &*self;
         let packs = on_lanes(parts, |(name, part)| this.write_pack(reqs, run, name, part));
         let tmp = self.tmp_fd.as_raw_fd();
-        let mut committed = Vec::new();
+        // Indexed by request: its pack was renamed into items/.
+        let mut committed = vec![false; out.len()];
         let mut synced = Vec::new();
         for pack in packs {
             for (idx, o) in pack.failed {
@@ -343,7 +344,9 @@ impl Vault {
         for (name, idxs) in synced {
             match fsops::rename_at(tmp, OsStr::new(&name), items, OsStr::new(&name), true) {
                 Ok(()) => {
-                    committed.extend(idxs);
+                    for idx in idxs {
+                        committed[idx] = true;
+                    }
                     // Between two packs' renames: some items exist, others
                     // not yet; recovery decides each on its own.
                     fault::point("quarantine:renamed");
@@ -361,7 +364,7 @@ impl Vault {
             }
         }
         for p in batch.iter_mut() {
-            p.committed = out[p.idx].is_none() && committed.contains(&p.idx);
+            p.committed = out[p.idx].is_none() && committed[p.idx];
         }
         fault::point("quarantine:committed");
         // Only items/ needs to be durable: a pack whose old name in tmp/
