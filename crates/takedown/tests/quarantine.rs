@@ -647,6 +647,19 @@ fn quarantine_cmd(t: &Tree) -> Command {
     c
 }
 
+/// Quarantines a fresh tree of `n` files with `env`, killed at the `nth`
+/// arrival at `step`; then every file must be in place or in the vault.
+fn kill_quarantine_at(n: usize, step: &str, nth: usize, env: &[(&str, &str)]) {
+    let (t, files) = crash_tree_of(n);
+    let mut c = quarantine_cmd(&t);
+    c.envs(env.iter().copied())
+        .env("TAKEDOWN_FAULT", format!("{step}#{nth}"));
+    let o = run_with_timeout(c, 60);
+    let when = format!("{env:?}, killed at {step}#{nth}");
+    assert_eq!(o.status.code(), None, "{when}: the process was killed");
+    check_invariant(&t, &files, &when);
+}
+
 /// After any command has recovered the vault: every file is in place with
 /// its content, or whole in the vault, never both, never neither; nothing
 /// half-done remains.
@@ -758,13 +771,7 @@ fn a_kill_at_every_step_of_quarantine_loses_nothing() {
     let mut runs = 0;
     for (step, times) in &steps {
         for nth in 1..=*times {
-            let (t, files) = crash_tree();
-            let mut c = quarantine_cmd(&t);
-            c.env("TAKEDOWN_FAULT", format!("{step}#{nth}"));
-            let o = run_with_timeout(c, 60);
-            let when = format!("killed at {step}#{nth}");
-            assert_eq!(o.status.code(), None, "{when}: the process was killed");
-            check_invariant(&t, &files, &when);
+            kill_quarantine_at(FILES, step, nth, &[]);
             runs += 1;
         }
     }
@@ -824,12 +831,9 @@ fn a_kill_in_a_batch_spread_over_lanes_loses_nothing() {
     // three threads at once): kills at the first, second, middle and last
     // arrivals of every step, whichever lane arrives, then the invariant.
     const N: usize = 48;
-    let lanes = |c: &mut Command| {
-        c.env("TAKEDOWN_LANES", "3");
-    };
     let (probe, files) = crash_tree_of(N);
     let mut c = quarantine_cmd(&probe);
-    lanes(&mut c);
+    c.env("TAKEDOWN_LANES", "3");
     c.env("TAKEDOWN_FAULT_TRACE", "1");
     let o = run_with_timeout(c, 60);
     assert_eq!(summary(&o)["quarantined"], N as u64, "{}", stderr(&o));
@@ -848,14 +852,7 @@ fn a_kill_in_a_batch_spread_over_lanes_loses_nothing() {
         nths.retain(|&n| n >= 1 && n <= *times);
         nths.dedup();
         for nth in nths {
-            let (t, files) = crash_tree_of(N);
-            let mut c = quarantine_cmd(&t);
-            lanes(&mut c);
-            c.env("TAKEDOWN_FAULT", format!("{step}#{nth}"));
-            let o = run_with_timeout(c, 60);
-            let when = format!("3 lanes, killed at {step}#{nth}");
-            assert_eq!(o.status.code(), None, "{when}: the process was killed");
-            check_invariant(&t, &files, &when);
+            kill_quarantine_at(N, step, nth, &[("TAKEDOWN_LANES", "3")]);
             runs += 1;
         }
     }
