@@ -25,17 +25,19 @@ const BATCH: usize = 2048;
 const SPARE_FDS: u64 = 256;
 
 /// Files per batch, and how many removed files may wait to be closed.
-/// A batch holds each of its files open until it is removed, and a
-/// removed file stays open until the vault's closing threads get to it
-/// (closing is what frees it, and may wait for the disk); both must fit in
-/// the open-files limit (raised to the hard limit first), with room for
-/// everything else. Half each: closes of one batch then overlap the work
-/// on the next.
+/// A batch holds each of its files open until it is removed, and the
+/// directory of each (files spread over as many directories hold two
+/// descriptors each); a removed file stays open until the vault's closing
+/// threads get to it (closing is what frees it, and may wait for the
+/// disk). All of it must fit in the open-files limit (raised to the hard
+/// limit first), with room for everything else: a third for the batch's
+/// files, a third for their directories, a third for files waiting to be
+/// closed, so that the closes of one batch overlap the work on the next.
 fn budget() -> (usize, usize) {
     let limit = takedown_vault::fsops::raise_open_files_limit();
-    let half = usize::try_from(limit.saturating_sub(SPARE_FDS) / 2).unwrap_or(BATCH);
-    let batch = half.clamp(32, BATCH);
-    let closing = half
+    let third = usize::try_from(limit.saturating_sub(SPARE_FDS) / 3).unwrap_or(BATCH);
+    let batch = third.clamp(32, BATCH);
+    let closing = third
         .saturating_sub(takedown_vault::reaper::held(0))
         .clamp(16, BATCH);
     (batch, closing)

@@ -1023,10 +1023,32 @@ fn a_low_open_files_limit_still_quarantines_every_file() {
     // A batch keeps its files open until they are removed: with a soft
     // and hard limit of 200 descriptors, 600 files must still all go.
     let (t, files) = crash_tree_of(600);
-    let c = quarantine_cmd(&t);
+    quarantine_under_limit(&t, &files, 200);
+}
+
+#[test]
+fn files_in_as_many_directories_fit_the_open_files_limit() {
+    // Each file in a directory of its own: a batch then holds two
+    // descriptors a file (the file and its directory), besides the removed
+    // files waiting to be closed. 1,200 such files under a limit of 1,024.
+    let t = Tree::new();
+    t.write("rules/marker.yar", MARKER_RULE);
+    let files: Vec<(PathBuf, Vec<u8>)> = (0..1200)
+        .map(|i| {
+            let data = format!("takedown-crash-test-marker {i}\n").into_bytes();
+            (t.write(&format!("scan/d{i}/bad.bin"), &data), data)
+        })
+        .collect();
+    quarantine_under_limit(&t, &files, 1024);
+}
+
+/// Quarantines `scan/` of `t` with the open-files limit at `limit`
+/// (soft and hard): every file must go, none fail.
+fn quarantine_under_limit(t: &Tree, files: &[(PathBuf, Vec<u8>)], limit: u32) {
+    let c = quarantine_cmd(t);
     let mut sh = Command::new("sh");
     sh.arg("-c")
-        .arg("ulimit -n 200 && exec \"$@\"")
+        .arg(format!("ulimit -n {limit} && exec \"$@\""))
         .arg("sh")
         .arg(c.get_program())
         .args(c.get_args());
@@ -1040,9 +1062,9 @@ fn a_low_open_files_limit_still_quarantines_every_file() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let summary = ndjson(&o).pop().unwrap();
     assert_eq!(summary["quarantined"], files.len(), "{}", stderr(&o));
-    assert_eq!(summary["failed"], 0);
-    for (p, _) in &files {
+    assert_eq!(summary["failed"], 0, "{}", stderr(&o));
+    for (p, _) in files {
         assert!(!p.exists(), "{} removed", p.display());
     }
-    assert_eq!(vault_items(&t).len(), files.len());
+    assert_eq!(vault_items(t).len(), files.len());
 }
