@@ -13,18 +13,19 @@
 //!    scanned one and the file must not have changed meanwhile (else the
 //!    record is cut off again). `verified` (delete): hash it again.
 //! 4. `synced`: one `fdatasync` per pack makes the batch durable.
-//! 5. `committed`: rename each pack into `items/`: its items now exist,
-//!    whole. `commits-synced`: the renames are durable.
+//! 5. `renamed`: rename a pack into `items/`: its items now exist, whole.
+//!    `committed`: every pack renamed. `commits-synced`: the renames are
+//!    durable.
 //! 6. `unlinked`: check once more that the name still points to the very
 //!    inode that was copied, then unlink it through the directory handle;
 //!    the file is then closed on the [`crate::reaper`]'s threads.
 //!    `unlinks-synced`: the directories are durable.
+//! 7. `done`: the journal records the end and is emptied.
 //!
 //! Steps 3 and 6 are per-file work and run on up to [`LANES_MAX`] lanes
 //! (threads), each with a consecutive part of the batch and, in step 3, a
 //! pack of its own; everything else runs once per batch, in order. Lanes
 //! change no step's meaning: recovery decides item by item.
-//! 7. `done`: the journal records the end and is emptied.
 //!
 //! A crash before 5 leaves the file in place (the partial item is swept);
 //! after 5, recovery finishes the removal if the file is still the very
@@ -226,8 +227,7 @@ impl Vault {
             Action::Quarantine => self.store_batch(reqs, run, &mut batch, out),
             Action::Delete => {
                 // Hashing again is per-file work: on the lanes too.
-                let per = batch.len().div_ceil(lanes(batch.len())).max(1);
-                let parts: Vec<&[Prepared]> = batch.chunks(per).collect();
+                let parts: Vec<&[Prepared]> = batch.chunks(per_lane(batch.len())).collect();
                 let failed = on_lanes(parts, |part| {
                     let mut failed = Vec::new();
                     for p in part {
@@ -249,13 +249,12 @@ impl Vault {
         // system calls that wait). Each file is then closed on the
         // reaper's threads: for a removed file that close is what frees
         // it, and may wait for the device.
-        if self.reaper.is_none() {
-            self.reaper = Some(crate::reaper::Reaper::new(self.close_queue));
-        }
-        let reaper = self.reaper.as_ref();
+        let queue = self.close_queue;
+        let reaper = &*self
+            .reaper
+            .get_or_insert_with(|| crate::reaper::Reaper::new(queue));
         let ready: Vec<Prepared> = batch.into_iter().filter(|p| out[p.idx].is_none()).collect();
-        let n = lanes(ready.len());
-        let parts = split(ready, n);
+        let parts = split(ready);
         let results = on_lanes(parts, |part| unlink_lane(action, part, reaper));
         // One sync per file system of the removed files, not per directory.
         let mut filesystems: Vec<(u64, Located)> = Vec::new();
@@ -314,10 +313,8 @@ impl Vault {
         // append on threads of their own, each into its own pack, so
         // nothing is shared but the vault's key; recovery looks at each
         // item, not at packs, so a batch may well span several.
-        let n = lanes(batch.len());
-        let per = batch.len().div_ceil(n).max(1);
         let parts: Vec<(String, &[Prepared])> = batch
-            .chunks(per)
+            .chunks(per_lane(batch.len()))
             .map(|part| (format!("{}.pack", item::new_id()), part))
             .collect();
         let this = &*self;
@@ -595,10 +592,15 @@ fn lanes(n: usize) -> usize {
     cores.min(LANES_MAX).min(n / LANE_MIN).max(1)
 }
 
-/// `v` cut into `k` runs of consecutive items, as even as can be.
-fn split<T>(mut v: Vec<T>, k: usize) -> Vec<Vec<T>> {
-    let per = v.len().div_ceil(k.max(1)).max(1);
-    let mut parts = Vec::with_capacity(k);
+/// Files in each lane's part of a batch of `n` (the last may have fewer).
+fn per_lane(n: usize) -> usize {
+    n.div_ceil(lanes(n)).max(1)
+}
+
+/// `v` cut into the lanes' parts, as [`per_lane`] says.
+fn split<T>(mut v: Vec<T>) -> Vec<Vec<T>> {
+    let per = per_lane(v.len());
+    let mut parts = Vec::new();
     while v.len() > per {
         let rest = v.split_off(per);
         parts.push(v);
@@ -643,11 +645,7 @@ fn on_lanes<T: Send, R: Send>(parts: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R
 
 /// Step 6 for one lane: unlink each file that is still the one copied,
 /// then hand it to the reaper to be closed.
-fn unlink_lane(
-    action: Action,
-    part: Vec<Prepared>,
-    reaper: Option<&crate::reaper::Reaper>,
-) -> Unlinked {
+fn unlink_lane(action: Action, part: Vec<Prepared>, reaper: &crate::reaper::Reaper) -> Unlinked {
     let mut lane = Unlinked {
         outcomes: Vec::with_capacity(part.len()),
         filesystems: Vec::new(),
@@ -665,10 +663,7 @@ fn unlink_lane(
             lane.filesystems.push((p.st.st_dev, p.loc));
         }
         lane.outcomes.push((p.idx, p.id, p.committed, outcome));
-        match reaper {
-            Some(r) => r.close(p.file),
-            None => drop(p.file),
-        }
+        reaper.close(p.file);
     }
     lane
 }
