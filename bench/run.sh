@@ -170,6 +170,9 @@ CMD_takedown_yara=("$TD" scan -j "$THREADS" --no-containers "${TD_B_SIGS[@]}" --
 # IOCs), i.e. exactly the rules yr and yara run.
 CMD_takedown_yaraonly=("$TD" scan -j "$THREADS" --no-containers --no-builtin -s "$W/yara-common" --cache-dir "$W/cache"
     --format json --no-progress "$CORPUS")
+# Diagnostic: the one pass with every rule run on every copy of the same
+# content (docs/copies.md), i.e. without reusing any result.
+CMD_takedown_rescan=("${CMD_takedown_yara[@]}" --rescan-copies)
 echo "untimed takedown runs to populate its compiled-rules cache ..." >&2
 timed takedown_yara_cachefill "${CMD_takedown_yara[@]}"
 timed takedown_yaraonly_cachefill "${CMD_takedown_yaraonly[@]}"
@@ -177,7 +180,7 @@ if grep -qi 'error\|warning' "$W/err.takedown_yara_cachefill"; then
     echo "takedown signature-load messages: $(grep -ci 'error\|warning' "$W/err.takedown_yara_cachefill") lines (bench/work/err.takedown_yara_cachefill)" >&2
 fi
 
-rounds yr yara takedown_yara takedown_yaraonly
+rounds yr yara takedown_yara takedown_yaraonly takedown_rescan
 row yr B "yr $("$YR" --version | awk '{print $2}') (yara-x)" "$COMMON_FILES YARA files (precompiled .yarc)" \
     $(hits yara yr) takedown_yara
 row yara B "yara $(yara --version) (libyara)" "$COMMON_FILES YARA files (precompiled .yarc)" \
@@ -186,6 +189,8 @@ row takedown_yara B takedown "$COMMON_FILES YARA files (cached) + sigbase hash &
     $(hits takedown takedown_yara) yr,yara
 row takedown_yaraonly B "takedown (diagnostic)" "$COMMON_FILES YARA files only (cached), --no-builtin" \
     $(hits takedown takedown_yaraonly) yr,yara
+row takedown_rescan B "takedown (diagnostic)" "the one pass above, --rescan-copies" \
+    $(hits takedown takedown_rescan) yr,yara
 td_summary takedown_yara
 python3 - "$W" >&2 <<'EOF'
 import collections, json, os, sys
@@ -210,9 +215,10 @@ print("     yr:               ", yara_names("out.yr"))
 print("     yara:             ", yara_names("out.yara"))
 print("     takedown:         ", td_names("out.takedown_yara"))
 print("     takedown yaraonly:", td_names("out.takedown_yaraonly"))
+print("     takedown rescan:  ", td_names("out.takedown_rescan"))
 EOF
 echo "hit files:" >&2
-for id in yr yara takedown_yara takedown_yaraonly; do
+for id in yr yara takedown_yara takedown_yaraonly takedown_rescan; do
     printf '   %s (%d): %s\n' "$id" "$(wc -l <"$W/hits.$id")" "$(tr '\n' ' ' <"$W/hits.$id")" >&2
 done
 

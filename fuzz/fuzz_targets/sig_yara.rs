@@ -1,5 +1,7 @@
 //! YARA rule files are hostile input too: compiling any bytes must report
-//! errors with a line inside the file, never panic.
+//! errors with a line inside the file, never panic; cutting out the rules
+//! that copies run again must never panic either, nor yield a rule the
+//! whole set does not have.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use takedown_engine::sigs::SourceId;
@@ -12,7 +14,23 @@ fuzz_target!(|data: &[u8]| {
         code: data.to_vec(),
     }];
     let mut issues = Vec::new();
-    let _ = compile(&sources, None, &mut issues);
+    let rules = compile(&sources, None, &mut issues);
+    // The rules for copies are cut out of the same hostile text.
+    if let Some(mut rules) = rules {
+        rules.prepare_copies(&sources, None);
+        if let Some(copies) = &rules.copies {
+            for (ns, name) in &copies.rerun {
+                assert!(
+                    rules
+                        .rules
+                        .iter()
+                        .any(|r| r.identifier() == name.as_str()
+                            && r.namespace() == format!("n{ns}")),
+                    "rule {name} for copies is not in the whole set"
+                );
+            }
+        }
+    }
     let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
     for issue in issues {
         if let Some(l) = issue.line {

@@ -7,6 +7,7 @@
 //! configure these and print findings.
 #![deny(missing_docs)]
 
+pub mod copies;
 pub mod digest;
 pub mod filetype;
 pub mod finding;

@@ -261,6 +261,13 @@ pub fn run(
     });
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     summary.interrupted = stop.load(Ordering::Relaxed);
+    if let Some(c) = sigs.yara.as_ref().and_then(|y| y.copies.as_ref()) {
+        let (n, bytes) = c.seen.hits();
+        tracing::info!(
+            "{n} copies of content scanned before ({:.1} MB): YARA reran only the rules reading paths on them",
+            bytes as f64 / 1e6
+        );
+    }
     Ok(summary)
 }
 

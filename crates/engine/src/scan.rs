@@ -126,6 +126,17 @@ impl Outcome {
     }
 }
 
+/// An object's content as [`crate::copies`] sees it.
+#[derive(Default)]
+struct Copy {
+    /// Its name, when copies are recognised.
+    key: Option<crate::copies::Key>,
+    /// What was remembered of it, when it is a copy.
+    seen: Option<crate::copies::Seen>,
+    /// Its IOC digests (remembered, or computed).
+    digests: Digests,
+}
+
 /// What the unpacking of one top-level object gathers.
 #[derive(Default)]
 struct Inner {
@@ -137,6 +148,8 @@ struct Inner {
 pub struct ObjectScanner<'s> {
     sigs: &'s SignatureSet,
     yara: Option<yara_x::Scanner<'s>>,
+    /// Over the rules that read more than content, for copies.
+    copy_scanner: Option<yara_x::Scanner<'s>>,
     opts: ScanOptions,
     buf: Vec<u8>,
     owners: FxHashMap<u32, String>,
@@ -154,9 +167,20 @@ impl<'s> ObjectScanner<'s> {
                 s.set_timeout(opts.yara_timeout);
                 s
             });
+        let copy_scanner = sigs
+            .yara
+            .as_ref()
+            .and_then(|y| y.copies.as_ref())
+            .filter(|_| yara.is_some())
+            .map(|c| {
+                let mut s = yara_x::Scanner::new(&c.rules);
+                s.set_timeout(opts.yara_timeout);
+                s
+            });
         ObjectScanner {
             sigs,
             yara,
+            copy_scanner,
             opts,
             buf: Vec::new(),
             owners: FxHashMap::default(),
@@ -463,10 +487,10 @@ impl<'s> ObjectScanner<'s> {
     ) -> Outcome {
         let started = Instant::now();
         finding.size = Some(size);
-        let mut digests = Digests::default();
-        digests.add(buf, self.sigs.hashes.needed(size));
-        self.match_hashes(&mut finding, &digests, size);
-        self.match_yara(&mut finding, buf, path, owner);
+        let mut copy = self.copy_of(buf, size);
+        self.match_hashes(&mut finding, &copy.digests, size);
+        self.match_yara(&mut finding, buf, path, owner, &copy);
+        let mut digests = std::mem::take(&mut copy.digests);
         self.match_clamav(&mut finding, buf);
         let mut inner = Inner::default();
         if let Some(limits) = self.opts.containers.clone() {
@@ -558,12 +582,13 @@ impl<'s> ObjectScanner<'s> {
             let scan_it = !(entry.data.is_empty() && entry.issue.is_some());
             if scan_it {
                 self.match_names_on(&mut f, entry.name.as_bytes());
-                digests.add(&entry.data, self.sigs.hashes.needed(size));
-                self.match_hashes(&mut f, &digests, size);
+                let mut copy = self.copy_of(&entry.data, size);
+                self.match_hashes(&mut f, &copy.digests, size);
                 if self.yara.is_some() {
                     self.member_timeout(ctx);
-                    self.match_yara(&mut f, &entry.data, &entry.name, owner);
+                    self.match_yara(&mut f, &entry.data, &entry.name, owner, &copy);
                 }
+                digests = std::mem::take(&mut copy.digests);
                 self.match_clamav(&mut f, &entry.data);
             }
             let at = inner.findings.len();
@@ -611,17 +636,20 @@ impl<'s> ObjectScanner<'s> {
     /// Gives a member's YARA scan what is left of the top-level deadline,
     /// at most the per-object timeout.
     fn member_timeout(&mut self, ctx: &Ctx) {
-        if let (Some(scanner), Some(left)) = (self.yara.as_mut(), ctx.time_left()) {
-            scanner.set_timeout(
-                left.min(self.opts.yara_timeout)
-                    .max(Duration::from_millis(1)),
-            );
+        if let Some(left) = ctx.time_left() {
+            let t = left
+                .min(self.opts.yara_timeout)
+                .max(Duration::from_millis(1));
+            for scanner in self.yara.iter_mut().chain(self.copy_scanner.iter_mut()) {
+                scanner.set_timeout(t);
+            }
         }
     }
 
     fn restore_timeout(&mut self) {
-        if let Some(scanner) = self.yara.as_mut() {
-            scanner.set_timeout(self.opts.yara_timeout);
+        let t = self.opts.yara_timeout;
+        for scanner in self.yara.iter_mut().chain(self.copy_scanner.iter_mut()) {
+            scanner.set_timeout(t);
         }
     }
 
@@ -740,11 +768,50 @@ impl<'s> ObjectScanner<'s> {
         }
     }
 
-    fn match_yara(&mut self, finding: &mut Finding, data: &[u8], path: &str, owner: &str) {
-        let Some(scanner) = self.yara.as_mut() else {
+    /// Names `data` (when copies are recognised: YARA rules loaded, not
+    /// `--rescan-copies`), looks it up, and computes the IOC digests it
+    /// needs that were not remembered.
+    fn copy_of(&self, data: &[u8], size: u64) -> Copy {
+        let mut copy = Copy::default();
+        if let Some(c) = self
+            .sigs
+            .yara
+            .as_ref()
+            .and_then(|y| y.copies.as_ref())
+            .filter(|_| self.copy_scanner.is_some())
+        {
+            let key = crate::copies::key_of(data);
+            copy.seen = c.seen.get(&key, size);
+            if let Some(seen) = &copy.seen {
+                copy.digests = seen.digests.clone();
+            }
+            copy.key = Some(key);
+        }
+        copy.digests.add(data, self.sigs.hashes.needed(size));
+        copy
+    }
+
+    /// YARA over `data`. With its content named and scanned
+    /// before, only the rules that read more than content run again (see
+    /// [`crate::copies`]).
+    fn match_yara(
+        &mut self,
+        finding: &mut Finding,
+        data: &[u8],
+        path: &str,
+        owner: &str,
+        copy: &Copy,
+    ) {
+        if self.yara.is_none() {
             return;
+        }
+        let sigs = self.sigs;
+        let yara = sigs.yara.as_ref().expect("scanner implies rules");
+        let copies = yara.copies.as_ref();
+        let scanner = match (&copy.seen, self.copy_scanner.as_mut()) {
+            (Some(_), Some(s)) => s,
+            _ => self.yara.as_mut().expect("checked above"),
         };
-        let yara = self.sigs.yara.as_ref().expect("scanner implies rules");
         let p = Path::new(path);
         let filename = p
             .file_name()
@@ -767,46 +834,46 @@ impl<'s> ObjectScanner<'s> {
             // fail; ignore rather than panic should that ever change.
             let _ = scanner.set_global(name, value);
         }
-        match scanner.scan(data) {
+        let mut complete = false;
+        let mut found: Vec<(usize, Detection)> = match scanner.scan(data) {
             Ok(results) => {
-                for rule in results.matching_rules() {
-                    let mut metadata = serde_json::Map::new();
-                    let mut score = None;
-                    for (key, value) in rule.metadata() {
-                        let v = meta_json(&value);
-                        if key == "score" {
-                            score = match &value {
-                                yara_x::MetaValue::Integer(i) => u32::try_from(*i).ok(),
-                                yara_x::MetaValue::String(s) => s.trim().parse().ok(),
-                                _ => None,
-                            };
-                        }
-                        metadata.insert(key.to_string(), v);
-                    }
-                    let source = yara
-                        .source_of(rule.namespace())
-                        .map(|id| self.sigs.source_name(id).to_string())
-                        .unwrap_or_default();
-                    finding.detections.push(Detection {
-                        engine: EngineKind::Yara,
-                        name: rule.identifier().to_string(),
-                        score: score.unwrap_or(DEFAULT_YARA_SCORE),
-                        tags: rule.tags().map(|t| t.identifier().to_string()).collect(),
-                        metadata,
-                        source,
-                    });
-                }
+                complete = true;
+                results
+                    .matching_rules()
+                    .map(|rule| yara_detection(sigs, yara, &rule))
+                    .collect()
             }
             Err(yara_x::errors::ScanError::Timeout) => {
                 finding.problems.push(Problem::timeout(format!(
                     "YARA scan exceeded {}s; YARA results incomplete",
                     self.opts.yara_timeout.as_secs_f64()
                 )));
+                Vec::new()
             }
-            Err(e) => finding
-                .problems
-                .push(Problem::error(format!("YARA scan failed: {e}"))),
+            Err(e) => {
+                finding
+                    .problems
+                    .push(Problem::error(format!("YARA scan failed: {e}")));
+                Vec::new()
+            }
+        };
+        match (&copy.seen, copies, copy.key) {
+            (Some(seen), _, _) => found.extend(seen.yara.iter().flat_map(|s| s.iter().cloned())),
+            (None, Some(c), Some(key)) if complete => c.seen.insert(
+                key,
+                copy.digests.clone(),
+                found
+                    .iter()
+                    .filter(|(ns, d)| !c.rerun.contains(&(*ns, d.name.clone())))
+                    .cloned()
+                    .collect(),
+            ),
+            _ => {}
         }
+        // The order of the whole set, however the results were gathered
+        // (stable: within a namespace, rules keep yara-x's order).
+        found.sort_by_key(|(ns, _)| *ns);
+        finding.detections.extend(found.into_iter().map(|(_, d)| d));
     }
 
     /// Adds the SHA-256 of a detected object and applies the allow-list.
@@ -877,6 +944,43 @@ fn clamav_score(name: &str) -> u32 {
     } else {
         CLAMAV_SCORE
     }
+}
+
+/// A YARA match as a detection, with the index of its rule's namespace.
+fn yara_detection(
+    sigs: &SignatureSet,
+    yara: &crate::sigs::yara::YaraRules,
+    rule: &yara_x::Rule<'_, '_>,
+) -> (usize, Detection) {
+    let mut metadata = serde_json::Map::new();
+    let mut score = None;
+    for (key, value) in rule.metadata() {
+        let v = meta_json(&value);
+        if key == "score" {
+            score = match &value {
+                yara_x::MetaValue::Integer(i) => u32::try_from(*i).ok(),
+                yara_x::MetaValue::String(s) => s.trim().parse().ok(),
+                _ => None,
+            };
+        }
+        metadata.insert(key.to_string(), v);
+    }
+    let source = yara
+        .source_of(rule.namespace())
+        .map(|id| sigs.source_name(id).to_string())
+        .unwrap_or_default();
+    let ns = crate::sigs::yara::namespace_index(rule.namespace()).unwrap_or(usize::MAX);
+    (
+        ns,
+        Detection {
+            engine: EngineKind::Yara,
+            name: rule.identifier().to_string(),
+            score: score.unwrap_or(DEFAULT_YARA_SCORE),
+            tags: rule.tags().map(|t| t.identifier().to_string()).collect(),
+            metadata,
+            source,
+        },
+    )
 }
 
 /// `read_at` until `buf` is full or the end of the file.
@@ -969,6 +1073,31 @@ mod tests {
         );
         let clean = s.scan_reader("stdin", &mut &b"hello"[..]);
         assert!(!clean.finding.is_notable());
+    }
+
+    #[test]
+    fn a_copy_gets_the_detections_and_digest_of_the_first() {
+        let sigs = builtin();
+        assert!(sigs.yara.as_ref().unwrap().copies.is_some());
+        let mut s = ObjectScanner::new(&sigs, ScanOptions::default());
+        let first = s.scan_reader("a.com", &mut EICAR.as_bytes());
+        let copy = s.scan_reader("b.txt", &mut EICAR.as_bytes());
+        assert_eq!(first.finding.detections, copy.finding.detections);
+        assert_eq!(first.finding.sha256, copy.finding.sha256);
+        assert_eq!(copy.finding.path, "b.txt");
+        let c = sigs.yara.as_ref().unwrap().copies.as_ref().unwrap();
+        assert_eq!(c.seen.hits(), (1, EICAR.len() as u64));
+        // Off: nothing is remembered.
+        let off = SignatureSet::load(&LoadOptions {
+            builtin: true,
+            rescan_copies: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(off.yara.as_ref().unwrap().copies.is_none());
+        let mut s = ObjectScanner::new(&off, ScanOptions::default());
+        let again = s.scan_reader("c.com", &mut EICAR.as_bytes());
+        assert_eq!(again.finding.detections, first.finding.detections);
     }
 
     #[test]

@@ -341,6 +341,9 @@ impl Config {
                     .cache
                     .then(|| self.signatures.cache_dir.clone())
                     .flatten(),
+                // Uploads of the same content (one attachment sent to many
+                // mailboxes) reuse content-only YARA results.
+                rescan_copies: false,
             },
             scan,
             max_upload,

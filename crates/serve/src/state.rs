@@ -181,6 +181,7 @@ mod tests {
             builtin: true,
             strict: false,
             cache_dir: None,
+            rescan_copies: false,
         }
     }
 

@@ -287,6 +287,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub timeout: f64,
 
+    /// Run every YARA rule on every copy of the same content. By default,
+    /// when every file's SHA-256 is computed anyway (hash IOCs without
+    /// sizes), a copy of content already scanned in this run reruns only
+    /// the rules that read its path or the time, and takes the results of
+    /// the others from the first copy.
+    #[arg(long)]
+    pub rescan_copies: bool,
+
     /// Scan files only as they are: do not look inside archives, compressed
     /// streams, mail or documents.
     #[arg(long, help_heading = "Containers")]
@@ -504,6 +512,7 @@ impl ScanArgs {
                 builtin: !self.sigs.no_builtin,
                 strict: self.sigs.strict,
                 cache_dir,
+                rescan_copies: self.rescan_copies,
             },
             run: RunOptions {
                 threads,

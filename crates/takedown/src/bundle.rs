@@ -174,6 +174,9 @@ pub fn check_loads(
         builtin: false,
         strict: false,
         cache_dir,
+        // Builds (and caches) the rules for copies too, so that the first
+        // scan with a new set starts warm.
+        rescan_copies: false,
     })
     .map_err(|e| e.to_string())?;
     if !sigs.issues.is_empty() {

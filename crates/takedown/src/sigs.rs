@@ -40,6 +40,7 @@ fn check(a: SigsCheckArgs) -> anyhow::Result<u8> {
         builtin: false,
         strict: false,
         cache_dir,
+        rescan_copies: true,
     })?;
     let report = Report::of(&set);
     let mut out = std::io::stdout().lock();

@@ -566,8 +566,11 @@ fn ctrl_c_stops_with_a_partial_summary() {
     let blob: Vec<u8> = (0..(1u32 << 20))
         .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
         .collect();
-    for i in 0..600 {
-        t.write(&format!("tree/{i:04}.bin"), &blob);
+    // Each file different: copies of one content would be scanned once.
+    for i in 0..600u32 {
+        let mut b = blob.clone();
+        b[..4].copy_from_slice(&i.to_le_bytes());
+        t.write(&format!("tree/{i:04}.bin"), &b);
     }
     t.write(
         "sigs/slow.yar",

@@ -190,6 +190,10 @@ pub struct LoadOptions {
     pub strict: bool,
     /// Where compiled YARA rules are cached; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Run every YARA rule on every copy of the same content, instead of
+    /// reusing the results of rules that read only content (see
+    /// [`crate::copies`]).
+    pub rescan_copies: bool,
 }
 
 /// Why a set could not be built at all.
@@ -380,6 +384,11 @@ impl SignatureSet {
         );
         let phase = std::time::Instant::now();
         set.yara = yara::compile(&yara_sources, opts.cache_dir.as_deref(), &mut issues);
+        if let Some(y) = set.yara.as_mut()
+            && !opts.rescan_copies
+        {
+            y.prepare_copies(&yara_sources, opts.cache_dir.as_deref());
+        }
         tracing::info!(
             "YARA rules ready in {:.3}s{}",
             phase.elapsed().as_secs_f64(),

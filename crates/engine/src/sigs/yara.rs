@@ -31,6 +31,7 @@
 //! out. Anything else is ignored (and rebuilt) with a warning.
 
 use super::{SigIssue, SourceId};
+use rustc_hash::FxHashSet;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -46,7 +47,7 @@ pub const EXTERNALS: [&str; 5] = ["filename", "filepath", "extension", "filetype
 
 /// Format tag of cache files; bump when the layout below or the way
 /// sources are compiled changes.
-const CACHE_MAGIC: &[u8; 16] = b"takedown-yarac/2";
+const CACHE_MAGIC: &[u8; 16] = b"takedown-yarac/3";
 
 /// A YARA source to compile.
 pub struct YaraSource {
@@ -68,15 +69,21 @@ pub struct YaraRules {
     pub rule_counts: Vec<usize>,
     /// True when the rules came from the on-disk cache.
     pub from_cache: bool,
+    /// By namespace index: true when the file's rules may read more than
+    /// content (see [`reads_more_than_content`]).
+    pub reads_path: Vec<bool>,
+    /// By namespace index: true when rules of the file were compiled with
+    /// copies of rules of other files (see [`CrossFile`]).
+    pub borrowed: Vec<bool>,
+    /// The rules to run on a copy of content already scanned, when
+    /// [`YaraRules::prepare_copies`] built them.
+    pub copies: Option<CopyRules>,
 }
 
 impl YaraRules {
     /// The source a namespace name belongs to.
     pub fn source_of(&self, namespace: &str) -> Option<SourceId> {
-        namespace
-            .strip_prefix('n')
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|i| self.namespaces.get(i).copied())
+        namespace_index(namespace).and_then(|i| self.namespaces.get(i).copied())
     }
 }
 
@@ -94,28 +101,106 @@ pub fn compile(
     let cache_file = cache_dir.map(|d| d.join(format!("yara-{key}.bin")));
     if let Some(file) = &cache_file {
         match read_cache(file) {
-            Ok(Some((rules, meta))) => {
+            Ok(Some((rules, meta)))
+                if meta.reads_path.len() == sources.len()
+                    && meta.borrowed.len() == sources.len() =>
+            {
                 issues.extend(meta.issues);
                 return Some(YaraRules {
                     rules,
                     namespaces: sources.iter().map(|s| s.id).collect(),
                     rule_counts: meta.rule_counts,
                     from_cache: true,
+                    reads_path: meta.reads_path,
+                    borrowed: meta.borrowed,
+                    copies: None,
                 });
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(e) => tracing::warn!("ignoring the compiled-rules cache {}: {e}", file.display()),
         }
     }
+    let built = build(sources, None);
+    if let Some(file) = &cache_file {
+        let meta = CacheMeta {
+            issues: built.issues.clone(),
+            rule_counts: built.rule_counts.clone(),
+            reads_path: built.reads_path.clone(),
+            borrowed: built.borrowed.clone(),
+            whole: Vec::new(),
+        };
+        if let Err(e) = write_cache(file, &built.rules, &meta) {
+            tracing::warn!(
+                "could not write the compiled-rules cache {}: {e}",
+                file.display()
+            );
+        }
+    }
+    issues.extend(built.issues);
+    Some(YaraRules {
+        rules: built.rules,
+        namespaces: sources.iter().map(|s| s.id).collect(),
+        rule_counts: built.rule_counts,
+        from_cache: false,
+        reads_path: built.reads_path,
+        borrowed: built.borrowed,
+        copies: None,
+    })
+}
 
+/// What one compilation produced.
+struct Built {
+    rules: yara_x::Rules,
+    issues: Vec<SigIssue>,
+    rule_counts: Vec<usize>,
+    reads_path: Vec<bool>,
+    borrowed: Vec<bool>,
+    /// With `only`: the marked files compiled whole (not cut down).
+    whole: Vec<bool>,
+}
+
+/// For the rules of copies: which sources, and whether one may be cut down
+/// to its rules that read more than content (see [`path_part`]).
+struct Only<'a> {
+    mask: &'a [bool],
+    borrowed: &'a [bool],
+}
+
+/// Compiles every source or, with `only`, the sources it marks, each still
+/// in namespace `n{index}` and still able to borrow rules of every other
+/// source, so that its rules compile exactly as in the whole set; a marked
+/// file that borrowed nothing is cut down to its rules that read more than
+/// content, when that part compiles on its own to exactly those rules.
+fn build(sources: &[YaraSource], only: Option<Only<'_>>) -> Built {
+    let wanted = |i: usize| {
+        only.as_ref()
+            .is_none_or(|o| o.mask.get(i).copied().unwrap_or(false))
+    };
     let mut compiler = new_compiler();
     let mut new_issues = Vec::new();
     let mut rule_counts = vec![0usize; sources.len()];
+    let mut reads_path: Vec<bool> = sources
+        .iter()
+        .map(|s| reads_more_than_content(&s.code))
+        .collect();
+    let mut borrowed = vec![false; sources.len()];
+    let mut whole: Vec<bool> = (0..sources.len()).map(wanted).collect();
     let mut unresolved = Vec::new();
     for (i, src) in sources.iter().enumerate() {
+        if !wanted(i) {
+            continue;
+        }
         compiler.new_namespace(&format!("n{i}"));
         for module in unknown_imports(&src.code) {
             compiler.ignore_module(module);
+        }
+        if let Some(o) = &only
+            && !o.borrowed.get(i).copied().unwrap_or(true)
+            && let Some(part) = path_part(&src.code)
+        {
+            let _ = compiler.add_source(part.as_str());
+            whole[i] = false;
+            continue;
         }
         let errors_before = compiler.errors().len();
         let ignored_before = compiler.ignored_rules().len();
@@ -135,7 +220,13 @@ pub fn compile(
     if !unresolved.is_empty() {
         let mut cross = CrossFile::new(sources);
         for (i, found) in unresolved {
-            let loaded = cross.retry(&mut compiler, i, &found, &mut helpers[i]);
+            let loaded = cross.retry(
+                &mut compiler,
+                i,
+                &found,
+                &mut helpers[i],
+                (&mut reads_path[i], &mut borrowed[i]),
+            );
             for f in found.iter().filter(|f| loaded.contains(&f.rule)) {
                 new_issues[f.issue].message.clear();
             }
@@ -144,37 +235,298 @@ pub fn compile(
     }
     let rules = compiler.build();
     for rule in rules.iter() {
-        if let Some(i) = rule
-            .namespace()
-            .strip_prefix('n')
-            .and_then(|n| n.parse::<usize>().ok())
-            && let Some(c) = rule_counts.get_mut(i)
-        {
+        if let Some(c) = namespace_index(rule.namespace()).and_then(|i| rule_counts.get_mut(i)) {
             *c += 1;
         }
     }
     for (c, h) in rule_counts.iter_mut().zip(helpers) {
         *c = c.saturating_sub(h);
     }
-    if let Some(file) = &cache_file {
-        let meta = CacheMeta {
-            issues: new_issues.clone(),
-            rule_counts: rule_counts.clone(),
-        };
-        if let Err(e) = write_cache(file, &rules, &meta) {
-            tracing::warn!(
-                "could not write the compiled-rules cache {}: {e}",
-                file.display()
-            );
+    Built {
+        rules,
+        issues: new_issues,
+        rule_counts,
+        reads_path,
+        borrowed,
+        whole,
+    }
+}
+
+/// The rules of a rule file whose results may depend on more than content,
+/// with what they need to compile, as source text: its imports, then, in
+/// file order, the rules that read a path external, the rules using those
+/// (by name, through any number of steps), and the rules any of these use.
+/// `None` when the file must be taken whole: it has a global rule (which
+/// gates every rule of the file), imports `time`, has a syntax error, or
+/// the part does not compile on its own to exactly the rules chosen.
+fn path_part(code: &[u8]) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::LazyLock;
+    static GLOBAL: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^(?:private\s+)?global\b").expect("valid regex"));
+    static IDENT: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("valid regex"));
+    let text = std::str::from_utf8(code).ok()?;
+    let outline = Outline::of(text);
+    if outline.rules.iter().any(|r| r.has_error) {
+        return None;
+    }
+    let bodies: Vec<&str> = outline
+        .rules
+        .iter()
+        .map(|r| text.get(r.start..r.end).unwrap_or_default())
+        .collect();
+    if bodies.iter().any(|b| GLOBAL.is_match(b))
+        || outline
+            .imports
+            .iter()
+            .any(|&(s, e)| reads_more_than_content(text.get(s..e).unwrap_or_default().as_bytes()))
+    {
+        return None;
+    }
+    let index: HashMap<&str, usize> = outline
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (r.name.as_str(), k))
+        .collect();
+    // uses[k]: the rules rule k names.
+    let uses: Vec<Vec<usize>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(k, b)| {
+            let mut u: Vec<usize> = IDENT
+                .find_iter(b)
+                .filter_map(|m| index.get(m.as_str()).copied())
+                .filter(|&j| j != k)
+                .collect();
+            u.sort_unstable();
+            u.dedup();
+            u
+        })
+        .collect();
+    let mut rerun: Vec<bool> = bodies
+        .iter()
+        .map(|b| reads_more_than_content(b.as_bytes()))
+        .collect();
+    // Upwards: a rule using one that reads a path reads it too.
+    loop {
+        let mut changed = false;
+        for k in 0..rerun.len() {
+            if !rerun[k] && uses[k].iter().any(|&j| rerun[j]) {
+                rerun[k] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
         }
     }
-    issues.extend(new_issues);
-    Some(YaraRules {
-        rules,
-        namespaces: sources.iter().map(|s| s.id).collect(),
-        rule_counts,
-        from_cache: false,
-    })
+    // Downwards: what they use must be there to compile.
+    let mut keep = rerun.clone();
+    let mut stack: Vec<usize> = (0..keep.len()).filter(|&k| keep[k]).collect();
+    while let Some(k) = stack.pop() {
+        for &j in &uses[k] {
+            if !keep[j] {
+                keep[j] = true;
+                stack.push(j);
+            }
+        }
+    }
+    let mut part: Vec<&str> = outline
+        .imports
+        .iter()
+        .map(|&(s, e)| text.get(s..e).unwrap_or_default())
+        .collect();
+    part.extend(
+        bodies
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(b, _)| *b),
+    );
+    let part = part.join("\n");
+    // The part must compile alone, warning-free of skipped rules, to
+    // exactly the rules kept that are not private.
+    let mut trial = new_compiler();
+    for module in unknown_imports(part.as_bytes()) {
+        trial.ignore_module(module);
+    }
+    if trial.add_source(part.as_str()).is_err()
+        || !trial.errors().is_empty()
+        || trial.ignored_rules().next().is_some()
+    {
+        return None;
+    }
+    let rules = trial.build();
+    let mut got: Vec<&str> = rules.iter().map(|r| r.identifier()).collect();
+    got.sort_unstable();
+    let mut want: Vec<&str> = outline
+        .rules
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(r, _)| r.name.as_str())
+        .collect();
+    want.sort_unstable();
+    (got == want).then_some(part)
+}
+
+/// The index `i` of namespace `n{i}`.
+pub fn namespace_index(namespace: &str) -> Option<usize> {
+    namespace.strip_prefix('n').and_then(|n| n.parse().ok())
+}
+
+/// True when rules in `code` may give different results for the same
+/// content: they name a path external (`filename`, `filepath`,
+/// `extension`, `owner`; `filetype` is taken from the content) or import
+/// `time`. A plain word search, so a mention in a comment or a string
+/// counts too: a false hit only costs speed, a miss would cost
+/// correctness, and an identifier cannot be used without being written.
+fn reads_more_than_content(code: &[u8]) -> bool {
+    use std::sync::LazyLock;
+    static WORDS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r#"\b(?:filename|filepath|extension|owner)\b|\bimport\s*"time""#)
+            .expect("valid regex")
+    });
+    WORDS.is_match(code)
+}
+
+/// The rules of a set that read more than content, compiled apart: a copy
+/// of content already scanned in a run (same SHA-256) needs only these run
+/// again, with its own path; every other rule gives what it gave the first
+/// copy (see [`crate::copies`]).
+pub struct CopyRules {
+    /// The rules of the namespaces marked in `namespaces`.
+    pub rules: yara_x::Rules,
+    /// The rules in `rules`, as (namespace index, identifier): their
+    /// results are never reused.
+    pub rerun: FxHashSet<(usize, String)>,
+    /// The results remembered so far.
+    pub seen: crate::copies::Copies,
+}
+
+impl YaraRules {
+    /// Builds (or loads from `cache_dir`) the [`CopyRules`] of this set,
+    /// compiled from the same `sources`. Leaves `copies` empty, with a
+    /// warning, if the rules do not come out exactly as in the whole set:
+    /// reusing results is then not safe.
+    pub fn prepare_copies(&mut self, sources: &[YaraSource], cache_dir: Option<&Path>) {
+        let mask = self.reads_path.clone();
+        if mask.len() != sources.len() || self.borrowed.len() != sources.len() {
+            return;
+        }
+        let key = cache_key(sources);
+        let cache_file = cache_dir.map(|d| d.join(format!("yara-{key}-copies.bin")));
+        let mut cached = None;
+        if let Some(file) = &cache_file {
+            match read_cache(file) {
+                Ok(Some((r, meta))) if meta.whole.len() == sources.len() => {
+                    cached = Some((r, meta.whole));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("ignoring the compiled-rules cache {}: {e}", file.display())
+                }
+            }
+        }
+        let (rules, whole) = match cached {
+            Some(c) => c,
+            None => {
+                let built = build(
+                    sources,
+                    Some(Only {
+                        mask: &mask,
+                        borrowed: &self.borrowed,
+                    }),
+                );
+                if let Some(file) = &cache_file {
+                    let meta = CacheMeta {
+                        issues: Vec::new(),
+                        rule_counts: built.rule_counts.clone(),
+                        reads_path: mask.clone(),
+                        borrowed: Vec::new(),
+                        whole: built.whole.clone(),
+                    };
+                    if let Err(e) = write_cache(file, &built.rules, &meta) {
+                        tracing::warn!(
+                            "could not write the compiled-rules cache {}: {e}",
+                            file.display()
+                        );
+                    }
+                }
+                (built.rules, built.whole)
+            }
+        };
+        match rerun_set(&self.rules, &rules, &mask, &whole) {
+            Ok(rerun) => {
+                tracing::info!(
+                    "{} YARA rules in {} files read more than content; copies are scanned with those alone",
+                    rerun.len(),
+                    mask.iter().filter(|m| **m).count()
+                );
+                self.copies = Some(CopyRules {
+                    rules,
+                    rerun,
+                    seen: Default::default(),
+                });
+            }
+            Err(why) => tracing::warn!(
+                "copies of content will be scanned with every rule: the rules that read paths did not compile apart as in the whole set ({why})"
+            ),
+        }
+    }
+}
+
+/// Checks the rules for copies against the whole set and returns them as
+/// (namespace index, identifier): each must be a rule of the whole set in a
+/// namespace `mask` marks, and a namespace taken `whole` must hold exactly
+/// the rules it holds in the whole set, in the same order.
+fn rerun_set(
+    whole_set: &yara_x::Rules,
+    part: &yara_x::Rules,
+    mask: &[bool],
+    whole: &[bool],
+) -> Result<FxHashSet<(usize, String)>, String> {
+    let marked = |i: usize| mask.get(i).copied().unwrap_or(false);
+    let list = |rules: &yara_x::Rules| {
+        let mut by_ns: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+        for rule in rules.iter() {
+            if let Some(i) = namespace_index(rule.namespace()).filter(|&i| marked(i)) {
+                by_ns
+                    .entry(i)
+                    .or_default()
+                    .push(rule.identifier().to_string());
+            }
+        }
+        by_ns
+    };
+    let outside = part
+        .iter()
+        .filter(|r| !namespace_index(r.namespace()).is_some_and(marked))
+        .count();
+    if outside > 0 {
+        return Err(format!("{outside} rules outside the marked files"));
+    }
+    let (w, p) = (list(whole_set), list(part));
+    for (i, rules) in &p {
+        let all = w.get(i).map(Vec::as_slice).unwrap_or_default();
+        if whole.get(*i).copied().unwrap_or(true) {
+            if all != rules.as_slice() {
+                return Err(format!("namespace n{i} differs"));
+            }
+        } else if let Some(r) = rules.iter().find(|r| !all.contains(r)) {
+            return Err(format!("rule {r} of n{i} is not in the whole set"));
+        }
+    }
+    for (i, rules) in &w {
+        if whole.get(*i).copied().unwrap_or(true) && p.get(i) != Some(rules) {
+            return Err(format!("namespace n{i} is missing rules"));
+        }
+    }
+    Ok(p.into_iter()
+        .flat_map(|(i, rules)| rules.into_iter().map(move |r| (i, r)))
+        .collect())
 }
 
 /// Turns a yara-x error into a line number (1-based, in the failing source)
@@ -280,6 +632,7 @@ impl<'a> CrossFile<'a> {
         i: usize,
         found: &[Unresolved],
         helpers: &mut usize,
+        (reads_path, borrowed): (&mut bool, &mut bool),
     ) -> Vec<String> {
         let outline = self.outline(i);
         let failed: Vec<(usize, usize)> = found
@@ -352,6 +705,9 @@ impl<'a> CrossFile<'a> {
             return Vec::new();
         }
         let code = compose(&imports, &copies);
+        // A copy from a file reading paths reads them here too.
+        *reads_path |= reads_more_than_content(code.as_bytes());
+        *borrowed = true;
         compiler.new_namespace(&format!("n{i}"));
         for module in unknown_imports(code.as_bytes()) {
             compiler.ignore_module(module);
@@ -795,6 +1151,14 @@ fn cache_key(sources: &[YaraSource]) -> String {
 struct CacheMeta {
     issues: Vec<SigIssue>,
     rule_counts: Vec<usize>,
+    #[serde(default)]
+    reads_path: Vec<bool>,
+    #[serde(default)]
+    borrowed: Vec<bool>,
+    /// Rules for copies only: by namespace index, true when the file was
+    /// compiled whole.
+    #[serde(default)]
+    whole: Vec<bool>,
 }
 
 /// Layout: magic, u64 meta length, meta JSON, u64 rules length, SHA-256 of
@@ -917,6 +1281,57 @@ mod tests {
             origin: format!("r{i}.yar"),
             code: code.as_bytes().to_vec(),
         }
+    }
+
+    #[test]
+    fn the_part_for_copies_holds_the_rules_reading_paths_and_what_they_need() {
+        let code = "import \"pe\"\n\
+            private rule Helper { strings: $a = \"x\" condition: $a }\n\
+            rule Named { condition: Helper and filename == \"a.exe\" }\n\
+            rule User { condition: Named or pe.is_pe }\n\
+            rule Content { strings: $b = \"Named\" condition: $b }\n\
+            // owner, in a comment, between rules\n\
+            rule Other { condition: filesize > 10 }\n";
+        let part = path_part(code.as_bytes()).unwrap();
+        assert!(part.starts_with("import \"pe\""), "{part}");
+        // Content names `Named` only in a string: a mention counts (a
+        // false hit costs speed, never results).
+        for kept in ["rule Helper", "rule Named", "rule User", "rule Content"] {
+            assert!(part.contains(kept), "{kept} missing: {part}");
+        }
+        assert!(!part.contains("rule Other"), "{part}");
+        // A global rule gates every rule of its file: taken whole.
+        let global =
+            "global rule G { condition: extension != \".txt\" }\nrule R { condition: true }\n";
+        assert_eq!(path_part(global.as_bytes()), None);
+        // The time module: taken whole.
+        let time = "import \"time\"\nrule T { condition: time.now() > 0 and filename == \"x\" }\n";
+        assert_eq!(path_part(time.as_bytes()), None);
+        assert!(reads_more_than_content(time.as_bytes()));
+        assert!(!reads_more_than_content(
+            b"rule C { condition: filesize > 0 and filetype == \"\" }"
+        ));
+    }
+
+    #[test]
+    fn rules_for_copies_are_those_reading_paths_and_checked_against_the_whole_set() {
+        let sources = [
+            src(0, "rule Plain { strings: $a = \"abc\" condition: $a }"),
+            src(
+                1,
+                "rule ByName { condition: filename == \"x\" }\nrule Content2 { condition: filesize == 3 }",
+            ),
+        ];
+        let mut issues = Vec::new();
+        let mut rules = compile(&sources, None, &mut issues).unwrap();
+        assert_eq!(rules.reads_path, [false, true]);
+        rules.prepare_copies(&sources, None);
+        let copies = rules.copies.as_ref().expect("rules for copies");
+        let rerun: Vec<_> = copies.rerun.iter().cloned().collect();
+        assert_eq!(rerun, [(1, "ByName".to_string())]);
+        // A set for copies with a rule the whole set lacks is refused.
+        let other = build(&[src(0, "rule Other { condition: true }")], None).rules;
+        assert!(rerun_set(&rules.rules, &other, &[true, true], &[false, false]).is_err());
     }
 
     #[test]
