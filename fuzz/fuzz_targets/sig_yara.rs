@@ -1,7 +1,7 @@
 //! YARA rule files are hostile input too: compiling any bytes must report
 //! errors with a line inside the file, never panic; cutting out the rules
-//! that copies run again must never panic either, nor yield a rule the
-//! whole set does not have.
+//! that copies run again, and the set without the rules needing `MZ`, must
+//! never panic either, nor yield a rule the whole set does not have.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use takedown_engine::sigs::SourceId;
@@ -15,9 +15,22 @@ fuzz_target!(|data: &[u8]| {
     }];
     let mut issues = Vec::new();
     let rules = compile(&sources, None, &mut issues);
-    // The rules for copies are cut out of the same hostile text.
+    // The rules for copies and the set without the rules needing MZ are
+    // cut out of the same hostile text.
     if let Some(mut rules) = rules {
-        rules.prepare_copies(&sources, None);
+        rules.prepare(&sources, None, true);
+        if let Some(without) = &rules.without_mz {
+            for r in without.iter() {
+                assert!(
+                    rules
+                        .rules
+                        .iter()
+                        .any(|w| w.identifier() == r.identifier() && w.namespace() == r.namespace()),
+                    "rule {} without MZ is not in the whole set",
+                    r.identifier()
+                );
+            }
+        }
         if let Some(copies) = &rules.copies {
             for (ns, name) in &copies.rerun {
                 assert!(

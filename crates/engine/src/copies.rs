@@ -48,6 +48,10 @@ pub struct Seen {
     /// index of its namespace (to merge with the rules run again in the
     /// order of the whole set); `None` when none matched.
     pub yara: Option<Arc<[(usize, Detection)]>>,
+    /// The split rules (by index in
+    /// [`crate::sigs::yara::CopyRules::splits`]) whose content part held,
+    /// once a copy has been scanned with them; `None` before.
+    pub content: Option<Arc<[u32]>>,
 }
 
 /// The name of content: its BLAKE3 digest.
@@ -116,10 +120,20 @@ impl Copies {
         let value = Seen {
             digests,
             yara: (!detections.is_empty()).then(|| Arc::from(detections)),
+            content: None,
         };
         let mut shard = self.shard(&key).lock().unwrap_or_else(|e| e.into_inner());
         if shard.insert(key, value).is_none() {
             self.len.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Remembers which content parts of split rules held for the content
+    /// named `key` (already remembered).
+    pub fn set_content(&self, key: &Key, held: Vec<u32>) {
+        let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(seen) = shard.get_mut(key) {
+            seen.content = Some(Arc::from(held));
         }
     }
 
@@ -176,6 +190,13 @@ mod tests {
         // Clean content is remembered as clean, not as unseen.
         assert_eq!(c.get(&b, 5), Some(Seen::default()));
         assert_eq!(c.hits(), (2, 15));
+        // What the content parts gave is added to what is there.
+        c.set_content(&a, vec![4, 9]);
+        let hit = c.get(&a, 10).unwrap();
+        assert_eq!(hit.content.as_deref(), Some(&[4, 9][..]));
+        assert_eq!(hit.digests, digests);
+        c.set_content(&key_of(b"unseen"), vec![1]);
+        assert!(c.get(&key_of(b"unseen"), 1).is_none());
         // BLAKE3 of the empty input (its published test vector).
         assert_eq!(
             hex::encode(key_of(b"")),

@@ -126,6 +126,14 @@ impl Outcome {
     }
 }
 
+/// Which rules a YARA scan runs (see [`ObjectScanner::match_yara`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    Whole,
+    Copy,
+    Lite,
+}
+
 /// An object's content as [`crate::copies`] sees it.
 #[derive(Default)]
 struct Copy {
@@ -148,8 +156,15 @@ struct Inner {
 pub struct ObjectScanner<'s> {
     sigs: &'s SignatureSet,
     yara: Option<yara_x::Scanner<'s>>,
-    /// Over the rules that read more than content, for copies.
+    /// Over the rules that do not need content beginning with `MZ`, for
+    /// content that does not.
+    without_mz: Option<yara_x::Scanner<'s>>,
+    /// Over the rules that read more than content, for the second
+    /// occurrence of some content.
     copy_scanner: Option<yara_x::Scanner<'s>>,
+    /// Over the same rules with their content parts taken as known, for
+    /// later occurrences.
+    lite_scanner: Option<yara_x::Scanner<'s>>,
     opts: ScanOptions,
     buf: Vec<u8>,
     owners: FxHashMap<u32, String>,
@@ -167,6 +182,16 @@ impl<'s> ObjectScanner<'s> {
                 s.set_timeout(opts.yara_timeout);
                 s
             });
+        let without_mz = sigs
+            .yara
+            .as_ref()
+            .and_then(|y| y.without_mz.as_ref())
+            .filter(|_| yara.is_some())
+            .map(|rules| {
+                let mut s = yara_x::Scanner::new(rules);
+                s.set_timeout(opts.yara_timeout);
+                s
+            });
         let copy_scanner = sigs
             .yara
             .as_ref()
@@ -177,10 +202,23 @@ impl<'s> ObjectScanner<'s> {
                 s.set_timeout(opts.yara_timeout);
                 s
             });
+        let lite_scanner = sigs
+            .yara
+            .as_ref()
+            .and_then(|y| y.copies.as_ref())
+            .and_then(|c| c.lite.as_ref())
+            .filter(|_| copy_scanner.is_some())
+            .map(|rules| {
+                let mut s = yara_x::Scanner::new(rules);
+                s.set_timeout(opts.yara_timeout);
+                s
+            });
         ObjectScanner {
             sigs,
             yara,
+            without_mz,
             copy_scanner,
+            lite_scanner,
             opts,
             buf: Vec::new(),
             owners: FxHashMap::default(),
@@ -640,7 +678,7 @@ impl<'s> ObjectScanner<'s> {
             let t = left
                 .min(self.opts.yara_timeout)
                 .max(Duration::from_millis(1));
-            for scanner in self.yara.iter_mut().chain(self.copy_scanner.iter_mut()) {
+            for scanner in self.scanners() {
                 scanner.set_timeout(t);
             }
         }
@@ -648,9 +686,17 @@ impl<'s> ObjectScanner<'s> {
 
     fn restore_timeout(&mut self) {
         let t = self.opts.yara_timeout;
-        for scanner in self.yara.iter_mut().chain(self.copy_scanner.iter_mut()) {
+        for scanner in self.scanners() {
             scanner.set_timeout(t);
         }
+    }
+
+    fn scanners(&mut self) -> impl Iterator<Item = &mut yara_x::Scanner<'s>> {
+        self.yara
+            .iter_mut()
+            .chain(self.without_mz.iter_mut())
+            .chain(self.copy_scanner.iter_mut())
+            .chain(self.lite_scanner.iter_mut())
     }
 
     /// With `--limits-as-detections`, turns every limit problem into a
@@ -808,9 +854,31 @@ impl<'s> ObjectScanner<'s> {
         let sigs = self.sigs;
         let yara = sigs.yara.as_ref().expect("scanner implies rules");
         let copies = yara.copies.as_ref();
-        let scanner = match (&copy.seen, self.copy_scanner.as_mut()) {
-            (Some(_), Some(s)) => s,
-            _ => self.yara.as_mut().expect("checked above"),
+        // Which rules: all of them the first time some content is met; the
+        // rules reading more than content on its second occurrence; their
+        // lite form, with the content parts found then, on later ones.
+        let content = copy.seen.as_ref().and_then(|s| s.content.as_deref());
+        let (scanner, pass) = match (&copy.seen, copies) {
+            // The rules needing MZ are false on anything else.
+            (None, _) | (_, None) if !data.starts_with(b"MZ") && self.without_mz.is_some() => {
+                (self.without_mz.as_mut(), Pass::Whole)
+            }
+            (None, _) | (_, None) => (self.yara.as_mut(), Pass::Whole),
+            (Some(_), Some(c)) => match (content, self.lite_scanner.as_mut()) {
+                (Some(held), Some(lite)) => {
+                    for (k, s) in c.splits.iter().enumerate() {
+                        let on = held.binary_search(&(k as u32)).is_ok();
+                        // Defined as booleans when compiled: cannot fail.
+                        let _ = lite.set_global(&s.global, on);
+                    }
+                    (Some(lite), Pass::Lite)
+                }
+                _ => (self.copy_scanner.as_mut(), Pass::Copy),
+            },
+        };
+        let scanner = match scanner {
+            Some(s) => s,
+            None => self.yara.as_mut().expect("checked above"),
         };
         let p = Path::new(path);
         let filename = p
@@ -835,12 +903,28 @@ impl<'s> ObjectScanner<'s> {
             let _ = scanner.set_global(name, value);
         }
         let mut complete = false;
+        let mut held: Vec<u32> = Vec::new();
         let mut found: Vec<(usize, Detection)> = match scanner.scan(data) {
             Ok(results) => {
                 complete = true;
                 results
                     .matching_rules()
-                    .map(|rule| yara_detection(sigs, yara, &rule))
+                    .include_private(pass == Pass::Copy)
+                    .filter_map(|rule| {
+                        if rule.is_private() {
+                            let key = crate::sigs::yara::namespace_index(rule.namespace())
+                                .map(|ns| (ns, rule.identifier().to_string()));
+                            if let Some(&k) = key.and_then(|k| copies?.content_rules.get(&k)) {
+                                held.push(k);
+                            }
+                            return None;
+                        }
+                        let (ns, d) = yara_detection(sigs, yara, &rule);
+                        // On a copy, a rule not run again gives what it
+                        // gave the first time (below), whatever it gave now.
+                        let rerun = copies.is_some_and(|c| c.rerun.contains(&(ns, d.name.clone())));
+                        (pass == Pass::Whole || rerun).then_some((ns, d))
+                    })
                     .collect()
             }
             Err(yara_x::errors::ScanError::Timeout) => {
@@ -858,7 +942,14 @@ impl<'s> ObjectScanner<'s> {
             }
         };
         match (&copy.seen, copies, copy.key) {
-            (Some(seen), _, _) => found.extend(seen.yara.iter().flat_map(|s| s.iter().cloned())),
+            (Some(seen), Some(c), Some(key)) => {
+                if pass == Pass::Copy && complete && c.lite.is_some() {
+                    held.sort_unstable();
+                    held.dedup();
+                    c.seen.set_content(&key, held);
+                }
+                found.extend(seen.yara.iter().flat_map(|s| s.iter().cloned()));
+            }
             (None, Some(c), Some(key)) if complete => c.seen.insert(
                 key,
                 copy.digests.clone(),
@@ -1098,6 +1189,96 @@ mod tests {
         let mut s = ObjectScanner::new(&off, ScanOptions::default());
         let again = s.scan_reader("c.com", &mut EICAR.as_bytes());
         assert_eq!(again.finding.detections, first.finding.detections);
+    }
+
+    #[test]
+    fn later_copies_run_the_path_part_of_split_rules_with_the_content_part_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("r.yar");
+        std::fs::write(
+            &rules,
+            "rule Renamed { meta: score = 70 strings: $d = \"driver\" \
+             condition: $d and not filename matches /cpuz/ }\n\
+             rule Content { strings: $e = \"driver\" condition: $e }\n",
+        )
+        .unwrap();
+        let sigs = SignatureSet::load(&LoadOptions {
+            paths: vec![rules],
+            ..Default::default()
+        })
+        .unwrap();
+        let c = sigs.yara.as_ref().unwrap().copies.as_ref().unwrap();
+        assert!(c.lite.is_some());
+        assert_eq!(c.splits.len(), 1);
+        let mut s = ObjectScanner::new(&sigs, ScanOptions::default());
+        let mut names = |path: &str, data: &[u8]| -> Vec<String> {
+            let mut d = data;
+            let out = s.scan_reader(path, &mut d);
+            out.finding.detections.into_iter().map(|d| d.name).collect()
+        };
+        let both = vec!["Renamed".to_string(), "Content".to_string()];
+        // The whole set, then the copy form (content part found), then the
+        // lite form with that part as an external.
+        assert_eq!(names("a.sys", b"a driver"), both);
+        assert_eq!(names("cpuz.sys", b"a driver"), ["Content"]);
+        assert_eq!(names("b.sys", b"a driver"), both);
+        assert_eq!(names("cpuz2.sys", b"a driver"), ["Content"]);
+        // Content whose content part fails: never the split rule.
+        assert!(names("cpuz.sys", b"nothing").is_empty());
+        assert!(names("a.sys", b"nothing").is_empty());
+        assert!(names("b.sys", b"nothing").is_empty());
+        assert!(names("c.sys", b"nothing").is_empty());
+        // The second occurrence recorded the content parts that held.
+        let key = crate::copies::key_of(b"a driver");
+        let seen = c.seen.get(&key, 0).unwrap();
+        assert_eq!(seen.content.as_deref(), Some(&[0u32][..]));
+        let key = crate::copies::key_of(b"nothing");
+        let seen = c.seen.get(&key, 0).unwrap();
+        assert_eq!(seen.content.as_deref(), Some(&[][..]));
+    }
+
+    #[test]
+    fn content_not_beginning_with_mz_is_scanned_without_the_rules_needing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("r.yar");
+        // Pe_only needs MZ; Pe_helper too, but Both uses it, so it stays;
+        // Any does not.
+        std::fs::write(
+            &rules,
+            "rule Pe_only { strings: $a = \"evil\" condition: uint16(0) == 0x5a4d and $a }\n\
+             private rule Pe_helper { condition: uint16(0) == 0x5a4d and filesize < 100 }\n\
+             rule Both { strings: $b = \"evil\" condition: $b and not Pe_helper }\n\
+             rule Any { strings: $c = \"evil\" condition: $c }\n",
+        )
+        .unwrap();
+        for rescan_copies in [false, true] {
+            let sigs = SignatureSet::load(&LoadOptions {
+                paths: vec![rules.clone()],
+                rescan_copies,
+                ..Default::default()
+            })
+            .unwrap();
+            let y = sigs.yara.as_ref().unwrap();
+            let without: Vec<&str> = y
+                .without_mz
+                .as_ref()
+                .expect("a set without Pe_only")
+                .iter()
+                .map(|r| r.identifier())
+                .collect();
+            assert_eq!(without, ["Pe_helper", "Both", "Any"]);
+            let mut s = ObjectScanner::new(&sigs, ScanOptions::default());
+            let mut names = |path: &str, data: &[u8]| -> Vec<String> {
+                let mut d = data;
+                let out = s.scan_reader(path, &mut d);
+                out.finding.detections.into_iter().map(|d| d.name).collect()
+            };
+            assert_eq!(names("a.exe", b"MZ evil"), ["Pe_only", "Any"]);
+            assert_eq!(names("a.txt", b"ZM evil"), ["Both", "Any"]);
+            assert_eq!(names("b.txt", b"M"), Vec::<String>::new());
+            // A copy of MZ content under another name: the same rules.
+            assert_eq!(names("b.exe", b"MZ evil"), ["Pe_only", "Any"]);
+        }
     }
 
     #[test]

@@ -384,10 +384,12 @@ impl SignatureSet {
         );
         let phase = std::time::Instant::now();
         set.yara = yara::compile(&yara_sources, opts.cache_dir.as_deref(), &mut issues);
-        if let Some(y) = set.yara.as_mut()
-            && !opts.rescan_copies
-        {
-            y.prepare_copies(&yara_sources, opts.cache_dir.as_deref());
+        if let Some(y) = set.yara.as_mut() {
+            y.prepare(
+                &yara_sources,
+                opts.cache_dir.as_deref(),
+                !opts.rescan_copies,
+            );
         }
         tracing::info!(
             "YARA rules ready in {:.3}s{}",

@@ -37,6 +37,10 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+mod gate;
+mod split;
+pub use split::SplitRule;
+
 /// The yara-x version compiled in; part of the cache key. Pinned with `=`
 /// in Cargo.toml; a unit test checks it against Cargo.lock.
 pub const YARA_X_VERSION: &str = "1.22.1";
@@ -47,7 +51,7 @@ pub const EXTERNALS: [&str; 5] = ["filename", "filepath", "extension", "filetype
 
 /// Format tag of cache files; bump when the layout below or the way
 /// sources are compiled changes.
-const CACHE_MAGIC: &[u8; 16] = b"takedown-yarac/3";
+const CACHE_MAGIC: &[u8; 16] = b"takedown-yarac/5";
 
 /// A YARA source to compile.
 pub struct YaraSource {
@@ -78,6 +82,10 @@ pub struct YaraRules {
     /// The rules to run on a copy of content already scanned, when
     /// [`YaraRules::prepare_copies`] built them.
     pub copies: Option<CopyRules>,
+    /// The set without the rules that need content beginning with `MZ`,
+    /// for content that does not (see [`gate`]), when
+    /// [`YaraRules::prepare_without_mz`] built it and some rule needs `MZ`.
+    pub without_mz: Option<yara_x::Rules>,
 }
 
 impl YaraRules {
@@ -114,6 +122,7 @@ pub fn compile(
                     reads_path: meta.reads_path,
                     borrowed: meta.borrowed,
                     copies: None,
+                    without_mz: None,
                 });
             }
             Ok(_) => {}
@@ -128,6 +137,8 @@ pub fn compile(
             reads_path: built.reads_path.clone(),
             borrowed: built.borrowed.clone(),
             whole: Vec::new(),
+            splits: Vec::new(),
+            left_out: Vec::new(),
         };
         if let Err(e) = write_cache(file, &built.rules, &meta) {
             tracing::warn!(
@@ -145,6 +156,7 @@ pub fn compile(
         reads_path: built.reads_path,
         borrowed: built.borrowed,
         copies: None,
+        without_mz: None,
     })
 }
 
@@ -159,24 +171,31 @@ struct Built {
     whole: Vec<bool>,
 }
 
-/// For the rules of copies: which sources, and whether one may be cut down
-/// to its rules that read more than content (see [`path_part`]).
+/// For the rules of copies: which sources, the text to compile instead of
+/// a source (its part for copies, see [`path_part`]; `None`: the whole
+/// source), and the boolean externals to define.
 struct Only<'a> {
     mask: &'a [bool],
-    borrowed: &'a [bool],
+    texts: &'a [Option<String>],
+    globals: &'a [String],
 }
 
 /// Compiles every source or, with `only`, the sources it marks, each still
-/// in namespace `n{index}` and still able to borrow rules of every other
-/// source, so that its rules compile exactly as in the whole set; a marked
-/// file that borrowed nothing is cut down to its rules that read more than
-/// content, when that part compiles on its own to exactly those rules.
+/// in namespace `n{index}`; a marked source is compiled from the text
+/// `only` gives for it, or else whole and still able to borrow rules of
+/// every other source, so that its rules compile exactly as in the whole
+/// set.
 fn build(sources: &[YaraSource], only: Option<Only<'_>>) -> Built {
     let wanted = |i: usize| {
         only.as_ref()
             .is_none_or(|o| o.mask.get(i).copied().unwrap_or(false))
     };
     let mut compiler = new_compiler();
+    for g in only.as_ref().map(|o| o.globals).unwrap_or_default() {
+        // A name clash fails the compilation of the rules using it, which
+        // the caller's checks then refuse.
+        let _ = compiler.define_global(g, false);
+    }
     let mut new_issues = Vec::new();
     let mut rule_counts = vec![0usize; sources.len()];
     let mut reads_path: Vec<bool> = sources
@@ -194,11 +213,12 @@ fn build(sources: &[YaraSource], only: Option<Only<'_>>) -> Built {
         for module in unknown_imports(&src.code) {
             compiler.ignore_module(module);
         }
-        if let Some(o) = &only
-            && !o.borrowed.get(i).copied().unwrap_or(true)
-            && let Some(part) = path_part(&src.code)
+        if let Some(text) = only
+            .as_ref()
+            .and_then(|o| o.texts.get(i))
+            .and_then(Option::as_ref)
         {
-            let _ = compiler.add_source(part.as_str());
+            let _ = compiler.add_source(text.as_str());
             whole[i] = false;
             continue;
         }
@@ -259,7 +279,9 @@ fn build(sources: &[YaraSource], only: Option<Only<'_>>) -> Built {
 /// `None` when the file must be taken whole: it has a global rule (which
 /// gates every rule of the file), imports `time`, has a syntax error, or
 /// the part does not compile on its own to exactly the rules chosen.
-fn path_part(code: &[u8]) -> Option<String> {
+/// With the part, the names of its rules that read more than content
+/// (those pulled in only because they are used are not named).
+fn path_part(code: &[u8]) -> Option<(String, Vec<String>)> {
     use std::collections::HashMap;
     use std::sync::LazyLock;
     static GLOBAL: LazyLock<regex::Regex> =
@@ -290,8 +312,19 @@ fn path_part(code: &[u8]) -> Option<String> {
         .enumerate()
         .map(|(k, r)| (r.name.as_str(), k))
         .collect();
+    // Only a condition can name an external or a rule (patterns and
+    // metadata are literals): reading only conditions spares the rules
+    // that merely carry such a word in a string, which are many.
+    let conditions: Vec<&str> = outline
+        .rules
+        .iter()
+        .map(|r| {
+            text.get(r.condition_kw.unwrap_or(r.start)..r.end)
+                .unwrap_or_default()
+        })
+        .collect();
     // uses[k]: the rules rule k names.
-    let uses: Vec<Vec<usize>> = bodies
+    let uses: Vec<Vec<usize>> = conditions
         .iter()
         .enumerate()
         .map(|(k, b)| {
@@ -305,9 +338,9 @@ fn path_part(code: &[u8]) -> Option<String> {
             u
         })
         .collect();
-    let mut rerun: Vec<bool> = bodies
+    let mut rerun: Vec<bool> = conditions
         .iter()
-        .map(|b| reads_more_than_content(b.as_bytes()))
+        .map(|c| reads_more_than_content(c.as_bytes()))
         .collect();
     // Upwards: a rule using one that reads a path reads it too.
     loop {
@@ -346,8 +379,8 @@ fn path_part(code: &[u8]) -> Option<String> {
             .map(|(b, _)| *b),
     );
     let part = part.join("\n");
-    // The part must compile alone, warning-free of skipped rules, to
-    // exactly the rules kept that are not private.
+    // The part must compile alone, free of skipped rules, to exactly the
+    // rules kept.
     let mut trial = new_compiler();
     for module in unknown_imports(part.as_bytes()) {
         trial.ignore_module(module);
@@ -358,8 +391,10 @@ fn path_part(code: &[u8]) -> Option<String> {
     {
         return None;
     }
-    let rules = trial.build();
-    let mut got: Vec<&str> = rules.iter().map(|r| r.identifier()).collect();
+    // Accepted whole, so its rules are those the parser sees; building
+    // them would only add machine-code generation, the costly part.
+    let ast = yara_x_parser::ast::AST::from(part.as_str());
+    let mut got: Vec<&str> = ast.rules().map(|r| r.identifier.name).collect();
     got.sort_unstable();
     let mut want: Vec<&str> = outline
         .rules
@@ -369,7 +404,14 @@ fn path_part(code: &[u8]) -> Option<String> {
         .map(|(r, _)| r.name.as_str())
         .collect();
     want.sort_unstable();
-    (got == want).then_some(part)
+    let reading: Vec<String> = outline
+        .rules
+        .iter()
+        .zip(&rerun)
+        .filter(|(_, r)| **r)
+        .map(|(r, _)| r.name.clone())
+        .collect();
+    (got == want).then(|| (part, reading))
 }
 
 /// The index `i` of namespace `n{i}`.
@@ -393,15 +435,26 @@ fn reads_more_than_content(code: &[u8]) -> bool {
 }
 
 /// The rules of a set that read more than content, compiled apart: a copy
-/// of content already scanned in a run (same SHA-256) needs only these run
-/// again, with its own path; every other rule gives what it gave the first
-/// copy (see [`crate::copies`]).
+/// of content already scanned in a run needs only these run again, with
+/// its own path; every other rule gives what it gave the first copy (see
+/// [`crate::copies`]). Where such a rule tests content and path side by
+/// side, the content part is run once more on the second occurrence only
+/// (see [`split`]).
 pub struct CopyRules {
-    /// The rules of the namespaces marked in `namespaces`.
+    /// For the second occurrence of some content: the rules reading more
+    /// than content, with the private content rules of [`SplitRule`]s.
     pub rules: yara_x::Rules,
-    /// The rules in `rules`, as (namespace index, identifier): their
-    /// results are never reused.
+    /// For later occurrences: the same rules, the split ones reduced to
+    /// their path part gated by an external; `None` when nothing split.
+    pub lite: Option<yara_x::Rules>,
+    /// The rules run on copies, as (namespace index, identifier): their
+    /// results are never reused. Every other rule's are.
     pub rerun: FxHashSet<(usize, String)>,
+    /// The split rules; the index of one is its number in
+    /// [`crate::copies::Seen::content`].
+    pub splits: Vec<SplitRule>,
+    /// (namespace index, content rule) -> index in `splits`.
+    pub content_rules: rustc_hash::FxHashMap<(usize, String), u32>,
     /// The results remembered so far.
     pub seen: crate::copies::Copies,
 }
@@ -412,41 +465,67 @@ impl YaraRules {
     /// warning, if the rules do not come out exactly as in the whole set:
     /// reusing results is then not safe.
     pub fn prepare_copies(&mut self, sources: &[YaraSource], cache_dir: Option<&Path>) {
+        self.copies = self.copy_rules(sources, cache_dir);
+    }
+
+    /// Builds what [`YaraRules::prepare`] asks for, the two sets side by
+    /// side (they are independent, and each takes a second or two to
+    /// compile when not cached).
+    pub fn prepare(&mut self, sources: &[YaraSource], cache_dir: Option<&Path>, copies: bool) {
+        let (without_mz, copy_rules) = std::thread::scope(|scope| {
+            let copy_rules = copies.then(|| scope.spawn(|| self.copy_rules(sources, cache_dir)));
+            let without_mz = self.without_mz_rules(sources, cache_dir);
+            let copy_rules =
+                copy_rules.and_then(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            (without_mz, copy_rules)
+        });
+        self.without_mz = without_mz;
+        self.copies = copy_rules;
+    }
+
+    fn copy_rules(&self, sources: &[YaraSource], cache_dir: Option<&Path>) -> Option<CopyRules> {
         let mask = self.reads_path.clone();
         if mask.len() != sources.len() || self.borrowed.len() != sources.len() {
-            return;
+            return None;
         }
         let key = cache_key(sources);
         let cache_file = cache_dir.map(|d| d.join(format!("yara-{key}-copies.bin")));
-        let mut cached = None;
-        if let Some(file) = &cache_file {
-            match read_cache(file) {
-                Ok(Some((r, meta))) if meta.whole.len() == sources.len() => {
-                    cached = Some((r, meta.whole));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!("ignoring the compiled-rules cache {}: {e}", file.display())
-                }
+        let lite_file = cache_dir.map(|d| d.join(format!("yara-{key}-lite.bin")));
+        let load = |file: &Option<PathBuf>| match file.as_deref().map(read_cache) {
+            Some(Ok(Some((r, meta)))) if meta.whole.len() == sources.len() => Some((r, meta)),
+            Some(Err(e)) => {
+                tracing::warn!(
+                    "ignoring the compiled-rules cache {}: {e}",
+                    file.as_deref().unwrap_or(Path::new("")).display()
+                );
+                None
+            }
+            _ => None,
+        };
+        let mut cached = load(&cache_file).map(|(rules, meta)| (rules, meta.whole, meta.splits));
+        let mut lite = None;
+        if let Some((_, _, splits)) = &cached
+            && !splits.is_empty()
+        {
+            lite = load(&lite_file).map(|(r, meta)| (r, meta.whole));
+            if lite.is_none() {
+                cached = None;
             }
         }
-        let (rules, whole) = match cached {
+        let (rules, whole, splits) = match cached {
             Some(c) => c,
             None => {
-                let built = build(
-                    sources,
-                    Some(Only {
-                        mask: &mask,
-                        borrowed: &self.borrowed,
-                    }),
-                );
-                if let Some(file) = &cache_file {
+                let (copy, lite_built, splits) = self.build_copies(sources, &mask);
+                let write = |file: &Option<PathBuf>, built: &Built, splits: Vec<SplitRule>| {
+                    let Some(file) = file else { return };
                     let meta = CacheMeta {
                         issues: Vec::new(),
                         rule_counts: built.rule_counts.clone(),
                         reads_path: mask.clone(),
                         borrowed: Vec::new(),
                         whole: built.whole.clone(),
+                        splits,
+                        left_out: Vec::new(),
                     };
                     if let Err(e) = write_cache(file, &built.rules, &meta) {
                         tracing::warn!(
@@ -454,49 +533,409 @@ impl YaraRules {
                             file.display()
                         );
                     }
+                };
+                if let Some(l) = &lite_built {
+                    write(&lite_file, l, Vec::new());
                 }
-                (built.rules, built.whole)
+                write(&cache_file, &copy, splits.clone());
+                lite = lite_built.map(|l| (l.rules, l.whole));
+                (copy.rules, copy.whole, splits)
             }
         };
-        match rerun_set(&self.rules, &rules, &mask, &whole) {
-            Ok(rerun) => {
+        match check_copies(&self.rules, &rules, lite.as_ref(), &mask, &whole, &splits) {
+            Ok((rerun, content_rules)) => {
                 tracing::info!(
-                    "{} YARA rules in {} files read more than content; copies are scanned with those alone",
+                    "{} YARA rules in {} files read more than content, {} of them split; copies are scanned with those alone",
                     rerun.len(),
-                    mask.iter().filter(|m| **m).count()
+                    mask.iter().filter(|m| **m).count(),
+                    splits.len(),
                 );
-                self.copies = Some(CopyRules {
+                Some(CopyRules {
                     rules,
+                    lite: lite.map(|(l, _)| l),
                     rerun,
+                    splits,
+                    content_rules,
                     seen: Default::default(),
-                });
+                })
             }
-            Err(why) => tracing::warn!(
-                "copies of content will be scanned with every rule: the rules that read paths did not compile apart as in the whole set ({why})"
-            ),
+            Err(why) => {
+                tracing::warn!(
+                    "copies of content will be scanned with every rule: the rules that read paths did not compile apart as in the whole set ({why})"
+                );
+                None
+            }
         }
+    }
+
+    /// Compiles the copy rules of the files `mask` marks and, when some
+    /// rule splits, their lite form.
+    fn build_copies(
+        &self,
+        sources: &[YaraSource],
+        mask: &[bool],
+    ) -> (Built, Option<Built>, Vec<SplitRule>) {
+        // Each file is cut and trial-compiled on its own, which is most of
+        // the cold start-up these sets add: the files are shared out among
+        // the cores. The externals are named per file, so the results do
+        // not depend on the order the work is done in.
+        let todo: Vec<usize> = (0..sources.len())
+            // A file that borrowed rules of other files is compiled whole,
+            // borrowing again, as in the whole set.
+            .filter(|&i| mask[i] && !self.borrowed[i])
+            .collect();
+        let cut = |i: usize| {
+            let (part, reading) = path_part(&sources[i].code)?;
+            Some(match split::split(&part, &reading, i) {
+                Some(s) => (s.copy, s.lite, s.rules),
+                None => (part.clone(), part, Vec::new()),
+            })
+        };
+        let done = par_map(&todo, cut);
+        let mut copy_texts: Vec<Option<String>> = vec![None; sources.len()];
+        let mut lite_texts: Vec<Option<String>> = vec![None; sources.len()];
+        let mut splits = Vec::new();
+        for (i, texts) in done {
+            if let Some((copy, lite, rules)) = texts {
+                copy_texts[i] = Some(copy);
+                lite_texts[i] = Some(lite);
+                splits.extend(rules);
+            }
+        }
+        // The two sets are independent: compiling them side by side halves
+        // the cold start-up they add on two cores.
+        let globals: Vec<String> = splits.iter().map(|s| s.global.clone()).collect();
+        let (copy, lite) = std::thread::scope(|scope| {
+            let lite = (!splits.is_empty()).then(|| {
+                scope.spawn(|| {
+                    build(
+                        sources,
+                        Some(Only {
+                            mask,
+                            texts: &lite_texts,
+                            globals: &globals,
+                        }),
+                    )
+                })
+            });
+            let copy = build(
+                sources,
+                Some(Only {
+                    mask,
+                    texts: &copy_texts,
+                    globals: &[],
+                }),
+            );
+            // A panic in the compiler is not caught here either when the
+            // copy set is built on this thread: pass it on.
+            let lite = lite.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            (copy, lite)
+        });
+        (copy, lite, splits)
     }
 }
 
-/// Checks the rules for copies against the whole set and returns them as
-/// (namespace index, identifier): each must be a rule of the whole set in a
-/// namespace `mask` marks, and a namespace taken `whole` must hold exactly
-/// the rules it holds in the whole set, in the same order.
+/// `f` of each of `items`, shared out among the cores, in the order of
+/// `items`.
+fn par_map<T: Send>(items: &[usize], f: impl Fn(usize) -> T + Sync) -> Vec<(usize, T)> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len())
+        .max(1);
+    let taken = std::sync::atomic::AtomicUsize::new(0);
+    let mut done = std::thread::scope(|scope| {
+        let work = || {
+            let mut out = Vec::new();
+            loop {
+                let k = taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&i) = items.get(k) else { break out };
+                out.push((k, i, f(i)));
+            }
+        };
+        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for h in helpers {
+            all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        all
+    });
+    done.sort_unstable_by_key(|(k, ..)| *k);
+    done.into_iter().map(|(_, i, t)| (i, t)).collect()
+}
+
+impl YaraRules {
+    /// The set without the rules that need content beginning with `MZ`
+    /// (see [`gate`]), built or loaded from `cache_dir`, and checked
+    /// against the whole set; `None` when no rule needs `MZ` or the check
+    /// fails (then with a warning: all content gets the whole set).
+    fn without_mz_rules(
+        &self,
+        sources: &[YaraSource],
+        cache_dir: Option<&Path>,
+    ) -> Option<yara_x::Rules> {
+        if self.borrowed.len() != sources.len() {
+            return None;
+        }
+        let key = cache_key(sources);
+        let file = cache_dir.map(|d| d.join(format!("yara-{key}-nomz.bin")));
+        let cached = match file.as_deref().map(read_cache) {
+            Some(Ok(Some((rules, meta)))) if meta.whole.len() == sources.len() => {
+                Some((rules, meta.whole, meta.left_out))
+            }
+            Some(Err(e)) => {
+                tracing::warn!(
+                    "ignoring the compiled-rules cache {}: {e}",
+                    file.as_deref().unwrap_or(Path::new("")).display()
+                );
+                None
+            }
+            _ => None,
+        };
+        let (rules, whole, left_out) = match cached {
+            Some(c) => c,
+            None => {
+                let (built, left_out) = self.build_without_mz(sources);
+                if let Some(file) = &file {
+                    let meta = CacheMeta {
+                        issues: Vec::new(),
+                        rule_counts: built.rule_counts.clone(),
+                        reads_path: Vec::new(),
+                        borrowed: Vec::new(),
+                        whole: built.whole.clone(),
+                        splits: Vec::new(),
+                        left_out: left_out.clone(),
+                    };
+                    // Written even when no rule needs MZ, so that the next
+                    // start need not read every file again to know it.
+                    if let Err(e) = write_cache(file, &built.rules, &meta) {
+                        tracing::warn!(
+                            "could not write the compiled-rules cache {}: {e}",
+                            file.display()
+                        );
+                    }
+                }
+                (built.rules, built.whole, left_out)
+            }
+        };
+        if left_out.is_empty() {
+            return None;
+        }
+        let wrong = mz_mismatch(&self.rules, &rules, &whole, &left_out);
+        if !wrong.is_empty() {
+            tracing::warn!(
+                "all content will be scanned with every YARA rule: the set without the rules needing MZ differs from the whole set in {} files",
+                wrong.len()
+            );
+            return None;
+        }
+        tracing::info!(
+            "{} YARA rules need content beginning with MZ; other content is scanned without them",
+            left_out.len()
+        );
+        Some(rules)
+    }
+
+    /// Compiles the set without the rules needing `MZ`, with those rules as
+    /// (namespace index, identifier). A file whose part does not compile to
+    /// the rules expected is compiled whole in a second build.
+    fn build_without_mz(&self, sources: &[YaraSource]) -> (Built, Vec<(usize, String)>) {
+        let todo: Vec<usize> = (0..sources.len())
+            // As in the whole set, a file that borrowed rules of other
+            // files is compiled whole, borrowing again.
+            .filter(|&i| !self.borrowed[i])
+            .collect();
+        let mut texts: Vec<Option<String>> = vec![None; sources.len()];
+        let mut left_out = Vec::new();
+        for (i, part) in par_map(&todo, |i| gate::without_mz(&sources[i].code)) {
+            if let Some((text, names)) = part {
+                texts[i] = Some(text);
+                left_out.extend(names.into_iter().map(|n| (i, n)));
+            }
+        }
+        let mask = vec![true; sources.len()];
+        let compile = |texts: &[Option<String>]| {
+            build(
+                sources,
+                Some(Only {
+                    mask: &mask,
+                    texts,
+                    globals: &[],
+                }),
+            )
+        };
+        if left_out.is_empty() {
+            // Nothing to build; an empty set records that in the cache.
+            let empty = Built {
+                rules: new_compiler().build(),
+                issues: Vec::new(),
+                rule_counts: Vec::new(),
+                reads_path: Vec::new(),
+                borrowed: Vec::new(),
+                whole: vec![true; sources.len()],
+            };
+            return (empty, left_out);
+        }
+        let built = compile(&texts);
+        let wrong = mz_mismatch(&self.rules, &built.rules, &built.whole, &left_out);
+        if wrong.is_empty() {
+            return (built, left_out);
+        }
+        for &i in &wrong {
+            if let Some(t) = texts.get_mut(i) {
+                *t = None;
+            }
+        }
+        left_out.retain(|(i, _)| !wrong.contains(i));
+        (compile(&texts), left_out)
+    }
+}
+
+/// The namespaces in which `part` does not hold exactly the rules of the
+/// whole set short of those `left_out`, in the same order, with the same
+/// flags, tags and metadata (`usize::MAX` for rules of no namespace). A
+/// namespace compiled `whole` must have left nothing out.
+fn mz_mismatch(
+    whole_set: &yara_x::Rules,
+    part: &yara_x::Rules,
+    whole: &[bool],
+    left_out: &[(usize, String)],
+) -> Vec<usize> {
+    use std::collections::BTreeMap;
+    let out: FxHashSet<(usize, &str)> = left_out.iter().map(|(i, n)| (*i, n.as_str())).collect();
+    let list = |rules: &yara_x::Rules, skip: bool| {
+        let mut by_ns: BTreeMap<usize, Vec<(String, String)>> = BTreeMap::new();
+        for rule in rules.iter() {
+            let i = namespace_index(rule.namespace()).unwrap_or(usize::MAX);
+            if skip && out.contains(&(i, rule.identifier())) {
+                continue;
+            }
+            by_ns
+                .entry(i)
+                .or_default()
+                .push((rule.identifier().to_string(), rule_face(&rule)));
+        }
+        by_ns
+    };
+    let (w, p) = (list(whole_set, true), list(part, false));
+    let mut wrong: Vec<usize> = w
+        .keys()
+        .chain(p.keys())
+        .copied()
+        .filter(|i| w.get(i) != p.get(i))
+        .collect();
+    wrong.extend(
+        left_out
+            .iter()
+            .map(|(i, _)| *i)
+            .filter(|&i| whole.get(i).copied().unwrap_or(true)),
+    );
+    // Every rule left out must be one of the whole set.
+    let all: FxHashSet<(usize, &str)> = whole_set
+        .iter()
+        .filter_map(|r| Some((namespace_index(r.namespace())?, r.identifier())))
+        .collect();
+    wrong.extend(out.iter().filter(|k| !all.contains(*k)).map(|(i, _)| *i));
+    wrong.sort_unstable();
+    wrong.dedup();
+    wrong
+}
+
+/// Checks the rules for copies against the whole set and returns the rules
+/// run on copies, and the content rules by index in `splits`. The copy set
+/// must hold, besides the content rules, only rules of the whole set, in
+/// files `mask` marks, with the same metadata and tags; a file compiled
+/// `whole` must hold exactly its rules in the whole set, in the same order.
+/// The lite set, when there is one, must hold the same, short of content
+/// rules and of rules only those used, and every split rule.
+type Checked = (
+    FxHashSet<(usize, String)>,
+    rustc_hash::FxHashMap<(usize, String), u32>,
+);
+fn check_copies(
+    whole_set: &yara_x::Rules,
+    copy: &yara_x::Rules,
+    lite: Option<&(yara_x::Rules, Vec<bool>)>,
+    mask: &[bool],
+    whole: &[bool],
+    splits: &[SplitRule],
+) -> Result<Checked, String> {
+    let content_rules: rustc_hash::FxHashMap<(usize, String), u32> = splits
+        .iter()
+        .enumerate()
+        .map(|(k, s)| ((s.ns, s.content_rule.clone()), k as u32))
+        .collect();
+    if content_rules.len() != splits.len() {
+        return Err("content rules named twice".into());
+    }
+    let copy_rerun = rerun_set(whole_set, copy, mask, whole, &content_rules)?;
+    let in_copy: FxHashSet<(usize, String)> = copy
+        .iter()
+        .filter(|r| r.is_private())
+        .filter_map(|r| Some((namespace_index(r.namespace())?, r.identifier().to_string())))
+        .collect();
+    if let Some(missing) = content_rules.keys().find(|k| !in_copy.contains(*k)) {
+        return Err(format!(
+            "content rule {} of n{} is missing",
+            missing.1, missing.0
+        ));
+    }
+    let Some((lite, lite_whole)) = lite else {
+        if !splits.is_empty() {
+            return Err("rules were split but their lite form is missing".into());
+        }
+        return Ok((copy_rerun, content_rules));
+    };
+    if lite_whole.as_slice() != whole {
+        return Err("the copy and lite forms differ in the files taken whole".into());
+    }
+    let rerun = rerun_set(whole_set, lite, mask, whole, &Default::default())?;
+    if let Some(extra) = rerun.iter().find(|r| !copy_rerun.contains(*r)) {
+        return Err(format!(
+            "lite rule {} of n{} is not a copy rule",
+            extra.1, extra.0
+        ));
+    }
+    if let Some(s) = splits
+        .iter()
+        .find(|s| !rerun.contains(&(s.ns, s.rule.clone())))
+    {
+        return Err(format!("split rule {} of n{} is missing", s.rule, s.ns));
+    }
+    Ok((rerun, content_rules))
+}
+
+/// What a detection reports of a rule beside its name: flags, tags and
+/// metadata.
+fn rule_face(rule: &yara_x::Rule<'_, '_>) -> String {
+    let tags: Vec<&str> = rule.tags().map(|t| t.identifier()).collect();
+    let meta: Vec<String> = rule.metadata().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{}|{tags:?}|{meta:?}", rule.is_private())
+}
+
+/// Checks the rules `part` compiled for copies against the whole set and
+/// returns them as (namespace index, identifier), leaving out those in
+/// `extra` (rules of their own, not of the whole set): each must be a rule
+/// of the whole set in a namespace `mask` marks, with the same flags, tags
+/// and metadata, and a namespace taken `whole` must hold exactly the rules
+/// it holds in the whole set, in the same order.
 fn rerun_set(
     whole_set: &yara_x::Rules,
     part: &yara_x::Rules,
     mask: &[bool],
     whole: &[bool],
+    extra: &rustc_hash::FxHashMap<(usize, String), u32>,
 ) -> Result<FxHashSet<(usize, String)>, String> {
     let marked = |i: usize| mask.get(i).copied().unwrap_or(false);
-    let list = |rules: &yara_x::Rules| {
-        let mut by_ns: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    let list = |rules: &yara_x::Rules, skip_extra: bool| {
+        let mut by_ns: std::collections::BTreeMap<usize, Vec<(String, String)>> =
+            Default::default();
         for rule in rules.iter() {
             if let Some(i) = namespace_index(rule.namespace()).filter(|&i| marked(i)) {
-                by_ns
-                    .entry(i)
-                    .or_default()
-                    .push(rule.identifier().to_string());
+                let id = rule.identifier().to_string();
+                if skip_extra && extra.contains_key(&(i, id.clone())) {
+                    continue;
+                }
+                by_ns.entry(i).or_default().push((id, rule_face(&rule)));
             }
         }
         by_ns
@@ -508,15 +947,15 @@ fn rerun_set(
     if outside > 0 {
         return Err(format!("{outside} rules outside the marked files"));
     }
-    let (w, p) = (list(whole_set), list(part));
+    let (w, p) = (list(whole_set, false), list(part, true));
     for (i, rules) in &p {
         let all = w.get(i).map(Vec::as_slice).unwrap_or_default();
         if whole.get(*i).copied().unwrap_or(true) {
             if all != rules.as_slice() {
                 return Err(format!("namespace n{i} differs"));
             }
-        } else if let Some(r) = rules.iter().find(|r| !all.contains(r)) {
-            return Err(format!("rule {r} of n{i} is not in the whole set"));
+        } else if let Some((r, _)) = rules.iter().find(|r| !all.contains(r)) {
+            return Err(format!("rule {r} of n{i} is not in the whole set as it is"));
         }
     }
     for (i, rules) in &w {
@@ -525,7 +964,7 @@ fn rerun_set(
         }
     }
     Ok(p.into_iter()
-        .flat_map(|(i, rules)| rules.into_iter().map(move |r| (i, r)))
+        .flat_map(|(i, rules)| rules.into_iter().map(move |(r, _)| (i, r)))
         .collect())
 }
 
@@ -913,6 +1352,11 @@ struct RuleDecl {
     end: usize,
     /// The parser found a syntax error in it (and dropped it).
     has_error: bool,
+    /// Offsets of its `strings` and `condition` keywords.
+    strings_kw: Option<usize>,
+    condition_kw: Option<usize>,
+    /// Offset of its closing brace, when that is its last token.
+    close_brace: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -931,6 +1375,8 @@ impl Outline {
         let mut depth = 0usize;
         let mut item: Option<(SyntaxKind, Option<usize>, usize, String)> = None;
         let mut item_error = false;
+        let mut keywords: (Option<usize>, Option<usize>) = (None, None);
+        let mut close_brace = None;
         // The parser is bounded (it runs on fuel) and recovers after errors.
         for event in yara_x_parser::Parser::new(text.as_bytes()) {
             match event {
@@ -939,6 +1385,8 @@ impl Outline {
                     if depth == 2 {
                         item = Some((kind, None, 0, String::new()));
                         item_error = false;
+                        keywords = (None, None);
+                        close_brace = None;
                     } else if kind == SyntaxKind::ERROR {
                         item_error = true;
                     }
@@ -953,6 +1401,9 @@ impl Outline {
                                 start,
                                 end,
                                 has_error: item_error,
+                                strings_kw: keywords.0,
+                                condition_kw: keywords.1,
+                                close_brace,
                             }),
                             SyntaxKind::INCLUDE_STMT => outline.includes.push(IncludeStmt {
                                 start,
@@ -980,6 +1431,16 @@ impl Outline {
                     }
                     start.get_or_insert(span.start());
                     *end = span.end();
+                    close_brace = (kind == SyntaxKind::R_BRACE).then(|| span.start());
+                    match kind {
+                        SyntaxKind::STRINGS_KW => {
+                            keywords.0.get_or_insert(span.start());
+                        }
+                        SyntaxKind::CONDITION_KW => {
+                            keywords.1.get_or_insert(span.start());
+                        }
+                        _ => {}
+                    }
                     let token = text.get(span.range()).unwrap_or_default();
                     match (*item_kind, kind) {
                         (SyntaxKind::RULE_DECL, SyntaxKind::IDENT)
@@ -1159,6 +1620,13 @@ struct CacheMeta {
     /// compiled whole.
     #[serde(default)]
     whole: Vec<bool>,
+    /// Rules for copies only: the rules split (see [`split`]).
+    #[serde(default)]
+    splits: Vec<SplitRule>,
+    /// The set without the rules needing `MZ` only: those rules, as
+    /// (namespace index, identifier).
+    #[serde(default)]
+    left_out: Vec<(usize, String)>,
 }
 
 /// Layout: magic, u64 meta length, meta JSON, u64 rules length, SHA-256 of
@@ -1292,13 +1760,15 @@ mod tests {
             rule Content { strings: $b = \"Named\" condition: $b }\n\
             // owner, in a comment, between rules\n\
             rule Other { condition: filesize > 10 }\n";
-        let part = path_part(code.as_bytes()).unwrap();
+        let (part, reading) = path_part(code.as_bytes()).unwrap();
+        assert_eq!(reading, ["Named", "User"]);
         assert!(part.starts_with("import \"pe\""), "{part}");
-        // Content names `Named` only in a string: a mention counts (a
-        // false hit costs speed, never results).
-        for kept in ["rule Helper", "rule Named", "rule User", "rule Content"] {
+        for kept in ["rule Helper", "rule Named", "rule User"] {
             assert!(part.contains(kept), "{kept} missing: {part}");
         }
+        // Content names `Named` only in a pattern, where no rule or
+        // external can be read: not kept.
+        assert!(!part.contains("rule Content"), "{part}");
         assert!(!part.contains("rule Other"), "{part}");
         // A global rule gates every rule of its file: taken whole.
         let global =
@@ -1331,7 +1801,145 @@ mod tests {
         assert_eq!(rerun, [(1, "ByName".to_string())]);
         // A set for copies with a rule the whole set lacks is refused.
         let other = build(&[src(0, "rule Other { condition: true }")], None).rules;
-        assert!(rerun_set(&rules.rules, &other, &[true, true], &[false, false]).is_err());
+        let none = Default::default();
+        assert!(rerun_set(&rules.rules, &other, &[true, true], &[false, false], &none).is_err());
+        // So is one whose rule has other metadata than in the whole set.
+        let other = build(
+            &[
+                src(0, ""),
+                src(
+                    1,
+                    "rule ByName { meta: score = 1 condition: filename == \"x\" }",
+                ),
+            ],
+            None,
+        )
+        .rules;
+        let err = rerun_set(&rules.rules, &other, &[false, true], &[false, false], &none);
+        assert!(err.unwrap_err().contains("ByName"));
+    }
+
+    #[test]
+    fn the_set_without_mz_rules_is_checked_against_the_whole_set_and_cached() {
+        let sources = [
+            src(0, "rule Plain { strings: $a = \"abc\" condition: $a }"),
+            src(
+                1,
+                "rule Pe { meta: score = 9 strings: $p = \"p\" condition: uint16(0) == 0x5a4d and $p }\n\
+                 rule After { condition: filesize == 3 }",
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for pass in ["built", "cached"] {
+            let mut issues = Vec::new();
+            let mut rules = compile(&sources, Some(dir.path()), &mut issues).unwrap();
+            rules.prepare(&sources, Some(dir.path()), false);
+            let without = rules.without_mz.as_ref().expect(pass);
+            let names: Vec<(&str, &str)> = without
+                .iter()
+                .map(|r| (r.namespace(), r.identifier()))
+                .collect();
+            assert_eq!(names, [("n0", "Plain"), ("n1", "After")], "{pass}");
+            assert!(rules.copies.is_none());
+        }
+        let whole = compile(&sources, None, &mut Vec::new()).unwrap().rules;
+        let left_out = [(1, "Pe".to_string())];
+        let part = |n1: &str| {
+            build(
+                &[
+                    src(0, "rule Plain { strings: $a = \"abc\" condition: $a }"),
+                    src(1, n1),
+                ],
+                None,
+            )
+            .rules
+        };
+        assert!(
+            mz_mismatch(
+                &whole,
+                &part("rule After { condition: filesize == 3 }"),
+                &[true, false],
+                &left_out
+            )
+            .is_empty()
+        );
+        // A rule missing that was not left out, a rule with other metadata,
+        // rules out of order, a rule left out of a file compiled whole, a
+        // rule left out that the whole set does not have: refused.
+        assert_eq!(
+            mz_mismatch(&whole, &part(""), &[true, false], &left_out),
+            [1]
+        );
+        assert_eq!(
+            mz_mismatch(
+                &whole,
+                &part("rule After { meta: x = 1 condition: filesize == 3 }"),
+                &[true, false],
+                &left_out
+            ),
+            [1]
+        );
+        let two = [(1, "Pe".to_string()), (1, "After".to_string())];
+        let reordered = build(&[src(0, ""), src(1, "rule After { condition: filesize == 3 }\nrule Pe { meta: score = 9 strings: $p = \"p\" condition: uint16(0) == 0x5a4d and $p }")], None).rules;
+        assert_eq!(
+            mz_mismatch(&whole, &reordered, &[true, false], &two),
+            [0, 1]
+        );
+        assert_eq!(
+            mz_mismatch(
+                &whole,
+                &part("rule After { condition: filesize == 3 }"),
+                &[true, true],
+                &left_out
+            ),
+            [1]
+        );
+        let ghost = [(1, "Pe".to_string()), (0, "Ghost".to_string())];
+        assert_eq!(
+            mz_mismatch(
+                &whole,
+                &part("rule After { condition: filesize == 3 }"),
+                &[false, false],
+                &ghost
+            ),
+            [0]
+        );
+    }
+
+    #[test]
+    fn rules_testing_content_and_path_are_split_for_later_copies() {
+        let sources = [
+            src(0, "rule Plain { strings: $a = \"abc\" condition: $a }"),
+            src(
+                1,
+                "rule Renamed { meta: score = 70 strings: $d = \"driver\" \
+                 condition: $d and not filename matches /cpuz/ }\n\
+                 rule Whole { strings: $c = \"c\" condition: $c or filename == \"c\" }",
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..2 {
+            let mut issues = Vec::new();
+            let mut rules = compile(&sources, Some(dir.path()), &mut issues).unwrap();
+            rules.prepare_copies(&sources, Some(dir.path()));
+            let c = rules.copies.as_ref().expect("rules for copies");
+            assert!(c.lite.is_some(), "round {round}");
+            assert_eq!(c.splits.len(), 1);
+            assert_eq!(c.splits[0].rule, "Renamed");
+            assert_eq!(
+                c.content_rules.get(&(1, "Renamed__content".to_string())),
+                Some(&0)
+            );
+            let mut rerun: Vec<_> = c.rerun.iter().map(|(_, r)| r.as_str()).collect();
+            rerun.sort_unstable();
+            assert_eq!(rerun, ["Renamed", "Whole"], "round {round}");
+        }
+        assert!(std::fs::read_dir(dir.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-lite.bin")
+        }));
     }
 
     #[test]
