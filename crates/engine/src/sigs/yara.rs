@@ -411,7 +411,7 @@ fn path_part(code: &[u8]) -> Option<(String, Vec<String>)> {
         .filter(|(_, r)| **r)
         .map(|(r, _)| r.name.clone())
         .collect();
-    (got == want).then(|| (part, reading))
+    (got == want).then_some((part, reading))
 }
 
 /// The index `i` of namespace `n{i}`.
