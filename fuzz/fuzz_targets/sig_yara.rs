@@ -8,6 +8,11 @@ use takedown_engine::sigs::SourceId;
 use takedown_engine::sigs::yara::{YaraSource, compile};
 
 fuzz_target!(|data: &[u8]| {
+    // The loader refuses such files before compiling, as yara-x would
+    // overflow its stack on them.
+    if takedown_engine::sigs::yara::too_deep(data).is_some() {
+        return;
+    }
     let sources = [YaraSource {
         id: SourceId(0),
         origin: "fuzz.yar".into(),

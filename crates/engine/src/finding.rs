@@ -77,6 +77,10 @@ pub enum ProblemKind {
     /// The object (a container member, or a whole container) is encrypted
     /// and none of the `--archive-password`s opened it.
     Encrypted,
+    /// Named for scanning but not a regular file or a directory (a FIFO, a
+    /// socket or a device): never opened, since reading one may block,
+    /// never end or have side effects.
+    Skipped,
 }
 
 /// Something that kept an object from being fully scanned.
@@ -114,6 +118,15 @@ impl Problem {
     pub fn encrypted(message: impl Into<String>) -> Problem {
         Problem {
             kind: ProblemKind::Encrypted,
+            limit: None,
+            message: message.into(),
+        }
+    }
+
+    /// Not a regular file: never opened.
+    pub fn skipped(message: impl Into<String>) -> Problem {
+        Problem {
+            kind: ProblemKind::Skipped,
             limit: None,
             message: message.into(),
         }

@@ -78,7 +78,12 @@ pub struct Progress {
 }
 
 enum Job {
-    File(PathBuf),
+    /// A file to scan; with `follow`, a symlink in its last component is
+    /// followed (a path the user named, or any with --follow-symlinks).
+    File {
+        path: PathBuf,
+        follow: bool,
+    },
     Stdin,
     Finding(Box<Finding>, Kind),
 }
@@ -102,10 +107,34 @@ pub fn build_excludes(opts: &RunOptions) -> Result<GlobSet, String> {
         .copied()
         .chain(opts.excludes.iter().map(String::as_str))
     {
-        let glob = Glob::new(pat).map_err(|e| format!("invalid --exclude pattern '{pat}': {e}"))?;
+        let anchored = anchor(pat);
+        let glob =
+            Glob::new(&anchored).map_err(|e| format!("invalid --exclude pattern '{pat}': {e}"))?;
         b.add(glob);
     }
     b.build().map_err(|e| e.to_string())
+}
+
+/// Paths are matched absolute, so a relative pattern naming a directory
+/// (`build/cache`, `./tmp/`) would never match: it is taken from the
+/// current directory, as the paths to scan are. A bare name (`*.iso`,
+/// `node_modules`) still matches a file name anywhere.
+fn anchor(pat: &str) -> String {
+    let trimmed = pat.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return pat.to_string();
+    }
+    if trimmed.starts_with(['/', '*']) || !trimmed.contains('/') {
+        return trimmed.to_string();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => {
+            let rel = trimmed.trim_start_matches("./");
+            let cwd = globset::escape(&cwd.to_string_lossy());
+            format!("{}/{rel}", cwd.trim_end_matches('/'))
+        }
+        Err(_) => trimmed.to_string(),
+    }
 }
 
 /// The findings of one top-level object: its own, and those of objects
@@ -176,7 +205,6 @@ pub fn run(
             let job_rx = job_rx.clone();
             let out_tx = out_tx.clone();
             let scan_opts = opts.scan.clone();
-            let nofollow = !opts.follow_symlinks;
             scope.spawn(move || {
                 let mut scanner = ObjectScanner::new(sigs, scan_opts);
                 for job in job_rx {
@@ -184,12 +212,12 @@ pub fn run(
                         continue; // drain so the walker never blocks
                     }
                     let outcome = match job {
-                        Job::File(path) => {
+                        Job::File { path, follow } => {
                             if let Ok(mut cur) = progress.current.try_lock() {
                                 cur.clear();
                                 cur.push_str(&crate::sanitize::path_for_terminal(&path));
                             }
-                            scanner.scan_path(&path, nofollow)
+                            scanner.scan_path(&path, !follow)
                         }
                         Job::Stdin => scanner.scan_reader("-", &mut std::io::stdin().lock()),
                         Job::Finding(f, kind) => {
@@ -304,11 +332,20 @@ fn walk(
             }
         };
         if meta.is_file() {
-            let _ = tx.send(Job::File(root));
+            let _ = tx.send(Job::File {
+                path: root,
+                follow: true,
+            });
             continue;
         }
         if !meta.is_dir() {
-            let _ = tx.send(Job::Finding(Box::new(Finding::new(&root)), Kind::Skipped));
+            // Named by the user, so said why it is not scanned (FIFOs and
+            // devices met while walking are passed over like `find -type f`
+            // does, and only counted).
+            let mut f = Finding::new(&root);
+            f.problems
+                .push(crate::scan::not_a_regular_file(meta.file_type()));
+            let _ = tx.send(Job::Finding(Box::new(f), Kind::Skipped));
             continue;
         }
         walk_dir(&root, opts, excludes, stop, tx);
@@ -343,16 +380,29 @@ fn walk_dir(
             }
             let job = match entry {
                 Ok(e) => match e.file_type() {
-                    Some(t) if t.is_file() => Job::File(e.into_path()),
+                    Some(t) if t.is_file() => Job::File {
+                        path: e.into_path(),
+                        follow: opts.follow_symlinks,
+                    },
                     Some(t) if t.is_dir() || t.is_symlink() => return ignore::WalkState::Continue,
                     // FIFOs, sockets, devices: never opened, counted.
                     _ => Job::Finding(Box::new(Finding::new(e.path())), Kind::Skipped),
                 },
                 Err(err) => {
                     let (path, reason) = walk_error(&err);
-                    let mut f = Finding::new(&path.unwrap_or_else(|| root.to_path_buf()));
-                    f.problems.push(Problem::error(reason));
-                    Job::Finding(Box::new(f), Kind::Failed)
+                    let path = path.unwrap_or_else(|| root.to_path_buf());
+                    let mut f = Finding::new(&path);
+                    if is_dangling_link(&path) {
+                        // Only met with --follow-symlinks: nothing to scan,
+                        // and no failure either.
+                        f.problems.push(Problem::skipped(
+                            "a symbolic link to nothing (its target does not exist); not scanned",
+                        ));
+                        Job::Finding(Box::new(f), Kind::Skipped)
+                    } else {
+                        f.problems.push(Problem::error(reason));
+                        Job::Finding(Box::new(f), Kind::Failed)
+                    }
                 }
             };
             if tx.send(job).is_err() {
@@ -361,6 +411,11 @@ fn walk_dir(
             ignore::WalkState::Continue
         })
     });
+}
+
+fn is_dangling_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && std::fs::metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn is_excluded(excludes: &GlobSet, path: &Path) -> bool {
@@ -433,6 +488,23 @@ mod tests {
             ..Default::default()
         };
         assert!(build_excludes(&bad).unwrap_err().contains("a["));
+    }
+
+    #[test]
+    fn relative_excludes_are_taken_from_the_current_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let opts = RunOptions {
+            excludes: vec!["build/cache/".into(), "./tmp".into(), "/abs/x/".into()],
+            ..Default::default()
+        };
+        let g = build_excludes(&opts).unwrap();
+        assert!(is_excluded(&g, &cwd.join("build/cache")));
+        assert!(is_excluded(&g, &cwd.join("tmp")));
+        assert!(is_excluded(&g, Path::new("/abs/x")));
+        assert!(!is_excluded(&g, Path::new("/elsewhere/build/cache/y")));
+        assert_eq!(anchor("*.iso"), "*.iso");
+        assert_eq!(anchor("name"), "name");
+        assert_eq!(anchor("/"), "/");
     }
 
     #[test]

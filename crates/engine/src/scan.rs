@@ -266,6 +266,7 @@ impl<'s> ObjectScanner<'s> {
         if !meta.is_file() {
             // Never read FIFOs, sockets or devices: they block, never end,
             // or have side effects.
+            finding.problems.push(not_a_regular_file(meta.file_type()));
             return Outcome::new(Status::Skipped, finding);
         }
         let size = meta.len();
@@ -356,6 +357,7 @@ impl<'s> ObjectScanner<'s> {
             }
         };
         if !meta.is_file() {
+            finding.problems.push(not_a_regular_file(meta.file_type()));
             return Outcome::new(Status::Skipped, finding);
         }
         let size = meta.len();
@@ -1121,6 +1123,27 @@ fn meta_json(v: &yara_x::MetaValue) -> serde_json::Value {
         yara_x::MetaValue::String(s) => crate::sanitize::for_terminal(s).into(),
         yara_x::MetaValue::Bytes(b) => crate::sanitize::bytes_for_terminal(b.as_ref()).into(),
     }
+}
+
+/// Why an object that is neither a regular file nor a directory is not
+/// read: a problem naming what it is, so that a path the user named is never
+/// passed over in silence.
+pub fn not_a_regular_file(ft: std::fs::FileType) -> Problem {
+    use std::os::unix::fs::FileTypeExt;
+    let what = if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    };
+    Problem::skipped(format!(
+        "{what}: never opened (reading one can block, never end or have side effects); not scanned"
+    ))
 }
 
 /// The reason of an I/O error without the noisy "(os error N)".

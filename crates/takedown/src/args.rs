@@ -279,7 +279,8 @@ pub struct ScanArgs {
     #[arg(short = 'L', long)]
     pub follow_symlinks: bool,
 
-    /// Skip (and report) files larger than SIZE (K, M, G suffixes).
+    /// Skip (and report) files larger than SIZE (K, M, G suffixes; 0: no
+    /// limit, as in clamscan).
     #[arg(long, value_name = "SIZE", default_value = "256M")]
     pub max_filesize: String,
 
@@ -432,10 +433,21 @@ impl ScanArgs {
                 "standard input can be used once: as `-` or as `--file-list -`, not both"
             );
         }
-        let max_filesize = takedown_engine::size::parse(&self.max_filesize)
-            .map_err(|e| anyhow::anyhow!("--max-filesize: {e}"))?;
-        if !(self.timeout.is_finite() && self.timeout > 0.0) {
-            anyhow::bail!("--timeout must be a positive number of seconds");
+        let max_filesize = match takedown_engine::size::parse(&self.max_filesize)
+            .map_err(|e| anyhow::anyhow!("--max-filesize: {e}"))?
+        {
+            // 0 is "no limit" in clamscan, whose flags users bring along.
+            // 2^60 bytes (1 EiB) is that, and leaves room for the
+            // arithmetic done on limits.
+            0 => 1 << 60,
+            n => n,
+        };
+        if !(self.timeout.is_finite() && self.timeout >= 1.0) {
+            // yara-x checks its timeout once a second: a shorter one would
+            // silently be a second anyway.
+            anyhow::bail!(
+                "--timeout must be at least 1 second (YARA timeouts are counted in whole seconds)"
+            );
         }
         if !(self.time_limit.is_finite() && self.time_limit > 0.0) {
             anyhow::bail!("--time-limit must be a positive number of seconds");
@@ -587,6 +599,12 @@ mod tests {
         );
         assert!(parse(&["scan", "x", "-j", "0"]).is_err());
         assert!(parse(&["scan", "x", "--timeout", "-1"]).is_err());
+        assert!(parse(&["scan", "x", "--timeout", "0.3"]).is_err());
+        assert!(parse(&["scan", "x", "--timeout", "1.5"]).is_ok());
+        let none = parse(&["scan", "x", "--max-filesize", "0"]).unwrap();
+        assert!(none.run.scan.max_filesize >= 1 << 60, "0 is no limit");
+        let half = parse(&["scan", "x", "--max-filesize", "1.5M"]).unwrap();
+        assert_eq!(half.run.scan.max_filesize, 3 << 19);
         let c = parse(&[
             "scan",
             "x",

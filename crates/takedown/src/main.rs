@@ -2,6 +2,24 @@
 //! options, run, print findings, choose the exit code. Everything that
 //! decides what is malware lives in `takedown-engine`.
 
+// `eprintln!`/`eprint!` that never panic. std's panic when stderr is gone
+// ("failed printing to stderr"), and `takedown scan ... 2>&1 | head` is an
+// ordinary way to run a scan: the message is lost, the scan and its exit
+// code are not. Defined before the modules so that it shadows std's macros
+// in all of them, including code written later.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod act;
 mod args;
 mod bundle;
@@ -17,7 +35,7 @@ use clap::Parser;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use takedown_engine::run::{self, Progress};
-use takedown_engine::sigs::SignatureSet;
+use takedown_engine::sigs::{LoadError, SignatureSet};
 
 /// Exit codes, as `clamscan` has them, so scripts written for it work.
 mod exit {
@@ -80,7 +98,19 @@ fn init_logging(verbose: u8, service: bool) {
 fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
     let config = a.into_config()?;
     let load_started = std::time::Instant::now();
-    let sigs = SignatureSet::load(&config.load)?;
+    let sigs = match SignatureSet::load(&config.load) {
+        Ok(sigs) => sigs,
+        Err(e) => {
+            // Every reason, not just the verdict: with nothing loaded or
+            // --strict, the issues are the whole story.
+            if let LoadError::Strict(issues) | LoadError::Empty(issues) = &e {
+                for issue in issues {
+                    eprintln!("takedown: error: {issue}");
+                }
+            }
+            return Err(e.into());
+        }
+    };
     for issue in &sigs.issues {
         eprintln!("takedown: warning: {issue}");
     }
@@ -164,16 +194,22 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
         }
     };
     drop(bar);
-    if printer.broken_pipe() {
-        // The reader went away (`| head`): nothing more to say to anyone.
-        return Ok(exit::CLEAN);
-    }
-    if config.summary {
+    if !printer.broken() && config.summary {
         printer.summary(&summary, &sigs);
     }
     printer.flush();
-    if printer.broken_pipe() {
-        return Ok(exit::CLEAN);
+    if printer.broken() {
+        // The reader went away (`| head`): nothing more to say to anyone,
+        // but the code still says what was seen. A write that failed
+        // otherwise (a full disk) lost results: an error unless something
+        // was found.
+        return Ok(if summary.files_detected > 0 {
+            exit::FOUND
+        } else if printer.failed() {
+            exit::ERROR
+        } else {
+            exit::CLEAN
+        });
     }
     Ok(if summary.interrupted {
         if config.format == args::Format::Text {

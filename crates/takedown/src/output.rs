@@ -14,7 +14,11 @@ pub struct Printer {
     out: std::io::BufWriter<std::io::Stdout>,
     /// Flush after each finding when a person is watching.
     interactive: bool,
+    /// No more output is possible (set with either of the next two).
     broken: bool,
+    /// Writing failed for another reason than the reader going away (a
+    /// full disk, an I/O error): results were lost, which is an error.
+    failed: bool,
 }
 
 const RED: &str = "\x1b[1;31m";
@@ -32,12 +36,19 @@ impl Printer {
             out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
             interactive,
             broken: false,
+            failed: false,
         }
     }
 
-    /// True once stdout was closed by its reader.
-    pub fn broken_pipe(&self) -> bool {
+    /// True once no more output is possible: stdout was closed by its
+    /// reader, or a write failed.
+    pub fn broken(&self) -> bool {
         self.broken
+    }
+
+    /// True when a write failed for another reason than a closed pipe.
+    pub fn failed(&self) -> bool {
+        self.failed
     }
 
     fn paint<'a>(&self, code: &'a str) -> &'a str {
@@ -100,6 +111,7 @@ impl Printer {
                     ProblemKind::Timeout => "timeout",
                     ProblemKind::Limit => "limit",
                     ProblemKind::Encrypted => "encrypted",
+                    ProblemKind::Skipped => "skipped",
                 };
                 eprintln!(
                     "takedown: {yellow}{what}{reset}: {shown}: {}",
@@ -230,6 +242,7 @@ impl Printer {
             Err(e) => {
                 eprintln!("takedown: error: cannot write output: {e}");
                 self.broken = true;
+                self.failed = true;
                 false
             }
         }

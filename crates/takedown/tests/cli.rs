@@ -4,6 +4,7 @@ mod util;
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use util::*;
 
 #[test]
@@ -289,10 +290,51 @@ fn fifo_socket_and_symlink_loop_do_not_stop_the_scan() {
             "a loop is only seen when following links"
         );
     }
-    // A FIFO named explicitly is skipped too.
-    let o = t.json(&[fifo.to_str().unwrap()]);
+    // Met while walking, they are only counted: no finding names them.
+    let o = t.json(&[t.path("tree").to_str().unwrap()]);
+    assert!(
+        findings(&o)
+            .iter()
+            .all(|f| f["problems"].as_array().unwrap().is_empty()),
+        "{}",
+        stdout(&o)
+    );
+    // Named explicitly, each is skipped (never opened: the scan finishes) and
+    // said to be, with what it is; that is no error (exit 0).
+    let sock = t.path("tree/sock");
+    let o = t.json(&[fifo.to_str().unwrap(), sock.to_str().unwrap(), "/dev/null"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(summary(&o)["skipped"], 1);
+    assert_eq!(summary(&o)["skipped"], 3);
+    assert_eq!(summary(&o)["errors"], 0);
+    let said: Vec<(String, String)> = findings(&o)
+        .iter()
+        .map(|f| {
+            let p = &f["problems"][0];
+            assert_eq!(p["kind"], "skipped", "{f}");
+            (
+                f["path"].as_str().unwrap().to_string(),
+                p["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(said.len(), 3, "{}", stdout(&o));
+    for (path, what) in [
+        (fifo.to_str().unwrap(), "a FIFO:"),
+        (sock.to_str().unwrap(), "a socket:"),
+        ("/dev/null", "a character device:"),
+    ] {
+        assert!(
+            said.iter().any(|(p, m)| p == path && m.starts_with(what)),
+            "{path}: {said:?}"
+        );
+    }
+    let o = t.run(&["scan", fifo.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipped") && stderr(&o).contains("a FIFO: never opened"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -307,6 +349,118 @@ fn symlinks_are_not_followed_unless_asked() {
     let o = t.json(&["-L", &t.arg("tree")]);
     assert_eq!(code(&o), 1);
     assert_eq!(findings(&o).len(), 2);
+    // A link named on the command line is followed: the user asked for it.
+    let o = t.json(&[&t.arg("tree/filelink")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(findings(&o)[0]["detections"][0]["name"], "EICAR_Test_File");
+    // With -L, a link to nothing is skipped and said to be, not an error.
+    std::os::unix::fs::symlink(t.path("nowhere"), t.path("tree/dangling")).unwrap();
+    let o = t.json(&["-L", &t.arg("tree")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(summary(&o)["errors"], 0, "{}", stdout(&o));
+    let dangling: Vec<_> = findings(&o)
+        .into_iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("dangling"))
+        .collect();
+    assert_eq!(dangling.len(), 1, "{}", stdout(&o));
+    assert_eq!(dangling[0]["problems"][0]["kind"], "skipped");
+}
+
+#[test]
+fn relative_exclude_is_taken_from_the_current_directory() {
+    let t = Tree::new();
+    t.write("tree/keep/eicar.com", eicar());
+    t.write("tree/skip/eicar.com", eicar());
+    let mut c = t.cmd();
+    c.current_dir(t.root()).args([
+        "scan",
+        "--format",
+        "json",
+        "--exclude",
+        "tree/skip/",
+        "tree",
+    ]);
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let paths: Vec<String> = findings(&o)
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    assert!(paths[0].ends_with("keep/eicar.com"), "{paths:?}");
+}
+
+#[test]
+fn signature_files_that_are_fifos_or_have_a_bom_or_nest_too_deep() {
+    let t = Tree::new();
+    t.write("tree/hello.txt", b"hello");
+    t.write(
+        "rules/bom.yar",
+        b"\xEF\xBB\xBFrule Hello { strings: $a = \"hello\" condition: $a }\n",
+    );
+    t.write(
+        "rules/iocs/filename-iocs.txt",
+        b"\xEF\xBB\xBFhello\\.txt;70\n",
+    );
+    let deep = format!("rule Deep {{ condition: {}true }}\n", "not ".repeat(50_000));
+    t.write("rules/deep.yar", deep);
+    let fifo = t.path("rules/fifo.yar");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let (rules, tree) = (t.arg("rules"), t.arg("tree"));
+    // Met in the directory or named directly, the FIFO never hangs the
+    // load; the deep file never reaches the compiler (it would abort the
+    // run); the byte order marks cost nothing.
+    for named in [false, true] {
+        let mut args = vec!["--no-builtin", "-s", &rules, &tree];
+        if named {
+            args.extend(["-s", fifo.to_str().unwrap()]);
+        }
+        let o = t.json(&args);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(
+            err.contains("fifo.yar: cannot read: not a regular file"),
+            named,
+            "only a FIFO named with -s is worth a word: {err}"
+        );
+        assert!(
+            err.contains("deep.yar:1: nested more than 1000 levels deep"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("bom.yar") && !err.contains("filename-iocs"),
+            "{err}"
+        );
+        let found = findings(&o);
+        let mut engines: Vec<&str> = found[0]["detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["engine"].as_str().unwrap())
+            .collect();
+        engines.sort_unstable();
+        assert_eq!(engines, ["name", "yara"], "{}", stdout(&o));
+    }
+}
+
+#[test]
+fn nothing_loaded_says_why() {
+    let t = Tree::new();
+    t.write("tree/x", b"x");
+    t.write("rules/broken.yar", b"rule { condition: }");
+    t.write("rules/iocs/filename-iocs.txt", b";\n");
+    let o = t.run(&[
+        "scan",
+        "--no-builtin",
+        "-s",
+        &t.arg("rules"),
+        &t.arg("tree"),
+    ]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("broken.yar:1:"), "{err}");
+    assert!(err.contains("filename-iocs.txt:1:"), "{err}");
+    assert!(err.contains("no signatures loaded"), "{err}");
 }
 
 #[test]
@@ -555,8 +709,56 @@ fn broken_pipe_exits_quietly() {
     std::io::Read::read_exact(&mut out, &mut first).unwrap();
     drop(out);
     let o = child.wait_with_output().unwrap();
-    assert_eq!(code(&o), 0, "quiet exit on a closed pipe");
+    assert_eq!(
+        code(&o),
+        1,
+        "quiet exit on a closed pipe, saying what it saw"
+    );
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn closed_stderr_is_no_panic() {
+    // `2>&1 | head -1`: stderr goes away while problems are still printed.
+    let t = Tree::new();
+    let missing: Vec<String> = (0..3000).map(|i| t.arg(&format!("gone{i}"))).collect();
+    let mut c = t.cmd();
+    c.arg("scan")
+        .args(&missing)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut err, &mut first).unwrap();
+    drop(err);
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "errors and nothing found, no panic (101)"
+    );
+}
+
+#[test]
+fn failed_output_write_is_an_error() {
+    // A full disk under stdout loses results: never a silent exit 0.
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let t = Tree::new();
+    for i in 0..3000 {
+        t.write(&format!("dirty/{i:04}.com"), eicar());
+        t.write(&format!("clean/{i:04}.txt"), b"harmless");
+    }
+    for (tree, want) in [("dirty", 1), ("clean", 2)] {
+        let mut c = t.cmd();
+        c.args(["scan", "--format", "json", &t.arg(tree)])
+            .stdout(std::fs::File::create("/dev/full").unwrap());
+        let o = c.output().unwrap();
+        assert_eq!(code(&o), want, "{tree}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cannot write output"), "{}", stderr(&o));
+    }
 }
 
 #[test]
@@ -625,9 +827,14 @@ fn json_output_matches_the_schema() {
         &t.arg("sigs"),
         &t.arg("tree"),
         &t.arg("missing"),
+        "/dev/null",
     ]);
     let lines = ndjson(&o);
-    assert!(lines.len() >= 5, "{lines:?}");
+    assert!(lines.len() >= 6, "{lines:?}");
+    assert!(
+        lines.iter().any(|v| v["problems"][0]["kind"] == "skipped"),
+        "{lines:?}"
+    );
     for v in &lines {
         if let Err(e) = validator.validate(v) {
             panic!("schema violation: {e}\n{v}");
@@ -642,9 +849,11 @@ fn yara_timeout_is_a_problem_and_the_scan_goes_on() {
     let t = Tree::new();
     // A condition that touches every byte of a large file many times.
     t.write("sigs/slow.yar", "rule Slow { condition: for all i in (0..filesize - 1) : ( for all j in (0..3) : ( uint8(i) != 0xAB ) ) and for all k in (0..filesize - 1) : ( uint16(k) != 0xABAB ) }");
-    t.write("tree/big.bin", vec![0u8; 32 << 20]);
+    // About 3.5 s in a release build: well over the shortest timeout, 1 s
+    // (yara-x counts timeouts in whole seconds).
+    t.write("tree/big.bin", vec![0u8; 64 << 20]);
     t.write("tree/eicar.com", eicar());
-    let o = t.json(&["--timeout", "0.2", "-s", &t.arg("sigs"), &t.arg("tree")]);
+    let o = t.json(&["--timeout", "1", "-s", &t.arg("sigs"), &t.arg("tree")]);
     let f = findings(&o);
     let big = f
         .iter()

@@ -210,9 +210,10 @@ pub enum LoadError {
     /// `strict` and at least one issue.
     #[error("{} signature problem(s) and --strict is set; first: {}", .0.len(), .0[0])]
     Strict(Vec<SigIssue>),
-    /// Nothing loaded at all.
+    /// Nothing loaded at all; the issues say why (they are what a user
+    /// needs most then, so they travel with the error).
     #[error("no signatures loaded (all sources empty or invalid, and the built-in pack is off)")]
-    Empty,
+    Empty(Vec<SigIssue>),
 }
 
 /// Every loaded signature, immutable and shared by all scanning threads.
@@ -249,7 +250,7 @@ impl SignatureSet {
             return Err(LoadError::Strict(set.issues));
         }
         if set.is_empty() {
-            return Err(LoadError::Empty);
+            return Err(LoadError::Empty(set.issues));
         }
         Ok(set)
     }
@@ -341,6 +342,19 @@ impl SignatureSet {
                             ),
                         )),
                     }
+                }
+                if let Some((line, _)) = yara::too_deep(&code) {
+                    // Compiling it could overflow the stack: a crash, not
+                    // an error, so it never reaches yara-x.
+                    issues.push(SigIssue::line(
+                        &origin,
+                        line,
+                        format!(
+                            "nested more than {} levels deep: file refused, since compiling it could exhaust the stack",
+                            yara::MAX_NESTING
+                        ),
+                    ));
+                    continue;
                 }
                 let id = set.add_source(origin.clone(), kind);
                 yara_sources.push(yara::YaraSource { id, origin, code });
@@ -690,9 +704,16 @@ impl SourceKind {
 
 /// Opens a signature file for reading line by line (at most
 /// [`MAX_SIGNATURE_FILE`] bytes of it).
-fn open_limited(path: &Path) -> std::io::Result<impl std::io::BufRead> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
+/// Opens a signature file: a regular file no larger than
+/// [`MAX_SIGNATURE_FILE`]. `O_NONBLOCK` so that a FIFO put where a file was
+/// expected cannot hang the load waiting for a writer (it is then refused
+/// as not a regular file); on a regular file the flag does nothing.
+fn open_signature_file(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
@@ -702,10 +723,21 @@ fn open_limited(path: &Path) -> std::io::Result<impl std::io::BufRead> {
             "larger than {MAX_SIGNATURE_FILE} bytes"
         )));
     }
-    Ok(std::io::BufReader::with_capacity(
-        1 << 20,
-        file.take(MAX_SIGNATURE_FILE),
-    ))
+    Ok((file, meta.len()))
+}
+
+/// The UTF-8 byte order mark some Windows editors put first: not part of
+/// the first line (it would cost that line's IOC or rule).
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn open_limited(path: &Path) -> std::io::Result<impl std::io::BufRead> {
+    use std::io::{BufRead, Read};
+    let (file, _) = open_signature_file(path)?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file.take(MAX_SIGNATURE_FILE));
+    if r.fill_buf()?.starts_with(BOM) {
+        r.consume(BOM.len());
+    }
+    Ok(r)
 }
 
 /// Largest signature file read: bigger files are almost certainly not
@@ -714,18 +746,12 @@ const MAX_SIGNATURE_FILE: u64 = 1 << 30;
 
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > MAX_SIGNATURE_FILE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_SIGNATURE_FILE} bytes"
-        )));
-    }
-    let mut out = Vec::with_capacity(meta.len() as usize);
+    let (file, len) = open_signature_file(path)?;
+    let mut out = Vec::with_capacity(len as usize);
     file.take(MAX_SIGNATURE_FILE).read_to_end(&mut out)?;
+    if out.starts_with(BOM) {
+        out.drain(..BOM.len());
+    }
     Ok(out)
 }
 
@@ -827,7 +853,7 @@ mod tests {
     fn nothing_loaded_is_an_error() {
         assert!(matches!(
             SignatureSet::load(&LoadOptions::default()),
-            Err(LoadError::Empty)
+            Err(LoadError::Empty(_))
         ));
     }
 
@@ -911,7 +937,7 @@ mod tests {
             paths: vec![dir.path().to_path_buf()],
             ..Default::default()
         };
-        assert!(matches!(SignatureSet::load(&opts), Err(LoadError::Empty)));
+        assert!(matches!(SignatureSet::load(&opts), Err(LoadError::Empty(i)) if i.len() == 1));
         let set = SignatureSet::load_all(&opts).unwrap();
         assert!(set.is_empty());
         assert_eq!(set.issues.len(), 1);

@@ -177,6 +177,14 @@ fn analyse(pattern: &str) -> Result<Option<Vec<Vec<u8>>>, String> {
         .build()
         .parse(pattern)
         .map_err(|e| not_supported(pattern, &e.to_string()))?;
+    if hir.properties().minimum_len() == Some(0) {
+        // Searched unanchored, a regex that can match nothing at all (an
+        // empty field, `.*`, `(a|)`) flags every path on the machine.
+        return Err(format!(
+            "regex '{}' can match the empty string, so it would flag every path",
+            crate::sanitize::for_terminal(pattern)
+        ));
+    }
     let best = [ExtractKind::Prefix, ExtractKind::Suffix]
         .into_iter()
         .filter_map(|kind| {
@@ -365,6 +373,19 @@ mod tests {
         );
         idx.finish().unwrap();
         (idx, issues)
+    }
+
+    #[test]
+    fn regexes_matching_every_path_are_refused() {
+        let (idx, issues) = load(";\n;;\n;50\n.*;60\n(a|);70\nevil\\.exe;80\n");
+        assert_eq!(issues.len(), 5, "{issues:?}");
+        assert!(
+            issues.iter().all(|i| i.to_string().contains("every path")),
+            "{issues:?}"
+        );
+        assert!(issues[0].to_string().contains(":1:"), "{}", issues[0]);
+        assert!(idx.matches(b"/home/u/notes.txt").is_empty());
+        assert_eq!(idx.matches(b"/tmp/evil.exe").len(), 1);
     }
 
     #[test]

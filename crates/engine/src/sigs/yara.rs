@@ -37,8 +37,10 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+mod depth;
 mod gate;
 mod split;
+pub use depth::{MAX_NESTING, too_deep};
 pub use split::SplitRule;
 
 /// The yara-x version compiled in; part of the cache key. Pinned with `=`
