@@ -1,0 +1,410 @@
+//! Findings as the exports read them: the NDJSON of `takedown scan --format
+//! json` (specified in `docs/finding.schema.json`), read back.
+//!
+//! The exports (STIX, MISP, HTML) work on these records, not on the
+//! engine's types, so that findings saved on many machines, by other
+//! versions, can be merged and exported later, and so that this crate
+//! does not need the scan engine. `takedown scan --format stix` builds
+//! the same records from its findings.
+//!
+//! One NDJSON file is one run: its findings, then its summary line. A
+//! line that is not a finding or a summary is an error naming the file and
+//! line; the other lines are still read.
+
+use serde::{Deserialize, Serialize};
+use std::io::BufRead;
+
+/// One detection (schema: `detection`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectionRecord {
+    /// `yara`, `hash`, `name`, `clamav`, `heuristic`.
+    pub engine: String,
+    /// Rule or IOC name.
+    pub name: String,
+    /// Score.
+    #[serde(default)]
+    pub score: u32,
+    /// YARA tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// YARA metadata, or the matched IOC value; for indicators read from
+    /// STIX or MISP also `indicator` (its id), `malware_family`, `tlp`,
+    /// `producer`.
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Signature file.
+    #[serde(default)]
+    pub source: String,
+}
+
+impl DetectionRecord {
+    /// A string metadata value.
+    pub fn meta_str(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).and_then(|v| v.as_str())
+    }
+
+    /// The STIX indicator id (or MISP attribute uuid) it came from, when
+    /// it came from one.
+    pub fn indicator_id(&self) -> Option<&str> {
+        self.meta_str("indicator")
+    }
+
+    /// The malware family, from the indicator or the YARA metadata.
+    pub fn family(&self) -> Option<&str> {
+        self.meta_str("malware_family")
+            .or_else(|| self.meta_str("malware"))
+            .or_else(|| self.meta_str("family"))
+    }
+}
+
+/// One problem (schema: `problem`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProblemRecord {
+    /// `error`, `timeout`, `limit`, `encrypted`, `skipped`.
+    pub kind: String,
+    /// The limit hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// What an action did (schema: `action`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// `quarantine` or `delete`.
+    pub action: String,
+    /// `done`, `refused`, `failed`, `skipped`.
+    pub status: String,
+    /// The file acted on.
+    #[serde(default)]
+    pub target: String,
+    /// Vault item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One finding (schema: `finding`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    /// Path (lossy UTF-8).
+    pub path: String,
+    /// Exact path bytes, base64, when not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_base64: Option<String>,
+    /// Names inside containers, outermost first.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    /// Size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Detections.
+    #[serde(default)]
+    pub detections: Vec<DetectionRecord>,
+    /// Problems.
+    #[serde(default)]
+    pub problems: Vec<ProblemRecord>,
+    /// Action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionRecord>,
+}
+
+impl FindingRecord {
+    /// The file name of the innermost object (the last chain element, else
+    /// the path's last component).
+    pub fn file_name(&self) -> &str {
+        match self.chain.last() {
+            Some(n) => n.rsplit(['/', '\\']).next().unwrap_or(n),
+            None => self.path.rsplit(['/', '\\']).next().unwrap_or(&self.path),
+        }
+    }
+
+    /// The path with the container chain, `a.zip!b.exe`.
+    pub fn display_path(&self) -> String {
+        let mut s = self.path.clone();
+        for c in &self.chain {
+            s.push('!');
+            s.push_str(c);
+        }
+        s
+    }
+}
+
+/// A signature file the run loaded (summary `signatures`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// Path or `builtin:...`.
+    pub path: String,
+    /// Its kind (`yara`, `stix`, `misp`, `clamav-sha`, ...).
+    #[serde(default)]
+    pub kind: String,
+    /// Entries loaded.
+    #[serde(default)]
+    pub entries: u64,
+}
+
+/// The summary line (schema: `summary`), with the optional run context a
+/// scan adds (`host`, `started`, `signatures`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRecord {
+    /// Files scanned.
+    #[serde(default)]
+    pub files_scanned: u64,
+    /// Bytes scanned.
+    #[serde(default)]
+    pub bytes_scanned: u64,
+    /// Objects inside containers scanned.
+    #[serde(default)]
+    pub members_scanned: u64,
+    /// Files with detections.
+    #[serde(default)]
+    pub files_detected: u64,
+    /// Detections.
+    #[serde(default)]
+    pub detections: u64,
+    /// Errors.
+    #[serde(default)]
+    pub errors: u64,
+    /// Skipped.
+    #[serde(default)]
+    pub skipped: u64,
+    /// Wall time.
+    #[serde(default)]
+    pub elapsed_seconds: f64,
+    /// Interrupted.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Quarantined.
+    #[serde(default)]
+    pub quarantined: u64,
+    /// Deleted.
+    #[serde(default)]
+    pub deleted: u64,
+    /// Refused.
+    #[serde(default)]
+    pub refused: u64,
+    /// Failed.
+    #[serde(default)]
+    pub failed: u64,
+    /// Host name of the machine scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// When the run started (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// The signature files loaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<SourceRecord>,
+}
+
+/// One run: the findings of one NDJSON file and its summary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Run {
+    /// Where it was read from (file name), or `scan` for a live run.
+    pub origin: String,
+    /// The findings.
+    pub findings: Vec<FindingRecord>,
+    /// The summary; `None` when the file has none (cut short).
+    pub summary: Option<SummaryRecord>,
+}
+
+impl Run {
+    /// The host of the run: the summary's, else the origin.
+    pub fn host(&self) -> &str {
+        self.summary
+            .as_ref()
+            .and_then(|s| s.host.as_deref())
+            .unwrap_or(&self.origin)
+    }
+
+    /// When the run started, when known.
+    pub fn started(&self) -> Option<time::OffsetDateTime> {
+        let s = self.summary.as_ref()?.started.as_deref()?;
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    }
+
+    /// When the run ended: start plus elapsed time, when known.
+    pub fn finished(&self) -> Option<time::OffsetDateTime> {
+        let s = self.summary.as_ref()?;
+        let secs = if s.elapsed_seconds.is_finite() && s.elapsed_seconds >= 0.0 {
+            s.elapsed_seconds.min(1e9)
+        } else {
+            0.0
+        };
+        Some(self.started()? + time::Duration::seconds_f64(secs))
+    }
+}
+
+/// A line of a findings file that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}:{line}: {reason}")]
+pub struct LineError {
+    /// File.
+    pub origin: String,
+    /// 1-based line.
+    pub line: usize,
+    /// Why.
+    pub reason: String,
+}
+
+/// Longest NDJSON line read (a finding with thousands of detections is a
+/// few MB; a longer line is not a finding).
+pub const MAX_LINE: usize = 64 << 20;
+
+/// Reads one findings NDJSON stream. Bad lines are returned as errors
+/// beside the run; reading goes on after them.
+pub fn read_run(reader: impl BufRead, origin: &str) -> (Run, Vec<LineError>) {
+    let mut run = Run {
+        origin: origin.to_string(),
+        ..Default::default()
+    };
+    let mut errors = Vec::new();
+    let mut reader = reader;
+    let mut buf = Vec::new();
+    let mut line = 0usize;
+    loop {
+        buf.clear();
+        line += 1;
+        match read_line_limited(&mut reader, &mut buf, MAX_LINE) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                errors.push(LineError {
+                    origin: origin.to_string(),
+                    line,
+                    reason: e.to_string(),
+                });
+                if e.kind() != std::io::ErrorKind::InvalidData {
+                    break;
+                }
+                continue;
+            }
+        }
+        let text = buf.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        let err = |reason: String| LineError {
+            origin: origin.to_string(),
+            line,
+            reason,
+        };
+        let value: serde_json::Value = match serde_json::from_slice(text) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(err(format!("not JSON: {e}")));
+                continue;
+            }
+        };
+        match value.get("type").and_then(|t| t.as_str()) {
+            Some("finding") => match serde_json::from_value::<FindingRecord>(value) {
+                Ok(f) => run.findings.push(f),
+                Err(e) => errors.push(err(format!("not a finding: {e}"))),
+            },
+            Some("summary") => match serde_json::from_value::<SummaryRecord>(value) {
+                Ok(s) => {
+                    if run.summary.is_some() {
+                        errors.push(err("a second summary line; the first is kept".into()));
+                    } else {
+                        run.summary = Some(s);
+                    }
+                }
+                Err(e) => errors.push(err(format!("not a summary: {e}"))),
+            },
+            _ => errors.push(err(
+                "neither a finding nor a summary (no \"type\": \"finding\"|\"summary\")".into(),
+            )),
+        }
+    }
+    (run, errors)
+}
+
+/// Reads one line into `buf` (without its newline); a line over `max`
+/// bytes is skipped to its end and reported as `InvalidData`.
+fn read_line_limited(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<usize> {
+    let mut total = 0usize;
+    let mut too_long = false;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let (used, done) = match memchr(chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if !too_long {
+            let part = if done { &chunk[..used - 1] } else { &chunk[..used] };
+            if buf.len() + part.len() > max {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(part);
+            }
+        }
+        total += used;
+        r.consume(used);
+        if done {
+            break;
+        }
+    }
+    if too_long {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("line longer than {max} bytes, skipped"),
+        ));
+    }
+    Ok(total)
+}
+
+fn memchr(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_findings_and_summary_and_reports_bad_lines() {
+        let text = r#"{"type":"finding","version":1,"path":"/tmp/a.zip","chain":["x.exe"],"size":68,"sha256":"aa","detections":[{"engine":"yara","name":"R","score":100,"tags":[],"metadata":{"malware_family":"Nymaim"},"source":"r.yar"}],"problems":[]}
+not json
+{"type":"other"}
+
+{"type":"summary","version":1,"files_scanned":3,"bytes_scanned":10,"bytes_read":10,"members_scanned":1,"files_detected":1,"detections":1,"errors":0,"skipped":0,"elapsed_seconds":1.5,"interrupted":false,"quarantined":0,"deleted":0,"refused":0,"failed":0,"host":"pc1","started":"2026-12-06T10:00:00Z"}
+"#;
+        let (run, errors) = read_run(text.as_bytes(), "f.ndjson");
+        assert_eq!(run.findings.len(), 1);
+        assert_eq!(run.findings[0].display_path(), "/tmp/a.zip!x.exe");
+        assert_eq!(run.findings[0].file_name(), "x.exe");
+        assert_eq!(run.findings[0].detections[0].family(), Some("Nymaim"));
+        assert_eq!(run.host(), "pc1");
+        assert_eq!(
+            run.finished().unwrap().unix_timestamp(),
+            run.started().unwrap().unix_timestamp() + 1
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].line, 2);
+        assert_eq!(errors[1].line, 3);
+    }
+
+    #[test]
+    fn overlong_line_is_skipped_not_fatal() {
+        let mut text = vec![b'x'; 100];
+        text.extend_from_slice(b"\n{\"type\":\"summary\"}\n");
+        let mut r = std::io::BufReader::with_capacity(8, &text[..]);
+        let mut buf = Vec::new();
+        let e = read_line_limited(&mut r, &mut buf, 10).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        buf.clear();
+        read_line_limited(&mut r, &mut buf, 100).unwrap();
+        assert_eq!(buf, b"{\"type\":\"summary\"}");
+    }
+}
