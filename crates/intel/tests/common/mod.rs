@@ -3,7 +3,7 @@
 //! taxii2-client, medallion), which `.ci/run` installs into `.venv`.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The Python with the reference tools: `TAKEDOWN_PYTHON`, else the
@@ -33,7 +33,7 @@ pub fn python() -> Option<PathBuf> {
 
 /// Runs `script` with the reference Python, arguments after it; panics
 /// with its output unless it exits 0. Returns its stdout.
-pub fn run_python(python: &PathBuf, script: &str, args: &[&str]) -> String {
+pub fn run_python(python: &Path, script: &str, args: &[&str]) -> String {
     let out = Command::new(python)
         .arg("-c")
         .arg(script)
@@ -51,6 +51,6 @@ pub fn run_python(python: &PathBuf, script: &str, args: &[&str]) -> String {
 }
 
 /// A tool of the venv (`stix2_validator`, `medallion`), beside its Python.
-pub fn venv_tool(python: &PathBuf, name: &str) -> PathBuf {
+pub fn venv_tool(python: &std::path::Path, name: &str) -> PathBuf {
     python.parent().unwrap().join(name)
 }
