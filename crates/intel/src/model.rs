@@ -424,7 +424,11 @@ pub fn parse_cidr(v: &str) -> Result<(IpAddr, u8), String> {
             IpAddr::V4((u32::from(a) & mask).into())
         }
         IpAddr::V6(a) => {
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             IpAddr::V6((u128::from(a) & mask).into())
         }
     };
@@ -524,27 +528,48 @@ mod tests {
     #[test]
     fn values_are_normalised() {
         let n = |k, v| normalise(k, v);
-        assert_eq!(n(Kind::Md5, " D41D8CD98F00B204E9800998ECF8427E ").unwrap(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            n(Kind::Md5, " D41D8CD98F00B204E9800998ECF8427E ").unwrap(),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
         assert!(n(Kind::Sha1, "d41d8cd98f00b204e9800998ecf8427e").is_err());
-        assert_eq!(n(Kind::Domain, "Evil.Example.COM.").unwrap(), "evil.example.com");
+        assert_eq!(
+            n(Kind::Domain, "Evil.Example.COM.").unwrap(),
+            "evil.example.com"
+        );
         assert!(n(Kind::Domain, "a..b").is_err());
         assert!(n(Kind::Domain, "a b.com").is_err());
         assert_eq!(n(Kind::Ipv4, "198.51.100.7/24").unwrap(), "198.51.100.0/24");
         assert_eq!(n(Kind::Ipv4, "192.0.2.1").unwrap(), "192.0.2.1");
         assert_eq!(n(Kind::Ipv4, "192.0.2.1/32").unwrap(), "192.0.2.1");
         assert!(n(Kind::Ipv4, "2001:db8::1").is_err());
-        assert_eq!(n(Kind::Ipv6, "2001:DB8:0:0::1/32").unwrap(), "2001:db8::/32");
+        assert_eq!(
+            n(Kind::Ipv6, "2001:DB8:0:0::1/32").unwrap(),
+            "2001:db8::/32"
+        );
         assert!(n(Kind::Ipv4, "192.0.2.1/33").is_err());
-        assert_eq!(n(Kind::Url, "HTTP://evil.example/a?b").unwrap(), "http://evil.example/a?b");
+        assert_eq!(
+            n(Kind::Url, "HTTP://evil.example/a?b").unwrap(),
+            "http://evil.example/a?b"
+        );
         assert!(n(Kind::Url, "evil.example/a").is_err());
-        assert_eq!(n(Kind::Email, "Boss@Evil.Example").unwrap(), "boss@evil.example");
+        assert_eq!(
+            n(Kind::Email, "Boss@Evil.Example").unwrap(),
+            "boss@evil.example"
+        );
         assert!(n(Kind::Email, "nobody").is_err());
         assert!(n(Kind::Domain, "").is_err());
     }
 
     #[test]
     fn tlp_names_and_stix_ids() {
-        for t in [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red] {
+        for t in [
+            Tlp::Clear,
+            Tlp::Green,
+            Tlp::Amber,
+            Tlp::AmberStrict,
+            Tlp::Red,
+        ] {
             assert_eq!(Tlp::parse(t.as_str()), Some(t));
             assert_eq!(Tlp::from_stix_id(t.stix_id()), Some(t));
         }

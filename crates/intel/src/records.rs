@@ -328,7 +328,11 @@ pub fn read_run(reader: impl BufRead, origin: &str) -> (Run, Vec<LineError>) {
 
 /// Reads one line into `buf` (without its newline); a line over `max`
 /// bytes is skipped to its end and reported as `InvalidData`.
-fn read_line_limited(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<usize> {
+fn read_line_limited(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<usize> {
     let mut total = 0usize;
     let mut too_long = false;
     loop {
@@ -341,7 +345,11 @@ fn read_line_limited(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std
             None => (chunk.len(), false),
         };
         if !too_long {
-            let part = if done { &chunk[..used - 1] } else { &chunk[..used] };
+            let part = if done {
+                &chunk[..used - 1]
+            } else {
+                &chunk[..used]
+            };
             if buf.len() + part.len() > max {
                 too_long = true;
                 buf.clear();
