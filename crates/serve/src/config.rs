@@ -31,6 +31,8 @@ pub struct Config {
     pub auth: Auth,
     /// clamd protocol options.
     pub clamd: ClamdConfig,
+    /// The TAXII 2.1 server (off by default; docs/taxii.md).
+    pub taxii: crate::taxii::TaxiiConfig,
 }
 
 /// `[listen]`.
@@ -214,6 +216,8 @@ pub struct Settings {
     pub tokens_required: bool,
     /// clamd options.
     pub clamd: ClamdConfig,
+    /// The TAXII server, when enabled.
+    pub taxii: Option<crate::taxii::TaxiiSettings>,
 }
 
 /// Largest accepted `max_requests`: each admitted request may hold
@@ -314,7 +318,9 @@ impl Config {
         }
         let exposed = http.iter().chain(&clamd_tcp).any(|a| !a.ip().is_loopback());
         let has_tokens = !self.auth.tokens.is_empty() || !self.auth.admin_tokens.is_empty();
-        if !http.iter().all(|a| a.ip().is_loopback()) && !has_tokens {
+        // TAXII tokens of its own also close an exposed listener: without
+        // `auth` tokens nobody can then scan, and TAXII needs its tokens.
+        if !http.iter().all(|a| a.ip().is_loopback()) && !has_tokens && !self.taxii.has_tokens() {
             anyhow::bail!(
                 "HTTP listens beyond loopback ({}): configure auth.tokens (or --token-file) so that not anyone who can reach it can use it",
                 list(&http)
@@ -359,6 +365,15 @@ impl Config {
             admin_tokens: self.auth.admin_tokens.clone(),
             tokens_required: self.auth.required || exposed || has_tokens,
             clamd: self.clamd.clone(),
+            taxii: self.taxii.validate(
+                &self
+                    .auth
+                    .tokens
+                    .iter()
+                    .chain(&self.auth.admin_tokens)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )?,
         })
     }
 }

@@ -36,7 +36,12 @@ type App = Arc<Service>;
 
 /// The router of every HTTP endpoint.
 pub fn router(service: Arc<Service>) -> Router {
+    let taxii = match &service.taxii {
+        Some(t) => crate::taxii::routes::router(&t.settings.prefix),
+        None => Router::new(),
+    };
     Router::new()
+        .merge(taxii)
         .route("/", get(web::index).post(web::form_scan))
         .route("/static/app.js", get(web::script))
         .route("/static/style.css", get(web::style))

@@ -4,7 +4,8 @@
 //! clamd protocol ([`clamd`]) over the same [`service::Service`]: one
 //! signature generation at a time ([`state`]), one pool of scan workers
 //! ([`pool`]), one set of limits and metrics ([`metrics`]). Configuration
-//! is a TOML file whose defaults need no set-up ([`config`]).
+//! is a TOML file whose defaults need no set-up ([`config`]). The same
+//! HTTP listeners can also serve TAXII 2.1 ([`taxii`], off by default).
 //!
 //! [`start`] binds every listener and returns their addresses; [`run`]
 //! also waits for SIGTERM/SIGINT (graceful shutdown: stop accepting,
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod pool;
 pub mod service;
 pub mod state;
+pub mod taxii;
 pub mod web;
 
 use hyper_util::rt::{TokioIo, TokioTimer};

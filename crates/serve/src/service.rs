@@ -27,6 +27,8 @@ pub struct Service {
     pub shutdown: CancellationToken,
     /// Every connection task, so that shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// The TAXII server, when enabled.
+    pub taxii: Option<Arc<crate::taxii::Taxii>>,
 }
 
 /// An admitted scan request; dropping it lets the next one in.
@@ -54,6 +56,10 @@ impl Service {
     /// Loads the signatures (blocking) and starts the workers.
     pub fn new(settings: Settings) -> anyhow::Result<Arc<Service>> {
         let sigs = Signatures::load(&settings.load)?;
+        let taxii = match &settings.taxii {
+            Some(t) => Some(Arc::new(crate::taxii::Taxii::open(t.clone())?)),
+            None => None,
+        };
         let metrics = Arc::new(Metrics::new());
         let pool = Pool::start(settings.workers, settings.scan.clone(), metrics.clone())
             .map_err(|e| anyhow::anyhow!("cannot start scan workers: {e}"))?;
@@ -70,6 +76,7 @@ impl Service {
             metrics,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            taxii,
         }))
     }
 

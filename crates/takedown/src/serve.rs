@@ -105,6 +105,20 @@ pub struct ServeArgs {
     /// Accept the clamd SHUTDOWN command.
     #[arg(long, help_heading = "Access")]
     pub allow_shutdown: bool,
+
+    /// Serve TAXII 2.1 (collections come from the [taxii] section of
+    /// --config; see docs/taxii.md).
+    #[arg(long, help_heading = "TAXII")]
+    pub taxii: bool,
+    /// The TAXII object database [default: /var/lib/takedown/taxii.sqlite3
+    /// for root, else $XDG_DATA_HOME/takedown/taxii.sqlite3 or
+    /// ~/.local/share/takedown/taxii.sqlite3].
+    #[arg(long, value_name = "FILE", help_heading = "TAXII")]
+    pub taxii_db: Option<PathBuf>,
+    /// TAXII tokens, one `NAME TOKEN` per line (names are what
+    /// collections' read/write lists grant).
+    #[arg(long, value_name = "FILE", help_heading = "TAXII")]
+    pub taxii_token_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -181,8 +195,67 @@ impl ServeArgs {
         c.auth.required |= self.require_tokens;
         c.clamd.allow_path_scan |= self.allow_path_scan;
         c.clamd.allow_shutdown |= self.allow_shutdown;
+        let t = &mut c.taxii;
+        t.enabled |= self.taxii;
+        // A relative path in the file is taken from the file's directory,
+        // so that a configuration directory carries its database along.
+        if let (Some(db), Some(conf)) = (&t.db, &self.config)
+            && db.is_relative()
+        {
+            let dir = conf.parent().unwrap_or(std::path::Path::new(""));
+            t.db = Some(dir.join(db));
+        }
+        if self.taxii_db.is_some() {
+            t.db = self.taxii_db;
+        }
+        if t.enabled && t.db.is_none() {
+            t.db = default_taxii_db();
+        }
+        if let Some(f) = &self.taxii_token_file {
+            for (name, token) in read_named_tokens(f)? {
+                t.tokens.insert(name, token);
+            }
+        }
         Ok(c)
     }
+}
+
+/// `/var/lib/takedown/taxii.sqlite3` for root, else under
+/// `$XDG_DATA_HOME/takedown` or `~/.local/share/takedown` (beside the
+/// installed signatures and the vault).
+fn default_taxii_db() -> Option<PathBuf> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Some(PathBuf::from("/var/lib/takedown/taxii.sqlite3"));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(data.join("takedown/taxii.sqlite3"))
+}
+
+/// `NAME TOKEN` lines; `#` comments and blank lines skipped.
+fn read_named_tokens(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read TAXII token file {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some(name), Some(token), None) => out.push((name.to_string(), token.to_string())),
+            _ => anyhow::bail!("{} line {}: expected `NAME TOKEN`", path.display(), n + 1),
+        }
+    }
+    Ok(out)
 }
 
 fn read_tokens(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
