@@ -338,6 +338,28 @@ pub struct Summary {
     /// Actions that failed on an error (disk full, read-only, permissions);
     /// the file was left in place.
     pub failed: u64,
+    /// The machine scanned (its host name), so that findings gathered
+    /// from many machines can be merged and told apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// When the run started (RFC 3339, UTC): with `elapsed_seconds`, the
+    /// first and last time the run saw anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// The signature files the run loaded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<SourceRef>,
+}
+
+/// A signature file a run loaded (in [`Summary::signatures`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SourceRef {
+    /// Path, or `builtin:...`.
+    pub path: String,
+    /// Its kind (`yara`, `stix`, `misp`, `clamav-sha`, ...).
+    pub kind: String,
+    /// Rules, IOCs or indicators loaded from it.
+    pub entries: u64,
 }
 
 /// Serializes as the constant `"summary"`.

@@ -749,6 +749,9 @@ impl<'s> ObjectScanner<'s> {
         for e in self.sigs.names.matches(subject) {
             let mut metadata = serde_json::Map::new();
             metadata.insert("regex".into(), e.regex.clone().into());
+            if let Some(meta) = self.sigs.intel.meta(e.source, &e.regex) {
+                meta.annotate(&mut metadata);
+            }
             finding.detections.push(Detection {
                 engine: EngineKind::Name,
                 name: e.name.clone(),
@@ -766,6 +769,9 @@ impl<'s> ObjectScanner<'s> {
                 continue;
             }
             let mut metadata = serde_json::Map::new();
+            if let Some(meta) = self.sigs.intel.meta(hit.source, &hit.digest) {
+                meta.annotate(&mut metadata);
+            }
             metadata.insert(hit.algorithm.into(), hit.digest.into());
             finding.detections.push(Detection {
                 engine: EngineKind::Hash,
@@ -1058,8 +1064,11 @@ fn yara_detection(
         }
         metadata.insert(key.to_string(), v);
     }
-    let source = yara
-        .source_of(rule.namespace())
+    let source_id = yara.source_of(rule.namespace());
+    if let Some(meta) = source_id.and_then(|id| sigs.intel.meta(id, "")) {
+        meta.annotate(&mut metadata);
+    }
+    let source = source_id
         .map(|id| sigs.source_name(id).to_string())
         .unwrap_or_default();
     let ns = crate::sigs::yara::namespace_index(rule.namespace()).unwrap_or(usize::MAX);

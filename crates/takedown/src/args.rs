@@ -50,6 +50,10 @@ pub enum Command {
     /// Exit status: 0 installed, rolled back or already up to date, 1 the
     /// bundle was refused (the installed set is unchanged), 2 an error.
     Update(crate::update::UpdateArgs),
+    /// Exchange with partners: export findings as STIX 2.1, MISP or HTML;
+    /// pull from and push to TAXII 2.1 servers.
+    #[command(subcommand_required = true)]
+    Intel(crate::intel::IntelArgs),
 }
 
 /// `takedown sigs`.
@@ -197,6 +201,22 @@ pub enum Format {
     Text,
     /// NDJSON: one finding per line, a summary line last.
     Json,
+}
+
+/// Output format of a scan: the two above, or a document for partners
+/// written at the end of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// One line per detection, problems on stderr, a summary.
+    Text,
+    /// NDJSON: one finding per line, a summary line last.
+    Json,
+    /// A STIX 2.1 bundle (files, indicators, sightings, a report).
+    Stix,
+    /// One MISP event with a `file` object per detected file.
+    Misp,
+    /// A self-contained HTML report.
+    Html,
 }
 
 /// When to colour text output.
@@ -355,8 +375,11 @@ pub struct ScanArgs {
     pub file_list: Option<PathBuf>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    pub format: ScanFormat,
+
+    #[command(flatten)]
+    pub export: crate::intel::ExportOptions,
 
     /// Colour for text output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
@@ -404,6 +427,8 @@ pub struct ScanConfig {
     pub targets: Vec<Target>,
     pub file_list: Option<PathBuf>,
     pub format: Format,
+    /// Write this document at the end instead of text or NDJSON.
+    pub export: Option<(crate::intel::ExportFormat, crate::intel::ExportOptions)>,
     pub color: bool,
     pub progress: bool,
     pub summary: bool,
@@ -542,7 +567,16 @@ impl ScanArgs {
             },
             targets,
             file_list: self.file_list,
-            format: self.format,
+            format: match self.format {
+                ScanFormat::Text => Format::Text,
+                _ => Format::Json,
+            },
+            export: match self.format {
+                ScanFormat::Text | ScanFormat::Json => None,
+                ScanFormat::Stix => Some((crate::intel::ExportFormat::Stix, self.export)),
+                ScanFormat::Misp => Some((crate::intel::ExportFormat::Misp, self.export)),
+                ScanFormat::Html => Some((crate::intel::ExportFormat::Html, self.export)),
+            },
             color,
             // A confirmation prompt and a progress bar would fight over
             // the terminal.

@@ -179,15 +179,17 @@ pub fn check_loads(
         rescan_copies: false,
     })
     .map_err(|e| e.to_string())?;
-    if !sigs.issues.is_empty() {
+    // Revoked and expired indicators are not problems of the set: every
+    // feed holds some.
+    let problems: Vec<_> = sigs.problems().collect();
+    if let Some(first) = problems.first() {
         if !allow_problems {
             return Err(format!(
-                "{} signature problem(s), first: {} (--allow-problems accepts them)",
-                sigs.issues.len(),
-                sigs.issues[0]
+                "{} signature problem(s), first: {first} (--allow-problems accepts them)",
+                problems.len(),
             ));
         }
-        for issue in &sigs.issues {
+        for issue in &problems {
             eprintln!("takedown: warning: {issue}");
         }
     }

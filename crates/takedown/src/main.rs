@@ -23,6 +23,7 @@ macro_rules! eprint {
 mod act;
 mod args;
 mod bundle;
+mod intel;
 mod output;
 mod progress;
 mod quarantine;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         args::Command::Serve(a) => serve::serve(a),
         args::Command::Sigs(a) => sigs::run(a),
         args::Command::Update(a) => update::run(a),
+        args::Command::Intel(a) => intel::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -111,13 +113,20 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
             return Err(e.into());
         }
     };
-    for issue in &sigs.issues {
+    let problems = sigs.problems().count();
+    for issue in sigs.problems() {
         eprintln!("takedown: warning: {issue}");
     }
-    if !sigs.issues.is_empty() {
+    if problems > 0 {
         eprintln!(
-            "takedown: warning: {} signature problem(s); everything else loaded (--strict makes them fatal)",
-            sigs.issues.len()
+            "takedown: warning: {problems} signature problem(s); everything else loaded (--strict makes them fatal)"
+        );
+    }
+    if sigs.notices() > 0 {
+        // One line, not one per indicator: a feed always holds some.
+        eprintln!(
+            "takedown: note: {} indicators not used: revoked, expired or not for detection (`takedown sigs check` lists them)",
+            sigs.notices()
         );
     }
     tracing::info!(
@@ -170,7 +179,9 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     install_ctrlc(stop);
     let progress = std::sync::Arc::new(Progress::default());
-    let printer = output::Printer::new(config.format, config.color);
+    let printer =
+        output::Printer::new(config.format, config.color).exporting(config.export.clone());
+    let started = time::OffsetDateTime::now_utc();
     let bar = progress::Bar::start(config.progress, progress.clone());
     let (summary, mut printer) = match plan {
         None => {
@@ -194,7 +205,24 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
         }
     };
     drop(bar);
-    if !printer.broken() && config.summary {
+    let mut summary = summary;
+    summary.host = gethostname::gethostname().into_string().ok();
+    summary.started = started
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok();
+    summary.signatures = sigs
+        .sources
+        .iter()
+        .map(|s| takedown_engine::finding::SourceRef {
+            path: s.path.clone(),
+            kind: serde_json::to_value(s.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            entries: s.entries as u64,
+        })
+        .collect();
+    if !printer.broken() && (config.summary || config.export.is_some()) {
         printer.summary(&summary, &sigs);
     }
     printer.flush();

@@ -19,6 +19,16 @@ pub struct Printer {
     /// Writing failed for another reason than the reader going away (a
     /// full disk, an I/O error): results were lost, which is an error.
     failed: bool,
+    /// `--format stix|misp|html`: findings gathered as records, written
+    /// as one document with the summary.
+    export: Option<Export>,
+}
+
+/// A document written at the end of the run.
+struct Export {
+    format: crate::intel::ExportFormat,
+    options: crate::intel::ExportOptions,
+    findings: Vec<takedown_intel::records::FindingRecord>,
 }
 
 const RED: &str = "\x1b[1;31m";
@@ -37,7 +47,22 @@ impl Printer {
             interactive,
             broken: false,
             failed: false,
+            export: None,
         }
+    }
+
+    /// Gathers the findings and writes them as one document in `format`
+    /// with the summary.
+    pub fn exporting(
+        mut self,
+        export: Option<(crate::intel::ExportFormat, crate::intel::ExportOptions)>,
+    ) -> Printer {
+        self.export = export.map(|(format, options)| Export {
+            format,
+            options,
+            findings: Vec::new(),
+        });
+        self
     }
 
     /// True once no more output is possible: stdout was closed by its
@@ -59,6 +84,15 @@ impl Printer {
     pub fn finding(&mut self, f: &Finding) -> bool {
         if self.broken {
             return false;
+        }
+        if let Some(export) = &mut self.export {
+            // The NDJSON form read back: the exports take exactly what
+            // `intel export` reads from a saved scan.
+            match serde_json::to_value(f).and_then(serde_json::from_value) {
+                Ok(record) => export.findings.push(record),
+                Err(e) => eprintln!("takedown: error: finding not exported: {e}"),
+            }
+            return true;
         }
         let result = match self.format {
             Format::Json => serde_json::to_writer(&mut self.out, f)
@@ -171,6 +205,27 @@ impl Printer {
 
     /// Prints the summary.
     pub fn summary(&mut self, s: &Summary, sigs: &SignatureSet) {
+        if let Some(export) = self.export.take() {
+            let run = takedown_intel::records::Run {
+                origin: "scan".into(),
+                findings: export.findings,
+                summary: serde_json::to_value(s)
+                    .and_then(serde_json::from_value)
+                    .ok(),
+            };
+            let result = crate::intel::write_export(
+                export.format,
+                std::slice::from_ref(&run),
+                &export.options,
+                &mut self.out,
+            )
+            .map_err(|e| match e.downcast::<std::io::Error>() {
+                Ok(io) => io,
+                Err(e) => std::io::Error::other(e.to_string()),
+            });
+            self.check(result);
+            return;
+        }
         let result = match self.format {
             Format::Json => serde_json::to_writer(&mut self.out, s)
                 .map_err(std::io::Error::from)

@@ -57,7 +57,9 @@ fn check(a: SigsCheckArgs) -> anyhow::Result<u8> {
             eprintln!("takedown: error: no signatures loaded");
         }
         exit::ERROR
-    } else if set.issues.is_empty() {
+    } else if set.issues.iter().all(|i| i.notice) {
+        // Revoked, expired and not-for-detection indicators are listed,
+        // but they are not faults of the set.
         exit::LOADED
     } else if a.strict {
         exit::ERROR
@@ -100,9 +102,10 @@ impl<'a> Report<'a> {
     }
 
     /// Entries loaded per class: YARA rules, hash IOCs, name IOCs,
-    /// allow-listed hashes, ClamAV signatures, ClamAV ignore-list names.
-    fn totals(&self) -> [usize; 6] {
-        let mut t = [0; 6];
+    /// allow-listed hashes, ClamAV signatures, ClamAV ignore-list names,
+    /// STIX/MISP indicators.
+    fn totals(&self) -> [usize; 7] {
+        let mut t = [0; 7];
         for (s, _) in &self.sources {
             t[class(s.kind)] += s.entries;
         }
@@ -111,6 +114,23 @@ impl<'a> Report<'a> {
 
     fn unsupported(&self) -> usize {
         self.set.issues.iter().filter(|i| i.unsupported).count()
+    }
+
+    /// Indicators not used that are no fault of the set: revoked,
+    /// expired, not for detection.
+    fn notices(&self) -> usize {
+        self.set.issues.iter().filter(|i| i.notice).count()
+    }
+
+    /// Indicators loaded per kind over every STIX and MISP source.
+    fn indicator_kinds(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for (s, _) in &self.sources {
+            for (k, n) in s.intel.iter().flat_map(|i| &i.loaded) {
+                *m.entry(*k).or_default() += n;
+            }
+        }
+        m
     }
 
     fn text(&self, out: &mut impl Write) -> std::io::Result<()> {
@@ -122,8 +142,25 @@ impl<'a> Report<'a> {
                 kind_name(source.kind),
                 count(source.entries, noun(source.kind))
             )?;
+            if let Some(intel) = source.intel.as_ref().filter(|i| !i.loaded.is_empty()) {
+                write!(out, " ({})", list(&intel.loaded))?;
+            }
             if !issues.is_empty() {
                 write!(out, ", {} skipped", issues.len())?;
+            }
+            if let Some(intel) = &source.intel {
+                if !intel.skipped.is_empty() {
+                    write!(out, " ({})", list(&intel.skipped))?;
+                }
+                if !intel.ignored_objects.is_empty() {
+                    let n: u64 = intel.ignored_objects.values().sum();
+                    write!(
+                        out,
+                        "; {} without indicators kept out ({})",
+                        count(n as usize, ("object", "objects")),
+                        list(&intel.ignored_objects)
+                    )?;
+                }
             }
             writeln!(out)?;
             for issue in issues {
@@ -133,7 +170,12 @@ impl<'a> Report<'a> {
                     None => write!(out, "file: ")?,
                 }
                 if let Some(rule) = &issue.rule {
-                    write!(out, "rule `{}`: ", for_terminal(rule))?;
+                    let what = if is_intel(source.kind) {
+                        "object"
+                    } else {
+                        "rule"
+                    };
+                    write!(out, "{what} `{}`: ", for_terminal(rule))?;
                 }
                 if issue.unsupported {
                     write!(out, "unsupported: ")?;
@@ -147,7 +189,29 @@ impl<'a> Report<'a> {
         for path in &self.set.ignored {
             writeln!(out, "ignored, not a signature file: {}", for_terminal(path))?;
         }
-        let [rules, hashes, names, allow, clamav, ignore] = self.totals();
+        if !self.set.intel.network.is_empty() {
+            // Kept for hunting, blocklists and notices; a scan of files
+            // does not use them.
+            writeln!(
+                out,
+                "\nnetwork indicators ({}), not used to scan files:",
+                self.set.intel.network.len()
+            )?;
+            for i in &self.set.intel.network {
+                write!(out, "  {} {}", i.kind, for_terminal(&i.value))?;
+                if let Some(f) = &i.family {
+                    write!(out, " family={}", for_terminal(f))?;
+                }
+                if let Some(t) = i.tlp {
+                    write!(out, " {t}")?;
+                }
+                if let Some(id) = &i.provenance.object_id {
+                    write!(out, " id={}", for_terminal(id))?;
+                }
+                writeln!(out, " ({})", for_terminal(&i.provenance.source))?;
+            }
+        }
+        let [rules, hashes, names, allow, clamav, ignore, indicators] = self.totals();
         writeln!(out)?;
         writeln!(
             out,
@@ -175,25 +239,48 @@ impl<'a> Report<'a> {
                 ),
             )?;
         }
+        // Indicators only when STIX or MISP sources were given.
+        if indicators > 0 || self.sources.iter().any(|(s, _)| is_intel(s.kind)) {
+            write!(
+                out,
+                ", {}",
+                count(indicators, ("STIX/MISP indicator", "STIX/MISP indicators"))
+            )?;
+            let kinds = self.indicator_kinds();
+            if !kinds.is_empty() {
+                write!(out, " ({})", list(&kinds))?;
+            }
+        }
         writeln!(out)?;
-        writeln!(
+        let notices = self.notices();
+        write!(
             out,
-            "skipped: {} ({} unsupported, {} invalid)",
+            "skipped: {} ({} unsupported, {} invalid",
             self.set.issues.len(),
             self.unsupported(),
-            self.set.issues.len() - self.unsupported()
-        )
+            self.set.issues.len() - self.unsupported() - notices
+        )?;
+        if notices > 0 {
+            write!(out, ", {notices} revoked, expired or not for detection")?;
+        }
+        writeln!(out, ")")
     }
 
     fn json(&self) -> serde_json::Value {
-        let [rules, hashes, names, allow, clamav, ignore] = self.totals();
+        let [rules, hashes, names, allow, clamav, ignore, indicators] = self.totals();
         let mut v = serde_json::json!({
-            "sources": self.sources.iter().map(|(s, issues)| serde_json::json!({
-                "path": s.path,
-                "kind": s.kind,
-                "entries": s.entries,
-                "issues": issues,
-            })).collect::<Vec<_>>(),
+            "sources": self.sources.iter().map(|(s, issues)| {
+                let mut o = serde_json::json!({
+                    "path": s.path,
+                    "kind": s.kind,
+                    "entries": s.entries,
+                    "issues": issues,
+                });
+                if let Some(intel) = &s.intel {
+                    o["indicators"] = serde_json::json!(intel);
+                }
+                o
+            }).collect::<Vec<_>>(),
             "not_loaded": self.others,
             "ignored": self.set.ignored,
             "totals": {
@@ -212,6 +299,12 @@ impl<'a> Report<'a> {
             v["totals"]["clamav_signatures"] = clamav.into();
             v["totals"]["clamav_ignored_names"] = ignore.into();
         }
+        if indicators > 0 || self.sources.iter().any(|(s, _)| is_intel(s.kind)) {
+            v["totals"]["indicators"] = indicators.into();
+            v["totals"]["indicator_kinds"] = serde_json::json!(self.indicator_kinds());
+            v["totals"]["not_used_notices"] = self.notices().into();
+            v["network"] = serde_json::json!(self.set.intel.network);
+        }
         v
     }
 }
@@ -228,7 +321,22 @@ fn class(kind: SourceKind) -> usize {
         | SourceKind::ClamavSections
         | SourceKind::ClamavContainer => 4,
         SourceKind::ClamavIgnore => 5,
+        SourceKind::Stix | SourceKind::Misp | SourceKind::MispFeed => 6,
     }
+}
+
+fn is_intel(kind: SourceKind) -> bool {
+    class(kind) == 6
+}
+
+/// `3 sha256, 2 domain`.
+fn list<K: std::fmt::Display, V: std::fmt::Display>(
+    m: &std::collections::BTreeMap<K, V>,
+) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{v} {}", for_terminal(&k.to_string())))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn noun(kind: SourceKind) -> (&'static str, &'static str) {
@@ -238,7 +346,8 @@ fn noun(kind: SourceKind) -> (&'static str, &'static str) {
         2 => ("name IOC", "name IOCs"),
         3 => ("allow-listed hash", "allow-listed hashes"),
         4 => ("signature", "signatures"),
-        _ => ("ignored name", "ignored names"),
+        5 => ("ignored name", "ignored names"),
+        _ => ("indicator", "indicators"),
     }
 }
 

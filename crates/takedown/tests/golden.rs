@@ -30,7 +30,10 @@ fn normalise(out: &str, root: &Path) -> String {
     for line in out.replace(&root, "$ROOT").lines() {
         let line = if let Some(i) = line.find("\"elapsed_seconds\":") {
             let end = line[i..].find(',').map_or(line.len(), |e| i + e);
-            format!("{}\"elapsed_seconds\":0{}", &line[..i], &line[end..])
+            let line = format!("{}\"elapsed_seconds\":0{}", &line[..i], &line[end..]);
+            // The machine and the time of the run.
+            let line = blank_string(&line, "host", "$HOST");
+            blank_string(&line, "started", "$STARTED")
         } else if line.starts_with("Time: ") {
             "Time: <elapsed>".to_string()
         } else {
@@ -46,6 +49,17 @@ fn normalise(out: &str, root: &Path) -> String {
     let mut all = findings;
     all.extend(rest);
     all.join("\n") + "\n"
+}
+
+/// Replaces the string value of `"key":"..."` in a JSON line.
+fn blank_string(line: &str, key: &str, with: &str) -> String {
+    let tag = format!("\"{key}\":\"");
+    let Some(i) = line.find(&tag) else {
+        return line.to_string();
+    };
+    let start = i + tag.len();
+    let end = line[start..].find('"').map_or(line.len(), |e| start + e);
+    format!("{}{with}{}", &line[..start], &line[end..])
 }
 
 fn check(name: &str, actual: &str) {

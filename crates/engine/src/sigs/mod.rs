@@ -9,6 +9,7 @@
 
 pub mod builtin;
 pub mod hashes;
+pub mod intel;
 pub mod names;
 pub mod yara;
 
@@ -38,6 +39,11 @@ pub struct SigIssue {
     /// module yara-x lacks): unsupported rather than invalid.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unsupported: bool,
+    /// Not a fault of the source: an indicator revoked, expired or marked
+    /// not for detection by its producer. Listed by `sigs check`, counted
+    /// by `scan`, never fatal under `--strict`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notice: bool,
 }
 
 impl SigIssue {
@@ -103,6 +109,13 @@ pub enum SourceKind {
     /// ClamAV `.cvd`/`.cld`/`.cud` container; its members are listed as
     /// sources of their own (`daily.cvd:daily.ndb`).
     ClamavContainer,
+    /// A STIX 2.1 bundle (`.json`, recognised by content).
+    Stix,
+    /// A MISP event, a list of events or a REST answer (`.json`,
+    /// recognised by content).
+    Misp,
+    /// A MISP feed directory (`manifest.json` and `<uuid>.json` events).
+    MispFeed,
 }
 
 impl SourceKind {
@@ -149,6 +162,24 @@ impl SourceKind {
         None
     }
 
+    /// Classifies a `.json` file by its content: a STIX 2.1 bundle or a
+    /// MISP event; `None` for other JSON (and for anything unreadable,
+    /// which loading then reports).
+    pub fn sniff(path: &Path) -> Option<SourceKind> {
+        use std::io::Read;
+        let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        if ext != "json" {
+            return None;
+        }
+        let (file, _) = open_signature_file(path).ok()?;
+        let mut prefix = Vec::with_capacity(SNIFF_LEN);
+        file.take(SNIFF_LEN as u64).read_to_end(&mut prefix).ok()?;
+        match takedown_intel::json::sniff(&prefix)? {
+            takedown_intel::json::Format::Stix => Some(SourceKind::Stix),
+            takedown_intel::json::Format::Misp => Some(SourceKind::Misp),
+        }
+    }
+
     /// The ClamAV crate's kind for a ClamAV database (`name` gives the
     /// container flavour and tells `.ign` from `.ign2`).
     fn clamav(self, name: &str) -> Option<takedown_clamav::Kind> {
@@ -177,6 +208,10 @@ pub struct SourceInfo {
     /// Valid signatures it holds that this engine does not support, skipped
     /// (ClamAV databases; each is also an issue).
     pub unsupported: usize,
+    /// For STIX and MISP sources: indicators per kind, skipped per class,
+    /// objects kept out per type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intel: Option<intel::IntelCounts>,
 }
 
 /// What to load.
@@ -234,6 +269,9 @@ pub struct SignatureSet {
     pub sources: Vec<SourceInfo>,
     /// Everything that did not load.
     pub issues: Vec<SigIssue>,
+    /// Indicators from STIX and MISP sources: the network side, and what
+    /// detections from them say about their origin.
+    pub intel: intel::IntelIndex,
     /// Files found in the directories given that are no signature files
     /// (README, LICENSE, formats not loaded), in the order found.
     pub ignored: Vec<String>,
@@ -246,8 +284,10 @@ impl SignatureSet {
     /// and a set with no signatures at all is one.
     pub fn load(opts: &LoadOptions) -> Result<SignatureSet, LoadError> {
         let set = SignatureSet::load_all(opts)?;
-        if opts.strict && !set.issues.is_empty() {
-            return Err(LoadError::Strict(set.issues));
+        if opts.strict && set.issues.iter().any(|i| !i.notice) {
+            return Err(LoadError::Strict(
+                set.issues.into_iter().filter(|i| !i.notice).collect(),
+            ));
         }
         if set.is_empty() {
             return Err(LoadError::Empty(set.issues));
@@ -274,6 +314,7 @@ impl SignatureSet {
             clamav: None,
             sources: Vec::new(),
             issues: Vec::new(),
+            intel: intel::IntelIndex::default(),
             ignored,
             load_time: Default::default(),
         };
@@ -302,6 +343,20 @@ impl SignatureSet {
         while let Some((path, kind)) = files.get(next).cloned() {
             next += 1;
             let origin = path.to_string_lossy().into_owned();
+            if matches!(
+                kind,
+                SourceKind::Stix | SourceKind::Misp | SourceKind::MispFeed
+            ) {
+                set.load_intel(
+                    &path,
+                    &origin,
+                    kind,
+                    &mut ld,
+                    &mut yara_sources,
+                    &mut issues,
+                );
+                continue;
+            }
             if kind.is_hash_list() {
                 // Hash lists can be hundreds of MB (millions of IOCs): parsed
                 // as they are read, never held whole.
@@ -434,12 +489,25 @@ impl SignatureSet {
         Ok(set)
     }
 
+    /// The issues that are problems of the set: every issue but the
+    /// notices (revoked, expired, not-for-detection indicators).
+    pub fn problems(&self) -> impl Iterator<Item = &SigIssue> {
+        self.issues.iter().filter(|i| !i.notice)
+    }
+
+    /// Number of notices: indicators not used by their producer's word
+    /// or because they expired.
+    pub fn notices(&self) -> usize {
+        self.issues.iter().filter(|i| i.notice).count()
+    }
+
     /// True when no signature at all loaded.
     pub fn is_empty(&self) -> bool {
         self.yara_rule_count() == 0
             && self.hashes.is_empty()
             && self.names.is_empty()
             && self.clamav_signatures().is_none()
+            && self.intel.network.is_empty()
     }
 
     fn add_source(&mut self, path: String, kind: SourceKind) -> SourceId {
@@ -448,6 +516,7 @@ impl SignatureSet {
             kind,
             entries: 0,
             unsupported: 0,
+            intel: None,
         });
         SourceId(self.sources.len() as u32 - 1)
     }
@@ -495,8 +564,11 @@ impl SignatureSet {
             | SourceKind::ClamavLdb
             | SourceKind::ClamavSections
             | SourceKind::ClamavIgnore
-            | SourceKind::ClamavContainer => {
-                unreachable!("YARA and ClamAV databases are not line lists")
+            | SourceKind::ClamavContainer
+            | SourceKind::Stix
+            | SourceKind::Misp
+            | SourceKind::MispFeed => {
+                unreachable!("YARA, ClamAV databases, STIX and MISP are not line lists")
             }
         };
         self.sources[id.0 as usize].entries = n;
@@ -574,6 +646,89 @@ impl SignatureSet {
                 }
             }
         }
+    }
+
+    /// Loads a STIX bundle, a MISP event file or a MISP feed directory.
+    fn load_intel(
+        &mut self,
+        path: &Path,
+        origin: &str,
+        kind: SourceKind,
+        ld: &mut Loading,
+        yara_sources: &mut Vec<yara::YaraSource>,
+        issues: &mut Vec<SigIssue>,
+    ) {
+        let opts = takedown_intel::ReadOptions::new(origin);
+        let read = match kind {
+            SourceKind::MispFeed => takedown_intel::misp::feed::read_feed(path, &opts),
+            _ => open_limited(path)
+                .map_err(takedown_intel::ReadError::Io)
+                .and_then(|r| takedown_intel::json::read(r, &opts).map(|(_, l)| l)),
+        };
+        let id = self.add_source(origin.to_string(), kind);
+        let loaded = match read {
+            Ok(l) => l,
+            Err(e) => {
+                issues.push(SigIssue::file(origin, format!("not loaded: {e}")));
+                return;
+            }
+        };
+        /// Where the indicators of the source go.
+        struct Target<'a> {
+            set: &'a mut SignatureSet,
+            hashes: &'a mut HashIndexBuilder,
+            yara: &'a mut Vec<yara::YaraSource>,
+        }
+        impl intel::Sink for Target<'_> {
+            fn hash(
+                &mut self,
+                ind: &takedown_intel::Indicator,
+                source: SourceId,
+            ) -> Result<(), String> {
+                self.hashes
+                    .insert_hex(&ind.value, ind.label(), ind.score, ind.size, source)
+            }
+            fn name(
+                &mut self,
+                ind: &takedown_intel::Indicator,
+                source: SourceId,
+            ) -> Result<(), String> {
+                self.set
+                    .names
+                    .add_regex(&ind.value, ind.label(), ind.score, source)
+            }
+            fn yara(&mut self, ind: &takedown_intel::Indicator, origin: String) -> SourceId {
+                let id = self.set.add_source(origin.clone(), SourceKind::Yara);
+                self.yara.push(yara::YaraSource {
+                    id,
+                    origin,
+                    code: ind.value.as_bytes().to_vec(),
+                });
+                id
+            }
+        }
+        let mut intel_index = std::mem::take(&mut self.intel);
+        let (counts, used) = intel::place(
+            loaded,
+            origin,
+            id,
+            &mut intel_index,
+            &mut Target {
+                set: self,
+                hashes: &mut ld.hashes,
+                yara: yara_sources,
+            },
+            issues,
+        );
+        self.intel = intel_index;
+        let info = &mut self.sources[id.0 as usize];
+        info.entries = used;
+        info.unsupported = counts
+            .skipped
+            .get(takedown_intel::SkipClass::Unsupported.as_str())
+            .copied()
+            .unwrap_or(0);
+        info.intel = Some(counts);
     }
 
     /// Records what loading one ClamAV database did.
@@ -663,8 +818,13 @@ impl SignatureSet {
                 }
             )
         });
+        // Network indicators only when some STIX or MISP source gave any.
+        let network = match self.intel.network.len() {
+            0 => String::new(),
+            n => format!(", {n} network indicators"),
+        };
         format!(
-            "{} YARA rules, {}{} hash IOCs, {} name IOCs, {} allow-listed hashes from {} files{}",
+            "{} YARA rules, {}{} hash IOCs, {} name IOCs{network}, {} allow-listed hashes from {} files{}",
             self.yara_rule_count(),
             clamav.unwrap_or_default(),
             self.hashes.len(),
@@ -726,6 +886,10 @@ fn open_signature_file(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
     Ok((file, meta.len()))
 }
 
+/// How much of a `.json` file is read to tell STIX from MISP from other
+/// JSON.
+const SNIFF_LEN: usize = 64 << 10;
+
 /// The UTF-8 byte order mark some Windows editors put first: not part of
 /// the first line (it would cost that line's IOC or rule).
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -768,15 +932,21 @@ fn collect(
         reason: e.to_string(),
     })?;
     if !meta.is_dir() {
-        match SourceKind::classify(root) {
+        match SourceKind::classify(root).or_else(|| SourceKind::sniff(root)) {
             Some(kind) => files.push((root.to_path_buf(), kind)),
             None => issues.push(SigIssue::file(
                 &root.to_string_lossy(),
-                "not a signature file: expected .yar/.yara, .hdb/.hsb, .fp/.sfp, a ClamAV .ndb/.ldb/.mdb/.msb/.ign2/.cvd/.cld/.cud, or a Loki IOC file whose name contains 'hash' or 'filename'",
+                "not a signature file: expected .yar/.yara, .hdb/.hsb, .fp/.sfp, a ClamAV .ndb/.ldb/.mdb/.msb/.ign2/.cvd/.cld/.cud, a Loki IOC file whose name contains 'hash' or 'filename', or a STIX 2.1 bundle or MISP event (.json)",
             )),
         }
         return Ok(());
     }
+    if takedown_intel::misp::feed::is_feed_dir(root) {
+        files.push((root.to_path_buf(), SourceKind::MispFeed));
+        return Ok(());
+    }
+    // MISP feeds met on the way: loaded whole, their files not one by one.
+    let mut feeds: Vec<PathBuf> = Vec::new();
     let walk = ignore::WalkBuilder::new(root)
         .standard_filters(false)
         .hidden(true)
@@ -785,8 +955,19 @@ fn collect(
         .build();
     for entry in walk {
         match entry {
+            Ok(e) if feeds.iter().any(|f| e.path().starts_with(f)) => {}
+            Ok(e)
+                if e.depth() > 0
+                    && e.file_type().is_some_and(|t| t.is_dir())
+                    && takedown_intel::misp::feed::is_feed_dir(e.path()) =>
+            {
+                feeds.push(e.path().to_path_buf());
+                files.push((e.into_path(), SourceKind::MispFeed));
+            }
             Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => {
-                if let Some(kind) = SourceKind::classify(e.path()) {
+                if let Some(kind) =
+                    SourceKind::classify(e.path()).or_else(|| SourceKind::sniff(e.path()))
+                {
                     files.push((e.into_path(), kind));
                 } else {
                     tracing::debug!("not a signature file, skipped: {}", e.path().display());

@@ -166,6 +166,36 @@ impl NameIndex {
     }
 }
 
+impl NameIndex {
+    /// Adds one regex from an indicator (STIX `file:name`, a MISP
+    /// `filename`): searched in the full path, case-insensitively, as a
+    /// Loki IOC is, but without Loki's Windows rewriting (indicators give
+    /// plain names, and their regexes already accept both separators).
+    pub fn add_regex(
+        &mut self,
+        regex: &str,
+        name: &str,
+        score: u32,
+        source: SourceId,
+    ) -> Result<(), String> {
+        let literals = analyse(regex)?;
+        self.push(
+            regex.to_string(),
+            literals,
+            NameEntry {
+                name: name.to_string(),
+                score,
+                regex: regex.to_string(),
+                false_positive: None,
+                source,
+                pattern: String::new(),
+                compiled: OnceLock::new(),
+            },
+        );
+        Ok(())
+    }
+}
+
 /// Parses `pattern` (checking it is valid, without compiling it: compiling
 /// thousands of IOCs at every start costs seconds) and returns the
 /// literals one of which every match must contain, lowercased, or `None`

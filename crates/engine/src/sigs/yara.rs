@@ -1236,6 +1236,7 @@ fn explain(
         rule: rule.map(str::to_string),
         message,
         unsupported,
+        notice: false,
     };
     // Rules that a syntax error removed: the parser drops them whole.
     let mut skipped: Vec<&str> = outline
