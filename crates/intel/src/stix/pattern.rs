@@ -94,6 +94,19 @@ pub const MAX_DEPTH: usize = 64;
 /// `OR` or `IN` list as long as [`MAX_PATTERN_LEN`] allows still fits.
 pub const MAX_EXPANSION: usize = 1 << 18;
 
+/// Longest reason kept, in characters: reasons quote paths and values from
+/// the pattern, which may be as long as the pattern itself, and end up in
+/// listings and logs.
+pub const MAX_REASON: usize = 400;
+
+fn clip_reason(mut reason: String) -> String {
+    if let Some((cut, _)) = reason.char_indices().nth(MAX_REASON) {
+        reason.truncate(cut);
+        reason.push_str("...");
+    }
+    reason
+}
+
 /// A syntax error, with the byte offset where it was found.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("at offset {offset}: {reason}")]
@@ -923,7 +936,7 @@ fn invalid<T>(reason: impl Into<String>) -> Result<T, Unusable> {
 pub fn indicators(pattern: &str) -> Result<Vec<Extracted>, Unusable> {
     let ast = parse(pattern).map_err(|e| Unusable {
         class: SkipClass::Invalid,
-        reason: format!("invalid pattern: {e}"),
+        reason: clip_reason(format!("invalid pattern: {e}")),
     })?;
     convert(&ast)
 }
@@ -932,7 +945,10 @@ pub fn indicators(pattern: &str) -> Result<Vec<Extracted>, Unusable> {
 /// it stands for none we can use (see the module documentation).
 pub fn convert(obs: &Observation) -> Result<Vec<Extracted>, Unusable> {
     let mut out = Vec::new();
-    convert_obs(obs, &mut out)?;
+    convert_obs(obs, &mut out).map_err(|u| Unusable {
+        class: u.class,
+        reason: clip_reason(u.reason),
+    })?;
     let mut seen = HashSet::with_capacity(out.len());
     out.retain(|e: &Extracted| seen.insert(e.clone()));
     Ok(out)
@@ -1635,6 +1651,11 @@ mod tests {
         inval(&quals, "nested deeper");
         let long = format!("[file:name = '{}']", "a".repeat(MAX_PATTERN_LEN));
         inval(&long, "longer than");
+        // Reasons quoting a long value are clipped.
+        let long = format!("[x:'{}' = 1]", "p".repeat(100_000));
+        assert!(skip(&long).reason.chars().count() <= MAX_REASON + 3);
+        let long = format!("[file:name = 'x' {}]", "y".repeat(100_000));
+        assert!(skip(&long).reason.chars().count() <= MAX_REASON + 3);
         // 2^20 alternatives from 20 ORs under one AND.
         let blow = format!(
             "[{}]",
