@@ -425,7 +425,10 @@ fn openapi_document_parses_and_lists_every_route() {
     // No route the document does not describe (the server answers 404 for
     // unknown ones): every documented path is served, checked above.
     // TAXII paths (off by default) are checked in tests/taxii_server.rs.
-    assert_eq!(paths.keys().filter(|p| !p.starts_with("/taxii2/")).count(), 7);
+    assert_eq!(
+        paths.keys().filter(|p| !p.starts_with("/taxii2/")).count(),
+        7
+    );
 }
 
 #[test]
