@@ -16,10 +16,11 @@
 
 use crate::pool::{Scanned, SpoolError};
 use crate::service::{Admitted, Service};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use takedown_engine::finding::{Detection, EngineKind, Finding};
 use takedown_engine::run::{Progress, RunOptions, Target};
 use takedown_engine::sigs::builtin;
@@ -84,13 +85,18 @@ pub fn clamd_name(d: &Detection) -> String {
 }
 
 /// Serves one connection until its command (or session) is done.
-pub async fn serve_connection<S>(app: Arc<Service>, stream: S)
+/// `client` is the peer's address (none on a Unix socket).
+pub async fn serve_connection<S>(app: Arc<Service>, stream: S, client: Option<IpAddr>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::with_capacity(READ_CHUNK, r);
-    let mut conn = Conn { app, session: None };
+    let mut conn = Conn {
+        app,
+        session: None,
+        client,
+    };
     if let Err(e) = conn.run(&mut r, &mut w).await {
         tracing::debug!(error = %e, "clamd connection ended");
     }
@@ -120,6 +126,8 @@ struct Conn {
     app: Arc<Service>,
     /// The next request number inside IDSESSION.
     session: Option<u64>,
+    /// The peer's address, for published sightings.
+    client: Option<IpAddr>,
 }
 
 /// What to do after a reply.
@@ -338,6 +346,7 @@ impl Conn {
         };
         match self.receive(r, started).await {
             Ok(upload) => {
+                let (scan_clock, scan_started) = (SystemTime::now(), Instant::now());
                 let scanned = self
                     .app
                     .pool
@@ -348,6 +357,12 @@ impl Conn {
                     Ok(s) => {
                         self.app
                             .record("clamd", &s, started.elapsed().as_secs_f64());
+                        self.app.publish(
+                            s.findings(),
+                            self.client,
+                            scan_clock,
+                            scan_started.elapsed(),
+                        );
                         let (text, status) = stream_reply(&s);
                         self.reply(w, delim, &text).await?;
                         Ok((Next::Continue, status))
@@ -471,6 +486,10 @@ impl Conn {
             opts.threads = self.app.settings.workers;
         }
         let stop_first = command == "SCAN";
+        // Detected findings for the sightings publisher, when on (capped
+        // as it caps them).
+        let publishing = self.app.publisher.is_some();
+        let (scan_clock, scan_started) = (SystemTime::now(), Instant::now());
         let shown_root = printable(path);
         let all = command == "ALLMATCHSCAN";
         let lines = tokio::task::spawn_blocking(move || {
@@ -478,6 +497,7 @@ impl Conn {
             let progress = Progress::default();
             let mut lines: Vec<String> = Vec::new();
             let mut found = false;
+            let mut detected: Vec<Finding> = Vec::new();
             let mut on_finding = |f: &Finding| {
                 let shown = printable(&f.path);
                 let names: Vec<String> = f.detections.iter().map(clamd_name).collect();
@@ -493,6 +513,9 @@ impl Conn {
                     return true;
                 }
                 found = true;
+                if publishing && detected.len() < crate::taxii::publish::MAX_FINDINGS_PER_SCAN {
+                    detected.push(f.clone());
+                }
                 let take = if all { names.len() } else { 1 };
                 for n in names.into_iter().take(take) {
                     let line = format!("{shown}: {n} FOUND");
@@ -515,12 +538,19 @@ impl Conn {
             if let Err(e) = result {
                 lines.push(format!("{shown_root}: {}. ERROR", printable(&e)));
             }
-            (lines, found)
+            (lines, found, detected)
         })
         .await;
         drop(admitted);
-        let (lines, found) =
-            lines.unwrap_or_else(|e| (vec![format!("{}: {e}. ERROR", printable(path))], false));
+        let (lines, found, detected) = lines.unwrap_or_else(|e| {
+            (
+                vec![format!("{}: {e}. ERROR", printable(path))],
+                false,
+                Vec::new(),
+            )
+        });
+        self.app
+            .publish(&detected, self.client, scan_clock, scan_started.elapsed());
         if lines.is_empty() {
             self.reply(w, delim, &format!("{}: OK", printable(path)))
                 .await?;

@@ -289,6 +289,11 @@ pub async fn receive_and_scan(
     started: Instant,
 ) -> Result<ScanAnswer, ApiError> {
     let header_auth = authorize(app, req.headers(), Role::Scan).map_err(|e| e.message);
+    // Set by the accept loop; used only when sightings name clients.
+    let client = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     if let Err(message) = &header_auth
         && !form
     {
@@ -342,7 +347,7 @@ pub async fn receive_and_scan(
             "no file in the request (multipart parts need a filename)",
         ));
     }
-    scan_uploads(app, uploads, admitted, started).await
+    scan_uploads(app, uploads, admitted, started, client).await
 }
 
 async fn scan_uploads(
@@ -350,18 +355,26 @@ async fn scan_uploads(
     uploads: Vec<(String, Upload)>,
     admitted: Admitted,
     started: Instant,
+    client: Option<std::net::IpAddr>,
 ) -> Result<ScanAnswer, ApiError> {
     // One generation for the whole request, taken when it was complete.
     let generation = app.generation();
     let generation_id = generation.id;
     let mut files = Vec::with_capacity(uploads.len());
     for (name, upload) in uploads {
+        let (scan_clock, scan_started) = (std::time::SystemTime::now(), Instant::now());
         let scanned = app
             .pool
             .scan(generation.clone(), name.clone(), upload)
             .await
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
         app.record("http", &scanned, started.elapsed().as_secs_f64());
+        app.publish(
+            scanned.findings(),
+            client,
+            scan_clock,
+            scan_started.elapsed(),
+        );
         files.push(file_answer(name, scanned));
     }
     drop(admitted);

@@ -25,7 +25,7 @@ pub mod web;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use service::Service;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +71,7 @@ pub async fn start(app: Arc<Service>) -> anyhow::Result<Bound> {
         clamd_unix: None,
     };
     let router = http::router(app.clone());
+    app.start_publishing();
     for addr in &s.http {
         let l = TcpListener::bind(addr)
             .await
@@ -116,7 +117,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 async fn http_accept(app: Arc<Service>, listener: TcpListener, router: axum::Router) {
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(v) => v,
                 Err(e) => {
@@ -133,7 +134,17 @@ async fn http_accept(app: Arc<Service>, listener: TcpListener, router: axum::Rou
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // The peer's address, for handlers that need it (sightings name it
+        // only when configured to).
+        let service =
+            hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+                router.clone(),
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req
+                },
+            ));
         let shutdown = app.shutdown.clone();
         let header_timeout = app.settings.idle_timeout;
         app.tasks.spawn(async move {
@@ -166,29 +177,32 @@ async fn http_accept(app: Arc<Service>, listener: TcpListener, router: axum::Rou
 /// A listener of clamd connections: TCP or a Unix socket.
 trait ClamdListener: Send + 'static {
     type Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
-    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
+    /// A connection and the client's IP address, when it has one.
+    fn accept(
+        &self,
+    ) -> impl std::future::Future<Output = std::io::Result<(Self::Stream, Option<IpAddr>)>> + Send;
 }
 
 impl ClamdListener for TcpListener {
     type Stream = tokio::net::TcpStream;
-    async fn accept(&self) -> std::io::Result<Self::Stream> {
-        let (s, _) = TcpListener::accept(self).await?;
+    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<IpAddr>)> {
+        let (s, peer) = TcpListener::accept(self).await?;
         // Replies are small and a client waits for each one.
         let _ = s.set_nodelay(true);
-        Ok(s)
+        Ok((s, Some(peer.ip())))
     }
 }
 
 impl ClamdListener for UnixListener {
     type Stream = tokio::net::UnixStream;
-    async fn accept(&self) -> std::io::Result<Self::Stream> {
-        UnixListener::accept(self).await.map(|(s, _)| s)
+    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<IpAddr>)> {
+        UnixListener::accept(self).await.map(|(s, _)| (s, None))
     }
 }
 
 async fn clamd_accept<L: ClamdListener>(app: Arc<Service>, listener: L) {
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
                 Err(e) => {
@@ -206,7 +220,7 @@ async fn clamd_accept<L: ClamdListener>(app: Arc<Service>, listener: L) {
         let app2 = app.clone();
         app.tasks.spawn(async move {
             let _slot = slot;
-            clamd::serve_connection(app2, stream).await;
+            clamd::serve_connection(app2, stream, peer).await;
         });
     }
 }

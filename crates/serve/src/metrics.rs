@@ -28,6 +28,8 @@ pub struct Metrics {
     reloads: Family<Labels, Counter>,
     signatures_age: Gauge<f64, AtomicU64>,
     signatures_generation: Gauge,
+    taxii_publish: Family<Labels, Counter>,
+    taxii_publish_objects: Family<Labels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -55,6 +57,8 @@ impl Metrics {
         let reloads = Family::<Labels, Counter>::default();
         let signatures_age = Gauge::<f64, AtomicU64>::default();
         let signatures_generation = Gauge::default();
+        let taxii_publish = Family::<Labels, Counter>::default();
+        let taxii_publish_objects = Family::<Labels, Counter>::default();
         registry.register(
             "requests",
             "Requests answered, by interface, endpoint or command, and status",
@@ -96,6 +100,16 @@ impl Metrics {
             "Generation number of the running signature set",
             signatures_generation.clone(),
         );
+        registry.register(
+            "taxii_publish",
+            "Detected scans whose sightings were published into the TAXII collection, by result (stored; dropped: queue full or shutting down; failed)",
+            taxii_publish.clone(),
+        );
+        registry.register(
+            "taxii_publish_objects",
+            "STIX objects of published scans, by outcome (added; already_present: same id and version)",
+            taxii_publish_objects.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -107,6 +121,24 @@ impl Metrics {
             reloads,
             signatures_age,
             signatures_generation,
+            taxii_publish,
+            taxii_publish_objects,
+        }
+    }
+
+    /// Counts one scan's publication: `stored`, `dropped` or `failed`.
+    pub fn publish(&self, result: &'static str) {
+        self.taxii_publish
+            .get_or_create(&vec![("result", result.to_string())])
+            .inc();
+    }
+
+    /// Counts the objects of a stored publication.
+    pub fn publish_objects(&self, added: u64, already_present: u64) {
+        for (outcome, n) in [("added", added), ("already_present", already_present)] {
+            self.taxii_publish_objects
+                .get_or_create(&vec![("outcome", outcome.to_string())])
+                .inc_by(n);
         }
     }
 
@@ -177,6 +209,8 @@ mod tests {
         m.latency("clamd", 0.002);
         m.queue_depth.set(3);
         m.reload(true);
+        m.publish("dropped");
+        m.publish_objects(5, 2);
         let text = m.render(2, 12.5);
         for want in [
             "takedown_requests_total{interface=\"http\",endpoint=\"scan\",status=\"200\"} 1",
@@ -187,6 +221,8 @@ mod tests {
             "takedown_reloads_total{result=\"ok\"} 1",
             "takedown_signatures_age_seconds 12.5",
             "takedown_signatures_generation 2",
+            "takedown_taxii_publish_total{result=\"dropped\"} 1",
+            "takedown_taxii_publish_objects_total{outcome=\"already_present\"} 2",
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }

@@ -6,7 +6,10 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::pool::{Pool, Scanned, Spool};
 use crate::state::{Generation, ReloadError, Signatures};
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use takedown_engine::finding::Finding;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -29,6 +32,8 @@ pub struct Service {
     pub tasks: TaskTracker,
     /// The TAXII server, when enabled.
     pub taxii: Option<Arc<crate::taxii::Taxii>>,
+    /// Publishes scan sightings into a TAXII collection, when configured.
+    pub publisher: Option<crate::taxii::publish::Publisher>,
 }
 
 /// An admitted scan request; dropping it lets the next one in.
@@ -61,6 +66,11 @@ impl Service {
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
+        let publisher = settings
+            .taxii
+            .as_ref()
+            .and_then(|t| t.publish.clone())
+            .map(|p| crate::taxii::publish::Publisher::new(p, metrics.clone()));
         let pool = Pool::start(settings.workers, settings.scan.clone(), metrics.clone())
             .map_err(|e| anyhow::anyhow!("cannot start scan workers: {e}"))?;
         Ok(Arc::new(Service {
@@ -77,7 +87,34 @@ impl Service {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             taxii,
+            publisher,
         }))
+    }
+
+    /// Starts the background task of sightings publishing, when on.
+    pub fn start_publishing(&self) {
+        if let (Some(p), Some(t)) = (&self.publisher, &self.taxii) {
+            p.start(t.store.clone(), &self.tasks, self.shutdown.clone());
+            tracing::info!(
+                collection = %p.settings().collection,
+                client_address = p.settings().client_address,
+                "scan sightings are published into TAXII"
+            );
+        }
+    }
+
+    /// Hands the detected findings of one scan to the sightings
+    /// publisher, when on; never waits (see [`crate::taxii::publish`]).
+    pub fn publish<'a>(
+        &self,
+        findings: impl IntoIterator<Item = &'a Finding>,
+        client: Option<IpAddr>,
+        started: SystemTime,
+        elapsed: Duration,
+    ) {
+        if let Some(p) = &self.publisher {
+            p.submit(findings, client, started, elapsed);
+        }
     }
 
     /// Admits a scan request, or `None` when `max_requests` are in

@@ -119,6 +119,24 @@ pub struct ServeArgs {
     /// collections' read/write lists grant).
     #[arg(long, value_name = "FILE", help_heading = "TAXII")]
     pub taxii_token_file: Option<PathBuf>,
+    /// Publish the sightings of detected scans into this collection (its
+    /// id, one of [[taxii.collections]]); implies --taxii. Off by default.
+    #[arg(long, value_name = "COLLECTION", help_heading = "TAXII")]
+    pub taxii_publish: Option<String>,
+    /// TLP marking of published sightings [default: amber].
+    #[arg(long, value_name = "TLP", help_heading = "TAXII")]
+    pub taxii_publish_tlp: Option<String>,
+    /// Producer named in published sightings [default: takedown].
+    #[arg(long, value_name = "NAME", help_heading = "TAXII")]
+    pub taxii_publish_producer: Option<String>,
+    /// Name the scanning client's IP address as where a sample was
+    /// sighted (personal data; default: "takedown serve").
+    #[arg(long, help_heading = "TAXII")]
+    pub taxii_publish_client_address: bool,
+    /// Scans waiting to be published; beyond, their sightings are dropped
+    /// and counted [default: 1024].
+    #[arg(long, value_name = "N", help_heading = "TAXII")]
+    pub taxii_publish_queue: Option<usize>,
 }
 
 impl ServeArgs {
@@ -197,6 +215,20 @@ impl ServeArgs {
         c.clamd.allow_shutdown |= self.allow_shutdown;
         let t = &mut c.taxii;
         t.enabled |= self.taxii;
+        if self.taxii_publish.is_some() {
+            t.enabled = true;
+            t.publish_sightings = self.taxii_publish;
+        }
+        if let Some(v) = self.taxii_publish_tlp {
+            t.publish_tlp = v;
+        }
+        if let Some(v) = self.taxii_publish_producer {
+            t.publish_producer = v;
+        }
+        t.publish_client_address |= self.taxii_publish_client_address;
+        if let Some(v) = self.taxii_publish_queue {
+            t.publish_queue = v;
+        }
         // A relative path in the file is taken from the file's directory,
         // so that a configuration directory carries its database along.
         if let (Some(db), Some(conf)) = (&t.db, &self.config)

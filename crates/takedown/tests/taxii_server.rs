@@ -23,6 +23,11 @@ const PRIVATE: &str = "1f0e3b7a-5c1d-4e8a-9b2f-000000000003";
 const TAXII: &str = "application/taxii+json;version=2.1";
 
 fn config(t: &Tree, max_content_length: &str) -> PathBuf {
+    config_with(t, max_content_length, "")
+}
+
+/// [`config`] with more keys of `[taxii]`.
+fn config_with(t: &Tree, max_content_length: &str, taxii_keys: &str) -> PathBuf {
     t.write(
         "serve.toml",
         format!(
@@ -36,6 +41,7 @@ db = "taxii.sqlite3"
 title = "test TAXII"
 max_content_length = "{max_content_length}"
 max_page_size = 1000
+{taxii_keys}
 [taxii.tokens]
 alice = "{ALICE}"
 bob = "{BOB}"
@@ -789,4 +795,326 @@ fn sigkill_during_a_large_post_leaves_all_or_nothing() {
         srv = Some(s);
     }
     eprintln!("complete posts among the killed ones: {outcomes:?} (span {span:?})");
+}
+
+/// A clamd `zINSTREAM` of `data`; the reply without its NUL.
+fn clamd_instream(addr: SocketAddr, data: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut req = b"zINSTREAM\0".to_vec();
+    req.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    req.extend_from_slice(data);
+    req.extend_from_slice(&0u32.to_be_bytes());
+    s.write_all(&req).unwrap();
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply)
+        .trim_end_matches('\0')
+        .to_string()
+}
+
+/// `POST /v1/scan` of `data` named `name`; the verdict.
+fn scan_http(srv: &Server, name: &str, data: &[u8]) -> String {
+    let a = http(
+        srv.http,
+        "POST",
+        &format!("/v1/scan?name={name}"),
+        &[],
+        data,
+    );
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    a.json()["verdict"].as_str().unwrap().to_string()
+}
+
+/// The `takedown_taxii_publish_total` counters: (stored, dropped, failed).
+fn published(srv: &Server) -> (u64, u64, u64) {
+    let text = String::from_utf8(http(srv.http, "GET", "/metrics", &[], b"").body).unwrap();
+    let get = |result: &str| {
+        let key = format!("takedown_taxii_publish_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    (get("stored"), get("dropped"), get("failed"))
+}
+
+/// Polls the publishing counters until `done` holds (30 s at most).
+fn wait_published(srv: &Server, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
+    let started = Instant::now();
+    loop {
+        let p = published(srv);
+        if done(p) {
+            return p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "publishing counters stuck at {p:?}; log:\n{}",
+            srv.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every object of a collection through the TAXII API, with
+/// `match[version]` (`all` or `last`), paging with `next`.
+fn collection_objects(srv: &Server, collection: &str, version: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let mut path = format!(
+            "/taxii2/api/collections/{collection}/objects/?match[version]={version}&limit=100"
+        );
+        if let Some(c) = &next {
+            path.push_str(&format!("&next={c}"));
+        }
+        let a = get_as(srv, &path, Some(ALICE));
+        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+        let v = a.json();
+        out.extend(v["objects"].as_array().cloned().unwrap_or_default());
+        if v["more"] != true {
+            return out;
+        }
+        next = Some(v["next"].as_str().unwrap().to_string());
+    }
+}
+
+fn of_type<'a>(objs: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    objs.iter().filter(|o| o["type"] == kind).collect()
+}
+
+fn ids(objs: &[serde_json::Value]) -> std::collections::BTreeSet<String> {
+    objs.iter()
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn scan_sightings_are_published_into_a_collection_only_when_configured() {
+    let t = Tree::new();
+    let sample = eicar();
+
+    // Off by default: a detection adds nothing, and no counter exists.
+    let srv = Server::start(&t, &config(&t, "1M"));
+    assert_eq!(scan_http(&srv, "eicar.com", &sample), "infected");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(collection_objects(&srv, SHARED, "all").is_empty());
+    let metrics = String::from_utf8(http(srv.http, "GET", "/metrics", &[], b"").body).unwrap();
+    assert!(
+        !metrics.contains("takedown_taxii_publish_total{"),
+        "{metrics}"
+    );
+    srv.stop();
+
+    // On, into the shared collection (which only alice may write).
+    let conf = config_with(&t, "1M", &format!("publish_sightings = \"{SHARED}\""));
+    // With the clamd protocol too.
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replace("clamd_tcp = []", "clamd_tcp = [\"127.0.0.1:0\"]"),
+    )
+    .unwrap();
+    let srv = Server::start(&t, &conf);
+    let ready: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path("ready.json")).unwrap()).unwrap();
+    let clamd: SocketAddr = ready["clamd_tcp"][0].as_str().unwrap().parse().unwrap();
+    assert_eq!(scan_http(&srv, "invoice_jane_doe.com", &sample), "infected");
+    wait_published(&srv, |(stored, _, _)| stored == 1);
+    let first = collection_objects(&srv, SHARED, "all");
+    assert_eq!(
+        scan_http(&srv, "notes.txt", b"nothing to see here\n"),
+        "clean"
+    );
+    assert_eq!(scan_http(&srv, "other.com", &sample), "infected");
+    // Scans are published in order: had the clean scan been published,
+    // the second count would be reached without the second EICAR.
+    wait_published(&srv, |(stored, _, _)| stored == 2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(published(&srv), (2, 0, 0));
+    let all = collection_objects(&srv, SHARED, "all");
+    let latest = collection_objects(&srv, SHARED, "last");
+
+    // The file, once, named by its hash only; the indicator of its hash;
+    // a sighting of that indicator where "takedown serve" saw it.
+    let files = of_type(&all, "file");
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0]["hashes"]["SHA-256"], EICAR_SHA256);
+    assert!(files[0].get("name").is_none(), "{}", files[0]);
+    let indicators = of_type(&latest, "indicator");
+    assert_eq!(indicators.len(), 1);
+    assert_eq!(
+        indicators[0]["pattern"],
+        format!("[file:hashes.'SHA-256' = '{EICAR_SHA256}']")
+    );
+    let sightings = of_type(&latest, "sighting");
+    assert_eq!(sightings.len(), 1);
+    assert_eq!(sightings[0]["sighting_of_ref"], indicators[0]["id"]);
+    let host_id = sightings[0]["where_sighted_refs"][0].as_str().unwrap();
+    let host = latest.iter().find(|o| o["id"] == host_id).unwrap();
+    assert_eq!(host["name"], "takedown serve");
+    assert!(!of_type(&latest, "observed-data").is_empty());
+    assert!(of_type(&all, "report").is_empty());
+    // The second scan: a new version of the sighting, no new object, no
+    // duplicate version.
+    assert_eq!(of_type(&all, "sighting").len(), 2);
+    assert_eq!(ids(&first), ids(&latest));
+    assert_eq!(ids(&latest).len(), latest.len());
+    let versions: std::collections::BTreeSet<(String, String)> = all
+        .iter()
+        .map(|o| {
+            let v = o.get("modified").or(o.get("created"));
+            (
+                o["id"].to_string(),
+                v.map(|v| v.to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(versions.len(), all.len());
+    // A scan over the clamd protocol is published the same way.
+    assert_eq!(
+        clamd_instream(clamd, &sample),
+        "stream: Eicar-Test-Signature FOUND"
+    );
+    wait_published(&srv, |(stored, _, _)| stored == 3);
+    let all = collection_objects(&srv, SHARED, "all");
+    let sightings = of_type(&all, "sighting");
+    assert_eq!(sightings.len(), 3);
+    // Versions of one object keep its first `created` (STIX 2.1).
+    assert!(
+        sightings
+            .iter()
+            .all(|s| s["created"] == sightings[0]["created"])
+    );
+    assert_eq!(of_type(&all, "file").len(), 1);
+    assert_eq!(ids(&collection_objects(&srv, SHARED, "last")), ids(&first));
+    // Clients' file names and addresses stay out.
+    let text = serde_json::to_string(&all).unwrap();
+    for private in ["jane", "other.com", "notes.txt", "127.0.0.1"] {
+        assert!(!text.contains(private), "{private} was published");
+    }
+
+    // The same ids as `takedown intel export --format stix` gives for the
+    // same content (the export also names the file, which makes another
+    // file id; without a name it is stix2's id of the hash alone).
+    t.write("sample/eicar.com", &sample);
+    let o = t.json(&[&t.arg("sample/eicar.com")]);
+    t.write("findings.ndjson", &o.stdout);
+    let o = t.run(&[
+        "intel",
+        "export",
+        "--format",
+        "stix",
+        "-o",
+        &t.arg("export.json"),
+        &t.arg("findings.ndjson"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path("export.json")).unwrap()).unwrap();
+    let exported = export["objects"].as_array().unwrap();
+    for kind in ["indicator", "sighting"] {
+        assert_eq!(
+            of_type(exported, kind)[0]["id"],
+            of_type(&latest, kind)[0]["id"],
+            "{kind}"
+        );
+    }
+    if let Some(py) = python() {
+        let out = Command::new(&py)
+            .args([
+                "-c",
+                "import stix2, sys; print(stix2.File(hashes={'SHA-256': sys.argv[1]}).id)",
+                EICAR_SHA256,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), files[0]["id"]);
+        // What a partner pulls is valid STIX 2.1.
+        let bundle = serde_json::json!({
+            "type": "bundle",
+            "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+            "objects": collection_objects(&srv, SHARED, "last"),
+        });
+        t.write("pulled.json", serde_json::to_vec(&bundle).unwrap());
+        let out = Command::new(py.parent().unwrap().join("stix2_validator"))
+            .arg("--strict")
+            .arg(t.path("pulled.json"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "stix2_validator --strict:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    srv.stop();
+}
+
+/// Holds SQLite's write lock on the database until stdin closes.
+const LOCK_SCRIPT: &str = r#"
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()
+c.execute("ROLLBACK")
+"#;
+
+#[test]
+fn a_full_publishing_queue_drops_and_counts_without_delaying_scans() {
+    let Some(py) = python() else { return };
+    let t = Tree::new();
+    let conf = config_with(
+        &t,
+        "1M",
+        &format!("publish_sightings = \"{SHARED}\"\npublish_queue = 1"),
+    );
+    let srv = Server::start(&t, &conf);
+    // With the store's write lock held from outside, the publishing task
+    // waits on its first scan (SQLite's busy timeout is 10 s), one more
+    // fills the queue of 1, and the others must be dropped.
+    let mut lock = Command::new(&py)
+        .arg("-c")
+        .arg(LOCK_SCRIPT)
+        .arg(t.path("taxii.sqlite3"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = [0u8; 6];
+    lock.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"locked");
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(scan_http(&srv, "eicar.com", &eicar()), "infected");
+    }
+    // Not one scan waited for the store.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let (_, dropped, _) = published(&srv);
+    assert!(dropped >= 3, "dropped {dropped}; log:\n{}", srv.log());
+    drop(lock.stdin.take());
+    assert!(lock.wait().unwrap().success());
+    let (stored, dropped, failed) = wait_published(&srv, |(s, d, f)| s + d + f == 5);
+    assert_eq!((stored + dropped, failed), (5, 0));
+    assert!(stored >= 1);
+    // One sighting version per stored scan (two scans in the same
+    // millisecond would make one version).
+    let sightings = of_type(&collection_objects(&srv, SHARED, "all"), "sighting").len() as u64;
+    assert!((1..=stored).contains(&sightings), "{sightings} of {stored}");
+    assert!(
+        srv.log().contains("scan sightings not published"),
+        "{}",
+        srv.log()
+    );
+    srv.stop();
 }

@@ -6,9 +6,12 @@
 //!
 //! [`TaxiiConfig`] is the `[taxii]` section of the configuration file;
 //! [`TaxiiConfig::validate`] makes it [`TaxiiSettings`]; [`Taxii::open`]
-//! opens the store; [`routes::router`] serves it. docs/taxii.md describes
-//! the behaviour and what the specification leaves to the server.
+//! opens the store; [`routes::router`] serves it. [`publish`] adds the
+//! service's own scan sightings to a collection (off by default).
+//! docs/taxii.md describes the behaviour and what the specification
+//! leaves to the server.
 
+pub mod publish;
 pub mod routes;
 pub mod store;
 
@@ -71,6 +74,19 @@ pub struct TaxiiConfig {
     pub tokens: BTreeMap<String, String>,
     /// The collections.
     pub collections: Vec<CollectionConfig>,
+    /// Publish the sightings of the service's own scans into this
+    /// collection (its id); off when absent (see [`publish`]).
+    pub publish_sightings: Option<String>,
+    /// TLP marking of the published objects.
+    pub publish_tlp: String,
+    /// Producer named in the published objects (their STIX identity).
+    pub publish_producer: String,
+    /// Name the scanning client's address as the host where a sample was
+    /// sighted (off: every sighting is "takedown serve"; the address of a
+    /// client is personal data in many jurisdictions).
+    pub publish_client_address: bool,
+    /// Scans waiting to be published; more are dropped and counted.
+    pub publish_queue: usize,
 }
 
 impl Default for TaxiiConfig {
@@ -87,6 +103,11 @@ impl Default for TaxiiConfig {
             max_page_size: 1000,
             tokens: BTreeMap::new(),
             collections: Vec::new(),
+            publish_sightings: None,
+            publish_tlp: publish::DEFAULT_TLP.into(),
+            publish_producer: publish::DEFAULT_PRODUCER.into(),
+            publish_client_address: false,
+            publish_queue: publish::DEFAULT_QUEUE,
         }
     }
 }
@@ -162,6 +183,8 @@ pub struct TaxiiSettings {
     pub tokens: Vec<(String, String)>,
     /// The collections.
     pub collections: Vec<Collection>,
+    /// Publishing of scan sightings, when on.
+    pub publish: Option<publish::PublishSettings>,
 }
 
 impl TaxiiConfig {
@@ -170,6 +193,11 @@ impl TaxiiConfig {
     /// name one caller).
     pub fn validate(&self, serve_tokens: &[String]) -> anyhow::Result<Option<TaxiiSettings>> {
         if !self.enabled {
+            if self.publish_sightings.is_some() {
+                anyhow::bail!(
+                    "taxii.publish_sightings: TAXII is off (set taxii.enabled or --taxii)"
+                );
+            }
             return Ok(None);
         }
         let db = self.db.clone().ok_or_else(|| {
@@ -246,6 +274,7 @@ impl TaxiiConfig {
                 alias: c.alias.clone(),
             });
         }
+        let publish = self.validate_publish(&collections)?;
         Ok(Some(TaxiiSettings {
             db,
             prefix,
@@ -257,6 +286,50 @@ impl TaxiiConfig {
             max_page_size: self.max_page_size,
             tokens,
             collections,
+            publish,
+        }))
+    }
+
+    /// The `publish_*` keys; `None` when `publish_sightings` is absent.
+    fn validate_publish(
+        &self,
+        collections: &[Collection],
+    ) -> anyhow::Result<Option<publish::PublishSettings>> {
+        let Some(id) = &self.publish_sightings else {
+            return Ok(None);
+        };
+        let id = id.trim().to_ascii_lowercase();
+        if !collections.iter().any(|c| c.id == id) {
+            anyhow::bail!(
+                "taxii.publish_sightings: '{}' is not the id of a [[taxii.collections]]",
+                self.publish_sightings.as_deref().unwrap_or_default()
+            );
+        }
+        let tlp = takedown_intel::Tlp::parse(&self.publish_tlp).ok_or_else(|| {
+            anyhow::anyhow!(
+                "taxii.publish_tlp: '{}' is not clear, green, amber, amber+strict or red",
+                self.publish_tlp
+            )
+        })?;
+        let producer = self.publish_producer.trim();
+        if producer.is_empty()
+            || producer.len() > publish::MAX_PRODUCER
+            || producer.chars().any(char::is_control)
+        {
+            anyhow::bail!(
+                "taxii.publish_producer: 1 to {} characters, no control characters",
+                publish::MAX_PRODUCER
+            );
+        }
+        if !(1..=publish::MAX_QUEUE).contains(&self.publish_queue) {
+            anyhow::bail!("taxii.publish_queue: between 1 and {}", publish::MAX_QUEUE);
+        }
+        Ok(Some(publish::PublishSettings {
+            collection: id,
+            tlp,
+            producer: producer.to_string(),
+            client_address: self.publish_client_address,
+            queue: self.publish_queue,
         }))
     }
 
@@ -417,6 +490,40 @@ mod tests {
         assert!(bad("enabled = true", "enabled = true\nprefix = \"/v1/x\"").contains("/v1"));
         assert!(bad("enabled = true", "enabled = true\napi_root = \"a/b\"").contains("api_root"));
         assert!(bad("db = \"/tmp/x.sqlite3\"", "").contains("taxii.db"));
+        assert!(s.publish.is_none(), "publishing is off by default");
+    }
+
+    #[test]
+    fn publishing_is_validated() {
+        let with =
+            |keys: &str| parse(&OK.replace("enabled = true", &format!("enabled = true\n{keys}")));
+        let p = with("publish_sightings = \"9b1c1a4e-0000-4000-8000-000000000001\"")
+            .unwrap()
+            .unwrap()
+            .publish
+            .unwrap();
+        assert_eq!(p.collection, "9b1c1a4e-0000-4000-8000-000000000001");
+        assert_eq!(p.tlp, takedown_intel::Tlp::Amber);
+        assert_eq!(p.producer, "takedown");
+        assert!(!p.client_address);
+        assert_eq!(p.queue, publish::DEFAULT_QUEUE);
+        let err = |keys: &str| with(keys).unwrap_err().to_string();
+        let e = err("publish_sightings = \"9b1c1a4e-0000-4000-8000-0000000000ff\"");
+        assert!(
+            e.contains("taxii.publish_sightings") && e.contains("0000000000ff"),
+            "{e}"
+        );
+        let id = "publish_sightings = \"9B1C1A4E-0000-4000-8000-000000000001\"";
+        assert!(err(&format!("{id}\npublish_tlp = \"purple\"")).contains("publish_tlp"));
+        assert!(err(&format!("{id}\npublish_queue = 0")).contains("publish_queue"));
+        assert!(err(&format!("{id}\npublish_producer = \" \"")).contains("publish_producer"));
+        let off = parse(&OK.replace(
+            "enabled = true",
+            "enabled = false\npublish_sightings = \"9b1c1a4e-0000-4000-8000-000000000001\"",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(off.contains("TAXII is off"), "{off}");
     }
 
     #[test]

@@ -782,30 +782,64 @@ async fn add_objects(
                 Ok(v) => v,
                 Err(e) => return Ok(Err(e)),
             };
-            let total = valid.len() + failures.len();
-            let status_id = super::random_uuid();
-            let sid = status_id.clone();
-            let mut json_out = String::new();
-            let added = store.add(&cid, &valid, requested, &status_id, |added| {
-                let s = status_json(&sid, requested, total, added, &failures);
-                json_out = s.clone();
-                s
-            })?;
-            let new = added.iter().filter(|a| a.outcome == Outcome::Added).count();
+            let stored = store_objects(&store, &cid, &valid, &failures, requested)?;
             tracing::info!(
                 collection = %cid,
-                status = %status_id,
-                total,
-                added = new,
-                already_present = added.len() - new,
+                status = %stored.status_id,
+                total = valid.len() + failures.len(),
+                added = stored.added,
+                already_present = stored.already_present,
                 failed = failures.len(),
                 "TAXII objects posted"
             );
-            Ok(Ok(json_out))
+            Ok(Ok(stored.status))
         },
     )
     .await??;
     Ok(taxii_response(StatusCode::ACCEPTED, status))
+}
+
+/// What storing the objects of one envelope did.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// Id of its status resource.
+    pub status_id: String,
+    /// The status resource (JSON), as a POST answers it.
+    pub status: String,
+    /// Objects stored now.
+    pub added: usize,
+    /// Objects whose id and version were stored already (successes too).
+    pub already_present: usize,
+}
+
+/// Stores checked objects, with the status resource that also lists the
+/// refused ones, in one transaction: what a POST does once its body is
+/// parsed ([`parse_envelope`]), and what publishing the service's own
+/// scan sightings does ([`super::publish`]), so both follow one rule for
+/// identity, versions and re-adds. `requested` (microseconds) is the
+/// status' `request_timestamp`. Blocking.
+pub fn store_objects(
+    store: &store::Store,
+    collection: &str,
+    valid: &[NewObject],
+    failures: &[Failure],
+    requested: i64,
+) -> Result<Stored, store::StoreError> {
+    let total = valid.len() + failures.len();
+    let status_id = super::random_uuid();
+    let mut json_out = String::new();
+    let added = store.add(collection, valid, requested, &status_id, |added| {
+        let s = status_json(&status_id, requested, total, added, failures);
+        json_out = s.clone();
+        s
+    })?;
+    let new = added.iter().filter(|a| a.outcome == Outcome::Added).count();
+    Ok(Stored {
+        status_id,
+        status: json_out,
+        added: new,
+        already_present: added.len() - new,
+    })
 }
 
 enum BodyError {
