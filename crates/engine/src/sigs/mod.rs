@@ -72,7 +72,15 @@ impl std::fmt::Display for SigIssue {
             write!(f, ":{l}")?;
         }
         if let Some(rule) = &self.rule {
-            write!(f, ": rule `{}`", crate::sanitize::for_terminal(rule))?;
+            // STIX objects (`indicator--<uuid>`) and MISP attributes (a
+            // bare UUID) are objects, not YARA rules.
+            let what =
+                if rule.contains("--") || (rule.len() == 36 && rule.matches('-').count() == 4) {
+                    "object"
+                } else {
+                    "rule"
+                };
+            write!(f, ": {what} `{}`", crate::sanitize::for_terminal(rule))?;
         }
         write!(f, ": {}", self.message)
     }
