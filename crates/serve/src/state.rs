@@ -152,9 +152,11 @@ impl Signatures {
         let sigs = SignatureSet::load(&self.load)?;
         let old = self.current();
         let known: HashSet<String> = old.sigs.issues.iter().map(|i| i.to_string()).collect();
+        // Notices (an indicator revoked or expired since the last load)
+        // are no reason to keep serving the old set: expiring is what
+        // indicators do.
         let new: Vec<SigIssue> = sigs
-            .issues
-            .iter()
+            .problems()
             .filter(|i| !known.contains(&i.to_string()))
             .cloned()
             .collect();
@@ -220,5 +222,33 @@ mod tests {
         assert_eq!(json["yara_rules"], 3);
         assert!(json["sources"][0]["modified"].is_null(), "{json}");
         assert!(json["sources"][2]["modified"].is_string(), "{json}");
+    }
+
+    #[test]
+    fn an_indicator_revoked_or_expired_since_does_not_block_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = |extra: &str| {
+            format!(
+                r#"{{"type":"bundle","id":"bundle--0e2a3b4c-1d2e-4f3a-8b9c-0d1e2f3a4b5c","objects":[
+                {{"type":"indicator","spec_version":"2.1","id":"indicator--11111111-1111-4111-8111-111111111111",
+                  "created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","valid_from":"2026-01-01T00:00:00Z",
+                  "pattern_type":"stix","pattern":"[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']"}}{extra}]}}"#
+            )
+        };
+        std::fs::write(dir.path().join("feed.json"), bundle("")).unwrap();
+        let s = Signatures::load(&opts(dir.path())).unwrap();
+        assert!(s.current().sigs.issues.is_empty());
+        std::fs::write(
+            dir.path().join("feed.json"),
+            bundle(
+                r#",{"type":"indicator","spec_version":"2.1","id":"indicator--21111111-1111-4111-8111-111111111111",
+                  "created":"2020-01-01T00:00:00Z","modified":"2020-01-01T00:00:00Z","valid_from":"2020-01-01T00:00:00Z",
+                  "valid_until":"2021-01-01T00:00:00Z","pattern_type":"stix","pattern":"[domain-name:value = 'old.example']"}"#,
+            ),
+        )
+        .unwrap();
+        let next = s.reload().expect("an expired indicator is a notice");
+        assert_eq!(next.sigs.notices(), 1);
+        assert_eq!(next.id, 2);
     }
 }

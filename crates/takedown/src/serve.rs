@@ -310,8 +310,15 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     // Loading can take seconds; do it before any listener exists so that a
     // client never reaches a service without signatures.
     let service = takedown_serve::service::Service::new(settings)?;
-    for issue in &service.generation().sigs.issues {
+    let sigs = &service.generation().sigs;
+    for issue in sigs.problems() {
         tracing::warn!("signature problem: {issue}");
+    }
+    if sigs.notices() > 0 {
+        tracing::info!(
+            "{} indicators not used: revoked, expired or not for detection (`takedown sigs check` lists them)",
+            sigs.notices()
+        );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // Network I/O only: the scanning happens on the worker threads.
