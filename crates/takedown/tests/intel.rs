@@ -8,44 +8,7 @@ mod util;
 
 use serde_json::{Value, json};
 use sha2::Digest;
-use std::path::PathBuf;
 use util::*;
-
-/// The Python with the reference tools, or `None` (the check is skipped,
-/// saying so) outside CI when it is missing.
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("TAKEDOWN_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
-        });
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} missing: .ci/run installs the reference tools",
-        candidate.display()
-    );
-    eprintln!("skipped: no reference Python at {}", candidate.display());
-    None
-}
-
-fn run_python(py: &PathBuf, script: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(py)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn sha256(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
@@ -604,20 +567,11 @@ fn exports_are_read_back_by_the_reference_tools() {
     assert!(first["detections"].is_array());
     assert_eq!(n_files(&again), 7, "{}", stdout(&again));
 
-    let Some(py) = python() else { return };
-    let validator = py.parent().unwrap().join("stix2_validator");
+    let Some(py) = reference_python() else {
+        return;
+    };
     for f in ["out/a.stix.json", "out/direct.stix.json"] {
-        let o = std::process::Command::new(&validator)
-            .args(["--strict", "--version", "2.1"])
-            .arg(t.path(f))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "stix2_validator --strict on {f}:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        stix2_validate(&py, &["--strict", "--version", "2.1"], &t.path(f));
     }
     let parsed = run_python(
         &py,

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -19,26 +19,6 @@ use util::*;
 
 const USER: &str = "partner";
 const PASSWORD: &str = "s3cret pass";
-
-/// The venv's `medallion`, or `None` (skipped, saying so) outside CI.
-fn medallion_bin() -> Option<PathBuf> {
-    let python = std::env::var_os("TAKEDOWN_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
-        });
-    let tool = python.parent().unwrap().join("medallion");
-    if tool.exists() {
-        return Some(tool);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} missing: .ci/run installs the reference tools",
-        tool.display()
-    );
-    eprintln!("skipped: no medallion at {}", tool.display());
-    None
-}
 
 /// A fresh UUID-shaped id (version 4 bits set), unique per run.
 fn fresh_uuid() -> String {
@@ -116,7 +96,7 @@ impl Drop for Medallion {
 
 impl Medallion {
     fn start() -> Option<Medallion> {
-        let bin = medallion_bin()?;
+        let bin = venv_tool(&reference_python()?, "medallion");
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()

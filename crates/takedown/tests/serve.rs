@@ -10,185 +10,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use util::serve::*;
 use util::*;
-
-/// A running `takedown serve`, stopped with SIGTERM when dropped.
-struct Server {
-    child: Option<Child>,
-    http: SocketAddr,
-    clamd: SocketAddr,
-    unix: Option<PathBuf>,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(t: &Tree, args: &[&str]) -> Server {
-        let ready = t.path(&format!("ready-{}.json", std::process::id()));
-        let _ = std::fs::remove_file(&ready);
-        let log = t.path("serve.log");
-        let mut c = t.cmd();
-        c.args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--clamd",
-            "127.0.0.1:0",
-            "--ready-file",
-        ])
-        .arg(&ready)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-        let mut child = c.spawn().unwrap();
-        let started = Instant::now();
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                return Server {
-                    child: Some(child),
-                    http: v["http"][0].as_str().unwrap().parse().unwrap(),
-                    clamd: v["clamd_tcp"][0].as_str().unwrap().parse().unwrap(),
-                    unix: v["clamd_unix"].as_str().map(PathBuf::from),
-                    log,
-                };
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!(
-                    "takedown serve exited with {status}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "takedown serve did not get ready"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.as_ref().unwrap().id() as i32
-    }
-
-    fn signal(&self, sig: i32) {
-        unsafe { libc::kill(self.pid(), sig) };
-    }
-
-    fn wait(&mut self) -> i32 {
-        let mut child = self.child.take().unwrap();
-        let started = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                let _ = child.kill();
-                panic!("takedown serve did not stop");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let started = Instant::now();
-            while c.try_wait().ok().flatten().is_none() {
-                if started.elapsed() > Duration::from_secs(10) {
-                    let _ = c.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-/// An HTTP answer.
-struct Answer {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {} {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Sends raw request bytes and reads the whole answer (the request asks
-/// the server to close).
-fn http_raw(addr: SocketAddr, request: &[u8]) -> Answer {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    // The server may answer (413) and close before taking the whole body.
-    let _ = s.write_all(request);
-    read_answer(&mut s)
-}
-
-fn read_answer(s: &mut TcpStream) -> Answer {
-    let mut all = Vec::new();
-    let _ = s.read_to_end(&mut all);
-    let split = all
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP answer: {:?}", String::from_utf8_lossy(&all)));
-    let head = String::from_utf8_lossy(&all[..split]).into_owned();
-    let mut body = all[split + 4..].to_vec();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    Answer {
-        status,
-        headers: head,
-        body,
-    }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
-        b = &b[eol + 4 + n..];
-    }
-}
-
-fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        r.push_str(&format!("{k}: {v}\r\n"));
-    }
-    r.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let mut out = r.into_bytes();
-    out.extend_from_slice(body);
-    out
-}
 
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
     let mut r = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
@@ -242,7 +65,7 @@ fn zipped_eicar() -> Vec<u8> {
 #[test]
 fn http_api_scans_raw_and_multipart_uploads_with_the_cli_findings() {
     let t = Tree::new();
-    let srv = Server::start(&t, &["--max-upload", "64K", "--memory-buffer", "1K"]);
+    let srv = Server::on_loopback(&t, &["--max-upload", "64K", "--memory-buffer", "1K"]);
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../../../docs/finding.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
@@ -390,7 +213,7 @@ fn http_api_scans_raw_and_multipart_uploads_with_the_cli_findings() {
 #[test]
 fn openapi_document_parses_and_lists_every_route() {
     let t = Tree::new();
-    let srv = Server::start(&t, &[]);
+    let srv = Server::on_loopback(&t, &[]);
     let a = get(srv.http, "/v1/openapi.json", &[]);
     assert_eq!(a.status, 200);
     let v = a.json();
@@ -438,7 +261,7 @@ fn reload_swaps_the_set_and_refuses_a_broken_one() {
         "sigs/a.yar",
         "rule Marker_A { strings: $a = \"marker-aaaa\" condition: $a }",
     );
-    let srv = Server::start(&t, &["-s", &t.arg("sigs")]);
+    let srv = Server::on_loopback(&t, &["-s", &t.arg("sigs")]);
     let scan = |data: &[u8]| post(srv.http, "/v1/scan", &[], data).json();
     assert_eq!(scan(b"xx marker-aaaa")["verdict"], "infected");
     assert_eq!(scan(b"xx marker-bbbb")["verdict"], "clean");
@@ -484,7 +307,7 @@ fn reload_under_load_fails_no_request() {
         "sigs/a.yar",
         "rule Marker_A { strings: $a = \"marker-aaaa\" condition: $a }",
     );
-    let srv = Server::start(&t, &["-s", &t.arg("sigs")]);
+    let srv = Server::on_loopback(&t, &["-s", &t.arg("sigs")]);
     let addr = srv.http;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients: Vec<_> = (0..8)
@@ -524,7 +347,7 @@ fn tokens_are_enforced_when_configured_and_required_beyond_loopback() {
     let admin_token = "admin-token-0123456789abcdef";
     t.write("tokens", format!("# scanners\n{scan_token}\n"));
     t.write("admin", format!("{admin_token}\n"));
-    let srv = Server::start(
+    let srv = Server::on_loopback(
         &t,
         &[
             "--token-file",
@@ -613,8 +436,8 @@ fn instream(data: &[u8], chunk: usize) -> Vec<u8> {
 #[test]
 fn clamd_protocol_replies_like_clamd() {
     let t = Tree::new();
-    let srv = Server::start(&t, &["--max-upload", "1K", "--idle-timeout", "2"]);
-    let a = srv.clamd;
+    let srv = Server::on_loopback(&t, &["--max-upload", "1K", "--idle-timeout", "2"]);
+    let a = srv.clamd();
     assert_eq!(clamd(a, b"zPING\0"), b"PONG\0");
     assert_eq!(clamd(a, b"nPING\n"), b"PONG\n");
     assert_eq!(clamd(a, b"PING\n"), b"PONG\n");
@@ -695,14 +518,14 @@ fn clamav_body_signatures_are_served_over_clamd_and_http() {
         "sigs/local.ndb",
         format!("Test.Served.Body:0:*:{}\n", hex::encode(marker)),
     );
-    let srv = Server::start(&t, &["--no-builtin", "-s", &t.arg("sigs")]);
+    let srv = Server::on_loopback(&t, &["--no-builtin", "-s", &t.arg("sigs")]);
     let mut sample = b"prefix: ".to_vec();
     sample.extend_from_slice(marker);
     assert_eq!(
-        clamd(srv.clamd, &instream(&sample, 5)),
+        clamd(srv.clamd(), &instream(&sample, 5)),
         b"stream: Test.Served.Body FOUND\0"
     );
-    assert_eq!(clamd(srv.clamd, &instream(b"clean", 64)), b"stream: OK\0");
+    assert_eq!(clamd(srv.clamd(), &instream(b"clean", 64)), b"stream: OK\0");
     let a = post(srv.http, "/v1/scan?name=sample.bin", &[], &sample);
     assert_eq!(a.status, 200, "{}", a.text());
     let v = a.json();
@@ -725,8 +548,8 @@ fn clamd_path_scan_and_shutdown_when_enabled() {
     t.write("dir/a/eicar.com", eicar());
     t.write("dir/b/eicar2.com", eicar());
     t.write("dir/clean.txt", "hello");
-    let mut srv = Server::start(&t, &["--allow-path-scan", "--allow-shutdown"]);
-    let a = srv.clamd;
+    let mut srv = Server::on_loopback(&t, &["--allow-path-scan", "--allow-shutdown"]);
+    let a = srv.clamd();
     let dir = t.arg("dir");
     let r = String::from_utf8(clamd(a, format!("zCONTSCAN {dir}\0").as_bytes())).unwrap();
     let mut lines: Vec<&str> = r.split('\0').filter(|l| !l.is_empty()).collect();
@@ -771,11 +594,11 @@ fn real_clamdscan_speaks_to_takedown() {
     };
     let t = Tree::new();
     let sock = t.path("clamd.sock");
-    let srv = Server::start(&t, &["--clamd-socket", sock.to_str().unwrap()]);
+    let srv = Server::on_loopback(&t, &["--clamd-socket", sock.to_str().unwrap()]);
     assert_eq!(srv.unix.as_deref(), Some(sock.as_path()));
     t.write(
         "tcp.conf",
-        format!("TCPSocket {}\nTCPAddr 127.0.0.1\n", srv.clamd.port()),
+        format!("TCPSocket {}\nTCPAddr 127.0.0.1\n", srv.clamd().port()),
     );
     t.write("unix.conf", format!("LocalSocket {}\n", sock.display()));
     let eicar_path = t.write("files/eicar.com", eicar());
@@ -839,7 +662,7 @@ fn real_clamdscan_speaks_to_takedown() {
 #[test]
 fn sigterm_finishes_the_scan_in_flight() {
     let t = Tree::new();
-    let mut srv = Server::start(&t, &[]);
+    let mut srv = Server::on_loopback(&t, &[]);
     // Send half a request, then SIGTERM, then the rest: the answer comes.
     let body = eicar();
     let head = format!(
@@ -881,7 +704,7 @@ fn sigterm_finishes_the_scan_in_flight() {
 #[test]
 fn slow_clients_time_out_and_saturation_answers_503() {
     let t = Tree::new();
-    let srv = Server::start(&t, &["--idle-timeout", "1", "--max-requests", "1"]);
+    let srv = Server::on_loopback(&t, &["--idle-timeout", "1", "--max-requests", "1"]);
     // A body that stalls: 408 after the idle timeout.
     let mut s = TcpStream::connect(srv.http).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -908,7 +731,7 @@ fn slow_clients_time_out_and_saturation_answers_503() {
     let _ = s.read_to_end(&mut rest);
     assert!(started.elapsed() < Duration::from_secs(10));
     // A silent clamd connection is closed too.
-    let mut c = TcpStream::connect(srv.clamd).unwrap();
+    let mut c = TcpStream::connect(srv.clamd()).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     c.write_all(b"zINSTREAM\0\0\0\0\x10abc").unwrap();
     let started = Instant::now();
@@ -1132,7 +955,7 @@ fn web_page_in_headless_chromium() {
         return;
     };
     let t = Tree::new();
-    let srv = Server::start(&t, &[]);
+    let srv = Server::on_loopback(&t, &[]);
     let page = format!("http://{}/", srv.http);
     let eicar_path = t.write("upload/eicar.com", eicar());
     let zip_path = t.write("upload/nest.zip", zipped_eicar());

@@ -7,9 +7,10 @@ mod util;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use util::serve::*;
 use util::*;
 
 const ALICE: &str = "alice-token-0123456789";
@@ -66,121 +67,14 @@ write = ["alice"]
     )
 }
 
-/// A running `takedown serve`, stopped with SIGTERM when dropped.
-struct Server {
-    child: Option<Child>,
-    http: SocketAddr,
-    log: PathBuf,
-}
-
+/// The TAXII side of the shared test server.
 impl Server {
-    fn start(t: &Tree, config: &Path) -> Server {
-        let ready = t.path("ready.json");
-        let _ = std::fs::remove_file(&ready);
-        let log = t.path("serve.log");
-        let mut c = t.cmd();
-        c.arg("serve")
-            .arg("--config")
-            .arg(config)
-            .arg("--ready-file")
-            .arg(&ready)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let mut child = c.spawn().unwrap();
-        let started = Instant::now();
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                return Server {
-                    child: Some(child),
-                    http: v["http"][0].as_str().unwrap().parse().unwrap(),
-                    log,
-                };
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!(
-                    "takedown serve exited with {status}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "takedown serve did not get ready"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     fn url(&self) -> String {
         format!("http://{}/taxii2/", self.http)
     }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill9(mut self) {
-        let mut c = self.child.take().unwrap();
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-
-    /// SIGTERM and wait.
-    fn stop(mut self) {
-        let mut c = self.child.take().unwrap();
-        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-        let status = c.wait().unwrap();
-        assert!(
-            status.success(),
-            "serve exited with {status}: {}",
-            self.log()
-        );
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let started = Instant::now();
-            while c.try_wait().ok().flatten().is_none() {
-                if started.elapsed() > Duration::from_secs(10) {
-                    let _ = c.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-struct Answer {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
 }
 
 impl Answer {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {} {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    }
-
     /// Asserts a TAXII error message with this status.
     fn taxii_error(&self, status: u16) {
         assert_eq!(
@@ -206,49 +100,7 @@ fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Answer {
-    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        r.push_str(&format!("{k}: {v}\r\n"));
-    }
-    r.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let _ = s.write_all(r.as_bytes());
-    // The server may answer (413) and close before taking the whole body.
-    let _ = s.write_all(body);
-    let mut all = Vec::new();
-    let _ = s.read_to_end(&mut all);
-    let split = all
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP answer: {:?}", String::from_utf8_lossy(&all)));
-    let head = String::from_utf8_lossy(&all[..split]).into_owned();
-    let mut body = all[split + 4..].to_vec();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    Answer {
-        status,
-        headers: head,
-        body,
-    }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
-        b = &b[eol + 4 + n..];
-    }
+    http_raw(addr, &request(method, path, headers, body))
 }
 
 fn bearer(token: &str) -> String {
@@ -316,30 +168,6 @@ fn count_type(srv: &Server, collection: &str, kind: &str) -> usize {
         }
         next = Some(v["next"].as_str().unwrap().to_string());
     }
-}
-
-/// The reference Python with taxii2-client and stix2 (see
-/// crates/intel/tests/common/mod.rs); `None` skips, except under CI.
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("TAKEDOWN_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
-        });
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{} not found: .ci/run installs the reference tools there",
-            candidate.display()
-        );
-    }
-    eprintln!(
-        "skipped: {} not found (run .ci/run, or set TAKEDOWN_PYTHON)",
-        candidate.display()
-    );
-    None
 }
 
 const CLIENT_SCRIPT: &str = r#"
@@ -475,10 +303,10 @@ print(json.dumps({"ok": True, "oid": oid}))
 
 #[test]
 fn taxii2_client_against_takedown_serve() {
-    let Some(py) = python() else { return };
+    let Some(py) = reference_python() else { return };
     let t = Tree::new();
     let conf = config(&t, "1M");
-    let srv = Server::start(&t, &conf);
+    let srv = Server::with_config(&t, &conf);
     let out = Command::new(&py)
         .arg("-c")
         .arg(CLIENT_SCRIPT)
@@ -496,7 +324,7 @@ fn taxii2_client_against_takedown_serve() {
     let oid = v["oid"].as_str().unwrap().to_string();
     // A restart keeps every object and version.
     srv.stop();
-    let srv = Server::start(&t, &conf);
+    let srv = Server::with_config(&t, &conf);
     let path = format!("/taxii2/api/collections/{SHARED}/objects/{oid}/versions/");
     let a = get_as(&srv, &path, Some(BOB));
     assert_eq!(a.status, 200);
@@ -509,7 +337,7 @@ fn taxii2_client_against_takedown_serve() {
 fn errors_are_taxii_messages_and_permissions_hold_on_loopback() {
     let t = Tree::new();
     let conf = config(&t, "1M");
-    let srv = Server::start(&t, &conf);
+    let srv = Server::with_config(&t, &conf);
     let shared = format!("/taxii2/api/collections/{SHARED}/objects/");
 
     // Discovery, with the TAXII media type.
@@ -678,33 +506,15 @@ fn tokens_required_close_the_public_collection_to_anonymous_callers() {
     let t = Tree::new();
     let conf = config(&t, "1M");
     t.write("scan-tokens", "scan-token-0123456789abcdef\n");
-    let ready = t.path("ready.json");
-    let log = t.path("serve.log");
-    let mut c = t.cmd();
-    c.arg("serve")
-        .arg("--config")
-        .arg(&conf)
-        .arg("--token-file")
-        .arg(t.path("scan-tokens"))
-        .arg("--ready-file")
-        .arg(&ready)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let srv = Server {
-        child: Some(c.spawn().unwrap()),
-        http: {
-            let started = Instant::now();
-            loop {
-                if let Ok(text) = std::fs::read_to_string(&ready) {
-                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                    break v["http"][0].as_str().unwrap().parse().unwrap();
-                }
-                assert!(started.elapsed() < Duration::from_secs(120), "not ready");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        },
-        log,
-    };
+    let srv = Server::start(
+        &t,
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--token-file",
+            &t.arg("scan-tokens"),
+        ],
+    );
     get_as(&srv, "/taxii2/", None).taxii_error(401);
     get_as(
         &srv,
@@ -732,7 +542,7 @@ fn sigkill_during_a_large_post_leaves_all_or_nothing() {
     const N: usize = 20_000;
     let t = Tree::new();
     let conf = config(&t, "64M");
-    let srv = Server::start(&t, &conf);
+    let srv = Server::with_config(&t, &conf);
     let a = post_as(&srv, SHARED, Some(ALICE), &envelope("x-before", 0, 100));
     assert_eq!(a.status, 202);
     // How long a large POST takes here, to aim the kills inside it.
@@ -778,7 +588,7 @@ fn sigkill_during_a_large_post_leaves_all_or_nothing() {
         std::thread::sleep(delay);
         s.kill9();
         poster.join().unwrap();
-        let s = Server::start(&t, &conf);
+        let s = Server::with_config(&t, &conf);
         let n = count_type(&s, SHARED, &kind);
         assert!(
             n == 0 || n == N,
@@ -894,7 +704,7 @@ fn scan_sightings_are_published_into_a_collection_only_when_configured() {
     let sample = eicar();
 
     // Off by default: a detection adds nothing, and no counter exists.
-    let srv = Server::start(&t, &config(&t, "1M"));
+    let srv = Server::with_config(&t, &config(&t, "1M"));
     assert_eq!(scan_http(&srv, "eicar.com", &sample), "infected");
     std::thread::sleep(Duration::from_millis(300));
     assert!(collection_objects(&srv, SHARED, "all").is_empty());
@@ -914,10 +724,8 @@ fn scan_sightings_are_published_into_a_collection_only_when_configured() {
         text.replace("clamd_tcp = []", "clamd_tcp = [\"127.0.0.1:0\"]"),
     )
     .unwrap();
-    let srv = Server::start(&t, &conf);
-    let ready: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(t.path("ready.json")).unwrap()).unwrap();
-    let clamd: SocketAddr = ready["clamd_tcp"][0].as_str().unwrap().parse().unwrap();
+    let srv = Server::with_config(&t, &conf);
+    let clamd = srv.clamd();
     assert_eq!(scan_http(&srv, "invoice_jane_doe.com", &sample), "infected");
     wait_published(&srv, |(stored, _, _)| stored == 1);
     let first = collection_objects(&srv, SHARED, "all");
@@ -1019,21 +827,13 @@ fn scan_sightings_are_published_into_a_collection_only_when_configured() {
             "{kind}"
         );
     }
-    if let Some(py) = python() {
-        let out = Command::new(&py)
-            .args([
-                "-c",
-                "import stix2, sys; print(stix2.File(hashes={'SHA-256': sys.argv[1]}).id)",
-                EICAR_SHA256,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+    if let Some(py) = reference_python() {
+        let id = run_python(
+            &py,
+            "import stix2, sys; print(stix2.File(hashes={'SHA-256': sys.argv[1]}).id)",
+            &[EICAR_SHA256],
         );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), files[0]["id"]);
+        assert_eq!(id.trim(), files[0]["id"]);
         // What a partner pulls is valid STIX 2.1.
         let bundle = serde_json::json!({
             "type": "bundle",
@@ -1041,17 +841,7 @@ fn scan_sightings_are_published_into_a_collection_only_when_configured() {
             "objects": collection_objects(&srv, SHARED, "last"),
         });
         t.write("pulled.json", serde_json::to_vec(&bundle).unwrap());
-        let out = Command::new(py.parent().unwrap().join("stix2_validator"))
-            .arg("--strict")
-            .arg(t.path("pulled.json"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "stix2_validator --strict:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        stix2_validate(&py, &["--strict"], &t.path("pulled.json"));
     }
     srv.stop();
 }
@@ -1068,14 +858,14 @@ c.execute("ROLLBACK")
 
 #[test]
 fn a_full_publishing_queue_drops_and_counts_without_delaying_scans() {
-    let Some(py) = python() else { return };
+    let Some(py) = reference_python() else { return };
     let t = Tree::new();
     let conf = config_with(
         &t,
         "1M",
         &format!("publish_sightings = \"{SHARED}\"\npublish_queue = 1"),
     );
-    let srv = Server::start(&t, &conf);
+    let srv = Server::with_config(&t, &conf);
     // With the store's write lock held from outside, the publishing task
     // waits on its first scan (SQLite's busy timeout is 10 s), one more
     // fills the queue of 1, and the others must be dropped.

@@ -3,6 +3,8 @@
 //! harmful is stored in the repository.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -186,4 +188,74 @@ pub fn clamav_testfile(name: &str) -> Option<std::path::PathBuf> {
     );
     eprintln!("skipped: {} not installed", p.display());
     None
+}
+
+/// The Python with the reference tools (stix2, stix2-validator, PyMISP,
+/// taxii2-client, medallion): `TAKEDOWN_PYTHON`, else the workspace's
+/// `.venv`, which `.ci/run` fills. `None` (the test then skips, saying so)
+/// when it is missing, except under CI, where a missing tool is a failure.
+pub fn reference_python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("TAKEDOWN_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
+        });
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} not found: .ci/run installs the reference tools there",
+        candidate.display()
+    );
+    eprintln!(
+        "skipped: {} not found (run .ci/run, or set TAKEDOWN_PYTHON)",
+        candidate.display()
+    );
+    None
+}
+
+/// Runs `script` with the reference Python, arguments after it; panics
+/// with its output unless it exits 0. Returns its stdout.
+pub fn run_python(python: &Path, script: &str, args: &[&str]) -> String {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A tool of the venv (`stix2_validator`, `medallion`), beside its Python.
+pub fn venv_tool(python: &Path, name: &str) -> PathBuf {
+    python
+        .parent()
+        .expect("the reference Python is a file in a directory")
+        .join(name)
+}
+
+/// Runs the venv's `stix2_validator ARGS FILE`; panics with its report
+/// unless it finds the file valid.
+pub fn stix2_validate(python: &Path, args: &[&str], file: &Path) {
+    let out = Command::new(venv_tool(python, "stix2_validator"))
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("run stix2_validator");
+    assert!(
+        out.status.success(),
+        "stix2_validator {} {}:\n{}\n{}",
+        args.join(" "),
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
