@@ -661,3 +661,39 @@ fn a_signed_bundle_carries_stix_and_misp() {
     assert!(files.contains(&"by_sha256.bin".to_string()), "{files:?}");
     assert!(files.contains(&"misp_md5.bin".to_string()), "{files:?}");
 }
+
+#[test]
+fn the_service_loads_stix_and_misp_and_its_answers_name_the_indicator() {
+    let t = Tree::new();
+    let s = samples();
+    t.write(
+        "intel/partner.json",
+        serde_json::to_vec(&stix_bundle(&s)).unwrap(),
+    );
+    t.write(
+        "intel/misp-event.json",
+        serde_json::to_vec(&misp_event(&s)).unwrap(),
+    );
+    let srv = util::serve::Server::on_loopback(&t, &["--no-builtin", "-s", &t.arg("intel")]);
+    let ask = |body: &[u8]| {
+        util::serve::http_raw(
+            srv.http,
+            &util::serve::request("POST", "/v1/scan?name=sample.bin", &[], body),
+        )
+    };
+    let a = ask(&s.by_sha256);
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let v = a.json();
+    assert_eq!(v["verdict"], "infected", "{v}");
+    let d = &v["files"][0]["findings"][0]["detections"][0];
+    assert_eq!(d["metadata"]["indicator"], IND_SHA256, "{v}");
+    assert_eq!(d["metadata"]["malware_family"], "Nymaim", "{v}");
+    let v = ask(&s.misp_md5).json();
+    assert_eq!(v["verdict"], "infected", "{v}");
+    let v = ask(&s.misp_not_for_ids).json();
+    assert_eq!(
+        v["verdict"], "clean",
+        "to_ids false is not a detection: {v}"
+    );
+    srv.stop();
+}
