@@ -156,13 +156,18 @@ pub(super) fn place(
     };
     let mut used = 0;
     for ind in loaded.indicators {
-        let placed = match ind.kind {
+        let kind = ind.kind;
+        // On failure: why, and the indicator's id.
+        let failed = |reason: String| (reason, ind.provenance.object_id.clone());
+        let placed = match kind {
             Kind::Md5 | Kind::Sha1 | Kind::Sha256 => sink
                 .hash(&ind, source)
-                .map(|()| index.remember(source, &ind.value, &ind)),
+                .map(|()| index.remember(source, &ind.value, &ind))
+                .map_err(failed),
             Kind::FileName => sink
                 .name(&ind, source)
-                .map(|()| index.remember(source, &ind.value, &ind)),
+                .map(|()| index.remember(source, &ind.value, &ind))
+                .map_err(failed),
             Kind::Yara => {
                 let id = ind
                     .provenance
@@ -174,16 +179,16 @@ pub(super) fn place(
                 Ok(())
             }
             Kind::Domain | Kind::Ipv4 | Kind::Ipv6 | Kind::Url | Kind::Email => {
-                index.network.push(ind.clone());
+                index.network.push(ind);
                 Ok(())
             }
         };
         match placed {
             Ok(()) => {
                 used += 1;
-                *counts.loaded.entry(ind.kind.as_str()).or_default() += 1;
+                *counts.loaded.entry(kind.as_str()).or_default() += 1;
             }
-            Err(reason) => {
+            Err((reason, object_id)) => {
                 *counts
                     .skipped
                     .entry(SkipClass::Invalid.as_str())
@@ -191,7 +196,7 @@ pub(super) fn place(
                 issues.push(SigIssue {
                     file: origin.to_string(),
                     line: None,
-                    rule: ind.provenance.object_id.clone(),
+                    rule: object_id,
                     message: format!("invalid: {reason}"),
                     ..Default::default()
                 });
