@@ -113,7 +113,12 @@ pub struct ServeArgs {
     /// The TAXII object database [default: /var/lib/takedown/taxii.sqlite3
     /// for root, else $XDG_DATA_HOME/takedown/taxii.sqlite3 or
     /// ~/.local/share/takedown/taxii.sqlite3].
-    #[arg(long, value_name = "FILE", help_heading = "TAXII")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TAKEDOWN_TAXII_DB",
+        help_heading = "TAXII"
+    )]
     pub taxii_db: Option<PathBuf>,
     /// TAXII tokens, one `NAME TOKEN` per line (names are what
     /// collections' read/write lists grant).
