@@ -398,6 +398,17 @@ fn normalise_domain(v: &str) -> Result<String, String> {
     Ok(d)
 }
 
+/// True for the canonical text form of a UUID (8-4-4-4-12 hex digits):
+/// STIX ids, MISP uuids, TAXII collection ids.
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 /// Parses `addr` or `addr/len`; clears host bits of a CIDR.
 pub fn parse_cidr(v: &str) -> Result<(IpAddr, u8), String> {
     let (a, len) = match v.split_once('/') {

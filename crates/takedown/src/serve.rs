@@ -261,19 +261,10 @@ impl ServeArgs {
 /// `$XDG_DATA_HOME/takedown` or `~/.local/share/takedown` (beside the
 /// installed signatures and the vault).
 fn default_taxii_db() -> Option<PathBuf> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return Some(PathBuf::from("/var/lib/takedown/taxii.sqlite3"));
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".local/share"))
-        })?;
-    Some(data.join("takedown/taxii.sqlite3"))
+    // Beside the installed signature sets, whose directory already says
+    // where takedown's data goes for root and for a user.
+    let sets = takedown_bundle::store::default_dir()?;
+    Some(sets.parent()?.join("taxii.sqlite3"))
 }
 
 /// `NAME TOKEN` lines; `#` comments and blank lines skipped.

@@ -79,10 +79,11 @@ pub struct IntelCounts {
 pub struct IntelIndex {
     /// Network-side indicators, in load order.
     pub network: Vec<Indicator>,
-    /// Side table: (source, value) -> what a detection says about the
-    /// indicator. Values are the lowercase digest for hashes, the regex
-    /// for names, "" for a YARA indicator (its own source).
-    meta: FxHashMap<(u32, Box<str>), IntelMeta>,
+    /// Side table: source -> value -> what a detection says about the
+    /// indicator (by source first, so that a look-up needs no key built).
+    /// Values are the lowercase digest for hashes, the regex for names,
+    /// "" for a YARA indicator (its own source).
+    meta: FxHashMap<u32, FxHashMap<Box<str>, IntelMeta>>,
     /// Interned families and producers: a feed of a million indicators
     /// names a handful of each.
     strings: FxHashMap<Arc<str>, ()>,
@@ -96,10 +97,7 @@ impl IntelIndex {
 
     /// What to add to a detection of `source` matching `value`.
     pub fn meta(&self, source: SourceId, value: &str) -> Option<&IntelMeta> {
-        if self.meta.is_empty() {
-            return None;
-        }
-        self.meta.get(&(source.0, Box::from(value)))
+        self.meta.get(&source.0)?.get(value)
     }
 
     fn intern(&mut self, s: Option<&str>) -> Option<Arc<str>> {
@@ -113,8 +111,11 @@ impl IntelIndex {
     }
 
     fn remember(&mut self, source: SourceId, value: &str, ind: &Indicator) {
-        let key = (source.0, Box::from(value));
-        if self.meta.contains_key(&key) {
+        if self
+            .meta
+            .get(&source.0)
+            .is_some_and(|m| m.contains_key(value))
+        {
             // The first indicator of a value in a source names it.
             return;
         }
@@ -125,7 +126,10 @@ impl IntelIndex {
             producer: self.intern(ind.provenance.producer.as_deref()),
             container: self.intern(ind.provenance.container.as_deref()),
         };
-        self.meta.insert(key, meta);
+        self.meta
+            .entry(source.0)
+            .or_default()
+            .insert(Box::from(value), meta);
     }
 }
 

@@ -497,15 +497,7 @@ fn py_truthy(v: &Value) -> bool {
     }
 }
 
-/// True for the canonical text form of a uuid (8-4-4-4-12 hex digits).
-pub fn is_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
+pub use crate::model::is_uuid;
 
 /// Reads a whole file, refusing one over `max` bytes (checked on the
 /// length read, not only the metadata, which a FIFO or /proc file lies

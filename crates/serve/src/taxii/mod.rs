@@ -367,25 +367,15 @@ fn is_segment(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// `8-4-4-4-12` hexadecimal digits.
-pub fn is_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
+pub use takedown_intel::model::is_uuid;
 
 /// A random (version 4) UUID, for status ids.
 pub fn random_uuid() -> String {
-    use std::io::Read;
     let mut b = [0u8; 16];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .is_ok();
-    if !ok {
-        // No /dev/urandom (a sandbox): a status id must only be unique,
+    // The operating system's generator, on every platform (as the bundle
+    // keys and the vault use it).
+    if getrandom::fill(&mut b).is_err() {
+        // No generator (a sandbox): a status id must only be unique,
         // and the clock and a counter make it so.
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
