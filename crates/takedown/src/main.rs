@@ -210,18 +210,7 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
     summary.started = started
         .format(&time::format_description::well_known::Rfc3339)
         .ok();
-    summary.signatures = sigs
-        .sources
-        .iter()
-        .map(|s| takedown_engine::finding::SourceRef {
-            path: s.path.clone(),
-            kind: serde_json::to_value(s.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            entries: s.entries as u64,
-        })
-        .collect();
+    summary.signatures = sigs.source_refs();
     if !printer.broken() && (config.summary || config.export.is_some()) {
         printer.summary(&summary, &sigs);
     }

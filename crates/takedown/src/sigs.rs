@@ -139,7 +139,7 @@ impl<'a> Report<'a> {
                 out,
                 "{}: {}, {} loaded",
                 for_terminal(&source.path),
-                kind_name(source.kind),
+                source.kind.name(),
                 count(source.entries, noun(source.kind))
             )?;
             if let Some(intel) = source.intel.as_ref().filter(|i| !i.loaded.is_empty()) {
@@ -349,14 +349,6 @@ fn noun(kind: SourceKind) -> (&'static str, &'static str) {
         5 => ("ignored name", "ignored names"),
         _ => ("indicator", "indicators"),
     }
-}
-
-/// The kind as it appears in JSON (`loki-hashes`).
-fn kind_name(kind: SourceKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn count(n: usize, (one, many): (&str, &str)) -> String {

@@ -170,6 +170,14 @@ impl SourceKind {
         None
     }
 
+    /// The kind as in JSON output (`loki-hashes`, `stix`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// Classifies a `.json` file by its content: a STIX 2.1 bundle or a
     /// MISP event; `None` for other JSON (and for anything unreadable,
     /// which loading then reports).
@@ -495,6 +503,18 @@ impl SignatureSet {
         set.issues = issues;
         set.load_time = started.elapsed();
         Ok(set)
+    }
+
+    /// The loaded files as a run's summary names them.
+    pub fn source_refs(&self) -> Vec<crate::finding::SourceRef> {
+        self.sources
+            .iter()
+            .map(|s| crate::finding::SourceRef {
+                path: s.path.clone(),
+                kind: s.kind.name(),
+                entries: s.entries as u64,
+            })
+            .collect()
     }
 
     /// The issues that are problems of the set: every issue but the
