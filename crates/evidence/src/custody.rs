@@ -773,12 +773,13 @@ pub fn check(contents: &BagContents, pinned_key: Option<&str>) -> (Vec<Problem>,
             } else {
                 format!("the log stops at {}", seq_name(expected - 1))
             };
+            // The subject names the first missing entry; the message says
+            // how many more are gone.
             let missing = if seq - 1 == expected {
-                format!("{} is missing", entry_path(expected))
+                "missing".to_string()
             } else {
                 format!(
-                    "{} to {} are missing",
-                    entry_path(expected),
+                    "missing, and so is every entry up to {}",
                     entry_path(seq - 1)
                 )
             };
@@ -1284,8 +1285,8 @@ mod tests {
         assert!(
             problems.iter().any(|p| p.subject == "custody/000003.json"
                 && p.message
-                    == "custody/000003.json to custody/000004.json are missing: the log \
-                        stops at 000002 but 000005 exists"),
+                    == "missing, and so is every entry up to custody/000004.json: the \
+                        log stops at 000002 but 000005 exists"),
             "{problems:?}"
         );
         // A far-away planted entry is one problem, not millions.

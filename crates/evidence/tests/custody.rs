@@ -290,8 +290,8 @@ fn a_removed_entry_is_caught() {
     let (problems, entries) = custody::check(&contents(&case.dir), None);
     assert!(
         problems.iter().any(|p| p.severity == Severity::Altered
-            && p.message
-                == "custody/000003.json is missing: the log stops at 000002 but 000004 exists"),
+            && p.to_string()
+                == "custody/000003.json: missing: the log stops at 000002 but 000004 exists"),
         "{problems:?}"
     );
     assert_eq!(entries.len(), 5);
