@@ -179,6 +179,10 @@ pub struct Finding {
     /// only reporting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<ActionReport>,
+    /// Whether the file was preserved in an evidence case first (`scan
+    /// --evidence CASE_DIR`); absent without `--evidence`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceReport>,
     /// Which file was scanned (device, inode, size, mtime, owner), so that
     /// an action can check it still has the very same file. Not serialized.
     #[serde(skip)]
@@ -221,6 +225,24 @@ pub struct ActionReport {
     pub reason: Option<String>,
 }
 
+/// What `scan --evidence` did with the file of a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EvidenceReport {
+    /// The case directory.
+    pub case: String,
+    /// `preserved`, or `failed` (and then no action touched the file).
+    pub status: &'static str,
+    /// The item's path in the case (`data/000002/...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// The custody entry that records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 impl Finding {
     /// A finding with no detections or problems yet.
     pub fn new(path: &Path) -> Finding {
@@ -238,6 +260,7 @@ impl Finding {
             detections: Vec::new(),
             problems: Vec::new(),
             action: None,
+            evidence: None,
             identity: None,
         }
     }

@@ -1,1 +1,696 @@
-//! (being written)
+//! Acquisition: copies what is to be preserved into a staging directory
+//! while hashing it (MD5, SHA-1 and SHA-256 in the same pass), and records
+//! where each item came from and what the file system said about it.
+//!
+//! Sources are opened as the vault opens them: every directory on the way
+//! without following links, the file itself without following a link, and
+//! read without touching its access time where the system allows. A
+//! symbolic link is preserved as what it is (a small item holding its
+//! target), never followed; FIFOs, sockets and devices are listed as
+//! skipped, never opened. Nothing here writes to a source.
+//!
+//! The staging directory is the case's `.takedown/staging/<seq>`; the
+//! caller ([`crate::case`]) moves it into `data/<seq>` in one rename once
+//! everything is copied and durable.
+
+use crate::contents::Hasher;
+use crate::sys::{self, Dir, Node, Names};
+use crate::{Digests, ItemKind, ItemRecord, SourceMeta};
+use base64::Engine as _;
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use takedown_vault::Identity;
+
+/// Bytes read and written at a time while copying.
+const CHUNK: usize = 1 << 20;
+/// Directory depth followed below a source: deeper trees are skipped with
+/// a note rather than exhausting memory on a hostile nesting.
+const MAX_DEPTH: usize = 4096;
+
+/// What to preserve.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// A path given by the examiner: a file, a directory (recursively) or
+    /// a link (kept as a link).
+    Path {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is, when the examiner says; else recognised by content.
+        kind: Option<ItemKind>,
+    },
+    /// A file a scan detected: preserved only if it is still exactly what
+    /// was scanned (device, inode, size, mtime and SHA-256).
+    Scanned {
+        /// Its path.
+        path: PathBuf,
+        /// What `fstat` said when it was scanned.
+        identity: Identity,
+        /// SHA-256 of what was scanned.
+        sha256: String,
+        /// The detections, kept with the item.
+        detections: serde_json::Value,
+    },
+    /// An item of the takedown vault, decrypted into the case.
+    Vault {
+        /// The vault directory.
+        vault: PathBuf,
+        /// The item's ID.
+        id: String,
+    },
+}
+
+/// Acquisition settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Copying threads.
+    pub threads: usize,
+}
+
+/// Something below a request that was not preserved, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The request it belongs to (index).
+    pub request: usize,
+    /// The path, lossy.
+    pub source: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What an acquisition produced.
+#[derive(Debug, Default)]
+pub struct Acquired {
+    /// One record per preserved item, with its bag path under `prefix`.
+    pub records: Vec<ItemRecord>,
+    /// For each request: the indices of its records, or why nothing of it
+    /// was preserved.
+    pub outcomes: Vec<Result<Vec<usize>, String>>,
+    /// Parts of requests that were skipped (a FIFO in a directory, an
+    /// unreadable file) while the rest was preserved.
+    pub skipped: Vec<Skipped>,
+}
+
+enum From {
+    File { dir: Dir, name: OsString },
+    Vault { vault: PathBuf, id: String },
+}
+
+struct Job {
+    request: usize,
+    /// Path relative to the staging directory (`/`-separated).
+    rel: String,
+    source: PathBuf,
+    from: From,
+    kind: Option<ItemKind>,
+    expect: Option<(Identity, String)>,
+    detections: Option<serde_json::Value>,
+}
+
+/// Copies `requests` into `staging`, naming items `prefix/<rel>` in their
+/// records (`prefix` is the bag path of the staging directory once moved,
+/// e.g. `data/000002`). The caller makes the copies durable (one sync of the staging directory's
+/// file system) before it commits them.
+pub fn acquire(requests: &[Request], staging: &Path, prefix: &str, opts: &Options) -> Acquired {
+    let mut out = Acquired {
+        outcomes: vec![Ok(Vec::new()); requests.len()],
+        ..Acquired::default()
+    };
+    let mut names = Names::default();
+    let mut taken = HashSet::new();
+    let mut jobs = Vec::new();
+    let mut links = Vec::new();
+    for (i, req) in requests.iter().enumerate() {
+        if let Err(reason) = plan(i, req, &mut taken, &mut jobs, &mut links, &mut out) {
+            out.outcomes[i] = Err(reason);
+        }
+    }
+    // Links are tiny: written here, in order.
+    for (request, rel, source, target, mut meta) in links {
+        names.fill(&mut meta);
+        match write_link(staging, &rel, &target) {
+            Ok(digests) => push(
+                &mut out,
+                request,
+                ItemRecord {
+                    path: format!("{prefix}/{rel}"),
+                    kind: ItemKind::Symlink,
+                    source: source.to_string_lossy().into_owned(),
+                    source_base64: b64(sys::path_bytes(&source)),
+                    digests,
+                    meta: Some(meta),
+                    link_target: Some(String::from_utf8_lossy(&target).into_owned()),
+                    vault: None,
+                    detections: None,
+                },
+            ),
+            Err(e) => fail(&mut out, request, &source, e),
+        }
+    }
+    let results = copy_all(&jobs, staging, opts.threads.max(1));
+    for (job, result) in jobs.into_iter().zip(results) {
+        match result {
+            Ok(mut copied) => {
+                if let Some(m) = copied.meta.as_mut() {
+                    names.fill(m);
+                }
+                let kind = job.kind.unwrap_or(copied.sniffed);
+                push(
+                    &mut out,
+                    job.request,
+                    ItemRecord {
+                        path: format!("{prefix}/{}", job.rel),
+                        kind,
+                        source: job.source.to_string_lossy().into_owned(),
+                        source_base64: b64(sys::path_bytes(&job.source)),
+                        digests: copied.digests,
+                        meta: copied.meta,
+                        link_target: None,
+                        vault: copied.vault,
+                        detections: job.detections,
+                    },
+                );
+            }
+            Err(reason) => {
+                let _ = std::fs::remove_file(staging.join(&job.rel));
+                fail_reason(&mut out, job.request, &job.source, reason);
+            }
+        }
+    }
+    // A request that ends up with nothing preserved (every file of a
+    // directory skipped) is a failure with the first reason.
+    for (i, o) in out.outcomes.iter_mut().enumerate() {
+        if let Ok(v) = o
+            && v.is_empty()
+            && let Some(s) = out.skipped.iter().find(|s| s.request == i)
+            && !matches!(requests[i], Request::Path { .. })
+        {
+            *o = Err(s.reason.clone());
+        }
+    }
+    out
+}
+
+type Link = (usize, String, PathBuf, Vec<u8>, SourceMeta);
+
+fn plan(
+    i: usize,
+    req: &Request,
+    taken: &mut HashSet<String>,
+    jobs: &mut Vec<Job>,
+    links: &mut Vec<Link>,
+    out: &mut Acquired,
+) -> Result<(), String> {
+    match req {
+        Request::Vault { vault, id } => {
+            let rel = unique(taken, format!("vault/{}", encode_component(id.as_bytes())));
+            jobs.push(Job {
+                request: i,
+                rel,
+                source: PathBuf::from(format!("vault:{id}")),
+                from: From::Vault {
+                    vault: vault.clone(),
+                    id: id.clone(),
+                },
+                kind: Some(ItemKind::VaultItem),
+                expect: None,
+                detections: None,
+            });
+            Ok(())
+        }
+        Request::Scanned {
+            path,
+            identity,
+            sha256,
+            detections,
+        } => {
+            let (dir, name) = sys::locate(path).map_err(|e| reason(&e))?;
+            let rel = unique(taken, bag_rel(path));
+            jobs.push(Job {
+                request: i,
+                rel,
+                source: path.clone(),
+                from: From::File { dir, name },
+                kind: Some(ItemKind::File),
+                expect: Some((*identity, sha256.clone())),
+                detections: Some(detections.clone()),
+            });
+            Ok(())
+        }
+        Request::Path { path, kind } => {
+            let (dir, name) = sys::locate(path).map_err(|e| reason(&e))?;
+            let root = bag_rel(path);
+            let mut stack = vec![(dir, name, path.clone(), root, 0usize)];
+            let mut any = false;
+            while let Some((dir, name, source, rel, depth)) = stack.pop() {
+                let node = match sys::node_at(&dir, &name) {
+                    Ok(Some(n)) => n,
+                    Ok(None) => {
+                        skip(out, i, &source, "no such file or directory".into());
+                        continue;
+                    }
+                    Err(e) => {
+                        skip(out, i, &source, reason(&e));
+                        continue;
+                    }
+                };
+                match node {
+                    (Node::File, _) => {
+                        any = true;
+                        jobs.push(Job {
+                            request: i,
+                            rel: unique(taken, rel),
+                            source,
+                            from: From::File { dir, name },
+                            kind: *kind,
+                            expect: None,
+                            detections: None,
+                        });
+                    }
+                    (Node::Symlink, meta) => match sys::read_link(&dir, &name) {
+                        Ok(target) => {
+                            any = true;
+                            links.push((i, unique(taken, rel), source, target, meta));
+                        }
+                        Err(e) => skip(out, i, &source, reason(&e)),
+                    },
+                    (Node::Dir, _) if depth >= MAX_DEPTH => skip(
+                        out,
+                        i,
+                        &source,
+                        format!("deeper than {MAX_DEPTH} directories; not followed"),
+                    ),
+                    (Node::Dir, _) => {
+                        let sub = match sys::open_dir(&dir, &name) {
+                            Ok(d) => d,
+                            Err(e) => {
+                                skip(out, i, &source, reason(&e));
+                                continue;
+                            }
+                        };
+                        let entries = match sys::list(&sub) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                skip(out, i, &source, reason(&e));
+                                continue;
+                            }
+                        };
+                        any = true;
+                        // Reversed, so that the stack pops them in order.
+                        for entry in entries.into_iter().rev() {
+                            let child_rel =
+                                format!("{rel}/{}", encode_component(os_bytes(&entry)));
+                            stack.push((
+                                sub.clone(),
+                                entry.clone(),
+                                source.join(&entry),
+                                child_rel,
+                                depth + 1,
+                            ));
+                        }
+                    }
+                    (Node::Special(what), _) => {
+                        skip(out, i, &source, format!("is {what}; not opened"))
+                    }
+                }
+            }
+            if any {
+                Ok(())
+            } else {
+                Err(out
+                    .skipped
+                    .iter()
+                    .rev()
+                    .find(|s| s.request == i)
+                    .map(|s| s.reason.clone())
+                    .unwrap_or_else(|| "nothing to preserve".into()))
+            }
+        }
+    }
+}
+
+struct Copied {
+    digests: Digests,
+    meta: Option<SourceMeta>,
+    vault: Option<serde_json::Value>,
+    sniffed: ItemKind,
+}
+
+/// Copies every job on `threads` threads; results in job order.
+fn copy_all(jobs: &[Job], staging: &Path, threads: usize) -> Vec<Result<Copied, String>> {
+    // Directories first, on one thread: creating them concurrently would
+    // race on shared parents.
+    let mut made = HashSet::new();
+    for job in jobs {
+        if let Some((parent, _)) = job.rel.rsplit_once('/')
+            && made.insert(parent.to_string())
+            && let Err(e) = std::fs::create_dir_all(staging.join(parent))
+        {
+            tracing::warn!("{}: {}", staging.join(parent).display(), reason(&e));
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<Copied, String>>>> =
+        jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(jobs.len()).max(1) {
+            s.spawn(|| {
+                let mut buf = vec![0u8; CHUNK];
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let r = copy_one(job, staging, &mut buf);
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err("not copied".into()))
+        })
+        .collect()
+}
+
+fn copy_one(job: &Job, staging: &Path, buf: &mut [u8]) -> Result<Copied, String> {
+    let dst_path = staging.join(&job.rel);
+    let mut dst = File::create_new(&dst_path)
+        .map_err(|e| format!("cannot write the copy in the case: {}", reason(&e)))?;
+    match &job.from {
+        From::Vault { vault, id } => {
+            let v = takedown_vault::Vault::open(vault, false).map_err(|e| e.to_string())?;
+            let mut w = HashingWriter {
+                inner: &mut dst,
+                hasher: Hasher::new(),
+                head: Vec::new(),
+            };
+            let meta = v.read_item(id, &mut w).map_err(|e| e.to_string())?;
+            let digests = w.hasher.finish();
+            Ok(Copied {
+                digests,
+                meta: None,
+                vault: serde_json::to_value(&meta).ok(),
+                sniffed: ItemKind::VaultItem,
+            })
+        }
+        From::File { dir, name } => {
+            let (mut src, meta) = sys::open_file(dir, name).map_err(|e| reason(&e))?;
+            if let Some((identity, _)) = &job.expect {
+                let now = Identity {
+                    dev: meta.dev,
+                    ino: meta.ino,
+                    size: 0,
+                    mtime_sec: meta.mtime.sec,
+                    mtime_nsec: meta.mtime.nsec,
+                };
+                let now = Identity {
+                    size: file_size(&src),
+                    ..now
+                };
+                if let Some(why) = now.differs(identity) {
+                    return Err(format!("not preserved: {why}"));
+                }
+            }
+            let mut hasher = Hasher::new();
+            let mut head = Vec::new();
+            loop {
+                let n = match src.read(buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(format!("cannot read: {}", reason(&e))),
+                };
+                let chunk = &buf[..n];
+                hasher.update(chunk);
+                if head.len() < SNIFF {
+                    head.extend_from_slice(&chunk[..n.min(SNIFF - head.len())]);
+                }
+                dst.write_all(chunk)
+                    .map_err(|e| format!("cannot write the copy in the case: {}", reason(&e)))?;
+            }
+            let digests = hasher.finish();
+            if let Some((identity, sha256)) = &job.expect {
+                if !digests.sha256.eq_ignore_ascii_case(sha256) {
+                    return Err(format!(
+                        "not preserved: its content changed since the scan (SHA-256 {} now, {} when scanned)",
+                        digests.sha256, sha256
+                    ));
+                }
+                if digests.size != identity.size {
+                    return Err("not preserved: its size changed since the scan".into());
+                }
+            }
+            Ok(Copied {
+                digests,
+                meta: Some(meta),
+                vault: None,
+                sniffed: sniff(name, &head),
+            })
+        }
+    }
+}
+
+/// Bytes looked at to recognise a findings file, a log or an export.
+const SNIFF: usize = 4096;
+
+/// Recognises what the examiner added by its content (and, for logs, its
+/// name): the custody log then says what kind of evidence it is.
+fn sniff(name: &OsStr, head: &[u8]) -> ItemKind {
+    let text = String::from_utf8_lossy(head);
+    let first = text.lines().next().unwrap_or("").trim_start();
+    let lower = name.to_string_lossy().to_ascii_lowercase();
+    if first.starts_with('{') && first.contains("\"type\"") && first.contains("\"bundle\"") {
+        return ItemKind::Export;
+    }
+    if first.starts_with('{')
+        && (first.contains("\"Event\"") || first.contains("\"response\""))
+    {
+        return ItemKind::Export;
+    }
+    if text.contains("<meta name=\"generator\" content=\"takedown") {
+        return ItemKind::Export;
+    }
+    if first.starts_with('{')
+        && (first.contains("\"type\":\"finding\"") || first.contains("\"type\":\"summary\""))
+    {
+        return ItemKind::Findings;
+    }
+    let printable = !head.is_empty()
+        && head
+            .iter()
+            .all(|&b| b >= 0x20 || matches!(b, b'\n' | b'\r' | b'\t'));
+    if printable
+        && (lower.ends_with(".log")
+            || lower.contains(".log.")
+            || lower == "syslog"
+            || lower == "messages"
+            || lower == "auth.log")
+    {
+        return ItemKind::Log;
+    }
+    ItemKind::File
+}
+
+fn file_size(f: &File) -> u64 {
+    f.metadata().map(|m| m.len()).unwrap_or(0)
+}
+
+/// Writes a link's target as a small item.
+fn write_link(staging: &Path, rel: &str, target: &[u8]) -> io::Result<Digests> {
+    let path = staging.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut f = File::create_new(&path)?;
+    f.write_all(target)?;
+    let mut h = Hasher::new();
+    h.update(target);
+    Ok(h.finish())
+}
+
+/// Hashes what the vault decrypts on its way into the case.
+struct HashingWriter<'a> {
+    inner: &'a mut File,
+    hasher: Hasher,
+    head: Vec<u8>,
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        if self.head.len() < SNIFF {
+            let k = n.min(SNIFF - self.head.len());
+            self.head.extend_from_slice(&buf[..k]);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn push(out: &mut Acquired, request: usize, record: ItemRecord) {
+    let idx = out.records.len();
+    out.records.push(record);
+    if let Some(Ok(v)) = out.outcomes.get_mut(request) {
+        v.push(idx);
+    }
+}
+
+fn skip(out: &mut Acquired, request: usize, source: &Path, reason: String) {
+    out.skipped.push(Skipped {
+        request,
+        source: source.to_string_lossy().into_owned(),
+        reason,
+    });
+}
+
+fn fail(out: &mut Acquired, request: usize, source: &Path, e: io::Error) {
+    fail_reason(out, request, source, reason(&e));
+}
+
+fn fail_reason(out: &mut Acquired, request: usize, source: &Path, reason: String) {
+    skip(out, request, source, reason);
+}
+
+fn reason(e: &io::Error) -> String {
+    takedown_vault::fsops::reason(e)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn os_bytes(s: &OsStr) -> &[u8] {
+    sys::path_bytes(Path::new(s))
+}
+
+/// A path's place in the bag: its absolute form, lexically normalised
+/// (`.` dropped, `..` taking back a component: only a name, never
+/// resolved), each component encoded by [`encode_component`]. So the bag
+/// shows where each item was, and no name can climb out of it.
+pub fn bag_rel(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut parts: Vec<String> = Vec::new();
+    for comp in abs.components() {
+        match comp {
+            Component::Prefix(p) => parts.push(encode_component(
+                p.as_os_str().to_string_lossy().trim_end_matches(':').as_bytes(),
+            )),
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(n) => parts.push(encode_component(os_bytes(n))),
+        }
+    }
+    if parts.is_empty() {
+        parts.push("root".into());
+    }
+    parts.join("/")
+}
+
+/// One path component as a portable, printable file name: bytes that are
+/// not valid UTF-8, control characters, `%`, and the characters Windows
+/// refuses in names (`\ : * ? " < > |`) are percent-encoded (`%XX`); the
+/// exact original bytes are kept in the item's record anyway. Never empty,
+/// never `.` or `..`.
+pub fn encode_component(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || matches!(c, '%' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
+            {
+                let mut b = [0u8; 4];
+                for byte in c.encode_utf8(&mut b).bytes() {
+                    out.push_str(&format!("%{byte:02X}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    match out.as_str() {
+        "" => "%00".into(),
+        "." => "%2E".into(),
+        ".." => "%2E%2E".into(),
+        _ => out,
+    }
+}
+
+/// `rel`, or `rel~2`, `rel~3`... when two sources land on the same name
+/// (the same file given twice is preserved twice: each was acquired).
+fn unique(taken: &mut HashSet<String>, rel: String) -> String {
+    if taken.insert(rel.clone()) {
+        return rel;
+    }
+    let mut n = 2u64;
+    loop {
+        let cand = format!("{rel}~{n}");
+        if taken.insert(cand.clone()) {
+            return cand;
+        }
+        n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_are_printable_and_reversible() {
+        assert_eq!(encode_component(b"a b.exe"), "a b.exe");
+        assert_eq!(encode_component(b"100%"), "100%25");
+        assert_eq!(encode_component(b"a\nb"), "a%0Ab");
+        assert_eq!(encode_component(b"x\xffy"), "x%FFy");
+        assert_eq!(encode_component(b"c:d"), "c%3Ad");
+        assert_eq!(encode_component(b".."), "%2E%2E");
+        assert_eq!(encode_component(b""), "%00");
+        assert_eq!(encode_component("é".as_bytes()), "é");
+    }
+
+    #[test]
+    fn bag_paths_never_climb_out() {
+        assert_eq!(bag_rel(Path::new("/home/a/../b/./x")), "home/b/x");
+        assert_eq!(bag_rel(Path::new("/../../etc/passwd")), "etc/passwd");
+        assert_eq!(bag_rel(Path::new("/")), "root");
+    }
+
+    #[test]
+    fn duplicates_get_a_suffix() {
+        let mut t = HashSet::new();
+        assert_eq!(unique(&mut t, "a".into()), "a");
+        assert_eq!(unique(&mut t, "a".into()), "a~2");
+        assert_eq!(unique(&mut t, "a".into()), "a~3");
+    }
+
+    #[test]
+    fn kinds_are_recognised() {
+        let n = OsStr::new("x.json");
+        assert_eq!(
+            sniff(n, br#"{"type": "bundle", "id": "bundle--1"}"#),
+            ItemKind::Export
+        );
+        assert_eq!(
+            sniff(n, br#"{"type":"finding","path":"/x","detections":[]}"#),
+            ItemKind::Findings
+        );
+        assert_eq!(sniff(OsStr::new("auth.log"), b"Dec  6 sshd\n"), ItemKind::Log);
+        assert_eq!(sniff(OsStr::new("a.exe"), b"MZ\x90\x00"), ItemKind::File);
+    }
+}

@@ -39,6 +39,8 @@ pub mod contents;
 pub mod custody;
 pub mod keys;
 pub mod seal;
+#[cfg(unix)]
+mod sys;
 pub mod tsa;
 pub mod verify;
 
@@ -256,4 +258,41 @@ pub fn now_rfc3339() -> String {
 /// The tool and its version, as custody entries name it.
 pub fn tool_version() -> String {
     format!("takedown {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Writes `path` whole or not at all: a temporary file beside it, synced,
+/// renamed over it, and the directory synced, so that a crash leaves the
+/// old content or the new, never a mix.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let what = || format!("cannot write {}", path.display());
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(what(), &e));
+    }
+    Ok(())
+}
+
+/// Makes a directory's entries (a rename, a new file) durable. Windows has
+/// no directory handles to sync; its renames are journaled by NTFS.
+pub fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }

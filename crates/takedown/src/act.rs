@@ -13,7 +13,7 @@ use crate::output::Printer;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
-use takedown_engine::finding::{ActionReport, Finding, Summary};
+use takedown_engine::finding::{ActionReport, EvidenceReport, Finding, Summary};
 use takedown_engine::run::Report;
 use takedown_vault::remove::{Outcome, Request};
 use takedown_vault::{Identity, Run, Vault};
@@ -74,8 +74,18 @@ pub struct Plan {
     pub action: Action,
     pub min_score: u32,
     pub yes: bool,
-    pub vault: Vault,
-    pub run: Run,
+    /// The vault and this run's log in it (`--action quarantine|delete`).
+    pub vault: Option<(Vault, Run)>,
+    /// The evidence case detected files are preserved into first
+    /// (`--evidence`).
+    pub evidence: Option<Evidence>,
+}
+
+/// `--evidence CASE_DIR`: the open case and the examiner's key.
+pub struct Evidence {
+    pub case: takedown_evidence::case::Case,
+    pub signer: takedown_evidence::keys::Signer,
+    pub threads: usize,
 }
 
 impl Actor {
@@ -87,7 +97,9 @@ impl Actor {
         let (batch, closing) = budget();
         let (tx, rx) = crossbeam_channel::bounded(4 * batch);
         let mut plan = plan;
-        plan.vault.set_close_queue(closing);
+        if let Some((vault, _)) = plan.vault.as_mut() {
+            vault.set_close_queue(closing);
+        }
         let handle = std::thread::spawn(move || {
             let mut w = Worker {
                 plan,
@@ -97,7 +109,9 @@ impl Actor {
                 batch,
             };
             w.serve(rx);
-            if let Err(e) = w.plan.vault.finish_run(&w.plan.run) {
+            if let Some((vault, run)) = &w.plan.vault
+                && let Err(e) = vault.finish_run(run)
+            {
                 tracing::warn!("{e}");
             }
             (w.printer, w.counts)
@@ -166,6 +180,15 @@ impl Worker {
             return None;
         }
         let action = self.plan.action;
+        if action == Action::Report {
+            // Only preserving (--evidence without --action).
+            if r.finding.identity.is_none() {
+                self.fail_evidence(&mut r, "not a file on disk (standard input)".into());
+                self.print(&r, None);
+                return None;
+            }
+            return Some(r);
+        }
         let skip = if r.max_score() < self.plan.min_score {
             Some(format!(
                 "highest score {} is below --min-score {}",
@@ -207,15 +230,134 @@ impl Worker {
         }
     }
 
+    /// Marks a finding as not preserved.
+    fn fail_evidence(&self, r: &mut Report, reason: String) {
+        if let Some(ev) = &self.plan.evidence {
+            let report = EvidenceReport {
+                case: ev.case.dir().to_string_lossy().into_owned(),
+                status: "failed",
+                item: None,
+                entry: None,
+                reason: Some(reason),
+            };
+            annotate_evidence(r, &report);
+        }
+    }
+
+    /// Preserves the batch's files into the case, as one custody entry;
+    /// says for each whether it was preserved (an action may then touch
+    /// it) or why not.
+    fn preserve(&mut self, batch: &mut [Report]) -> Vec<Result<(), String>> {
+        let Some(ev) = self.plan.evidence.as_mut() else {
+            return vec![Ok(()); batch.len()];
+        };
+        let requests: Vec<takedown_evidence::acquire::Request> = batch
+            .iter()
+            .map(|r| {
+                let q = request(r);
+                takedown_evidence::acquire::Request::Scanned {
+                    path: q.path,
+                    identity: q.identity,
+                    sha256: q.sha256,
+                    detections: q.detections,
+                }
+            })
+            .collect();
+        let why = match self.plan.action {
+            Action::Report => "detected by takedown scan".to_string(),
+            Action::Quarantine => "detected by takedown scan; preserved before quarantine".into(),
+            Action::Delete => "detected by takedown scan; preserved before deletion".into(),
+        };
+        let case_name = ev.case.dir().to_string_lossy().into_owned();
+        let result = ev.case.add(&ev.signer, &requests, Some(why), ev.threads);
+        let outcomes: Vec<Result<(String, Option<u64>), String>> = match result {
+            Ok(rep) => {
+                if let Some(e) = &rep.stamp_error {
+                    tracing::warn!("evidence case {case_name}: no timestamp: {e}");
+                }
+                let entry = rep.entry.as_ref().map(|e| e.seq);
+                rep.acquired
+                    .outcomes
+                    .iter()
+                    .map(|o| match o {
+                        Ok(idx) => idx
+                            .first()
+                            .and_then(|&i| rep.acquired.records.get(i))
+                            .map(|rec| (rec.path.clone(), entry))
+                            .ok_or_else(|| "nothing was preserved".to_string()),
+                        Err(e) => Err(e.clone()),
+                    })
+                    .collect()
+            }
+            Err(e) => vec![Err(e.to_string()); batch.len()],
+        };
+        batch
+            .iter_mut()
+            .zip(outcomes)
+            .map(|(r, o)| {
+                let report = match &o {
+                    Ok((item, entry)) => EvidenceReport {
+                        case: case_name.clone(),
+                        status: "preserved",
+                        item: Some(item.clone()),
+                        entry: *entry,
+                        reason: None,
+                    },
+                    Err(why) => EvidenceReport {
+                        case: case_name.clone(),
+                        status: "failed",
+                        item: None,
+                        entry: None,
+                        reason: Some(why.clone()),
+                    },
+                };
+                annotate_evidence(r, &report);
+                o.map(|_| ())
+            })
+            .collect()
+    }
+
     fn flush(&mut self) {
         if self.pending.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.pending);
+        let mut all = std::mem::take(&mut self.pending);
+        let preserved = self.preserve(&mut all);
+        if self.plan.action == Action::Report {
+            for r in &all {
+                self.print(r, None);
+            }
+            return;
+        }
+        // A file whose preservation failed is left in place: cleanup never
+        // destroys what could not be kept.
+        let mut batch = Vec::with_capacity(all.len());
+        for (mut r, ok) in all.into_iter().zip(preserved) {
+            match ok {
+                Ok(()) => batch.push(r),
+                Err(why) => {
+                    self.counts.failed += 1;
+                    let report = self.report(
+                        &r,
+                        "failed",
+                        None,
+                        Some(format!("not preserved in the evidence case ({why}); left in place")),
+                    );
+                    annotate(&mut r, &report);
+                    self.print(&r, Some(&report));
+                }
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
         let requests: Vec<Request> = batch.iter().map(request).collect();
+        let Some((vault, run)) = self.plan.vault.as_mut() else {
+            return;
+        };
         let outcomes = match self.plan.action {
-            Action::Delete => self.plan.vault.delete(&self.plan.run, &requests),
-            _ => self.plan.vault.quarantine(&self.plan.run, &requests),
+            Action::Delete => vault.delete(run, &requests),
+            _ => vault.quarantine(run, &requests),
         };
         for (mut r, outcome) in batch.into_iter().zip(outcomes) {
             let report = match outcome {
@@ -245,9 +387,20 @@ impl Worker {
         for f in r.notable() {
             self.printer.finding(f);
         }
+        if let Some(e) = &r.finding.evidence {
+            self.printer.evidence(e, &r.finding.fs_path);
+        }
         if let Some(a) = action {
             self.printer.action(a, &r.finding.fs_path);
         }
+    }
+}
+
+/// Every finding of the object says whether its file was preserved.
+fn annotate_evidence(r: &mut Report, report: &EvidenceReport) {
+    r.finding.evidence = Some(report.clone());
+    for f in &mut r.inner {
+        f.evidence = Some(report.clone());
     }
 }
 

@@ -54,6 +54,11 @@ pub enum Command {
     /// pull from and push to TAXII 2.1 servers.
     #[command(subcommand_required = true)]
     Intel(crate::intel::IntelArgs),
+    /// Preserve evidence before cleanup: cases (BagIt bags) with a signed,
+    /// hash-chained custody log and RFC 3161 timestamps; verify and seal
+    /// them.
+    #[command(subcommand_required = true)]
+    Evidence(crate::evidence::EvidenceArgs),
 }
 
 /// `takedown sigs`.
@@ -417,6 +422,23 @@ pub struct ScanArgs {
         help_heading = "Removal"
     )]
     pub vault: Option<PathBuf>,
+
+    /// Preserve every detected file into this evidence case (made with
+    /// `takedown evidence init`) before any --action touches it; a file
+    /// that could not be preserved is left in place.
+    #[arg(long, value_name = "CASE_DIR", help_heading = "Evidence")]
+    pub evidence: Option<PathBuf>,
+
+    /// The examiner's key that signs the custody entries (--evidence)
+    /// [default: $XDG_CONFIG_HOME/takedown/examiner_ed25519].
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "TAKEDOWN_EXAMINER_KEY",
+        help_heading = "Evidence",
+        requires = "evidence"
+    )]
+    pub key: Option<PathBuf>,
 }
 
 /// Validated configuration of a scan.
@@ -437,6 +459,8 @@ pub struct ScanConfig {
     /// Delete without a confirmation per file.
     pub yes: bool,
     pub vault: Option<PathBuf>,
+    /// The evidence case and the examiner's key.
+    pub evidence: Option<(PathBuf, Option<PathBuf>)>,
 }
 
 impl ScanArgs {
@@ -588,6 +612,7 @@ impl ScanArgs {
             min_score: self.min_score,
             yes: self.yes,
             vault: self.vault,
+            evidence: self.evidence.map(|case| (case, self.key)),
         })
     }
 }

@@ -23,6 +23,7 @@ macro_rules! eprint {
 mod act;
 mod args;
 mod bundle;
+mod evidence;
 mod intel;
 mod output;
 mod progress;
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         args::Command::Sigs(a) => sigs::run(a),
         args::Command::Update(a) => update::run(a),
         args::Command::Intel(a) => intel::run(a),
+        args::Command::Evidence(a) => evidence::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -155,26 +157,31 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
     // back first; a vault is opened (and created) only to act.
     let acting = config.action != args::Action::Report;
     let vault_dir = quarantine::vault_dir(config.vault.clone());
-    let plan = if acting {
+    let vault = if acting {
         let dir = vault_dir?;
         let mut vault = takedown_vault::Vault::open(&dir, true)
             .with_context(|| format!("cannot use the vault {}", dir.display()))?;
         quarantine::report_recovered(vault.take_recovered());
         let command: Vec<String> = std::env::args().collect();
         let run = vault.start_run(&command)?;
-        Some(act::Plan {
-            action: config.action,
-            min_score: config.min_score,
-            yes: config.yes,
-            vault,
-            run,
-        })
+        Some((vault, run))
     } else {
         if let Ok(dir) = vault_dir {
             quarantine::recover(&dir);
         }
         None
     };
+    let evidence = match &config.evidence {
+        Some((case, key)) => Some(evidence::open_for_scan(case, key.as_deref())?),
+        None => None,
+    };
+    let plan = (vault.is_some() || evidence.is_some()).then(|| act::Plan {
+        action: config.action,
+        min_score: config.min_score,
+        yes: config.yes,
+        vault,
+        evidence,
+    });
 
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     install_ctrlc(stop);

@@ -3,7 +3,7 @@
 
 use crate::args::Format;
 use std::io::{IsTerminal, Write};
-use takedown_engine::finding::{ActionReport, Finding, ProblemKind, Summary};
+use takedown_engine::finding::{ActionReport, EvidenceReport, Finding, ProblemKind, Summary};
 use takedown_engine::sanitize::{for_terminal, path_for_terminal};
 use takedown_engine::sigs::SignatureSet;
 
@@ -159,6 +159,33 @@ impl Printer {
     /// Prints what was done to a file (text only: in JSON the action is a
     /// field of each finding). Done and skipped go to stdout with the
     /// detections; refused and failed to stderr with the other problems.
+    /// Says where `scan --evidence` preserved a file, or why it could not.
+    pub fn evidence(&mut self, e: &EvidenceReport, path: &std::path::Path) {
+        if self.broken || self.format == Format::Json {
+            return;
+        }
+        let shown = path_for_terminal(path);
+        let yellow = self.paint(YELLOW);
+        let reset = self.paint(RESET);
+        let result = match (e.status, &e.item) {
+            ("preserved", Some(item)) => writeln!(
+                self.out,
+                "{shown}: preserved in {} as {} (custody entry {})",
+                for_terminal(&e.case),
+                for_terminal(item),
+                e.entry.map(|n| n.to_string()).unwrap_or_else(|| "?".into())
+            ),
+            _ => self.out.flush().map(|_| {
+                eprintln!(
+                    "takedown: {yellow}not preserved{reset}: {shown} in {}: {}",
+                    for_terminal(&e.case),
+                    for_terminal(e.reason.as_deref().unwrap_or("unknown reason"))
+                );
+            }),
+        };
+        self.check(result);
+    }
+
     pub fn action(&mut self, a: &ActionReport, path: &std::path::Path) {
         if self.broken || self.format == Format::Json {
             return;
