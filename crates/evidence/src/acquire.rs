@@ -602,32 +602,35 @@ pub fn bag_rel(path: &Path) -> String {
 }
 
 /// One path component as a portable, printable file name: bytes that are
-/// not valid UTF-8, control characters, `%`, and the characters Windows
-/// refuses in names (`\ : * ? " < > |`) are percent-encoded (`%XX`); the
-/// exact original bytes are kept in the item's record anyway. Never empty,
-/// never `.` or `..`.
+/// not valid UTF-8, control characters, `%`, `^`, and the characters
+/// Windows refuses in names (`\ : * ? " < > |`) become `^XX` (hex); the
+/// exact original bytes are kept in the item's record anyway. `^` rather
+/// than `%`: a bag path then never needs the percent-encoding of RFC 8493
+/// manifests, which not every BagIt tool decodes (bagit.py 1.8 does not),
+/// so every tool finds every file. Never empty, never `.` or `..`.
 pub fn encode_component(bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() || matches!(c, '%' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
+            if c.is_control()
+                || matches!(c, '%' | '^' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
             {
                 let mut b = [0u8; 4];
                 for byte in c.encode_utf8(&mut b).bytes() {
-                    out.push_str(&format!("%{byte:02X}"));
+                    out.push_str(&format!("^{byte:02X}"));
                 }
             } else {
                 out.push(c);
             }
         }
         for byte in chunk.invalid() {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push_str(&format!("^{byte:02X}"));
         }
     }
     match out.as_str() {
-        "" => "%00".into(),
-        "." => "%2E".into(),
-        ".." => "%2E%2E".into(),
+        "" => "^00".into(),
+        "." => "^2E".into(),
+        ".." => "^2E^2E".into(),
         _ => out,
     }
 }
@@ -655,12 +658,13 @@ mod tests {
     #[test]
     fn components_are_printable_and_reversible() {
         assert_eq!(encode_component(b"a b.exe"), "a b.exe");
-        assert_eq!(encode_component(b"100%"), "100%25");
-        assert_eq!(encode_component(b"a\nb"), "a%0Ab");
-        assert_eq!(encode_component(b"x\xffy"), "x%FFy");
-        assert_eq!(encode_component(b"c:d"), "c%3Ad");
-        assert_eq!(encode_component(b".."), "%2E%2E");
-        assert_eq!(encode_component(b""), "%00");
+        assert_eq!(encode_component(b"100%"), "100^25");
+        assert_eq!(encode_component(b"a^b"), "a^5Eb");
+        assert_eq!(encode_component(b"a\nb"), "a^0Ab");
+        assert_eq!(encode_component(b"x\xffy"), "x^FFy");
+        assert_eq!(encode_component(b"c:d"), "c^3Ad");
+        assert_eq!(encode_component(b".."), "^2E^2E");
+        assert_eq!(encode_component(b""), "^00");
         assert_eq!(encode_component("é".as_bytes()), "é");
     }
 
