@@ -185,8 +185,8 @@ pub fn fold_value(value: &str) -> String {
 /// leading white space dropped). A line that is neither a continuation nor
 /// `Label: value` is an error naming `name` and the line.
 pub fn parse_tag_file(name: &str, bytes: &[u8]) -> Result<Vec<(String, String)>, Problem> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| Problem::error(name, format!("not UTF-8 ({e})")))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| Problem::error(name, format!("not UTF-8 ({e})")))?;
     let mut out: Vec<(String, String)> = Vec::new();
     for (i, line) in split_lines(text).enumerate() {
         if line.trim().is_empty() {
@@ -332,7 +332,9 @@ pub fn is_safe_bag_path(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.contains(['\\', '\0'])
-        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// Writes `manifest-md5.txt`, `manifest-sha1.txt`, `manifest-sha256.txt`
@@ -366,7 +368,9 @@ pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Resul
                 "payload manifests: {path:?} is not a payload path (data/...)"
             )));
         }
-        if !is_digest(&d.md5, "md5") || !is_digest(&d.sha1, "sha1") || !is_digest(&d.sha256, "sha256")
+        if !is_digest(&d.md5, "md5")
+            || !is_digest(&d.sha1, "sha1")
+            || !is_digest(&d.sha256, "sha256")
         {
             return Err(Error::Invalid(format!(
                 "payload manifests: {path}: a digest is not lowercase hex of the right length"
@@ -421,7 +425,9 @@ fn is_digest(s: &str, alg: &str) -> bool {
         "sha256" => 64,
         _ => return false,
     };
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The tag files of the bag root `dir`, sorted, as `/`-separated bag
@@ -665,7 +671,11 @@ pub fn check(contents: &BagContents) -> Vec<Problem> {
         contents,
         problems: Vec::new(),
         missing: BTreeSet::new(),
-        troubled: contents.problems.iter().map(|p| p.subject.clone()).collect(),
+        troubled: contents
+            .problems
+            .iter()
+            .map(|p| p.subject.clone())
+            .collect(),
         tag_digests: BTreeMap::new(),
     };
     c.run();
@@ -713,11 +723,7 @@ impl Checker<'_> {
         match parse_tag_file("bagit.txt", bytes) {
             Err(p) => self.problems.push(p),
             Ok(tags) => {
-                let get = |l: &str| {
-                    tags.iter()
-                        .find(|(k, _)| k == l)
-                        .map(|(_, v)| v.as_str())
-                };
+                let get = |l: &str| tags.iter().find(|(k, _)| k == l).map(|(_, v)| v.as_str());
                 match get("BagIt-Version") {
                     Some(BAGIT_VERSION) => {}
                     Some(v) => self.problems.push(Problem::error(
@@ -758,8 +764,8 @@ impl Checker<'_> {
     }
 
     /// Checks the payload manifests; returns the parsed ones by algorithm.
-    fn check_payload_manifests(&mut self) -> BTreeMap<String, Vec<ManifestLine>> {
-        let mut parsed = BTreeMap::new();
+    fn check_payload_manifests(&mut self) -> BTreeMap<String, BTreeMap<String, ManifestLine>> {
+        let mut parsed: BTreeMap<String, BTreeMap<String, ManifestLine>> = BTreeMap::new();
         for alg in ALGORITHMS {
             let name = format!("manifest-{alg}.txt");
             if !self.contents.tags.contains_key(&name) {
@@ -783,7 +789,10 @@ impl Checker<'_> {
                 if !l.path.starts_with("data/") {
                     self.problems.push(Problem::error(
                         &name,
-                        format!("line {}: {} is not a payload path (data/...)", l.line, l.path),
+                        format!(
+                            "line {}: {} is not a payload path (data/...)",
+                            l.line, l.path
+                        ),
                     ));
                     continue;
                 }
@@ -807,13 +816,16 @@ impl Checker<'_> {
                     }
                 }
             }
-            parsed.insert(alg.clone(), lines);
+            parsed.insert(
+                alg.clone(),
+                lines.into_iter().map(|l| (l.path.clone(), l)).collect(),
+            );
         }
         // Added files: once each, naming the manifests that leave them out.
         for path in self.contents.payload.keys() {
             let absent: Vec<String> = parsed
                 .iter()
-                .filter(|(_, lines)| !lines.iter().any(|l| &l.path == path))
+                .filter(|(_, lines)| !lines.contains_key(path))
                 .map(|(alg, _)| format!("manifest-{alg}.txt"))
                 .collect();
             if absent.is_empty() {
@@ -921,11 +933,17 @@ impl Checker<'_> {
             let (lines, problems) = parse_manifest(&name, &alg, bytes);
             self.problems.extend(problems);
             for l in lines {
-                listed_by.entry(l.path.clone()).or_default().insert(name.clone());
+                listed_by
+                    .entry(l.path.clone())
+                    .or_default()
+                    .insert(name.clone());
                 if l.path.starts_with("data/") {
                     self.problems.push(Problem::error(
                         &name,
-                        format!("line {}: {} is a payload path, not a tag file", l.line, l.path),
+                        format!(
+                            "line {}: {} is a payload path, not a tag file",
+                            l.line, l.path
+                        ),
                     ));
                     continue;
                 }
@@ -955,7 +973,7 @@ impl Checker<'_> {
             .contents
             .tags
             .keys()
-            .filter(|k| !(!k.contains('/') && k.starts_with("tagmanifest-")))
+            .filter(|k| k.contains('/') || !k.starts_with("tagmanifest-"))
             .filter_map(|k| {
                 let by = listed_by.get(k);
                 let absent: Vec<String> = checked
@@ -976,7 +994,7 @@ impl Checker<'_> {
         }
     }
 
-    fn check_hashdeep(&mut self, manifests: &BTreeMap<String, Vec<ManifestLine>>) {
+    fn check_hashdeep(&mut self, manifests: &BTreeMap<String, BTreeMap<String, ManifestLine>>) {
         let Some(bytes) = self.contents.tags.get(HASHDEEP_TXT) else {
             self.missing(HASHDEEP_TXT);
             return;
@@ -986,11 +1004,14 @@ impl Checker<'_> {
         let by_path: BTreeMap<&str, &HashdeepLine> =
             entries.iter().map(|e| (e.path.as_str(), e)).collect();
         for (alg, lines) in manifests {
-            for l in lines {
+            for l in lines.values() {
                 let Some(e) = by_path.get(l.path.as_str()) else {
                     self.problems.push(Problem::altered(
                         HASHDEEP_TXT,
-                        format!("{} is in manifest-{alg}.txt but not in hashdeep.txt", l.path),
+                        format!(
+                            "{} is in manifest-{alg}.txt but not in hashdeep.txt",
+                            l.path
+                        ),
                     ));
                     continue;
                 };
@@ -1018,7 +1039,7 @@ impl Checker<'_> {
             }
             if manifests
                 .get("sha256")
-                .is_some_and(|ls| !ls.iter().any(|l| l.path == e.path))
+                .is_some_and(|ls| !ls.contains_key(&e.path))
             {
                 self.problems.push(Problem::altered(
                     HASHDEEP_TXT,

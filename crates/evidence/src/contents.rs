@@ -131,9 +131,13 @@ impl BagContents {
     /// is not part of the bag and is skipped. Fails only when `dir` itself
     /// cannot be read.
     pub fn from_dir(dir: &std::path::Path, threads: usize) -> Result<BagContents, Error> {
-        let meta = std::fs::metadata(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), &e))?;
+        let meta = std::fs::metadata(dir)
+            .map_err(|e| Error::io(format!("reading {}", dir.display()), &e))?;
         if !meta.is_dir() {
-            return Err(Error::Invalid(format!("{} is not a directory", dir.display())));
+            return Err(Error::Invalid(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
         }
         let mut walk = Walk {
             tags: Vec::new(),
@@ -151,7 +155,9 @@ impl BagContents {
             if size > MAX_TAG_FILE {
                 out.problems.push(Problem::error(
                     &rel,
-                    format!("{size} bytes: over the {MAX_TAG_FILE}-byte limit of a tag file, not read"),
+                    format!(
+                        "{size} bytes: over the {MAX_TAG_FILE}-byte limit of a tag file, not read"
+                    ),
                 ));
                 continue;
             }
@@ -474,6 +480,7 @@ fn hash_files(
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(files.get(i).map_or(0, |f| f.2)));
     let next = AtomicUsize::new(0);
+    let split = threads > 1;
     let threads = threads.clamp(1, files.len().max(1));
     let mut results: Vec<Option<std::io::Result<Digests>>> = Vec::new();
     results.resize_with(files.len(), || None);
@@ -486,8 +493,10 @@ fn hash_files(
                     loop {
                         let k = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&i) = order.get(k) else { break };
-                        let Some((_, path, _)) = files.get(i) else { break };
-                        mine.push((i, hash_file(path, &mut buf)));
+                        let Some((_, path, _)) = files.get(i) else {
+                            break;
+                        };
+                        mine.push((i, hash_file(path, &mut buf, split)));
                     }
                     mine
                 })
@@ -511,16 +520,26 @@ fn hash_files(
     }
     results
         .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| Err(std::io::Error::other("the hashing thread failed")))
-        })
+        .map(|r| r.unwrap_or_else(|| Err(std::io::Error::other("the hashing thread failed"))))
         .collect()
 }
 
-/// Hashes one file through `buf`.
-fn hash_file(path: &std::path::Path, buf: &mut [u8]) -> std::io::Result<Digests> {
+/// Files at least this big are hashed by two threads when `from_dir` has
+/// more than one: MD5 (the slowest of the three, about 500 MB/s) on one,
+/// SHA-1 and SHA-256 (SHA-NI, over 1 GB/s each) on the reading thread, so
+/// a lone disk image is not held to one core's MD5 speed.
+const SPLIT_MIN: u64 = 32 * 1024 * 1024;
+/// Buffers in flight between the reading thread and the MD5 thread.
+const SPLIT_BUFFERS: usize = 3;
+
+/// Hashes one file through `buf`; with `split`, a big file's MD5 runs on a
+/// thread of its own.
+fn hash_file(path: &std::path::Path, buf: &mut [u8], split: bool) -> std::io::Result<Digests> {
     use std::io::Read as _;
     let mut f = open_nofollow(path)?;
+    if split && f.metadata()?.len() >= SPLIT_MIN {
+        return hash_split(f);
+    }
     let mut h = Hasher::new();
     loop {
         let n = match f.read(buf) {
@@ -532,4 +551,68 @@ fn hash_file(path: &std::path::Path, buf: &mut [u8]) -> std::io::Result<Digests>
         h.update(buf.get(..n).unwrap_or_default());
     }
     Ok(h.finish())
+}
+
+/// [`Hasher`]'s work on two threads: this one reads and computes SHA-1 and
+/// SHA-256, then hands each buffer to a helper computing MD5, which hands
+/// it back; the two overlap on consecutive buffers.
+fn hash_split(mut f: std::fs::File) -> std::io::Result<Digests> {
+    use md5::Digest as _;
+    use std::io::Read as _;
+    use std::sync::mpsc::sync_channel;
+    let (to_md5, md5_rx) = sync_channel::<(Vec<u8>, usize)>(SPLIT_BUFFERS);
+    let (back_tx, back_rx) = sync_channel::<Vec<u8>>(SPLIT_BUFFERS);
+    std::thread::scope(|s| {
+        let helper = s.spawn(move || {
+            let mut md5 = md5::Md5::new();
+            for (buf, n) in md5_rx {
+                md5.update(buf.get(..n).unwrap_or_default());
+                // The reader may be gone (a read error): nothing to return.
+                let _ = back_tx.send(buf);
+            }
+            hex::encode(md5.finalize())
+        });
+        let mut sha1 = sha1::Sha1::new();
+        let mut sha256 = sha2::Sha256::new();
+        let mut size = 0u64;
+        let mut fresh = SPLIT_BUFFERS;
+        let result = loop {
+            let mut buf = if fresh > 0 {
+                fresh -= 1;
+                vec![0u8; READ_BUF]
+            } else {
+                match back_rx.recv() {
+                    Ok(b) => b,
+                    Err(_) => break Err(std::io::Error::other("the MD5 thread stopped")),
+                }
+            };
+            let n = match f.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    fresh += 1;
+                    continue;
+                }
+                Err(e) => break Err(e),
+            };
+            let data = buf.get(..n).unwrap_or_default();
+            sha1.update(data);
+            sha256.update(data);
+            size = size.saturating_add(n as u64);
+            if to_md5.send((buf, n)).is_err() {
+                break Err(std::io::Error::other("the MD5 thread stopped"));
+            }
+        };
+        drop(to_md5);
+        let md5 = helper
+            .join()
+            .map_err(|_| std::io::Error::other("the MD5 thread failed"))?;
+        result?;
+        Ok(Digests {
+            size,
+            md5,
+            sha1: hex::encode(sha1.finalize()),
+            sha256: hex::encode(sha256.finalize()),
+        })
+    })
 }

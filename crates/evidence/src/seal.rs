@@ -101,7 +101,10 @@ pub fn write_archive(
                 recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
             )
             .map_err(|e| Error::Invalid(format!("seal: encrypting: {e}")))?;
-            Sink::Age(enc.wrap_output(counted).map_err(|e| Error::io(what(), &e))?)
+            Sink::Age(
+                enc.wrap_output(counted)
+                    .map_err(|e| Error::io(what(), &e))?,
+            )
         } else {
             Sink::Plain(counted)
         };
@@ -310,7 +313,9 @@ fn set_member_path<W: Write>(
         .bytes()
         .map(|b| if b.is_ascii() && b != 0 { b } else { b'_' })
         .collect();
-    let tail = bytes.get(bytes.len().saturating_sub(100)..).unwrap_or_default();
+    let tail = bytes
+        .get(bytes.len().saturating_sub(100)..)
+        .unwrap_or_default();
     if let Some(ustar) = header.as_ustar_mut() {
         ustar.name = [0; 100];
         if let Some(dst) = ustar.name.get_mut(..tail.len()) {
@@ -349,7 +354,9 @@ impl Read for Exact<'_> {
         if self.left == 0 || out.is_empty() {
             return Ok(0);
         }
-        let want = out.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = out
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(out.get_mut(..want).unwrap_or_default())?;
         if n == 0 {
             return Err(io::Error::new(
@@ -461,9 +468,8 @@ pub fn open_archive(path: &Path, identities: &[PathBuf]) -> Result<Box<dyn Read>
     for id in identities {
         ids.extend(load_identity(id)?);
     }
-    let decryptor = age::Decryptor::new_buffered(reader).map_err(|e| {
-        Error::Invalid(format!("{}: not a valid age file: {e}", path.display()))
-    })?;
+    let decryptor = age::Decryptor::new_buffered(reader)
+        .map_err(|e| Error::Invalid(format!("{}: not a valid age file: {e}", path.display())))?;
     match decryptor.decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity)) {
         Ok(r) => Ok(Box::new(r)),
         Err(age::DecryptError::NoMatchingKeys) => Err(Error::Refused(format!(
@@ -505,8 +511,9 @@ fn load_identity(path: &Path) -> Result<Vec<Box<dyn age::Identity>>, Error> {
             .map_err(|e| Error::Invalid(format!("{shown}: {e}")));
     }
     if bytes.starts_with(b"-----BEGIN ") {
-        let id = age::ssh::Identity::from_buffer(bytes.as_slice(), Some(shown.clone()))
-            .map_err(|e| Error::Invalid(format!("{shown}: not an SSH private key age can use: {e}")))?;
+        let id = age::ssh::Identity::from_buffer(bytes.as_slice(), Some(shown.clone())).map_err(
+            |e| Error::Invalid(format!("{shown}: not an SSH private key age can use: {e}")),
+        )?;
         return match id {
             age::ssh::Identity::Unencrypted(_) => Ok(vec![Box::new(id)]),
             age::ssh::Identity::Encrypted(_) => Err(Error::Refused(format!(
@@ -552,7 +559,10 @@ pub fn verify_txt(info: &VerifyInfo) -> String {
         t.push_str(s);
         t.push('\n');
     };
-    line(&mut t, &format!("Evidence package of case {}", ascii(&info.case_id)));
+    line(
+        &mut t,
+        &format!("Evidence package of case {}", ascii(&info.case_id)),
+    );
     line(&mut t, &"=".repeat(24 + ascii(&info.case_id).len()));
     line(&mut t, "");
     line(
@@ -590,17 +600,32 @@ pub fn verify_txt(info: &VerifyInfo) -> String {
     line(&mut t, "");
     line(&mut t, "2. Check every file against the manifests");
     line(&mut t, "");
-    line(&mut t, "   bagit.py (PyPI: pip install bagit), all digests recomputed:");
+    line(
+        &mut t,
+        "   bagit.py (PyPI: pip install bagit), all digests recomputed:",
+    );
     line(&mut t, "");
     line(&mut t, &format!("     bagit.py --validate {bag}"));
     line(&mut t, "");
-    line(&mut t, "   hashdeep (Debian: apt install hashdeep), from the bag root:");
+    line(
+        &mut t,
+        "   hashdeep (Debian: apt install hashdeep), from the bag root:",
+    );
     line(&mut t, "");
-    line(&mut t, &format!("     cd {bag} && {}", bagit::HASHDEEP_COMMAND));
+    line(
+        &mut t,
+        &format!("     cd {bag} && {}", bagit::HASHDEEP_COMMAND),
+    );
     line(&mut t, "");
-    line(&mut t, "   The commands below are run from the bag root too.");
+    line(
+        &mut t,
+        "   The commands below are run from the bag root too.",
+    );
     line(&mut t, "");
-    line(&mut t, "3. Check the signature of every custody entry (OpenSSH 8.1 or later)");
+    line(
+        &mut t,
+        "3. Check the signature of every custody entry (OpenSSH 8.1 or later)",
+    );
     line(&mut t, "");
     let principal = match info.principals.as_slice() {
         [one] => ascii(one),
@@ -716,7 +741,13 @@ pub fn verify_txt(info: &VerifyInfo) -> String {
 /// `s` with anything but printable ASCII replaced by `?`.
 fn ascii(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -726,7 +757,13 @@ mod tests {
 
     #[test]
     fn pax_record_length_counts_itself() {
-        for v in ["", "a", "x".repeat(5).as_str(), "y".repeat(94).as_str(), "z".repeat(995).as_str()] {
+        for v in [
+            "",
+            "a",
+            "x".repeat(5).as_str(),
+            "y".repeat(94).as_str(),
+            "z".repeat(995).as_str(),
+        ] {
             let r = pax_record("path", v.as_bytes());
             let text = String::from_utf8(r.clone()).unwrap();
             let (len, _) = text.split_once(' ').unwrap();
@@ -736,8 +773,15 @@ mod tests {
 
     #[test]
     fn unknown_recipients_refused() {
-        for r in ["bob@example.org", "ssh-dss AAAA", "age1notakey", "ssh-ed25519 AAAAnot"] {
-            let e = parse_recipients(&[r.to_string()]).err().map(|e| e.to_string());
+        for r in [
+            "bob@example.org",
+            "ssh-dss AAAA",
+            "age1notakey",
+            "ssh-ed25519 AAAAnot",
+        ] {
+            let e = parse_recipients(&[r.to_string()])
+                .err()
+                .map(|e| e.to_string());
             assert!(e.is_some_and(|e| e.contains("recipient")), "{r}");
         }
     }
