@@ -619,7 +619,7 @@ pub fn verify_txt(info: &VerifyInfo) -> String {
     line(&mut t, "");
     line(
         &mut t,
-        "   The commands below are run from the bag root too.",
+        &format!("   Steps 3 to 6 are run from the bag root too (cd {bag})."),
     );
     line(&mut t, "");
     line(
@@ -627,27 +627,35 @@ pub fn verify_txt(info: &VerifyInfo) -> String {
         "3. Check the signature of every custody entry (OpenSSH 8.1 or later)",
     );
     line(&mut t, "");
-    let principal = match info.principals.as_slice() {
-        [one] => ascii(one),
-        _ => "PRINCIPAL".to_string(),
-    };
-    if info.principals.len() > 1 {
-        line(
+    match info.principals.as_slice() {
+        [one] => line(
             &mut t,
-            "   PRINCIPAL is the examiner who wrote the entry (its \"actor\"), one of:",
-        );
-        for p in &info.principals {
-            line(&mut t, &format!("     {}", ascii(p)));
-        }
-        line(&mut t, "");
-    }
-    line(
-        &mut t,
-        &format!(
-            "     for f in custody/[0-9]*.json; do ssh-keygen -Y verify -f custody/allowed_signers -I {principal} -n {} -s \"$f.sig\" < \"$f\" || echo \"BAD: $f\"; done",
-            crate::SIG_NAMESPACE
+            &format!(
+                "     for f in custody/[0-9]*.json; do ssh-keygen -Y verify -f custody/allowed_signers -I {} -n {} -s \"$f.sig\" < \"$f\" || echo \"BAD: $f\"; done",
+                ascii(one),
+                crate::SIG_NAMESPACE
+            ),
         ),
-    );
+        _ => {
+            line(
+                &mut t,
+                "   Several examiners held the case; ssh-keygen finds who signed each entry",
+            );
+            line(&mut t, "   (one of the principals below) and checks it:");
+            line(&mut t, "");
+            line(
+                &mut t,
+                &format!(
+                    "     for f in custody/[0-9]*.json; do p=$(ssh-keygen -Y find-principals -f custody/allowed_signers -s \"$f.sig\") && ssh-keygen -Y verify -f custody/allowed_signers -I \"$p\" -n {} -s \"$f.sig\" < \"$f\" || echo \"BAD: $f\"; done",
+                    crate::SIG_NAMESPACE
+                ),
+            );
+            line(&mut t, "");
+            for p in &info.principals {
+                line(&mut t, &format!("   - {}", ascii(p)));
+            }
+        }
+    }
     line(&mut t, "");
     if !info.entries.is_empty() {
         line(
@@ -722,7 +730,10 @@ pub fn verify_txt(info: &VerifyInfo) -> String {
     );
     line(&mut t, "   paper):");
     line(&mut t, "");
-    line(&mut t, "     ssh-keygen -l -f custody/allowed_signers");
+    line(
+        &mut t,
+        "     grep -o 'ssh-ed25519 [A-Za-z0-9+/=]*' custody/allowed_signers | ssh-keygen -l -f -",
+    );
     line(&mut t, "");
     if !info.key_fingerprints.is_empty() {
         line(&mut t, "   This package was sealed with:");

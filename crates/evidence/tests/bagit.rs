@@ -753,3 +753,149 @@ fn a_big_file_hashed_on_two_threads_has_the_same_digests() {
     );
     assert_eq!(all_problems(&two), []);
 }
+
+/// Runs a command block of VERIFY.txt with `sh` in `dir`; its output.
+fn run_block(dir: &Path, block: &str) -> String {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(block)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn verify_txt_commands_run_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("case-1");
+    make_bag(&dir, &safe_files());
+    let key = tmp.path().join("examiner");
+    let Some(o) = run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f"])
+        .arg(&key))
+    else {
+        return;
+    };
+    assert!(o.status.success());
+    let public = fs::read_to_string(tmp.path().join("examiner.pub")).unwrap();
+    fs::write(
+        dir.join("custody/allowed_signers"),
+        format!(
+            "alice@example.org namespaces=\"{}\" {public}",
+            takedown_evidence::SIG_NAMESPACE
+        ),
+    )
+    .unwrap();
+    // Two entries, chained and signed as the custody log does.
+    let sign = |name: &str, prev: &str| {
+        let p = dir.join("custody").join(name);
+        fs::write(
+            &p,
+            format!("{{\"seq\":1,\"prev\":\"{prev}\",\"what\":\"add\"}}\n"),
+        )
+        .unwrap();
+        let _ = fs::remove_file(dir.join(format!("custody/{name}.sig")));
+        let o = Command::new("ssh-keygen")
+            .args(["-Y", "sign", "-n", takedown_evidence::SIG_NAMESPACE, "-f"])
+            .arg(&key)
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        hash_reader(fs::read(&p).unwrap().as_slice())
+            .unwrap()
+            .sha256
+    };
+    let h1 = sign("000001.json", &"0".repeat(64));
+    sign("000002.json", &h1);
+
+    let text = seal::verify_txt(&seal::VerifyInfo {
+        case_id: "CASE-1".into(),
+        bag_name: "case-1".into(),
+        principals: vec!["alice@example.org".into()],
+        entries: vec!["000001".into(), "000002".into()],
+        stamps: vec![],
+        encrypted: false,
+        key_fingerprints: vec![],
+    });
+    let sigs = text
+        .lines()
+        .find(|l| l.contains("ssh-keygen -Y verify"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let start = text
+        .lines()
+        .position(|l| l.trim().starts_with("prev=0"))
+        .unwrap();
+    let chain: Vec<&str> = text.lines().skip(start).take(5).map(str::trim).collect();
+    assert_eq!(chain[4], "done", "{text}");
+    let chain = chain.join("\n");
+    let hashdeep = text
+        .lines()
+        .find(|l| l.contains("hashdeep -a"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let out = run_block(&dir, &sigs);
+    assert!(!out.contains("BAD"), "{out}");
+    assert_eq!(
+        out.matches("Good \"takedown-custody@takedown\" signature")
+            .count(),
+        2,
+        "{out}"
+    );
+    let out = run_block(&dir, &chain);
+    assert!(!out.contains("BROKEN"), "{out}");
+    // With several examiners, ssh-keygen finds each entry's signer.
+    let several = seal::verify_txt(&seal::VerifyInfo {
+        principals: vec!["alice@example.org".into(), "bob@example.org".into()],
+        ..seal::VerifyInfo::default()
+    });
+    let find = several
+        .lines()
+        .find(|l| l.contains("ssh-keygen -Y verify"))
+        .unwrap()
+        .trim();
+    assert!(find.contains("find-principals"), "{several}");
+    let out = run_block(&dir, find);
+    assert!(!out.contains("BAD"), "{out}");
+    assert_eq!(
+        out.matches("Good \"takedown-custody@takedown\" signature")
+            .count(),
+        2,
+        "{out}"
+    );
+    // The fingerprint line lists the examiner's key.
+    let fp = text
+        .lines()
+        .find(|l| l.contains("ssh-keygen -l"))
+        .unwrap()
+        .trim();
+    let want = run_block(tmp.path(), "ssh-keygen -l -f examiner.pub");
+    let want = want.split(' ').nth(1).unwrap();
+    assert!(want.starts_with("SHA256:"), "{want}");
+    let out = run_block(&dir, fp);
+    assert!(out.contains(want), "{out}");
+    // hashdeep's line starts with `cd case-1`: run it from the parent.
+    let out = run_block(tmp.path(), &hashdeep);
+    assert!(out.contains("Audit passed"), "{out}");
+
+    // Entry 1 edited: its signature fails, and entry 2's "prev" no longer
+    // names it.
+    let p = dir.join("custody/000001.json");
+    let edited = fs::read_to_string(&p).unwrap().replace("add", "del");
+    fs::write(&p, edited).unwrap();
+    let out = run_block(&dir, &sigs);
+    assert!(out.contains("BAD: custody/000001.json"), "{out}");
+    assert!(!out.contains("BAD: custody/000002.json"), "{out}");
+    let out = run_block(&dir, &chain);
+    assert!(out.contains("BROKEN CHAIN: custody/000002.json"), "{out}");
+    assert!(!out.contains("BROKEN CHAIN: custody/000001.json"), "{out}");
+}
