@@ -14,7 +14,7 @@
 //! everything is copied and durable.
 
 use crate::contents::Hasher;
-use crate::sys::{self, Dir, Node, Names};
+use crate::sys::{self, Dir, Names, Node};
 use crate::{Digests, ItemKind, ItemRecord, SourceMeta};
 use base64::Engine as _;
 use std::collections::HashSet;
@@ -302,8 +302,7 @@ fn plan(
                         any = true;
                         // Reversed, so that the stack pops them in order.
                         for entry in entries.into_iter().rev() {
-                            let child_rel =
-                                format!("{rel}/{}", encode_component(os_bytes(&entry)));
+                            let child_rel = format!("{rel}/{}", encode_component(os_bytes(&entry)));
                             stack.push((
                                 sub.clone(),
                                 entry.clone(),
@@ -472,9 +471,7 @@ fn sniff(name: &OsStr, head: &[u8]) -> ItemKind {
     if first.starts_with('{') && first.contains("\"type\"") && first.contains("\"bundle\"") {
         return ItemKind::Export;
     }
-    if first.starts_with('{')
-        && (first.contains("\"Event\"") || first.contains("\"response\""))
-    {
+    if first.starts_with('{') && (first.contains("\"Event\"") || first.contains("\"response\"")) {
         return ItemKind::Export;
     }
     if text.contains("<meta name=\"generator\" content=\"takedown") {
@@ -586,7 +583,10 @@ pub fn bag_rel(path: &Path) -> String {
     for comp in abs.components() {
         match comp {
             Component::Prefix(p) => parts.push(encode_component(
-                p.as_os_str().to_string_lossy().trim_end_matches(':').as_bytes(),
+                p.as_os_str()
+                    .to_string_lossy()
+                    .trim_end_matches(':')
+                    .as_bytes(),
             )),
             Component::RootDir | Component::CurDir => {}
             Component::ParentDir => {
@@ -613,7 +613,10 @@ pub fn encode_component(bytes: &[u8]) -> String {
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             if c.is_control()
-                || matches!(c, '%' | '^' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
+                || matches!(
+                    c,
+                    '%' | '^' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|'
+                )
             {
                 let mut b = [0u8; 4];
                 for byte in c.encode_utf8(&mut b).bytes() {
@@ -694,7 +697,10 @@ mod tests {
             sniff(n, br#"{"type":"finding","path":"/x","detections":[]}"#),
             ItemKind::Findings
         );
-        assert_eq!(sniff(OsStr::new("auth.log"), b"Dec  6 sshd\n"), ItemKind::Log);
+        assert_eq!(
+            sniff(OsStr::new("auth.log"), b"Dec  6 sshd\n"),
+            ItemKind::Log
+        );
         assert_eq!(sniff(OsStr::new("a.exe"), b"MZ\x90\x00"), ItemKind::File);
     }
 }

@@ -24,7 +24,6 @@ use crate::contents::{BagContents, Hasher};
 use crate::{Digests, Error, Problem};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The BagIt version this module writes and reads.
@@ -75,7 +74,7 @@ pub struct BagInfo {
 
 /// Writes `bagit.txt` ([`BAGIT_TXT`]) in the bag root `dir`.
 pub fn write_bagit_txt(dir: &Path) -> Result<(), Error> {
-    write_atomic(&dir.join("bagit.txt"), BAGIT_TXT.as_bytes())
+    crate::write_atomic(&dir.join("bagit.txt"), BAGIT_TXT.as_bytes())
 }
 
 /// Writes `bag-info.txt` in the bag root `dir`: `External-Identifier`
@@ -131,7 +130,7 @@ pub fn write_bag_info(
         text.push_str(&fold_value(value));
         text.push('\n');
     }
-    write_atomic(&dir.join("bag-info.txt"), text.as_bytes())
+    crate::write_atomic(&dir.join("bag-info.txt"), text.as_bytes())
 }
 
 /// Refuses a label that would not parse back as itself.
@@ -385,7 +384,7 @@ pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Resul
             text.push_str(&percent_encode(path));
             text.push('\n');
         }
-        write_atomic(&dir.join(format!("manifest-{alg}.txt")), text.as_bytes())?;
+        crate::write_atomic(&dir.join(format!("manifest-{alg}.txt")), text.as_bytes())?;
     }
     let mut text = String::from("%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n");
     // hashdeep's own comment lines: where it ran and how. The directory is
@@ -405,7 +404,7 @@ pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Resul
             d.size, d.md5, d.sha1, d.sha256, name
         ));
     }
-    write_atomic(&dir.join(HASHDEEP_TXT), text.as_bytes())
+    crate::write_atomic(&dir.join(HASHDEEP_TXT), text.as_bytes())
 }
 
 /// The digest of `d` for a BagIt algorithm name.
@@ -504,7 +503,7 @@ pub fn write_tag_manifests(dir: &Path) -> Result<(), Error> {
             text.push_str(&percent_encode(f));
             text.push('\n');
         }
-        write_atomic(&dir.join(format!("tagmanifest-{alg}.txt")), text.as_bytes())?;
+        crate::write_atomic(&dir.join(format!("tagmanifest-{alg}.txt")), text.as_bytes())?;
     }
     Ok(())
 }
@@ -516,63 +515,6 @@ pub fn bag_path_on_disk(dir: &Path, bag_path: &str) -> PathBuf {
         p.push(c);
     }
     p
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file, fsynced, then
-/// renamed over `path`, and the directory fsynced (Unix), so a crash
-/// leaves either the old file or the new one. The temporary file goes in
-/// the `.takedown/` directory beside `path` when there is one (a case
-/// root's private state, so a crash leaves nothing stray in the bag), else
-/// beside `path` under a dot name.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let state = parent.join(crate::STATE_DIR);
-    let tmp_dir = if fs::symlink_metadata(&state).is_ok_and(|m| m.is_dir()) {
-        state
-    } else {
-        parent.to_path_buf()
-    };
-    let mut rnd = [0u8; 8];
-    // A fixed name would do as the writers are serialised by the case
-    // lock; randomness only keeps two stray writers from sharing one.
-    let _ = getrandom::fill(&mut rnd);
-    let tmp = tmp_dir.join(format!(".{name}.{}.tmp", hex::encode(rnd)));
-    let what = || format!("writing {}", path.display());
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| Error::io(what(), &e))?;
-        f.write_all(bytes).map_err(|e| Error::io(what(), &e))?;
-        f.sync_all().map_err(|e| Error::io(what(), &e))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(|e| Error::io(what(), &e))?;
-        sync_dir(parent);
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Makes a rename in `dir` durable (Unix; elsewhere the rename is as
-/// durable as the system makes it).
-pub(crate) fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
 }
 
 /// One line of a manifest.

@@ -166,7 +166,7 @@ impl Case {
             Error::io(format!("cannot create {}", dir.display()), &e)
         })?;
         let _ = crate::sync_dir(&parent);
-        Ok(Case::open(dir)?)
+        Case::open(dir)
     }
 
     fn init_in(tmp: &Path, signer: &Signer, opts: &InitOptions) -> Result<(), Error> {
@@ -188,8 +188,9 @@ impl Case {
             sealed: false,
         };
         if let Some((_, ca)) = &opts.tsa {
-            let pem = std::fs::read(ca)
-                .map_err(|e| Error::io(format!("cannot read the TSA CA file {}", ca.display()), &e))?;
+            let pem = std::fs::read(ca).map_err(|e| {
+                Error::io(format!("cannot read the TSA CA file {}", ca.display()), &e)
+            })?;
             if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
                 return Err(Error::Invalid(format!(
                     "{}: not a PEM certificate file",
@@ -323,9 +324,8 @@ impl Case {
                 }
                 let items = self.dir.join(ITEMS_DIR).join(format!("{name}.jsonl"));
                 if items.exists() {
-                    std::fs::remove_file(&items).map_err(|e| {
-                        Error::io(format!("cannot remove {}", items.display()), &e)
-                    })?;
+                    std::fs::remove_file(&items)
+                        .map_err(|e| Error::io(format!("cannot remove {}", items.display()), &e))?;
                 }
                 derive(&self.dir, &self.settings)?;
                 notes.push(format!(
@@ -360,7 +360,8 @@ impl Case {
 
     fn end(&self) -> Result<(), Error> {
         let p = self.dir.join(STATE_DIR).join("journal.json");
-        std::fs::remove_file(&p).map_err(|e| Error::io(format!("cannot remove {}", p.display()), &e))?;
+        std::fs::remove_file(&p)
+            .map_err(|e| Error::io(format!("cannot remove {}", p.display()), &e))?;
         let _ = crate::sync_dir(&self.dir.join(STATE_DIR));
         Ok(())
     }
@@ -416,8 +417,12 @@ impl Case {
         write_atomic(&self.dir.join(&items_rel), &lines)?;
         fault::point("evidence-add:items-written");
         let dest = self.dir.join(DATA_DIR).join(&name);
-        std::fs::rename(&staging, &dest)
-            .map_err(|e| Error::io(format!("cannot move the copies into {}", dest.display()), &e))?;
+        std::fs::rename(&staging, &dest).map_err(|e| {
+            Error::io(
+                format!("cannot move the copies into {}", dest.display()),
+                &e,
+            )
+        })?;
         let _ = crate::sync_dir(&self.dir.join(DATA_DIR));
         fault::point("evidence-add:in-place");
         let bytes: u64 = acquired.records.iter().map(|r| r.digests.size).sum();
@@ -497,7 +502,9 @@ impl Case {
         reason: Option<String>,
     ) -> Result<(Entry, Option<String>), Error> {
         if to.trim().is_empty() {
-            return Err(Error::Refused("a transfer names its recipient (--to)".into()));
+            return Err(Error::Refused(
+                "a transfer names its recipient (--to)".into(),
+            ));
         }
         if let Some(k) = &to_key {
             crate::keys::fingerprint_of(k)
@@ -585,10 +592,10 @@ impl Case {
         }
         derive(&self.dir, &self.settings)?;
         let mut stamp_error = None;
-        if let Some(url) = &self.settings.tsa {
-            if let Err(e) = stamp(&self.dir, seq, url) {
-                stamp_error = Some(e.to_string());
-            }
+        if let Some(url) = &self.settings.tsa
+            && let Err(e) = stamp(&self.dir, seq, url)
+        {
+            stamp_error = Some(e.to_string());
         }
         // VERIFY.txt is a tag file: written before the tag manifests that
         // cover it.
@@ -720,9 +727,10 @@ pub fn logged_items(dir: &Path) -> Result<Vec<ItemRecord>, Error> {
             if line.is_empty() {
                 continue;
             }
-            out.push(serde_json::from_slice(line).map_err(|e| {
-                Error::Invalid(format!("{} line {}: {e}", p.display(), n + 1))
-            })?);
+            out.push(
+                serde_json::from_slice(line)
+                    .map_err(|e| Error::Invalid(format!("{} line {}: {e}", p.display(), n + 1)))?,
+            );
         }
     }
     Ok(out)

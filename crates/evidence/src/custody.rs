@@ -52,7 +52,7 @@ use crate::{CUSTODY_DIR, Error, Problem, seq_name};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 /// The value of every entry's `format`.
@@ -452,36 +452,11 @@ pub fn last(case_dir: &Path) -> Result<Option<(Entry, String)>, Error> {
     Ok(Some((entry, sha256_hex(&bytes))))
 }
 
-/// Writes `bytes` to `dir/name` through `dir/name.tmp`: written, synced,
-/// renamed over `name`, and the directory synced, so that after a crash
-/// `name` is either absent (or as it was) or whole and durable.
+/// Writes `bytes` to `dir/name` atomically ([`crate::write_atomic`]: its
+/// temporary file ends in `.tmp`, which [`recover`] removes), so that after
+/// a crash `name` is either absent (or as it was) or whole and durable.
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let target = dir.join(name);
-    let rel = format!("{CUSTODY_DIR}/{name}");
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(format!("writing {rel}"), &e));
-    }
-    std::fs::rename(&tmp, &target).map_err(|e| Error::io(format!("renaming {rel}"), &e))?;
-    sync_dir(dir).map_err(|e| Error::io(format!("syncing {CUSTODY_DIR}/"), &e))
-}
-
-/// Makes the names in `dir` durable (the renames into it).
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// Elsewhere a directory cannot be opened to sync it; NTFS journals its
-/// metadata, and a rename is made durable with the file it names.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    Ok(())
+    crate::write_atomic(&dir.join(name), bytes)
 }
 
 /// Checks `draft` against the log it is to extend and returns the `what`
@@ -634,7 +609,7 @@ pub fn recover(case_dir: &Path) -> Result<Vec<String>, Error> {
         ));
     }
     if !done.is_empty() {
-        sync_dir(&dir).map_err(|e| Error::io(format!("syncing {CUSTODY_DIR}/"), &e))?;
+        crate::sync_dir(&dir).map_err(|e| Error::io(format!("syncing {CUSTODY_DIR}/"), &e))?;
     }
     if listing.entries.is_empty() {
         return Ok(done);

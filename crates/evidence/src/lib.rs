@@ -260,25 +260,46 @@ pub fn tool_version() -> String {
     format!("takedown {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Writes `path` whole or not at all: a temporary file beside it, synced,
-/// renamed over it, and the directory synced, so that a crash leaves the
-/// old content or the new, never a mix.
+/// Writes `path` whole or not at all: a temporary file (in the case's
+/// `.takedown/` when `path` is in the case root, so that a crash leaves
+/// nothing stray in the bag; else beside it), synced, renamed over `path`,
+/// and the directory synced, so that a crash leaves the old content or the
+/// new, never a mix.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write as _;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let what = || format!("cannot write {}", path.display());
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let state = parent.join(STATE_DIR);
+    let tmp_dir = if std::fs::symlink_metadata(&state).is_ok_and(|m| m.is_dir()) {
+        state
+    } else {
+        parent.to_path_buf()
+    };
+    let mut rnd = [0u8; 8];
+    // A fixed name would do as the writers are serialised by the case
+    // lock; randomness only keeps two stray writers from sharing one.
+    let _ = getrandom::fill(&mut rnd);
+    let tmp = tmp_dir.join(format!(".{name}.{}.tmp", hex::encode(rnd)));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        drop(f);
         std::fs::rename(&tmp, path)?;
-        sync_dir(dir)
+        sync_dir(parent)
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(what(), &e));
+        return Err(Error::io(format!("writing {}", path.display()), &e));
     }
     Ok(())
 }

@@ -116,7 +116,7 @@ pub fn write_archive(
         file.sync_all().map_err(|e| Error::io(what(), &e))?;
         drop(file);
         fs::rename(&tmp, out).map_err(|e| Error::io(what(), &e))?;
-        bagit::sync_dir(parent);
+        let _ = crate::sync_dir(parent);
         Ok(ArchiveInfo {
             bytes,
             sha256,

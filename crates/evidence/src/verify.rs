@@ -42,7 +42,9 @@ impl Report {
 
     /// Something altered, missing or added.
     pub fn altered(&self) -> bool {
-        self.problems.iter().any(|p| p.severity == Severity::Altered)
+        self.problems
+            .iter()
+            .any(|p| p.severity == Severity::Altered)
     }
 }
 

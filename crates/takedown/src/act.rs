@@ -341,7 +341,9 @@ impl Worker {
                         &r,
                         "failed",
                         None,
-                        Some(format!("not preserved in the evidence case ({why}); left in place")),
+                        Some(format!(
+                            "not preserved in the evidence case ({why}); left in place"
+                        )),
                     );
                     annotate(&mut r, &report);
                     self.print(&r, Some(&report));

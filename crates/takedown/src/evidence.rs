@@ -571,7 +571,10 @@ fn verify(
         });
         let (entry, stamp_error) = case.record_verify(&signer, what, None)?;
         stamp_warning(&stamp_error);
-        eprintln!("takedown: recorded as custody entry {}", seq_name(entry.seq));
+        eprintln!(
+            "takedown: recorded as custody entry {}",
+            seq_name(entry.seq)
+        );
     }
     let mut out = std::io::stdout().lock();
     if format == OutFormat::Json {

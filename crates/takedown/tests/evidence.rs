@@ -3,9 +3,9 @@
 //! examiner would use: `bagit.py --validate` (PyPI bagit), `hashdeep -a`,
 //! `ssh-keygen -Y verify`, `openssl ts -verify`, `tar` and `age`.
 
-mod util;
 #[path = "../../evidence/tests/common/tsa.rs"]
 mod tsa;
+mod util;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -219,8 +219,14 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
         .iter()
         .find(|r| r["source"].as_str().unwrap().ends_with("src/dropper.exe"))
         .unwrap();
-    assert_eq!(dropper["ino"].as_u64().or(dropper["meta"]["ino"].as_u64()), Some(before.ino()));
-    assert_eq!(dropper["meta"]["mode"].as_u64(), Some(u64::from(before.mode())));
+    assert_eq!(
+        dropper["ino"].as_u64().or(dropper["meta"]["ino"].as_u64()),
+        Some(before.ino())
+    );
+    assert_eq!(
+        dropper["meta"]["mode"].as_u64(),
+        Some(u64::from(before.mode()))
+    );
     assert_eq!(dropper["kind"], "file");
     let link = recs.iter().find(|r| r["kind"] == "symlink").unwrap();
     assert_eq!(link["link_target"], "conf/config.bin");
@@ -249,11 +255,23 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
     // Hand-over, then an interim export and the seal.
     let o = ev(
         &t,
-        &["transfer", &case, "--to", "Officer Bob", "--reason", "courier", "--key", &key(&t)],
+        &[
+            "transfer",
+            &case,
+            "--to",
+            "Officer Bob",
+            "--reason",
+            "courier",
+            "--key",
+            &key(&t),
+        ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let k = key(&t);
-    let o = ev(&t, &["export", &case, "-o", &t.arg("interim.tar"), "--key", &k]);
+    let o = ev(
+        &t,
+        &["export", &case, "-o", &t.arg("interim.tar"), "--key", &k],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = verify(&t, &t.arg("interim.tar"), &[]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
@@ -263,7 +281,10 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
         .output()
         .unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout);
-    assert!(listing.contains(&format!("{CASE_ID}/VERIFY.txt")), "{listing}");
+    assert!(
+        listing.contains(&format!("{CASE_ID}/VERIFY.txt")),
+        "{listing}"
+    );
     assert!(!listing.contains(".takedown"), "{listing}");
     // Extracted by tar, the bag passes bagit.py.
     std::fs::create_dir(t.path("x")).unwrap();
@@ -296,7 +317,16 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
             .to_string();
         let o = ev(
             &t,
-            &["seal", &case, "-o", &t.arg("sealed.tar.age"), "--recipient", &recipient, "--key", &k],
+            &[
+                "seal",
+                &case,
+                "-o",
+                &t.arg("sealed.tar.age"),
+                "--recipient",
+                &recipient,
+                "--key",
+                &k,
+            ],
         );
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         // Without the identity: an error, not a verdict.
@@ -345,7 +375,10 @@ fn base_case(t: &Tree) -> PathBuf {
     t.write("src/c.bin", b"third item");
     let case = t.arg("base");
     init(t, &case, &[]);
-    assert_eq!(code(&add(t, &case, &[&t.arg("src/a.bin"), &t.arg("src/b.bin")])), 0);
+    assert_eq!(
+        code(&add(t, &case, &[&t.arg("src/a.bin"), &t.arg("src/b.bin")])),
+        0
+    );
     assert_eq!(code(&add(t, &case, &[&t.arg("src/c.bin")])), 0);
     t.path("base")
 }
@@ -376,7 +409,13 @@ fn every_kind_of_tampering_is_caught() {
         copy_tree(&base, &dir);
         tamper(&dir);
         let o = verify(&t, dir.to_str().unwrap(), &[]);
-        assert_eq!(code(&o), 1, "{name}: verify says\n{}{}", stdout(&o), stderr(&o));
+        assert_eq!(
+            code(&o),
+            1,
+            "{name}: verify says\n{}{}",
+            stdout(&o),
+            stderr(&o)
+        );
         if let Some(ok) = bagit_valid(&dir) {
             assert_eq!(ok, bagit, "{name}: bagit.py");
         }
@@ -400,7 +439,12 @@ fn every_kind_of_tampering_is_caught() {
         Some(false),
     );
     assert!(out.contains(item.to_str().unwrap()), "{out}");
-    case("removed item", &|d| std::fs::remove_file(d.join(&item)).unwrap(), false, Some(false));
+    case(
+        "removed item",
+        &|d| std::fs::remove_file(d.join(&item)).unwrap(),
+        false,
+        Some(false),
+    );
     let out = case(
         "added item",
         &|d| std::fs::write(d.join("data/000002/planted.bin"), b"planted").unwrap(),
@@ -441,7 +485,10 @@ fn every_kind_of_tampering_is_caught() {
         let d = t.path("ssh-edit");
         copy_tree(&base, &d);
         edit(&d);
-        assert!(!ssh_verifies(&d, "000002"), "ssh-keygen accepts an edited entry");
+        assert!(
+            !ssh_verifies(&d, "000002"),
+            "ssh-keygen accepts an edited entry"
+        );
         assert!(ssh_verifies(&d, "000003"));
     }
     case(
@@ -503,7 +550,11 @@ fn every_kind_of_tampering_is_caught() {
                     .arg(&p)
                     .output()
                     .unwrap();
-                assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+                assert!(
+                    st.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&st.stderr)
+                );
                 rebag(d);
             },
             true,
@@ -511,7 +562,10 @@ fn every_kind_of_tampering_is_caught() {
         );
         assert!(out.contains("custody/000003.json"), "{out}");
         let d = t.path(&format!("t{n}"));
-        assert!(!ssh_verifies(&d, "000003"), "ssh-keygen accepts a foreign key");
+        assert!(
+            !ssh_verifies(&d, "000003"),
+            "ssh-keygen accepts a foreign key"
+        );
     }
 }
 
@@ -607,7 +661,10 @@ fn scan_preserves_before_quarantine_and_leaves_in_place_what_it_cannot_keep() {
             restored.to_str().unwrap(),
         ]);
         assert_eq!(code(&r), 0, "{}", stderr(&r));
-        assert_eq!(std::fs::read(&item).unwrap(), std::fs::read(&restored).unwrap());
+        assert_eq!(
+            std::fs::read(&item).unwrap(),
+            std::fs::read(&restored).unwrap()
+        );
     }
     assert!(!t.path("scan/eicar.com").exists());
     let recs = items(&t.path("case"));
@@ -638,7 +695,10 @@ fn a_full_case_disk_leaves_the_file_in_place_and_says_why() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "cannot mount a tmpfs under CI"
+        );
         eprintln!("skipped: cannot mount a tmpfs here");
         return;
     }
@@ -682,7 +742,10 @@ fn a_full_case_disk_leaves_the_file_in_place_and_says_why() {
     );
     assert_eq!(f["action"]["status"], "failed", "{f}");
     assert!(
-        f["action"]["reason"].as_str().unwrap().contains("left in place"),
+        f["action"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("left in place"),
         "{f}"
     );
     assert_eq!(std::fs::read(t.path("scan/big.bin")).unwrap(), big);
@@ -718,15 +781,35 @@ fn timestamps_hand_overs_and_keys() {
     let bob_pub = bob.with_extension("pub");
     let o = ev(
         &t,
-        &["transfer", &case, "--to", "Officer Bob", "--to-key", bob_pub.to_str().unwrap(), "--key", &k],
+        &[
+            "transfer",
+            &case,
+            "--to",
+            "Officer Bob",
+            "--to-key",
+            bob_pub.to_str().unwrap(),
+            "--key",
+            &k,
+        ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = add(&t, &case, &[&t.arg("src/a.bin")]);
-    assert_eq!(code(&o), 2, "the old holder signed after the hand-over: {}", stderr(&o));
+    assert_eq!(
+        code(&o),
+        2,
+        "the old holder signed after the hand-over: {}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("holder"), "{}", stderr(&o));
     let o = ev(
         &t,
-        &["add", &case, &t.arg("src/a.bin"), "--key", bob.to_str().unwrap()],
+        &[
+            "add",
+            &case,
+            &t.arg("src/a.bin"),
+            "--key",
+            bob.to_str().unwrap(),
+        ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
@@ -760,10 +843,18 @@ fn timestamps_hand_overs_and_keys() {
     // A swapped timestamp: caught by takedown and by openssl.
     let d = t.path("swapped");
     copy_tree(&dir, &d);
-    std::fs::copy(d.join("timestamps/000001.tsr"), d.join("timestamps/000002.tsr")).unwrap();
+    std::fs::copy(
+        d.join("timestamps/000001.tsr"),
+        d.join("timestamps/000002.tsr"),
+    )
+    .unwrap();
     let o = verify(&t, d.to_str().unwrap(), &[]);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
-    assert!(stdout(&o).contains("timestamps/000002.tsr"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("timestamps/000002.tsr"),
+        "{}",
+        stdout(&o)
+    );
     assert!(!stamp_ok(&d, "000002"));
     // The examiner's key pinned: right key passes, another fails.
     let pubkey = format!("{k}.pub");
