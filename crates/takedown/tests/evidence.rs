@@ -669,6 +669,33 @@ fn scan_preserves_before_quarantine_and_leaves_in_place_what_it_cannot_keep() {
     assert!(!t.path("scan/eicar.com").exists());
     let recs = items(&t.path("case"));
     assert!(recs.iter().all(|r| r["detections"].is_array()), "{recs:?}");
+
+    // A quarantined item, decrypted into the case, and the scan's own
+    // findings, recognised as such.
+    let id = found[0]["action"]["vault_id"].as_str().unwrap().to_string();
+    std::fs::write(t.path("findings.ndjson"), &o.stdout).unwrap();
+    let o2 = ev(
+        &t,
+        &[
+            "add",
+            &case,
+            &t.arg("findings.ndjson"),
+            "--from-vault",
+            &id,
+            "--key",
+            &k,
+        ],
+    );
+    assert_eq!(code(&o2), 0, "{}", stderr(&o2));
+    let recs = items(&t.path("case"));
+    let v = recs.iter().find(|r| r["kind"] == "vault-item").unwrap();
+    assert_eq!(v["vault"]["id"], id.as_str());
+    assert_eq!(v["sha256"], EICAR_SHA256);
+    assert_eq!(
+        std::fs::read(t.path("case").join(v["path"].as_str().unwrap())).unwrap(),
+        eicar()
+    );
+    assert!(recs.iter().any(|r| r["kind"] == "findings"), "{recs:?}");
     let o = verify(&t, &case, &[]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
 
