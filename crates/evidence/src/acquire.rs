@@ -116,6 +116,7 @@ struct Job {
 /// e.g. `data/000002`). The caller makes the copies durable (one sync of the staging directory's
 /// file system) before it commits them.
 pub fn acquire(requests: &[Request], staging: &Path, prefix: &str, opts: &Options) -> Acquired {
+    let started = std::time::Instant::now();
     let mut out = Acquired {
         outcomes: vec![Ok(Vec::new()); requests.len()],
         ..Acquired::default()
@@ -151,7 +152,16 @@ pub fn acquire(requests: &[Request], staging: &Path, prefix: &str, opts: &Option
             Err(e) => fail(&mut out, request, &source, e),
         }
     }
+    tracing::debug!(
+        "acquire: {} files planned in {:.2}s",
+        jobs.len(),
+        started.elapsed().as_secs_f64()
+    );
     let results = copy_all(&jobs, staging, opts.threads.max(1));
+    tracing::debug!(
+        "acquire: copied and hashed in {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
     for (job, result) in jobs.into_iter().zip(results) {
         match result {
             Ok(mut copied) => {
@@ -437,6 +447,7 @@ fn copy_one(job: &Job, staging: &Path, buf: &mut [u8]) -> Result<Copied, String>
                 dst.write_all(chunk)
                     .map_err(|e| format!("cannot write the copy in the case: {}", reason(&e)))?;
             }
+            sys::start_writeback(&dst);
             let digests = hasher.finish();
             if let Some((identity, sha256)) = &job.expect {
                 if !digests.sha256.eq_ignore_ascii_case(sha256) {

@@ -406,7 +406,12 @@ impl Case {
                 ..AddReport::default()
             });
         }
+        let synced = std::time::Instant::now();
         sync_tree(&staging)?;
+        tracing::debug!(
+            "add: copies synced in {:.2}s",
+            synced.elapsed().as_secs_f64()
+        );
         fault::point("evidence-add:copied");
         let items_rel = format!("{ITEMS_DIR}/{name}.jsonl");
         let mut lines = Vec::new();
@@ -477,7 +482,12 @@ impl Case {
 
     /// Steps 6-8 of every change: derived files, timestamp, journal gone.
     fn finish(&self, seq: u64, op: &str) -> Result<Option<String>, Error> {
+        let derived = std::time::Instant::now();
         derive(&self.dir, &self.settings)?;
+        tracing::debug!(
+            "{op}: manifests derived in {:.2}s",
+            derived.elapsed().as_secs_f64()
+        );
         fault::point(&format!("{op}:manifests"));
         let mut stamp_error = None;
         if let Some(url) = &self.settings.tsa {

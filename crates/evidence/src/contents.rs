@@ -22,25 +22,51 @@ pub struct BagContents {
 /// The three digests of one stream, computed in one pass: acquisition
 /// hashes while it copies, `verify` while it reads, with this one core so
 /// both agree byte for byte.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Hasher {
-    md5: md5::Md5,
-    sha1: sha1::Sha1,
+    /// `None` for a SHA-256-only hasher ([`Hasher::sha256_only`]).
+    md5: Option<md5::Md5>,
+    sha1: Option<sha1::Sha1>,
     sha256: sha2::Sha256,
     size: u64,
 }
 
+impl Default for Hasher {
+    fn default() -> Hasher {
+        Hasher::new()
+    }
+}
+
 impl Hasher {
-    /// A hasher that has seen nothing.
+    /// A hasher of all three digests that has seen nothing.
     pub fn new() -> Hasher {
-        Hasher::default()
+        Hasher {
+            md5: Some(Default::default()),
+            sha1: Some(Default::default()),
+            sha256: Default::default(),
+            size: 0,
+        }
+    }
+
+    /// A hasher of SHA-256 alone (`verify` without `--all-digests`): the
+    /// MD5 and SHA-1 of [`Hasher::finish`] are then empty.
+    pub fn sha256_only() -> Hasher {
+        Hasher {
+            md5: None,
+            sha1: None,
+            ..Hasher::new()
+        }
     }
 
     /// Feeds the next bytes of the stream.
     pub fn update(&mut self, buf: &[u8]) {
         use md5::Digest as _;
-        self.md5.update(buf);
-        self.sha1.update(buf);
+        if let Some(h) = self.md5.as_mut() {
+            h.update(buf);
+        }
+        if let Some(h) = self.sha1.as_mut() {
+            h.update(buf);
+        }
         self.sha256.update(buf);
         self.size = self.size.saturating_add(buf.len() as u64);
     }
@@ -50,8 +76,14 @@ impl Hasher {
         use md5::Digest as _;
         Digests {
             size: self.size,
-            md5: hex::encode(self.md5.finalize()),
-            sha1: hex::encode(self.sha1.finalize()),
+            md5: self
+                .md5
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
+            sha1: self
+                .sha1
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
             sha256: hex::encode(self.sha256.finalize()),
         }
     }
@@ -131,6 +163,19 @@ impl BagContents {
     /// is not part of the bag and is skipped. Fails only when `dir` itself
     /// cannot be read.
     pub fn from_dir(dir: &std::path::Path, threads: usize) -> Result<BagContents, Error> {
+        BagContents::from_dir_with(dir, threads, true)
+    }
+
+    /// [`BagContents::from_dir`], hashing the payload with SHA-256 alone
+    /// unless `all_digests`: the payload's MD5 and SHA-1 are then left
+    /// empty, and `verify` checks the MD5 and SHA-1 manifests against the
+    /// signed acquisition records of the same bytes instead (MD5 is two
+    /// thirds of the hashing time).
+    pub fn from_dir_with(
+        dir: &std::path::Path,
+        threads: usize,
+        all_digests: bool,
+    ) -> Result<BagContents, Error> {
         let meta = std::fs::metadata(dir)
             .map_err(|e| Error::io(format!("reading {}", dir.display()), &e))?;
         if !meta.is_dir() {
@@ -183,7 +228,7 @@ impl BagContents {
                 )),
             }
         }
-        let results = hash_files(&walk.payload, threads);
+        let results = hash_files(&walk.payload, threads, all_digests);
         for ((rel, _, _), r) in walk.payload.into_iter().zip(results) {
             match r {
                 Ok(d) => {
@@ -475,6 +520,7 @@ fn read_limited(path: &std::path::Path, limit: u64) -> std::io::Result<Option<Ve
 fn hash_files(
     files: &[(String, std::path::PathBuf, u64)],
     threads: usize,
+    all_digests: bool,
 ) -> Vec<std::io::Result<Digests>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let mut order: Vec<usize> = (0..files.len()).collect();
@@ -496,7 +542,7 @@ fn hash_files(
                         let Some((_, path, _)) = files.get(i) else {
                             break;
                         };
-                        mine.push((i, hash_file(path, &mut buf, split)));
+                        mine.push((i, hash_file(path, &mut buf, split, all_digests)));
                     }
                     mine
                 })
@@ -534,13 +580,22 @@ const SPLIT_BUFFERS: usize = 3;
 
 /// Hashes one file through `buf`; with `split`, a big file's MD5 runs on a
 /// thread of its own.
-fn hash_file(path: &std::path::Path, buf: &mut [u8], split: bool) -> std::io::Result<Digests> {
+fn hash_file(
+    path: &std::path::Path,
+    buf: &mut [u8],
+    split: bool,
+    all_digests: bool,
+) -> std::io::Result<Digests> {
     use std::io::Read as _;
     let mut f = open_nofollow(path)?;
-    if split && f.metadata()?.len() >= SPLIT_MIN {
+    if all_digests && split && f.metadata()?.len() >= SPLIT_MIN {
         return hash_split(f);
     }
-    let mut h = Hasher::new();
+    let mut h = if all_digests {
+        Hasher::new()
+    } else {
+        Hasher::sha256_only()
+    };
     loop {
         let n = match f.read(buf) {
             Ok(0) => break,

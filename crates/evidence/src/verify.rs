@@ -82,6 +82,20 @@ fn check_items(
 ) {
     let mut explained = BTreeSet::new();
     let mut adds = BTreeSet::new();
+    // The MD5 and SHA-1 manifests, for the digests the contents were not
+    // hashed with (malformed lines are bagit::check's to report).
+    let manifests: BTreeMap<&str, BTreeMap<String, String>> = ["md5", "sha1"]
+        .into_iter()
+        .map(|alg| {
+            let name = format!("manifest-{alg}.txt");
+            let lines = contents
+                .tags
+                .get(&name)
+                .map(|b| crate::bagit::parse_manifest(&name, alg, b).0)
+                .unwrap_or_default();
+            (alg, lines.into_iter().map(|l| (l.path, l.digest)).collect())
+        })
+        .collect();
     for e in entries.iter().filter(|e| e.event == Event::Add) {
         let rel = format!("{ITEMS_DIR}/{}.jsonl", seq_name(e.seq));
         adds.insert(rel.clone());
@@ -140,7 +154,7 @@ fn check_items(
                         seq_name(e.seq)
                     ),
                 )),
-                Some(d) if *d != r.digests => problems.push(Problem::altered(
+                Some(d) if !same_content(d, &r.digests) => problems.push(Problem::altered(
                     &r.path,
                     format!(
                         "differs from what was acquired: SHA-256 {} ({} bytes), acquired {} ({} bytes)",
@@ -148,6 +162,9 @@ fn check_items(
                     ),
                 )),
                 Some(_) => {}
+            }
+            if let Some(d) = contents.payload.get(&r.path) {
+                check_unhashed(&manifests, d, &r, problems);
             }
             report.items += 1;
             report.bytes += r.digests.size;
@@ -171,6 +188,48 @@ fn check_items(
             problems.push(Problem::altered(
                 rel,
                 "no add entry of the custody log names this item file (added)",
+            ));
+        }
+    }
+}
+
+/// Whether the payload's digests are those acquired: size and SHA-256
+/// always, MD5 and SHA-1 when the contents were hashed with them.
+fn same_content(payload: &crate::Digests, acquired: &crate::Digests) -> bool {
+    payload.size == acquired.size
+        && payload.sha256 == acquired.sha256
+        && (payload.md5.is_empty() || payload.md5 == acquired.md5)
+        && (payload.sha1.is_empty() || payload.sha1 == acquired.sha1)
+}
+
+/// For a digest the contents were not hashed with (SHA-256 alone, the
+/// default): the manifest's line must be the one acquisition recorded and
+/// the custody log signed. The SHA-256 proves the bytes are those that
+/// were acquired, so their MD5 and SHA-1 are the recorded ones; checking
+/// the manifests against the records then catches what recomputing would,
+/// short of a SHA-256 collision.
+fn check_unhashed(
+    manifests: &BTreeMap<&str, BTreeMap<String, String>>,
+    payload: &crate::Digests,
+    r: &ItemRecord,
+    problems: &mut Vec<Problem>,
+) {
+    for (alg, computed, recorded) in [
+        ("md5", &payload.md5, &r.digests.md5),
+        ("sha1", &payload.sha1, &r.digests.sha1),
+    ] {
+        if !computed.is_empty() {
+            continue;
+        }
+        let listed = manifests.get(alg).and_then(|m| m.get(&r.path));
+        if let Some(listed) = listed
+            && !listed.eq_ignore_ascii_case(recorded)
+        {
+            problems.push(Problem::altered(
+                &r.path,
+                format!(
+                    "manifest-{alg}.txt says {listed}, but acquisition recorded {recorded} (signed in the custody log)"
+                ),
             ));
         }
     }

@@ -239,6 +239,8 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
     let o = verify(&t, &case, &[]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains(": intact: 4 item(s)"), "{}", stdout(&o));
+    let o = verify(&t, &case, &["--all-digests"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let dir = t.path("case");
     if let Some(ok) = bagit_valid(&dir) {
         assert!(ok, "bagit.py refuses the case");
@@ -402,10 +404,10 @@ fn every_kind_of_tampering_is_caught() {
     let o = verify(&t, base.to_str().unwrap(), &[]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     let ssh = have("ssh-keygen", "-?");
-    let mut n = 0;
-    let mut case = |name: &str, tamper: &dyn Fn(&Path), bagit: bool, hashdeep: Option<bool>| {
-        n += 1;
-        let dir = t.path(&format!("t{n}"));
+    let n = std::cell::Cell::new(0);
+    let case = |name: &str, tamper: &dyn Fn(&Path), bagit: bool, hashdeep: Option<bool>| {
+        n.set(n.get() + 1);
+        let dir = t.path(&format!("t{}", n.get()));
         copy_tree(&base, &dir);
         tamper(&dir);
         let o = verify(&t, dir.to_str().unwrap(), &[]);
@@ -464,6 +466,38 @@ fn every_kind_of_tampering_is_caught() {
         None,
     );
     assert!(out.contains("no custody entry acquired it"), "{out}");
+
+    // A manifest's MD5 line changed (tag manifests forged): the default
+    // verify hashes only SHA-256, and still catches it against the signed
+    // records; so does --all-digests, and bagit.py.
+    let forge_md5 = |d: &Path| {
+        let p = d.join("manifest-md5.txt");
+        let s = std::fs::read_to_string(&p).unwrap();
+        let first = s.lines().next().unwrap().to_string();
+        let flipped = format!(
+            "{}{}",
+            if first.starts_with('0') { '1' } else { '0' },
+            &first[1..]
+        );
+        std::fs::write(&p, s.replacen(&first, &flipped, 1)).unwrap();
+        if let Some(py) = reference_python() {
+            run_python(
+                &py,
+                "import sys, bagit; b = bagit.Bag(sys.argv[1]); b.save(manifests=False)",
+                &[d.to_str().unwrap()],
+            );
+        }
+    };
+    let out = case(
+        "md5 manifest line, tag manifests forged",
+        &forge_md5,
+        false,
+        None,
+    );
+    assert!(out.contains("acquisition recorded"), "{out}");
+    let d = t.path(&format!("t{}", n.get()));
+    let o = verify(&t, d.to_str().unwrap(), &["--all-digests"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
 
     let edit = |d: &Path| {
         let p = d.join("custody/000002.json");
@@ -561,7 +595,7 @@ fn every_kind_of_tampering_is_caught() {
             None,
         );
         assert!(out.contains("custody/000003.json"), "{out}");
-        let d = t.path(&format!("t{n}"));
+        let d = t.path(&format!("t{}", n.get()));
         assert!(
             !ssh_verifies(&d, "000003"),
             "ssh-keygen accepts a foreign key"
