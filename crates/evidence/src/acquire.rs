@@ -101,6 +101,8 @@ enum From {
 }
 
 struct Job {
+    /// The size seen when planned (to start the biggest files first).
+    size: u64,
     request: usize,
     /// Path relative to the staging directory (`/`-separated).
     rel: String,
@@ -219,6 +221,7 @@ fn plan(
         Request::Vault { vault, id } => {
             let rel = unique(taken, format!("vault/{}", encode_component(id.as_bytes())));
             jobs.push(Job {
+                size: 0,
                 request: i,
                 rel,
                 source: PathBuf::from(format!("vault:{id}")),
@@ -241,6 +244,7 @@ fn plan(
             let (dir, name) = sys::locate(path).map_err(|e| reason(&e))?;
             let rel = unique(taken, bag_rel(path));
             jobs.push(Job {
+                size: identity.size,
                 request: i,
                 rel,
                 source: path.clone(),
@@ -269,9 +273,10 @@ fn plan(
                     }
                 };
                 match node {
-                    (Node::File, _) => {
+                    (Node::File(size), _) => {
                         any = true;
                         jobs.push(Job {
+                            size,
                             request: i,
                             rel: unique(taken, rel),
                             source,
@@ -362,6 +367,10 @@ fn copy_all(jobs: &[Job], staging: &Path, threads: usize) -> Vec<Result<Copied, 
             tracing::warn!("{}: {}", staging.join(parent).display(), reason(&e));
         }
     }
+    // The biggest files first: a big file started last would keep one
+    // thread busy alone while the others have nothing left.
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(jobs.get(i).map_or(0, |j| j.size)));
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<Result<Copied, String>>>> =
         jobs.iter().map(|_| Mutex::new(None)).collect();
@@ -370,7 +379,8 @@ fn copy_all(jobs: &[Job], staging: &Path, threads: usize) -> Vec<Result<Copied, 
             s.spawn(|| {
                 let mut buf = vec![0u8; CHUNK];
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = order.get(k) else { break };
                     let Some(job) = jobs.get(i) else { break };
                     let r = copy_one(job, staging, &mut buf);
                     if let Ok(mut slot) = results[i].lock() {

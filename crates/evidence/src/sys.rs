@@ -19,8 +19,8 @@ pub type Dir = Arc<OwnedFd>;
 
 /// What a name in a directory is, without following it.
 pub enum Node {
-    /// A regular file.
-    File,
+    /// A regular file, and its size.
+    File(u64),
     /// A directory.
     Dir,
     /// A symbolic link.
@@ -43,7 +43,7 @@ pub fn node_at(dir: &Dir, name: &OsStr) -> io::Result<Option<(Node, SourceMeta)>
         return Ok(None);
     };
     let node = match st.st_mode & libc::S_IFMT {
-        libc::S_IFREG => Node::File,
+        libc::S_IFREG => Node::File(u64::try_from(st.st_size).unwrap_or(0)),
         libc::S_IFDIR => Node::Dir,
         libc::S_IFLNK => Node::Symlink,
         libc::S_IFIFO => Node::Special("a FIFO"),
