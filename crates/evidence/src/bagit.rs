@@ -705,16 +705,19 @@ impl Checker<'_> {
             .collect()
     }
 
-    /// Checks the payload manifests; returns the parsed ones by algorithm.
-    fn check_payload_manifests(&mut self) -> BTreeMap<String, BTreeMap<String, ManifestLine>> {
-        let mut parsed: BTreeMap<String, BTreeMap<String, ManifestLine>> = BTreeMap::new();
+    /// The manifests `<prefix><alg>.txt` that can be checked, parsed (their
+    /// malformed lines reported): one of md5, sha1 and sha256 that is
+    /// missing is reported missing, one of another algorithm as not
+    /// checkable.
+    fn parse_manifests(&mut self, prefix: &str) -> Vec<(String, String, Vec<ManifestLine>)> {
         for alg in ALGORITHMS {
-            let name = format!("manifest-{alg}.txt");
+            let name = format!("{prefix}{alg}.txt");
             if !self.contents.tags.contains_key(&name) {
                 self.missing(&name);
             }
         }
-        for (alg, name) in self.manifest_names("manifest-") {
+        let mut out = Vec::new();
+        for (alg, name) in self.manifest_names(prefix) {
             if !ALGORITHMS.contains(&alg.as_str()) {
                 self.problems.push(Problem::error(
                     &name,
@@ -727,6 +730,15 @@ impl Checker<'_> {
             };
             let (lines, problems) = parse_manifest(&name, &alg, bytes);
             self.problems.extend(problems);
+            out.push((alg, name, lines));
+        }
+        out
+    }
+
+    /// Checks the payload manifests; returns the parsed ones by algorithm.
+    fn check_payload_manifests(&mut self) -> BTreeMap<String, BTreeMap<String, ManifestLine>> {
+        let mut parsed: BTreeMap<String, BTreeMap<String, ManifestLine>> = BTreeMap::new();
+        for (alg, name, lines) in self.parse_manifests("manifest-") {
             for l in &lines {
                 if !l.path.starts_with("data/") {
                     self.problems.push(Problem::error(
@@ -855,28 +867,10 @@ impl Checker<'_> {
     }
 
     fn check_tag_manifests(&mut self) {
-        for alg in ALGORITHMS {
-            let name = format!("tagmanifest-{alg}.txt");
-            if !self.contents.tags.contains_key(&name) {
-                self.missing(&name);
-            }
-        }
         let mut listed_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut checked = Vec::new();
-        for (alg, name) in self.manifest_names("tagmanifest-") {
-            if !ALGORITHMS.contains(&alg.as_str()) {
-                self.problems.push(Problem::error(
-                    &name,
-                    format!("cannot check: takedown computes md5, sha1 and sha256, not {alg}"),
-                ));
-                continue;
-            }
-            let Some(bytes) = self.contents.tags.get(&name) else {
-                continue;
-            };
+        for (alg, name, lines) in self.parse_manifests("tagmanifest-") {
             checked.push(name.clone());
-            let (lines, problems) = parse_manifest(&name, &alg, bytes);
-            self.problems.extend(problems);
             for l in lines {
                 listed_by
                     .entry(l.path.clone())

@@ -94,19 +94,23 @@ impl Hasher {
 pub const HASH_BUF: usize = 256 * 1024;
 
 /// The digests of everything `r` yields, in one pass.
-pub fn hash_reader(mut r: impl std::io::Read) -> std::io::Result<Digests> {
+pub fn hash_reader(r: impl std::io::Read) -> std::io::Result<Digests> {
     let mut h = Hasher::new();
-    let mut buf = vec![0u8; HASH_BUF];
+    feed(r, &mut vec![0u8; HASH_BUF], &mut h)?;
+    Ok(h.finish())
+}
+
+/// Feeds everything `r` yields to `h`, through `buf`.
+fn feed(mut r: impl std::io::Read, buf: &mut [u8], h: &mut Hasher) -> std::io::Result<()> {
     loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
+        let n = match r.read(buf) {
+            Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         h.update(buf.get(..n).unwrap_or_default());
     }
-    Ok(h.finish())
 }
 
 /// Largest tag file read into memory: tag files are small text (the
@@ -586,7 +590,6 @@ fn hash_file(
     split: bool,
     all_digests: bool,
 ) -> std::io::Result<Digests> {
-    use std::io::Read as _;
     let mut f = open_nofollow(path)?;
     if all_digests && split && f.metadata()?.len() >= SPLIT_MIN {
         return hash_split(f);
@@ -596,15 +599,7 @@ fn hash_file(
     } else {
         Hasher::sha256_only()
     };
-    loop {
-        let n = match f.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        h.update(buf.get(..n).unwrap_or_default());
-    }
+    feed(&mut f, buf, &mut h)?;
     Ok(h.finish())
 }
 

@@ -167,38 +167,28 @@ pub enum EvidenceCommand {
     },
     /// Close the case to new items and write it as one archive (tar;
     /// with --recipient, encrypted with age) with a VERIFY.txt.
-    Seal {
-        /// The case directory.
-        case_dir: PathBuf,
-        /// The archive to write.
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
-        /// Encrypt to this age recipient (`age1...`) or SSH public key
-        /// (repeatable).
-        #[arg(long, value_name = "RECIPIENT")]
-        recipient: Vec<String>,
-        /// Why.
-        #[arg(long)]
-        reason: Option<String>,
-        #[command(flatten)]
-        key: KeyArg,
-    },
+    Seal(PackageArgs),
     /// Write the case as it stands as one archive, leaving it open.
-    Export {
-        /// The case directory.
-        case_dir: PathBuf,
-        /// The archive to write.
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
-        /// Encrypt to this age recipient or SSH public key (repeatable).
-        #[arg(long, value_name = "RECIPIENT")]
-        recipient: Vec<String>,
-        /// Why.
-        #[arg(long)]
-        reason: Option<String>,
-        #[command(flatten)]
-        key: KeyArg,
-    },
+    Export(PackageArgs),
+}
+
+/// What `seal` and `export` take.
+#[derive(Args, Debug)]
+pub struct PackageArgs {
+    /// The case directory.
+    case_dir: PathBuf,
+    /// The archive to write.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Encrypt to this age recipient (`age1...`) or SSH public key
+    /// (repeatable).
+    #[arg(long, value_name = "RECIPIENT")]
+    recipient: Vec<String>,
+    /// Why.
+    #[arg(long)]
+    reason: Option<String>,
+    #[command(flatten)]
+    key: KeyArg,
 }
 
 mod code {
@@ -476,32 +466,21 @@ pub fn run(a: EvidenceArgs) -> anyhow::Result<u8> {
             (threads(n), all_digests),
             format,
         ),
-        EvidenceCommand::Seal {
-            case_dir,
-            output,
-            recipient,
-            reason,
-            key,
-        } => package(&case_dir, &output, &recipient, reason, &key, true),
-        EvidenceCommand::Export {
-            case_dir,
-            output,
-            recipient,
-            reason,
-            key,
-        } => package(&case_dir, &output, &recipient, reason, &key, false),
+        EvidenceCommand::Seal(p) => package(p, true),
+        EvidenceCommand::Export(p) => package(p, false),
     }
 }
 
-fn package(
-    case_dir: &Path,
-    output: &Path,
-    recipients: &[String],
-    reason: Option<String>,
-    key: &KeyArg,
-    seal: bool,
-) -> anyhow::Result<u8> {
-    let signer = load_signer(key)?;
+fn package(p: PackageArgs, seal: bool) -> anyhow::Result<u8> {
+    let PackageArgs {
+        case_dir,
+        output,
+        recipient: recipients,
+        reason,
+        key,
+    } = p;
+    let (case_dir, output) = (case_dir.as_path(), output.as_path());
+    let signer = load_signer(&key)?;
     let mut case = open(case_dir)?;
     if seal && case.settings().sealed {
         bail!(
@@ -509,7 +488,7 @@ fn package(
             case_dir.display()
         );
     }
-    let rep = case.write_package(&signer, output, recipients, seal, reason)?;
+    let rep = case.write_package(&signer, output, &recipients, seal, reason)?;
     stamp_warning(&rep.stamp_error);
     println!(
         "{} {} ({} bytes{}), custody entry {}; SHA-256 {}",

@@ -901,6 +901,55 @@ fn timestamps_hand_overs_and_keys() {
     for e in entries(&dir) {
         assert!(stamp_ok(&dir, &e), "openssl refuses the stamp of {e}");
     }
+    // The package's VERIFY.txt lists an openssl command per stamp; each
+    // passes as written, from the extracted bag.
+    let o = ev(
+        &t,
+        &[
+            "export",
+            &case,
+            "-o",
+            &t.arg("stamped.tar"),
+            "--key",
+            bob.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    std::fs::create_dir(t.path("xs")).unwrap();
+    assert!(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(t.path("stamped.tar"))
+            .arg("-C")
+            .arg(t.path("xs"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bag = t.path("xs").join(CASE_ID);
+    let text = std::fs::read_to_string(bag.join("VERIFY.txt")).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("openssl ts -verify"))
+        .collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    for l in lines {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(l)
+            .current_dir(&bag)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{l}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = verify(&t, &t.arg("stamped.tar"), &[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+
     // A swapped timestamp: caught by takedown and by openssl.
     let d = t.path("swapped");
     copy_tree(&dir, &d);
