@@ -69,6 +69,9 @@ pub enum Request {
 pub struct Options {
     /// Copying threads.
     pub threads: usize,
+    /// The case directory (device, inode, and its canonical path): never
+    /// preserved into itself, whether named or met inside a directory.
+    pub case: Option<(u64, u64, PathBuf)>,
 }
 
 /// Something below a request that was not preserved, and why.
@@ -128,7 +131,7 @@ pub fn acquire(requests: &[Request], staging: &Path, prefix: &str, opts: &Option
     let mut jobs = Vec::new();
     let mut links = Vec::new();
     for (i, req) in requests.iter().enumerate() {
-        if let Err(reason) = plan(i, req, &mut taken, &mut jobs, &mut links, &mut out) {
+        if let Err(reason) = plan(i, req, opts, &mut taken, &mut jobs, &mut links, &mut out) {
             out.outcomes[i] = Err(reason);
         }
     }
@@ -212,6 +215,7 @@ type Link = (usize, String, PathBuf, Vec<u8>, SourceMeta);
 fn plan(
     i: usize,
     req: &Request,
+    opts: &Options,
     taken: &mut HashSet<String>,
     jobs: &mut Vec<Job>,
     links: &mut Vec<Link>,
@@ -256,6 +260,11 @@ fn plan(
             Ok(())
         }
         Request::Path { path, kind } => {
+            if let Some((_, _, case)) = &opts.case
+                && std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(case))
+            {
+                return Err("is inside the evidence case itself".into());
+            }
             let (dir, name) = sys::locate(path).map_err(|e| reason(&e))?;
             let root = bag_rel(path);
             let mut stack = vec![(dir, name, path.clone(), root, 0usize)];
@@ -293,6 +302,19 @@ fn plan(
                         }
                         Err(e) => skip(out, i, &source, reason(&e)),
                     },
+                    (Node::Dir, meta)
+                        if opts
+                            .case
+                            .as_ref()
+                            .is_some_and(|(dev, ino, _)| (meta.dev, meta.ino) == (*dev, *ino)) =>
+                    {
+                        skip(
+                            out,
+                            i,
+                            &source,
+                            "is the evidence case itself; not preserved into itself".into(),
+                        )
+                    }
                     (Node::Dir, _) if depth >= MAX_DEPTH => skip(
                         out,
                         i,
@@ -403,7 +425,7 @@ fn copy_all(jobs: &[Job], staging: &Path, threads: usize) -> Vec<Result<Copied, 
 
 fn copy_one(job: &Job, staging: &Path, buf: &mut [u8]) -> Result<Copied, String> {
     let dst_path = staging.join(&job.rel);
-    let mut dst = File::create_new(&dst_path)
+    let mut dst = create_copy(&dst_path)
         .map_err(|e| format!("cannot write the copy in the case: {}", reason(&e)))?;
     match &job.from {
         From::Vault { vault, id } => {
@@ -529,11 +551,21 @@ fn write_link(staging: &Path, rel: &str, target: &[u8]) -> io::Result<Digests> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut f = File::create_new(&path)?;
+    let mut f = create_copy(&path)?;
     f.write_all(target)?;
     let mut h = Hasher::new();
     h.update(target);
     Ok(h.finish())
+}
+
+/// Creates a copy in the case: never over an existing file, and readable
+/// by the case's owner alone (the sources may be other users' secrets).
+fn create_copy(path: &Path) -> io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
 }
 
 /// Hashes what the vault decrypts on its way into the case.
@@ -623,7 +655,8 @@ pub fn bag_rel(path: &Path) -> String {
 }
 
 /// One path component as a portable, printable file name: bytes that are
-/// not valid UTF-8, control characters, `%`, `^`, and the characters
+/// not valid UTF-8, control characters, `%`, `^`, `$`, a trailing space,
+/// and the characters
 /// Windows refuses in names (`\ : * ? " < > |`) become `^XX` (hex); the
 /// exact original bytes are kept in the item's record anyway. `^` rather
 /// than `%`: a bag path then never needs the percent-encoding of RFC 8493
@@ -651,6 +684,13 @@ pub fn encode_component(bytes: &[u8]) -> String {
             out.push_str(&format!("^{byte:02X}"));
         }
     }
+    // bagit.py expands `$VAR` in paths and strips trailing white space:
+    // such names would be missing to it.
+    let out = out.replace('$', "^24");
+    let out = match out.strip_suffix(' ') {
+        Some(rest) => format!("{rest}^20"),
+        None => out,
+    };
     match out.as_str() {
         "" => "^00".into(),
         "." => "^2E".into(),
@@ -684,6 +724,8 @@ mod tests {
         assert_eq!(encode_component(b"a b.exe"), "a b.exe");
         assert_eq!(encode_component(b"100%"), "100^25");
         assert_eq!(encode_component(b"a^b"), "a^5Eb");
+        assert_eq!(encode_component(b"$HOME"), "^24HOME");
+        assert_eq!(encode_component(b"trailing "), "trailing^20");
         assert_eq!(encode_component(b"a\nb"), "a^0Ab");
         assert_eq!(encode_component(b"x\xffy"), "x^FFy");
         assert_eq!(encode_component(b"c:d"), "c^3Ad");

@@ -156,6 +156,9 @@ impl Case {
             .into_owned();
         let tmp = parent.join(format!(".{name}.init-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
+        // The case holds copies of other users' files (a 0600 key, a 0640
+        // log): only its owner may enter it.
+        create_private_dir(&tmp)?;
         let result = Self::init_in(&tmp, signer, opts);
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -211,7 +214,7 @@ impl Case {
                 "organisation": opts.organisation,
                 "description": opts.description,
                 "key_fingerprint": signer.fingerprint(),
-                "tsa": settings.tsa,
+                "tsa": settings.tsa.as_deref().map(crate::tsa::redact),
             }),
             why: opts.reason.clone(),
         };
@@ -291,6 +294,15 @@ impl Case {
             let logged = custody::last(&self.dir)?.is_some_and(|(e, _)| e.seq >= j.seq);
             let name = seq_name(j.seq);
             if logged {
+                if j.op == "seal" && !self.settings.sealed {
+                    // The seal entry is in the log: the case is closed, even
+                    // though its archive may never have been written.
+                    self.settings.sealed = true;
+                    write_settings(&self.dir, &self.settings)?;
+                    notes.push(format!(
+                        "the interrupted seal (entry {name}) closed the case; its archive may be missing or incomplete: write another with `takedown evidence export`"
+                    ));
+                }
                 derive(&self.dir, &self.settings)?;
                 let mut note = format!(
                     "an interrupted {} (entry {name}) had been logged; its manifests were finished",
@@ -388,16 +400,33 @@ impl Case {
         }
         check_holder(&self.dir, signer)?;
         let seq = self.next_seq()?;
-        let name = seq_name(seq);
         fault::point("evidence-add:start");
         self.begin("add", seq)?;
+        let result = self.add_journaled(signer, requests, reason, threads, seq);
+        self.settle(result)
+    }
+
+    /// `add` once the journal is written.
+    fn add_journaled(
+        &mut self,
+        signer: &Signer,
+        requests: &[Request],
+        reason: Option<String>,
+        threads: usize,
+        seq: u64,
+    ) -> Result<AddReport, Error> {
+        let name = seq_name(seq);
         fault::point("evidence-add:journaled");
         let staging = self.dir.join(STATE_DIR).join("staging").join(&name);
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging)
             .map_err(|e| Error::io(format!("cannot create {}", staging.display()), &e))?;
         let prefix = format!("{DATA_DIR}/{name}");
-        let acquired = acquire::acquire(requests, &staging, &prefix, &acquire::Options { threads });
+        let opts = acquire::Options {
+            threads,
+            case: case_identity(&self.dir),
+        };
+        let acquired = acquire::acquire(requests, &staging, &prefix, &opts);
         if acquired.records.is_empty() {
             let _ = std::fs::remove_dir_all(&staging);
             self.end()?;
@@ -457,7 +486,7 @@ impl Case {
                 "payload": prefix,
                 "skipped": acquired.skipped.len(),
                 "skipped_first": skipped,
-                "tsa": self.settings.tsa,
+                "tsa": self.settings.tsa.as_deref().map(crate::tsa::redact),
             }),
             why: reason,
         };
@@ -469,6 +498,26 @@ impl Case {
             acquired,
             stamp_error,
         })
+    }
+
+    /// What a command that wrote the journal returns: on an error, the
+    /// operation is finished or rolled back at once (as the next command
+    /// would), so that the case goes on (a scan's next batch) instead of
+    /// tripping over the leftovers; what that found is kept for
+    /// [`Case::recovered`].
+    fn settle<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+        if result.is_err() {
+            let before = std::mem::take(&mut self.recovered);
+            match self.recover() {
+                Ok(()) => {
+                    let mut notes = before;
+                    notes.append(&mut self.recovered);
+                    self.recovered = notes;
+                }
+                Err(e) => tracing::warn!("{}: cannot recover: {e}", self.dir.display()),
+            }
+        }
+        result
     }
 
     /// The actor of an entry: the holder's name as the log knows it.
@@ -524,7 +573,7 @@ impl Case {
             signer,
             "transfer",
             Event::Transfer,
-            serde_json::json!({"to": to, "to_key": to_key, "tsa": self.settings.tsa}),
+            serde_json::json!({"to": to, "to_key": to_key, "tsa": self.settings.tsa.as_deref().map(crate::tsa::redact)}),
             reason,
         )
     }
@@ -556,10 +605,13 @@ impl Case {
             what,
             why,
         };
-        let entry = custody::append(&self.dir, signer, &self.settings.case_id, draft)?;
-        fault::point(&format!("evidence-{op}:logged"));
-        let stamp_error = self.finish(seq, &format!("evidence-{op}"))?;
-        Ok((entry, stamp_error))
+        let result =
+            custody::append(&self.dir, signer, &self.settings.case_id, draft).and_then(|entry| {
+                fault::point(&format!("evidence-{op}:logged"));
+                let stamp_error = self.finish(seq, &format!("evidence-{op}"))?;
+                Ok((entry, stamp_error))
+            });
+        self.settle(result)
     }
 
     /// Writes the case as one archive (`seal`: and closes it to new
@@ -580,8 +632,43 @@ impl Case {
         } else {
             ("export", Event::Export)
         };
+        // Everything that can be refused is refused before the journal
+        // and the entry: a mistyped recipient or a missing directory must
+        // not leave a logged seal without its archive.
+        crate::seal::parse_recipients(recipients)?;
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let parent = std::fs::canonicalize(&parent)
+            .map_err(|e| Error::io(format!("cannot write {}", out.display()), &e))?;
+        if let Ok(case) = std::fs::canonicalize(&self.dir)
+            && parent.starts_with(&case)
+        {
+            return Err(Error::Refused(format!(
+                "{} is inside the case; write the archive elsewhere",
+                out.display()
+            )));
+        }
         let seq = self.next_seq()?;
         self.begin(op, seq)?;
+        let result = self.package_journaled(signer, out, recipients, seal, reason, seq, op, event);
+        self.settle(result)
+    }
+
+    /// `write_package` once the journal is written.
+    #[allow(clippy::too_many_arguments)]
+    fn package_journaled(
+        &mut self,
+        signer: &Signer,
+        out: &Path,
+        recipients: &[String],
+        seal: bool,
+        reason: Option<String>,
+        seq: u64,
+        op: &str,
+        event: Event,
+    ) -> Result<PackageReport, Error> {
         let bag_name = bag_name(&self.settings.case_id);
         let draft = Draft {
             event,
@@ -590,7 +677,7 @@ impl Case {
                 "archive": out.file_name().map(|n| n.to_string_lossy().into_owned()),
                 "bag": bag_name,
                 "encrypted_to": recipients,
-                "tsa": self.settings.tsa,
+                "tsa": self.settings.tsa.as_deref().map(crate::tsa::redact),
             }),
             why: reason,
         };
@@ -687,6 +774,31 @@ fn check_holder(dir: &Path, signer: &Signer) -> Result<(), Error> {
             "{}: the custody log does not begin with an init entry",
             dir.display()
         ))),
+    }
+}
+
+/// Creates `dir` readable by its owner alone.
+fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), &e))
+}
+
+/// The case directory's device, inode and canonical path.
+fn case_identity(dir: &Path) -> Option<(u64, u64, PathBuf)> {
+    let canonical = std::fs::canonicalize(dir).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&canonical).ok()?;
+        Some((m.dev(), m.ino(), canonical))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = canonical;
+        None
     }
 }
 

@@ -42,9 +42,10 @@
 //!
 //! **What the log alone cannot show.** An entry removed from the *end*
 //! leaves a shorter log that is intact in itself: every remaining entry
-//! verifies and chains. [`check`] cannot catch that; the tag manifest (which
-//! lists every custody file) and the RFC 3161 timestamps over it do, and
-//! `verify` cross-checks them against the log.
+//! verifies and chains. [`check`] cannot catch that, and neither can the
+//! tag manifests (rewritten by whoever removed it) or the older
+//! timestamps (which never listed it): only what lies outside the package
+//! can, such as the archive's SHA-256 that `seal` prints.
 
 use crate::contents::BagContents;
 use crate::keys::{self, Signer};
@@ -800,10 +801,17 @@ pub fn check(contents: &BagContents, pinned_key: Option<&str>) -> (Vec<Problem>,
         let entry: Entry = match serde_json::from_slice(bytes) {
             Ok(e) => e,
             Err(e) => {
-                problems.push(Problem::error(
-                    &subject,
-                    format!("not a custody entry: {e}"),
-                ));
+                // takedown never writes an entry that does not parse: one
+                // that has its signature beside it was altered after.
+                let signed = contents.tags.contains_key(&sig_path(seq));
+                problems.push(if signed {
+                    Problem::altered(
+                        &subject,
+                        format!("not a custody entry any more (its signature is beside it): {e}"),
+                    )
+                } else {
+                    Problem::error(&subject, format!("not a custody entry: {e}"))
+                });
                 holder_now = None;
                 continue;
             }

@@ -20,7 +20,7 @@
 //!   custody/allowed_signers     the examiners' keys, for ssh-keygen
 //!   timestamps/<seq>.tsr        RFC 3161 token over the tag manifest
 //!   timestamps/<seq>.tagmanifest-sha256.txt   the tag manifest it covers
-//!   timestamps/tsa-ca.pem       the TSA's certificate chain
+//!   timestamps/tsa-ca.pem       the TSA's CA (tsa-chain.pem: the token's certificates)
 //!   tagmanifest-{md5,sha1,sha256}.txt   digests of all of the above
 //!   .takedown/                  takedown's own state (lock, staging,
 //!                               case settings); not part of the bag
@@ -261,8 +261,9 @@ pub fn tool_version() -> String {
 }
 
 /// Writes `path` whole or not at all: a temporary file (in the case's
-/// `.takedown/` when `path` is in the case root, so that a crash leaves
-/// nothing stray in the bag; else beside it), synced, renamed over `path`,
+/// `.takedown/` when `path` is in the case root or a tag directory, so that
+/// a crash leaves nothing stray in the bag; else beside it), synced,
+/// renamed over `path`,
 /// and the directory synced, so that a crash leaves the old content or the
 /// new, never a mix.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
@@ -275,12 +276,17 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let state = parent.join(STATE_DIR);
-    let tmp_dir = if std::fs::symlink_metadata(&state).is_ok_and(|m| m.is_dir()) {
-        state
-    } else {
-        parent.to_path_buf()
-    };
+    // The case root's `.takedown/`, for a file of the root or of one of
+    // its tag directories (custody/, items/, timestamps/): a temporary file
+    // left by a kill is then never in the bag, where it would be listed in
+    // the tag manifests and found "added".
+    let is_dir = |p: &std::path::Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let tmp_dir = [Some(parent), parent.parent()]
+        .into_iter()
+        .flatten()
+        .map(|p| p.join(STATE_DIR))
+        .find(|p| is_dir(p))
+        .unwrap_or_else(|| parent.to_path_buf());
     let mut rnd = [0u8; 8];
     // A fixed name would do as the writers are serialised by the case
     // lock; randomness only keeps two stray writers from sharing one.

@@ -131,7 +131,9 @@ pub fn write_archive(
 
 /// Parses recipient strings, refusing any that is not an age X25519 key
 /// or an OpenSSH ed25519/RSA public key.
-fn parse_recipients(recipients: &[String]) -> Result<Vec<Box<dyn age::Recipient + Send>>, Error> {
+pub fn parse_recipients(
+    recipients: &[String],
+) -> Result<Vec<Box<dyn age::Recipient + Send>>, Error> {
     let mut out: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
     for r in recipients {
         let r = r.trim();

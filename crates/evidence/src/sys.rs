@@ -1,7 +1,8 @@
-//! The Unix calls of acquisition, in one place: files and directories are
-//! opened through directory handles without following links (the vault's
-//! `fsops`), read without touching their access time where the system
-//! allows (`O_NOATIME`), and described by `fstat`.
+//! The Linux calls of acquisition, in one place (as the vault's `fsops`):
+//! files and directories are opened through directory handles without
+//! following links (the vault's `fsops`), read without touching their
+//! access time where the system allows (`O_NOATIME`), and described by
+//! `fstat`.
 
 use crate::{FsTime, SourceMeta};
 use std::collections::HashMap;

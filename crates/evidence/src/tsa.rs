@@ -1412,7 +1412,7 @@ fn transport_reason(e: ureq::Error) -> String {
 
 /// A URL without its user information (`https://user:pass@host/` ->
 /// `https://***@host/`): errors are logged and shown.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         let host_end = rest.find('/').unwrap_or(rest.len());
         if let Some(at) = rest[..host_end].rfind('@') {

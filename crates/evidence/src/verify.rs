@@ -32,6 +32,9 @@ pub struct Report {
     pub custody_entries: usize,
     /// Verified timestamps, by entry.
     pub stamps: BTreeMap<String, Stamp>,
+    /// Whether the timestamps were anchored to a CA given by the verifier
+    /// (else to the package's own `tsa-ca.pem`).
+    pub tsa_anchor_external: bool,
 }
 
 impl Report {
@@ -52,16 +55,30 @@ impl Report {
 /// received out of band (an OpenSSH public key): the log must start with
 /// it.
 pub fn verify(contents: &BagContents, pinned_key: Option<&str>) -> Report {
+    verify_with(contents, pinned_key, None)
+}
+
+/// [`verify`], with the TSA's CA as the verifier received it (PEM): the
+/// timestamps are then anchored to it instead of to the package's own
+/// `timestamps/tsa-ca.pem`, which whoever held the package could replace
+/// (with a CA of their own and stamps of their making).
+pub fn verify_with(
+    contents: &BagContents,
+    pinned_key: Option<&str>,
+    tsa_ca: Option<&[u8]>,
+) -> Report {
     let mut problems = contents.problems.clone();
     problems.extend(crate::bagit::check(contents));
     let (custody_problems, entries) = custody::check(contents, pinned_key);
     problems.extend(custody_problems);
     let mut report = Report {
         custody_entries: entries.len(),
+        tsa_anchor_external: tsa_ca.is_some(),
         ..Report::default()
     };
+    check_bag_info(contents, &entries, &mut problems);
     check_items(contents, &entries, &mut problems, &mut report);
-    check_stamps(contents, &entries, &mut problems, &mut report);
+    check_stamps(contents, &entries, tsa_ca, &mut problems, &mut report);
     // The same fault seen by two checks (a payload file both unlisted and
     // unexplained) is named once per wording; keep the order of discovery.
     let mut seen = BTreeSet::new();
@@ -69,6 +86,47 @@ pub fn verify(contents: &BagContents, pinned_key: Option<&str>) -> Report {
     report.problems = problems;
     report.entries = entries;
     report
+}
+
+/// `bag-info.txt` says what the signed init entry says: the case id, the
+/// examiner, the organisation and the description (the fields bagit.py and
+/// people read first) cannot be changed without the log disagreeing.
+fn check_bag_info(contents: &BagContents, entries: &[Entry], problems: &mut Vec<Problem>) {
+    let Some(init) = entries.first().filter(|e| e.event == Event::Init) else {
+        return;
+    };
+    let Some(bytes) = contents.tags.get("bag-info.txt") else {
+        return; // bagit::check reports it missing
+    };
+    let Ok(labels) = crate::bagit::parse_tag_file("bag-info.txt", bytes) else {
+        return; // and malformed
+    };
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let get = |label: &str| {
+        labels
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(label))
+            .map(|(_, v)| norm(v))
+    };
+    let what = |k: &str| init.what.get(k).and_then(|v| v.as_str()).map(norm);
+    for (label, signed) in [
+        ("External-Identifier", Some(norm(&init.case_id))),
+        ("Contact-Name", what("examiner")),
+        ("Source-Organization", what("organisation")),
+        ("External-Description", what("description")),
+    ] {
+        let written = get(label);
+        if written != signed {
+            problems.push(Problem::altered(
+                "bag-info.txt",
+                format!(
+                    "{label} is {}, but the signed init entry says {}",
+                    written.as_deref().unwrap_or("absent"),
+                    signed.as_deref().unwrap_or("nothing")
+                ),
+            ));
+        }
+    }
 }
 
 /// The item records: each add entry's file is the one it names (by
@@ -241,10 +299,16 @@ fn check_unhashed(
 fn check_stamps(
     contents: &BagContents,
     entries: &[Entry],
+    tsa_ca: Option<&[u8]>,
     problems: &mut Vec<Problem>,
     report: &mut Report,
 ) {
-    let ca = contents.tags.get(&format!("{TIMESTAMPS_DIR}/tsa-ca.pem"));
+    let ca = tsa_ca.or_else(|| {
+        contents
+            .tags
+            .get(&format!("{TIMESTAMPS_DIR}/tsa-ca.pem"))
+            .map(Vec::as_slice)
+    });
     let by_seq: BTreeMap<String, &Entry> = entries.iter().map(|e| (seq_name(e.seq), e)).collect();
     // Every (tag file, SHA-256) a valid stamp vouches for: a stamp covers
     // the entry it was made for and every entry before it.

@@ -151,6 +151,11 @@ pub enum EvidenceCommand {
         /// directory; signed with --key).
         #[arg(long)]
         record: bool,
+        /// The TSA's CA certificate (PEM) as you received it: timestamps
+        /// are then anchored to it, not to the CA file inside the package
+        /// (which whoever held the package could have replaced).
+        #[arg(long, value_name = "FILE")]
+        tsa_ca: Option<PathBuf>,
         /// Recompute MD5 and SHA-1 of every item too. By default every
         /// byte is hashed with SHA-256 and the MD5 and SHA-1 manifests are
         /// checked against the signed acquisition records of the same
@@ -270,6 +275,21 @@ pub fn open_for_scan(case: &Path, key: Option<&Path>) -> anyhow::Result<crate::a
         signer,
         threads: threads(None),
     })
+}
+
+/// An exclude pattern (a glob) matching exactly the directory `dir`.
+pub fn exclude_pattern(dir: &Path) -> String {
+    let mut out = String::new();
+    for c in dir.to_string_lossy().chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}') {
+            out.push('[');
+            out.push(c);
+            out.push(']');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub fn run(a: EvidenceArgs) -> anyhow::Result<u8> {
@@ -454,6 +474,7 @@ pub fn run(a: EvidenceArgs) -> anyhow::Result<u8> {
             identity,
             expect_key,
             record,
+            tsa_ca,
             all_digests,
             threads: n,
             format,
@@ -461,7 +482,7 @@ pub fn run(a: EvidenceArgs) -> anyhow::Result<u8> {
         } => verify(
             &target,
             &identity,
-            expect_key.as_deref(),
+            (expect_key.as_deref(), tsa_ca.as_deref()),
             record.then_some(&key),
             (threads(n), all_digests),
             format,
@@ -509,7 +530,7 @@ fn package(p: PackageArgs, seal: bool) -> anyhow::Result<u8> {
 fn verify(
     target: &Path,
     identities: &[PathBuf],
-    expect_key: Option<&str>,
+    (expect_key, tsa_ca): (Option<&str>, Option<&Path>),
     record: Option<&KeyArg>,
     (threads, all_digests): (usize, bool),
     format: OutFormat,
@@ -530,7 +551,11 @@ fn verify(
         BagContents::from_archive(reader)
             .with_context(|| format!("cannot read {}", target.display()))?
     };
-    let mut report = takedown_evidence::verify::verify(&contents, pinned.as_deref());
+    let tsa_ca = tsa_ca
+        .map(|p| std::fs::read(p).with_context(|| format!("cannot read --tsa-ca {}", p.display())))
+        .transpose()?;
+    let mut report =
+        takedown_evidence::verify::verify_with(&contents, pinned.as_deref(), tsa_ca.as_deref());
     if let Some(note) = interrupted {
         report
             .problems
@@ -553,7 +578,7 @@ fn verify(
             "custody_entries": report.custody_entries,
             "timestamps": report.stamps.len(),
             "problems": report.problems.iter().take(100).map(|p| p.to_string()).collect::<Vec<_>>(),
-            "tsa": case.settings().tsa,
+            "tsa": case.settings().tsa.as_deref().map(takedown_evidence::tsa::redact),
         });
         let (entry, stamp_error) = case.record_verify(&signer, what, None)?;
         stamp_warning(&stamp_error);
@@ -607,6 +632,12 @@ fn verify(
                 " (compare it with the one you received; --expect-key checks it)"
             }
         )?;
+        if !report.stamps.is_empty() && !report.tsa_anchor_external {
+            writeln!(
+                out,
+                "note: the timestamps were checked against the TSA CA inside the package; --tsa-ca FILE anchors them to the CA you trust"
+            )?;
+        }
     }
     Ok(if report.altered() {
         code::ALTERED

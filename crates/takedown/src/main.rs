@@ -175,6 +175,14 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
         Some((case, key)) => Some(evidence::open_for_scan(case, key.as_deref())?),
         None => None,
     };
+    // The case holds plaintext copies of what the scan detects: scanning
+    // it would preserve them again and act on the evidence itself.
+    let mut config = config;
+    if let Some(ev) = &evidence
+        && let Ok(dir) = std::fs::canonicalize(ev.case.dir())
+    {
+        config.run.excludes.push(evidence::exclude_pattern(&dir));
+    }
     let plan = (vault.is_some() || evidence.is_some()).then(|| act::Plan {
         action: config.action,
         min_score: config.min_score,

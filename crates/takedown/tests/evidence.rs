@@ -204,6 +204,20 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
     let o = add(&t, &case, &[&t.arg("src")]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("preserved 4 item(s)"), "{}", stdout(&o));
+    // Only the case's owner may read what it holds.
+    let mode = std::fs::metadata(t.path("case"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    // The case itself is never preserved into itself.
+    let o = add(&t, &case, &[&t.arg("case/bagit.txt")]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("inside the evidence case"),
+        "{}",
+        stderr(&o)
+    );
 
     // The source is untouched, access time included (root or owner:
     // O_NOATIME).
@@ -231,6 +245,8 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
     let link = recs.iter().find(|r| r["kind"] == "symlink").unwrap();
     assert_eq!(link["link_target"], "conf/config.bin");
     let copy = t.path("case").join(dropper["path"].as_str().unwrap());
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
     assert_eq!(
         std::fs::read(copy).unwrap(),
         std::fs::read(t.path("src/dropper.exe")).unwrap()
@@ -317,6 +333,24 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
             .find_map(|l| l.strip_prefix("# public key: "))
             .unwrap()
             .to_string();
+        // A mistyped recipient: refused before anything is logged, and
+        // the case stays open.
+        let o = ev(
+            &t,
+            &[
+                "seal",
+                &case,
+                "-o",
+                &t.arg("bad.tar.age"),
+                "--recipient",
+                "age1typo",
+                "--key",
+                &k,
+            ],
+        );
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(!stdout(&ev(&t, &["log", &case])).contains(" seal "));
+        assert!(!t.path("case/.takedown/journal.json").exists());
         let o = ev(
             &t,
             &[
@@ -498,6 +532,21 @@ fn every_kind_of_tampering_is_caught() {
     let d = t.path(&format!("t{}", n.get()));
     let o = verify(&t, d.to_str().unwrap(), &["--all-digests"]);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
+
+    // bag-info.txt names another examiner (manifests forged): the signed
+    // init entry disagrees.
+    let out = case(
+        "bag-info edited, manifests forged",
+        &|d| {
+            let p = d.join("bag-info.txt");
+            let s = std::fs::read_to_string(&p).unwrap();
+            std::fs::write(&p, s.replace(EXAMINER, "Someone Else")).unwrap();
+            rebag(d);
+        },
+        true,
+        None,
+    );
+    assert!(out.contains("Contact-Name"), "{out}");
 
     let edit = |d: &Path| {
         let p = d.join("custody/000002.json");
@@ -730,6 +779,28 @@ fn scan_preserves_before_quarantine_and_leaves_in_place_what_it_cannot_keep() {
         eicar()
     );
     assert!(recs.iter().any(|r| r["kind"] == "findings"), "{recs:?}");
+    let o = verify(&t, &case, &[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+
+    // The case inside the scanned tree: its copies are never scanned,
+    // preserved again or quarantined.
+    t.write("scan3/eicar.com", eicar());
+    let o = t.json(&[
+        "--evidence",
+        &case,
+        "--key",
+        &k,
+        "--action",
+        "quarantine",
+        t.root().to_str().unwrap(),
+    ]);
+    assert!(
+        findings(&o)
+            .iter()
+            .all(|f| !f["path"].as_str().unwrap().contains("/case/")),
+        "{}",
+        stdout(&o)
+    );
     let o = verify(&t, &case, &[]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
 
@@ -966,6 +1037,13 @@ fn timestamps_hand_overs_and_keys() {
         stdout(&o)
     );
     assert!(!stamp_ok(&d, "000002"));
+    // Anchored to the CA the verifier trusts: the right one passes, another
+    // (same name, other key) fails every stamp.
+    let o = verify(&t, &case, &["--tsa-ca", tsa.ca_pem.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let other = tsa.other_ca();
+    let o = verify(&t, &case, &["--tsa-ca", other.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
     // The examiner's key pinned: right key passes, another fails.
     let pubkey = format!("{k}.pub");
     let o = verify(&t, &case, &["--expect-key", &pubkey]);
