@@ -126,6 +126,11 @@ pub const MAX_FILES: usize = 2_000_000;
 /// Longest bag path accepted from an archive (PATH_MAX on Linux): longer
 /// names only exist to exhaust memory or confuse extraction tools.
 pub const MAX_PATH_BYTES: usize = 4096;
+/// Most bytes of member names kept from one archive (each name is held
+/// twice, in the duplicate check and in the contents): two million names
+/// of 4 KiB would otherwise hold gigabytes. A real bag of two million
+/// files has names of a few dozen bytes.
+pub const MAX_NAME_TOTAL: usize = 256 * 1024 * 1024;
 /// Bytes read at a time while hashing payload files in [`BagContents::from_dir`].
 const READ_BUF: usize = 1024 * 1024;
 
@@ -263,6 +268,7 @@ impl BagContents {
             .map_err(|e| Error::io("reading the archive", &e))?;
         let mut top: Option<String> = None;
         let mut seen = std::collections::BTreeSet::new();
+        let mut names = 0usize;
         let mut total = 0u64;
         let mut buf = vec![0u8; HASH_BUF];
         let mut count = 0usize;
@@ -339,6 +345,16 @@ impl BagContents {
                     "takedown's private state is never sealed into a package (added)",
                 ));
                 continue;
+            }
+            names = names.saturating_add(rest.len());
+            if names > MAX_NAME_TOTAL {
+                out.problems.push(Problem::error(
+                    "archive",
+                    format!(
+                        "member names over {MAX_NAME_TOTAL} bytes in all; the rest is not read"
+                    ),
+                ));
+                break;
             }
             if !seen.insert(rest.clone()) {
                 out.problems
