@@ -154,7 +154,7 @@ pub fn acquire(requests: &[Request], staging: &Path, prefix: &str, opts: &Option
                     detections: None,
                 },
             ),
-            Err(e) => fail(&mut out, request, &source, e),
+            Err(e) => skip(&mut out, request, &source, reason(&e)),
         }
     }
     tracing::debug!(
@@ -192,7 +192,7 @@ pub fn acquire(requests: &[Request], staging: &Path, prefix: &str, opts: &Option
             }
             Err(reason) => {
                 let _ = std::fs::remove_file(staging.join(&job.rel));
-                fail_reason(&mut out, job.request, &job.source, reason);
+                skip(&mut out, job.request, &job.source, reason);
             }
         }
     }
@@ -433,7 +433,6 @@ fn copy_one(job: &Job, staging: &Path, buf: &mut [u8]) -> Result<Copied, String>
             let mut w = HashingWriter {
                 inner: &mut dst,
                 hasher: Hasher::new(),
-                head: Vec::new(),
             };
             let meta = v.read_item(id, &mut w).map_err(|e| e.to_string())?;
             let digests = w.hasher.finish();
@@ -450,13 +449,9 @@ fn copy_one(job: &Job, staging: &Path, buf: &mut [u8]) -> Result<Copied, String>
                 let now = Identity {
                     dev: meta.dev,
                     ino: meta.ino,
-                    size: 0,
+                    size: file_size(&src),
                     mtime_sec: meta.mtime.sec,
                     mtime_nsec: meta.mtime.nsec,
-                };
-                let now = Identity {
-                    size: file_size(&src),
-                    ..now
                 };
                 if let Some(why) = now.differs(identity) {
                     return Err(format!("not preserved: {why}"));
@@ -572,17 +567,12 @@ fn create_copy(path: &Path) -> io::Result<File> {
 struct HashingWriter<'a> {
     inner: &'a mut File,
     hasher: Hasher,
-    head: Vec<u8>,
 }
 
 impl Write for HashingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
-        if self.head.len() < SNIFF {
-            let k = n.min(SNIFF - self.head.len());
-            self.head.extend_from_slice(&buf[..k]);
-        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -604,14 +594,6 @@ fn skip(out: &mut Acquired, request: usize, source: &Path, reason: String) {
         source: source.to_string_lossy().into_owned(),
         reason,
     });
-}
-
-fn fail(out: &mut Acquired, request: usize, source: &Path, e: io::Error) {
-    fail_reason(out, request, source, reason(&e));
-}
-
-fn fail_reason(out: &mut Acquired, request: usize, source: &Path, reason: String) {
-    skip(out, request, source, reason);
 }
 
 fn reason(e: &io::Error) -> String {

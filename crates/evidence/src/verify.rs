@@ -352,11 +352,7 @@ fn check_stamps(
         // The stamped tag manifest must list the entry with its digest:
         // that is what ties the TSA's time to this entry.
         let entry_rel = format!("{}/{stem}.json", crate::CUSTODY_DIR);
-        let entry_sha = contents
-            .tags
-            .get(&entry_rel)
-            .map(|b| custody::sha256_hex(b))
-            .unwrap_or_default();
+        let entry_sha = entry_digest(contents, &entry_rel);
         let lines: BTreeSet<(String, String)> = String::from_utf8_lossy(covered)
             .lines()
             .filter_map(|l| {
@@ -392,11 +388,7 @@ fn check_stamps(
         let asked = e.what.get("tsa").and_then(|v| v.as_str());
         let name = seq_name(e.seq);
         let entry_rel = format!("{}/{name}.json", crate::CUSTODY_DIR);
-        let sha = contents
-            .tags
-            .get(&entry_rel)
-            .map(|b| custody::sha256_hex(b))
-            .unwrap_or_default();
+        let sha = entry_digest(contents, &entry_rel);
         if let Some(url) = asked
             && !vouched.contains(&(entry_rel.clone(), sha))
             && !problems
@@ -409,6 +401,15 @@ fn check_stamps(
             ));
         }
     }
+}
+
+/// SHA-256 of a custody entry file as it is in the bag (empty if absent).
+fn entry_digest(contents: &BagContents, entry_rel: &str) -> String {
+    contents
+        .tags
+        .get(entry_rel)
+        .map(|b| custody::sha256_hex(b))
+        .unwrap_or_default()
 }
 
 fn parse_time(s: &str) -> Option<i64> {

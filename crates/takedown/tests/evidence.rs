@@ -147,6 +147,30 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Extracts a tar package into a new directory `into`; returns the bag.
+fn untar(archive: &Path, into: &Path) -> PathBuf {
+    std::fs::create_dir(into).unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(archive)
+        .arg("-C")
+        .arg(into)
+        .status()
+        .unwrap();
+    assert!(st.success(), "tar -xf {}", archive.display());
+    into.join(CASE_ID)
+}
+
+/// A new unencrypted Ed25519 key made by ssh-keygen at `path`.
+fn ssh_key(path: &Path) {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ssh-keygen -f {}", path.display());
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     let st = Command::new("cp")
         .arg("-a")
@@ -305,18 +329,8 @@ fn a_case_is_preserved_verified_and_sealed_for_independent_tools() {
     );
     assert!(!listing.contains(".takedown"), "{listing}");
     // Extracted by tar, the bag passes bagit.py.
-    std::fs::create_dir(t.path("x")).unwrap();
-    assert!(
-        Command::new("tar")
-            .arg("-xf")
-            .arg(t.path("interim.tar"))
-            .arg("-C")
-            .arg(t.path("x"))
-            .status()
-            .unwrap()
-            .success()
-    );
-    if let Some(ok) = bagit_valid(&t.path("x").join(CASE_ID)) {
+    let extracted = untar(&t.path("interim.tar"), &t.path("x"));
+    if let Some(ok) = bagit_valid(&extracted) {
         assert!(ok, "bagit.py refuses the extracted package");
     }
 
@@ -605,14 +619,7 @@ fn every_kind_of_tampering_is_caught() {
         // The last entry rewritten and signed again with another key (its
         // `key` field too): a valid signature, but not the holder's.
         let other = t.path("other_key");
-        assert!(
-            Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(&other)
-                .status()
-                .unwrap()
-                .success()
-        );
+        ssh_key(&other);
         let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
         let other_pub: Vec<&str> = other_pub.split_whitespace().take(2).collect();
         let other_pub = other_pub.join(" ");
@@ -901,14 +908,7 @@ fn timestamps_hand_overs_and_keys() {
     assert_eq!(code(&add(&t, &case, &[&t.arg("src/a.bin")])), 0);
     // A hand-over to Bob and his key: from then on only Bob signs.
     let bob = t.path("bob_ed25519");
-    assert!(
-        Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&bob)
-            .status()
-            .unwrap()
-            .success()
-    );
+    ssh_key(&bob);
     let k = key(&t);
     let bob_pub = bob.with_extension("pub");
     let o = ev(
@@ -986,18 +986,7 @@ fn timestamps_hand_overs_and_keys() {
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    std::fs::create_dir(t.path("xs")).unwrap();
-    assert!(
-        Command::new("tar")
-            .arg("-xf")
-            .arg(t.path("stamped.tar"))
-            .arg("-C")
-            .arg(t.path("xs"))
-            .status()
-            .unwrap()
-            .success()
-    );
-    let bag = t.path("xs").join(CASE_ID);
+    let bag = untar(&t.path("stamped.tar"), &t.path("xs"));
     let text = std::fs::read_to_string(bag.join("VERIFY.txt")).unwrap();
     let lines: Vec<&str> = text
         .lines()
