@@ -1,0 +1,11 @@
+//! newGOZ (being written).
+
+use crate::Family;
+
+/// newGOZ.
+pub static FAMILY: Family = Family {
+    name: "newgoz",
+    aliases: &[],
+    title: "newGOZ (being written)",
+    variants: &[],
+};

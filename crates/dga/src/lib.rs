@@ -1,0 +1,439 @@
+//! Domain generation algorithms (DGAs) of the families the Avalanche
+//! takedown served, implemented from their public descriptions and checked
+//! against the public reference implementations (the test vectors under
+//! `tests/vectors/` name the command that made them).
+//!
+//! * A [`Family`] has one or more [`Variant`]s; each variant documents its
+//!   parameters (seed, configuration, TLDs, domains per period, period)
+//!   and lists the seeds or configurations known from public analyses
+//!   ([`Known`]), with their source.
+//! * A variant with its parameters fixed is a [`Dga`]: it generates the
+//!   domains of one date ([`Dga::generate`]) and says which dates share
+//!   the same domains ([`Dga::period`]), so a window is generated once per
+//!   period, not once per day.
+//! * [`select`] turns what a user types (`all`, `vawtrak`, `vawtrak/v2`,
+//!   `nymaim:0x1a2b3c4d`) into generators; [`window`] walks a date range;
+//!   [`index::Index`] answers "which family, seed and date generate this
+//!   domain" for millions of names.
+//!
+//! All dates are UTC calendar days. No clock is read here: the caller
+//! passes the dates.
+#![deny(missing_docs)]
+
+pub mod families;
+pub mod index;
+
+use serde_json::Value;
+use time::Date;
+
+/// A DGA with its parameters fixed: one family variant, one seed or
+/// sample configuration.
+pub trait Dga: Send + Sync {
+    /// The family's name, as [`Family::name`].
+    fn family(&self) -> &'static str;
+    /// The variant's name, as [`Variant::name`] (empty when the family has
+    /// only one).
+    fn variant(&self) -> &'static str;
+    /// The seed as printed and as `--seed` accepts it (for a variant that
+    /// takes a whole configuration, a short label of it).
+    fn seed(&self) -> String;
+    /// Which period `date` falls in: two dates with the same key generate
+    /// the same domains. `None` when the domains do not depend on the date
+    /// at all (Tinba, Vawtrak v1).
+    fn period(&self, date: Date) -> Option<i64>;
+    /// Appends the domains generated for `date`, in the order the malware
+    /// tries them, lowercase, without a trailing dot. Exactly what the
+    /// reference implementation prints for that date.
+    fn generate(&self, date: Date, out: &mut Vec<String>);
+}
+
+/// A malware family and its DGA variants.
+#[derive(Debug)]
+pub struct Family {
+    /// Name used on the command line and in output (`nymaim`, `shiotob`).
+    pub name: &'static str,
+    /// Other names the family is known by (`urlzone`, `bebloh`), accepted
+    /// on the command line.
+    pub aliases: &'static [&'static str],
+    /// One line for `dga list`.
+    pub title: &'static str,
+    /// The variants; the first is the default.
+    pub variants: &'static [Variant],
+}
+
+/// One variant of a family's DGA.
+#[derive(Debug)]
+pub struct Variant {
+    /// Name (`v2`, `may`), empty when the family has one variant.
+    pub name: &'static str,
+    /// How it works, in a few sentences (what `dga list` prints).
+    pub summary: &'static str,
+    /// Its parameters as `(name, meaning and value)`: seed, configuration,
+    /// word lists, TLDs, domains per period, period.
+    pub parameters: &'static [(&'static str, &'static str)],
+    /// What `--seed` takes for this variant.
+    pub seed_syntax: &'static str,
+    /// Keys of the JSON object `--config FILE` takes (a per-sample
+    /// configuration), `None` when a seed is all the variant needs.
+    pub config_syntax: Option<&'static str>,
+    /// Seeds and configurations known from public analyses.
+    pub known: &'static [Known],
+    /// The public description the implementation follows.
+    pub reference: &'static str,
+    /// The reference implementation run as a black-box oracle for the
+    /// test vectors.
+    pub oracle: &'static str,
+    /// Builds a generator from a seed and/or a configuration (see
+    /// [`Spec`]).
+    pub build: fn(&Spec<'_>) -> Result<Box<dyn Dga>, Error>,
+}
+
+/// A seed or configuration known from a public analysis.
+#[derive(Debug)]
+pub struct Known {
+    /// The seed, as `--seed` takes it.
+    pub seed: &'static str,
+    /// The full configuration as a JSON object (the variant's
+    /// `config_syntax`), or `""` when the seed is all there is.
+    pub config: &'static str,
+    /// Where it was published (URL, sample hash).
+    pub source: &'static str,
+}
+
+/// What a generator is built from: a seed (`--seed`), a configuration
+/// (`--config FILE`, a JSON object), or both (the seed then overrides the
+/// configuration's). A variant needs at least one; the caller supplies a
+/// [`Known`] entry's when the user gave neither.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Spec<'a> {
+    /// The seed, in the variant's `seed_syntax`.
+    pub seed: Option<&'a str>,
+    /// The configuration.
+    pub config: Option<&'a Value>,
+}
+
+/// Why a generator could not be built or selected.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No family of that name or alias.
+    #[error("unknown DGA family '{0}' (see `takedown dga list`)")]
+    UnknownFamily(String),
+    /// The family has no such variant.
+    #[error("family '{family}' has no variant '{variant}' (it has: {known})")]
+    UnknownVariant {
+        /// The family.
+        family: String,
+        /// The variant asked for.
+        variant: String,
+        /// The variants it has.
+        known: String,
+    },
+    /// The seed does not parse.
+    #[error("{family}: invalid seed '{seed}': {reason}")]
+    BadSeed {
+        /// The family (and variant).
+        family: String,
+        /// The seed given.
+        seed: String,
+        /// Why.
+        reason: String,
+    },
+    /// The configuration is not what the variant takes.
+    #[error("{family}: invalid configuration: {reason}")]
+    BadConfig {
+        /// The family (and variant).
+        family: String,
+        /// Why.
+        reason: String,
+    },
+    /// Neither a seed nor a configuration, where one is needed.
+    #[error("{0}: needs a seed (--seed) or a configuration (--config)")]
+    NeedsSeed(String),
+}
+
+/// Every family, in the order `dga list` shows them.
+pub fn families() -> &'static [&'static Family] {
+    families::REGISTRY
+}
+
+/// The family named `name` or one of its aliases (ASCII case-insensitive).
+pub fn family(name: &str) -> Option<&'static Family> {
+    families().iter().copied().find(|f| {
+        f.name.eq_ignore_ascii_case(name) || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+impl Family {
+    /// The variant named `name` (`""` picks the first).
+    pub fn variant(&self, name: &str) -> Result<&'static Variant, Error>
+    where
+        Self: 'static,
+    {
+        if name.is_empty() {
+            return self
+                .variants
+                .first()
+                .ok_or_else(|| Error::UnknownFamily(self.name.to_string()));
+        }
+        self.variants
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| Error::UnknownVariant {
+                family: self.name.to_string(),
+                variant: name.to_string(),
+                known: self
+                    .variants
+                    .iter()
+                    .map(|v| v.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+impl Variant {
+    /// A generator for every known seed or configuration of this variant.
+    /// An entry that does not build is a bug in the table; it is reported,
+    /// not skipped.
+    pub fn known_generators(&self) -> Result<Vec<Box<dyn Dga>>, Error> {
+        let mut out = Vec::with_capacity(self.known.len());
+        for k in self.known {
+            let config: Option<Value> = if k.config.is_empty() {
+                None
+            } else {
+                Some(
+                    serde_json::from_str(k.config).map_err(|e| Error::BadConfig {
+                        family: self.name.to_string(),
+                        reason: format!("known configuration of seed {}: {e}", k.seed),
+                    })?,
+                )
+            };
+            out.push((self.build)(&Spec {
+                seed: Some(k.seed),
+                config: config.as_ref(),
+            })?);
+        }
+        Ok(out)
+    }
+}
+
+/// Generators for what a user typed: `all` (every known seed of every
+/// family), `FAMILY` (every known seed of every variant), `FAMILY/VARIANT`,
+/// optionally followed by `:SEED` (that seed only). `seed` and `config`,
+/// when given, override a seed in `spec` and apply to one variant (the
+/// first, unless `spec` names one).
+pub fn select(
+    spec: &str,
+    seed: Option<&str>,
+    config: Option<&Value>,
+) -> Result<Vec<Box<dyn Dga>>, Error> {
+    let (name, spec_seed) = match spec.split_once(':') {
+        Some((n, s)) => (n, Some(s)),
+        None => (spec, None),
+    };
+    let seed = seed.or(spec_seed);
+    if name.eq_ignore_ascii_case("all") {
+        if seed.is_some() || config.is_some() {
+            return Err(Error::BadSeed {
+                family: "all".into(),
+                seed: seed.unwrap_or("(configuration)").into(),
+                reason: "a seed or configuration applies to one family".into(),
+            });
+        }
+        let mut out = Vec::new();
+        for f in families() {
+            for v in f.variants {
+                out.extend(v.known_generators()?);
+            }
+        }
+        return Ok(out);
+    }
+    let (fam, var) = match name.split_once('/') {
+        Some((f, v)) => (f, v),
+        None => (name, ""),
+    };
+    let family = family(fam).ok_or_else(|| Error::UnknownFamily(fam.to_string()))?;
+    if seed.is_some() || config.is_some() {
+        let v = family.variant(var)?;
+        return Ok(vec![(v.build)(&Spec { seed, config })?]);
+    }
+    let mut out = Vec::new();
+    if var.is_empty() {
+        for v in family.variants {
+            out.extend(v.known_generators()?);
+        }
+    } else {
+        out.extend(family.variant(var)?.known_generators()?);
+    }
+    Ok(out)
+}
+
+/// Walks `from..=to` (UTC days) for one generator, calling `each` once per
+/// period with the first date of the period in the window and the last,
+/// and the period's domains. A generator whose domains do not depend on
+/// the date is called once, with `None` for both dates.
+pub fn window(
+    dga: &dyn Dga,
+    from: Date,
+    to: Date,
+    mut each: impl FnMut(Option<Date>, Option<Date>, &[String]),
+) {
+    let mut buf = Vec::new();
+    if from > to {
+        return;
+    }
+    if dga.period(from).is_none() {
+        dga.generate(from, &mut buf);
+        each(None, None, &buf);
+        return;
+    }
+    let mut start = from;
+    let mut key = dga.period(from);
+    let mut day = from;
+    loop {
+        let next = day.next_day();
+        let next_key = next.filter(|n| *n <= to).map(|n| dga.period(n));
+        if next_key != Some(key) {
+            buf.clear();
+            dga.generate(start, &mut buf);
+            each(Some(start), Some(day), &buf);
+            match next.filter(|n| *n <= to) {
+                Some(n) => {
+                    start = n;
+                    key = dga.period(n);
+                }
+                None => return,
+            }
+        }
+        match next {
+            Some(n) if n <= to => day = n,
+            _ => return,
+        }
+    }
+}
+
+/// Days since 1970-01-01, the period key of a DGA that changes daily.
+pub fn day_number(date: Date) -> i64 {
+    (date.to_julian_day() - 2_440_588) as i64
+}
+
+/// Reads a JSON configuration field as a string.
+pub fn config_str<'a>(
+    family: &str,
+    config: &'a Value,
+    key: &str,
+) -> Result<Option<&'a str>, Error> {
+    match config.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::BadConfig {
+            family: family.to_string(),
+            reason: format!("'{key}' must be a string"),
+        }),
+    }
+}
+
+/// Checks that a configuration is an object with only `allowed` keys, so
+/// that a misspelt key is an error rather than silently the default.
+pub fn check_config_keys(family: &str, config: &Value, allowed: &[&str]) -> Result<(), Error> {
+    let Some(map) = config.as_object() else {
+        return Err(Error::BadConfig {
+            family: family.to_string(),
+            reason: "expected a JSON object".into(),
+        });
+    };
+    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(Error::BadConfig {
+            family: family.to_string(),
+            reason: format!("unknown key '{k}' (expected: {})", allowed.join(", ")),
+        });
+    }
+    Ok(())
+}
+
+/// Parses a 32-bit seed written in hex, with or without `0x`.
+pub fn parse_hex_u32(family: &str, seed: &str) -> Result<u32, Error> {
+    let s = seed.trim();
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    u32::from_str_radix(s, 16).map_err(|e| Error::BadSeed {
+        family: family.to_string(),
+        seed: seed.to_string(),
+        reason: format!("expected a 32-bit hex number: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    struct Tenner;
+    impl Dga for Tenner {
+        fn family(&self) -> &'static str {
+            "t"
+        }
+        fn variant(&self) -> &'static str {
+            ""
+        }
+        fn seed(&self) -> String {
+            String::new()
+        }
+        fn period(&self, d: Date) -> Option<i64> {
+            Some(day_number(d) / 10)
+        }
+        fn generate(&self, d: Date, out: &mut Vec<String>) {
+            out.push(format!("p{}.test", day_number(d) / 10));
+        }
+    }
+
+    #[test]
+    fn window_generates_once_per_period_with_its_bounds() {
+        let mut seen = Vec::new();
+        // 1970-01-01 is day 0: periods are days 0-9, 10-19, ...
+        window(
+            &Tenner,
+            date!(1970 - 01 - 08),
+            date!(1970 - 01 - 22),
+            |a, b, d| seen.push((a.unwrap(), b.unwrap(), d.to_vec())),
+        );
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    date!(1970 - 01 - 08),
+                    date!(1970 - 01 - 10),
+                    vec!["p0.test".to_string()]
+                ),
+                (
+                    date!(1970 - 01 - 11),
+                    date!(1970 - 01 - 20),
+                    vec!["p1.test".to_string()]
+                ),
+                (
+                    date!(1970 - 01 - 21),
+                    date!(1970 - 01 - 22),
+                    vec!["p2.test".to_string()]
+                ),
+            ]
+        );
+        let mut n = 0;
+        window(
+            &Tenner,
+            date!(1970 - 01 - 02),
+            date!(1970 - 01 - 01),
+            |_, _, _| n += 1,
+        );
+        assert_eq!(n, 0, "an empty window generates nothing");
+    }
+
+    #[test]
+    fn hex_seeds() {
+        assert_eq!(parse_hex_u32("x", "0xDEADbeef").unwrap(), 0xdead_beef);
+        assert_eq!(parse_hex_u32("x", "1").unwrap(), 1);
+        assert!(parse_hex_u32("x", "1_0000_0000").is_err());
+        assert!(parse_hex_u32("x", "100000000").is_err());
+    }
+}
