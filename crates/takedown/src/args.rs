@@ -59,6 +59,15 @@ pub enum Command {
     /// them.
     #[command(subcommand_required = true)]
     Evidence(crate::evidence::EvidenceArgs),
+    /// Domain generation algorithms of the takedown's families: list them,
+    /// generate their domains for a date window, find which family, seed
+    /// and date generate a domain.
+    #[command(subcommand_required = true)]
+    Dga(crate::dga::DgaArgs),
+    /// Turn network indicators and DGA windows into the blocklist a
+    /// resolver or sensor loads: RPZ, Unbound, dnsmasq, hosts, Suricata,
+    /// Zeek Intel.
+    Blocklist(crate::blocklist::BlocklistArgs),
 }
 
 /// `takedown sigs`.

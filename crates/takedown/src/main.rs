@@ -22,7 +22,9 @@ macro_rules! eprint {
 
 mod act;
 mod args;
+mod blocklist;
 mod bundle;
+mod dga;
 mod evidence;
 mod intel;
 mod output;
@@ -62,6 +64,8 @@ fn main() -> ExitCode {
         args::Command::Update(a) => update::run(a),
         args::Command::Intel(a) => intel::run(a),
         args::Command::Evidence(a) => evidence::run(a),
+        args::Command::Dga(a) => dga::run(a),
+        args::Command::Blocklist(a) => blocklist::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
