@@ -1,0 +1,2 @@
+//! Blocklists (being written).
+#![deny(missing_docs)]
