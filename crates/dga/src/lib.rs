@@ -151,6 +151,40 @@ pub enum Error {
     NeedsSeed(String),
 }
 
+/// Families the takedown served for which takedown implements no DGA,
+/// with the reason: `(family, why)`. Listed by `dga list` so that nobody
+/// takes their absence for an oversight; nothing here is guessed.
+pub static WITHOUT_DGA: &[(&str, &str)] = &[
+    (
+        "rovnix",
+        "a word-based DGA was reported for some builds, but no public description gives its word list, seed and date handling in a reproducible form",
+    ),
+    (
+        "kins",
+        "ZeuS-derived; its builds contact configured domains, no deterministic DGA is publicly described",
+    ),
+    (
+        "bolek",
+        "KBot/Bolek: configured command-and-control hosts; no deterministic DGA is publicly described",
+    ),
+    (
+        "dridex",
+        "the loader and bot use configured IP lists and a peer-to-peer layer, not a DGA",
+    ),
+    (
+        "citadel",
+        "ZeuS-derived; configured command-and-control URLs, no DGA",
+    ),
+    (
+        "teslacrypt",
+        "a hard-coded list of (compromised) sites per sample, no DGA",
+    ),
+    (
+        "marcher",
+        "Android banker; configured command-and-control URLs, no DGA",
+    ),
+];
+
 /// Every family, in the order `dga list` shows them.
 pub fn families() -> &'static [&'static Family] {
     families::REGISTRY
