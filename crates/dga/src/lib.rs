@@ -346,6 +346,18 @@ pub fn window(
     }
 }
 
+/// Parses a UTC calendar date written `YYYY-MM-DD`, as every command
+/// taking `--from`/`--to` does.
+pub fn parse_date(s: &str) -> Result<Date, String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s.trim(), &fmt).map_err(|e| format!("'{s}' is not a date (YYYY-MM-DD): {e}"))
+}
+
+/// Formats a date as `YYYY-MM-DD`.
+pub fn format_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 /// Days since 1970-01-01, the period key of a DGA that changes daily.
 pub fn day_number(date: Date) -> i64 {
     (date.to_julian_day() - 2_440_588) as i64
