@@ -15,7 +15,8 @@
 
 use crate::{Dga, Error, Family, Known, Spec, Variant};
 use md5::{Digest, Md5};
-use std::sync::LazyLock;
+use std::collections::VecDeque;
+use std::sync::{Arc, LazyLock, Mutex};
 use time::Date;
 
 /// Nymaim.
@@ -250,6 +251,9 @@ const V2_WINDOW: i32 = 11;
 const V2_PER_DAY: usize = 64;
 /// Separators between the two words.
 const V2_SEPARATORS: [&str; 2] = ["-", ""];
+/// Blocks of 64 names kept for the next dates (a window, and a little
+/// more so that a walk backwards reuses them too).
+const V2_CACHED_BLOCKS: usize = 2 * V2_WINDOW as usize;
 /// Longest seed accepted (the published one has 32 characters).
 const V2_MAX_SEED: usize = 256;
 
@@ -295,6 +299,7 @@ fn build_v2(spec: &Spec<'_>) -> Result<Box<dyn Dga>, Error> {
         seed: seed.to_string(),
         seed_hex: hex32(&Md5::digest(seed.as_bytes()).into()),
         words: &WORDS,
+        recent: Mutex::new(VecDeque::with_capacity(V2_CACHED_BLOCKS)),
     }))
 }
 
@@ -315,7 +320,13 @@ struct NymaimV2 {
     /// MD5 of the seed, in hex: the start of every day's string.
     seed_hex: [u8; 32],
     words: &'static Words,
+    /// The blocks of the last few days generated, by (year mod 100, day
+    /// of the year from 0).
+    recent: Mutex<VecDeque<Cache>>,
 }
+
+/// A cached block of v2 names and its key.
+type Cache = ((i32, i32), Arc<[String]>);
 
 /// The v2 MD5 chain: a draw reads the first 8 hex digits of the current
 /// digest, then the chain moves on to the MD5 of that digest's hex digits
@@ -341,6 +352,37 @@ impl V2Chain {
     }
 }
 
+impl NymaimV2 {
+    /// The 64 names of one day of the window: `day` is the day of the
+    /// year counted from 0 (negative in early January: the sample formats
+    /// it with a minus sign rather than going back to the previous year).
+    fn block(&self, year: i32, day: i32) -> Arc<[String]> {
+        let w = self.words;
+        let mut text = Vec::with_capacity(48);
+        text.extend_from_slice(&self.seed_hex);
+        text.extend_from_slice(format!("{year}{day}").as_bytes());
+        let mut chain = V2Chain {
+            digest: Md5::digest(&text).into(),
+        };
+        let mut names = Vec::with_capacity(V2_PER_DAY);
+        for _ in 0..V2_PER_DAY {
+            let first = chain.pick(&w.first);
+            let sep = V2_SEPARATORS[chain.draw() as usize % V2_SEPARATORS.len()];
+            let second = chain.pick(&w.second);
+            let tld = chain.pick(&w.tlds);
+            let mut name =
+                String::with_capacity(first.len() + sep.len() + second.len() + 1 + tld.len());
+            name.push_str(first);
+            name.push_str(sep);
+            name.push_str(second);
+            name.push('.');
+            name.push_str(tld);
+            names.push(name);
+        }
+        names.into()
+    }
+}
+
 impl Dga for NymaimV2 {
     fn family(&self) -> &'static str {
         "nymaim"
@@ -357,34 +399,33 @@ impl Dga for NymaimV2 {
     }
     fn generate(&self, date: Date, out: &mut Vec<String>) {
         let year = date.year().rem_euclid(100);
-        // Days of the year counted from 0; the window reaches into
-        // negative numbers in early January (the sample formats them with
-        // a minus sign rather than going back to the previous year).
         let yday = i32::from(date.ordinal()) - 1;
-        let w = self.words;
         out.reserve(V2_WINDOW as usize * V2_PER_DAY);
-        let mut text = Vec::with_capacity(48);
         for back in 0..V2_WINDOW {
-            text.clear();
-            text.extend_from_slice(&self.seed_hex);
-            text.extend_from_slice(format!("{year}{}", yday - back).as_bytes());
-            let mut chain = V2Chain {
-                digest: Md5::digest(&text).into(),
+            let key = (year, yday - back);
+            // Walking a window day by day, 10 of the 11 blocks were made
+            // for the day before: reuse them (each costs 257 MD5s). The
+            // lock is not held while a block is computed.
+            let cached = self
+                .recent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, b)| Arc::clone(b));
+            let block = match cached {
+                Some(b) => b,
+                None => {
+                    let b = self.block(key.0, key.1);
+                    let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+                    if recent.len() >= V2_CACHED_BLOCKS {
+                        recent.pop_front();
+                    }
+                    recent.push_back((key, Arc::clone(&b)));
+                    b
+                }
             };
-            for _ in 0..V2_PER_DAY {
-                let first = chain.pick(&w.first);
-                let sep = V2_SEPARATORS[chain.draw() as usize % V2_SEPARATORS.len()];
-                let second = chain.pick(&w.second);
-                let tld = chain.pick(&w.tlds);
-                let mut name =
-                    String::with_capacity(first.len() + sep.len() + second.len() + 1 + tld.len());
-                name.push_str(first);
-                name.push_str(sep);
-                name.push_str(second);
-                name.push('.');
-                name.push_str(tld);
-                out.push(name);
-            }
+            out.extend_from_slice(&block);
         }
     }
 }
