@@ -1141,6 +1141,31 @@ mod tests {
     }
 
     #[test]
+    fn v2_reused_blocks_give_the_names_of_a_fresh_generator() {
+        // One generator walks forwards, backwards and jumps around (its
+        // cache fills, evicts and hits); each date must match what a new
+        // generator, with nothing cached, makes.
+        let walker = build("v2", V2_SEED).unwrap();
+        let mut dates = Vec::new();
+        let mut d = date!(2019 - 12 - 20);
+        while d <= date!(2020 - 01 - 15) {
+            dates.push(d);
+            d = d.next_day().unwrap();
+        }
+        let backwards: Vec<Date> = dates.iter().rev().copied().collect();
+        dates.extend(backwards);
+        dates.extend([
+            date!(2016 - 11 - 30),
+            date!(2020 - 01 - 03),
+            date!(2016 - 11 - 29),
+        ]);
+        for d in dates {
+            let fresh = build("v2", V2_SEED).unwrap();
+            assert_eq!(names(walker.as_ref(), d), names(fresh.as_ref(), d), "{d}");
+        }
+    }
+
+    #[test]
     fn v2_names_are_two_words_and_a_tld_from_the_lists() {
         let w = &*WORDS;
         assert_eq!(
