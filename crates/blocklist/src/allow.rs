@@ -144,7 +144,7 @@ impl AllowList {
 /// One allow-list line: a name, nothing (blank, comment), or why not.
 fn parse(line: &str) -> Result<Option<String>, String> {
     if let Some(c) = line.chars().find(|c| c.is_control() && *c != '\t') {
-        return Err(format!("control character {}", c.escape_unicode()));
+        return Err(format!("control character {}", crate::name::code_point(c)));
     }
     let t = line.trim();
     if t.is_empty() || t.starts_with('#') {

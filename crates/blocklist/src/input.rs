@@ -219,7 +219,7 @@ pub fn parse_line(line: &str) -> Result<Parsed<'_>, String> {
     {
         return Err(format!(
             "control character {} at byte {}",
-            c.escape_unicode(),
+            name::code_point(c),
             i + 1
         ));
     }
@@ -263,10 +263,7 @@ pub fn parse_line(line: &str) -> Result<Parsed<'_>, String> {
             return Err("no value before ';'".into());
         }
         if value.contains(char::is_whitespace) {
-            return Err(format!(
-                "white space inside the value '{}'",
-                value.escape_debug()
-            ));
+            return Err(format!("white space inside the value '{}'", shown(value)));
         }
         return Ok(Parsed::Values(vec![classify(value)], 0));
     }
@@ -288,9 +285,9 @@ pub fn parse_line(line: &str) -> Result<Parsed<'_>, String> {
             Ok(Value::Name(v)) => Ok(Value::Name(v)),
             Ok(_) => Err(format!(
                 "'{}': an address or URL where a hosts file has a host name",
-                n.escape_debug()
+                shown(n)
             )),
-            Err(e) => Err(format!("'{}': {e}", n.escape_debug())),
+            Err(e) => Err(format!("'{}': {e}", shown(n))),
         });
     }
     Ok(Parsed::Values(values, housekeeping))
@@ -300,12 +297,14 @@ pub fn parse_line(line: &str) -> Result<Parsed<'_>, String> {
 /// flood the terminal nor control it.
 pub fn shown(s: &str) -> String {
     const MAX: usize = 80;
-    let mut out: String = s
-        .chars()
-        .take(MAX)
-        .collect::<String>()
-        .escape_debug()
-        .collect();
+    let mut out = String::new();
+    for c in s.chars().take(MAX) {
+        if c.is_control() {
+            out.push_str(&name::code_point(c));
+        } else {
+            out.push(c);
+        }
+    }
     if s.chars().nth(MAX).is_some() {
         out.push_str("...");
     }
@@ -664,7 +663,7 @@ mod tests {
         assert!(
             parse_line("evil\u{7}.com")
                 .unwrap_err()
-                .contains("control character \\u{7}")
+                .contains("control character U+0007")
         );
         assert!(
             parse_line("evil.com\u{1b}[31m")

@@ -399,7 +399,7 @@ impl Builder {
                     Err(e) => diag(Diagnostic {
                         level: Level::Error,
                         location: label.clone(),
-                        message: format!("generated '{}': {e}", d.escape_debug()),
+                        message: format!("generated '{}': {e}", input::shown(d)),
                     }),
                 }
             }

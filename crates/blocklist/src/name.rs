@@ -88,10 +88,16 @@ impl fmt::Display for Homograph {
         write!(
             f,
             "label '{}' mixes {} letters (possible IDN homograph)",
-            self.label.escape_debug(),
+            self.label,
             self.scripts.join(" and ")
         )
     }
+}
+
+/// A character as `U+XXXX`: how messages name one that must not be
+/// printed raw.
+pub fn code_point(c: char) -> String {
+    format!("U+{:04X}", c as u32)
 }
 
 /// ASCII characters UTS 46 must refuse: everything but letters, digits,
@@ -102,7 +108,7 @@ const DENY: AsciiDenyList = AsciiDenyList::new(true, "!\"#$%&'()*+,/:;<=>?@[\\]^
 /// Normalises `input` (see the module documentation).
 pub fn normalise(input: &str) -> Result<Normalised, NameError> {
     if let Some(c) = input.chars().find(|c| c.is_control()) {
-        return Err(NameError::Control(c.escape_unicode().to_string()));
+        return Err(NameError::Control(code_point(c)));
     }
     let s = input.strip_suffix('.').unwrap_or(input);
     if s.is_empty() {
