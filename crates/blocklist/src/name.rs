@@ -258,6 +258,21 @@ pub fn sort_key(name: &str) -> Vec<u8> {
     k
 }
 
+/// Compares two sort keys, as `a.cmp(b)` does, faster: most pairs differ
+/// in their first eight bytes, compared as one integer without calling
+/// `memcmp` (sorting a million names spends most of its time here).
+pub fn cmp_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    // Keys never hold a zero byte, so padding a short key with zeros
+    // keeps it before the longer keys it is a prefix of.
+    fn head(k: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        let n = k.len().min(8);
+        b[..n].copy_from_slice(&k[..n]);
+        u64::from_be_bytes(b)
+    }
+    head(a).cmp(&head(b)).then_with(|| a.cmp(b))
+}
+
 /// The name a [`sort_key`] was made from.
 pub fn from_sort_key(key: &[u8]) -> String {
     let mut s = String::with_capacity(key.len());
@@ -375,6 +390,21 @@ mod tests {
         );
         for n in names {
             assert_eq!(from_sort_key(&sort_key(n)), n);
+        }
+        let keys = [
+            &b""[..],
+            b"a",
+            b"ab",
+            b"ab\x01c",
+            b"abcdefgh",
+            b"abcdefgh\x01",
+            b"abcdefgi",
+            b"b",
+        ];
+        for x in keys {
+            for y in keys {
+                assert_eq!(cmp_keys(x, y), x.cmp(y), "{x:?} {y:?}");
+            }
         }
         assert!(is_subdomain("x.a.com", "a.com"));
         assert!(!is_subdomain("xa.com", "a.com"));

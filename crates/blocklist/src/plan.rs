@@ -113,7 +113,7 @@ impl Builder {
         };
         // Stable: among equal names the first occurrence (sources before
         // DGA windows, in command-line order) gives the origin.
-        names.sort_by(|a, b| a.key.cmp(&b.key));
+        names.sort_by(|a, b| name::cmp_keys(&a.key, &b.key));
         // Merged runs: the entry, and whether any occurrence came from an
         // indicator source (then a collision is never accepted).
         let mut unique: Vec<(Entry, bool)> = Vec::with_capacity(names.len());
