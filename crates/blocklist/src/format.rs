@@ -174,12 +174,7 @@ impl Out<'_> {
     }
     /// The name of a sort key.
     fn name(&mut self, key: &[u8]) -> &mut Self {
-        for (i, label) in key.rsplit(|b| *b == 1).enumerate() {
-            if i > 0 {
-                self.buf.push(b'.');
-            }
-            self.buf.extend_from_slice(label);
-        }
+        push_name(&mut self.buf, key);
         self
     }
     fn end(&mut self) -> io::Result<()> {
@@ -194,6 +189,16 @@ impl Out<'_> {
         self.out.write_all(&self.buf)?;
         self.buf.clear();
         self.out.flush()
+    }
+}
+
+/// Appends the name of a sort key.
+fn push_name(out: &mut Vec<u8>, key: &[u8]) {
+    for (i, label) in key.rsplit(|b| *b == 1).enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        out.extend_from_slice(label);
     }
 }
 
@@ -244,6 +249,7 @@ fn rpz(plan: &Plan, opts: &FormatOptions, w: &mut Out<'_>, st: &mut WriteStats) 
     // Names and passthru entries in one sorted run, so the zone reads in
     // DNS order.
     let names: Vec<&Blocked> = uncovered(plan).collect();
+    let mut name = Vec::with_capacity(256);
     let (mut i, mut j) = (0, 0);
     while i < names.len() || j < plan.passthru.len() {
         let take_name = j >= plan.passthru.len()
@@ -264,8 +270,14 @@ fn rpz(plan: &Plan, opts: &FormatOptions, w: &mut Out<'_>, st: &mut WriteStats) 
         } else {
             st.passthru += 1;
         }
-        w.name(key).s(act).end()?;
-        w.s("*.").name(key).s(act).end()?;
+        // The name is built once for its two lines.
+        name.clear();
+        push_name(&mut name, key);
+        w.buf.extend_from_slice(&name);
+        w.s(act).end()?;
+        w.s("*.");
+        w.buf.extend_from_slice(&name);
+        w.s(act).end()?;
     }
     for ip in &plan.ips {
         st.ips += 1;
@@ -575,12 +587,7 @@ fn dataset(plan: &Plan, w: &mut Out<'_>, st: &mut WriteStats) -> io::Result<()> 
     let mut name = Vec::with_capacity(256);
     for b in &plan.names {
         name.clear();
-        for (i, label) in b.entry.key.rsplit(|c| *c == 1).enumerate() {
-            if i > 0 {
-                name.push(b'.');
-            }
-            name.extend_from_slice(label);
-        }
+        push_name(&mut name, &b.entry.key);
         let enc = base64::engine::general_purpose::STANDARD.encode(&name);
         w.s(&enc).end()?;
         st.names += 1;

@@ -771,6 +771,11 @@ fn a_million_lines_stream_with_errors_per_line() {
         zone.lines().filter(|l| l.ends_with("CNAME .")).count(),
         2 * 999_990
     );
+    if let Some(checkzone) = tool("named-checkzone") {
+        let mut c = Command::new(checkzone);
+        c.args(["-k", "fail", "rpz.takedown"]).arg(t.path("m.rpz"));
+        accepts(c, "named-checkzone");
+    }
 }
 
 #[test]
