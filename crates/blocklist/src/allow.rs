@@ -38,7 +38,7 @@ pub struct AllowList {
     pub files: Vec<String>,
     /// Sort key ([`name::sort_key`]) of each name -> where it was first
     /// found.
-    pub(crate) names: HashMap<Box<[u8]>, Found>,
+    pub(crate) names: HashMap<Box<[u8]>, Found, ahash::RandomState>,
 }
 
 /// What one allow-list file gave.

@@ -192,7 +192,7 @@ fn passthru(kept: &[Entry], allow: &AllowList) -> Vec<Passthru> {
     if allow.is_empty() || kept.is_empty() {
         return Vec::new();
     }
-    let blocked: HashSet<&[u8]> = kept.iter().map(|e| &e.key[..]).collect();
+    let blocked: HashSet<&[u8], ahash::RandomState> = kept.iter().map(|e| &e.key[..]).collect();
     let mut out: Vec<Passthru> = allow
         .names
         .iter()
