@@ -12,12 +12,20 @@
 //! `www.abcdef.com` finds the DGA domain `abcdef.com` (reported as not
 //! exact).
 
-use crate::{Dga, window};
+use crate::{Dga, Error, walk};
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use time::Date;
 
 /// No origin follows (end of a chain).
 const NONE: u32 = u32::MAX;
+
+/// Most names (counted with repeats, as generated) one index takes: about
+/// 2 GB of memory while it is built. Every family's known seeds over five
+/// years are a small fraction of it; a hostile `--config` (a huge count
+/// per period) or an absurd window is refused instead of exhausting the
+/// machine.
+pub const MAX_NAMES: u64 = 25_000_000;
 
 /// Longest name looked up: longer input is not a domain (RFC 1035 caps a
 /// name at 253 characters in text form) and is not worth lowercasing.
@@ -71,8 +79,10 @@ impl std::fmt::Debug for Match<'_> {
 }
 
 impl Index {
-    /// Generates every domain of `dgas` for `from..=to`.
-    pub fn build(dgas: Vec<Box<dyn Dga>>, from: Date, to: Date) -> Index {
+    /// Generates every domain of `dgas` for `from..=to`; refuses
+    /// ([`Error::TooLarge`]) a selection that generates more than
+    /// [`MAX_NAMES`] names, before it has used the memory they would take.
+    pub fn build(dgas: Vec<Box<dyn Dga>>, from: Date, to: Date) -> Result<Index, Error> {
         // Each generator is independent: generate them on all cores, then
         // insert in generator order so the index (and its output order) is
         // the same whatever the thread timing.
@@ -82,8 +92,10 @@ impl Index {
             .min(dgas.len().max(1));
         type Periods = Vec<(Option<Date>, Option<Date>, Vec<String>)>;
         let mut generated: Vec<Periods> = Vec::with_capacity(dgas.len());
+        let count = AtomicU64::new(0);
         std::thread::scope(|s| {
             let chunk = dgas.len().div_ceil(threads.max(1)).max(1);
+            let count = &count;
             let handles: Vec<_> = dgas
                 .chunks(chunk)
                 .map(|part| {
@@ -91,8 +103,15 @@ impl Index {
                         part.iter()
                             .map(|d| {
                                 let mut periods = Vec::new();
-                                window(d.as_ref(), from, to, |a, b, names| {
-                                    periods.push((a, b, names.to_vec()))
+                                walk(d.as_ref(), from, to, |a, b, names| {
+                                    // Past the limit, stop: the build fails
+                                    // below, without the time or memory.
+                                    let n = names.len() as u64;
+                                    if count.fetch_add(n, Ordering::Relaxed) + n > MAX_NAMES {
+                                        return false;
+                                    }
+                                    periods.push((a, b, std::mem::take(names)));
+                                    true
                                 });
                                 periods
                             })
@@ -106,6 +125,9 @@ impl Index {
                 generated.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
             }
         });
+        if count.load(Ordering::Relaxed) > MAX_NAMES {
+            return Err(Error::TooLarge { limit: MAX_NAMES });
+        }
         let total: usize = generated
             .iter()
             .flat_map(|p| p.iter().map(|(_, _, n)| n.len()))
@@ -145,13 +167,13 @@ impl Index {
                 }
             }
         }
-        Index {
+        Ok(Index {
             dgas,
             names,
             origins,
             from,
             to,
-        }
+        })
     }
 
     /// Number of distinct domains.
@@ -286,7 +308,8 @@ mod tests {
             vec![Box::new(Every3), Box::new(Fixed)],
             date!(1970 - 01 - 01),
             date!(1970 - 01 - 09),
-        );
+        )
+        .unwrap();
         assert_eq!(idx.len(), 5, "n0 n1 n2 always fixed");
         let mut s = String::new();
         let mut out = Vec::new();
@@ -315,5 +338,42 @@ mod tests {
             idx.lookup(miss, &mut s, &mut out);
             assert!(out.is_empty(), "{miss:?}");
         }
+    }
+
+    #[test]
+    fn a_selection_past_the_limit_is_refused() {
+        // 3 names a period, one period per 3 days: 20 years of it is
+        // far below the limit; a window of two million years is not.
+        let ok = Index::build(
+            vec![Box::new(Every3)],
+            date!(2000 - 01 - 01),
+            date!(2019 - 12 - 31),
+        );
+        assert!(ok.is_ok());
+        struct Lots;
+        impl Dga for Lots {
+            fn family(&self) -> &'static str {
+                "lots"
+            }
+            fn variant(&self) -> &'static str {
+                ""
+            }
+            fn seed(&self) -> String {
+                String::new()
+            }
+            fn period(&self, d: Date) -> Option<i64> {
+                Some(day_number(d))
+            }
+            fn generate(&self, d: Date, out: &mut Vec<String>) {
+                let k = day_number(d);
+                out.extend((0..100_000).map(|i| format!("{k}-{i}.test")));
+            }
+        }
+        let e = Index::build(
+            vec![Box::new(Lots)],
+            date!(2000 - 01 - 01),
+            date!(2001 - 12 - 31),
+        );
+        assert!(matches!(e, Err(Error::TooLarge { .. })));
     }
 }

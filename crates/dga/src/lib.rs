@@ -149,6 +149,30 @@ pub enum Error {
     /// Neither a seed nor a configuration, where one is needed.
     #[error("{0}: needs a seed (--seed) or a configuration (--config)")]
     NeedsSeed(String),
+    /// The family is listed but has no implementation (see its title).
+    #[error("family '{0}' is not implemented: {1}")]
+    NotImplemented(String, String),
+    /// A seed or configuration for a family with several variants, and
+    /// nothing says which.
+    #[error(
+        "{family} has several variants ({variants}) and the seed is not a known one of any: say which, e.g. {family}/{first}:SEED"
+    )]
+    WhichVariant {
+        /// The family.
+        family: String,
+        /// Its variants.
+        variants: String,
+        /// The first variant, for the example.
+        first: String,
+    },
+    /// The selection would generate more names than one index holds.
+    #[error(
+        "the selection generates more than {limit} names over the window: narrow the window or the families"
+    )]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// Families the takedown served for which takedown implements no DGA,
@@ -287,8 +311,40 @@ pub fn select(
         None => (name, ""),
     };
     let family = family(fam).ok_or_else(|| Error::UnknownFamily(fam.to_string()))?;
+    if family.variants.is_empty() {
+        return Err(Error::NotImplemented(
+            family.name.to_string(),
+            family.title.to_string(),
+        ));
+    }
     if seed.is_some() || config.is_some() {
-        let v = family.variant(var)?;
+        let v = if !var.is_empty() {
+            family.variant(var)?
+        } else if let Some(v) = seed.and_then(|s| {
+            // A published seed says which variant it belongs to.
+            family.variants.iter().find(|v| {
+                v.known
+                    .iter()
+                    .any(|k| k.seed.eq_ignore_ascii_case(s.trim()))
+            })
+        }) {
+            v
+        } else if let [only] = family.variants {
+            only
+        } else {
+            // Building the first variant from another variant's seed
+            // would print the wrong names without a word.
+            return Err(Error::WhichVariant {
+                family: family.name.to_string(),
+                variants: family
+                    .variants
+                    .iter()
+                    .map(|v| v.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                first: family.variants[0].name.to_string(),
+            });
+        };
         return Ok(vec![(v.build)(&Spec { seed, config })?]);
     }
     let mut out = Vec::new();
@@ -312,26 +368,41 @@ pub fn window(
     to: Date,
     mut each: impl FnMut(Option<Date>, Option<Date>, &[String]),
 ) {
+    walk(dga, from, to, |a, b, buf| {
+        each(a, b, buf);
+        true
+    });
+}
+
+/// The walk behind [`window`]; `each` returns false
+/// to stop early.
+pub(crate) fn walk(
+    dga: &dyn Dga,
+    from: Date,
+    to: Date,
+    mut each: impl FnMut(Option<Date>, Option<Date>, &mut Vec<String>) -> bool,
+) {
     let mut buf = Vec::new();
     if from > to {
         return;
     }
     if dga.period(from).is_none() {
         dga.generate(from, &mut buf);
-        each(None, None, &buf);
+        each(None, None, &mut buf);
         return;
     }
     let mut start = from;
     let mut key = dga.period(from);
     let mut day = from;
     loop {
-        let next = day.next_day();
-        let next_key = next.filter(|n| *n <= to).map(|n| dga.period(n));
-        if next_key != Some(key) {
+        let next = day.next_day().filter(|n| *n <= to);
+        if next.map(|n| dga.period(n)) != Some(key) {
             buf.clear();
             dga.generate(start, &mut buf);
-            each(Some(start), Some(day), &buf);
-            match next.filter(|n| *n <= to) {
+            if !each(Some(start), Some(day), &mut buf) {
+                return;
+            }
+            match next {
                 Some(n) => {
                     start = n;
                     key = dga.period(n);
@@ -340,8 +411,8 @@ pub fn window(
             }
         }
         match next {
-            Some(n) if n <= to => day = n,
-            _ => return,
+            Some(n) => day = n,
+            None => return,
         }
     }
 }
@@ -473,6 +544,30 @@ mod tests {
             |_, _, _| n += 1,
         );
         assert_eq!(n, 0, "an empty window generates nothing");
+    }
+
+    #[test]
+    fn a_seed_picks_its_variant_or_asks_which() {
+        // A published seed of a later variant builds that variant, not the
+        // first one.
+        let d = select("vawtrak:0x5884c3c4", None, None).unwrap();
+        assert_eq!((d.len(), d[0].variant()), (1, "v2"));
+        let d = select("nymaim", Some("3138C81ED54AD5F8E905555A6623C9C9"), None).unwrap();
+        assert_eq!(d[0].variant(), "v2");
+        // An unknown seed for a family of several variants is refused.
+        let e = select("vawtrak:0x1234", None, None).err().unwrap();
+        assert!(matches!(e, Error::WhichVariant { .. }), "{e}");
+        assert!(e.to_string().contains("vawtrak/v1:SEED"), "{e}");
+        // Naming the variant works; a one-variant family needs no name.
+        assert_eq!(
+            select("vawtrak/v3:0x1234", None, None).unwrap()[0].variant(),
+            "v3"
+        );
+        assert_eq!(select("qakbot:5", None, None).unwrap().len(), 1);
+        assert!(matches!(
+            select("nosuch", None, None),
+            Err(Error::UnknownFamily(_))
+        ));
     }
 
     #[test]

@@ -10,11 +10,16 @@ use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::PathBuf;
 use takedown_dga::index::{Index, Match};
 use takedown_dga::{Dga, format_date, parse_date};
+use takedown_engine::sanitize::{for_terminal, path_for_terminal};
 use time::Date;
 
 /// Longest window `gen` and `match` accept. Twenty years of every family
 /// is a few hundred million names: more is a typo, not a request.
 const MAX_WINDOW_DAYS: i64 = 20 * 366;
+
+/// Largest `--config` file read: a sample's configuration is a few
+/// hundred bytes.
+const MAX_CONFIG: u64 = 1 << 20;
 
 /// Longest line `match` reads from standard input; a longer one is not a
 /// domain name and is skipped (counted), so one hostile line cannot make
@@ -222,19 +227,17 @@ fn generators(sel: &Selection) -> anyhow::Result<Vec<Box<dyn Dga>>> {
     let config: Option<Value> = match &sel.config {
         Some(p) => {
             // A configuration is a few hundred bytes; refuse a huge file
-            // rather than parse it.
-            let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
-            if meta.len() > 1 << 20 {
-                bail!(
-                    "{}: larger than 1 MiB, not a DGA configuration",
-                    p.display()
-                );
+            // rather than parse it (read through a limit: a FIFO or
+            // /dev/stdin has no size to check first).
+            let shown = path_for_terminal(p);
+            let mut text = Vec::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(MAX_CONFIG + 1).read_to_end(&mut text))
+                .with_context(|| shown.clone())?;
+            if text.len() as u64 > MAX_CONFIG {
+                bail!("{shown}: larger than 1 MiB, not a DGA configuration");
             }
-            let text = std::fs::read(p).with_context(|| format!("{}", p.display()))?;
-            Some(
-                serde_json::from_slice(&text)
-                    .with_context(|| format!("{}: not JSON", p.display()))?,
-            )
+            Some(serde_json::from_slice(&text).with_context(|| format!("{shown}: not JSON"))?)
         }
         None => None,
     };
@@ -255,7 +258,7 @@ fn generators(sel: &Selection) -> anyhow::Result<Vec<Box<dyn Dga>>> {
         )?);
     }
     if out.is_empty() {
-        bail!("no generator selected (the family has no known seed: give --seed or --config)");
+        bail!("no generator selected (no known seed for this selection: give --seed or --config)");
     }
     Ok(out)
 }
@@ -337,7 +340,7 @@ fn lookup(a: MatchArgs) -> anyhow::Result<u8> {
     check_window(from, to)?;
     let dgas = generators(&a.select)?;
     let started = std::time::Instant::now();
-    let index = Index::build(dgas, from, to);
+    let index = Index::build(dgas, from, to)?;
     tracing::info!(
         domains = index.len(),
         origins = index.origins(),
@@ -474,7 +477,14 @@ fn one<'a>(
                 } else {
                     format!("\tvia {}", m.domain)
                 };
-                writeln!(out, "{name}\t{fam}\t{}\t{dates}{via}", m.dga.seed())?;
+                // The name comes from the input (a log): escaped, so that
+                // it cannot drive the terminal.
+                writeln!(
+                    out,
+                    "{}\t{fam}\t{}\t{dates}{via}",
+                    for_terminal(name),
+                    m.dga.seed()
+                )?;
             }
             OutFormat::Json => {
                 let v = json!({
@@ -487,7 +497,9 @@ fn one<'a>(
                     "first": date_value(m.first),
                     "last": date_value(m.last),
                 });
-                serde_json::to_writer(&mut *out, &v)?;
+                // Through io::Error, so that a closed pipe (`| head`) is
+                // recognised as one and ends the run quietly.
+                serde_json::to_writer(&mut *out, &v).map_err(std::io::Error::from)?;
                 out.write_all(b"\n")?;
             }
         }
