@@ -163,7 +163,9 @@ fn parse(line: &str) -> Result<Option<String>, String> {
             shown(value)
         ));
     }
-    name::normalise(value)
+    // `normalise_listed`: an allowed name becomes a passthru owner in the
+    // RPZ, where an `rpz-` label would be a trigger.
+    name::normalise_listed(value)
         .map(|n| Some(n.name))
         .map_err(|e| format!("'{}': {e}", shown(value)))
 }
@@ -196,5 +198,28 @@ mod tests {
         let locs: Vec<_> = d.iter().map(|x| x.location.as_str()).collect();
         assert_eq!(locs, vec!["top.csv:6", "top.csv:7", "top.csv:8"]);
         assert!(d[2].message.contains("an allow list holds names"));
+    }
+
+    #[test]
+    fn rpz_labels_cannot_be_allowed() {
+        // An allowed name becomes a passthru owner: `x.rpz-nsdname` would
+        // let every name served by x through.
+        let mut a = AllowList::new();
+        let mut d = Vec::new();
+        let st = a
+            .read(
+                "1,ok.example\n2,ns.evil.rpz-nsdname\n3,32.1.0.0.127.rpz-client-ip\n".as_bytes(),
+                "top.csv",
+                &mut |x| d.push(x),
+            )
+            .unwrap();
+        assert_eq!((st.names, st.rejected), (1, 2));
+        assert_eq!(d[0].location, "top.csv:2");
+        assert!(
+            d[0].message
+                .contains("label 'rpz-nsdname' begins with 'rpz-'")
+        );
+        assert_eq!(d[1].location, "top.csv:3");
+        assert_eq!(a.len(), 1);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | format | names | subdomains | allowed names | addresses | URLs |
 //! |---|---|---|---|---|---|
-//! | RPZ zone | `name` and `*.name` `CNAME .` (or `A`/`AAAA` sinkhole) | by the wildcard | `CNAME rpz-passthru.` | `rpz-ip` triggers | no |
+//! | RPZ zone | `name` and `*.name` `CNAME .` (or `A`/`AAAA` sinkhole, but for names with `_`) | by the wildcard | `CNAME rpz-passthru.` | `rpz-ip` triggers | no |
 //! | Unbound | `local-zone: "name." always_nxdomain` (or `redirect` + `local-data`) | by the zone | `always_transparent` | no | no |
 //! | dnsmasq | `address=/name/` (or `/name/IP`) | by the domain | `server=/name/#` | IPv4: `bogus-nxdomain` | no |
 //! | hosts | `0.0.0.0 name` (or the sinkhole) | no | no (nothing to undo) | no | no |
@@ -14,6 +14,13 @@
 //! covers is left out ([`Blocked::covered`]); where they are not, every
 //! name is written. What a format cannot express is counted in
 //! [`WriteStats`] for the caller to report.
+//!
+//! Origin text (file paths, Loki comments, STIX names and families, MISP
+//! comments and galaxies) is hostile: it reaches only the Suricata `msg`
+//! and `metadata` and the Zeek `meta.source` and `meta.desc` fields, each
+//! through a function that makes it safe for that field ([`msg_text`],
+//! [`meta_value`], [`zeek_field`]). The other formats carry names only
+//! (their comments hold counts), and names are checked by [`name`].
 
 use crate::plan::{Blocked, Plan};
 use crate::{IpEntry, Origin, name};
@@ -92,6 +99,11 @@ pub struct WriteStats {
     /// Names too long to be written under the RPZ origin (the owner name,
     /// `*.name.zone`, would pass 255 bytes).
     pub names_too_long: u64,
+    /// RPZ with a sinkhole: names (and address triggers) answered
+    /// NXDOMAIN (`CNAME .`) instead, because their owner name holds `_`
+    /// (BIND's `check-names` refuses `_` in the owner of an address
+    /// record, and with it the whole zone).
+    pub sinkhole_not_expressible: u64,
     /// Suricata rules written.
     pub rules: u64,
     /// The last sid used (Suricata).
@@ -243,6 +255,17 @@ fn rpz(plan: &Plan, opts: &FormatOptions, w: &mut Out<'_>, st: &mut WriteStats) 
         Some(IpAddr::V4(a)) => format!(" A {a}"),
         Some(IpAddr::V6(a)) => format!(" AAAA {a}"),
     };
+    // A sinkhole is an A/AAAA record. BIND checks the owners of address
+    // records against the host-name rules (`check-names`, `fail` by
+    // default for primary zones) and refuses the whole zone for a single
+    // owner with `_` (`_dmarc.x`, `mail_srv.x`: real malware names);
+    // CNAME owners are not checked. So such an owner (its name or the
+    // zone holds `_`) is answered NXDOMAIN (`CNAME .`) instead, and
+    // counted for the caller to say. Unbound, dnsmasq and hosts files
+    // take `_` in their sinkhole entries (their checkers accept them).
+    let sinkhole = opts.sinkhole.is_some();
+    let zone_underscore = zone.contains('_');
+    let nxdomain = |key: &[u8]| sinkhole && (zone_underscore || key.contains(&b'_'));
     // The owner `*.name.zone.` must fit in 255 bytes on the wire: the
     // text without its final dot, plus two.
     let fits = |key: &[u8]| key.len() + 2 + 1 + zone.len() + 2 <= 255;
@@ -256,7 +279,13 @@ fn rpz(plan: &Plan, opts: &FormatOptions, w: &mut Out<'_>, st: &mut WriteStats) 
             || (i < names.len() && names[i].entry.key < plan.passthru[j].key);
         let (key, act): (&[u8], &str) = if take_name {
             i += 1;
-            (&names[i - 1].entry.key, &action)
+            let key = &names[i - 1].entry.key;
+            if nxdomain(key) && fits(key) {
+                st.sinkhole_not_expressible += 1;
+                (key, " CNAME .")
+            } else {
+                (key, &action)
+            }
         } else {
             j += 1;
             (&plan.passthru[j - 1].key, " CNAME rpz-passthru.")
@@ -281,7 +310,13 @@ fn rpz(plan: &Plan, opts: &FormatOptions, w: &mut Out<'_>, st: &mut WriteStats) 
     }
     for ip in &plan.ips {
         st.ips += 1;
-        w.s(&rpz_ip(ip.addr, ip.prefix)).s(&action).end()?;
+        let act = if nxdomain(b"") {
+            st.sinkhole_not_expressible += 1;
+            " CNAME ."
+        } else {
+            &action
+        };
+        w.s(&rpz_ip(ip.addr, ip.prefix)).s(act).end()?;
     }
     Ok(())
 }
@@ -595,19 +630,31 @@ fn dataset(plan: &Plan, w: &mut Out<'_>, st: &mut WriteStats) -> io::Result<()> 
     Ok(())
 }
 
-/// A Zeek Intel field: no tab, newline or control character, never empty
-/// (Zeek reads an empty field as "(empty)" and `-` as unset).
+/// A Zeek Intel text field: no tab, newline or control character (each
+/// becomes a space), `\` written `\x5c` (Zeek's reader turns `\xHH` into
+/// the byte, so a raw `\x0a` in a description would become a newline in
+/// Zeek's logs), never empty nor Zeek's `-` (unset) or `(empty)`.
 fn zeek_field(s: &str) -> String {
     let v: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let v = v.trim();
-    if v.is_empty() || v == "-" {
+    if v.is_empty() || v == ZEEK_UNSET || v == ZEEK_EMPTY {
         "takedown".into()
     } else {
-        v.to_string()
+        zeek_escape(v)
     }
+}
+
+/// Zeek's ASCII reader's marks of an unset and an empty field.
+const ZEEK_UNSET: &str = "-";
+const ZEEK_EMPTY: &str = "(empty)";
+
+/// `\` as `\x5c`, the one escape Zeek's reader decodes, so that the value
+/// Zeek reads is the text written.
+fn zeek_escape(s: &str) -> String {
+    s.replace('\\', "\\x5c")
 }
 
 fn zeek_source(o: &Origin) -> String {
@@ -663,7 +710,7 @@ fn zeek(plan: &Plan, w: &mut Out<'_>, st: &mut WriteStats) -> io::Result<()> {
             st.urls_not_expressible += 1;
             continue;
         }
-        w.s(value)
+        w.s(&zeek_escape(value))
             .s("\tIntel::URL\t")
             .s(&zeek_source(o))
             .s("\t")
@@ -920,6 +967,184 @@ mod tests {
         ));
         // Hostile origin text cannot break out of msg.
         assert_eq!(msg_text("a\"; drop;\\x\n"), "a   drop  x ");
+    }
+
+    /// A plan with names that hold `_`, one without, and an address.
+    fn underscore_plan() -> Plan {
+        let mut b = Builder::new();
+        read_list_from(
+            &mut b,
+            "_dmarc.mail.example\nmail_srv.example\nclean.example\n198.51.100.7\n".as_bytes(),
+            "u.txt",
+            &mut |d| panic!("{d}"),
+        )
+        .unwrap();
+        b.finish(&AllowList::new(), false)
+    }
+
+    #[test]
+    fn rpz_sinkhole_gives_underscore_owners_nxdomain() {
+        let plan = underscore_plan();
+        let write_with = |o: &FormatOptions, f| {
+            let mut v = Vec::new();
+            let st = write(&plan, f, o, &mut v).unwrap();
+            (String::from_utf8(v).unwrap(), st)
+        };
+        let mut o = opts();
+        o.sinkhole = Some("192.0.2.53".parse().unwrap());
+        let (s, st) = write_with(&o, Format::Rpz);
+        assert_eq!(
+            body(&s, ";")[4..],
+            [
+                "clean.example A 192.0.2.53",
+                "*.clean.example A 192.0.2.53",
+                "_dmarc.mail.example CNAME .",
+                "*._dmarc.mail.example CNAME .",
+                "mail_srv.example CNAME .",
+                "*.mail_srv.example CNAME .",
+                "32.7.100.51.198.rpz-ip A 192.0.2.53",
+            ]
+        );
+        assert_eq!((st.names, st.sinkhole_not_expressible), (3, 2));
+        // AAAA owners are checked alike.
+        o.sinkhole = Some("2001:db8::53".parse().unwrap());
+        let (s, st) = write_with(&o, Format::Rpz);
+        assert!(s.contains("\nmail_srv.example CNAME .\n"), "{s}");
+        assert!(s.contains("\nclean.example AAAA 2001:db8::53\n"), "{s}");
+        assert_eq!(st.sinkhole_not_expressible, 2);
+        // A zone with `_`: every owner holds one.
+        o.zone = "rpz_x.example".into();
+        let (s, st) = write_with(&o, Format::Rpz);
+        assert!(!s.contains(" AAAA "), "{s}");
+        assert_eq!(st.sinkhole_not_expressible, 4);
+        // Without a sinkhole nothing is counted.
+        let (_, st) = write_with(&opts(), Format::Rpz);
+        assert_eq!(st.sinkhole_not_expressible, 0);
+        // The other formats keep the sinkhole for such names (their
+        // checkers accept `_`; the binary's tests run them).
+        let mut o = opts();
+        o.sinkhole = Some("192.0.2.53".parse().unwrap());
+        let (s, st) = write_with(&o, Format::Unbound);
+        assert!(s.contains("    local-data: \"mail_srv.example. A 192.0.2.53\"\n"));
+        assert_eq!(st.sinkhole_not_expressible, 0);
+        let (s, _) = write_with(&o, Format::Dnsmasq);
+        assert!(s.contains("\naddress=/_dmarc.mail.example/192.0.2.53\n"));
+        let (s, _) = write_with(&o, Format::Hosts);
+        assert!(s.contains("\n192.0.2.53 mail_srv.example\n"));
+    }
+
+    /// Zeek's reader's one unescape: `\xHH` is the byte.
+    fn zeek_unescape(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if b[i] == b'\\'
+                && i + 3 < b.len()
+                && b[i + 1] == b'x'
+                && let (Some(h), Some(l)) = (hex(b[i + 2]), hex(b[i + 3]))
+            {
+                out.push((h * 16 + l) as u8);
+                i += 4;
+                continue;
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Origin text that tries every trick: quotes, `;`, backslash escapes
+    /// Zeek decodes, tabs, newlines, a Unicode line separator, `#`.
+    const HOSTILE: &str = "Camp\"aign\"; drop; sid:1;\\x0a\\x09\t\n\r#x\\\\\u{2028}\u{85}";
+
+    fn hostile_plan() -> Plan {
+        let mut b = Builder::new();
+        let list = b.add_origin(Origin::List {
+            source: format!("dir/{HOSTILE}/c2.txt"),
+            comment: Some(HOSTILE.into()),
+        });
+        b.push_name("listed.example", list, 3, 3);
+        b.push_ip("198.51.100.7".parse().unwrap(), 32, list, 4);
+        b.push_url("http://evil.example/a\\x0ab\\\\c".into(), list, 5);
+        let intel = b.add_origin(Origin::Intel {
+            source: format!("{HOSTILE}.json"),
+            label: HOSTILE.into(),
+            family: Some(format!("Fam {HOSTILE}")),
+        });
+        b.push_name("stix.example", intel, 0, 0);
+        b.push_ip("2001:db8::".parse().unwrap(), 32, intel, 0);
+        b.finish(&AllowList::new(), false)
+    }
+
+    #[test]
+    fn hostile_origin_text_is_made_safe_for_every_format() {
+        let plan = hostile_plan();
+        for f in [
+            Format::Rpz,
+            Format::Unbound,
+            Format::Dnsmasq,
+            Format::Hosts,
+            Format::Suricata,
+            Format::SuricataDataset,
+            Format::ZeekIntel,
+        ] {
+            let mut v = Vec::new();
+            write(&plan, f, &opts(), &mut v).unwrap();
+            let s = String::from_utf8(v).unwrap();
+            assert!(!s.contains('\r') && !s.contains('\u{85}'), "{f:?}: {s}");
+            match f {
+                Format::Suricata => {
+                    let mut sids = std::collections::HashSet::new();
+                    let rules: Vec<&str> = s.lines().filter(|l| !l.starts_with('#')).collect();
+                    assert_eq!(rules.len(), 3, "{s}");
+                    for r in rules {
+                        check_suricata_rule(r, &mut sids);
+                        let msg = &r[r.find("msg:\"").unwrap() + 5..];
+                        let msg = &msg[..msg.find('"').unwrap()];
+                        assert!(!msg.contains(['\\', ';', '\t']), "{msg}");
+                        assert!(!r.contains("sid:1;"), "{r}");
+                        if let Some(m) = r.split("metadata:").nth(1) {
+                            let m = &m[..m.find(';').unwrap()];
+                            assert!(
+                                m.bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b" _-.,".contains(&b)),
+                                "{m}"
+                            );
+                        }
+                    }
+                }
+                Format::ZeekIntel => {
+                    let lines: Vec<&str> = s.lines().collect();
+                    assert_eq!(lines.len(), 6, "{s}");
+                    for l in &lines[1..] {
+                        let fields: Vec<&str> = l.split('\t').collect();
+                        assert_eq!(fields.len(), 4, "{l}");
+                        for x in &fields {
+                            // What Zeek reads back holds no control
+                            // character, and each backslash written is
+                            // the escaped one.
+                            let read = zeek_unescape(x);
+                            assert!(!read.contains(char::is_control), "{l}");
+                            assert_eq!(read.matches('\\').count(), x.matches("\\x5c").count());
+                        }
+                    }
+                    // The text survives: Zeek reads the backslashes back.
+                    let url = lines.iter().find(|l| l.contains("Intel::URL")).unwrap();
+                    assert_eq!(
+                        zeek_unescape(url.split('\t').next().unwrap()),
+                        "evil.example/a\\x0ab\\\\c"
+                    );
+                    let desc = zeek_unescape(lines[1].split('\t').nth(3).unwrap());
+                    assert!(desc.contains("sid:1;\\x0a\\x09"), "{desc}");
+                }
+                _ => {
+                    // The other formats carry no origin text.
+                    assert!(!s.contains("aign"), "{f:?}: {s}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub fn classify(token: &str) -> Result<Value, String> {
         check_ip(addr, prefix, token.contains('/'))?;
         return Ok(Value::Ip(addr, prefix));
     }
-    let n = name::normalise(token).map_err(|e| match e {
+    let n = name::normalise_listed(token).map_err(|e| match e {
         NameError::InvalidChar('/') => {
             "invalid character '/' (a URL needs its scheme, e.g. http://)".to_string()
         }
@@ -459,6 +459,29 @@ impl Builder {
         self.read_list(r, &source, diag)
     }
 
+    /// Reads a STIX 2.1 bundle or MISP JSON from `r` (recognised by
+    /// content), named `source` in messages: what [`Builder::read_path`]
+    /// does with such a file, for callers that hold the bytes (standard
+    /// input, a download, the fuzz target). The caller bounds `r`: the
+    /// MISP reader parses an event whole.
+    pub fn read_json(
+        &mut self,
+        r: impl Read,
+        source: &str,
+        now: time::OffsetDateTime,
+        diag: &mut dyn FnMut(Diagnostic),
+    ) -> Result<SourceStats, Error> {
+        let opts = ReadOptions {
+            source: source.to_string(),
+            now,
+        };
+        let (_, loaded) = takedown_intel::json::read(r, &opts).map_err(|e| Error::Source {
+            source_name: source.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.add_loaded(source, loaded, diag)
+    }
+
     /// Takes the network indicators of what a STIX/MISP reader loaded.
     pub fn add_loaded(
         &mut self,
@@ -659,6 +682,22 @@ mod tests {
         assert!(e("evil.com/path").contains("needs its scheme"));
         assert!(e("1.2.3.4.5").contains("all-numeric"));
         assert!(e("ftp//x").contains("invalid character"));
+        // RPZ's reserved labels: a list line must not become a trigger.
+        for l in [
+            "8.0.0.0.10.rpz-ip",
+            "32.1.0.0.127.rpz-client-ip;90",
+            "com.rpz-nsdname",
+            "ns.example.rpz-nsip",
+        ] {
+            assert!(e(l).contains("begins with 'rpz-'"), "{l}: {}", e(l));
+        }
+        let v = values("0.0.0.0 ok.example 8.0.0.0.10.rpz-ip");
+        assert_eq!(v[0], Ok(name("ok.example")));
+        assert!(
+            v[1].as_ref()
+                .unwrap_err()
+                .contains("'8.0.0.0.10.rpz-ip': label 'rpz-ip'")
+        );
         assert!(parse_line(";90").unwrap_err().contains("no value"));
         assert!(
             parse_line("evil\u{7}.com")
@@ -670,6 +709,71 @@ mod tests {
                 .unwrap_err()
                 .contains("control")
         );
+    }
+
+    fn now() -> time::OffsetDateTime {
+        time::Date::from_calendar_date(2026, time::Month::June, 1)
+            .unwrap()
+            .midnight()
+            .assume_utc()
+    }
+
+    #[test]
+    fn stix_and_misp_domains_with_rpz_labels_are_refused() {
+        let ind = |n: u32, value: &str| {
+            serde_json::json!({
+                "type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--{n:08x}-2222-4222-8222-222222222222"),
+                "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z",
+                "name": format!("ind {n}"), "pattern_type": "stix",
+                "pattern": format!("[domain-name:value = '{value}']"),
+                "valid_from": "2026-01-01T00:00:00Z"
+            })
+        };
+        let bundle = serde_json::json!({
+            "type": "bundle", "id": "bundle--2f0d1c52-8c2a-4ad4-9a4b-3a3c3b0e7f10",
+            "objects": [ind(1, "stix-ok.example"), ind(2, "8.0.0.0.10.rpz-ip"), ind(3, "com.rpz-nsdname")]
+        });
+        let mut b = Builder::new();
+        let mut d = Vec::new();
+        let st = b
+            .read_json(bundle.to_string().as_bytes(), "b.json", now(), &mut |x| {
+                d.push(x)
+            })
+            .unwrap();
+        assert_eq!((st.names, st.rejected), (1, 2), "{d:?}");
+        assert_eq!(
+            d[0].location,
+            "b.json (indicator--00000002-2222-4222-8222-222222222222)"
+        );
+        assert!(d[0].message.contains("label 'rpz-ip' begins with 'rpz-'"));
+        assert!(d[1].message.contains("label 'rpz-nsdname'"));
+
+        let event = serde_json::json!({"Event": {
+            "uuid": "5b7c1c52-8c2a-4ad4-9a4b-3a3c3b0e7f10", "info": "ev", "threat_level_id": "1",
+            "Attribute": [
+                {"uuid": "a1", "type": "domain", "value": "32.1.0.0.127.rpz-client-ip", "to_ids": true},
+                {"uuid": "a2", "type": "domain", "value": "misp-ok.example", "to_ids": true}
+            ]
+        }});
+        let mut d = Vec::new();
+        let st = b
+            .read_json(event.to_string().as_bytes(), "e.json", now(), &mut |x| {
+                d.push(x)
+            })
+            .unwrap();
+        assert_eq!((st.names, st.rejected), (1, 1), "{d:?}");
+        assert!(d[0].message.contains("label 'rpz-client-ip'"), "{d:?}");
+        let p = b.finish(&crate::AllowList::new(), false);
+        assert_eq!(
+            crate::plan::names(&p),
+            vec!["misp-ok.example", "stix-ok.example"]
+        );
+        // Neither STIX nor MISP: the whole source is refused, named.
+        let e = Builder::new()
+            .read_json(&b"not json"[..], "x.json", now(), &mut |_| {})
+            .unwrap_err();
+        assert!(e.to_string().starts_with("x.json: "), "{e}");
     }
 
     #[test]

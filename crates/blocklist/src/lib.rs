@@ -388,7 +388,7 @@ impl Builder {
                 _ => (ANY_DATE, ANY_DATE),
             };
             for d in domains {
-                match name::normalise(d) {
+                match name::normalise_listed(d) {
                     Ok(n) => {
                         if !self.push_name(&n.name, origin, first, last) {
                             full = true;
@@ -444,6 +444,7 @@ mod tests {
             out.push(format!("d{p}.example"));
             out.push("same.example".into());
             out.push("Bad..name".into());
+            out.push("x.rpz-nsdname".into());
         }
     }
 
@@ -456,8 +457,13 @@ mod tests {
         let n = b.add_dga(&Three, from, to, &mut |d| diags.push(d)).unwrap();
         // Periods 8567 (17134-17135) and 8568 (17136-17137): 2 names each.
         assert_eq!(n, 4);
-        assert_eq!(diags.len(), 2, "{diags:?}");
+        assert_eq!(diags.len(), 4, "{diags:?}");
         assert!(diags[0].message.contains("empty label"));
+        assert!(
+            diags[1]
+                .message
+                .contains("generated 'x.rpz-nsdname': label 'rpz-nsdname'")
+        );
         assert_eq!(diags[0].location, "dga three seed 0x1 (any date)");
         let names: Vec<_> = b
             .names

@@ -63,7 +63,20 @@ pub enum NameError {
     /// UTS 46 refused it (disallowed code point, bad punycode, bidi rule).
     #[error("not a valid internationalised name (UTS 46 / IDNA)")]
     Idna,
+    /// A label begins with [`RPZ_RESERVED_PREFIX`] (only from
+    /// [`normalise_listed`]).
+    #[error(
+        "label '{0}' begins with '{RPZ_RESERVED_PREFIX}', which response policy zones reserve for their triggers and actions (rpz-ip, rpz-nsip, rpz-nsdname, rpz-client-ip, rpz-passthru, ...): as an RPZ owner it would be a policy trigger, not a name"
+    )]
+    RpzReserved(String),
 }
+
+/// The prefix of the labels RPZ reserves (RPZ draft, BIND ARM): the
+/// trigger labels `rpz-ip`, `rpz-nsip`, `rpz-nsdname`, `rpz-client-ip`
+/// and the action names `rpz-passthru`, `rpz-drop`, `rpz-tcp-only`. The
+/// whole prefix is refused, not only today's labels: resolvers add new
+/// ones (Knot and PowerDNS read the same zones).
+pub const RPZ_RESERVED_PREFIX: &str = "rpz-";
 
 /// A normalised name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +145,29 @@ pub fn normalise(input: &str) -> Result<Normalised, NameError> {
         return idn(&name);
     }
     idn(s)
+}
+
+/// Normalises a name to block or allow: [`normalise`], then no label may
+/// begin with [`RPZ_RESERVED_PREFIX`] (see the module documentation).
+/// Checked on the normalised form, so that `RPZ-IP`, `ｒｐｚ-ip`
+/// (full-width, which UTS 46 maps to ASCII) and the like are caught too.
+pub fn normalise_listed(input: &str) -> Result<Normalised, NameError> {
+    let n = normalise(input)?;
+    check_reserved(&n.name)?;
+    Ok(n)
+}
+
+/// Refuses a normalised name with a label that begins with
+/// [`RPZ_RESERVED_PREFIX`].
+pub fn check_reserved(name: &str) -> Result<(), NameError> {
+    let p = RPZ_RESERVED_PREFIX.as_bytes();
+    match name
+        .split('.')
+        .find(|l| l.len() >= p.len() && l.as_bytes()[..p.len()].eq_ignore_ascii_case(p))
+    {
+        Some(l) => Err(NameError::RpzReserved(l.chars().take(MAX_LABEL).collect())),
+        None => Ok(()),
+    }
 }
 
 /// The UTS 46 path: to A-labels, then the same checks as ASCII input,
@@ -332,6 +368,37 @@ mod tests {
         let max = format!("{}.{}", "a".repeat(63), vec!["abcdefghi"; 19].join("."));
         assert_eq!(max.len(), 253);
         assert_eq!(n(&max).unwrap(), max);
+    }
+
+    #[test]
+    fn rpz_reserved_labels_are_refused_for_listed_names() {
+        let l = |s: &str| normalise_listed(s).map(|n| n.name);
+        for (input, label) in [
+            ("8.0.0.0.10.rpz-ip", "rpz-ip"),
+            ("32.1.0.0.127.rpz-client-ip", "rpz-client-ip"),
+            ("com.rpz-nsdname", "rpz-nsdname"),
+            ("24.0.2.0.192.rpz-nsip", "rpz-nsip"),
+            ("evil.RPZ-IP.", "rpz-ip"),
+            ("rpz-passthru.example", "rpz-passthru"),
+            ("x.rpz-future-trigger.example", "rpz-future-trigger"),
+            // Full-width letters map to ASCII under UTS 46.
+            ("a.\u{ff52}\u{ff50}\u{ff5a}-ip", "rpz-ip"),
+        ] {
+            let e = l(input).unwrap_err();
+            assert_eq!(e, NameError::RpzReserved(label.into()), "{input}");
+            assert!(e.to_string().contains("policy trigger"), "{e}");
+        }
+        // Not reserved: `rpz` alone, `rpz` inside a label, `-rpz-`.
+        for ok in [
+            "rpz.takedown",
+            "myrpz-ip.example",
+            "a-rpz-ip.example",
+            "rpzip.example",
+        ] {
+            assert_eq!(l(ok).unwrap(), ok);
+        }
+        // The zone's own origin goes through `normalise` only.
+        assert_eq!(n("rpz-zone.example").unwrap(), "rpz-zone.example");
     }
 
     #[test]

@@ -183,6 +183,14 @@ pub fn run(a: BlocklistArgs) -> anyhow::Result<u8> {
     let zone = takedown_blocklist::name::normalise(&a.zone)
         .with_context(|| format!("--zone '{}'", for_terminal(&a.zone)))?
         .name;
+    if a.format == FormatArg::Rpz && a.sinkhole.is_some() && zone.contains('_') {
+        // Every owner would hold `_`, which BIND refuses in the owner of
+        // an address record: no name could get the sinkhole.
+        bail!(
+            "--zone '{}' holds '_': with --sinkhole every RPZ owner would, and BIND refuses '_' in the owner of an A/AAAA record (check-names); choose a zone name without it",
+            for_terminal(&zone)
+        );
+    }
     if a.dataset_name.is_empty()
         || !a
             .dataset_name
@@ -486,6 +494,12 @@ fn report_written(
             st.urls_not_expressible
         ));
     }
+    if st.sinkhole_not_expressible > 0 {
+        msg.say(&format!(
+            "warning: {} names hold '_', which BIND refuses in the owner of an A/AAAA record (check-names, on by default for primary zones: the whole zone would fail to load): they answer NXDOMAIN (CNAME .) instead of the sinkhole",
+            st.sinkhole_not_expressible
+        ));
+    }
     if st.names_too_long > 0 {
         msg.say(&format!(
             "warning: {} names are too long to be written under the zone '{}' (owner names over 255 bytes), left out",
@@ -508,7 +522,9 @@ fn report_written(
             .unwrap_or_else(|| "FILE".into());
         msg.say(&format!(
             "the rule for this dataset (Suricata 7+; the file is looked up in the default rule directory unless given as an absolute path):\n{}",
-            format::dataset_rule(opts, &file)
+            // The file name is the user's, but a terminal escape in it must
+            // not reach the terminal raw.
+            for_terminal(&format::dataset_rule(opts, &file))
         ));
     }
 }
