@@ -22,11 +22,15 @@
 //!
 //! The word lists are embedded (`gozi/*.txt`): each is the sequence of
 //! words of its text, as the DGA indexes it (repeats kept). A custom list,
-//! TLD, period, epoch, count or seed can be given with `--config`.
+//! TLD, period, epoch, count or seed can be given with `--config`; the
+//! printed seed then carries a hash of that configuration
+//! (`0xedba8930/cfg-1a2b3c4d`), so that two generators never print the
+//! same label.
 
 use std::borrow::Cow;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use time::Date;
 use time::macros::{date, format_description};
 
@@ -59,22 +63,44 @@ const MAX_NAME_LEN: usize = 24;
 const LCG_MUL: u32 = 1_664_525;
 const LCG_ADD: u32 = 1_013_904_223;
 
-/// Word draws allowed for one name. With the built-in lists a name takes
-/// a handful; a custom list made only of long words could keep the
-/// malware (and the reference script) drawing forever, so the generator
-/// gives up on that date instead of hanging.
-const MAX_DRAWS_PER_NAME: u32 = 100_000;
+/// Generator draws allowed for one period, all names together. A custom
+/// list that can never fill a name (only long words) keeps the malware,
+/// and the reference script, drawing forever; one that fills names only
+/// rarely makes each name cost as many draws as the list likes. Either
+/// way a hostile `--config` could make a window take hours (10,000 names
+/// of 20,000 draws each, every day). The slowest list that always
+/// completes (one-letter words, halved to nothing a third of the time)
+/// needs about 55 draws a name, so [`MAX_COUNT`] names fit in this budget
+/// with a margin of more than three, and the budget costs a few
+/// milliseconds; past it the period's remaining names are not generated
+/// (the malware would be stuck there too).
+const MAX_DRAWS_PER_PERIOD: u64 = 2_000_000;
 
 /// Limits on a custom configuration (it comes from a user's file).
-const MAX_CONFIG_WORDS: usize = 1_000_000;
+/// Most words: the built-in lists have 558 to 4379; this bounds the memory
+/// a hostile list takes (about 10 MB).
+const MAX_CONFIG_WORDS: usize = 100_000;
 /// Longest custom word: a DNS label.
 const MAX_WORD_LEN: usize = 63;
-/// Longest custom TLD (a DNS name).
-const MAX_TLD_LEN: usize = 253;
+/// The longest DNS name (RFC 1035), without the trailing dot.
+const MAX_DNS_NAME: usize = 253;
+/// Longest custom TLD, without its dot: a generated label of up to
+/// [`MAX_NAME_LEN`] characters and a dot before it must still make a DNS
+/// name.
+const MAX_TLD_LEN: usize = MAX_DNS_NAME - MAX_NAME_LEN - 1;
 /// Longest custom period (one year is already far beyond what samples use).
 const MAX_PERIOD_DAYS: i64 = 366;
-/// Most domains per period a custom configuration may ask for.
-const MAX_COUNT: usize = 100_000;
+/// Most domains per period a custom configuration may ask for. Samples
+/// make 12; a larger count only multiplies the work of every period of a
+/// window (with a one-day period, a year of 10,000 names a day is 3.65
+/// million names), so this stops a configuration from asking for more.
+const MAX_COUNT: usize = 10_000;
+
+/// What the printed seed carries after the LCG base when the configuration
+/// is not the variant's own, before 8 hex digits of its hash.
+const CFG_TAG: &str = "/cfg-";
+/// Bytes of the configuration's SHA-256 printed in the label.
+const CFG_HASH_BYTES: usize = 4;
 
 /// Keys `--config` takes.
 const CONFIG_KEYS: &[&str] = &["seed", "words", "tld", "period_days", "epoch", "count"];
@@ -84,11 +110,14 @@ const CONFIG_SYNTAX: &str = "JSON object, every key optional (the variant's valu
      replacing the built-in list, in the order the DGA indexes them; \
      \"tld\": \"com\" or \".com\"; \"period_days\": integer 1-366; \
      \"epoch\": \"YYYY-MM-DD\" the period numbers count from; \
-     \"count\": domains per period (1-100000); \
-     \"seed\": 32-bit hex LCG base (as --seed, which overrides it)";
+     \"count\": domains per period (1-10000); \
+     \"seed\": 32-bit hex LCG base (as --seed, which overrides it). A TLD is at most 228 \
+     characters, so that every name is a valid DNS name";
 
 const SEED_SYNTAX: &str = "32-bit hex number (with or without 0x): the LCG start before \
-     the period number is added; the reference's is 0xedba8930";
+     the period number is added; the reference's is 0xedba8930. With a --config that \
+     differs from the variant's own, the seed is printed with a hash of the configuration \
+     (0xedba8930/cfg-1a2b3c4d); --seed takes that form too, and then checks the hash";
 
 const REFERENCE: &str = "GovCERT.ch, \"Gozi ISFB - When A Bug Really Is A Feature\" \
      (http://www.govcert.admin.ch/blog/18/gozi-isfb-when-a-bug-really-is-a-feature); \
@@ -275,6 +304,9 @@ struct Gozi {
     period_days: i64,
     epoch_day: i64,
     count: usize,
+    /// `/cfg-<hash>` when the configuration differs from the variant's
+    /// own (see [`CFG_TAG`]), else empty.
+    cfg_label: String,
 }
 
 fn bad_config(variant: &str, reason: impl Into<String>) -> Error {
@@ -285,6 +317,10 @@ fn bad_config(variant: &str, reason: impl Into<String>) -> Error {
 }
 
 fn build(list: &'static WordList, spec: &Spec<'_>) -> Result<Box<dyn Dga>, Error> {
+    Ok(Box::new(build_gozi(list, spec)?))
+}
+
+fn build_gozi(list: &'static WordList, spec: &Spec<'_>) -> Result<Gozi, Error> {
     let family = format!("{FAMILY_NAME}/{}", list.name);
     if spec.seed.is_none() && spec.config.is_none() {
         return Err(Error::NeedsSeed(family));
@@ -297,6 +333,7 @@ fn build(list: &'static WordList, spec: &Spec<'_>) -> Result<Box<dyn Dga>, Error
         period_days: list.period_days,
         epoch_day: day_number(REFERENCE_EPOCH),
         count: DOMAINS_PER_PERIOD,
+        cfg_label: String::new(),
     };
     let mut custom_words = None;
     if let Some(config) = spec.config {
@@ -328,11 +365,55 @@ fn build(list: &'static WordList, spec: &Spec<'_>) -> Result<Box<dyn Dga>, Error
             custom_words = Some(parse_words(list.name, v)?);
         }
     }
+    // `--seed` takes the plain seed, or the label a run printed
+    // (`<seed>/cfg-<hash>`), whose hash must then match the configuration.
+    let mut label_hash = None;
     if let Some(s) = spec.seed {
-        dga.seed = parse_hex_u32(&family, s)?;
+        let (plain, hash) = match s.trim().split_once(CFG_TAG) {
+            Some((p, h)) => (p, Some(h)),
+            None => (s, None),
+        };
+        dga.seed = parse_hex_u32(&family, plain)?;
+        label_hash = hash;
     }
-    dga.words = custom_words.unwrap_or_else(|| builtin_words(list));
-    Ok(Box::new(dga))
+    let builtin = builtin_words(list);
+    let custom_list = custom_words.as_ref().is_some_and(|w| *w != builtin);
+    dga.words = custom_words.unwrap_or(builtin);
+    if custom_list
+        || dga.tld != list.tld
+        || dga.period_days != list.period_days
+        || dga.epoch_day != day_number(REFERENCE_EPOCH)
+        || dga.count != DOMAINS_PER_PERIOD
+    {
+        dga.cfg_label = format!("{CFG_TAG}{}", dga.config_hash());
+    }
+    if let Some(h) = label_hash {
+        let ours = dga.cfg_label.strip_prefix(CFG_TAG).unwrap_or("");
+        if ours.is_empty() || !h.eq_ignore_ascii_case(ours) {
+            return Err(Error::BadSeed {
+                family,
+                seed: s_short(spec.seed.unwrap_or_default()),
+                reason: if ours.is_empty() {
+                    format!(
+                        "the label's configuration hash {h:?} does not match: this is the \
+                         variant's own configuration (give --config with the file the label \
+                         was printed for, or the plain seed)"
+                    )
+                } else {
+                    format!(
+                        "the label's configuration hash {h:?} does not match this \
+                         configuration's, {ours} (the label was printed for another --config)"
+                    )
+                },
+            });
+        }
+    }
+    Ok(dga)
+}
+
+/// The first characters of a user's seed, for an error message.
+fn s_short(s: &str) -> String {
+    s.chars().take(80).collect()
 }
 
 /// An integer configuration value within `min..=max`.
@@ -417,6 +498,82 @@ impl Gozi {
     fn period_number(&self, date: Date) -> i64 {
         (day_number(date) - self.epoch_day).div_euclid(self.period_days)
     }
+
+    /// 8 hex digits of the SHA-256 of everything but the seed that decides
+    /// the names, in a canonical form: words (never blank, so a space
+    /// separates them unambiguously), TLD, period, epoch and count.
+    fn config_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"gozi-config-v1\nwords=");
+        for (i, w) in self.words.iter().enumerate() {
+            if i > 0 {
+                h.update(b" ");
+            }
+            h.update(w.as_bytes());
+        }
+        h.update(
+            format!(
+                "\ntld={}\nperiod_days={}\nepoch_day={}\ncount={}\n",
+                self.tld, self.period_days, self.epoch_day, self.count
+            )
+            .as_bytes(),
+        );
+        hex::encode(&h.finalize()[..CFG_HASH_BYTES])
+    }
+
+    /// Appends the names of `date`'s period and returns the generator
+    /// draws it took: at most [`MAX_DRAWS_PER_PERIOD`] plus the three of a
+    /// word and a name's start drawn after the last check.
+    fn fill(&self, date: Date, out: &mut Vec<String>) -> u64 {
+        // The seed and the period number are added as integers and then
+        // truncated to 32 bits (the reference's c_uint).
+        let period = self.period_number(date).rem_euclid(1 << 32) as u32;
+        let mut lcg = Lcg {
+            state: self.seed.wrapping_add(period),
+            draws: 0,
+        };
+        // At most MAX_CONFIG_WORDS words, so the count fits in 32 bits.
+        let n_words = self.words.len() as u32;
+        out.reserve(self.count);
+        for _ in 0..self.count {
+            lcg.draw();
+            let target = (MIN_NAME_LEN + lcg.draw() % NAME_LEN_SPREAD) as usize;
+            let mut name = String::with_capacity(MAX_NAME_LEN + self.tld.len());
+            while name.len() < target {
+                if lcg.draws >= MAX_DRAWS_PER_PERIOD {
+                    // The malware would spin here (forever, or longer than
+                    // a window can afford): no later name of this period
+                    // is generated.
+                    return lcg.draws;
+                }
+                let word = &self.words[(lcg.draw() % n_words) as usize];
+                let mut len = word.len();
+                if lcg.draw().is_multiple_of(3) {
+                    len >>= 1;
+                }
+                if name.len() + len <= MAX_NAME_LEN {
+                    name.push_str(&word[..len]);
+                }
+            }
+            name.push_str(&self.tld);
+            out.push(name);
+        }
+        lcg.draws
+    }
+}
+
+/// The 32-bit LCG, counting its draws for the period's budget.
+struct Lcg {
+    state: u32,
+    draws: u64,
+}
+
+impl Lcg {
+    fn draw(&mut self) -> u32 {
+        self.draws += 1;
+        self.state = self.state.wrapping_mul(LCG_MUL).wrapping_add(LCG_ADD);
+        self.state
+    }
 }
 
 impl Dga for Gozi {
@@ -429,7 +586,7 @@ impl Dga for Gozi {
     }
 
     fn seed(&self) -> String {
-        format!("{:#010x}", self.seed)
+        format!("{:#010x}{}", self.seed, self.cfg_label)
     }
 
     fn period(&self, date: Date) -> Option<i64> {
@@ -437,41 +594,7 @@ impl Dga for Gozi {
     }
 
     fn generate(&self, date: Date, out: &mut Vec<String>) {
-        // The seed and the period number are added as integers and then
-        // truncated to 32 bits (the reference's c_uint).
-        let period = self.period_number(date).rem_euclid(1 << 32) as u32;
-        let mut r = self.seed.wrapping_add(period);
-        let mut next = || {
-            r = r.wrapping_mul(LCG_MUL).wrapping_add(LCG_ADD);
-            r
-        };
-        // At most MAX_CONFIG_WORDS words, so the count fits in 32 bits.
-        let n_words = self.words.len() as u32;
-        out.reserve(self.count);
-        for _ in 0..self.count {
-            next();
-            let target = (MIN_NAME_LEN + next() % NAME_LEN_SPREAD) as usize;
-            let mut name = String::with_capacity(MAX_NAME_LEN + self.tld.len());
-            let mut draws = 0;
-            while name.len() < target {
-                if draws == MAX_DRAWS_PER_NAME {
-                    // The malware would spin here forever: no later name
-                    // of this period is ever tried.
-                    return;
-                }
-                draws += 1;
-                let word = &self.words[(next() % n_words) as usize];
-                let mut len = word.len();
-                if next() % 3 == 0 {
-                    len >>= 1;
-                }
-                if name.len() + len <= MAX_NAME_LEN {
-                    name.push_str(&word[..len]);
-                }
-            }
-            name.push_str(&self.tld);
-            out.push(name);
-        }
+        self.fill(date, out);
     }
 }
 
@@ -574,7 +697,7 @@ mod tests {
             config: Some(&cfg),
         })
         .unwrap();
-        assert_eq!(dga.seed(), "0x00000001");
+        assert!(dga.seed().starts_with("0x00000001/cfg-"), "{}", dga.seed());
         assert_eq!(dga.period(date!(2020 - 02 - 29)), Some(0));
         assert_eq!(dga.period(date!(2020 - 03 - 01)), Some(1));
         let names = gen_for(&*dga, date!(2020 - 03 - 01));
@@ -591,7 +714,10 @@ mod tests {
             config: Some(&cfg),
         })
         .unwrap();
-        assert_eq!(over.seed(), "0x00000002");
+        assert_eq!(
+            over.seed(),
+            dga.seed().replacen("0x00000001", "0x00000002", 1)
+        );
         assert_ne!(gen_for(&*over, date!(2020 - 03 - 01)), names);
     }
 
@@ -631,7 +757,14 @@ mod tests {
             json!({"period_days": 1.5}),
             json!({"period_days": "3"}),
             json!({"count": 0}),
+            json!({"count": MAX_COUNT + 1}),
+            json!({"count": 10_001}),
+            json!({"count": 100_000}),
+            json!({"tld": tld_of(229)}),
             json!({"count": 1_000_000_000u64}),
+            json!({"tld": "a".repeat(MAX_WORD_LEN + 1)}),
+            json!({"tld": tld_of(MAX_TLD_LEN + 1)}),
+            json!({"words": vec!["a"; MAX_CONFIG_WORDS + 1]}),
             json!({"epoch": "2015-13-01"}),
             json!({"seed": 5}),
         ] {
@@ -661,6 +794,150 @@ mod tests {
         assert!(names.len() < 50, "some name must need more than 20 letters");
         for n in names {
             assert!(n.len() - ".com".len() >= 12);
+        }
+    }
+
+    /// A TLD of `len` characters: labels of 63 letters joined by dots.
+    fn tld_of(len: usize) -> String {
+        let mut t = String::new();
+        while t.len() < len {
+            if !t.is_empty() && t.len() % (MAX_WORD_LEN + 1) == MAX_WORD_LEN {
+                t.push('.');
+            } else {
+                t.push('a');
+            }
+        }
+        if t.ends_with('.') {
+            t.pop();
+            t.push_str("bb");
+            t.truncate(len);
+        }
+        t
+    }
+
+    #[test]
+    fn a_custom_tld_never_makes_a_name_longer_than_253() {
+        let v = FAMILY.variant("luther").unwrap();
+        let tld = tld_of(MAX_TLD_LEN);
+        assert_eq!(tld.len(), 228);
+        // Words that fill the full 24 characters.
+        let cfg = json!({"tld": tld, "words": ["abcdefghijkl"], "count": 40});
+        let dga = (v.build)(&Spec {
+            seed: None,
+            config: Some(&cfg),
+        })
+        .unwrap();
+        let names = gen_for(&*dga, date!(2016 - 11 - 30));
+        assert_eq!(names.len(), 40);
+        assert!(names.iter().any(|n| n.len() == MAX_DNS_NAME));
+        for n in &names {
+            assert!(n.len() <= MAX_DNS_NAME, "{} characters", n.len());
+            assert!(n.split('.').all(|l| (1..=63).contains(&l.len())), "{n}");
+        }
+        let longer = json!({"tld": tld_of(MAX_TLD_LEN + 1)});
+        let r = (v.build)(&Spec {
+            seed: None,
+            config: Some(&longer),
+        });
+        assert!(matches!(r, Err(Error::BadConfig { .. })));
+    }
+
+    #[test]
+    fn a_hostile_list_costs_at_most_the_period_budget() {
+        // One usable word in 4999 (odd, so that the LCG's short-period low
+        // bits do not decide the index alone): each name needs thousands
+        // of draws but does finish, so only a budget for the whole period
+        // (not per name) bounds the work of 10,000 names.
+        let mut words = vec!["x".repeat(60); 4998];
+        words.push("abcdefghijklmnopqrstuvwx".into());
+        let cfg = json!({"words": words, "count": MAX_COUNT, "period_days": 1});
+        let v = FAMILY.variant("luther").unwrap();
+        let spec = Spec {
+            seed: None,
+            config: Some(&cfg),
+        };
+        let gozi = build_gozi(&LUTHER, &spec).unwrap();
+        let mut out = Vec::new();
+        let draws = gozi.fill(date!(2016 - 11 - 30), &mut out);
+        assert!(draws <= MAX_DRAWS_PER_PERIOD + 3, "{draws} draws");
+        assert!(!out.is_empty() && out.len() < MAX_COUNT, "{}", out.len());
+        // generate() stops at the same point.
+        let built = (v.build)(&spec).unwrap();
+        assert_eq!(gen_for(&*built, date!(2016 - 11 - 30)), out);
+    }
+
+    #[test]
+    fn the_slowest_complete_list_fits_the_budget_at_the_largest_count() {
+        // One-letter words, halved to nothing a third of the time: the
+        // most draws a list that always completes needs per name.
+        let cfg = json!({"words": ["a", "b", "c"], "count": MAX_COUNT, "period_days": 1});
+        let gozi = build_gozi(
+            &LUTHER,
+            &Spec {
+                seed: None,
+                config: Some(&cfg),
+            },
+        )
+        .unwrap();
+        let mut d = date!(2016 - 11 - 28);
+        for _ in 0..4 {
+            let mut out = Vec::new();
+            let draws = gozi.fill(d, &mut out);
+            assert_eq!(out.len(), MAX_COUNT, "{d}");
+            assert!(draws * 2 < MAX_DRAWS_PER_PERIOD, "{d}: {draws} draws");
+            d = d.next_day().unwrap();
+        }
+    }
+
+    #[test]
+    fn labels_tell_configurations_apart() {
+        let v = FAMILY.variant("luther").unwrap();
+        let label = |seed: Option<&str>, cfg: Option<Value>| {
+            (v.build)(&Spec {
+                seed,
+                config: cfg.as_ref(),
+            })
+            .map(|d| d.seed())
+        };
+        let plain = label(Some("0xedba8930"), None).unwrap();
+        assert_eq!(plain, "0xedba8930");
+        // The variant's own values, spelt out, are still the plain seed.
+        let own: Vec<String> = builtin_words(&LUTHER)
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        let same = json!({"words": own, "tld": "com", "period_days": 4, "epoch": "2015-01-01",
+                          "count": 12});
+        assert_eq!(label(Some("0xedba8930"), Some(same)).unwrap(), plain);
+        // Each field that differs gives its own label.
+        let mut seen = std::collections::BTreeSet::from([plain.clone()]);
+        for cfg in [
+            json!({"words": ["alpha", "beta"]}),
+            json!({"words": ["beta", "alpha"]}),
+            json!({"words": ["alph", "abeta"]}),
+            json!({"tld": "net"}),
+            json!({"period_days": 3}),
+            json!({"epoch": "2015-01-02"}),
+            json!({"count": 13}),
+            json!({"count": 13, "tld": "net"}),
+        ] {
+            let l = label(Some("0xedba8930"), Some(cfg.clone())).unwrap();
+            assert!(l.starts_with("0xedba8930/cfg-") && l.len() == 23, "{l}");
+            assert!(seen.insert(l.clone()), "{cfg}: label {l} already printed");
+            // The printed label is accepted back with its configuration ...
+            assert_eq!(label(Some(&l), Some(cfg.clone())).unwrap(), l);
+            // ... and refused with another one, or none.
+            assert!(matches!(
+                label(Some(&l), Some(json!({"count": 14}))),
+                Err(Error::BadSeed { .. })
+            ));
+            assert!(matches!(label(Some(&l), None), Err(Error::BadSeed { .. })));
+        }
+        for bad in ["0xedba8930/cfg-", "0xedba8930/cfg-00000000", "/cfg-"] {
+            assert!(
+                matches!(label(Some(bad), None), Err(Error::BadSeed { .. })),
+                "{bad}"
+            );
         }
     }
 }

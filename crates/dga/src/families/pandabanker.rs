@@ -11,9 +11,13 @@
 //! 2. Its first four bytes, read as a little-endian 32-bit number, are
 //!    XORed with the Unix time of a UTC midnight: that of the date itself
 //!    (variant `daily`), or, from version 2.2.9 on, that of the date minus
-//!    `day of month % 3` days (variant `v2.2.9`: the names change on the
-//!    3rd, 6th, ... 30th of a month and on the 1st, which takes the last
-//!    day of the previous month).
+//!    `day of month % 3` days (variant `v2.2.9`). The names then change on
+//!    the 3rd, 6th, ... 30th of a month (the 27th in February), and the 1st
+//!    and 2nd hash the previous month's last day: after a 30-day month
+//!    that day hashes itself, so the 30th, 1st and 2nd share names; after
+//!    a 31-day month or February the last day hashes an earlier one, so
+//!    the 1st and 2nd get names of their own, which no day of the previous
+//!    month uses.
 //! 3. The SHA-256 of the buffer; its first five bytes in lowercase hex
 //!    (ten characters) are the start of every name of that date.
 //! 4. Each entry of the configuration's `dgaconfigs` list (such as
@@ -24,6 +28,12 @@
 //! [`Dga::generate`] gives the domain of each URL (the part before the
 //! first `/`), one per `dgaconfigs` entry, as a blocklist needs; [`urls`]
 //! gives the whole URLs.
+//!
+//! The printed seed is the sample's MD5 for a published configuration;
+//! any other configuration is printed as its label (`--seed`, or
+//! `key-<4 bytes of the key's SHA-256>`) followed by a hash of the whole
+//! configuration (`my-sample/cfg-1a2b3c4d`), so that two generators never
+//! print the same label.
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -59,6 +69,11 @@ const MAX_LABEL_BYTES: usize = 63;
 const SECS_PER_DAY: i64 = 86_400;
 /// Version 2.2.9 keeps its names for this many days of a month.
 const V229_DAYS: i64 = 3;
+/// What the printed seed carries after the label when the configuration
+/// is not a published one, before 8 hex digits of its hash.
+const CFG_TAG: &str = "/cfg-";
+/// Bytes of the configuration's SHA-256 printed in the label.
+const CFG_HASH_BYTES: usize = 4;
 
 const CONFIG_SYNTAX: &str = "JSON object as in the sample's base configuration: \
      \"key\": the RSA public key, base64 (whitespace ignored; the DER blob it decodes to \
@@ -68,7 +83,10 @@ const CONFIG_SYNTAX: &str = "JSON object as in the sample's base configuration: 
 
 const SEED_SYNTAX: &str = "a label for the configuration: with --config, any short name \
      (letters, digits, '.', '_', ':', '-'; the sample's MD5 is a good one); without \
-     --config, the MD5 of a known sample selects its published configuration";
+     --config, the MD5 of a known sample selects its published configuration. A \
+     configuration other than a published one is printed as `<label>/cfg-<8 hex digits of \
+     its hash>` (`key-<8 hex>/cfg-...` without a label), which --seed also takes (the hash \
+     must then match the configuration)";
 
 const REFERENCE: &str = "Arbor Networks ASERT, D. Schwarz, \"Panda Banker's Future DGA\" \
      (https://www.arbornetworks.com/blog/asert/panda-bankers-future-dga/, September 2016)";
@@ -134,8 +152,11 @@ const PARAMS_V229: &[(&str, &str)] = &[
     ),
     (
         "period",
-        "3 days within a month: days 3-5, 6-8, ... 27-29 and 30-31; the 1st and 2nd \
-         share the previous month's last day's names",
+        "mostly 3 days: days 3-5, 6-8, ... 27-29 of a month share names, and 30-31 \
+         (February: 27 to its end). The 1st and 2nd hash the previous month's last \
+         day: after a 30-day month they share the 30th's names (a 3-day span, 30th \
+         to 2nd); after a 31-day month or February, whose last day hashes an earlier \
+         day, the 1st and 2nd have names of their own",
     ),
 ];
 
@@ -163,8 +184,9 @@ pub static FAMILY: Family = Family {
         Variant {
             name: "v2.2.9",
             summary: "Version 2.2.9 and later: as `daily`, but the time hashed is that of \
-                      the day minus (day of month % 3) days, so names last three days \
-                      (restarting each month).",
+                      the day minus (day of month % 3) days, so names mostly last three days \
+                      (restarting each month; the 1st and 2nd take the previous month's last \
+                      day, shared with the 30th only after a 30-day month).",
             parameters: PARAMS_V229,
             seed_syntax: SEED_SYNTAX,
             config_syntax: Some(CONFIG_SYNTAX),
@@ -265,18 +287,27 @@ fn bad_config(schedule: Schedule, reason: impl Into<String>) -> Error {
 impl PandaBanker {
     fn build(schedule: Schedule, spec: &Spec<'_>) -> Result<Self, Error> {
         let family = format!("{FAMILY_NAME}/{}", schedule.variant());
+        // `--seed` is a label, optionally with the configuration hash a
+        // run printed after it.
+        let (label, label_hash) = match spec.seed {
+            Some(s) => {
+                let (l, h) = parse_label(&family, s)?;
+                (Some(l), h)
+            }
+            None => (None, None),
+        };
         let known_config;
-        let config = match (spec.config, spec.seed) {
+        let config = match (spec.config, &label) {
             (Some(c), _) => c,
-            (None, Some(seed)) => {
+            (None, Some(label)) => {
                 // A seed alone names a known sample.
                 let k = schedule
                     .known()
                     .iter()
-                    .find(|k| k.seed.eq_ignore_ascii_case(seed.trim()))
+                    .find(|k| k.seed.eq_ignore_ascii_case(label))
                     .ok_or_else(|| Error::BadSeed {
                         family: family.clone(),
-                        seed: seed.chars().take(MAX_LABEL_LEN).collect(),
+                        seed: label.clone(),
                         reason: "not the MD5 of a sample whose configuration is known; give \
                                  the sample's configuration with --config"
                             .into(),
@@ -287,22 +318,55 @@ impl PandaBanker {
             }
             (None, None) => return Err(Error::NeedsSeed(family)),
         };
-        check_config_keys(&family, config, CONFIG_KEYS)?;
-        let key_text = config_str(&family, config, "key")?
-            .ok_or_else(|| bad_config(schedule, "'key' (the base64 RSA public key) is missing"))?;
-        let key = decode_key(schedule, key_text)?;
-        let entries = parse_dgaconfigs(schedule, config.get("dgaconfigs"))?;
-        let label = match spec.seed {
-            Some(s) => parse_label(&family, s)?,
-            // No label given: name the configuration by its key.
-            None => {
-                let h = Sha256::digest(&key);
-                format!("key-{}", hex::encode(&h[..4]))
+        let (key, entries) = parse_config(schedule, config)?;
+        let canon = canonical(&key, &entries);
+        // A published configuration prints as its sample's MD5 (or the
+        // same MD5 as the user typed it); anything else carries its hash,
+        // so that a label (even a known MD5) given to another
+        // configuration never prints like it.
+        let published = schedule.known().iter().find(|k| {
+            known_canonical(schedule, k).as_deref() == Some(canon.as_str())
+                && label
+                    .as_deref()
+                    .is_none_or(|l| k.seed.eq_ignore_ascii_case(l))
+        });
+        let printed = match (published, label) {
+            (Some(k), label) => label.unwrap_or_else(|| k.seed.to_string()),
+            (None, label) => {
+                let base = label.unwrap_or_else(|| {
+                    // No label given: name the configuration by its key.
+                    format!("key-{}", hex::encode(&Sha256::digest(&key)[..4]))
+                });
+                format!(
+                    "{base}{CFG_TAG}{}",
+                    hex::encode(&Sha256::digest(canon.as_bytes())[..CFG_HASH_BYTES])
+                )
             }
         };
+        if let Some(h) = label_hash {
+            let ours = printed.split_once(CFG_TAG).map(|(_, h)| h);
+            if ours.is_none_or(|ours| !h.eq_ignore_ascii_case(ours)) {
+                return Err(Error::BadSeed {
+                    family,
+                    seed: spec.seed.unwrap_or_default().chars().take(80).collect(),
+                    reason: match ours {
+                        None => format!(
+                            "the label's configuration hash {h:?} does not match: this is a \
+                             published configuration (give --config with the file the label \
+                             was printed for, or the plain label)"
+                        ),
+                        Some(ours) => format!(
+                            "the label's configuration hash {h:?} does not match this \
+                             configuration's, {ours} (the label was printed for another \
+                             --config)"
+                        ),
+                    },
+                });
+            }
+        }
         Ok(PandaBanker {
             schedule,
-            label,
+            label: printed,
             state: rc4_schedule(&key),
             entries,
         })
@@ -334,6 +398,40 @@ fn rc4_schedule(key: &[u8]) -> [u8; 258] {
         s.swap(i, usize::from(j));
     }
     s
+}
+
+/// The key and the `dgaconfigs` entries of a configuration.
+fn parse_config(schedule: Schedule, config: &Value) -> Result<(Vec<u8>, Vec<Entry>), Error> {
+    let family = format!("{FAMILY_NAME}/{}", schedule.variant());
+    check_config_keys(&family, config, CONFIG_KEYS)?;
+    let key_text = config_str(&family, config, "key")?
+        .ok_or_else(|| bad_config(schedule, "'key' (the base64 RSA public key) is missing"))?;
+    let key = decode_key(schedule, key_text)?;
+    let entries = parse_dgaconfigs(schedule, config.get("dgaconfigs"))?;
+    Ok((key, entries))
+}
+
+/// A configuration in a canonical form, for its hash and for comparing it
+/// with the published ones: the decoded key (so that line breaks or
+/// padding in its base64 do not count) and every entry as the bot uses it
+/// (the suffix lowercased, the path kept). No entry holds a newline.
+fn canonical(key: &[u8], entries: &[Entry]) -> String {
+    let mut c = format!("pandabanker-config-v1\nkey={}\n", hex::encode(key));
+    for e in entries {
+        c.push_str("dgaconfig=");
+        c.push_str(&e.suffix);
+        c.push_str(&e.path);
+        c.push('\n');
+    }
+    c
+}
+
+/// The canonical form of a published configuration (`None` if the table
+/// entry does not parse, which a test rules out).
+fn known_canonical(schedule: Schedule, k: &Known) -> Option<String> {
+    let config: Value = serde_json::from_str(k.config).ok()?;
+    let (key, entries) = parse_config(schedule, &config).ok()?;
+    Some(canonical(&key, &entries))
 }
 
 /// Decodes the base64 key (standard alphabet, padding optional, ASCII
@@ -439,9 +537,14 @@ fn parse_dgaconfigs(schedule: Schedule, v: Option<&Value>) -> Result<Vec<Entry>,
     Ok(entries)
 }
 
-/// A `--seed` label given with a configuration.
-fn parse_label(family: &str, s: &str) -> Result<String, Error> {
+/// A `--seed` label: the label, and the configuration hash after it when
+/// the seed is a label a run printed (`my-sample/cfg-1a2b3c4d`).
+fn parse_label(family: &str, s: &str) -> Result<(String, Option<String>), Error> {
     let t = s.trim();
+    let (t, hash) = match t.split_once(CFG_TAG) {
+        Some((l, h)) => (l, Some(h.to_string())),
+        None => (t, None),
+    };
     if t.is_empty()
         || t.len() > MAX_LABEL_LEN
         || !t
@@ -451,10 +554,13 @@ fn parse_label(family: &str, s: &str) -> Result<String, Error> {
         return Err(Error::BadSeed {
             family: family.to_string(),
             seed: s.chars().take(MAX_LABEL_LEN).collect(),
-            reason: format!("a label is 1-{MAX_LABEL_LEN} letters, digits, '.', '_', ':' or '-'"),
+            reason: format!(
+                "a label is 1-{MAX_LABEL_LEN} letters, digits, '.', '_', ':' or '-' (optionally \
+                 followed by the /cfg-<hash> a run printed)"
+            ),
         });
     }
-    Ok(t.to_string())
+    Ok((t.to_string(), hash))
 }
 
 impl Dga for PandaBanker {
@@ -561,7 +667,8 @@ mod tests {
             assert_eq!(url.split('/').next().unwrap(), name);
             assert!(url.len() > name.len() + 1);
         }
-        assert!(dga.seed().starts_with("key-"));
+        // The published configuration, without a label: its sample's MD5.
+        assert_eq!(dga.seed(), k.seed);
         assert!(urls("nope", &spec, d).is_err());
     }
 
@@ -586,6 +693,118 @@ mod tests {
                 d = d.next_day().unwrap();
             }
         }
+    }
+
+    #[test]
+    fn v229_month_ends_group_as_the_oracle_does() {
+        // dga_version_2.2.9.py with the 2.2.9 sample's key and
+        // "47.com/rcfig.dat" (run with python2 over these dates) changes
+        // names exactly between the groups below: after 31-day months and
+        // February the 1st and 2nd stand alone, after a 30-day month they
+        // share the 30th's names.
+        let dga = known("v2.2.9");
+        let groups: &[&[Date]] = &[
+            &[date!(2017 - 01 - 28), date!(2017 - 01 - 29)],
+            &[date!(2017 - 01 - 30), date!(2017 - 01 - 31)],
+            &[date!(2017 - 02 - 01), date!(2017 - 02 - 02)],
+            &[date!(2017 - 02 - 27), date!(2017 - 02 - 28)],
+            &[date!(2017 - 03 - 01), date!(2017 - 03 - 02)],
+            &[
+                date!(2016 - 02 - 27),
+                date!(2016 - 02 - 28),
+                date!(2016 - 02 - 29),
+            ],
+            &[date!(2016 - 03 - 01), date!(2016 - 03 - 02)],
+            &[date!(2017 - 04 - 28), date!(2017 - 04 - 29)],
+            &[
+                date!(2017 - 04 - 30),
+                date!(2017 - 05 - 01),
+                date!(2017 - 05 - 02),
+            ],
+            &[date!(2017 - 05 - 03), date!(2017 - 05 - 04)],
+        ];
+        let oracle_first = [
+            "2a2f6d426347.com",
+            "5900c95fc547.com",
+            "4f09abf9cc47.com",
+            "16ad33e1c347.com",
+            "d928bf549f47.com",
+            "53db9eab2b47.com",
+            "5a8ce7dd0b47.com",
+            "29991066e847.com",
+            "a57fa78db047.com",
+            "50a709d38547.com",
+        ];
+        let mut keys = std::collections::BTreeSet::new();
+        for (group, want) in groups.iter().zip(oracle_first) {
+            let key = dga.period(group[0]).unwrap();
+            assert!(keys.insert(key), "{}: a period of its own", group[0]);
+            for &d in *group {
+                assert_eq!(dga.period(d), Some(key), "{d}");
+                assert_eq!(gen_for(&*dga, d)[0], want, "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn labels_tell_configurations_apart() {
+        let label = |variant: &str, seed: Option<&str>, cfg: Option<&Value>| {
+            (FAMILY.variant(variant).unwrap().build)(&Spec { seed, config: cfg }).map(|d| d.seed())
+        };
+        let daily: Value = serde_json::from_str(KNOWN_DAILY[0].config).unwrap();
+        let md5 = KNOWN_DAILY[0].seed;
+        // The published configuration: its MD5, however it is selected.
+        assert_eq!(label("daily", Some(md5), None).unwrap(), md5);
+        assert_eq!(label("daily", None, Some(&daily)).unwrap(), md5);
+        assert_eq!(label("daily", Some(md5), Some(&daily)).unwrap(), md5);
+        // Its key with line breaks and without padding is the same key.
+        let mut wrapped = daily.clone();
+        let key = daily["key"].as_str().unwrap();
+        wrapped["key"] = json!(format!(
+            "{}\n{}",
+            &key[..64],
+            key[64..].trim_end_matches('=')
+        ));
+        assert_eq!(label("daily", None, Some(&wrapped)).unwrap(), md5);
+
+        let mut other_entries = daily.clone();
+        other_entries["dgaconfigs"] = json!(["d4.com/rcnfig.dat"]);
+        let mut other_path = daily.clone();
+        other_path["dgaconfigs"][0] = json!("d4.com/other.dat");
+        let mut seen = std::collections::BTreeSet::from([md5.to_string()]);
+        for (seed, cfg) in [
+            // A known MD5 given to another configuration is not that MD5.
+            (Some(md5), &other_entries),
+            (Some("EB414D3972889504AB18CC1E2DF391F9"), &other_path),
+            // Another sample's MD5 with this configuration either.
+            (Some(KNOWN_V229[0].seed), &daily),
+            (Some("my-sample"), &daily),
+            (Some("my-sample"), &other_entries),
+            // Without a label, the same key with other dgaconfigs differs.
+            (None, &other_entries),
+            (None, &other_path),
+        ] {
+            let l = label("daily", seed, Some(cfg)).unwrap();
+            let (base, hash) = l.split_once(CFG_TAG).unwrap_or_else(|| panic!("{l}"));
+            assert_eq!(hash.len(), 2 * CFG_HASH_BYTES, "{l}");
+            assert_eq!(base, seed.unwrap_or(&l[..12]), "{l}");
+            assert!(seen.insert(l.to_ascii_lowercase()), "{l} printed twice");
+            // The printed label is accepted back with its configuration
+            // and refused with another, or none.
+            assert_eq!(label("daily", Some(&l), Some(cfg)).unwrap(), l);
+            let another = if cfg == &daily { &other_path } else { &daily };
+            assert!(matches!(
+                label("daily", Some(&l), Some(another)),
+                Err(Error::BadSeed { .. })
+            ));
+            assert!(matches!(
+                label("daily", Some(&l), None),
+                Err(Error::BadSeed { .. })
+            ));
+        }
+        // The same configuration under v2.2.9 is not its published one.
+        let l = label("v2.2.9", Some(md5), Some(&daily)).unwrap();
+        assert!(l.starts_with(&format!("{md5}{CFG_TAG}")), "{l}");
     }
 
     #[test]
@@ -624,7 +843,7 @@ mod tests {
             config: Some(&cfg),
         };
         let dga = (FAMILY.variant("daily").unwrap().build)(&spec).unwrap();
-        assert_eq!(dga.seed(), "my-sample");
+        assert!(dga.seed().starts_with("my-sample/cfg-"), "{}", dga.seed());
         let n = gen_for(&*dga, date!(2020 - 02 - 29));
         assert_eq!(n.len(), 1);
         assert!(n[0].ends_with("ab.example.com"), "{}", n[0]);

@@ -13,10 +13,14 @@
 //! Nothing reads the date ([`Dga::period`] is `None`). The seed, initial
 //! domain, TLDs and number of steps differ between samples, so they form
 //! a per-sample configuration (`--config`); the four published
-//! configurations are built in and `--seed` alone picks one of them.
+//! configurations are built in and `--seed` alone picks one of them. Any
+//! other configuration is printed as the seed followed by a hash of it
+//! (`oGkS3w3sGGOGG7oc/cfg-1a2b3c4d`), so that two generators never print
+//! the same label.
 
 use crate::{Dga, Error, Family, Known, Spec, Variant, check_config_keys, config_str};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use time::Date;
 
 /// Tinba.
@@ -50,11 +54,14 @@ pub static FAMILY: Family = Family {
             ("period", "none: the same names on every date"),
         ],
         seed_syntax: "the sample's 16-character seed string (e.g. `oGkS3w3sGGOGG7oc`); a published \
-                      seed brings its configuration, another needs --config",
+                      seed brings its configuration, another needs --config. A configuration other \
+                      than a published one is printed as `<seed>/cfg-<8 hex digits of its hash>`, \
+                      which --seed also takes (the hash must then match the configuration)",
         config_syntax: Some(
             "{\"seed\": 16-character string, \"initial\": first domain, \"tlds\": [\"com\", ...], \
-             \"count\": steps}; keys missing from the configuration of a published seed take its \
-             published values",
+             \"count\": steps (0 to 10000)}; keys missing from the configuration of a published \
+             seed take its published values. The initial domain is a DNS name (labels of 1 to 63 \
+             characters, at most 253 in all); a TLD is one label",
         ),
         known: &[
             Known {
@@ -103,11 +110,21 @@ const MAX_DOMAIN: usize = 253;
 const MAX_LABEL: usize = 63;
 /// Caps on a user's configuration, so that a typo cannot ask for millions
 /// of names (the published samples use 1 to 4 TLDs and 100 or 1000 steps).
+/// A generated name is 12 letters, a dot and one TLD label, so it is always
+/// a valid DNS name.
 const MAX_TLDS: usize = 16;
 const MAX_COUNT: u64 = 10_000;
 /// A letter is drawn from 256 running bytes x 256 sum bytes: if none of
-/// these states gives a letter, the sample would loop forever.
+/// these states gives a letter, the sample would loop forever. (An
+/// exhaustive walk of the states for every pair of previous characters
+/// found at most 242 tries and no letter-free cycle, so this only guards.)
 const MAX_TRIES: usize = 256 * 256;
+/// What the printed seed carries after the seed string when the
+/// configuration is not the seed's published one, before 8 hex digits of
+/// its hash.
+const CFG_TAG: &str = "/cfg-";
+/// Bytes of the configuration's SHA-256 printed in the label.
+const CFG_HASH_BYTES: usize = 4;
 /// Configuration keys.
 const KEYS: &[&str] = &["seed", "initial", "tlds", "count"];
 
@@ -127,11 +144,22 @@ fn build(spec: &Spec<'_>) -> Result<Box<dyn Dga>, Error> {
         }
         None => &empty,
     };
-    let seed = match spec.seed {
-        Some(s) => s,
-        None => {
-            config_str("tinba", config, "seed")?.ok_or_else(|| Error::NeedsSeed("tinba".into()))?
-        }
+    // `--seed` takes the seed string, or the label a run printed
+    // (`<seed>/cfg-<hash>`), whose hash must then match the configuration.
+    // The seed is exactly 16 characters (it may contain '/'), so the
+    // label's tail is found by position.
+    let (seed, label_hash) = match spec.seed {
+        Some(s) => match s
+            .get(SEED_LEN..)
+            .and_then(|tail| tail.strip_prefix(CFG_TAG))
+        {
+            Some(h) => (&s[..SEED_LEN], Some(h)),
+            None => (s, None),
+        },
+        None => (
+            config_str("tinba", config, "seed")?.ok_or_else(|| Error::NeedsSeed("tinba".into()))?,
+            None,
+        ),
     };
     let seed_bytes = parse_seed(seed)?;
     // The published configuration of this seed, if any, fills what the
@@ -168,11 +196,61 @@ fn build(spec: &Spec<'_>) -> Result<Box<dyn Dga>, Error> {
         })? as usize,
         None => return Err(missing("count")),
     };
+    // The published configurations are printed as their seed alone; any
+    // other gets its hash, so that two configurations sharing a seed
+    // string never print the same label.
+    let published = known.as_ref().is_some_and(|k| {
+        k.get("initial").and_then(Value::as_str) == Some(initial.as_str())
+            && k.get("count").and_then(Value::as_u64) == Some(count as u64)
+            && k.get("tlds").and_then(Value::as_array).is_some_and(|t| {
+                t.iter()
+                    .map(Value::as_str)
+                    .eq(tlds.iter().map(|t| Some(t.as_str())))
+            })
+    });
+    let cfg_hash = (!published).then(|| config_hash(&initial, &tlds, count));
+    if let Some(h) = label_hash
+        && cfg_hash
+            .as_deref()
+            .is_none_or(|ours| !h.eq_ignore_ascii_case(ours))
+    {
+        return Err(Error::BadSeed {
+            family: "tinba".into(),
+            seed: spec.seed.unwrap_or_default().chars().take(80).collect(),
+            reason: match &cfg_hash {
+                None => format!(
+                    "the label's configuration hash {h:?} does not match: this is the seed's \
+                     published configuration (give --config with the file the label was printed \
+                     for, or the plain seed)"
+                ),
+                Some(ours) => format!(
+                    "the label's configuration hash {h:?} does not match this configuration's, \
+                     {ours} (the label was printed for another --config)"
+                ),
+            },
+        });
+    }
     let domains = chain(&seed_bytes, &initial, &tlds, count)?;
+    let mut label = seed.to_string();
+    if let Some(h) = cfg_hash {
+        label.push_str(CFG_TAG);
+        label.push_str(&h);
+    }
     Ok(Box::new(Tinba {
-        seed: seed.to_string(),
+        seed: label,
         domains,
     }))
+}
+
+/// 8 hex digits of the SHA-256 of a configuration's initial domain (as
+/// given: its case feeds the first step), TLDs and step count, in a
+/// canonical form (none of them can hold a newline or a comma).
+fn config_hash(initial: &str, tlds: &[String], count: usize) -> String {
+    let text = format!(
+        "tinba-config-v1\ninitial={initial}\ntlds={}\ncount={count}\n",
+        tlds.join(",")
+    );
+    hex::encode(&Sha256::digest(text.as_bytes())[..CFG_HASH_BYTES])
 }
 
 fn parse_seed(seed: &str) -> Result<[u8; SEED_LEN], Error> {
@@ -208,11 +286,13 @@ fn parse_initial(s: &str) -> Result<String, Error> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         || !s.contains('.')
-        || s.starts_with('.')
-        || s.ends_with('.')
+        || !s
+            .split('.')
+            .all(|label| (1..=MAX_LABEL).contains(&label.len()))
     {
         return Err(bad_config(format!(
-            "'initial' must be a domain name (letters, digits, hyphens, dots), got '{}'",
+            "'initial' must be a domain name (letters, digits, hyphens; labels of 1 to \
+             {MAX_LABEL} characters between dots), got '{}'",
             s.chars().take(80).collect::<String>()
         )));
     }
@@ -398,7 +478,11 @@ mod tests {
         let cfg = json!({"initial": "abcdefghijklm.com", "tlds": ["com"], "count": 5});
         let dga = build_with(Some("AAAAAAAAAAAAAAAA"), Some(&cfg)).unwrap();
         assert_eq!(names(dga.as_ref()).len(), 6);
-        assert_eq!(dga.seed(), "AAAAAAAAAAAAAAAA");
+        assert!(
+            dga.seed().starts_with("AAAAAAAAAAAAAAAA/cfg-"),
+            "{}",
+            dga.seed()
+        );
         // --seed overrides the configuration's seed.
         let with_seed = json!({"seed": "BBBBBBBBBBBBBBBB", "initial": "abcdefghijklm.com",
                                "tlds": ["com"], "count": 5});
@@ -438,6 +522,12 @@ mod tests {
             json!({"initial": long_initial, "tlds": ["com"], "count": 5}),
             json!({"initial": "abcdefghijklm com", "tlds": ["com"], "count": 5}),
             json!({"initial": "abcdefghijklmcom", "tlds": ["com"], "count": 5}),
+            json!({"initial": "abcdef..ghijklm.com", "tlds": ["com"], "count": 5}),
+            json!({"initial": ".abcdefghijklm.com", "tlds": ["com"], "count": 5}),
+            json!({"initial": "abcdefghijklm.com.", "tlds": ["com"], "count": 5}),
+            json!({"initial": format!("{}.com", "a".repeat(MAX_LABEL + 1)), "tlds": ["com"], "count": 5}),
+            json!({"initial": format!("abcdefghijklm.{}", "b".repeat(MAX_LABEL + 1)), "tlds": ["com"], "count": 5}),
+            json!({"initial": "abcdefghijklm.com", "tlds": ["a".repeat(MAX_LABEL + 1)], "count": 5}),
             json!({"initial": 7, "tlds": ["com"], "count": 5}),
             json!({"initial": "abcdefghijklm.com", "tlds": [], "count": 5}),
             json!({"initial": "abcdefghijklm.com", "tlds": "com", "count": 5}),
@@ -477,5 +567,82 @@ mod tests {
                 assert_eq!(all[0], initial.to_ascii_lowercase());
             }
         }
+    }
+
+    #[test]
+    fn the_longest_accepted_configuration_makes_valid_dns_names() {
+        // Four labels of 63 and dots: 255 characters, too long; 253 fits.
+        let label = "a".repeat(MAX_LABEL);
+        let initial = format!("{label}.{label}.{label}.{}", "b".repeat(61));
+        assert_eq!(initial.len(), MAX_DOMAIN);
+        let cfg = json!({"initial": initial, "tlds": ["c".repeat(MAX_LABEL)], "count": 3});
+        let dga = build_with(Some("AAAAAAAAAAAAAAAA"), Some(&cfg)).unwrap();
+        for n in names(dga.as_ref()) {
+            assert!(n.len() <= MAX_DOMAIN, "{n}");
+            assert!(
+                n.split('.').all(|l| (1..=MAX_LABEL).contains(&l.len())),
+                "{n}"
+            );
+        }
+        let longer = json!({"initial": format!("{initial}b"), "tlds": ["com"], "count": 3});
+        assert!(matches!(
+            build_with(Some("AAAAAAAAAAAAAAAA"), Some(&longer)),
+            Err(Error::BadConfig { .. })
+        ));
+    }
+
+    #[test]
+    fn labels_tell_configurations_apart() {
+        let label = |seed: Option<&str>, cfg: Option<Value>| {
+            build_with(seed, cfg.as_ref()).map(|d| d.seed())
+        };
+        // A published configuration, by its seed or spelt out: the seed.
+        for k in FAMILY.variants[0].known {
+            assert_eq!(label(Some(k.seed), None).unwrap(), k.seed);
+            let cfg: Value = serde_json::from_str(k.config).unwrap();
+            assert_eq!(label(None, Some(cfg)).unwrap(), k.seed);
+        }
+        let mut seen: std::collections::BTreeSet<String> = FAMILY.variants[0]
+            .known
+            .iter()
+            .map(|k| k.seed.to_string())
+            .collect();
+        let seed = "oGkS3w3sGGOGG7oc";
+        for cfg in [
+            json!({"count": 999}),
+            json!({"tlds": ["net"]}),
+            json!({"tlds": ["com", "net"]}),
+            json!({"initial": "ssrgwnrmgrxe.net"}),
+            json!({"initial": "SSRGWNRMGRXE.com"}),
+            json!({"initial": "abcdefghijklm.com", "tlds": ["in"], "count": 1}),
+            json!({"initial": "abcdefghijklm.com", "tlds": ["in"], "count": 2}),
+        ] {
+            let l = label(Some(seed), Some(cfg.clone())).unwrap();
+            assert!(
+                l.starts_with("oGkS3w3sGGOGG7oc/cfg-") && l.len() == 29,
+                "{l}"
+            );
+            assert!(seen.insert(l.clone()), "{cfg}: label {l} already printed");
+            // The printed label is accepted back with its configuration
+            // and gives the same names ...
+            let again = build_with(Some(&l), Some(&cfg)).unwrap();
+            assert_eq!(again.seed(), l);
+            assert_eq!(
+                names(again.as_ref()),
+                names(build_with(Some(seed), Some(&cfg)).unwrap().as_ref())
+            );
+            // ... and refused with another configuration, or none.
+            assert!(matches!(
+                label(Some(&l), Some(json!({"count": 5}))),
+                Err(Error::BadSeed { .. })
+            ));
+            assert!(matches!(label(Some(&l), None), Err(Error::BadSeed { .. })));
+        }
+        // A seed holding '/' still parses, plain and as a label.
+        let odd = "PT/j7%aId*@HpG7U";
+        let cfg = json!({"initial": "abcdefghijklm.com", "tlds": ["com"], "count": 2});
+        let l = label(Some(odd), Some(cfg.clone())).unwrap();
+        assert!(l.starts_with(odd), "{l}");
+        assert_eq!(label(Some(&l), Some(cfg)).unwrap(), l);
     }
 }
