@@ -710,7 +710,14 @@ fn zeek(plan: &Plan, w: &mut Out<'_>, st: &mut WriteStats) -> io::Result<()> {
             st.urls_not_expressible += 1;
             continue;
         }
-        w.s(&zeek_escape(value))
+        let mut value = zeek_escape(value);
+        if value.starts_with('#') {
+            // Zeek's reader takes a line that begins with `#` for a header
+            // or comment (`http://#fields/...` would even be one): the
+            // first `#` is written as the escape Zeek decodes.
+            value.replace_range(..1, "\\x23");
+        }
+        w.s(&value)
             .s("\tIntel::URL\t")
             .s(&zeek_source(o))
             .s("\t")
@@ -1068,6 +1075,7 @@ mod tests {
         b.push_name("listed.example", list, 3, 3);
         b.push_ip("198.51.100.7".parse().unwrap(), 32, list, 4);
         b.push_url("http://evil.example/a\\x0ab\\\\c".into(), list, 5);
+        b.push_url("http://#fields/x".into(), list, 6);
         let intel = b.add_origin(Origin::Intel {
             source: format!("{HOSTILE}.json"),
             label: HOSTILE.into(),
@@ -1117,8 +1125,10 @@ mod tests {
                 }
                 Format::ZeekIntel => {
                     let lines: Vec<&str> = s.lines().collect();
-                    assert_eq!(lines.len(), 6, "{s}");
+                    assert_eq!(lines.len(), 7, "{s}");
                     for l in &lines[1..] {
+                        // A line that begins with `#` is a header to Zeek.
+                        assert!(!l.starts_with('#'), "{l}");
                         let fields: Vec<&str> = l.split('\t').collect();
                         assert_eq!(fields.len(), 4, "{l}");
                         for x in &fields {
@@ -1131,10 +1141,20 @@ mod tests {
                         }
                     }
                     // The text survives: Zeek reads the backslashes back.
-                    let url = lines.iter().find(|l| l.contains("Intel::URL")).unwrap();
+                    let url = lines
+                        .iter()
+                        .find(|l| l.starts_with("evil.example/"))
+                        .unwrap();
                     assert_eq!(
                         zeek_unescape(url.split('\t').next().unwrap()),
                         "evil.example/a\\x0ab\\\\c"
+                    );
+                    // Zeek reads `\x23` back as the `#`.
+                    assert!(
+                        lines
+                            .iter()
+                            .any(|l| l.starts_with("\\x23fields/x\tIntel::URL\t")),
+                        "{s}"
                     );
                     let desc = zeek_unescape(lines[1].split('\t').nth(3).unwrap());
                     assert!(desc.contains("sid:1;\\x0a\\x09"), "{desc}");
