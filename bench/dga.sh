@@ -334,7 +334,9 @@ num() { tr -d '*' <<<"$1"; }
     echo "$INSERTED of the names are DGA domains ($DGA_PERCENT %, mixed case, a fifth under www.);"
     echo "takedown: $COUNTS (at least $INSERTED expected)."
     if [ "$rate" -lt 1000000 ]; then echo "Below the target of 1,000,000 names/s."; else echo "Target of 1,000,000 names/s met."; fi
-    [ "$CONTENDED_RUNS" -gt 0 ] && echo "$CONTENDED_RUNS timed runs were contended (other processes used over 5% of the CPUs)."
+    if [ "$CONTENDED_RUNS" -gt 0 ]; then
+        echo "$CONTENDED_RUNS timed runs were contended (other processes used over 5% of the CPUs)."
+    fi
 } | tee "$WORK/results.md"
 
 if [ "${PROFILE:-0}" = 1 ]; then
