@@ -12,9 +12,8 @@
 //! `www.abcdef.com` finds the DGA domain `abcdef.com` (reported as not
 //! exact).
 
-use crate::{Dga, Error, walk};
+use crate::{Dga, Error};
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use time::Date;
 
 /// No origin follows (end of a chain).
@@ -83,89 +82,62 @@ impl Index {
     /// ([`Error::TooLarge`]) a selection that generates more than
     /// [`MAX_NAMES`] names, before it has used the memory they would take.
     pub fn build(dgas: Vec<Box<dyn Dga>>, from: Date, to: Date) -> Result<Index, Error> {
-        // Each generator is independent: generate them on all cores, then
-        // insert in generator order so the index (and its output order) is
-        // the same whatever the thread timing.
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(dgas.len().max(1));
-        type Periods = Vec<(Option<Date>, Option<Date>, Vec<String>)>;
-        let mut generated: Vec<Periods> = Vec::with_capacity(dgas.len());
-        let count = AtomicU64::new(0);
-        std::thread::scope(|s| {
-            let chunk = dgas.len().div_ceil(threads.max(1)).max(1);
-            let count = &count;
-            let handles: Vec<_> = dgas
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|d| {
-                                let mut periods = Vec::new();
-                                walk(d.as_ref(), from, to, |a, b, names| {
-                                    // Past the limit, stop: the build fails
-                                    // below, without the time or memory.
-                                    let n = names.len() as u64;
-                                    if count.fetch_add(n, Ordering::Relaxed) + n > MAX_NAMES {
-                                        return false;
-                                    }
-                                    periods.push((a, b, std::mem::take(names)));
-                                    true
-                                });
-                                periods
-                            })
-                            .collect::<Vec<Periods>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                // A generator that panics is a bug in this crate, not bad
-                // input: re-raise it rather than return a partial index.
-                generated.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-            }
-        });
-        if count.load(Ordering::Relaxed) > MAX_NAMES {
-            return Err(Error::TooLarge { limit: MAX_NAMES });
-        }
-        let total: usize = generated
-            .iter()
-            .flat_map(|p| p.iter().map(|(_, _, n)| n.len()))
-            .sum();
+        Index::build_with_limit(dgas, from, to, MAX_NAMES)
+    }
+
+    /// As [`Index::build`], with another limit than [`MAX_NAMES`].
+    pub fn build_with_limit(
+        dgas: Vec<Box<dyn Dga>>,
+        from: Date,
+        to: Date,
+        limit: u64,
+    ) -> Result<Index, Error> {
+        // Generated on all cores, inserted here in generator order, so the
+        // index (and its output order) is the same whatever the timing.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut names: FxHashMap<Box<str>, u32> = FxHashMap::default();
-        names.reserve(total);
-        let mut origins: Vec<Origin> = Vec::with_capacity(total);
-        for (k, periods) in generated.into_iter().enumerate() {
+        let mut origins: Vec<Origin> = Vec::new();
+        let mut count = 0u64;
+        let mut too_large = false;
+        crate::generate_ordered(&dgas, from, to, threads, |k, first, last, list| {
+            count += list.len() as u64;
+            if count > limit {
+                // Stop before the memory is spent: the build fails below.
+                too_large = true;
+                return false;
+            }
             let k = k as u32;
-            for (first, last, list) in periods {
-                for name in list {
-                    let head = names.get(name.as_str()).copied();
-                    if let Some(h) = head {
-                        let o = &mut origins[h as usize];
-                        if o.dga == k {
-                            // Generated twice in one period, or again in
-                            // the period right after: one origin.
-                            if o.first == first || o.last == last {
-                                continue;
-                            }
-                            if let (Some(l), Some(f)) = (o.last, first)
-                                && l.next_day() == Some(f)
-                            {
-                                o.last = last;
-                                continue;
-                            }
+            for name in list {
+                let head = names.get(name.as_str()).copied();
+                if let Some(h) = head {
+                    let o = &mut origins[h as usize];
+                    if o.dga == k {
+                        // Generated twice in one period, or again in
+                        // the period right after: one origin.
+                        if o.first == first || o.last == last {
+                            continue;
+                        }
+                        if let (Some(l), Some(f)) = (o.last, first)
+                            && l.next_day() == Some(f)
+                        {
+                            o.last = last;
+                            continue;
                         }
                     }
-                    let idx = origins.len() as u32;
-                    origins.push(Origin {
-                        dga: k,
-                        first,
-                        last,
-                        next: head.unwrap_or(NONE),
-                    });
-                    names.insert(name.into_boxed_str(), idx);
                 }
+                let idx = origins.len() as u32;
+                origins.push(Origin {
+                    dga: k,
+                    first,
+                    last,
+                    next: head.unwrap_or(NONE),
+                });
+                names.insert(name.into_boxed_str(), idx);
             }
+            true
+        });
+        if too_large {
+            return Err(Error::TooLarge { limit });
         }
         Ok(Index {
             dgas,
@@ -343,7 +315,7 @@ mod tests {
     #[test]
     fn a_selection_past_the_limit_is_refused() {
         // 3 names a period, one period per 3 days: 20 years of it is
-        // far below the limit; a window of two million years is not.
+        // far below the limit; one name more than the limit is refused.
         let ok = Index::build(
             vec![Box::new(Every3)],
             date!(2000 - 01 - 01),
@@ -366,14 +338,13 @@ mod tests {
             }
             fn generate(&self, d: Date, out: &mut Vec<String>) {
                 let k = day_number(d);
-                out.extend((0..100_000).map(|i| format!("{k}-{i}.test")));
+                out.extend((0..100).map(|i| format!("{k}-{i}.test")));
             }
         }
-        let e = Index::build(
-            vec![Box::new(Lots)],
-            date!(2000 - 01 - 01),
-            date!(2001 - 12 - 31),
-        );
-        assert!(matches!(e, Err(Error::TooLarge { .. })));
+        let (from, to) = (date!(2000 - 01 - 01), date!(2000 - 12 - 31));
+        let e = Index::build_with_limit(vec![Box::new(Lots)], from, to, 36_600);
+        assert!(e.is_ok(), "366 days x 100 names is the limit");
+        let e = Index::build_with_limit(vec![Box::new(Lots)], from, to, 36_599);
+        assert!(matches!(e, Err(Error::TooLarge { limit: 36_599 })));
     }
 }

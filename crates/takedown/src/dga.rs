@@ -285,44 +285,54 @@ fn date_value(d: Option<Date>) -> Value {
 fn generate(a: GenArgs) -> anyhow::Result<u8> {
     check_window(a.from, a.to)?;
     let dgas = generators(&a.select)?;
+    // What every JSON line of a generator repeats, serialised once.
+    let prefixes: Vec<String> = dgas
+        .iter()
+        .map(|d| {
+            format!(
+                "{{\"family\":{},\"variant\":{},\"seed\":{}",
+                Value::from(d.family()),
+                Value::from(d.variant()),
+                Value::from(d.seed())
+            )
+        })
+        .collect();
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut seen = rustc_hash::FxHashSet::default();
-    for d in &dgas {
-        let seed = d.seed();
-        let mut err = None;
-        takedown_dga::window(d.as_ref(), a.from, a.to, |first, last, names| {
-            if err.is_some() {
-                return;
+    let mut err = None;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    takedown_dga::generate_ordered(&dgas, a.from, a.to, threads, |k, first, last, names| {
+        let dates = format!(
+            ",\"date\":{},\"until\":{},\"domain\":",
+            date_value(first),
+            date_value(last)
+        );
+        for n in names {
+            if a.unique && !seen.insert(n.clone()) {
+                continue;
             }
-            for n in names {
-                if a.unique && !seen.insert(n.clone()) {
-                    continue;
+            let r = match a.format {
+                OutFormat::Text => writeln!(out, "{n}"),
+                OutFormat::Json => {
+                    // Names are generated, but a configuration may hold
+                    // any TLD text: serialise them as JSON strings.
+                    out.write_all(prefixes[k].as_bytes())
+                        .and_then(|_| out.write_all(dates.as_bytes()))
+                        .and_then(|_| {
+                            serde_json::to_writer(&mut out, &n).map_err(std::io::Error::from)
+                        })
+                        .and_then(|_| out.write_all(b"}\n"))
                 }
-                let r = match a.format {
-                    OutFormat::Text => writeln!(out, "{n}"),
-                    OutFormat::Json => {
-                        let v = json!({
-                            "family": d.family(),
-                            "variant": d.variant(),
-                            "seed": seed,
-                            "date": date_value(first),
-                            "until": date_value(last),
-                            "domain": n,
-                        });
-                        serde_json::to_writer(&mut out, &v)
-                            .map_err(std::io::Error::from)
-                            .and_then(|_| out.write_all(b"\n"))
-                    }
-                };
-                if let Err(e) = r {
-                    err = Some(e);
-                    return;
-                }
+            };
+            if let Err(e) = r {
+                err = Some(e);
+                return false;
             }
-        });
-        if let Some(e) = err {
-            return Err(e.into());
         }
+        true
+    });
+    if let Some(e) = err {
+        return Err(e.into());
     }
     out.flush()?;
     Ok(0)
