@@ -395,7 +395,27 @@ pub fn generate_ordered(
     threads: usize,
     mut each: impl FnMut(usize, Option<Date>, Option<Date>, Vec<String>) -> bool,
 ) {
-    type Periods = Vec<(Option<Date>, Option<Date>, Vec<String>)>;
+    generate_ordered_map(
+        dgas,
+        from,
+        to,
+        threads,
+        |_, f, l, names| (f, l, names),
+        |k, (f, l, names)| each(k, f, l, names),
+    )
+}
+
+/// As [`generate_ordered`], with `map` applied to each period on the
+/// generating threads (formatting output there, say), and `each` given
+/// its results in order on the calling thread.
+pub fn generate_ordered_map<T: Send>(
+    dgas: &[Box<dyn Dga>],
+    from: Date,
+    to: Date,
+    threads: usize,
+    map: impl Fn(usize, Option<Date>, Option<Date>, Vec<String>) -> T + Sync,
+    mut each: impl FnMut(usize, T) -> bool,
+) {
     if from > to {
         return;
     }
@@ -426,11 +446,11 @@ pub fn generate_ordered(
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Periods)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<T>)>();
     std::thread::scope(|s| {
         for _ in 0..threads.clamp(1, jobs.len().max(1)) {
             let tx = tx.clone();
-            let (jobs, next, stop) = (&jobs, &next, &stop);
+            let (jobs, next, stop, map) = (&jobs, &next, &stop, &map);
             s.spawn(move || {
                 use std::sync::atomic::Ordering::Relaxed;
                 while !stop.load(Relaxed) {
@@ -438,12 +458,12 @@ pub fn generate_ordered(
                     let Some(&(k, a, b)) = jobs.get(j) else {
                         return;
                     };
-                    let mut periods = Vec::new();
+                    let mut done = Vec::new();
                     walk(dgas[k].as_ref(), a, b, |f, l, names| {
-                        periods.push((f, l, std::mem::take(names)));
+                        done.push(map(k, f, l, std::mem::take(names)));
                         true
                     });
-                    if tx.send((j, periods)).is_err() {
+                    if tx.send((j, done)).is_err() {
                         return;
                     }
                 }
@@ -453,12 +473,12 @@ pub fn generate_ordered(
         // Jobs finish out of order; hold the early ones until their turn.
         let mut pending = std::collections::BTreeMap::new();
         let mut want = 0usize;
-        'recv: for (j, periods) in rx.iter() {
-            pending.insert(j, periods);
-            while let Some(periods) = pending.remove(&want) {
+        'recv: for (j, done) in rx.iter() {
+            pending.insert(j, done);
+            while let Some(done) = pending.remove(&want) {
                 let k = jobs[want].0;
-                for (f, l, names) in periods {
-                    if !each(k, f, l, names) {
+                for t in done {
+                    if !each(k, t) {
                         stop.store(true, std::sync::atomic::Ordering::Relaxed);
                         break 'recv;
                     }

@@ -301,41 +301,100 @@ fn generate(a: GenArgs) -> anyhow::Result<u8> {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut err = None;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    takedown_dga::generate_ordered(&dgas, a.from, a.to, threads, |k, first, last, names| {
-        let dates = format!(
-            ",\"date\":{},\"until\":{},\"domain\":",
-            date_value(first),
-            date_value(last)
-        );
-        for n in names {
-            if a.unique && !seen.insert(n.clone()) {
-                continue;
-            }
-            let r = match a.format {
-                OutFormat::Text => writeln!(out, "{n}"),
-                OutFormat::Json => {
-                    // Names are generated, but a configuration may hold
-                    // any TLD text: serialise them as JSON strings.
-                    out.write_all(prefixes[k].as_bytes())
-                        .and_then(|_| out.write_all(dates.as_bytes()))
-                        .and_then(|_| {
-                            serde_json::to_writer(&mut out, &n).map_err(std::io::Error::from)
-                        })
-                        .and_then(|_| out.write_all(b"}\n"))
-                }
-            };
-            if let Err(e) = r {
-                err = Some(e);
-                return false;
-            }
+    let json = a.format == OutFormat::Json;
+    // Each period is formatted on the thread that generated it; this
+    // thread only writes (and, for --unique, drops the names seen).
+    let format = |k: usize, first, last, names: Vec<String>| {
+        let mut buf = Vec::with_capacity(names.iter().map(|n| n.len() + 1).sum::<usize>());
+        let dates = json.then(|| {
+            format!(
+                ",\"date\":{},\"until\":{},\"domain\":",
+                date_value(first),
+                date_value(last)
+            )
+        });
+        for n in &names {
+            line(
+                &mut buf,
+                prefixes.get(k).map(String::as_str),
+                dates.as_deref(),
+                n,
+            );
         }
-        true
-    });
+        buf
+    };
+    takedown_dga::generate_ordered_map(
+        &dgas,
+        a.from,
+        a.to,
+        threads,
+        |k, first, last, names| {
+            if a.unique {
+                // Formatted after the names are filtered, below.
+                let dates = json.then(|| (first, last));
+                (Vec::new(), names, dates)
+            } else {
+                (format(k, first, last, names), Vec::new(), None)
+            }
+        },
+        |k, (buf, names, dates)| {
+            let r = if a.unique {
+                let mut b = Vec::new();
+                let d = dates.map(|(f, l)| {
+                    format!(
+                        ",\"date\":{},\"until\":{},\"domain\":",
+                        date_value(f),
+                        date_value(l)
+                    )
+                });
+                for n in names {
+                    if !seen.contains(n.as_str()) {
+                        line(
+                            &mut b,
+                            prefixes.get(k).map(String::as_str),
+                            d.as_deref(),
+                            &n,
+                        );
+                        seen.insert(n);
+                    }
+                }
+                out.write_all(&b)
+            } else {
+                out.write_all(&buf)
+            };
+            match r {
+                Ok(()) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            }
+        },
+    );
     if let Some(e) = err {
         return Err(e.into());
     }
     out.flush()?;
     Ok(0)
+}
+
+/// Appends one output line of `gen`: the name alone, or (with the
+/// generator's JSON prefix and the period's dates) a JSON object.
+fn line(buf: &mut Vec<u8>, prefix: Option<&str>, dates: Option<&str>, name: &str) {
+    match (prefix, dates) {
+        (Some(p), Some(d)) => {
+            buf.extend_from_slice(p.as_bytes());
+            buf.extend_from_slice(d.as_bytes());
+            // Names are generated, but a configuration may hold any TLD
+            // text: written as a JSON string.
+            let _ = serde_json::to_writer(&mut *buf, name);
+            buf.extend_from_slice(b"}\n");
+        }
+        _ => {
+            buf.extend_from_slice(name.as_bytes());
+            buf.push(b'\n');
+        }
+    }
 }
 
 fn lookup(a: MatchArgs) -> anyhow::Result<u8> {
