@@ -331,7 +331,7 @@ fn generate(a: GenArgs) -> anyhow::Result<u8> {
         |k, first, last, names| {
             if a.unique {
                 // Formatted after the names are filtered, below.
-                let dates = json.then(|| (first, last));
+                let dates = json.then_some((first, last));
                 (Vec::new(), names, dates)
             } else {
                 (format(k, first, last, names), Vec::new(), None)
