@@ -46,13 +46,14 @@
 # Dependencies: bash, coreutils, python3 (3.9+), python2 (2.7), gcc, cargo
 # (unless SKIP_BUILD=1), git (only to extract the oracles, below).
 #
-# Oracles: git directories or clones of the two repositories; extract the
-# parts the drivers run (the commits the vectors were made from):
+# Oracles: clones of github.com/baderj/domain_generation_algorithms and
+# github.com/tildedennis/malware; extract the parts the drivers run (the
+# commits the vectors were made from):
 #   mkdir -p /tmp/oracle-baderj /tmp/oracle-panda
-#   git -C /work/.mirror/baderj+domain_generation_algorithms/repo archive \
+#   git -C domain_generation_algorithms archive \
 #     09961a14f4ab72837b9139470271a4fbf767f565 nymaim nymaim2 shiotob tinba vawtrak \
 #     qakbot ranbyus corebot gozi newgoz | tar -x -C /tmp/oracle-baderj
-#   git -C /work/.mirror/tildedennis+malware/repo archive HEAD panda_banker \
+#   git -C malware archive HEAD panda_banker \
 #     | tar -x -C /tmp/oracle-panda
 #
 # Reproduce (from the repository root; ~3 minutes on 2 cores plus the build,
