@@ -41,8 +41,17 @@ fn list_names_every_family_its_sources_and_the_families_without_a_dga() {
     let fams = v["families"].as_array().unwrap();
     let names: BTreeSet<&str> = fams.iter().map(|f| f["family"].as_str().unwrap()).collect();
     for want in [
-        "nymaim", "shiotob", "tinba", "vawtrak", "qakbot", "ranbyus", "corebot", "gozi", "newgoz",
-        "matsnu", "pandabanker",
+        "nymaim",
+        "shiotob",
+        "tinba",
+        "vawtrak",
+        "qakbot",
+        "ranbyus",
+        "corebot",
+        "gozi",
+        "newgoz",
+        "matsnu",
+        "pandabanker",
     ] {
         assert!(names.contains(want), "{want} missing from dga list");
     }
@@ -102,7 +111,10 @@ fn gen_and_match_agree_over_every_family() {
             .push(v);
     }
     let implemented = takedown_families();
-    assert_eq!(families, implemented, "gen --family all covers every implemented family");
+    assert_eq!(
+        families, implemented,
+        "gen --family all covers every implemented family"
+    );
     assert!(expect.len() > 1000, "only {} domains", expect.len());
 
     // Feed them back, some in upper case, some with a trailing dot, some
@@ -129,7 +141,11 @@ fn gen_and_match_agree_over_every_family() {
             .or_default()
             .push(v);
     }
-    assert_eq!(got.len(), expect.len(), "every generated domain is found, nothing else");
+    assert_eq!(
+        got.len(),
+        expect.len(),
+        "every generated domain is found, nothing else"
+    );
     for (d, gens) in &expect {
         let matches = &got[d];
         for g in gens {
@@ -158,7 +174,12 @@ fn gen_and_match_agree_over_every_family() {
     let mut args = vec!["dga", "match", "--exact", &sub];
     args.extend(window);
     let o = takedown(&args, None);
-    assert_eq!(o.status.code(), Some(1), "no match is exit 1: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "no match is exit 1: {}",
+        stderr(&o)
+    );
     assert!(o.stdout.is_empty());
 }
 
@@ -191,40 +212,106 @@ fn bad_input_is_refused_with_a_clear_message() {
     std::fs::write(&huge, vec![b' '; 2 << 20]).unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec!["gen", "--family", "nosuchfamily", "--from", "2016-01-01", "--to", "2016-01-02"],
+            vec![
+                "gen",
+                "--family",
+                "nosuchfamily",
+                "--from",
+                "2016-01-01",
+                "--to",
+                "2016-01-02",
+            ],
             "unknown DGA family 'nosuchfamily'",
         ),
         (
-            vec!["gen", "--family", "nymaim", "--from", "2016-02-01", "--to", "2016-01-01"],
+            vec![
+                "gen",
+                "--family",
+                "nymaim",
+                "--from",
+                "2016-02-01",
+                "--to",
+                "2016-01-01",
+            ],
             "is after --to",
         ),
         (
-            vec!["gen", "--family", "nymaim", "--from", "1990-01-01", "--to", "2030-01-01"],
+            vec![
+                "gen",
+                "--family",
+                "nymaim",
+                "--from",
+                "1990-01-01",
+                "--to",
+                "2030-01-01",
+            ],
             "at most",
         ),
         (
-            vec!["gen", "--family", "nymaim", "--from", "2016-02-30", "--to", "2016-03-01"],
+            vec![
+                "gen",
+                "--family",
+                "nymaim",
+                "--from",
+                "2016-02-30",
+                "--to",
+                "2016-03-01",
+            ],
             "not a date",
         ),
         (
-            vec!["gen", "--family", "qakbot", "--seed", "zz-not-hex", "--from", "2016-01-01", "--to", "2016-01-02"],
+            vec![
+                "gen",
+                "--family",
+                "qakbot",
+                "--seed",
+                "zz-not-hex",
+                "--from",
+                "2016-01-01",
+                "--to",
+                "2016-01-02",
+            ],
             "invalid seed",
         ),
         (
-            vec!["gen", "--family", "all", "--seed", "1", "--from", "2016-01-01", "--to", "2016-01-02"],
+            vec![
+                "gen",
+                "--family",
+                "all",
+                "--seed",
+                "1",
+                "--from",
+                "2016-01-01",
+                "--to",
+                "2016-01-02",
+            ],
             "applies to one family",
         ),
         (
             vec![
-                "gen", "--family", "pandabanker", "--config", bad_json.to_str().unwrap(), "--from",
-                "2016-01-01", "--to", "2016-01-02",
+                "gen",
+                "--family",
+                "pandabanker",
+                "--config",
+                bad_json.to_str().unwrap(),
+                "--from",
+                "2016-01-01",
+                "--to",
+                "2016-01-02",
             ],
             "not JSON",
         ),
         (
             vec![
-                "gen", "--family", "pandabanker", "--config", huge.to_str().unwrap(), "--from",
-                "2016-01-01", "--to", "2016-01-02",
+                "gen",
+                "--family",
+                "pandabanker",
+                "--config",
+                huge.to_str().unwrap(),
+                "--from",
+                "2016-01-01",
+                "--to",
+                "2016-01-02",
             ],
             "larger than 1 MiB",
         ),
@@ -234,7 +321,11 @@ fn bad_input_is_refused_with_a_clear_message() {
         full.extend(args.iter().copied());
         let o = takedown(&full, None);
         assert_eq!(o.status.code(), Some(2), "{full:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains(want), "{full:?}: wanted '{want}' in {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{full:?}: wanted '{want}' in {}",
+            stderr(&o)
+        );
     }
     // Hostile lines on stdin: not UTF-8, overlong, control characters:
     // skipped or unmatched, never a crash.
@@ -244,9 +335,21 @@ fn bad_input_is_refused_with_a_clear_message() {
     input.extend_from_slice(b"\n\x01\x02.com\n");
     input.extend_from_slice(format!("{}.com\n", "b".repeat(300)).as_bytes());
     let o = takedown(
-        &["dga", "match", "--from", "2016-01-01", "--to", "2016-01-10", "-"],
+        &[
+            "dga",
+            "match",
+            "--from",
+            "2016-01-01",
+            "--to",
+            "2016-01-10",
+            "-",
+        ],
         Some(&input),
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("2 input lines skipped"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 input lines skipped"),
+        "{}",
+        stderr(&o)
+    );
 }
