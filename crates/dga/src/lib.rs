@@ -599,6 +599,61 @@ pub fn parse_hex_u32(family: &str, seed: &str) -> Result<u32, Error> {
     })
 }
 
+/// What the families' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::Dga;
+    use std::collections::HashMap;
+    use time::Date;
+
+    /// The names `dga` generates for `d`.
+    pub(crate) fn names(dga: &dyn Dga, d: Date) -> Vec<String> {
+        let mut out = Vec::new();
+        dga.generate(d, &mut out);
+        out
+    }
+
+    /// Over `from..=to`, dates with the same period key give the same
+    /// names (generating twice gives the same names too), and a new key
+    /// gives new names: different from the day before's, or, with
+    /// `every_key_distinct`, from those of every other key in the range
+    /// (not so for DGAs whose seed is a sum of the date's parts, which
+    /// repeat names on dates far apart). Returns the number of periods.
+    pub(crate) fn check_periods(
+        dga: &dyn Dga,
+        from: Date,
+        to: Date,
+        every_key_distinct: bool,
+    ) -> usize {
+        let mut seen: HashMap<i64, Vec<String>> = HashMap::new();
+        let mut by_names: HashMap<Vec<String>, i64> = HashMap::new();
+        let mut prev: Option<(i64, Vec<String>)> = None;
+        let mut d = from;
+        while d <= to {
+            let key = dga.period(d).expect("a dated DGA");
+            let got = names(dga, d);
+            assert_eq!(got, names(dga, d), "{d}: generated twice, other names");
+            if let Some(prior) = seen.get(&key) {
+                assert_eq!(prior, &got, "{d}: same key {key}, other names");
+            } else {
+                if let Some((k, p)) = &prev {
+                    assert_ne!(p, &got, "{d}: key {key} after {k}, same names");
+                }
+                if every_key_distinct {
+                    if let Some(k) = by_names.get(&got) {
+                        panic!("{d}: keys {k} and {key} give the same names");
+                    }
+                    by_names.insert(got.clone(), key);
+                }
+                seen.insert(key, got.clone());
+            }
+            prev = Some((key, got));
+            d = d.next_day().expect("a date before the end of time");
+        }
+        seen.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,23 +145,15 @@ mod tests {
     #[test]
     fn same_period_same_list_and_a_new_list_every_day() {
         let dga = build_seed("1DBA8930").unwrap();
-        let mut day = date!(2015 - 01 - 01);
-        let mut prev: Option<Vec<String>> = None;
-        while day <= date!(2018 - 12 - 31) {
-            let mut a = Vec::new();
-            dga.generate(day, &mut a);
-            assert_eq!(a.len(), DOMAINS);
-            // Generating again for the same key gives the same list.
-            let mut b = Vec::new();
-            dga.generate(day, &mut b);
-            assert_eq!(a, b);
-            if let Some(p) = &prev {
-                assert_ne!(p, &a, "{day}: same list as the day before");
-            }
-            assert_eq!(dga.period(day), Some(day_number(day)));
-            prev = Some(a);
-            day = day.next_day().unwrap();
-        }
+        let (from, to) = (date!(2015 - 01 - 01), date!(2018 - 12 - 31));
+        let periods = crate::testing::check_periods(&*dga, from, to, false);
+        assert_eq!(
+            periods as i64,
+            (to - from).whole_days() + 1,
+            "a new list every day"
+        );
+        assert_eq!(dga.period(to), Some(day_number(to)));
+        assert_eq!(crate::testing::names(&*dga, to).len(), DOMAINS);
     }
 
     #[test]
