@@ -485,18 +485,9 @@ fn read_stdin<'a>(
             return Ok(());
         }
         if line.len() > MAX_LINE && line.last() != Some(&b'\n') {
-            // Skip the rest of the overlong line.
+            // Skip the rest of the overlong line, without keeping it.
             stats.skipped += 1;
-            let mut sink = Vec::new();
-            loop {
-                sink.clear();
-                let m = (&mut r)
-                    .take(MAX_LINE as u64)
-                    .read_until(b'\n', &mut sink)?;
-                if m == 0 || sink.last() == Some(&b'\n') {
-                    break;
-                }
-            }
+            r.skip_until(b'\n').context("reading standard input")?;
             continue;
         }
         let Ok(text) = std::str::from_utf8(&line) else {
