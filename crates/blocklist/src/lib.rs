@@ -295,6 +295,19 @@ pub enum Error {
     TooMany,
 }
 
+/// What a [`Builder`] collected ([`Builder::into_parts`]).
+#[derive(Debug, Default)]
+pub struct Parts {
+    /// Where entries came from (their `origin` indexes this).
+    pub origins: Vec<Origin>,
+    /// Names (sort keys; [`Entry::name`] gives the name).
+    pub names: Vec<Entry>,
+    /// Addresses and CIDR blocks.
+    pub ips: Vec<IpEntry>,
+    /// URLs.
+    pub urls: Vec<UrlEntry>,
+}
+
 /// Collects names, addresses and URLs from sources and DGA windows.
 #[derive(Debug, Default)]
 pub struct Builder {
@@ -358,6 +371,18 @@ impl Builder {
         }
         self.urls.push(UrlEntry { url, origin, line });
         true
+    }
+
+    /// Everything collected, as it is (not sorted, duplicates kept): for
+    /// consumers that index the indicators their own way (the hunt's
+    /// matcher) instead of printing a blocklist.
+    pub fn into_parts(self) -> Parts {
+        Parts {
+            origins: self.origins,
+            names: self.names,
+            ips: self.ips,
+            urls: self.urls,
+        }
     }
 
     /// Adds every domain `dga` generates from `from` to `to` (UTC days,

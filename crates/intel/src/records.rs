@@ -137,6 +137,113 @@ impl FindingRecord {
     }
 }
 
+/// What a sighting is a sighting of (schema: `sighting.indicator`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SightedIndicator {
+    /// `domain`, `ipv4`, `ipv6`, `url` (an indicator of a source), or
+    /// `dga` (a DGA family's generated names; see
+    /// [`SightingRecord::dga`]).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The indicator's value as the source lists it (a domain, an
+    /// address or CIDR block, a URL); for `dga`, `FAMILY[/VARIANT]` and
+    /// `:SEED` when the family has seeds.
+    pub value: String,
+    /// The source file or feed it came from (empty for `dga`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// Its line in a plain list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Its label: the STIX indicator's name, the MISP comment, the
+    /// comment above it in a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Its malware family, when the source says (always for `dga`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// Its STIX id or MISP attribute uuid, when it came from one (the
+    /// exports then sight the partner's own object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+}
+
+/// The DGA behind a `dga` sighting (schema: `sighting.dga`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SightedDga {
+    /// The family.
+    pub family: String,
+    /// The variant, empty when the family has one.
+    #[serde(default)]
+    pub variant: String,
+    /// The seed as `--dga FAMILY:SEED` takes it (empty when the family
+    /// has none).
+    #[serde(default)]
+    pub seed: String,
+    /// The first and last dates (YYYY-MM-DD, UTC) the sighted names are
+    /// generated for; absent for families whose names do not depend on
+    /// the date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_date: Option<String>,
+    /// See `first_date`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_date: Option<String>,
+}
+
+/// One log line or packet behind a sighting (schema: `sighting.samples`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SightingSample {
+    /// The log or capture.
+    pub file: String,
+    /// Its line (text logs) or packet number (captures), from 1.
+    pub line: u64,
+    /// `dns`, `http`, `tls`, `flow`.
+    pub kind: String,
+    /// What matched there: the name, the address, the URL.
+    pub value: String,
+}
+
+/// A sighting (schema: `sighting`): one client seen using one indicator,
+/// or the names of one DGA, in network logs and captures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SightingRecord {
+    /// The client that asked or connected; `None` when the log does not
+    /// say (passive DNS, replies logged without their query).
+    #[serde(default)]
+    pub client: Option<String>,
+    /// What was sighted.
+    pub indicator: SightedIndicator,
+    /// The DGA, for `dga` sightings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dga: Option<SightedDga>,
+    /// The distinct values that matched (names, addresses, URLs), sorted,
+    /// at most [`MAX_SIGHTING_VALUES`].
+    #[serde(default)]
+    pub matched: Vec<String>,
+    /// How many distinct values matched (may exceed `matched.len()`).
+    #[serde(default)]
+    pub matched_count: u64,
+    /// First event time (RFC 3339, UTC), when the logs have times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// Last event time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// Events.
+    pub count: u64,
+    /// The event kinds seen (`dns`, `http`, `tls`, `flow`), sorted.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// The first events, at most [`MAX_SIGHTING_SAMPLES`], in input order.
+    #[serde(default)]
+    pub samples: Vec<SightingSample>,
+}
+
+/// Most distinct matched values a sighting lists.
+pub const MAX_SIGHTING_VALUES: usize = 20;
+/// Most samples a sighting lists.
+pub const MAX_SIGHTING_SAMPLES: usize = 5;
+
 /// A signature file the run loaded (summary `signatures`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceRecord {
