@@ -132,14 +132,14 @@ fn parse_date(s: &str) -> Result<Date, String> {
 
 /// Prints diagnostics on stderr, buffered (a million bad lines are a
 /// million messages), and counts them.
-struct Messages {
+pub(crate) struct Messages {
     err: BufWriter<std::io::Stderr>,
     errors: u64,
     warnings: u64,
 }
 
 impl Messages {
-    fn new() -> Messages {
+    pub(crate) fn new() -> Messages {
         Messages {
             err: BufWriter::with_capacity(1 << 16, std::io::stderr()),
             errors: 0,
@@ -147,7 +147,7 @@ impl Messages {
         }
     }
 
-    fn diag(&mut self, d: Diagnostic) {
+    pub(crate) fn diag(&mut self, d: Diagnostic) {
         let level = match d.level {
             Level::Error => {
                 self.errors += 1;
@@ -166,13 +166,34 @@ impl Messages {
         );
     }
 
-    fn say(&mut self, s: &str) {
+    pub(crate) fn say(&mut self, s: &str) {
         let _ = writeln!(self.err, "takedown: {s}");
     }
 
-    fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         let _ = self.err.flush();
     }
+}
+
+/// The DGA window of `--from` and `--to`, checked (in order, not longer
+/// than [`MAX_WINDOW_DAYS`]).
+pub(crate) fn check_window(
+    from: Option<Date>,
+    to: Option<Date>,
+) -> anyhow::Result<Option<(Date, Date)>> {
+    Ok(match (from, to) {
+        (Some(from), Some(to)) => {
+            if from > to {
+                bail!("--from {from} is after --to {to}");
+            }
+            let days = (to - from).whole_days() + 1;
+            if days > MAX_WINDOW_DAYS {
+                bail!("a DGA window of {days} days is longer than the {MAX_WINDOW_DAYS} accepted");
+            }
+            Some((from, to))
+        }
+        _ => None,
+    })
 }
 
 /// Runs `takedown blocklist`.
@@ -199,19 +220,7 @@ pub fn run(a: BlocklistArgs) -> anyhow::Result<u8> {
     {
         bail!("--dataset-name: letters, digits, '-' and '_' only");
     }
-    let window = match (a.from, a.to) {
-        (Some(from), Some(to)) => {
-            if from > to {
-                bail!("--from {from} is after --to {to}");
-            }
-            let days = (to - from).whole_days() + 1;
-            if days > MAX_WINDOW_DAYS {
-                bail!("a DGA window of {days} days is longer than the {MAX_WINDOW_DAYS} accepted");
-            }
-            Some((from, to))
-        }
-        _ => None,
-    };
+    let window = check_window(a.from, a.to)?;
     let mut msg = Messages::new();
     let result = build(&a, window, &mut msg);
     msg.flush();
@@ -260,62 +269,11 @@ fn build(
             st.rejected
         ));
     }
-    let mut b = Builder::new();
-    let mut totals = SourceStats::default();
-    let now = time::OffsetDateTime::now_utc();
-    let mut stdin_used = false;
-    for path in &a.sources {
-        let st = if path.as_os_str() == "-" {
-            if std::mem::replace(&mut stdin_used, true) {
-                bail!("standard input (`-`) can be given once");
-            }
-            b.read_list(std::io::stdin().lock(), "stdin", &mut |d| msg.diag(d))
-        } else {
-            b.read_path(path, now, &mut |d| msg.diag(d))
-        }
-        .map_err(|e| anyhow::anyhow!(for_terminal(&e.to_string())))?;
-        msg.say(&format!(
-            "{}: {} read: {} names, {} addresses, {} URLs; {} rejected, {} ignored (not network indicators), {} skipped by the reader, {} possible homographs",
-            path_for_terminal(path),
-            st.read,
-            st.names,
-            st.ips,
-            st.urls,
-            st.rejected,
-            st.ignored,
-            st.skipped,
-            st.homographs
-        ));
-        totals.add(&st);
-    }
-    if let Some((from, to)) = window {
-        let mut gens = 0usize;
-        for spec in &a.dga {
-            let dgas = takedown_dga::select(spec, None, None)
-                .map_err(|e| anyhow::anyhow!("--dga {}: {e}", for_terminal(spec)))?;
-            if dgas.is_empty() {
-                msg.say(&format!(
-                    "warning: --dga {}: no generator (no known seed, or the family is not implemented; see `takedown dga list`)",
-                    for_terminal(spec)
-                ));
-            }
-            for dga in &dgas {
-                b.add_dga(dga.as_ref(), from, to, &mut |d| msg.diag(d))
-                    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-            }
-            gens += dgas.len();
-        }
-        msg.say(&format!(
-            "DGA: {gens} generators, {} names from {} to {}",
-            b.dga_names,
-            takedown_dga::format_date(from),
-            takedown_dga::format_date(to)
-        ));
-        if a.allow.is_empty() {
-            msg.say(
-                "warning: DGA names were not checked for collisions with real sites (no --allow list given)",
-            );
-        }
+    let (b, totals) = read_indicators(&a.sources, &a.dga, window, msg)?;
+    if window.is_some() && a.allow.is_empty() {
+        msg.say(
+            "warning: DGA names were not checked for collisions with real sites (no --allow list given)",
+        );
     }
     let plan = b.finish(&allow, a.accept_collisions);
     let mut report = match &a.report {
@@ -371,6 +329,70 @@ fn build(
         s.url_duplicates
     ));
     Ok((plan, totals))
+}
+
+/// Reads the indicator sources (`-s`) and generates the DGA windows
+/// (`--dga` over `window`) into a builder, reporting each source on
+/// stderr: what `takedown blocklist` blocks and `takedown hunt` hunts.
+pub(crate) fn read_indicators(
+    sources: &[std::path::PathBuf],
+    dga: &[String],
+    window: Option<(Date, Date)>,
+    msg: &mut Messages,
+) -> anyhow::Result<(Builder, SourceStats)> {
+    let mut b = Builder::new();
+    let mut totals = SourceStats::default();
+    let now = time::OffsetDateTime::now_utc();
+    let mut stdin_used = false;
+    for path in sources {
+        let st = if path.as_os_str() == "-" {
+            if std::mem::replace(&mut stdin_used, true) {
+                bail!("standard input (`-`) can be given once");
+            }
+            b.read_list(std::io::stdin().lock(), "stdin", &mut |d| msg.diag(d))
+        } else {
+            b.read_path(path, now, &mut |d| msg.diag(d))
+        }
+        .map_err(|e| anyhow::anyhow!(for_terminal(&e.to_string())))?;
+        msg.say(&format!(
+            "{}: {} read: {} names, {} addresses, {} URLs; {} rejected, {} ignored (not network indicators), {} skipped by the reader, {} possible homographs",
+            path_for_terminal(path),
+            st.read,
+            st.names,
+            st.ips,
+            st.urls,
+            st.rejected,
+            st.ignored,
+            st.skipped,
+            st.homographs
+        ));
+        totals.add(&st);
+    }
+    if let Some((from, to)) = window {
+        let mut gens = 0usize;
+        for spec in dga {
+            let dgas = takedown_dga::select(spec, None, None)
+                .map_err(|e| anyhow::anyhow!("--dga {}: {e}", for_terminal(spec)))?;
+            if dgas.is_empty() {
+                msg.say(&format!(
+                    "warning: --dga {}: no generator (no known seed, or the family is not implemented; see `takedown dga list`)",
+                    for_terminal(spec)
+                ));
+            }
+            for dga in &dgas {
+                b.add_dga(dga.as_ref(), from, to, &mut |d| msg.diag(d))
+                    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            }
+            gens += dgas.len();
+        }
+        msg.say(&format!(
+            "DGA: {gens} generators, {} names from {} to {}",
+            b.dga_names,
+            takedown_dga::format_date(from),
+            takedown_dga::format_date(to)
+        ));
+    }
+    Ok((b, totals))
 }
 
 /// Writes the plan to `-o` (atomically) or standard output.
