@@ -17,10 +17,10 @@
 //! 2a00:1028::/32<TAB>15685
 //! ```
 //!
-//! (`<TAB>` standing for a tab.) Lines starting with `;` (or `#`, which pyasn's loader also skips) are
-//! comments, blank lines are skipped, every other line is
-//! `PREFIX/LEN<TAB>ASN` with an IPv4 or IPv6 prefix and a decimal 32-bit
-//! AS number. pyasn's own loader requires the tab; here any run of
+//! (`<TAB>` stands for a tab.) Lines starting with `;` (or `#`, which
+//! pyasn's loader also skips) are comments, blank lines are skipped, every
+//! other line is `PREFIX/LEN<TAB>ASN` with an IPv4 or IPv6 prefix and a
+//! decimal 32-bit AS number. pyasn's own loader requires the tab; here any run of
 //! spaces or tabs separates the two fields, so hand-made tables load too.
 //! Host bits set in a prefix are cleared (as pyasn's radix tree does). A
 //! prefix listed twice takes the later line's AS number.
