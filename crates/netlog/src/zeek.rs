@@ -1,38 +1,938 @@
-//! Placeholder: being written.
+//! Zeek logs: `dns`, `http`, `ssl` and `conn`, in the ASCII writer's
+//! TSV layout and in its JSON layout (`LogAscii::use_json=T`).
+//!
+//! TSV (zeek-docs log-formats.rst; the writer in
+//! src/threading/formatters/Ascii.cc and src/Desc.cc of zeek/zeek): a
+//! header of `#` directives, then one tab-separated line per record.
+//! `#fields` names the columns; [`Header::apply`] works out once the
+//! column of every field read here, so a line is read in one `memchr`
+//! pass over its separators. A field is `-` when unset and `(empty)`
+//! when an empty string or set (the `#unset_field` / `#empty_field`
+//! markers); sets and vectors are joined by `#set_separator`; a
+//! non-printable byte, a backslash and a separator inside a value are
+//! written `\xHH`, undone here.
+//!
+//! JSON: one object per line with the same field names (`"id.orig_h"`),
+//! `ts` as epoch seconds (a float; integer milliseconds with
+//! `JSON::TS_MILLIS`) or an ISO 8601 string (`JSON::TS_ISO8601`), vectors
+//! as arrays, unset fields left out.
+//!
+//! Which log a line belongs to: `#path` in TSV, `_path` in JSON when a
+//! shipper added it; else the fields tell: `query`/`qtype`/`rejected`
+//! (dns), `uri`, or `host` with `method` (http, unless `call_id` says
+//! SIP), `server_name`/`cipher`/`established`/`resumed` (ssl; QUIC's log
+//! also has `server_name`, its SNI, read as TLS), `conn_state` (conn).
+//! `proto` and `duration` alone do not decide: notice.log and files.log
+//! have them. Lines of other logs are [`Outcome::Ignored`].
+//!
+//! Event: `id.orig_h` is the client, `id.resp_h` the server, `id.resp_p`
+//! its port. dns: `query` is the name, `qtype` the type, `answers` with
+//! `TTLs` the answers (an address is an A/AAAA answer; a name a
+//! CNAME/NS/PTR/MX/SRV target, typed CNAME when the question was for an
+//! address or a CNAME since nothing else can answer it with a name, else
+//! 0; TXT and other records Zeek writes as text are left out). http:
+//! `host` (without its port) is the name, the URL is `http://` + `host`
+//! + `uri`. ssl: `server_name` is the name. conn: a flow.
 
-use crate::{Event, Outcome};
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
 
-/// The header of a Zeek TSV log.
-#[derive(Clone, Debug, Default)]
-pub struct Header {}
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::eve::{
+    KeySeed, MAX_ANSWERS, MAX_NAME, Num, Str, build_url, contains, epoch_micros,
+    f64_secs_to_micros, iso8601_micros,
+};
+use crate::event::{Answer, AnswerData, Event, EventKind, Outcome};
+
+/// The reason of a header line taken.
+const HEADER: &str = "Zeek header";
+/// The reason of every line of a log not hunted (files, weird, ...).
+const OTHER_LOG: &str = "Zeek log of another kind";
+/// Most columns in `#fields` (Zeek's widest logs have about a hundred).
+const MAX_FIELDS: usize = 4096;
+/// Longest `#set_separator`, `#empty_field`, `#unset_field`, `#path`.
+const MAX_DIRECTIVE: usize = 256;
+/// Integer `ts` from this value up are milliseconds (`JSON::TS_MILLIS`):
+/// in seconds it would be past the year 5000.
+const MILLIS_FROM: u64 = 100_000_000_000;
+
+/// The logs read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Kind {
+    /// Another log (or none known yet).
+    #[default]
+    Other,
+    Dns,
+    Http,
+    Ssl,
+    Conn,
+}
+
+impl Kind {
+    fn of_path(path: &str) -> Option<Kind> {
+        match path {
+            "dns" => Some(Kind::Dns),
+            "http" => Some(Kind::Http),
+            "ssl" => Some(Kind::Ssl),
+            "conn" => Some(Kind::Conn),
+            _ => None,
+        }
+    }
+
+    fn event_kind(self) -> Option<EventKind> {
+        match self {
+            Kind::Other => None,
+            Kind::Dns => Some(EventKind::Dns),
+            Kind::Http => Some(EventKind::Http),
+            Kind::Ssl => Some(EventKind::Tls),
+            Kind::Conn => Some(EventKind::Flow),
+        }
+    }
+}
+
+/// Which of the fields that tell the logs apart a log has.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    query: bool,
+    qtype: bool,
+    rejected: bool,
+    uri: bool,
+    host: bool,
+    method: bool,
+    call_id: bool,
+    server_name: bool,
+    cipher: bool,
+    established: bool,
+    resumed: bool,
+    conn_state: bool,
+}
+
+impl Seen {
+    /// Notes the field `name`.
+    fn mark(&mut self, name: &[u8]) {
+        let flag = match name {
+            b"query" => &mut self.query,
+            b"qtype" => &mut self.qtype,
+            b"rejected" => &mut self.rejected,
+            b"uri" => &mut self.uri,
+            b"host" => &mut self.host,
+            b"method" => &mut self.method,
+            b"call_id" => &mut self.call_id,
+            b"server_name" => &mut self.server_name,
+            b"cipher" => &mut self.cipher,
+            b"established" => &mut self.established,
+            b"resumed" => &mut self.resumed,
+            b"conn_state" => &mut self.conn_state,
+            _ => return,
+        };
+        *flag = true;
+    }
+
+    /// The log these fields are of.
+    fn kind(&self) -> Kind {
+        if self.query || self.qtype || self.rejected {
+            Kind::Dns
+        } else if (self.uri || (self.host && self.method)) && !self.call_id {
+            Kind::Http
+        } else if self.server_name || self.cipher || self.established || self.resumed {
+            Kind::Ssl
+        } else if self.conn_state {
+            Kind::Conn
+        } else {
+            Kind::Other
+        }
+    }
+}
+
+/// The columns read, in [`Header`]'s slot table.
+const S_TS: usize = 0;
+const S_ORIG_H: usize = 1;
+const S_RESP_H: usize = 2;
+const S_RESP_P: usize = 3;
+const S_QUERY: usize = 4;
+const S_QTYPE: usize = 5;
+const S_ANSWERS: usize = 6;
+const S_TTLS: usize = 7;
+const S_HOST: usize = 8;
+const S_URI: usize = 9;
+const S_SERVER_NAME: usize = 10;
+const N_SLOTS: usize = 11;
+const SLOT_NAMES: [&str; N_SLOTS] = [
+    "ts",
+    "id.orig_h",
+    "id.resp_h",
+    "id.resp_p",
+    "query",
+    "qtype",
+    "answers",
+    "TTLs",
+    "host",
+    "uri",
+    "server_name",
+];
+/// A column not read.
+const NO_SLOT: u8 = u8::MAX;
+
+/// The header of a Zeek TSV log: separators, markers, which log, and the
+/// column of each field read.
+#[derive(Clone, Debug)]
+pub struct Header {
+    separator: u8,
+    set_separator: Vec<u8>,
+    empty_field: Vec<u8>,
+    unset_field: Vec<u8>,
+    path: String,
+    seen: Seen,
+    /// For each column, the slot it fills ([`NO_SLOT`] when not read).
+    slot_of: Vec<u8>,
+    kind: Kind,
+    ready: bool,
+}
+
+impl Default for Header {
+    /// Zeek's defaults (a tab, `,`, `(empty)`, `-`), no fields yet.
+    fn default() -> Header {
+        Header {
+            separator: b'\t',
+            set_separator: b",".to_vec(),
+            empty_field: b"(empty)".to_vec(),
+            unset_field: b"-".to_vec(),
+            path: String::new(),
+            seen: Seen::default(),
+            slot_of: Vec::new(),
+            kind: Kind::Other,
+            ready: false,
+        }
+    }
+}
 
 impl Header {
-    /// Applies one `#` line to the header.
-    pub fn apply(&mut self, _line: &[u8]) -> Outcome {
-        Outcome::Bad("not implemented")
+    /// Applies one `#` line (without its line end): `#separator \x09`,
+    /// `#set_separator`, `#empty_field`, `#unset_field`, `#path`,
+    /// `#open`, `#fields`, `#types`, `#close`. Returns
+    /// `Ignored("Zeek header")` for a directive taken, `Bad(..)` for
+    /// anything else. A `#separator` after `#fields` begins a new log
+    /// (concatenated or rotated files): everything is reset first. A new
+    /// `#fields` replaces the columns (the order may change) and keeps
+    /// the rest.
+    pub fn apply(&mut self, line: &[u8]) -> Outcome {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(rest) = line.strip_prefix(b"#separator") {
+            // "#separator \x09": the only directive whose value follows a
+            // space, written escaped.
+            let Some(v) = rest
+                .strip_prefix(b" ")
+                .or_else(|| rest.strip_prefix(&[self.separator][..]))
+            else {
+                return Outcome::Bad("invalid Zeek #separator");
+            };
+            let v = unescape(v);
+            let &[sep] = &*v else {
+                return Outcome::Bad("unsupported Zeek separator");
+            };
+            if self.ready {
+                *self = Header::default();
+            }
+            self.separator = sep;
+            return Outcome::Ignored(HEADER);
+        }
+        let (name, value) = match memchr::memchr(self.separator, line) {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => (line, &b""[..]),
+        };
+        match name {
+            b"#set_separator" => match directive(value) {
+                Some(v) if !v.is_empty() => self.set_separator = v,
+                _ => return Outcome::Bad("invalid Zeek #set_separator"),
+            },
+            b"#empty_field" => match directive(value) {
+                Some(v) => self.empty_field = v,
+                None => return Outcome::Bad("invalid Zeek #empty_field"),
+            },
+            b"#unset_field" => match directive(value) {
+                Some(v) => self.unset_field = v,
+                None => return Outcome::Bad("invalid Zeek #unset_field"),
+            },
+            b"#path" => match directive(value) {
+                Some(v) => {
+                    self.path = String::from_utf8_lossy(&v).into_owned();
+                    self.set_kind();
+                }
+                None => return Outcome::Bad("invalid Zeek #path"),
+            },
+            b"#fields" => return self.set_fields(value),
+            b"#open" | b"#close" | b"#types" => {}
+            _ => return Outcome::Bad("unknown Zeek header directive"),
+        }
+        Outcome::Ignored(HEADER)
     }
-    /// True once `#fields` was read.
+
+    /// True once `#fields` was read: lines can be read.
     pub fn ready(&self) -> bool {
-        false
+        self.ready
+    }
+
+    fn set_fields(&mut self, value: &[u8]) -> Outcome {
+        let mut slot_of = Vec::new();
+        let mut seen = Seen::default();
+        for name in value.split(|&b| b == self.separator) {
+            if slot_of.len() == MAX_FIELDS {
+                return Outcome::Bad("too many Zeek fields");
+            }
+            let slot = SLOT_NAMES
+                .iter()
+                .position(|s| s.as_bytes() == name)
+                .map(|s| s as u8)
+                .filter(|s| !slot_of.contains(s))
+                .unwrap_or(NO_SLOT);
+            slot_of.push(slot);
+            seen.mark(name);
+        }
+        self.slot_of = slot_of;
+        self.seen = seen;
+        self.set_kind();
+        self.ready = true;
+        Outcome::Ignored(HEADER)
+    }
+
+    fn set_kind(&mut self) {
+        self.kind = Kind::of_path(&self.path).unwrap_or_else(|| self.seen.kind());
+    }
+
+    /// `v` unless it is the unset or the empty marker (or empty).
+    fn value<'a>(&self, v: &'a [u8]) -> Option<&'a [u8]> {
+        (!v.is_empty() && v != self.unset_field.as_slice() && v != self.empty_field.as_slice())
+            .then_some(v)
     }
 }
 
-/// Reads one TSV line.
-pub fn parse_tsv(_h: &Header, _line: &[u8], _ev: &mut Event) -> Outcome {
-    Outcome::Bad("not implemented")
+/// A directive's value, unescaped, when not too long.
+fn directive(v: &[u8]) -> Option<Vec<u8>> {
+    (v.len() <= 4 * MAX_DIRECTIVE)
+        .then(|| unescape(v).into_owned())
+        .filter(|v| v.len() <= MAX_DIRECTIVE)
 }
 
-/// Reads one JSON line.
-pub fn parse_json(_line: &[u8], _ev: &mut Event) -> Outcome {
-    Outcome::Bad("not implemented")
+/// `s` with Zeek's `\xHH` escapes undone (borrowed when it has none).
+fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'\\', s).is_none() {
+        return Cow::Borrowed(s);
+    }
+    fn hex(b: Option<&u8>) -> Option<u8> {
+        match b? {
+            b @ b'0'..=b'9' => Some(b - b'0'),
+            b @ b'a'..=b'f' => Some(b - b'a' + 10),
+            b @ b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'\\' && s.get(i + 1) == Some(&b'x') {
+            if let (Some(h), Some(l)) = (hex(s.get(i + 2)), hex(s.get(i + 3))) {
+                out.push(h << 4 | l);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    Cow::Owned(out)
 }
 
-/// True when `line` is a Zeek TSV header line.
-pub fn sniff_tsv(_line: &[u8]) -> bool {
-    false
+/// Sets the event's name from a logged (escaped) value.
+fn set_name(dst: &mut String, raw: &[u8]) -> Result<(), &'static str> {
+    let v = unescape(raw);
+    if v.len() > MAX_NAME {
+        return Err("name too long");
+    }
+    let s = std::str::from_utf8(&v).map_err(|_| "name not UTF-8")?;
+    dst.clear();
+    dst.push_str(s);
+    Ok(())
 }
 
-/// True when `line` is a Zeek JSON log line.
-pub fn sniff_json(_line: &[u8]) -> bool {
-    false
+/// Appends one element of `answers`: an address, or a name; Zeek's text
+/// renderings of other records (`TXT 12 ...`, `<unknown type=99>`,
+/// `SSHFP: ...`) are left out, as are overlong ones. The name's type is
+/// set by [`type_names`] once the question's type is known.
+fn push_answer(answers: &mut Vec<Answer>, raw: &[u8], ttl: Option<u32>) -> bool {
+    if raw.is_empty() || answers.len() >= MAX_ANSWERS {
+        return false;
+    }
+    let v = unescape(raw);
+    if v.len() > MAX_NAME {
+        return false;
+    }
+    if let Ok(a) = std::str::from_utf8(&v).unwrap_or("").parse::<IpAddr>() {
+        let rrtype = if a.is_ipv4() { 1 } else { 28 };
+        answers.push(Answer {
+            data: AnswerData::Addr(a),
+            rrtype,
+            ttl,
+        });
+        return true;
+    }
+    if v.first() == Some(&b'<') || v.iter().any(|b| b.is_ascii_whitespace()) {
+        return false;
+    }
+    // An answer name is kept even with bytes that are not UTF-8: dropping
+    // it would let `\xff.evil.example` hide a subdomain.
+    answers.push(Answer {
+        data: AnswerData::Name(String::from_utf8_lossy(&v).into_owned()),
+        rrtype: 0,
+        ttl,
+    });
+    true
+}
+
+/// Types the name answers once the question's type is known: to an
+/// address or CNAME question, only a CNAME answers with a name.
+fn type_names(ev: &mut Event) {
+    if matches!(ev.qtype, 1 | 5 | 28) {
+        for a in &mut ev.answers {
+            if a.rrtype == 0 && matches!(a.data, AnswerData::Name(_)) {
+                a.rrtype = 5;
+            }
+        }
+    }
+}
+
+/// A TTL as logged (`3600.000000`, an `interval`): whole seconds,
+/// saturating.
+fn ttl_of(v: &[u8]) -> Option<u32> {
+    let int = match memchr::memchr(b'.', v) {
+        Some(i) => &v[..i],
+        None => v,
+    };
+    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut t: u32 = 0;
+    for &b in int {
+        t = t.saturating_mul(10).saturating_add(u32::from(b - b'0'));
+    }
+    Some(t)
+}
+
+fn addr_of(v: &[u8]) -> Result<IpAddr, &'static str> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or("invalid address")
+}
+
+/// A decimal `u16` (a port or `count` field).
+fn u16_of(v: &[u8]) -> Option<u16> {
+    if v.is_empty() || v.len() > 5 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+/// The name and URL of the kinds that have one, from the logged values.
+fn fill_names(
+    kind: Kind,
+    query: Option<&[u8]>,
+    host: Option<&[u8]>,
+    uri: Option<&[u8]>,
+    server_name: Option<&[u8]>,
+    ev: &mut Event,
+) -> Result<(), &'static str> {
+    match kind {
+        Kind::Dns => {
+            if let Some(q) = query {
+                set_name(&mut ev.name, q)?;
+            }
+        }
+        Kind::Http => {
+            if let Some(h) = host {
+                let h = unescape(h);
+                if h.len() > MAX_NAME {
+                    return Err("name too long");
+                }
+                let h = std::str::from_utf8(&h).map_err(|_| "name not UTF-8")?;
+                ev.name.clear();
+                ev.name.push_str(strip_port(h));
+                if let Some(u) = uri {
+                    let u = unescape(u);
+                    build_url(&mut ev.url, h, None, &String::from_utf8_lossy(&u));
+                }
+            }
+        }
+        Kind::Ssl => {
+            if let Some(s) = server_name {
+                set_name(&mut ev.name, s)?;
+            }
+        }
+        Kind::Conn | Kind::Other => {}
+    }
+    Ok(())
+}
+
+/// A Host header's name: without its `:port`, and an IPv6 literal
+/// without its brackets.
+fn strip_port(h: &str) -> &str {
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match h.split_once(':') {
+        // One colon: host:port. More: an unbracketed IPv6 address.
+        Some((name, port)) if !port.contains(':') => name,
+        _ => h,
+    }
+}
+
+/// The elements of a set or vector field.
+fn split_set<'a>(v: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut rest = Some(v);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        let found = match sep {
+            [b] => memchr::memchr(*b, r),
+            _ => memchr::memmem::find(r, sep),
+        };
+        match found {
+            Some(i) => {
+                rest = Some(&r[i + sep.len()..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// Reads one TSV data line of the log `h` describes into `ev`.
+pub fn parse_tsv(h: &Header, line: &[u8], ev: &mut Event) -> Outcome {
+    match read_tsv(h, line, ev) {
+        Ok(o) => o,
+        Err(reason) => Outcome::Bad(reason),
+    }
+}
+
+fn read_tsv(h: &Header, line: &[u8], ev: &mut Event) -> Result<Outcome, &'static str> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if !h.ready {
+        return Err("Zeek TSV line before any #fields header");
+    }
+    if line.first() == Some(&b'#') {
+        return Ok(Outcome::Ignored(HEADER));
+    }
+    let Some(kind) = h.kind.event_kind() else {
+        return Ok(Outcome::Ignored(OTHER_LOG));
+    };
+    // One pass over the separators; each column read lands in its slot.
+    let mut spans: [Option<(usize, usize)>; N_SLOTS] = [None; N_SLOTS];
+    let mut col = 0usize;
+    let mut start = 0usize;
+    let mut take = |col: usize, start: usize, end: usize| {
+        if let Some(&s) = h.slot_of.get(col) {
+            if let Some(span) = spans.get_mut(usize::from(s)) {
+                *span = Some((start, end));
+            }
+        }
+    };
+    for end in memchr::memchr_iter(h.separator, line) {
+        take(col, start, end);
+        col += 1;
+        start = end + 1;
+    }
+    take(col, start, line.len());
+    col += 1;
+    match col.cmp(&h.slot_of.len()) {
+        std::cmp::Ordering::Less => return Err("too few fields"),
+        std::cmp::Ordering::Greater => return Err("too many fields"),
+        std::cmp::Ordering::Equal => {}
+    }
+    let get = |slot: usize| {
+        spans[slot]
+            .and_then(|(s, e)| line.get(s..e))
+            .and_then(|v| h.value(v))
+    };
+
+    ev.kind = kind;
+    if let Some(v) = get(S_TS) {
+        ev.time = Some(epoch_micros(v).ok_or("invalid time")?);
+    }
+    if let Some(v) = get(S_ORIG_H) {
+        ev.client = Some(addr_of(v)?);
+    }
+    if let Some(v) = get(S_RESP_H) {
+        ev.server = Some(addr_of(v)?);
+    }
+    if let Some(v) = get(S_RESP_P) {
+        ev.server_port = Some(u16_of(v).ok_or("invalid port")?);
+    }
+    if h.kind == Kind::Dns {
+        if let Some(v) = get(S_QTYPE) {
+            ev.qtype = u16_of(v).ok_or("invalid qtype")?;
+        }
+        if let Some(answers) = get(S_ANSWERS) {
+            let sep = h.set_separator.as_slice();
+            let mut ttls = get(S_TTLS).map(|t| split_set(t, sep));
+            for a in split_set(answers, sep) {
+                let ttl = ttls.as_mut().and_then(Iterator::next).and_then(ttl_of);
+                push_answer(&mut ev.answers, a, ttl);
+            }
+        }
+        type_names(ev);
+    }
+    fill_names(
+        h.kind,
+        get(S_QUERY),
+        get(S_HOST),
+        get(S_URI),
+        get(S_SERVER_NAME),
+        ev,
+    )?;
+    Ok(Outcome::Event)
+}
+
+/// True for the header lines that begin a Zeek TSV log (`#separator`,
+/// `#fields`).
+pub fn sniff_tsv(line: &[u8]) -> bool {
+    line.starts_with(b"#separator") || line.starts_with(b"#fields")
+}
+
+/// True when `line` looks like a Zeek JSON record: an object with a
+/// `"ts"` key and an `"id.orig_h"` or `"uid"` key (and no EVE
+/// `"event_type"`).
+pub fn sniff_json(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    t.first() == Some(&b'{')
+        && t.last() == Some(&b'}')
+        && contains(t, b"\"ts\"")
+        && (contains(t, b"\"id.orig_h\"") || contains(t, b"\"uid\""))
+        && !contains(t, b"\"event_type\"")
+}
+
+// ---------------------------------------------------------------------
+// JSON.
+
+const Z_KEYS: &[&str] = &[
+    "ts",
+    "_path",
+    "id.orig_h",
+    "id.resp_h",
+    "id.resp_p",
+    "query",
+    "qtype",
+    "answers",
+    "TTLs",
+    "host",
+    "uri",
+    "server_name",
+    "method",
+    "cipher",
+    "established",
+    "resumed",
+    "conn_state",
+    "call_id",
+    "rejected",
+];
+const Z_TS: usize = 0;
+const Z_PATH: usize = 1;
+const Z_ORIG_H: usize = 2;
+const Z_RESP_H: usize = 3;
+const Z_RESP_P: usize = 4;
+const Z_QUERY: usize = 5;
+const Z_QTYPE: usize = 6;
+const Z_ANSWERS: usize = 7;
+const Z_TTLS: usize = 8;
+const Z_HOST: usize = 9;
+const Z_URI: usize = 10;
+const Z_SERVER_NAME: usize = 11;
+
+/// What a JSON record gave, before it is checked.
+#[derive(Default)]
+struct ZJson<'de> {
+    /// `Some(None)`: a `ts` that is not a time.
+    ts: Option<Option<i64>>,
+    path: Option<Cow<'de, str>>,
+    orig_h: Option<Cow<'de, str>>,
+    resp_h: Option<Cow<'de, str>>,
+    resp_p: Option<Num>,
+    query: Option<Cow<'de, str>>,
+    qtype: Option<Num>,
+    host: Option<Cow<'de, str>>,
+    uri: Option<Cow<'de, str>>,
+    server_name: Option<Cow<'de, str>>,
+    seen: Seen,
+    /// `answers` was read: its answers carry, in `ttl`, the index of the
+    /// element they came from until `TTLs` replaces it by the TTL.
+    answers_read: bool,
+    ttls_applied: bool,
+    /// TTLs read before the answers (not Zeek's order, but valid JSON).
+    early_ttls: Option<Vec<Option<u32>>>,
+}
+
+/// Reads one Zeek JSON line into `ev`.
+pub fn parse_json(line: &[u8], ev: &mut Event) -> Outcome {
+    let mut z = ZJson::default();
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let read = ZSeed {
+        ev: &mut *ev,
+        z: &mut z,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    if read.is_err() {
+        return Outcome::Bad("invalid JSON");
+    }
+    match fill_json(&z, ev) {
+        Ok(o) => o,
+        Err(reason) => Outcome::Bad(reason),
+    }
+}
+
+fn fill_json(z: &ZJson, ev: &mut Event) -> Result<Outcome, &'static str> {
+    if z.answers_read && !z.ttls_applied {
+        for a in &mut ev.answers {
+            a.ttl = None;
+        }
+    }
+    let kind = z
+        .path
+        .as_deref()
+        .and_then(Kind::of_path)
+        .unwrap_or_else(|| z.seen.kind());
+    let Some(event_kind) = kind.event_kind() else {
+        return Ok(Outcome::Ignored(OTHER_LOG));
+    };
+    ev.kind = event_kind;
+    if let Some(ts) = z.ts {
+        ev.time = Some(ts.ok_or("invalid time")?);
+    }
+    let addr = |s: &Option<Cow<str>>| match s.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| "invalid address"),
+    };
+    ev.client = addr(&z.orig_h)?;
+    ev.server = addr(&z.resp_h)?;
+    if let Some(p) = z.resp_p {
+        ev.server_port = Some(p.to_u16().ok_or("invalid port")?);
+    }
+    if kind == Kind::Dns {
+        if let Some(q) = z.qtype {
+            ev.qtype = q.to_u16().ok_or("invalid qtype")?;
+        }
+        type_names(ev);
+    } else {
+        ev.answers.clear();
+    }
+    fn bytes<'a>(s: &'a Option<Cow<str>>) -> Option<&'a [u8]> {
+        s.as_deref().filter(|s| !s.is_empty()).map(str::as_bytes)
+    }
+    fill_names(
+        kind,
+        bytes(&z.query),
+        bytes(&z.host),
+        bytes(&z.uri),
+        bytes(&z.server_name),
+        ev,
+    )?;
+    Ok(Outcome::Event)
+}
+
+/// A JSON record.
+struct ZSeed<'a, 'de> {
+    ev: &'a mut Event,
+    z: &'a mut ZJson<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for ZSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ZSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Zeek JSON record")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ZSeed { ev, z } = self;
+        while let Some(k) = map.next_key_seed(KeySeed(Z_KEYS))? {
+            if let Some(name) = Z_KEYS.get(k) {
+                z.seen.mark(name.as_bytes());
+            }
+            match k {
+                Z_TS => z.ts = Some(map.next_value::<Ts>()?.0),
+                Z_PATH => z.path = Some(map.next_value::<Str>()?.0),
+                Z_ORIG_H => z.orig_h = Some(map.next_value::<Str>()?.0),
+                Z_RESP_H => z.resp_h = Some(map.next_value::<Str>()?.0),
+                Z_RESP_P => z.resp_p = Some(map.next_value()?),
+                Z_QUERY => z.query = Some(map.next_value::<Str>()?.0),
+                Z_QTYPE => z.qtype = Some(map.next_value()?),
+                Z_HOST => z.host = Some(map.next_value::<Str>()?.0),
+                Z_URI => z.uri = Some(map.next_value::<Str>()?.0),
+                Z_SERVER_NAME => z.server_name = Some(map.next_value::<Str>()?.0),
+                Z_ANSWERS if !z.answers_read => {
+                    map.next_value_seed(AnswersSeed {
+                        answers: &mut ev.answers,
+                    })?;
+                    z.answers_read = true;
+                    if let Some(early) = z.early_ttls.take() {
+                        for a in &mut ev.answers {
+                            a.ttl = a.ttl.and_then(|i| early.get(i as usize).copied().flatten());
+                        }
+                        z.ttls_applied = true;
+                    }
+                }
+                Z_TTLS if !z.ttls_applied && z.early_ttls.is_none() => {
+                    if z.answers_read {
+                        map.next_value_seed(TtlsSeed {
+                            answers: &mut ev.answers,
+                        })?;
+                        z.ttls_applied = true;
+                    } else {
+                        z.early_ttls = Some(map.next_value_seed(EarlyTtlsSeed)?);
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `ts`: `Some(micros)`, or `None` when it is not a time.
+struct Ts(Option<i64>);
+
+impl<'de> serde::Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ts, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Ts;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a time")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Ts, E> {
+                Ok(Ts(f64_secs_to_micros(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ts, E> {
+                let micros = if v >= MILLIS_FROM {
+                    (v / 1000 <= crate::eve::MAX_EPOCH_SECS).then(|| v as i64 * 1000)
+                } else {
+                    Some(v as i64 * 1_000_000)
+                };
+                Ok(Ts(micros))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ts, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Ok(Ts(None)),
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Ts, E> {
+                let b = v.as_bytes();
+                Ok(Ts(iso8601_micros(b).or_else(|| epoch_micros(b))))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `answers` array: each element kept is pushed with the index it
+/// came from in `ttl`, for `TTLs` to match.
+struct AnswersSeed<'a> {
+    answers: &'a mut Vec<Answer>,
+}
+
+impl<'de> DeserializeSeed<'de> for AnswersSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AnswersSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of answers")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i: u32 = 0;
+        while let Some(s) = seq.next_element::<Str>()? {
+            push_answer(self.answers, s.0.as_bytes(), Some(i));
+            i = i.saturating_add(1);
+        }
+        Ok(())
+    }
+}
+
+/// The `TTLs` array after `answers`: merged by index.
+struct TtlsSeed<'a> {
+    answers: &'a mut Vec<Answer>,
+}
+
+impl<'de> DeserializeSeed<'de> for TtlsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TtlsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of TTLs")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i: u32 = 0;
+        let mut next = 0usize;
+        while let Some(n) = seq.next_element::<Num>()? {
+            // Answers are in the order of their indexes; those left out
+            // leave gaps.
+            while let Some(a) = self.answers.get_mut(next) {
+                if a.ttl != Some(i) {
+                    break;
+                }
+                a.ttl = n.to_ttl();
+                next += 1;
+            }
+            i = i.saturating_add(1);
+        }
+        for a in self.answers.iter_mut().skip(next) {
+            a.ttl = None;
+        }
+        Ok(())
+    }
+}
+
+/// The `TTLs` array before `answers`: kept (bounded) until they come.
+struct EarlyTtlsSeed;
+
+impl<'de> DeserializeSeed<'de> for EarlyTtlsSeed {
+    type Value = Vec<Option<u32>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EarlyTtlsSeed {
+    type Value = Vec<Option<u32>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of TTLs")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(n) = seq.next_element::<Num>()? {
+            if v.len() < 16 * MAX_ANSWERS {
+                v.push(n.to_ttl());
+            }
+        }
+        Ok(v)
+    }
 }
