@@ -340,7 +340,7 @@ fn epoch_millis(s: &[u8]) -> Option<i64> {
         return None;
     }
     let ms = text::uint(ms)?;
-    Some(i64::try_from(secs * 1_000_000 + ms * 1000).ok()?)
+    i64::try_from(secs * 1_000_000 + ms * 1000).ok()
 }
 
 /// `%tl`: `06/Dec/2026:20:41:45 +0000`.
