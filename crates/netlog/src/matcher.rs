@@ -138,19 +138,21 @@ pub struct MatcherCounts {
     pub unusable: usize,
 }
 
-/// Which part of an event matched.
+/// Which part of an event matched. Declared (and ordered) by precedence:
+/// an indicator that several fields of one event touch hits once, with
+/// the first of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     /// [`Event::name`]: the DNS query, HTTP Host, TLS SNI.
     Name,
     /// [`Event::url`]: the URL, or its host.
     Url,
+    /// A name of an answer (CNAME, NS, MX, SRV target).
+    AnswerName,
     /// [`Event::server`].
     Server,
     /// An address of an A/AAAA answer.
     AnswerAddr,
-    /// A name of an answer (CNAME, NS, MX, SRV target).
-    AnswerName,
 }
 
 impl Field {
@@ -190,6 +192,11 @@ const NAME_BUF: usize = 256;
 /// IDNA processing is not worth spending on hostile megabytes.
 const MAX_IDN_INPUT: usize = 1024;
 
+/// Longest URL a [`Hit::value`] shows (longer ones are cut, marked with
+/// `...`): the hit is for a person to read, and a hostile log line must
+/// not make every sighting hold a megabyte.
+const MAX_URL_VALUE: usize = 8 * 1024;
+
 /// Hits of one event past which "already hit?" is a hash set instead of a
 /// scan of the event's hits (a crafted answer section hitting thousands
 /// of indicators must not cost their square).
@@ -199,8 +206,9 @@ const SCAN_LIMIT: usize = 32;
 /// thread (`Sync`; lookups take `&self`).
 pub struct Matcher {
     origins: Vec<Origin>,
-    /// Names first (ids `0..name_end`, one run per name in DNS order),
-    /// then addresses, then URLs.
+    /// Names first (ids `0..name_end`, one run per name, in the order
+    /// the names first appear in the parts), then addresses (longest
+    /// prefix first), then URLs (sorted).
     indicators: Vec<Indicator>,
     name_end: u32,
     hasher: RandomState,
@@ -273,67 +281,106 @@ impl Matcher {
     }
 
     fn build_names(&mut self, mut names: Vec<Entry>) {
+        const NONE: u32 = u32::MAX;
         let n_origins = self.origins.len();
-        let before = names.len();
-        names.retain(|e| {
-            (e.origin as usize) < n_origins && !e.key.is_empty() && e.key.len() < NAME_BUF
-        });
-        self.counts.unusable += before - names.len();
-        for e in &mut names {
-            e.key.make_ascii_lowercase();
+        if names.len() >= NONE as usize {
+            // Beyond any builder's MAX_ENTRIES: not indexed.
+            self.counts.unusable += names.len();
+            return;
         }
-        // One run per name, its origins in order, a DGA's windows by date:
-        // the merges below only look at neighbours.
-        names.sort_unstable_by(|a, b| {
-            name::cmp_keys(&a.key, &b.key)
-                .then(a.origin.cmp(&b.origin))
-                .then(a.first.cmp(&b.first))
-                .then(a.last.cmp(&b.last))
-        });
+        // Each sort key becomes its name in its own allocation: a million
+        // names are not allocated twice. An emptied key marks an entry
+        // that cannot be used.
+        for e in &mut names {
+            if (e.origin as usize) >= n_origins || e.key.len() >= NAME_BUF {
+                e.key = Box::default();
+                continue;
+            }
+            key_to_name(&mut e.key);
+            if std::str::from_utf8(&e.key).is_err() {
+                e.key = Box::default();
+            }
+        }
+        // Runs of one name, in the order names first appear (sources as
+        // given, then DGA windows): one hash probe per entry, no sort of
+        // the million (a sort's comparisons chase a pointer each). The
+        // table is the lookup table too: its hashes are of the name bytes.
+        let hasher = &self.hasher;
+        let mut table: HashTable<u32> = HashTable::with_capacity(names.len());
+        // Per run: (first entry, last entry); per entry: the next of its
+        // run.
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        let mut next: Vec<u32> = vec![NONE; names.len()];
+        for (i, e) in names.iter().enumerate() {
+            if e.key.is_empty() {
+                self.counts.unusable += 1;
+                continue;
+            }
+            let i = i as u32;
+            let h = hasher.hash_one(&e.key[..]);
+            let key_of = |r: u32| &names[runs[r as usize].0 as usize].key;
+            match table.find(h, |&r| *key_of(r) == e.key) {
+                Some(&r) => {
+                    let run = &mut runs[r as usize];
+                    next[run.1 as usize] = i;
+                    run.1 = i;
+                }
+                None => {
+                    let r = runs.len() as u32;
+                    runs.push((i, i));
+                    table.insert_unique(h, r, |&r| {
+                        hasher.hash_one(&names[runs[r as usize].0 as usize].key[..])
+                    });
+                }
+            }
+        }
         self.indicators.reserve(names.len());
-        // (hash, first id) per distinct name: the table is sized once at
-        // the end, without rehashing through the indicators.
-        let mut runs: Vec<(u64, u32)> = Vec::new();
+        let mut starts: Vec<u32> = Vec::with_capacity(runs.len());
+        let mut members: Vec<(u32, i64, i64)> = Vec::new();
         let mut group: Vec<(u32, i64, i64)> = Vec::new();
-        let mut it = names.into_iter().peekable();
-        while let Some(e) = it.next() {
+        for &(first, _) in &runs {
+            members.clear();
+            let mut i = first;
+            while i != NONE {
+                let e = &names[i as usize];
+                members.push((e.origin, e.first, e.last));
+                i = next[i as usize];
+            }
+            // Each origin's entries together, a DGA's windows by date:
+            // the merges below look at neighbours only.
+            members.sort_unstable();
             group.clear();
-            let mut cur = (e.origin, e.first, e.last);
-            while let Some(n) = it.next_if(|n| n.key == e.key) {
-                if n.origin == cur.0 {
+            let mut cur = members[0];
+            for &n in &members[1..] {
+                if n.0 == cur.0 {
                     if !self.is_dga(cur.0) {
                         // The same list or STIX object again: keep the
                         // first line.
                         continue;
                     }
-                    if n.first <= cur.2.saturating_add(1) {
-                        cur.2 = cur.2.max(n.last);
+                    if n.1 <= cur.2.saturating_add(1) {
+                        cur.2 = cur.2.max(n.2);
                         continue;
                     }
                 }
                 group.push(cur);
-                cur = (n.origin, n.first, n.last);
+                cur = n;
             }
             group.push(cur);
-            // The sort key's allocation becomes the name's: a million
-            // names are not allocated twice.
-            let Some(value) = key_into_name(e.key) else {
-                self.counts.unusable += group.len();
-                continue;
-            };
-            let start = self.indicators.len() as u32;
-            runs.push((self.hasher.hash_one(value.as_bytes()), start));
+            let key = std::mem::take(&mut names[first as usize].key);
+            let value = String::from_utf8(key.into_vec()).unwrap_or_default();
+            starts.push(self.indicators.len() as u32);
             self.name_max = self.name_max.max(value.len());
             self.single_label |= !value.contains('.');
             let last = group.len() - 1;
             let mut value = Some(value);
-            for (i, &(origin, first, last_day)) in group.iter().enumerate() {
+            for (k, &(origin, first, last_day)) in group.iter().enumerate() {
                 if self.is_dga(origin) {
                     self.counts.dga_names += 1;
                 } else {
                     self.counts.names += 1;
                 }
-                let v = if i == last {
+                let v = if k == last {
                     value.take().unwrap_or_default()
                 } else {
                     value.clone().unwrap_or_default()
@@ -347,16 +394,12 @@ impl Matcher {
                 });
             }
         }
+        drop(names);
+        for r in table.iter_mut() {
+            *r = starts[*r as usize];
+        }
         self.name_end = self.indicators.len() as u32;
         self.counts.distinct_names = runs.len();
-        let mut table = HashTable::with_capacity(runs.len());
-        let inds = &self.indicators;
-        let hasher = &self.hasher;
-        for (h, id) in runs {
-            table.insert_unique(h, id, |&id| {
-                hasher.hash_one(inds[id as usize].value.as_bytes())
-            });
-        }
         self.names = table;
     }
 
@@ -612,7 +655,7 @@ impl Cx<'_> {
     fn url_value(&mut self) -> String {
         let url = self.url;
         self.url_value
-            .get_or_insert_with(|| normalise_url(url).unwrap_or_else(|| url.to_string()))
+            .get_or_insert_with(|| cut_url(normalise_url(url).unwrap_or_else(|| url.to_string())))
             .clone()
     }
 
@@ -736,7 +779,7 @@ impl Cx<'_> {
                 return;
             }
             if let Some(g) = m.find_name(c) {
-                self.add(g, field, || String::from_utf8_lossy(s).to_ascii_lowercase());
+                self.add(g, field, || shown_name(s));
             }
         };
         if whole && (m.single_label || last_dot.is_some()) {
@@ -779,13 +822,13 @@ impl Cx<'_> {
             return;
         };
         if let Some(&g) = m.urls.get(norm.as_str()) {
-            self.url_value = Some(norm.clone());
+            self.url_value = Some(cut_url(norm.clone()));
             self.add(g, Field::Url, String::new);
         }
         if let Some(q) = norm.find('?')
             && let Some(&g) = m.urls.get(&norm[..q])
         {
-            self.url_value = Some(norm.clone());
+            self.url_value = Some(cut_url(norm.clone()));
             self.add(g, Field::Url, String::new);
         }
     }
@@ -807,21 +850,50 @@ fn mask6(prefix: u8) -> u128 {
     }
 }
 
-/// A name from its [`name::sort_key`], in the key's own allocation:
+/// A URL cut to [`MAX_URL_VALUE`] bytes, marked with `...`.
+fn cut_url(mut v: String) -> String {
+    if v.len() > MAX_URL_VALUE {
+        let mut cut = MAX_URL_VALUE;
+        while !v.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        v.truncate(cut);
+        v.push_str("...");
+    }
+    v
+}
+
+/// The [`Hit::value`] of a name (ASCII): lowercase; a "name" longer than
+/// any DNS name (a hostile or broken log) as `...` and its last
+/// [`name::MAX_NAME`] bytes, from a label.
+fn shown_name(s: &[u8]) -> String {
+    let mut v = if s.len() > name::MAX_NAME {
+        let tail = &s[s.len() - name::MAX_NAME..];
+        let from = memchr::memchr(b'.', tail).map_or(0, |i| i + 1);
+        let mut v = String::from("...");
+        v.push_str(&String::from_utf8_lossy(&tail[from..]));
+        v
+    } else {
+        String::from_utf8_lossy(s).into_owned()
+    };
+    v.make_ascii_lowercase();
+    v
+}
+
+/// Turns a [`name::sort_key`] into its name, lowercase, in place:
 /// `com\x01example\x01www` -> reversed whole `www\x01elpmaxe\x01moc` ->
 /// each label reversed back -> `www.example.com`.
-fn key_into_name(key: Box<[u8]>) -> Option<String> {
-    let mut v = key.into_vec();
-    v.reverse();
-    for label in v.split_mut(|b| *b == 1) {
+fn key_to_name(key: &mut [u8]) {
+    key.make_ascii_lowercase();
+    key.reverse();
+    for label in key.split_mut(|b| *b == 1) {
         label.reverse();
     }
-    for b in &mut v {
+    for b in key {
         if *b == 1 {
             *b = b'.';
         }
     }
-    String::from_utf8(v).ok()
 }
 
 /// A URL cut in its parts (nothing normalised).
@@ -1657,10 +1729,20 @@ mod tests {
         let m = from_lists(&[("c2.txt", "evil.example\n")]);
         // A megabyte of labels under a listed name: only the suffixes as
         // long as the longest listed name are probed.
-        let long = format!("{}evil.example", "a.".repeat(500_000));
+        let long = format!("{}Evil.Example", "a.".repeat(500_000));
         let t = std::time::Instant::now();
-        assert_eq!(hits(&m, &named(&long)).len(), 1);
+        let h = hits(&m, &named(&long));
         assert!(t.elapsed().as_secs() < 5);
+        assert_eq!(h.len(), 1);
+        // The value shows the end of it, from a label.
+        assert!(h[0].value.len() <= 3 + 253);
+        assert!(h[0].value.starts_with("...a.a."), "{}", h[0].value);
+        assert!(h[0].value.ends_with(".a.evil.example"));
+        let m2 = from_lists(&[("u.txt", "http://evil.example/\n")]);
+        let long_url = format!("http://evil.example/?{}", "q".repeat(1 << 20));
+        let h = hits(&m2, &url(&long_url));
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].value.len(), MAX_URL_VALUE + 3);
         let long = "a.".repeat(500_000);
         assert!(hits(&m, &named(&long)).is_empty());
         assert!(hits(&m, &named(&":".repeat(1000))).is_empty());
@@ -1705,11 +1787,23 @@ mod tests {
     }
 
     #[test]
+    fn shared_by_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Matcher>();
+        assert!(Field::Name < Field::Url && Field::Url < Field::AnswerName);
+        assert!(Field::AnswerName < Field::Server && Field::Server < Field::AnswerAddr);
+    }
+
+    #[test]
     fn keys_become_names_in_place() {
         for n in ["www.example.com", "a.b", "x", "xn--bcher-kva.example"] {
-            let k = name::sort_key(n).into_boxed_slice();
-            assert_eq!(key_into_name(k).as_deref(), Some(n));
+            let mut k = name::sort_key(n);
+            key_to_name(&mut k);
+            assert_eq!(k, n.as_bytes());
         }
+        let mut k = name::sort_key("WWW.Example.COM");
+        key_to_name(&mut k);
+        assert_eq!(k, b"www.example.com");
     }
 
     /// Timing and memory, by hand:
@@ -1717,17 +1811,19 @@ mod tests {
     #[test]
     #[ignore]
     fn scale() {
-        fn rss_mb() -> u64 {
+        /// A line of /proc/self/status in MB (`VmRSS:`, `VmHWM:`).
+        fn status_mb(key: &str) -> u64 {
             std::fs::read_to_string("/proc/self/status")
                 .ok()
                 .and_then(|s| {
                     s.lines()
-                        .find(|l| l.starts_with("VmRSS:"))
+                        .find(|l| l.starts_with(key))
                         .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
                 })
                 .unwrap_or(0)
                 / 1024
         }
+        let rss_mb = || status_mb("VmRSS:");
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let mut rnd = move || {
             x ^= x << 13;
@@ -1767,8 +1863,9 @@ mod tests {
         let rss2 = rss_mb();
         eprintln!(
             "read 1M names {read:?}; DGA all families 2016-06-01..2016-11-30: {dga} names in {gen_time:?}; \
-             build {build:?}; {:?}; RSS before {rss0} MB, builder {rss1} MB, matcher {rss2} MB",
-            m.counts()
+             build {build:?}; {:?}; RSS before {rss0} MB, builder {rss1} MB, matcher {rss2} MB, peak {} MB",
+            m.counts(),
+            status_mb("VmHWM:")
         );
         // Lookups: 10% under a listed name, 90% not listed, 3-4 labels.
         let mut names = Vec::with_capacity(N);
