@@ -3,7 +3,9 @@
 //! Made for an incident responder or a police examiner who opens it in a
 //! browser and prints it: a summary per run (host), the detections grouped
 //! by file with their container chains, the actions taken, the problems met,
-//! the signature sets used and the families seen.
+//! the signature sets used and the families seen; for the runs of
+//! `takedown hunt`, the sightings: which client was seen using which
+//! indicator (or DGA), how often, first and last.
 //!
 //! Everything in it that came from a scan is hostile: file names, rule
 //! names, metadata, error messages. The file loads nothing (inline CSS, no
@@ -20,7 +22,7 @@
 //! page in memory.
 
 use crate::Tlp;
-use crate::records::{DetectionRecord, FindingRecord, ProblemRecord, Run};
+use crate::records::{DetectionRecord, FindingRecord, ProblemRecord, Run, SightingRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
@@ -327,13 +329,18 @@ fn max_score(f: &FindingRecord) -> u32 {
     f.detections.iter().map(|d| d.score).max().unwrap_or(0)
 }
 
-/// A family seen: files, detections, hosts.
+/// A family seen: files, detections, sightings, hosts.
 #[derive(Default)]
 struct FamilySeen<'a> {
     files: u64,
     detections: u64,
+    sightings: u64,
     hosts: BTreeSet<&'a str>,
 }
+
+/// Matched values shown per sighting (the record holds up to
+/// [`crate::records::MAX_SIGHTING_VALUES`]).
+const MATCHED_SHOWN: usize = 5;
 
 /// Runs side by side in one summary table: more columns would not fit
 /// an A4 page.
@@ -396,6 +403,8 @@ struct Report<'a> {
     /// Findings with at least one detection of each severity.
     malicious_files: u64,
     hosts: BTreeSet<&'a str>,
+    /// Sightings of all runs.
+    sightings: u64,
 }
 
 impl Totals {
@@ -422,9 +431,10 @@ impl Totals {
 impl<'a> Report<'a> {
     fn new(runs: &'a [Run], opts: &'a HtmlOptions) -> Report<'a> {
         let mut totals = Totals::default();
-        for s in runs.iter().map(|r| r.summary.as_ref()) {
-            let Some(s) = s else {
-                totals.without_summary += 1;
+        for r in runs {
+            let Some(s) = r.summary.as_ref() else {
+                // A hunt's file ends with its own summary line.
+                totals.without_summary += usize::from(!r.has_summary());
                 continue;
             };
             totals.files_scanned = totals.files_scanned.saturating_add(s.files_scanned);
@@ -475,6 +485,7 @@ impl<'a> Report<'a> {
             detected,
             malicious_files,
             hosts: runs.iter().map(|r| r.host()).collect(),
+            sightings: runs.iter().map(|r| r.sightings.len() as u64).sum(),
         }
     }
 
@@ -488,6 +499,7 @@ impl<'a> Report<'a> {
         self.glance(w)?;
         self.summary(w)?;
         self.detections(w)?;
+        self.sightings(w)?;
         self.problems(w)?;
         self.families(w)?;
         self.signatures(w)?;
@@ -502,7 +514,12 @@ impl<'a> Report<'a> {
     }
 
     fn title(&self) -> &str {
-        self.opts.title.as_deref().unwrap_or("takedown scan report")
+        let default = if self.sightings > 0 && self.runs.iter().all(|r| r.findings.is_empty()) {
+            "takedown hunt report"
+        } else {
+            "takedown scan report"
+        };
+        self.opts.title.as_deref().unwrap_or(default)
     }
 
     fn head(&self, w: &mut impl Write) -> io::Result<()> {
@@ -617,7 +634,34 @@ impl<'a> Report<'a> {
             ("Quarantined or deleted", acted, ""),
             ("Problems", problems, ""),
         ];
-        for (label, n, class) in tiles {
+        let sightings = self.runs.iter().flat_map(|r| &r.sightings);
+        let clients = sightings
+            .clone()
+            .filter_map(|s| s.client.as_deref())
+            .collect::<BTreeSet<_>>()
+            .len() as u64;
+        let sighted = sightings
+            .map(|s| (s.indicator.kind.as_str(), s.indicator.value.as_str()))
+            .collect::<BTreeSet<_>>()
+            .len() as u64;
+        let hunt_tiles: [(&str, u64, &str); 3] = [
+            ("Sightings (client and indicator)", self.sightings, " bad"),
+            ("Clients seen", clients, " warn"),
+            ("Indicators and DGAs sighted", sighted, ""),
+        ];
+        // A hunt alone has no files to count; a scan alone no sightings.
+        let hunt_only = self
+            .runs
+            .iter()
+            .all(|r| r.findings.is_empty() && r.summary.is_none());
+        let mut shown: Vec<(&str, u64, &str)> = Vec::new();
+        if self.sightings == 0 || !hunt_only {
+            shown.extend(tiles);
+        }
+        if self.sightings > 0 {
+            shown.extend(&hunt_tiles[..if hunt_only { 3 } else { 1 }]);
+        }
+        for &(label, n, class) in &shown {
             writeln!(
                 w,
                 "<div class=\"tile{class}\"><div class=\"num\">{}</div><div class=\"lbl\">{label}</div></div>",
@@ -637,7 +681,7 @@ impl<'a> Report<'a> {
             if t.without_summary > 0 {
                 write!(
                     w,
-                    "{} run(s) without a summary line (the findings file was cut short): their counts are missing below, their findings are listed.",
+                    "{} run(s) without a summary line (the findings file was cut short): their counts are missing below, their findings and sightings are listed.",
                     t.without_summary
                 )?;
             }
@@ -723,6 +767,17 @@ impl<'a> Report<'a> {
                 }
                 w.write_all(b"</tr>\n")?;
             }
+            if self.sightings > 0 {
+                w.write_all(b"<tr><th scope=\"row\">Sightings</th>")?;
+                for c in chunk {
+                    let (class, n) = match c {
+                        Column::Run(r) => ("n", r.sightings.len() as u64),
+                        Column::Total => ("n total", self.sightings),
+                    };
+                    write!(w, "<td class=\"{class}\">{}</td>", thousands(n))?;
+                }
+                w.write_all(b"</tr>\n")?;
+            }
             w.write_all(b"</tbody>\n</table>\n")?;
         }
         w.write_all(b"</section>\n")
@@ -746,7 +801,12 @@ impl<'a> Report<'a> {
         w.write_all(b"<br><small>")?;
         val(w, &run.origin)?;
         w.write_all(b"</small>")?;
-        if let Some(s) = run.summary.as_ref().and_then(|s| s.started.as_deref()) {
+        let started = run
+            .summary
+            .as_ref()
+            .and_then(|s| s.started.as_deref())
+            .or_else(|| run.hunt.as_ref().and_then(|h| h.started.as_deref()));
+        if let Some(s) = started {
             w.write_all(b"<br><small>")?;
             match run.started() {
                 Some(t) => w.write_all(stamp(t).as_bytes())?,
@@ -755,6 +815,7 @@ impl<'a> Report<'a> {
             w.write_all(b"</small>")?;
         }
         match &run.summary {
+            None if run.hunt.is_some() => w.write_all(b"<br><span class=\"badge\">hunt</span>")?,
             None => w.write_all(b"<br><span class=\"badge bad\">no summary: cut short</span>")?,
             Some(s) if s.interrupted => {
                 w.write_all(b"<br><span class=\"badge bad\">interrupted</span>")?
@@ -876,6 +937,52 @@ impl<'a> Report<'a> {
         w.write_all(b"</tbody>\n")
     }
 
+    /// The sightings of the hunts: one row per client and indicator, most
+    /// events first. No section at all for runs without sightings (a scan).
+    fn sightings(&self, w: &mut impl Write) -> io::Result<()> {
+        if self.sightings == 0 {
+            return Ok(());
+        }
+        w.write_all(
+            b"<section>\n<h2>Sightings</h2>\n<p class=\"note\">Clients seen using an indicator, or the names of a DGA, \
+              in network logs and captures (<em>takedown hunt</em>); most events first. \
+              Times are those of the logs.</p>\n",
+        )?;
+        for run in self.runs {
+            if run.sightings.is_empty() {
+                continue;
+            }
+            if self.several() {
+                w.write_all(b"<h3>")?;
+                val(w, run.host())?;
+                write!(
+                    w,
+                    " <small>({}, from ",
+                    plural(run.sightings.len() as u64, "sighting")
+                )?;
+                val(w, &run.origin)?;
+                w.write_all(b")</small></h3>\n")?;
+            }
+            let mut order: Vec<&SightingRecord> = run.sightings.iter().collect();
+            order.sort_by(|a, b| {
+                b.count
+                    .cmp(&a.count)
+                    .then_with(|| a.indicator.kind.cmp(&b.indicator.kind))
+                    .then_with(|| a.indicator.value.cmp(&b.indicator.value))
+                    .then_with(|| a.client.cmp(&b.client))
+            });
+            w.write_all(
+                b"<table class=\"sight\">\n<colgroup><col style=\"width:15%\"><col style=\"width:35%\"><col style=\"width:14%\"><col style=\"width:8%\"><col style=\"width:14%\"><col style=\"width:14%\"></colgroup>\n\
+                  <thead><tr><th>Client</th><th>Indicator</th><th>Family</th><th class=\"n\">Events</th><th>First seen</th><th>Last seen</th></tr></thead>\n<tbody>\n",
+            )?;
+            for s in order {
+                sighting_row(w, s)?;
+            }
+            w.write_all(b"</tbody>\n</table>\n")?;
+        }
+        w.write_all(b"</section>\n")
+    }
+
     fn problems(&self, w: &mut impl Write) -> io::Result<()> {
         w.write_all(b"<section>\n<h2>Problems</h2>\n")?;
         // kind -> (run index, finding, problem), in reading order.
@@ -954,6 +1061,13 @@ impl<'a> Report<'a> {
         w.write_all(b"<section>\n<h2>Families seen</h2>\n")?;
         let mut seen: BTreeMap<&str, FamilySeen> = BTreeMap::new();
         for run in self.runs {
+            for s in &run.sightings {
+                if let Some(fam) = s.family() {
+                    let e = seen.entry(fam).or_default();
+                    e.sightings += 1;
+                    e.hosts.insert(run.host());
+                }
+            }
             for f in &run.findings {
                 let mut in_file: BTreeSet<&str> = BTreeSet::new();
                 for fam in f.detections.iter().filter_map(|d| d.family()) {
@@ -968,25 +1082,42 @@ impl<'a> Report<'a> {
         }
         if seen.is_empty() {
             w.write_all(
-                b"<p class=\"none\">No detection named a malware family.</p>\n</section>\n",
+                b"<p class=\"none\">No detection or sighting named a malware family.</p>\n</section>\n",
             )?;
             return Ok(());
         }
         let mut list: Vec<(&str, FamilySeen)> = seen.into_iter().collect();
-        list.sort_by(|a, b| b.1.files.cmp(&a.1.files).then_with(|| a.0.cmp(b.0)));
-        w.write_all(
-            b"<table class=\"fam\">\n<colgroup><col style=\"width:36%\"><col style=\"width:11%\"><col style=\"width:14%\"><col style=\"width:39%\"></colgroup>\n\
-              <thead><tr><th>Family</th><th class=\"n\">Files</th><th class=\"n\">Detections</th><th>Hosts</th></tr></thead>\n<tbody>\n",
-        )?;
+        list.sort_by(|a, b| {
+            b.1.files
+                .cmp(&a.1.files)
+                .then_with(|| b.1.sightings.cmp(&a.1.sightings))
+                .then_with(|| a.0.cmp(b.0))
+        });
+        let with_sightings = self.sightings > 0;
+        if with_sightings {
+            w.write_all(
+                b"<table class=\"fam\">\n<colgroup><col style=\"width:30%\"><col style=\"width:10%\"><col style=\"width:13%\"><col style=\"width:13%\"><col style=\"width:34%\"></colgroup>\n\
+                  <thead><tr><th>Family</th><th class=\"n\">Files</th><th class=\"n\">Detections</th><th class=\"n\">Sightings</th><th>Hosts</th></tr></thead>\n<tbody>\n",
+            )?;
+        } else {
+            w.write_all(
+                b"<table class=\"fam\">\n<colgroup><col style=\"width:36%\"><col style=\"width:11%\"><col style=\"width:14%\"><col style=\"width:39%\"></colgroup>\n\
+                  <thead><tr><th>Family</th><th class=\"n\">Files</th><th class=\"n\">Detections</th><th>Hosts</th></tr></thead>\n<tbody>\n",
+            )?;
+        }
         for (fam, s) in &list {
             w.write_all(b"<tr><td><strong>")?;
             val(w, fam)?;
             write!(
                 w,
-                "</strong></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>",
+                "</strong></td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
                 thousands(s.files),
                 thousands(s.detections)
             )?;
+            if with_sightings {
+                write!(w, "<td class=\"n\">{}</td>", thousands(s.sightings))?;
+            }
+            w.write_all(b"<td>")?;
             for (i, h) in s.hosts.iter().enumerate() {
                 if i > 0 {
                     w.write_all(b", ")?;
@@ -1085,6 +1216,92 @@ fn problem_text(w: &mut impl Write, p: &ProblemRecord) -> io::Result<()> {
         w.write_all(b"</span> ")?;
     }
     val(w, &p.message)
+}
+
+/// A sighting's time: as a stamp when it parses, else as recorded.
+fn sighting_time(
+    w: &mut impl Write,
+    raw: Option<&str>,
+    t: Option<time::OffsetDateTime>,
+) -> io::Result<()> {
+    match (t, raw) {
+        (Some(t), _) => w.write_all(stamp(t).as_bytes()),
+        (None, Some(r)) => val(w, r),
+        (None, None) => w.write_all("\u{2014}".as_bytes()),
+    }
+}
+
+/// One sighting row.
+fn sighting_row(w: &mut impl Write, s: &SightingRecord) -> io::Result<()> {
+    w.write_all(b"<tr><td>")?;
+    match s.client.as_deref() {
+        Some(c) => {
+            w.write_all(b"<span class=\"h\">")?;
+            val(w, c)?;
+            w.write_all(b"</span>")?;
+        }
+        None => w.write_all(b"<span class=\"none\">not in the logs</span>")?,
+    }
+    w.write_all(b"</td><td><span class=\"k\">")?;
+    val(w, &s.indicator.kind)?;
+    w.write_all(b"</span> <strong>")?;
+    match &s.dga {
+        Some(d) => {
+            val(w, &d.family)?;
+            for (k, v) in [("variant", &d.variant), ("seed", &d.seed)] {
+                if !v.is_empty() {
+                    write!(w, " <span class=\"k\">{k}</span> ")?;
+                    val(w, v)?;
+                }
+            }
+        }
+        None => val(w, &s.indicator.value)?,
+    }
+    w.write_all(b"</strong>")?;
+    if let Some(l) = &s.indicator.label {
+        w.write_all(b"<br><small>")?;
+        val(w, l)?;
+        w.write_all(b"</small>")?;
+    }
+    if !s.matched.is_empty() {
+        w.write_all(b"<br><small><span class=\"k\">matched</span> ")?;
+        for (i, m) in s.matched.iter().take(MATCHED_SHOWN).enumerate() {
+            if i > 0 {
+                w.write_all(b", ")?;
+            }
+            val(w, m)?;
+        }
+        let total = s.matched_count.max(s.matched.len() as u64);
+        let shown = s.matched.len().min(MATCHED_SHOWN) as u64;
+        if total > shown {
+            write!(w, " and {} more", thousands(total - shown))?;
+        }
+        w.write_all(b"</small>")?;
+    }
+    if !s.indicator.source.is_empty() {
+        w.write_all(b"<br><small><span class=\"k\">source</span> ")?;
+        val(w, &s.indicator.source)?;
+        if let Some(line) = s.indicator.line {
+            write!(w, ":{line}")?;
+        }
+        w.write_all(b"</small>")?;
+    }
+    if let Some(id) = &s.indicator.object_id {
+        w.write_all(b"<br><small><span class=\"k\">indicator</span> <span class=\"h\">")?;
+        val(w, id)?;
+        w.write_all(b"</span></small>")?;
+    }
+    w.write_all(b"</td><td>")?;
+    if let Some(f) = s.family() {
+        w.write_all(b"<strong>")?;
+        val(w, f)?;
+        w.write_all(b"</strong>")?;
+    }
+    write!(w, "</td><td class=\"n\">{}</td><td>", thousands(s.count))?;
+    sighting_time(w, s.first_seen.as_deref(), s.first_seen_time())?;
+    w.write_all(b"</td><td>")?;
+    sighting_time(w, s.last_seen.as_deref(), s.last_seen_time())?;
+    w.write_all(b"</td></tr>\n")
 }
 
 /// One detection row.
@@ -1318,6 +1535,72 @@ mod tests {
         assert_eq!(severity(39).1, "low");
     }
 
+    fn report_of(runs: &[Run]) -> String {
+        let opts = HtmlOptions {
+            title: None,
+            tlp: None,
+            now: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let mut out = Vec::new();
+        write_report(runs, &opts, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn sightings_are_listed_escaped_most_events_first() {
+        let s = |client: Option<&str>, value: &str, count: u64| SightingRecord {
+            client: client.map(str::to_string),
+            indicator: crate::records::SightedIndicator {
+                kind: "domain".into(),
+                value: value.into(),
+                family: Some("Nym<aim>".into()),
+                ..Default::default()
+            },
+            first_seen: Some("2026-12-01T08:00:00Z".into()),
+            last_seen: Some("not a time".into()),
+            count,
+            ..Default::default()
+        };
+        let run = Run {
+            origin: "hunt.ndjson".into(),
+            sightings: vec![
+                s(Some("<b>10.0.0.1</b>"), "few.example", 1),
+                s(None, "many\u{202e}.example", 9),
+            ],
+            hunt: Some(crate::records::HuntContext {
+                host: Some("resolver".into()),
+                started: None,
+            }),
+            ..Default::default()
+        };
+        let html = report_of(&[run]);
+        assert!(html.contains("<title>takedown hunt report</title>"));
+        assert!(
+            html.contains("&lt;b&gt;10.0.0.1&lt;/b&gt;"),
+            "client escaped"
+        );
+        assert!(!html.contains("<b>10.0.0.1"));
+        assert!(html.contains("not in the logs"));
+        assert!(html.contains("Nym&lt;aim&gt;"));
+        assert!(html.contains("<span class=\"c\">\\u{202e}</span>"));
+        assert!(html.contains("2026-12-01 08:00:00 UTC"));
+        assert!(
+            html.contains(">not a time<"),
+            "an unreadable time shown as recorded"
+        );
+        assert!(!html.contains("cut short"), "a hunt-summary is a summary");
+        let many = html.find("many").unwrap();
+        let few = html.find("few.example").unwrap();
+        assert!(many < few, "most events first");
+        // A scan's report has no sightings section.
+        let scan = report_of(&[Run {
+            origin: "scan".into(),
+            ..Default::default()
+        }]);
+        assert!(!scan.contains("<h2>Sightings"));
+        assert!(scan.contains("<title>takedown scan report</title>"));
+    }
+
     #[test]
     fn findings_sorted_by_max_score_then_path() {
         let f = |path: &str, score: u32| FindingRecord {
@@ -1346,6 +1629,7 @@ mod tests {
                 },
             ],
             summary: None,
+            ..Default::default()
         };
         let runs = [run];
         let opts = HtmlOptions {

@@ -7,9 +7,16 @@
 //! does not need the scan engine. `takedown scan --format stix` builds
 //! the same records from its findings.
 //!
-//! One NDJSON file is one run: its findings, then its summary line. A
-//! line that is not a finding or a summary is an error naming the file and
-//! line; the other lines are still read.
+//! One NDJSON file is one run: its findings, then its summary line. The
+//! NDJSON of `takedown hunt` is read the same way: its sightings
+//! (`"type": "sighting"`) go into [`Run::sightings`], and its closing
+//! `"type": "hunt-summary"` line gives the run its context ([`HuntContext`]:
+//! the host and start time, which the exports need to say where and when;
+//! the rest of that line is not read, so that it can grow without breaking
+//! the exports). A file may hold findings and sightings both (a scan and a
+//! hunt of the same machine concatenated). A line of any other type, or
+//! one that is not JSON or not the record its type says, is an error
+//! naming the file and line; the other lines are still read.
 
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
@@ -239,6 +246,38 @@ pub struct SightingRecord {
     pub samples: Vec<SightingSample>,
 }
 
+impl SightingRecord {
+    /// When it was first seen, when the record says and the time parses
+    /// (RFC 3339).
+    pub fn first_seen_time(&self) -> Option<time::OffsetDateTime> {
+        parse_time(self.first_seen.as_deref()?)
+    }
+
+    /// When it was last seen (as [`SightingRecord::first_seen_time`]).
+    pub fn last_seen_time(&self) -> Option<time::OffsetDateTime> {
+        parse_time(self.last_seen.as_deref()?)
+    }
+
+    /// The malware family: the DGA's, else the indicator's.
+    pub fn family(&self) -> Option<&str> {
+        self.dga
+            .as_ref()
+            .map(|d| d.family.as_str())
+            .filter(|f| !f.trim().is_empty())
+            .or(self.indicator.family.as_deref())
+            .filter(|f| !f.trim().is_empty())
+    }
+
+    /// True for a sighting of a DGA's generated names.
+    pub fn is_dga(&self) -> bool {
+        self.indicator.kind == "dga" || self.dga.is_some()
+    }
+}
+
+fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339).ok()
+}
+
 /// Most distinct matched values a sighting lists.
 pub const MAX_SIGHTING_VALUES: usize = 20;
 /// Most samples a sighting lists.
@@ -311,30 +350,100 @@ pub struct SummaryRecord {
     pub signatures: Vec<SourceRecord>,
 }
 
-/// One run: the findings of one NDJSON file and its summary.
+/// What the exports take from the `hunt-summary` line that ends the
+/// NDJSON of `takedown hunt`: where and when the hunt ran. The line's
+/// other fields (counts, inputs, timings) are not read: the exports do not
+/// need them, and a field that changes there must not make the line
+/// unreadable. A field of the wrong type is taken as absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HuntContext {
+    /// Host name of the machine that hunted.
+    pub host: Option<String>,
+    /// When the hunt started (RFC 3339, UTC).
+    pub started: Option<String>,
+}
+
+impl HuntContext {
+    /// The context of a `hunt-summary` line (already parsed).
+    pub fn from_value(v: &serde_json::Value) -> HuntContext {
+        let text = |key: &str| {
+            v.get(key)
+                .and_then(|x| x.as_str())
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+        };
+        HuntContext {
+            host: text("host"),
+            started: text("started"),
+        }
+    }
+}
+
+/// One run: the findings and sightings of one NDJSON file, and its
+/// summary.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Run {
     /// Where it was read from (file name), or `scan` for a live run.
     pub origin: String,
     /// The findings.
     pub findings: Vec<FindingRecord>,
-    /// The summary; `None` when the file has none (cut short).
+    /// The summary; `None` when the file has none (cut short, or a hunt).
     pub summary: Option<SummaryRecord>,
+    /// The sightings (`takedown hunt`).
+    pub sightings: Vec<SightingRecord>,
+    /// The context of the hunt's `hunt-summary` line; `None` when the file
+    /// has none.
+    pub hunt: Option<HuntContext>,
 }
 
 impl Run {
-    /// The host of the run: the summary's, else the origin.
+    /// The host of the run: the summary's, else the hunt summary's, else
+    /// the origin.
     pub fn host(&self) -> &str {
         self.summary
             .as_ref()
             .and_then(|s| s.host.as_deref())
+            .or_else(|| self.hunt.as_ref().and_then(|h| h.host.as_deref()))
             .unwrap_or(&self.origin)
     }
 
-    /// When the run started, when known.
+    /// When the run started, when known (the summary's start, else the
+    /// hunt summary's).
     pub fn started(&self) -> Option<time::OffsetDateTime> {
-        let s = self.summary.as_ref()?.started.as_deref()?;
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+        self.summary
+            .as_ref()
+            .and_then(|s| s.started.as_deref())
+            .and_then(parse_time)
+            .or_else(|| {
+                self.hunt
+                    .as_ref()
+                    .and_then(|h| h.started.as_deref())
+                    .and_then(parse_time)
+            })
+    }
+
+    /// True when the file ended with its summary line (a scan's
+    /// `summary` or a hunt's `hunt-summary`): it was not cut short.
+    pub fn has_summary(&self) -> bool {
+        self.summary.is_some() || self.hunt.is_some()
+    }
+
+    /// The first and last time of the run's sightings that carry times.
+    pub fn sighting_span(&self) -> Option<(time::OffsetDateTime, time::OffsetDateTime)> {
+        let mut span: Option<(time::OffsetDateTime, time::OffsetDateTime)> = None;
+        for s in &self.sightings {
+            let (a, b) = match (s.first_seen_time(), s.last_seen_time()) {
+                (Some(a), Some(b)) => (a.min(b), a.max(b)),
+                (Some(a), None) | (None, Some(a)) => (a, a),
+                (None, None) => continue,
+            };
+            span = Some(match span {
+                Some((x, y)) => (x.min(a), y.max(b)),
+                None => (a, b),
+            });
+        }
+        span
     }
 
     /// When the run ended: start plus elapsed time, when known.
@@ -365,8 +474,9 @@ pub struct LineError {
 /// few MB; a longer line is not a finding).
 pub const MAX_LINE: usize = 64 << 20;
 
-/// Reads one findings NDJSON stream. Bad lines are returned as errors
-/// beside the run; reading goes on after them.
+/// Reads one findings NDJSON stream (`scan --format json`, `hunt`, or
+/// both). Bad lines are returned as errors beside the run; reading goes on
+/// after them.
 pub fn read_run(reader: impl BufRead, origin: &str) -> (Run, Vec<LineError>) {
     let mut run = Run {
         origin: origin.to_string(),
@@ -425,8 +535,21 @@ pub fn read_run(reader: impl BufRead, origin: &str) -> (Run, Vec<LineError>) {
                 }
                 Err(e) => errors.push(err(format!("not a summary: {e}"))),
             },
+            Some("sighting") => match serde_json::from_value::<SightingRecord>(value) {
+                Ok(s) => run.sightings.push(s),
+                Err(e) => errors.push(err(format!("not a sighting: {e}"))),
+            },
+            Some("hunt-summary") => {
+                if run.hunt.is_some() {
+                    errors.push(err(
+                        "a second hunt-summary line; the first is kept".into()
+                    ));
+                } else {
+                    run.hunt = Some(HuntContext::from_value(&value));
+                }
+            }
             _ => errors.push(err(
-                "neither a finding nor a summary (no \"type\": \"finding\"|\"summary\")".into(),
+                "not a record of takedown (no \"type\": \"finding\"|\"summary\"|\"sighting\"|\"hunt-summary\")".into(),
             )),
         }
     }
@@ -508,6 +631,91 @@ not json
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].line, 2);
         assert_eq!(errors[1].line, 3);
+    }
+
+    /// A hunt's NDJSON: sightings (a domain with a client, a DGA without
+    /// one), the hunt-summary, and the bad lines a reader must name.
+    #[test]
+    fn reads_sightings_and_the_hunt_summary() {
+        let text = r#"{"type":"sighting","version":1,"client":"192.0.2.10","indicator":{"type":"domain","value":"evil.example","source":"feed.json","object_id":"indicator--11111111-1111-4111-8111-111111111111","family":"Nymaim"},"matched":["a.evil.example","evil.example"],"matched_count":2,"first_seen":"2026-12-01T08:00:00Z","last_seen":"2026-12-01T09:30:00.5Z","count":7,"kinds":["dns"],"samples":[{"file":"dns.log","line":3,"kind":"dns","value":"a.evil.example"}]}
+{"type":"sighting","version":1,"client":null,"indicator":{"type":"dga","value":"nymaim:3"},"dga":{"family":"nymaim","seed":"3","first_date":"2026-12-01","last_date":"2026-12-01"},"matched":["qxz.example"],"matched_count":40,"count":40}
+{"type":"sighting","version":1,"client":"192.0.2.11"}
+{"type":"sighting","version":1,"indicator":{"type":"url","value":"http://x.example/"},"count":"many"}
+{"type":"hunt-summary","version":1,"host":"resolver-1","started":"2026-12-02T00:00:00Z","lines":123456,"inputs":[{"path":"dns.log"}],"elapsed_seconds":"not a number"}
+{"type":"hunt-summary","host":"other"}
+{"type":"flux"}
+"#;
+        let (run, errors) = read_run(text.as_bytes(), "hunt.ndjson");
+        assert_eq!(run.sightings.len(), 2);
+        let s = &run.sightings[0];
+        assert_eq!(s.client.as_deref(), Some("192.0.2.10"));
+        assert_eq!(s.indicator.kind, "domain");
+        assert_eq!(s.family(), Some("Nymaim"));
+        assert!(!s.is_dga());
+        assert_eq!(s.count, 7);
+        assert_eq!(s.samples[0].line, 3);
+        assert_eq!(
+            s.first_seen_time().unwrap().unix_timestamp(),
+            time::macros::datetime!(2026-12-01 08:00 UTC).unix_timestamp()
+        );
+        assert_eq!(s.last_seen_time().unwrap().millisecond(), 500);
+        let d = &run.sightings[1];
+        assert_eq!(d.client, None);
+        assert!(d.is_dga());
+        assert_eq!(d.family(), Some("nymaim"), "the DGA's family");
+        assert_eq!(d.first_seen_time(), None);
+        // Host and start from the hunt-summary; its other fields, of any
+        // type, are not read.
+        assert!(run.summary.is_none());
+        assert!(run.has_summary());
+        assert_eq!(run.host(), "resolver-1");
+        assert_eq!(
+            run.started().unwrap(),
+            time::macros::datetime!(2026-12-02 00:00 UTC)
+        );
+        assert_eq!(run.finished(), None);
+        let (a, b) = run.sighting_span().unwrap();
+        assert_eq!(a, time::macros::datetime!(2026-12-01 08:00 UTC));
+        assert_eq!(b, time::macros::datetime!(2026-12-01 09:30:00.5 UTC));
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4, 6, 7], "{errors:?}");
+        assert!(errors[0].reason.starts_with("not a sighting"), "{errors:?}");
+        assert!(errors[0].to_string().starts_with("hunt.ndjson:3: "));
+        assert!(errors[2].reason.contains("second hunt-summary"));
+        assert!(errors[3].reason.contains("sighting"));
+    }
+
+    #[test]
+    fn findings_and_sightings_mix_and_the_scan_summary_wins() {
+        let text = r#"{"type":"finding","path":"/a","detections":[]}
+{"type":"sighting","client":"2001:db8::5","indicator":{"type":"ipv6","value":"2001:db8:1::/48"},"count":1}
+{"type":"summary","host":"pc1","started":"2026-12-06T10:00:00Z","elapsed_seconds":1}
+{"type":"hunt-summary","host":"pc1-hunt","started":"2026-12-05T10:00:00Z"}
+"#;
+        let (run, errors) = read_run(text.as_bytes(), "mixed.ndjson");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!((run.findings.len(), run.sightings.len()), (1, 1));
+        assert_eq!(run.host(), "pc1");
+        assert_eq!(
+            run.started().unwrap(),
+            time::macros::datetime!(2026-12-06 10:00 UTC)
+        );
+        assert_eq!(run.hunt.as_ref().unwrap().host.as_deref(), Some("pc1-hunt"));
+        // Without any summary line the file was cut short.
+        let (run, _) = read_run(
+            &text.as_bytes()[..text.find("{\"type\":\"summary").unwrap()],
+            "cut",
+        );
+        assert!(!run.has_summary());
+        assert_eq!(run.host(), "cut");
+        // A hunt-summary whose host is not a string, or empty, names none.
+        let (run, errors) = read_run(
+            &br#"{"type":"hunt-summary","host":5,"started":""}"#[..],
+            "h",
+        );
+        assert!(errors.is_empty());
+        assert_eq!(run.hunt, Some(HuntContext::default()));
+        assert_eq!(run.host(), "h");
     }
 
     #[test]

@@ -164,6 +164,7 @@ fn runs() -> Vec<Run> {
             },
         ],
         summary: Some(summary("pc1-alice", 12_345, 3, 4)),
+        ..Default::default()
     };
     let srv = Run {
         origin: "srv.ndjson".into(),
@@ -206,6 +207,7 @@ fn runs() -> Vec<Run> {
             failed: 1,
             ..summary("srv-web-01", 67_890, 1, 1)
         }),
+        ..Default::default()
     };
     vec![pc1, srv]
 }
@@ -519,6 +521,7 @@ fn a_hundred_thousand_findings_render_quickly() {
         origin: "big.ndjson".into(),
         findings,
         summary: Some(summary("big", 1_000_000, 100_000, 100_000)),
+        ..Default::default()
     }];
     let start = Instant::now();
     let mut sink = CountingSink::default();

@@ -495,6 +495,7 @@ fn runs() -> Vec<Run> {
                 ),
             ],
             summary: Some(summary("pc1", "2026-12-06T10:00:00Z")),
+            ..Default::default()
         },
         Run {
             origin: "pc2.ndjson".into(),
@@ -506,6 +507,7 @@ fn runs() -> Vec<Run> {
                 &[("Nymaim_Loader", 100, Some("Nymaim"))],
             )],
             summary: Some(summary("pc2", "2026-12-07T08:00:00Z")),
+            ..Default::default()
         },
     ]
 }

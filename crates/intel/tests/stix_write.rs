@@ -158,6 +158,7 @@ fn run(host: &str, started: &str, elapsed: f64, findings: Vec<FindingRecord>) ->
             elapsed_seconds: elapsed,
             ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

@@ -239,6 +239,7 @@ impl Printer {
                 summary: serde_json::to_value(s)
                     .and_then(serde_json::from_value)
                     .ok(),
+                ..Default::default()
             };
             let result = crate::intel::write_export(
                 export.format,

@@ -17,6 +17,22 @@
 //! * per partner indicator a detection came from (metadata `indicator`,
 //!   a STIX indicator id read from their bundle): a `sighting` of *their*
 //!   id, so they see their indicator hit without matching ours to theirs;
+//! * per network sighting of `takedown hunt` (one client, or no client,
+//!   seen using one indicator or one DGA's names, on one hunting host):
+//!   the SCOs of what was observed (the client's `ipv4-addr`/`ipv6-addr`,
+//!   the matched `domain-name`, `ipv4-addr`, `ipv6-addr` and `url`
+//!   values; ids as `stix2` computes them), an `observed-data` over them
+//!   and a `sighting` (count, first/last seen, where: the hunting host's
+//!   identity). What it sights: a partner's indicator when the sighted
+//!   indicator came from their STIX bundle (its `indicator--` id, not in
+//!   the bundle); else our `indicator` of the value (`[domain-name:value
+//!   = '...']`, `[ipv4-addr:value = '198.51.100.0/24']`, `ipv6-addr`,
+//!   `url`), related by `indicates` to the family's `malware` when the
+//!   source names one; for a DGA, a `malware` object of the family (the
+//!   DGA is the family's, and a partner matches families by name) and an
+//!   `indicator` whose pattern ORs the generated names actually seen
+//!   (what a partner can block or hunt for; the generator itself cannot
+//!   be a STIX pattern), related by `indicates` to it;
 //! * a `report` over all of it.
 //!
 //! Ids and timestamps derive from the findings only (ids from stable keys
@@ -31,14 +47,15 @@
 //! hosts, never by the output; the objects are then serialized one by one
 //! straight to the writer.
 
-use super::ids::{file_id, sdo_id};
-use crate::Tlp;
-use crate::records::Run;
+use super::ids::{file_id, network_sco_id, sdo_id, value_sco_id};
+use crate::records::{MAX_SIGHTING_VALUES, Run, SightingRecord};
+use crate::{Kind, Tlp};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, BufWriter, Write};
+use std::net::{IpAddr, SocketAddr};
 use time::OffsetDateTime;
 
 /// What a bundle is written with.
@@ -79,8 +96,28 @@ pub struct WriteStats {
     pub observed_data: u64,
     /// `malware` family objects.
     pub families: u64,
-    /// Sightings of partners' indicators.
+    /// Sightings of partners' indicators (file detections).
     pub partner_sightings: u64,
+    /// Network sighting records read (`takedown hunt`).
+    pub sightings: u64,
+    /// Network sighting records whose indicator cannot be written (an
+    /// unknown kind, a value that is not a valid domain, address, CIDR or
+    /// URL, a DGA without a family): left out.
+    pub sightings_unusable: u64,
+    /// Our indicators of sighted network values and DGA names.
+    pub network_indicators: u64,
+    /// Network `sighting` objects (one per hunting host, client and
+    /// indicator), including those of partners' indicators.
+    pub network_sightings: u64,
+    /// Of those, sightings of partners' indicators.
+    pub network_partner_sightings: u64,
+    /// Network `observed-data` objects.
+    pub network_observed_data: u64,
+    /// Network SCOs (clients, matched names, addresses and URLs).
+    pub observables: u64,
+    /// Matched values (and clients) that are no domain name, address or
+    /// URL, so no SCO: left out of the observed data.
+    pub unusable_values: u64,
     /// Objects written in the bundle, all types.
     pub objects: u64,
 }
@@ -98,6 +135,14 @@ pub const MAX_NAMES_PER_FILE: usize = 16;
 pub const MAX_FAMILIES_PER_FILE: usize = 16;
 /// Partner indicator ids kept per content (as above).
 pub const MAX_PARTNERS_PER_FILE: usize = 64;
+/// Matched values kept per network sighting (the smallest, as above):
+/// records merged from many hunts would otherwise grow without bound.
+pub const MAX_MATCHED_PER_SIGHTING: usize = 64;
+/// Generated names kept in a DGA indicator's pattern (the smallest).
+pub const MAX_DGA_NAMES: usize = 256;
+/// Longest sighted value put in a pattern (a URL can be long; a longer
+/// one is not a URL a partner can use).
+pub const MAX_PATTERN_VALUE: usize = 8192;
 /// STIX 2.1's upper bound of `count` and `number_observed`.
 const MAX_COUNT: u64 = 999_999_999;
 
@@ -203,6 +248,10 @@ struct FileAgg {
 struct Agg {
     hosts: Vec<Host>,
     files: BTreeMap<[u8; 32], FileAgg>,
+    /// Network sightings by what they sight, hunting host and client.
+    net: BTreeMap<NetKey, NetSight>,
+    /// Our indicators of what was sighted (not partners').
+    net_indicators: BTreeMap<Target, NetIndicator>,
     /// (host, start) of every run, for the report's id.
     runs: BTreeSet<(String, Option<i64>)>,
     span: Option<Span>,
@@ -265,6 +314,8 @@ impl Agg {
         let mut agg = Agg {
             hosts: Vec::new(),
             files: BTreeMap::new(),
+            net: BTreeMap::new(),
+            net_indicators: BTreeMap::new(),
             runs: BTreeSet::new(),
             span: None,
             latest_end: None,
@@ -278,16 +329,31 @@ impl Agg {
             };
             let start = run.started().map(millis);
             let end = run.finished().map(millis);
-            let span = match (start, end) {
-                (Some(s), Some(e)) => Span {
+            let base = match (start, end) {
+                (Some(s), Some(e)) => Some(Span {
                     first: s,
                     last: e.max(s),
-                },
-                _ => Span {
+                }),
+                // A hunt: its start, without an end (a scan's summary
+                // always gives both).
+                (Some(s), None) => Some(Span { first: s, last: s }),
+                _ => None,
+            };
+            // A hunt reads logs of the past: its sightings' own times
+            // widen the run's span.
+            let seen = run.sighting_span().map(|(a, b)| Span {
+                first: millis(a),
+                last: millis(b),
+            });
+            let span = match (base, seen) {
+                (Some(b), Some(x)) => Span::join(Some(b), x),
+                (Some(x), None) | (None, Some(x)) => x,
+                (None, None) => Span {
                     first: now,
                     last: now,
                 },
             };
+            let end = end.or_else(|| (base.is_some() || seen.is_some()).then_some(span.last));
             if let Some(e) = end {
                 agg.latest_end = Some(agg.latest_end.map_or(e, |l| l.max(e)));
             }
@@ -366,8 +432,462 @@ impl Agg {
                     }
                 }
             }
+            for s in &run.sightings {
+                stats.sightings += 1;
+                if !agg.add_sighting(s, host, idx, span, stats) {
+                    stats.sightings_unusable += 1;
+                }
+            }
         }
         agg
+    }
+}
+
+// ---------------------------------------------------------------------
+// Network sightings
+
+/// What a network sighting sights.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    /// A partner's STIX indicator (canonical `indicator--<uuid>`).
+    Partner(String),
+    /// Our indicator of one value: its SCO type and normalised value.
+    Value { sco: &'static str, value: String },
+    /// Our indicator of the names of one DGA.
+    Dga {
+        family: String,
+        variant: String,
+        seed: String,
+    },
+}
+
+impl Target {
+    /// The stable key the ids of its objects derive from.
+    fn key(&self) -> String {
+        match self {
+            Target::Partner(id) => format!("partner\u{0}{id}"),
+            Target::Value { sco, value } => format!("{sco}:value\u{0}{value}"),
+            Target::Dga {
+                family,
+                variant,
+                seed,
+            } => format!("dga\u{0}{family}\u{0}{variant}\u{0}{seed}"),
+        }
+    }
+
+    /// The family's name of a DGA.
+    fn dga_family(&self) -> Option<&str> {
+        match self {
+            Target::Dga { family, .. } => Some(family),
+            _ => None,
+        }
+    }
+}
+
+/// An SCO: its type and value.
+type Sco = (&'static str, String);
+
+/// A network sighting's key: what, the hunting host's name, the client
+/// as the logs give it (empty when they do not).
+type NetKey = (Target, String, String);
+
+/// One client (or no client) seen using one target on one host, merged
+/// over the runs.
+struct NetSight {
+    host: u32,
+    count: u64,
+    span: Span,
+    /// The client's address SCO, when the client is an address.
+    client_sco: Option<Sco>,
+    matched: BTreeSet<Sco>,
+    matched_more: bool,
+}
+
+/// One of our indicators of what was sighted.
+#[derive(Default)]
+struct NetIndicator {
+    /// The smallest label the sources give it (order-independent).
+    label: Option<String>,
+    families: BTreeSet<String>,
+    families_more: bool,
+    /// A DGA's generated names seen.
+    names: BTreeSet<String>,
+    names_more: bool,
+    count: u64,
+    /// Distinct (host, client) sightings of it.
+    sightings: u64,
+    span: Option<Span>,
+}
+
+impl NetIndicator {
+    /// False for a DGA indicator without a name to put in its pattern:
+    /// its sightings then sight the family's `malware` object.
+    fn written(&self, t: &Target) -> bool {
+        !matches!(t, Target::Dga { .. }) || !self.names.is_empty()
+    }
+}
+
+/// Keeps the `max` smallest distinct values (as [`insert_capped`], for
+/// any ordered value).
+fn insert_capped_sco(set: &mut BTreeSet<Sco>, more: &mut bool, value: Sco, max: usize) {
+    if set.contains(&value) {
+        return;
+    }
+    if set.len() < max {
+        set.insert(value);
+        return;
+    }
+    *more = true;
+    if set.last().is_some_and(|l| &value < l) {
+        set.pop_last();
+        set.insert(value);
+    }
+}
+
+/// The SCO of a value seen in the logs: [`classify`], with a URL made a
+/// valid URI ([`uri`]).
+pub(crate) fn sco_of(value: &str) -> Option<Sco> {
+    match classify(value)? {
+        ("url", u) => Some(("url", uri(&u)?)),
+        other => Some(other),
+    }
+}
+
+/// What a value seen in the logs is: a URL (with a scheme), an IPv4 or
+/// IPv6 address or CIDR block, else a domain name; normalised as the
+/// indicator model normalises (so an SCO's id is the one a partner
+/// computes from the same value). `None` when it is none of them.
+pub(crate) fn classify(value: &str) -> Option<Sco> {
+    let v = value.trim();
+    if v.contains("://") {
+        let u = crate::model::normalise(Kind::Url, v).ok()?;
+        return (u.len() <= MAX_PATTERN_VALUE).then_some(("url", u));
+    }
+    if let Ok((addr, _)) = crate::model::parse_cidr(v) {
+        let kind = if addr.is_ipv4() {
+            Kind::Ipv4
+        } else {
+            Kind::Ipv6
+        };
+        let n = crate::model::normalise(kind, v).ok()?;
+        return Some((
+            if addr.is_ipv4() {
+                "ipv4-addr"
+            } else {
+                "ipv6-addr"
+            },
+            n,
+        ));
+    }
+    let d = crate::model::normalise(Kind::Domain, v).ok()?;
+    Some(("domain-name", d))
+}
+
+/// `url` as an RFC 3986 URI, which a `url` SCO's value must be (and
+/// stix2-validator checks): what the RFC does not allow where it stands
+/// (a backslash, a space, `{`, a letter outside ASCII, a `%` not
+/// followed by two hex digits, ...) percent-encoded as UTF-8, the rest
+/// as it is. `None` for a scheme that does not start with a letter.
+pub(crate) fn uri(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let mut out = String::with_capacity(url.len() + 8);
+    out.push_str(scheme);
+    out.push_str("://");
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if let Some(u) = userinfo {
+        encode_into(&mut out, u, |b| is_sub_delim_or_unreserved(b) || b == b':');
+        out.push('@');
+    }
+    // An IP literal in brackets is kept when it holds only what one can.
+    let (host, port) = if let Some(close) = hostport.strip_prefix('[').and_then(|h| h.find(']')) {
+        let (lit, after) = hostport.split_at(close + 2);
+        if lit[1..lit.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+        {
+            out.push_str(lit);
+            ("", after)
+        } else {
+            (hostport, "")
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h, &hostport[h.len()..]),
+            _ => (hostport, ""),
+        }
+    };
+    encode_into(&mut out, host, is_sub_delim_or_unreserved);
+    if let Some(p) = port.strip_prefix(':') {
+        out.push(':');
+        encode_into(&mut out, p, |b| b.is_ascii_digit());
+    } else {
+        encode_into(&mut out, port, is_sub_delim_or_unreserved);
+    }
+    // Path, query, fragment: pchar, `/`, `?`; the first `#` starts the
+    // fragment, a later one is encoded.
+    let (before, fragment) = match tail.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (tail, None),
+    };
+    let pchar = |b: u8| is_sub_delim_or_unreserved(b) || matches!(b, b':' | b'@' | b'/' | b'?');
+    encode_into(&mut out, before, pchar);
+    if let Some(f) = fragment {
+        out.push('#');
+        encode_into(&mut out, f, pchar);
+    }
+    Some(out)
+}
+
+fn is_sub_delim_or_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+        )
+}
+
+/// Appends `s`, each byte `keep` refuses percent-encoded; a `%` followed
+/// by two hex digits is kept (already encoded).
+fn encode_into(out: &mut String, s: &str, keep: impl Fn(u8) -> bool) {
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        let encoded = c == b'%'
+            && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if c.is_ascii() && (keep(c) || encoded) {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+}
+
+/// The address SCO of a client: an address, also written with a port
+/// (`192.0.2.1:5353`, `[2001:db8::1]:53`) or in brackets.
+pub(crate) fn client_sco(client: &str) -> Option<Sco> {
+    let c = client.trim();
+    let addr: IpAddr = c
+        .parse()
+        .ok()
+        .or_else(|| c.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            c.strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .and_then(|x| x.parse().ok())
+        })?;
+    Some(match addr {
+        IpAddr::V4(a) => ("ipv4-addr", a.to_string()),
+        IpAddr::V6(a) => ("ipv6-addr", a.to_string()),
+    })
+}
+
+/// What a sighting record sights, or `None` when it cannot be written.
+fn target_of(s: &SightingRecord) -> Option<Target> {
+    if let Some(id) = s
+        .indicator
+        .object_id
+        .as_deref()
+        .and_then(|i| stix_indicator_id(i.trim()))
+    {
+        return Some(Target::Partner(id));
+    }
+    if s.is_dga() {
+        let (family, variant, seed) = match &s.dga {
+            Some(d) => (d.family.as_str(), d.variant.as_str(), d.seed.as_str()),
+            None => (
+                s.indicator.family.as_deref().unwrap_or(&s.indicator.value),
+                "",
+                "",
+            ),
+        };
+        let family = cap(family.trim());
+        if family.is_empty() {
+            return None;
+        }
+        return Some(Target::Dga {
+            family: family.to_string(),
+            variant: cap(variant.trim()).to_string(),
+            seed: cap(seed.trim()).to_string(),
+        });
+    }
+    let (kind, value) = sighted_value(s)?;
+    let (sco, _) = network_sco_id(kind, &value)?;
+    Some(Target::Value { sco, value })
+}
+
+/// The kind and normalised value of a sighting's indicator (`domain`,
+/// `ipv4`, `ipv6`, `url`; `ip` told apart by the value); `None` for a DGA,
+/// another kind, or a value that is not valid for its kind.
+pub(crate) fn sighted_value(s: &SightingRecord) -> Option<(Kind, String)> {
+    if s.is_dga() {
+        return None;
+    }
+    let value = s.indicator.value.trim();
+    let kind = match s.indicator.kind.trim().to_ascii_lowercase().as_str() {
+        "domain" | "domain-name" | "hostname" => Kind::Domain,
+        "ipv4" => Kind::Ipv4,
+        "ipv6" => Kind::Ipv6,
+        "ip" => match crate::model::parse_cidr(value) {
+            Ok((a, _)) if a.is_ipv4() => Kind::Ipv4,
+            Ok(_) => Kind::Ipv6,
+            Err(_) => return None,
+        },
+        "url" => Kind::Url,
+        _ => return None,
+    };
+    let value = crate::model::normalise(kind, value).ok()?;
+    (value.len() <= MAX_PATTERN_VALUE).then_some((kind, value))
+}
+
+/// A string literal of a STIX pattern: `\` and `'` escaped (the only
+/// escapes of the grammar), so a value from a log cannot end the string.
+fn pattern_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\\' || c == '\'' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// The span of one record: its own times, else the run's.
+fn record_span(s: &SightingRecord, run: Span) -> Span {
+    match (s.first_seen_time(), s.last_seen_time()) {
+        (Some(a), Some(b)) => Span {
+            first: millis(a.min(b)),
+            last: millis(a.max(b)),
+        },
+        (Some(a), None) | (None, Some(a)) => Span {
+            first: millis(a),
+            last: millis(a),
+        },
+        (None, None) => run,
+    }
+}
+
+impl Agg {
+    /// Folds one sighting record in; false when it cannot be written.
+    fn add_sighting(
+        &mut self,
+        s: &SightingRecord,
+        host: &str,
+        host_idx: u32,
+        run_span: Span,
+        stats: &mut WriteStats,
+    ) -> bool {
+        let Some(target) = target_of(s) else {
+            return false;
+        };
+        let span = record_span(s, run_span);
+        let client = s.client.as_deref().map_or("", |c| cap(c.trim()));
+        let key = (target.clone(), host.to_string(), client.to_string());
+        let new = !self.net.contains_key(&key);
+        let e = self.net.entry(key).or_insert_with(|| NetSight {
+            host: host_idx,
+            count: 0,
+            span,
+            client_sco: None,
+            matched: BTreeSet::new(),
+            matched_more: false,
+        });
+        e.count = e.count.saturating_add(s.count);
+        e.span.add(span);
+        if new && !client.is_empty() {
+            e.client_sco = client_sco(client);
+            if e.client_sco.is_none() {
+                stats.unusable_values += 1;
+            }
+        }
+        let mut names = Vec::new();
+        for m in s.matched.iter().take(MAX_SIGHTING_VALUES) {
+            match sco_of(m) {
+                Some(sco) => {
+                    if sco.0 == "domain-name" && matches!(target, Target::Dga { .. }) {
+                        names.push(sco.1.clone());
+                    }
+                    insert_capped_sco(
+                        &mut e.matched,
+                        &mut e.matched_more,
+                        sco,
+                        MAX_MATCHED_PER_SIGHTING,
+                    );
+                }
+                None => stats.unusable_values += 1,
+            }
+        }
+        // A record that lists no value still observed its indicator's own
+        // value, when that is one value (not a CIDR block).
+        if s.matched.is_empty()
+            && let Target::Value { sco, value } = &target
+            && let Some(own) = match *sco {
+                "url" => uri(value),
+                _ if value.contains('/') => None,
+                _ => Some(value.clone()),
+            }
+        {
+            insert_capped_sco(
+                &mut e.matched,
+                &mut e.matched_more,
+                (sco, own),
+                MAX_MATCHED_PER_SIGHTING,
+            );
+        }
+        if matches!(target, Target::Partner(_)) {
+            return true;
+        }
+        let family = s.family().map(|f| cap(f.trim()).to_string());
+        let label = s
+            .indicator
+            .label
+            .as_deref()
+            .map(|l| cap(l.trim()))
+            .filter(|l| !l.is_empty());
+        let ind = self.net_indicators.entry(target).or_default();
+        ind.count = ind.count.saturating_add(s.count);
+        ind.sightings += u64::from(new);
+        ind.span = Some(Span::join(ind.span, span));
+        if let Some(l) = label
+            && ind.label.as_deref().is_none_or(|cur| l < cur)
+        {
+            ind.label = Some(l.to_string());
+        }
+        if let Some(f) = family.filter(|f| !f.is_empty()) {
+            insert_capped(
+                &mut ind.families,
+                &mut ind.families_more,
+                &f,
+                MAX_FAMILIES_PER_FILE,
+            );
+        }
+        for n in names {
+            insert_capped(&mut ind.names, &mut ind.names_more, &n, MAX_DGA_NAMES);
+        }
+        true
     }
 }
 
@@ -536,6 +1056,47 @@ struct SightingBody<'a> {
 }
 
 #[derive(Serialize)]
+struct NetSightingBody<'a> {
+    description: &'a str,
+    sighting_of_ref: &'a str,
+    count: u64,
+    first_seen: Ts,
+    last_seen: Ts,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    observed_data_refs: &'a [String],
+    where_sighted_refs: [&'a str; 1],
+}
+
+#[derive(Serialize)]
+struct NetObservedDataBody<'a> {
+    first_observed: Ts,
+    last_observed: Ts,
+    number_observed: u64,
+    object_refs: &'a [String],
+}
+
+/// An SCO whose only property is `value`.
+#[derive(Serialize)]
+struct NetSco<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    spec_version: &'static str,
+    id: &'a str,
+    value: &'a str,
+    object_marking_refs: [&'a str; 1],
+}
+
+/// The families an indicator of ours indicates: the DGA's, and those its
+/// sources name (a set: the DGA's family once).
+fn net_families<'a>(t: &'a Target, ind: &'a NetIndicator) -> BTreeSet<&'a str> {
+    ind.families
+        .iter()
+        .map(String::as_str)
+        .chain(t.dga_family())
+        .collect()
+}
+
+#[derive(Serialize)]
 struct ReportBody<'a> {
     name: &'a str,
     description: &'a str,
@@ -560,6 +1121,8 @@ struct Ctx<'a> {
     families: BTreeMap<&'a str, Span>,
     /// Partner indicator id to the contents it detected.
     partners: BTreeMap<&'a str, Vec<&'a [u8; 32]>>,
+    /// The SCOs of the network sightings (clients and matched values).
+    scos: BTreeSet<(&'static str, &'a str)>,
     /// The time span of everything.
     span: Span,
 }
@@ -591,6 +1154,39 @@ fn count(n: u64) -> u64 {
     n.min(MAX_COUNT)
 }
 
+fn net_indicator_id(t: &Target) -> String {
+    sdo_id("indicator", &t.key())
+}
+
+fn net_relationship_id(t: &Target, family: &str) -> String {
+    sdo_id(
+        "relationship",
+        &format!("indicates\u{0}{}\u{0}{family}", t.key()),
+    )
+}
+
+fn net_suffix(key: &NetKey) -> String {
+    format!("net\u{0}{}\u{0}{}\u{0}{}", key.0.key(), key.1, key.2)
+}
+
+fn net_sighting_id(key: &NetKey) -> String {
+    sdo_id("sighting", &net_suffix(key))
+}
+
+fn net_observed_id(key: &NetKey) -> String {
+    sdo_id("observed-data", &net_suffix(key))
+}
+
+/// The SCO ids an observed data object of a network sighting refers to:
+/// the client first, then the matched values.
+fn net_object_refs(ns: &NetSight) -> Vec<String> {
+    ns.client_sco
+        .iter()
+        .chain(&ns.matched)
+        .map(|(t, v)| value_sco_id(t, v))
+        .collect()
+}
+
 impl<'a> Ctx<'a> {
     fn new(agg: &'a Agg, opts: &'a StixOptions) -> Ctx<'a> {
         let producer = match cap(opts.producer.trim()) {
@@ -618,6 +1214,22 @@ impl<'a> Ctx<'a> {
                 partners.entry(p.as_str()).or_default().push(key);
             }
         }
+        for (t, ind) in &agg.net_indicators {
+            let Some(span) = ind.span else { continue };
+            let dga = t.dga_family();
+            for fam in ind.families.iter().map(String::as_str).chain(dga) {
+                families
+                    .entry(fam)
+                    .and_modify(|s| s.add(span))
+                    .or_insert(span);
+            }
+        }
+        let mut scos = BTreeSet::new();
+        for ns in agg.net.values() {
+            for (t, v) in ns.client_sco.iter().chain(&ns.matched) {
+                scos.insert((*t, v.as_str()));
+            }
+        }
         let span = agg.span.unwrap_or(Span {
             first: agg.now,
             last: agg.now,
@@ -632,6 +1244,7 @@ impl<'a> Ctx<'a> {
             host_order,
             families,
             partners,
+            scos,
             span,
         }
     }
@@ -709,6 +1322,31 @@ impl<'a> Ctx<'a> {
                 field(&obs.span.last.to_le_bytes());
             }
         }
+        for (t, ind) in &self.agg.net_indicators {
+            field(t.key().as_bytes());
+            field(ind.label.as_deref().unwrap_or("").as_bytes());
+            for set in [&ind.families, &ind.names] {
+                field(&(set.len() as u64).to_le_bytes());
+                for s in set {
+                    field(s.as_bytes());
+                }
+            }
+            field(&[ind.families_more as u8, ind.names_more as u8]);
+            field(&ind.count.to_le_bytes());
+            field(&ind.sightings.to_le_bytes());
+        }
+        for (key, ns) in &self.agg.net {
+            field(net_suffix(key).as_bytes());
+            field(&ns.count.to_le_bytes());
+            field(&ns.span.first.to_le_bytes());
+            field(&ns.span.last.to_le_bytes());
+            field(&(ns.matched.len() as u64).to_le_bytes());
+            for (t, v) in ns.client_sco.iter().chain(&ns.matched) {
+                field(t.as_bytes());
+                field(v.as_bytes());
+            }
+            field(&[ns.matched_more as u8]);
+        }
         sdo_id("bundle", &hex::encode(h.finalize()))
     }
 
@@ -782,18 +1420,47 @@ impl<'a> Ctx<'a> {
             self.write_partner_sighting(w, partner, keys)?;
             stats.partner_sightings += 1;
         }
-        let description = format!(
-            "takedown findings: {} detected file content(s), {} observation(s), on {} host(s) of {} scanned.",
-            self.agg.files.len(),
-            self.agg.files.values().map(|f| f.count).sum::<u64>(),
-            self.agg
-                .files
-                .values()
-                .flat_map(|f| f.hosts.keys())
-                .collect::<BTreeSet<_>>()
-                .len(),
-            self.agg.hosts.len(),
-        );
+        self.write_network(w, stats)?;
+        let mut description = String::new();
+        // A hunt alone says nothing of files.
+        if !self.agg.files.is_empty() || self.agg.net.is_empty() {
+            description = format!(
+                "takedown findings: {} detected file content(s), {} observation(s), on {} host(s) of {} scanned.",
+                self.agg.files.len(),
+                self.agg.files.values().map(|f| f.count).sum::<u64>(),
+                self.agg
+                    .files
+                    .values()
+                    .flat_map(|f| f.hosts.keys())
+                    .collect::<BTreeSet<_>>()
+                    .len(),
+                self.agg.hosts.len(),
+            );
+        }
+        if !self.agg.net.is_empty() {
+            if !description.is_empty() {
+                description.push(' ');
+            }
+            description.push_str(&format!(
+                "takedown hunt: {} sighting(s) of {} indicator(s), {} event(s).",
+                self.agg.net.len(),
+                self.agg
+                    .net
+                    .keys()
+                    .map(|k| &k.0)
+                    .collect::<BTreeSet<_>>()
+                    .len(),
+                self.agg
+                    .net
+                    .values()
+                    .fold(0u64, |n, s| n.saturating_add(s.count)),
+            ));
+        }
+        let name = match (self.agg.files.is_empty(), self.agg.net.is_empty()) {
+            (true, false) => "takedown hunt sightings",
+            (false, false) => "takedown findings and sightings",
+            _ => "takedown findings",
+        };
         let rid = self.report_id();
         let published = self.published();
         let span = Span {
@@ -803,7 +1470,7 @@ impl<'a> Ctx<'a> {
         w.obj(&Sdo {
             head: self.head("report", &rid, span),
             body: ReportBody {
-                name: "takedown findings",
+                name,
                 description: &description,
                 report_types: ["indicator", "observed-data"],
                 published,
@@ -955,6 +1622,187 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// The objects of the network sightings: SCOs, our indicators with
+    /// their relationships, then per sighting its observed data and the
+    /// sighting itself.
+    fn write_network<W: Write>(
+        &self,
+        w: &mut ObjWriter<W>,
+        stats: &mut WriteStats,
+    ) -> io::Result<()> {
+        let marking = [self.marking];
+        for &(t, v) in &self.scos {
+            w.obj(&NetSco {
+                type_: t,
+                spec_version: SPEC,
+                id: &value_sco_id(t, v),
+                value: v,
+                object_marking_refs: marking,
+            })?;
+            stats.observables += 1;
+        }
+        for (t, ind) in &self.agg.net_indicators {
+            let Some(span) = ind.span else { continue };
+            if !ind.written(t) {
+                continue;
+            }
+            self.write_net_indicator(w, t, ind, span)?;
+            stats.network_indicators += 1;
+        }
+        for (key, ns) in &self.agg.net {
+            let refs = net_object_refs(ns);
+            let od = net_observed_id(key);
+            if !refs.is_empty() {
+                w.obj(&Sdo {
+                    head: self.head("observed-data", &od, ns.span),
+                    body: NetObservedDataBody {
+                        first_observed: Ts(ns.span.first),
+                        last_observed: Ts(ns.span.last),
+                        number_observed: count(ns.count).max(1),
+                        object_refs: &refs,
+                    },
+                    object_marking_refs: marking,
+                })?;
+                stats.network_observed_data += 1;
+            }
+            let of = match &key.0 {
+                Target::Partner(id) => {
+                    stats.network_partner_sightings += 1;
+                    id.clone()
+                }
+                t => match self.agg.net_indicators.get(t) {
+                    Some(ind) if !ind.written(t) => {
+                        sdo_id("malware", t.dga_family().unwrap_or_default())
+                    }
+                    _ => net_indicator_id(t),
+                },
+            };
+            let description = if key.2.is_empty() {
+                "Seen in logs that do not name the client.".to_string()
+            } else {
+                format!("Seen from client {}.", key.2)
+            };
+            let od_refs = if refs.is_empty() {
+                Vec::new()
+            } else {
+                vec![od]
+            };
+            w.obj(&Sdo {
+                head: self.head("sighting", &net_sighting_id(key), ns.span),
+                body: NetSightingBody {
+                    description: &description,
+                    sighting_of_ref: &of,
+                    count: count(ns.count),
+                    first_seen: Ts(ns.span.first),
+                    last_seen: Ts(ns.span.last),
+                    observed_data_refs: &od_refs,
+                    where_sighted_refs: [self.host_id(ns.host)],
+                },
+                object_marking_refs: marking,
+            })?;
+            stats.network_sightings += 1;
+        }
+        Ok(())
+    }
+
+    /// Our indicator of a sighted value or DGA, and its relationships to
+    /// its families.
+    fn write_net_indicator<W: Write>(
+        &self,
+        w: &mut ObjWriter<W>,
+        t: &Target,
+        ind: &NetIndicator,
+        span: Span,
+    ) -> io::Result<()> {
+        let marking = [self.marking];
+        let iid = net_indicator_id(t);
+        let (name, description, pattern) = match t {
+            Target::Value { sco, value } => {
+                let what = match *sco {
+                    "domain-name" => "Domain",
+                    "url" => "URL",
+                    _ if value.contains('/') => "Network",
+                    _ => "Address",
+                };
+                (
+                    ind.label.clone().unwrap_or_else(|| value.clone()),
+                    format!(
+                        "{what} sighted by takedown hunt: {} event(s) in {} sighting(s).",
+                        ind.count, ind.sightings
+                    ),
+                    format!("[{sco}:value = {}]", pattern_string(value)),
+                )
+            }
+            Target::Dga {
+                family,
+                variant,
+                seed,
+            } => {
+                let mut name = format!("{family} DGA names");
+                let mut of = String::new();
+                if !variant.is_empty() {
+                    of.push_str(&format!("variant {variant}"));
+                }
+                if !seed.is_empty() {
+                    if !of.is_empty() {
+                        of.push_str(", ");
+                    }
+                    of.push_str(&format!("seed {seed}"));
+                }
+                if !of.is_empty() {
+                    name.push_str(&format!(" ({of})"));
+                }
+                let pattern = ind
+                    .names
+                    .iter()
+                    .map(|n| format!("domain-name:value = {}", pattern_string(n)))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                (
+                    name,
+                    format!(
+                        "Names generated by the {family} DGA and sighted by takedown hunt: {} name(s) listed{}, {} event(s) in {} sighting(s).",
+                        ind.names.len(),
+                        if ind.names_more {
+                            " (more were seen)"
+                        } else {
+                            ""
+                        },
+                        ind.count,
+                        ind.sightings
+                    ),
+                    format!("[{pattern}]"),
+                )
+            }
+            Target::Partner(_) => return Ok(()),
+        };
+        w.obj(&Sdo {
+            head: self.head("indicator", &iid, span),
+            body: IndicatorBody {
+                name: &name,
+                description: &description,
+                indicator_types: ["malicious-activity"],
+                pattern: &pattern,
+                pattern_type: "stix",
+                pattern_version: SPEC,
+                valid_from: Ts(span.first),
+            },
+            object_marking_refs: marking,
+        })?;
+        for fam in net_families(t, ind) {
+            w.obj(&Sdo {
+                head: self.head("relationship", &net_relationship_id(t, fam), span),
+                body: RelationshipBody {
+                    relationship_type: "indicates",
+                    source_ref: &iid,
+                    target_ref: &sdo_id("malware", fam),
+                },
+                object_marking_refs: marking,
+            })?;
+        }
+        Ok(())
+    }
+
     /// A content's observations, hosts in name order.
     fn sorted_hosts(&self, fa: &FileAgg) -> Vec<(u32, HostObs)> {
         let mut v: Vec<(u32, HostObs)> = fa.hosts.iter().map(|(i, o)| (*i, *o)).collect();
@@ -1006,6 +1854,24 @@ impl Serialize for ReportRefs<'_> {
         for partner in c.partners.keys() {
             seq.serialize_element(&partner_sighting_id(partner))?;
         }
+        for &(t, v) in &c.scos {
+            seq.serialize_element(&value_sco_id(t, v))?;
+        }
+        for (t, ind) in &c.agg.net_indicators {
+            if ind.span.is_none() || !ind.written(t) {
+                continue;
+            }
+            seq.serialize_element(&net_indicator_id(t))?;
+            for fam in net_families(t, ind) {
+                seq.serialize_element(&net_relationship_id(t, fam))?;
+            }
+        }
+        for (key, ns) in &c.agg.net {
+            if ns.client_sco.is_some() || !ns.matched.is_empty() {
+                seq.serialize_element(&net_observed_id(key))?;
+            }
+            seq.serialize_element(&net_sighting_id(key))?;
+        }
         seq.end()
     }
 }
@@ -1025,6 +1891,7 @@ mod tests {
                 elapsed_seconds: 2.5,
                 ..Default::default()
             }),
+            ..Default::default()
         }
     }
 
@@ -1117,6 +1984,216 @@ mod tests {
         assert_eq!(stats.partner_sightings, 0);
         let text = v.to_string();
         assert!(!text.contains("OR [file:name"));
+    }
+
+    fn sighting(client: Option<&str>, kind: &str, value: &str, count: u64) -> SightingRecord {
+        SightingRecord {
+            client: client.map(str::to_string),
+            indicator: crate::records::SightedIndicator {
+                kind: kind.into(),
+                value: value.into(),
+                source: "list.txt".into(),
+                ..Default::default()
+            },
+            matched: vec![value.into()],
+            matched_count: 1,
+            first_seen: Some("2026-12-01T08:00:00Z".into()),
+            last_seen: Some("2026-12-01T09:00:00Z".into()),
+            count,
+            ..Default::default()
+        }
+    }
+
+    fn hunt(host: &str, sightings: Vec<SightingRecord>) -> Run {
+        Run {
+            origin: format!("{host}.ndjson"),
+            sightings,
+            hunt: Some(crate::records::HuntContext {
+                host: Some(host.into()),
+                started: Some("2026-12-02T00:00:00Z".into()),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn by_type<'a>(v: &'a serde_json::Value, ty: &str) -> Vec<&'a serde_json::Value> {
+        v["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["type"] == ty)
+            .collect()
+    }
+
+    #[test]
+    fn network_sightings_become_indicators_observed_data_and_sightings() {
+        let partner = "indicator--11111111-1111-4111-8111-111111111111";
+        let mut p = sighting(Some("192.0.2.7"), "domain", "c2.example", 4);
+        p.indicator.object_id = Some(partner.to_uppercase().replace("INDICATOR", "indicator"));
+        let mut dga = sighting(Some("192.0.2.8"), "dga", "nymaim", 30);
+        dga.dga = Some(crate::records::SightedDga {
+            family: "Nymaim".into(),
+            ..Default::default()
+        });
+        dga.matched = vec![
+            "zzz.example".into(),
+            "aaa.example".into(),
+            "not a name".into(),
+        ];
+        let mut url = sighting(Some("[2001:db8::1]:53"), "url", "http://x.example/a'b\\", 2);
+        url.first_seen = None;
+        url.last_seen = None;
+        let runs = [hunt(
+            "resolver",
+            vec![
+                sighting(Some("192.0.2.7"), "domain", "evil.example", 5),
+                sighting(None, "domain", "evil.example", 3),
+                p,
+                dga,
+                url,
+                sighting(Some("192.0.2.9"), "ipv4", "198.51.100.0/24", 1),
+                sighting(Some("192.0.2.9"), "asn", "AS64496", 1),
+                sighting(Some("192.0.2.9"), "domain", "a..b", 1),
+            ],
+        )];
+        let (v, stats) = bundle(&runs);
+        assert_eq!(stats.sightings, 8);
+        assert_eq!(stats.sightings_unusable, 2, "an unknown kind, a bad value");
+        assert_eq!(stats.network_sightings, 6);
+        assert_eq!(stats.network_partner_sightings, 1);
+        assert_eq!(stats.network_indicators, 4, "domain, DGA, URL, CIDR");
+        assert_eq!(stats.unusable_values, 1, "'not a name'");
+        let patterns: BTreeSet<&str> = by_type(&v, "indicator")
+            .iter()
+            .map(|i| i["pattern"].as_str().unwrap())
+            .collect();
+        let want: BTreeSet<&str> = [
+            "[domain-name:value = 'evil.example']",
+            "[domain-name:value = 'aaa.example' OR domain-name:value = 'zzz.example']",
+            "[url:value = 'http://x.example/a\\'b\\\\']",
+            "[ipv4-addr:value = '198.51.100.0/24']",
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(patterns, want);
+        // Every pattern reads back, to the values sighted.
+        for p in &patterns {
+            crate::stix::pattern::indicators(p).unwrap();
+        }
+        let sightings = by_type(&v, "sighting");
+        let of: Vec<&str> = sightings
+            .iter()
+            .map(|s| s["sighting_of_ref"].as_str().unwrap())
+            .collect();
+        assert!(of.contains(&partner), "{of:?}");
+        assert!(
+            !patterns.iter().any(|p| p.contains("c2.example")),
+            "a partner's indicator is sighted, not copied"
+        );
+        let no_client = sightings
+            .iter()
+            .find(|s| s["count"] == 3)
+            .expect("the sighting without a client");
+        assert_eq!(
+            no_client["description"],
+            "Seen in logs that do not name the client."
+        );
+        let od_id = no_client["observed_data_refs"][0].as_str().unwrap();
+        let od = by_type(&v, "observed-data")
+            .into_iter()
+            .find(|o| o["id"] == od_id)
+            .unwrap();
+        assert_eq!(
+            od["object_refs"],
+            serde_json::json!([value_sco_id("domain-name", "evil.example")])
+        );
+        assert_eq!(od["number_observed"], 3);
+        // The URL's client is an address with a port; the URL SCO a URI.
+        let urls = by_type(&v, "url");
+        assert_eq!(urls[0]["value"], "http://x.example/a'b%5C");
+        assert!(
+            by_type(&v, "ipv6-addr")
+                .iter()
+                .any(|o| o["value"] == "2001:db8::1")
+        );
+        // The URL's record has no times: the run's span (the other
+        // sightings' times and the hunt's start) stands for them.
+        let s = sightings.iter().find(|s| s["count"] == 2).unwrap();
+        assert_eq!(s["first_seen"], "2026-12-01T08:00:00.000Z");
+        assert_eq!(s["last_seen"], "2026-12-02T00:00:00.000Z");
+        let dga_malware = by_type(&v, "malware");
+        assert_eq!(dga_malware.len(), 1);
+        assert_eq!(dga_malware[0]["name"], "Nymaim");
+        let rel = by_type(&v, "relationship");
+        assert_eq!(rel.len(), 1);
+        assert_eq!(rel[0]["target_ref"], dga_malware[0]["id"]);
+        let report = by_type(&v, "report");
+        assert_eq!(report[0]["name"], "takedown hunt sightings");
+        let refs = report[0]["object_refs"].as_array().unwrap();
+        assert_eq!(
+            refs.len() as u64,
+            stats.objects - 2,
+            "all but marking and report"
+        );
+        // Same sightings in another order, split over two files of the same
+        // host: the same bundle.
+        let mut recs = runs[0].sightings.clone();
+        recs.reverse();
+        let (a, b) = recs.split_at(3);
+        let again = [hunt("resolver", b.to_vec()), hunt("resolver", a.to_vec())];
+        let mut o1 = Vec::new();
+        write_bundle(&runs, &opts(), &mut o1).unwrap();
+        let mut o2 = Vec::new();
+        write_bundle(&again, &opts(), &mut o2).unwrap();
+        assert_eq!(
+            String::from_utf8(o1).unwrap(),
+            String::from_utf8(o2).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_dga_without_names_sights_the_family() {
+        let mut dga = sighting(Some("192.0.2.8"), "dga", "x", 1);
+        dga.dga = Some(crate::records::SightedDga {
+            family: "Tinba".into(),
+            ..Default::default()
+        });
+        dga.matched.clear();
+        let (v, stats) = bundle(&[hunt("h", vec![dga])]);
+        assert_eq!(stats.network_indicators, 0);
+        let m = by_type(&v, "malware");
+        assert_eq!(by_type(&v, "sighting")[0]["sighting_of_ref"], m[0]["id"]);
+    }
+
+    #[test]
+    fn urls_become_rfc3986_uris() {
+        let cases = [
+            (
+                "http://a.example/x?a='b'\\c",
+                "http://a.example/x?a='b'%5Cc",
+            ),
+            ("http://a.example/%zz%41", "http://a.example/%25zz%41"),
+            ("http://a.example/a#b#c", "http://a.example/a#b%23c"),
+            (
+                "http://[2001:db8::1]:8080/x[1]",
+                "http://[2001:db8::1]:8080/x%5B1%5D",
+            ),
+            (
+                "http://u:p{w}@h.example:80/",
+                "http://u:p%7Bw%7D@h.example:80/",
+            ),
+            ("http://h.example:abc/", "http://h.example%3Aabc/"),
+            (
+                "http://h.example/?q=<s>|^`\"",
+                "http://h.example/?q=%3Cs%3E%7C%5E%60%22",
+            ),
+            ("http://b\u{fc}cher.example/", "http://b%C3%BCcher.example/"),
+        ];
+        for (u, want) in cases {
+            assert_eq!(uri(u).as_deref(), Some(want), "{u}");
+        }
+        assert_eq!(uri("1http://x"), None);
+        assert_eq!(pattern_string("a'b\\c"), "'a\\'b\\\\c'");
     }
 
     #[test]

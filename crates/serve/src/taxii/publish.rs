@@ -334,6 +334,7 @@ pub fn scan_run(scan: &Scan) -> Result<Run, PublishError> {
             ..SummaryRecord::default()
         }),
         findings,
+        ..Run::default()
     })
 }
 

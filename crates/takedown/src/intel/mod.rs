@@ -1,6 +1,6 @@
 //! `takedown intel`: exchange with partners. Findings saved with `scan
-//! --format json` (from one machine or many) exported as STIX 2.1, MISP
-//! (an event or a feed) or an HTML report; STIX pulled from and pushed to
+//! --format json` and sightings saved by `hunt` (from one machine or
+//! many) exported as STIX 2.1, MISP (an event or a feed) or an HTML report; STIX pulled from and pushed to
 //! TAXII 2.1 servers. `scan --format stix|misp|html` uses the same
 //! exporters through [`write_export`].
 
@@ -23,9 +23,9 @@ pub struct IntelArgs {
 /// `takedown intel ...`.
 #[derive(Subcommand, Debug)]
 pub enum IntelCommand {
-    /// Export findings saved with `scan --format json` (from one machine
-    /// or many, merged) as STIX 2.1, a MISP event, a MISP feed or an HTML
-    /// report.
+    /// Export findings saved with `scan --format json` and sightings
+    /// saved by `hunt` (from one machine or many, merged) as STIX 2.1, a
+    /// MISP event, a MISP feed or an HTML report.
     ///
     /// Exit status: 0 exported, 1 exported but some input lines could not
     /// be read (each is named on stderr), 2 an error.
@@ -82,7 +82,8 @@ fn parse_tlp(s: &str) -> Result<Tlp, String> {
 /// `takedown intel export`.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// Findings NDJSON files (`scan --format json` output); `-` reads
+    /// Findings NDJSON files (`scan --format json` output) or sightings
+    /// NDJSON files (`hunt` output), or files mixing both; `-` reads
     /// standard input.
     #[arg(value_name = "FINDINGS", required = true)]
     pub inputs: Vec<PathBuf>,
@@ -126,15 +127,16 @@ fn export(a: ExportArgs) -> anyhow::Result<u8> {
             eprintln!("takedown: warning: {}", for_terminal(&e.to_string()));
         }
         bad_lines += errors.len();
-        if run.summary.is_none() {
+        if !run.has_summary() {
             eprintln!(
-                "takedown: warning: {}: no summary line (cut short?); its findings are exported without run times",
+                "takedown: warning: {}: no summary line (cut short?); its records are exported without run times",
                 path_shown(input)
             );
         }
         runs.push(run);
     }
     let findings: usize = runs.iter().map(|r| r.findings.len()).sum();
+    let sightings: usize = runs.iter().map(|r| r.sightings.len()).sum();
     if a.format == ExportFormat::MispFeed {
         if a.output.as_os_str() == "-" {
             anyhow::bail!("a MISP feed is a directory: give one with -o");
@@ -151,11 +153,19 @@ fn export(a: ExportArgs) -> anyhow::Result<u8> {
             write_export(a.format, &runs, &a.options, out)
         })?;
     }
-    eprintln!(
-        "takedown: exported {findings} findings from {} runs to {}",
-        runs.len(),
-        path_shown(&a.output)
-    );
+    if sightings > 0 {
+        eprintln!(
+            "takedown: exported {findings} findings and {sightings} sightings from {} runs to {}",
+            runs.len(),
+            path_shown(&a.output)
+        );
+    } else {
+        eprintln!(
+            "takedown: exported {findings} findings from {} runs to {}",
+            runs.len(),
+            path_shown(&a.output)
+        );
+    }
     Ok(if bad_lines > 0 { 1 } else { 0 })
 }
 
