@@ -1080,6 +1080,7 @@ mod tests {
             source: format!("{HOSTILE}.json"),
             label: HOSTILE.into(),
             family: Some(format!("Fam {HOSTILE}")),
+            object_id: Some(HOSTILE.into()),
         });
         b.push_name("stix.example", intel, 0, 0);
         b.push_ip("2001:db8::".parse().unwrap(), 32, intel, 0);

@@ -539,6 +539,7 @@ impl Builder {
                 source: source.to_string(),
                 label: i.label().to_string(),
                 family: i.family.clone(),
+                object_id: i.provenance.object_id.clone(),
             });
             let ok = match value {
                 Value::Name(n) => {

@@ -77,6 +77,9 @@ pub enum Origin {
         label: String,
         /// Its malware family, when the source says.
         family: Option<String>,
+        /// Its STIX id or MISP attribute uuid, when it has one (a hunt's
+        /// sighting then names the partner's own object).
+        object_id: Option<String>,
     },
     /// A DGA window (`first` and `last` of the entry are the dates).
     Dga {
@@ -120,6 +123,7 @@ impl Origin {
                 source,
                 label,
                 family,
+                ..
             } => match family {
                 Some(f) if f != label => format!("{source}: {label} ({f})"),
                 _ => format!("{source}: {label}"),
@@ -159,7 +163,10 @@ impl Origin {
                 source,
                 label,
                 family,
-            } => json!({"type": "intel", "source": source, "label": label, "family": family}),
+                object_id,
+            } => {
+                json!({"type": "intel", "source": source, "label": label, "family": family, "object_id": object_id})
+            }
             Origin::Dga {
                 family,
                 variant,

@@ -691,13 +691,12 @@ fn listed_indicator(m: &Matcher, id: u32) -> SightedIndicator {
             source,
             label,
             family,
+            object_id,
         } => {
-            // The blocklist's origin keeps the label (the indicator's
-            // name, else its family, else its object id), not the object
-            // id itself: `object_id` stays empty.
             out.source = source.clone();
             out.label = Some(label.clone());
             out.family = family.clone();
+            out.object_id = object_id.clone();
         }
         Origin::Dga { family, .. } => out.family = Some(family.to_string()),
     }
@@ -966,6 +965,7 @@ mod tests {
                     source: "feed.json".into(),
                     label: "Evil C2".into(),
                     family: Some("Emotet".into()),
+                    object_id: None,
                 },
                 Origin::Dga {
                     family: "necurs",
