@@ -1,21 +1,25 @@
 //! DNS queries waiting for their response.
 //!
-//! A query is held (its event kept in a slot) until the response with
+//! A query is held (kept in a slot) until the response with
 //! the same client address and port, server address and port, transport,
 //! transaction id and question arrives; then both make one event. A
 //! query leaves without answers when it is older than the window in
 //! capture time, when the table is full (the oldest goes), when the same
 //! query is sent again (the first goes), or at the end of the capture.
 //!
-//! Slots and their events are reused: once warm, holding and answering
-//! allocate nothing but the name strings' growth.
+//! A slot keeps what the event needs (name, type, time, packet number;
+//! the addresses are in the key), copied in and out: no buffer of the
+//! caller's (whose URL or Host may have grown to a segment's size) ever
+//! moves into the table, so a full table weighs at most its count times
+//! the longest DNS name as escaped (about 1 KB). Slots are reused: once
+//! warm, holding and answering allocate nothing.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use ahash::AHashMap;
 
-use crate::Event;
+use crate::{Event, EventKind};
 
 /// Identifies a lookup on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,7 +33,9 @@ pub(super) struct Key {
 }
 
 struct Slot {
-    ev: Event,
+    name: String,
+    qtype: u16,
+    time: Option<i64>,
     /// The query's packet number.
     packet: u64,
     key: Key,
@@ -68,9 +74,9 @@ impl Lookups {
         }
     }
 
-    /// Holds the query in `ev` (whose time is the packet's), packet number
-    /// `packet`; `ev` is left cleared.
-    pub(super) fn hold(&mut self, key: Key, ev: &mut Event, packet: u64) {
+    /// Holds the query in `ev` (its name, type and time), packet number
+    /// `packet`.
+    pub(super) fn hold(&mut self, key: Key, ev: &Event, packet: u64) {
         if let Some(&old) = self.map.get(&key) {
             // Sent again (a retry, or the id reused): the first goes out
             // unanswered.
@@ -88,7 +94,9 @@ impl Lookups {
             Some(s) => s,
             None => {
                 self.slots.push(Slot {
-                    ev: Event::default(),
+                    name: String::new(),
+                    qtype: 0,
+                    time: None,
                     packet: 0,
                     key,
                     generation: 0,
@@ -98,8 +106,10 @@ impl Lookups {
             }
         };
         let s = &mut self.slots[slot as usize];
-        std::mem::swap(&mut s.ev, ev);
-        ev.clear();
+        s.name.clear();
+        s.name.push_str(&ev.name);
+        s.qtype = ev.qtype;
+        s.time = ev.time;
         s.packet = packet;
         s.key = key;
         s.held = true;
@@ -127,14 +137,13 @@ impl Lookups {
     ) -> Option<(Option<i64>, u64)> {
         let &slot = self.map.get(key)?;
         let s = &mut self.slots[slot as usize];
-        if s.ev.qtype != qtype || !s.ev.name.eq_ignore_ascii_case(name) {
+        if s.qtype != qtype || !s.name.eq_ignore_ascii_case(name) {
             return None;
         }
-        let found = (s.ev.time, s.packet);
+        let found = (s.time, s.packet);
         self.map.remove(key);
         s.held = false;
         s.generation = s.generation.wrapping_add(1);
-        s.ev.clear();
         self.free.push(slot);
         Some(found)
     }
@@ -147,7 +156,7 @@ impl Lookups {
                 self.order.pop_front();
                 continue;
             }
-            match self.slots[slot as usize].ev.time {
+            match self.slots[slot as usize].time {
                 Some(t) if t < limit => {
                     self.order.pop_front();
                     self.release(slot);
@@ -168,12 +177,19 @@ impl Lookups {
         }
     }
 
-    /// The next query sent out unanswered, into `ev`: its packet number.
+    /// The next query sent out unanswered, into `ev` (cleared first): its
+    /// packet number.
     pub(super) fn pop(&mut self, ev: &mut Event) -> Option<u64> {
         let slot = self.ready.pop_front()?;
-        let s = &mut self.slots[slot as usize];
-        std::mem::swap(&mut s.ev, ev);
-        s.ev.clear();
+        let s = &self.slots[slot as usize];
+        ev.clear();
+        ev.kind = EventKind::Dns;
+        ev.time = s.time;
+        ev.client = Some(s.key.client);
+        ev.server = Some(s.key.server);
+        ev.server_port = Some(s.key.server_port);
+        ev.name.push_str(&s.name);
+        ev.qtype = s.qtype;
         self.free.push(slot);
         Some(s.packet)
     }
@@ -238,9 +254,7 @@ mod tests {
     #[test]
     fn answer_needs_the_same_question() {
         let mut l = Lookups::new(8, 30_000_000);
-        let mut ev = query("a.example", 5);
-        l.hold(key(1), &mut ev, 1);
-        assert_eq!(ev, Event::default());
+        l.hold(key(1), &query("a.example", 5), 1);
         assert_eq!(l.answer(&key(1), "b.example", 1), None);
         assert_eq!(l.answer(&key(1), "a.example", 28), None);
         assert_eq!(l.answer(&key(2), "a.example", 1), None);
@@ -252,21 +266,47 @@ mod tests {
     }
 
     #[test]
+    fn a_query_sent_out_is_a_whole_event() {
+        let mut l = Lookups::new(8, 30_000_000);
+        let mut q = query("a.example", 7);
+        q.qtype = 28;
+        l.hold(key(1), &q, 3);
+        l.flush();
+        let mut ev = Event {
+            url: "http://stale.example/".into(),
+            ..Event::default()
+        };
+        assert_eq!(l.pop(&mut ev), Some(3));
+        let k = key(1);
+        let want = Event {
+            kind: EventKind::Dns,
+            time: Some(7),
+            client: Some(k.client),
+            server: Some(k.server),
+            server_port: Some(53),
+            name: "a.example".into(),
+            qtype: 28,
+            ..Event::default()
+        };
+        assert_eq!(ev, want);
+    }
+
+    #[test]
     fn full_table_old_queries_retries_and_the_end() {
         let mut l = Lookups::new(2, 30_000_000);
         for (i, name) in ["one", "two", "three"].iter().enumerate() {
-            l.hold(key(i as u16), &mut query(name, 0), i as u64 + 1);
+            l.hold(key(i as u16), &query(name, 0), i as u64 + 1);
         }
         // Full: the oldest went out.
         assert_eq!(drain(&mut l), vec![(1, "one".into())]);
         assert_eq!(l.len(), 2);
         // Sent again: the first copy goes out.
-        l.hold(key(1), &mut query("two", 1), 4);
+        l.hold(key(1), &query("two", 1), 4);
         assert_eq!(drain(&mut l), vec![(2, "two".into())]);
         // 31 s later, both are too old.
         l.expire(31_000_000);
         assert_eq!(drain(&mut l), vec![(3, "three".into()), (4, "two".into())]);
-        l.hold(key(9), &mut query("nine", 40_000_000), 5);
+        l.hold(key(9), &query("nine", 40_000_000), 5);
         l.expire(41_000_000);
         assert!(drain(&mut l).is_empty());
         l.flush();
@@ -278,7 +318,7 @@ mod tests {
     fn order_stays_bounded_when_everything_is_answered() {
         let mut l = Lookups::new(4, 30_000_000);
         for i in 0..10_000u16 {
-            l.hold(key(i), &mut query("x", 0), u64::from(i));
+            l.hold(key(i), &query("x", 0), u64::from(i));
             assert!(l.answer(&key(i), "x", 1).is_some());
         }
         assert!(l.order.len() <= 2 * 4 + 64 + 1);

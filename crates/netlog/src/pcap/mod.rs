@@ -274,6 +274,7 @@ fn dns(
     };
     if !h.response {
         lookups.hold(key, ev, number);
+        ev.clear();
         return None;
     }
     match lookups.answer(&key, &ev.name, ev.qtype) {
