@@ -1342,6 +1342,15 @@ fn damaged_captures_never_panic() {
             i.into(),
             &eth(&[], &tcp(c, 3000, s, 443, &client_hello("t.example"))),
         );
+        let req = format!("GET /p{i} HTTP/1.1\r\nHost: h{i}.example:80\r\n\r\n");
+        ng.epb(
+            0,
+            i.into(),
+            &eth(&[], &tcp(c, 3001, s, 8080, req.as_bytes())),
+        );
+        let mut m = dns_query(i, &name, 28);
+        m.splice(0..0, (m.len() as u16).to_be_bytes());
+        ng.epb(1, i.into(), &sll2(&tcp(c, 3002, s, 53, &m)));
     }
     let base = ng.buf;
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;

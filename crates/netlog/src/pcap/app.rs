@@ -85,9 +85,13 @@ pub(super) fn http(p: &[u8], server: IpAddr, port: u16, ev: &mut Event) -> Optio
         ev.name.push_str(host_without_port(path));
         return Some(Outcome::Event);
     }
-    let absolute = path.len() > 8
-        && (path[..7].eq_ignore_ascii_case("http://")
-            || path[..8].eq_ignore_ascii_case("https://"));
+    // Bytes, not str slicing: the path may hold multi-byte characters.
+    let starts = |prefix: &[u8]| {
+        path.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    let absolute = starts(b"http://") || starts(b"https://");
     if let Some(h) = &host {
         ev.name.push_str(host_without_port(h));
     } else if absolute {

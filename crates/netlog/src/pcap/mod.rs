@@ -285,3 +285,62 @@ fn dns(
         None => Some((Outcome::Event, number)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random bytes after the starts the parsers look for (a request
+    /// line, a ClientHello header, a DNS header) never panic.
+    #[test]
+    fn hostile_payloads_never_panic() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let starts: [&[u8]; 6] = [
+            b"GET /",
+            b"POST http://",
+            b"CONNECT [",
+            &[22, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3],
+            &[0x12, 0x34, 0x81, 0x80, 0, 1, 0, 9, 0, 0, 0, 0],
+            &[0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0],
+        ];
+        let alphabet = b"/: \r\nHost.http\xC0\x0C\x00\x01\xE9\x03\x16";
+        let mut ev = Event::default();
+        let mut events = 0;
+        for i in 0..200_000usize {
+            let mut p = starts[i % starts.len()].to_vec();
+            for _ in 0..rnd() % 300 {
+                let r = rnd();
+                p.push(if r % 3 == 0 {
+                    alphabet[(r >> 8) as usize % alphabet.len()]
+                } else {
+                    (r >> 16) as u8
+                });
+            }
+            ev.clear();
+            let srv = std::net::IpAddr::from([192, 0, 2, 1]);
+            for o in [
+                app::http(&p, srv, 80, &mut ev),
+                app::client_hello(&p, &mut ev),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                events += usize::from(o == Outcome::Event);
+            }
+            for cut in [false, true] {
+                ev.clear();
+                if let Ok(Some(_)) = dns::parse(&p, cut, TRUNCATED, &mut ev) {
+                    events += 1;
+                    assert!(ev.answers.len() <= dns::MAX_ANSWERS);
+                }
+            }
+        }
+        assert!(events > 1000, "{events}");
+    }
+}
