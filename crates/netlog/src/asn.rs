@@ -31,7 +31,7 @@
 //! flattened once, when the table is read, into a sorted table of
 //! disjoint address ranges, so a lookup is one binary search (about 20
 //! steps for a full routing table) and the table costs 20 bytes per IPv4
-//! range, 48 per IPv6 range.
+//! range, 64 per IPv6 range.
 //!
 //! Reading is bounded: a line longer than
 //! [`takedown_blocklist::input::MAX_LINE`] is skipped, at most

@@ -24,8 +24,8 @@
 //! Holz, Gorecki, Rieck and Freiling, "Measuring and Detecting Fast-Flux
 //! Service Networks" (NDSS 2008), separate flux from benign domains with
 //! a linear decision function of the number of distinct A records
-//! `n_A`, distinct ASNs `n_ASN` and NS records `n_NS` of two successive
-//! lookups: a domain is fast-flux when
+//! `n_A`, distinct ASNs `n_ASN` and NS records `n_NS` in the answers of
+//! a few active lookups of the domain: a domain is fast-flux when
 //! `1.32 · n_A + 18.54 · n_ASN > 142.38`. Those three constants are the
 //! ones the public implementations of the paper use, citing it (Seth
 //! Hall's Bro fast-flux script, and the `an-dns-fast_flux.zeek` script of
@@ -40,17 +40,18 @@
 //! Differences from the paper, and the heuristics that compensate,
 //! labelled as such:
 //!
-//! * The paper counts two lookups; a log accumulates every answer seen
-//!   over its whole span, so a round-robin or CDN name collects more
-//!   addresses here than in the paper's measurement, and scores higher.
+//! * The paper counts the answers of a few lookups; a log accumulates
+//!   every answer seen over its whole span, so a round-robin or CDN name
+//!   collects more addresses here than in the paper's measurement, and
+//!   scores higher.
 //! * Heuristic: a name with fewer than [`FluxOptions::min_addresses`]
 //!   distinct addresses (default 5) is not reported whatever its score.
 //! * Heuristic: `fast_flux` also needs the largest TTL seen for the name
 //!   to be at most [`FluxOptions::max_ttl`] (default 1,800 s, the TTL
-//!   above which the Bro/Zeek scripts above ignore an answer). Passerini
-//!   et al., "FluXOR" (DIMVA 2008), and Nazario and Holz, "As the Net
-//!   Churns: Fast-Flux Botnet Observations" (MALWARE 2008), both use the
-//!   TTL as a feature; their exact thresholds could not be verified here,
+//!   above which the `an-dns-fast_flux.zeek` script ignores an answer,
+//!   `TTL_threshold = 30min`). Passerini et al., "FluXOR" (DIMVA 2008),
+//!   and Nazario and Holz, "As the Net Churns: Fast-Flux Botnet
+//!   Observations" (MALWARE 2008), both use the TTL as a feature; their exact thresholds could not be verified here,
 //!   so none is claimed. The largest TTL is used, not the smallest: a
 //!   resolver's log shows the TTL left in its cache, which counts down to
 //!   0 for every name; the largest is the closest to what the
