@@ -14,7 +14,9 @@
 //! the host and start time, which the exports need to say where and when;
 //! the rest of that line is not read, so that it can grow without breaking
 //! the exports). A file may hold findings and sightings both (a scan and a
-//! hunt of the same machine concatenated). A line of any other type, or
+//! hunt of the same machine concatenated). The hunt's `flux` and
+//! `dga-suspect` lines are counted ([`Run::leads`]) and not exported. A
+//! line of any other type, or
 //! one that is not JSON or not the record its type says, is an error
 //! naming the file and line; the other lines are still read.
 
@@ -395,6 +397,8 @@ pub struct Run {
     /// The context of the hunt's `hunt-summary` line; `None` when the file
     /// has none.
     pub hunt: Option<HuntContext>,
+    /// The hunt's `flux` and `dga-suspect` lines read (not exported).
+    pub leads: u64,
 }
 
 impl Run {
@@ -548,8 +552,12 @@ pub fn read_run(reader: impl BufRead, origin: &str) -> (Run, Vec<LineError>) {
                     run.hunt = Some(HuntContext::from_value(&value));
                 }
             }
+            // The hunt's fast-flux and DGA-suspect records are leads for an
+            // analyst, not sightings of an indicator: the exports leave
+            // them out, and they are not errors.
+            Some("flux") | Some("dga-suspect") => run.leads += 1,
             _ => errors.push(err(
-                "not a record of takedown (no \"type\": \"finding\"|\"summary\"|\"sighting\"|\"hunt-summary\")".into(),
+                "not a record of takedown (no \"type\": \"finding\"|\"summary\"|\"sighting\"|\"hunt-summary\"|\"flux\"|\"dga-suspect\")".into(),
             )),
         }
     }
@@ -643,7 +651,8 @@ not json
 {"type":"sighting","version":1,"indicator":{"type":"url","value":"http://x.example/"},"count":"many"}
 {"type":"hunt-summary","version":1,"host":"resolver-1","started":"2026-12-02T00:00:00Z","lines":123456,"inputs":[{"path":"dns.log"}],"elapsed_seconds":"not a number"}
 {"type":"hunt-summary","host":"other"}
-{"type":"flux"}
+{"type":"flux","domain":"fluxy.example"}
+{"type":"passive-dns"}
 "#;
         let (run, errors) = read_run(text.as_bytes(), "hunt.ndjson");
         assert_eq!(run.sightings.len(), 2);
@@ -678,7 +687,8 @@ not json
         assert_eq!(a, time::macros::datetime!(2026-12-01 08:00 UTC));
         assert_eq!(b, time::macros::datetime!(2026-12-01 09:30:00.5 UTC));
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, [3, 4, 6, 7], "{errors:?}");
+        assert_eq!(lines, [3, 4, 6, 8], "{errors:?}");
+        assert_eq!(run.leads, 1, "the flux line is a lead, not an error");
         assert!(errors[0].reason.starts_with("not a sighting"), "{errors:?}");
         assert!(errors[0].to_string().starts_with("hunt.ndjson:3: "));
         assert!(errors[2].reason.contains("second hunt-summary"));
