@@ -53,6 +53,15 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 /// as dig prints them): a dot or a backslash inside a label must not
 /// read as a label boundary, and no control byte reaches a report.
 pub(super) fn push_label(out: &mut String, label: &[u8]) {
+    // The usual label (letters, digits, hyphen, underscore) in one copy.
+    if label
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        && let Ok(s) = std::str::from_utf8(label)
+    {
+        out.push_str(s);
+        return;
+    }
     for &b in label {
         match b {
             b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {

@@ -134,9 +134,12 @@ impl<R: Read> Capture<R> {
     }
 
     /// Reads on to the next outcome: `Event` with `ev` filled (cleared
-    /// first), `Ignored` or `Bad` for a packet that gives no event;
-    /// `Ok(None)` at the end; `Err` once when the rest of the stream
-    /// cannot be read (then `Ok(None)`).
+    /// first), `Ignored` or `Bad` for a packet that gives no event (`ev`
+    /// left clear); `Ok(None)` at the end; `Err` once when the rest of the
+    /// stream cannot be read (then `Ok(None)`). The queries still waiting
+    /// when the input ends come out (unanswered) before `Ok(None)` or the
+    /// error, after the last packet's outcome (a file cut short: after
+    /// its `Bad("truncated packet")`).
     pub fn next(&mut self, ev: &mut Event) -> Result<Option<Outcome>, CaptureError> {
         loop {
             if let Some(packet) = self.lookups.pop(ev) {
