@@ -17,6 +17,12 @@
 //!
 //! Linux's loopback captured by tcpdump is Ethernet with zero addresses,
 //! so it needs nothing of its own.
+//!
+//! etherparse walks IPv6 extension headers (hop-by-hop, routing,
+//! fragment, destination options, authentication) until the first other
+//! one; each is at least 8 bytes long, so the walk is bounded by the
+//! packet's length. A next header it does not know (ESP, "no next
+//! header") leaves no transport: `Ignored`.
 
 use std::net::IpAddr;
 
