@@ -68,6 +68,10 @@ pub enum Command {
     /// resolver or sensor loads: RPZ, Unbound, dnsmasq, hosts, Suricata,
     /// Zeek Intel.
     Blocklist(crate::blocklist::BlocklistArgs),
+    /// Hunt DNS, proxy and flow logs and packet captures for clients
+    /// using the indicators' names, addresses and URLs or DGA names;
+    /// report sightings per client, fast flux and DGA-looking names.
+    Hunt(Box<crate::hunt::HuntArgs>),
 }
 
 /// `takedown sigs`.

@@ -26,6 +26,7 @@ mod blocklist;
 mod bundle;
 mod dga;
 mod evidence;
+mod hunt;
 mod intel;
 mod output;
 mod progress;
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
         args::Command::Evidence(a) => evidence::run(a),
         args::Command::Dga(a) => dga::run(a),
         args::Command::Blocklist(a) => blocklist::run(a),
+        args::Command::Hunt(a) => hunt::run(*a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
