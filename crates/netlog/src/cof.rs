@@ -295,3 +295,235 @@ impl<'de> Visitor<'de> for RdataSeed<'_, 'de> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn read(line: &str) -> (Outcome, Event) {
+        let mut ev = Event::default();
+        let o = parse(line.as_bytes(), &mut ev);
+        (o, ev)
+    }
+
+    fn addr(a: &str, rrtype: u16) -> Answer {
+        Answer {
+            data: AnswerData::Addr(a.parse::<IpAddr>().unwrap()),
+            rrtype,
+            ttl: None,
+        }
+    }
+
+    fn name(n: &str, rrtype: u16) -> Answer {
+        Answer {
+            data: AnswerData::Name(n.into()),
+            rrtype,
+            ttl: None,
+        }
+    }
+
+    #[test]
+    fn draft_examples() {
+        // draft-dulaunoy-dnsop-passive-dns-cof, Appendix A, figures 2 and
+        // 3, each object on one line.
+        let (o, ev) = read(
+            r#"{"count": 102, "time_first": 1298412391, "rrtype": "AAAA", "rrname": "www.ietf.org", "rdata": "2001:1890:1112:1::20", "time_last": 1302506851}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Dns);
+        assert_eq!(ev.name, "www.ietf.org");
+        assert_eq!(ev.qtype, 28);
+        assert_eq!(ev.answers, [addr("2001:1890:1112:1::20", 28)]);
+        assert_eq!(ev.time, Some(1_302_506_851_000_000), "time_last");
+        assert_eq!((ev.client, ev.server, ev.server_port), (None, None, None));
+
+        let (o, ev) = read(
+            r#"{"count": 109877, "time_first": 1298398002, "rrtype": "NS", "rrname": "ietf.org", "rdata": "ns1.yyz1.afilias-nst.info", "time_last": 1389095375}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.qtype, 2);
+        assert_eq!(ev.answers, [name("ns1.yyz1.afilias-nst.info", 2)]);
+    }
+
+    #[test]
+    fn server_outputs() {
+        // adulau/pdns-qof example_code/testdata/data.json (CIRCL): rdata
+        // as an array, keys sorted (rdata before rrtype).
+        let (o, ev) = read(
+            r#"{"count":1909,"rdata":["cpa.circl.lu"],"rrname":"www.circl.lu","rrtype":"CNAME","time_first":1315586409,"time_last":1449566799}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.qtype, 5);
+        assert_eq!(ev.answers, [name("cpa.circl.lu", 5)]);
+        assert_eq!(ev.time, Some(1_449_566_799_000_000));
+        // adulau/pdns-qof-server README: quoted numbers, `rrdata`.
+        let (o, ev) = read(
+            r#"{"count": "112", "time_first": "1298398002", "rrtype": "A", "rrname": "infosports.dhnet.be", "rrdata": "212.35.116.234", "time_last": "1354530214"}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.answers, [addr("212.35.116.234", 1)]);
+        assert_eq!(ev.time, Some(1_354_530_214_000_000));
+        // Farsight DNSDB API v2, its streaming format.
+        assert_eq!(
+            read(r#"{"cond":"begin"}"#).0,
+            Outcome::Ignored("pDNS stream control line")
+        );
+        let (o, ev) = read(
+            r#"{"obj":{"count":2,"time_first":1594197706,"time_last":1594197706,"rrname":"google.com.","rrtype":"A","bailiwick":".","rdata":["64.233.161.100","64.233.161.101"]}}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.name, "google.com.");
+        assert_eq!(
+            ev.answers,
+            [addr("64.233.161.100", 1), addr("64.233.161.101", 1)]
+        );
+        assert_eq!(
+            read(r#"{"cond":"limited","msg":"Result limit reached"}"#).0,
+            Outcome::Ignored("pDNS stream control line")
+        );
+    }
+
+    #[test]
+    fn record_types_and_times() {
+        let rec = |rrtype: &str, rdata: &str| {
+            read(&format!(
+                r#"{{"rrname":"example.com","rrtype":{rrtype},"rdata":{rdata},"time_first":1,"time_last":2}}"#
+            ))
+        };
+        // Master-file data: MX, SRV and HTTPS targets; TXT and SOA give
+        // no answer; a number for an unknown type.
+        let (_, ev) = rec(
+            r#""MX""#,
+            r#"["10 mx1.example.com.", "20 mx2.example.com."]"#,
+        );
+        assert_eq!(
+            ev.answers,
+            [name("mx1.example.com.", 15), name("mx2.example.com.", 15)]
+        );
+        let (_, ev) = rec(r#""SRV""#, r#""0 5 5060 sip.example.com.""#);
+        assert_eq!(ev.answers, [name("sip.example.com.", 33)]);
+        let (_, ev) = rec(
+            r#""HTTPS""#,
+            r#"["1 . alpn=h2", "2 cdn.example.net. alpn=h3"]"#,
+        );
+        assert_eq!(ev.answers, [name("cdn.example.net.", 65)]);
+        let (o, ev) = rec(r#""TXT""#, r#""v=spf1 -all""#);
+        assert_eq!((o, ev.answers.len()), (Outcome::Event, 0));
+        let (o, ev) = rec("65280", r#""\\# 0""#);
+        assert_eq!((o, ev.qtype, ev.answers.len()), (Outcome::Event, 65280, 0));
+        // rdata before rrtype, with a type that gives no answer.
+        let (o, ev) =
+            read(r#"{"rdata":["x","y"],"rrname":"a.example","rrtype":"TXT","time_last":5}"#);
+        assert_eq!((o, ev.answers.len()), (Outcome::Event, 0));
+        // Times: milliseconds, zone times, fractions, none.
+        let t = |fields: &str| {
+            read(&format!(
+                r#"{{"rrname":"a.example","rrtype":"A","rdata":[],{fields}}}"#
+            ))
+        };
+        assert_eq!(
+            t(r#""time_last_ms":1302506851123"#).1.time,
+            Some(1_302_506_851_123_000)
+        );
+        assert_eq!(
+            t(r#""zone_time_first":1,"zone_time_last":1302506851"#)
+                .1
+                .time,
+            Some(1_302_506_851_000_000)
+        );
+        assert_eq!(
+            t(r#""time_last":1302506851.5"#).1.time,
+            Some(1_302_506_851_500_000)
+        );
+        assert_eq!(
+            t(r#""count":1"#),
+            (
+                Outcome::Event,
+                Event {
+                    name: "a.example".into(),
+                    qtype: 1,
+                    ..Event::default()
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn bad_records() {
+        let bad = |l: &str| read(l).0;
+        assert_eq!(bad("not json"), Outcome::Bad("invalid JSON"));
+        assert_eq!(bad(r#"{"rrname":"x"#), Outcome::Bad("invalid JSON"));
+        assert_eq!(
+            bad(r#"{"rdata":"1.2.3.4","rrtype":"A","time_last":1}"#),
+            Outcome::Bad("missing rrname")
+        );
+        assert_eq!(
+            bad(r#"{"rrname":"x","rdata":"1.2.3.4","time_last":1}"#),
+            Outcome::Bad("missing rrtype")
+        );
+        assert_eq!(
+            bad(r#"{"rrname":"x","rrtype":70000,"rdata":"1.2.3.4"}"#),
+            Outcome::Bad("invalid rrtype")
+        );
+        assert_eq!(
+            bad(r#"{"rrname":"x","rrtype":"A","rdata":"mail.example"}"#),
+            Outcome::Bad("invalid answer address")
+        );
+        assert_eq!(
+            bad(r#"{"rdata":["mail.example"],"rrname":"x","rrtype":"AAAA"}"#),
+            Outcome::Bad("invalid answer address")
+        );
+        assert_eq!(
+            bad(r#"{"rrname":"x","rrtype":"A","rdata":[1]}"#),
+            Outcome::Bad("invalid JSON")
+        );
+        assert_eq!(
+            bad(r#"{"rrname":"x","rrtype":"A","rdata":{"a":1}}"#),
+            Outcome::Bad("invalid JSON")
+        );
+        assert_eq!(
+            bad(r#"{"rrname":"x","rrtype":"A","time_last":-1}"#),
+            Outcome::Bad("invalid time")
+        );
+        assert_eq!(
+            bad(r#"{"rrname":"x","rrtype":"A","time_last":1e300}"#),
+            Outcome::Bad("invalid time")
+        );
+        assert_eq!(
+            bad(r#"{"rrname":"x","rrtype":"A","time_last":"soon"}"#),
+            Outcome::Bad("invalid JSON")
+        );
+        assert_eq!(
+            bad(&format!(
+                r#"{{"rrname":"{}","rrtype":"A"}}"#,
+                "a".repeat(1 << 20)
+            )),
+            Outcome::Bad("name too long")
+        );
+        // A wrapper in a wrapper is not read as a record.
+        assert_eq!(
+            bad(r#"{"obj":{"obj":{"rrname":"x","rrtype":"A"}}}"#),
+            Outcome::Bad("missing rrname")
+        );
+        // Many data: capped.
+        let many: Vec<String> = (0..1000)
+            .map(|i| format!("\"10.0.{}.{}\"", i / 256, i % 256))
+            .collect();
+        let (o, ev) = read(&format!(
+            r#"{{"rdata":[{}],"rrname":"x","rrtype":"A"}}"#,
+            many.join(",")
+        ));
+        assert_eq!((o, ev.answers.len()), (Outcome::Event, MAX_ANSWERS));
+    }
+
+    #[test]
+    fn sniffing() {
+        assert!(sniff(br#"{"count": 102, "time_first": 1298412391, "rrtype": "AAAA", "rrname": "www.ietf.org", "rdata": "2001:1890:1112:1::20", "time_last": 1302506851}"#));
+        assert!(sniff(br#"{"obj":{"time_first":1,"time_last":1,"rrname":"a.","rrtype":"A","rdata":["192.0.2.1"]}}"#));
+        // An EVE v1 answer has rrname and rdata but no times.
+        assert!(!sniff(br#"{"timestamp":"2026-12-06T20:41:45+0000","event_type":"dns","dns":{"type":"answer","rrname":"a","rdata":"192.0.2.1"}}"#));
+        assert!(!sniff(br#"{"rrname":"a","rdata":"b","zone_time_first":1}"#));
+        assert!(!sniff(b"rrname rdata time_first"));
+    }
+}

@@ -41,7 +41,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
 use crate::event::{Answer, AnswerData, Event, EventKind, Outcome, rrtype_from_name, unix_micros};
 
@@ -174,13 +174,15 @@ impl<'de> Deserialize<'de> for Num {
 }
 
 /// The index of a map key in a fixed table (`usize::MAX` when not in
-/// it): object keys are matched without allocating.
+/// it): object keys are matched without allocating, and as bytes, which
+/// spares serde_json a UTF-8 check per key (the larger part of reading a
+/// record).
 pub(crate) struct KeySeed(pub(crate) &'static [&'static str]);
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = usize;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
-        d.deserialize_identifier(self)
+        d.deserialize_bytes(self)
     }
 }
 
@@ -189,8 +191,13 @@ impl Visitor<'_> for KeySeed {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object key")
     }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<usize, E> {
+        // Keys are short: a byte loop beats a call to memcmp per entry.
+        let same = |k: &str| k.len() == v.len() && k.bytes().zip(v).all(|(a, b)| a == *b);
+        Ok(self.0.iter().position(|k| same(k)).unwrap_or(usize::MAX))
+    }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
-        Ok(self.0.iter().position(|k| *k == v).unwrap_or(usize::MAX))
+        self.visit_bytes(v.as_bytes())
     }
 }
 
@@ -445,60 +452,39 @@ enum EveType {
     Other,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "timestamp",
-    "event_type",
-    "src_ip",
-    "dest_ip",
-    "src_port",
-    "dest_port",
-    "dns",
-    "http",
-    "tls",
-];
-const K_TIMESTAMP: usize = 0;
-const K_EVENT_TYPE: usize = 1;
-const K_SRC_IP: usize = 2;
-const K_DEST_IP: usize = 3;
-const K_SRC_PORT: usize = 4;
-const K_DEST_PORT: usize = 5;
-const K_DNS: usize = 6;
-const K_HTTP: usize = 7;
-const K_TLS: usize = 8;
-
 /// What the top level of a record gave, before it is checked.
 #[derive(Default)]
 struct Top<'de> {
-    timestamp: Option<Cow<'de, str>>,
+    timestamp: Option<JStr<'de>>,
     event_type: EveType,
-    src_ip: Option<Cow<'de, str>>,
-    dest_ip: Option<Cow<'de, str>>,
+    src_ip: Option<JStr<'de>>,
+    dest_ip: Option<JStr<'de>>,
     src_port: Option<Num>,
     dest_port: Option<Num>,
     /// An `http` object was there (in a `dns` record: DNS over HTTP/2).
     has_http: bool,
     dns: DnsState<'de>,
-    hostname: Option<Cow<'de, str>>,
-    url: Option<Cow<'de, str>>,
+    hostname: Option<JStr<'de>>,
+    url: Option<JStr<'de>>,
     http_port: Option<Num>,
-    sni: Option<Cow<'de, str>>,
+    sni: Option<JStr<'de>>,
 }
 
 /// What a `dns` object gave.
 #[derive(Default)]
 struct DnsState<'de> {
     version: Option<Num>,
-    kind: Option<Cow<'de, str>>,
-    rrname: Option<Cow<'de, str>>,
-    rrtype: Option<Cow<'de, str>>,
-    rdata: Option<Cow<'de, str>>,
+    kind: Option<JStr<'de>>,
+    rrname: Option<JStr<'de>>,
+    rrtype: Option<JStr<'de>>,
+    rdata: Option<JStr<'de>>,
     ttl: Option<Num>,
     /// The first question of a v3 `queries` array.
-    q_name: Option<Cow<'de, str>>,
-    q_type: Option<Cow<'de, str>>,
+    q_name: Option<JStr<'de>>,
+    q_type: Option<JStr<'de>>,
     /// The owner name of the first detailed answer (the question's name
     /// when a v2 answer record does not repeat it).
-    first_owner: Option<Cow<'de, str>>,
+    first_owner: Option<JStr<'de>>,
     /// An `answers` or `grouped` member was there.
     has_answers: bool,
     /// The first answer that could not be read.
@@ -508,14 +494,11 @@ struct DnsState<'de> {
 /// Reads one EVE line into `ev`.
 pub fn parse(line: &[u8], ev: &mut Event) -> Outcome {
     let mut top = Top::default();
-    let mut de = serde_json::Deserializer::from_slice(line);
-    let read = TopSeed {
-        ev: &mut *ev,
-        top: &mut top,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
-    if read.is_err() {
+    let mut j = Json::new(line);
+    if read_top(&mut j, ev, &mut top)
+        .and_then(|()| j.end())
+        .is_err()
+    {
         return Outcome::Bad("invalid JSON");
     }
     match fill(&top, ev) {
@@ -536,7 +519,12 @@ fn fill(top: &Top, ev: &mut Event) -> Result<Outcome, &'static str> {
     };
     ev.kind = kind;
     if let Some(ts) = &top.timestamp {
-        ev.time = Some(iso8601_micros(ts.as_bytes()).ok_or("invalid time")?);
+        let t = if ts.escaped {
+            text(&top.timestamp)?.and_then(|t| iso8601_micros(t.as_bytes()))
+        } else {
+            iso8601_micros(ts.raw())
+        };
+        ev.time = Some(t.ok_or("invalid time")?);
     }
     let src = addr(&top.src_ip)?;
     let dest = addr(&top.dest_ip)?;
@@ -549,25 +537,34 @@ fn fill(top: &Top, ev: &mut Event) -> Result<Outcome, &'static str> {
     match kind {
         EventKind::Dns => fill_dns(top, src_port, dest_port, ev)?,
         EventKind::Http => {
-            if let Some(host) = top.hostname.as_deref().filter(|h| !h.is_empty()) {
+            let host = text(&top.hostname)?;
+            if let Some(host) = host.as_deref().filter(|h| !h.is_empty()) {
                 set_name(&mut ev.name, host)?;
-                if let Some(url) = top.url.as_deref() {
+                if let Some(url) = text(&top.url)? {
                     let port = match top.http_port {
                         None => None,
                         Some(n) => Some(n.to_u16().ok_or("invalid port")?),
                     };
-                    build_url(&mut ev.url, host, port, url);
+                    build_url(&mut ev.url, host, port, &url);
                 }
             }
         }
         EventKind::Tls => {
-            if let Some(sni) = top.sni.as_deref() {
-                set_name(&mut ev.name, sni)?;
+            if let Some(sni) = text(&top.sni)? {
+                set_name(&mut ev.name, &sni)?;
             }
         }
         EventKind::Flow => {}
     }
     Ok(Outcome::Event)
+}
+
+/// The text of a string read (its escapes undone).
+fn text<'a>(s: &Option<JStr<'a>>) -> Result<Option<Cow<'a, str>>, &'static str> {
+    s.as_ref()
+        .map(JStr::text)
+        .transpose()
+        .map_err(|_| "invalid JSON")
 }
 
 /// The DNS part of [`fill`]: which layout, which side is the client.
@@ -582,7 +579,7 @@ fn fill_dns(
         return Err(reason);
     }
     let version = d.version.and_then(Num::to_u64);
-    let response = match d.kind.as_deref() {
+    let response = match text(&d.kind)?.as_deref() {
         Some("query" | "request") => false,
         Some("answer" | "response") => true,
         _ => return Err("unknown EVE dns type"),
@@ -592,25 +589,26 @@ fn fill_dns(
         && !d.has_answers
         && !matches!(version, Some(2 | 3))
         && (d.rdata.is_some() || d.ttl.is_some());
-    let name = d
-        .q_name
-        .as_deref()
-        .or(d.rrname.as_deref())
-        .or(d.first_owner.as_deref());
+    let name = match (&d.q_name, &d.rrname) {
+        (Some(_), _) => text(&d.q_name)?,
+        (None, Some(_)) => text(&d.rrname)?,
+        (None, None) => text(&d.first_owner)?,
+    };
     if let Some(name) = name {
-        set_name(&mut ev.name, name)?;
+        set_name(&mut ev.name, &name)?;
     }
+    let rrtype = text(&d.rrtype)?;
     if v1_answer {
-        let rrtype = d.rrtype.as_deref().map_or(0, rrtype_code);
-        if let Some(rdata) = d.rdata.as_deref() {
+        let rrtype = rrtype.as_deref().map_or(0, rrtype_code);
+        if let Some(rdata) = text(&d.rdata)? {
             let ttl = d.ttl.and_then(Num::to_ttl);
-            push_answer(&mut ev.answers, rrtype, rdata, ttl, RdataStyle::Eve)?;
+            push_answer(&mut ev.answers, rrtype, &rdata, ttl, RdataStyle::Eve)?;
         }
     } else {
-        ev.qtype = d
-            .q_type
+        let q_type = text(&d.q_type)?;
+        ev.qtype = q_type
             .as_deref()
-            .or(d.rrtype.as_deref())
+            .or(rrtype.as_deref())
             .map_or(0, rrtype_code);
     }
     if response {
@@ -656,8 +654,8 @@ pub(crate) fn build_url(dst: &mut String, host: &str, port: Option<u16>, target:
     dst.push_str(target);
 }
 
-fn addr(s: &Option<Cow<str>>) -> Result<Option<IpAddr>, &'static str> {
-    match s.as_deref() {
+fn addr(s: &Option<JStr>) -> Result<Option<IpAddr>, &'static str> {
+    match text(s)?.as_deref() {
         None | Some("") => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| "invalid address"),
     }
@@ -681,401 +679,1137 @@ pub fn sniff(line: &[u8]) -> bool {
 }
 
 // ---------------------------------------------------------------------
-// Visitors.
+// The scanner.
 
-/// The top level of a record.
-struct TopSeed<'a, 'de> {
-    ev: &'a mut Event,
-    top: &'a mut Top<'de>,
+/// Deepest nesting of arrays and objects accepted (serde_json's limit).
+const MAX_DEPTH: u32 = 128;
+
+/// Not JSON (the reason is always "invalid JSON").
+#[derive(Debug)]
+pub(crate) struct NotJson;
+
+type Res<T = ()> = Result<T, NotJson>;
+
+/// A strict JSON scanner over one line, for the EVE reader: it checks
+/// the whole text against the JSON grammar while handing the reader the
+/// members it asks for, borrowed from the line. serde_json's visitors
+/// cost two and a half times a plain skip of the same line, most of it
+/// in reading each object key as a string; this reads keys and skipped
+/// values as raw bytes. Strings are checked for their escapes and
+/// control characters; UTF-8 only where one is read as text (as
+/// serde_json's own skipping does).
+pub(crate) struct Json<'a> {
+    s: &'a [u8],
+    pos: usize,
+    depth: u32,
 }
 
-impl<'de> DeserializeSeed<'de> for TopSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+/// A JSON string as it is in the line: its content between the quotes
+/// (escapes not undone) and whether it has any.
+#[derive(Clone, Copy)]
+pub(crate) struct JStr<'a> {
+    quoted: &'a [u8],
+    escaped: bool,
+}
+
+impl<'a> JStr<'a> {
+    /// The content, escapes not undone.
+    #[inline]
+    pub(crate) fn raw(&self) -> &'a [u8] {
+        &self.quoted[1..self.quoted.len() - 1]
+    }
+
+    /// The text: borrowed when it has no escapes.
+    #[inline]
+    pub(crate) fn text(&self) -> Res<Cow<'a, str>> {
+        if self.escaped {
+            // Rare: serde_json undoes the escapes (surrogate pairs too).
+            serde_json::from_slice::<String>(self.quoted)
+                .map(Cow::Owned)
+                .map_err(|_| NotJson)
+        } else {
+            std::str::from_utf8(self.raw())
+                .map(Cow::Borrowed)
+                .map_err(|_| NotJson)
+        }
     }
 }
 
-impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an EVE record")
+impl<'a> Json<'a> {
+    pub(crate) fn new(s: &'a [u8]) -> Json<'a> {
+        Json {
+            s,
+            pos: 0,
+            depth: 0,
+        }
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let TopSeed { ev, top } = self;
-        while let Some(k) = map.next_key_seed(KeySeed(TOP_KEYS))? {
-            // Suricata writes event_type before the protocol objects, so
-            // the objects of types not hunted (an alert's `dns`, ...) are
-            // skipped unread; were it written after, they are read and
-            // then dropped.
-            let t = top.event_type;
-            match k {
-                K_TIMESTAMP => top.timestamp = Some(map.next_value::<Str>()?.0),
-                K_EVENT_TYPE => {
-                    let s = map.next_value::<Str>()?.0;
-                    top.event_type = match &*s {
-                        "dns" => EveType::Dns,
-                        "http" => EveType::Http,
-                        "tls" => EveType::Tls,
-                        "flow" => EveType::Flow,
-                        _ => EveType::Other,
-                    };
+
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&b) = self.s.get(self.pos) {
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Res {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(NotJson)
+        }
+    }
+
+    /// Nothing but white space is left.
+    pub(crate) fn end(&mut self) -> Res {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(NotJson),
+        }
+    }
+
+    fn enter(&mut self) -> Res {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            Err(NotJson)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// An object: `member` is called with each key (its content, escapes
+    /// undone when it has any) and must read or skip the value.
+    pub(crate) fn object(&mut self, mut member: impl FnMut(&mut Self, &[u8]) -> Res) -> Res {
+        self.eat(b'{')?;
+        self.enter()?;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                let key = self.string()?;
+                self.eat(b':')?;
+                if key.escaped {
+                    let k = key.text()?;
+                    member(self, k.as_bytes())?;
+                } else {
+                    member(self, key.raw())?;
                 }
-                K_SRC_IP => top.src_ip = Some(map.next_value::<Str>()?.0),
-                K_DEST_IP => top.dest_ip = Some(map.next_value::<Str>()?.0),
-                K_SRC_PORT => top.src_port = Some(map.next_value()?),
-                K_DEST_PORT => top.dest_port = Some(map.next_value()?),
-                K_DNS if matches!(t, EveType::Unknown | EveType::Dns) => {
-                    map.next_value_seed(DnsSeed {
-                        ev: &mut *ev,
-                        st: &mut top.dns,
-                    })?;
-                }
-                K_HTTP => {
-                    top.has_http = true;
-                    if matches!(t, EveType::Unknown | EveType::Http) {
-                        map.next_value_seed(HttpSeed { top: &mut *top })?;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        break;
                     }
-                }
-                K_TLS if matches!(t, EveType::Unknown | EveType::Tls) => {
-                    map.next_value_seed(TlsSeed { top: &mut *top })?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    _ => return Err(NotJson),
                 }
             }
         }
+        self.depth -= 1;
         Ok(())
+    }
+
+    /// An array: `item` is called for each element and must read or skip
+    /// it.
+    pub(crate) fn array(&mut self, mut item: impl FnMut(&mut Self) -> Res) -> Res {
+        self.eat(b'[')?;
+        self.enter()?;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        } else {
+            loop {
+                item(self)?;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(NotJson),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// A string value.
+    #[inline]
+    pub(crate) fn string(&mut self) -> Res<JStr<'a>> {
+        self.eat(b'"')?;
+        let start = self.pos - 1;
+        let mut escaped = false;
+        loop {
+            let rest = self.s.get(self.pos..).unwrap_or_default();
+            let i = string_stop(rest).ok_or(NotJson)?;
+            self.pos += i;
+            match rest[i] {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(JStr {
+                        quoted: &self.s[start..self.pos],
+                        escaped,
+                    });
+                }
+                b'\\' => {
+                    escaped = true;
+                    match self.s.get(self.pos + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 2
+                        }
+                        Some(b'u') => {
+                            let hex = self.s.get(self.pos + 2..self.pos + 6).ok_or(NotJson)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return Err(NotJson);
+                            }
+                            self.pos += 6;
+                        }
+                        _ => return Err(NotJson),
+                    }
+                }
+                // A control character must be escaped.
+                _ => return Err(NotJson),
+            }
+        }
+    }
+
+    /// A string value's text.
+    #[inline]
+    pub(crate) fn text(&mut self) -> Res<Cow<'a, str>> {
+        self.string()?.text()
+    }
+
+    /// A number value.
+    pub(crate) fn num(&mut self) -> Res<Num> {
+        let raw = self.number()?;
+        let s = std::str::from_utf8(raw).map_err(|_| NotJson)?;
+        let float = raw.iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
+        Ok(if !float && raw[0] != b'-' {
+            s.parse()
+                .map(Num::U)
+                .unwrap_or_else(|_| Num::F(f64::INFINITY))
+        } else if !float {
+            s.parse().map(Num::I).unwrap_or(Num::F(f64::NEG_INFINITY))
+        } else {
+            Num::F(s.parse().map_err(|_| NotJson)?)
+        })
+    }
+
+    /// A number token (RFC 8259's grammar), raw.
+    fn number(&mut self) -> Res<&'a [u8]> {
+        self.peek();
+        let start = self.pos;
+        let digits = |j: &mut Self| {
+            let n = j.s[j.pos..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            j.pos += n;
+            n
+        };
+        if self.s.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        match self.s.get(self.pos) {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(NotJson),
+        }
+        if self.s.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if digits(self) == 0 {
+                return Err(NotJson);
+            }
+        }
+        if matches!(self.s.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.s.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if digits(self) == 0 {
+                return Err(NotJson);
+            }
+        }
+        Ok(&self.s[start..self.pos])
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Res {
+        if self.s[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(NotJson)
+        }
+    }
+
+    /// Skips one value, checking it.
+    pub(crate) fn skip(&mut self) -> Res {
+        match self.peek() {
+            Some(b'"') => self.string().map(drop),
+            Some(b'{') => self.object(|j, _| j.skip()),
+            Some(b'[') => self.array(Self::skip),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            _ => self.number().map(drop),
+        }
     }
 }
 
-const DNS_KEYS: &[&str] = &[
-    "version", "type", "rrname", "rrtype", "rdata", "ttl", "queries", "answers", "grouped",
-];
-const D_VERSION: usize = 0;
-const D_TYPE: usize = 1;
-const D_RRNAME: usize = 2;
-const D_RRTYPE: usize = 3;
-const D_RDATA: usize = 4;
-const D_TTL: usize = 5;
-const D_QUERIES: usize = 6;
-const D_ANSWERS: usize = 7;
-const D_GROUPED: usize = 8;
+/// The index of the first byte of `s` that ends a run of plain string
+/// content: `"`, `\\` or a control character. Eight bytes at a time
+/// (SWAR): most of a record's bytes are in strings.
+#[inline]
+fn string_stop(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        // Bytes below 0x20, equal to '"', equal to '\\' (the lowest
+        // flagged byte is exact; flags above it may be spurious).
+        let hits = (w.wrapping_sub(0x20 * ONES) & !w & HIGH)
+            | zero(w ^ (u64::from(b'"') * ONES))
+            | zero(w ^ (u64::from(b'\\') * ONES));
+        if hits != 0 {
+            return Some(at + hits.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
+// ---------------------------------------------------------------------
+// The record's parts.
+
+fn read_top<'a>(j: &mut Json<'a>, ev: &mut Event, top: &mut Top<'a>) -> Res {
+    j.object(|j, key| {
+        // Suricata writes event_type before the protocol objects, so the
+        // objects of types not hunted (an alert's `dns`, ...) are skipped
+        // unread; were it written after, they are read and then dropped.
+        let t = top.event_type;
+        match key {
+            b"timestamp" => top.timestamp = Some(j.string()?),
+            b"event_type" => {
+                top.event_type = match &*j.text()? {
+                    "dns" => EveType::Dns,
+                    "http" => EveType::Http,
+                    "tls" => EveType::Tls,
+                    "flow" => EveType::Flow,
+                    _ => EveType::Other,
+                }
+            }
+            b"src_ip" => top.src_ip = Some(j.string()?),
+            b"dest_ip" => top.dest_ip = Some(j.string()?),
+            b"src_port" => top.src_port = Some(j.num()?),
+            b"dest_port" => top.dest_port = Some(j.num()?),
+            b"dns" if matches!(t, EveType::Unknown | EveType::Dns) => {
+                read_dns(j, ev, &mut top.dns)?
+            }
+            b"http" => {
+                top.has_http = true;
+                if matches!(t, EveType::Unknown | EveType::Http) {
+                    j.object(|j, key| {
+                        match key {
+                            b"hostname" => top.hostname = Some(j.string()?),
+                            b"url" => top.url = Some(j.string()?),
+                            b"http_port" => top.http_port = Some(j.num()?),
+                            _ => j.skip()?,
+                        }
+                        Ok(())
+                    })?;
+                } else {
+                    j.skip()?;
+                }
+            }
+            b"tls" if matches!(t, EveType::Unknown | EveType::Tls) => j.object(|j, key| {
+                match key {
+                    b"sni" => top.sni = Some(j.string()?),
+                    _ => j.skip()?,
+                }
+                Ok(())
+            })?,
+            _ => j.skip()?,
+        }
+        Ok(())
+    })
+}
 
 /// A `dns` object.
-struct DnsSeed<'a, 'de> {
-    ev: &'a mut Event,
-    st: &'a mut DnsState<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for DnsSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DnsSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an EVE dns object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let DnsSeed { ev, st } = self;
-        while let Some(k) = map.next_key_seed(KeySeed(DNS_KEYS))? {
-            match k {
-                D_VERSION => st.version = Some(map.next_value()?),
-                D_TYPE => st.kind = Some(map.next_value::<Str>()?.0),
-                D_RRNAME => st.rrname = Some(map.next_value::<Str>()?.0),
-                D_RRTYPE => st.rrtype = Some(map.next_value::<Str>()?.0),
-                D_RDATA => st.rdata = Some(map.next_value::<Str>()?.0),
-                D_TTL => st.ttl = Some(map.next_value()?),
-                D_QUERIES => map.next_value_seed(QueriesSeed { st: &mut *st })?,
-                D_ANSWERS => {
-                    st.has_answers = true;
-                    map.next_value_seed(AnswersSeed {
-                        ev: &mut *ev,
-                        st: &mut *st,
-                    })?;
-                }
-                D_GROUPED => {
-                    st.has_answers = true;
-                    map.next_value_seed(GroupedSeed {
-                        ev: &mut *ev,
-                        bad: &mut st.bad,
-                    })?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A v3 `queries` array: the first question is kept.
-struct QueriesSeed<'a, 'de> {
-    st: &'a mut DnsState<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for QueriesSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for QueriesSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of DNS questions")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        #[derive(Deserialize)]
-        struct Question<'a> {
-            #[serde(borrow)]
-            rrname: Option<Str<'a>>,
-            #[serde(borrow)]
-            rrtype: Option<Str<'a>>,
-        }
-        if let Some(q) = seq.next_element::<Question>()? {
-            self.st.q_name = q.rrname.map(|s| s.0);
-            self.st.q_type = q.rrtype.map(|s| s.0);
-        }
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-}
-
-/// A detailed `answers` array (v2 and v3).
-struct AnswersSeed<'a, 'de> {
-    ev: &'a mut Event,
-    st: &'a mut DnsState<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for AnswersSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AnswersSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of DNS answers")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        /// One answer record (schema: dns.answers.items); SRV's target is
-        /// in its `srv` object's `name`.
-        #[derive(Deserialize)]
-        struct Record<'a> {
-            #[serde(borrow)]
-            rrname: Option<Str<'a>>,
-            #[serde(borrow)]
-            rrtype: Option<Str<'a>>,
-            ttl: Option<Num>,
-            #[serde(borrow)]
-            rdata: Option<Str<'a>>,
-            #[serde(borrow)]
-            srv: Option<Srv<'a>>,
-        }
-        #[derive(Deserialize)]
-        struct Srv<'a> {
-            #[serde(borrow)]
-            name: Option<Str<'a>>,
-        }
-        let AnswersSeed { ev, st } = self;
-        while let Some(r) = seq.next_element::<Record>()? {
-            if st.first_owner.is_none() {
-                st.first_owner = r.rrname.map(|s| s.0);
-            }
-            let rrtype = r.rrtype.as_ref().map_or(0, |t| rrtype_code(&t.0));
-            let rdata = match (&r.rdata, &r.srv) {
-                (Some(d), _) => Some(&d.0),
-                (None, Some(Srv { name: Some(n) })) => Some(&n.0),
-                _ => None,
-            };
-            if let Some(rdata) = rdata {
-                let ttl = r.ttl.and_then(Num::to_ttl);
-                if let Err(reason) =
-                    push_answer(&mut ev.answers, rrtype, rdata, ttl, RdataStyle::Eve)
-                {
-                    st.bad.get_or_insert(reason);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A `grouped` object: `{"A": ["192.0.2.1"], "CNAME": ["x."], "SRV":
-/// [{"name": ...}], "TXT": [...]}`.
-struct GroupedSeed<'a> {
-    ev: &'a mut Event,
-    bad: &'a mut Option<&'static str>,
-}
-
-impl<'de> DeserializeSeed<'de> for GroupedSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for GroupedSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("grouped DNS answers")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(t) = map.next_key::<Str>()? {
-            let rrtype = rrtype_code(&t.0);
-            if matches!(rrtype, 1 | 28 | 2 | 5 | 12 | 15 | 33 | 39) {
-                map.next_value_seed(GroupSeed {
-                    ev: &mut *self.ev,
-                    bad: &mut *self.bad,
-                    rrtype,
+fn read_dns<'a>(j: &mut Json<'a>, ev: &mut Event, st: &mut DnsState<'a>) -> Res {
+    j.object(|j, key| {
+        match key {
+            b"version" => st.version = Some(j.num()?),
+            b"type" => st.kind = Some(j.string()?),
+            b"rrname" => st.rrname = Some(j.string()?),
+            b"rrtype" => st.rrtype = Some(j.string()?),
+            b"rdata" => st.rdata = Some(j.string()?),
+            b"ttl" => st.ttl = Some(j.num()?),
+            // v3: the first question is kept.
+            b"queries" => {
+                let mut first = true;
+                j.array(|j| {
+                    if first {
+                        first = false;
+                        let q = read_record(j)?;
+                        st.q_name = q.rrname;
+                        st.q_type = q.rrtype;
+                        Ok(())
+                    } else {
+                        j.skip()
+                    }
                 })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
             }
-        }
-        Ok(())
-    }
-}
-
-/// The array of one type in `grouped`.
-struct GroupSeed<'a> {
-    ev: &'a mut Event,
-    bad: &'a mut Option<&'static str>,
-    rrtype: u16,
-}
-
-impl<'de> DeserializeSeed<'de> for GroupSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for GroupSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of answer data")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        /// A string, or an object (SRV, SOA, ...) of which `name` is kept.
-        struct Item<'a>(Option<Str<'a>>);
-        impl<'de> Deserialize<'de> for Item<'de> {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> Visitor<'de> for V {
-                    type Value = Item<'de>;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("answer data")
+            // Detailed answers (v2, v3).
+            b"answers" => {
+                st.has_answers = true;
+                j.array(|j| {
+                    let r = read_record(j)?;
+                    if st.first_owner.is_none() {
+                        st.first_owner = r.rrname;
                     }
-                    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Item<'de>, E> {
-                        Ok(Item(Some(Str(Cow::Borrowed(v)))))
+                    if let Some(rdata) = r.rdata.or(r.srv_name) {
+                        let rrtype = match r.rrtype {
+                            Some(t) => rrtype_code(&t.text()?),
+                            None => 0,
+                        };
+                        let ttl = r.ttl.and_then(Num::to_ttl);
+                        let rdata = rdata.text()?;
+                        if let Err(reason) =
+                            push_answer(&mut ev.answers, rrtype, &rdata, ttl, RdataStyle::Eve)
+                        {
+                            st.bad.get_or_insert(reason);
+                        }
                     }
-                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Item<'de>, E> {
-                        Ok(Item(Some(Str(Cow::Owned(v.to_owned())))))
+                    Ok(())
+                })?;
+            }
+            // Grouped answers: {"A": ["192.0.2.1"], "CNAME": ["x."], "SRV":
+            // [{"name": ...}], "TXT": [...]}.
+            b"grouped" => {
+                st.has_answers = true;
+                j.object(|j, t| {
+                    let rrtype = std::str::from_utf8(t).map_or(0, rrtype_code);
+                    if !matches!(rrtype, 1 | 28 | 2 | 5 | 12 | 15 | 33 | 39) {
+                        return j.skip();
                     }
-                    fn visit_map<A: MapAccess<'de>>(
-                        self,
-                        mut map: A,
-                    ) -> Result<Item<'de>, A::Error> {
-                        let mut name = None;
-                        while let Some(k) = map.next_key_seed(KeySeed(&["name"]))? {
-                            if k == 0 {
-                                name = Some(map.next_value::<Str>()?);
-                            } else {
-                                map.next_value::<IgnoredAny>()?;
+                    j.array(|j| {
+                        let data = match j.peek() {
+                            Some(b'"') => Some(j.string()?),
+                            Some(b'{') => read_named(j)?,
+                            _ => return Err(NotJson),
+                        };
+                        if let Some(data) = data {
+                            let data = data.text()?;
+                            if let Err(reason) =
+                                push_answer(&mut ev.answers, rrtype, &data, None, RdataStyle::Eve)
+                            {
+                                st.bad.get_or_insert(reason);
                             }
                         }
-                        Ok(Item(name))
-                    }
-                }
-                d.deserialize_any(V)
+                        Ok(())
+                    })
+                })?;
             }
-        }
-        while let Some(Item(data)) = seq.next_element::<Item>()? {
-            if let Some(data) = data {
-                if let Err(reason) = push_answer(
-                    &mut self.ev.answers,
-                    self.rrtype,
-                    &data.0,
-                    None,
-                    RdataStyle::Eve,
-                ) {
-                    self.bad.get_or_insert(reason);
-                }
-            }
+            _ => j.skip()?,
         }
         Ok(())
-    }
+    })
 }
 
-/// An `http` object.
-struct HttpSeed<'a, 'de> {
-    top: &'a mut Top<'de>,
+/// A question or an answer record (schema: dns.queries.items,
+/// dns.answers.items); an SRV record's target is its `srv` object's
+/// `name`.
+#[derive(Default)]
+struct Record<'a> {
+    rrname: Option<JStr<'a>>,
+    rrtype: Option<JStr<'a>>,
+    ttl: Option<Num>,
+    rdata: Option<JStr<'a>>,
+    srv_name: Option<JStr<'a>>,
 }
 
-impl<'de> DeserializeSeed<'de> for HttpSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for HttpSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an EVE http object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(k) = map.next_key_seed(KeySeed(&["hostname", "url", "http_port"]))? {
-            match k {
-                0 => self.top.hostname = Some(map.next_value::<Str>()?.0),
-                1 => self.top.url = Some(map.next_value::<Str>()?.0),
-                2 => self.top.http_port = Some(map.next_value()?),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+fn read_record<'a>(j: &mut Json<'a>) -> Res<Record<'a>> {
+    let mut r = Record::default();
+    j.object(|j, key| {
+        match key {
+            b"rrname" => r.rrname = Some(j.string()?),
+            b"rrtype" => r.rrtype = Some(j.string()?),
+            b"ttl" => r.ttl = Some(j.num()?),
+            b"rdata" => r.rdata = Some(j.string()?),
+            b"srv" => r.srv_name = read_named(j)?,
+            _ => j.skip()?,
         }
         Ok(())
-    }
+    })?;
+    Ok(r)
 }
 
-/// A `tls` object.
-struct TlsSeed<'a, 'de> {
-    top: &'a mut Top<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for TlsSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TlsSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an EVE tls object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(k) = map.next_key_seed(KeySeed(&["sni"]))? {
-            if k == 0 {
-                self.top.sni = Some(map.next_value::<Str>()?.0);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
+/// An object of which only `name` is kept (SRV data).
+fn read_named<'a>(j: &mut Json<'a>) -> Res<Option<JStr<'a>>> {
+    let mut name = None;
+    j.object(|j, key| {
+        if key == b"name" {
+            name = Some(j.string()?);
+            Ok(())
+        } else {
+            j.skip()
         }
-        Ok(())
+    })?;
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    /// A pretty-printed record from the docs as one log line.
+    pub(crate) fn one_line(pretty: &str) -> Vec<u8> {
+        pretty
+            .lines()
+            .map(str::trim)
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    fn read(line: &[u8]) -> (Outcome, Event) {
+        let mut ev = Event::default();
+        let o = parse(line, &mut ev);
+        (o, ev)
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn name(n: &str, rrtype: u16, ttl: Option<u32>) -> Answer {
+        Answer {
+            data: AnswerData::Name(n.into()),
+            rrtype,
+            ttl,
+        }
+    }
+
+    fn addr(a: &str, rrtype: u16, ttl: Option<u32>) -> Answer {
+        Answer {
+            data: AnswerData::Addr(ip(a)),
+            rrtype,
+            ttl,
+        }
+    }
+
+    /// The common section of the records below, in Suricata's order.
+    fn dns_record(tuple: &str, dns: &str) -> Vec<u8> {
+        one_line(&format!(
+            r#"{{"timestamp": "2026-12-06T20:41:45.123456+0000", "flow_id": 1676750115612680,
+            "event_type": "dns", {tuple}, "proto": "UDP", "dns": {dns}}}"#
+        ))
+    }
+
+    const CLIENT_TO_SERVER: &str = r#""src_ip": "192.168.100.237", "src_port": 49175,
+        "dest_ip": "192.168.100.1", "dest_port": 53"#;
+    const SERVER_TO_CLIENT: &str = r#""src_ip": "192.168.100.1", "src_port": 53,
+        "dest_ip": "192.168.100.237", "dest_port": 49175"#;
+
+    const T: i64 = 1_796_589_705_123_456;
+
+    fn check_query(ev: &Event, name: &str, qtype: u16) {
+        assert_eq!(ev.kind, EventKind::Dns);
+        assert_eq!(ev.time, Some(T));
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert_eq!(ev.server, Some(ip("192.168.100.1")));
+        assert_eq!(ev.server_port, Some(53));
+        assert_eq!(ev.name, name);
+        assert_eq!(ev.qtype, qtype);
+    }
+
+    // doc/userguide/upgrade/8.0-dns-logging-changes.rst, the 8.0 request.
+    const V3_REQUEST: &str = r#"{
+        "version": 3,
+        "type": "request",
+        "tx_id": 0,
+        "id": 0,
+        "flags": "100",
+        "rd": true,
+        "opcode": 0,
+        "rcode": "NOERROR",
+        "queries": [
+          {
+            "rrname": "www.suricata.io",
+            "rrtype": "A"
+          }
+        ]
+      }"#;
+
+    // Same file, the 8.0 response (its trailing comma removed).
+    const V3_RESPONSE: &str = r#"{
+        "version": 3,
+        "type": "response",
+        "tx_id": 1,
+        "id": 0,
+        "flags": "8180",
+        "qr": true,
+        "rd": true,
+        "ra": true,
+        "opcode": 0,
+        "rcode": "NOERROR",
+        "queries": [
+          {
+            "rrname": "www.suricata.io",
+            "rrtype": "A"
+          }
+        ],
+        "answers": [
+          {
+            "rrname": "www.suricata.io",
+            "rrtype": "CNAME",
+            "ttl": 3597,
+            "rdata": "suricata.io"
+          },
+          {
+            "rrname": "suricata.io",
+            "rrtype": "A",
+            "ttl": 597,
+            "rdata": "35.212.0.44"
+          }
+        ]
+      }"#;
+
+    // Same file, the 7.0 (v2) response.
+    const V2_RESPONSE: &str = r#"{
+        "version": 2,
+        "type": "answer",
+        "id": 0,
+        "flags": "8180",
+        "qr": true,
+        "rd": true,
+        "ra": true,
+        "opcode": 0,
+        "rrname": "www.suricata.io",
+        "rrtype": "A",
+        "rcode": "NOERROR",
+        "answers": [
+          {
+            "rrname": "www.suricata.io",
+            "rrtype": "CNAME",
+            "ttl": 3597,
+            "rdata": "suricata.io"
+          },
+          {
+            "rrname": "suricata.io",
+            "rrtype": "A",
+            "ttl": 597,
+            "rdata": "35.212.0.44"
+          }
+        ]
+      }"#;
+
+    // doc/userguide/output/eve/eve-json-format.rst (Suricata 7): "Example
+    // of a DNS answer with "grouped" format".
+    const V2_GROUPED: &str = r#"{
+        "version": 2,
+        "type": "answer",
+        "id": 18523,
+        "flags": "8180",
+        "qr": true,
+        "rd": true,
+        "ra": true,
+        "rcode": "NOERROR",
+        "grouped": {
+          "A": [
+            "192.0.78.24",
+            "192.0.78.25"
+          ],
+          "CNAME": [
+            "suricata.io"
+          ]
+        }
+      }"#;
+
+    #[test]
+    fn dns_v3_request_and_response() {
+        let (o, ev) = read(&dns_record(CLIENT_TO_SERVER, V3_REQUEST));
+        assert_eq!(o, Outcome::Event);
+        check_query(&ev, "www.suricata.io", 1);
+        assert!(ev.answers.is_empty());
+
+        // v3 logs a response in the packet's direction: src_ip is the
+        // server; the event still has the DNS client as its client.
+        let (o, ev) = read(&dns_record(SERVER_TO_CLIENT, V3_RESPONSE));
+        assert_eq!(o, Outcome::Event);
+        check_query(&ev, "www.suricata.io", 1);
+        assert_eq!(
+            ev.answers,
+            [
+                name("suricata.io", 5, Some(3597)),
+                addr("35.212.0.44", 1, Some(597))
+            ]
+        );
+    }
+
+    #[test]
+    fn dns_v3_response_direction_without_port_53() {
+        // DNS on another port: the version decides (v3: packet direction).
+        let tuple = r#""src_ip": "192.168.100.1", "src_port": 5300,
+            "dest_ip": "192.168.100.237", "dest_port": 49175"#;
+        let (o, ev) = read(&dns_record(tuple, V3_RESPONSE));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert_eq!(ev.server, Some(ip("192.168.100.1")));
+        assert_eq!(ev.server_port, Some(5300));
+        // DNS over HTTP/2 stays in the flow's direction (output-json-dns.c,
+        // JsonDoh2Logger): its records carry an http object.
+        let doh = one_line(&format!(
+            r#"{{"timestamp": "2026-12-06T20:41:45.123456+0000", "event_type": "dns",
+            "src_ip": "192.168.100.237", "src_port": 49175, "dest_ip": "192.0.2.53",
+            "dest_port": 443, "proto": "TCP", "http": {{"http2": {{"stream_id": 1}}}},
+            "dns": {V3_RESPONSE}}}"#
+        ));
+        let (o, ev) = read(&doh);
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert_eq!(ev.server, Some(ip("192.0.2.53")));
+        assert_eq!(ev.server_port, Some(443));
+    }
+
+    #[test]
+    fn dns_v3_grouped_as_in_the_format_docs() {
+        // eve-json-format.rst (Suricata 8) shows v3 answers with
+        // "type": "answer" and a grouped object.
+        let dns = r#"{"version": 3, "type": "answer", "id": 18523, "flags": "8180",
+            "qr": true, "rd": true, "ra": true, "rcode": "NOERROR",
+            "grouped": {"A": ["192.0.78.24", "192.0.78.25"], "CNAME": ["suricata.io"]}}"#;
+        let (o, ev) = read(&dns_record(SERVER_TO_CLIENT, dns));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert!(ev.name.is_empty(), "no question in this record");
+        assert_eq!(
+            ev.answers,
+            [
+                addr("192.0.78.24", 1, None),
+                addr("192.0.78.25", 1, None),
+                name("suricata.io", 5, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn dns_v2_detailed_and_grouped() {
+        // v2 logs in the flow's direction: src_ip is the client.
+        let (o, ev) = read(&dns_record(CLIENT_TO_SERVER, V2_RESPONSE));
+        assert_eq!(o, Outcome::Event);
+        check_query(&ev, "www.suricata.io", 1);
+        assert_eq!(
+            ev.answers,
+            [
+                name("suricata.io", 5, Some(3597)),
+                addr("35.212.0.44", 1, Some(597))
+            ]
+        );
+
+        let (o, ev) = read(&dns_record(CLIENT_TO_SERVER, V2_GROUPED));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert_eq!(ev.server, Some(ip("192.168.100.1")));
+        assert_eq!(ev.answers.len(), 3);
+        assert!(ev.answers.contains(&name("suricata.io", 5, None)));
+        assert!(ev.answers.contains(&addr("192.0.78.25", 1, None)));
+
+        // Both forms at once (`formats: [detailed, grouped]`): each is read.
+        let both = V2_RESPONSE.replacen(
+            r#""rcode": "NOERROR","#,
+            r#""rcode": "NOERROR", "grouped": {"A": ["35.212.0.44"]},"#,
+            1,
+        );
+        let (o, ev) = read(&dns_record(CLIENT_TO_SERVER, &both));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.answers.len(), 3);
+    }
+
+    #[test]
+    fn dns_v2_query_and_v1_answer() {
+        // eve-json-format.rst of Suricata 4.0: the v1 query and answer.
+        let q = r#"{"type": "query", "id": 16000, "rrname": "twitter.com", "rrtype":"A"}"#;
+        let (o, ev) = read(&dns_record(CLIENT_TO_SERVER, q));
+        assert_eq!(o, Outcome::Event);
+        check_query(&ev, "twitter.com", 1);
+
+        let a = r#"{"type": "answer", "id":16000, "rrname": "twitter.com", "rrtype":"A",
+            "ttl":8, "rdata": "199.16.156.6"}"#;
+        // Suricata from 5.0.3 writes it in the flow's direction...
+        let (o, ev) = read(&dns_record(CLIENT_TO_SERVER, a));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert_eq!(ev.name, "twitter.com");
+        assert_eq!(ev.qtype, 0, "a v1 answer's rrtype is the record's");
+        assert_eq!(ev.answers, [addr("199.16.156.6", 1, Some(8))]);
+        // ...older ones in the packet's: port 53 tells.
+        let (_, ev) = read(&dns_record(SERVER_TO_CLIENT, a));
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert_eq!(ev.server, Some(ip("192.168.100.1")));
+        assert_eq!(ev.server_port, Some(53));
+    }
+
+    #[test]
+    fn dns_answer_types() {
+        // Suricata writes AAAA data in full (dns_print_addr), SRV targets
+        // in an srv object (dns_log_srv), unknown types by number; TXT and
+        // SOA are not hunted.
+        let dns = r#"{"version": 3, "type": "response", "queries": [{"rrname":
+            "_sip._tcp.example.com", "rrtype": "SRV"}], "answers": [
+            {"rrname": "_sip._tcp.example.com", "rrtype": "SRV", "ttl": 60,
+             "srv": {"priority": 10, "weight": 5, "port": 5060, "name": "sip.example.com"}},
+            {"rrname": "sip.example.com", "rrtype": "AAAA", "ttl": 60,
+             "rdata": "2001:0db8:0000:0000:0000:0000:0000:0001"},
+            {"rrname": "example.com", "rrtype": "TXT", "ttl": 60, "rdata": "v=spf1 -all"},
+            {"rrname": "example.com", "rrtype": "SOA", "ttl": 60, "soa": {"mname": "ns."}},
+            {"rrname": "example.com", "rrtype": "MX", "ttl": 60, "rdata": "mx.example.com"},
+            {"rrname": "example.com", "rrtype": "65280", "ttl": 60, "rdata": "x"}]}"#;
+        let (o, ev) = read(&dns_record(SERVER_TO_CLIENT, dns));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.qtype, 33);
+        assert_eq!(
+            ev.answers,
+            [
+                name("sip.example.com", 33, Some(60)),
+                addr("2001:db8::1", 28, Some(60)),
+                name("mx.example.com", 15, Some(60)),
+            ]
+        );
+    }
+
+    #[test]
+    fn http_tls_flow() {
+        // eve-json-format.rst, "Event type: HTTP" (headers trimmed).
+        let http = one_line(
+            r#"{
+              "timestamp": "2023-09-18T06:13:33.903924+0000",
+              "flow_id": 1676750115612680,
+              "pcap_cnt": 70,
+              "event_type": "http",
+              "src_ip": "192.168.100.237",
+              "src_port": 49175,
+              "dest_ip": "142.11.240.191",
+              "dest_port": 35361,
+              "proto": "TCP",
+              "pkt_src": "wire/pcap",
+              "ether": {
+                "src_mac": "12:a9:86:6c:77:de",
+                "dest_mac": "52:54:00:36:3e:ff"
+              },
+              "tx_id": 0,
+              "http": {
+                "hostname": "142.11.240.191",
+                "http_port": 35361,
+                "url": "/",
+                "http_content_type": "text/xml",
+                "http_method": "POST",
+                "protocol": "HTTP/1.1",
+                "status": 200,
+                "length": 212,
+                "request_headers": [
+                  {
+                    "name": "Host",
+                    "value": "142.11.240.191:35361"
+                  }
+                ]
+              }
+            }"#,
+        );
+        let (o, ev) = read(&http);
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Http);
+        assert_eq!(ev.time, Some(1_695_017_613_903_924));
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert_eq!(ev.server, Some(ip("142.11.240.191")));
+        assert_eq!(ev.server_port, Some(35361));
+        assert_eq!(ev.name, "142.11.240.191");
+        assert_eq!(ev.url, "http://142.11.240.191:35361/");
+
+        // Port 80 is not written; a proxy's absolute target is kept as is;
+        // a CONNECT's authority gives no URL.
+        let h = |http: &str| {
+            one_line(&format!(
+                r#"{{"timestamp": "2023-09-18T06:13:33.903924+0000", "event_type": "http",
+                "src_ip": "10.0.0.1", "src_port": 40000, "dest_ip": "10.0.0.2", "dest_port": 80,
+                "http": {http}}}"#
+            ))
+        };
+        let (_, ev) = read(&h(
+            r#"{"hostname": "test.co.uk", "http_port": 80, "url": "/test/file.json?a=1"}"#,
+        ));
+        assert_eq!(ev.url, "http://test.co.uk/test/file.json?a=1");
+        let (_, ev) = read(&h(
+            r#"{"hostname": "evil.example", "url": "http://evil.example/x"}"#,
+        ));
+        assert_eq!(ev.url, "http://evil.example/x");
+        let (_, ev) = read(&h(
+            r#"{"hostname": "evil.example", "url": "evil.example:443", "http_method": "CONNECT"}"#,
+        ));
+        assert_eq!((ev.name.as_str(), ev.url.as_str()), ("evil.example", ""));
+
+        // eve-json-format.rst, "Example of extended TLS logging".
+        let tls = one_line(
+            r#"{"timestamp": "2017-04-07T22:24:37.251547+0100", "event_type": "tls",
+            "src_ip": "10.0.0.1", "src_port": 40000, "dest_ip": "172.217.0.46",
+            "dest_port": 443, "proto": "TCP", "tls": {
+              "subject": "C=US, ST=California, L=Mountain View, O=Google Inc, CN=*.google.com",
+              "issuerdn": "C=US, O=Google Inc, CN=Google Internet Authority G2",
+              "serial": "0C:00:99:B7:D7:54:C9:F6:77:26:31:7E:BA:EA:7C:1C",
+              "fingerprint": "8f:51:12:06:a0:cc:4e:cd:e8:a3:8b:38:f8:87:59:e5:af:95:ca:cd",
+              "sni": "calendar.google.com",
+              "version": "TLS 1.2",
+              "notbefore": "2017-01-04T10:48:43",
+              "notafter": "2017-03-29T10:18:00"
+            }}"#,
+        );
+        let (o, ev) = read(&tls);
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Tls);
+        assert_eq!(ev.name, "calendar.google.com");
+        // +0100: an hour before in UTC.
+        assert_eq!(ev.time, Some(1_491_600_277_251_547));
+        assert_eq!(ev.server_port, Some(443));
+
+        // eve-json-format.rst, "Event type: flow" (trimmed).
+        let flow = one_line(
+            r#"{
+              "timestamp": "2023-09-18T06:13:21.216460+0000",
+              "flow_id": 1676750115612680,
+              "event_type": "flow",
+              "src_ip": "192.168.100.237",
+              "src_port": 49175,
+              "dest_ip": "142.11.240.191",
+              "dest_port": 35361,
+              "proto": "TCP",
+              "app_proto": "http",
+              "flow": {
+                "pkts_toserver": 3869,
+                "pkts_toclient": 1523,
+                "start": "2023-09-18T06:13:33.324862+0000",
+                "end": "2023-09-18T06:14:13.752399+0000",
+                "state": "closed",
+                "exception_policy": [{"target": "stream_midstream", "policy": "ignore"}]
+              }
+            }"#,
+        );
+        let (o, ev) = read(&flow);
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Flow);
+        assert_eq!(ev.client, Some(ip("192.168.100.237")));
+        assert_eq!(ev.server, Some(ip("142.11.240.191")));
+        assert_eq!(ev.server_port, Some(35361));
+        assert!(ev.name.is_empty());
+    }
+
+    #[test]
+    fn other_types_are_ignored() {
+        // eve-json-format.rst: the alert example, and an alert carrying a
+        // v3 dns object (8.0-dns-logging-changes.rst).
+        let alert = one_line(
+            r#"{
+              "timestamp": "2017-04-07T22:24:37.251547+0100",
+              "flow_id": 586497171462735,
+              "pcap_cnt": 53381,
+              "event_type": "alert",
+              "src_ip": "192.168.2.14",
+              "src_port": 50096,
+              "dest_ip": "209.53.113.5",
+              "dest_port": 80,
+              "proto": "TCP",
+              "metadata": {
+                "flowbits": [
+                  "http.dottedquadhost"
+                ]
+              },
+              "tx_id": 4,
+              "alert": {
+                "action": "allowed",
+                "gid": 1,
+                "signature_id": 2018358,
+                "rev": 10,
+                "signature": "ET HUNTING GENERIC SUSPICIOUS POST to Dotted Quad with Fake Browser 1",
+                "category": "Potentially Bad Traffic",
+                "severity": 2
+              },
+              "app_proto": "http"
+            }"#,
+        );
+        assert_eq!(read(&alert).0, Outcome::Ignored(NOT_HUNTED));
+        let dns_alert = one_line(&format!(
+            r#"{{"timestamp": "2026-12-06T20:41:45.123456+0000", "event_type": "alert",
+            "src_ip": "10.0.0.1", "dest_ip": "10.0.0.2", "alert": {{"signature_id": 1}},
+            "dns": {V3_RESPONSE}}}"#
+        ));
+        assert_eq!(read(&dns_alert).0, Outcome::Ignored(NOT_HUNTED));
+        for t in ["stats", "fileinfo", "anomaly", "netflow", "smb"] {
+            let l = format!(
+                r#"{{"timestamp":"2026-12-06T20:41:45.123456+0000","event_type":"{t}","{t}":{{"x":[1,{{"y":null}}]}}}}"#
+            );
+            assert_eq!(read(l.as_bytes()).0, Outcome::Ignored(NOT_HUNTED), "{t}");
+        }
+    }
+
+    #[test]
+    fn bad_records() {
+        let ok_dns = |dns: &str| dns_record(CLIENT_TO_SERVER, dns);
+        let bad = |line: &[u8]| match read(line).0 {
+            Outcome::Bad(r) => r,
+            o => panic!("{o:?} for {:.200}", String::from_utf8_lossy(line)),
+        };
+        assert_eq!(bad(b""), "invalid JSON");
+        assert_eq!(bad(b"[]"), "invalid JSON");
+        assert_eq!(bad(b"{\"event_type\":\"dns\""), "invalid JSON");
+        assert_eq!(bad(b"{\"event_type\":\"dns\"} trailing"), "invalid JSON");
+        assert_eq!(
+            bad(b"{\"event_type\":\"dns\",\"dns\":{\"type\":\"\xff\"}}"),
+            "invalid JSON"
+        );
+        assert_eq!(
+            bad(b"{\"timestamp\":\"2026-12-06T20:41:45+0000\"}"),
+            "EVE record without event_type"
+        );
+        assert_eq!(
+            bad(&ok_dns(r#"{"type": "notify"}"#)),
+            "unknown EVE dns type"
+        );
+        assert_eq!(
+            bad(&ok_dns(
+                r#"{"type": "answer", "version": 2, "answers": [
+                {"rrname": "x", "rrtype": "A", "rdata": "not-an-address"}]}"#
+            )),
+            "invalid answer address"
+        );
+        let tuple = |t: &str| {
+            one_line(&format!(
+                r#"{{"timestamp": "2026-12-06T20:41:45.123456+0000", "event_type": "flow", {t}}}"#
+            ))
+        };
+        assert_eq!(bad(&tuple(r#""src_ip": "10.0.0.300""#)), "invalid address");
+        assert_eq!(bad(&tuple(r#""dest_port": 70000"#)), "invalid port");
+        assert_eq!(bad(&tuple(r#""dest_port": -1"#)), "invalid port");
+        assert_eq!(bad(&tuple(r#""dest_port": 1e300"#)), "invalid port");
+        assert_eq!(
+            bad(&tuple(r#""dest_port": 18446744073709551616"#)),
+            "invalid port"
+        );
+        for ts in [
+            "2026-13-06T20:41:45.123456+0000",
+            "2026-12-06T20:41:45.+0000",
+            "2026-12-06T20:41:45.1+2400",
+            "2026-12-06",
+            "1970-01-01T00:00:00+0100",
+        ] {
+            let l = format!(r#"{{"timestamp": "{ts}", "event_type": "flow"}}"#);
+            assert_eq!(bad(l.as_bytes()), "invalid time", "{ts}");
+        }
+        // A megabyte name; nesting past serde_json's recursion limit.
+        let long = ok_dns(&format!(
+            r#"{{"type": "query", "rrname": "{}.example", "rrtype": "A"}}"#,
+            "a".repeat(1 << 20)
+        ));
+        assert_eq!(bad(&long), "name too long");
+        // Nesting past MAX_DEPTH is refused wherever it is (no stack
+        // exhaustion); up to it, it is read.
+        let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        for inner in [
+            format!(r#"{{"event_type": "stats", "x": {}}}"#, nest(100_000)),
+            format!(
+                r#"{{"event_type": "dns", "dns": {{"type": "query", "x": {}}}}}"#,
+                nest(129)
+            ),
+            format!(
+                r#"{{"event_type": "dns", "dns": {{"answers": {}}}}}"#,
+                nest(100_000)
+            ),
+            format!(
+                r#"{{"event_type": "dns", "dns": {}{}}}"#,
+                "{\"a\":".repeat(100_000),
+                "}".repeat(100_000)
+            ),
+        ] {
+            assert_eq!(bad(inner.as_bytes()), "invalid JSON");
+        }
+        let deep = format!(r#"{{"event_type": "stats", "x": {}}}"#, nest(127));
+        assert_eq!(read(deep.as_bytes()).0, Outcome::Ignored(NOT_HUNTED));
+    }
+
+    #[test]
+    fn answers_are_capped() {
+        let many: Vec<String> = (0..1000)
+            .map(|i| format!("\"10.0.{}.{}\"", i / 256, i % 256))
+            .collect();
+        let dns = format!(
+            r#"{{"version": 2, "type": "answer", "rrname": "x.example", "rrtype": "A",
+            "grouped": {{"A": [{}]}}}}"#,
+            many.join(",")
+        );
+        let (o, ev) = read(&dns_record(CLIENT_TO_SERVER, &dns));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.answers.len(), MAX_ANSWERS);
+    }
+
+    #[test]
+    fn time_stamps() {
+        assert_eq!(iso8601_micros(b"2026-12-06T20:41:45.123456+0000"), Some(T));
+        assert_eq!(iso8601_micros(b"2026-12-06T20:41:45.123456Z"), Some(T));
+        assert_eq!(iso8601_micros(b"2026-12-06T21:41:45.123456+01:00"), Some(T));
+        assert_eq!(iso8601_micros(b"2026-12-06T19:41:45.123456-01"), Some(T));
+        assert_eq!(iso8601_micros(b"2026-12-06T20:41:45.1234569999Z"), Some(T));
+        assert_eq!(iso8601_micros(b"2026-12-06T20:41:45.12Z"), Some(T - 3456));
+        assert_eq!(iso8601_micros(b"2026-12-06T20:41:45"), Some(T - 123_456));
+        assert_eq!(iso8601_micros(b"2026-12-06T20:41:45.123456+0000 "), None);
+        assert_eq!(iso8601_micros("2026-12-06T20:41:4é".as_bytes()), None);
+        assert_eq!(epoch_micros(b"1796589705.123456"), Some(T));
+        assert_eq!(epoch_micros(b"1796589705.1234567"), Some(T));
+        assert_eq!(epoch_micros(b"1796589705.12"), Some(T - 3456));
+        assert_eq!(epoch_micros(b"1796589705"), Some(T - 123_456));
+        for bad in [
+            &b""[..],
+            b".5",
+            b"1.",
+            b"-1",
+            b"1e9",
+            b"99999999999999999999",
+            b"1.2.3",
+        ] {
+            assert_eq!(epoch_micros(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(f64_secs_to_micros(1_796_589_705.123456), Some(T));
+        assert_eq!(f64_secs_to_micros(f64::NAN), None);
+        assert_eq!(f64_secs_to_micros(-1.0), None);
+        assert_eq!(f64_secs_to_micros(1e300), None);
+    }
+
+    #[test]
+    fn rr_type_codes() {
+        assert_eq!(rrtype_code("CNAME"), 5);
+        assert_eq!(rrtype_code("65"), 65);
+        assert_eq!(rrtype_code("99999"), 0);
+        assert_eq!(rrtype_code("TYPé1"), 0);
+        assert_eq!(rrtype_code(""), 0);
+    }
+
+    #[test]
+    fn sniffing() {
+        assert!(sniff(&dns_record(CLIENT_TO_SERVER, V3_REQUEST)));
+        assert!(!sniff(
+            br#"{"ts":1591367999.305988,"uid":"C","id.orig_h":"1.2.3.4"}"#
+        ));
+        assert!(!sniff(br#"{"rrname":"x","rdata":"1.2.3.4","time_last":1}"#));
+        assert!(!sniff(b"event_type timestamp"));
     }
 }

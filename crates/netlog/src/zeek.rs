@@ -936,3 +936,648 @@ impl<'de> Visitor<'de> for EarlyTtlsSeed {
         Ok(v)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line of the docs (whose tabs became spaces) with its tabs back.
+    fn tsv(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join("\t")
+            .into_bytes()
+    }
+
+    /// The header lines of zeek-docs log-formats.rst ("#separator \x09"
+    /// keeps its space).
+    fn header(path: &str, fields: &str) -> Header {
+        let mut h = Header::default();
+        for l in [
+            b"#separator \\x09".to_vec(),
+            tsv("#set_separator ,"),
+            tsv("#empty_field (empty)"),
+            tsv("#unset_field -"),
+            tsv(&format!("#path {path}")),
+            tsv("#open 2020-06-05-14-48-32"),
+            tsv(&format!("#fields {fields}")),
+        ] {
+            assert_eq!(
+                h.apply(&l),
+                Outcome::Ignored(HEADER),
+                "{}",
+                String::from_utf8_lossy(&l)
+            );
+        }
+        assert!(h.ready());
+        h
+    }
+
+    const DNS_FIELDS: &str = "ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto trans_id \
+        rtt query qclass qclass_name qtype qtype_name rcode rcode_name AA TC RD RA Z answers \
+        TTLs rejected";
+    const HTTP_FIELDS: &str = "ts uid id.orig_h id.orig_p id.resp_h id.resp_p trans_depth \
+        method host uri referrer version user_agent origin request_body_len response_body_len \
+        status_code status_msg info_code info_msg tags username password proxied orig_fuids \
+        orig_filenames orig_mime_types resp_fuids resp_filenames resp_mime_types";
+    const CONN_FIELDS: &str = "ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto service \
+        duration orig_bytes resp_bytes conn_state local_orig local_resp missed_bytes history \
+        orig_pkts orig_ip_bytes resp_pkts resp_ip_bytes tunnel_parents ip_proto";
+    /// Zeek 6's ssl.log columns.
+    const SSL_FIELDS: &str = "ts uid id.orig_h id.orig_p id.resp_h id.resp_p version cipher \
+        curve server_name resumed last_alert next_protocol established ssl_history \
+        cert_chain_fps client_cert_chain_fps sni_matches_cert";
+
+    fn read(h: &Header, line: &[u8]) -> (Outcome, Event) {
+        let mut ev = Event::default();
+        let o = parse_tsv(h, line, &mut ev);
+        (o, ev)
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn dns_line(query: &str, qtype: &str, answers: &str, ttls: &str) -> Vec<u8> {
+        tsv(&format!(
+            "1591367999.305988 CazOhH2qDUiJTWMCY 192.168.4.76 36844 192.168.4.1 53 udp \
+             19671 0.066852 {query} 1 C_INTERNET {qtype} A 0 NOERROR F F T T 0 {answers} \
+             {ttls} F"
+        ))
+    }
+
+    #[test]
+    fn dns_log_of_the_docs() {
+        // log-formats.rst, dns.log.
+        let h = header("dns", DNS_FIELDS);
+        let (o, ev) = read(
+            &h,
+            &tsv(
+                "1591367999.306059 CazOhH2qDUiJTWMCY 192.168.4.76 36844 192.168.4.1 53 udp \
+                  8555 - testmyids.com 1 C_INTERNET 28 AAAA 0 NOERROR F F T F 0 - - F",
+            ),
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Dns);
+        assert_eq!(ev.time, Some(1_591_367_999_306_059));
+        assert_eq!(ev.client, Some(ip("192.168.4.76")));
+        assert_eq!(ev.server, Some(ip("192.168.4.1")));
+        assert_eq!(ev.server_port, Some(53));
+        assert_eq!(ev.name, "testmyids.com");
+        assert_eq!(ev.qtype, 28);
+        assert!(ev.answers.is_empty());
+
+        let (o, ev) = read(
+            &h,
+            &tsv(
+                "1591367999.305988 CazOhH2qDUiJTWMCY 192.168.4.76 36844 192.168.4.1 53 udp \
+                  19671 0.066852 testmyids.com 1 C_INTERNET 1 A 0 NOERROR F F T T 0 \
+                  31.3.245.133 3600.000000 F",
+            ),
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.time, Some(1_591_367_999_305_988));
+        assert_eq!(ev.qtype, 1);
+        assert_eq!(
+            ev.answers,
+            [Answer {
+                data: AnswerData::Addr(ip("31.3.245.133")),
+                rrtype: 1,
+                ttl: Some(3600)
+            }]
+        );
+    }
+
+    #[test]
+    fn dns_answers_and_ttls() {
+        let h = header("dns", DNS_FIELDS);
+        // The answers of the SANS dns.log sample (a CNAME, then its
+        // address), TXT and unknown records as Zeek renders them, an IPv6
+        // address, and a TTL short of its answer.
+        let (o, ev) = read(
+            &h,
+            &dns_line(
+                "www.sansgear.com",
+                "1",
+                "vhost1.identityvector.com,70.32.97.206,TXT\\x2023\\x20v=spf1,<unknown\\x20type=65>,2001:db8::1",
+                "3600.000000,300.000000,60.000000,60.000000",
+            ),
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(
+            ev.answers,
+            [
+                Answer {
+                    data: AnswerData::Name("vhost1.identityvector.com".into()),
+                    rrtype: 5,
+                    ttl: Some(3600)
+                },
+                Answer {
+                    data: AnswerData::Addr(ip("70.32.97.206")),
+                    rrtype: 1,
+                    ttl: Some(300)
+                },
+                Answer {
+                    data: AnswerData::Addr(ip("2001:db8::1")),
+                    rrtype: 28,
+                    ttl: None
+                },
+            ]
+        );
+        // A name answering an MX question keeps type 0 (MX or CNAME).
+        let (_, ev) = read(&h, &dns_line("example.com", "15", "mx.example.com", "60.0"));
+        assert_eq!(ev.answers[0].rrtype, 0);
+        // (empty) answers, unset TTLs.
+        let (o, ev) = read(&h, &dns_line("example.com", "1", "(empty)", "-"));
+        assert_eq!(o, Outcome::Event);
+        assert!(ev.answers.is_empty());
+        let (_, ev) = read(&h, &dns_line("example.com", "1", "192.0.2.1", "-"));
+        assert_eq!(ev.answers[0].ttl, None);
+        // Capped.
+        let many = (0..1000)
+            .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+            .collect::<Vec<_>>();
+        let (_, ev) = read(&h, &dns_line("example.com", "1", &many.join(","), "-"));
+        assert_eq!(ev.answers.len(), MAX_ANSWERS);
+    }
+
+    #[test]
+    fn escapes() {
+        let h = header("dns", DNS_FIELDS);
+        let name = |q: &str| {
+            let (o, ev) = read(&h, &dns_line(q, "1", "-", "-"));
+            (o, ev.name)
+        };
+        // The unset and empty markers as values are escaped
+        // (escapeReservedContent in Ascii.cc).
+        assert_eq!(name("\\x2d"), (Outcome::Event, "-".into()));
+        assert_eq!(name("\\x28empty)"), (Outcome::Event, "(empty)".into()));
+        assert_eq!(name("(empty)"), (Outcome::Event, String::new()));
+        // UTF-8 written byte by byte, a tab (the separator), a backslash.
+        assert_eq!(
+            name("b\\xc3\\xbccher.example"),
+            (Outcome::Event, "bücher.example".into())
+        );
+        assert_eq!(
+            name("a\\x09b\\x5c.example"),
+            (Outcome::Event, "a\tb\\.example".into())
+        );
+        // Not an escape: kept as is.
+        assert_eq!(name("a\\xzz\\"), (Outcome::Event, "a\\xzz\\".into()));
+        assert_eq!(name("\\xff.evil.example").0, Outcome::Bad("name not UTF-8"));
+        assert_eq!(
+            name("\u{e9}.example"),
+            (Outcome::Event, "\u{e9}.example".into())
+        );
+        // Raw bytes that are not UTF-8.
+        let mut raw = dns_line("X.example", "1", "-", "-");
+        let at = raw.iter().position(|&b| b == b'X').unwrap();
+        raw[at] = 0xff;
+        assert_eq!(read(&h, &raw).0, Outcome::Bad("name not UTF-8"));
+        // An answer name that is not UTF-8 is kept (lossily), not dropped.
+        let (o, ev) = read(&h, &dns_line("x.example", "1", "\\xff.evil.example", "-"));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(
+            ev.answers[0].data,
+            AnswerData::Name("\u{fffd}.evil.example".into())
+        );
+        // A set separator inside an answer.
+        let (_, ev) = read(
+            &h,
+            &dns_line("x.example", "1", "a\\x2cb.example,c.example", "-"),
+        );
+        assert_eq!(ev.answers.len(), 2);
+        assert_eq!(ev.answers[0].data, AnswerData::Name("a,b.example".into()));
+        assert_eq!(
+            name(&"a".repeat(MAX_NAME + 1)).0,
+            Outcome::Bad("name too long")
+        );
+        assert_eq!(
+            name(&"\\x61".repeat(MAX_NAME)),
+            (Outcome::Event, "a".repeat(MAX_NAME))
+        );
+    }
+
+    #[test]
+    fn http_ssl_conn_logs() {
+        // log-formats.rst, http.log.
+        let h = header("http", HTTP_FIELDS);
+        let line = "1591367999.512593 CLqEx41jYPOdfHF586 192.168.4.76 46378 31.3.245.133 80 1 \
+                    GET testmyids.com / - 1.1 curl/7.47.0 - 0 39 200 OK - - (empty) - - - - - - \
+                    FEEsZS1w0Z0VJIb5x4 - text/plain";
+        let (o, ev) = read(&h, &tsv(line));
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Http);
+        assert_eq!(ev.client, Some(ip("192.168.4.76")));
+        assert_eq!(ev.server, Some(ip("31.3.245.133")));
+        assert_eq!(ev.server_port, Some(80));
+        assert_eq!(ev.name, "testmyids.com");
+        assert_eq!(ev.url, "http://testmyids.com/");
+        // A port in the Host header: out of the name, kept in the URL.
+        let (_, ev) = read(
+            &h,
+            &tsv(&line.replace("testmyids.com /", "testmyids.com:8080 /a?b=\\x20c")),
+        );
+        assert_eq!(ev.name, "testmyids.com");
+        assert_eq!(ev.url, "http://testmyids.com:8080/a?b= c");
+        let (_, ev) = read(
+            &h,
+            &tsv(&line.replace("testmyids.com /", "[2001:db8::1]:8080 /")),
+        );
+        assert_eq!(ev.name, "2001:db8::1");
+        assert_eq!(ev.url, "http://[2001:db8::1]:8080/");
+        // No host: no name, no URL; CONNECT: a name, no URL.
+        let (_, ev) = read(&h, &tsv(&line.replace("testmyids.com /", "- /")));
+        assert_eq!((ev.name.as_str(), ev.url.as_str()), ("", ""));
+        let (_, ev) = read(
+            &h,
+            &tsv(&line.replace(
+                "GET testmyids.com /",
+                "CONNECT evil.example evil.example:443",
+            )),
+        );
+        assert_eq!((ev.name.as_str(), ev.url.as_str()), ("evil.example", ""));
+
+        // ssl.rst's TLS 1.2 record in the TSV layout.
+        let h = header("ssl", SSL_FIELDS);
+        let (o, ev) = read(
+            &h,
+            &tsv(
+                "1598377391.921726 CsukF91Bx9mrqdEaH9 192.168.4.49 56718 13.32.202.10 443 \
+                  TLSv12 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 secp256r1 www.taosecurity.com \
+                  F - h2 T CsxknGIti - - T",
+            ),
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Tls);
+        assert_eq!(ev.name, "www.taosecurity.com");
+        assert_eq!(ev.server, Some(ip("13.32.202.10")));
+        assert_eq!(ev.server_port, Some(443));
+        assert_eq!(ev.time, Some(1_598_377_391_921_726));
+
+        // log-formats.rst, conn.log.
+        let h = header("conn", CONN_FIELDS);
+        let (o, ev) = read(
+            &h,
+            &tsv(
+                "1591367999.430166 CLqEx41jYPOdfHF586 192.168.4.76 46378 31.3.245.133 80 tcp \
+                  http 0.254115 77 295 SF - - 0 ShADadFf 6 397 4 511 - 6",
+            ),
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Flow);
+        assert_eq!(ev.client, Some(ip("192.168.4.76")));
+        assert_eq!(ev.server, Some(ip("31.3.245.133")));
+        assert_eq!(ev.server_port, Some(80));
+        assert!(ev.name.is_empty());
+    }
+
+    #[test]
+    fn other_logs_and_paths() {
+        // log-formats.rst, packet_filter.log and files.log.
+        let h = header("packet_filter", "ts node filter init success");
+        assert_eq!(
+            read(&h, &tsv("1591368512.420771 zeek ip_or_not_ip T T")).0,
+            Outcome::Ignored(OTHER_LOG)
+        );
+        let h = header(
+            "files",
+            "ts fuid uid id.orig_h id.origh_p id.resp_h id.resp_p source depth analyzers \
+             mime_type filename duration local_orig is_orig seen_bytes total_bytes",
+        );
+        assert_eq!(h.kind, Kind::Other);
+        // A path not known (a filter's, a shipper's): the fields decide.
+        assert_eq!(header("dns_local", DNS_FIELDS).kind, Kind::Dns);
+        assert_eq!(header("conn_long", CONN_FIELDS).kind, Kind::Conn);
+        assert_eq!(header("", SSL_FIELDS).kind, Kind::Ssl);
+        // SIP has uri and method, software.log a host: neither is http.
+        assert_eq!(
+            header("x", "ts uid trans_depth method uri call_id request_from").kind,
+            Kind::Other
+        );
+        assert_eq!(
+            header("x", "ts host host_p software_type name url").kind,
+            Kind::Other
+        );
+        // notice.log has proto, files.log duration: neither is conn.
+        assert_eq!(
+            header("x", "ts uid proto note msg duration").kind,
+            Kind::Other
+        );
+    }
+
+    #[test]
+    fn headers_change_mid_file() {
+        let mut h = header("dns", DNS_FIELDS);
+        let (_, ev) = read(&h, &dns_line("a.example", "1", "-", "-"));
+        assert_eq!(ev.name, "a.example");
+        // A new #fields with another order (a log written by another
+        // Zeek, appended): the columns follow it.
+        assert_eq!(
+            h.apply(&tsv("#fields query ts id.orig_h id.resp_h id.resp_p qtype")),
+            Outcome::Ignored(HEADER)
+        );
+        assert_eq!(
+            h.apply(&tsv("#types string time addr addr port count")),
+            Outcome::Ignored(HEADER)
+        );
+        let (o, ev) = read(
+            &h,
+            &tsv("b.example 1591367999.5 10.0.0.9 10.0.0.53 5353 28"),
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.name, "b.example");
+        assert_eq!(ev.time, Some(1_591_367_999_500_000));
+        assert_eq!(ev.client, Some(ip("10.0.0.9")));
+        assert_eq!(ev.server_port, Some(5353));
+        assert_eq!(ev.qtype, 28);
+        // The old layout no longer fits.
+        assert_eq!(
+            read(&h, &dns_line("a.example", "1", "-", "-")).0,
+            Outcome::Bad("too many fields")
+        );
+        // #close, then a whole new header (another log, other markers).
+        assert_eq!(
+            h.apply(&tsv("#close 2020-06-05-14-48-32")),
+            Outcome::Ignored(HEADER)
+        );
+        for l in [
+            b"#separator |".to_vec(),
+            b"#set_separator|;".to_vec(),
+            b"#unset_field|NONE".to_vec(),
+            b"#path|http".to_vec(),
+            b"#fields|ts|id.orig_h|id.resp_h|id.resp_p|host|uri|tags".to_vec(),
+        ] {
+            assert_eq!(h.apply(&l), Outcome::Ignored(HEADER));
+        }
+        let (o, ev) = read(
+            &h,
+            b"1591367999.5|10.0.0.9|NONE|8080|evil.example|/x\\x7c|a;b",
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Http);
+        assert_eq!(ev.server, None);
+        assert_eq!(ev.url, "http://evil.example/x|");
+        // The old markers are gone: "-" is now a value.
+        assert_eq!(
+            read(&h, b"1591367999.5|10.0.0.9|NONE|-|evil.example|/|a").0,
+            Outcome::Bad("invalid port")
+        );
+    }
+
+    #[test]
+    fn bad_lines_and_headers() {
+        let h = header("dns", DNS_FIELDS);
+        let bad = |l: &[u8]| read(&h, l).0;
+        assert_eq!(
+            read(&Header::default(), &dns_line("a", "1", "-", "-")).0,
+            Outcome::Bad("Zeek TSV line before any #fields header")
+        );
+        assert_eq!(bad(b""), Outcome::Bad("too few fields"));
+        assert_eq!(
+            bad(b"1591367999.305988\tC\t192.168.4.76"),
+            Outcome::Bad("too few fields")
+        );
+        let mut long = dns_line("a", "1", "-", "-");
+        long.extend_from_slice(b"\textra");
+        assert_eq!(bad(&long), Outcome::Bad("too many fields"));
+        let swap = |from: &str, to: &str| {
+            String::from_utf8(dns_line("a.example", "1", "-", "-"))
+                .unwrap()
+                .replacen(from, to, 1)
+                .into_bytes()
+        };
+        assert_eq!(
+            bad(&swap("192.168.4.76", "192.168.4.256")),
+            Outcome::Bad("invalid address")
+        );
+        assert_eq!(
+            bad(&swap("\t53\t", "\t65536\t")),
+            Outcome::Bad("invalid port")
+        );
+        assert_eq!(
+            bad(&swap("1591367999.305988", "1591367999,3")),
+            Outcome::Bad("invalid time")
+        );
+        assert_eq!(
+            bad(&swap("1591367999.305988", "-5")),
+            Outcome::Bad("invalid time")
+        );
+        assert_eq!(
+            bad(&swap("1591367999.305988", &"9".repeat(1 << 20))),
+            Outcome::Bad("invalid time")
+        );
+        assert_eq!(
+            bad(&swap("\t1\tC_INTERNET\t1\t", "\t1\tC_INTERNET\t65536\t")),
+            Outcome::Bad("invalid qtype")
+        );
+        // A header line met as data is not an error.
+        assert_eq!(bad(b"#close\t2020"), Outcome::Ignored(HEADER));
+
+        let mut h = Header::default();
+        assert_eq!(
+            h.apply(b"#separator \\x09\\x09"),
+            Outcome::Bad("unsupported Zeek separator")
+        );
+        assert_eq!(
+            h.apply(b"#separator"),
+            Outcome::Bad("invalid Zeek #separator")
+        );
+        assert_eq!(
+            h.apply(b"#set_separator\t"),
+            Outcome::Bad("invalid Zeek #set_separator")
+        );
+        assert_eq!(
+            h.apply(b"#whatever\tx"),
+            Outcome::Bad("unknown Zeek header directive")
+        );
+        assert_eq!(
+            h.apply(b"not a header"),
+            Outcome::Bad("unknown Zeek header directive")
+        );
+        let huge = format!("#fields\t{}", vec!["f"; MAX_FIELDS + 1].join("\t"));
+        assert_eq!(
+            h.apply(huge.as_bytes()),
+            Outcome::Bad("too many Zeek fields")
+        );
+        assert!(!h.ready());
+        assert_eq!(h.apply(b"#path\t\xff\xfe"), Outcome::Ignored(HEADER));
+    }
+
+    fn json(line: &str) -> (Outcome, Event) {
+        let mut ev = Event::default();
+        let o = parse_json(line.as_bytes(), &mut ev);
+        (o, ev)
+    }
+
+    #[test]
+    fn json_logs_of_the_docs() {
+        // log-formats.rst, the JSON logs.
+        let (o, ev) = json(
+            r#"{"ts":1591367999.305988,"uid":"CMdzit1AMNsmfAIiQc","id.orig_h":"192.168.4.76","id.orig_p":36844,"id.resp_h":"192.168.4.1","id.resp_p":53,"proto":"udp","trans_id":19671,"rtt":0.06685185432434082,"query":"testmyids.com","qclass":1,"qclass_name":"C_INTERNET","qtype":1,"qtype_name":"A","rcode":0,"rcode_name":"NOERROR","AA":false,"TC":false,"RD":true,"RA":true,"Z":0,"answers":["31.3.245.133"],"TTLs":[3600.0],"rejected":false}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Dns);
+        assert_eq!(ev.time, Some(1_591_367_999_305_988));
+        assert_eq!(ev.client, Some(ip("192.168.4.76")));
+        assert_eq!(ev.server, Some(ip("192.168.4.1")));
+        assert_eq!(ev.server_port, Some(53));
+        assert_eq!(ev.name, "testmyids.com");
+        assert_eq!(ev.qtype, 1);
+        assert_eq!(
+            ev.answers,
+            [Answer {
+                data: AnswerData::Addr(ip("31.3.245.133")),
+                rrtype: 1,
+                ttl: Some(3600)
+            }]
+        );
+
+        let (o, ev) = json(
+            r#"{"ts":1591367999.512593,"uid":"C5bLoe2Mvxqhawzqqd","id.orig_h":"192.168.4.76","id.orig_p":46378,"id.resp_h":"31.3.245.133","id.resp_p":80,"trans_depth":1,"method":"GET","host":"testmyids.com","uri":"/","version":"1.1","user_agent":"curl/7.47.0","request_body_len":0,"response_body_len":39,"status_code":200,"status_msg":"OK","tags":[],"resp_fuids":["FEEsZS1w0Z0VJIb5x4"],"resp_mime_types":["text/plain"]}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Http);
+        assert_eq!(ev.name, "testmyids.com");
+        assert_eq!(ev.url, "http://testmyids.com/");
+
+        let (o, ev) = json(
+            r#"{"ts":1591367999.430166,"uid":"C5bLoe2Mvxqhawzqqd","id.orig_h":"192.168.4.76","id.orig_p":46378,"id.resp_h":"31.3.245.133","id.resp_p":80,"proto":"tcp","service":"http","duration":0.25411510467529297,"orig_bytes":77,"resp_bytes":295,"conn_state":"SF","missed_bytes":0,"history":"ShADadFf","orig_pkts":6,"orig_ip_bytes":397,"resp_pkts":4,"resp_ip_bytes":511,"ip_proto":6}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Flow);
+        assert_eq!(ev.server_port, Some(80));
+
+        // logs/ssl.rst, the TLS 1.2 record on one line.
+        let (o, ev) = json(
+            r#"{"ts": 1598377391.921726, "uid": "CsukF91Bx9mrqdEaH9", "id.orig_h": "192.168.4.49", "id.orig_p": 56718, "id.resp_h": "13.32.202.10", "id.resp_p": 443, "version": "TLSv12", "cipher": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "curve": "secp256r1", "server_name": "www.taosecurity.com", "resumed": false, "next_protocol": "h2", "established": true, "cert_chain_fuids": ["F2XEvj1CahhdhtfvT4", "FZ7ygD3ERPfEVVohG9"], "client_cert_chain_fuids": [], "subject": "CN=www.taosecurity.com", "issuer": "CN=Amazon,OU=Server CA 1B,O=Amazon,C=US"}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.kind, EventKind::Tls);
+        assert_eq!(ev.name, "www.taosecurity.com");
+
+        // files.log and packet_filter.log.
+        for l in [
+            r#"{"ts":1591367999.604,"fuid":"FEEsZS1w0Z0VJIb5x4","uid":"C5bLoe2Mvxqhawzqqd","id.orig_h":"192.168.4.76","id.orig_p":46378,"id.resp_h":"31.3.245.133","id.resp_p":80,"source":"HTTP","depth":0,"analyzers":[],"mime_type":"text/plain","duration":0.0,"is_orig":false,"seen_bytes":39,"total_bytes":39,"missing_bytes":0,"overflow_bytes":0,"timedout":false}"#,
+            r#"{"ts":1591368442.854585,"node":"zeek","filter":"ip or not ip","init":true,"success":true}"#,
+        ] {
+            assert_eq!(json(l).0, Outcome::Ignored(OTHER_LOG));
+        }
+    }
+
+    #[test]
+    fn json_variants() {
+        // JSON::TS_ISO8601 (a Security Onion conn.log line) and TS_MILLIS.
+        let (o, ev) = json(
+            r#"{"conn_state": "SHR", "duration": 0.000368, "history": "^d", "id.orig_h": "192.168.4.57", "id.orig_p": 42051, "id.resp_h": "192.168.4.1", "id.resp_p": 53, "proto": "udp", "service": "dns", "ts": "2019-03-14T23:59:49.920582Z", "uid": "CPQ9vC2my8sIGasb3a"}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.time, Some(1_552_607_989_920_582));
+        let (_, ev) =
+            json(r#"{"ts":1591367999305,"uid":"C","id.orig_h":"10.0.0.1","conn_state":"SF"}"#);
+        assert_eq!(ev.time, Some(1_591_367_999_305_000));
+        let (_, ev) =
+            json(r#"{"ts":1591367999,"uid":"C","id.orig_h":"10.0.0.1","conn_state":"SF"}"#);
+        assert_eq!(ev.time, Some(1_591_367_999_000_000));
+        // The SANS sample: a CNAME and an address; TTLs before answers;
+        // a TXT rendering left out, its TTL skipped.
+        let (o, ev) = json(
+            r#"{"ts":1602265824.123071,"uid":"CHFRflzsgM15k9et4","id.orig_h":"192.168.75.169","id.resp_h":"192.168.75.1","id.resp_p":53,"query":"www.sansgear.com","qtype":1,"answers":["vhost1.identityvector.com","TXT 3 abc","70.32.97.206"],"TTLs":[3600.0,10.0,300.0]}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        let ttls: Vec<_> = ev.answers.iter().map(|a| (a.rrtype, a.ttl)).collect();
+        assert_eq!(ttls, [(5, Some(3600)), (1, Some(300))]);
+        let (_, early) = json(
+            r#"{"ts":1602265824.123071,"uid":"C","TTLs":[3600.0,10.0,300.0],"id.orig_h":"192.168.75.169","query":"www.sansgear.com","qtype":1,"answers":["vhost1.identityvector.com","TXT 3 abc","70.32.97.206"]}"#,
+        );
+        assert_eq!(early.answers, ev.answers);
+        let (_, none) = json(
+            r#"{"ts":1.5,"uid":"C","query":"x.example","answers":["192.0.2.1","192.0.2.2"],"TTLs":[7]}"#,
+        );
+        assert_eq!(
+            none.answers.iter().map(|a| a.ttl).collect::<Vec<_>>(),
+            [Some(7), None]
+        );
+        let (_, none) = json(r#"{"ts":1.5,"uid":"C","query":"x.example","answers":["192.0.2.1"]}"#);
+        assert_eq!(none.answers[0].ttl, None);
+        // _path decides when a shipper added it.
+        let (o, ev) = json(r#"{"_path":"conn","ts":1.5,"uid":"C","query":"x.example"}"#);
+        assert_eq!((o, ev.kind), (Outcome::Event, EventKind::Flow));
+        assert_eq!(
+            json(r#"{"_path":"weird","ts":1.5,"uid":"C","name":"x"}"#).0,
+            Outcome::Ignored(OTHER_LOG)
+        );
+        // Escapes: JSON's, then Zeek's \xHH for bytes that are not UTF-8.
+        let (o, ev) = json(r#"{"ts":1.5,"uid":"C","query":"caf\u00e9.example"}"#);
+        assert_eq!((o, ev.name.as_str()), (Outcome::Event, "café.example"));
+        let (o, _) = json(r#"{"ts":1.5,"uid":"C","query":"\\xff.example"}"#);
+        assert_eq!(o, Outcome::Bad("name not UTF-8"));
+    }
+
+    #[test]
+    fn json_bad_lines() {
+        let bad = |l: &str| json(l).0;
+        assert_eq!(bad(""), Outcome::Bad("invalid JSON"));
+        assert_eq!(bad("{"), Outcome::Bad("invalid JSON"));
+        assert_eq!(
+            bad(r#"{"ts":1.5,"query":"x"} {}"#),
+            Outcome::Bad("invalid JSON")
+        );
+        assert_eq!(bad(r#"{"ts":1.5,"query":7}"#), Outcome::Bad("invalid JSON"));
+        assert_eq!(
+            bad(r#"{"ts":-1.5,"query":"x"}"#),
+            Outcome::Bad("invalid time")
+        );
+        assert_eq!(
+            bad(r#"{"ts":"yesterday","query":"x"}"#),
+            Outcome::Bad("invalid time")
+        );
+        assert_eq!(
+            bad(r#"{"ts":1e300,"query":"x"}"#),
+            Outcome::Bad("invalid time")
+        );
+        assert_eq!(
+            bad(r#"{"ts":1,"query":"x","id.orig_h":"::g"}"#),
+            Outcome::Bad("invalid address")
+        );
+        assert_eq!(
+            bad(r#"{"ts":1,"query":"x","id.resp_p":65536}"#),
+            Outcome::Bad("invalid port")
+        );
+        assert_eq!(
+            bad(r#"{"ts":1,"query":"x","qtype":-1}"#),
+            Outcome::Bad("invalid qtype")
+        );
+        assert_eq!(
+            bad(r#"{"ts":1,"query":"x","answers":[1]}"#),
+            Outcome::Bad("invalid JSON")
+        );
+        let deep = format!(
+            r#"{{"ts":1,"query":"x","answers":{}{}}}"#,
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        assert_eq!(bad(&deep), Outcome::Bad("invalid JSON"));
+        let long = format!(r#"{{"ts":1,"query":"{}"}}"#, "a".repeat(1 << 20));
+        assert_eq!(bad(&long), Outcome::Bad("name too long"));
+    }
+
+    #[test]
+    fn sniffing() {
+        assert!(sniff_tsv(b"#separator \\x09"));
+        assert!(sniff_tsv(b"#fields\tts\tuid"));
+        assert!(!sniff_tsv(b"#path\tdns"));
+        assert!(!sniff_tsv(b"# a comment"));
+        assert!(sniff_json(
+            br#"{"ts":1591367999.305988,"uid":"CMdzit1AMNsmfAIiQc","id.orig_h":"192.168.4.76"}"#
+        ));
+        assert!(sniff_json(br#"{"ts":"2019-03-14T23:59:49Z","uid":"C"} "#));
+        assert!(!sniff_json(
+            br#"{"timestamp":"2026-12-06T20:41:45+0000","event_type":"dns","uid":"x","ts":1}"#
+        ));
+        assert!(!sniff_json(
+            br#"{"rrname":"x","rdata":"1.2.3.4","time_last":1}"#
+        ));
+        assert!(!sniff_json(b"ts uid id.orig_h"));
+    }
+}
