@@ -105,7 +105,7 @@ impl Num {
             Num::U(u) => Some(u),
             Num::I(_) => None,
             // Integers written as floats (`3600.0`).
-            Num::F(f) if f >= 0.0 && f <= 9_007_199_254_740_992.0 && f.fract() == 0.0 => {
+            Num::F(f) if (0.0..=9_007_199_254_740_992.0).contains(&f) && f.fract() == 0.0 => {
                 Some(f as u64)
             }
             Num::F(_) => None,
@@ -361,10 +361,10 @@ pub(crate) fn push_answer(
     ttl: Option<u32>,
     style: RdataStyle,
 ) -> Result<(), &'static str> {
-    if answers.len() < MAX_ANSWERS {
-        if let Some(a) = answer_of(rrtype, rdata, ttl, style)? {
-            answers.push(a);
-        }
+    if answers.len() < MAX_ANSWERS
+        && let Some(a) = answer_of(rrtype, rdata, ttl, style)?
+    {
+        answers.push(a);
     }
     Ok(())
 }
@@ -1745,6 +1745,68 @@ mod tests {
         }
         let deep = format!(r#"{{"event_type": "stats", "x": {}}}"#, nest(127));
         assert_eq!(read(deep.as_bytes()).0, Outcome::Ignored(NOT_HUNTED));
+    }
+
+    #[test]
+    fn scanner_agrees_with_serde_json() {
+        // Every cut, and single-byte replacements, insertions and removals
+        // with JSON's structural bytes, of records from the docs: the
+        // scanner and serde_json agree on what is JSON.
+        let valid = |b: &[u8]| {
+            let mut j = Json::new(b);
+            j.skip().and_then(|()| j.end()).is_ok()
+        };
+        let mut bases = vec![
+            dns_record(SERVER_TO_CLIENT, V3_RESPONSE),
+            dns_record(CLIENT_TO_SERVER, V2_GROUPED),
+            br#"{"a":[1,-0.5e+3,true,false,null,"x\"\\\/\b\f\n\r\t\u00e9"],"b":{}}"#.to_vec(),
+        ];
+        bases.push(b" [ 0 , 1E5 , \"\" ] ".to_vec());
+        let bytes = b"\"\\{}[],:0-e.+ tnu\x01\x7f";
+        let mut tried = 0;
+        for base in &bases {
+            let mut check = |m: &[u8]| {
+                if std::str::from_utf8(m).is_ok() {
+                    let serde = serde_json::from_slice::<serde::de::IgnoredAny>(m).is_ok();
+                    assert_eq!(valid(m), serde, "{}", String::from_utf8_lossy(m));
+                    tried += 1;
+                }
+            };
+            for end in 0..=base.len() {
+                check(&base[..end]);
+            }
+            for i in 0..base.len() {
+                let mut m = base.clone();
+                m.remove(i);
+                check(&m);
+                for &b in bytes {
+                    let mut m = base.clone();
+                    m[i] = b;
+                    check(&m);
+                    let mut m = base.clone();
+                    m.insert(i, b);
+                    check(&m);
+                }
+            }
+        }
+        assert!(tried > 10_000);
+    }
+
+    #[test]
+    fn string_stops() {
+        // The eight-byte scan against the plain one, at every offset.
+        let mut s: Vec<u8> = (0u8..=255).cycle().take(4096).collect();
+        s.retain(|&b| b != b'"' && b != b'\\' && b >= 0x20);
+        assert_eq!(string_stop(&s), None);
+        for stop in [b'"', b'\\', 0x00, 0x1f] {
+            for at in 0..40 {
+                let mut t = s[..48].to_vec();
+                t[at] = stop;
+                assert_eq!(string_stop(&t), Some(at), "{stop} at {at}");
+                t[at + 3] = b'"';
+                assert_eq!(string_stop(&t), Some(at));
+            }
+        }
     }
 
     #[test]

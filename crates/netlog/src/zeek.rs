@@ -331,12 +331,13 @@ fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while let Some(&b) = s.get(i) {
-        if b == b'\\' && s.get(i + 1) == Some(&b'x') {
-            if let (Some(h), Some(l)) = (hex(s.get(i + 2)), hex(s.get(i + 3))) {
-                out.push(h << 4 | l);
-                i += 4;
-                continue;
-            }
+        if b == b'\\'
+            && s.get(i + 1) == Some(&b'x')
+            && let (Some(h), Some(l)) = (hex(s.get(i + 2)), hex(s.get(i + 3)))
+        {
+            out.push(h << 4 | l);
+            i += 4;
+            continue;
         }
         out.push(b);
         i += 1;
@@ -533,10 +534,10 @@ fn read_tsv(h: &Header, line: &[u8], ev: &mut Event) -> Result<Outcome, &'static
     let mut col = 0usize;
     let mut start = 0usize;
     let mut take = |col: usize, start: usize, end: usize| {
-        if let Some(&s) = h.slot_of.get(col) {
-            if let Some(span) = spans.get_mut(usize::from(s)) {
-                *span = Some((start, end));
-            }
+        if let Some(&s) = h.slot_of.get(col)
+            && let Some(span) = spans.get_mut(usize::from(s))
+        {
+            *span = Some((start, end));
         }
     };
     for end in memchr::memchr_iter(h.separator, line) {
