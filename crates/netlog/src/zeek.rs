@@ -451,18 +451,18 @@ fn fill_names(
             }
         }
         Kind::Http => {
-            if let Some(h) = host {
-                let h = unescape(h);
-                if h.len() > MAX_NAME {
-                    return Err("name too long");
-                }
-                let h = std::str::from_utf8(&h).map_err(|_| "name not UTF-8")?;
-                ev.name.clear();
-                ev.name.push_str(strip_port(h));
-                if let Some(u) = uri {
-                    let u = unescape(u);
-                    build_url(&mut ev.url, h, None, &String::from_utf8_lossy(&u));
-                }
+            let h = host.map(unescape).unwrap_or_default();
+            if h.len() > MAX_NAME {
+                return Err("name too long");
+            }
+            let h = std::str::from_utf8(&h).map_err(|_| "name not UTF-8")?;
+            ev.name.clear();
+            ev.name.push_str(strip_port(h));
+            // Without a host, only an absolute URI (a proxy's request)
+            // gives a URL.
+            if let Some(u) = uri {
+                let u = unescape(u);
+                build_url(&mut ev.url, h, None, &String::from_utf8_lossy(&u));
             }
         }
         Kind::Ssl => {
@@ -520,11 +520,12 @@ pub fn parse_tsv(h: &Header, line: &[u8], ev: &mut Event) -> Outcome {
 
 fn read_tsv(h: &Header, line: &[u8], ev: &mut Event) -> Result<Outcome, &'static str> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if !h.ready {
-        return Err("Zeek TSV line before any #fields header");
-    }
+    // A header line is the reader's to apply; here it is no error.
     if line.first() == Some(&b'#') {
         return Ok(Outcome::Ignored(HEADER));
+    }
+    if !h.ready {
+        return Err("Zeek TSV line before any #fields header");
     }
     let Some(kind) = h.kind.event_kind() else {
         return Ok(Outcome::Ignored(OTHER_LOG));
@@ -1187,9 +1188,18 @@ mod tests {
         );
         assert_eq!(ev.name, "2001:db8::1");
         assert_eq!(ev.url, "http://[2001:db8::1]:8080/");
-        // No host: no name, no URL; CONNECT: a name, no URL.
+        // No host: no name, and a URL only from an absolute URI;
+        // CONNECT: a name, no URL.
         let (_, ev) = read(&h, &tsv(&line.replace("testmyids.com /", "- /")));
         assert_eq!((ev.name.as_str(), ev.url.as_str()), ("", ""));
+        let (_, ev) = read(
+            &h,
+            &tsv(&line.replace("testmyids.com /", "- http://evil.example/x")),
+        );
+        assert_eq!(
+            (ev.name.as_str(), ev.url.as_str()),
+            ("", "http://evil.example/x")
+        );
         let (_, ev) = read(
             &h,
             &tsv(&line.replace(
