@@ -606,3 +606,81 @@ fn follow_reads_a_growing_log_across_rotation() {
     assert_eq!(err.matches("new sighting").count(), 3, "{err}");
     assert_eq!(code(&o), 1, "{err}");
 }
+
+#[test]
+fn json_output_matches_the_schema() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../docs/finding.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let t = Tree::new();
+    let (mut logs, _) = planted(&t);
+    // A fast-flux name: ten addresses in ten /16s, TTL 60, asked by
+    // several clients; and generated-looking names nobody lists.
+    let answers: Vec<String> = (0..10)
+        .map(|i| format!("{}.{}.7.9", 20 + i * 7, i * 3))
+        .collect();
+    let ttls = vec!["60.000000"; 10].join(",");
+    let mut z = String::from(ZEEK_DNS_HEADER);
+    for (i, c) in ["10.5.0.1", "10.5.0.2", "10.5.0.3"].iter().enumerate() {
+        let line = zeek_dns(1480507300 + i as u32, c, "flux.example", &answers.join(","));
+        z += &line.replace("\t300.000000\t", &format!("\t{ttls}\t"));
+    }
+    for (i, n) in ["xjw3kq9vz7tpl.com", "qzkx8vbn2rtw.net", "vbq7xkzj3wfp.org"]
+        .iter()
+        .enumerate()
+    {
+        z += &zeek_dns(1480507400 + i as u32, "10.5.0.9", n, "-");
+    }
+    t.write("zeek/flux.log", z);
+    logs.push(t.arg("zeek/flux.log"));
+    let mut args = vec![
+        "-s".to_string(),
+        t.arg("iocs.txt"),
+        "--dga".into(),
+        "all".into(),
+        "--from".into(),
+        DAY.into(),
+        "--to".into(),
+        DAY.into(),
+        "--flux".into(),
+        "--suspect-dga".into(),
+        "--format".into(),
+        "json".into(),
+    ];
+    args.extend(logs);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = hunt(&t, &args);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let mut types = BTreeSet::new();
+    for line in stdout(&o).lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}\n{errors:#?}");
+        types.insert(v["type"].as_str().unwrap().to_string());
+    }
+    for ty in ["sighting", "flux", "dga-suspect", "hunt-summary"] {
+        assert!(types.contains(ty), "no {ty} record:\n{}", stdout(&o));
+    }
+    let flux = records(&o, "flux");
+    assert_eq!(flux.len(), 1, "{flux:?}");
+    assert_eq!(flux[0]["domain"], "flux.example");
+    assert_eq!(flux[0]["fast_flux"], true);
+    let suspects: BTreeSet<String> = records(&o, "dga-suspect")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(suspects.contains("xjw3kq9vz7tpl.com"), "{suspects:?}");
+    assert!(!suspects.contains("evil-one.example"), "{suspects:?}");
+    // The export reads the whole file back: the leads are not errors.
+    t.write("hunt.ndjson", stdout(&o));
+    let x = t.run(&[
+        "intel",
+        "export",
+        "--format",
+        "stix",
+        "-o",
+        &t.arg("hunt.stix.json"),
+        &t.arg("hunt.ndjson"),
+    ]);
+    assert_eq!(code(&x), 0, "{}", stderr(&x));
+}
