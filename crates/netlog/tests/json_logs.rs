@@ -221,6 +221,68 @@ fn hostile_lines_never_panic() {
     }
 }
 
+#[test]
+fn random_lines_never_panic() {
+    // Seeded noise: random bytes, and random sequences of JSON and Zeek
+    // tokens, to every reader and to the Zeek header.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let tokens: [&[u8]; 24] = [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b":",
+        b"\"",
+        b"\\",
+        b"\\u00",
+        b"-1e999",
+        b"0.5",
+        b"\"event_type\"",
+        b"\"dns\"",
+        b"\"answers\"",
+        b"\"grouped\"",
+        b"\"rdata\"",
+        b"\"ts\"",
+        b"\"query\"",
+        b"\"rrname\"",
+        b"\"obj\"",
+        b"\t",
+        b"\\x",
+        b"-",
+        b"\xff",
+    ];
+    let mut header = Header::default();
+    let mut ev = Event::default();
+    for round in 0..20_000 {
+        let mut line = Vec::new();
+        let len = (next() % 200) as usize;
+        if round % 2 == 0 {
+            line.extend((0..len).map(|_| next() as u8));
+        } else {
+            for _ in 0..len / 4 {
+                line.extend_from_slice(tokens[(next() % tokens.len() as u64) as usize]);
+            }
+        }
+        let mut h = b"#fields\t".to_vec();
+        h.extend_from_slice(&line);
+        header.apply(&h);
+        header.apply(&line);
+        let mut ctx = LineCtx::new(2026);
+        ctx.zeek = Some(Arc::new(header.clone()));
+        for f in [Format::ZeekTsv, Format::ZeekJson, Format::Eve, Format::Cof] {
+            parse_line(f, &ctx, &line, &mut ev);
+        }
+        detect::line(&line);
+    }
+}
+
 /// `n` Zeek dns.log lines with varied names and answers.
 fn zeek_dns_lines(n: usize) -> Vec<u8> {
     let mut out = Vec::new();
