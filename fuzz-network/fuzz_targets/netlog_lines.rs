@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let text: Vec<Format> = Format::ALL.into_iter().filter(|f| !f.is_capture()).collect();
+    let text: Vec<Format> = Format::ALL
+        .into_iter()
+        .filter(|f| !f.is_capture())
+        .collect();
     let format = text[sel as usize % text.len()];
     let mut header = zeek::Header::default();
     let mut ctx = LineCtx::new(2016);
@@ -28,10 +31,10 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let _ = parse_line(format, &ctx, line, &mut ev);
-        if let Some(f) = detect::line(line) {
-            if !f.is_capture() {
-                let _ = parse_line(f, &ctx, line, &mut ev);
-            }
+        if let Some(f) = detect::line(line)
+            && !f.is_capture()
+        {
+            let _ = parse_line(f, &ctx, line, &mut ev);
         }
     }
     let _ = detect::detect(rest);

@@ -296,8 +296,12 @@ pub fn rrtype_from_name(s: &str) -> u16 {
             return v;
         }
     }
-    if s.len() > 4 && s[..4].eq_ignore_ascii_case("TYPE") {
-        return s[4..].parse().unwrap_or(0);
+    // `get`, not indexing: a log's text may cut a character at byte 4.
+    if let (Some(head), Some(tail)) = (s.get(..4), s.get(4..))
+        && head.eq_ignore_ascii_case("TYPE")
+        && !tail.is_empty()
+    {
+        return tail.parse().unwrap_or(0);
     }
     0
 }
@@ -336,7 +340,10 @@ mod tests {
             unix_micros(2016, 11, 30, 12, 0, 1, 5),
             Some(1_480_507_201_000_005)
         );
-        assert_eq!(unix_micros(2024, 2, 29, 0, 0, 0, 0), Some(1_709_164_800_000_000));
+        assert_eq!(
+            unix_micros(2024, 2, 29, 0, 0, 0, 0),
+            Some(1_709_164_800_000_000)
+        );
         assert_eq!(unix_micros(2023, 2, 29, 0, 0, 0, 0), None);
         assert_eq!(unix_micros(2023, 13, 1, 0, 0, 0, 0), None);
         assert_eq!(unix_micros(2023, 1, 1, 24, 0, 0, 0), None);
@@ -347,6 +354,8 @@ mod tests {
         assert_eq!(rrtype_from_name("aaaa"), 28);
         assert_eq!(rrtype_from_name("TYPE65"), 65);
         assert_eq!(rrtype_from_name("BOGUS"), 0);
+        assert_eq!(rrtype_from_name("TYPé1"), 0);
+        assert_eq!(rrtype_from_name("TYPE"), 0);
         assert_eq!(rrtype_name(28), "AAAA");
         assert_eq!(rrtype_name(99), "TYPE99");
     }

@@ -351,7 +351,7 @@ impl<'m> Worker<'m> {
         Worker {
             matcher,
             sightings: Sightings::with_limits(opts.sighting_limits),
-            flux: opts.flux.clone().map(Flux::new),
+            flux: opts.flux.map(Flux::new),
             suspects: opts
                 .suspects
                 .then(|| Suspects::new(SuspectOptions::default())),
@@ -400,10 +400,10 @@ impl<'m> Worker<'m> {
             for h in &self.hits {
                 let before = self.sightings.len();
                 self.sightings.add(self.matcher, &self.ev, pos, h);
-                if let Some(f) = &self.on_new {
-                    if self.sightings.len() > before {
-                        f(pos, &self.ev, h);
-                    }
+                if let Some(f) = &self.on_new
+                    && self.sightings.len() > before
+                {
+                    f(pos, &self.ev, h);
                 }
             }
         }
@@ -452,14 +452,15 @@ impl<'m> Worker<'m> {
                 Some(f) => parse_line(f, &ch.ctx, line, &mut self.ev),
                 None => Outcome::Bad("not a recognised log line"),
             };
-            if matches!(out, Outcome::Bad(_)) && ch.forced.is_none() {
-                if let Some(f2) = detect::line(line).filter(|&f2| Some(f2) != format) {
-                    let out2 = parse_line(f2, &ch.ctx, line, &mut self.ev);
-                    if !matches!(out2, Outcome::Bad(_)) {
-                        format = Some(f2);
-                        self.format_changes += 1;
-                        out = out2;
-                    }
+            if matches!(out, Outcome::Bad(_))
+                && ch.forced.is_none()
+                && let Some(f2) = detect::line(line).filter(|&f2| Some(f2) != format)
+            {
+                let out2 = parse_line(f2, &ch.ctx, line, &mut self.ev);
+                if !matches!(out2, Outcome::Bad(_)) {
+                    format = Some(f2);
+                    self.format_changes += 1;
+                    out = out2;
                 }
             }
             self.outcome(&mut c, format, out, pos);
@@ -810,10 +811,10 @@ fn read_text(
             eof = true;
         }
     }
-    if let Some(f) = format {
-        if !st.formats.contains(&f.as_str()) {
-            st.formats.push(f.as_str());
-        }
+    if let Some(f) = format
+        && !st.formats.contains(&f.as_str())
+    {
+        st.formats.push(f.as_str());
     }
     st.lines += counts.lines;
     st.bad += counts.bad;

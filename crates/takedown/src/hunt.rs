@@ -430,9 +430,8 @@ fn report_stats(report: &Report, summary: &HuntSummary<'_>, examples: usize, msg
     let st = &report.stats;
     for i in &st.inputs {
         let name = for_terminal(&i.name);
-        match &i.error {
-            Some(e) => msg.say(&format!("error: {name}: {}", for_terminal(e))),
-            None => {}
+        if let Some(e) = &i.error {
+            msg.say(&format!("error: {name}: {}", for_terminal(e)));
         }
         let formats = if i.formats.is_empty() {
             "unrecognised".to_string()

@@ -619,7 +619,7 @@ fn json_output_matches_the_schema() {
     let answers: Vec<String> = (0..10)
         .map(|i| format!("{}.{}.7.9", 20 + i * 7, i * 3))
         .collect();
-    let ttls = vec!["60.000000"; 10].join(",");
+    let ttls = ["60.000000"; 10].join(",");
     let mut z = String::from(ZEEK_DNS_HEADER);
     for (i, c) in ["10.5.0.1", "10.5.0.2", "10.5.0.3"].iter().enumerate() {
         let line = zeek_dns(1480507300 + i as u32, c, "flux.example", &answers.join(","));
