@@ -45,7 +45,7 @@ mkdir -p "$WORK"
 
 # Inputs, untimed.
 KEY="$LINES.$INDICATORS.$EVE_LINES.$DGA_FROM.$DGA_TO"
-if [ ! -s "$WORK/done.$KEY" ]; then
+if [ ! -e "$WORK/done.$KEY" ]; then
     rm -f "$WORK"/done.*
     echo "generating the inputs in $WORK ..." >&2
     "$TD" dga gen --family all --from "$DGA_FROM" --to "$DGA_TO" 2>/dev/null |

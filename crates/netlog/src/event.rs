@@ -83,6 +83,11 @@ pub struct Event {
     pub url: String,
     /// DNS answers, when the log has them.
     pub answers: Vec<Answer>,
+    /// A resolver's reply logged on a line of its own, apart from the
+    /// query line that is the event (dnsmasq's `reply` and `cached`
+    /// lines): only its answers are matched (its name was matched with
+    /// the query), and it is counted as a reply line, not as an event.
+    pub reply: bool,
 }
 
 impl Event {
@@ -97,6 +102,7 @@ impl Event {
         self.qtype = 0;
         self.url.clear();
         self.answers.clear();
+        self.reply = false;
     }
 }
 

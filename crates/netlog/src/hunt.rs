@@ -22,7 +22,7 @@
 use crate::event::{Event, Format, LineCtx, Outcome, parse_line};
 use crate::flux::{Flux, FluxOptions};
 use crate::input::{self, FollowOptions, Opened};
-use crate::matcher::{Hit, Matcher};
+use crate::matcher::{Field, Hit, Matcher};
 use crate::sighting::{Limits, Position, Sightings};
 use crate::suspect::{SuspectOptions, Suspects};
 use crate::{detect, pcap, zeek};
@@ -42,7 +42,7 @@ const CHUNK: usize = 1 << 20;
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 
 /// Examples kept per kind of bad line (file and line of the first ones).
-const EXAMPLES: usize = 3;
+pub const EXAMPLES: usize = 10;
 
 /// One input of the hunt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -344,6 +344,8 @@ struct Worker<'m> {
     ev: Event,
     hits: Vec<Hit>,
     on_new: Option<OnNew>,
+    max_line: usize,
+    reply_lines: u64,
 }
 
 impl<'m> Worker<'m> {
@@ -351,10 +353,12 @@ impl<'m> Worker<'m> {
         Worker {
             matcher,
             sightings: Sightings::with_limits(opts.sighting_limits),
-            flux: opts.flux.map(Flux::new),
+            flux: opts
+                .flux
+                .map(|f| Flux::new(per_worker_flux(f, opts.threads))),
             suspects: opts
                 .suspects
-                .then(|| Suspects::new(SuspectOptions::default())),
+                .then(|| Suspects::new(per_worker_suspects(opts.threads))),
             ignored: Tallies::default(),
             bad: Tallies::default(),
             counts: BTreeMap::new(),
@@ -364,6 +368,8 @@ impl<'m> Worker<'m> {
             ev: Event::default(),
             hits: Vec::new(),
             on_new: opts.on_new.clone(),
+            max_line: opts.max_line,
+            reply_lines: 0,
         }
     }
 
@@ -371,6 +377,17 @@ impl<'m> Worker<'m> {
     fn outcome(&mut self, c: &mut Counts, format: Option<Format>, out: Outcome, pos: Position) {
         let fname = format.map_or("unrecognised", Format::as_str);
         match out {
+            Outcome::Event if self.ev.reply => {
+                c.ignored += 1;
+                self.reply_lines += 1;
+                self.ignored.add(
+                    fname,
+                    "reply line (the answers of a query line)",
+                    pos.source,
+                    pos.line,
+                );
+                self.event(pos);
+            }
             Outcome::Event => {
                 c.events += 1;
                 if let Some(f) = format {
@@ -395,6 +412,12 @@ impl<'m> Worker<'m> {
     fn event(&mut self, pos: Position) {
         self.hits.clear();
         self.matcher.match_event(&self.ev, &mut self.hits);
+        if self.ev.reply {
+            // Its name was matched with its query line: only what the
+            // answers add counts.
+            self.hits
+                .retain(|h| matches!(h.field, Field::AnswerAddr | Field::AnswerName));
+        }
         if !self.hits.is_empty() {
             self.matched_events += 1;
             for h in &self.hits {
@@ -448,19 +471,44 @@ impl<'m> Worker<'m> {
                 );
                 continue;
             }
+            if line.len() > self.max_line {
+                self.outcome(
+                    &mut c,
+                    format,
+                    Outcome::Bad("line longer than the limit (--max-line)"),
+                    pos,
+                );
+                continue;
+            }
             let mut out = match format {
                 Some(f) => parse_line(f, &ch.ctx, line, &mut self.ev),
                 None => Outcome::Bad("not a recognised log line"),
             };
-            if matches!(out, Outcome::Bad(_))
-                && ch.forced.is_none()
-                && let Some(f2) = detect::line(line).filter(|&f2| Some(f2) != format)
-            {
-                let out2 = parse_line(f2, &ch.ctx, line, &mut self.ev);
-                if !matches!(out2, Outcome::Bad(_)) {
-                    format = Some(f2);
-                    self.format_changes += 1;
-                    out = out2;
+            if out != Outcome::Event && ch.forced.is_none() {
+                // A log that changes format: the line may be another
+                // format's (readers call foreign lines bad or, when they
+                // look like something of theirs, ignored). Ask the
+                // chunk's own format first (the log switched back), then
+                // the format that claims the line; keep the first that
+                // makes an event, or that at least reads it.
+                let mut tried = format;
+                for cand in [ch.format, detect::line(line)] {
+                    let Some(f2) = cand else { continue };
+                    if Some(f2) == tried || Some(f2) == format {
+                        continue;
+                    }
+                    tried = Some(f2);
+                    let out2 = parse_line(f2, &ch.ctx, line, &mut self.ev);
+                    let better = out2 == Outcome::Event
+                        || (matches!(out, Outcome::Bad(_)) && !matches!(out2, Outcome::Bad(_)));
+                    if better {
+                        format = Some(f2);
+                        self.format_changes += 1;
+                        out = out2;
+                        if out == Outcome::Event {
+                            break;
+                        }
+                    }
                 }
             }
             self.outcome(&mut c, format, out, pos);
@@ -508,14 +556,17 @@ pub fn run(inputs: &[Input], matcher: &Matcher, opts: &Options) -> Report {
     let (tx, rx) = sync_channel::<Chunk>(threads * 2);
     let rx = Arc::new(Mutex::new(rx));
     let mut main = Worker::new(matcher, opts);
+    // The workers hold the only references to the receiver: should they
+    // all die, the queue closes and the reader stops instead of waiting
+    // on a full queue forever.
+    let worker_rx: Vec<_> = (0..threads).map(|_| Arc::clone(&rx)).collect();
+    drop(rx);
     let mut input_stats: Vec<InputStats> = Vec::new();
     let mut interrupted = false;
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let rx = Arc::clone(&rx);
-                s.spawn(move || work(matcher, opts, &rx))
-            })
+        let handles: Vec<_> = worker_rx
+            .into_iter()
+            .map(|rx| s.spawn(move || work(matcher, opts, &rx)))
             .collect();
         if opts.follow.is_some() && inputs.len() > 1 {
             // Growing logs are read side by side: one reader each.
@@ -647,8 +698,13 @@ fn read_input(
         bytes: 0,
     };
     let mut buf = Vec::with_capacity(CHUNK);
-    // The head: enough to recognise the format.
-    if let Err(e) = fill(&mut reader, &mut buf, CHUNK, follow, &opts.stop) {
+    // The head: enough to recognise the format. A read error (a
+    // truncated or corrupt compressed file) still leaves what was read
+    // before it to hunt in.
+    let head_error = fill(&mut reader, &mut buf, CHUNK, follow, &opts.stop).err();
+    if let Some(e) = &head_error
+        && buf.is_empty()
+    {
         st.error = Some(format!("cannot read: {e}"));
         st.bytes = reader.bytes;
         return st;
@@ -656,8 +712,23 @@ fn read_input(
     let format = opts.format.or_else(|| detect::detect(&buf));
     if let Some(f) = format.filter(|f| f.is_capture()) {
         st.formats.push(f.as_str());
-        let chained = std::io::Cursor::new(std::mem::take(&mut buf)).chain(&mut reader);
-        read_capture(source, chained, opts, main, &mut st);
+        if let Some(e) = head_error {
+            // Only what was read before the error: the decoder is not
+            // asked again.
+            read_capture(
+                source,
+                std::io::Cursor::new(std::mem::take(&mut buf)),
+                opts,
+                main,
+                &mut st,
+            );
+            if st.error.is_none() {
+                st.error = Some(format!("cannot read: {e}"));
+            }
+        } else {
+            let chained = std::io::Cursor::new(std::mem::take(&mut buf)).chain(&mut reader);
+            read_capture(source, chained, opts, main, &mut st);
+        }
     } else {
         if format.is_none() && buf.is_empty() {
             st.bytes = reader.bytes;
@@ -667,6 +738,7 @@ fn read_input(
             source,
             &mut reader,
             buf,
+            head_error,
             format,
             year,
             follow,
@@ -739,6 +811,7 @@ fn read_text(
     source: u32,
     reader: &mut impl Read,
     mut buf: Vec<u8>,
+    mut error: Option<std::io::Error>,
     format: Option<Format>,
     year: i32,
     follow: bool,
@@ -754,7 +827,7 @@ fn read_text(
     // Bytes of an overlong line still to skip (up to its newline).
     let mut skipping = false;
     let mut counts = Counts::default();
-    let mut eof = false;
+    let mut eof = error.is_some();
     loop {
         if skipping {
             match memchr::memchr(b'\n', &buf) {
@@ -767,7 +840,7 @@ fn read_text(
         }
         // Whole lines of `buf`, up to its last newline (all of it at the
         // end of the input).
-        let cut = if eof {
+        let cut = if eof && error.is_none() {
             buf.len()
         } else {
             memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
@@ -801,14 +874,31 @@ fn read_text(
             );
         }
         if eof {
+            if error.is_some() && !buf.is_empty() && !skipping {
+                // The line the error cut: its end is unknown (a cut name
+                // could even match a parent it does not belong to).
+                counts.lines += 1;
+                counts.bad += 1;
+                main.bad.add(
+                    format.map_or("unrecognised", Format::as_str),
+                    "line cut short by a read error",
+                    source,
+                    line_no,
+                );
+            }
             break;
         }
         if opts.stop.load(Ordering::Relaxed) && !follow {
             break;
         }
         let want = buf.len() + CHUNK;
-        if !fill(reader, &mut buf, want, follow, &opts.stop)? {
-            eof = true;
+        match fill(reader, &mut buf, want, follow, &opts.stop) {
+            Ok(true) => {}
+            Ok(false) => eof = true,
+            Err(e) => {
+                error = Some(e);
+                eof = true;
+            }
         }
     }
     if let Some(f) = format
@@ -818,7 +908,13 @@ fn read_text(
     }
     st.lines += counts.lines;
     st.bad += counts.bad;
-    Ok(())
+    match error {
+        Some(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("{e} (after line {})", line_no.saturating_sub(1)),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Sends whole lines to the workers, cutting the chunk after each Zeek
@@ -917,7 +1013,7 @@ fn count_lines(piece: &[u8]) -> u64 {
 fn read_capture(
     source: u32,
     r: impl Read,
-    _opts: &Options,
+    opts: &Options,
     main: &mut Worker<'_>,
     st: &mut InputStats,
 ) {
@@ -930,7 +1026,12 @@ fn read_capture(
     };
     let format = cap.format();
     let mut c = Counts::default();
+    let mut n: u64 = 0;
     loop {
+        n += 1;
+        if n.is_multiple_of(4096) && opts.stop.load(Ordering::Relaxed) && opts.follow.is_none() {
+            break;
+        }
         let mut ev = std::mem::take(&mut main.ev);
         let next = cap.next(&mut ev);
         main.ev = ev;
@@ -955,4 +1056,34 @@ fn read_capture(
         }
     }
     main.counts.entry(source).or_default().add(&c);
+}
+
+/// Most names with answers the flux features follow, over all workers.
+const FLUX_DOMAINS: usize = 1_000_000;
+/// Most addresses kept per name: the flux-score is far past its threshold
+/// long before (docs/hunt.md).
+const FLUX_ADDRESSES: usize = 64;
+/// Most registered domains the DGA suspicion follows, over all workers.
+const SUSPECT_NAMES: usize = 1_000_000;
+
+/// The flux bounds of one of `threads` workers: the totals split, so
+/// that memory does not grow with the number of cores.
+fn per_worker_flux(f: FluxOptions, threads: usize) -> FluxOptions {
+    let t = threads.max(1);
+    FluxOptions {
+        max_domains: (f.max_domains.min(FLUX_DOMAINS) / t).max(1000),
+        max_addresses: f.max_addresses.min(FLUX_ADDRESSES),
+        ..f
+    }
+}
+
+/// The suspect bounds of one of `threads` workers.
+fn per_worker_suspects(threads: usize) -> SuspectOptions {
+    let t = threads.max(1);
+    let d = SuspectOptions::default();
+    SuspectOptions {
+        max_names: (d.max_names.min(SUSPECT_NAMES) / t).max(1000),
+        max_cached: (d.max_cached.min(SUSPECT_NAMES) / t).max(1000),
+        ..d
+    }
 }

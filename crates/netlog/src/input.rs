@@ -214,7 +214,7 @@ pub fn follow(path: &Path, opts: FollowOptions) -> Result<Opened, InputError> {
         compression: Compression::None,
         reader: Box::new(Follow {
             path: path.to_path_buf(),
-            id: FileId::of(&meta),
+            id: FileId::of_file(&file),
             file,
             pos: 0,
             opts,
@@ -235,27 +235,29 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// What tells two files apart at one path: device and inode where the
-/// system has them, else the creation time (rotation by rename creates a
-/// new file).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileId(u64, u64);
+/// What tells two files apart at one path: the system's file identity
+/// (device and inode on Unix, volume serial and file index on Windows),
+/// through `same-file`, so that rotation by rename is seen everywhere
+/// (a creation time is not enough: NTFS keeps it for a file re-created
+/// under the same name within seconds, which is what rotation does).
+struct FileId(same_file::Handle);
 
 impl FileId {
-    #[cfg(unix)]
-    fn of(m: &std::fs::Metadata) -> FileId {
-        use std::os::unix::fs::MetadataExt;
-        FileId(m.dev(), m.ino())
+    fn of_path(p: &Path) -> Option<FileId> {
+        same_file::Handle::from_path(p).ok().map(FileId)
     }
 
-    #[cfg(not(unix))]
-    fn of(m: &std::fs::Metadata) -> FileId {
-        let t = m
-            .created()
+    fn of_file(f: &File) -> Option<FileId> {
+        f.try_clone()
             .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .unwrap_or_default();
-        FileId(t.as_secs(), u64::from(t.subsec_nanos()))
+            .and_then(|f| same_file::Handle::from_file(f).ok())
+            .map(FileId)
+    }
+}
+
+impl PartialEq for FileId {
+    fn eq(&self, o: &FileId) -> bool {
+        self.0 == o.0
     }
 }
 
@@ -271,7 +273,7 @@ impl FileId {
 /// copytruncate's own race, and why its manual recommends against it.
 pub struct Follow {
     path: PathBuf,
-    id: FileId,
+    id: Option<FileId>,
     file: File,
     pos: u64,
     opts: FollowOptions,
@@ -289,29 +291,26 @@ impl Read for Follow {
                 return Ok(0);
             }
             // At the end of the file as it is now.
-            match std::fs::metadata(&self.path) {
-                Ok(m) if FileId::of(&m) != self.id => {
-                    // Rotated: the old file was read to its end just now.
-                    // A writer that had not yet reopened may still have
-                    // appended: the loop above read that. Switch.
-                    if let Ok(f) = File::open(&self.path) {
-                        let m2 = f.metadata()?;
-                        self.id = FileId::of(&m2);
-                        self.file = f;
-                        self.pos = 0;
-                        continue;
-                    }
-                }
-                Ok(m) if m.len() < self.pos => {
-                    // Truncated in place.
-                    self.file.seek(SeekFrom::Start(0))?;
+            let now = FileId::of_path(&self.path);
+            if now.is_some() && now != self.id {
+                // Rotated: the old file was read to its end just now (a
+                // writer that had not yet reopened may still have
+                // appended: the loop above read that). Switch.
+                if let Ok(f) = File::open(&self.path) {
+                    self.id = FileId::of_file(&f);
+                    self.file = f;
                     self.pos = 0;
                     continue;
                 }
-                // Unchanged, or gone for the moment (between rename and
-                // create): wait.
-                _ => {}
+            } else if self.file.metadata().is_ok_and(|m| m.len() < self.pos) {
+                // Truncated in place (copytruncate), judged on the open
+                // file itself.
+                self.file.seek(SeekFrom::Start(0))?;
+                self.pos = 0;
+                continue;
             }
+            // Unchanged, or gone for the moment (between rename and
+            // create): wait.
             if self.opts.stop.load(Ordering::Relaxed) {
                 return Ok(0);
             }

@@ -92,7 +92,8 @@ pub struct HuntArgs {
     /// With --follow: how often to look for new lines, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 250, requires = "follow")]
     pub poll_ms: u64,
-    /// Examples printed per kind of unreadable line.
+    /// Examples printed per kind of unreadable line (at most 10 are
+    /// kept).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub examples: usize,
 }
@@ -163,6 +164,10 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
     }
     if a.logs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         bail!("standard input (`-`) can be given once");
+    }
+    if a.logs.iter().any(|p| p.as_os_str() == "-") && a.sources.iter().any(|p| p.as_os_str() == "-")
+    {
+        bail!("standard input (`-`) is either an indicator source or a log, not both");
     }
     if a.follow && a.logs.iter().any(|p| p.as_os_str() == "-") {
         bail!("--follow reads files; standard input is read to its end without it");

@@ -684,3 +684,146 @@ fn json_output_matches_the_schema() {
     ]);
     assert_eq!(code(&x), 0, "{}", stderr(&x));
 }
+
+/// Logs that mix formats line by line (one syslog of three resolvers; a
+/// JSON file of Zeek, EVE and passive DNS records; Zeek TSV around an
+/// EVE line), shuffled: every client is found whatever the order.
+#[test]
+fn mixed_formats_are_followed_line_by_line() {
+    let t = Tree::new();
+    t.write("iocs.txt", "evil-one.example\n");
+    let syslog = [
+        "Nov 30 12:00:01 gw dnsmasq[123]: query[A] a.evil-one.example from 10.6.0.1",
+        "Nov 30 12:00:01 gw dnsmasq[123]: forwarded a.evil-one.example to 192.0.2.53",
+        "Nov 30 12:00:02 gw unbound: [99:0] info: 10.6.0.2 b.evil-one.example. A IN",
+        "Nov 30 12:00:03 gw named[77]: client @0x7f3b2c0a8d68 10.6.0.3#53123 (c.evil-one.example): query: c.evil-one.example IN A +E(0)K (10.0.0.53)",
+        "Nov 30 12:00:04 gw dnsmasq[123]: query[A] clean.example from 10.6.0.9",
+        "Nov 30 12:00:05 gw kernel: [1234.5] eth0: link up",
+    ];
+    let json = [
+        r#"{"ts":1480507200.5,"uid":"C1","id.orig_h":"10.6.0.4","id.orig_p":50000,"id.resp_h":"10.0.0.53","id.resp_p":53,"proto":"udp","query":"d.evil-one.example","qtype":1,"qtype_name":"A"}"#,
+        r#"{"timestamp":"2016-11-30T12:00:21.000000+0000","event_type":"dns","src_ip":"10.6.0.5","src_port":40001,"dest_ip":"10.0.0.53","dest_port":53,"proto":"UDP","dns":{"version":3,"type":"request","id":2,"queries":[{"rrname":"e.evil-one.example","rrtype":"A"}]}}"#,
+        r#"{"timestamp":"2016-11-30T12:00:22.000000+0000","event_type":"stats","stats":{"uptime":1}}"#,
+        r#"{"rrname":"f.evil-one.example","rrtype":"A","rdata":"192.0.2.7","time_first":1480507200,"time_last":1480507300,"count":3}"#,
+    ];
+    // Every rotation of each file: the first line decides the format the
+    // reader starts with, the rest must follow.
+    for shift in 0..syslog.len() {
+        let mut lines: Vec<&str> = syslog.to_vec();
+        lines.rotate_left(shift);
+        t.write("syslog", lines.join("\n") + "\n");
+        let mut j: Vec<&str> = json.to_vec();
+        j.rotate_left(shift % json.len());
+        t.write("mixed.json", j.join("\n") + "\n");
+        let o = hunt(
+            &t,
+            &[
+                "-s",
+                &t.arg("iocs.txt"),
+                "--format",
+                "json",
+                &t.arg("syslog"),
+                &t.arg("mixed.json"),
+            ],
+        );
+        let clients: BTreeSet<String> = keys(&o).into_iter().map(|k| k.0).collect();
+        let want: BTreeSet<String> = [
+            "10.6.0.1", "10.6.0.2", "10.6.0.3", "10.6.0.4", "10.6.0.5", "-",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(clients, want, "rotation {shift}:\n{}", stderr(&o));
+    }
+    // Zeek TSV, an EVE line in the middle, TSV again.
+    let mut z = String::from(ZEEK_DNS_HEADER);
+    z += &zeek_dns(1480507200, "10.6.1.1", "g.evil-one.example", "-");
+    z += json[1];
+    z += "\n";
+    z += &zeek_dns(1480507202, "10.6.1.2", "h.evil-one.example", "-");
+    t.write("z.log", z);
+    let o = hunt(
+        &t,
+        &[
+            "-s",
+            &t.arg("iocs.txt"),
+            "--format",
+            "json",
+            &t.arg("z.log"),
+        ],
+    );
+    let clients: BTreeSet<String> = keys(&o).into_iter().map(|k| k.0).collect();
+    assert_eq!(
+        clients,
+        ["10.6.0.5", "10.6.1.1", "10.6.1.2"]
+            .map(String::from)
+            .into(),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(summary_of(&o)["unreadable"], 0);
+}
+
+/// A reverse lookup whose answer is under an indicator is not a sighting
+/// of the asker; a Windows DNS log with day-first dates loses no query; a
+/// truncated compressed log gives what it holds before the cut.
+#[test]
+fn reverse_lookups_day_first_dates_and_truncated_logs() {
+    let t = Tree::new();
+    t.write("iocs.txt", "evil-one.example\n");
+    let mut z = String::from(ZEEK_DNS_HEADER);
+    z += &zeek_dns(
+        1480507200,
+        "10.7.0.1",
+        "7.100.51.198.in-addr.arpa",
+        "mail.evil-one.example",
+    )
+    .replace("\t1\tA\t0\tNOERROR", "\t12\tPTR\t0\tNOERROR");
+    t.write("ptr.log", &z);
+    t.write(
+        "win.log",
+        "25/11/2016 14:00:33 0E1C PACKET  000000D1 UDP Rcv 10.7.0.2        d7a1   Q [0001   D   NOERROR] A      (1)a(8)evil-one(7)example(0)\n",
+    );
+    // 40,000 lines, the indicator at the end, the gzip stream cut short.
+    let mut big = String::from(ZEEK_DNS_HEADER);
+    for i in 0..40_000u32 {
+        let (c, q) = if i == 20_000 {
+            ("10.7.0.3", "i.evil-one.example")
+        } else {
+            ("10.7.9.9", "clean.example")
+        };
+        big += &zeek_dns(1480507200 + i, c, q, "-");
+    }
+    big += &zeek_dns(1480600000, "10.7.0.4", "j.evil-one.example", "-");
+    let mut gz = gzip(big.as_bytes());
+    gz.truncate(gz.len() - 200);
+    t.write("cut.log.gz", gz);
+    let o = hunt(
+        &t,
+        &[
+            "-s",
+            &t.arg("iocs.txt"),
+            "--format",
+            "json",
+            &t.arg("ptr.log"),
+            &t.arg("win.log"),
+            &t.arg("cut.log.gz"),
+        ],
+    );
+    let clients: BTreeSet<String> = keys(&o).into_iter().map(|k| k.0).collect();
+    assert_eq!(
+        clients,
+        ["10.7.0.2", "10.7.0.3"].map(String::from).into(),
+        "{}",
+        stderr(&o)
+    );
+    let s = summary_of(&o);
+    let cut = s["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"].as_str().unwrap().ends_with("cut.log.gz"))
+        .unwrap()
+        .clone();
+    assert!(cut["error"].as_str().is_some(), "{cut}");
+    assert!(cut["events"].as_u64().unwrap() > 20_000, "{cut}");
+}
