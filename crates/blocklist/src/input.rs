@@ -14,11 +14,24 @@
 //!   housekeeping names (`localhost`, `ip6-allnodes`, ...) are ignored;
 //! * a trailing ` # comment` is dropped.
 //!
+//! Values may be defanged, as threat reports and feeds publish them so
+//! that nobody clicks them: [`refang`] undoes the common forms before a
+//! value is classified, so `hxxps://bad[.]example/x` is the URL
+//! `https://bad.example/x` and `evil[.]example` the name `evil.example`.
+//! Only these forms: `[.]`, `(.)` and `{.}` for a dot, `[:]` for a colon,
+//! `[://]` for `://`, and the schemes `hxxp://`, `hxxps://` and `fxp://`
+//! (any case) for `http://`, `https://` and `ftp://`. Other spellings
+//! (`[dot]`, `(dot)`, `[at]`) stay errors: a guess could turn text into
+//! an indicator nobody listed. A bracket form inside a real URL's path
+//! (`/a(.)b`) is undone too: such paths are rarer than defanged feeds.
+//! Allow lists and STIX/MISP values are not refanged.
+//!
 //! Anything else is an error naming the file, the line and the reason;
 //! the rest of the file goes on.
 
 use crate::name::{self, NameError};
 use crate::{Builder, Diagnostic, Error, Level, Origin, SourceStats};
+use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::path::Path;
@@ -168,6 +181,68 @@ pub fn classify(token: &str) -> Result<Value, String> {
     Ok(Value::Name(n))
 }
 
+/// The bracketed forms [`refang`] undoes, longest first (`[://]` before
+/// `[:]`).
+const DEFANGED: [(&str, &str); 5] = [
+    ("[://]", "://"),
+    ("[.]", "."),
+    ("(.)", "."),
+    ("{.}", "."),
+    ("[:]", ":"),
+];
+
+/// The defanged schemes [`refang`] undoes (matched in any case).
+const DEFANGED_SCHEMES: [(&str, &str); 3] = [
+    ("hxxps://", "https://"),
+    ("hxxp://", "http://"),
+    ("fxp://", "ftp://"),
+];
+
+/// `value` with the common defanged forms undone (the module's
+/// documentation lists them): `evil[.]example` → `evil.example`,
+/// `hxxps://bad[.]example/x` → `https://bad.example/x`,
+/// `http[:]//x` → `http://x`, `198.51.100[.]7` → `198.51.100.7`. A value
+/// without them is returned as it is, unallocated. The result is never
+/// longer than `value`.
+pub fn refang(value: &str) -> Cow<'_, str> {
+    let scheme_at_start = |v: &str| {
+        DEFANGED_SCHEMES.iter().find(|(from, _)| {
+            v.get(..from.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(from))
+        })
+    };
+    let bracketed =
+        value.contains(['[', '(', '{']) && DEFANGED.iter().any(|(from, _)| value.contains(from));
+    let mut out = if bracketed {
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(i) = rest.find(['[', '(', '{']) {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            match DEFANGED.iter().find(|(from, _)| tail.starts_with(from)) {
+                Some((from, to)) => {
+                    out.push_str(to);
+                    rest = &tail[from.len()..];
+                }
+                None => {
+                    // The bracket itself: one ASCII byte.
+                    out.push_str(&tail[..1]);
+                    rest = &tail[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(value)
+    };
+    if let Some((from, to)) = scheme_at_start(&out) {
+        let s = format!("{to}{}", &out[from.len()..]);
+        out = Cow::Owned(s);
+    }
+    out
+}
+
 /// Digits, dots and a slash (IPv4, CIDR), or a colon (IPv6; a name never
 /// holds one).
 fn looks_like_ip(t: &str) -> bool {
@@ -211,7 +286,8 @@ pub enum Parsed<'a> {
     Values(Vec<Result<Value, String>>, u64),
 }
 
-/// Splits and classifies one line of a plain list.
+/// Splits and classifies one line of a plain list, its values refanged
+/// ([`refang`]) first.
 pub fn parse_line(line: &str) -> Result<Parsed<'_>, String> {
     if let Some((i, c)) = line
         .char_indices()
@@ -245,6 +321,9 @@ pub fn parse_line(line: &str) -> Result<Parsed<'_>, String> {
     let first = tokens.next().unwrap_or_default();
     let rest: Vec<&str> = tokens.collect();
     if rest.is_empty() || t.contains(';') {
+        // Refanged first, so that a defanged URL is known by its `://`.
+        let refanged = refang(t);
+        let t = refanged.as_ref();
         // One value, maybe with Loki's `;score` or `;description`. A URL
         // may hold a `;` itself: only a numeric tail is cut from one.
         let value = if t.split_once(';').map_or(t, |(v, _)| v).contains("://") {
@@ -281,7 +360,7 @@ pub fn parse_line(line: &str) -> Result<Parsed<'_>, String> {
             housekeeping += 1;
             continue;
         }
-        values.push(match classify(n) {
+        values.push(match classify(&refang(n)) {
             Ok(Value::Name(v)) => Ok(Value::Name(v)),
             Ok(_) => Err(format!(
                 "'{}': an address or URL where a hosts file has a host name",
@@ -639,6 +718,103 @@ mod tests {
             Ok(Value::Url("http://evil.example/a".into()))
         );
         assert_eq!(one("evil.example # trailing"), Ok(name("evil.example")));
+    }
+
+    #[test]
+    fn defanged_values_are_refanged() {
+        assert!(matches!(
+            refang("evil.example"),
+            Cow::Borrowed("evil.example")
+        ));
+        assert!(matches!(
+            refang("http://[2001:db8::1]/a(b){c}"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            refang("hxxp[://]evil(.)example{.}com"),
+            "http://evil.example.com"
+        );
+        // Names and addresses.
+        for l in [
+            "evil[.]example",
+            "evil(.)example",
+            "evil{.}example",
+            "Evil[.]Example.",
+        ] {
+            assert_eq!(one(l), Ok(name("evil.example")), "{l}");
+        }
+        assert_eq!(one("www[.]evil[.]example;90"), Ok(name("www.evil.example")));
+        assert_eq!(
+            one("198.51.100[.]7"),
+            Ok(Value::Ip("198.51.100.7".parse().unwrap(), 32))
+        );
+        assert_eq!(
+            one("198[.]51[.]100[.]0/24 # C2 range"),
+            Ok(Value::Ip("198.51.100.0".parse().unwrap(), 24))
+        );
+        assert_eq!(
+            one("2001:db8[:]:1"),
+            Ok(Value::Ip("2001:db8::1".parse().unwrap(), 128))
+        );
+        // A refanged URL is the plain one.
+        for (defanged, plain) in [
+            ("hxxps://bad[.]example/x", "https://bad.example/x"),
+            ("hxxp://bad[.]example/x", "http://bad.example/x"),
+            ("HXXPS://Bad[.]Example/x", "HTTPS://Bad.Example/x"),
+            ("http[:]//bad.example/x", "http://bad.example/x"),
+            ("hxxps[://]bad(.)example/x?a=1", "https://bad.example/x?a=1"),
+            (
+                "https[:]//198.51.100[.]7:8443/gate.php",
+                "https://198.51.100.7:8443/gate.php",
+            ),
+            (
+                "fxp://files[.]bad.example/drop.bin",
+                "ftp://files.bad.example/drop.bin",
+            ),
+            ("hxxp://bad[.]example/a;b", "http://bad.example/a;b"),
+            ("hxxp://bad[.]example/a;75", "http://bad.example/a"),
+        ] {
+            let want = one(plain);
+            assert!(matches!(want, Ok(Value::Url(_))), "{plain}");
+            assert_eq!(one(defanged), want, "{defanged}");
+        }
+        assert_eq!(
+            one("hxxps://bad[.]example/x"),
+            Ok(Value::Url("https://bad.example/x".into()))
+        );
+        // A hosts line's names.
+        assert_eq!(
+            values("0.0.0.0 evil[.]example www(.)evil.example"),
+            vec![Ok(name("evil.example")), Ok(name("www.evil.example"))]
+        );
+        // Only the forms listed: the rest is still refused, and a name
+        // that merely begins like a scheme is left alone.
+        assert_eq!(one("hxxp.example"), Ok(name("hxxp.example")));
+        assert!(
+            one("evil[dot]example")
+                .unwrap_err()
+                .contains("invalid character '['")
+        );
+        assert!(
+            one("evil[.example")
+                .unwrap_err()
+                .contains("invalid character '['")
+        );
+        assert!(one("evil(.]example").is_err());
+        // The list reader counts a defanged line as the plain one.
+        let plain = "evil.example\n198.51.100.7\nhttps://bad.example/x\n";
+        let defanged = "evil[.]example\n198.51.100[.]7\nhxxps://bad[.]example/x\n";
+        let read = |text: &str| {
+            let mut b = Builder::new();
+            let mut d = Vec::new();
+            let st = read_list_from(&mut b, text.as_bytes(), "l.txt", &mut |x| d.push(x)).unwrap();
+            assert!(d.is_empty(), "{d:?}");
+            let p = b.finish(&crate::AllowList::new(), false);
+            let ips: Vec<_> = p.ips.iter().map(|e| (e.addr, e.prefix)).collect();
+            let urls: Vec<_> = p.urls.iter().map(|e| e.url.clone()).collect();
+            (st, crate::plan::names(&p), ips, urls)
+        };
+        assert_eq!(read(defanged), read(plain));
     }
 
     #[test]

@@ -110,7 +110,13 @@ fn scan(year: i32, line: &[u8]) -> Result<Scan<'_>, &'static str> {
                 }
                 &rest[i + 1..]
             }
-            None => return Ok(Scan::Other("BIND message, not a query")),
+            // BIND's other messages, and any other program's line: the
+            // line cannot tell them apart.
+            None => {
+                return Ok(Scan::Other(
+                    "BIND message or another program's line, not a query",
+                ));
+            }
         }
     };
     if matches!(stamp, Stamp::Invalid) {
@@ -717,6 +723,11 @@ mod tests {
             assert!(matches!(o, Outcome::Ignored(_)), "{line}: {o:?}");
             assert!(!sniff(line.as_bytes()), "{line}");
         }
+        // Another resolver's line says it may be another program's.
+        assert_eq!(
+            read("Dec  6 20:41:45 gw dnsmasq[123]: query[A] evil.example from 192.0.2.10").0,
+            Outcome::Ignored("BIND message or another program's line, not a query")
+        );
     }
 
     #[test]

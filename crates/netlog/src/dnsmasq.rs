@@ -19,21 +19,26 @@
 //! * `--log-queries=extra` puts a serial number and the requestor's
 //!   `ADDR/PORT` before the message (`--log-queries=proto` also `UDP ` or
 //!   `TCP `), so that answer lines carry the client too.
-//! * Messages: `query[TYPE] NAME from CLIENT` is an event (the query
-//!   type, the client). `SOURCE NAME is DEST` lines, where SOURCE is
+//! * Messages: `query[TYPE] NAME from CLIENT` is the event of a lookup
+//!   (the query type, the client): one lookup, one event. Its answers
+//!   follow on lines of their own, `SOURCE NAME is DEST`, where SOURCE is
 //!   `reply` (from upstream), `cached`, `cached-stale`, `config`
 //!   (`--address`, `--host-record`, `--cname`), `DHCP`, `auth` or a hosts
-//!   file's path, carry an answer and are events too: kind Dns, the name,
-//!   the address as an A/AAAA answer (a `<CNAME>`, `NXDOMAIN`, `NODATA`
-//!   or error DEST gives the name without an answer), the client when the
-//!   extra form gives it. A reverse answer is logged with the address as
-//!   the name (`reply 192.0.2.7 is host.example`): the event's name is
-//!   then the `in-addr.arpa`/`ip6.arpa` name and the answer a PTR.
+//!   file's path, one line per record: these are read as reply lines
+//!   ([`Event::reply`] set; the pipeline matches their answers and counts
+//!   them as reply lines, not as events): kind Dns, the name, the address
+//!   as an A/AAAA answer (a `<CNAME>`, `NXDOMAIN`, `NODATA` or error DEST
+//!   gives the name without an answer), the client when the extra form
+//!   gives it. A reverse answer is logged with the address as the name
+//!   (`reply 192.0.2.7 is host.example`): the name is then the
+//!   `in-addr.arpa`/`ip6.arpa` name and the answer a PTR.
 //! * `forwarded`, DNSSEC (`validation`, `dnssec-query[..]`), `ipset`
 //!   lines, `config error is REFUSED` (dnsmasq's placeholder name for an
 //!   answer it refused), start-up messages, DHCP and TFTP lines (tags
-//!   `dnsmasq-dhcp`, `dnsmasq-tftp`) and other programs' lines in a
-//!   syslog file are [`Outcome::Ignored`].
+//!   `dnsmasq-dhcp`, `dnsmasq-tftp`) are [`Outcome::Ignored`], as are
+//!   other programs' lines in a syslog file ("another program's line":
+//!   a line of another format, which the pipeline asks the other readers
+//!   about).
 
 use crate::bind::text::{self, Stamp, token};
 use crate::{Answer, AnswerData, Event, LineCtx, Outcome};
@@ -56,6 +61,7 @@ pub fn parse(ctx: &LineCtx, line: &[u8], ev: &mut Event) -> Outcome {
             text::set_name(&mut ev.name, name)
         }
         Msg::Answer { name, dest } => {
+            ev.reply = true;
             ev.client = client;
             answer(ev, name, dest)
         }
@@ -309,6 +315,7 @@ mod tests {
             assert_eq!(ev.client, ip("192.0.2.10"));
             assert_eq!((ev.name.as_str(), ev.qtype), ("evil.example.com", 1));
             assert!(ev.answers.is_empty() && ev.server.is_none());
+            assert!(!ev.reply, "{line}");
         }
         // Standard error: no time.
         let (o, ev) = read("dnsmasq: query[AAAA] evil.example.com from 2001:db8::10");
@@ -330,24 +337,30 @@ mod tests {
 
     #[test]
     fn answers() {
+        // Every answer line is a reply line: its query line is the event.
         let (o, ev) = read("Dec  6 20:41:45 dnsmasq[123]: reply evil.example.com is 192.0.2.66");
-        assert_eq!(o, Outcome::Event);
+        assert_eq!((o, ev.reply), (Outcome::Event, true));
         assert_eq!((ev.name.as_str(), ev.client), ("evil.example.com", None));
         assert_eq!(ev.answers, vec![addr("192.0.2.66")]);
         // With the client (extra), AAAA, cached, config, a hosts file.
         let (o, ev) = read(
             "Dec  6 20:41:45 dnsmasq[123]: 7 192.0.2.10/53123 cached evil.example.com is 2001:db8::66",
         );
-        assert_eq!((o, ev.client), (Outcome::Event, ip("192.0.2.10")));
+        assert_eq!(
+            (o, ev.client, ev.reply),
+            (Outcome::Event, ip("192.0.2.10"), true)
+        );
         assert_eq!(ev.answers, vec![addr("2001:db8::66")]);
         for line in [
             "Dec  6 20:41:45 dnsmasq[1]: config host.test is 192.0.2.7",
             "Dec  6 20:41:45 dnsmasq[1]: /etc/hosts host.test is 192.0.2.7",
             "Dec  6 20:41:45 dnsmasq[1]: cached-stale host.test is 192.0.2.7",
             "Dec  6 20:41:45 dnsmasq[1]: reply host.test is 192.0.2.7 (DNSSEC signed)",
+            "Dec  6 20:41:45 dnsmasq[1]: DHCP host.test is 192.0.2.7",
+            "Dec  6 20:41:45 dnsmasq[1]: auth host.test is 192.0.2.7",
         ] {
             let (o, ev) = read(line);
-            assert_eq!(o, Outcome::Event, "{line}");
+            assert_eq!((o, ev.reply), (Outcome::Event, true), "{line}");
             assert_eq!(
                 (ev.name.as_str(), ev.answers.clone()),
                 ("host.test", vec![addr("192.0.2.7")])
@@ -362,13 +375,13 @@ mod tests {
             "Dec  6 20:41:45 dnsmasq[1]: reply alias.test is SERVFAIL (EDE: network error)",
         ] {
             let (o, ev) = read(line);
-            assert_eq!(o, Outcome::Event, "{line}");
+            assert_eq!((o, ev.reply), (Outcome::Event, true), "{line}");
             assert!(!ev.name.is_empty() && ev.answers.is_empty(), "{line}");
         }
         // A reverse answer, as dnsmasq 2.90 logs it.
         let (o, ev) =
             read("Dec  6 20:49:07 dnsmasq[1223]: 7 127.0.0.1/54196 config 192.0.2.7 is host.test");
-        assert_eq!(o, Outcome::Event);
+        assert_eq!((o, ev.reply), (Outcome::Event, true));
         assert_eq!((ev.name.as_str(), ev.qtype), ("7.2.0.192.in-addr.arpa", 12));
         assert_eq!(ev.client, ip("127.0.0.1"));
         assert_eq!(
@@ -379,6 +392,37 @@ mod tests {
                 ttl: None
             }]
         );
+    }
+
+    #[test]
+    fn a_lookup_is_one_event() {
+        // A CNAME lookup forwarded upstream, as dnsmasq 2.90 logs it with
+        // log-queries=extra: one query line, then a line per answer.
+        let lines = [
+            "Dec  6 20:41:45 dnsmasq[942]: 7 192.0.2.10/53123 query[A] www.evil.example from 192.0.2.10",
+            "Dec  6 20:41:45 dnsmasq[942]: 7 192.0.2.10/53123 forwarded www.evil.example to 198.51.100.53",
+            "Dec  6 20:41:45 dnsmasq[942]: 7 192.0.2.10/53123 reply www.evil.example is <CNAME>",
+            "Dec  6 20:41:45 dnsmasq[942]: 7 192.0.2.10/53123 reply cdn.evil.example is 192.0.2.66",
+            "Dec  6 20:41:45 dnsmasq[942]: 7 192.0.2.10/53123 reply cdn.evil.example is 192.0.2.67",
+        ];
+        let mut events = Vec::new();
+        let mut replies = Vec::new();
+        for line in lines {
+            let (o, ev) = read(line);
+            assert!(!matches!(o, Outcome::Bad(_)), "{line}: {o:?}");
+            if o == Outcome::Event {
+                assert_eq!(ev.client, ip("192.0.2.10"), "{line}");
+                if ev.reply { &mut replies } else { &mut events }.push(ev);
+            }
+        }
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].name.as_str(), events[0].qtype),
+            ("www.evil.example", 1)
+        );
+        assert_eq!(replies.len(), 3);
+        let answers: Vec<_> = replies.iter().flat_map(|e| e.answers.clone()).collect();
+        assert_eq!(answers, [addr("192.0.2.66"), addr("192.0.2.67")]);
     }
 
     #[test]
@@ -442,6 +486,13 @@ mod tests {
             let (o, _) = read(line);
             assert!(matches!(o, Outcome::Ignored(_)), "{line}: {o:?}");
             assert_eq!(sniff(line.as_bytes()), own, "{line}");
+        }
+        // A line of another format says so.
+        for line in [
+            "Dec  6 20:41:45 ns1 named[123]: client @0x7f 192.0.2.10#53123 (x): query: x IN A +E(0)K (192.0.2.1)",
+            "Dec  6 20:41:45 ns1 unbound: [1234:0] info: 192.0.2.10 evil.example.com. A IN",
+        ] {
+            assert_eq!(read(line).0, Outcome::Ignored("another program's line"));
         }
     }
 

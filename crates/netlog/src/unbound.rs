@@ -1,5 +1,9 @@
 //! Unbound `log-queries: yes` and `log-replies: yes` lines.
 //!
+//! Hunting needs `log-queries: yes`: its query lines are the events (one
+//! lookup, one event). The reply lines of `log-replies: yes` repeat the
+//! query without its answers and are ignored.
+//!
 //! The layouts come from Unbound's code (`log_vmsg` in `util/log.c`,
 //! `log_query_in` in `util/net_help.c`, `log_reply_info` in
 //! `util/data/msgreply.c`) and its manual, `unbound.conf(5)`
@@ -26,11 +30,17 @@
 //! * The level is `info` (`query`/`reply` with `log-tag-queryreply`).
 //! * A query: `CLIENT NAME TYPE CLASS`; a reply: `CLIENT NAME TYPE CLASS
 //!   RCODE SECONDS CACHED SIZE`, then ` on PROTO ADDR PORT` with
-//!   `log-destaddr` (the address the query came in on: the event's
-//!   server). Both are events (kind Dns, the client, the name, the type);
-//!   a reply line gives no answers (the log does not have them). A reply
-//!   to a query that could not be parsed (`CLIENT - - - FORMERR - - -`) and
-//!   every other message are [`Outcome::Ignored`].
+//!   `log-destaddr` (the address the query came in on). A query line is
+//!   an event (kind Dns, the client, the name, the type; no server: the
+//!   query line does not name the address it came in on). A reply line
+//!   is read (a malformed one is [`Outcome::Bad`]) but
+//!   [`Outcome::Ignored`]: it has no answers (the log does not have them)
+//!   and its query line is already the event, so an event per reply line
+//!   would count each lookup twice. A reply to a
+//!   query that could not be parsed (`CLIENT - - - FORMERR - - -`) and
+//!   every other message are ignored too, and so are other programs'
+//!   lines in a syslog file ("another program's line": a line of another
+//!   format, which the pipeline asks the other readers about).
 
 use crate::bind::text::{self, Stamp, token};
 use crate::{Event, LineCtx, Outcome};
@@ -48,12 +58,9 @@ pub fn parse(ctx: &LineCtx, line: &[u8], ev: &mut Event) -> Outcome {
             }
             ev.client = Some(q.client);
             ev.qtype = q.qtype;
-            if let Some((addr, port)) = q.dest {
-                ev.server = Some(addr);
-                ev.server_port = Some(port);
-            }
             Outcome::Event
         }
+        Ok(Scan::Reply) => Outcome::Ignored(REPLY),
         Ok(Scan::Other(why)) => Outcome::Ignored(why),
         Err(e) => Outcome::Bad(e),
     }
@@ -65,23 +72,25 @@ pub fn parse(ctx: &LineCtx, line: &[u8], ev: &mut Event) -> Outcome {
 pub fn sniff(line: &[u8]) -> bool {
     matches!(
         scan(1970, line),
-        Ok(Scan::Query(_) | Scan::Other(MESSAGE | FORMERR))
+        Ok(Scan::Query(_) | Scan::Reply | Scan::Other(MESSAGE | FORMERR))
     )
 }
 
 const MESSAGE: &str = "Unbound message, not a query or reply";
 const FORMERR: &str = "Unbound reply to an unreadable query";
+const REPLY: &str = "Unbound reply line (the query line is the event)";
 
 struct Query<'a> {
     stamp: Stamp,
     client: IpAddr,
     name: &'a [u8],
     qtype: u16,
-    dest: Option<(IpAddr, u16)>,
 }
 
 enum Scan<'a> {
     Query(Query<'a>),
+    /// A well-formed reply line.
+    Reply,
     Other(&'static str),
 }
 
@@ -142,7 +151,6 @@ fn scan(year: i32, line: &[u8]) -> Result<Scan<'_>, &'static str> {
     if !text::is_class(class) {
         return Err("invalid query class");
     }
-    let mut dest = None;
     if !r.is_empty() {
         let (rcode, r) = token(r);
         let (secs, r) = token(r);
@@ -165,19 +173,21 @@ fn scan(year: i32, line: &[u8]) -> Result<Scan<'_>, &'static str> {
             if on != b"on" || !r.is_empty() {
                 return Err("invalid reply fields");
             }
-            let addr = text::ip(addr).ok_or("invalid server address")?;
-            let port = text::uint(port)
+            text::ip(addr).ok_or("invalid server address")?;
+            text::uint(port)
                 .and_then(|p| u16::try_from(p).ok())
                 .ok_or("invalid server port")?;
-            dest = Some((addr, port));
         }
+        if matches!(stamp, Stamp::Invalid) {
+            return Err("invalid time stamp");
+        }
+        return Ok(Scan::Reply);
     }
     Ok(Scan::Query(Query {
         stamp,
         client,
         name,
         qtype,
-        dest,
     }))
 }
 
@@ -254,7 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn queries_and_replies() {
+    fn queries() {
         let epoch = Some(1_733_517_705_000_000);
         let ascii = unix_micros(2026, 12, 6, 20, 41, 45, 0);
         for (line, time) in [
@@ -263,15 +273,7 @@ mod tests {
                 epoch,
             ),
             (
-                "[1733517705] unbound[1234:0] info: 192.0.2.10 evil.example.com. A IN NOERROR 0.000123 0 56",
-                epoch,
-            ),
-            (
                 "Dec 06 20:41:45 unbound[1234:0] info: 192.0.2.10 evil.example.com. A IN",
-                ascii,
-            ),
-            (
-                "Dec 06 20:41:45 unbound[1234:0] reply: 192.0.2.10 evil.example.com. A IN NXDOMAIN 0.000000 1 39",
                 ascii,
             ),
             (
@@ -302,16 +304,11 @@ mod tests {
             assert!(ev.answers.is_empty() && ev.server.is_none());
             assert!(sniff(line.as_bytes()), "{line}");
         }
-        // IPv6 client, log-destaddr.
-        let (o, ev) = read(
-            "[1733517705] unbound[1:0] info: 2001:db8::10 evil.example.com. AAAA IN NOERROR 0.001000 0 80 on udp 2001:db8::53 53",
-        );
+        // IPv6 client.
+        let (o, ev) =
+            read("[1733517705] unbound[1:0] info: 2001:db8::10 evil.example.com. AAAA IN");
         assert_eq!(o, Outcome::Event);
-        assert_eq!(ev.client, ip("2001:db8::10"));
-        assert_eq!(
-            (ev.server, ev.server_port, ev.qtype),
-            (ip("2001:db8::53"), Some(53), 28)
-        );
+        assert_eq!((ev.client, ev.qtype), (ip("2001:db8::10"), 28));
         // A reverse query, an unknown type, the root.
         let (o, ev) =
             read("[1733517705] unbound[1:0] info: 127.0.0.1 7.2.0.192.in-addr.arpa. PTR IN");
@@ -320,6 +317,39 @@ mod tests {
         assert_eq!((o, ev.qtype), (Outcome::Event, 65534));
         let (o, ev) = read("[1733517705] unbound[1:0] info: 127.0.0.1 . NS IN");
         assert_eq!((o, ev.name.as_str()), (Outcome::Event, "."));
+    }
+
+    #[test]
+    fn reply_lines_are_not_events() {
+        // log-replies: the lookup's query line is its event; the reply
+        // line (no answers in it) is read and ignored, in every layout.
+        for line in [
+            "[1733517705] unbound[1234:0] info: 192.0.2.10 evil.example.com. A IN NOERROR 0.000123 0 56",
+            "Dec 06 20:41:45 unbound[1234:0] reply: 192.0.2.10 evil.example.com. A IN NXDOMAIN 0.000000 1 39",
+            "Dec  6 20:41:45 ns1 unbound: [1234:0] info: 192.0.2.10 evil.example.com. A IN NOERROR 0.000123 0 56",
+            // log-destaddr.
+            "[1733517705] unbound[1:0] info: 2001:db8::10 evil.example.com. AAAA IN NOERROR 0.001000 0 80 on udp 2001:db8::53 53",
+        ] {
+            let (o, ev) = read(line);
+            assert_eq!(o, Outcome::Ignored(REPLY), "{line}");
+            assert!(ev.name.is_empty() && ev.client.is_none(), "{line}");
+            assert!(sniff(line.as_bytes()), "{line}");
+        }
+        // A query and its reply: one event.
+        let lookup = [
+            "[1733517705] unbound[1234:0] info: 192.0.2.10 evil.example.com. A IN",
+            "[1733517705] unbound[1234:0] info: 192.0.2.10 evil.example.com. A IN NOERROR 0.000123 0 56",
+        ];
+        let events = lookup
+            .iter()
+            .filter(|l| read(l).0 == Outcome::Event)
+            .count();
+        assert_eq!(events, 1);
+        // A malformed reply line is still bad.
+        assert_eq!(
+            read("[1733517705] unbound[1:0] info: 192.0.2.10 x. A IN NOERROR 0.1 0").0,
+            Outcome::Bad("invalid reply fields")
+        );
     }
 
     #[test]
@@ -362,6 +392,13 @@ mod tests {
             let (o, _) = read(line);
             assert!(matches!(o, Outcome::Ignored(_)), "{line}: {o:?}");
             assert_eq!(sniff(line.as_bytes()), own, "{line}");
+        }
+        // A line of another format says so.
+        for line in [
+            "Dec  6 20:41:45 host sshd[1]: Accepted publickey for root",
+            "Dec  6 20:41:45 gw dnsmasq[123]: query[A] evil.example from 192.0.2.10",
+        ] {
+            assert_eq!(read(line).0, Outcome::Ignored("another program's line"));
         }
     }
 

@@ -30,17 +30,22 @@
 //! indented lines of the details.
 //!
 //! Dates follow the server's regional settings, which the log does not
-//! name. Assumed: `M/D/YYYY` when the year is last with slashes (the
-//! United States default, as in Microsoft's examples), `YYYY/MM/DD` or
-//! `YYYY-MM-DD` when it is first (Japanese and ISO settings, as in the
-//! qiita example), `D.M.YYYY` with dots (German settings), `YYYYMMDD`
-//! (Windows Server 2003). A day/month log read as month/day gives
-//! impossible dates for days past the 12th: those lines are
-//! [`Outcome::Bad`] ("invalid time stamp"), never silently misdated.
-//! Times are 24-hour or 12-hour with `AM`/`PM`, local to the server,
-//! taken as UTC.
+//! name. Read: `YYYY/MM/DD` or `YYYY-MM-DD` when the year is first
+//! (Japanese and ISO settings, as in the qiita example), `D.M.YYYY` with
+//! dots (German settings), `YYYYMMDD` (Windows Server 2003), and, when
+//! the year is last with slashes, `M/D/YYYY` (the United States default,
+//! as in Microsoft's examples) or `D/M/YYYY` (British, French and most
+//! other settings). Each line is read alone: `D/M` when `M/D` is
+//! impossible and `D/M` is not (`25/11/2026`), else `M/D`. So a
+//! day-first log's dates up to the 12th of a month (`5/11/2026`, the 5th
+//! of November) are read month-first (May 11th): the line cannot tell.
+//! Only the times reported are wrong then, not what matches. Times are
+//! 24-hour or 12-hour with `AM`/`PM`, local to the server, taken as UTC.
+//! A time stamp impossible every way (`2/30/2026`, `13:05:00 PM`) leaves
+//! the event without a time rather than losing the query: the query is
+//! what a hunt needs.
 
-use crate::bind::text::{self, Stamp, token};
+use crate::bind::text::{self, token};
 use crate::event::unix_micros;
 use crate::{Event, LineCtx, Outcome};
 use std::net::IpAddr;
@@ -49,14 +54,12 @@ use std::net::IpAddr;
 pub fn parse(_ctx: &LineCtx, line: &[u8], ev: &mut Event) -> Outcome {
     match scan(line) {
         Ok(Scan::Query {
-            stamp,
+            time,
             client,
             qtype,
             name,
         }) => {
-            if let Err(e) = stamp.apply(ev) {
-                return Outcome::Bad(e);
-            }
+            ev.time = time;
             if let Err(e) = decode_name(name, &mut ev.name) {
                 ev.name.clear();
                 return Outcome::Bad(e);
@@ -82,7 +85,8 @@ const PACKET: &str = "Windows DNS packet other than a query from a client";
 
 enum Scan<'a> {
     Query {
-        stamp: Stamp,
+        /// `None` when the line's time stamp is impossible every way.
+        time: Option<i64>,
         client: IpAddr,
         qtype: u16,
         name: &'a [u8],
@@ -111,16 +115,13 @@ fn scan(line: &[u8]) -> Result<Scan<'_>, &'static str> {
             return Ok(Scan::Other("Windows DNS log header or detail"));
         }
     }
-    let (stamp, rest) = date_time(line).ok_or("not a Windows DNS log line")?;
+    let (time, rest) = date_time(line).ok_or("not a Windows DNS log line")?;
     let (thread, rest) = token(rest);
     if thread.is_empty() || thread.len() > 8 || !thread.iter().all(u8::is_ascii_hexdigit) {
         return Err("invalid thread id");
     }
     let (context, rest) = token(rest);
     if context != b"PACKET" {
-        if matches!(stamp, Stamp::Invalid) {
-            return Err("invalid time stamp");
-        }
         return Ok(Scan::Other("Windows DNS entry other than a packet"));
     }
     let (mut t, mut rest) = token(rest);
@@ -172,58 +173,67 @@ fn scan(line: &[u8]) -> Result<Scan<'_>, &'static str> {
     if !name.starts_with(b"(") {
         return Err("invalid question name");
     }
-    if matches!(stamp, Stamp::Invalid) {
-        return Err("invalid time stamp");
-    }
     if !received || response || opcode != b'Q' {
         return Ok(Scan::Other(PACKET));
     }
     Ok(Scan::Query {
-        stamp,
+        time,
         client: remote,
         qtype,
         name,
     })
 }
 
-/// Reads the date and the time, up to the thread id.
-fn date_time(s: &[u8]) -> Option<(Stamp, &[u8])> {
+/// Reads the date and the time, up to the thread id: the time (`None`
+/// when the stamp is impossible every way) and the rest. `None` when the
+/// line does not begin with a date and a time.
+fn date_time(s: &[u8]) -> Option<(Option<i64>, &[u8])> {
     let (date, rest) = token(s);
-    let (y, mo, d) = date_parts(date)?;
+    let date = date_parts(date)?;
     let (h, mi, sec, _, r) = text::clock(rest)?;
     let mut rest = match r {
         [b' ', ..] => text::skip_spaces(r),
         _ => return None,
     };
-    let mut h = h;
-    let mut valid = true;
+    let mut h = Some(h);
     let (ampm, r) = token(rest);
-    if ampm.eq_ignore_ascii_case(b"AM") || ampm.eq_ignore_ascii_case(b"PM") {
-        valid = (1..=12).contains(&h);
-        h %= 12;
-        if ampm.eq_ignore_ascii_case(b"PM") {
-            h += 12;
-        }
+    let pm = ampm.eq_ignore_ascii_case(b"PM");
+    if pm || ampm.eq_ignore_ascii_case(b"AM") {
+        // 12 AM is midnight, 12 PM noon; 0 and 13 on are no 12-hour time.
+        h = h
+            .filter(|h| (1..=12).contains(h))
+            .map(|h| h % 12 + if pm { 12 } else { 0 });
         rest = r;
     }
-    let stamp = match unix_micros(y, mo, d, h, mi, sec, 0) {
-        Some(t) if valid => Stamp::At(t),
-        _ => Stamp::Invalid,
-    };
-    Some((stamp, rest))
+    let at = |(y, mo, d): (i32, u32, u32)| unix_micros(y, mo, d, h?, mi, sec, 0);
+    let time = at(date.first).or_else(|| date.day_first.and_then(at));
+    Some((time, rest))
+}
+
+/// A date as read: `first`, the reading to take when it is possible, and
+/// `day_first`, the other reading of an ambiguous slash date.
+struct Date {
+    first: (i32, u32, u32),
+    day_first: Option<(i32, u32, u32)>,
 }
 
 /// Year, month, day of the date forms named in the module's
 /// documentation (not range-checked: [`unix_micros`] does that).
-fn date_parts(date: &[u8]) -> Option<(i32, u32, u32)> {
+fn date_parts(date: &[u8]) -> Option<Date> {
     let num = |s: &[u8], max_len: usize| -> Option<u32> {
         (!s.is_empty() && s.len() <= max_len)
             .then(|| text::uint(s))
             .flatten()
             .map(|n| n as u32)
     };
+    let one = |first| {
+        Some(Date {
+            first,
+            day_first: None,
+        })
+    };
     if date.len() == 8 && date.iter().all(u8::is_ascii_digit) {
-        return Some((
+        return one((
             num(&date[..4], 4)? as i32,
             num(&date[4..6], 2)?,
             num(&date[6..], 2)?,
@@ -235,15 +245,19 @@ fn date_parts(date: &[u8]) -> Option<(i32, u32, u32)> {
             continue;
         };
         if a.len() == 4 && sep != b'.' {
-            return Some((num(a, 4)? as i32, num(b, 2)?, num(c, 2)?));
+            return one((num(a, 4)? as i32, num(b, 2)?, num(c, 2)?));
         }
         if c.len() != 4 {
             return None;
         }
         let y = num(c, 4)? as i32;
+        let (a, b) = (num(a, 2)?, num(b, 2)?);
         return match sep {
-            b'/' => Some((y, num(a, 2)?, num(b, 2)?)),
-            b'.' => Some((y, num(b, 2)?, num(a, 2)?)),
+            b'/' => Some(Date {
+                first: (y, a, b),
+                day_first: Some((y, b, a)),
+            }),
+            b'.' => one((y, b, a)),
             _ => None,
         };
     }
@@ -354,6 +368,72 @@ mod tests {
     }
 
     #[test]
+    fn day_first_and_impossible_dates() {
+        let q = "0E1C PACKET  000000D1 UDP Rcv 192.0.2.10   d7a1   Q [0001   D   NOERROR] A      (4)evil(7)example(3)com(0)";
+        let time = |date: &str| {
+            let line = format!("{date} {q}");
+            let (o, ev) = read(&line);
+            assert_eq!(o, Outcome::Event, "{line}");
+            assert_eq!(ev.name, "evil.example.com", "{line}");
+            assert!(sniff(line.as_bytes()), "{line}");
+            ev.time
+        };
+        // en-GB (dd/MM/yyyy HH:mm:ss): a day past the 12th is read day
+        // first, in both orders of a 24-hour and a 12-hour clock.
+        assert_eq!(
+            time("25/11/2026 20:41:45"),
+            unix_micros(2026, 11, 25, 20, 41, 45, 0)
+        );
+        assert_eq!(
+            time("13/6/2026 8:41:45 PM"),
+            unix_micros(2026, 6, 13, 20, 41, 45, 0)
+        );
+        assert_eq!(
+            time("31/12/2026 23:59:59"),
+            unix_micros(2026, 12, 31, 23, 59, 59, 0)
+        );
+        // Month first when it can be: en-US as before, and a day-first
+        // date up to the 12th (the line cannot tell).
+        assert_eq!(
+            time("11/25/2026 8:41:45 PM"),
+            unix_micros(2026, 11, 25, 20, 41, 45, 0)
+        );
+        assert_eq!(
+            time("05/11/2026 20:41:45"),
+            unix_micros(2026, 5, 11, 20, 41, 45, 0)
+        );
+        // 29/2 in a leap year, day first; not in another year.
+        assert_eq!(
+            time("29/2/2028 20:41:45"),
+            unix_micros(2028, 2, 29, 20, 41, 45, 0)
+        );
+        // Impossible every way: the query is kept, without a time.
+        for date in [
+            "2/30/2026 8:41:45 PM",
+            "29/2/2026 20:41:45",
+            "31/31/2026 20:41:45",
+            "0/0/2026 20:41:45",
+            "12/6/2026 13:41:45 PM",
+            "12/6/2026 0:41:45 AM",
+            "12/6/2026 24:41:45",
+            "2026/13/06 20:41:45",
+            "31.11.2026 20:41:45",
+            "20261301 20:41:45",
+        ] {
+            assert_eq!(time(date), None, "{date}");
+        }
+        // Other lines with an impossible stamp are ignored, not bad.
+        let (o, _) = read(
+            "2/30/2026 8:41:45 PM 0E1C EVENT   The DNS server has finished the background loading of zones.",
+        );
+        assert!(matches!(o, Outcome::Ignored(_)), "{o:?}");
+        let (o, _) = read(
+            "2/30/2026 8:41:45 PM 0E1C PACKET  000000D1 UDP Snd 192.0.2.10   d7a1 R Q [8081   DR  NOERROR] A      (4)evil(7)example(3)com(0)",
+        );
+        assert_eq!(o, Outcome::Ignored(PACKET));
+    }
+
+    #[test]
     fn ignored_lines() {
         for (line, own) in [
             ("DNS Server log file creation at 12/6/2026 8:41:40 PM", true),
@@ -400,13 +480,11 @@ mod tests {
     fn bad_lines() {
         let q =
             "UDP Rcv 192.0.2.10   d7a1   Q [0001   D   NOERROR] A      (4)evil(7)example(3)com(0)";
-        let cases: [(String, &str); 14] = [
+        let cases: [(String, &str); 12] = [
             ("random words".into(), "not a Windows DNS log line"),
-            // Impossible dates, read as M/D/YYYY; 12-hour times past 12.
-            (format!("13/6/2026 8:41:45 PM 0E1C PACKET  000000D1 {q}"), "invalid time stamp"),
-            (format!("2/30/2026 8:41:45 PM 0E1C PACKET  000000D1 {q}"), "invalid time stamp"),
-            (format!("12/6/2026 13:41:45 PM 0E1C PACKET  000000D1 {q}"), "invalid time stamp"),
             (format!("12/6/2026 8:41:45 PM 0E1Z PACKET  000000D1 {q}"), "invalid thread id"),
+            // A date must be a date, even one that cannot be.
+            (format!("12/6/26 8:41:45 PM 0E1C PACKET  000000D1 {q}"), "not a Windows DNS log line"),
             ("12/6/2026 8:41:45 PM 0E1C PACKET  000000D1 UDP Rcv 192.0.2.300 d7a1 Q [0001 D NOERROR] A (4)evil(0)".into(), "invalid remote address"),
             ("12/6/2026 8:41:45 PM 0E1C PACKET  000000D1 UDP Xmt 192.0.2.10 d7a1 Q [0001 D NOERROR] A (4)evil(0)".into(), "invalid direction"),
             ("12/6/2026 8:41:45 PM 0E1C PACKET  000000D1 UDP Rcv 192.0.2.10 d7a1 Q [0001 D NOERROR".into(), "truncated packet line"),

@@ -28,9 +28,14 @@
 //! Event: `id.orig_h` is the client, `id.resp_h` the server, `id.resp_p`
 //! its port. dns: `query` is the name, `qtype` the type, `answers` with
 //! `TTLs` the answers (an address is an A/AAAA answer; a name a
-//! CNAME/NS/PTR/MX/SRV target, typed CNAME when the question was for an
-//! address or a CNAME since nothing else can answer it with a name, else
-//! 0; TXT and other records Zeek writes as text are left out). http:
+//! CNAME/NS/PTR/MX/SRV target, which Zeek writes without its type, so it
+//! is typed by the question: PTR for a PTR question, NS for NS, MX for
+//! MX, SRV for SRV, CNAME for an address or CNAME question since nothing
+//! else answers those with a name, else 0; a CNAME met on the way to a
+//! PTR, NS, MX or SRV answer takes that type too, which the log cannot
+//! tell apart; TXT and other records Zeek writes as text are left out).
+//! The types matter: a PTR answer's name is not a name looked up (the
+//! matcher does not match it), and flux counts NS answers. http:
 //! `host` (without its port) is the name, the URL is `http://` + `host`
 //! + `uri`. ssl: `server_name` is the name. conn: a flow.
 
@@ -391,14 +396,19 @@ fn push_answer(answers: &mut Vec<Answer>, raw: &[u8], ttl: Option<u32>) -> bool 
     true
 }
 
-/// Types the name answers once the question's type is known: to an
-/// address or CNAME question, only a CNAME answers with a name.
+/// Types the name answers once the question's type is known: a PTR,
+/// NS, MX or SRV question is answered with names of its type (and maybe
+/// a CNAME first, which Zeek's `answers` does not tell apart); an
+/// address or CNAME question only by a CNAME.
 fn type_names(ev: &mut Event) {
-    if matches!(ev.qtype, 1 | 5 | 28) {
-        for a in &mut ev.answers {
-            if a.rrtype == 0 && matches!(a.data, AnswerData::Name(_)) {
-                a.rrtype = 5;
-            }
+    let rrtype = match ev.qtype {
+        t @ (2 | 12 | 15 | 33) => t,
+        1 | 5 | 28 => 5,
+        _ => return,
+    };
+    for a in &mut ev.answers {
+        if a.rrtype == 0 && matches!(a.data, AnswerData::Name(_)) {
+            a.rrtype = rrtype;
         }
     }
 }
@@ -1086,9 +1096,15 @@ mod tests {
                 },
             ]
         );
-        // A name answering an MX question keeps type 0 (MX or CNAME).
-        let (_, ev) = read(&h, &dns_line("example.com", "15", "mx.example.com", "60.0"));
-        assert_eq!(ev.answers[0].rrtype, 0);
+        // Names answering other questions take the question's type, or
+        // none when it has no name answers of its own (TXT, ANY).
+        for (qtype, rrtype) in [("15", 15), ("33", 33), ("2", 2), ("16", 0), ("255", 0)] {
+            let (_, ev) = read(
+                &h,
+                &dns_line("example.com", qtype, "mx.example.com", "60.0"),
+            );
+            assert_eq!(ev.answers[0].rrtype, rrtype, "qtype {qtype}");
+        }
         // (empty) answers, unset TTLs.
         let (o, ev) = read(&h, &dns_line("example.com", "1", "(empty)", "-"));
         assert_eq!(o, Outcome::Event);
@@ -1101,6 +1117,64 @@ mod tests {
             .collect::<Vec<_>>();
         let (_, ev) = read(&h, &dns_line("example.com", "1", &many.join(","), "-"));
         assert_eq!(ev.answers.len(), MAX_ANSWERS);
+    }
+
+    #[test]
+    fn ptr_and_ns_answers_are_typed() {
+        // A reverse lookup whose answer lies under an indicator
+        // (evil.example): a PTR answer, which names the address's owner,
+        // not a name the client looked up.
+        let h = header("dns", DNS_FIELDS);
+        let ptr = |a: &str| Answer {
+            data: AnswerData::Name(a.into()),
+            rrtype: 12,
+            ttl: Some(300),
+        };
+        let (o, ev) = read(
+            &h,
+            &dns_line(
+                "7.100.51.198.in-addr.arpa",
+                "12",
+                "mail.evil.example",
+                "300.000000",
+            ),
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.qtype, 12);
+        assert_eq!(ev.answers, [ptr("mail.evil.example")]);
+        let (o, ev) = json(
+            r#"{"ts":1591367999.305988,"uid":"C","id.orig_h":"192.168.4.76","id.resp_h":"192.168.4.1","id.resp_p":53,"query":"7.100.51.198.in-addr.arpa","qtype":12,"qtype_name":"PTR","answers":["mail.evil.example"],"TTLs":[300.0]}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.answers, [ptr("mail.evil.example")]);
+
+        // An NS question: its answers are name servers (what flux counts).
+        let ns = |a: &str| Answer {
+            data: AnswerData::Name(a.into()),
+            rrtype: 2,
+            ttl: Some(86400),
+        };
+        let (o, ev) = read(
+            &h,
+            &dns_line(
+                "evil.example",
+                "2",
+                "ns1.evil.example,ns2.evil.example",
+                "86400.000000,86400.000000",
+            ),
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.answers, [ns("ns1.evil.example"), ns("ns2.evil.example")]);
+        let (o, ev) = json(
+            r#"{"ts":1591367999.305988,"uid":"C","id.orig_h":"192.168.4.76","query":"evil.example","qtype":2,"qtype_name":"NS","answers":["ns1.evil.example","ns2.evil.example"],"TTLs":[86400.0,86400.0]}"#,
+        );
+        assert_eq!(o, Outcome::Event);
+        assert_eq!(ev.answers, [ns("ns1.evil.example"), ns("ns2.evil.example")]);
+        // The question's type decides, not the order of the fields.
+        let (_, early) = json(
+            r#"{"answers":["ns1.evil.example","ns2.evil.example"],"TTLs":[86400.0,86400.0],"qtype":2,"ts":1591367999.305988,"uid":"C","query":"evil.example"}"#,
+        );
+        assert_eq!(early.answers, ev.answers);
     }
 
     #[test]
