@@ -20,14 +20,15 @@ pub enum AsnSource {
     /// A pyasn-format table (`prefix/len<TAB>asn`, built from RouteViews
     /// or RIPE RIS routing tables).
     Pyasn(AsnDb),
-    /// A MaxMind-format ASN database.
-    Mmdb(Mmdb),
+    /// A MaxMind-format ASN database (boxed: its four tables make it
+    /// large).
+    Mmdb(Box<Mmdb>),
 }
 
 /// A country source.
 pub enum CountrySource {
-    /// A MaxMind-format country or city database.
-    Mmdb(Mmdb),
+    /// A MaxMind-format country or city database (boxed).
+    Mmdb(Box<Mmdb>),
     /// RIR delegated statistics.
     RirStats(RirStats),
 }

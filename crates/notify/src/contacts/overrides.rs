@@ -137,7 +137,10 @@ fn parse_key(key: &str) -> Result<Key, &'static str> {
     if key.is_empty() {
         return Err("empty key");
     }
-    if key.len() > 2 && key[..2].eq_ignore_ascii_case("AS") && key.as_bytes()[2].is_ascii_digit() {
+    // Bytes, not `&key[..2]`: the key may start with a multi-byte
+    // character.
+    let b = key.as_bytes();
+    if b.len() > 2 && b[..2].eq_ignore_ascii_case(b"AS") && b[2].is_ascii_digit() {
         let digits = &key[2..];
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err("invalid AS number");
@@ -288,6 +291,13 @@ mod tests {
             parse_key("example.net"),
             Err("key is not a network, ASN or country code")
         );
+    }
+
+    #[test]
+    fn multibyte_keys_are_refused_not_a_panic() {
+        for k in ["é1", "ASé", "Aé", "éé"] {
+            assert!(parse_key(k).is_err(), "{k}");
+        }
     }
 
     #[test]
