@@ -51,10 +51,10 @@ use super::input::{Line, Lines, LoadError, Problems};
 use super::table::{self, NONE, RangeTable};
 use super::{Interner, normalise_address};
 
-/// Most address ranges (`inetnum` and `inet6num` together) accepted: the
-/// RIPE database holds about 6 million today; four times that is not a
-/// dump of the Internet's registries but a mistake or an attack on the
-/// memory of the machine.
+/// Most resources (`inetnum`, `inet6num` and `aut-num` together)
+/// accepted: the RIPE database holds about 6 million today; four times
+/// that is not a dump of the Internet's registries but a mistake or an
+/// attack on the memory of the machine.
 pub const MAX_RANGES: usize = 25_000_000;
 
 /// Most distinct handles (roles, organisations) accepted, for the same
@@ -245,6 +245,8 @@ pub(crate) struct RipeData {
     pub(crate) nets6: Vec<Net<u128>>,
     pub(crate) aut_nums: Vec<AutNum>,
     pub(crate) stats: RipeStats,
+    /// A lower bound than [`MAX_RANGES`], for tests.
+    limit: Option<usize>,
 }
 
 /// The dumps resolved into lookup tables.
@@ -461,6 +463,7 @@ impl RipeData {
                     _ => match parse_asn(key) {
                         Some(asn) => {
                             self.stats.aut_nums += 1;
+                            self.check_ranges(name)?;
                             self.aut_nums.push(AutNum {
                                 asn,
                                 abuse_c,
@@ -543,11 +546,14 @@ impl RipeData {
         Ok(self.handles.intern(&s))
     }
 
+    /// Fails once [`MAX_RANGES`] resources (ranges and AS numbers) are
+    /// held.
     fn check_ranges(&self, name: &str) -> Result<(), LoadError> {
-        if self.nets4.len() + self.nets6.len() >= MAX_RANGES {
+        let max = self.limit.unwrap_or(MAX_RANGES);
+        if self.nets4.len() + self.nets6.len() + self.aut_nums.len() >= max {
             return Err(LoadError::new(
                 name,
-                format!("more than {MAX_RANGES} address ranges: not a registry dump"),
+                format!("more than {max} resources: not a registry dump"),
             ));
         }
         Ok(())
@@ -944,6 +950,30 @@ abuse-c: X1-RIPE
         let asn = t.aut_num(64500).unwrap();
         assert_eq!(a.get(asn.addr), Some("x@example.net"));
         assert!(t.aut_num(64501).is_none());
+    }
+
+    #[test]
+    fn too_many_resources_is_an_error_not_a_memory_blowup() {
+        let mut data = RipeData {
+            limit: Some(3),
+            ..RipeData::default()
+        };
+        let mut dump = String::new();
+        for i in 0..5 {
+            dump.push_str(&format!("aut-num: AS{i}\n\ninetnum: 10.0.0.{i}\n\n"));
+        }
+        let err = data
+            .read(
+                dump.as_bytes(),
+                "big",
+                &mut Interner::default(),
+                &mut Problems::default(),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "big: more than 3 resources: not a registry dump"
+        );
     }
 
     #[test]
