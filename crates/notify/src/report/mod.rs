@@ -594,6 +594,48 @@ mod tests {
     }
 
     #[test]
+    fn garbage_never_panics() {
+        // Seeded mutations of each kind of report: whatever comes in, every
+        // row is an event, a row error or a skip, or the file is refused.
+        let seeds: [&[u8]; 3] = [
+            CSV.as_bytes(),
+            br#"{"feed.name":"x","source.ip":"192.0.2.1","source.port":1,"time.source":"2021-03-04T00:00:00+00:00","malware.name":"m"}"#,
+            br#"{"type":"sighting","client":"192.0.2.1","indicator":{"type":"domain","value":"a.example"},"first_seen":"2026-12-01T08:00:00Z","count":1}"#,
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            let seed = seeds[round % seeds.len()];
+            let mut data = seed.repeat(1 + (next() % 3) as usize);
+            for _ in 0..(next() % 12) {
+                let i = (next() as usize) % data.len();
+                match next() % 4 {
+                    0 => data[i] = next() as u8,
+                    1 => data.insert(i, b"\",\n\r{}:\xff"[(next() % 8) as usize]),
+                    2 => {
+                        data.remove(i);
+                    }
+                    _ => data.truncate(i.max(1)),
+                }
+                if data.is_empty() {
+                    data.push(b'x');
+                }
+            }
+            let (evs, errs, res) = collect("g", &data);
+            if let Ok(s) = res {
+                assert_eq!(s.events as usize, evs.len());
+                assert_eq!(s.errors as usize, errs.len());
+                assert_eq!(s.rows, s.events + s.errors + s.skipped);
+            }
+        }
+    }
+
+    #[test]
     fn stats_merge() {
         let mut a = Stats::default();
         a.add_events("hunt", 2);

@@ -242,7 +242,10 @@ fn file_stem(file: &str) -> String {
     let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
     let name = name.split('.').next().unwrap_or(name);
     let b = name.as_bytes();
+    // The date and the dash after it are ASCII, so byte 11 starts a
+    // character.
     let dated = b.len() > 11
+        && matches!(b[10], b'-' | b'_')
         && b[..10].iter().enumerate().all(|(i, c)| {
             if i == 4 || i == 7 {
                 *c == b'-'
@@ -998,5 +1001,10 @@ mod tests {
             "botnet_drone-de-geo"
         );
         assert_eq!(file_stem("drone.csv"), "drone");
+        assert_eq!(
+            file_stem("2016-11-30\u{e9}t\u{e9}.csv"),
+            "2016-11-30\u{e9}t\u{e9}"
+        );
+        assert_eq!(file_stem("C:\\r\\2016-11-30_drone.csv"), "drone");
     }
 }
