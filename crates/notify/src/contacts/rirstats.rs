@@ -130,11 +130,15 @@ impl RirStatsBuilder {
                 let a: Ipv4Addr = start.parse().map_err(|_| "invalid address")?;
                 let n: u64 = value.parse().map_err(|_| "invalid address count")?;
                 let s = u64::from(u32::from(a));
-                if n == 0 || s + n - 1 > u64::from(u32::MAX) {
+                // Checked: a hostile count near u64::MAX would overflow.
+                let Some(e) = s
+                    .checked_add(n)
+                    .and_then(|x| x.checked_sub(1))
+                    .filter(|&e| n != 0 && e <= u64::from(u32::MAX))
+                else {
                     return Err("invalid address count");
-                }
-                self.r4
-                    .push((s as u32, (s + n - 1) as u32, country.to_u32()));
+                };
+                self.r4.push((s as u32, e as u32, country.to_u32()));
             }
             "ipv6" => {
                 let a: Ipv6Addr = start.parse().map_err(|_| "invalid address")?;
@@ -209,6 +213,7 @@ ripencc|XYZ|ipv4|198.51.100.0|256|20100712|allocated|bad
 ripencc|FR|ipv4|255.255.255.0|512|20100712|allocated|bad
 ripencc|FR|ipv6|2001:db8::|129|20100712|allocated|bad
 ripencc|FR
+ripencc|FR|ipv4|255.255.255.255|18446744073709551615|20100712|allocated|bad
 ";
 
     #[test]
@@ -235,6 +240,8 @@ ripencc|FR
                 (12, "invalid address count"),
                 (13, "invalid prefix length"),
                 (14, "too few fields"),
+                // A count that overflows: refused, not a panic.
+                (15, "invalid address count"),
             ]
         );
     }
