@@ -193,6 +193,16 @@ fn parse_key(key: &str) -> Result<Key, &'static str> {
             if x & host != 0 {
                 return Err("host bits set in network");
             }
+            // An IPv4-mapped network (`::ffff:198.51.100.0/120`) is the
+            // IPv4 network: lookups map such addresses to IPv4, so kept
+            // as IPv6 it would never match.
+            if len >= 96
+                && let Some(v4) = a.to_ipv4_mapped()
+            {
+                let len = len - 96;
+                let x = u32::from(v4);
+                return Ok(Key::Net4(x, x | table::host_mask4(u32::from(len)), len));
+            }
             Ok(Key::Net6(x, x | host, len))
         }
     }
@@ -287,6 +297,15 @@ mod tests {
         );
         assert_eq!(parse_key("198.51.100.0/33"), Err("invalid prefix length"));
         assert_eq!(parse_key("2001:db8::/32").map(|_| ()), Ok(()));
+        // IPv4-mapped IPv6 is IPv4, as the addresses looked up are.
+        assert_eq!(
+            parse_key("::ffff:198.51.100.0/120"),
+            Ok(Key::Net4(0xc633_6400, 0xc633_64ff, 24))
+        );
+        assert_eq!(
+            parse_key("::FFFF:198.51.100.7"),
+            Ok(Key::Net4(0xc633_6407, 0xc633_6407, 32))
+        );
         assert_eq!(
             parse_key("example.net"),
             Err("key is not a network, ASN or country code")
