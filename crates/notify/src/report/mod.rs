@@ -338,7 +338,14 @@ fn read_any(
     }
     let json = t.first() == Some(&b'{');
     let kind = if json { json_kind(t) } else { None };
-    let mut all = Cursor::new(head).chain(r);
+    let bom = head.len() - strip_bom(&head).len();
+    let mut start = Cursor::new(head);
+    if json {
+        // Past the byte-order mark `sniff` looked past, or the first
+        // line would not parse as JSON (csv-core skips it by itself).
+        start.set_position(bom as u64);
+    }
+    let mut all = start.chain(r);
     if json {
         match kind {
             Some(ReportKind::Hunt) => sightings::read(&mut all, file, sink, stats),
@@ -509,6 +516,30 @@ mod tests {
         assert_eq!(sniff(br#"{"a":1}"#), None);
         assert_eq!(sniff(b"a,b,c\n1,2,3\n"), None);
         assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_ndjson_is_not_a_bad_first_line() {
+        // Recognised by `sniff` past the mark, so read past it too: the
+        // first event is an event, on line 1 (and for hunt output too).
+        for (text, kind) in [
+            (
+                "\u{feff}{\"feed.name\": \"x\", \"source.ip\": \"192.0.2.1\"}\n",
+                "intelmq",
+            ),
+            ("\u{feff}{\"type\":\"flux\"}\n{\"type\":\"flux\"}\n", "hunt"),
+        ] {
+            let (evs, errs, res) = collect("bom.json", text.as_bytes());
+            let stats = res.unwrap();
+            assert!(errs.is_empty(), "{kind}: {errs:?}");
+            assert_eq!(stats.errors, 0, "{kind}");
+            if kind == "intelmq" {
+                assert_eq!(evs.len(), 1);
+                assert_eq!(evs[0].line, 1);
+            } else {
+                assert_eq!(stats.skipped, 2);
+            }
+        }
     }
 
     #[test]
