@@ -380,8 +380,8 @@ fn read_head(r: &mut dyn BufRead) -> io::Result<Vec<u8>> {
         };
         head.extend_from_slice(&buf[..n]);
         r.consume(n);
-        // A blank first line says nothing yet.
-        if done && (head.len() >= HEAD || !head.trim_ascii().is_empty()) {
+        // A blank first line (after a byte-order mark) says nothing yet.
+        if done && (head.len() >= HEAD || !strip_bom(&head).trim_ascii().is_empty()) {
             break;
         }
     }
@@ -540,6 +540,18 @@ mod tests {
                 assert_eq!(stats.skipped, 2);
             }
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_then_a_blank_line_is_not_an_empty_file() {
+        // As a spreadsheet on Windows may save it: the mark, an empty
+        // line, then the report (rows on lines 3 and 4).
+        let text = format!("\u{feff}\r\n{}", CSV.replace('\n', "\r\n"));
+        let text = format!("{text}{}", &text[text.rfind("\"2021").unwrap()..]);
+        let (evs, errs, res) = collect("bom.csv", text.as_bytes());
+        res.unwrap();
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(evs.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
     }
 
     #[test]
