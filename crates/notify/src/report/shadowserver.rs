@@ -135,7 +135,11 @@ pub(crate) fn classify<'a>(
             "not a Shadowserver report: no timestamp column in the header".into()
         });
     };
-    if let Some(word) = OTHER_REPORT_NAMES.iter().find(|w| stem.contains(*w)) {
+    // Only the report's name (`event4_honeypot_darknet`), not the rest of
+    // `<report>-<recipient>-<geo|asn>`: a recipient's name such as
+    // `antispam` must not refuse its sinkhole report.
+    let report_name = stem.split('-').next().unwrap_or_default();
+    if let Some(word) = OTHER_REPORT_NAMES.iter().find(|w| report_name.contains(*w)) {
         return Err(format!(
             "a Shadowserver report of another kind (file name says {word:?}): only the sinkhole and drone reports are read"
         )
@@ -732,6 +736,9 @@ mod tests {
         let (evs, _, _) = ok("2011-04-23-drone-au.csv", &text);
         assert_eq!(evs[0].report_type, "drone");
         let (evs, _, _) = ok("report.csv", &text);
+        assert_eq!(evs[0].report_type, "botnet-drone");
+        // The recipient's part of the name is not the report's.
+        let (evs, _, _) = ok("2011-04-23-botnet_drone-antispam_cert-asn.csv", &text);
         assert_eq!(evs[0].report_type, "botnet-drone");
 
         let text = format!(
