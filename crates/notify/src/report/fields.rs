@@ -240,9 +240,10 @@ pub(crate) fn push_endpoint(ip: IpAddr, port: Option<u16>, out: &mut String) {
 /// globally reachable (unspecified, "this network", private, shared
 /// address space, loopback, link-local, documentation, benchmarking,
 /// IETF protocol assignments, reserved, multicast and broadcast; for IPv6
-/// also unique-local, discard-only, ORCHID, and IPv4-mapped addresses of
-/// such ranges). A report row from such an address is read (it is often
-/// spoofed or a sinkhole's own test) but nobody is notified about it.
+/// also unique-local, discard-only, ORCHID, local-use NAT64, SRv6 SIDs,
+/// and IPv4-mapped addresses of such ranges). A report row from such an
+/// address is read (it is often spoofed or a sinkhole's own test) but
+/// nobody is notified about it.
 pub fn is_notifiable(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4_notifiable(v4),
@@ -282,6 +283,8 @@ fn v6_notifiable(ip: Ipv6Addr) -> bool {
         || (s[0] == 0x2001 && s[1] < 0x200) // 2001::/23 IETF protocol assignments
         || (s[0] == 0x2001 && (s[1] & 0xfff0) == 0x20) // 2001:20::/28 ORCHIDv2
         || (s[0] == 0x3fff && s[1] < 0x1000) // 3fff::/20 documentation (RFC 9637)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // 64:ff9b:1::/48 local NAT64 (RFC 8215)
+        || s[0] == 0x5f00 // 5f00::/16 SRv6 SIDs (RFC 9602)
         // ::/96 (IPv4-compatible, deprecated) and other ::/8 leftovers.
         || (s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 && s[4] == 0);
     !not
@@ -437,6 +440,10 @@ mod tests {
             "2001::1",
             "2001:20::1",
             "3fff::1",
+            // Not globally reachable in IANA's IPv6 special-purpose
+            // registry either.
+            "64:ff9b:1::1",
+            "5f00::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(!is_notifiable(ip), "{ip}");
@@ -455,6 +462,7 @@ mod tests {
             "2a00:1450:4001::1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "64:ff9b:2::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(is_notifiable(ip), "{ip}");
