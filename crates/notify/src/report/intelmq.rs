@@ -23,7 +23,7 @@ use super::fields::{
     family_value, parse_asn, parse_ip, parse_port, parse_time, push_country, push_endpoint,
     push_lower, push_text,
 };
-use super::{Line, Lines, MAX_LINE, ReportError, RowError, Sink, Slots, Stats};
+use super::{Filled, ReportError, Sink, Slots, Stats, read_json_lines};
 use crate::Event;
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, Visitor};
@@ -134,55 +134,9 @@ pub(crate) fn read(
     sink: &mut Sink<'_>,
     stats: &mut Stats,
 ) -> Result<(), ReportError> {
-    let mut lines = Lines::new(MAX_LINE);
-    let mut ev = Event {
-        report_type: REPORT_TYPE.to_string(),
-        file: file.to_string(),
-        ..Event::default()
-    };
-    let mut slots = Slots::default();
-    let mut events = 0u64;
-    loop {
-        let n = lines.number() + 1;
-        let line = match lines.next(r) {
-            Ok(Some(l)) => l,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(ReportError::Io {
-                    file: file.to_string(),
-                    line: n,
-                    source: e,
-                });
-            }
-        };
-        let res = match line {
-            Line::TooLong => Err(format!("line longer than {MAX_LINE} bytes, skipped")),
-            Line::Text(t) if t.trim_ascii().is_empty() => continue,
-            Line::Text(t) => {
-                slots.reclaim(&mut ev);
-                fill(t, &mut ev, &mut slots).map_err(str::to_string)
-            }
-        };
-        stats.rows += 1;
-        match res {
-            Ok(()) => {
-                slots.put(&mut ev);
-                ev.line = n;
-                events += 1;
-                (sink.on_event)(&ev);
-            }
-            Err(reason) => {
-                stats.errors += 1;
-                (sink.on_error)(RowError {
-                    file: file.to_string(),
-                    line: n,
-                    reason,
-                });
-            }
-        }
-    }
-    stats.add_events(REPORT_TYPE, events);
-    Ok(())
+    read_json_lines(r, file, REPORT_TYPE, sink, stats, |line, ev, slots| {
+        fill(line, ev, slots).map(|()| Filled::Event)
+    })
 }
 
 fn fill(line: &[u8], ev: &mut Event, slots: &mut Slots) -> Result<(), &'static str> {

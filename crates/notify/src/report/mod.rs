@@ -389,6 +389,79 @@ fn read_head(r: &mut dyn BufRead) -> io::Result<Vec<u8>> {
 }
 
 /// Lines of an NDJSON stream, each at most `max` bytes (a longer one is
+/// What one line of a JSON-lines report gave.
+pub(crate) enum Filled {
+    /// The event was filled.
+    Event,
+    /// A valid line that is not an event to notify (counted as skipped).
+    Skipped,
+}
+
+/// Reads a report of one JSON object per line (IntelMQ events, hunt
+/// sightings): `fill` reads each non-blank line into the reused event;
+/// an event goes to the sink with its line number, a line `fill`
+/// refuses (or one longer than [`MAX_LINE`]) is a [`RowError`], and the
+/// rest is read.
+pub(crate) fn read_json_lines(
+    r: &mut dyn BufRead,
+    file: &str,
+    report_type: &str,
+    sink: &mut Sink<'_>,
+    stats: &mut Stats,
+    mut fill: impl FnMut(&[u8], &mut Event, &mut Slots) -> Result<Filled, &'static str>,
+) -> Result<(), ReportError> {
+    let mut lines = Lines::new(MAX_LINE);
+    let mut ev = Event {
+        report_type: report_type.to_string(),
+        file: file.to_string(),
+        ..Event::default()
+    };
+    let mut slots = Slots::default();
+    let mut events = 0u64;
+    loop {
+        let n = lines.number() + 1;
+        let line = match lines.next(r) {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(ReportError::Io {
+                    file: file.to_string(),
+                    line: n,
+                    source: e,
+                });
+            }
+        };
+        let res = match line {
+            Line::TooLong => Err(format!("line longer than {MAX_LINE} bytes, skipped")),
+            Line::Text(t) if t.trim_ascii().is_empty() => continue,
+            Line::Text(t) => {
+                slots.reclaim(&mut ev);
+                fill(t, &mut ev, &mut slots).map_err(str::to_string)
+            }
+        };
+        stats.rows += 1;
+        match res {
+            Ok(Filled::Event) => {
+                slots.put(&mut ev);
+                ev.line = n;
+                events += 1;
+                (sink.on_event)(&ev);
+            }
+            Ok(Filled::Skipped) => stats.skipped += 1,
+            Err(reason) => {
+                stats.errors += 1;
+                (sink.on_error)(RowError {
+                    file: file.to_string(),
+                    line: n,
+                    reason,
+                });
+            }
+        }
+    }
+    stats.add_events(report_type, events);
+    Ok(())
+}
+
 /// skipped to its end and reported), in one reused buffer.
 pub(crate) struct Lines {
     buf: Vec<u8>,

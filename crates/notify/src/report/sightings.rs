@@ -10,7 +10,7 @@
 //! nobody to notify); both are counted in [`Stats::skipped`].
 
 use super::fields::{parse_ip, push_lower, push_text};
-use super::{Line, Lines, MAX_LINE, ReportError, RowError, Sink, Slots, Stats};
+use super::{Filled, ReportError, Sink, Slots, Stats, read_json_lines};
 use crate::Event;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -27,11 +27,6 @@ struct Typed<'a> {
     kind: Option<Cow<'a, str>>,
 }
 
-enum Outcome {
-    Event,
-    Skipped,
-}
-
 /// Reads a hunt NDJSON stream.
 pub(crate) fn read(
     r: &mut dyn BufRead,
@@ -39,68 +34,19 @@ pub(crate) fn read(
     sink: &mut Sink<'_>,
     stats: &mut Stats,
 ) -> Result<(), ReportError> {
-    let mut lines = Lines::new(MAX_LINE);
-    let mut ev = Event {
-        report_type: REPORT_TYPE.to_string(),
-        file: file.to_string(),
-        ..Event::default()
-    };
-    let mut slots = Slots::default();
-    let mut events = 0u64;
-    loop {
-        let n = lines.number() + 1;
-        let line = match lines.next(r) {
-            Ok(Some(l)) => l,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(ReportError::Io {
-                    file: file.to_string(),
-                    line: n,
-                    source: e,
-                });
-            }
-        };
-        let res = match line {
-            Line::TooLong => Err(format!("line longer than {MAX_LINE} bytes, skipped")),
-            Line::Text(t) if t.trim_ascii().is_empty() => continue,
-            Line::Text(t) => {
-                slots.reclaim(&mut ev);
-                fill(t, &mut ev, &mut slots).map_err(str::to_string)
-            }
-        };
-        stats.rows += 1;
-        match res {
-            Ok(Outcome::Event) => {
-                slots.put(&mut ev);
-                ev.line = n;
-                events += 1;
-                (sink.on_event)(&ev);
-            }
-            Ok(Outcome::Skipped) => stats.skipped += 1,
-            Err(reason) => {
-                stats.errors += 1;
-                (sink.on_error)(RowError {
-                    file: file.to_string(),
-                    line: n,
-                    reason,
-                });
-            }
-        }
-    }
-    stats.add_events(REPORT_TYPE, events);
-    Ok(())
+    read_json_lines(r, file, REPORT_TYPE, sink, stats, fill)
 }
 
-fn fill(line: &[u8], ev: &mut Event, slots: &mut Slots) -> Result<Outcome, &'static str> {
+fn fill(line: &[u8], ev: &mut Event, slots: &mut Slots) -> Result<Filled, &'static str> {
     let typed: Typed = serde_json::from_slice(line).map_err(|_| "invalid JSON")?;
     match typed.kind.as_deref() {
         Some("sighting") => {}
-        Some(_) => return Ok(Outcome::Skipped),
+        Some(_) => return Ok(Filled::Skipped),
         None => return Err("not a takedown record (no \"type\")"),
     }
     let s: SightingRecord = serde_json::from_slice(line).map_err(|_| "not a sighting record")?;
     let Some(client) = s.client.as_deref() else {
-        return Ok(Outcome::Skipped);
+        return Ok(Filled::Skipped);
     };
     ev.ip = Some(parse_ip(client.as_bytes()).ok_or("invalid client address")?);
     if s.first_seen.is_some() {
@@ -112,7 +58,7 @@ fn fill(line: &[u8], ev: &mut Event, slots: &mut Slots) -> Result<Outcome, &'sta
         push_lower(f.trim().as_bytes(), &mut slots.family);
     }
     push_text(s.indicator.value.trim().as_bytes(), &mut slots.destination);
-    Ok(Outcome::Event)
+    Ok(Filled::Event)
 }
 
 #[cfg(test)]
