@@ -7,6 +7,11 @@
 //! * [`contacts`]: offline enrichment: abuse contacts from RIPE-format
 //!   database dumps, a CSV of overrides and a country-to-national-CERT
 //!   table, the most specific match winning.
+//! * [`notice`]: events grouped into one notice per contact and period,
+//!   deduplicated by (address, family, day), rendered as RFC 5322 mail
+//!   from a template per language, with a CSV and X-ARF v4 attachments.
+//! * [`deliver`]: the journal that makes delivery exactly-once, and the
+//!   transports (an outbox directory, SMTP).
 //!
 //! Every report is hostile: a row that cannot be read is a
 //! [`report::RowError`] naming the file, the line and the reason; the
@@ -14,6 +19,8 @@
 #![deny(missing_docs)]
 
 pub mod contacts;
+pub mod deliver;
+pub mod notice;
 pub mod report;
 
 use serde::Serialize;

@@ -1,0 +1,1 @@
+//! Delivery: the journal and the transports (outbox, SMTP).

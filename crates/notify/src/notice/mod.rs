@@ -1,0 +1,1 @@
+//! Notices: events grouped per contact and period, rendered as mail.
