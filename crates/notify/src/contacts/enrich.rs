@@ -6,14 +6,74 @@
 //! the sinkhole's operator saw at the time, closer to the event than
 //! today's tables.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::net::IpAddr;
+use std::path::Path;
 
 use takedown_netlog::asn::AsnDb;
 
 use super::Country;
+use super::input::LoadError;
 use super::mmdb::Mmdb;
-use super::rirstats::RirStats;
+use super::rirstats::{RirStats, RirStatsBuilder};
 use crate::Event;
+
+/// The marker before a MaxMind database's metadata, which sits in its
+/// last 128 KiB (MaxMind DB format 2.0, "Database Metadata").
+const MMDB_MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
+
+/// True when the file at `path` ends like a MaxMind database; the name
+/// does not matter (tables are often renamed or dated).
+pub fn is_mmdb(path: &Path) -> Result<bool, LoadError> {
+    let name = path.display().to_string();
+    let mut f = std::fs::File::open(path).map_err(|e| LoadError::io(&name, &e))?;
+    let len = f.metadata().map_err(|e| LoadError::io(&name, &e))?.len();
+    let start = len.saturating_sub(128 * 1024);
+    f.seek(SeekFrom::Start(start))
+        .map_err(|e| LoadError::io(&name, &e))?;
+    let mut tail = Vec::new();
+    f.take(128 * 1024)
+        .read_to_end(&mut tail)
+        .map_err(|e| LoadError::io(&name, &e))?;
+    Ok(memchr::memmem::find(&tail, MMDB_MARKER).is_some())
+}
+
+impl AsnSource {
+    /// Opens an AS number table, told by its content: a MaxMind database
+    /// or a pyasn table (gzip-compressed or not). Returns it with one
+    /// message per line or record that could not be read (the first
+    /// few, then a count).
+    pub fn open(path: &Path) -> Result<(AsnSource, Vec<String>), LoadError> {
+        if is_mmdb(path)? {
+            let (db, problems) = Mmdb::read_path(path)?;
+            return Ok((AsnSource::Mmdb(Box::new(db)), problems.messages()));
+        }
+        let name = path.display().to_string();
+        let (db, bad) = AsnDb::read_path(path).map_err(|e| LoadError::new(&name, e.reason))?;
+        Ok((AsnSource::Pyasn(db), bad))
+    }
+}
+
+impl CountrySource {
+    /// Opens a country table, told by its content: a MaxMind database or
+    /// RIR delegated statistics (gzip-compressed or not).
+    pub fn open(path: &Path) -> Result<(CountrySource, Vec<String>), LoadError> {
+        if is_mmdb(path)? {
+            let (db, problems) = Mmdb::read_path(path)?;
+            return Ok((CountrySource::Mmdb(Box::new(db)), problems.messages()));
+        }
+        let mut b = RirStatsBuilder::new();
+        b.read_path(path)?;
+        let (stats, problems) = b.build();
+        if stats.is_empty() {
+            return Err(LoadError::new(
+                &path.display().to_string(),
+                "neither a MaxMind database nor RIR delegated statistics with a country range",
+            ));
+        }
+        Ok((CountrySource::RirStats(stats), problems.messages()))
+    }
+}
 
 /// An AS number source.
 pub enum AsnSource {
@@ -93,6 +153,43 @@ impl Enricher {
 mod tests {
     use super::*;
     use crate::contacts::rirstats::RirStatsBuilder;
+
+    #[test]
+    fn sources_open_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("asn.mmdb");
+        std::fs::write(
+            &table,
+            "; IP-ASN32-DAT file\n192.0.2.0/24\t64500\nbad line\n",
+        )
+        .unwrap();
+        let (src, bad) = AsnSource::open(&table).unwrap();
+        assert!(
+            matches!(src, AsnSource::Pyasn(_)),
+            "a pyasn table, whatever its name"
+        );
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        let stats = dir.path().join("stats");
+        std::fs::write(
+            &stats,
+            "ripencc|DE|ipv4|192.0.2.0|256|20100712|allocated|x\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            CountrySource::open(&stats).unwrap().0,
+            CountrySource::RirStats(_)
+        ));
+        std::fs::write(&stats, "not statistics\n").unwrap();
+        let e = CountrySource::open(&stats).err().unwrap();
+        assert!(e.to_string().contains("stats"), "{e}");
+        let fake = dir.path().join("fake.mmdb");
+        let mut bytes = vec![0u8; 100];
+        bytes.extend_from_slice(MMDB_MARKER);
+        std::fs::write(&fake, bytes).unwrap();
+        assert!(is_mmdb(&fake).unwrap());
+        let e = AsnSource::open(&fake).err().unwrap();
+        assert!(e.to_string().contains("not a MaxMind database"), "{e}");
+    }
 
     #[test]
     fn fills_only_what_is_missing_first_source_first() {

@@ -373,6 +373,47 @@ impl ContactRef<'_> {
     }
 }
 
+/// What a contacts file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// A RIPE-format database dump.
+    Ripe,
+    /// A CSV of overrides.
+    Overrides,
+}
+
+/// RPSL (RFC 2622) objects are `attribute:` lines with the value after
+/// white space; `%` and `#` lines are comments. No override row looks
+/// like that: its key is a network, `ASn` or a country, followed by a
+/// comma, and an IPv6 key's colons are never followed by a blank.
+fn sniff_source(head: &[u8]) -> SourceKind {
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace)
+            || line.starts_with(b"%")
+            || line.starts_with(b"#")
+        {
+            continue;
+        }
+        let name_len = line
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+            .count();
+        let rest = &line[name_len..];
+        let rpsl = name_len > 0
+            && rest.first() == Some(&b':')
+            && rest.get(1).is_none_or(|b| *b == b' ' || *b == b'\t');
+        return if rpsl {
+            SourceKind::Ripe
+        } else {
+            SourceKind::Overrides
+        };
+    }
+    SourceKind::Overrides
+}
+
 /// Gathers the sources; [`ContactsBuilder::build`] makes the tables.
 pub struct ContactsBuilder {
     addresses: Interner,
@@ -424,6 +465,21 @@ impl ContactsBuilder {
         self.ripe
             .read(r, name, &mut self.addresses, &mut self.problems)?;
         Ok(self)
+    }
+
+    /// Reads a contacts file of either kind, told by its content: a
+    /// RIPE-format dump (its first line that is not a comment is an RPSL
+    /// attribute, `inetnum:  ...`) or a table of overrides (CSV).
+    pub fn source(&mut self, path: &Path) -> Result<SourceKind, LoadError> {
+        let name = path.display().to_string();
+        let mut r = input::open(path)?;
+        let head = r.fill_buf().map_err(|e| LoadError::io(&name, &e))?;
+        let kind = sniff_source(head);
+        match kind {
+            SourceKind::Ripe => self.ripe_dump_from(r, &name)?,
+            SourceKind::Overrides => self.overrides_from(r, &name)?,
+        };
+        Ok(kind)
     }
 
     /// Reads a table of overrides (see [`overrides`]); several may be
@@ -671,6 +727,21 @@ impl Contacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_told_by_content() {
+        let ripe = b"% RIPE dump\n\ninetnum:        192.0.2.0 - 192.0.2.255\nabuse-c: A\n";
+        assert_eq!(sniff_source(ripe), SourceKind::Ripe);
+        assert_eq!(sniff_source(b"role:\nx"), SourceKind::Ripe);
+        for ov in [
+            &b"network,address,comment\n"[..],
+            b"# mine\n2001:db8::/32,abuse@example.net\n",
+            b"AS64500,noc@example.net\n",
+            b"",
+        ] {
+            assert_eq!(sniff_source(ov), SourceKind::Overrides, "{ov:?}");
+        }
+    }
 
     #[test]
     fn addresses_are_validated_and_lowered() {
