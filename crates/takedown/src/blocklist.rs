@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use clap::ValueEnum;
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use crate::output::{Access, write_atomic};
 use takedown_blocklist::format::{self, Format, FormatOptions, WriteStats};
 use takedown_blocklist::{AllowList, Builder, Diagnostic, Level, Plan, SourceStats};
 use takedown_engine::sanitize::{for_terminal, path_for_terminal};
@@ -406,54 +407,9 @@ fn write_output(
         let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         return Ok(format::write(plan, format, opts, &mut out)?);
     };
-    let shown = path_for_terminal(path);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".takedown-blocklist-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file beside {shown}"))?;
-    let stats = {
-        let mut out = BufWriter::with_capacity(1 << 16, tmp.as_file());
-        let stats = format::write(plan, format, opts, &mut out)
-            .with_context(|| format!("cannot write {shown}"))?;
-        out.flush()
-            .with_context(|| format!("cannot write {shown}"))?;
-        stats
-    };
-    // The resolver reading the file runs as its own user: keep the
-    // permissions of the file replaced, else make it world-readable (a
-    // temporary file is created owner-only).
-    let perms = match std::fs::metadata(path) {
-        Ok(m) => Some(m.permissions()),
-        Err(_) => default_permissions(tmp.as_file()),
-    };
-    if let Some(p) = perms {
-        tmp.as_file()
-            .set_permissions(p)
-            .with_context(|| format!("cannot set the permissions of {shown}"))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {shown}"))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot rename into {shown}"))?;
-    Ok(stats)
-}
-
-#[cfg(unix)]
-fn default_permissions(_f: &std::fs::File) -> Option<std::fs::Permissions> {
-    use std::os::unix::fs::PermissionsExt;
-    Some(std::fs::Permissions::from_mode(0o644))
-}
-
-#[cfg(not(unix))]
-fn default_permissions(_f: &std::fs::File) -> Option<std::fs::Permissions> {
-    // Elsewhere the new file inherits its directory's access rules.
-    None
+    write_atomic(path, ".takedown-blocklist-", Access::Shared, |out| {
+        Ok(format::write(plan, format, opts, out)?)
+    })
 }
 
 fn report_written(

@@ -5,11 +5,12 @@
 //! summary.
 
 use crate::blocklist::{Messages, check_window, read_indicators};
-use anyhow::{Context, bail};
+use crate::output::{Access, write_atomic};
+use anyhow::bail;
 use clap::ValueEnum;
 use serde::Serialize;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -406,27 +407,9 @@ fn write_output(
         write_records(a, &mut out, records, flux, suspects, summary)?;
         return Ok(());
     };
-    let shown = path_for_terminal(path);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".takedown-hunt-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file beside {shown}"))?;
-    {
-        let mut out = BufWriter::with_capacity(1 << 16, tmp.as_file());
-        write_records(a, &mut out, records, flux, suspects, summary)
-            .with_context(|| format!("cannot write {shown}"))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {shown}"))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {shown}"))?;
-    Ok(())
+    write_atomic(path, ".takedown-hunt-", Access::Private, |out| {
+        Ok(write_records(a, out, records, flux, suspects, summary)?)
+    })
 }
 
 /// The summary on stderr: inputs, events per format, what was not read

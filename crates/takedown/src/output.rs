@@ -331,3 +331,72 @@ impl Printer {
         }
     }
 }
+
+/// Who may read a file [`write_atomic`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Owner only (a temporary file's mode): reports that may name
+    /// victims.
+    Private,
+    /// The permissions of the file replaced, else world-readable: a file
+    /// that a daemon running as its own user loads (a resolver's
+    /// blocklist).
+    Shared,
+}
+
+/// Writes `path` so that a reader or a crash sees the old content or the
+/// new, never half of it: a temporary file beside it (`prefix`...) is
+/// filled by `fill`, synced and renamed over `path`.
+pub(crate) fn write_atomic<T>(
+    path: &std::path::Path,
+    prefix: &str,
+    access: Access,
+    fill: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    use anyhow::Context;
+    let shown = path_for_terminal(path);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file beside {shown}"))?;
+    let value = {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
+        let value = fill(&mut out).with_context(|| format!("cannot write {shown}"))?;
+        out.flush().with_context(|| format!("cannot write {shown}"))?;
+        value
+    };
+    if access == Access::Shared {
+        let perms = match std::fs::metadata(path) {
+            Ok(m) => Some(m.permissions()),
+            Err(_) => shared_permissions(),
+        };
+        if let Some(p) = perms {
+            tmp.as_file()
+                .set_permissions(p)
+                .with_context(|| format!("cannot set the permissions of {shown}"))?;
+        }
+    }
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {shown}"))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename into {shown}"))?;
+    Ok(value)
+}
+
+#[cfg(unix)]
+fn shared_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn shared_permissions() -> Option<std::fs::Permissions> {
+    // Elsewhere the new file inherits its directory's access rules.
+    None
+}
