@@ -3,12 +3,12 @@
 //! done by `takedown-blocklist`; this module reads the flags, prints what
 //! the library reports and writes the output atomically.
 
+use crate::output::{Access, write_atomic};
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use crate::output::{Access, write_atomic};
 use takedown_blocklist::format::{self, Format, FormatOptions, WriteStats};
 use takedown_blocklist::{AllowList, Builder, Diagnostic, Level, Plan, SourceStats};
 use takedown_engine::sanitize::{for_terminal, path_for_terminal};

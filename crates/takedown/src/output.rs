@@ -366,7 +366,8 @@ pub(crate) fn write_atomic<T>(
     let value = {
         let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
         let value = fill(&mut out).with_context(|| format!("cannot write {shown}"))?;
-        out.flush().with_context(|| format!("cannot write {shown}"))?;
+        out.flush()
+            .with_context(|| format!("cannot write {shown}"))?;
         value
     };
     if access == Access::Shared {
