@@ -1,1 +1,362 @@
-//! Delivery: the journal and the transports (outbox, SMTP).
+//! Delivery: the journal that makes delivery exactly-once, and the
+//! transports (an outbox directory, SMTP).
+//!
+//! Every notice is first journaled whole (its message bytes and its
+//! dedup keys, [`Journal::prepare`]), then delivered by [`deliver`],
+//! which walks it through these states, each change a committed SQLite
+//! transaction before the next step:
+//!
+//! ```text
+//! Prepared ──▶ Sending ──▶ Sent
+//!    ▲            │ 4xx, connection error: TempFailed (retried with
+//!    │            │   back-off, then left for a later run)
+//! TempFailed ◀────┤ 5xx: Failed (permanent, never resent)
+//! ```
+//!
+//! A notice is `Sending` only while its transport call runs: a run killed
+//! there leaves it *unconfirmed* (the message may or may not have been
+//! accepted). An idempotent transport (the outbox: the same file with the
+//! same bytes) simply redoes it; SMTP does not resend it unless
+//! [`DeliverOptions::resend_unconfirmed`], and reports it.
+//!
+//! One run at a time per journal: [`deliver`] holds an exclusive lock on
+//! `<journal>.lock` for the whole run (a second run waits for it). That
+//! is what makes a `Sending` notice found at the start of a run certainly
+//! one of a dead run, and never one another live process is sending
+//! right now; the claim of each notice is still a `BEGIN IMMEDIATE`
+//! transaction that re-reads its state, so that a notice sent by the run
+//! before is never taken again.
+//!
+//! The fault points of the kill tests (`TAKEDOWN_FAULT=STEP#N`, see
+//! `takedown_vault::fault`): `notify-before-send`,
+//! `notify-sending-marked` (after the journal says Sending, before the
+//! transport), `notify-sent-unrecorded` (the transport said yes, the
+//! journal does not know yet) and `notify-recorded` (after the journal
+//! says Sent). `notify-prepared` is the command's, after each prepare.
+
+mod journal;
+mod outbox;
+mod smtp;
+
+pub use journal::{Journal, JournalError};
+pub use outbox::Outbox;
+pub use smtp::{Smtp, SmtpError, SmtpOptions};
+
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+use takedown_vault::fault;
+
+/// The longest back-off between two attempts: a doubling that would go
+/// past it stays at it (an hour: beyond that, a later run is the retry).
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// One rendered notice, as the journal keeps it until it is delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedNotice {
+    /// The notice id (`notice::Notice::id`: 32 lower-case hex digits; at
+    /// most 128 characters of `[0-9A-Za-z_-]`, since the outbox names a
+    /// file after it).
+    pub id: String,
+    /// The contact address (the envelope recipient).
+    pub to: String,
+    /// The period the notice covers ("2026-12-05", "2026-W49", "2026-12").
+    pub period: String,
+    /// Why this contact (the rule, one line).
+    pub rule: String,
+    /// Deduplicated rows in the notice.
+    pub rows: u64,
+    /// Events merged into those rows.
+    pub events: u64,
+    /// The dedup key digests of its rows (`notice::Key::digest`).
+    pub keys: Vec<[u8; 16]>,
+    /// The Subject line (for `notify status`).
+    pub subject: String,
+    /// The whole RFC 5322 message, CRLF lines.
+    pub message: Vec<u8>,
+    /// When it was prepared (unix seconds).
+    pub created: i64,
+}
+
+/// Where a notice stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Journaled, not sent yet.
+    Prepared,
+    /// Handed to the transport; left so by a kill, it is unconfirmed
+    /// (in doubt: the server may have it).
+    Sending,
+    /// Accepted by the transport.
+    Sent,
+    /// Refused for now (4xx, connection error); a later run retries it.
+    TempFailed,
+    /// Refused for good (5xx); never resent.
+    Failed,
+}
+
+impl State {
+    /// The name stored in the journal and printed by `notify status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Prepared => "prepared",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::TempFailed => "tempfailed",
+            State::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for State {
+    type Err = String;
+    fn from_str(s: &str) -> Result<State, String> {
+        Ok(match s {
+            "prepared" => State::Prepared,
+            "sending" => State::Sending,
+            "sent" => State::Sent,
+            "tempfailed" => State::TempFailed,
+            "failed" => State::Failed,
+            _ => return Err(format!("unknown notice state {s:?}")),
+        })
+    }
+}
+
+/// One journaled notice as `notify status` shows it (no message bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// The notice id.
+    pub id: String,
+    /// The contact address.
+    pub to: String,
+    /// The period it covers.
+    pub period: String,
+    /// Why this contact.
+    pub rule: String,
+    /// Its Subject line.
+    pub subject: String,
+    /// Deduplicated rows.
+    pub rows: u64,
+    /// Events merged into them.
+    pub events: u64,
+    /// Where it stands.
+    pub state: State,
+    /// Transport calls made for it so far.
+    pub attempts: u32,
+    /// The last refusal (the server's reply, or the error), if any.
+    pub last_error: Option<String>,
+    /// When it was prepared (unix seconds).
+    pub created: i64,
+    /// When its state last changed (unix seconds).
+    pub updated: i64,
+    /// Once sent: the transport and its answer
+    /// (`smtp://relay.example:587: 250 2.0.0 Ok: queued as 4Xyz`,
+    /// `outbox:/var/spool/notices`).
+    pub via: Option<String>,
+}
+
+/// Why a transport did not take a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// Try again later (SMTP 4xx, connection and TLS errors, timeouts).
+    Temporary(String),
+    /// Never try again (SMTP 5xx: the server's reply).
+    Permanent(String),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Temporary(e) => write!(f, "temporary failure: {e}"),
+            SendError::Permanent(e) => write!(f, "permanent failure: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Where messages go.
+pub trait Transport {
+    /// What to record as `via` (no credentials): `smtp://host:port`,
+    /// `outbox:/dir`.
+    fn name(&self) -> String;
+    /// Hands one message over. `Ok` carries the transport's answer
+    /// (the server's reply, the file written).
+    fn send(&mut self, id: &str, to: &str, message: &[u8]) -> Result<String, SendError>;
+    /// Whether sending the same message twice has the effect of sending
+    /// it once (the outbox: the same file), so that a notice left in
+    /// doubt by a kill is simply redone. False unless said otherwise.
+    fn idempotent(&self) -> bool {
+        false
+    }
+}
+
+/// How [`deliver`] retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliverOptions {
+    /// Further attempts after a temporary failure, within this run.
+    pub retries: u32,
+    /// The wait before the first retry; doubled for each next one (at
+    /// most an hour).
+    pub backoff: Duration,
+    /// Resend notices a killed run left unconfirmed (in `Sending`) over a
+    /// transport that is not idempotent (SMTP). The recipient may then get
+    /// such a notice twice; without it, they are only reported.
+    pub resend_unconfirmed: bool,
+}
+
+impl Default for DeliverOptions {
+    fn default() -> DeliverOptions {
+        DeliverOptions {
+            retries: 3,
+            backoff: Duration::from_secs(5),
+            resend_unconfirmed: false,
+        }
+    }
+}
+
+/// What one [`deliver`] run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DeliverReport {
+    /// Notices accepted by the transport in this run.
+    pub sent: u64,
+    /// Notices still refused for now after every retry (left for a later
+    /// run).
+    pub temp_failed: u64,
+    /// Notices refused for good in this run.
+    pub failed: u64,
+    /// Notices a killed run left in doubt, not resent (SMTP without
+    /// `resend_unconfirmed`).
+    pub unconfirmed: u64,
+}
+
+/// Sends every journaled notice not sent yet, in id order, exactly once:
+/// `Prepared` and `TempFailed` ones, and `Sending` ones left by a killed
+/// run when the transport is idempotent or `resend_unconfirmed` is set
+/// (otherwise they are counted as unconfirmed). `Failed` ones are never
+/// resent. `progress` is called once per notice considered, with its
+/// entry once this run is done with it.
+///
+/// Errors are the journal's only: a transport failure is recorded on its
+/// notice and the run goes on.
+pub fn deliver(
+    j: &mut Journal,
+    t: &mut dyn Transport,
+    o: &DeliverOptions,
+    progress: &mut dyn FnMut(&Entry),
+) -> Result<DeliverReport, JournalError> {
+    let _run = j.lock_run()?;
+    let resend = t.idempotent() || o.resend_unconfirmed;
+    let via = t.name();
+    let mut report = DeliverReport::default();
+    for id in j.pending_ids()? {
+        fault::point("notify-before-send");
+        let (to, message) = match j.claim(&id, resend)? {
+            journal::Claim::Taken { to, message } => (to, message),
+            journal::Claim::Unconfirmed => {
+                report.unconfirmed += 1;
+                if let Some(e) = j.entry(&id)? {
+                    progress(&e);
+                }
+                continue;
+            }
+            journal::Claim::Done => continue,
+        };
+        let mut attempt = 0u32;
+        loop {
+            if attempt > 0 {
+                // Back in Sending only for the call itself: a kill during
+                // the back-off leaves it TempFailed, not in doubt.
+                j.mark_sending(&id)?;
+            }
+            fault::point("notify-sending-marked");
+            match t.send(&id, &to, &message) {
+                Ok(detail) => {
+                    fault::point("notify-sent-unrecorded");
+                    let via = if detail.is_empty() {
+                        via.clone()
+                    } else {
+                        format!("{via}: {detail}")
+                    };
+                    j.mark_sent(&id, &via)?;
+                    fault::point("notify-recorded");
+                    report.sent += 1;
+                    break;
+                }
+                Err(SendError::Permanent(e)) => {
+                    j.mark_failed(&id, State::Failed, &e)?;
+                    report.failed += 1;
+                    break;
+                }
+                Err(SendError::Temporary(e)) => {
+                    j.mark_failed(&id, State::TempFailed, &e)?;
+                    if attempt >= o.retries {
+                        report.temp_failed += 1;
+                        break;
+                    }
+                    std::thread::sleep(backoff(o.backoff, attempt));
+                    attempt += 1;
+                }
+            }
+        }
+        if let Some(e) = j.entry(&id)? {
+            progress(&e);
+        }
+    }
+    Ok(report)
+}
+
+/// The wait before retry `attempt + 1`: `first` doubled `attempt` times,
+/// at most [`MAX_BACKOFF`].
+fn backoff(first: Duration, attempt: u32) -> Duration {
+    let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
+    first
+        .checked_mul(factor)
+        .unwrap_or(MAX_BACKOFF)
+        .min(MAX_BACKOFF)
+}
+
+/// Seconds since 1970 now (0 before, which no clock here is).
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_stops_at_an_hour() {
+        let s = Duration::from_secs(1);
+        assert_eq!(backoff(s, 0), s);
+        assert_eq!(backoff(s, 1), Duration::from_secs(2));
+        assert_eq!(backoff(s, 3), Duration::from_secs(8));
+        assert_eq!(backoff(s, 20), MAX_BACKOFF);
+        assert_eq!(backoff(s, u32::MAX), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::MAX, 5), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn states_round_trip_their_names() {
+        for s in [
+            State::Prepared,
+            State::Sending,
+            State::Sent,
+            State::TempFailed,
+            State::Failed,
+        ] {
+            assert_eq!(s.as_str().parse::<State>(), Ok(s));
+        }
+        assert!("SENT".parse::<State>().is_err());
+    }
+}
