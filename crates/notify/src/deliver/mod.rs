@@ -346,6 +346,229 @@ mod tests {
         assert_eq!(backoff(Duration::MAX, 5), MAX_BACKOFF);
     }
 
+    /// A transport that answers from a script per recipient (then yes),
+    /// and records what it was given.
+    #[derive(Default)]
+    struct Scripted {
+        script: std::collections::HashMap<String, Vec<Result<String, SendError>>>,
+        sent: Vec<String>,
+        idempotent: bool,
+    }
+
+    impl Transport for Scripted {
+        fn name(&self) -> String {
+            "scripted".into()
+        }
+        fn send(&mut self, id: &str, to: &str, _message: &[u8]) -> Result<String, SendError> {
+            let answer = match self.script.get_mut(to) {
+                Some(s) if !s.is_empty() => s.remove(0),
+                _ => Ok("250 ok".into()),
+            };
+            if answer.is_ok() {
+                self.sent.push(id.to_string());
+            }
+            answer
+        }
+        fn idempotent(&self) -> bool {
+            self.idempotent
+        }
+    }
+
+    fn notice(id: &str, to: &str) -> PreparedNotice {
+        PreparedNotice {
+            id: id.into(),
+            to: to.into(),
+            period: "2026-12".into(),
+            rule: "country DE".into(),
+            rows: 1,
+            events: 1,
+            keys: vec![[id.len() as u8; 16]],
+            subject: "s".into(),
+            message: format!("Subject: {id}\r\n\r\nbody\r\n").into_bytes(),
+            created: 1,
+        }
+    }
+
+    fn quick(retries: u32) -> DeliverOptions {
+        DeliverOptions {
+            retries,
+            backoff: Duration::from_millis(1),
+            resend_unconfirmed: false,
+        }
+    }
+
+    fn state(j: &Journal, id: &str) -> Entry {
+        j.entry(id).unwrap().unwrap()
+    }
+
+    #[test]
+    fn each_notice_once_in_id_order_with_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        for id in ["c3", "a1", "b2"] {
+            j.prepare(&notice(id, "x@example.net")).unwrap();
+        }
+        let mut t = Scripted::default();
+        let mut seen = Vec::new();
+        let r = deliver(&mut j, &mut t, &quick(0), &mut |e| {
+            seen.push((e.id.clone(), e.state))
+        })
+        .unwrap();
+        assert_eq!(
+            r,
+            DeliverReport {
+                sent: 3,
+                ..DeliverReport::default()
+            }
+        );
+        assert_eq!(t.sent, ["a1", "b2", "c3"]);
+        assert_eq!(seen[0], ("a1".to_string(), State::Sent));
+        assert_eq!(seen.len(), 3);
+        let e = state(&j, "b2");
+        assert_eq!(
+            (e.attempts, e.via.as_deref()),
+            (1, Some("scripted: 250 ok"))
+        );
+        // A second run has nothing to do.
+        let r = deliver(&mut j, &mut t, &quick(0), &mut |_| {}).unwrap();
+        assert_eq!(r, DeliverReport::default());
+        assert_eq!(t.sent.len(), 3);
+    }
+
+    #[test]
+    fn temporary_failures_are_retried_then_left_for_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        j.prepare(&notice("a", "busy@example.net")).unwrap();
+        j.prepare(&notice("b", "down@example.net")).unwrap();
+        let temp = || Err(SendError::Temporary("451 4.3.0 try later".into()));
+        let mut t = Scripted::default();
+        t.script
+            .insert("busy@example.net".into(), vec![temp(), temp()]);
+        t.script
+            .insert("down@example.net".into(), vec![temp(), temp(), temp()]);
+        let r = deliver(&mut j, &mut t, &quick(2), &mut |_| {}).unwrap();
+        assert_eq!((r.sent, r.temp_failed), (1, 1));
+        let a = state(&j, "a");
+        assert_eq!((a.state, a.attempts), (State::Sent, 3));
+        assert_eq!(a.last_error.as_deref(), Some("451 4.3.0 try later"));
+        let b = state(&j, "b");
+        assert_eq!((b.state, b.attempts), (State::TempFailed, 3));
+        // The next run retries it (the script is exhausted: accepted).
+        let r = deliver(&mut j, &mut t, &quick(0), &mut |_| {}).unwrap();
+        assert_eq!(r.sent, 1);
+        assert_eq!(state(&j, "b").state, State::Sent);
+        assert_eq!(t.sent, ["a", "b"]);
+    }
+
+    #[test]
+    fn permanent_failures_are_kept_and_never_resent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        j.prepare(&notice("a", "gone@example.net")).unwrap();
+        let mut t = Scripted::default();
+        t.script.insert(
+            "gone@example.net".into(),
+            vec![Err(SendError::Permanent("550 5.1.1 no such user".into()))],
+        );
+        let r = deliver(&mut j, &mut t, &quick(3), &mut |_| {}).unwrap();
+        assert_eq!(
+            r,
+            DeliverReport {
+                failed: 1,
+                ..DeliverReport::default()
+            }
+        );
+        let o = DeliverOptions {
+            resend_unconfirmed: true,
+            ..quick(3)
+        };
+        let r = deliver(&mut j, &mut t, &o, &mut |_| {}).unwrap();
+        assert_eq!(r, DeliverReport::default());
+        assert!(t.sent.is_empty());
+        let e = state(&j, "a");
+        assert_eq!((e.state, e.attempts), (State::Failed, 1));
+        assert_eq!(e.last_error.as_deref(), Some("550 5.1.1 no such user"));
+    }
+
+    /// A kill after the journal said Sending (before or after the
+    /// transport took it: the journal cannot tell) leaves the notice
+    /// unconfirmed.
+    #[test]
+    fn a_notice_in_doubt_after_a_kill() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = Journal::open(&path).unwrap();
+        j.prepare(&notice("a", "x@example.net")).unwrap();
+        j.prepare(&notice("b", "x@example.net")).unwrap();
+        let _lock = j.lock_run().unwrap();
+        assert!(matches!(
+            j.claim("a", false).unwrap(),
+            journal::Claim::Taken { .. }
+        ));
+        drop(_lock);
+        drop(j); // the kill
+
+        // SMTP: not resent, reported, still in doubt.
+        let mut j = Journal::open(&path).unwrap();
+        let mut smtp = Scripted::default();
+        let mut seen = Vec::new();
+        let r = deliver(&mut j, &mut smtp, &quick(0), &mut |e| {
+            seen.push((e.id.clone(), e.state))
+        })
+        .unwrap();
+        assert_eq!((r.sent, r.unconfirmed), (1, 1));
+        assert_eq!(smtp.sent, ["b"]);
+        assert_eq!(seen[0], ("a".to_string(), State::Sending));
+        assert_eq!(state(&j, "a").state, State::Sending);
+        // Asked to: resent once.
+        let o = DeliverOptions {
+            resend_unconfirmed: true,
+            ..quick(0)
+        };
+        let r = deliver(&mut j, &mut smtp, &o, &mut |_| {}).unwrap();
+        assert_eq!((r.sent, r.unconfirmed), (1, 0));
+        assert_eq!(smtp.sent, ["b", "a"]);
+        assert_eq!(state(&j, "a").attempts, 2);
+
+        // The outbox (idempotent): simply redone.
+        let path = dir.path().join("k");
+        let mut j = Journal::open(&path).unwrap();
+        j.prepare(&notice("a", "x@example.net")).unwrap();
+        j.claim("a", false).unwrap();
+        drop(j);
+        let mut j = Journal::open(&path).unwrap();
+        let mut outbox = Scripted {
+            idempotent: true,
+            ..Scripted::default()
+        };
+        let r = deliver(&mut j, &mut outbox, &quick(0), &mut |_| {}).unwrap();
+        assert_eq!((r.sent, r.unconfirmed), (1, 0));
+        assert_eq!(state(&j, "a").state, State::Sent);
+    }
+
+    #[test]
+    fn a_kill_after_recording_sent_resends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = Journal::open(&path).unwrap();
+        j.prepare(&notice("a", "x@example.net")).unwrap();
+        j.claim("a", false).unwrap();
+        j.mark_sent("a", "scripted").unwrap();
+        drop(j);
+        let mut j = Journal::open(&path).unwrap();
+        let mut t = Scripted::default();
+        let o = DeliverOptions {
+            resend_unconfirmed: true,
+            ..quick(0)
+        };
+        assert_eq!(
+            deliver(&mut j, &mut t, &o, &mut |_| {}).unwrap(),
+            DeliverReport::default()
+        );
+        assert!(t.sent.is_empty());
+    }
+
     #[test]
     fn states_round_trip_their_names() {
         for s in [

@@ -53,8 +53,10 @@ impl Outbox {
                 let _ = fs::remove_file(entry.path());
             }
         }
+        // Absolute, so that `via` says where the file went whatever the
+        // working directory of whoever reads the journal.
         Ok(Outbox {
-            dir: dir.to_path_buf(),
+            dir: fs::canonicalize(dir)?,
         })
     }
 
