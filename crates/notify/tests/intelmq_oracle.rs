@@ -10,25 +10,34 @@
 //! output bot then writes its events as NDJSON, and takedown's IntelMQ
 //! reader must read them back the same.
 //!
-//! IntelMQ downloads its Shadowserver column mapping (a JSON schema) from
-//! Shadowserver when it runs; offline, the test writes the entries it
-//! needs in that schema's format, with the mapping Shadowserver publishes
-//! for these reports (`time.source` from `timestamp` with
-//! `add_UTC_to_timestamp`, `source.ip` with `validate_ip`, `source.port`
-//! with `convert_int`, `malware.name` with `validate_to_none`). The CSV
-//! parsing, the address, port and time conversion and the harmonisation
-//! are IntelMQ's own code.
+//! IntelMQ downloads its Shadowserver column mapping (a JSON schema)
+//! from Shadowserver when it runs; offline, the test gives it the real
+//! entries, stored in `tests/data` (sources in `tests/data/README.md`):
+//! Shadowserver's own entries for the current reports
+//! (`shadowserver-schema.json`, from Shadowserver's `report_schema`
+//! repository), and for the retired reports, which that schema no longer
+//! has, the mapping IntelMQ 3.0.2 had built in
+//! (`intelmq-3.0.2-legacy-schema.json`). `TAKEDOWN_SHADOWSERVER_SCHEMA`
+//! may name a newer schema downloaded from Shadowserver, whose entries
+//! then come first. The CSV parsing, the conversion functions, the
+//! harmonisation and the file output are IntelMQ's own code.
 //!
 //! Where the two deliberately differ, the comparison says so and checks
-//! the difference: IntelMQ drops the address `0.0.0.0` from an event,
-//! takedown keeps it (flagged not notifiable); an event IntelMQ emits
-//! without an address is a row error in takedown; when the family column
-//! says nothing IntelMQ has no `malware.name` and takedown takes the
-//! row's next family column (the oracle script applies that step to
-//! IntelMQ's output). Differences not generated here (integer addresses,
-//! IPv6 zone ids, ports over 65535, non-ASCII family names, rows with a
-//! wrong number of fields: IntelMQ reads or drops them, takedown reports
-//! them) are covered by the unit tests.
+//! the difference: IntelMQ drops the address `0.0.0.0` from an event
+//! (mappings with `validate_ip`) or fails the row (the older mappings
+//! without it), takedown keeps the event (flagged not notifiable); an
+//! event IntelMQ emits without an address is a row error in takedown.
+//! takedown's family is the first of the report's family columns
+//! (`family`, `infection`, `tag` in the event reports) that says
+//! something; the oracle script takes each of those columns from wherever
+//! IntelMQ's mapping put it (`malware.name`, `extra.family`, ...), so the
+//! values are IntelMQ's. Where IntelMQ's `malware.name` comes from
+//! another column than takedown's family (Shadowserver maps `infection`
+//! to it in the event reports), the test prints how many events differ.
+//! Differences not generated here (integer addresses, IPv6 zone ids,
+//! ports over 65535, non-ASCII family names, rows with a wrong number of
+//! fields: IntelMQ reads or drops them, takedown reports them) are
+//! covered by the unit tests.
 //!
 //! Needs the reference Python with intelmq (`.ci/run` installs it in
 //! `.venv`; or set `TAKEDOWN_PYTHON`); skipped with a message without
@@ -48,7 +57,7 @@ const INTELMQ: &str = "intelmq==3.5.0";
 /// file, the events (address, port, family, time) in output order and the
 /// number of lines it failed to parse.
 const ORACLE: &str = r#"
-import base64, json, os, sys, tempfile
+import base64, ipaddress, json, os, sys, tempfile
 from datetime import datetime, timezone
 import intelmq.bots.parsers.shadowserver._config as ssconf
 from intelmq.lib.bot import BotLibSettings
@@ -56,18 +65,18 @@ from intelmq.bots.parsers.shadowserver.parser import ShadowserverParserBot
 from intelmq.bots.outputs.file.output import FileOutputBot
 
 spec = json.loads(sys.argv[1])
+# The real mappings, found by the report's file name.
+entries = {}
+for path in spec["schemas"]:
+    with open(path) as f:
+        for key, entry in json.load(f).items():
+            if key != "_meta":
+                entries.setdefault(entry["file_name"], entry)
 schema = {}
-for name, s in spec.items():
-    schema[name] = {
-        "feed_name": s["feed"],
-        "file_name": name,
-        "required_fields": [["time.source", "timestamp", "add_UTC_to_timestamp"],
-                            ["source.ip", s["ip"], "validate_ip"],
-                            ["source.port", s["port"], "convert_int"]],
-        "optional_fields": [["malware.name", s["family"][0], "validate_to_none"]],
-        "constant_fields": {"classification.taxonomy": "malicious-code",
-                            "classification.type": "infected-system"},
-    }
+for name in spec["layouts"]:
+    if name not in entries:
+        sys.exit("no mapping for %s in %s" % (name, spec["schemas"]))
+    schema[name] = entries[name]
 schema_path = os.path.join(tempfile.mkdtemp(), "shadowserver-schema.json")
 with open(schema_path, "w") as f:
     json.dump(schema, f)
@@ -77,36 +86,79 @@ bot = ShadowserverParserBot("oracle", settings=BotLibSettings | {
     "test_mode": True, "logging_level": "CRITICAL"})
 # No statistics to a Redis server at exit.
 bot._Bot__stats_cache = None
+# The rows that fail, as the parser saw them (IntelMQ's error queue holds
+# only the last physical line of a record), and of those the rows that
+# fail only for their address 0.0.0.0 or :: (parsed again with another
+# address, they pass).
+failed_rows = []
+failed_unspecified = []
+parse_line = bot.parse_line
+def unspecified(v):
+    try:
+        return ipaddress.ip_address((v or "").strip()).is_unspecified
+    except ValueError:
+        return False
+def parse_line_recorded(row, report):
+    try:
+        yield from parse_line(row, report)
+    except Exception:
+        failed_rows.append(row)
+        column = ip_column[1]
+        if unspecified(row.get(column)):
+            try:
+                list(parse_line(dict(row, **{column: "192.0.2.1"}), report))
+                failed_unspecified.append(row)
+            except Exception:
+                pass
+        raise
+bot.parse_line = parse_line_recorded
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def micros(t):
     d = datetime.fromisoformat(t) - EPOCH
     return (d.days * 86400 + d.seconds) * 1000000 + d.microseconds
 
+def placed(entry, column):
+    """The keys of an IntelMQ event where the mapping puts a column: its
+    own key, or extra.<column> when it has none or its value is refused
+    (the parser keeps refused and unmapped columns under extra)."""
+    keys = []
+    for item in entry["required_fields"] + entry["optional_fields"]:
+        if item[1] == column:
+            key = item[0]
+            if key == "extra.":
+                key = "extra." + column
+            keys.append(key)
+    return keys + ["extra." + column]
+
 SAYS_NOTHING = {"", "-", "0", "unknown", "n/a"}
 for path in sys.argv[2:]:
     name = os.path.basename(path)
-    s = spec[name[11:].split(".")[0]]
+    layout = name[11:].split(".")[0]
+    entry = schema[layout]
+    ip_column = next(i for i in entry["required_fields"] if i[0] == "source.ip")
     with open(path, "rb") as f:
         data = f.read()
+    failed_rows.clear()
+    failed_unspecified.clear()
     queues = bot.process_message({"__type": "Report",
                                   "raw": base64.b64encode(data).decode(),
                                   "feed.name": "oracle",
                                   "extra.file_name": name})
     events = []
     for e in queues["output"]:
-        # IntelMQ keeps the columns it did not map (or could not convert)
-        # under extra: the address it refused, the family columns after
-        # the first.
-        family = e.get("malware.name")
-        if family is None:
-            for c in s["family"][1:]:
-                v = str(e.get("extra." + c) or "").strip()
-                if v.lower() not in SAYS_NOTHING:
-                    family = v.lower()
-                    break
-        events.append({"ip": e.get("source.ip"), "raw_ip": e.get("extra." + s["ip"]),
+        # takedown's family: the first of its family columns that says
+        # something, wherever IntelMQ's mapping put that column.
+        family, column = None, None
+        for i, c in enumerate(spec["layouts"][layout]):
+            v = next((e.get(k) for k in placed(entry, c) if e.get(k) is not None), None)
+            v = str(v if v is not None else "").strip().lower()
+            if v not in SAYS_NOTHING:
+                family, column = v, i
+                break
+        events.append({"ip": e.get("source.ip"), "raw_ip": e.get("extra." + ip_column[1]),
                        "port": e.get("source.port"), "family": family,
+                       "family_column": column,
                        "malware_name": e.get("malware.name"),
                        "time": micros(e["time.source"])})
     # The same events as IntelMQ's file output writes them.
@@ -117,23 +169,28 @@ for path in sys.argv[2:]:
     writer.process_message(*queues["output"])
     writer.shutdown()
     print(json.dumps({"file": path, "events": events,
-                      "failed": len(queues.get("error", []))}))
+                      "failed": len(queues.get("error", [])),
+                      "failed_rows": len(failed_rows),
+                      "failed_unspecified": len(failed_unspecified),
+                      "ip_validated": len(ip_column) > 2 and ip_column[2] == "validate_ip",
+                      "malware_name_from": [i[1] for i in entry["optional_fields"]
+                                            if i[0] == "malware.name"]}))
     sys.stdout.flush()
 # Skip the bot's shutdown hooks.
 os._exit(0)
 "#;
 
-/// One report layout: Shadowserver's column names, and where IntelMQ's
-/// mapping finds the address, port and family.
+/// One report layout: Shadowserver's column names, the address and port
+/// columns (for the generator) and takedown's family columns.
 struct Layout {
     /// IntelMQ's key for it: the file name without date and extension.
     name: &'static str,
     date: &'static str,
-    feed: &'static str,
     columns: &'static [&'static str],
     ip: &'static str,
     port: &'static str,
-    /// Family columns, first choice first (only those the layout has).
+    /// takedown's family columns, first choice first (only those the
+    /// layout has).
     family: &'static [&'static str],
     report_type: &'static str,
     v6: bool,
@@ -383,7 +440,6 @@ const LAYOUTS: &[Layout] = &[
     Layout {
         name: "event4_sinkhole",
         date: "2021-03-04",
-        feed: "Sinkhole-Events IPv4",
         columns: EVENT,
         ip: "src_ip",
         port: "src_port",
@@ -395,7 +451,6 @@ const LAYOUTS: &[Layout] = &[
     Layout {
         name: "event6_sinkhole",
         date: "2023-12-06",
-        feed: "Sinkhole-Events IPv6",
         columns: EVENT_2023,
         ip: "src_ip",
         port: "src_port",
@@ -407,7 +462,6 @@ const LAYOUTS: &[Layout] = &[
     Layout {
         name: "event4_sinkhole_http",
         date: "2022-03-02",
-        feed: "Sinkhole-HTTP-Events IPv4",
         columns: EVENT_HTTP,
         ip: "src_ip",
         port: "src_port",
@@ -419,7 +473,6 @@ const LAYOUTS: &[Layout] = &[
     Layout {
         name: "event4_sinkhole_dns",
         date: "2022-01-06",
-        feed: "Sinkhole-DNS",
         columns: EVENT_DNS,
         ip: "src_ip",
         port: "src_port",
@@ -431,7 +484,6 @@ const LAYOUTS: &[Layout] = &[
     Layout {
         name: "botnet_drone",
         date: "2016-11-30",
-        feed: "Drone",
         columns: BOTNET_DRONE,
         ip: "ip",
         port: "port",
@@ -443,7 +495,6 @@ const LAYOUTS: &[Layout] = &[
     Layout {
         name: "sinkhole_http_drone",
         date: "2018-03-21",
-        feed: "Sinkhole-HTTP-Drone",
         columns: SINKHOLE_HTTP_DRONE,
         ip: "ip",
         port: "src_port",
@@ -455,7 +506,6 @@ const LAYOUTS: &[Layout] = &[
     Layout {
         name: "sinkhole6_http",
         date: "2018-04-08",
-        feed: "IPv6-Sinkhole-HTTP-Drone",
         columns: SINKHOLE6_HTTP,
         ip: "src_ip",
         port: "src_port",
@@ -467,7 +517,6 @@ const LAYOUTS: &[Layout] = &[
     Layout {
         name: "sinkhole_dns",
         date: "2020-12-21",
-        feed: "Sinkhole-DNS",
         columns: SINKHOLE_DNS_OLD,
         ip: "ip",
         port: "port",
@@ -646,6 +695,11 @@ fn value(col: &str, l: &Layout, rng: &mut Rng, row: usize) -> String {
             .pick(&["c2.example", "xn--bcher-kva.example", "a.b.example", ""])
             .into(),
         "count" | "event_id" => rng.below(100).to_string(),
+        // Numbers where the mappings convert them with int(): a text
+        // there fails the row in IntelMQ while takedown does not read
+        // the column (real reports have numbers or nothing).
+        "src_naics" | "dst_naics" | "naics" | "sic" | "cc_naics" | "cc_sic"
+        | "http_referer_asn" => rng.pick(&["517311", "541512", "0", ""]).into(),
         _ => rng.pick(AWKWARD).to_string(),
     }
 }
@@ -692,6 +746,16 @@ struct OracleFile {
     file: String,
     events: Vec<OracleEvent>,
     failed: u64,
+    /// The rows that failed as the parser saw them (the same number).
+    failed_rows: u64,
+    /// Of those, the rows that fail only for their address `0.0.0.0` or
+    /// `::`.
+    failed_unspecified: u64,
+    /// The mapping refuses a bad source address with `validate_ip` (the
+    /// event is emitted without one); without it, the row fails.
+    ip_validated: bool,
+    /// The columns the mapping takes `malware.name` from.
+    malware_name_from: Vec<String>,
 }
 
 #[derive(serde::Deserialize, Debug)]
@@ -700,6 +764,8 @@ struct OracleEvent {
     raw_ip: Option<String>,
     port: Option<i64>,
     family: Option<String>,
+    /// Which of the layout's family columns gave `family`.
+    family_column: Option<usize>,
     malware_name: Option<String>,
     time: i64,
 }
@@ -742,17 +808,8 @@ fn oracle_python() -> Option<PathBuf> {
 }
 
 fn run_oracle(python: &Path, files: &[PathBuf]) -> Vec<OracleFile> {
-    let spec: BTreeMap<&str, serde_json::Value> = LAYOUTS
-        .iter()
-        .map(|l| {
-            (
-                l.name,
-                serde_json::json!({
-                    "feed": l.feed, "ip": l.ip, "port": l.port, "family": l.family,
-                }),
-            )
-        })
-        .collect();
+    let layouts: BTreeMap<&str, &[&str]> = LAYOUTS.iter().map(|l| (l.name, l.family)).collect();
+    let spec = serde_json::json!({"schemas": schemas(), "layouts": layouts});
     let out = Command::new(python)
         .arg("-c")
         .arg(ORACLE)
@@ -771,6 +828,28 @@ fn run_oracle(python: &Path, files: &[PathBuf]) -> Vec<OracleFile> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// The mapping files, first found first: a full schema downloaded from
+/// Shadowserver when `TAKEDOWN_SHADOWSERVER_SCHEMA` names one, then the
+/// test data (see the module documentation).
+fn schemas() -> Vec<PathBuf> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    std::env::var_os("TAKEDOWN_SHADOWSERVER_SCHEMA")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            data.join("shadowserver-schema.json"),
+            data.join("intelmq-3.0.2-legacy-schema.json"),
+        ])
+        .collect()
+}
+
+/// A family name as takedown keeps it: lower case, `None` for the
+/// values that say nothing.
+fn named(name: &Option<String>) -> Option<String> {
+    let n = name.as_deref()?.trim().to_lowercase();
+    (!SAYS_NOTHING.iter().any(|s| s.eq_ignore_ascii_case(&n))).then_some(n)
 }
 
 /// The address as one machine: IntelMQ writes an IPv4-mapped address as
@@ -815,6 +894,8 @@ fn shadowserver_reports_read_as_intelmq_reads_them() {
         let mut address_errors = 0u64;
         let mut zero_kept = 0u64;
         let mut fallbacks = 0u64;
+        let mut other_name = 0u64;
+        let mut unspecified_failed = 0u64;
         for (i, theirs) in o.events.iter().enumerate() {
             let raw_ip = theirs.raw_ip.as_deref().unwrap_or("").trim();
             let want_ip = match (&theirs.ip, raw_ip) {
@@ -831,9 +912,18 @@ fn shadowserver_reports_read_as_intelmq_reads_them() {
                     continue;
                 }
             };
-            let ev = ours
-                .next()
-                .unwrap_or_else(|| panic!("{name}: IntelMQ event {i} ({theirs:?}) has no match"));
+            let no_match = || panic!("{name}: IntelMQ event {i} ({theirs:?}) has no match");
+            let mut ev = ours.next().unwrap_or_else(no_match);
+            // Without validate_ip, IntelMQ fails a row whose address is
+            // 0.0.0.0 or ::, where takedown keeps the event (never
+            // notified): counted, and matched against those failures.
+            while !o.ip_validated
+                && ev.ip.is_some_and(|a| a.is_unspecified())
+                && !want_ip.is_unspecified()
+            {
+                unspecified_failed += 1;
+                ev = ours.next().unwrap_or_else(no_match);
+            }
             let ctx = || format!("{name}: IntelMQ event {i} {theirs:?}, takedown {ev:?}");
             assert_eq!(ev.ip, Some(want_ip), "{}", ctx());
             assert_eq!(ev.port.map(i64::from), theirs.port, "{}", ctx());
@@ -843,26 +933,48 @@ fn shadowserver_reports_read_as_intelmq_reads_them() {
             if want_ip.is_unspecified() {
                 assert!(!is_notifiable(want_ip));
             }
-            if theirs.malware_name.is_none() && theirs.family.is_some() {
+            if theirs.family_column.is_some_and(|c| c > 0) {
                 fallbacks += 1;
             }
+            if named(&theirs.malware_name).is_some_and(|m| ev.family.as_deref() != Some(&m)) {
+                other_name += 1;
+            }
         }
-        assert!(
-            ours.next().is_none(),
-            "{name}: takedown has more events than IntelMQ"
-        );
+        for ev in ours {
+            assert!(
+                !o.ip_validated && ev.ip.is_some_and(|a| a.is_unspecified()),
+                "{name}: takedown has more events than IntelMQ: {ev:?}"
+            );
+            unspecified_failed += 1;
+        }
+        assert_eq!(o.failed_rows, o.failed, "{name}");
+        assert_eq!(unspecified_failed, o.failed_unspecified, "{name}");
         // Every row IntelMQ failed to parse or emitted without an address
-        // is one row error in takedown, and nothing else is.
+        // is one row error in takedown, and nothing else is. Where the
+        // mapping checks the address (validate_ip), IntelMQ emits a row
+        // with a bad one without it: those are takedown's address errors
+        // exactly. Without the check (the retired reports' mappings), a
+        // bad address fails the row in IntelMQ, so only an empty one is
+        // emitted without it.
         let bad_address = errors
             .iter()
             .filter(|e| e.reason.contains("source address"))
             .count() as u64;
-        assert_eq!(bad_address, address_errors, "{name}: {errors:#?}");
-        assert_eq!(
-            errors.len() as u64 - bad_address,
-            o.failed,
-            "{name}: {errors:#?}"
-        );
+        if o.ip_validated {
+            assert_eq!(bad_address, address_errors, "{name}: {errors:#?}");
+            assert_eq!(
+                errors.len() as u64 - bad_address,
+                o.failed,
+                "{name}: {errors:#?}"
+            );
+        } else {
+            assert!(bad_address >= address_errors, "{name}: {errors:#?}");
+            assert_eq!(
+                errors.len() as u64,
+                o.failed - o.failed_unspecified + address_errors,
+                "{name}: {errors:#?}"
+            );
+        }
         assert_eq!(
             events.len() + errors.len(),
             ROWS,
@@ -880,7 +992,13 @@ fn shadowserver_reports_read_as_intelmq_reads_them() {
         }
         totals.0 += events.len();
         totals.1 += errors.len();
-        totals.2 += zero_kept;
+        totals.2 += zero_kept + unspecified_failed;
+        if other_name > 0 {
+            eprintln!(
+                "{name}: in {other_name} events IntelMQ's malware.name (from {:?}) is not takedown's family (first of {:?})",
+                o.malware_name_from, l.family
+            );
+        }
 
         // IntelMQ's own file output of those events, read back by the
         // IntelMQ reader: the same addresses, ports, times and families
@@ -905,7 +1023,7 @@ fn shadowserver_reports_read_as_intelmq_reads_them() {
             assert_eq!(ev.ip, theirs.ip.as_deref().map(canonical), "{}", ctx());
             assert_eq!(ev.port.map(i64::from), theirs.port, "{}", ctx());
             assert_eq!(ev.time, Some(theirs.time), "{}", ctx());
-            assert_eq!(ev.family, theirs.malware_name, "{}", ctx());
+            assert_eq!(ev.family, named(&theirs.malware_name), "{}", ctx());
             assert_eq!(ev.report_type, "intelmq", "{}", ctx());
         }
         totals.3 += back.len();
