@@ -33,6 +33,19 @@ pub struct Config {
     pub clamd: ClamdConfig,
     /// The TAXII 2.1 server (off by default; docs/taxii.md).
     pub taxii: crate::taxii::TaxiiConfig,
+    /// The victim self-check (off by default; docs/selfcheck.md).
+    pub selfcheck: crate::selfcheck::SelfCheckConfig,
+    /// The web pages.
+    pub web: WebConfig,
+}
+
+/// `[web]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Translation files (`en.toml`, `ja.toml`, `de.toml`) laid over the
+    /// built-in ones (docs/selfcheck.md).
+    pub lang_dir: Option<PathBuf>,
 }
 
 /// `[listen]`.
@@ -218,6 +231,10 @@ pub struct Settings {
     pub clamd: ClamdConfig,
     /// The TAXII server, when enabled.
     pub taxii: Option<crate::taxii::TaxiiSettings>,
+    /// The victim self-check, when enabled.
+    pub selfcheck: Option<crate::selfcheck::SelfCheckSettings>,
+    /// Translation files over the built-in ones.
+    pub lang_dir: Option<PathBuf>,
 }
 
 /// Largest accepted `max_requests`: each admitted request may hold
@@ -374,6 +391,8 @@ impl Config {
                     .cloned()
                     .collect::<Vec<_>>(),
             )?,
+            selfcheck: self.selfcheck.validate()?,
+            lang_dir: self.web.lang_dir.clone(),
         })
     }
 }
@@ -442,6 +461,38 @@ mod tests {
             .unwrap();
         assert_eq!(s.http, vec![DEFAULT_HTTP.parse().unwrap()]);
         assert!(s.clamd_unix.is_some());
+    }
+
+    #[test]
+    fn selfcheck_is_off_by_default_and_validated() {
+        let s = Config::parse("", "x").unwrap().validate().unwrap();
+        assert!(s.selfcheck.is_none() && s.lang_dir.is_none());
+        let text = r#"
+            [selfcheck]
+            reports = ["/var/lib/takedown/reports/event4_sinkhole.csv"]
+            trusted_proxies = ["127.0.0.1/32", "::1"]
+            forwarded_header = "Forwarded"
+            rate = "30/h"
+            [web]
+            lang_dir = "/etc/takedown/i18n"
+        "#;
+        let s = Config::parse(text, "t").unwrap().validate().unwrap();
+        let sc = s.selfcheck.unwrap();
+        assert_eq!(sc.trusted_proxies.len(), 2);
+        assert_eq!(sc.header, crate::selfcheck::ForwardedHeader::Forwarded);
+        assert_eq!(sc.rate.capacity, 30);
+        assert!(s.lang_dir.is_some());
+        let err = |t: &str| Config::parse(t, "c.toml").and_then(|c| c.validate().map(|_| ()));
+        let e = err("[selfcheck]\ntrusted_proxies = [\"10.0.0.0/40\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("selfcheck.trusted_proxies"), "{e}");
+        let e = err("[selfcheck]\nrate = \"ten\"").unwrap_err().to_string();
+        assert!(e.contains("selfcheck.rate"), "{e}");
+        let e = err("[selfcheck]\nforwarded_header = \"x-real-ip\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x-real-ip"), "{e}");
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/", get(web::index).post(web::form_scan))
         .route("/static/app.js", get(web::script))
         .route("/static/style.css", get(web::style))
+        .route("/check", get(crate::selfcheck::page))
+        .route("/v1/check", get(crate::selfcheck::api))
         .route("/v1/scan", post(scan))
         .route("/v1/signatures", get(signatures))
         .route("/v1/reload", post(reload))
@@ -589,10 +591,34 @@ async fn reload(State(app): State<App>, headers: HeaderMap) -> Response {
         app.metrics.request("http", "reload", &e.status_label());
         return e.into_response();
     }
-    match app.reload().await {
+    let sigs = app.reload().await;
+    // The self-check reports are reloaded with the signatures (as on
+    // SIGHUP); a failure keeps the loaded data and refuses the request.
+    let selfcheck = app.reload_selfcheck().await;
+    if let Some(Err(e)) = &selfcheck {
+        app.metrics.request("http", "reload", "422");
+        let g = app.generation();
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({
+                "error": format!("self-check reload refused, the loaded reports stay: {e}"),
+                "generation": g.id,
+                "signatures_reloaded": sigs.is_ok(),
+            })),
+        )
+            .into_response();
+    }
+    match sigs {
         Ok(g) => {
             app.metrics.request("http", "reload", "200");
-            Json(g.describe()).into_response()
+            let mut v = serde_json::to_value(g.describe()).unwrap_or_default();
+            if let (Some(Ok(d)), Some(obj)) = (&selfcheck, v.as_object_mut()) {
+                obj.insert(
+                    "self_check".into(),
+                    serde_json::to_value(&d.stats).unwrap_or_default(),
+                );
+            }
+            Json(v).into_response()
         }
         Err(e) => {
             app.metrics.request("http", "reload", "422");

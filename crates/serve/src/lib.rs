@@ -5,7 +5,9 @@
 //! signature generation at a time ([`state`]), one pool of scan workers
 //! ([`pool`]), one set of limits and metrics ([`metrics`]). Configuration
 //! is a TOML file whose defaults need no set-up ([`config`]). The same
-//! HTTP listeners can also serve TAXII 2.1 ([`taxii`], off by default).
+//! HTTP listeners can also serve TAXII 2.1 ([`taxii`], off by default)
+//! and the victim self-check ([`selfcheck`], off by default); the web
+//! pages speak the visitor's language ([`i18n`]).
 //!
 //! [`start`] binds every listener and returns their addresses; [`run`]
 //! also waits for SIGTERM/SIGINT (graceful shutdown: stop accepting,
@@ -15,8 +17,10 @@
 pub mod clamd;
 pub mod config;
 pub mod http;
+pub mod i18n;
 pub mod metrics;
 pub mod pool;
+pub mod selfcheck;
 pub mod service;
 pub mod state;
 pub mod taxii;
@@ -249,6 +253,10 @@ pub async fn run(app: Arc<Service>, ready: impl FnOnce(&Bound)) -> anyhow::Resul
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading signatures");
                 let _ = app.reload().await;
+                if app.selfcheck.is_some() {
+                    tracing::info!("SIGHUP: reloading the self-check reports");
+                    let _ = app.reload_selfcheck().await;
+                }
             }
             _ = app.shutdown.cancelled() => break,
         }

@@ -34,6 +34,10 @@ pub struct Service {
     pub taxii: Option<Arc<crate::taxii::Taxii>>,
     /// Publishes scan sightings into a TAXII collection, when configured.
     pub publisher: Option<crate::taxii::publish::Publisher>,
+    /// The texts of the web pages in every language.
+    pub i18n: Arc<crate::i18n::Catalog>,
+    /// The victim self-check, when enabled.
+    pub selfcheck: Option<Arc<crate::selfcheck::SelfCheck>>,
 }
 
 /// An admitted scan request; dropping it lets the next one in.
@@ -60,6 +64,11 @@ const CONNECTIONS_PER_REQUEST: usize = 4;
 impl Service {
     /// Loads the signatures (blocking) and starts the workers.
     pub fn new(settings: Settings) -> anyhow::Result<Arc<Service>> {
+        let i18n = Arc::new(crate::i18n::Catalog::load(settings.lang_dir.as_deref())?);
+        let selfcheck = match &settings.selfcheck {
+            Some(s) => Some(Arc::new(crate::selfcheck::SelfCheck::load(s.clone())?)),
+            None => None,
+        };
         let sigs = Signatures::load(&settings.load)?;
         let taxii = match &settings.taxii {
             Some(t) => Some(Arc::new(crate::taxii::Taxii::open(t.clone())?)),
@@ -88,6 +97,8 @@ impl Service {
             tasks: TaskTracker::new(),
             taxii,
             publisher,
+            i18n,
+            selfcheck,
         }))
     }
 
@@ -173,6 +184,20 @@ impl Service {
             }
         }
         result
+    }
+
+    /// Reads the self-check reports again off the runtime and swaps the
+    /// new data in; `None` when the self-check is off. On failure the
+    /// loaded data stays.
+    pub async fn reload_selfcheck(&self) -> Option<anyhow::Result<Arc<crate::selfcheck::Data>>> {
+        let check = self.selfcheck.clone()?;
+        let result = tokio::task::spawn_blocking(move || check.reload())
+            .await
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("self-check reload task failed: {e}")));
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "self-check reload refused; the loaded data stays");
+        }
+        Some(result)
     }
 
     /// Counts what a scan found.

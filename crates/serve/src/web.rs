@@ -4,8 +4,14 @@
 //! embedded in the binary and served under a Content-Security-Policy that
 //! allows nothing but this origin's own script and style: no inline code,
 //! no external scripts, fonts or CDNs.
+//!
+//! The pages speak the visitor's language ([`crate::i18n`]): the
+//! templates hold `{{key}}` placeholders filled with escaped texts, and
+//! the script's messages travel as `data-msg-*` attributes of the body
+//! (the CSP allows no inline script to carry them).
 
 use crate::http::{ApiError, FileAnswer, ScanAnswer, Verdict, decorate};
+use crate::i18n::{self, Source, Texts};
 use crate::service::Service;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -17,11 +23,13 @@ use std::time::Instant;
 /// The Content-Security-Policy of every answer.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-const INDEX: &str = include_str!("../web/index.html");
+pub(crate) const INDEX: &str = include_str!("../web/index.html");
+pub(crate) const CHECK: &str = include_str!("../web/check.html");
 const SCRIPT: &str = include_str!("../web/app.js");
 const STYLE: &str = include_str!("../web/style.css");
 
-fn html(status: StatusCode, body: String) -> Response {
+/// An HTML answer (with the headers its status calls for).
+pub fn html(status: StatusCode, body: String) -> Response {
     let mut r = (
         status,
         [(
@@ -36,8 +44,22 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// `GET /`.
-pub async fn index(State(app): State<Arc<Service>>) -> Response {
-    html(StatusCode::OK, page(&app, ""))
+pub async fn index(State(app): State<Arc<Service>>, req: Request) -> Response {
+    let (lang, source) = i18n::choose(req.uri().query(), req.headers());
+    let texts = Texts {
+        catalog: &app.i18n,
+        lang,
+    };
+    localized(
+        html(StatusCode::OK, page(&app, texts, source, "")),
+        texts,
+        source,
+    )
+}
+
+fn localized(mut r: Response, texts: Texts<'_>, source: Source) -> Response {
+    i18n::decorate(r.headers_mut(), texts.lang, source);
+    r
 }
 
 /// `GET /static/app.js`.
@@ -67,28 +89,82 @@ pub async fn style() -> Response {
 /// `POST /`: the form post of a browser without JavaScript.
 pub async fn form_scan(State(app): State<Arc<Service>>, req: Request) -> Response {
     let started = Instant::now();
-    match crate::http::receive_and_scan(&app, req, None, true, started).await {
+    let (lang, source) = i18n::choose(req.uri().query(), req.headers());
+    let texts = Texts {
+        catalog: &app.i18n,
+        lang,
+    };
+    let r = match crate::http::receive_and_scan(&app, req, None, true, started).await {
         Ok(answer) => {
             app.metrics.request("http", "form", "200");
-            html(StatusCode::OK, page(&app, &render_answer(&answer)))
+            html(
+                StatusCode::OK,
+                page(&app, texts, source, &render_answer(&answer, texts)),
+            )
         }
         Err(e) => {
             app.metrics.request("http", "form", &e.status_label());
-            html(e.status, page(&app, &render_error(&e)))
+            html(e.status, page(&app, texts, source, &render_error(&e)))
         }
+    };
+    localized(r, texts, source)
+}
+
+/// The language of links and forms: carried in the URL only when the
+/// visitor chose it with the switch (a browser without cookies keeps it).
+fn lang_param(texts: Texts<'_>, source: Source) -> String {
+    match source {
+        Source::Query => format!("?lang={}", texts.lang.code()),
+        _ => String::new(),
     }
 }
 
-/// The page, with `result` (already escaped HTML) in its result area.
-fn page(app: &Service, result: &str) -> String {
+/// The scan page, with `result` (already escaped HTML) in its result
+/// area.
+fn page(app: &Service, texts: Texts<'_>, source: Source, result: &str) -> String {
     let token = if app.settings.tokens_required {
-        r#"<label for="token">Token</label> <input id="token" name="token" type="password" autocomplete="off" required>"#
+        format!(
+            r#"<label for="token">{}</label> <input id="token" name="token" type="password" autocomplete="off" required>"#,
+            texts.html("scan.token")
+        )
     } else {
-        ""
+        String::new()
     };
-    INDEX
-        .replace("<!--TOKEN-->", token)
-        .replace("<!--RESULT-->", result)
+    let check_link = if app.selfcheck.is_some() {
+        format!(
+            r#"<p class="check-link"><a id="check-link" href="/check{}">{}</a></p>"#,
+            lang_param(texts, source),
+            texts.html("scan.check_link")
+        )
+    } else {
+        String::new()
+    };
+    i18n::render_template(
+        INDEX,
+        texts,
+        &[
+            ("lang", texts.lang.code().to_string()),
+            ("switch", i18n::switch(texts, "/")),
+            ("token", token),
+            ("check_link", check_link),
+            ("form_action", format!("/{}", lang_param(texts, source))),
+            ("result", result.to_string()),
+        ],
+    )
+}
+
+/// The self-check page, with `result` (already escaped HTML).
+pub fn check_page(texts: Texts<'_>, source: Source, result: &str) -> String {
+    i18n::render_template(
+        CHECK,
+        texts,
+        &[
+            ("lang", texts.lang.code().to_string()),
+            ("switch", i18n::switch(texts, "/check")),
+            ("scan_href", format!("/{}", lang_param(texts, source))),
+            ("result", result.to_string()),
+        ],
+    )
 }
 
 /// Escapes text for HTML content and attribute values.
@@ -107,6 +183,14 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+fn verdict_key(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Clean => "scan.verdict_clean",
+        Verdict::Infected => "scan.verdict_infected",
+        Verdict::Error => "scan.verdict_error",
+    }
+}
+
 fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Clean => "clean",
@@ -123,26 +207,30 @@ fn render_error(e: &ApiError) -> String {
     )
 }
 
-/// The verdict as HTML; the script builds the same structure from JSON.
-pub fn render_answer(a: &ScanAnswer) -> String {
+/// The verdict as HTML in the page's language (the `data-verdict` and
+/// class names stay English, for scripts and styles); the script builds
+/// the same structure from JSON.
+pub fn render_answer(a: &ScanAnswer, texts: Texts<'_>) -> String {
     let v = verdict_word(a.verdict);
     let mut out = format!(
-        r#"<section id="result"><p id="verdict" class="verdict {v}" data-verdict="{v}">{v}</p><ul class="files">"#
+        r#"<section id="result"><p id="verdict" class="verdict {v}" data-verdict="{v}">{}</p><ul class="files">"#,
+        texts.html(verdict_key(a.verdict))
     );
     for f in &a.files {
-        render_file(&mut out, f);
+        render_file(&mut out, f, texts);
     }
     out.push_str("</ul></section>");
     out
 }
 
-fn render_file(out: &mut String, f: &FileAnswer) {
+fn render_file(out: &mut String, f: &FileAnswer, texts: Texts<'_>) {
     let v = verdict_word(f.verdict);
     let _ = write!(
         out,
-        r#"<li class="file {v}"><p><span class="name">{}</span> <span class="file-verdict">{v}</span></p><p class="meta">{} bytes, SHA-256 <code class="sha256">{}</code></p>"#,
+        r#"<li class="file {v}"><p><span class="name">{}</span> <span class="file-verdict">{}</span></p><p class="meta">{} <code class="sha256">{}</code></p>"#,
         escape(&f.name),
-        f.size,
+        texts.html(verdict_key(f.verdict)),
+        texts.fill("scan.file_meta", &[("size", &f.size.to_string())]),
         escape(&f.sha256)
     );
     out.push_str(r#"<ul class="detections">"#);
@@ -155,11 +243,16 @@ fn render_file(out: &mut String, f: &FileAnswer) {
         for d in &finding.detections {
             let _ = write!(
                 out,
-                r#"<li class="detection"><span class="det-name">{}</span> <span class="chain">{chain}</span> <span class="det-meta">{}, score {}, {}</span>"#,
+                r#"<li class="detection"><span class="det-name">{}</span> <span class="chain">{chain}</span> <span class="det-meta">{}</span>"#,
                 escape(&d.name),
-                d.engine.as_str(),
-                d.score,
-                escape(&d.source)
+                texts.fill(
+                    "scan.detection_meta",
+                    &[
+                        ("engine", d.engine.as_str()),
+                        ("score", &d.score.to_string()),
+                        ("source", &d.source),
+                    ]
+                ),
             );
             if let Some(sha) = &finding.sha256 {
                 let _ = write!(out, r#" <code class="det-sha256">{}</code>"#, escape(sha));
@@ -195,6 +288,11 @@ mod tests {
         assert!(!INDEX.contains("<script>"), "inline scripts break the CSP");
         assert!(!INDEX.contains("style="), "inline styles break the CSP");
         assert!(INDEX.contains(r#"enctype="multipart/form-data""#));
+        for t in [INDEX, CHECK] {
+            assert!(!t.contains("http://") && !t.contains("https://"));
+            assert!(!t.contains("<script>") && !t.contains("style="));
+        }
+        assert!(!CHECK.contains("<script"), "the check page runs no script");
         assert!(
             !SCRIPT.contains("innerHTML"),
             "build nodes, never parse HTML"

@@ -2,6 +2,8 @@
 // answer of /v1/scan shown in place. Without this script the form posts
 // to / and the server renders the same result. Nodes are built with
 // textContent only: file names and signature metadata are untrusted.
+// Its texts, in the page's language, come from the body's data-msg-*
+// attributes (the server fills them from the translation files).
 "use strict";
 
 (function () {
@@ -13,6 +15,18 @@
   const button = document.getElementById("submit");
   if (!form || !input || !drop) {
     return;
+  }
+
+  // A message in the page's language, its {name} placeholders filled.
+  function msg(name, vars) {
+    let text = document.body.dataset[name] || "";
+    return text.replace(/\{([a-z]+)\}/g, function (all, key) {
+      return vars && Object.prototype.hasOwnProperty.call(vars, key) ? String(vars[key]) : all;
+    });
+  }
+
+  function verdictWord(v) {
+    return msg({ clean: "msgClean", infected: "msgInfected", error: "msgError" }[v] || "msgError") || v;
   }
 
   function el(tag, cls, text) {
@@ -41,7 +55,7 @@
   function render(answer) {
     const section = el("section");
     section.id = "result";
-    const v = el("p", "verdict " + answer.verdict, answer.verdict);
+    const v = el("p", "verdict " + answer.verdict, verdictWord(answer.verdict));
     v.id = "verdict";
     v.dataset.verdict = answer.verdict;
     section.append(v);
@@ -49,8 +63,8 @@
     for (const f of answer.files) {
       const li = el("li", "file " + f.verdict);
       const head = el("p");
-      head.append(el("span", "name", f.name), " ", el("span", "file-verdict", f.verdict));
-      const meta = el("p", "meta", f.size + " bytes, SHA-256 ");
+      head.append(el("span", "name", f.name), " ", el("span", "file-verdict", verdictWord(f.verdict)));
+      const meta = el("p", "meta", msg("msgFileMeta", { size: f.size }) + " ");
       meta.append(el("code", "sha256", f.sha256));
       const dets = el("ul", "detections");
       for (const finding of f.findings) {
@@ -60,7 +74,7 @@
           item.append(
             el("span", "det-name", d.name), " ",
             el("span", "chain", chain), " ",
-            el("span", "det-meta", d.engine + ", score " + d.score + ", " + d.source));
+            el("span", "det-meta", msg("msgDetectionMeta", { engine: d.engine, score: d.score, source: d.source })));
           if (finding.sha256) {
             item.append(" ", el("code", "det-sha256", finding.sha256));
           }
@@ -81,7 +95,7 @@
 
   async function upload(fileList) {
     if (!fileList || fileList.length === 0) {
-      status.textContent = "Choose a file first.";
+      status.textContent = msg("msgNoFile");
       return;
     }
     const body = new FormData();
@@ -94,7 +108,7 @@
       headers["Authorization"] = "Bearer " + token.value;
     }
     button.disabled = true;
-    status.textContent = "Scanning " + fileList.length + " file(s)…";
+    status.textContent = msg("msgScanning", { count: fileList.length });
     output.replaceChildren();
     try {
       const r = await fetch("/v1/scan", { method: "POST", body: body, headers: headers });
@@ -106,7 +120,7 @@
       }
       status.textContent = "";
     } catch (e) {
-      renderError("error", "The scan failed: " + e);
+      renderError("error", msg("msgFailed", { reason: String(e) }));
       status.textContent = "";
     } finally {
       button.disabled = false;

@@ -142,6 +142,33 @@ pub struct ServeArgs {
     /// and counted [default: 1024].
     #[arg(long, value_name = "N", help_heading = "TAXII")]
     pub taxii_publish_queue: Option<usize>,
+
+    /// Serve the victim self-check (/check, /v1/check) from these sinkhole
+    /// reports: Shadowserver CSV, IntelMQ NDJSON, hunt sightings (see
+    /// docs/selfcheck.md). Off by default; reread on SIGHUP.
+    #[arg(
+        long,
+        value_name = "REPORT",
+        num_args = 1..,
+        help_heading = "Self-check"
+    )]
+    pub self_check: Vec<PathBuf>,
+    /// A reverse proxy (address or CIDR block, repeatable) whose
+    /// forwarded header names the visitor; any other peer is the visitor.
+    #[arg(long, value_name = "CIDR", help_heading = "Self-check")]
+    pub trusted_proxy: Vec<String>,
+    /// The header trusted proxies name the visitor in: x-forwarded-for or
+    /// forwarded (RFC 7239) [default: x-forwarded-for].
+    #[arg(long, value_name = "HEADER", help_heading = "Self-check")]
+    pub forwarded_header: Option<String>,
+    /// Self-checks per visitor (IPv6: per /64), as N/min, N/s or N/h;
+    /// more get 429 [default: 10/min].
+    #[arg(long, value_name = "N/min", help_heading = "Self-check")]
+    pub self_check_rate: Option<String>,
+    /// Translation files of the web pages (en.toml, ja.toml, de.toml) laid
+    /// over the built-in ones.
+    #[arg(long, value_name = "DIR", help_heading = "Self-check")]
+    pub lang_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -252,6 +279,36 @@ impl ServeArgs {
             for (name, token) in read_named_tokens(f)? {
                 t.tokens.insert(name, token);
             }
+        }
+        let sc = &mut c.selfcheck;
+        // Relative report paths in the file are taken from its directory.
+        if let Some(conf) = &self.config {
+            let dir = conf.parent().unwrap_or(std::path::Path::new(""));
+            for r in &mut sc.reports {
+                if r.is_relative() {
+                    *r = dir.join(&*r);
+                }
+            }
+            if let Some(d) = &mut c.web.lang_dir
+                && d.is_relative()
+            {
+                *d = dir.join(&*d);
+            }
+        }
+        if !self.self_check.is_empty() {
+            sc.reports = self.self_check;
+        }
+        if !self.trusted_proxy.is_empty() {
+            sc.trusted_proxies = self.trusted_proxy;
+        }
+        if let Some(v) = self.forwarded_header {
+            sc.forwarded_header = v;
+        }
+        if let Some(v) = self.self_check_rate {
+            sc.rate = v;
+        }
+        if self.lang_dir.is_some() {
+            c.web.lang_dir = self.lang_dir;
         }
         Ok(c)
     }
