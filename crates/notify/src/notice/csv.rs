@@ -5,7 +5,7 @@
 //! carriage return would be taken for a formula (OWASP's CSV injection),
 //! so it gets a leading `'`, which spreadsheets show as text.
 
-use super::{Notice, day_text, iso_time};
+use super::{Notice, Row, day_text, iso_time};
 
 /// The header row.
 pub(crate) const HEADER: [&str; 11] = [
@@ -25,27 +25,37 @@ pub(crate) const HEADER: [&str; 11] = [
 /// The CSV of a notice's rows, with a header row, CRLF line ends.
 pub(crate) fn write(n: &Notice) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + n.rows.len() * 96);
-    line(&mut out, HEADER.iter().map(|s| s.to_string()));
+    header(&mut out);
     for r in &n.rows {
-        line(
-            &mut out,
-            [
-                r.ip.to_string(),
-                r.family.clone(),
-                day_text(r.day),
-                iso_time(r.first, true),
-                iso_time(r.last, true),
-                r.count.to_string(),
-                r.port.map(|p| p.to_string()).unwrap_or_default(),
-                r.asn.map(|a| a.to_string()).unwrap_or_default(),
-                r.country.clone().unwrap_or_default(),
-                r.destination.clone().unwrap_or_default(),
-                r.report_type.clone(),
-            ]
-            .into_iter(),
-        );
+        row(&mut out, r);
     }
     out
+}
+
+/// The header line.
+pub(crate) fn header(out: &mut Vec<u8>) {
+    line(out, HEADER.iter().map(|s| s.to_string()));
+}
+
+/// One row's line.
+pub(crate) fn row(out: &mut Vec<u8>, r: &Row) {
+    line(
+        out,
+        [
+            r.ip.to_string(),
+            r.family.clone(),
+            day_text(r.day),
+            iso_time(r.first, true),
+            iso_time(r.last, true),
+            r.count.to_string(),
+            r.port.map(|p| p.to_string()).unwrap_or_default(),
+            r.asn.map(|a| a.to_string()).unwrap_or_default(),
+            r.country.clone().unwrap_or_default(),
+            r.destination.clone().unwrap_or_default(),
+            r.report_type.clone(),
+        ]
+        .into_iter(),
+    );
 }
 
 fn line(out: &mut Vec<u8>, cells: impl Iterator<Item = String>) {
@@ -66,7 +76,9 @@ fn cell_into(out: &mut Vec<u8>, cell: &str) {
         cell.as_bytes().first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
     );
-    let quote = cell.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
+    let quote = cell
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
     if quote {
         out.push(b'"');
     }

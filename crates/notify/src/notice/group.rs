@@ -7,7 +7,7 @@
 //! contacts, countries, report types and rules are interned once, so a
 //! row holds small integers; strings are built only in [`Grouper::finish`].
 
-use super::{Notice, Period, Row, date_of_day, day_of, family_key, key_digest};
+use super::{MAX_DAY, MIN_DAY, Notice, Period, Row, day_of, family_key, key_digest};
 use crate::Event;
 use crate::contacts::{ContactRef, Country, Rule, RuleRef};
 use foldhash::fast::RandomState;
@@ -148,6 +148,10 @@ impl PackedKey {
     }
 }
 
+/// A row's place among the notices: contact, period, address, family
+/// and day, as ranks where strings sort.
+type SortKey = (u32, u32, IpAddr, u32, i32);
+
 /// A row while grouping: interned ids instead of strings.
 struct RowState {
     ip: IpAddr,
@@ -210,7 +214,7 @@ impl Grouper {
             return false;
         };
         let day = day_of(time);
-        if date_of_day(day).is_none() {
+        if !(MIN_DAY..=MAX_DAY).contains(&day) {
             return false;
         }
         let family = self.families.get(&family_key(event.family.as_deref()));
@@ -310,19 +314,28 @@ impl Grouper {
         let family_rank = families.ranks();
         let period_rank = labels.ranks();
         let rank = |v: &[u32], id: u32| v.get(id as usize).copied().unwrap_or(u32::MAX);
-        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-        let sort_key = |i: u32| {
-            let r = &rows[i as usize];
-            let p = row_period[i as usize];
-            (
-                rank(&contact_rank, r.contact),
-                rank(&period_rank, p),
-                r.ip,
-                rank(&family_rank, r.family),
-                r.day,
-            )
-        };
-        order.sort_unstable_by_key(|&i| sort_key(i));
+        // The sort keys built once, in one pass over the rows, rather
+        // than looked up from the rows at every comparison (random
+        // access into a table of millions).
+        let mut keyed: Vec<(SortKey, u32)> = rows
+            .iter()
+            .zip(&row_period)
+            .enumerate()
+            .map(|(i, (r, &p))| {
+                (
+                    (
+                        rank(&contact_rank, r.contact),
+                        rank(&period_rank, p),
+                        r.ip,
+                        rank(&family_rank, r.family),
+                        r.day,
+                    ),
+                    i as u32,
+                )
+            })
+            .collect();
+        keyed.sort_unstable();
+        let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
 
         let mut notices = Vec::new();
         let mut start = 0;
@@ -543,15 +556,21 @@ mod tests {
         ] {
             let mut g = Grouper::new(period);
             // Added out of order: the result is sorted.
-            g.add(&ev("192.0.2.9", "x", (d5 + 2) * DAY), &contact("a@example.net"));
-            g.add(&ev("198.51.100.1", "x", d5 * DAY), &contact("b@example.net"));
+            g.add(
+                &ev("192.0.2.9", "x", (d5 + 2) * DAY),
+                &contact("a@example.net"),
+            );
+            g.add(
+                &ev("198.51.100.1", "x", d5 * DAY),
+                &contact("b@example.net"),
+            );
             g.add(&ev("192.0.2.1", "x", d5 * DAY), &contact("a@example.net"));
-            g.add(&ev("192.0.2.1", "x", (d5 + 1) * DAY), &contact("a@example.net"));
-            let got: Vec<(String, String)> = g
-                .finish()
-                .into_iter()
-                .map(|n| (n.to, n.period))
-                .collect();
+            g.add(
+                &ev("192.0.2.1", "x", (d5 + 1) * DAY),
+                &contact("a@example.net"),
+            );
+            let got: Vec<(String, String)> =
+                g.finish().into_iter().map(|n| (n.to, n.period)).collect();
             let expect: Vec<(String, String)> = expect
                 .into_iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -579,7 +598,11 @@ mod tests {
         let b = run(&[3, 2, 1, 0]);
         assert_eq!(a, b);
         assert_eq!(a[0].id.len(), 32);
-        assert!(a[0].id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            a[0].id
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         let mut keys = a[0].keys();
         assert_eq!(keys.len(), 3);
         assert_eq!(Notice::id_of(&a[0].to, &a[0].period, &mut keys), a[0].id);

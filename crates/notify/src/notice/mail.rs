@@ -200,7 +200,10 @@ impl Renderer {
     pub fn message(&self, n: &Notice, date: i64) -> Result<Vec<u8>, RenderError> {
         if n.id.is_empty()
             || n.id.len() > 64
-            || !n.id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !n
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(RenderError::Id(n.id.escape_debug().to_string()));
         }
@@ -254,9 +257,7 @@ impl Renderer {
         if let Some(r) = &self.reply_to {
             b = b.reply_to(r.clone());
         }
-        let m = b
-            .multipart(parts)
-            .map_err(|e| failed(format!("{e}")))?;
+        let m = b.multipart(parts).map_err(|e| failed(format!("{e}")))?;
         Ok(m.formatted())
     }
 

@@ -106,11 +106,17 @@ impl Period {
 /// 1970-01-01 as a Julian day number.
 const EPOCH_JULIAN: i32 = 2_440_588;
 
-/// The date of a day number, within years 1 to 9999 (what RFC 3339 and
-/// the X-ARF and IntelMQ time fields can write).
+/// 0001-01-01 and 9999-12-31 in days since 1970-01-01: the days whose
+/// dates RFC 3339 and the X-ARF and IntelMQ time fields can write.
+const MIN_DAY: i32 = -719_162;
+const MAX_DAY: i32 = 2_932_896;
+
+/// The date of a day number, within years 1 to 9999.
 fn date_of_day(day: i32) -> Option<Date> {
-    let date = Date::from_julian_day(day.checked_add(EPOCH_JULIAN)?).ok()?;
-    (1..=9999).contains(&date.year()).then_some(date)
+    if !(MIN_DAY..=MAX_DAY).contains(&day) {
+        return None;
+    }
+    Date::from_julian_day(day.checked_add(EPOCH_JULIAN)?).ok()
 }
 
 /// The UTC day of a time in microseconds.
@@ -335,6 +341,10 @@ mod tests {
             "2025-W01"
         );
         assert_eq!(Period::Day.label(i32::MAX), None);
+        assert_eq!(MIN_DAY, day(1, Month::January, 1));
+        assert_eq!(MAX_DAY, day(9999, Month::December, 31));
+        assert_eq!(Period::Day.label(MAX_DAY).unwrap(), "9999-12-31");
+        assert_eq!(Period::Day.label(MAX_DAY + 1), None);
         assert_eq!(Period::Day.label(day(1, Month::January, 1) - 1), None);
         assert_eq!("week".parse::<Period>(), Ok(Period::Week));
         assert!("fortnight".parse::<Period>().is_err());

@@ -424,7 +424,9 @@ fn row_context(r: &Row) -> RowContext {
 /// one with none of the optional ones.
 fn samples() -> [Notice; 2] {
     let full = Row {
-        ip: "192.0.2.1".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+        ip: "192.0.2.1"
+            .parse()
+            .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
         family: "mirai".into(),
         day: 20_000,
         first: 20_000 * 86_400_000_000,
@@ -495,13 +497,26 @@ mod tests {
     #[test]
     fn broken_templates_name_file_and_line() {
         for (src, line, what) in [
-            ("Subject: x\n\nline 3\n{% for r in rows %}\n", 4, "syntax error"),
-            ("Subject: x\n\nok\n{{ rows | nosuchfilter }}\n", 4, "unknown filter"),
+            (
+                "Subject: x\n\nline 3\n{% for r in rows %}\n",
+                4,
+                "syntax error",
+            ),
+            (
+                "Subject: x\n\nok\n{{ rows | nosuchfilter }}\n",
+                4,
+                "unknown filter",
+            ),
             ("Subject: x\n\n\n\n{{ scna_url }}\n", 5, "undefined"),
             ("Subject: {{ id }\n", 1, "syntax error"),
         ] {
             let e = load_one(src);
-            let TemplateError::Template { file, line: l, reason } = &e else {
+            let TemplateError::Template {
+                file,
+                line: l,
+                reason,
+            } = &e
+            else {
                 panic!("{e}");
             };
             assert!(file.ends_with("en.txt"), "{e}");
@@ -534,7 +549,9 @@ mod tests {
         std::fs::write(dir.path().join("de.txt"), b"Subject: \xff\n").unwrap();
         let e = Templates::load(Some(dir.path())).err().unwrap();
         assert!(e.to_string().contains("de.txt:1: not UTF-8"), "{e}");
-        let e = Templates::load(Some(&dir.path().join("missing"))).err().unwrap();
+        let e = Templates::load(Some(&dir.path().join("missing")))
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("missing"), "{e}");
     }
 }

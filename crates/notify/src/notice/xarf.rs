@@ -14,7 +14,7 @@
 //! machine talking to a Conficker C2 channel, which is this case.
 
 use super::group::cut;
-use super::{Notice, Row, iso_time};
+use super::{Notice, Row, csv, iso_time};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -81,6 +81,22 @@ pub(crate) fn report(n: &Notice, row: &Row, by: &Reporter<'_>) -> Value {
         m.insert("c2_protocol".into(), p.into());
     }
     m.insert("compromise_evidence".into(), evidence.clone().into());
+    // The evidence: the sinkhole's record of this machine, as the row of
+    // events.csv (with its header), so that a recipient's tooling has the
+    // data without the mail around it.
+    let mut record = Vec::new();
+    csv::header(&mut record);
+    csv::row(&mut record, row);
+    m.insert(
+        "evidence".into(),
+        json!([{
+            "content_type": "text/csv",
+            "description": "The sinkhole's record of this machine (its line of events.csv)",
+            "payload": base64(&record),
+            "hash": format!("sha256:{}", super::hex(&Sha256::digest(&record))),
+            "size": record.len(),
+        }]),
+    );
     m.insert("first_seen".into(), first.into());
     m.insert("last_seen".into(), last.into());
     m.insert(
@@ -138,6 +154,28 @@ fn tag(family: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+/// Standard base64 with padding (RFC 4648 section 4).
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// At most `max` characters.
 fn chars(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
@@ -168,6 +206,23 @@ mod tests {
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
         assert_eq!(a, report_id("00ff", &row));
         assert_ne!(a, report_id("00fe", &row));
+    }
+
+    #[test]
+    fn base64_is_rfc_4648() {
+        // RFC 4648 section 10's test vectors.
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+        assert_eq!(base64(&[0xff, 0xfe]), "//4=");
     }
 
     #[test]
