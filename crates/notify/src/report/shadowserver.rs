@@ -24,12 +24,16 @@
 //!   report (`timestamp, ip, port, host, asn, geo, type, count, query,
 //!   response, tag, ...`).
 //!
-//! The family is taken the way Shadowserver's own mapping for IntelMQ
-//! takes it (IntelMQ's `intelmq/bots/parsers/shadowserver/_config.py`,
-//! maintained by Shadowserver): `family` in the event reports,
-//! `infection` in the drone report, `type` in the old HTTP sinkhole
-//! reports, `tag` in the old IPv6 HTTP and DNS reports, the other
-//! columns of the row standing in when that one is empty.
+//! The family is the report's family name, the column that names it in
+//! each layout: `family` in the event reports, `infection` in the drone
+//! report, `type` in the old HTTP sinkhole reports, `tag` in the old IPv6
+//! HTTP and DNS reports, the other columns of the row standing in when
+//! that one is empty. In the event reports this differs on purpose from
+//! Shadowserver's mapping for IntelMQ, which makes the `infection`
+//! column (`b68-zeroaccess-2-32bit`) IntelMQ's `malware.name` and keeps
+//! `family` (`ZeroAccess`) as `extra.family`: notices are deduplicated
+//! and worded per family, and a recipient is told "ZeroAccess", not one
+//! line per sinkholed variant.
 //!
 //! The other event reports share the event layout with extra columns
 //! (honeypot, darknet, DDoS, IP spoofer, HTTP referer): their addresses
