@@ -695,3 +695,84 @@ fn ten_million_events_group_in_seconds() {
     eprintln!("10,000,000 events grouped in {took:?}");
     assert!(took.as_secs() < 30, "{took:?}");
 }
+
+/// Seeded garbage in every string a report gives (family, country,
+/// destination, report type: control characters, quotes, separators,
+/// bidi controls, long runs, non-ASCII): every notice renders, its header
+/// block is the fixed set of headers, and the CSV, X-ARF and IntelMQ
+/// outputs are produced. Also a notice without rows.
+#[test]
+fn garbage_never_panics() {
+    const PIECES: [&str; 16] = [
+        "\r",
+        "\n",
+        "\0",
+        "\"",
+        ",",
+        "=",
+        "@",
+        "+",
+        "-",
+        "\u{202E}",
+        "日本",
+        "ä",
+        " ",
+        ":",
+        "Bcc: x@y.example",
+        "\u{2028}",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut garbage = |max: u64| {
+        let len = next() % max;
+        (0..len)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect::<String>()
+    };
+    let mut g = Grouper::new(Period::Day);
+    let contact = ContactRef {
+        address: "abuse@net.example",
+        rule: RuleRef::OverrideAsn(1),
+    };
+    for i in 0..300u32 {
+        let mut e = ev(&format!("10.0.{}.{}", i / 256, i % 256), "x", D * DAY);
+        e.family = Some(garbage(40));
+        e.country = Some(garbage(4));
+        e.destination = Some(garbage(60));
+        e.report_type = garbage(10);
+        e.port = Some(i as u16);
+        g.add(&e, &contact);
+    }
+    let mut notices = g.finish();
+    let mut empty = notices[0].clone();
+    empty.rows.clear();
+    notices.push(empty);
+    let r = Renderer::new(options()).unwrap();
+    for n in &notices {
+        let m = r.message(n, DATE).unwrap();
+        let names: Vec<&str> = header_block(&m)
+            .split("\r\n")
+            .filter(|l| !l.starts_with([' ', '\t']))
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        assert_eq!(names.len(), 10, "{names:?}");
+        assert!(!r.subject(n).contains(['\r', '\n']));
+        let _ = r.csv(n);
+        for row in &n.rows {
+            let x = r.xarf(n, row);
+            assert!(
+                x["malware_family"]
+                    .as_str()
+                    .is_none_or(|f| f.chars().count() <= 200)
+            );
+            let line = intelmq_line(n, row, "feed");
+            assert!(!line.contains('\n'));
+            serde_json::from_str::<serde_json::Value>(&line).unwrap();
+        }
+    }
+}
