@@ -546,9 +546,8 @@ impl Data {
                     tracing::warn!(file = %e.file, line = e.line, reason = %e.reason, "self-check report row not read");
                 }
             };
-            takedown_notify::report::read_path(path, &mut on_event, &mut on_error).map_err(
-                |e| anyhow::anyhow!("cannot read self-check report {}: {e}", path.display()),
-            )?;
+            takedown_notify::report::read_path(path, &mut on_event, &mut on_error)
+                .map_err(|e| anyhow::anyhow!("cannot read self-check report {e}"))?;
             stats.reports += 1;
         }
         if stats.row_errors > logged {
@@ -704,7 +703,8 @@ pub fn respond(
     let texts = Texts { catalog, lang };
     let mut r = match check.client(peer.ip(), headers) {
         Err(e) => {
-            tracing::debug!(peer = %peer, error = %e, "self-check: no client address");
+            // The reason only: the service logs no visitor's address.
+            tracing::debug!(error = %e, "self-check: no client address");
             failure(
                 texts,
                 source,

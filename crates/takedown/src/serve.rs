@@ -166,8 +166,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N/min", help_heading = "Self-check")]
     pub self_check_rate: Option<String>,
     /// Translation files of the web pages (en.toml, ja.toml, de.toml) laid
-    /// over the built-in ones.
-    #[arg(long, value_name = "DIR", help_heading = "Self-check")]
+    /// over the built-in ones (see docs/selfcheck.md).
+    #[arg(long, value_name = "DIR", help_heading = "Web pages")]
     pub lang_dir: Option<PathBuf>,
 }
 

@@ -423,6 +423,32 @@ fn reports_are_checked_at_start_and_reloaded() {
 }
 
 #[test]
+fn openapi_documents_the_self_check() {
+    let t = Tree::new();
+    let srv = server(&t, &[]);
+    let v = get(srv.http, "/v1/openapi.json", &[]).json();
+    for path in ["/v1/check", "/check"] {
+        assert!(v["paths"][path]["get"].is_object(), "{path} not documented");
+        assert_eq!(get(srv.http, path, &[]).status, 200, "{path}");
+    }
+    let schema = &v["paths"]["/v1/check"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    let answer = check_as(&srv, A, "/v1/check").json();
+    for key in schema["required"].as_array().unwrap() {
+        assert!(
+            answer.get(key.as_str().unwrap()).is_some(),
+            "{key} missing: {answer}"
+        );
+    }
+    for key in answer.as_object().unwrap().keys() {
+        assert!(
+            schema["properties"].get(key).is_some(),
+            "{key} undocumented"
+        );
+    }
+}
+
+#[test]
 fn off_by_default() {
     let t = Tree::new();
     let srv = Server::on_loopback(&t, &[]);
