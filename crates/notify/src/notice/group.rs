@@ -659,4 +659,47 @@ mod tests {
         let d = g.finish()[0].rows[0].destination.clone().unwrap();
         assert_eq!(d.len(), MAX_DESTINATION);
     }
+
+    #[test]
+    fn a_split_notice_keeps_its_part_ids_when_its_first_parts_are_left_out() {
+        let mut g = Grouper::new(Period::Day);
+        for i in 0..10 {
+            g.add(
+                &ev(&format!("192.0.2.{i}"), "mirai", DAY),
+                &contact("a@example.net"),
+            );
+        }
+        let whole = g.finish().remove(0);
+        let parts = whole.clone().split(4);
+        assert_eq!(
+            parts.iter().map(|p| p.rows.len()).collect::<Vec<_>>(),
+            [4, 4, 2]
+        );
+        let mut ids: Vec<&str> = parts.iter().map(|p| p.id.as_str()).collect();
+        ids.push(&whole.id);
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 4, "every part its own id");
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.period == whole.period && p.to == whole.to)
+        );
+        // A rerun after the first part was journaled: the rest, cut again.
+        let mut g = Grouper::new(Period::Day);
+        for i in 4..10 {
+            g.add(
+                &ev(&format!("192.0.2.{i}"), "mirai", DAY),
+                &contact("a@example.net"),
+            );
+        }
+        let rest = g.finish().remove(0).split(4);
+        assert_eq!(rest, parts[1..].to_vec());
+        assert_eq!(whole.clone().split(10), vec![whole.clone()]);
+        assert_eq!(
+            whole.clone().split(0).len(),
+            10,
+            "at least one row per part"
+        );
+    }
 }

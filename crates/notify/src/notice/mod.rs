@@ -287,6 +287,41 @@ impl Notice {
             .fold(0u64, |sum, r| sum.saturating_add(r.count))
     }
 
+    /// The notice cut into notices of at most `max_rows` rows each (at
+    /// least one row), in row order, each with the id of its own rows.
+    ///
+    /// Mail servers refuse messages of hundreds of megabytes, which one
+    /// notice to a large provider with an X-ARF report per row would be.
+    /// The cut is stable across runs: rows are sorted, and a rerun after
+    /// a kill, which leaves out the rows of the parts already journaled
+    /// (always a leading run of whole parts), cuts the rest where the
+    /// first run did, so every part keeps its id.
+    pub fn split(self, max_rows: usize) -> Vec<Notice> {
+        let max_rows = max_rows.max(1);
+        if self.rows.len() <= max_rows {
+            return vec![self];
+        }
+        let Notice {
+            to,
+            rule,
+            period,
+            rows,
+            ..
+        } = self;
+        rows.chunks(max_rows)
+            .map(|chunk| {
+                let mut keys: Vec<[u8; 16]> = chunk.iter().map(Row::digest).collect();
+                Notice {
+                    id: Notice::id_of(&to, &period, &mut keys),
+                    to: to.clone(),
+                    rule: rule.clone(),
+                    period: period.clone(),
+                    rows: chunk.to_vec(),
+                }
+            })
+            .collect()
+    }
+
     /// The id of a notice of `to` for `period` with these key digests
     /// (in any order).
     pub(crate) fn id_of(to: &str, period: &str, keys: &mut [[u8; 16]]) -> String {
