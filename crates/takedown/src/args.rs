@@ -72,6 +72,11 @@ pub enum Command {
     /// using the indicators' names, addresses and URLs or DGA names;
     /// report sightings per client, fast flux and DGA-looking names.
     Hunt(Box<crate::hunt::HuntArgs>),
+    /// Turn sinkhole reports (Shadowserver, IntelMQ, hunt sightings) into
+    /// notices to the abuse contacts of the infected machines' networks,
+    /// delivered to an outbox or over SMTP exactly once;
+    /// `notify status` shows the journal.
+    Notify(Box<crate::notify::NotifyArgs>),
 }
 
 /// `takedown sigs`.

@@ -28,6 +28,7 @@ mod dga;
 mod evidence;
 mod hunt;
 mod intel;
+mod notify;
 mod output;
 mod progress;
 mod quarantine;
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
         args::Command::Dga(a) => dga::run(a),
         args::Command::Blocklist(a) => blocklist::run(a),
         args::Command::Hunt(a) => hunt::run(*a),
+        args::Command::Notify(a) => notify::run(*a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
