@@ -9,9 +9,16 @@
 //! marked failed with the server's reply and never resent; the rate limit
 //! per recipient domain; STARTTLS required by default (refused by a
 //! server that does not offer it, used with a private CA when it does);
-//! outbox idempotence; a foreign file refused as a journal; the journal
-//! read back by Python's sqlite3; two concurrent runs on one journal
-//! sending no notice twice.
+//! outbox idempotence, also when a mail system took a written file away;
+//! a foreign file refused as a journal; the journal read back by
+//! Python's sqlite3; two concurrent runs on one journal sending no
+//! notice twice, and two runs that lock the journal first never
+//! journaling the same events twice; a server silent after the end of
+//! the message leaving it unconfirmed (it did get it) and never resent
+//! unless asked, while a server silent before or a connection refused
+//! is a temporary failure; AUTH over STARTTLS with the user from the URL
+//! and the password from the options, or both from the options; failed
+//! notices requeued and sent.
 //!
 //! Needs the reference Python with aiosmtpd (`.ci/run` builds `.venv`;
 //! or set `TAKEDOWN_PYTHON`) and, for the TLS test, the `openssl`
@@ -32,7 +39,9 @@ use takedown_notify::deliver::{
 /// accepted message goes, as `NNNNNN.eml` with `NNNNNN.json` beside it:
 /// envelope and time of receipt), `rules` (recipient to `{"reply":
 /// "451 ...", "times": n}`, n < 0 for always) and optional `cert`/`key`
-/// (then STARTTLS is offered and required). Prints `PORT n` once
+/// (then STARTTLS is offered and required), `slow_data` (recipient to
+/// `{"seconds": s, "times": n}`: the reply to the final "." is late) and
+/// `auth` (user to password, AUTH required). Prints `PORT n` once
 /// listening.
 const SINK: &str = include_str!("data/smtp_sink.py");
 
@@ -65,6 +74,9 @@ out = {
     "journal_mode": c.execute("PRAGMA journal_mode").fetchone()[0],
     "notices": c.execute(
         "SELECT n.id, n.state, length(k.keys) FROM notices n JOIN notice_keys k USING (id) ORDER BY n.id"
+    ).fetchall(),
+    "intelmq": c.execute(
+        "SELECT id, CAST(intelmq AS TEXT), intelmq_exported FROM notices ORDER BY id"
     ).fetchall(),
 }
 print(json.dumps(out))
@@ -110,6 +122,17 @@ impl Sink {
         rules: &[(&str, &str, i32)],
         tls: Option<(&Path, &Path)>,
     ) -> Sink {
+        Sink::start_with(python, dir, rules, tls, serde_json::json!({}))
+    }
+
+    /// With more settings (`slow_data`, `auth`).
+    fn start_with(
+        python: &Path,
+        dir: &Path,
+        rules: &[(&str, &str, i32)],
+        tls: Option<(&Path, &Path)>,
+        extra: serde_json::Value,
+    ) -> Sink {
         let out = dir.join("received");
         std::fs::create_dir_all(&out).unwrap();
         let rules: serde_json::Map<String, serde_json::Value> = rules
@@ -125,6 +148,11 @@ impl Sink {
         if let Some((cert, key)) = tls {
             cfg["cert"] = serde_json::json!(cert);
             cfg["key"] = serde_json::json!(key);
+        }
+        if let serde_json::Value::Object(extra) = extra {
+            for (k, v) in extra {
+                cfg[k] = v;
+            }
         }
         let mut child = Command::new(python)
             .args(["-c", SINK, &cfg.to_string()])
@@ -176,6 +204,7 @@ impl Sink {
                         .collect(),
                     time: m["time"].as_f64().unwrap(),
                     tls: m["tls"].as_bool().unwrap(),
+                    auth: m["auth"].as_str().map(str::to_string),
                     bytes: std::fs::read(&eml).unwrap(),
                     file: eml,
                 }
@@ -196,6 +225,7 @@ struct Received {
     to: Vec<String>,
     time: f64,
     tls: bool,
+    auth: Option<String>,
     bytes: Vec<u8>,
     file: PathBuf,
 }
@@ -251,6 +281,7 @@ fn notice(id: &str, to: &str) -> PreparedNotice {
         subject: format!("Infected machines in your network ({id})"),
         message: message(id, to),
         created: 1_796_464_800,
+        intelmq: None,
     }
 }
 
@@ -781,13 +812,285 @@ fn outbox_writes_once_and_redoes_harmlessly() {
     );
     assert_eq!(std::fs::read(out.join("0a.eml")).unwrap(), first);
 
-    let names: Vec<String> = std::fs::read_dir(&out)
+    let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    names.sort();
+    assert_eq!(names, [".delivered", "0a.eml", "1b.eml"]);
     drop(j);
     assert_eq!(Journal::open(&path).unwrap().entries().unwrap().len(), 2);
+
+    // A run killed after writing 0a (the journal still says Sending),
+    // and a mail system that took the file away before the rerun: the
+    // rerun counts it as done and does not write it again.
+    std::fs::remove_file(out.join("0a.eml")).unwrap();
+    std::fs::remove_file(out.join("1b.eml")).unwrap();
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute("UPDATE notices SET state = 'sending' WHERE id = '0a'", [])
+        .unwrap();
+    drop(db);
+    let mut j = Journal::open(&path).unwrap();
+    let (r, seen) = run(&mut j, &mut o, &quick(0));
+    assert_eq!((r.sent, r.unconfirmed, seen.len()), (1, 0, 1));
+    let e = entry(&j, "0a");
+    assert_eq!((e.state, e.attempts), (State::Sent, 2));
+    assert!(e.via.unwrap().contains("picked up"));
+    assert!(!out.join("0a.eml").exists());
+}
+
+/// Two runs as the command makes them: lock the journal, read the keys
+/// already notified, journal a notice for the events not notified yet
+/// (each run grouping them into a notice of its own id), deliver. The
+/// lock makes each run see the other's notice: the events are journaled
+/// and sent once. And `deliver` under a lock the journal already holds
+/// does not wait for itself.
+#[test]
+fn runs_that_lock_first_never_notify_the_same_events_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let out = dir.path().join("outbox");
+    drop(Journal::open(&path).unwrap());
+    let key = [7u8; 16];
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let (done, finished) = std::sync::mpsc::channel();
+    // Detached threads: a run stuck on its own lock must fail the test,
+    // not hang it.
+    for run_id in ["0a", "1b"] {
+        let (path, out, barrier, done) = (path.clone(), out.clone(), barrier.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut j = Journal::open(&path).unwrap();
+            barrier.wait();
+            j.lock().unwrap();
+            let known = j.notified_keys().unwrap();
+            // Both runs' reports hold the event: let the other run read
+            // the keys too, if it could.
+            std::thread::sleep(Duration::from_millis(200));
+            if !known.contains(&key) {
+                let mut n = notice(run_id, "abuse@example.net");
+                n.keys = vec![key];
+                assert!(j.prepare(&n).unwrap());
+            }
+            let mut o = Outbox::new(&out).unwrap();
+            deliver::deliver(&mut j, &mut o, &quick(0), &mut |_| {}).unwrap();
+            done.send(()).unwrap();
+        });
+    }
+    // Without the lock held by the journal itself, deliver would wait
+    // for it forever (a second flock from this process).
+    for _ in 0..2 {
+        finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a run did not finish: deliver waited for its own lock?");
+    }
+    let j = Journal::open(&path).unwrap();
+    let entries = j.entries().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].state, State::Sent);
+    let emls = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "eml")
+        })
+        .count();
+    assert_eq!(emls, 1);
+}
+
+/// A server that takes the message, then answers the final "." after
+/// the timeout: the notice stays Sending (unconfirmed), is reported, is
+/// not retried, and a later run resends it only when told to.
+#[test]
+fn smtp_silent_after_the_message_leaves_it_unconfirmed() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start_with(
+        &py,
+        dir.path(),
+        &[],
+        None,
+        serde_json::json!({"slow_data": {"slow@example.net": {"seconds": 4, "times": 1}}}),
+    );
+    let (mut j, _) = journal(
+        dir.path(),
+        &[("0a", "slow@example.net"), ("1b", "ok@example.com")],
+    );
+    let mut t = Smtp::new(
+        &sink.url(),
+        SmtpOptions {
+            from: "cert@example.org".into(),
+            timeout: Duration::from_secs(1),
+            ..SmtpOptions::default()
+        },
+    )
+    .unwrap();
+    let (r, seen) = run(&mut j, &mut t, &quick(3));
+    assert_eq!(
+        r,
+        DeliverReport {
+            sent: 1,
+            unconfirmed: 1,
+            ..DeliverReport::default()
+        }
+    );
+    assert_eq!(seen[0].state, State::Sending);
+    let e = entry(&j, "0a");
+    assert_eq!((e.state, e.attempts), (State::Sending, 1));
+    let why = e.last_error.unwrap();
+    assert!(why.contains("may have accepted"), "{why}");
+    // The server did get it, once: a retry would have been a copy.
+    let got = sink.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].to, ["slow@example.net"]);
+    assert_eq!(got[0].bytes, message("0a", "slow@example.net"));
+
+    let (r, _) = run(&mut j, &mut t, &quick(3));
+    assert_eq!((r.sent, r.unconfirmed), (0, 1));
+    assert_eq!(sink.received().len(), 2);
+    let o = DeliverOptions {
+        resend_unconfirmed: true,
+        ..quick(0)
+    };
+    let (r, _) = run(&mut j, &mut t, &o);
+    assert_eq!((r.sent, r.unconfirmed), (1, 0));
+    assert_eq!(sink.received().len(), 3);
+    assert_eq!(entry(&j, "0a").state, State::Sent);
+}
+
+/// Before the message went, nothing can have been delivered: a server
+/// silent from the start (past the timeout) and a port nobody listens on
+/// are temporary failures, retried, never unconfirmed.
+#[test]
+fn smtp_failures_before_the_message_are_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    for (name, port) in [
+        ("silent", silent.local_addr().unwrap().port()),
+        ("closed", closed_port),
+    ] {
+        let (mut j, _) = journal(&dir.path().join(name), &[("0a", "abuse@example.net")]);
+        let mut t = Smtp::new(
+            &format!("smtp://127.0.0.1:{port}?tls=none"),
+            SmtpOptions {
+                from: "cert@example.org".into(),
+                timeout: Duration::from_millis(500),
+                ..SmtpOptions::default()
+            },
+        )
+        .unwrap();
+        let (r, _) = run(&mut j, &mut t, &quick(1));
+        assert_eq!(
+            r,
+            DeliverReport {
+                temp_failed: 1,
+                ..DeliverReport::default()
+            },
+            "{name}"
+        );
+        let e = entry(&j, "0a");
+        assert_eq!((e.state, e.attempts), (State::TempFailed, 2), "{name}");
+    }
+}
+
+/// AUTH over STARTTLS (never in clear), the user from the URL and the
+/// password from the options, or both from the options; a wrong password
+/// is a temporary failure (our configuration, not the recipient's).
+#[test]
+fn smtp_logs_in_with_the_url_user_and_the_options_password() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let Some((ca, cert, key)) = certificates(dir.path()) else {
+        return;
+    };
+    let sink = Sink::start_with(
+        &py,
+        &dir.path().join("sink"),
+        &[],
+        Some((&cert, &key)),
+        serde_json::json!({"auth": {"cert": "s3cret p@ss"}}),
+    );
+    let with = |url: String, credentials: Option<(&str, &str)>| {
+        Smtp::new(
+            &url,
+            SmtpOptions {
+                from: "cert@example.org".into(),
+                timeout: Duration::from_secs(20),
+                tls_ca: Some(ca.clone()),
+                credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
+                ..SmtpOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let port = sink.port;
+    for (n, url, credentials) in [
+        (
+            1,
+            format!("smtp://cert@127.0.0.1:{port}"),
+            Some(("", "s3cret p@ss")),
+        ),
+        (
+            2,
+            format!("smtp://127.0.0.1:{port}"),
+            Some(("cert", "s3cret p@ss")),
+        ),
+        (
+            3,
+            format!("smtp://cert:s3cret%20p%40ss@127.0.0.1:{port}"),
+            None,
+        ),
+    ] {
+        let (mut j, _) = journal(
+            &dir.path().join(format!("j{n}")),
+            &[("0a", "abuse@example.net")],
+        );
+        let (r, _) = run(&mut j, &mut with(url, credentials), &quick(0));
+        assert_eq!(r.sent, 1, "{n}: {:?}", entry(&j, "0a").last_error);
+        let got = sink.received();
+        assert_eq!(got.len(), n);
+        assert_eq!(got[n - 1].auth.as_deref(), Some("cert"));
+        assert!(got[n - 1].tls);
+    }
+    let (mut j, _) = journal(&dir.path().join("wrong"), &[("0a", "abuse@example.net")]);
+    let url = format!("smtp://cert@127.0.0.1:{port}");
+    let (r, _) = run(&mut j, &mut with(url, Some(("", "wrong"))), &quick(0));
+    assert_eq!(r.temp_failed, 1);
+    let why = entry(&j, "0a").last_error.unwrap();
+    assert!(why.contains("535"), "{why}");
+    assert_eq!(sink.received().len(), 3);
+}
+
+/// A notice refused for good, requeued once the cause is fixed, goes
+/// out on the next run.
+#[test]
+fn smtp_requeued_failures_are_sent() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start(
+        &py,
+        dir.path(),
+        &[("gone@example.net", "550 5.1.1 No such user here", 1)],
+        None,
+    );
+    let (mut j, _) = journal(dir.path(), &[("0a", "gone@example.net")]);
+    let mut t = smtp(&sink.url());
+    assert_eq!(run(&mut j, &mut t, &quick(0)).0.failed, 1);
+    assert_eq!(run(&mut j, &mut t, &quick(0)).0, DeliverReport::default());
+    assert_eq!(j.requeue(&[State::Failed], &["0a".into()]).unwrap(), 1);
+    let e = entry(&j, "0a");
+    assert_eq!((e.state, e.attempts), (State::Prepared, 1));
+    assert!(e.last_error.unwrap().contains("550"));
+    let (r, _) = run(&mut j, &mut t, &quick(0));
+    assert_eq!(r.sent, 1);
+    let got = sink.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].bytes, message("0a", "gone@example.net"));
 }
 
 #[test]
@@ -824,6 +1127,7 @@ fn the_journal_reads_back_with_python_sqlite3() {
             k
         })
         .collect();
+    many.intelmq = Some(b"{\"source.ip\": \"192.0.2.1\"}\n".to_vec());
     j.prepare(&many).unwrap();
     let mut o = Outbox::new(&dir.path().join("out")).unwrap();
     let mut failing = Failing;
@@ -845,6 +1149,18 @@ fn the_journal_reads_back_with_python_sqlite3() {
         ])
     );
     assert_eq!(j.notified_keys().unwrap().len(), 1003);
+    assert_eq!(
+        v["intelmq"],
+        serde_json::json!([
+            ["0a", null, 0],
+            ["1b", null, 0],
+            ["2c", "{\"source.ip\": \"192.0.2.1\"}\n", 0],
+            ["3d", null, 0]
+        ])
+    );
+    j.mark_intelmq_exported(&["2c".into()]).unwrap();
+    let v = python_json(&py, READ_JOURNAL, &[&path]);
+    assert_eq!(v["intelmq"][2][2], 1);
 }
 
 /// Refuses everything for good.

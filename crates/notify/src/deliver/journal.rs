@@ -38,8 +38,11 @@ const APPLICATION_ID: i32 = 0x544b_4e4a;
 /// `PRAGMA user_version`: the schema this code reads and writes.
 const VERSION: i32 = 1;
 
-/// The largest message the journal takes (and reads back): a notice is
-/// a text, a CSV and some JSON; more is a bug or a crafted journal.
+/// The largest message (and IntelMQ output) the journal takes and reads
+/// back, 64 MiB: a notice is a text, a CSV and some JSON; more is a bug
+/// or a crafted journal, and would be held whole in memory to be sent.
+/// [`Journal::prepare`] refuses a larger notice with
+/// [`JournalError::Invalid`], so that the command can skip it.
 pub const MAX_MESSAGE: usize = 64 << 20;
 
 /// The longest id: the outbox names a file after it.
@@ -70,9 +73,13 @@ CREATE TABLE notices (
     created INTEGER NOT NULL,
     updated INTEGER NOT NULL,
     via TEXT,
-    message BLOB NOT NULL
+    message BLOB NOT NULL,
+    intelmq BLOB,
+    intelmq_exported INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX notices_state ON notices (state, id);
+CREATE INDEX notices_intelmq ON notices (id)
+    WHERE intelmq IS NOT NULL AND intelmq_exported = 0;
 CREATE TABLE notice_keys (
     id TEXT PRIMARY KEY NOT NULL,
     keys BLOB NOT NULL
@@ -128,14 +135,26 @@ pub enum JournalError {
         /// What is wrong.
         reason: String,
     },
-    /// A notice given to [`Journal::prepare`] that cannot be journaled.
-    #[error("notice {id:?} not journaled: {reason}")]
+    /// A request the journal refuses, changing nothing: a notice given
+    /// to [`Journal::prepare`] that cannot be journaled, an unknown
+    /// notice or a state that cannot be requeued
+    /// ([`Journal::requeue`]).
+    #[error("{}", invalid(id, reason))]
     Invalid {
-        /// The notice.
+        /// The notice (empty when the request is not about one).
         id: String,
         /// Why.
         reason: String,
     },
+}
+
+/// The text of [`JournalError::Invalid`].
+fn invalid(id: &str, reason: &str) -> String {
+    if id.is_empty() {
+        reason.to_string()
+    } else {
+        format!("notice {id:?}: {reason}")
+    }
 }
 
 /// The delivery journal (see the module documentation).
@@ -144,6 +163,8 @@ pub struct Journal {
     conn: Connection,
     path: PathBuf,
     lock_path: PathBuf,
+    /// The run lock, once [`Journal::lock`] took it.
+    run_lock: Option<File>,
 }
 
 /// What [`Journal::claim`] found.
@@ -216,6 +237,7 @@ impl Journal {
             conn,
             path: path.to_path_buf(),
             lock_path: PathBuf::from(lock_path),
+            run_lock: None,
         })
     }
 
@@ -265,16 +287,20 @@ impl Journal {
         Ok(set)
     }
 
-    /// Journals a notice (its row and its keys) in one transaction.
-    /// `Ok(false)` when a notice with that id is already there (then
-    /// nothing changes): preparing again after a kill is harmless.
+    /// Journals a notice (its row, its keys and its IntelMQ output) in
+    /// one transaction. `Ok(false)` when a notice with that id is already
+    /// there (then nothing changes): preparing again after a kill is
+    /// harmless. A notice that cannot be journaled (a bad id or address,
+    /// a message or IntelMQ output over [`MAX_MESSAGE`] bytes) is a
+    /// [`JournalError::Invalid`] naming it, and nothing is written: the
+    /// caller may skip it and go on.
     pub fn prepare(&mut self, n: &PreparedNotice) -> Result<bool, JournalError> {
         validate(n)?;
         let keys = n.keys.as_flattened();
         let count = |v: u64, what: &str| {
             i64::try_from(v).map_err(|_| JournalError::Invalid {
                 id: n.id.clone(),
-                reason: format!("{what} count {v} too large"),
+                reason: format!("not journaled: {what} count {v} too large"),
             })
         };
         let (rows, events) = (count(n.rows, "row")?, count(n.events, "event")?);
@@ -292,10 +318,11 @@ impl Journal {
             .execute(
                 r#"INSERT OR IGNORE INTO notices
                    (id, "to", period, rule, subject, rows, events, state,
-                    attempts, created, updated, message)
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'prepared', 0, ?8, ?8, ?9)"#,
+                    attempts, created, updated, message, intelmq)
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'prepared', 0, ?8, ?8, ?9, ?10)"#,
                 params![
-                    n.id, n.to, n.period, n.rule, n.subject, rows, events, n.created, n.message
+                    n.id, n.to, n.period, n.rule, n.subject, rows, events, n.created, n.message,
+                    n.intelmq
                 ],
             )
             .map_err(sqlite)?;
@@ -372,6 +399,178 @@ impl Journal {
             via: row.get(12).map_err(e)?,
             id,
         })
+    }
+
+    /// Takes the run lock (`<journal>.lock`, exclusive), waiting for the
+    /// run that holds it to finish, and holds it until this `Journal` is
+    /// dropped. Taken before reading [`Journal::notified_keys`] and
+    /// preparing, it makes "read the keys, prepare, deliver" one run that
+    /// no other run interleaves with (two runs would otherwise both find
+    /// the same events not notified yet, and both notify them).
+    /// [`deliver`](super::deliver) and [`Journal::requeue`] use a lock
+    /// held so (they take it themselves otherwise, for their own
+    /// duration). Calling it again while held does nothing. Held by the
+    /// open file: a killed process releases it.
+    pub fn lock(&mut self) -> Result<(), JournalError> {
+        if self.run_lock.is_none() {
+            self.run_lock = Some(self.lock_run()?._file);
+        }
+        Ok(())
+    }
+
+    /// The run lock for one operation: `None` when [`Journal::lock`]
+    /// holds it already (a second `flock` from this process, on another
+    /// open file, would wait for ourselves), else taken until dropped.
+    pub(crate) fn run_guard(&self) -> Result<Option<RunLock>, JournalError> {
+        match self.run_lock {
+            Some(_) => Ok(None),
+            None => self.lock_run().map(Some),
+        }
+    }
+
+    /// Puts notices back to `Prepared`, so that the next
+    /// [`deliver`](super::deliver) sends them: those in one of `states`
+    /// (only `Failed`, `Sending` and `TempFailed` may be given), and of
+    /// those only the ones in `ids` when it is not empty. Their attempts
+    /// and last error are kept. Returns how many changed.
+    ///
+    /// An unknown id, or a state that cannot be requeued, is a
+    /// [`JournalError::Invalid`] and nothing changes: all of it is one
+    /// transaction. Runs under the run lock (see [`Journal::lock`]), so
+    /// that a notice another process is sending right now (`Sending`) is
+    /// never requeued under it; requeuing a `Sending` notice left by a
+    /// killed run may send it twice, as
+    /// [`DeliverOptions::resend_unconfirmed`](super::DeliverOptions) does.
+    pub fn requeue(&mut self, states: &[State], ids: &[String]) -> Result<u64, JournalError> {
+        for s in states {
+            if !matches!(s, State::Failed | State::Sending | State::TempFailed) {
+                return Err(JournalError::Invalid {
+                    id: String::new(),
+                    reason: format!(
+                        "{s} notices cannot be requeued (only failed, sending and tempfailed ones)"
+                    ),
+                });
+            }
+        }
+        let _run = self.run_guard()?;
+        let path = self.path.clone();
+        let sqlite = |e| JournalError::Sqlite {
+            path: path.clone(),
+            what: "requeuing notices",
+            source: e,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        let now = now();
+        let mut changed = 0u64;
+        for id in ids {
+            let known: Option<i64> = tx
+                .query_row("SELECT 1 FROM notices WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(sqlite)?;
+            if known.is_none() {
+                return Err(JournalError::Invalid {
+                    id: id.clone(),
+                    reason: "no such notice in the journal".into(),
+                });
+            }
+        }
+        for s in states {
+            changed += if ids.is_empty() {
+                tx.execute(
+                    "UPDATE notices SET state = 'prepared', updated = ?2 WHERE state = ?1",
+                    params![s.as_str(), now],
+                )
+                .map_err(sqlite)? as u64
+            } else {
+                let mut n = 0;
+                for id in ids {
+                    n += tx
+                        .execute(
+                            "UPDATE notices SET state = 'prepared', updated = ?2 \
+                             WHERE state = ?1 AND id = ?3",
+                            params![s.as_str(), now, id],
+                        )
+                        .map_err(sqlite)? as u64;
+                }
+                n
+            };
+        }
+        tx.commit().map_err(sqlite)?;
+        Ok(changed)
+    }
+
+    /// The IntelMQ output of every notice that has one not exported yet
+    /// (see [`Journal::mark_intelmq_exported`]), in id order: a run killed
+    /// after journaling notices but before writing their events out
+    /// leaves them here for the next run.
+    pub fn unexported_intelmq(&self) -> Result<Vec<(String, Vec<u8>)>, JournalError> {
+        let what = "reading the IntelMQ output";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, length(intelmq) FROM notices \
+                 WHERE intelmq IS NOT NULL AND intelmq_exported = 0 ORDER BY id",
+            )
+            .map_err(|e| self.sqlite(what, e))?;
+        let ids = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.sqlite(what, e))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, len) in ids {
+            // Checked before the blob is read: a crafted journal must not
+            // make us allocate what prepare would never have written.
+            if usize::try_from(len).map_or(true, |l| l > MAX_MESSAGE) {
+                return Err(self.corrupt(
+                    &id,
+                    format!("its IntelMQ output is {len} bytes, over the {MAX_MESSAGE} byte limit"),
+                ));
+            }
+            let lines: Vec<u8> = self
+                .conn
+                .query_row("SELECT intelmq FROM notices WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| self.sqlite(what, e))?;
+            out.push((id, lines));
+        }
+        Ok(out)
+    }
+
+    /// Records that the IntelMQ output of these notices is written out
+    /// (one transaction). A notice unknown or without IntelMQ output is a
+    /// [`JournalError::Invalid`] naming it, and nothing changes.
+    pub fn mark_intelmq_exported(&mut self, ids: &[String]) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let sqlite = |e| JournalError::Sqlite {
+            path: path.clone(),
+            what: "recording the IntelMQ output as exported",
+            source: e,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        for id in ids {
+            let changed = tx
+                .execute(
+                    "UPDATE notices SET intelmq_exported = 1 \
+                     WHERE id = ?1 AND intelmq IS NOT NULL",
+                    [id],
+                )
+                .map_err(sqlite)?;
+            if changed != 1 {
+                return Err(JournalError::Invalid {
+                    id: id.clone(),
+                    reason: "no such notice with IntelMQ output in the journal".into(),
+                });
+            }
+        }
+        tx.commit().map_err(sqlite)?;
+        Ok(())
     }
 
     /// Takes the run lock (`<journal>.lock`), waiting for another run to
@@ -462,6 +661,36 @@ impl Journal {
         .map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
         Ok(Claim::Taken { to, message })
+    }
+
+    /// A notice's state and recipient, if it is journaled.
+    pub(crate) fn peek(&self, id: &str) -> Result<Option<(State, String)>, JournalError> {
+        let found: Option<(String, String)> = self
+            .conn
+            .query_row(
+                r#"SELECT state, "to" FROM notices WHERE id = ?1"#,
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.sqlite("reading a notice", e))?;
+        match found {
+            Some((state, to)) => {
+                let state = state.parse().map_err(|r| self.corrupt(id, r))?;
+                Ok(Some((state, to)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Left in `Sending` (unconfirmed: the transport cannot tell whether
+    /// it was taken), with the reason.
+    pub(crate) fn mark_unconfirmed(&mut self, id: &str, error: &str) -> Result<(), JournalError> {
+        self.update(
+            id,
+            "UPDATE notices SET last_error = ?3, updated = ?2 WHERE id = ?1 AND state = 'sending'",
+            Some(&clip(error, MAX_ERROR)),
+        )
     }
 
     /// Back to `Sending` for a retry (one more attempt).
@@ -626,7 +855,7 @@ fn validate(n: &PreparedNotice) -> Result<(), JournalError> {
     let bad = |reason: String| {
         Err(JournalError::Invalid {
             id: n.id.clone(),
-            reason,
+            reason: format!("not journaled: {reason}"),
         })
     };
     if n.id.is_empty()
@@ -665,6 +894,14 @@ fn validate(n: &PreparedNotice) -> Result<(), JournalError> {
             n.message.len()
         ));
     }
+    if let Some(lines) = &n.intelmq
+        && lines.len() > MAX_MESSAGE
+    {
+        return bad(format!(
+            "its IntelMQ output is {} bytes (at most {MAX_MESSAGE} allowed)",
+            lines.len()
+        ));
+    }
     Ok(())
 }
 
@@ -696,7 +933,187 @@ mod tests {
             subject: "Infected machines in your network".into(),
             message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
             created: 1_800_000_000,
+            intelmq: None,
         }
+    }
+
+    fn set_state(j: &Journal, id: &str, state: State) {
+        j.conn
+            .execute(
+                "UPDATE notices SET state = ?2, attempts = 2, last_error = 'why' WHERE id = ?1",
+                params![id, state.as_str()],
+            )
+            .unwrap();
+    }
+
+    fn states(j: &Journal) -> Vec<(String, State)> {
+        j.entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.state))
+            .collect()
+    }
+
+    #[test]
+    fn requeue_by_state_and_id_in_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        let all = [
+            ("a", State::Failed),
+            ("b", State::Sending),
+            ("c", State::TempFailed),
+            ("d", State::Sent),
+            ("e", State::Failed),
+            ("f", State::Prepared),
+        ];
+        for (id, s) in all {
+            j.prepare(&notice(id, &[])).unwrap();
+            set_state(&j, id, s);
+        }
+        // Refused, nothing changed: a state that cannot be requeued, an
+        // unknown id (after a known one).
+        for s in [State::Sent, State::Prepared] {
+            let err = j.requeue(&[State::Failed, s], &[]).unwrap_err();
+            assert!(
+                matches!(&err, JournalError::Invalid { .. })
+                    && err.to_string().contains(s.as_str()),
+                "{err}"
+            );
+        }
+        let err = j
+            .requeue(&[State::Failed], &["a".into(), "zz".into()])
+            .unwrap_err();
+        assert!(
+            matches!(&err, JournalError::Invalid { id, .. } if id == "zz"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("\"zz\""), "{err}");
+        assert_eq!(states(&j), all.map(|(i, s)| (i.to_string(), s)));
+
+        // By id: only those, and only in the states given.
+        assert_eq!(
+            j.requeue(&[State::Failed], &["a".into(), "b".into(), "d".into()])
+                .unwrap(),
+            1
+        );
+        assert_eq!(states(&j)[0], ("a".into(), State::Prepared));
+        assert_eq!(states(&j)[4], ("e".into(), State::Failed));
+        // By state: every one.
+        assert_eq!(
+            j.requeue(&[State::Sending, State::TempFailed, State::Failed], &[])
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            states(&j).iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+            [
+                State::Prepared,
+                State::Prepared,
+                State::Prepared,
+                State::Sent,
+                State::Prepared,
+                State::Prepared
+            ]
+        );
+        // Attempts and the last error are kept.
+        let e = &j.entries().unwrap()[1];
+        assert_eq!((e.attempts, e.last_error.as_deref()), (2, Some("why")));
+    }
+
+    #[test]
+    fn intelmq_output_until_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = Journal::open(&path).unwrap();
+        for (id, lines) in [
+            ("c", Some(&b"{\"c\": 1}\n"[..])),
+            ("a", Some(&b"{\"a\": 1}\n{\"a\": 2}\n"[..])),
+            ("b", None),
+        ] {
+            let mut n = notice(id, &[]);
+            n.intelmq = lines.map(<[u8]>::to_vec);
+            j.prepare(&n).unwrap();
+        }
+        let all = j.unexported_intelmq().unwrap();
+        assert_eq!(
+            all,
+            [
+                ("a".to_string(), b"{\"a\": 1}\n{\"a\": 2}\n".to_vec()),
+                ("c".to_string(), b"{\"c\": 1}\n".to_vec())
+            ]
+        );
+        // An unknown notice, or one without output: nothing marked.
+        for bad in ["b", "zz"] {
+            let err = j
+                .mark_intelmq_exported(&["a".into(), bad.into()])
+                .unwrap_err();
+            assert!(
+                matches!(&err, JournalError::Invalid { id, .. } if id == bad),
+                "{err}"
+            );
+        }
+        assert_eq!(j.unexported_intelmq().unwrap().len(), 2);
+        j.mark_intelmq_exported(&["a".into()]).unwrap();
+        drop(j);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(
+            j.unexported_intelmq().unwrap(),
+            [("c".to_string(), b"{\"c\": 1}\n".to_vec())]
+        );
+        // A crafted journal with a huge blob is refused before reading it.
+        j.conn
+            .execute(
+                "UPDATE notices SET intelmq = zeroblob(?1) WHERE id = 'c'",
+                [MAX_MESSAGE as i64 + 1],
+            )
+            .unwrap();
+        let err = j.unexported_intelmq().unwrap_err();
+        assert!(matches!(err, JournalError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn messages_over_64_mib_are_refused_naming_the_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        let mut n = notice("big", &[[1; 16]]);
+        n.message = vec![b'x'; MAX_MESSAGE + 1];
+        let err = j.prepare(&n).unwrap_err();
+        assert!(
+            matches!(&err, JournalError::Invalid { id, .. } if id == "big"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("\"big\""), "{err}");
+        let mut n = notice("big2", &[[2; 16]]);
+        n.intelmq = Some(vec![b'x'; MAX_MESSAGE + 1]);
+        assert!(matches!(j.prepare(&n), Err(JournalError::Invalid { .. })));
+        n.intelmq = Some(vec![b'x'; 10]);
+        assert!(j.prepare(&n).unwrap());
+        assert_eq!(j.entries().unwrap().len(), 1);
+        assert!(j.notified_keys().unwrap().contains(&[2; 16]));
+    }
+
+    /// `lock` is held until the journal is dropped, a second `lock` on
+    /// the same journal does nothing, another journal handle waits.
+    #[test]
+    fn the_run_lock_is_held_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = Journal::open(&path).unwrap();
+        j.lock().unwrap();
+        j.lock().unwrap();
+        // Our own operations use it rather than waiting for ourselves.
+        assert!(j.run_guard().unwrap().is_none());
+        j.requeue(&[State::Failed], &[]).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = std::thread::spawn(move || {
+            let mut k = Journal::open(&path).unwrap();
+            k.lock().unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+        drop(j);
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        other.join().unwrap();
     }
 
     #[test]

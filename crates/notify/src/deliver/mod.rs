@@ -1,31 +1,59 @@
 //! Delivery: the journal that makes delivery exactly-once, and the
 //! transports (an outbox directory, SMTP).
 //!
-//! Every notice is first journaled whole (its message bytes and its
-//! dedup keys, [`Journal::prepare`]), then delivered by [`deliver`],
-//! which walks it through these states, each change a committed SQLite
-//! transaction before the next step:
+//! Every notice is first journaled whole (its message bytes, its dedup
+//! keys and its IntelMQ output, [`Journal::prepare`]), then delivered by
+//! [`deliver`], which walks it through these states, each change a
+//! committed SQLite transaction before the next step:
 //!
 //! ```text
 //! Prepared ──▶ Sending ──▶ Sent
-//!    ▲            │ 4xx, connection error: TempFailed (retried with
-//!    │            │   back-off, then left for a later run)
-//! TempFailed ◀────┤ 5xx: Failed (permanent, never resent)
+//!    ▲  ▲         │ 4xx, no connection, a refusal before the message
+//!    │  │         │   went: TempFailed (retried with back-off, then
+//!    │  │         │   left for a later run)
+//!    │  TempFailed◀┤ 5xx: Failed (permanent, never resent)
+//!    │            │ no answer once the message went: stays Sending
+//!    │            ▼   (unconfirmed)
+//!    └── Journal::requeue (Failed, Sending, TempFailed: sent again)
 //! ```
 //!
-//! A notice is `Sending` only while its transport call runs: a run killed
-//! there leaves it *unconfirmed* (the message may or may not have been
-//! accepted). An idempotent transport (the outbox: the same file with the
-//! same bytes) simply redoes it; SMTP does not resend it unless
-//! [`DeliverOptions::resend_unconfirmed`], and reports it.
+//! A notice is `Sending` while its transport call runs, and stays so when
+//! it is *unconfirmed*: the message may or may not have been accepted.
+//! That is a run killed during the call, or a transport that lost its
+//! answer ([`SendError::Unconfirmed`]: an SMTP server silent past the
+//! timeout after the end of the message, or a connection lost then). An
+//! idempotent transport (the outbox) simply redoes it; SMTP does not
+//! resend it unless [`DeliverOptions::resend_unconfirmed`] (in a later
+//! run: never within the run that lost the answer), and reports it.
+//! [`Journal::requeue`] puts failed, unconfirmed or temporarily failed
+//! notices back to `Prepared` when a person decides they should go again
+//! (a fixed address, a relay that was misconfigured).
 //!
-//! One run at a time per journal: [`deliver`] holds an exclusive lock on
-//! `<journal>.lock` for the whole run (a second run waits for it). That
-//! is what makes a `Sending` notice found at the start of a run certainly
-//! one of a dead run, and never one another live process is sending
-//! right now; the claim of each notice is still a `BEGIN IMMEDIATE`
-//! transaction that re-reads its state, so that a notice sent by the run
-//! before is never taken again.
+//! Before each notice is claimed (marked `Sending`), [`deliver`] calls
+//! [`Transport::ready`], where a transport waits for its rate limit: a
+//! run killed while waiting leaves the notice `Prepared`, certainly not
+//! sent, rather than in doubt.
+//!
+//! One run at a time per journal, by an exclusive lock on
+//! `<journal>.lock`. The command takes it with [`Journal::lock`] before
+//! it reads [`Journal::notified_keys`] and prepares notices, and keeps it
+//! through [`deliver`]: otherwise two runs could both find the same
+//! events not notified yet and both notify them. [`deliver`] (and
+//! [`Journal::requeue`]) use that lock when the journal holds it, and
+//! take it for their own duration otherwise (a second run waits). The
+//! lock is what makes a `Sending` notice found at the start of a run
+//! certainly one of a dead run or an unconfirmed send, and never one
+//! another live process is sending right now; the claim of each notice is
+//! still a `BEGIN IMMEDIATE` transaction that re-reads its state, so that
+//! a notice sent by the run before is never taken again.
+//!
+//! The IntelMQ output of a notice ([`PreparedNotice::intelmq`]) is
+//! journaled with it, and exported by the command from
+//! [`Journal::unexported_intelmq`], then recorded with
+//! [`Journal::mark_intelmq_exported`]: a run killed between the two
+//! exports those events again on the next run (at least once, never
+//! lost), and a run killed after journaling a notice still gets its
+//! events exported by the next run, which does not prepare it again.
 //!
 //! The fault points of the kill tests (`TAKEDOWN_FAULT=STEP#N`, see
 //! `takedown_vault::fault`): `notify-before-send`,
@@ -38,7 +66,7 @@ mod journal;
 mod outbox;
 mod smtp;
 
-pub use journal::{Journal, JournalError};
+pub use journal::{Journal, JournalError, MAX_MESSAGE};
 pub use outbox::Outbox;
 pub use smtp::{Smtp, SmtpError, SmtpOptions};
 
@@ -73,10 +101,15 @@ pub struct PreparedNotice {
     pub keys: Vec<[u8; 16]>,
     /// The Subject line (for `notify status`).
     pub subject: String,
-    /// The whole RFC 5322 message, CRLF lines.
+    /// The whole RFC 5322 message, CRLF lines (at most
+    /// [`MAX_MESSAGE`] bytes).
     pub message: Vec<u8>,
     /// When it was prepared (unix seconds).
     pub created: i64,
+    /// The notice's events as IntelMQ NDJSON lines, each ending in a
+    /// newline (`notice::intelmq_line`), when IntelMQ output is wanted;
+    /// kept until exported (see the module documentation).
+    pub intelmq: Option<Vec<u8>>,
 }
 
 /// Where a notice stands.
@@ -85,14 +118,16 @@ pub struct PreparedNotice {
 pub enum State {
     /// Journaled, not sent yet.
     Prepared,
-    /// Handed to the transport; left so by a kill, it is unconfirmed
-    /// (in doubt: the server may have it).
+    /// Handed to the transport; left so by a kill, or by a transport
+    /// that lost its answer ([`SendError::Unconfirmed`]), it is
+    /// unconfirmed (in doubt: the server may have it).
     Sending,
     /// Accepted by the transport.
     Sent,
-    /// Refused for now (4xx, connection error); a later run retries it.
+    /// Refused for now (4xx, no connection); a later run retries it.
     TempFailed,
-    /// Refused for good (5xx); never resent.
+    /// Refused for good (5xx); never resent, unless requeued
+    /// ([`Journal::requeue`]).
     Failed,
 }
 
@@ -162,13 +197,19 @@ pub struct Entry {
     pub via: Option<String>,
 }
 
-/// Why a transport did not take a message.
+/// Why a transport did not take a message, or cannot say whether it did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendError {
-    /// Try again later (SMTP 4xx, connection and TLS errors, timeouts).
+    /// Not taken; try again later (SMTP 4xx, a connection that could not
+    /// be opened, TLS and errors before the message was sent).
     Temporary(String),
-    /// Never try again (SMTP 5xx: the server's reply).
+    /// Not taken; never try again (SMTP 5xx: the server's reply).
     Permanent(String),
+    /// Perhaps taken: the answer was lost after the message went (an
+    /// SMTP server silent past the timeout after the final ".", or a
+    /// connection lost then). The notice stays `Sending`, unconfirmed,
+    /// and is not resent unless asked ([`DeliverOptions::resend_unconfirmed`]).
+    Unconfirmed(String),
 }
 
 impl fmt::Display for SendError {
@@ -176,6 +217,7 @@ impl fmt::Display for SendError {
         match self {
             SendError::Temporary(e) => write!(f, "temporary failure: {e}"),
             SendError::Permanent(e) => write!(f, "permanent failure: {e}"),
+            SendError::Unconfirmed(e) => write!(f, "unconfirmed: {e}"),
         }
     }
 }
@@ -187,6 +229,13 @@ pub trait Transport {
     /// What to record as `via` (no credentials): `smtp://host:port`,
     /// `outbox:/dir`.
     fn name(&self) -> String;
+    /// Waits until a message to `to` may be sent (a rate limit). Called
+    /// by [`deliver`] before the notice is marked `Sending`, so that a
+    /// kill while waiting leaves it `Prepared` and not in doubt; `send`
+    /// then only sends. Does nothing unless said otherwise.
+    fn ready(&mut self, to: &str) {
+        let _ = to;
+    }
     /// Hands one message over. `Ok` carries the transport's answer
     /// (the server's reply, the file written).
     fn send(&mut self, id: &str, to: &str, message: &[u8]) -> Result<String, SendError>;
@@ -232,8 +281,9 @@ pub struct DeliverReport {
     pub temp_failed: u64,
     /// Notices refused for good in this run.
     pub failed: u64,
-    /// Notices a killed run left in doubt, not resent (SMTP without
-    /// `resend_unconfirmed`).
+    /// Notices in doubt (`Sending`), not resent: left so by a killed run
+    /// (SMTP without `resend_unconfirmed`), or by this run's transport
+    /// losing the answer ([`SendError::Unconfirmed`]).
     pub unconfirmed: u64,
 }
 
@@ -241,8 +291,13 @@ pub struct DeliverReport {
 /// `Prepared` and `TempFailed` ones, and `Sending` ones left by a killed
 /// run when the transport is idempotent or `resend_unconfirmed` is set
 /// (otherwise they are counted as unconfirmed). `Failed` ones are never
-/// resent. `progress` is called once per notice considered, with its
-/// entry once this run is done with it.
+/// resent. A send that ends [`SendError::Unconfirmed`] leaves its notice
+/// `Sending` (counted as unconfirmed, not retried in this run).
+/// `progress` is called once per notice considered, with its entry once
+/// this run is done with it.
+///
+/// Runs under the journal's run lock: the one [`Journal::lock`] took, or
+/// its own, taken (waiting for another run) and released here.
 ///
 /// Errors are the journal's only: a transport failure is recorded on its
 /// notice and the run goes on.
@@ -252,12 +307,22 @@ pub fn deliver(
     o: &DeliverOptions,
     progress: &mut dyn FnMut(&Entry),
 ) -> Result<DeliverReport, JournalError> {
-    let _run = j.lock_run()?;
+    let _run = j.run_guard()?;
     let resend = t.idempotent() || o.resend_unconfirmed;
     let via = t.name();
     let mut report = DeliverReport::default();
     for id in j.pending_ids()? {
         fault::point("notify-before-send");
+        // The rate limit is waited for while the notice is still
+        // Prepared (or TempFailed): a kill then leaves nothing in doubt.
+        // Only for a notice that will be claimed (the run lock keeps its
+        // state as read here).
+        if let Some((state, to)) = j.peek(&id)?
+            && (matches!(state, State::Prepared | State::TempFailed)
+                || (state == State::Sending && resend))
+        {
+            t.ready(&to);
+        }
         let (to, message) = match j.claim(&id, resend)? {
             journal::Claim::Taken { to, message } => (to, message),
             journal::Claim::Unconfirmed => {
@@ -273,7 +338,9 @@ pub fn deliver(
         loop {
             if attempt > 0 {
                 // Back in Sending only for the call itself: a kill during
-                // the back-off leaves it TempFailed, not in doubt.
+                // the back-off or the rate-limit wait leaves it
+                // TempFailed, not in doubt.
+                t.ready(&to);
                 j.mark_sending(&id)?;
             }
             fault::point("notify-sending-marked");
@@ -293,6 +360,14 @@ pub fn deliver(
                 Err(SendError::Permanent(e)) => {
                     j.mark_failed(&id, State::Failed, &e)?;
                     report.failed += 1;
+                    break;
+                }
+                Err(SendError::Unconfirmed(e)) => {
+                    // Perhaps delivered: not retried (a retry could be a
+                    // second copy); left in doubt for a person, or for a
+                    // later run told to resend.
+                    j.mark_unconfirmed(&id, &e)?;
+                    report.unconfirmed += 1;
                     break;
                 }
                 Err(SendError::Temporary(e)) => {
@@ -347,17 +422,32 @@ mod tests {
     }
 
     /// A transport that answers from a script per recipient (then yes),
-    /// and records what it was given.
+    /// and records what it was given; with `watch`, the state of every
+    /// notice to its recipient each time `ready` is called.
     #[derive(Default)]
     struct Scripted {
         script: std::collections::HashMap<String, Vec<Result<String, SendError>>>,
         sent: Vec<String>,
         idempotent: bool,
+        watch: Option<Journal>,
+        ready: Vec<(String, Vec<State>)>,
     }
 
     impl Transport for Scripted {
         fn name(&self) -> String {
             "scripted".into()
+        }
+        fn ready(&mut self, to: &str) {
+            if let Some(j) = &self.watch {
+                let states = j
+                    .entries()
+                    .unwrap()
+                    .into_iter()
+                    .filter(|e| e.to == to)
+                    .map(|e| e.state)
+                    .collect();
+                self.ready.push((to.to_string(), states));
+            }
         }
         fn send(&mut self, id: &str, to: &str, _message: &[u8]) -> Result<String, SendError> {
             let answer = match self.script.get_mut(to) {
@@ -386,6 +476,7 @@ mod tests {
             subject: "s".into(),
             message: format!("Subject: {id}\r\n\r\nbody\r\n").into_bytes(),
             created: 1,
+            intelmq: None,
         }
     }
 
@@ -567,6 +658,103 @@ mod tests {
             DeliverReport::default()
         );
         assert!(t.sent.is_empty());
+    }
+
+    /// The rate-limit wait happens while the notice is still Prepared (or
+    /// TempFailed, before a retry): a kill there leaves nothing in doubt.
+    #[test]
+    fn transports_wait_before_the_notice_is_marked_sending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = Journal::open(&path).unwrap();
+        j.prepare(&notice("a", "a@example.net")).unwrap();
+        j.prepare(&notice("b", "b@example.net")).unwrap();
+        let mut t = Scripted {
+            watch: Some(Journal::open(&path).unwrap()),
+            ..Scripted::default()
+        };
+        t.script.insert(
+            "b@example.net".into(),
+            vec![Err(SendError::Temporary("451 later".into()))],
+        );
+        let r = deliver(&mut j, &mut t, &quick(1), &mut |_| {}).unwrap();
+        assert_eq!(r.sent, 2);
+        assert_eq!(
+            t.ready,
+            [
+                ("a@example.net".to_string(), vec![State::Prepared]),
+                ("b@example.net".to_string(), vec![State::Prepared]),
+                ("b@example.net".to_string(), vec![State::TempFailed]),
+            ]
+        );
+        // Not called for what will not be sent.
+        t.ready.clear();
+        deliver(&mut j, &mut t, &quick(1), &mut |_| {}).unwrap();
+        assert!(t.ready.is_empty());
+    }
+
+    /// A send that lost its answer stays Sending: reported, not retried
+    /// (retries left notwithstanding), not resent by a later run unless
+    /// asked.
+    #[test]
+    fn an_unconfirmed_send_is_left_in_doubt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        j.prepare(&notice("a", "slow@example.net")).unwrap();
+        j.prepare(&notice("b", "x@example.net")).unwrap();
+        let mut t = Scripted::default();
+        t.script.insert(
+            "slow@example.net".into(),
+            vec![Err(SendError::Unconfirmed(
+                "no reply to the final dot".into(),
+            ))],
+        );
+        let mut seen = Vec::new();
+        let r = deliver(&mut j, &mut t, &quick(3), &mut |e| {
+            seen.push((e.id.clone(), e.state))
+        })
+        .unwrap();
+        assert_eq!((r.sent, r.unconfirmed, r.temp_failed), (1, 1, 0));
+        assert_eq!(seen[0], ("a".to_string(), State::Sending));
+        let e = state(&j, "a");
+        assert_eq!((e.state, e.attempts), (State::Sending, 1));
+        assert_eq!(e.last_error.as_deref(), Some("no reply to the final dot"));
+        assert_eq!(t.sent, ["b"]);
+        let r = deliver(&mut j, &mut t, &quick(3), &mut |_| {}).unwrap();
+        assert_eq!((r.sent, r.unconfirmed), (0, 1));
+        let o = DeliverOptions {
+            resend_unconfirmed: true,
+            ..quick(0)
+        };
+        let r = deliver(&mut j, &mut t, &o, &mut |_| {}).unwrap();
+        assert_eq!((r.sent, r.unconfirmed), (1, 0));
+        assert_eq!(t.sent, ["b", "a"]);
+        assert_eq!(state(&j, "a").attempts, 2);
+    }
+
+    /// Requeued failed notices are sent again by the next run.
+    #[test]
+    fn requeued_notices_are_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j")).unwrap();
+        j.prepare(&notice("a", "gone@example.net")).unwrap();
+        let mut t = Scripted::default();
+        t.script.insert(
+            "gone@example.net".into(),
+            vec![Err(SendError::Permanent("550 no such user".into()))],
+        );
+        assert_eq!(
+            deliver(&mut j, &mut t, &quick(0), &mut |_| {})
+                .unwrap()
+                .failed,
+            1
+        );
+        assert_eq!(j.requeue(&[State::Failed], &[]).unwrap(), 1);
+        let r = deliver(&mut j, &mut t, &quick(0), &mut |_| {}).unwrap();
+        assert_eq!(r.sent, 1);
+        let e = state(&j, "a");
+        assert_eq!((e.state, e.attempts), (State::Sent, 2));
+        assert_eq!(t.sent, ["a"]);
     }
 
     #[test]

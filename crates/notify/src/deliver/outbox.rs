@@ -3,10 +3,23 @@
 //!
 //! A file appears whole or not at all: written to a temporary file in the
 //! same directory, fsynced, linked to its name (a link, unlike a rename,
-//! never replaces a file already there), the directory fsynced. Redoing a
-//! notice after a kill finds its file with the same bytes and counts it
-//! as done; a file of that name with other bytes is never overwritten
-//! (a temporary failure naming it: someone must look).
+//! never replaces a file already there), the directory fsynced. Then an
+//! empty marker `<dir>/.delivered/<id>` is made (and that directory
+//! fsynced) before the notice counts as sent.
+//!
+//! Redoing a notice after a kill (it is still `Sending`) finds its file
+//! with the same bytes and counts it as done; or finds no file but the
+//! marker, because a mail system already took the file away, and counts
+//! it as done too instead of writing it a second time. A file of that
+//! name with other bytes is never overwritten (a temporary failure
+//! naming it: someone must look).
+//!
+//! So a mail system picking up the outbox may move or delete `<id>.eml`
+//! files (once whole: they appear by a link, never half-written), but
+//! must leave `.delivered/` alone; its markers are what keeps a notice
+//! from being written twice. Only a kill between the link and the marker
+//! (a few system calls), with the file taken away before the rerun, can
+//! still make a second copy.
 
 use super::{SendError, Transport};
 use std::fs::{self, File};
@@ -19,6 +32,9 @@ use std::time::{Duration, SystemTime};
 /// when an outbox is opened (younger ones may be another run's).
 const STALE_TEMP: Duration = Duration::from_secs(3600);
 
+/// The directory of the markers of written notices, inside the outbox.
+const DELIVERED: &str = ".delivered";
+
 /// An outbox directory (see the module documentation).
 #[derive(Debug)]
 pub struct Outbox {
@@ -26,14 +42,28 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Opens (creating it when missing) the outbox directory, and removes
-    /// the stale temporary files of killed runs.
+    /// Opens (creating it when missing) the outbox directory and its
+    /// `.delivered` directory of markers, and removes the stale temporary
+    /// files of killed runs.
     pub fn new(dir: &Path) -> Result<Outbox, io::Error> {
         fs::create_dir_all(dir)?;
         if !fs::metadata(dir)?.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,
                 format!("{} is not a directory", dir.display()),
+            ));
+        }
+        let delivered = dir.join(DELIVERED);
+        match fs::create_dir(&delivered) {
+            Ok(()) => sync_dir(dir)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        // Not a link to elsewhere: markers are made inside the outbox.
+        if !fs::symlink_metadata(&delivered)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", delivered.display()),
             ));
         }
         for entry in fs::read_dir(dir)? {
@@ -63,6 +93,26 @@ impl Outbox {
     /// The file a notice is written to.
     pub fn path_of(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.eml"))
+    }
+
+    /// The marker that says a notice's file was written whole.
+    fn marker_of(&self, id: &str) -> PathBuf {
+        self.dir.join(DELIVERED).join(id)
+    }
+
+    /// Makes the marker of a written notice, durably.
+    fn mark(&self, id: &str) -> Result<(), SendError> {
+        let marker = self.marker_of(id);
+        let failed = |what: &str, path: &Path, e: io::Error| {
+            SendError::Temporary(format!("{what} {}: {e}", path.display()))
+        };
+        match File::options().write(true).create_new(true).open(&marker) {
+            Ok(f) => f.sync_all().map_err(|e| failed("syncing", &marker, e))?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(failed("creating", &marker, e)),
+        }
+        let dir = self.dir.join(DELIVERED);
+        sync_dir(&dir).map_err(|e| failed("syncing", &dir, e))
     }
 
     fn write(&self, id: &str, message: &[u8]) -> Result<(), SendError> {
@@ -129,11 +179,17 @@ impl Transport for Outbox {
         if fs::symlink_metadata(&target).is_ok() {
             // Redone after a kill: already written, or someone else's.
             return match same_file(&target, message)? {
-                true => Ok(String::new()),
+                true => self.mark(id).map(|()| String::new()),
                 false => Err(differs(&target)),
             };
         }
+        if fs::symlink_metadata(self.marker_of(id)).is_ok() {
+            // Written by a killed run, then taken by the mail system:
+            // done, not written twice.
+            return Ok("written before, since picked up".into());
+        }
         self.write(id, message)?;
+        self.mark(id)?;
         Ok(String::new())
     }
 
@@ -194,12 +250,52 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(fs::read(&file).unwrap(), b"one\r\n");
-        // Only the one file: no temporary left behind.
-        let names: Vec<_> = fs::read_dir(dir.path().join("out"))
+        // Only the one file and its marker: no temporary left behind.
+        let mut names: Vec<_> = fs::read_dir(dir.path().join("out"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["abc.eml"]);
+        names.sort();
+        assert_eq!(names, [".delivered", "abc.eml"]);
+        let marker = dir.path().join("out/.delivered/abc");
+        assert_eq!(fs::read(marker).unwrap(), b"");
+    }
+
+    /// A mail system took the file away after a run wrote it and was
+    /// killed before the journal said Sent: the redo does not write it a
+    /// second time.
+    #[test]
+    fn a_file_picked_up_is_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Outbox::new(dir.path()).unwrap();
+        o.send("abc", "a@example.net", b"one\r\n").unwrap();
+        fs::remove_file(dir.path().join("abc.eml")).unwrap();
+        let detail = o.send("abc", "a@example.net", b"one\r\n").unwrap();
+        assert!(detail.contains("picked up"), "{detail}");
+        assert!(!dir.path().join("abc.eml").exists());
+        // Another notice is written as usual, and so is this one once its
+        // marker is gone.
+        o.send("abd", "a@example.net", b"two\r\n").unwrap();
+        assert!(dir.path().join("abd.eml").exists());
+        fs::remove_file(dir.path().join(".delivered/abc")).unwrap();
+        o.send("abc", "a@example.net", b"one\r\n").unwrap();
+        assert_eq!(fs::read(dir.path().join("abc.eml")).unwrap(), b"one\r\n");
+        // A file left by a run killed before its marker: marked on redo.
+        fs::write(dir.path().join("abe.eml"), b"three\r\n").unwrap();
+        o.send("abe", "a@example.net", b"three\r\n").unwrap();
+        assert!(dir.path().join(".delivered/abe").exists());
+    }
+
+    #[test]
+    fn a_marker_directory_that_is_not_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(".delivered")).unwrap();
+        let err = Outbox::new(dir.path()).unwrap_err();
+        assert!(err.to_string().contains(".delivered"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".delivered"), b"").unwrap();
+        assert!(Outbox::new(dir.path()).is_err());
     }
 
     #[test]

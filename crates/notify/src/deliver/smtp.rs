@@ -12,26 +12,46 @@
 //!
 //! Certificates are checked against Mozilla's roots, or, with
 //! [`SmtpOptions::tls_ca`], against that PEM file's certificates only (a
-//! private CA). Credentials come from the URL (percent-encoded) or from
-//! [`SmtpOptions::credentials`] (so that they need not be on a command
-//! line), not both.
+//! private CA).
 //!
-//! Replies are classified as RFC 5321 says: 5xx is permanent
+//! Credentials: the user and the password each come from the URL
+//! (percent-encoded) or from [`SmtpOptions::credentials`] (so that the
+//! password need not be on a command line): `smtp://user@host` with
+//! the options' password (their user empty, or the same), or a URL
+//! without user and both from the options. A password in the URL and
+//! credentials in the options is refused (which one is meant?), and so
+//! is a user without a password or a password without a user.
+//!
+//! The session is driven step by step (lettre's connection, not its
+//! one-call transport), because what a failure means depends on when it
+//! happens. Before the message itself went (connecting, TLS, EHLO, AUTH,
+//! MAIL, RCPT, DATA), the server cannot have it: any failure is a refusal
+//! ([`SendError::Temporary`] or [`SendError::Permanent`]). After it, a
+//! reply code is still a refusal, but a timeout or a lost connection
+//! while waiting for the reply to the final "." is
+//! [`SendError::Unconfirmed`]: the server may have queued it (RFC 5321
+//! 4.5.3.2 lets it take up to 10 minutes to answer, hence the default
+//! [`SmtpOptions::timeout`]), so it is not resent.
+//!
+//! Reply codes are classified as RFC 5321 says: 5xx is permanent
 //! ([`SendError::Permanent`], the notice is marked failed), except the
 //! authentication codes (530, 534, 535, 538), which are about our own
-//! configuration and not the recipient; 4xx, connection, TLS and timeout
-//! errors are temporary.
+//! configuration and not the recipient; 4xx is temporary.
 //!
 //! At most [`SmtpOptions::per_domain_per_minute`] messages per minute go
 //! to one recipient domain: sends to a domain are spaced evenly
-//! (60 s / N apart), the run sleeping when it must wait, never dropping.
+//! (60 s / N apart), [`Transport::ready`] sleeping when it must wait
+//! (before the notice is marked Sending), never dropping.
 
 use super::{SendError, Transport};
-use lettre::Transport as _;
-use lettre::address::{Address, Envelope};
-use lettre::transport::smtp::SmtpTransport;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+use lettre::address::Address;
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{
+    Certificate, CertificateStore, SmtpConnection, Tls, TlsParameters,
+};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::IpAddr;
@@ -48,6 +68,16 @@ const MAX_ANSWER: usize = 512;
 /// Past this many domains, those free to send again are forgotten.
 const MAX_DOMAINS_KEPT: usize = 4096;
 
+/// The default [`SmtpOptions::timeout`]: RFC 5321 4.5.3.2 gives a server
+/// up to 10 minutes to answer the final "." of a message; giving up
+/// sooner leaves messages in doubt that a patient client would have had
+/// confirmed.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The wait for the reply to QUIT once the message is accepted (nothing
+/// depends on it any more).
+const QUIT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How [`Smtp`] connects and sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmtpOptions {
@@ -57,11 +87,16 @@ pub struct SmtpOptions {
     /// At most this many messages a minute to one recipient domain
     /// (0: no limit).
     pub per_domain_per_minute: u32,
-    /// Connecting, and waiting for each reply (not zero).
+    /// Connecting, and waiting for each reply (not zero; by default 10
+    /// minutes, what RFC 5321 4.5.3.2 gives a server to answer the final
+    /// "."). A timeout after the message went
+    /// leaves it unconfirmed ([`SendError::Unconfirmed`]).
     pub timeout: Duration,
     /// A PEM file of the only CA certificates to trust (a private CA).
     pub tls_ca: Option<PathBuf>,
-    /// User and password, when not in the URL.
+    /// User and password, or the part of them not in the URL (see the
+    /// module documentation): `("", password)` with a URL that names the
+    /// user.
     pub credentials: Option<(String, String)>,
 }
 
@@ -70,7 +105,7 @@ impl Default for SmtpOptions {
         SmtpOptions {
             from: String::new(),
             per_domain_per_minute: 0,
-            timeout: Duration::from_secs(60),
+            timeout: DEFAULT_TIMEOUT,
             tls_ca: None,
             credentials: None,
         }
@@ -112,7 +147,12 @@ pub enum SmtpError {
 
 /// An SMTP relay (see the module documentation).
 pub struct Smtp {
-    transport: SmtpTransport,
+    host: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    hello: ClientId,
     name: String,
     from: Address,
     limit: RateLimit,
@@ -141,12 +181,7 @@ impl Smtp {
         if opts.timeout.is_zero() {
             return Err(SmtpError::Option("the timeout must not be zero".into()));
         }
-        let credentials = match (target.credentials.clone(), opts.credentials) {
-            (Some(_), Some(_)) => {
-                return Err(target.error("credentials both in the URL and in the options"));
-            }
-            (a, b) => a.or(b),
-        };
+        let credentials = credentials(&target, opts.credentials)?;
         if credentials.is_some()
             && matches!(target.mode, Mode::Opportunistic | Mode::None)
             && !target.loopback
@@ -165,13 +200,6 @@ impl Smtp {
                 }
             }
         };
-        let mut builder = SmtpTransport::builder_dangerous(target.host.clone())
-            .port(target.port)
-            .tls(tls)
-            .timeout(Some(opts.timeout));
-        if let Some((user, pass)) = credentials {
-            builder = builder.credentials(Credentials::new(user, pass));
-        }
         let scheme = if target.mode == Mode::Wrapper {
             "smtps"
         } else {
@@ -182,11 +210,117 @@ impl Smtp {
             _ => target.host.clone(),
         };
         Ok(Smtp {
-            transport: builder.build(),
             name: format!("{scheme}://{host}:{}", target.port),
+            host: target.host,
+            port: target.port,
+            tls,
+            credentials: credentials.map(|(u, p)| Credentials::new(u, p)),
+            timeout: opts.timeout,
+            // The host name for EHLO (looked up once, not per message).
+            hello: ClientId::default(),
             from,
             limit: RateLimit::new(opts.per_domain_per_minute),
         })
+    }
+
+    /// One SMTP session for one message, each failure classified by the
+    /// step it happened at (see the module documentation).
+    fn session(&self, rcpt: &Address, data: &[u8]) -> Result<Response, SendError> {
+        let refused = |e: lettre::transport::smtp::Error| classify(&e);
+        let wrapper = match &self.tls {
+            Tls::Wrapper(p) => Some(p),
+            _ => None,
+        };
+        let mut conn = SmtpConnection::connect(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.hello,
+            wrapper,
+            None,
+        )
+        .map_err(refused)?;
+        match &self.tls {
+            Tls::Required(p) => conn.starttls(p, &self.hello).map_err(refused)?,
+            Tls::Opportunistic(p) if conn.can_starttls() => {
+                conn.starttls(p, &self.hello).map_err(refused)?;
+            }
+            _ => {}
+        }
+        if let Some(c) = &self.credentials {
+            conn.auth(DEFAULT_MECHANISMS, c).map_err(refused)?;
+        }
+        let mut params = Vec::new();
+        if !(self.from.to_string().is_ascii() && rcpt.to_string().is_ascii()) {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                return Err(SendError::Temporary(
+                    "a non-ASCII address, and the server does not offer SMTPUTF8".into(),
+                ));
+            }
+            params.push(MailParameter::SmtpUtfEight);
+        }
+        if !data.is_ascii() {
+            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+                return Err(SendError::Temporary(
+                    "a message with 8-bit bytes, and the server does not offer 8BITMIME".into(),
+                ));
+            }
+            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        conn.command(Mail::new(Some(self.from.clone()), params))
+            .map_err(refused)?;
+        conn.command(Rcpt::new(rcpt.clone(), Vec::new()))
+            .map_err(refused)?;
+        conn.command(Data).map_err(refused)?;
+        // From here the server may have the message: only a reply code
+        // says it does not.
+        let reply = conn.message(data).map_err(|e| {
+            if e.status().is_some() {
+                classify(&e)
+            } else {
+                SendError::Unconfirmed(clip(&format!(
+                    "no reply to the end of the message (the server may have \
+                     accepted it; not resent): {e}"
+                )))
+            }
+        })?;
+        // Accepted: QUIT politely, briefly, whatever comes of it.
+        let _ = conn.set_timeout(Some(QUIT_TIMEOUT.min(self.timeout)));
+        conn.abort();
+        Ok(reply)
+    }
+}
+
+/// The credentials to log in with, from the URL's and the options'
+/// parts (see the module documentation).
+fn credentials(
+    target: &Target,
+    opts: Option<(String, String)>,
+) -> Result<Option<(String, String)>, SmtpError> {
+    if opts.is_some() && target.password.is_some() {
+        return Err(target.error("credentials both in the URL and in the options"));
+    }
+    let given = opts.is_some();
+    let (opt_user, opt_pass) = match opts {
+        Some((u, p)) => ((!u.is_empty()).then_some(u), (!p.is_empty()).then_some(p)),
+        None => (None, None),
+    };
+    let user = match (target.user.clone(), opt_user) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(target.error(&format!(
+                "the URL's user {a:?} and the options' user {b:?} differ"
+            )));
+        }
+        (a, b) => a.or(b),
+    };
+    match (user, target.password.clone().or(opt_pass)) {
+        (Some(u), Some(p)) => Ok(Some((u, p))),
+        (Some(u), None) => Err(target.error(&format!(
+            "user {u:?} but no password (give it with the credentials options, not on a \
+             command line)"
+        ))),
+        (None, Some(_)) => Err(target.error("a password but no user (in the URL or the options)")),
+        (None, None) if given => Err(target.error("credentials with an empty user and password")),
+        (None, None) => Ok(None),
     }
 }
 
@@ -195,28 +329,30 @@ impl Transport for Smtp {
         self.name.clone()
     }
 
+    /// Waits for the recipient domain's rate limit (nothing for an
+    /// address that does not parse: `send` refuses it).
+    fn ready(&mut self, to: &str) {
+        if let Ok(rcpt) = Address::from_str(to) {
+            self.limit.wait(&rcpt.domain().to_ascii_lowercase());
+        }
+    }
+
     fn send(&mut self, _id: &str, to: &str, message: &[u8]) -> Result<String, SendError> {
         let rcpt = Address::from_str(to)
             .map_err(|e| SendError::Permanent(format!("recipient {to:?}: {e}")))?;
-        let envelope = Envelope::new(Some(self.from.clone()), vec![rcpt.clone()])
-            .map_err(|e| SendError::Permanent(format!("envelope to {to:?}: {e}")))?;
-        self.limit.wait(&rcpt.domain().to_ascii_lowercase());
         // lettre ends the data with CRLF "." CRLF, its own CRLF first: a
         // message's last line break is that one, or the server would
         // store one more empty line than was prepared.
         let data = message.strip_suffix(b"\r\n").unwrap_or(message);
-        match self.transport.send_raw(&envelope, data) {
-            Ok(reply) => {
-                let text: Vec<&str> = reply.message().collect();
-                Ok(clip(&format!("{} {}", reply.code(), text.join(" "))))
-            }
-            Err(e) => Err(classify(&e)),
-        }
+        let reply = self.session(&rcpt, data)?;
+        let text: Vec<&str> = reply.message().collect();
+        Ok(clip(&format!("{} {}", reply.code(), text.join(" "))))
     }
 }
 
-/// 5xx is permanent except authentication (our configuration); all else
-/// (4xx, network, TLS, timeouts, a server that does not offer STARTTLS)
+/// A failure before the message went (or a reply code after): 5xx is
+/// permanent except authentication (our configuration); all else (4xx,
+/// no connection, TLS, timeouts, a server that does not offer STARTTLS)
 /// is temporary.
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
     let text = clip(&e.to_string());
@@ -249,7 +385,9 @@ struct Target {
     port: u16,
     mode: Mode,
     loopback: bool,
-    credentials: Option<(String, String)>,
+    /// The URL's user and password, decoded (`None` when empty).
+    user: Option<String>,
+    password: Option<String>,
 }
 
 impl Target {
@@ -266,12 +404,8 @@ fn parse_url(raw: &str) -> Result<Target, SmtpError> {
         url: "(not shown: it may hold a password)".into(),
         reason: e.to_string(),
     })?;
-    let credentials = (!url.username().is_empty()).then(|| {
-        (
-            percent_decode(url.username()),
-            percent_decode(url.password().unwrap_or("")),
-        )
-    });
+    let user = Some(percent_decode(url.username())).filter(|u| !u.is_empty());
+    let password = url.password().map(percent_decode).filter(|p| !p.is_empty());
     if url.password().is_some() {
         let _ = url.set_password(Some("***"));
     }
@@ -345,7 +479,8 @@ fn parse_url(raw: &str) -> Result<Target, SmtpError> {
         host,
         mode,
         loopback,
-        credentials,
+        user,
+        password,
     })
 }
 
@@ -445,7 +580,10 @@ mod tests {
         );
         let t = parse_url("smtps://u%40x:p%2Bw+d@relay.example.org:2465").unwrap();
         assert_eq!((t.port, t.mode), (2465, Mode::Wrapper));
-        assert_eq!(t.credentials, Some(("u@x".into(), "p+w+d".into())));
+        assert_eq!(
+            (t.user.as_deref(), t.password.as_deref()),
+            (Some("u@x"), Some("p+w+d"))
+        );
         assert!(
             t.shown.contains("***") && !t.shown.contains("p%2B"),
             "{}",
@@ -511,6 +649,70 @@ mod tests {
         assert!(!s.idempotent());
     }
 
+    /// The URL's user with the options' password, or both from the
+    /// options; never a part missing, never a password twice.
+    #[test]
+    fn credentials_combine_from_the_url_and_the_options() {
+        let pair = |u: &str, p: &str| Some((u.to_string(), p.to_string()));
+        let combine =
+            |url: &str, opts: Option<(String, String)>| credentials(&parse_url(url).unwrap(), opts);
+        let ok = [
+            (
+                "smtp://cert@relay.example.org",
+                pair("", "pw"),
+                pair("cert", "pw"),
+            ),
+            (
+                "smtp://cert@relay.example.org",
+                pair("cert", "pw"),
+                pair("cert", "pw"),
+            ),
+            ("smtp://relay.example.org", pair("u", "pw"), pair("u", "pw")),
+            (
+                "smtp://u%40x:p%3A@relay.example.org",
+                None,
+                pair("u@x", "p:"),
+            ),
+            ("smtp://relay.example.org", None, None),
+        ];
+        for (url, opts, want) in ok {
+            assert_eq!(combine(url, opts.clone()).unwrap(), want, "{url} {opts:?}");
+        }
+        let bad = [
+            ("smtp://u:p@relay.example.org", pair("u", "q"), "both"),
+            ("smtp://u:p@relay.example.org", pair("", "q"), "both"),
+            ("smtp://:p@relay.example.org", pair("u", "q"), "both"),
+            ("smtp://cert@relay.example.org", None, "no password"),
+            ("smtp://cert@relay.example.org", pair("", ""), "no password"),
+            (
+                "smtp://cert@relay.example.org",
+                pair("other", "pw"),
+                "differ",
+            ),
+            ("smtp://relay.example.org", pair("u", ""), "no password"),
+            ("smtp://relay.example.org", pair("", "pw"), "no user"),
+            ("smtp://:pw@relay.example.org", None, "no user"),
+            ("smtp://relay.example.org", pair("", ""), "empty"),
+        ];
+        for (url, opts, why) in bad {
+            let err = combine(url, opts.clone()).unwrap_err().to_string();
+            assert!(err.contains(why), "{url} {opts:?}: {err}");
+            assert!(!err.contains("pw") && !err.contains(":p@"), "{err}");
+        }
+        // Through Smtp::new as well.
+        let o = SmtpOptions {
+            from: "cert@example.org".into(),
+            credentials: pair("", "pw"),
+            ..SmtpOptions::default()
+        };
+        Smtp::new("smtp://cert@relay.example.org", o).unwrap();
+    }
+
+    #[test]
+    fn the_default_timeout_waits_for_a_slow_final_reply() {
+        assert_eq!(SmtpOptions::default().timeout, Duration::from_secs(600));
+    }
+
     #[test]
     fn options_are_checked() {
         let err = Smtp::new("smtp://relay.example.org", SmtpOptions::default())
@@ -556,6 +758,37 @@ mod tests {
                 "{to:?}"
             );
         }
+    }
+
+    /// `send` never waits: the wait is `ready`'s, before the notice is
+    /// marked Sending.
+    #[test]
+    fn the_rate_limit_is_waited_for_in_ready_not_in_send() {
+        let mut s = Smtp::new(
+            "smtp://127.0.0.1:9?tls=none",
+            SmtpOptions {
+                from: "cert@example.org".into(),
+                per_domain_per_minute: 600,
+                timeout: Duration::from_secs(2),
+                ..SmtpOptions::default()
+            },
+        )
+        .unwrap();
+        let start = Instant::now();
+        s.ready("a@example.net");
+        s.ready("b@EXAMPLE.net");
+        assert!(start.elapsed() >= Duration::from_millis(90));
+        let start = Instant::now();
+        for _ in 0..3 {
+            // Nothing listens on port 9: refused, not waited for.
+            assert!(matches!(
+                s.send("id", "a@example.net", b"x\r\n"),
+                Err(SendError::Temporary(_))
+            ));
+        }
+        assert!(start.elapsed() < Duration::from_millis(90));
+        // An address that does not parse is not waited for (send refuses it).
+        s.ready("not an address");
     }
 
     #[test]
