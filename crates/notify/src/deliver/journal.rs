@@ -1,10 +1,16 @@
 //! The delivery journal: one SQLite file (WAL, `synchronous=FULL`) with
-//! every notice prepared, its message bytes, its dedup keys and its
-//! delivery state.
+//! every notice prepared, its message bytes, its dedup keys, its IntelMQ
+//! output (and whether that was exported) and its delivery state.
 //!
 //! Why SQLite: transactions that survive `kill -9` and power loss, and
-//! several processes on one file (a `notify` preparing while another
-//! delivers), without a format of our own to get right.
+//! several processes on one file (`notify status` reading while a run
+//! delivers, a second run waiting on the run lock), without a format of
+//! our own to get right.
+//!
+//! The run lock is a separate file, `<journal>.lock` (`flock`, released
+//! by the kernel when a process dies), not an SQLite transaction: a run
+//! spans many transactions, and holding a write transaction for all of
+//! it would block `notify status` and every commit it must make.
 //!
 //! The dedup keys of a notice are stored as one packed blob (16 bytes per
 //! key) rather than one row per key: the journal never looks a key up

@@ -185,7 +185,8 @@ pub struct Entry {
     pub state: State,
     /// Transport calls made for it so far.
     pub attempts: u32,
-    /// The last refusal (the server's reply, or the error), if any.
+    /// The last refusal (the server's reply, or the error), or for an
+    /// unconfirmed notice why its answer was lost, if any.
     pub last_error: Option<String>,
     /// When it was prepared (unix seconds).
     pub created: i64,
