@@ -9,8 +9,8 @@
 //!
 //! The run lock is a separate file, `<journal>.lock` (`flock`, released
 //! by the kernel when a process dies), not an SQLite transaction: a run
-//! spans many transactions, and holding a write transaction for all of
-//! it would block `notify status` and every commit it must make.
+//! spans many transactions, each committed before its next step, which
+//! one long transaction around the run could not be.
 //!
 //! The dedup keys of a notice are stored as one packed blob (16 bytes per
 //! key) rather than one row per key: the journal never looks a key up
