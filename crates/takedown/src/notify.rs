@@ -24,8 +24,8 @@ use takedown_notify::Event;
 use takedown_notify::contacts::enrich::{AsnSource, CountrySource, Enricher};
 use takedown_notify::contacts::{Contacts, SourceKind};
 use takedown_notify::deliver::{
-    self, DeliverOptions, DeliverReport, Entry, Journal, Outbox, PreparedNotice, Smtp, SmtpOptions,
-    State, Transport,
+    self, DeliverOptions, DeliverReport, Entry, Journal, JournalError, Outbox, PreparedNotice,
+    Smtp, SmtpOptions, State, Transport,
 };
 use takedown_notify::notice::{Grouper, Key, Period, RenderOptions, Renderer, intelmq_line};
 use takedown_notify::report::{self, Stats, is_notifiable};
@@ -61,6 +61,28 @@ pub enum NotifyCommand {
     /// Exit status: 0 every notice sent, 1 some are not (yet), 2 the
     /// journal cannot be read.
     Status(StatusArgs),
+    /// Put notices back in the queue: those refused by their server
+    /// (failed), those whose sending was interrupted (unconfirmed) or
+    /// those waiting for a retry; all of them, or the IDs given. The
+    /// next `takedown notify` run delivers them.
+    ///
+    /// Exit status: 0 done, 2 an error (an unknown id: nothing changed).
+    Retry(RetryArgs),
+}
+
+/// `takedown notify retry`.
+#[derive(clap::Args, Debug)]
+pub struct RetryArgs {
+    /// The journal [default: notify.sqlite3 beside the installed
+    /// signature sets].
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// The states to put back (repeatable) [default: failed].
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub state: Vec<StateArg>,
+    /// Only these notices.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
 }
 
 /// `takedown notify status`.
@@ -84,8 +106,10 @@ pub struct StatusArgs {
 pub struct RunArgs {
     /// Sinkhole reports: Shadowserver CSV, IntelMQ events (NDJSON),
     /// takedown hunt output; plain or gzip-compressed, each recognised by
-    /// its content.
-    #[arg(value_name = "REPORT", required = true)]
+    /// its content. Without any, the run only delivers what the journal
+    /// holds (notices put back by `notify retry`, or left by a killed
+    /// run).
+    #[arg(value_name = "REPORT")]
     pub reports: Vec<PathBuf>,
     /// IP-to-ASN table, repeatable (asked in order): a pyasn table
     /// (`PREFIX/LEN<TAB>ASN`) or a MaxMind ASN database (.mmdb). Used for
@@ -146,16 +170,21 @@ pub struct RunArgs {
     /// `notices`).
     #[arg(long, value_name = "DIR", conflicts_with = "smtp")]
     pub outbox: Option<PathBuf>,
-    /// Send through this SMTP server: smtp://HOST[:PORT] (STARTTLS
-    /// required), smtps://HOST[:PORT] (TLS); the user in the URL, the
-    /// password from TAKEDOWN_SMTP_PASSWORD or --smtp-password-file.
+    /// Send through this SMTP relay: smtp://HOST[:PORT] (STARTTLS
+    /// required), smtps://HOST[:PORT] (TLS), `?tls=none` only to a
+    /// loopback relay. Log in with --smtp-user and the password from
+    /// TAKEDOWN_SMTP_PASSWORD or --smtp-password-file (or user:password
+    /// in the URL, which other users of the machine may see).
     #[arg(long, value_name = "URL")]
     pub smtp: Option<String>,
+    /// The SMTP user name.
+    #[arg(long, value_name = "USER", requires = "smtp")]
+    pub smtp_user: Option<String>,
     /// A file holding the SMTP password (first line).
     #[arg(long, value_name = "FILE", requires = "smtp")]
     pub smtp_password_file: Option<PathBuf>,
-    /// CA certificates (PEM) trusted for the SMTP server, in addition to
-    /// the built-in roots.
+    /// CA certificates (PEM) trusted for the SMTP server, instead of the
+    /// built-in roots (a private CA).
     #[arg(long, value_name = "FILE", requires = "smtp")]
     pub smtp_ca: Option<PathBuf>,
     /// The envelope sender (MAIL FROM) [default: the From: address].
@@ -169,8 +198,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
     /// First back-off after a temporary failure, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
     pub backoff: f64,
+    /// How long to wait for each of the SMTP server's replies, in
+    /// seconds (RFC 5321 allows ten minutes for the reply to a message).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0, value_parser = parse_seconds, requires = "smtp")]
+    pub smtp_timeout: f64,
     /// Resend notices whose sending was interrupted after the server
     /// may have accepted them (the default leaves them unconfirmed, to
     /// be checked in the server's log).
@@ -223,6 +256,14 @@ pub enum StateArg {
     Failed,
 }
 
+/// Seconds: a finite number from 0 to a day.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds from 0 to 86400")),
+    }
+}
+
 fn state_arg(s: &State) -> StateArg {
     match s {
         State::Prepared => StateArg::Prepared,
@@ -246,6 +287,7 @@ fn state_name(s: &State) -> &'static str {
 pub fn run(a: NotifyArgs) -> anyhow::Result<u8> {
     match a.command {
         Some(NotifyCommand::Status(s)) => status(s),
+        Some(NotifyCommand::Retry(r)) => retry(r),
         None => notify(a.run),
     }
 }
@@ -289,6 +331,10 @@ struct Summary {
     notice_events: u64,
     /// Notices whose id was already journaled (a rerun after a kill).
     already_prepared: u64,
+    /// Notices that could not be made (reported one by one).
+    skipped_notices: u64,
+    /// IntelMQ events written to --intelmq.
+    intelmq_events: u64,
     delivered: u64,
     retry: u64,
     failed: u64,
@@ -341,12 +387,22 @@ fn notify(a: RunArgs) -> anyhow::Result<u8> {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", path_for_terminal(dir)))?;
         }
-        journal = Some(Journal::open(&journal_file).with_context(|| {
+        let mut j = Journal::open(&journal_file).with_context(|| {
             format!(
                 "cannot open the journal {}",
                 path_for_terminal(&journal_file)
             )
-        })?);
+        })?;
+        // One run at a time, from reading the notified keys to the end of
+        // the delivery: two runs reading the keys together would both
+        // notify an event that is in both their reports.
+        j.lock().with_context(|| {
+            format!(
+                "cannot lock the journal {}",
+                path_for_terminal(&journal_file)
+            )
+        })?;
+        journal = Some(j);
     } else if journal_file.exists() {
         journal = Some(Journal::open(&journal_file).with_context(|| {
             format!(
@@ -426,17 +482,21 @@ fn notify(a: RunArgs) -> anyhow::Result<u8> {
         .collect();
     sum.notices = notices.len() as u64;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let mut intelmq = Vec::new();
+    let mut dry_intelmq = Vec::new();
+    let mut code = OK;
     for n in &notices {
         sum.notice_rows += n.rows.len() as u64;
         sum.notice_events += n.events();
-        if a.intelmq.is_some() {
+        let intelmq = a.intelmq.as_ref().map(|_| {
+            let mut lines = Vec::new();
             for row in &n.rows {
-                intelmq.extend_from_slice(intelmq_line(n, row, &a.feed).as_bytes());
-                intelmq.push(b'\n');
+                lines.extend_from_slice(intelmq_line(n, row, &a.feed).as_bytes());
+                lines.push(b'\n');
             }
-        }
+            lines
+        });
         if a.dry_run {
+            dry_intelmq.extend_from_slice(intelmq.as_deref().unwrap_or_default());
             msg.say(&format!(
                 "would notify {} ({}): {} addresses, {} events, period {}",
                 for_terminal(&n.to),
@@ -447,9 +507,24 @@ fn notify(a: RunArgs) -> anyhow::Result<u8> {
             ));
             continue;
         }
-        let message = renderer
-            .message(n, now)
-            .with_context(|| format!("cannot render the notice to {}", for_terminal(&n.to)))?;
+        // A notice that cannot be made (a template failing on its data, a
+        // message too large for the journal) is reported and skipped: it
+        // must not hold back the others, nor the delivery of notices
+        // journaled before. Its events stay unnotified for a later run.
+        let message = match renderer.message(n, now) {
+            Ok(m) => m,
+            Err(e) => {
+                sum.skipped_notices += 1;
+                code = ERROR;
+                msg.say(&format!(
+                    "error: notice {} to {} not made: {}",
+                    n.id,
+                    for_terminal(&n.to),
+                    for_terminal(&e.to_string())
+                ));
+                continue;
+            }
+        };
         let prepared = PreparedNotice {
             id: n.id.clone(),
             to: n.to.clone(),
@@ -461,24 +536,35 @@ fn notify(a: RunArgs) -> anyhow::Result<u8> {
             subject: renderer.subject(n),
             message,
             created: now,
+            intelmq,
         };
         let j = journal.as_mut().expect("a journal outside --dry-run");
-        if !j
-            .prepare(&prepared)
-            .with_context(|| format!("cannot journal the notice to {}", for_terminal(&n.to)))?
-        {
-            sum.already_prepared += 1;
+        match j.prepare(&prepared) {
+            Ok(true) => {}
+            Ok(false) => sum.already_prepared += 1,
+            Err(e @ JournalError::Invalid { .. }) => {
+                sum.skipped_notices += 1;
+                code = ERROR;
+                msg.say(&format!(
+                    "error: notice to {} not made: {}",
+                    for_terminal(&n.to),
+                    for_terminal(&e.to_string())
+                ));
+                continue;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot journal the notice to {}", for_terminal(&n.to))
+                });
+            }
         }
         fault::point("notify-prepared");
     }
     drop(notices);
     if let Some(path) = &a.intelmq {
-        write_atomic(path, ".takedown-intelmq-", Access::Private, |w| {
-            Ok(w.write_all(&intelmq)?)
-        })?;
+        write_intelmq(path, journal.as_mut(), &dry_intelmq, a.dry_run, &mut sum)?;
     }
 
-    let mut code = OK;
     if let (Some(j), Some(t)) = (journal.as_mut(), transport.as_mut()) {
         let opts = DeliverOptions {
             retries: a.retries,
@@ -516,6 +602,9 @@ fn notify(a: RunArgs) -> anyhow::Result<u8> {
     }
     if sum.unreadable_reports > 0 {
         code = ERROR;
+    }
+    if a.reports.is_empty() && !a.dry_run {
+        msg.say("no report given: delivered what the journal holds");
     }
     sum.seconds = started.elapsed().as_secs_f64();
     print_summary(&a, &sum, &journal_file, &mut msg)?;
@@ -597,14 +686,23 @@ fn make_transport(a: &RunArgs) -> anyhow::Result<Box<dyn Transport>> {
         (None, Ok(p)) => Some(p),
         (None, Err(_)) => None,
     };
-    let credentials = password.map(|p| (String::new(), p));
+    // The user may be in the URL (smtp://user@relay) or in --smtp-user;
+    // the password never needs to be on the command line.
+    let credentials = match (&a.smtp_user, password) {
+        (Some(u), Some(p)) => Some((u.clone(), p)),
+        (None, Some(p)) => Some((String::new(), p)),
+        (None, None) => None,
+        (Some(_), None) => {
+            bail!("--smtp-user needs a password: TAKEDOWN_SMTP_PASSWORD or --smtp-password-file")
+        }
+    };
     let opts = SmtpOptions {
         from: a
             .envelope_from
             .clone()
             .unwrap_or_else(|| envelope_address(&a.from)),
         per_domain_per_minute: a.rate.max(1),
-        timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs_f64(a.smtp_timeout.max(1.0)),
         tls_ca: a.smtp_ca.clone(),
         credentials,
     };
@@ -743,4 +841,71 @@ fn status(a: StatusArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(if undelivered { UNDELIVERED } else { OK })
+}
+
+/// Writes `--intelmq`: the IntelMQ events of every journaled notice not
+/// yet written to such a file (this run's, and those of a run killed
+/// before it wrote its file), atomically, and only then marks them
+/// written. A kill between the two writes them again next time, into a
+/// file that replaces this one: nothing lost, nothing twice in one file.
+/// A dry run writes this run's events, marking nothing.
+fn write_intelmq(
+    path: &Path,
+    journal: Option<&mut Journal>,
+    dry: &[u8],
+    dry_run: bool,
+    sum: &mut Summary,
+) -> anyhow::Result<()> {
+    let count = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count() as u64;
+    let Some(j) = journal.filter(|_| !dry_run) else {
+        sum.intelmq_events = count(dry);
+        return write_atomic(path, ".takedown-intelmq-", Access::Private, |w| {
+            Ok(w.write_all(dry)?)
+        });
+    };
+    let pending = j
+        .unexported_intelmq()
+        .context("cannot read the journal's IntelMQ events")?;
+    write_atomic(path, ".takedown-intelmq-", Access::Private, |w| {
+        for (_, lines) in &pending {
+            w.write_all(lines)?;
+        }
+        Ok(())
+    })?;
+    sum.intelmq_events = pending.iter().map(|(_, l)| count(l)).sum();
+    let ids: Vec<String> = pending.into_iter().map(|(id, _)| id).collect();
+    j.mark_intelmq_exported(&ids)
+        .context("cannot record the IntelMQ events as written")?;
+    Ok(())
+}
+
+fn retry(a: RetryArgs) -> anyhow::Result<u8> {
+    let path = journal_path(&a.journal)?;
+    if !path.exists() {
+        bail!("no journal at {}", path_for_terminal(&path));
+    }
+    let mut j = Journal::open(&path)
+        .with_context(|| format!("cannot open the journal {}", path_for_terminal(&path)))?;
+    j.lock()
+        .with_context(|| format!("cannot lock the journal {}", path_for_terminal(&path)))?;
+    let states: Vec<State> = if a.state.is_empty() {
+        vec![State::Failed]
+    } else {
+        a.state
+            .iter()
+            .map(|s| match s {
+                StateArg::Failed => Ok(State::Failed),
+                StateArg::Sending => Ok(State::Sending),
+                StateArg::Retry => Ok(State::TempFailed),
+                StateArg::Prepared | StateArg::Sent => {
+                    bail!("only failed, sending (unconfirmed) and retry notices can be put back")
+                }
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let n = j
+        .requeue(&states, &a.ids)
+        .context("cannot put the notices back")?;
+    eprintln!("takedown: {n} notices put back; the next `takedown notify` run delivers them");
+    Ok(OK)
 }

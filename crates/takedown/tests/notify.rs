@@ -449,7 +449,7 @@ fn a_kill_at_any_step_then_a_rerun_writes_each_notice_once() {
             let stray: Vec<_> = std::fs::read_dir(s.tree.path("outbox"))
                 .unwrap()
                 .map(|e| e.unwrap().file_name())
-                .filter(|n| !n.to_string_lossy().ends_with(".eml"))
+                .filter(|n| !n.to_string_lossy().ends_with(".eml") && n != ".delivered")
                 .collect();
             assert!(stray.is_empty(), "after {step}#{nth}: {stray:?}");
         }
@@ -680,4 +680,130 @@ fn smtp_unconfirmed_after_a_kill_is_reported_not_resent() {
         &s.tree.arg("journal.sqlite3"),
     ]);
     assert!(stdout(&st).contains("unconfirmed"), "{}", stdout(&st));
+}
+
+#[test]
+fn a_refused_notice_put_back_by_retry_goes_with_the_next_run() {
+    let s = Setup::new();
+    // ISP C's server refuses once (a 5xx: the notice fails for good).
+    let Some(sink) = Sink::start(
+        s.tree.path("sink"),
+        &[("noc@isp-c.example", "550 5.7.1 relaying denied", 1)],
+    ) else {
+        return;
+    };
+    let url = sink.url();
+    let o = s.run(&["--smtp", url.as_str(), &s.tree.arg("report.csv")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(sink.received().len(), 2);
+    let journal = s.tree.arg("journal.sqlite3");
+    let r = s
+        .tree
+        .run(&["notify", "retry", "--journal", &journal, "no-such-id"]);
+    assert_eq!(code(&r), 2, "an unknown id: {}", stderr(&r));
+    let r = s.tree.run(&["notify", "retry", "--journal", &journal]);
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    assert!(stderr(&r).contains("1 notices put back"), "{}", stderr(&r));
+    // No report: the run delivers what the journal holds.
+    let o = s.run(&["--smtp", url.as_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let got = sink.received();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.values().all(|&n| n == 1), "{got:?}");
+    assert!(sink.recipients().contains("noc@isp-c.example"));
+}
+
+/// The addresses of an IntelMQ events file.
+fn intelmq_addresses(path: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let e: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(e["classification.type"], "infected-system", "{l}");
+            e["source.ip"].as_str().unwrap().to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn intelmq_events_of_a_killed_run_are_written_by_the_rerun() {
+    let clean = Setup::new();
+    let out = clean.tree.arg("events.ndjson");
+    let o = clean.run(&[
+        "--outbox",
+        &clean.tree.arg("outbox"),
+        "--intelmq",
+        &out,
+        &clean.tree.arg("report.csv"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let want = intelmq_addresses(Path::new(&out));
+    assert_eq!(want.len(), 4, "{want:?}");
+
+    let s = Setup::new();
+    let out = s.tree.arg("events.ndjson");
+    let args = [
+        "--outbox",
+        &s.tree.arg("outbox"),
+        "--intelmq",
+        &out,
+        &s.tree.arg("report.csv"),
+    ];
+    let mut c = s.cmd(&args);
+    c.env("TAKEDOWN_FAULT", "notify-prepared#2");
+    let o = run_with_timeout(c, 120);
+    assert_eq!(o.status.signal(), Some(libc::SIGKILL));
+    let o = s.run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(intelmq_addresses(Path::new(&out)), want);
+    // Written once: the next run has nothing new to write.
+    let o = s.run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(intelmq_addresses(Path::new(&out)).is_empty());
+}
+
+#[test]
+fn two_runs_at_once_notify_each_event_once() {
+    let s = Setup::new();
+    let all = rows();
+    // Two reports sharing three events, run at the same time on one
+    // journal.
+    s.tree.write("a.csv", report(&all[..5]));
+    s.tree.write("b.csv", report(&all[2..]));
+    let outbox = s.tree.arg("outbox");
+    let children: Vec<Child> = ["a.csv", "b.csv"]
+        .iter()
+        .map(|r| {
+            s.cmd(&["--outbox", &outbox, &s.tree.arg(r)])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let st = s.tree.run(&[
+        "notify",
+        "status",
+        "--journal",
+        &s.tree.arg("journal.sqlite3"),
+        "--format",
+        "json",
+    ]);
+    let rows: u64 = stdout(&st)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["rows"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    // Four (address, family, day) keys with a contact in all.
+    assert_eq!(rows, 4, "{}", stdout(&st));
 }

@@ -214,9 +214,21 @@ impl Journal {
         identify(&conn, path)?;
         // WAL: readers (`notify status`) never block the delivering
         // writer; FULL: every commit is on disk before the next step.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| sqlite("switching to WAL", e))?;
+        // Switching a new database to WAL needs it to itself, and SQLite
+        // answers "busy" at once rather than through the busy handler
+        // when another process is opening it too: wait here instead.
+        let started = std::time::Instant::now();
+        let mode: String = loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => break r.map_err(|e| sqlite("switching to WAL", e))?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(JournalError::NotAJournal {
                 path: path.to_path_buf(),
