@@ -402,6 +402,10 @@ fn notify(a: RunArgs) -> anyhow::Result<u8> {
                 path_for_terminal(&journal_file)
             )
         })?;
+        // The outbox is idempotent: a step a power cut takes back is
+        // redone alike, so its commits need not each wait for the disk.
+        j.set_durable(a.smtp.is_some())
+            .context("cannot configure the journal")?;
         journal = Some(j);
     } else if journal_file.exists() {
         journal = Some(Journal::open(&journal_file).with_context(|| {

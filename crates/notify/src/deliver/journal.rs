@@ -259,6 +259,23 @@ impl Journal {
         })
     }
 
+    /// How durable each commit is against a power loss (a killed process
+    /// loses nothing either way: a commit is in the write-ahead log, in
+    /// the kernel's hands, before it returns). `true`, the default: on
+    /// disk before the next step (`synchronous=FULL`), which delivery
+    /// over SMTP needs (a Sent lost to a power cut would mean a second
+    /// copy). `false` (`synchronous=NORMAL`: the log is synced at
+    /// checkpoints): for an idempotent transport, where a step lost to a
+    /// power cut is redone with the same result (the outbox: the same
+    /// file with the same bytes, or its marker), and each of the
+    /// thousands of commits of a large run no longer waits for the disk.
+    pub fn set_durable(&mut self, durable: bool) -> Result<(), JournalError> {
+        let mode = if durable { "FULL" } else { "NORMAL" };
+        self.conn
+            .pragma_update(None, "synchronous", mode)
+            .map_err(|e| self.sqlite("setting synchronous", e))
+    }
+
     /// The journal file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -1249,6 +1266,16 @@ mod tests {
             .query_row("PRAGMA synchronous", [], |r| r.get(0))
             .unwrap();
         assert_eq!((mode.as_str(), sync), ("wal", 2));
+        let mut j = j;
+        let sync = |j: &Journal| -> i64 {
+            j.conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap()
+        };
+        j.set_durable(false).unwrap();
+        assert_eq!(sync(&j), 1, "NORMAL");
+        j.set_durable(true).unwrap();
+        assert_eq!(sync(&j), 2, "FULL");
     }
 
     #[test]
