@@ -25,6 +25,8 @@
 //! command; skipped with a message without them, except under `CI`,
 //! where that fails.
 
+mod util;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -85,27 +87,7 @@ print(json.dumps(out))
 /// The reference Python with aiosmtpd, or `None` (skipped) when there is
 /// none; under CI a missing one fails.
 fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("TAKEDOWN_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
-        });
-    let ok = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import aiosmtpd.smtp"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-    if ok {
-        return Some(python);
-    }
-    let why = format!(
-        "no Python with aiosmtpd at {} (run .ci/run, or `{0} -m pip install aiosmtpd`, or set TAKEDOWN_PYTHON)",
-        python.display()
-    );
-    assert!(std::env::var_os("CI").is_none(), "{why}");
-    eprintln!("skipped: {why}");
-    None
+    util::python_with("aiosmtpd.smtp", "pip install aiosmtpd", &[])
 }
 
 /// A running sink; killed when dropped.

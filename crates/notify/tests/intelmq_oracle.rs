@@ -43,6 +43,8 @@
 //! `.venv`; or set `TAKEDOWN_PYTHON`); skipped with a message without
 //! it, except under `CI`, where that fails.
 
+mod util;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -773,38 +775,11 @@ struct OracleEvent {
 /// The reference Python with intelmq, or `None` (skipped) when there is
 /// none; under CI a missing one fails.
 fn oracle_python() -> Option<PathBuf> {
-    let python = std::env::var_os("TAKEDOWN_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
-        });
-    let why = if !python.exists() {
-        Some(format!(
-            "{} not found (run .ci/run, or set TAKEDOWN_PYTHON)",
-            python.display()
-        ))
-    } else {
-        let ok = Command::new(&python)
-            .args(["-c", "import intelmq.bots.parsers.shadowserver.parser"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        (!ok).then(|| {
-            format!(
-                "intelmq is not importable by {} (install it: {} -m pip install {INTELMQ})",
-                python.display(),
-                python.display()
-            )
-        })
-    };
-    match why {
-        None => Some(python),
-        Some(why) => {
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
+    util::python_with(
+        "intelmq.bots.parsers.shadowserver.parser",
+        &format!("pip install {INTELMQ}"),
+        &[],
+    )
 }
 
 fn run_oracle(python: &Path, files: &[PathBuf]) -> Vec<OracleFile> {

@@ -19,6 +19,8 @@
 //! jsonschema, xarf and intelmq; skipped with a message without them,
 //! except under `CI`, where that fails. The Rust-only checks run always.
 
+mod util;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use takedown_notify::Event;
@@ -328,41 +330,11 @@ fn keys_match_rows() {
 /// The reference Python with jsonschema, xarf and intelmq, or `None`
 /// (skipped); under CI a missing one fails.
 fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("TAKEDOWN_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
-        });
-    let why = if !python.exists() {
-        Some(format!(
-            "{} not found (run .ci/run, or set TAKEDOWN_PYTHON)",
-            python.display()
-        ))
-    } else {
-        let ok = Command::new(&python)
-            .args([
-                "-c",
-                "import jsonschema, referencing, rfc3339_validator, xarf, intelmq.lib.message",
-            ])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        (!ok).then(|| {
-            format!(
-                "{} lacks jsonschema, rfc3339-validator, xarf or intelmq (pip install \
-                 jsonschema rfc3339-validator xarf==1.0.0 intelmq==3.5.0)",
-                python.display()
-            )
-        })
-    };
-    match why {
-        None => Some(python),
-        Some(why) => {
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
+    util::python_with(
+        "jsonschema, referencing, rfc3339_validator, xarf, intelmq.lib.message",
+        "pip install jsonschema rfc3339-validator xarf==1.0.0 intelmq==3.5.0",
+        &[],
+    )
 }
 
 /// Reads back every message and IntelMQ line; prints `ok <counts>` or

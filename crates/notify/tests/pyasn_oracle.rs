@@ -32,6 +32,8 @@
 //! `python3-pyasn`, the first that has it; skipped with a message
 //! without one, except under `CI`, where that fails.
 
+mod util;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -303,32 +305,11 @@ fn addresses(rng: &mut Rng, lines: &[Line], random: usize) -> Vec<IpAddr> {
 /// A Python that imports pyasn, or `None` (skipped) when there is none;
 /// under CI a missing one fails.
 fn oracle_python() -> Option<PathBuf> {
-    let mut tried = Vec::new();
-    let candidates = std::env::var_os("TAKEDOWN_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
-            PathBuf::from("/usr/bin/python3"),
-        ]);
-    for python in candidates {
-        let ok = Command::new(&python)
-            .args(["-c", "import pyasn"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            return Some(python);
-        }
-        tried.push(python.display().to_string());
-    }
-    let why = format!(
-        "no Python with pyasn ({} tried; Debian: apt-get install python3-pyasn, or .venv/bin/python -m pip install pyasn)",
-        tried.join(", ")
-    );
-    assert!(std::env::var_os("CI").is_none(), "{why}");
-    eprintln!("skipped: {why}");
-    None
+    util::python_with(
+        "pyasn",
+        "apt-get install python3-pyasn",
+        &["/usr/bin/python3"],
+    )
 }
 
 /// pyasn's answer per address: `Some((asn, prefix, len))` or `None`.

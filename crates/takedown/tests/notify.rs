@@ -102,6 +102,14 @@ impl Setup {
         run_with_timeout(self.cmd(extra), 120)
     }
 
+    /// `takedown notify status --journal J ARGS`.
+    fn status(&self, args: &[&str]) -> Output {
+        let journal = self.tree.arg("journal.sqlite3");
+        let mut all = vec!["notify", "status", "--journal", &journal];
+        all.extend_from_slice(args);
+        self.tree.run(&all)
+    }
+
     fn outbox(&self) -> BTreeMap<String, Vec<u8>> {
         read_dir_eml(&self.tree.path("outbox"))
     }
@@ -266,14 +274,7 @@ fn a_rerun_notifies_nothing_twice_and_new_events_make_new_notices() {
     let after = s.outbox();
     assert_eq!(after.len(), before.len() + 1);
 
-    let st = s.tree.run(&[
-        "notify",
-        "status",
-        "--journal",
-        &s.tree.arg("journal.sqlite3"),
-        "--format",
-        "json",
-    ]);
+    let st = s.status(&["--format", "json"]);
     assert_eq!(code(&st), 0, "{}", stderr(&st));
     let entries: Vec<serde_json::Value> = stdout(&st)
         .lines()
@@ -281,12 +282,7 @@ fn a_rerun_notifies_nothing_twice_and_new_events_make_new_notices() {
         .collect();
     assert_eq!(entries.len(), 4);
     assert!(entries.iter().all(|e| e["state"] == "sent"), "{entries:?}");
-    let text = s.tree.run(&[
-        "notify",
-        "status",
-        "--journal",
-        &s.tree.arg("journal.sqlite3"),
-    ]);
+    let text = s.status(&[]);
     assert!(
         stdout(&text).contains("4 notices: 4 sent"),
         "{}",
@@ -434,12 +430,7 @@ fn a_kill_at_any_step_then_a_rerun_writes_each_notice_once() {
                 want.keys().collect::<Vec<_>>(),
                 "after {step}#{nth}"
             );
-            let st = s.tree.run(&[
-                "notify",
-                "status",
-                "--journal",
-                &s.tree.arg("journal.sqlite3"),
-            ]);
+            let st = s.status(&[]);
             assert!(
                 stdout(&st).contains("3 notices: 3 sent"),
                 "after {step}#{nth}: {}",
@@ -637,14 +628,7 @@ fn smtp_failures_are_retried_reported_and_never_doubled() {
     assert_eq!(summary(&o)["failed_before"], 1);
     assert!(stderr(&o).contains("--state failed"), "{}", stderr(&o));
     assert_eq!(sink.received(), got);
-    let st = s.tree.run(&[
-        "notify",
-        "status",
-        "--journal",
-        &s.tree.arg("journal.sqlite3"),
-        "--state",
-        "failed",
-    ]);
+    let st = s.status(&["--state", "failed"]);
     assert_eq!(code(&st), 1);
     let text = stdout(&st);
     assert!(
@@ -673,12 +657,7 @@ fn smtp_unconfirmed_after_a_kill_is_reported_not_resent() {
     let got = sink.received();
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got.values().all(|&n| n == 1), "none doubled: {got:?}");
-    let st = s.tree.run(&[
-        "notify",
-        "status",
-        "--journal",
-        &s.tree.arg("journal.sqlite3"),
-    ]);
+    let st = s.status(&[]);
     assert!(stdout(&st).contains("unconfirmed"), "{}", stdout(&st));
 }
 
@@ -788,14 +767,7 @@ fn two_runs_at_once_notify_each_event_once() {
         let o = c.wait_with_output().unwrap();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
-    let st = s.tree.run(&[
-        "notify",
-        "status",
-        "--journal",
-        &s.tree.arg("journal.sqlite3"),
-        "--format",
-        "json",
-    ]);
+    let st = s.status(&["--format", "json"]);
     let rows: u64 = stdout(&st)
         .lines()
         .map(|l| {
