@@ -466,7 +466,7 @@ fn messages_read_back_by_the_reference_tools() {
     let jp = &f.notices[0];
     let csv = String::from_utf8(f.renderer.csv(jp)).unwrap();
     assert!(csv.starts_with(
-        "ip,family,day,first_seen,last_seen,count,port,asn,country,destination,report_type\r\n"
+        "ip,family,day,first_seen,last_seen,count,port,asn,country,destination,report_type,rule\r\n"
     ));
     let x = f.renderer.xarf(jp, &jp.rows[0]);
     assert_eq!(x["category"], "infrastructure");
@@ -494,6 +494,7 @@ fn messages_read_back_by_the_reference_tools() {
                 "country",
                 "destination",
                 "report_type",
+                "rule",
             ]
             .map(String::from)
             .to_vec(),
@@ -514,6 +515,7 @@ fn messages_read_back_by_the_reference_tools() {
                     opt(r.country.clone()),
                     opt(r.destination.clone()),
                     r.report_type.clone(),
+                    n.rule_of(r),
                 ]
                 .iter()
                 .map(|c| safe(c))
@@ -526,7 +528,7 @@ fn messages_read_back_by_the_reference_tools() {
         let mut phrases: Vec<String> = vec![
             n.id.clone(),
             n.period.clone(),
-            n.rule.to_string(),
+            n.rule_text(),
             "takedown scan".into(),
             "https://scan.cert.example/".into(),
             "https://check.cert.example/".into(),

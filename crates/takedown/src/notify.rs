@@ -520,7 +520,7 @@ fn notify(a: RunArgs) -> anyhow::Result<u8> {
             msg.say(&format!(
                 "would notify {} ({}): {} addresses, {} events, period {}",
                 for_terminal(&n.to),
-                for_terminal(&n.rule.to_string()),
+                for_terminal(&n.rule_text()),
                 n.rows.len(),
                 n.events(),
                 n.period
@@ -549,7 +549,7 @@ fn notify(a: RunArgs) -> anyhow::Result<u8> {
             id: n.id.clone(),
             to: n.to.clone(),
             period: n.period.clone(),
-            rule: n.rule.to_string(),
+            rule: n.rule_text(),
             rows: n.rows.len() as u64,
             events: n.events(),
             keys: n.keys(),

@@ -8,7 +8,7 @@
 use super::{Notice, Row, day_text, iso_time};
 
 /// The header row.
-pub(crate) const HEADER: [&str; 11] = [
+pub(crate) const HEADER: [&str; 12] = [
     "ip",
     "family",
     "day",
@@ -20,6 +20,7 @@ pub(crate) const HEADER: [&str; 11] = [
     "country",
     "destination",
     "report_type",
+    "rule",
 ];
 
 /// The CSV of a notice's rows, with a header row, CRLF line ends.
@@ -27,7 +28,7 @@ pub(crate) fn write(n: &Notice) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + n.rows.len() * 96);
     header(&mut out);
     for r in &n.rows {
-        row(&mut out, r);
+        row(&mut out, n, r);
     }
     out
 }
@@ -38,7 +39,7 @@ pub(crate) fn header(out: &mut Vec<u8>) {
 }
 
 /// One row's line.
-pub(crate) fn row(out: &mut Vec<u8>, r: &Row) {
+pub(crate) fn row(out: &mut Vec<u8>, n: &Notice, r: &Row) {
     line(
         out,
         [
@@ -53,6 +54,7 @@ pub(crate) fn row(out: &mut Vec<u8>, r: &Row) {
             r.country.clone().unwrap_or_default(),
             r.destination.clone().unwrap_or_default(),
             r.report_type.clone(),
+            n.rule_of(r),
         ]
         .into_iter(),
     );

@@ -352,17 +352,18 @@ impl Grouper {
             }
             let to = contacts.name(head.contact).to_string();
             let period = labels.name(head_period).to_string();
-            let rule = rules
-                .get(head.rule as usize)
-                .map(|(_, r)| r.clone())
-                .unwrap_or(Rule::Override {
-                    network: String::new(),
-                });
+            // The notice's rules, each once, in the order of the rows.
+            let mut used: Vec<u32> = Vec::new();
             let out: Vec<Row> = order[start..end]
                 .iter()
                 .map(|&i| {
                     let r = &rows[i as usize];
+                    let rule = used.iter().position(|&u| u == r.rule).unwrap_or_else(|| {
+                        used.push(r.rule);
+                        used.len() - 1
+                    });
                     Row {
+                        rule,
                         ip: r.ip,
                         family: families.name(r.family).to_string(),
                         day: r.day,
@@ -382,10 +383,21 @@ impl Grouper {
                 .map(|r| key_digest(r.ip, &r.family, r.day))
                 .collect();
             let id = Notice::id_of(&to, &period, &mut digests);
+            let notice_rules = used
+                .iter()
+                .map(|&u| {
+                    rules
+                        .get(u as usize)
+                        .map(|(_, r)| r.clone())
+                        .unwrap_or(Rule::Override {
+                            network: String::new(),
+                        })
+                })
+                .collect();
             notices.push(Notice {
                 id,
                 to,
-                rule,
+                rules: notice_rules,
                 period,
                 rows: out,
             });
@@ -634,8 +646,34 @@ mod tests {
         g.add(&ev("192.0.2.6", "x", DAY), &r1);
         assert_eq!(g.rules.len(), 2);
         let n = g.finish();
-        // The rule of the first row (192.0.2.1).
-        assert_eq!(n[0].rule, Rule::OverrideAsn { asn: 1 });
+        // Both rules, in the order of the rows (192.0.2.1 first), and
+        // each row's own.
+        assert_eq!(
+            n[0].rules,
+            [
+                Rule::OverrideAsn { asn: 1 },
+                Rule::NationalCert {
+                    country: "XX".into(),
+                    team: "CERT-XX".into()
+                }
+            ]
+        );
+        assert_eq!(
+            n[0].rows.iter().map(|r| r.rule).collect::<Vec<_>>(),
+            [0, 1, 1]
+        );
+        assert_eq!(
+            n[0].rule_text(),
+            "contacts table: AS1; national CERT of XX (CERT-XX)"
+        );
+        // A part names only the rules of its rows.
+        let parts = n[0].clone().split(1);
+        assert_eq!(parts[1].rules.len(), 1);
+        assert_eq!(parts[1].rows[0].rule, 0);
+        assert_eq!(
+            parts[1].rule_of(&parts[1].rows[0]),
+            "national CERT of XX (CERT-XX)"
+        );
     }
 
     #[test]

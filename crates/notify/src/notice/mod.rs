@@ -237,6 +237,9 @@ pub struct Row {
     pub destination: Option<String>,
     /// The kind of report of the first event.
     pub report_type: String,
+    /// The rule that chose the contact for this row: an index into its
+    /// notice's [`Notice::rules`].
+    pub rule: usize,
 }
 
 impl Row {
@@ -265,9 +268,11 @@ pub struct Notice {
     pub id: String,
     /// The contact address.
     pub to: String,
-    /// Why this contact (printed in the notice): the rule that chose it
-    /// for the notice's first row.
-    pub rule: Rule,
+    /// Why this contact (printed in the notice): the rules that chose it
+    /// for the rows, each once, in the order of the rows that first use
+    /// them (rows of one contact may come to it by different rules: a
+    /// network of the CERT's table and, for others, the RIPE range).
+    pub rules: Vec<Rule>,
     /// The period: `2026-12-05`, `2026-W49` or `2026-12`.
     pub period: String,
     /// The rows, sorted by (address, family, day).
@@ -278,6 +283,21 @@ impl Notice {
     /// The key digests of the rows, in row order.
     pub fn keys(&self) -> Vec<[u8; 16]> {
         self.rows.iter().map(Row::digest).collect()
+    }
+
+    /// The rules that chose the contact, as one line: `RIPE inetnum ...
+    /// (abuse-c ...); contacts table: AS64500`.
+    pub fn rule_text(&self) -> String {
+        let texts: Vec<String> = self.rules.iter().map(Rule::to_string).collect();
+        texts.join("; ")
+    }
+
+    /// The rule that chose the contact for `row`, as a line.
+    pub fn rule_of(&self, row: &Row) -> String {
+        self.rules
+            .get(row.rule)
+            .map(Rule::to_string)
+            .unwrap_or_default()
     }
 
     /// The events merged into the notice's rows.
@@ -303,7 +323,7 @@ impl Notice {
         }
         let Notice {
             to,
-            rule,
+            rules,
             period,
             rows,
             ..
@@ -311,12 +331,27 @@ impl Notice {
         rows.chunks(max_rows)
             .map(|chunk| {
                 let mut keys: Vec<[u8; 16]> = chunk.iter().map(Row::digest).collect();
+                // Each part names only the rules of its own rows.
+                let mut used: Vec<usize> = Vec::new();
+                let rows = chunk
+                    .iter()
+                    .map(|r| {
+                        let at = used.iter().position(|&u| u == r.rule).unwrap_or_else(|| {
+                            used.push(r.rule);
+                            used.len() - 1
+                        });
+                        Row {
+                            rule: at,
+                            ..r.clone()
+                        }
+                    })
+                    .collect();
                 Notice {
                     id: Notice::id_of(&to, &period, &mut keys),
                     to: to.clone(),
-                    rule: rule.clone(),
+                    rules: used.iter().filter_map(|&u| rules.get(u).cloned()).collect(),
                     period: period.clone(),
-                    rows: chunk.to_vec(),
+                    rows,
                 }
             })
             .collect()

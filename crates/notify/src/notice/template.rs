@@ -388,7 +388,7 @@ fn context(n: &Notice, s: &Sender<'_>) -> Value {
         id: &n.id,
         period: &n.period,
         contact: clean(&n.to),
-        rule: clean(&n.rule.to_string()),
+        rule: clean(&n.rule_text()),
         counts: Counts {
             rows: rows.len(),
             events: n.events(),
@@ -437,6 +437,7 @@ fn samples() -> [Notice; 2] {
         country: Some("DE".into()),
         destination: Some("198.51.100.1:80".into()),
         report_type: "sinkhole-events".into(),
+        rule: 0,
     };
     let bare = Row {
         family: "unknown".into(),
@@ -450,7 +451,7 @@ fn samples() -> [Notice; 2] {
     let notice = |rows: Vec<Row>| Notice {
         id: "0".repeat(32),
         to: "abuse@example.net".into(),
-        rule: Rule::OverrideAsn { asn: 64_500 },
+        rules: vec![Rule::OverrideAsn { asn: 64_500 }],
         period: "2024-10-04".into(),
         rows,
     };

@@ -86,7 +86,7 @@ pub(crate) fn report(n: &Notice, row: &Row, by: &Reporter<'_>) -> Value {
     // data without the mail around it.
     let mut record = Vec::new();
     csv::header(&mut record);
-    csv::row(&mut record, row);
+    csv::row(&mut record, n, row);
     m.insert(
         "evidence".into(),
         json!([{
@@ -199,6 +199,7 @@ mod tests {
             country: None,
             destination: None,
             report_type: String::new(),
+            rule: 0,
         };
         let a = report_id("00ff", &row);
         assert_eq!(a.len(), 36);
