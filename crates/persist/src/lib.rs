@@ -1,0 +1,112 @@
+//! Autostart entries: everything that starts a program without the user
+//! asking, on a live system or on a disk mounted from another one.
+//!
+//! * [`windows`]: an offline Windows volume (found by its
+//!   `Windows/System32/config`): Run keys, Winlogon, AppInit_DLLs, Image
+//!   File Execution Options, services, BootExecute (from the registry
+//!   hives), scheduled tasks (the XML store and the TaskCache keys),
+//!   Startup folders (`.lnk` targets).
+//! * [`linux`]: cron and anacron, systemd units and timers, SysV init and
+//!   `rc.local`, `/etc/ld.so.preload`, shell start-up files,
+//!   `authorized_keys` commands, udev `RUN`, XDG autostart.
+//!
+//! Every entry is one [`Entry`] whatever the mechanism; whatever cannot
+//! be read is a [`Problem`] naming the place and the reason, and the rest
+//! is read. Every input is hostile (the disk is a victim's): readers are
+//! bounded in time and memory.
+#![deny(missing_docs)]
+
+pub mod linux;
+pub mod windows;
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The system an entry belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    /// A Windows volume.
+    Windows,
+    /// A Linux root.
+    Linux,
+}
+
+/// One autostart entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// The system.
+    pub os: Os,
+    /// How it starts, one of a fixed set of kebab-case names: `run-key`,
+    /// `winlogon`, `appinit-dlls`, `ifeo-debugger`, `service`,
+    /// `boot-execute`, `scheduled-task`, `startup-folder`, `cron`,
+    /// `anacron`, `systemd-unit`, `systemd-timer`, `sysv-init`,
+    /// `rc-local`, `ld-preload`, `shell-startup`, `authorized-keys`,
+    /// `udev-rule`, `xdg-autostart`.
+    pub mechanism: &'static str,
+    /// Where it is written: a registry key (`HKLM\SOFTWARE\Microsoft\
+    /// Windows\CurrentVersion\Run`, `HKU\<user>\...`) or a file under the
+    /// root, as a path from the root (`/etc/crontab`).
+    pub location: String,
+    /// Its name there: the value name, the service or task name, the
+    /// unit, the file name; empty when the place has no names (a cron
+    /// line).
+    pub name: String,
+    /// The user it runs as or belongs to, when known.
+    pub user: Option<String>,
+    /// The command line as written (environment variables unexpanded).
+    pub command: Option<String>,
+    /// The program or script it starts, resolved on the root (a path on
+    /// this machine), when it could be.
+    pub target: Option<PathBuf>,
+    /// The line of `location` (1-based) for entries in text files.
+    pub line: Option<u64>,
+}
+
+/// Something that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The file or key.
+    pub location: String,
+    /// Why (a short sentence).
+    pub reason: String,
+}
+
+/// What a collection found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    /// The entries, in the order found.
+    pub entries: Vec<Entry>,
+    /// What could not be read.
+    pub problems: Vec<Problem>,
+}
+
+impl Inventory {
+    /// Adds a problem.
+    pub fn problem(&mut self, location: impl Into<String>, reason: impl Into<String>) {
+        self.problems.push(Problem {
+            location: location.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Adds another inventory's entries and problems.
+    pub fn extend(&mut self, other: Inventory) {
+        self.entries.extend(other.entries);
+        self.problems.extend(other.problems);
+    }
+}
+
+/// Every autostart entry under `root`: a Windows volume's when `root`
+/// holds `Windows/System32/config` (any case), a Linux root's when it
+/// holds `etc`; both when both.
+pub fn collect(root: &Path) -> Inventory {
+    let mut inv = Inventory::default();
+    if windows::is_windows_root(root) {
+        inv.extend(windows::collect(root));
+    }
+    if root.join("etc").is_dir() {
+        inv.extend(linux::collect(root));
+    }
+    inv
+}
