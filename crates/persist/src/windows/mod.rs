@@ -1,4 +1,6 @@
-//! Windows autostarts of an offline volume (placeholder until the module lands).
+//! Windows autostarts of an offline volume.
+
+pub mod paths;
 
 use crate::Inventory;
 use std::path::Path;
