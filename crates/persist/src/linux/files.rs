@@ -1,0 +1,399 @@
+//! The file-based mechanisms: SysV init links, `rc.local`,
+//! `/etc/ld.so.preload`, shell start-up files, `authorized_keys`
+//! commands, udev `RUN`, XDG autostart.
+
+use super::{Cx, New};
+use std::path::{Path, PathBuf};
+
+/// Shell start-up files read by every login or interactive shell.
+const SYSTEM_SHELL_FILES: &[&str] = &[
+    "/etc/profile",
+    "/etc/bash.bashrc",
+    "/etc/bashrc",
+    "/etc/zshenv",
+    "/etc/zprofile",
+    "/etc/zshrc",
+    "/etc/zlogin",
+    "/etc/zlogout",
+    "/etc/environment",
+];
+/// Directories whose every file a shell reads at start-up.
+const SYSTEM_SHELL_DIRS: &[&str] = &["/etc/profile.d", "/etc/zsh"];
+/// A user's start-up files, from the home.
+const USER_SHELL_FILES: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".zlogin",
+    ".zlogout",
+];
+const UDEV_DIRS: &[&str] = &[
+    "/etc/udev/rules.d",
+    "/run/udev/rules.d",
+    "/lib/udev/rules.d",
+    "/usr/lib/udev/rules.d",
+];
+/// Where udev looks up a `RUN` program given without a path.
+const UDEV_PROGRAM_DIRS: &[&str] = &["/usr/lib/udev", "/lib/udev"];
+
+pub(super) fn collect(cx: &mut Cx) {
+    sysv(cx);
+    for f in ["/etc/rc.local", "/etc/rc.d/rc.local"] {
+        whole_file(cx, "rc-local", Path::new(f), Some("root"));
+    }
+    ld_preload(cx);
+    shell(cx);
+    authorized_keys(cx);
+    udev(cx);
+    xdg(cx);
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A file that is itself the entry (a script run as a whole).
+fn whole_file(cx: &mut Cx, mechanism: &'static str, path: &Path, user: Option<&str>) {
+    let Some(target) = cx.host_file(path) else {
+        return;
+    };
+    cx.add(New {
+        mechanism,
+        location: path,
+        name: file_name(path),
+        user: user.map(str::to_string),
+        command: None,
+        target: Some(target),
+        line: None,
+    });
+}
+
+/// `/etc/rc?.d/S*`: each start link is an entry naming its script.
+fn sysv(cx: &mut Cx) {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for rc in ["/etc", "/etc/rc.d"] {
+        for level in ["0", "1", "2", "3", "4", "5", "6", "S"] {
+            let dir = Path::new(rc).join(format!("rc{level}.d"));
+            // `/etc/rcN.d` may be a link to `/etc/rc.d/rcN.d`.
+            match cx.root.resolve(&dir) {
+                Ok(r) if !seen.contains(&r.host) => seen.push(r.host),
+                _ => continue,
+            }
+            for n in cx.list(&dir) {
+                let name = n.to_string_lossy().into_owned();
+                let Some(script) = name.strip_prefix('S') else {
+                    continue;
+                };
+                let link = dir.join(&n);
+                let target = cx.host_file(&link);
+                if target.is_none() {
+                    continue;
+                }
+                let script = script.trim_start_matches(|c: char| c.is_ascii_digit());
+                cx.add(New {
+                    mechanism: "sysv-init",
+                    location: &link,
+                    name: script.to_string(),
+                    user: Some("root".into()),
+                    command: None,
+                    target,
+                    line: None,
+                });
+            }
+        }
+    }
+}
+
+/// `/etc/ld.so.preload`: every library (separated by blanks or colons)
+/// is loaded into every dynamically linked program.
+fn ld_preload(cx: &mut Cx) {
+    let path = Path::new("/etc/ld.so.preload");
+    let Some(text) = cx.text(path) else { return };
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("");
+        for lib in line.split(|c: char| c.is_whitespace() || c == ':') {
+            if lib.is_empty() {
+                continue;
+            }
+            let target = cx.find_program(lib, &[]);
+            cx.add(New {
+                mechanism: "ld-preload",
+                location: path,
+                name: file_name(Path::new(lib)),
+                user: None,
+                command: Some(lib.to_string()),
+                target,
+                line: Some(i as u64 + 1),
+            });
+        }
+    }
+}
+
+/// Shell start-up files: one entry per file, the file its own target
+/// (what runs is the whole script).
+fn shell(cx: &mut Cx) {
+    for f in SYSTEM_SHELL_FILES {
+        whole_file(cx, "shell-startup", Path::new(f), None);
+    }
+    for d in SYSTEM_SHELL_DIRS {
+        for f in cx.files_in(Path::new(d)) {
+            whole_file(cx, "shell-startup", &f, None);
+        }
+    }
+    for u in cx.users.clone() {
+        for f in USER_SHELL_FILES {
+            whole_file(cx, "shell-startup", &u.home.join(f), Some(&u.name));
+        }
+    }
+}
+
+/// Each home's `authorized_keys`: keys with a `command="..."` option run
+/// that command on every login with the key.
+fn authorized_keys(cx: &mut Cx) {
+    for u in cx.users.clone() {
+        for f in ["authorized_keys", "authorized_keys2"] {
+            let path = u.home.join(".ssh").join(f);
+            let Some(text) = cx.text(&path) else { continue };
+            for (i, line) in text.lines().enumerate() {
+                let Some((cmd, comment)) = key_command(line) else {
+                    continue;
+                };
+                let target = cx.target_of(&cmd, &[]);
+                cx.add(New {
+                    mechanism: "authorized-keys",
+                    location: &path,
+                    name: comment,
+                    user: Some(u.name.clone()),
+                    command: Some(cmd),
+                    target,
+                    line: Some(i as u64 + 1),
+                });
+            }
+        }
+    }
+}
+
+/// Whether a word is a key type (the options, if any, come before it).
+fn is_key_type(w: &str) -> bool {
+    w.starts_with("ssh-") || w.starts_with("ecdsa-") || w.starts_with("sk-")
+}
+
+/// `(command, key comment)` of an `authorized_keys` line with a
+/// `command=` option.
+fn key_command(line: &str) -> Option<(String, String)> {
+    let t = line.trim_start();
+    if t.is_empty() || t.starts_with('#') || is_key_type(t.split_whitespace().next()?) {
+        return None;
+    }
+    // Options: comma-separated, values in double quotes with `\"`.
+    let mut cmd = None;
+    let mut opt = String::new();
+    let mut quoted = false;
+    let mut end = t.len();
+    let mut it = t.char_indices().peekable();
+    let finish = |opt: &mut String, cmd: &mut Option<String>| {
+        if let Some(v) = opt
+            .strip_prefix("command=")
+            .or_else(|| opt.strip_prefix("COMMAND="))
+        {
+            cmd.get_or_insert_with(|| v.to_string());
+        }
+        opt.clear();
+    };
+    while let Some((i, c)) = it.next() {
+        match c {
+            '"' => quoted = !quoted,
+            '\\' if quoted && it.peek().is_some_and(|(_, n)| *n == '"') => {
+                opt.push('"');
+                it.next();
+            }
+            ',' if !quoted => finish(&mut opt, &mut cmd),
+            c if c.is_whitespace() && !quoted => {
+                end = i;
+                break;
+            }
+            c => opt.push(c),
+        }
+    }
+    finish(&mut opt, &mut cmd);
+    let cmd = cmd?;
+    // The key's comment, after type and key.
+    let rest: Vec<&str> = t.get(end..).unwrap_or("").split_whitespace().collect();
+    let comment = rest
+        .get(2..)
+        .map(|r| r.join(" "))
+        .filter(|c| !c.is_empty())
+        .or_else(|| rest.first().map(|s| s.to_string()))
+        .unwrap_or_default();
+    Some((cmd, comment))
+}
+
+/// udev rules: `RUN` (not `RUN{builtin}`), `PROGRAM` and
+/// `IMPORT{program}` run programs on device events.
+fn udev(cx: &mut Cx) {
+    let mut names: Vec<String> = Vec::new();
+    for d in UDEV_DIRS {
+        for f in cx.files_in(Path::new(d)) {
+            let name = file_name(&f);
+            // A rules file in /etc hides the one of the same name below.
+            if !name.ends_with(".rules") || names.contains(&name) {
+                continue;
+            }
+            names.push(name);
+            let Some(text) = cx.text(&f) else { continue };
+            let mut lines = text.lines().enumerate();
+            while let Some((i, l)) = lines.next() {
+                let mut full = l.to_string();
+                while full.ends_with('\\') {
+                    full.pop();
+                    match lines.next() {
+                        Some((_, n)) => full.push_str(n),
+                        None => break,
+                    }
+                }
+                if full.trim_start().starts_with('#') {
+                    continue;
+                }
+                for (key, value) in udev_runs(&full) {
+                    let target = cx.target_of(&value, UDEV_PROGRAM_DIRS);
+                    cx.add(New {
+                        mechanism: "udev-rule",
+                        location: &f,
+                        name: key,
+                        user: Some("root".into()),
+                        command: Some(value),
+                        target,
+                        line: Some(i as u64 + 1),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The `(key, command)` pairs of one rule line that run a program.
+fn udev_runs(line: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(q) = rest.find('"') {
+        let (head, tail) = rest.split_at(q);
+        let tail = &tail[1..];
+        let Some(close) = tail.find('"') else { break };
+        let value = &tail[..close];
+        rest = &tail[close + 1..];
+        // `KEY{attr}+=` / `KEY=` just before the quote.
+        let key = head
+            .trim_end()
+            .trim_end_matches(['=', '+', ':', '!', '-'])
+            .rsplit([',', ' ', '\t'])
+            .next()
+            .unwrap_or("")
+            .trim();
+        let op_is_assign = !head.trim_end().ends_with("==") && !head.trim_end().ends_with("!=");
+        // `PROGRAM=="x"` runs x to match its output: any operator.
+        let runs = key == "PROGRAM"
+            || (op_is_assign && matches!(key, "RUN" | "RUN{program}" | "IMPORT{program}"));
+        if runs && !value.trim().is_empty() {
+            out.push((key.to_string(), value.to_string()));
+        }
+    }
+    out
+}
+
+/// XDG autostart: `Exec=` of each `.desktop` file, system-wide and per
+/// user; `Hidden=true` (the entry is disabled) is said in the name.
+fn xdg(cx: &mut Cx) {
+    let mut dirs: Vec<(PathBuf, Option<String>)> =
+        vec![(PathBuf::from("/etc/xdg/autostart"), None)];
+    for u in &cx.users {
+        dirs.push((u.home.join(".config/autostart"), Some(u.name.clone())));
+    }
+    for (dir, user) in dirs {
+        for f in cx.files_in(&dir) {
+            let name = file_name(&f);
+            if !name.ends_with(".desktop") {
+                continue;
+            }
+            let Some(text) = cx.text(&f) else { continue };
+            let mut in_entry = false;
+            let mut exec: Option<(u64, String)> = None;
+            let mut hidden = false;
+            for (i, l) in text.lines().enumerate() {
+                let t = l.trim();
+                if t.starts_with('[') {
+                    in_entry = t == "[Desktop Entry]";
+                    continue;
+                }
+                if !in_entry {
+                    continue;
+                }
+                if let Some((k, v)) = t.split_once('=') {
+                    match k.trim() {
+                        "Exec" => exec = Some((i as u64 + 1, v.trim().to_string())),
+                        "Hidden" => hidden = v.trim().eq_ignore_ascii_case("true"),
+                        _ => {}
+                    }
+                }
+            }
+            let (line, cmd) = match exec {
+                Some((l, c)) => (Some(l), Some(c)),
+                None => (None, None),
+            };
+            let target = cmd.as_deref().and_then(|c| cx.target_of(c, &[]));
+            cx.add(New {
+                mechanism: "xdg-autostart",
+                location: &f,
+                name: if hidden {
+                    format!("{name} (hidden)")
+                } else {
+                    name
+                },
+                user: user.clone(),
+                command: cmd,
+                target,
+                line,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        assert_eq!(
+            key_command(
+                r#"no-pty,command="/usr/bin/x \"a\"",from="1.2.3.4" ssh-ed25519 AAAA me@host"#
+            ),
+            Some((r#"/usr/bin/x "a""#.into(), "me@host".into()))
+        );
+        assert_eq!(key_command("ssh-rsa AAAA x"), None);
+        assert_eq!(key_command("restrict ssh-rsa AAAA x"), None);
+    }
+
+    #[test]
+    fn udev_lines() {
+        assert_eq!(
+            udev_runs(
+                r#"ACTION=="add", KERNEL=="sd*", RUN+="/opt/x %k", RUN{builtin}+="kmod load""#
+            ),
+            vec![("RUN".into(), "/opt/x %k".into())]
+        );
+        assert_eq!(
+            udev_runs(r#"PROGRAM=="/bin/p %k", IMPORT{program}="ata_id", RUN=="x""#),
+            vec![
+                ("PROGRAM".into(), "/bin/p %k".into()),
+                ("IMPORT{program}".into(), "ata_id".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! Reading files of a Linux root without ever leaving it.
+//!
+//! The root may be a victim's disk: any symbolic link on it may point
+//! anywhere (`/etc/shadow` of the rescue system, `/dev/zero`, a FIFO that
+//! blocks forever). So no path is handed to the OS with links still in
+//! it: every component is checked with `symlink_metadata`, and a link's
+//! target is resolved here, relative to the root, with a bounded number of
+//! hops. Only regular files are opened, and only their first
+//! [`MAX_FILE_BYTES`] are read.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+/// Symbolic links followed while resolving one path (Linux allows 40): a
+/// loop of links on the disk ends here.
+pub(crate) const MAX_LINK_HOPS: usize = 40;
+/// Bytes read from one file: autostart files are small; a huge file
+/// planted to exhaust memory is read only this far (and reported).
+pub(crate) const MAX_FILE_BYTES: u64 = 1 << 20;
+/// Entries listed from one directory: a directory with millions of files
+/// (made to slow the listing down) is cut here and reported.
+pub(crate) const MAX_DIR_ENTRIES: usize = 10_000;
+
+/// What a path is, after resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A device, FIFO, socket: never opened.
+    Other,
+}
+
+/// A path resolved under the root.
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved {
+    /// The path on this machine (the root's base joined with `logical`).
+    pub host: PathBuf,
+    /// The path from the root, links resolved (`/usr/bin/x`).
+    pub logical: PathBuf,
+}
+
+/// A Linux root (`/` or a mounted disk).
+#[derive(Clone, Debug)]
+pub(crate) struct Root {
+    base: PathBuf,
+}
+
+impl Root {
+    /// The root at `base`.
+    pub(crate) fn new(base: &Path) -> Root {
+        Root {
+            base: base.to_path_buf(),
+        }
+    }
+
+    /// Resolves `logical` (a path from the root, `/etc/rc2.d/S01x`) with
+    /// every symbolic link resolved under the root. A missing component
+    /// ends nothing: the rest is appended as written (the caller checks
+    /// existence). `..` never climbs above the root.
+    pub(crate) fn resolve(&self, logical: &Path) -> Result<Resolved, String> {
+        let mut todo: VecDeque<OsString> = parts(logical).collect();
+        let mut done: Vec<OsString> = Vec::new();
+        let mut hops = 0usize;
+        let mut missing = false;
+        while let Some(c) = todo.pop_front() {
+            if c == ".." {
+                done.pop();
+                continue;
+            }
+            done.push(c);
+            if missing {
+                continue;
+            }
+            let here = self.host_of(&done);
+            match fs::symlink_metadata(&here) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    hops += 1;
+                    if hops > MAX_LINK_HOPS {
+                        return Err(format!(
+                            "more than {MAX_LINK_HOPS} symbolic links (a loop?)"
+                        ));
+                    }
+                    let target = fs::read_link(&here)
+                        .map_err(|e| format!("cannot read symbolic link: {e}"))?;
+                    done.pop();
+                    if is_absolute_linux(&target) {
+                        done.clear();
+                    }
+                    for (i, p) in parts(&target).enumerate() {
+                        todo.insert(i, p);
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => missing = true,
+            }
+        }
+        let mut logical = PathBuf::from("/");
+        for c in &done {
+            logical.push(c);
+        }
+        Ok(Resolved {
+            host: self.host_of(&done),
+            logical,
+        })
+    }
+
+    fn host_of(&self, done: &[OsString]) -> PathBuf {
+        let mut p = self.base.clone();
+        for c in done {
+            p.push(c);
+        }
+        p
+    }
+
+    /// What `logical` is, resolved; `None` when it does not exist or
+    /// cannot be resolved.
+    pub(crate) fn kind(&self, logical: &Path) -> Option<(Kind, Resolved)> {
+        let r = self.resolve(logical).ok()?;
+        let m = fs::symlink_metadata(&r.host).ok()?;
+        let k = if m.is_file() {
+            Kind::File
+        } else if m.is_dir() {
+            Kind::Dir
+        } else {
+            Kind::Other
+        };
+        Some((k, r))
+    }
+
+    /// The first [`MAX_FILE_BYTES`] of the regular file `logical`:
+    /// `Ok(None)` when it does not exist; `Err` when it is not a regular
+    /// file or cannot be read. The flag tells whether the file was cut.
+    pub(crate) fn read(&self, logical: &Path) -> Result<Option<(Vec<u8>, bool)>, String> {
+        let r = self.resolve(logical)?;
+        let m = match fs::symlink_metadata(&r.host) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read: {e}")),
+        };
+        if !m.is_file() {
+            return Err("not a regular file".into());
+        }
+        let f = fs::File::open(&r.host).map_err(|e| format!("cannot open: {e}"))?;
+        let mut buf = Vec::new();
+        f.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        let cut = buf.len() as u64 > MAX_FILE_BYTES;
+        buf.truncate(MAX_FILE_BYTES as usize);
+        Ok(Some((buf, cut)))
+    }
+
+    /// The names in directory `logical`, sorted, at most
+    /// [`MAX_DIR_ENTRIES`] (the flag tells whether some were left out):
+    /// `Ok(None)` when it is missing or not a directory.
+    pub(crate) fn list(&self, logical: &Path) -> Result<Option<(Vec<OsString>, bool)>, String> {
+        let Some((Kind::Dir, r)) = self.kind(logical) else {
+            return Ok(None);
+        };
+        let rd = fs::read_dir(&r.host).map_err(|e| format!("cannot list: {e}"))?;
+        let mut names = Vec::new();
+        let mut cut = false;
+        for e in rd {
+            let e = e.map_err(|e| format!("cannot list: {e}"))?;
+            if names.len() >= MAX_DIR_ENTRIES {
+                cut = true;
+                break;
+            }
+            names.push(e.file_name());
+        }
+        names.sort();
+        Ok(Some((names, cut)))
+    }
+
+    /// The literal target of `logical` when it (unresolved, itself) is a
+    /// symbolic link; its parents are resolved under the root.
+    pub(crate) fn link_target(&self, logical: &Path) -> Option<PathBuf> {
+        let parent = logical.parent()?;
+        let name = logical.file_name()?;
+        let r = self.resolve(parent).ok()?;
+        fs::read_link(r.host.join(name)).ok()
+    }
+}
+
+/// The normal components of a Linux path (`..` kept, `.` and the root
+/// dropped), whatever the host's separators.
+fn parts(p: &Path) -> impl Iterator<Item = OsString> + '_ {
+    p.components().filter_map(|c| match c {
+        Component::Normal(s) => Some(s.to_os_string()),
+        Component::ParentDir => Some(OsString::from("..")),
+        _ => None,
+    })
+}
+
+/// Whether a link target is absolute on the Linux root (starts at `/`).
+fn is_absolute_linux(p: &Path) -> bool {
+    p.has_root() || p.as_os_str().to_string_lossy().starts_with('/')
+}
+
+/// A path from the root as shown in entries: `/`-separated.
+pub(crate) fn show(logical: &Path) -> String {
+    let mut s = String::new();
+    for c in parts(logical) {
+        s.push('/');
+        s.push_str(&c.to_string_lossy());
+    }
+    if s.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotdot_stays_in_root() {
+        let t = tempfile::tempdir().unwrap();
+        let root = Root::new(t.path());
+        let r = root.resolve(Path::new("/../../etc/passwd")).unwrap();
+        assert_eq!(r.host, t.path().join("etc").join("passwd"));
+        assert_eq!(show(&r.logical), "/etc/passwd");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_resolve_under_root() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("etc/init.d")).unwrap();
+        fs::create_dir_all(t.path().join("etc/rc2.d")).unwrap();
+        fs::write(t.path().join("etc/init.d/x"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink("../init.d/x", t.path().join("etc/rc2.d/S01x")).unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", t.path().join("etc/s")).unwrap();
+        std::os::unix::fs::symlink("loop", t.path().join("etc/loop")).unwrap();
+        let root = Root::new(t.path());
+        let r = root.resolve(Path::new("/etc/rc2.d/S01x")).unwrap();
+        assert_eq!(show(&r.logical), "/etc/init.d/x");
+        let r = root.resolve(Path::new("/etc/s")).unwrap();
+        assert_eq!(r.host, t.path().join("etc/shadow"));
+        assert!(root.read(Path::new("/etc/s")).unwrap().is_none());
+        assert!(root.resolve(Path::new("/etc/loop")).is_err());
+    }
+}
