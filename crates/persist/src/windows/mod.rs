@@ -1,16 +1,21 @@
-//! Windows autostarts of an offline volume.
+//! Windows autostarts of an offline volume (a Windows disk mounted on a
+//! rescue system): the registry hives ([`registry`]), read with
+//! [`hive`], and paths mapped onto the mount by [`paths`].
 
+pub mod hive;
 pub mod paths;
+pub mod registry;
 
 use crate::Inventory;
 use std::path::Path;
 
-/// Whether `root` is a Windows volume.
-pub fn is_windows_root(_root: &Path) -> bool {
-    false
+/// Whether `root` is a Windows volume: it holds `Windows/System32/config`
+/// (any case, no symlinks).
+pub fn is_windows_root(root: &Path) -> bool {
+    paths::resolve(root, r"Windows\System32\config").is_some_and(|p| p.is_dir())
 }
 
 /// Every Windows autostart entry under `root`.
-pub fn collect(_root: &Path) -> Inventory {
-    Inventory::default()
+pub fn collect(root: &Path) -> Inventory {
+    registry::collect(root)
 }

@@ -1,0 +1,632 @@
+//! Autostart entries of an offline volume's registry hives: Run keys,
+//! Winlogon, AppInit_DLLs, Image File Execution Options, services,
+//! BootExecute and the scheduled tasks of the TaskCache.
+//!
+//! SOFTWARE and SYSTEM come from `Windows/System32/config`, each user's
+//! NTUSER.DAT from the profile ProfileList names. A hive that cannot be
+//! read (absent is not a problem, unreadable or dirty without logs is) is
+//! a [`Problem`](crate::Problem); the others are still read.
+
+use super::hive::{Hive, Key, Value};
+use super::paths::{self, Vars};
+use crate::{Entry, Inventory, Os};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// Depth of the TaskCache tree walked (folders of folders): Windows' own
+/// task folders are a few levels deep.
+const MAX_TASK_DEPTH: usize = 16;
+/// Keys of the TaskCache walked in all (a hostile hive can make a tree of
+/// millions).
+const MAX_TASK_KEYS: usize = 100_000;
+/// User profiles read (each one loads a hive).
+const MAX_PROFILES: usize = 1_000;
+/// Sub-keys of a key whose values are entries (RunOnceEx sections).
+const MAX_SECTIONS: usize = 256;
+/// Bytes of a TaskCache Actions blob decoded.
+const MAX_ACTIONS: usize = 64 << 10;
+
+const CONFIG: &str = r"Windows\System32\config";
+const NT_CV: &str = r"Microsoft\Windows NT\CurrentVersion";
+const CV: &str = r"Microsoft\Windows\CurrentVersion";
+
+/// Run-like keys under SOFTWARE (and under a user's `Software`), relative
+/// to `Microsoft\Windows\CurrentVersion`; the Wow6432Node forms too.
+const RUN_KEYS: &[&str] = &[
+    "Run",
+    "RunOnce",
+    "RunServices",
+    "RunServicesOnce",
+    r"Policies\Explorer\Run",
+];
+
+fn entry(mechanism: &'static str, location: String, name: String) -> Entry {
+    Entry {
+        os: Os::Windows,
+        mechanism,
+        location,
+        name,
+        user: None,
+        command: None,
+        target: None,
+        line: None,
+    }
+}
+
+/// Every autostart entry of the registry hives under `root`.
+pub fn collect(root: &Path) -> Inventory {
+    let mut inv = Inventory::default();
+    let mut vars = Vars::system();
+    let software = open(root, "SOFTWARE", &mut inv);
+    let system = open(root, "SYSTEM", &mut inv);
+    let mut software = software;
+    if let Some(h) = software.as_mut() {
+        system_vars(h, &mut vars);
+    }
+    let mut system = system;
+    if let Some(h) = system.as_mut() {
+        environment(h, &mut vars);
+    }
+    if let Some(h) = software.as_mut() {
+        software_entries(root, h, &vars, &mut inv);
+        for (sid, profile) in profiles(h, &vars) {
+            let user_vars = vars.for_user(&profile);
+            let user = profile
+                .rsplit(['\\', '/'])
+                .next()
+                .filter(|s| !s.is_empty())
+                .unwrap_or(&sid)
+                .to_string();
+            let rel = format!(r"{profile}\NTUSER.DAT");
+            let Some(rel_vol) = volume_path(&rel, &vars) else {
+                continue;
+            };
+            match Hive::open(root, &rel_vol) {
+                Ok(Some(mut h)) => {
+                    let mut uv = user_vars;
+                    if let Some(k) = h.key("Environment") {
+                        for (n, v) in k.values() {
+                            if let Some(s) = v.as_str() {
+                                let e = paths::expand(&s, &uv);
+                                uv.set(&n, &e);
+                            }
+                        }
+                    }
+                    user_entries(root, &mut h, &sid, &user, &uv, &mut inv);
+                }
+                Ok(None) => {}
+                Err(reason) => inv.problem(rel.clone(), reason),
+            }
+        }
+    }
+    if let Some(h) = system.as_mut() {
+        system_entries(root, h, &vars, &mut inv);
+    }
+    inv
+}
+
+/// Lists the entries of hive bytes as if they were SOFTWARE, SYSTEM and
+/// a user's NTUSER.DAT of an empty volume: the entry point for fuzzing
+/// (every reader of this module runs on the bytes).
+pub fn entries_of_hive_bytes(bytes: &[u8]) -> Inventory {
+    let mut inv = Inventory::default();
+    let root = Path::new("/nonexistent-takedown-volume");
+    let vars = Vars::system();
+    match Hive::from_bytes(bytes.to_vec(), Vec::new()) {
+        Ok(mut h) => {
+            let mut v = vars.clone();
+            system_vars(&mut h, &mut v);
+            environment(&mut h, &mut v);
+            let _ = profiles(&mut h, &v);
+            software_entries(root, &mut h, &v, &mut inv);
+            user_entries(root, &mut h, "S-1-5-21-0", "user", &v, &mut inv);
+            system_entries(root, &mut h, &v, &mut inv);
+        }
+        Err(reason) => inv.problem("hive", reason),
+    }
+    inv
+}
+
+fn open(root: &Path, name: &str, inv: &mut Inventory) -> Option<Hive> {
+    let rel = format!(r"{CONFIG}\{name}");
+    match Hive::open(root, &rel) {
+        Ok(h) => h,
+        Err(reason) => {
+            inv.problem(format!("/{}", rel.replace('\\', "/")), reason);
+            None
+        }
+    }
+}
+
+/// `C:\Users\x` as a path from the volume root, when on the system drive.
+fn volume_path(path: &str, vars: &Vars) -> Option<String> {
+    let sys = vars.get("SystemDrive").unwrap_or("C:");
+    match path.get(..2) {
+        Some(d) if d.eq_ignore_ascii_case(sys) => Some(path[2..].to_string()),
+        _ if path.starts_with('\\') && !path.starts_with(r"\\") => Some(path.to_string()),
+        _ => None,
+    }
+}
+
+/// SystemRoot, ProgramFiles and the profile folders as this volume's
+/// SOFTWARE says.
+fn system_vars(h: &mut Hive, vars: &mut Vars) {
+    if let Some(k) = h.key(NT_CV)
+        && let Some(sr) = k.value("SystemRoot").and_then(|v| v.as_str())
+        && sr.len() > 2
+    {
+        vars.set("SystemRoot", &sr);
+        vars.set("windir", &sr);
+        if let Some(d) = sr.get(..2) {
+            vars.set("SystemDrive", d);
+        }
+    }
+    if let Some(k) = h.key(CV) {
+        for (value, var) in [
+            ("ProgramFilesDir", "ProgramFiles"),
+            ("ProgramFilesDir (x86)", "ProgramFiles(x86)"),
+            ("CommonFilesDir", "CommonProgramFiles"),
+        ] {
+            if let Some(s) = k.value(value).and_then(|v| v.as_str()) {
+                let e = paths::expand(&s, vars);
+                vars.set(var, &e);
+            }
+        }
+    }
+    if let Some(k) = h.key(&format!(r"{NT_CV}\ProfileList")) {
+        for (value, var) in [
+            ("ProgramData", "ProgramData"),
+            ("ProgramData", "ALLUSERSPROFILE"),
+            ("Public", "PUBLIC"),
+        ] {
+            if let Some(s) = k.value(value).and_then(|v| v.as_str()) {
+                let e = paths::expand(&s, vars);
+                vars.set(var, &e);
+            }
+        }
+    }
+}
+
+/// The system environment of SYSTEM's current control set.
+fn environment(h: &mut Hive, vars: &mut Vars) {
+    let Some(cs) = control_set(h) else { return };
+    if let Some(k) = h.key(&format!(r"{cs}\Control\Session Manager\Environment")) {
+        for (n, v) in k.values() {
+            if n.eq_ignore_ascii_case("Path") {
+                continue;
+            }
+            if let Some(s) = v.as_str() {
+                let e = paths::expand(&s, vars);
+                vars.set(&n, &e);
+            }
+        }
+    }
+}
+
+/// The users of ProfileList: (SID, profile path expanded).
+fn profiles(h: &mut Hive, vars: &Vars) -> Vec<(String, String)> {
+    let Some(list) = h.key(&format!(r"{NT_CV}\ProfileList")) else {
+        return Vec::new();
+    };
+    let (keys, _) = h.subkeys(&list);
+    keys.iter()
+        .take(MAX_PROFILES)
+        .filter_map(|k| {
+            let p = k.value("ProfileImagePath")?.as_str()?;
+            let p = paths::expand(&p, vars);
+            Some((k.name().to_string(), p.trim_end_matches('\\').to_string()))
+        })
+        .collect()
+}
+
+/// `ControlSet00N` from `Select\Current`.
+fn control_set(h: &mut Hive) -> Option<String> {
+    let n = h.key("Select")?.value("Current")?.as_num()?;
+    (1..=999).contains(&n).then(|| format!("ControlSet{n:03}"))
+}
+
+fn with_target(mut e: Entry, root: &Path, command: String, vars: &Vars) -> Entry {
+    e.target = paths::target(root, &command, vars);
+    e.command = Some(command);
+    e
+}
+
+/// Every value of `key` as an entry.
+fn value_entries(
+    (root, vars): (&Path, &Vars),
+    h: &mut Hive,
+    path: &str,
+    location: &str,
+    mechanism: &'static str,
+    user: Option<&str>,
+    inv: &mut Inventory,
+) {
+    let Some(k) = h.key(path) else { return };
+    if k.values_truncated() {
+        inv.problem(location, "too many values: only the first ones are listed");
+    }
+    for (name, v) in k.values() {
+        let Some(cmd) = v.as_str() else { continue };
+        let mut e = with_target(
+            entry(mechanism, location.to_string(), name),
+            root,
+            cmd,
+            vars,
+        );
+        e.user = user.map(str::to_string);
+        inv.entries.push(e);
+    }
+}
+
+/// Run keys of a `Software` key (SOFTWARE itself, or a user's).
+fn run_keys(
+    root: &Path,
+    h: &mut Hive,
+    software: &str,
+    prefix: &str,
+    user: Option<&str>,
+    vars: &Vars,
+    inv: &mut Inventory,
+) {
+    for wow in ["", r"Wow6432Node\"] {
+        for run in RUN_KEYS {
+            let path = join(software, &format!(r"{wow}{CV}\{run}"));
+            let location = format!(r"{prefix}\{path}");
+            value_entries((root, vars), h, &path, &location, "run-key", user, inv);
+        }
+        // RunOnceEx: sections (sub-keys) whose values are commands.
+        let path = join(software, &format!(r"{wow}{CV}\RunOnceEx"));
+        if let Some(k) = h.key(&path) {
+            let (subs, _) = h.subkeys(&k);
+            for s in subs.iter().take(MAX_SECTIONS) {
+                let sp = format!(r"{path}\{}", s.name());
+                let location = format!(r"{prefix}\{sp}");
+                value_entries((root, vars), h, &sp, &location, "run-key", user, inv);
+            }
+        }
+    }
+}
+
+fn join(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!(r"{a}\{b}")
+    }
+}
+
+/// Winlogon Shell and Userinit of a `Software` key.
+fn winlogon(
+    root: &Path,
+    h: &mut Hive,
+    software: &str,
+    prefix: &str,
+    user: Option<&str>,
+    vars: &Vars,
+    inv: &mut Inventory,
+) {
+    for wow in ["", r"Wow6432Node\"] {
+        let path = join(software, &format!(r"{wow}{NT_CV}\Winlogon"));
+        let Some(k) = h.key(&path) else { continue };
+        for name in ["Shell", "Userinit"] {
+            let Some(cmd) = k.value(name).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let location = format!(r"{prefix}\{path}");
+            let mut e = entry("winlogon", location, name.to_string());
+            // Userinit is a comma-separated list; its first program is
+            // the one that matters for a target.
+            let first = cmd.split(',').next().unwrap_or("").trim().to_string();
+            e.target = paths::target(root, &first, vars);
+            e.command = Some(cmd);
+            e.user = user.map(str::to_string);
+            inv.entries.push(e);
+        }
+    }
+}
+
+fn software_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
+    let prefix = r"HKLM\SOFTWARE";
+    run_keys(root, h, "", prefix, None, vars, inv);
+    winlogon(root, h, "", prefix, None, vars, inv);
+    for wow in ["", r"Wow6432Node\"] {
+        // AppInit_DLLs: listed when the list is not empty (whether
+        // LoadAppInit_DLLs is set or not: a set list is suspicious).
+        let path = format!(r"{wow}{NT_CV}\Windows");
+        if let Some(k) = h.key(&path)
+            && let Some(list) = k.value("AppInit_DLLs").and_then(|v| v.as_str())
+        {
+            let location = format!(r"{prefix}\{path}");
+            for dll in list
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .take(MAX_SECTIONS)
+            {
+                let e = entry("appinit-dlls", location.clone(), "AppInit_DLLs".into());
+                inv.entries
+                    .push(with_target(e, root, dll.to_string(), vars));
+            }
+        }
+        // Image File Execution Options debuggers.
+        let path = format!(r"{wow}{NT_CV}\Image File Execution Options");
+        if let Some(k) = h.key(&path) {
+            let (subs, truncated) = h.subkeys(&k);
+            if truncated {
+                inv.problem(
+                    format!(r"{prefix}\{path}"),
+                    "too many keys: only the first ones are read",
+                );
+            }
+            for s in subs {
+                if let Some(cmd) = s.value("Debugger").and_then(|v| v.as_str()) {
+                    let location = format!(r"{prefix}\{path}\{}", s.name());
+                    let e = entry("ifeo-debugger", location, s.name().to_string());
+                    inv.entries.push(with_target(e, root, cmd, vars));
+                }
+            }
+        }
+    }
+    task_cache(root, h, vars, inv);
+}
+
+fn user_entries(
+    root: &Path,
+    h: &mut Hive,
+    sid: &str,
+    user: &str,
+    vars: &Vars,
+    inv: &mut Inventory,
+) {
+    let prefix = format!(r"HKU\{sid}");
+    run_keys(root, h, "Software", &prefix, Some(user), vars, inv);
+    winlogon(root, h, "Software", &prefix, Some(user), vars, inv);
+}
+
+fn system_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
+    let Some(cs) = control_set(h) else {
+        if h.key("Select").is_some() {
+            inv.problem(r"HKLM\SYSTEM\Select", "no valid current control set");
+        }
+        return;
+    };
+    let services = format!(r"{cs}\Services");
+    if let Some(k) = h.key(&services) {
+        let (subs, truncated) = h.subkeys(&k);
+        if truncated {
+            inv.problem(
+                format!(r"HKLM\SYSTEM\{services}"),
+                "too many services: only the first ones are read",
+            );
+        }
+        for s in subs {
+            let location = format!(r"HKLM\SYSTEM\{services}\{}", s.name());
+            let user = s.value("ObjectName").and_then(|v| v.as_str());
+            if let Some(cmd) = s.value("ImagePath").and_then(|v| v.as_str()) {
+                let mut e = with_target(
+                    entry("service", location.clone(), s.name().into()),
+                    root,
+                    cmd,
+                    vars,
+                );
+                e.user = user.clone();
+                inv.entries.push(e);
+            }
+            let dll = h
+                .subkey(&s, "Parameters")
+                .and_then(|p| p.value("ServiceDll"))
+                .and_then(|v| v.as_str());
+            if let Some(cmd) = dll {
+                let location = format!(r"{location}\Parameters");
+                let mut e =
+                    with_target(entry("service", location, s.name().into()), root, cmd, vars);
+                e.user = user;
+                inv.entries.push(e);
+            }
+        }
+    }
+    let sm = format!(r"{cs}\Control\Session Manager");
+    if let Some(k) = h.key(&sm) {
+        let list = match k.value("BootExecute") {
+            Some(Value::Multi(v)) => v,
+            Some(Value::Str(s)) => vec![s],
+            _ => Vec::new(),
+        };
+        for cmd in list.into_iter().filter(|s| !s.trim().is_empty()) {
+            let e = entry(
+                "boot-execute",
+                format!(r"HKLM\SYSTEM\{sm}"),
+                "BootExecute".into(),
+            );
+            // `autocheck autochk *`: "autocheck" marks the line, the
+            // program (in System32) follows.
+            let prog = cmd
+                .trim()
+                .strip_prefix("autocheck ")
+                .unwrap_or(cmd.trim())
+                .to_string();
+            let mut e = with_target(e, root, prog, vars);
+            e.command = Some(cmd);
+            inv.entries.push(e);
+        }
+    }
+}
+
+/// Scheduled tasks of the TaskCache: every task of `Tree` (by its path)
+/// and every task of `Tasks` that `Tree` does not name (a task hidden by
+/// deleting its Tree key still runs).
+fn task_cache(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
+    let base = format!(r"{NT_CV}\Schedule\TaskCache");
+    let mut named = HashSet::new();
+    if let Some(tree) = h.key(&format!(r"{base}\Tree")) {
+        let mut stack = vec![(tree, String::new(), 0usize)];
+        let mut seen = HashSet::new();
+        let mut walked = 0usize;
+        while let Some((k, path, depth)) = stack.pop() {
+            walked += 1;
+            if walked > MAX_TASK_KEYS {
+                inv.problem(
+                    format!(r"HKLM\SOFTWARE\{base}\Tree"),
+                    "too many keys: the rest is not read",
+                );
+                break;
+            }
+            if !seen.insert(Hive::id(&k)) {
+                continue;
+            }
+            if let Some(id) = k.value("Id").and_then(|v| v.as_str()) {
+                named.insert(id.to_ascii_lowercase());
+                let location = format!(r"HKLM\SOFTWARE\{base}\Tree{path}");
+                let mut e = entry("scheduled-task", location, path.clone());
+                if let Some(cmd) = task_command(h, &base, &id) {
+                    e = with_target(e, root, cmd, vars);
+                }
+                inv.entries.push(e);
+            }
+            if depth >= MAX_TASK_DEPTH {
+                continue;
+            }
+            let (subs, _) = h.subkeys(&k);
+            for s in subs.into_iter().rev() {
+                let p = format!(r"{path}\{}", s.name());
+                stack.push((s, p, depth + 1));
+            }
+        }
+    }
+    if let Some(tasks) = h.key(&format!(r"{base}\Tasks")) {
+        let (subs, _) = h.subkeys(&tasks);
+        for s in subs.into_iter().take(MAX_TASK_KEYS) {
+            if named.contains(&s.name().to_ascii_lowercase()) {
+                continue;
+            }
+            let name = s
+                .value("Path")
+                .and_then(|v| v.as_str())
+                .unwrap_or_else(|| s.name().to_string());
+            let location = format!(r"HKLM\SOFTWARE\{base}\Tasks\{}", s.name());
+            let mut e = entry("scheduled-task", location, name);
+            if let Some(cmd) = s.value("Actions").and_then(|v| exec_command(&v)) {
+                e = with_target(e, root, cmd, vars);
+            }
+            inv.entries.push(e);
+        }
+    }
+}
+
+fn task_command(h: &mut Hive, base: &str, id: &str) -> Option<String> {
+    if id.contains('\\') {
+        return None;
+    }
+    let k: Key = h.key(&format!(r"{base}\Tasks\{id}"))?;
+    exec_command(&k.value("Actions")?)
+}
+
+fn exec_command(v: &Value) -> Option<String> {
+    match v {
+        Value::Bin(b) => decode_actions(b),
+        _ => None,
+    }
+}
+
+/// The first exec action of a TaskCache `Actions` blob, as a command line
+/// (`"program" arguments`): u16 version, a counted UTF-16 context, then
+/// actions each a u16 kind (0x6666 exec) and counted UTF-16 id, program,
+/// arguments, working directory. None when there is none or the blob is
+/// malformed.
+pub fn decode_actions(blob: &[u8]) -> Option<String> {
+    let blob = blob.get(..blob.len().min(MAX_ACTIONS))?;
+    let mut r = Reader { b: blob, pos: 0 };
+    let _version = r.u16()?;
+    r.string()?; // context ("Author", a user)
+    let kind = r.u16()?;
+    if kind != 0x6666 {
+        return None;
+    }
+    r.string()?; // id
+    let program = r.string()?;
+    let args = r.string().unwrap_or_default();
+    if program.trim().is_empty() {
+        return None;
+    }
+    let program = if program.contains(' ') && !program.starts_with('"') {
+        format!("\"{program}\"")
+    } else {
+        program
+    };
+    Some(if args.trim().is_empty() {
+        program
+    } else {
+        format!("{program} {args}")
+    })
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+    fn u16(&mut self) -> Option<u16> {
+        let s = self.take(2)?;
+        Some(u16::from_le_bytes([s[0], s[1]]))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let s = self.take(4)?;
+        Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    /// A u32 byte count and that many bytes of UTF-16LE.
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        let s = self.take(n)?;
+        let units: Vec<u16> = s
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        Some(
+            String::from_utf16_lossy(&units)
+                .trim_end_matches('\0')
+                .to_string(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(s: &str) -> Vec<u8> {
+        let b: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut out = (b.len() as u32).to_le_bytes().to_vec();
+        out.extend(b);
+        out
+    }
+
+    #[test]
+    fn actions_blob() {
+        let mut b = 3u16.to_le_bytes().to_vec();
+        b.extend(utf16("Author"));
+        b.extend(0x6666u16.to_le_bytes());
+        b.extend(utf16(""));
+        b.extend(utf16(r"C:\Program Files\x\a.exe"));
+        b.extend(utf16("-q"));
+        b.extend(utf16(""));
+        assert_eq!(
+            decode_actions(&b).as_deref(),
+            Some(r#""C:\Program Files\x\a.exe" -q"#)
+        );
+        for n in 0..b.len() {
+            let _ = decode_actions(&b[..n]);
+        }
+        assert_eq!(decode_actions(&[3, 0, 0xff, 0xff, 0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn garbage_bytes() {
+        assert!(!entries_of_hive_bytes(b"garbage").problems.is_empty());
+    }
+}
