@@ -5,6 +5,8 @@
 pub mod hive;
 pub mod paths;
 pub mod registry;
+pub mod startup;
+pub mod tasks;
 
 use crate::Inventory;
 use std::path::Path;
