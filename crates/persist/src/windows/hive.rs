@@ -179,7 +179,18 @@ fn is_dirty(bytes: &[u8]) -> Result<bool, String> {
         u32::MAX => u32::MAX - 1,
         s => s,
     };
-    Ok(u32_at(4) != u32_at(8) || sum != u32_at(0x1FC))
+    let dirty = u32_at(4) != u32_at(8) || sum != u32_at(0x1FC);
+    // A clean hive holds all the bins its base block counts; a shorter
+    // file was cut (a copy or a disk error) and its keys would be lost
+    // without a word. (A dirty one may grow through its logs.)
+    let bins = u32_at(40) as usize;
+    if !dirty && bytes.len() - BASE_BLOCK < bins {
+        return Err(format!(
+            "truncated: the base block counts {bins} bytes of hive bins, the file holds {}",
+            bytes.len() - BASE_BLOCK
+        ));
+    }
+    Ok(dirty)
 }
 
 /// Checks a transaction log before notatin replays it: every log entry

@@ -364,6 +364,13 @@ fn find_file(root: &Path, path: &str, vars: &Vars, ext: Option<&str>) -> Option<
 /// `path` as a path from the volume root, or None when it is elsewhere
 /// (another drive, the network).
 fn volume_rel(path: &str, vars: &Vars) -> Option<String> {
+    volume_rel_from(path, vars, true)
+}
+
+/// [`volume_rel`]; a relative path is taken from SystemRoot only when
+/// `relative` (SystemRoot itself, read from a hostile hive, may be
+/// relative: it must not be resolved against itself).
+fn volume_rel_from(path: &str, vars: &Vars, relative: bool) -> Option<String> {
     let system_root = vars.get("SystemRoot").unwrap_or(r"C:\Windows");
     let mut p = path.replace('/', "\\");
     for prefix in [r"\??\", r"\\?\", r"\\.\"] {
@@ -392,10 +399,11 @@ fn volume_rel(path: &str, vars: &Vars) -> Option<String> {
         _ if p.starts_with('\\') => Some(p),
         // Any other relative path is taken from SystemRoot, as the
         // service control manager does with an ImagePath.
-        _ => {
-            let sr = volume_rel(system_root, vars).filter(|s| !s.is_empty())?;
+        _ if relative => {
+            let sr = volume_rel_from(system_root, vars, false).filter(|s| !s.is_empty())?;
             Some(format!(r"{sr}\{p}"))
         }
+        _ => None,
     }
 }
 
@@ -595,6 +603,12 @@ mod tests {
         // A directory is not a program.
         assert_eq!(t(r"wscript.exe //B %TEMP%\b.vbs"), None);
         assert_eq!(t(""), None);
+        // A relative SystemRoot (a hostile hive's) is not resolved
+        // against itself.
+        let mut odd = v.clone();
+        odd.set("SystemRoot", "Windows");
+        assert_eq!(target(r, r"System32\drivers\x.sys", &odd), None);
+        assert_eq!(target(r, "explorer.exe", &odd), None);
         let long = "a ".repeat(100_000);
         assert_eq!(t(&long), None);
     }

@@ -1,0 +1,702 @@
+//! Registry autostarts of an offline Windows tree whose hives are built at
+//! test time: a minimal empty hive written here, filled with Debian's
+//! `hivexsh`, its data checked with `hivexget` (and `reglookup`), then
+//! read by takedown. Skips with a message when the tools are missing,
+//! except under CI (env CI set), where that fails.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use takedown_persist::windows::{self, registry};
+
+/// Whether `tool` runs; under CI a missing tool is a failure.
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is missing (Debian package libhivex-bin / reglookup)"
+        );
+        eprintln!("skipped: {tool} is missing (Debian package libhivex-bin / reglookup)");
+    }
+    ok
+}
+
+fn put(b: &mut [u8], off: usize, v: &[u8]) {
+    b[off..off + v.len()].copy_from_slice(v);
+}
+
+/// Sets the base block's checksum (XOR of its first 127 dwords).
+fn checksum(b: &mut [u8]) {
+    let mut sum = 0u32;
+    for i in 0..127 {
+        sum ^= u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
+    }
+    put(b, 0x1FC, &sum.to_le_bytes());
+}
+
+/// A minimal empty hive: a base block and one hive bin holding the root
+/// key (`nk`), its security cell (`sk`) and one free cell.
+fn empty_hive() -> Vec<u8> {
+    let mut b = vec![0u8; 8192];
+    put(&mut b, 0, b"regf");
+    put(&mut b, 4, &1u32.to_le_bytes()); // primary sequence
+    put(&mut b, 8, &1u32.to_le_bytes()); // secondary sequence
+    put(&mut b, 20, &1u32.to_le_bytes()); // major
+    put(&mut b, 24, &3u32.to_le_bytes()); // minor
+    put(&mut b, 28, &0u32.to_le_bytes()); // primary file
+    put(&mut b, 32, &1u32.to_le_bytes()); // direct memory load
+    put(&mut b, 36, &0x20u32.to_le_bytes()); // root cell
+    put(&mut b, 40, &4096u32.to_le_bytes()); // hive bins size
+    put(&mut b, 44, &1u32.to_le_bytes()); // clustering factor
+    checksum(&mut b);
+    let h = 4096;
+    put(&mut b, h, b"hbin");
+    put(&mut b, h + 4, &0u32.to_le_bytes());
+    put(&mut b, h + 8, &4096u32.to_le_bytes());
+    // Root nk at 0x20: 4 + 76 + "ROOT" = 84, rounded to 88.
+    let nk = h + 0x20;
+    let sk_rel = 0x20 + 88;
+    put(&mut b, nk, &(-88i32).to_le_bytes());
+    put(&mut b, nk + 4, b"nk");
+    put(&mut b, nk + 6, &0x2Cu16.to_le_bytes()); // hive entry, no delete, ASCII name
+    put(&mut b, nk + 20, &0u32.to_le_bytes()); // parent
+    put(&mut b, nk + 32, &u32::MAX.to_le_bytes()); // sub-key list
+    put(&mut b, nk + 36, &u32::MAX.to_le_bytes()); // volatile list
+    put(&mut b, nk + 44, &u32::MAX.to_le_bytes()); // value list
+    put(&mut b, nk + 48, &(sk_rel as u32).to_le_bytes()); // security
+    put(&mut b, nk + 52, &u32::MAX.to_le_bytes()); // class
+    put(&mut b, nk + 76, &4u16.to_le_bytes()); // name length
+    put(&mut b, nk + 80, b"ROOT");
+    // sk: 4 + 20 + a 20-byte self-relative descriptor = 44, rounded to 48.
+    let sk = h + sk_rel;
+    put(&mut b, sk, &(-48i32).to_le_bytes());
+    put(&mut b, sk + 4, b"sk");
+    put(&mut b, sk + 8, &(sk_rel as u32).to_le_bytes()); // flink: itself
+    put(&mut b, sk + 12, &(sk_rel as u32).to_le_bytes()); // blink: itself
+    put(&mut b, sk + 16, &1u32.to_le_bytes()); // references
+    put(&mut b, sk + 20, &20u32.to_le_bytes()); // descriptor size
+    put(&mut b, sk + 24, &[1, 0, 0x00, 0x80]); // revision 1, self-relative
+    let free = sk_rel + 48;
+    put(&mut b, h + free, &((4096 - free) as i32).to_le_bytes());
+    b
+}
+
+/// A value for `hivexsh setval`.
+enum V<'a> {
+    Sz(&'a str),
+    Expand(&'a str),
+    Dword(u32),
+    Multi(&'a [&'a str]),
+    Bin(Vec<u8>),
+}
+
+fn utf16z(s: &str) -> Vec<u8> {
+    s.encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect()
+}
+
+fn hex(t: u32, b: &[u8]) -> String {
+    let bytes: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("hex:{t}:{}", bytes.join(":"))
+}
+
+/// Writes an empty hive at `path` and fills it with `keys` (path, values)
+/// through `hivexsh -w`.
+fn build_hive(path: &Path, keys: &[(&str, Vec<(&str, V)>)]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, empty_hive()).unwrap();
+    let mut script = String::new();
+    let mut made = BTreeSet::new();
+    for (key, values) in keys {
+        script.push_str("cd \\\n");
+        let mut sofar = String::new();
+        for comp in key.split('\\') {
+            sofar = format!("{sofar}\\{comp}");
+            if made.insert(sofar.to_ascii_lowercase()) {
+                script.push_str(&format!("add {comp}\n"));
+            }
+            script.push_str(&format!("cd {comp}\n"));
+        }
+        if values.is_empty() {
+            continue;
+        }
+        script.push_str(&format!("setval {}\n", values.len()));
+        for (name, v) in values {
+            script.push_str(&format!("{}\n", if name.is_empty() { "@" } else { name }));
+            let line = match v {
+                V::Sz(s) => format!("string:{s}"),
+                V::Expand(s) => format!("expandstring:{s}"),
+                V::Dword(n) => format!("dword:{n:#x}"),
+                V::Multi(l) => {
+                    let mut b = Vec::new();
+                    for s in *l {
+                        b.extend(utf16z(s));
+                    }
+                    b.extend([0, 0]);
+                    hex(7, &b)
+                }
+                V::Bin(b) => hex(3, b),
+            };
+            script.push_str(&format!("{line}\n"));
+        }
+    }
+    script.push_str("commit\n");
+    let mut child = Command::new("hivexsh")
+        .arg("-w")
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "hivexsh failed: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `hivexget hive key value`, trimmed.
+fn hivexget(hive: &Path, key: &str, value: &str) -> String {
+    let out = Command::new("hivexget")
+        .arg(hive)
+        .arg(key)
+        .arg(value)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "hivexget {key} {value}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A TaskCache Actions blob with one exec action.
+fn actions(program: &str, args: &str) -> Vec<u8> {
+    let s = |t: &str| {
+        let b: Vec<u8> = t.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut out = (b.len() as u32).to_le_bytes().to_vec();
+        out.extend(b);
+        out
+    };
+    let mut b = 3u16.to_le_bytes().to_vec();
+    b.extend(s("Author"));
+    b.extend(0x6666u16.to_le_bytes());
+    b.extend(s(""));
+    b.extend(s(program));
+    b.extend(s(args));
+    b.extend(s(""));
+    b.extend(0u16.to_le_bytes());
+    b
+}
+
+const NT: &str = r"Microsoft\Windows NT\CurrentVersion";
+const CV: &str = r"Microsoft\Windows\CurrentVersion";
+const SID: &str = "S-1-5-21-1-2-3-1001";
+
+/// The offline tree: hives, and every target file (names in odd cases,
+/// as a case-insensitive volume would have them).
+fn tree() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    let cfg = r.join("Windows/System32/config");
+    let sw = |p: &str| format!(r"{CV}\{p}");
+    let nt = |p: &str| format!(r"{NT}\{p}");
+    let blob_daily = actions(r"C:\ProgramData\Daily Job\job.exe", "--now");
+    let blob_hidden = actions(
+        r"%SystemRoot%\System32\wscript.exe",
+        r"//B C:\ProgramData\hidden.vbs",
+    );
+    build_hive(
+        &cfg.join("SOFTWARE"),
+        &[
+            (NT, vec![("SystemRoot", V::Sz(r"C:\Windows"))]),
+            (
+                &sw("Run"),
+                vec![
+                    (
+                        "Updater",
+                        V::Sz(r"C:\Users\alice\AppData\Roaming\upd.exe -silent"),
+                    ),
+                    (
+                        "Helper",
+                        V::Expand(r"%ProgramFiles%\Helper App\helper.exe /bg"),
+                    ),
+                ],
+            ),
+            (
+                &format!(r"Wow6432Node\{CV}\RunOnce"),
+                vec![("Once", V::Sz(r"C:\ProgramData\once.bat"))],
+            ),
+            (
+                &sw(r"Policies\Explorer\Run"),
+                vec![("Pol", V::Sz(r"rundll32.exe C:\ProgramData\evil.dll,Start"))],
+            ),
+            (
+                &sw(r"RunOnceEx\0001"),
+                vec![("1", V::Sz(r"C:\ProgramData\rox.exe"))],
+            ),
+            (
+                &nt("Winlogon"),
+                vec![
+                    ("Shell", V::Sz("explorer.exe")),
+                    (
+                        "Userinit",
+                        V::Sz(r"C:\Windows\system32\userinit.exe,C:\ProgramData\ui.exe,"),
+                    ),
+                ],
+            ),
+            (
+                &nt("Windows"),
+                vec![
+                    ("AppInit_DLLs", V::Sz(r"C:\ProgramData\appinit.dll")),
+                    ("LoadAppInit_DLLs", V::Dword(1)),
+                ],
+            ),
+            (
+                &nt(r"Image File Execution Options\sethc.exe"),
+                vec![("Debugger", V::Sz(r"C:\Windows\System32\cmd.exe"))],
+            ),
+            (
+                &nt(&format!(r"ProfileList\{SID}")),
+                vec![("ProfileImagePath", V::Expand(r"%SystemDrive%\Users\alice"))],
+            ),
+            (
+                &nt(r"Schedule\TaskCache\Tree\Updates\Daily"),
+                vec![("Id", V::Sz("{11111111-1111-1111-1111-111111111111}"))],
+            ),
+            (
+                &nt(r"Schedule\TaskCache\Tasks\{11111111-1111-1111-1111-111111111111}"),
+                vec![
+                    ("Path", V::Sz(r"\Updates\Daily")),
+                    ("Actions", V::Bin(blob_daily)),
+                ],
+            ),
+            (
+                &nt(r"Schedule\TaskCache\Tasks\{22222222-2222-2222-2222-222222222222}"),
+                vec![
+                    ("Path", V::Sz(r"\Hidden")),
+                    ("Actions", V::Bin(blob_hidden)),
+                ],
+            ),
+        ],
+    );
+    build_hive(
+        &cfg.join("SYSTEM"),
+        &[
+            ("Select", vec![("Current", V::Dword(1))]),
+            (
+                r"ControlSet001\Services\EvilSvc",
+                vec![
+                    (
+                        "ImagePath",
+                        V::Expand(r#""C:\Program Files\Evil Svc\evil.exe" -k"#),
+                    ),
+                    ("Type", V::Dword(16)),
+                    ("Start", V::Dword(2)),
+                    ("ObjectName", V::Sz("LocalSystem")),
+                ],
+            ),
+            (
+                r"ControlSet001\Services\EvilHost",
+                vec![(
+                    "ImagePath",
+                    V::Expand(r"%SystemRoot%\System32\svchost.exe -k netsvcs"),
+                )],
+            ),
+            (
+                r"ControlSet001\Services\EvilHost\Parameters",
+                vec![(
+                    "ServiceDll",
+                    V::Expand(r"%SystemRoot%\System32\evilhost.dll"),
+                )],
+            ),
+            (
+                r"ControlSet001\Services\evildrv",
+                vec![
+                    (
+                        "ImagePath",
+                        V::Sz(r"\SystemRoot\System32\drivers\evildrv.sys"),
+                    ),
+                    ("Type", V::Dword(1)),
+                ],
+            ),
+            (
+                r"ControlSet001\Control\Session Manager",
+                vec![(
+                    "BootExecute",
+                    V::Multi(&["autocheck autochk *", "evilboot"]),
+                )],
+            ),
+            (
+                r"ControlSet002\Services\Decoy",
+                vec![("ImagePath", V::Sz(r"C:\ProgramData\decoy.exe"))],
+            ),
+        ],
+    );
+    build_hive(
+        &r.join("Users/alice/NTUSER.DAT"),
+        &[
+            (
+                &format!(r"Software\{CV}\Run"),
+                vec![("UserRun", V::Expand(r"%APPDATA%\u.exe"))],
+            ),
+            (
+                &format!(r"Software\{NT}\Winlogon"),
+                vec![("Shell", V::Sz(r"%USERPROFILE%\shell.exe"))],
+            ),
+        ],
+    );
+    for f in [
+        "Users/alice/AppData/Roaming/UPD.EXE",
+        "Users/alice/AppData/Roaming/u.exe",
+        "Users/alice/shell.exe",
+        "Program Files/Helper App/helper.exe",
+        "Program Files/Evil Svc/evil.exe",
+        "ProgramData/once.bat",
+        "ProgramData/Evil.DLL",
+        "ProgramData/rox.exe",
+        "ProgramData/appinit.dll",
+        "ProgramData/Daily Job/job.exe",
+        "ProgramData/hidden.vbs",
+        "Windows/explorer.exe",
+        "Windows/System32/rundll32.exe",
+        "Windows/System32/userinit.exe",
+        "Windows/System32/cmd.exe",
+        "Windows/System32/svchost.exe",
+        "Windows/System32/EvilHost.dll",
+        "Windows/System32/wscript.exe",
+        "Windows/System32/autochk.exe",
+        "Windows/System32/evilboot.exe",
+        "Windows/System32/drivers/evildrv.sys",
+    ] {
+        let p = r.join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, b"MZ").unwrap();
+    }
+    d
+}
+
+/// (mechanism, location, name, user, target from the root).
+type Row = (String, String, String, Option<String>, Option<String>);
+
+fn rel(root: &Path, p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref()
+        .map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+}
+
+#[test]
+fn every_entry_kind_with_its_target() {
+    if !have("hivexsh") || !have("hivexget") {
+        return;
+    }
+    let d = tree();
+    let r = d.path();
+    let cfg = r.join("Windows/System32/config");
+    // The test data as the reference tools read it.
+    assert_eq!(
+        hivexget(&cfg.join("SOFTWARE"), &format!(r"\{CV}\Run"), "Helper"),
+        r"%ProgramFiles%\Helper App\helper.exe /bg"
+    );
+    assert_eq!(hivexget(&cfg.join("SYSTEM"), r"\Select", "Current"), "1");
+    assert_eq!(
+        hivexget(
+            &r.join("Users/alice/NTUSER.DAT"),
+            &format!(r"\Software\{CV}\Run"),
+            "UserRun"
+        ),
+        r"%APPDATA%\u.exe"
+    );
+    if have("reglookup") {
+        let out = Command::new("reglookup")
+            .arg("-p")
+            .arg(format!("/{}", CV.replace('\\', "/")))
+            .arg(cfg.join("SOFTWARE"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("upd.exe"), "reglookup: {text}");
+    }
+
+    assert!(windows::is_windows_root(r));
+    let inv = windows::collect(r);
+    assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+    let got: BTreeSet<Row> = inv
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.mechanism.to_string(),
+                e.location.clone(),
+                e.name.clone(),
+                e.user.clone(),
+                rel(r, &e.target),
+            )
+        })
+        .collect();
+    let hklm_sw = r"HKLM\SOFTWARE";
+    let hku = format!(r"HKU\{SID}");
+    let s = |x: &str| x.to_string();
+    let o = |x: &str| Some(x.to_string());
+    let want: BTreeSet<_> = [
+        (
+            s("run-key"),
+            format!(r"{hklm_sw}\{CV}\Run"),
+            s("Updater"),
+            None,
+            o("Users/alice/AppData/Roaming/UPD.EXE"),
+        ),
+        (
+            s("run-key"),
+            format!(r"{hklm_sw}\{CV}\Run"),
+            s("Helper"),
+            None,
+            o("Program Files/Helper App/helper.exe"),
+        ),
+        (
+            s("run-key"),
+            format!(r"{hklm_sw}\Wow6432Node\{CV}\RunOnce"),
+            s("Once"),
+            None,
+            o("ProgramData/once.bat"),
+        ),
+        (
+            s("run-key"),
+            format!(r"{hklm_sw}\{CV}\Policies\Explorer\Run"),
+            s("Pol"),
+            None,
+            o("ProgramData/Evil.DLL"),
+        ),
+        (
+            s("run-key"),
+            format!(r"{hklm_sw}\{CV}\RunOnceEx\0001"),
+            s("1"),
+            None,
+            o("ProgramData/rox.exe"),
+        ),
+        (
+            s("winlogon"),
+            format!(r"{hklm_sw}\{NT}\Winlogon"),
+            s("Shell"),
+            None,
+            o("Windows/explorer.exe"),
+        ),
+        (
+            s("winlogon"),
+            format!(r"{hklm_sw}\{NT}\Winlogon"),
+            s("Userinit"),
+            None,
+            o("Windows/System32/userinit.exe"),
+        ),
+        (
+            s("appinit-dlls"),
+            format!(r"{hklm_sw}\{NT}\Windows"),
+            s("AppInit_DLLs"),
+            None,
+            o("ProgramData/appinit.dll"),
+        ),
+        (
+            s("ifeo-debugger"),
+            format!(r"{hklm_sw}\{NT}\Image File Execution Options\sethc.exe"),
+            s("sethc.exe"),
+            None,
+            o("Windows/System32/cmd.exe"),
+        ),
+        (
+            s("scheduled-task"),
+            format!(r"{hklm_sw}\{NT}\Schedule\TaskCache\Tree\Updates\Daily"),
+            s(r"\Updates\Daily"),
+            None,
+            o("ProgramData/Daily Job/job.exe"),
+        ),
+        (
+            s("scheduled-task"),
+            format!(
+                r"{hklm_sw}\{NT}\Schedule\TaskCache\Tasks\{{22222222-2222-2222-2222-222222222222}}"
+            ),
+            s(r"\Hidden"),
+            None,
+            o("ProgramData/hidden.vbs"),
+        ),
+        (
+            s("run-key"),
+            format!(r"{hku}\Software\{CV}\Run"),
+            s("UserRun"),
+            o("alice"),
+            o("Users/alice/AppData/Roaming/u.exe"),
+        ),
+        (
+            s("winlogon"),
+            format!(r"{hku}\Software\{NT}\Winlogon"),
+            s("Shell"),
+            o("alice"),
+            o("Users/alice/shell.exe"),
+        ),
+        (
+            s("service"),
+            s(r"HKLM\SYSTEM\ControlSet001\Services\EvilSvc"),
+            s("EvilSvc"),
+            o("LocalSystem"),
+            o("Program Files/Evil Svc/evil.exe"),
+        ),
+        (
+            s("service"),
+            s(r"HKLM\SYSTEM\ControlSet001\Services\EvilHost"),
+            s("EvilHost"),
+            None,
+            o("Windows/System32/svchost.exe"),
+        ),
+        (
+            s("service"),
+            s(r"HKLM\SYSTEM\ControlSet001\Services\EvilHost\Parameters"),
+            s("EvilHost"),
+            None,
+            o("Windows/System32/EvilHost.dll"),
+        ),
+        (
+            s("service"),
+            s(r"HKLM\SYSTEM\ControlSet001\Services\evildrv"),
+            s("evildrv"),
+            None,
+            o("Windows/System32/drivers/evildrv.sys"),
+        ),
+        (
+            s("boot-execute"),
+            s(r"HKLM\SYSTEM\ControlSet001\Control\Session Manager"),
+            s("BootExecute"),
+            None,
+            o("Windows/System32/autochk.exe"),
+        ),
+        (
+            s("boot-execute"),
+            s(r"HKLM\SYSTEM\ControlSet001\Control\Session Manager"),
+            s("BootExecute"),
+            None,
+            o("Windows/System32/evilboot.exe"),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let missing: Vec<_> = want.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:#?}\nextra {extra:#?}"
+    );
+    // Commands are kept as written (unexpanded).
+    let helper = inv.entries.iter().find(|e| e.name == "Helper").unwrap();
+    assert_eq!(
+        helper.command.as_deref(),
+        Some(r"%ProgramFiles%\Helper App\helper.exe /bg")
+    );
+}
+
+#[test]
+fn dirty_hive_without_logs_is_a_problem() {
+    if !have("hivexsh") {
+        return;
+    }
+    let d = tree();
+    let r = d.path();
+    let system = r.join("Windows/System32/config/SYSTEM");
+    let mut b = fs::read(&system).unwrap();
+    // An unfinished write: primary sequence ahead of the secondary.
+    let seq = u32::from_le_bytes(b[8..12].try_into().unwrap());
+    put(&mut b, 4, &(seq + 1).to_le_bytes());
+    checksum(&mut b);
+    fs::write(&system, &b).unwrap();
+    let inv = windows::collect(r);
+    assert_eq!(inv.problems.len(), 1, "{:?}", inv.problems);
+    assert!(inv.problems[0].location.ends_with("config/SYSTEM"));
+    assert!(
+        inv.problems[0].reason.contains("dirty"),
+        "{}",
+        inv.problems[0].reason
+    );
+    assert!(inv.entries.iter().all(|e| e.mechanism != "service"));
+    // SOFTWARE is still read.
+    assert!(inv.entries.iter().any(|e| e.name == "Updater"));
+
+    // Logs that do not replay (garbage) are no better than none.
+    fs::write(r.join("Windows/System32/config/SYSTEM.LOG1"), b"not a log").unwrap();
+    let inv = windows::collect(r);
+    assert_eq!(inv.problems.len(), 1, "{:?}", inv.problems);
+    assert!(
+        inv.problems[0].reason.contains("dirty"),
+        "{}",
+        inv.problems[0].reason
+    );
+}
+
+#[test]
+fn hostile_hives_are_problems_not_panics() {
+    if !have("hivexsh") {
+        return;
+    }
+    let d = tree();
+    let r = d.path();
+    let software = r.join("Windows/System32/config/SOFTWARE");
+    let good = fs::read(&software).unwrap();
+    // Truncated in the middle of its bins, and plain garbage.
+    for bad in [good[..5000].to_vec(), vec![0x41; 10_000], Vec::new()] {
+        fs::write(&software, &bad).unwrap();
+        let inv = windows::collect(r);
+        assert!(
+            inv.problems
+                .iter()
+                .any(|p| p.location.ends_with("config/SOFTWARE")),
+            "{:?}",
+            inv.problems
+        );
+    }
+    // Corrupted cells (checksum kept valid, so the hive is "clean"):
+    // whatever comes out, no panic and bounded.
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    let rounds: usize = std::env::var("HIVE_MUTATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    for _ in 0..rounds {
+        let mut b = good.clone();
+        for _ in 0..8 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let i = 4096 + (seed as usize % (b.len() - 4096));
+            b[i] = (seed >> 32) as u8;
+        }
+        let _ = registry::entries_of_hive_bytes(&b);
+    }
+}
+
+#[test]
+fn symlinked_hive_is_not_followed() {
+    if !have("hivexsh") {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        let d = tree();
+        let r = d.path();
+        let outside = tempfile::tempdir().unwrap();
+        let system = r.join("Windows/System32/config/SYSTEM");
+        fs::rename(&system, outside.path().join("SYSTEM")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("SYSTEM"), &system).unwrap();
+        let inv = windows::collect(r);
+        assert!(inv.entries.iter().all(|e| e.mechanism != "service"));
+    }
+}
