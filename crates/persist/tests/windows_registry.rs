@@ -663,6 +663,27 @@ fn hostile_hives_are_problems_not_panics() {
             inv.problems
         );
     }
+    // An index list (ri) naming itself: notatin alone would recurse until
+    // the stack overflows (an abort).
+    let mut b = empty_hive();
+    let ri = 0x20 + 88 + 48; // the free cell after the root's nk and sk
+    put(&mut b, 4096 + ri, &(-16i32).to_le_bytes());
+    put(&mut b, 4096 + ri + 4, b"ri");
+    put(&mut b, 4096 + ri + 6, &1u16.to_le_bytes());
+    put(&mut b, 4096 + ri + 8, &(ri as u32).to_le_bytes());
+    put(
+        &mut b,
+        4096 + ri + 16,
+        &((4096 - ri - 16) as i32).to_le_bytes(),
+    );
+    put(&mut b, 4096 + 0x20 + 24, &1u32.to_le_bytes()); // root: one sub-key
+    put(&mut b, 4096 + 0x20 + 32, &(ri as u32).to_le_bytes()); // its list
+    let inv = registry::entries_of_hive_bytes(&b);
+    assert!(
+        inv.problems.iter().any(|p| p.reason.contains("hostile")),
+        "{:?}",
+        inv.problems
+    );
     // Corrupted cells (checksum kept valid, so the hive is "clean"):
     // whatever comes out, no panic and bounded.
     let mut seed = 0x2545F4914F6CDD1Du64;

@@ -108,6 +108,11 @@ impl Key {
             .map(|v| convert(v.get_content().0))
     }
 
+    /// How many sub-keys the key says it has (what reading them costs).
+    pub fn subkey_count(&self) -> usize {
+        self.node.detail.number_of_sub_keys() as usize
+    }
+
     /// Whether the key has more values than are listed.
     pub fn values_truncated(&self) -> bool {
         self.node.detail.number_of_key_values() as usize > MAX_VALUES
@@ -193,6 +198,65 @@ fn is_dirty(bytes: &[u8]) -> Result<bool, String> {
     Ok(dirty)
 }
 
+/// Checks the cells notatin would trust: notatin expands an index list
+/// (`ri`) by recursing into what it points at with no depth limit, so an
+/// `ri` naming itself overflows the stack (an abort no unwinding catches)
+/// and `ri` lists naming one big leaf list many times multiply it. Windows
+/// writes an `ri` only over leaf lists (`lf`, `lh`, `li`), each leaf in one
+/// place: anything else is refused. One linear pass over the hive bins.
+fn check_cells(bytes: &[u8]) -> Result<(), String> {
+    let u32_at = |o: usize| {
+        bytes
+            .get(o..o.checked_add(4)?)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let bins = u32_at(40).unwrap_or(0) as usize;
+    let end = bytes.len().min(BASE_BLOCK.saturating_add(bins));
+    let mut leaves = HashSet::new();
+    let mut bin = BASE_BLOCK;
+    while bin < end {
+        if bytes.get(bin..bin + 4) != Some(b"hbin") {
+            return Err(format!("corrupt hive: no hive bin at offset {bin}"));
+        }
+        let size = u32_at(bin + 8).unwrap_or(0) as usize;
+        if size < 4096 || !size.is_multiple_of(4096) || bin + size > end {
+            return Err(format!("corrupt hive: bad hive bin size at offset {bin}"));
+        }
+        let mut cell = bin + 32;
+        while cell + 4 <= bin + size {
+            let raw = u32_at(cell).unwrap_or(0) as i32;
+            let len = raw.unsigned_abs() as usize;
+            if len < 8 || cell + len > bin + size {
+                return Err(format!("corrupt hive: bad cell at offset {cell}"));
+            }
+            if raw < 0 && bytes.get(cell + 4..cell + 6) == Some(b"ri") {
+                let count = bytes
+                    .get(cell + 6..cell + 8)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+                    .unwrap_or(0);
+                for i in 0..count.min((len - 8) / 4) {
+                    let item = u32_at(cell + 8 + 4 * i).unwrap_or(u32::MAX) as usize;
+                    let target = BASE_BLOCK.saturating_add(item);
+                    let sig = bytes.get(target.saturating_add(4)..target.saturating_add(6));
+                    if !matches!(sig, Some(b"lf" | b"lh" | b"li")) {
+                        return Err(format!(
+                            "hostile hive: index list at offset {cell} points at no leaf list"
+                        ));
+                    }
+                    if !leaves.insert(item) {
+                        return Err(format!(
+                            "hostile hive: leaf list at offset {target} indexed twice"
+                        ));
+                    }
+                }
+            }
+            cell += len;
+        }
+        bin += size;
+    }
+    Ok(())
+}
+
 /// Checks a transaction log before notatin replays it: every log entry
 /// (`HvLE`) must not grow the hive past [`MAX_HIVE_BYTES`] (notatin
 /// resizes its buffer to what the entry says).
@@ -239,6 +303,7 @@ impl Hive {
                     .into(),
             );
         }
+        check_cells(&bytes)?;
         let mut builder = ParserBuilder::from_file(Cursor::new(bytes));
         if dirty {
             for l in &logs {

@@ -486,6 +486,16 @@ fn task_cache(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
             if depth >= MAX_TASK_DEPTH {
                 continue;
             }
+            // Every key read counts, not only those visited: keys sharing
+            // one big sub-key list would otherwise cost its size each.
+            walked = walked.saturating_add(k.subkey_count());
+            if walked > MAX_TASK_KEYS {
+                inv.problem(
+                    format!(r"HKLM\SOFTWARE\{base}\Tree"),
+                    "too many keys: the rest is not read",
+                );
+                break;
+            }
             let (subs, _) = h.subkeys(&k);
             for s in subs.into_iter().rev() {
                 let p = format!(r"{path}\{}", s.name());
