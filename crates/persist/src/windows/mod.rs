@@ -17,7 +17,12 @@ pub fn is_windows_root(root: &Path) -> bool {
     paths::resolve(root, r"Windows\System32\config").is_some_and(|p| p.is_dir())
 }
 
-/// Every Windows autostart entry under `root`.
+/// Every Windows autostart entry under `root`: the registry's first (it
+/// also tells where SystemRoot and the program folders are), then the
+/// task store and the Startup folders.
 pub fn collect(root: &Path) -> Inventory {
-    registry::collect(root)
+    let (mut inv, vars) = registry::collect_with_vars(root);
+    inv.extend(tasks::collect(root, &vars));
+    inv.extend(startup::collect(root, &vars));
+    inv
 }

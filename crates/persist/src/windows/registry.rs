@@ -55,6 +55,13 @@ fn entry(mechanism: &'static str, location: String, name: String) -> Entry {
 
 /// Every autostart entry of the registry hives under `root`.
 pub fn collect(root: &Path) -> Inventory {
+    collect_with_vars(root).0
+}
+
+/// [`collect`], and the volume's system variables as its hives set them
+/// (SystemRoot, ProgramFiles, the system environment...), for the readers
+/// of tasks and Startup folders.
+pub fn collect_with_vars(root: &Path) -> (Inventory, Vars) {
     let mut inv = Inventory::default();
     let mut vars = Vars::system();
     let software = open(root, "SOFTWARE", &mut inv);
@@ -102,7 +109,7 @@ pub fn collect(root: &Path) -> Inventory {
     if let Some(h) = system.as_mut() {
         system_entries(root, h, &vars, &mut inv);
     }
-    inv
+    (inv, vars)
 }
 
 /// Lists the entries of hive bytes as if they were SOFTWARE, SYSTEM and
