@@ -363,6 +363,44 @@ fn links_never_leave_the_root() {
     }
 }
 
+/// A `..` after a missing component (`/nonexistent/../h/...`) is "not
+/// found", as on Linux: with `h -> /` on the disk, neither a home nor a
+/// cron program may reach the rescue system through it.
+#[cfg(unix)]
+#[test]
+fn dotdot_after_missing_stays_in_the_root() {
+    let t = base();
+    let r = t.path();
+    let outside = tempfile::tempdir().unwrap();
+    put(outside.path(), "/home/.profile", "/opt/evil\n");
+    put(outside.path(), "/bin/evil", "#!/bin/sh\n");
+    let out = outside.path().to_str().unwrap().trim_start_matches('/');
+    link(r, "/h", "/");
+    put(
+        r,
+        "/etc/passwd",
+        &format!(
+            "root:x:0:0:root:/nonexistent/../h/root:/bin/bash\n\
+             eve:x:1001:1001::/nonexistent/../h/{out}/home:/bin/sh\n"
+        ),
+    );
+    put(
+        r,
+        "/etc/crontab",
+        &format!("* * * * * root /x/../h/etc/shadow\n* * * * * root /x/../h/{out}/bin/evil\n"),
+    );
+    let inv = linux::collect(r);
+    for e in &inv.entries {
+        assert!(!e.location.contains(out), "{e:?}");
+        if let Some(t) = &e.target {
+            assert!(t.starts_with(r) && t.exists(), "{e:?}");
+        }
+    }
+    let crons = find(&inv, "cron", "/etc/crontab");
+    assert_eq!(crons.len(), 2, "{inv:#?}");
+    assert!(crons.iter().all(|e| e.target.is_none()), "{crons:#?}");
+}
+
 /// A huge crontab is read only to the cap (and reported); a FIFO is
 /// never opened (it would block).
 #[cfg(unix)]

@@ -61,14 +61,31 @@ impl Root {
     /// Resolves `logical` (a path from the root, `/etc/rc2.d/S01x`) with
     /// every symbolic link resolved under the root. A missing component
     /// ends nothing: the rest is appended as written (the caller checks
-    /// existence). `..` never climbs above the root.
+    /// existence). `..` never climbs above the root. A `..` after a
+    /// missing component is an error ("no such file or directory").
     pub(crate) fn resolve(&self, logical: &Path) -> Result<Resolved, String> {
+        self.walk(logical)?
+            .ok_or_else(|| "no such file or directory".to_string())
+    }
+
+    /// [`Root::resolve`], with `Ok(None)` when a `..` follows a missing
+    /// component.
+    ///
+    /// Why: the components after a missing one are not checked (they
+    /// cannot exist), so a `..` there must not bring them back into play:
+    /// `/nonexistent/../h/root` with `h -> /` on the disk would otherwise
+    /// give `<base>/h/root`, and the OS would follow `h` to the rescue
+    /// system's `/root`. Linux itself answers ENOENT for such a path.
+    fn walk(&self, logical: &Path) -> Result<Option<Resolved>, String> {
         let mut todo: VecDeque<OsString> = parts(logical).collect();
         let mut done: Vec<OsString> = Vec::new();
         let mut hops = 0usize;
         let mut missing = false;
         while let Some(c) = todo.pop_front() {
             if c == ".." {
+                if missing {
+                    return Ok(None);
+                }
                 done.pop();
                 continue;
             }
@@ -103,10 +120,10 @@ impl Root {
         for c in &done {
             logical.push(c);
         }
-        Ok(Resolved {
+        Ok(Some(Resolved {
             host: self.host_of(&done),
             logical,
-        })
+        }))
     }
 
     fn host_of(&self, done: &[OsString]) -> PathBuf {
@@ -120,7 +137,7 @@ impl Root {
     /// What `logical` is, resolved; `None` when it does not exist or
     /// cannot be resolved.
     pub(crate) fn kind(&self, logical: &Path) -> Option<(Kind, Resolved)> {
-        let r = self.resolve(logical).ok()?;
+        let r = self.walk(logical).ok()??;
         let m = fs::symlink_metadata(&r.host).ok()?;
         let k = if m.is_file() {
             Kind::File
@@ -136,7 +153,9 @@ impl Root {
     /// `Ok(None)` when it does not exist; `Err` when it is not a regular
     /// file or cannot be read. The flag tells whether the file was cut.
     pub(crate) fn read(&self, logical: &Path) -> Result<Option<(Vec<u8>, bool)>, String> {
-        let r = self.resolve(logical)?;
+        let Some(r) = self.walk(logical)? else {
+            return Ok(None);
+        };
         let m = match fs::symlink_metadata(&r.host) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -245,5 +264,28 @@ mod tests {
         assert_eq!(r.host, t.path().join("etc/shadow"));
         assert!(root.read(Path::new("/etc/s")).unwrap().is_none());
         assert!(root.resolve(Path::new("/etc/loop")).is_err());
+    }
+
+    /// A `..` after a missing component is "not found", as on Linux: it
+    /// must not bring back a link (`h -> /`) the OS would then follow
+    /// out of the root.
+    #[cfg(unix)]
+    #[test]
+    fn dotdot_after_missing_is_not_found() {
+        let t = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/", t.path().join("h")).unwrap();
+        let root = Root::new(t.path());
+        for p in [
+            "/nonexistent/../h/root",
+            "/x/../h/etc/shadow",
+            "/x/y/../../h",
+        ] {
+            assert!(root.resolve(Path::new(p)).is_err(), "{p}");
+            assert!(root.kind(Path::new(p)).is_none(), "{p}");
+            assert!(root.read(Path::new(p)).unwrap().is_none(), "{p}");
+        }
+        // Through the link itself, the path stays under the root.
+        let r = root.resolve(Path::new("/h/etc/shadow")).unwrap();
+        assert_eq!(r.host, t.path().join("etc/shadow"));
     }
 }
