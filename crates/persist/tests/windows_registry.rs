@@ -721,3 +721,55 @@ fn symlinked_hive_is_not_followed() {
         assert!(inv.entries.iter().all(|e| e.mechanism != "service"));
     }
 }
+
+/// `windows::collect(root)` in a thread: a run that blocks (a FIFO
+/// opened for reading waits for a writer forever) fails the test instead
+/// of hanging it.
+#[cfg(unix)]
+fn collect_within(root: &Path, secs: u64) -> takedown_persist::Inventory {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let root = root.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(windows::collect(&root));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .expect("the run blocked (a FIFO opened?)")
+}
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) {
+    let ok = Command::new("mkfifo").arg(p).status().unwrap();
+    assert!(ok.success());
+}
+
+/// A FIFO named like a hive or a log is a problem and the run finishes:
+/// opened, it would block until a writer comes.
+#[cfg(unix)]
+#[test]
+fn fifo_hives_and_logs_are_problems() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    let cfg = r.join("Windows/System32/config");
+    fs::create_dir_all(&cfg).unwrap();
+    mkfifo(&cfg.join("SOFTWARE"));
+    // A dirty SYSTEM whose .LOG1 is a FIFO: the log is not opened either.
+    let mut b = empty_hive();
+    put(&mut b, 4, &2u32.to_le_bytes());
+    checksum(&mut b);
+    fs::write(cfg.join("SYSTEM"), &b).unwrap();
+    mkfifo(&cfg.join("SYSTEM.LOG1"));
+    let inv = collect_within(r, 30);
+    let sw = inv
+        .problems
+        .iter()
+        .find(|p| p.location.ends_with("config/SOFTWARE"))
+        .unwrap_or_else(|| panic!("{:?}", inv.problems));
+    assert!(sw.reason.contains("not a regular file"), "{}", sw.reason);
+    assert!(
+        inv.problems
+            .iter()
+            .any(|p| p.location.ends_with("config/SYSTEM") && p.reason.contains("dirty")),
+        "{:?}",
+        inv.problems
+    );
+}

@@ -9,7 +9,7 @@
 mod command;
 mod cron;
 mod files;
-mod fsroot;
+pub(crate) mod fsroot;
 mod systemd;
 
 use crate::{Entry, Inventory, Os};

@@ -12,11 +12,11 @@ use notatin::cell_value::CellValue;
 use notatin::parser::Parser;
 use notatin::parser_builder::ParserBuilder;
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::Path;
 
 use super::paths;
+use crate::linux::fsroot::open_regular;
 
 /// Bytes of a hive or log file read at most: a SOFTWARE hive is a few
 /// hundred MB at worst; a larger file is refused rather than loaded (the
@@ -418,8 +418,10 @@ fn replayed(parser: &Parser) -> bool {
 }
 
 /// A file's bytes, refused past [`MAX_HIVE_BYTES`].
+/// Only a regular file is opened (a FIFO named SOFTWARE would block the
+/// run forever): see [`open_regular`].
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let f = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let f = open_regular(path)?.ok_or_else(|| "no such file".to_string())?;
     let mut buf = Vec::new();
     f.take(MAX_HIVE_BYTES + 1)
         .read_to_end(&mut buf)

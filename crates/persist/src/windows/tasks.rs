@@ -10,6 +10,7 @@
 //! store never follows a symbolic link.
 
 use super::paths::{self, Vars};
+use crate::linux::fsroot::open_regular;
 use crate::{Entry, Inventory, Os};
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -379,14 +380,13 @@ fn push_text(buf: &mut String, s: &str) {
 /// The first `cap` bytes of a regular file (not a link, device or
 /// FIFO); a larger file is an error (a truncated XML would not parse).
 pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
-    let m = fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if !m.is_file() {
-        return Err("not a regular file".into());
-    }
+    // Checked on the handle too, not a link, never blocking: see
+    // `open_regular`.
+    let f = open_regular(path)?.ok_or_else(|| "no such file".to_string())?;
+    let m = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
     if m.len() > cap {
         return Err(format!("larger than {cap} bytes: not read"));
     }
-    let f = fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let mut buf = Vec::new();
     f.take(cap + 1)
         .read_to_end(&mut buf)
