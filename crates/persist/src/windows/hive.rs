@@ -257,30 +257,64 @@ fn check_cells(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a transaction log before notatin replays it: every log entry
-/// (`HvLE`) must not grow the hive past [`MAX_HIVE_BYTES`] (notatin
-/// resizes its buffer to what the entry says).
-fn check_log(bytes: &[u8]) -> Result<(), String> {
-    let mut off = 512usize;
-    let mut n = 0usize;
-    while let Some(head) = bytes.get(off..off + 20) {
-        if &head[..4] != b"HvLE" {
-            break;
-        }
-        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        let bins = u32::from_le_bytes([head[16], head[17], head[18], head[19]]) as u64;
-        if bins > MAX_HIVE_BYTES {
-            return Err(format!(
-                "a transaction log entry grows the hive to {bins} bytes"
-            ));
-        }
-        if size < 512 || !size.is_multiple_of(512) {
-            break;
-        }
-        off = off.saturating_add(size);
-        n += 1;
-        if n > 1_000_000 {
-            break;
+/// Bytes of a log entry's (`HvLE`) header: notatin hashes the entry from
+/// this offset on, computing `size - 40`.
+const LOG_ENTRY_HEADER: usize = 40;
+
+/// Checks the transaction logs before notatin replays them, walking their
+/// entries (`HvLE`, from offset 512) exactly as notatin does (each one
+/// takes its stated size, or what its header and pages take when more):
+///
+/// - an entry whose stated size is below its 40-byte header is refused:
+///   notatin computes `size - 40` for its hash and panics;
+/// - notatin grows its copy of the hive, for every entry, by the entry's
+///   hive-bins size minus the base block's (not minus the current size):
+///   so the growth is summed over all entries of all logs, and the hive
+///   with it must stay within [`MAX_HIVE_BYTES`].
+fn check_logs(hive: &[u8], logs: &[Vec<u8>]) -> Result<(), String> {
+    let u32_in = |b: &[u8], o: usize| {
+        b.get(o..o.checked_add(4)?)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+    };
+    let primary_bins = u32_in(hive, 40).unwrap_or(0);
+    let mut total = hive.len() as u64;
+    for log in logs {
+        let mut off = 512usize;
+        while log.get(off..off.saturating_add(4)) == Some(b"HvLE") {
+            let (Some(size), Some(bins), Some(pages)) = (
+                u32_in(log, off + 4),
+                u32_in(log, off + 16),
+                u32_in(log, off + 20),
+            ) else {
+                break; // notatin cannot parse it either: the walk ends.
+            };
+            // What the header, the page references and the pages take.
+            let refs = (pages as usize).saturating_mul(8);
+            let mut used = LOG_ENTRY_HEADER.saturating_add(refs);
+            if off.saturating_add(used) > log.len() {
+                break;
+            }
+            for i in 0..pages as usize {
+                let page = u32_in(log, off + LOG_ENTRY_HEADER + 8 * i + 4).unwrap_or(0);
+                used = used.saturating_add(page as usize);
+            }
+            let taken = used.max(size as usize);
+            if off.saturating_add(taken) > log.len() {
+                break; // incomplete: notatin stops here too.
+            }
+            if (size as usize) < LOG_ENTRY_HEADER {
+                return Err(format!(
+                    "hostile transaction log: an entry at offset {off} states {size} bytes, \
+                     less than its header"
+                ));
+            }
+            total = total.saturating_add(bins.saturating_sub(primary_bins));
+            if total > MAX_HIVE_BYTES {
+                return Err(format!(
+                    "the transaction logs grow the hive past {MAX_HIVE_BYTES} bytes"
+                ));
+            }
+            off += taken;
         }
     }
     Ok(())
@@ -304,11 +338,11 @@ impl Hive {
             );
         }
         check_cells(&bytes)?;
+        if dirty {
+            check_logs(&bytes, &logs)?;
+        }
         let mut builder = ParserBuilder::from_file(Cursor::new(bytes));
         if dirty {
-            for l in &logs {
-                check_log(l)?;
-            }
             for l in logs {
                 builder.with_transaction_log(Cursor::new(l));
             }
@@ -447,5 +481,68 @@ mod tests {
         assert!(e.contains("dirty"), "{e}");
         let e = Hive::from_bytes(b, vec![vec![1, 2, 3]]).unwrap_err();
         assert!(e.contains("dirty") || e.contains("unreadable"), "{e}");
+    }
+
+    /// A dirty hive (no bins) and a log: its base block, then `entries`
+    /// (stated size, hive-bins size), each padded to its stated size (at
+    /// least its 40-byte header).
+    fn dirty_with_log(entries: &[(u32, u32)]) -> (Vec<u8>, Vec<u8>) {
+        let mut hive = vec![0u8; 8192];
+        hive[..4].copy_from_slice(b"regf");
+        hive[4] = 2;
+        hive[8] = 1;
+        let mut log = hive[..512].to_vec();
+        for &(size, bins) in entries {
+            let start = log.len();
+            log.extend_from_slice(b"HvLE");
+            log.extend_from_slice(&size.to_le_bytes());
+            log.extend_from_slice(&0u32.to_le_bytes()); // flags
+            log.extend_from_slice(&2u32.to_le_bytes()); // sequence
+            log.extend_from_slice(&bins.to_le_bytes());
+            log.extend_from_slice(&0u32.to_le_bytes()); // no dirty pages
+            log.extend_from_slice(&[0; 16]); // hashes
+            log.resize(start + (size as usize).max(40), 0);
+        }
+        (hive, log)
+    }
+
+    /// An entry stating fewer bytes than its header made notatin panic
+    /// (`size - 40`): refused before.
+    #[test]
+    fn log_entry_below_its_header_is_refused() {
+        for size in [0, 16, 39] {
+            let (hive, log) = dirty_with_log(&[(size, 0)]);
+            let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
+            assert!(e.contains("less than its header"), "{e}");
+        }
+        // Also after an entry of an odd size (not a multiple of 512),
+        // which notatin walks past.
+        let (hive, log) = dirty_with_log(&[(100, 0), (8, 0)]);
+        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
+        assert!(e.contains("less than its header"), "{e}");
+        let (hive, log) = dirty_with_log(&[(40, 0), (512, 0)]);
+        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
+        assert!(!e.contains("header"), "{e}");
+    }
+
+    /// notatin grows the hive once per entry: entries each within the
+    /// cap but over it together are refused, across logs too.
+    #[test]
+    fn total_log_growth_is_capped() {
+        let half = (MAX_HIVE_BYTES / 2 + 4096) as u32 & !4095;
+        let (hive, log) = dirty_with_log(&[(512, half), (512, half)]);
+        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
+        assert!(e.contains("grow the hive past"), "{e}");
+        let (hive, log) = dirty_with_log(&[(512, half)]);
+        let e = Hive::from_bytes(hive.clone(), vec![log.clone(), log.clone()]).unwrap_err();
+        assert!(e.contains("grow the hive past"), "{e}");
+        // One entry within the cap passes the check (and then fails to
+        // replay: its hashes are wrong).
+        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
+        assert!(!e.contains("grow"), "{e}");
+        // A growth hidden behind an entry of an odd size is seen too.
+        let (hive, log) = dirty_with_log(&[(100, 0), (512, !4095u32)]);
+        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
+        assert!(e.contains("grow the hive past"), "{e}");
     }
 }
