@@ -24,11 +24,6 @@ const MAX_WORDS: usize = 32;
 /// Launchers followed one into another (`cmd /c cmd /c ...`).
 const MAX_LAUNCH_DEPTH: usize = 4;
 
-/// Extensions that end an unquoted program path.
-const PROGRAM_EXTS: &[&str] = &[
-    "exe", "com", "bat", "cmd", "dll", "scr", "ps1", "vbs", "js", "sys",
-];
-
 /// Finds `rel` (Windows or / separators, any case) under `root`,
 /// case-insensitively, component by component, without following
 /// symlinks out of root (a symlink component is not followed at all).
@@ -223,18 +218,17 @@ impl Vars {
     }
 }
 
-/// The program a command line starts: quoted first token, or the longest
-/// unquoted prefix ending in .exe/.com/.bat/.cmd/.dll/.scr/.ps1/.vbs/.js
-/// that exists on the volume ("C:\Program Files\x\a.exe -arg"),
-/// rundll32/regsvr32/cmd /c/powershell -File/wscript/cscript/mshta
+/// The program a command line starts: quoted first token, or the
+/// shortest unquoted prefix (cut at a space) that exists on the volume,
+/// `.exe` added when it has no extension ("C:\Program Files\x\a.exe
+/// -arg"), rundll32/regsvr32/cmd /c/powershell -File/wscript/cscript/mshta
 /// arguments followed to the script or DLL they run; `\??\`,
 /// `\SystemRoot\`, `system32\` (relative to SystemRoot) and drive-letter
 /// forms mapped to the volume root.
 ///
-/// When no prefix ends in such an extension, the prefixes are tried with
-/// `.exe` added, shortest first, as Windows itself does (so the
-/// unquoted-path trick `C:\Program.exe` is what is found when it is
-/// there). A bare name (`explorer.exe`) is looked for in System32, then
+/// Shortest first is what Windows itself does (CreateProcess, the service
+/// manager), so the unquoted-path trick `C:\Program.exe` is what is found
+/// when it is there, even before a longer path ending in `.exe`. A bare name (`explorer.exe`) is looked for in System32, then
 /// SystemRoot; another relative path is relative to SystemRoot (as for a
 /// service's ImagePath). Only the system drive maps to the volume; other
 /// drives and network paths give None. When a launcher's script or DLL is
@@ -294,14 +288,10 @@ fn split_program<'a>(root: &Path, command: &'a str, vars: &Vars) -> Option<(Path
         .chain(std::iter::once(command.len()))
         .take(MAX_WORDS)
         .collect();
-    for &end in ends.iter().rev() {
-        let cand = command[..end].trim_end_matches(',');
-        if has_program_ext(cand)
-            && let Some(p) = find_file(root, cand, vars, None)
-        {
-            return Some((p, &command[end..]));
-        }
-    }
+    // Shortest prefix first, as CreateProcess and the service manager
+    // read an unquoted path with spaces: `C:\Program Files\My App\app.exe`
+    // runs `C:\Program.exe` when that exists (the unquoted-service-path
+    // hijack), so that is what the entry names.
     for &end in &ends {
         let cand = command[..end].trim_end_matches(',');
         if cand.is_empty() || cand.ends_with(' ') {
@@ -312,13 +302,6 @@ fn split_program<'a>(root: &Path, command: &'a str, vars: &Vars) -> Option<(Path
         }
     }
     None
-}
-
-fn has_program_ext(s: &str) -> bool {
-    let l = fold(s);
-    PROGRAM_EXTS.iter().any(|e| {
-        l.len() > e.len() + 1 && l.ends_with(e) && l.as_bytes()[l.len() - e.len() - 1] == b'.'
-    })
 }
 
 /// Whether the last component of `s` has an extension.
@@ -552,6 +535,12 @@ mod tests {
             t(r#""C:\Program Files\My App\app.exe" -x"#),
             p("Program Files/My App/app.exe")
         );
+        // Unquoted with spaces: the shortest prefix that exists runs, as
+        // with CreateProcess (the unquoted-service-path hijack shows).
+        assert_eq!(t(r"C:\Program Files\My App\app.exe -x"), p("Program.exe"));
+        assert_eq!(t(r"%ProgramFiles%\my app\APP.exe"), p("Program.exe"));
+        assert_eq!(t(r"C:\Program Files\My App\app.exe,"), p("Program.exe"));
+        fs::remove_file(r.join("Program.exe")).unwrap();
         assert_eq!(
             t(r"C:\Program Files\My App\app.exe -x"),
             p("Program Files/My App/app.exe")
@@ -560,6 +549,7 @@ mod tests {
             t(r"%ProgramFiles%\my app\APP.exe"),
             p("Program Files/My App/app.exe")
         );
+        fs::write(r.join("Program.exe"), b"x").unwrap();
         // Without an extension, Windows' own order: C:\Program.exe first.
         assert_eq!(t(r"C:\Program Files\My App\app -x"), p("Program.exe"));
         assert_eq!(t("explorer.exe"), p("Windows/explorer.exe"));
