@@ -370,6 +370,7 @@ fn tree() -> tempfile::TempDir {
         "ProgramData/once.bat",
         "ProgramData/Evil.DLL",
         "ProgramData/rox.exe",
+        "ProgramData/ui.exe",
         "ProgramData/appinit.dll",
         "ProgramData/Daily Job/job.exe",
         "ProgramData/hidden.vbs",
@@ -501,6 +502,14 @@ fn every_entry_kind_with_its_target() {
             s("Userinit"),
             None,
             o("Windows/System32/userinit.exe"),
+        ),
+        // Every item of the Userinit list runs: the added one too.
+        (
+            s("winlogon"),
+            format!(r"{hklm_sw}\{NT}\Winlogon"),
+            s("Userinit"),
+            None,
+            o("ProgramData/ui.exe"),
         ),
         (
             s("appinit-dlls"),

@@ -320,14 +320,21 @@ fn winlogon(
                 continue;
             };
             let location = format!(r"{prefix}\{path}");
-            let mut e = entry("winlogon", location, name.to_string());
-            // Userinit is a comma-separated list; its first program is
-            // the one that matters for a target.
-            let first = cmd.split(',').next().unwrap_or("").trim().to_string();
-            e.target = paths::target(root, &first, vars);
-            e.command = Some(cmd);
-            e.user = user.map(str::to_string);
-            inv.entries.push(e);
+            // Both are comma-separated lists and Winlogon starts every
+            // item (`userinit.exe,C:\evil.exe` runs both): one entry per
+            // item, so an added one shows with its own target.
+            for item in cmd
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .take(MAX_SECTIONS)
+            {
+                let mut e = entry("winlogon", location.clone(), name.to_string());
+                e.target = paths::target(root, item, vars);
+                e.command = Some(item.to_string());
+                e.user = user.map(str::to_string);
+                inv.entries.push(e);
+            }
         }
     }
 }
