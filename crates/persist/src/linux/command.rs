@@ -38,6 +38,9 @@ fn tokens(s: &str) -> Vec<Tok> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
+    // Whether the current word has quotes or backslashes in it: only an
+    // unquoted number before `<`/`>` is a file descriptor.
+    let mut quoted = false;
     let mut it = s.chars().peekable();
     while let Some(c) = it.next() {
         if out.len() >= MAX_WORDS {
@@ -46,6 +49,7 @@ fn tokens(s: &str) -> Vec<Tok> {
         match c {
             '\'' => {
                 in_word = true;
+                quoted = true;
                 for c in it.by_ref() {
                     if c == '\'' {
                         break;
@@ -55,6 +59,7 @@ fn tokens(s: &str) -> Vec<Tok> {
             }
             '"' => {
                 in_word = true;
+                quoted = true;
                 while let Some(c) = it.next() {
                     match c {
                         '"' => break,
@@ -71,6 +76,7 @@ fn tokens(s: &str) -> Vec<Tok> {
             }
             '\\' => {
                 in_word = true;
+                quoted = true;
                 match it.next() {
                     Some('\n') | None => {}
                     Some(n) => cur.push(n),
@@ -87,13 +93,25 @@ fn tokens(s: &str) -> Vec<Tok> {
             }
             ';' | '&' | '|' | '(' | ')' | '\n' | '<' | '>' => {
                 if in_word {
-                    out.push(Tok::Word(std::mem::take(&mut cur)));
+                    let word = std::mem::take(&mut cur);
+                    // `2>/dev/null`: the 2 is the redirected descriptor,
+                    // not a word of the command.
+                    let fd = matches!(c, '<' | '>')
+                        && !quoted
+                        && !word.is_empty()
+                        && word.bytes().all(|b| b.is_ascii_digit());
+                    if !fd {
+                        out.push(Tok::Word(word));
+                    }
                     in_word = false;
+                    quoted = false;
                 }
                 if matches!(c, '<' | '>') {
                     // A redirection: its operand is not a word of the
-                    // command. Skip `>&2`-style suffixes and the file name.
-                    while matches!(it.peek(), Some('>' | '&' | '0'..='9')) {
+                    // command. Skip the rest of the operator (`>>`, `>&`,
+                    // `>|`, `<<`, `<&`, `<>`), then its one operand (a
+                    // file, or the descriptor of `>&2`, attached or not).
+                    while matches!(it.peek(), Some('>' | '<' | '&' | '|')) {
                         it.next();
                     }
                     while matches!(it.peek(), Some(' ' | '\t')) {
@@ -111,6 +129,7 @@ fn tokens(s: &str) -> Vec<Tok> {
                 if in_word {
                     out.push(Tok::Word(std::mem::take(&mut cur)));
                     in_word = false;
+                    quoted = false;
                 }
             }
             c => {
@@ -303,6 +322,20 @@ mod tests {
         );
         assert_eq!(p("[ -x /a ] && /a >/dev/null 2>&1").0, "/a");
         assert_eq!(p("echo hi").0, "echo");
+    }
+
+    /// A descriptor number before a redirection is not the program.
+    #[test]
+    fn redirected_descriptors_skipped() {
+        assert_eq!(p("2>/dev/null /opt/x").0, "/opt/x");
+        assert_eq!(p("A=1 2> /tmp/log 1>&2 /opt/x -q").0, "/opt/x");
+        assert_eq!(p("0</dev/null /opt/x").0, "/opt/x");
+        assert_eq!(p("/opt/y 2>&1").0, "/opt/y");
+        // Quoted, it is a word (a program named 2).
+        assert_eq!(p("'2'>/dev/null x").0, "2");
+        assert_eq!(p("a2>/dev/null").0, "a2");
+        assert_eq!(p("2>&- >>/var/log/x /opt/x").0, "/opt/x");
+        assert_eq!(p("/opt/y >/dev/null 2>&1 &").0, "/opt/y");
     }
 
     #[test]
