@@ -199,9 +199,11 @@ fn key_command(line: &str) -> Option<(String, String)> {
     let mut end = t.len();
     let mut it = t.char_indices().peekable();
     let finish = |opt: &mut String, cmd: &mut Option<String>| {
+        // OpenSSH matches option names in any case (`Command="..."`).
         if let Some(v) = opt
-            .strip_prefix("command=")
-            .or_else(|| opt.strip_prefix("COMMAND="))
+            .get(..8)
+            .filter(|n| n.eq_ignore_ascii_case("command="))
+            .and_then(|_| opt.get(8..))
         {
             cmd.get_or_insert_with(|| v.to_string());
         }
@@ -378,6 +380,15 @@ mod tests {
         );
         assert_eq!(key_command("ssh-rsa AAAA x"), None);
         assert_eq!(key_command("restrict ssh-rsa AAAA x"), None);
+        // Option names are matched in any case, as OpenSSH does.
+        for opt in ["Command", "CoMmAnD", "COMMAND"] {
+            assert_eq!(
+                key_command(&format!(r#"{opt}="/opt/e" ssh-ed25519 AAAA k"#)),
+                Some(("/opt/e".into(), "k".into())),
+                "{opt}"
+            );
+        }
+        assert_eq!(key_command("commandé=x ssh-rsa AAAA x"), None);
     }
 
     #[test]
