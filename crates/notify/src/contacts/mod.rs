@@ -660,32 +660,27 @@ impl Contacts {
         if let Some(a) = v4 {
             let x = u32::from(a);
             let ov = self.ov4.get(x).and_then(|i| self.ov4_nets.get(i as usize));
-            let rp = self.ripe.get4(x);
-            let use_override = match (ov, rp) {
-                (Some(o), Some(r)) => o.1 - o.0 <= r.end - r.start,
-                (o, _) => o.is_some(),
-            };
-            if use_override {
-                let o = ov?;
-                let rule = RuleRef::Override {
-                    network: IpAddr::V4(Ipv4Addr::from(o.0)),
-                    len: o.2,
-                };
-                return self.contact(o.3, rule);
-            }
-            let r = rp?;
-            let rule = RuleRef::Ripe {
-                first: IpAddr::V4(Ipv4Addr::from(r.start)),
-                last: IpAddr::V4(Ipv4Addr::from(r.end)),
-                abuse_c: self.ripe.handle(r.abuse_c).unwrap_or(""),
-                org: self.ripe.handle(r.via_org),
-            };
-            return self.contact(r.addr, rule);
+            return self.smallest(ov, self.ripe.get4(x), |k| IpAddr::V4(Ipv4Addr::from(k)));
         }
         let IpAddr::V6(a) = ip else { return None };
         let x = u128::from(a);
         let ov = self.ov6.get(x).and_then(|i| self.ov6_nets.get(i as usize));
-        let rp = self.ripe.get6(x);
+        self.smallest(ov, self.ripe.get6(x), |k| IpAddr::V6(Ipv6Addr::from(k)))
+    }
+
+    /// Of an override network `(first, last, length, address id)` and a
+    /// RIPE range that both contain an address, the smaller (an override
+    /// wins a tie), as the contact; `ip` turns a table key back into an
+    /// address. One body for IPv4 and IPv6 keys.
+    fn smallest<K>(
+        &self,
+        ov: Option<&(K, K, u8, u32)>,
+        rp: Option<&ripe::Net<K>>,
+        ip: impl Fn(K) -> IpAddr,
+    ) -> Option<ContactRef<'_>>
+    where
+        K: Copy + Ord + std::ops::Sub<Output = K>,
+    {
         let use_override = match (ov, rp) {
             (Some(o), Some(r)) => o.1 - o.0 <= r.end - r.start,
             (o, _) => o.is_some(),
@@ -693,15 +688,15 @@ impl Contacts {
         if use_override {
             let o = ov?;
             let rule = RuleRef::Override {
-                network: IpAddr::V6(Ipv6Addr::from(o.0)),
+                network: ip(o.0),
                 len: o.2,
             };
             return self.contact(o.3, rule);
         }
         let r = rp?;
         let rule = RuleRef::Ripe {
-            first: IpAddr::V6(Ipv6Addr::from(r.start)),
-            last: IpAddr::V6(Ipv6Addr::from(r.end)),
+            first: ip(r.start),
+            last: ip(r.end),
             abuse_c: self.ripe.handle(r.abuse_c).unwrap_or(""),
             org: self.ripe.handle(r.via_org),
         };

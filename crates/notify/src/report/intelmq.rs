@@ -199,19 +199,12 @@ fn fill(line: &[u8], ev: &mut Event, slots: &mut Slots) -> Result<(), &'static s
 #[cfg(test)]
 mod tests {
     use crate::Event;
-    use crate::report::{RowError, Stats, read};
+    use crate::report::testing::collect;
+    use crate::report::{RowError, Stats};
 
     fn run(text: &str) -> (Vec<Event>, Vec<RowError>, Stats) {
-        let mut evs = Vec::new();
-        let mut errs = Vec::new();
-        let stats = read(
-            text.as_bytes(),
-            "events.json",
-            &mut |e: &Event| evs.push(e.clone()),
-            &mut |e| errs.push(e),
-        )
-        .unwrap();
-        (evs, errs, stats)
+        let (evs, errs, stats) = collect("events.json", text.as_bytes());
+        (evs, errs, stats.unwrap())
     }
 
     #[test]

@@ -541,12 +541,17 @@ impl Lines {
 /// base64; a hunt sighting is a few kB).
 pub const MAX_LINE: usize = 4 << 20;
 
+/// The readers' unit tests' one way to read a report.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use std::io::Write;
 
-    fn collect(file: &str, data: &[u8]) -> (Vec<Event>, Vec<RowError>, Result<Stats, ReportError>) {
+    /// Reads `data` as the report `file`: its events, its row errors and
+    /// the result.
+    pub(crate) fn collect(
+        file: &str,
+        data: &[u8],
+    ) -> (Vec<Event>, Vec<RowError>, Result<Stats, ReportError>) {
         let mut evs = Vec::new();
         let mut errs = Vec::new();
         let res = read(data, file, &mut |e: &Event| evs.push(e.clone()), &mut |e| {
@@ -554,6 +559,13 @@ mod tests {
         });
         (evs, errs, res)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::collect;
+    use super::*;
+    use std::io::Write;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

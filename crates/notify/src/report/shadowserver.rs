@@ -586,14 +586,7 @@ mod tests {
     const HTTP_REFERER: &str = "\"timestamp\",\"protocol\",\"http_referer_ip\",\"http_referer_port\",\"http_referer_asn\",\"http_referer_geo\",\"http_referer_region\",\"http_referer_city\",\"http_referer_hostname\",\"http_referer_naics\",\"http_referer_sector\",\"dst_ip\",\"dst_port\",\"dst_asn\",\"dst_geo\",\"dst_region\",\"dst_city\",\"dst_hostname\",\"dst_naics\",\"dst_sector\",\"public_source\",\"infection\",\"family\",\"tag\",\"application\",\"version\",\"event_id\",\"http_url\",\"http_host\",\"http_referer\"";
     const SCAN_SMB: &str = "\"timestamp\",\"ip\",\"port\",\"hostname\",\"tag\",\"asn\",\"geo\",\"region\",\"city\",\"naics\",\"sic\",\"smb_implant\",\"arch\",\"key\",\"smbv1_support\"";
 
-    fn run(file: &str, text: &[u8]) -> (Vec<Event>, Vec<RowError>, Result<Stats, ReportError>) {
-        let mut evs = Vec::new();
-        let mut errs = Vec::new();
-        let res = read(text, file, &mut |e: &Event| evs.push(e.clone()), &mut |e| {
-            errs.push(e)
-        });
-        (evs, errs, res)
-    }
+    use crate::report::testing::collect as run;
 
     fn ok(file: &str, text: &str) -> (Vec<Event>, Vec<RowError>, Stats) {
         let (e, r, s) = run(file, text.as_bytes());
