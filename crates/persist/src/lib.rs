@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod linux;
+mod open;
 pub mod windows;
 
 use serde::Serialize;

@@ -16,7 +16,7 @@ use std::io::{Cursor, Read};
 use std::path::Path;
 
 use super::paths;
-use crate::linux::fsroot::open_regular;
+use crate::open::open_regular;
 
 /// Bytes of a hive or log file read at most: a SOFTWARE hive is a few
 /// hundred MB at worst; a larger file is refused rather than loaded (the

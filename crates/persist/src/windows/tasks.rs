@@ -10,7 +10,7 @@
 //! store never follows a symbolic link.
 
 use super::paths::{self, Vars};
-use crate::linux::fsroot::open_regular;
+use crate::open::open_regular;
 use crate::{Entry, Inventory, Os};
 use quick_xml::Reader;
 use quick_xml::events::Event;
