@@ -187,6 +187,59 @@ pub struct Finding {
     /// an action can check it still has the very same file. Not serialized.
     #[serde(skip)]
     pub identity: Option<FileIdentity>,
+    /// The autostart entries that start this file (`scan --persistence`):
+    /// a detected target names every entry that runs it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub autostarts: Vec<Autostart>,
+    /// The process this object was read from (`scan --processes` or
+    /// `--pid`): its memory, or its executable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessRef>,
+}
+
+/// An autostart entry that starts the object of a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Autostart {
+    /// How it starts (`run-key`, `service`, `scheduled-task`, `cron`,
+    /// `systemd-unit`, ...).
+    pub mechanism: String,
+    /// Where it is written: a registry key or a file under the root.
+    pub location: String,
+    /// Its name there (value, service, task, unit or file name).
+    pub name: String,
+    /// The user it runs as or belongs to, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The command line as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// The line of `location`, for entries in text files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// What `--action quarantine` did to the entry; absent when only
+    /// reporting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionReport>,
+}
+
+/// The process an object was read from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProcessRef {
+    /// Process id.
+    pub pid: u32,
+    /// The executable's path (`/proc/PID/exe`), with ` (deleted)` when the
+    /// file is gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+    /// The command line, arguments joined by spaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmdline: Option<String>,
+    /// For memory: the region (`7f3a1c000000-7f3a1c021000 rw-p [heap]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// For memory: the address of the first match (hexadecimal, `0x...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// The identity of a scanned file as `fstat` saw it on the open descriptor.
@@ -262,6 +315,8 @@ impl Finding {
             action: None,
             evidence: None,
             identity: None,
+            autostarts: Vec::new(),
+            process: None,
         }
     }
 
@@ -361,6 +416,22 @@ pub struct Summary {
     /// Actions that failed on an error (disk full, read-only, permissions);
     /// the file was left in place.
     pub failed: u64,
+    /// Autostart entries read (`--persistence`); absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autostarts: Option<u64>,
+    /// Autostart entries disabled, their originals kept in the vault
+    /// (`--persistence --action quarantine`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub autostarts_disabled: u64,
+    /// Processes examined (`--processes`, `--pid`); absent without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u64>,
+    /// Processes with a detection in their memory or executable.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub processes_detected: u64,
+    /// Bytes of process memory scanned.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub memory_scanned: u64,
     /// The machine scanned (its host name), so that findings gathered
     /// from many machines can be merged and told apart.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -372,6 +443,10 @@ pub struct Summary {
     /// The signature files the run loaded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<SourceRef>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A signature file a run loaded (in [`Summary::signatures`]).

@@ -62,6 +62,73 @@ pub struct Entry {
     pub target: Option<PathBuf>,
     /// The line of `location` (1-based) for entries in text files.
     pub line: Option<u64>,
+    /// How to disable it restorably, when takedown can: what to remove
+    /// from which hive or file. None when it cannot be disabled without
+    /// breaking the system or when the place is not understood well
+    /// enough to edit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable: Option<Disable>,
+}
+
+/// What disabling an entry changes. Hive and file paths are paths on
+/// this machine (under the root); registry keys are paths inside the
+/// hive file, without the `HKLM\SOFTWARE` or `HKU\<user>` prefix
+/// (`Microsoft\Windows\CurrentVersion\Run`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Disable {
+    /// Delete one value of a key (a Run value, an IFEO `Debugger`).
+    RegistryValue {
+        /// The hive file.
+        hive: PathBuf,
+        /// The key inside the hive.
+        key: String,
+        /// The value name (empty: the default value).
+        value: String,
+    },
+    /// Delete a key and everything under it (a service, a TaskCache
+    /// entry).
+    RegistryKey {
+        /// The hive file.
+        hive: PathBuf,
+        /// The key inside the hive.
+        key: String,
+    },
+    /// Remove one item from a list-valued string: a comma-separated
+    /// Winlogon `Shell`/`Userinit`, the space- or comma-separated
+    /// `AppInit_DLLs`, one string of the `BootExecute` multi-string.
+    /// The other items stay.
+    RegistryListItem {
+        /// The hive file.
+        hive: PathBuf,
+        /// The key inside the hive.
+        key: String,
+        /// The value name.
+        value: String,
+        /// The item, exactly as it stands in the value.
+        item: String,
+    },
+    /// Move a whole file into the vault (a unit, a `.desktop` file, a
+    /// Startup shortcut, a task's XML, an init script).
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Comment out one line of a text file (a cron line, a line of a
+    /// shell start-up file, an `authorized_keys` key, an `rc.local`
+    /// command, an `ld.so.preload` entry, a udev rule).
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// The line, 1-based.
+        line: u64,
+        /// The line's text as read (without the newline): the edit is
+        /// refused when the file no longer has it there.
+        text: String,
+    },
+    /// Several changes that make one entry (a scheduled task's TaskCache
+    /// keys).
+    All(Vec<Disable>),
 }
 
 /// Something that could not be read.

@@ -100,6 +100,7 @@ impl Cx {
             command: e.command,
             target: e.target,
             line: e.line,
+            disable: None,
         });
     }
 

@@ -50,6 +50,7 @@ fn entry(mechanism: &'static str, location: String, name: String) -> Entry {
         command: None,
         target: None,
         line: None,
+        disable: None,
     }
 }
 

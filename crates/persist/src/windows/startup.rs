@@ -187,6 +187,7 @@ fn folder(root: &Path, dir: &Path, user: Option<&str>, vars: &Vars, inv: &mut In
             command,
             target,
             line: None,
+            disable: None,
         });
     }
 }

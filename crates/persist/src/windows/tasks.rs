@@ -197,6 +197,7 @@ fn task_file(root: &Path, path: &Path, name: &str, vars: &Vars, inv: &mut Invent
             command: Some(command),
             target,
             line: None,
+            disable: None,
         });
     }
 }
