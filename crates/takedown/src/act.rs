@@ -447,6 +447,7 @@ fn request(r: &Report) -> Request {
             .iter()
             .flat_map(|f| f.detections.iter().map(|d| d.name.clone()))
             .collect(),
+        linked: None,
     }
 }
 

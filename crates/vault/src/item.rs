@@ -1,4 +1,5 @@
-//! What the vault keeps about each quarantined file.
+//! What the vault keeps about each item: a quarantined file, or the
+//! original content of a file whose content was replaced.
 
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -24,6 +25,20 @@ pub struct RestoreRecord {
     pub to: String,
     /// When (RFC 3339).
     pub at: String,
+}
+
+/// What an item holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A quarantined file: it was removed from its place (items written
+    /// before kinds existed have no `kind` and are files).
+    #[default]
+    File,
+    /// The original content of a file whose content takedown replaced
+    /// (an autostart entry disabled in place); the file stays, holding
+    /// the content whose SHA-256 is [`Meta::replaced_sha256`].
+    Replaced,
 }
 
 /// What is kept about an item (JSON, in its pack record).
@@ -74,6 +89,19 @@ pub struct Meta {
     /// Restores done so far.
     #[serde(default)]
     pub restores: Vec<RestoreRecord>,
+    /// What the item holds.
+    #[serde(default)]
+    pub kind: Kind,
+    /// For [`Kind::Replaced`]: SHA-256 of the content written in place of
+    /// the original (restore puts the original back only over that
+    /// content, unless told to overwrite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_sha256: Option<String>,
+    /// The vault ID of the item this one goes with (the detected program
+    /// whose autostart entry this was), if any: restoring that item
+    /// restores this one with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked: Option<String>,
 }
 
 /// The current time in RFC 3339, UTC.
@@ -310,7 +338,38 @@ mod tests {
             by: "takedown".into(),
             run: "r".into(),
             restores: Vec::new(),
+            kind: Kind::File,
+            replaced_sha256: None,
+            linked: None,
         }
+    }
+
+    #[test]
+    fn metadata_of_older_items_reads_as_a_file_without_link() {
+        // An item written before kinds and links existed.
+        let mut v = serde_json::to_value(meta()).unwrap();
+        let obj = v.as_object_mut().unwrap();
+        for k in ["kind", "replaced_sha256", "linked"] {
+            obj.remove(k);
+        }
+        let old: Meta = serde_json::from_value(v).unwrap();
+        assert_eq!(old.kind, Kind::File);
+        assert_eq!((old.replaced_sha256, old.linked), (None, None));
+        // A replaced item says so, with the content written and its link.
+        let m = Meta {
+            kind: Kind::Replaced,
+            replaced_sha256: Some("ab".into()),
+            linked: Some(new_id()),
+            ..meta()
+        };
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["kind"], "replaced");
+        assert_eq!(serde_json::from_value::<Meta>(v).unwrap(), m);
+        assert_eq!(serde_json::to_value(meta()).unwrap()["kind"], "file");
+        // A kind this version does not know is an error, not a file.
+        let mut v = serde_json::to_value(meta()).unwrap();
+        v["kind"] = "directory".into();
+        assert!(serde_json::from_value::<Meta>(v).is_err());
     }
 
     #[test]

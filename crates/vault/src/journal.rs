@@ -50,6 +50,28 @@ pub enum Record {
         /// SHA-256 the content must have.
         sha256: String,
     },
+    /// Keep the content of a file as item `id`, then replace it with new
+    /// content through the temporary file `tmp` in the same directory.
+    Replace {
+        /// Sequence number.
+        seq: u64,
+        /// The run.
+        run: String,
+        /// The vault item that keeps the original content.
+        id: String,
+        /// Directory of the file, base64.
+        dir: String,
+        /// Name of the file in it, base64.
+        name: String,
+        /// What `fstat` said when the original was read.
+        identity: Identity,
+        /// SHA-256 of the original content.
+        sha256: String,
+        /// SHA-256 of the new content.
+        new_sha256: String,
+        /// Temporary name of the new content in `dir`, base64.
+        tmp: String,
+    },
     /// Restore item `id` through the temporary file `tmp` in `dir`.
     Restore {
         /// Sequence number.
@@ -81,6 +103,7 @@ impl Record {
         match self {
             Record::Quarantine { seq, .. }
             | Record::Delete { seq, .. }
+            | Record::Replace { seq, .. }
             | Record::Restore { seq, .. }
             | Record::Purge { seq, .. }
             | Record::Done { seq } => *seq,

@@ -17,6 +17,14 @@
 //!   appears under its name, never overwrites unless asked, and puts back
 //!   mode, owner and times.
 //!
+//! Besides removing files, the vault replaces a file's content restorably
+//! ([`Vault::replace`], how an autostart entry is disabled in place): the
+//! original becomes an item of kind [`item::Kind::Replaced`], and restore
+//! puts it back only over the content takedown wrote. An item may name
+//! the item it goes with ([`item::Meta::linked`]: an entry's change goes
+//! with the program it started), so that both come back together
+//! ([`Vault::linked`]).
+//!
 //! Layout of a vault directory (0700, owned by its user):
 //!
 //! ```text
@@ -43,6 +51,7 @@ pub mod journal;
 pub mod reaper;
 mod recover;
 pub mod remove;
+pub mod replace;
 pub mod restore;
 
 use base64::Engine as _;
@@ -60,6 +69,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 
 pub use fsops::Identity;
+pub use replace::Replacement;
 
 /// The vault of root when none is given.
 pub const SYSTEM_VAULT: &str = "/var/lib/takedown/quarantine";
@@ -167,7 +177,8 @@ impl Drop for Locked {
 pub struct LogEntry {
     /// When (RFC 3339).
     pub time: String,
-    /// `quarantine`, `delete`, `restore`, `purge`, `export`, `recover`.
+    /// `quarantine`, `delete`, `replace`, `restore`, `purge`, `export`,
+    /// `recover`.
     pub action: String,
     /// `done`, `refused`, `failed`, `skipped`, `rolled-back`, `finished`.
     pub status: String,
@@ -555,6 +566,23 @@ impl Vault {
     pub fn meta(&self, id: &str) -> Result<Meta, Error> {
         let (file, pack, r) = self.open_item(id)?;
         self.meta_of(&file, &pack, &r)
+    }
+
+    /// The items that go with item `id` (whose [`Meta::linked`] names it),
+    /// oldest first: what restoring `id` brings back with it. An item whose
+    /// metadata cannot be read is left out (it could not be restored
+    /// either; [`Vault::list`] names it).
+    pub fn linked(&self, id: &str) -> Result<Vec<String>, Error> {
+        if !item::valid_id(id) {
+            return Err(Error::NoItem(id.to_string()));
+        }
+        Ok(self
+            .list()?
+            .into_iter()
+            .flatten()
+            .filter(|m| m.linked.as_deref() == Some(id))
+            .map(|m| m.id)
+            .collect())
     }
 
     /// The run logs, oldest first: (run ID, path).

@@ -61,6 +61,21 @@ impl Vault {
                     sha256,
                     ..
                 } => (run, recover_delete(&dir, &name, &identity, &sha256)),
+                Record::Replace {
+                    run,
+                    id,
+                    dir,
+                    name,
+                    sha256,
+                    new_sha256,
+                    tmp,
+                    ..
+                } => {
+                    let stored = live.contains(&id);
+                    let entry =
+                        self.recover_replace(stored, &id, &dir, &name, &sha256, &new_sha256, &tmp);
+                    (run, entry)
+                }
                 Record::Restore { id, dir, tmp, .. } => {
                     (COMMANDS_LOG.to_string(), recover_restore(&id, &dir, &tmp))
                 }
@@ -157,21 +172,66 @@ fn same_file(dir: &str, name: &str, identity: &Identity, sha256: &str) -> Same {
     if let Some(d) = Identity::of(&st).differs(identity) {
         return Same::No(d);
     }
+    match sha256_of(&file) {
+        Ok(sum) if sum == sha256 => Same::Yes(loc),
+        Ok(_) => Same::No("its content changed".into()),
+        Err(e) => Same::No(fsops::reason(&e)),
+    }
+}
+
+/// SHA-256 of what `file` holds from where it stands, read to the end.
+pub(crate) fn sha256_of(file: &std::fs::File) -> std::io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 << 10];
-    let mut f = &file;
+    let mut f = file;
     loop {
         match f.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => h.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Same::No(fsops::reason(&e)),
+            Err(e) => return Err(e),
         }
     }
-    if hex::encode(h.finalize()) != sha256 {
-        return Same::No("its content changed".into());
+    Ok(hex::encode(h.finalize()))
+}
+
+/// What the file at `dir`/`name` (from the journal) holds: its SHA-256,
+/// `None` when the name is gone, or why it cannot be told.
+fn content_at(dir: &str, name: &str) -> Result<Option<String>, String> {
+    let (Some(dir), Some(name)) = (path_of_b64(dir), unb64(name)) else {
+        return Err("the journal entry is unreadable".into());
+    };
+    let loc = match fsops::relocate(&dir, OsStr::from_bytes(&name)) {
+        Ok(l) => l,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(fsops::reason(&e)),
+    };
+    match fsops::lstat_at(loc.dir.as_raw_fd(), &loc.name) {
+        Ok(None) => return Ok(None),
+        Ok(Some(_)) => {}
+        Err(e) => return Err(fsops::reason(&e)),
     }
-    Same::Yes(loc)
+    let file = fsops::open_file_nofollow(loc.dir.as_raw_fd(), &loc.name).map_err(|e| {
+        format!(
+            "it is not a regular file we can read ({})",
+            fsops::reason(&e)
+        )
+    })?;
+    sha256_of(&file).map(Some).map_err(|e| fsops::reason(&e))
+}
+
+/// Removes a temporary file a step created under an unguessable name
+/// (with `O_EXCL`) in `dir`, if it is there.
+fn remove_temp(dir: &str, tmp: &str) {
+    if let (Some(dir), Some(tmp)) = (path_of_b64(dir), unb64(tmp))
+        && let Ok(loc) = fsops::relocate(&dir, OsStr::from_bytes(&tmp))
+        && let Ok(Some(st)) = fsops::lstat_at(loc.dir.as_raw_fd(), &loc.name)
+        && fsops::is_regular(&st)
+    {
+        // Our own temporary file; unlink never follows links anyway.
+        let _ = fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name);
+        let _ = fsops::fsync(loc.dir.as_raw_fd());
+    }
 }
 
 fn recover_delete(dir: &str, name: &str, identity: &Identity, sha256: &str) -> LogEntry {
@@ -200,17 +260,94 @@ fn recover_restore(id: &str, dir: &str, tmp: &str) -> LogEntry {
         "interrupted; a partial temporary file was removed if there was one, the item stays in the vault"
             .into(),
     );
-    if let (Some(dir), Some(tmp)) = (path_of_b64(dir), unb64(tmp))
-        && let Ok(loc) = fsops::relocate(&dir, OsStr::from_bytes(&tmp))
-        && let Ok(Some(st)) = fsops::lstat_at(loc.dir.as_raw_fd(), &loc.name)
-        && fsops::is_regular(&st)
-    {
-        // Our own temporary file (an unguessable name we created with
-        // O_EXCL); unlink never follows links anyway.
-        let _ = fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name);
-        let _ = fsops::fsync(loc.dir.as_raw_fd());
-    }
+    remove_temp(dir, tmp);
     e
+}
+
+impl Vault {
+    /// An interrupted replacement. Recovery never writes a file outside
+    /// the vault (it may run long after, from any command): a replacement
+    /// the process did not finish is rolled back, not finished.
+    #[allow(clippy::too_many_arguments)]
+    fn recover_replace(
+        &self,
+        stored: bool,
+        id: &str,
+        dir: &str,
+        name: &str,
+        sha256: &str,
+        new_sha256: &str,
+        tmp: &str,
+    ) -> LogEntry {
+        let mut e = LogEntry::new("replace", "rolled-back");
+        e.path = path_of_b64(dir)
+            .zip(unb64(name))
+            .map(|(d, n)| d.join(OsStr::from_bytes(&n)).to_string_lossy().into_owned());
+        e.sha256 = Some(sha256.to_string());
+        // The new content is renamed into place only after the item is
+        // committed: whatever the state, a temporary left is not needed.
+        remove_temp(dir, tmp);
+        if !stored {
+            // Finishes the removal of an item whose replacement failed, if
+            // that removal was cut short after the item was marked purged.
+            if let Err(err) = self.discard_item(id) {
+                tracing::warn!("cannot remove vault item {id}: {}", fsops::reason(&err));
+            }
+            e.reason = Some(
+                "interrupted before the vault copy of the original was complete; the file was left unchanged"
+                    .into(),
+            );
+            return e;
+        }
+        e.vault_id = Some(id.to_string());
+        let now = content_at(dir, name);
+        match now {
+            Ok(Some(sum)) if sum == new_sha256 => {
+                e.status = "finished".into();
+                e.reason = Some(
+                    "interrupted after the file's content was replaced; the vault keeps the original"
+                        .into(),
+                );
+            }
+            Ok(Some(sum)) if sum == sha256 => match self.discard_item(id) {
+                Ok(()) => {
+                    e.vault_id = None;
+                    e.reason = Some(
+                        "interrupted before the file's content was replaced; it was left unchanged and its vault copy removed"
+                            .into(),
+                    );
+                }
+                Err(err) => {
+                    e.status = "failed".into();
+                    e.reason = Some(format!(
+                        "interrupted before the file's content was replaced; it was left unchanged, but its vault copy could not be removed ({})",
+                        fsops::reason(&err)
+                    ));
+                }
+            },
+            Ok(None) => {
+                e.status = "finished".into();
+                e.reason = Some(
+                    "interrupted; the file is gone, and the vault keeps its original content"
+                        .into(),
+                );
+            }
+            Ok(Some(_)) => {
+                e.status = "finished".into();
+                e.reason = Some(
+                    "interrupted; the file was changed by someone else and left as it is, and the vault keeps its original content"
+                        .into(),
+                );
+            }
+            Err(why) => {
+                e.status = "finished".into();
+                e.reason = Some(format!(
+                    "interrupted; the file could not be checked ({why}) and was left as it is, and the vault keeps its original content"
+                ));
+            }
+        }
+        e
+    }
 }
 
 fn recover_quarantine(

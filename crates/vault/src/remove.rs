@@ -58,6 +58,10 @@ pub struct Request {
     pub detections: serde_json::Value,
     /// Detection names, for the run log.
     pub names: Vec<String>,
+    /// The vault ID of the item this file goes with (the detected program
+    /// whose autostart entry it is), if any: kept in the item's metadata,
+    /// so that restoring that item restores this one too.
+    pub linked: Option<String>,
 }
 
 /// What happened to one request.
@@ -101,14 +105,23 @@ impl Action {
     }
 }
 
-struct Prepared {
-    idx: usize,
-    loc: Located,
-    file: File,
-    st: libc::stat,
-    id: String,
-    seq: u64,
-    committed: bool,
+/// A file of a batch, checked and open.
+pub(crate) struct Prepared {
+    /// Its request's index.
+    pub(crate) idx: usize,
+    pub(crate) loc: Located,
+    /// Open for reading since the check.
+    pub(crate) file: File,
+    /// What `fstat` said at the check.
+    pub(crate) st: libc::stat,
+    /// Its vault item.
+    pub(crate) id: String,
+    pub(crate) seq: u64,
+    /// Its item is in `items/`.
+    pub(crate) committed: bool,
+    /// For a replacement: SHA-256 of the content written in its place
+    /// (the item is then of kind [`item::Kind::Replaced`]).
+    pub(crate) replaced: Option<String>,
 }
 
 impl Vault {
@@ -181,6 +194,7 @@ impl Vault {
                     id: item::new_id(),
                     seq: 0,
                     committed: false,
+                    replaced: None,
                 }),
                 Err(o) => out[idx] = Some(o),
             }
@@ -224,7 +238,7 @@ impl Vault {
 
         // 3-5. Copy (quarantine) or verify (delete).
         match action {
-            Action::Quarantine => self.store_batch(reqs, run, &mut batch, out),
+            Action::Quarantine => self.store_batch("quarantine", reqs, run, &mut batch, out),
             Action::Delete => {
                 // Hashing again is per-file work: on the lanes too.
                 let parts: Vec<&[Prepared]> = batch.chunks(per_lane(batch.len())).collect();
@@ -298,8 +312,11 @@ impl Vault {
         Ok(())
     }
 
-    fn store_batch(
+    /// Steps 3-5: stores the files of `batch` as items (fault points
+    /// `<prefix>:<step>`), marking each committed or failed.
+    pub(crate) fn store_batch(
         &mut self,
+        prefix: &str,
         reqs: &[Request],
         run: &Run,
         batch: &mut [Prepared],
@@ -318,7 +335,9 @@ impl Vault {
             .map(|part| (format!("{}.pack", item::new_id()), part))
             .collect();
         let this = &*self;
-        let packs = on_lanes(parts, |(name, part)| this.write_pack(reqs, run, name, part));
+        let packs = on_lanes(parts, |(name, part)| {
+            this.write_pack(prefix, reqs, run, name, part)
+        });
         let tmp = self.tmp_fd.as_raw_fd();
         // Indexed by request: its pack was renamed into items/.
         let mut committed = vec![false; out.len()];
@@ -334,7 +353,7 @@ impl Vault {
         if synced.is_empty() {
             return;
         }
-        fault::point("quarantine:synced");
+        fault::point(&format!("{prefix}:synced"));
         // One rename per pack: its items appear in items/ at once, each
         // whole.
         let items = self.items_fd.as_raw_fd();
@@ -346,7 +365,7 @@ impl Vault {
                     }
                     // Between two packs' renames: some items exist, others
                     // not yet; recovery decides each on its own.
-                    fault::point("quarantine:renamed");
+                    fault::point(&format!("{prefix}:renamed"));
                 }
                 Err(e) => {
                     let _ = fsops::unlink_at(tmp, OsStr::new(&name));
@@ -363,19 +382,26 @@ impl Vault {
         for p in batch.iter_mut() {
             p.committed = out[p.idx].is_none() && committed[p.idx];
         }
-        fault::point("quarantine:committed");
+        fault::point(&format!("{prefix}:committed"));
         // Only items/ needs to be durable: a pack whose old name in tmp/
         // comes back after a power loss is swept by the next recovery.
         if let Err(e) = fsops::fsync(items) {
             tracing::warn!("cannot sync the vault: {}", reason(&e));
         }
-        fault::point("quarantine:commits-synced");
+        fault::point(&format!("{prefix}:commits-synced"));
     }
 
     /// Writes the records of `part` into a new pack `tmp/<name>` and makes
     /// it durable. A record that fails is cut off again and its file left
     /// in place; if the pack itself fails, every file of it is.
-    fn write_pack(&self, reqs: &[Request], run: &Run, name: String, part: &[Prepared]) -> LanePack {
+    fn write_pack(
+        &self,
+        prefix: &str,
+        reqs: &[Request],
+        run: &Run,
+        name: String,
+        part: &[Prepared],
+    ) -> LanePack {
         let mut lane = LanePack {
             name: name.clone(),
             items: Vec::with_capacity(part.len()),
@@ -407,12 +433,13 @@ impl Vault {
         };
         let mut names = Names::default();
         let mut scratch = crypt::Scratch::default();
+        let written = format!("{prefix}:written");
         for p in part {
             match self.write_record(&mut pack, p, &reqs[p.idx], run, &mut names, &mut scratch) {
                 Ok(()) => lane.items.push(p.idx),
                 Err(o) => lane.failed.push((p.idx, o)),
             }
-            fault::point("quarantine:written");
+            fault::point(&written);
         }
         if lane.items.is_empty() {
             let _ = fsops::unlink_at(tmp, name);
@@ -479,6 +506,13 @@ impl Vault {
             by: crate::by(),
             run: run.id.clone(),
             restores: Vec::new(),
+            kind: if p.replaced.is_some() {
+                item::Kind::Replaced
+            } else {
+                item::Kind::File
+            },
+            replaced_sha256: p.replaced.clone(),
+            linked: r.linked.clone(),
         };
         let json = item::meta_bytes(&meta)
             .map_err(|e| Outcome::Failed(format!("cannot record its metadata: {e}")))?;

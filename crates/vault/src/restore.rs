@@ -8,8 +8,15 @@
 //! shows a partial or unverified file, and an existing file is never
 //! replaced by accident. The item stays in the vault, with the restore
 //! recorded, until it is deleted.
+//!
+//! An item of kind [`item::Kind::Replaced`] restored to its own path goes
+//! back over the file takedown wrote, and only over that: the file there
+//! must hash to [`item::Meta::replaced_sha256`] (and still be the same
+//! inode, unchanged, when the rename comes), or the restore is refused
+//! unless `overwrite` is given. A file that already holds the original is
+//! left as it is; a file that is gone is written back.
 
-use crate::fsops::{self, reason};
+use crate::fsops::{self, Identity, reason};
 use crate::item::{self, RestoreRecord};
 use crate::journal::Record;
 use crate::recover::COMMANDS_LOG;
@@ -50,8 +57,41 @@ impl Vault {
         let loc = fsops::locate(&target)
             .map_err(|e| Error::io(format!("cannot restore to {shown}"), &e))?;
         let dir = loc.dir.as_raw_fd();
+        let in_place = meta.kind == item::Kind::Replaced && to.is_none();
+        let mut put = if overwrite { Put::Over } else { Put::New };
         match fsops::lstat_at(dir, &loc.name) {
-            Ok(None) => {}
+            Ok(None) => put = Put::New,
+            Ok(Some(st)) if in_place && fsops::is_regular(&st) => {
+                match self.over_replaced(&meta, &loc, &shown, overwrite)? {
+                    Some(p) => put = p,
+                    None => {
+                        let notes = vec![
+                            "it already holds the original content; nothing was written".into(),
+                        ];
+                        let mut entry = LogEntry::new("restore", "skipped");
+                        entry.path = Some(loc.path().to_string_lossy().into_owned());
+                        entry.vault_id = Some(id.to_string());
+                        entry.sha256 = Some(meta.sha256.clone());
+                        entry.reason = Some(notes.join("; "));
+                        let _ = self.append_log(COMMANDS_LOG, &[entry]);
+                        return Ok(Restored {
+                            path: loc.path(),
+                            sha256: meta.sha256,
+                            notes,
+                        });
+                    }
+                }
+            }
+            Ok(Some(st)) if in_place && !overwrite => {
+                let what = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    "a directory"
+                } else {
+                    "something that is not a regular file"
+                };
+                return Err(Error::Refused(format!(
+                    "{shown}: {what} is there now, not the file takedown wrote; not overwritten (use --overwrite, or --to another path)"
+                )));
+            }
             Ok(Some(st)) if !overwrite => {
                 let what = if fsops::is_regular(&st) {
                     "a file"
@@ -99,7 +139,17 @@ impl Vault {
             }
         };
         fault::point("restore:written");
-        if let Err(e) = fsops::rename_at(dir, tmp, dir, &loc.name, !overwrite) {
+        if let Put::OverChecked(before) = &put
+            && let Err(why) = unchanged_since(dir, &loc.name, before)
+        {
+            let _ = fsops::unlink_at(dir, tmp);
+            self.finish_step(seq);
+            return Err(Error::Refused(format!(
+                "{shown}: {why} since it was checked; not overwritten"
+            )));
+        }
+        let noreplace = matches!(put, Put::New);
+        if let Err(e) = fsops::rename_at(dir, tmp, dir, &loc.name, noreplace) {
             let _ = fsops::unlink_at(dir, tmp);
             self.finish_step(seq);
             return Err(if e.raw_os_error() == Some(libc::EEXIST) {
@@ -135,6 +185,36 @@ impl Vault {
             sha256: meta.sha256,
             notes,
         })
+    }
+
+    /// For a replaced item restored in place over a regular file: what is
+    /// there must be the content takedown wrote (then `OverChecked`), or
+    /// `overwrite` given (`Over`); `None` when it already holds the
+    /// original.
+    fn over_replaced(
+        &self,
+        meta: &item::Meta,
+        loc: &fsops::Located,
+        shown: &str,
+        overwrite: bool,
+    ) -> Result<Option<Put>, Error> {
+        let (file, st) = fsops::open_file_nofollow_stat(loc.dir.as_raw_fd(), &loc.name)
+            .map_err(|e| Error::io(format!("cannot check {shown}"), &e))?;
+        let now = crate::recover::sha256_of(&file)
+            .map_err(|e| Error::io(format!("cannot check {shown}"), &e))?;
+        if now == meta.sha256 {
+            return Ok(None);
+        }
+        if meta.replaced_sha256.as_deref() == Some(now.as_str()) {
+            return Ok(Some(Put::OverChecked(Checked::of(&st))));
+        }
+        if overwrite {
+            return Ok(Some(Put::Over));
+        }
+        let wrote = meta.replaced_sha256.as_deref().unwrap_or("(not recorded)");
+        Err(Error::Refused(format!(
+            "{shown} was changed since takedown replaced its content (SHA-256 {now} now, takedown wrote {wrote}); not overwritten (use --overwrite to put the original back anyway)"
+        )))
     }
 
     fn write_restored(
@@ -204,7 +284,8 @@ impl Vault {
         }
     }
 
-    /// Removes item `id` from the vault for good.
+    /// Removes item `id` from the vault for good (for a replaced item: its
+    /// original content; the file keeps the content takedown wrote).
     pub fn purge(&mut self, id: &str) -> Result<(), Error> {
         let meta = self.meta(id)?;
         let _lock = self.lock()?;
@@ -228,5 +309,48 @@ impl Vault {
         entry.sha256 = Some(meta.sha256);
         let _ = self.append_log(COMMANDS_LOG, &[entry]);
         Ok(())
+    }
+}
+
+/// How the restored file takes its name.
+enum Put {
+    /// The name is free: nothing that appears there meanwhile is replaced.
+    New,
+    /// Over whatever is there (asked for).
+    Over,
+    /// Over the file checked, only if it is still that file, unchanged.
+    OverChecked(Checked),
+}
+
+/// A file as it was checked.
+struct Checked {
+    identity: Identity,
+    ctime: (i64, i64),
+}
+
+impl Checked {
+    fn of(st: &libc::stat) -> Checked {
+        Checked {
+            identity: Identity::of(st),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+}
+
+/// The name still points to the file checked, unchanged (the status
+/// change time moves on any write, chmod or link); else what differs.
+fn unchanged_since(dir: std::os::fd::RawFd, name: &OsStr, before: &Checked) -> Result<(), String> {
+    match fsops::lstat_at(dir, name) {
+        Ok(Some(st)) => {
+            if let Some(d) = Identity::of(&st).differs(&before.identity) {
+                return Err(d);
+            }
+            if (st.st_ctime, st.st_ctime_nsec) != before.ctime {
+                return Err("it was changed (its status change time moved)".into());
+            }
+            Ok(())
+        }
+        Ok(None) => Err("it is gone".into()),
+        Err(e) => Err(format!("it cannot be checked ({})", reason(&e))),
     }
 }
