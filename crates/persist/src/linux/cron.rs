@@ -37,6 +37,9 @@ pub(super) fn collect(cx: &mut Cx) {
     for dir in PARTS {
         for f in cx.files_in(Path::new(dir)) {
             let target = cx.host_file(&f);
+            // run-parts runs what the directory holds: a script gone is a
+            // job gone, nothing else changes.
+            let disable = cx.disable_file(&f);
             cx.add(New {
                 mechanism: "cron",
                 location: &f,
@@ -48,6 +51,7 @@ pub(super) fn collect(cx: &mut Cx) {
                 command: None,
                 target,
                 line: None,
+                disable,
             });
         }
     }
@@ -66,6 +70,8 @@ fn crontab_file(cx: &mut Cx, path: &Path, owner: Option<String>) {
         };
         let user = owner.clone().or(user);
         let target = cx.target_of(&cron_command(&cmd), &[]);
+        // cron skips a line whose first non-blank is `#` (cron(5)).
+        let disable = cx.disable_line(path, i as u64 + 1, line);
         cx.add(New {
             mechanism: "cron",
             location: path,
@@ -74,6 +80,7 @@ fn crontab_file(cx: &mut Cx, path: &Path, owner: Option<String>) {
             command: Some(cmd),
             target,
             line: Some(i as u64 + 1),
+            disable,
         });
     }
 }
@@ -174,6 +181,8 @@ fn anacrontab(cx: &mut Cx) {
             continue;
         }
         let target = cx.target_of(cmd, &[]);
+        // anacron skips a line whose first non-blank is `#` (anacrontab(5)).
+        let disable = cx.disable_line(path, i as u64 + 1, line);
         cx.add(New {
             mechanism: "anacron",
             location: path,
@@ -182,6 +191,7 @@ fn anacrontab(cx: &mut Cx) {
             command: Some(cmd.to_string()),
             target,
             line: Some(i as u64 + 1),
+            disable,
         });
     }
 }

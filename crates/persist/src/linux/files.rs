@@ -59,11 +59,18 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A file that is itself the entry (a script run as a whole).
+/// A file that is itself the entry (a script run as a whole), disabled
+/// by moving it into the vault: a shell reads a start-up file only when
+/// it is there (bash, zsh and dash test for it), and systemd's
+/// `rc-local.service` runs only when `/etc/rc.local` exists and is
+/// executable. A shell file is never edited line by line: quotes,
+/// here-documents and compound commands span lines, and commenting one
+/// out could change what the rest does.
 fn whole_file(cx: &mut Cx, mechanism: &'static str, path: &Path, user: Option<&str>) {
     let Some(target) = cx.host_file(path) else {
         return;
     };
+    let disable = cx.disable_file(path);
     cx.add(New {
         mechanism,
         location: path,
@@ -72,6 +79,7 @@ fn whole_file(cx: &mut Cx, mechanism: &'static str, path: &Path, user: Option<&s
         command: None,
         target: Some(target),
         line: None,
+        disable,
     });
 }
 
@@ -97,6 +105,11 @@ fn sysv(cx: &mut Cx) {
                     continue;
                 }
                 let script = script.trim_start_matches(|c: char| c.is_ascii_digit());
+                // The init script itself, not the link: every runlevel's
+                // link to it stops at once (each is an entry; the same
+                // file is moved once), and systemd's sysv generator makes
+                // no unit of a script that is gone.
+                let disable = cx.disable_file(&link);
                 cx.add(New {
                     mechanism: "sysv-init",
                     location: &link,
@@ -105,6 +118,7 @@ fn sysv(cx: &mut Cx) {
                     command: None,
                     target,
                     line: None,
+                    disable,
                 });
             }
         }
@@ -116,13 +130,16 @@ fn sysv(cx: &mut Cx) {
 fn ld_preload(cx: &mut Cx) {
     let path = Path::new("/etc/ld.so.preload");
     let Some(text) = cx.text(path) else { return };
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("");
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("");
         for lib in line.split(|c: char| c.is_whitespace() || c == ':') {
             if lib.is_empty() {
                 continue;
             }
             let target = cx.find_program(lib, &[]);
+            // ld.so blanks from a `#` to the end of its line (glibc's
+            // rtld.c): the whole line goes, with every library on it.
+            let disable = cx.disable_line(path, i as u64 + 1, raw);
             cx.add(New {
                 mechanism: "ld-preload",
                 location: path,
@@ -131,6 +148,7 @@ fn ld_preload(cx: &mut Cx) {
                 command: Some(lib.to_string()),
                 target,
                 line: Some(i as u64 + 1),
+                disable,
             });
         }
     }
@@ -166,6 +184,9 @@ fn authorized_keys(cx: &mut Cx) {
                     continue;
                 };
                 let target = cx.target_of(&cmd, &[]);
+                // sshd ignores lines starting with `#` (sshd(8)): the key
+                // no longer logs in, and its command no longer runs.
+                let disable = cx.disable_line(&path, i as u64 + 1, line);
                 cx.add(New {
                     mechanism: "authorized-keys",
                     location: &path,
@@ -174,6 +195,7 @@ fn authorized_keys(cx: &mut Cx) {
                     command: Some(cmd),
                     target,
                     line: Some(i as u64 + 1),
+                    disable,
                 });
             }
         }
@@ -265,6 +287,10 @@ fn udev(cx: &mut Cx) {
                 }
                 for (key, value) in udev_runs(&full) {
                     let target = cx.target_of(&value, UDEV_PROGRAM_DIRS);
+                    // The rule's first physical line as read; commenting
+                    // it out comments out the lines it continues onto too
+                    // (udev would run a tail left alone as a rule).
+                    let disable = cx.disable_line(&f, i as u64 + 1, l);
                     cx.add(New {
                         mechanism: "udev-rule",
                         location: &f,
@@ -273,6 +299,7 @@ fn udev(cx: &mut Cx) {
                         command: Some(value),
                         target,
                         line: Some(i as u64 + 1),
+                        disable,
                     });
                 }
             }
@@ -349,6 +376,8 @@ fn xdg(cx: &mut Cx) {
                 None => (None, None),
             };
             let target = cmd.as_deref().and_then(|c| cx.target_of(c, &[]));
+            // The session manager starts what the directory holds.
+            let disable = cx.disable_file(&f);
             cx.add(New {
                 mechanism: "xdg-autostart",
                 location: &f,
@@ -361,6 +390,7 @@ fn xdg(cx: &mut Cx) {
                 command: cmd,
                 target,
                 line,
+                disable,
             });
         }
     }

@@ -12,7 +12,7 @@ mod files;
 pub(crate) mod fsroot;
 mod systemd;
 
-use crate::{Entry, Inventory, Os};
+use crate::{Disable, Entry, Inventory, Os};
 use fsroot::{Kind, Root};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -67,6 +67,8 @@ pub(crate) struct New<'a> {
     pub command: Option<String>,
     pub target: Option<PathBuf>,
     pub line: Option<u64>,
+    /// How to disable it (see [`Cx::disable_file`], [`Cx::disable_line`]).
+    pub disable: Option<Disable>,
 }
 
 impl Cx {
@@ -100,7 +102,7 @@ impl Cx {
             command: e.command,
             target: e.target,
             line: e.line,
-            disable: None,
+            disable: e.disable,
         });
     }
 
@@ -207,6 +209,26 @@ impl Cx {
             return Some(t);
         }
         self.find_program(&p.program, extra_dirs)
+    }
+
+    /// Disabling by moving the regular file `logical` into the vault: the
+    /// file named on this machine with its links resolved under the root
+    /// (a link's target is what the program reading it reads; the vault
+    /// must never follow a link of the disk itself).
+    pub(crate) fn disable_file(&self, logical: &Path) -> Option<Disable> {
+        self.host_file(logical).map(|path| Disable::File { path })
+    }
+
+    /// Disabling by commenting out line `line` (1-based) of `logical`,
+    /// `text` being that line as read (without its ending): the physical
+    /// line itself, never lines joined by a reader, so the edit can check
+    /// it is still there ([`crate::lines::comment_out`]).
+    pub(crate) fn disable_line(&self, logical: &Path, line: u64, text: &str) -> Option<Disable> {
+        self.host_file(logical).map(|path| Disable::Line {
+            path,
+            line,
+            text: text.to_string(),
+        })
     }
 
     /// Whether `logical` is a directory (links resolved under root).

@@ -181,15 +181,19 @@ fn scope(cx: &mut Cx, dirs: &[PathBuf], default_user: Option<&str>) {
                     );
                 }
             }
-            _ => cx.add(New {
-                mechanism: "systemd-timer",
-                location: &file,
-                name: label,
-                user: default_user.map(str::to_string),
-                command: None,
-                target: None,
-                line: None,
-            }),
+            _ => {
+                let disable = cx.disable_file(&file);
+                cx.add(New {
+                    mechanism: "systemd-timer",
+                    location: &file,
+                    name: label,
+                    user: default_user.map(str::to_string),
+                    command: None,
+                    target: None,
+                    line: None,
+                    disable,
+                })
+            }
         }
     }
 }
@@ -206,6 +210,9 @@ fn add_exec(
     // `@`, `-`, `:`, `+`, `!`, `!!` only change how systemd runs it.
     let bare = e.value.trim_start_matches(['@', '-', ':', '+', '!']);
     let target = cx.target_of(bare, &[]);
+    // The file that sets the command, for a unit and for a timer alike
+    // (see `exec_disable`).
+    let disable = exec_disable(cx, e);
     cx.add(New {
         mechanism,
         location,
@@ -214,7 +221,24 @@ fn add_exec(
         command: Some(e.value.clone()),
         target,
         line,
+        disable,
     });
+}
+
+/// How a command of a unit is disabled: the file that sets it goes into
+/// the vault. For a unit file, the unit is then not found: the links to
+/// it in `.wants`/`.requires` directories dangle, which systemd ignores,
+/// so nothing starts it (a timer whose unit is gone fails to start it,
+/// harmlessly); a vendor unit of the same name it hid is seen again, as
+/// its package made it. For a drop-in, the unit falls back to what its
+/// own file and the other drop-ins say. Commenting out the `Exec` line
+/// instead would leave the file's other commands (an `ExecStartPre=` of
+/// the same malware) and `ExecStart=` resets in drop-ins behave
+/// differently; masking would need a link to `/dev/null` made outside
+/// the vault. The timer of a unit is left: it belongs to the unit, and
+/// may be a package's.
+fn exec_disable(cx: &Cx, e: &Exec) -> Option<crate::Disable> {
+    cx.disable_file(&e.location)
 }
 
 /// The unit name with what enables it.
