@@ -111,6 +111,14 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
+/// A time written by [`now_rfc3339`], as nanoseconds since the epoch;
+/// `None` when it does not read.
+pub fn parse_rfc3339(s: &str) -> Option<i128> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp_nanos())
+}
+
 /// A new vault ID: sortable by time, unique by randomness
 /// (`20261126-101500-3fa9c2d14b7e9a01`). 64 random bits: thousands of IDs
 /// made within one second must not collide (32 bits did, about once in a

@@ -576,13 +576,17 @@ impl Vault {
         if !item::valid_id(id) {
             return Err(Error::NoItem(id.to_string()));
         }
-        Ok(self
+        let mut linked: Vec<Meta> = self
             .list()?
             .into_iter()
             .flatten()
             .filter(|m| m.linked.as_deref() == Some(id))
-            .map(|m| m.id)
-            .collect())
+            .collect();
+        // Packs sort by the second they were made in; within a second,
+        // when each item was stored decides (a stable sort keeps the
+        // list's order for an unreadable time).
+        linked.sort_by_key(|m| item::parse_rfc3339(&m.quarantined_at));
+        Ok(linked.into_iter().map(|m| m.id).collect())
     }
 
     /// The run logs, oldest first: (run ID, path).

@@ -368,3 +368,337 @@ fn still_the_same(p: &Prepared, r: &Replacement) -> Result<libc::nlink_t, Outcom
     }
     Ok(now.st_nlink)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::Kind;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::Path;
+
+    const CRONTAB: &[u8] = b"SHELL=/bin/sh\n*/5 * * * * /tmp/.x/miner --quiet\n0 3 * * * backup\n";
+    const DISABLED: &[u8] =
+        b"SHELL=/bin/sh\n#*/5 * * * * /tmp/.x/miner --quiet\n0 3 * * * backup\n";
+
+    fn sha(data: &[u8]) -> String {
+        hex::encode(Sha256::digest(data))
+    }
+
+    fn identity(p: &Path) -> Identity {
+        let f = File::open(p).unwrap();
+        Identity::of(&fsops::fstat(f.as_raw_fd()).unwrap())
+    }
+
+    fn set_times(p: &Path, atime: i64, mtime: (i64, i64)) {
+        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+        let ts = [
+            libc::timespec {
+                tv_sec: atime,
+                tv_nsec: 0,
+            },
+            libc::timespec {
+                tv_sec: mtime.0,
+                tv_nsec: mtime.1,
+            },
+        ];
+        // SAFETY: valid C string and array of two timespecs.
+        assert_eq!(
+            unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), 0) },
+            0
+        );
+    }
+
+    struct Setup {
+        _t: tempfile::TempDir,
+        dir: PathBuf,
+        vault: Vault,
+        run: Run,
+    }
+
+    fn setup() -> Setup {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("etc");
+        std::fs::create_dir(&dir).unwrap();
+        let vault = Vault::open(&t.path().join("vault"), true).unwrap();
+        let run = vault.start_run(&["test".into()]).unwrap();
+        Setup {
+            _t: t,
+            dir,
+            vault,
+            run,
+        }
+    }
+
+    fn replacement(path: &Path, content: &[u8], linked: Option<&str>) -> Replacement {
+        let old = std::fs::read(path).unwrap();
+        Replacement {
+            path: path.to_path_buf(),
+            identity: identity(path),
+            sha256: sha(&old),
+            content: content.to_vec(),
+            detections: serde_json::json!({"disabled": "cron line 2"}),
+            names: vec!["cron /etc/crontab line 2".into()],
+            linked: linked.map(str::to_string),
+        }
+    }
+
+    fn done_id(o: &Outcome) -> String {
+        match o {
+            Outcome::Done {
+                vault_id: Some(id), ..
+            } => id.clone(),
+            other => panic!("not done: {other:?}"),
+        }
+    }
+
+    fn original(v: &Vault, id: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        v.read_item(id, &mut out).unwrap();
+        out
+    }
+
+    fn temps_in(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".takedown"))
+            .collect()
+    }
+
+    #[test]
+    fn replace_keeps_the_original_and_restore_puts_it_back() {
+        let mut s = setup();
+        let p = s.dir.join("crontab");
+        std::fs::write(&p, CRONTAB).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        set_times(&p, 1_500_000_000, (1_600_000_000, 123_456_789));
+        let req = replacement(&p, DISABLED, Some("20260101-000000-0011223344556677"));
+        // Reading it moved the access time: set it again (the modification
+        // time, part of the identity, stays).
+        set_times(&p, 1_500_000_000, (1_600_000_000, 123_456_789));
+        let before = std::fs::metadata(&p).unwrap();
+
+        let out = s.vault.replace(&s.run, &[req]);
+        let id = done_id(&out[0]);
+        // (Before reading it: a read may move the access time.)
+        let after = std::fs::metadata(&p).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), DISABLED);
+        assert_ne!(after.ino(), before.ino(), "a new inode took the name");
+        assert_eq!(after.mode() & 0o7777, 0o640);
+        assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+        assert_eq!(
+            (after.mtime(), after.mtime_nsec()),
+            (1_600_000_000, 123_456_789)
+        );
+        assert_eq!(after.atime(), 1_500_000_000);
+        assert!(temps_in(&s.dir).is_empty());
+
+        let m = s.vault.meta(&id).unwrap();
+        assert_eq!(m.kind, Kind::Replaced);
+        assert_eq!(m.sha256, sha(CRONTAB));
+        assert_eq!(m.replaced_sha256.as_deref(), Some(sha(DISABLED).as_str()));
+        assert_eq!(
+            m.linked.as_deref(),
+            Some("20260101-000000-0011223344556677")
+        );
+        assert_eq!(m.original_path, p.to_str().unwrap());
+        assert_eq!(m.detections["disabled"], "cron line 2");
+        assert_eq!(original(&s.vault, &id), CRONTAB);
+        assert_eq!(
+            s.vault.linked("20260101-000000-0011223344556677").unwrap(),
+            vec![id.clone()]
+        );
+
+        // The run log says what was replaced.
+        let log = std::fs::read_to_string(
+            s.vault
+                .root()
+                .join("logs")
+                .join(format!("{}.jsonl", s.run.id)),
+        )
+        .unwrap();
+        let line: serde_json::Value = serde_json::from_str(log.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(line["action"], "replace");
+        assert_eq!(line["status"], "done");
+        assert_eq!(line["vault_id"], id.as_str());
+
+        // Restore goes back over the content takedown wrote.
+        let r = s.vault.restore(&id, None, false).unwrap();
+        assert_eq!(r.path, p);
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        assert_eq!(std::fs::read(&p).unwrap(), CRONTAB);
+        let back = std::fs::metadata(&p).unwrap();
+        assert_eq!(back.mode() & 0o7777, 0o640);
+        assert_eq!(
+            (back.mtime(), back.mtime_nsec()),
+            (1_600_000_000, 123_456_789)
+        );
+        assert!(temps_in(&s.dir).is_empty());
+        assert_eq!(s.vault.meta(&id).unwrap().restores.len(), 1);
+        // Again: the original is there already; nothing is written.
+        let ino = back.ino();
+        let r = s.vault.restore(&id, None, false).unwrap();
+        assert!(
+            r.notes[0].contains("already holds the original"),
+            "{:?}",
+            r.notes
+        );
+        assert_eq!(std::fs::metadata(&p).unwrap().ino(), ino);
+        assert_eq!(s.vault.meta(&id).unwrap().restores.len(), 1);
+    }
+
+    #[test]
+    fn restore_refuses_a_file_changed_since_unless_asked() {
+        let mut s = setup();
+        let p = s.dir.join("crontab");
+        std::fs::write(&p, CRONTAB).unwrap();
+        let id = done_id(&s.vault.replace(&s.run, &[replacement(&p, DISABLED, None)])[0]);
+        // The administrator edited it since.
+        std::fs::write(&p, b"0 4 * * * something-new\n").unwrap();
+        let err = s.vault.restore(&id, None, false).unwrap_err().to_string();
+        assert!(err.contains("was changed since takedown replaced"), "{err}");
+        assert!(err.contains(&sha(DISABLED)), "{err}");
+        assert!(err.contains("--overwrite"), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"0 4 * * * something-new\n");
+        assert!(temps_in(&s.dir).is_empty());
+        // A link there is not followed, nor replaced unasked.
+        let elsewhere = s.dir.join("elsewhere");
+        std::fs::write(&elsewhere, b"keep").unwrap();
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &p).unwrap();
+        let err = s.vault.restore(&id, None, false).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"keep");
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(&p, b"changed\n").unwrap();
+        s.vault.restore(&id, None, true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), CRONTAB);
+        // Gone: written back.
+        std::fs::remove_file(&p).unwrap();
+        s.vault.restore(&id, None, false).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), CRONTAB);
+        // Elsewhere: a new file, as any item.
+        let to = s.dir.join("copy");
+        s.vault.restore(&id, Some(&to), false).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), CRONTAB);
+        assert!(s.vault.restore(&id, Some(&to), false).is_err());
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn replace_refuses_what_it_should_not_change_and_leaves_nothing() {
+        let mut s = setup();
+        let p = s.dir.join("crontab");
+        std::fs::write(&p, CRONTAB).unwrap();
+        let mut reqs = Vec::new();
+        // Read, then changed before the replacement.
+        let stale = replacement(&p, DISABLED, None);
+        // Same content as now.
+        reqs.push(replacement(&p, CRONTAB, None));
+        // A SHA-256 that is not the content's.
+        let mut wrong = replacement(&p, DISABLED, None);
+        wrong.sha256 = sha(b"other");
+        reqs.push(wrong);
+        // A link to the file.
+        let link = s.dir.join("link");
+        std::os::unix::fs::symlink(&p, &link).unwrap();
+        let mut via_link = replacement(&p, DISABLED, None);
+        via_link.path = link.clone();
+        reqs.push(via_link);
+        // A FIFO.
+        let fifo = s.dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let mut to_fifo = replacement(&p, DISABLED, None);
+        to_fifo.path = fifo.clone();
+        reqs.push(to_fifo);
+        let out = s.vault.replace(&s.run, &reqs);
+        assert!(
+            matches!(&out[0], Outcome::Refused(w) if w.contains("same as the old")),
+            "{:?}",
+            out[0]
+        );
+        assert!(
+            matches!(&out[1], Outcome::Refused(w) if w.contains("SHA-256")),
+            "{:?}",
+            out[1]
+        );
+        assert!(
+            matches!(&out[2], Outcome::Refused(w) if w.contains("symbolic link")),
+            "{:?}",
+            out[2]
+        );
+        assert!(matches!(&out[3], Outcome::Refused(_)), "{:?}", out[3]);
+        std::fs::write(&p, b"changed meanwhile\n").unwrap();
+        let out = s.vault.replace(&s.run, &[stale]);
+        assert!(matches!(&out[0], Outcome::Refused(_)), "{:?}", out[0]);
+        assert_eq!(std::fs::read(&p).unwrap(), b"changed meanwhile\n");
+        assert!(s.vault.list().unwrap().is_empty(), "no item left");
+        assert!(temps_in(&s.dir).is_empty());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[test]
+    fn other_hard_links_are_noted_and_keep_the_old_content() {
+        let mut s = setup();
+        let p = s.dir.join("crontab");
+        std::fs::write(&p, CRONTAB).unwrap();
+        let other = s.dir.join("crontab.hardlink");
+        std::fs::hard_link(&p, &other).unwrap();
+        let out = s.vault.replace(&s.run, &[replacement(&p, DISABLED, None)]);
+        match &out[0] {
+            Outcome::Done { note: Some(n), .. } => assert!(n.contains("1 other hard link"), "{n}"),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(std::fs::read(&p).unwrap(), DISABLED);
+        assert_eq!(std::fs::read(&other).unwrap(), CRONTAB);
+    }
+
+    #[test]
+    fn a_batch_links_each_change_to_its_program_oldest_first() {
+        let mut s = setup();
+        let program = s.dir.join("miner");
+        std::fs::write(&program, b"\x7fELF not really").unwrap();
+        let req = Request {
+            path: program.clone(),
+            identity: identity(&program),
+            sha256: sha(b"\x7fELF not really"),
+            detections: serde_json::json!([{"name": "Miner"}]),
+            names: vec!["Miner".into()],
+            linked: None,
+        };
+        let program_id = done_id(&s.vault.quarantine(&s.run, &[req])[0]);
+        assert_eq!(s.vault.meta(&program_id).unwrap().kind, Kind::File);
+        let (a, b) = (s.dir.join("a"), s.dir.join("b"));
+        std::fs::write(&a, CRONTAB).unwrap();
+        std::fs::write(&b, CRONTAB).unwrap();
+        let first = s
+            .vault
+            .replace(&s.run, &[replacement(&a, DISABLED, Some(&program_id))]);
+        let second = s
+            .vault
+            .replace(&s.run, &[replacement(&b, DISABLED, Some(&program_id))]);
+        let (first, second) = (done_id(&first[0]), done_id(&second[0]));
+        // An unrelated item is not linked.
+        let c = s.dir.join("c");
+        std::fs::write(&c, CRONTAB).unwrap();
+        done_id(&s.vault.replace(&s.run, &[replacement(&c, DISABLED, None)])[0]);
+        assert_eq!(
+            s.vault.linked(&program_id).unwrap(),
+            vec![first.clone(), second]
+        );
+        assert!(s.vault.linked(&first).unwrap().is_empty());
+        assert!(s.vault.linked("../x").is_err());
+        // Purging a replaced item keeps the file as takedown left it.
+        s.vault.purge(&first).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), DISABLED);
+        assert_eq!(s.vault.linked(&program_id).unwrap().len(), 1);
+    }
+}
