@@ -18,6 +18,7 @@
 
 pub mod linux;
 mod open;
+pub mod process;
 pub mod windows;
 
 use serde::Serialize;
