@@ -526,6 +526,7 @@ mod tests {
         // Restore goes back over the content takedown wrote.
         let r = s.vault.restore(&id, None, false).unwrap();
         assert_eq!(r.path, p);
+        assert!(r.written);
         assert!(r.notes.is_empty(), "{:?}", r.notes);
         assert_eq!(std::fs::read(&p).unwrap(), CRONTAB);
         let back = std::fs::metadata(&p).unwrap();
@@ -539,6 +540,7 @@ mod tests {
         // Again: the original is there already; nothing is written.
         let ino = back.ino();
         let r = s.vault.restore(&id, None, false).unwrap();
+        assert!(!r.written);
         assert!(
             r.notes[0].contains("already holds the original"),
             "{:?}",

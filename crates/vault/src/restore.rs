@@ -36,6 +36,9 @@ pub struct Restored {
     pub sha256: String,
     /// Things not put back as they were (owner when not root).
     pub notes: Vec<String>,
+    /// False when nothing had to be written: a replaced item whose file
+    /// already holds the original content.
+    pub written: bool,
 }
 
 impl Vault {
@@ -78,6 +81,7 @@ impl Vault {
                             path: loc.path(),
                             sha256: meta.sha256,
                             notes,
+                            written: false,
                         });
                     }
                 }
@@ -184,6 +188,7 @@ impl Vault {
             path: loc.path(),
             sha256: meta.sha256,
             notes,
+            written: true,
         })
     }
 
