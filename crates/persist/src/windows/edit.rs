@@ -1,0 +1,1821 @@
+//! Restorable edits of an offline registry hive: delete a value, delete a
+//! key, remove one item of a list value.
+//!
+//! The edit is made by a small regf editor of our own working on the raw
+//! bytes, not through a general registry library: the changes it makes
+//! are few and in place (an offset taken out of a list, a count lowered,
+//! a string shortened), so nothing is allocated, moved or freed and the
+//! hive's layout stays what Windows wrote. The whole hive is kept in the
+//! vault by the caller, so a restore puts the original file back; the
+//! key cells that a deletion unlinks stay in the file, unreferenced.
+//!
+//! The hive is a victim's and is trusted in nothing. Before any change the
+//! whole file is checked: the base block (signature, version, a clean
+//! state: equal sequence numbers and a right checksum), every hive bin and
+//! every cell in bounds, and a walk of the whole key tree from the root in
+//! which every key, subkey list, value list, value and value data cell is
+//! reached exactly once (a cycle or a cell shared by two owners is
+//! refused: an edit through it would change more than asked). Every walk
+//! is iterative and bounded by the hive's own size, key depth by
+//! Windows' own limit. After the edits both sequence numbers move on
+//! together, the last-written time is set and the checksum recomputed;
+//! the result is walked again, every edit checked gone with our reader,
+//! and the hive opened with the crate's notatin-based reader
+//! ([`super::hive::Hive`]) to check the keys around each edit still read
+//! as they should. Anything unexpected is an error, never a panic.
+
+use super::hive::{Hive, MAX_HIVE_BYTES, MAX_SUBKEYS, MAX_VALUES, Value};
+use std::collections::HashSet;
+use std::ops::Range;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One change to a hive.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HiveEdit {
+    /// Delete value `value` of `key` (a path inside the hive).
+    DeleteValue {
+        /// The key.
+        key: String,
+        /// The value name (empty: the default value).
+        value: String,
+    },
+    /// Delete `key` and its subtree (unlinked from its parent).
+    DeleteKey {
+        /// The key.
+        key: String,
+    },
+    /// Remove `item` from the list in string value `value` of `key`.
+    RemoveListItem {
+        /// The key.
+        key: String,
+        /// The value name.
+        value: String,
+        /// The item as it stands in the value.
+        item: String,
+    },
+}
+
+impl HiveEdit {
+    fn key(&self) -> &str {
+        match self {
+            HiveEdit::DeleteValue { key, .. }
+            | HiveEdit::DeleteKey { key }
+            | HiveEdit::RemoveListItem { key, .. } => key,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            HiveEdit::DeleteValue { key, value } => {
+                format!("delete value {} of {}", shown_value(value), shown_key(key))
+            }
+            HiveEdit::DeleteKey { key } => format!("delete key {}", shown_key(key)),
+            HiveEdit::RemoveListItem { key, value, item } => format!(
+                "remove {item:?} from value {} of {}",
+                shown_value(value),
+                shown_key(key)
+            ),
+        }
+    }
+}
+
+fn shown_key(key: &str) -> String {
+    format!("\\{}", key.trim_matches('\\'))
+}
+
+fn shown_value(value: &str) -> String {
+    if value.is_empty() {
+        "(default)".to_string()
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// Size of the base block; offsets in the hive are from its end.
+const BASE: usize = 4096;
+/// A hive bin's size is a multiple of this.
+const BIN_UNIT: usize = 4096;
+/// Size of a hive bin's header.
+const BIN_HEADER: usize = 32;
+/// "No cell" in an offset field.
+const NIL: u32 = u32::MAX;
+/// Key nesting followed at most: Windows' own limit is 512 levels, so a
+/// deeper tree (or path) is not one Windows wrote.
+const MAX_DEPTH: usize = 512;
+/// Edits of one call: a disable plan has a few per entry; more is a bug
+/// or an attack on the time the lookups take.
+const MAX_EDITS: usize = 10_000;
+/// Largest value data stored in one cell; larger data is split into a
+/// big-data (`db`) record, which is not edited here.
+const MAX_CELL_DATA: u32 = 16_344;
+/// Bit of a value's data size saying the data is in the offset field.
+const DATA_INLINE: u32 = 0x8000_0000;
+
+// Key node (`nk`) fields, from the start of the cell's data.
+const NK_FLAGS: usize = 2;
+const NK_STAMP: usize = 4;
+const NK_PARENT: usize = 16;
+const NK_SUBKEYS: usize = 20;
+const NK_SUBLIST: usize = 28;
+const NK_VALUES: usize = 36;
+const NK_VALLIST: usize = 40;
+const NK_NAME_LEN: usize = 72;
+const NK_NAME: usize = 76;
+/// Key flags that make a key on the way to an edit something else than a
+/// plain key (a mount point, a symbolic link, a predefined handle): the
+/// path would not lead where Windows would go.
+const KEY_NOT_PLAIN: u16 = 0x0002 | 0x0010 | 0x0040;
+/// Key flag: Windows refuses to delete the key.
+const KEY_NO_DELETE: u16 = 0x0008;
+/// Key flag: the name is stored one byte a character (Latin-1).
+const KEY_COMP_NAME: u16 = 0x0020;
+
+// Key value (`vk`) fields.
+const VK_NAME_LEN: usize = 2;
+const VK_SIZE: usize = 4;
+const VK_DATA: usize = 8;
+const VK_TYPE: usize = 12;
+const VK_FLAGS: usize = 16;
+const VK_NAME: usize = 20;
+/// Value flag: the name is stored one byte a character.
+const VALUE_COMP_NAME: u16 = 0x0001;
+
+const REG_SZ: u32 = 1;
+const REG_EXPAND_SZ: u32 = 2;
+const REG_MULTI_SZ: u32 = 7;
+
+/// The hive `bytes` with `edits` applied, checked to open again; refused
+/// when the hive is dirty or unreadable or an edit does not apply.
+///
+/// The edits are made in an order that lets each one apply (the deepest
+/// keys first, a key's own value edits before its deletion), so an edit
+/// inside a key that another edit deletes is made before that key goes.
+/// A key or value that is not there is an error naming it.
+pub fn apply(bytes: &[u8], edits: &[HiveEdit]) -> Result<Vec<u8>, String> {
+    if edits.is_empty() {
+        return Err("no edit to make".into());
+    }
+    if edits.len() > MAX_EDITS {
+        return Err(format!("more than {MAX_EDITS} edits of one hive"));
+    }
+    let mut regf = Regf::parse(bytes)?;
+    regf.check_tree()
+        .map_err(|e| format!("the hive's key tree does not check, not edited: {e}"))?;
+    // The same edit twice is made once (the second would find nothing).
+    let mut seen = HashSet::new();
+    let order: Vec<&HiveEdit> = edits.iter().filter(|e| seen.insert(*e)).collect();
+    let mut done = Vec::with_capacity(order.len());
+    for edit in order_of(&order)? {
+        let what = edit.describe();
+        let record = regf
+            .apply_one(edit)
+            .map_err(|e| format!("cannot {what}: {e}"))?;
+        done.push((edit, record));
+    }
+    regf.finish();
+    regf.check_tree()
+        .map_err(|e| format!("the edited hive does not check: {e}"))?;
+    verify(&regf, &done)?;
+    Ok(regf.b)
+}
+
+/// The edits in the order they are made: deepest key first; at one depth
+/// the edits of values before the deletion of keys.
+fn order_of<'a>(edits: &[&'a HiveEdit]) -> Result<Vec<&'a HiveEdit>, String> {
+    let mut keyed = Vec::with_capacity(edits.len());
+    for e in edits {
+        let depth = components(e.key())?.len();
+        let kind = matches!(e, HiveEdit::DeleteKey { .. });
+        keyed.push((std::cmp::Reverse(depth), kind, *e));
+    }
+    // A stable sort: edits of one value keep the caller's order.
+    keyed.sort_by_key(|(d, k, _)| (*d, *k));
+    Ok(keyed.into_iter().map(|(_, _, e)| e).collect())
+}
+
+/// The components of a key path (`\`-separated; empty ones skipped).
+fn components(path: &str) -> Result<Vec<&str>, String> {
+    let comps: Vec<&str> = path.split('\\').filter(|c| !c.is_empty()).collect();
+    if comps.len() > MAX_DEPTH {
+        return Err(format!(
+            "key path {} deeper than {MAX_DEPTH} levels",
+            shown_key(path)
+        ));
+    }
+    Ok(comps)
+}
+
+/// What an edit touched, for the checks after: the key's path as stored
+/// (names in the hive's own case) and the value's stored name.
+struct Record {
+    path: Vec<String>,
+    value: Option<String>,
+    /// For a list edit: the value's data afterwards.
+    expected: Option<Value>,
+}
+
+/// A bit a cell (cells start on 8-byte boundaries).
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(bins: usize) -> Bits {
+        Bits(vec![0; bins / 8 / 64 + 1])
+    }
+    fn get(&self, off: usize) -> bool {
+        let i = off / 8;
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    fn set(&mut self, off: usize) {
+        let i = off / 8;
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+}
+
+/// A key node, parsed.
+struct Nk {
+    off: u32,
+    /// File offset of its data (after the cell size).
+    at: usize,
+    flags: u16,
+    parent: u32,
+    subkeys: u32,
+    sublist: u32,
+    values: u32,
+    vallist: u32,
+    name: Vec<u16>,
+}
+
+/// A key value, parsed.
+struct Vk {
+    at: usize,
+    size_raw: u32,
+    data: u32,
+    kind: u32,
+    name: Vec<u16>,
+}
+
+/// Where a subkey is listed.
+#[derive(Clone, Copy)]
+struct Slot {
+    child: u32,
+    /// The leaf list (`lf`, `lh`, `li`) holding it.
+    leaf: u32,
+    /// Its place there.
+    index: usize,
+    /// The index root over the leaf, and the leaf's place in it.
+    root: Option<(u32, usize)>,
+}
+
+/// A key found by path: the keys from the root to it (root first), and
+/// where it is listed in its parent (None for the root).
+type Found = (Vec<Nk>, Option<Slot>);
+
+/// A hive being edited: its bytes and where its allocated cells start.
+struct Regf {
+    b: Vec<u8>,
+    bins: usize,
+    root: u32,
+    cells: Bits,
+}
+
+impl Regf {
+    /// Checks the base block and every bin and cell.
+    fn parse(bytes: &[u8]) -> Result<Regf, String> {
+        if bytes.len() as u64 > MAX_HIVE_BYTES {
+            return Err(format!("hive larger than {MAX_HIVE_BYTES} bytes"));
+        }
+        let block = bytes
+            .get(..BASE)
+            .ok_or_else(|| "too short for a registry hive".to_string())?;
+        if block.get(..4) != Some(b"regf") {
+            return Err("not a registry hive (no regf signature)".into());
+        }
+        let u32_at = |o: usize| le32(bytes, o).unwrap_or(0);
+        if u32_at(4) != u32_at(8) {
+            return Err(format!(
+                "the hive is dirty (sequence numbers {} and {}): its last changes are \
+                 only in its transaction logs; not edited",
+                u32_at(4),
+                u32_at(8)
+            ));
+        }
+        if checksum(bytes) != u32_at(0x1FC) {
+            return Err(
+                "the hive's base block checksum is wrong (a dirty or damaged hive); \
+                        not edited"
+                    .into(),
+            );
+        }
+        let (major, minor) = (u32_at(20), u32_at(24));
+        if major != 1 || !(3..=6).contains(&minor) {
+            return Err(format!("unsupported hive version {major}.{minor}"));
+        }
+        if u32_at(28) != 0 {
+            return Err(format!(
+                "not a primary hive file (file type {}): a log or an alternate file",
+                u32_at(28)
+            ));
+        }
+        if u32_at(32) != 1 {
+            return Err(format!("unsupported hive file format {}", u32_at(32)));
+        }
+        let bins = u32_at(40) as usize;
+        if bins == 0 || !bins.is_multiple_of(BIN_UNIT) {
+            return Err(format!("bad hive bins size {bins}"));
+        }
+        if bytes.len() - BASE < bins {
+            return Err(format!(
+                "truncated: the base block counts {bins} bytes of hive bins, the file holds {}",
+                bytes.len() - BASE
+            ));
+        }
+        let mut cells = Bits::new(bins);
+        let mut bin = 0usize;
+        while bin < bins {
+            let at = BASE + bin;
+            if bytes.get(at..at + 4) != Some(b"hbin") {
+                return Err(format!("corrupt hive: no hive bin at offset {at:#x}"));
+            }
+            if u32_at(at + 4) as usize != bin {
+                return Err(format!(
+                    "corrupt hive: hive bin at {at:#x} says another offset"
+                ));
+            }
+            let size = u32_at(at + 8) as usize;
+            if size < BIN_UNIT || !size.is_multiple_of(BIN_UNIT) || size > bins - bin {
+                return Err(format!("corrupt hive: bad hive bin size at offset {at:#x}"));
+            }
+            let mut cell = bin + BIN_HEADER;
+            let end = bin + size;
+            while cell < end {
+                let raw = u32_at(BASE + cell) as i32;
+                let len = raw.unsigned_abs() as usize;
+                if len < 8 || !len.is_multiple_of(8) || len > end - cell {
+                    return Err(format!(
+                        "corrupt hive: bad cell at offset {:#x}",
+                        BASE + cell
+                    ));
+                }
+                if raw < 0 {
+                    cells.set(cell);
+                }
+                cell += len;
+            }
+            bin = end;
+        }
+        let root = u32_at(36);
+        let regf = Regf {
+            b: bytes.to_vec(),
+            bins,
+            root,
+            cells,
+        };
+        regf.nk(root).map_err(|e| format!("bad root key: {e}"))?;
+        Ok(regf)
+    }
+
+    fn u16_at(&self, at: usize) -> Result<u16, String> {
+        self.b
+            .get(at..at.checked_add(2).ok_or("offset overflow")?)
+            .map(|s| u16::from_le_bytes([s[0], s[1]]))
+            .ok_or_else(|| format!("read past the end at {at:#x}"))
+    }
+
+    fn u32_at(&self, at: usize) -> Result<u32, String> {
+        le32(&self.b, at).ok_or_else(|| format!("read past the end at {at:#x}"))
+    }
+
+    fn put(&mut self, at: usize, v: &[u8]) -> Result<(), String> {
+        let end = at.checked_add(v.len()).ok_or("offset overflow")?;
+        self.b
+            .get_mut(at..end)
+            .ok_or_else(|| format!("write past the end at {at:#x}"))?
+            .copy_from_slice(v);
+        Ok(())
+    }
+
+    fn put32(&mut self, at: usize, v: u32) -> Result<(), String> {
+        self.put(at, &v.to_le_bytes())
+    }
+
+    /// The file range of the data of the allocated cell at `off` (an offset
+    /// from the hive bins' start); an error naming `what` otherwise.
+    fn cell(&self, off: u32, what: &str) -> Result<Range<usize>, String> {
+        let o = off as usize;
+        if off == NIL || o >= self.bins || !o.is_multiple_of(8) || !self.cells.get(o) {
+            return Err(format!(
+                "{what} at offset {off:#x} is not an allocated cell"
+            ));
+        }
+        let raw = self.u32_at(BASE + o)? as i32;
+        let len = raw.unsigned_abs() as usize;
+        Ok(BASE + o + 4..BASE + o + len)
+    }
+
+    fn nk(&self, off: u32) -> Result<Nk, String> {
+        let r = self.cell(off, "key")?;
+        let at = r.start;
+        if r.len() < NK_NAME || self.b.get(at..at + 2) != Some(b"nk") {
+            return Err(format!("no key node at offset {off:#x}"));
+        }
+        let flags = self.u16_at(at + NK_FLAGS)?;
+        let len = self.u16_at(at + NK_NAME_LEN)? as usize;
+        let raw = self
+            .b
+            .get(at + NK_NAME..at + NK_NAME + len)
+            .filter(|_| NK_NAME + len <= r.len())
+            .ok_or_else(|| format!("key node at {off:#x}: name past its cell"))?;
+        let name = decode_name(raw, flags & KEY_COMP_NAME != 0)
+            .ok_or_else(|| format!("key node at {off:#x}: odd-length name"))?;
+        Ok(Nk {
+            off,
+            at,
+            flags,
+            parent: self.u32_at(at + NK_PARENT)?,
+            subkeys: self.u32_at(at + NK_SUBKEYS)?,
+            sublist: self.u32_at(at + NK_SUBLIST)?,
+            values: self.u32_at(at + NK_VALUES)?,
+            vallist: self.u32_at(at + NK_VALLIST)?,
+            name,
+        })
+    }
+
+    fn vk(&self, off: u32) -> Result<Vk, String> {
+        let r = self.cell(off, "value")?;
+        let at = r.start;
+        if r.len() < VK_NAME || self.b.get(at..at + 2) != Some(b"vk") {
+            return Err(format!("no value at offset {off:#x}"));
+        }
+        let flags = self.u16_at(at + VK_FLAGS)?;
+        let len = self.u16_at(at + VK_NAME_LEN)? as usize;
+        let raw = self
+            .b
+            .get(at + VK_NAME..at + VK_NAME + len)
+            .filter(|_| VK_NAME + len <= r.len())
+            .ok_or_else(|| format!("value at {off:#x}: name past its cell"))?;
+        let name = decode_name(raw, flags & VALUE_COMP_NAME != 0)
+            .ok_or_else(|| format!("value at {off:#x}: odd-length name"))?;
+        Ok(Vk {
+            at,
+            size_raw: self.u32_at(at + VK_SIZE)?,
+            data: self.u32_at(at + VK_DATA)?,
+            kind: self.u32_at(at + VK_TYPE)?,
+            name,
+        })
+    }
+
+    /// The subkeys of `nk` with where each is listed, checked against its
+    /// count: lists of the kinds Windows writes (an index root over leaf
+    /// lists, or one leaf list), each leaf once.
+    fn children(&self, nk: &Nk) -> Result<Vec<Slot>, String> {
+        let mut out = Vec::new();
+        if nk.subkeys == 0 {
+            return Ok(out);
+        }
+        let r = self.cell(nk.sublist, "subkey list")?;
+        match self.b.get(r.start..r.start + 2) {
+            Some(b"ri") => {
+                let count = self.list_count(&r, 4, nk.sublist)?;
+                let mut leaves = HashSet::with_capacity(count);
+                for i in 0..count {
+                    let leaf = self.u32_at(r.start + 4 + 4 * i)?;
+                    if !leaves.insert(leaf) {
+                        return Err(format!(
+                            "index root at {:#x} lists the leaf at {leaf:#x} twice",
+                            nk.sublist
+                        ));
+                    }
+                    self.leaf(leaf, Some((nk.sublist, i)), &mut out)?;
+                }
+            }
+            Some(b"li" | b"lf" | b"lh") => self.leaf(nk.sublist, None, &mut out)?,
+            _ => {
+                return Err(format!(
+                    "key {:?}: its subkey list at {:#x} is of no known kind",
+                    name_string(&nk.name),
+                    nk.sublist
+                ));
+            }
+        }
+        if out.len() != nk.subkeys as usize {
+            return Err(format!(
+                "key {:?} counts {} subkeys, its lists hold {}",
+                name_string(&nk.name),
+                nk.subkeys,
+                out.len()
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The element count of the list cell `r` whose elements are `size`
+    /// bytes, checked to fit the cell.
+    fn list_count(&self, r: &Range<usize>, size: usize, off: u32) -> Result<usize, String> {
+        let count = self.u16_at(r.start + 2)? as usize;
+        if 4 + count * size > r.len() {
+            return Err(format!(
+                "list at {off:#x} counts more elements than it holds"
+            ));
+        }
+        Ok(count)
+    }
+
+    fn leaf(
+        &self,
+        off: u32,
+        root: Option<(u32, usize)>,
+        out: &mut Vec<Slot>,
+    ) -> Result<(), String> {
+        let r = self.cell(off, "subkey list")?;
+        let size = match self.b.get(r.start..r.start + 2) {
+            Some(b"li") => 4,
+            Some(b"lf" | b"lh") => 8,
+            _ => {
+                return Err(format!(
+                    "the list at {off:#x} under an index root is no leaf list"
+                ));
+            }
+        };
+        let count = self.list_count(&r, size, off)?;
+        for i in 0..count {
+            out.push(Slot {
+                child: self.u32_at(r.start + 4 + size * i)?,
+                leaf: off,
+                index: i,
+                root,
+            });
+        }
+        Ok(())
+    }
+
+    /// The value offsets of `nk`, checked to fit their list.
+    fn value_offsets(&self, nk: &Nk) -> Result<Vec<u32>, String> {
+        if nk.values == 0 {
+            return Ok(Vec::new());
+        }
+        let r = self.cell(nk.vallist, "value list")?;
+        let n = nk.values as usize;
+        if n.checked_mul(4).is_none_or(|bytes| bytes > r.len()) {
+            return Err(format!(
+                "key {:?} counts more values than its list holds",
+                name_string(&nk.name)
+            ));
+        }
+        (0..n).map(|i| self.u32_at(r.start + 4 * i)).collect()
+    }
+
+    /// Walks the whole key tree from the root: every key, list, value and
+    /// value data cell reached once, every key's parent field right, no
+    /// deeper than Windows goes. Iterative; each cell is visited once, so
+    /// the walk costs at most the hive's size.
+    fn check_tree(&self) -> Result<(), String> {
+        let mut seen = Bits::new(self.bins);
+        let mut mark = |regf: &Regf, off: u32, what: &str| -> Result<(), String> {
+            regf.cell(off, what)?;
+            if seen.get(off as usize) {
+                return Err(format!(
+                    "hostile or corrupt hive: the {what} at offset {off:#x} is reached \
+                     twice (a cycle or a shared cell)"
+                ));
+            }
+            seen.set(off as usize);
+            Ok(())
+        };
+        let mut stack = vec![(self.root, NIL, 0usize)];
+        while let Some((off, parent, depth)) = stack.pop() {
+            if depth > MAX_DEPTH {
+                return Err(format!("keys nested deeper than {MAX_DEPTH} levels"));
+            }
+            mark(self, off, "key")?;
+            let nk = self.nk(off)?;
+            if parent != NIL && nk.parent != parent {
+                return Err(format!(
+                    "corrupt hive: key {:?} at {off:#x} names another parent",
+                    name_string(&nk.name)
+                ));
+            }
+            if nk.values > 0 {
+                mark(self, nk.vallist, "value list")?;
+                for v in self.value_offsets(&nk)? {
+                    mark(self, v, "value")?;
+                    let vk = self.vk(v)?;
+                    if vk.size_raw & DATA_INLINE == 0 && vk.size_raw > 0 {
+                        mark(self, vk.data, "value data")?;
+                    }
+                }
+            }
+            if nk.subkeys > 0 {
+                let slots = self.children(&nk)?;
+                mark(self, nk.sublist, "subkey list")?;
+                let mut last = NIL;
+                for s in &slots {
+                    if s.root.is_some() && s.leaf != last {
+                        mark(self, s.leaf, "subkey list")?;
+                        last = s.leaf;
+                    }
+                }
+                for s in slots {
+                    stack.push((s.child, off, depth + 1));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The key at `path`: the chain of keys from the root (root first),
+    /// and where the last is listed in its parent. None when a component
+    /// is not there.
+    fn find(&self, path: &str) -> Result<Option<Found>, String> {
+        let comps = components(path)?;
+        let mut chain = vec![self.nk(self.root)?];
+        let mut slot = None;
+        for comp in comps {
+            let want = upcase(&comp.encode_utf16().collect::<Vec<_>>());
+            let Some(cur) = chain.last() else {
+                return Err("empty key chain".into());
+            };
+            if chain.len() > 1 && cur.flags & KEY_NOT_PLAIN != 0 {
+                return Err(format!(
+                    "key {:?} is a link or mount point: not followed",
+                    name_string(&cur.name)
+                ));
+            }
+            let mut found: Option<(Nk, Slot)> = None;
+            for s in self.children(cur)? {
+                let child = self.nk(s.child)?;
+                if upcase(&child.name) != want {
+                    continue;
+                }
+                if found.is_some() {
+                    return Err(format!("two subkeys named {comp:?}: ambiguous"));
+                }
+                found = Some((child, s));
+            }
+            let Some((child, s)) = found else {
+                return Ok(None);
+            };
+            if child.parent != cur.off || chain.iter().any(|k| k.off == child.off) {
+                return Err(format!(
+                    "corrupt hive: key {comp:?} is not its parent's child"
+                ));
+            }
+            chain.push(child);
+            slot = Some(s);
+        }
+        Ok(Some((chain, slot)))
+    }
+
+    /// The key at `path`, or an error naming it.
+    fn key(&self, path: &str) -> Result<Found, String> {
+        self.find(path)?
+            .ok_or_else(|| format!("no key {} in the hive", shown_key(path)))
+    }
+
+    /// The value of `nk` named `name` (any case): its place in the value
+    /// list and the value; None when there is none.
+    fn find_value(&self, nk: &Nk, name: &str) -> Result<Option<(usize, u32, Vk)>, String> {
+        let want = upcase(&name.encode_utf16().collect::<Vec<_>>());
+        let mut found = None;
+        for (i, off) in self.value_offsets(nk)?.into_iter().enumerate() {
+            let vk = self.vk(off)?;
+            if upcase(&vk.name) != want {
+                continue;
+            }
+            if found.is_some() {
+                return Err(format!("two values named {}: ambiguous", shown_value(name)));
+            }
+            found = Some((i, off, vk));
+        }
+        Ok(found)
+    }
+
+    fn stamp(&mut self, nk_at: usize) -> Result<(), String> {
+        self.put(nk_at + NK_STAMP, &filetime_now().to_le_bytes())
+    }
+
+    fn apply_one(&mut self, edit: &HiveEdit) -> Result<Record, String> {
+        match edit {
+            HiveEdit::DeleteKey { key } => self.delete_key(key),
+            HiveEdit::DeleteValue { key, value } => self.delete_value(key, value),
+            HiveEdit::RemoveListItem { key, value, item } => self.remove_item(key, value, item),
+        }
+    }
+
+    fn delete_key(&mut self, path: &str) -> Result<Record, String> {
+        let (chain, slot) = self.key(path)?;
+        let (Some(slot), [.., parent, key]) = (slot, chain.as_slice()) else {
+            return Err("the hive's root key is not deleted".into());
+        };
+        if key.flags & KEY_NO_DELETE != 0 {
+            return Err("the key is marked as not deletable".into());
+        }
+        let record = Record {
+            path: chain.iter().skip(1).map(|k| name_string(&k.name)).collect(),
+            value: None,
+            expected: None,
+        };
+        let (parent_at, parent_subkeys) = (parent.at, parent.subkeys);
+        // Out of its leaf list: the later elements move down one place.
+        let leaf = self.cell(slot.leaf, "subkey list")?;
+        let size = if self.b.get(leaf.start..leaf.start + 2) == Some(b"li") {
+            4
+        } else {
+            8
+        };
+        let left = remove_element(&mut self.b, &leaf, size, slot.index)?;
+        let mut emptied = left == 0;
+        if emptied && let Some((root, place)) = slot.root {
+            // An emptied leaf leaves the index root, as Windows does.
+            let r = self.cell(root, "index root")?;
+            emptied = remove_element(&mut self.b, &r, 4, place)? == 0;
+        }
+        let subkeys = parent_subkeys
+            .checked_sub(1)
+            .ok_or("the parent counts no subkeys")?;
+        self.put32(parent_at + NK_SUBKEYS, subkeys)?;
+        if emptied || subkeys == 0 {
+            if !(emptied && subkeys == 0) {
+                return Err("the parent's subkey count and lists disagree".into());
+            }
+            self.put32(parent_at + NK_SUBLIST, NIL)?;
+        }
+        self.stamp(parent_at)?;
+        Ok(record)
+    }
+
+    fn delete_value(&mut self, path: &str, name: &str) -> Result<Record, String> {
+        let (chain, _) = self.key(path)?;
+        let Some(key) = chain.last() else {
+            return Err("empty key chain".into());
+        };
+        let (index, _, vk) = self
+            .find_value(key, name)?
+            .ok_or_else(|| format!("no value {} in the key", shown_value(name)))?;
+        let record = Record {
+            path: chain.iter().skip(1).map(|k| name_string(&k.name)).collect(),
+            value: Some(name_string(&vk.name)),
+            expected: None,
+        };
+        let (at, values, list) = (key.at, key.values, key.vallist);
+        let r = self.cell(list, "value list")?;
+        // A value list has no header: its elements start at the cell data.
+        let n = values as usize;
+        let elems = r.start..r.start + 4 * n;
+        if elems.end > r.end || index >= n {
+            return Err("the value list does not hold the value".into());
+        }
+        let from = elems.start + 4 * index;
+        self.b.copy_within(from + 4..elems.end, from);
+        self.put32(elems.end - 4, 0)?;
+        let values = values - 1;
+        self.put32(at + NK_VALUES, values)?;
+        if values == 0 {
+            self.put32(at + NK_VALLIST, NIL)?;
+        }
+        self.stamp(at)?;
+        Ok(record)
+    }
+
+    fn remove_item(&mut self, path: &str, name: &str, item: &str) -> Result<Record, String> {
+        let (chain, _) = self.key(path)?;
+        let Some(key) = chain.last() else {
+            return Err("empty key chain".into());
+        };
+        let (_, _, vk) = self
+            .find_value(key, name)?
+            .ok_or_else(|| format!("no value {} in the key", shown_value(name)))?;
+        let key_at = key.at;
+        let size = vk.size_raw & !DATA_INLINE;
+        let inline = vk.size_raw & DATA_INLINE != 0;
+        if inline && size > 4 {
+            return Err("the value's inline data is larger than its field".into());
+        }
+        if !inline && size > MAX_CELL_DATA {
+            return Err(format!(
+                "the value's data is larger than {MAX_CELL_DATA} bytes (big data): not edited"
+            ));
+        }
+        let data: Vec<u8> = if inline {
+            vk.data.to_le_bytes()[..size as usize].to_vec()
+        } else if size == 0 {
+            Vec::new()
+        } else {
+            let r = self.cell(vk.data, "value data")?;
+            if (size as usize) > r.len() {
+                return Err("the value's data is larger than its cell".into());
+            }
+            self.b
+                .get(r.start..r.start + size as usize)
+                .ok_or("value data past the end")?
+                .to_vec()
+        };
+        if !data.len().is_multiple_of(2) {
+            return Err("the string has an odd number of bytes".into());
+        }
+        let units: Vec<u16> = data
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let item16: Vec<u16> = item.encode_utf16().collect();
+        let (new_units, expected) = match vk.kind {
+            REG_SZ | REG_EXPAND_SZ => {
+                let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
+                let head = units.get(..end).unwrap_or(&units);
+                let appinit = name.eq_ignore_ascii_case("AppInit_DLLs");
+                let kept = remove_from_list(head, &item16, appinit)?;
+                let s = String::from_utf16_lossy(&kept);
+                let mut out = kept;
+                out.push(0);
+                (out, Value::Str(s))
+            }
+            REG_MULTI_SZ => {
+                let (out, kept) = remove_from_multi(&units, &item16)?;
+                // What a reader sees: the strings up to the first blank one.
+                let seen = kept
+                    .iter()
+                    .map(|s| String::from_utf16_lossy(s))
+                    .take_while(|s| !s.trim().is_empty())
+                    .collect();
+                (out, Value::Multi(seen))
+            }
+            other => {
+                return Err(format!(
+                    "the value is of type {other}, not a string or list"
+                ));
+            }
+        };
+        let new: Vec<u8> = new_units.iter().flat_map(|u| u.to_le_bytes()).collect();
+        if new.len() > data.len() {
+            return Err("the edited data would be longer".into());
+        }
+        let new_len = u32::try_from(new.len()).map_err(|_| "data too long")?;
+        if new.len() <= 4 {
+            // Small data lives in the value itself, as Windows writes it;
+            // the old data cell stays allocated, unreferenced, wiped.
+            if !inline && size > 0 {
+                let r = self.cell(vk.data, "value data")?;
+                let end = r.start + size as usize;
+                self.b
+                    .get_mut(r.start..end)
+                    .ok_or("value data past the end")?
+                    .fill(0);
+            }
+            let mut field = [0u8; 4];
+            field[..new.len()].copy_from_slice(&new);
+            self.put(vk.at + VK_DATA, &field)?;
+            self.put32(vk.at + VK_SIZE, new_len | DATA_INLINE)?;
+        } else {
+            // In place in its cell; what is left of the old data is wiped.
+            let r = self.cell(vk.data, "value data")?;
+            let end = r.start + size as usize;
+            let cell = self
+                .b
+                .get_mut(r.start..end)
+                .ok_or("value data past the end")?;
+            cell.fill(0);
+            cell[..new.len()].copy_from_slice(&new);
+            self.put32(vk.at + VK_SIZE, new_len)?;
+        }
+        self.stamp(key_at)?;
+        Ok(Record {
+            path: chain.iter().skip(1).map(|k| name_string(&k.name)).collect(),
+            value: Some(name_string(&vk.name)),
+            expected: Some(expected),
+        })
+    }
+
+    /// Marks the hive written: both sequence numbers moved on together (a
+    /// clean hive), the last-written time, the checksum.
+    fn finish(&mut self) {
+        let seq = le32(&self.b, 4).unwrap_or(0).wrapping_add(1);
+        let _ = self.put32(4, seq);
+        let _ = self.put32(8, seq);
+        let _ = self.put(12, &filetime_now().to_le_bytes());
+        let sum = checksum(&self.b);
+        let _ = self.put32(0x1FC, sum);
+    }
+}
+
+/// Takes element `index` (of `size` bytes) out of the list cell `r`
+/// (a u16 count at +2, elements from +4): the later ones move down, the
+/// freed place is zeroed. The count left.
+fn remove_element(
+    b: &mut [u8],
+    r: &Range<usize>,
+    size: usize,
+    index: usize,
+) -> Result<u16, String> {
+    let count_at = r.start + 2;
+    let count = b
+        .get(count_at..count_at + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or("list past the end")?;
+    let n = count as usize;
+    let elems = r.start + 4..r.start + 4 + size * n;
+    if index >= n || elems.end > r.end || elems.end > b.len() {
+        return Err("the list does not hold the element".into());
+    }
+    let from = elems.start + size * index;
+    b.copy_within(from + size..elems.end, from);
+    b.get_mut(elems.end - size..elems.end)
+        .ok_or("list past the end")?
+        .fill(0);
+    let left = count - 1;
+    b.get_mut(count_at..count_at + 2)
+        .ok_or("list past the end")?
+        .copy_from_slice(&left.to_le_bytes());
+    Ok(left)
+}
+
+fn is_blank(u: u16) -> bool {
+    u == u16::from(b' ') || u == u16::from(b'\t')
+}
+
+/// `list` without every item equal to `item`: items are separated by
+/// commas (and blanks for AppInit_DLLs, which Windows splits on both),
+/// blanks around an item are not part of it. An item goes with the
+/// separator after it, or before it when it is the last (so a trailing
+/// comma, as in Windows' own `userinit.exe,`, stays). Refused when the
+/// item is not there or nothing would be left.
+fn remove_from_list(list: &[u16], item: &[u16], blanks_separate: bool) -> Result<Vec<u16>, String> {
+    let sep = |u: u16| u == u16::from(b',') || (blanks_separate && is_blank(u));
+    if item.is_empty()
+        || item.first().is_some_and(|&u| sep(u) || is_blank(u))
+        || item.last().is_some_and(|&u| sep(u) || is_blank(u))
+        || item.iter().any(|&u| sep(u) || u == 0)
+    {
+        return Err("the item is empty or holds a list separator".into());
+    }
+    // Items: (start, end) of the trimmed text between separators.
+    let mut items = Vec::new();
+    let mut start = 0;
+    for i in 0..=list.len() {
+        if i == list.len() || list.get(i).is_some_and(|&u| sep(u)) {
+            let seg = list.get(start..i).unwrap_or_default();
+            let lead = seg.iter().take_while(|&&u| is_blank(u)).count();
+            let trail = seg.iter().rev().take_while(|&&u| is_blank(u)).count();
+            if lead < seg.len() {
+                items.push((start + lead, i - trail));
+            }
+            start = i + 1;
+        }
+    }
+    let removed: Vec<bool> = items
+        .iter()
+        .map(|&(s, e)| list.get(s..e) == Some(item))
+        .collect();
+    let matching: Vec<usize> = (0..items.len()).filter(|&k| removed[k]).collect();
+    if matching.is_empty() {
+        return Err("the item is not in the list".into());
+    }
+    if matching.len() == items.len() {
+        return Err("removing the item would leave the list empty".into());
+    }
+    // Ranges to cut, from the kept items' point of view: each removed item
+    // with the separators up to the next kept item, or, after the last
+    // kept item, from the end of that item.
+    let mut cut = vec![false; list.len()];
+    for &k in &matching {
+        let Some(&(s, e)) = items.get(k) else {
+            continue;
+        };
+        let next_kept = items
+            .iter()
+            .enumerate()
+            .skip(k + 1)
+            .find(|(j, _)| !removed[*j]);
+        let (from, to) = match next_kept {
+            Some((_, &(ns, _))) => (s, ns),
+            None => {
+                let prev_end = items
+                    .iter()
+                    .enumerate()
+                    .take(k)
+                    .rev()
+                    .find(|(j, _)| !removed[*j])
+                    .map(|(_, &(_, pe))| pe)
+                    .unwrap_or(0);
+                (prev_end, e)
+            }
+        };
+        for c in cut.iter_mut().take(to).skip(from) {
+            *c = true;
+        }
+    }
+    Ok(list
+        .iter()
+        .zip(&cut)
+        .filter(|(_, c)| !**c)
+        .map(|(&u, _)| u)
+        .collect())
+}
+
+/// REG_MULTI_SZ data without every string equal to `item`: the new data
+/// (each string NUL-terminated, an empty string ending the list) and the
+/// strings kept. Windows ends the list at the first empty string; what
+/// follows it is dropped.
+fn remove_from_multi(units: &[u16], item: &[u16]) -> Result<(Vec<u16>, Vec<Vec<u16>>), String> {
+    if item.is_empty() || item.contains(&0) {
+        return Err("the item is empty or holds a NUL".into());
+    }
+    let strings: Vec<&[u16]> = units
+        .split(|&u| u == 0)
+        .take_while(|s| !s.is_empty())
+        .collect();
+    let kept: Vec<Vec<u16>> = strings
+        .iter()
+        .filter(|s| **s != item)
+        .map(|s| s.to_vec())
+        .collect();
+    if kept.len() == strings.len() {
+        return Err("the item is not in the list".into());
+    }
+    if kept.is_empty() {
+        return Err("removing the item would leave the list empty".into());
+    }
+    let mut out = Vec::new();
+    for s in &kept {
+        out.extend_from_slice(s);
+        out.push(0);
+    }
+    out.push(0);
+    Ok((out, kept))
+}
+
+/// A stored name as UTF-16 units: one byte a character (Latin-1) when
+/// `compressed`, else UTF-16LE. None for an odd number of bytes.
+fn decode_name(raw: &[u8], compressed: bool) -> Option<Vec<u16>> {
+    if compressed {
+        Some(raw.iter().map(|&b| u16::from(b)).collect())
+    } else if raw.len().is_multiple_of(2) {
+        Some(
+            raw.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect(),
+        )
+    } else {
+        None
+    }
+}
+
+fn name_string(units: &[u16]) -> String {
+    String::from_utf16_lossy(units)
+}
+
+/// A name upper-cased unit by unit, as Windows compares names (each
+/// UTF-16 unit mapped to its upper case when that is one unit).
+fn upcase(units: &[u16]) -> Vec<u16> {
+    units
+        .iter()
+        .map(|&u| {
+            let Some(c) = char::from_u32(u32::from(u)) else {
+                return u; // a surrogate: compared as it is
+            };
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(x), None) => u16::try_from(u32::from(x)).unwrap_or(u),
+                _ => u,
+            }
+        })
+        .collect()
+}
+
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at.checked_add(4)?)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// The base block checksum: the XOR of its first 127 dwords, with the
+/// format's two special cases.
+fn checksum(b: &[u8]) -> u32 {
+    let mut sum = 0u32;
+    for i in 0..127 {
+        sum ^= le32(b, i * 4).unwrap_or(0);
+    }
+    match sum {
+        0 => 1,
+        u32::MAX => u32::MAX - 1,
+        s => s,
+    }
+}
+
+/// Now as a FILETIME (100 ns units since 1601).
+fn filetime_now() -> u64 {
+    const UNIX_TO_1601: u64 = 11_644_473_600;
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() + UNIX_TO_1601) * 10_000_000 + u64::from(d.subsec_nanos() / 100)
+}
+
+/// Whether `path` is at or under one of `deleted` (paths upper-cased).
+fn under(path: &[Vec<u16>], deleted: &[Vec<Vec<u16>>]) -> bool {
+    deleted
+        .iter()
+        .any(|d| d.len() <= path.len() && path.iter().zip(d).all(|(a, b)| a == b))
+}
+
+fn upcased(path: &[String]) -> Vec<Vec<u16>> {
+    path.iter()
+        .map(|c| upcase(&c.encode_utf16().collect::<Vec<_>>()))
+        .collect()
+}
+
+/// Checks the edited hive: every edit's key or value gone (or its list
+/// as expected) by our reader, and the hive opening with the notatin
+/// reader with the keys around each edit reading as ours do.
+fn verify(regf: &Regf, done: &[(&HiveEdit, Record)]) -> Result<(), String> {
+    let deleted: Vec<Vec<Vec<u16>>> = done
+        .iter()
+        .filter(|(e, _)| matches!(e, HiveEdit::DeleteKey { .. }))
+        .map(|(_, r)| upcased(&r.path))
+        .collect();
+    let mut hive = Hive::from_bytes(regf.b.clone(), Vec::new())
+        .map_err(|e| format!("the edited hive does not open: {e}"))?;
+    let fail = |e: &HiveEdit, why: &str| format!("after the edits ({}): {why}", e.describe());
+    for (edit, rec) in done {
+        let joined = rec.path.join("\\");
+        let gone_with_key = |p: &[String]| under(&upcased(p), &deleted);
+        match edit {
+            HiveEdit::DeleteKey { .. } => {
+                if regf.find(&joined)?.is_some() || hive.key(&joined).is_some() {
+                    return Err(fail(edit, "the key is still there"));
+                }
+                let parent = rec
+                    .path
+                    .get(..rec.path.len().saturating_sub(1))
+                    .unwrap_or(&[]);
+                if !parent.is_empty() && gone_with_key(parent) {
+                    continue;
+                }
+                let pj = parent.join("\\");
+                let (chain, _) = regf.key(&pj).map_err(|e| fail(edit, &e))?;
+                let p = chain.last().ok_or("empty key chain")?;
+                let ours = regf.children(p)?.len();
+                let k = hive
+                    .key(&pj)
+                    .ok_or_else(|| fail(edit, "the parent key does not read"))?;
+                let (subs, truncated) = hive.subkeys(&k);
+                if truncated != (ours > MAX_SUBKEYS) || subs.len() != ours.min(MAX_SUBKEYS) {
+                    return Err(fail(edit, "the parent's subkeys do not read"));
+                }
+            }
+            HiveEdit::DeleteValue { .. } | HiveEdit::RemoveListItem { .. } => {
+                if gone_with_key(&rec.path) {
+                    if regf.find(&joined)?.is_some() {
+                        return Err(fail(edit, "a deleted key is still there"));
+                    }
+                    continue;
+                }
+                let name = rec.value.as_deref().unwrap_or_default();
+                let (chain, _) = regf.key(&joined).map_err(|e| fail(edit, &e))?;
+                let nk = chain.last().ok_or("empty key chain")?;
+                let ours = regf.find_value(nk, name)?;
+                let k = hive
+                    .key(&joined)
+                    .ok_or_else(|| fail(edit, "the key does not read"))?;
+                if k.values().len() != (nk.values as usize).min(MAX_VALUES) {
+                    return Err(fail(edit, "the key's values do not read"));
+                }
+                match &rec.expected {
+                    None => {
+                        if ours.is_some() || k.value(name).is_some() {
+                            return Err(fail(edit, "the value is still there"));
+                        }
+                    }
+                    Some(want) => {
+                        if ours.is_none() || k.value(name).as_ref() != Some(want) {
+                            return Err(fail(edit, "the value does not read as edited"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a hive cell by cell in one growing hive bins area.
+    struct Build {
+        bins: Vec<u8>,
+        minor: u32,
+    }
+
+    fn u16s(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    impl Build {
+        fn new() -> Build {
+            let mut bins = vec![0u8; BIN_HEADER];
+            bins[..4].copy_from_slice(b"hbin");
+            Build { bins, minor: 5 }
+        }
+
+        /// A cell holding `data`; its offset. Cells never cross a 4 KiB
+        /// bin boundary (a free cell fills the rest of a bin first).
+        fn cell(&mut self, data: &[u8]) -> u32 {
+            let len = (data.len() + 4).div_ceil(8) * 8;
+            let room = BIN_UNIT - self.bins.len() % BIN_UNIT;
+            if len > room && room != BIN_UNIT {
+                self.free(room);
+            }
+            assert!(len <= BIN_UNIT - BIN_HEADER);
+            if self.bins.len().is_multiple_of(BIN_UNIT) {
+                let at = self.bins.len();
+                self.bins.resize(at + BIN_HEADER, 0);
+                self.bins[at..at + 4].copy_from_slice(b"hbin");
+                self.bins[at + 4..at + 8].copy_from_slice(&(at as u32).to_le_bytes());
+            }
+            let off = self.bins.len();
+            self.bins.extend_from_slice(&(-(len as i32)).to_le_bytes());
+            self.bins.extend_from_slice(data);
+            self.bins.resize(off + len, 0);
+            off as u32
+        }
+
+        fn free(&mut self, len: usize) {
+            self.bins.extend_from_slice(&(len as i32).to_le_bytes());
+            self.bins.resize(self.bins.len() + len - 4, 0);
+        }
+
+        fn set32(&mut self, off: u32, field: usize, v: u32) {
+            let at = off as usize + 4 + field;
+            self.bins[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        }
+
+        fn nk(&mut self, name: &str, parent: u32) -> u32 {
+            let mut d = vec![0u8; NK_NAME];
+            d[..2].copy_from_slice(b"nk");
+            d[NK_FLAGS..NK_FLAGS + 2].copy_from_slice(&KEY_COMP_NAME.to_le_bytes());
+            d[NK_PARENT..NK_PARENT + 4].copy_from_slice(&parent.to_le_bytes());
+            for f in [NK_SUBLIST, NK_SUBLIST + 4, NK_VALLIST, 44, 48] {
+                d[f..f + 4].copy_from_slice(&NIL.to_le_bytes());
+            }
+            d[NK_NAME_LEN..NK_NAME_LEN + 2].copy_from_slice(&(name.len() as u16).to_le_bytes());
+            d.extend_from_slice(name.as_bytes());
+            self.cell(&d)
+        }
+
+        /// A leaf list of `kind` (`lf`, `lh`, `li`) over `keys`.
+        fn leaf(&mut self, kind: &[u8; 2], keys: &[u32]) -> u32 {
+            let mut d = kind.to_vec();
+            d.extend_from_slice(&(keys.len() as u16).to_le_bytes());
+            for &k in keys {
+                d.extend_from_slice(&k.to_le_bytes());
+                if kind != b"li" {
+                    d.extend_from_slice(&0u32.to_le_bytes());
+                }
+            }
+            self.cell(&d)
+        }
+
+        fn ri(&mut self, leaves: &[u32]) -> u32 {
+            let mut d = b"ri".to_vec();
+            d.extend_from_slice(&(leaves.len() as u16).to_le_bytes());
+            for &l in leaves {
+                d.extend_from_slice(&l.to_le_bytes());
+            }
+            self.cell(&d)
+        }
+
+        fn subkeys(&mut self, key: u32, list: u32, count: u32) {
+            self.set32(key, NK_SUBLIST, list);
+            self.set32(key, NK_SUBKEYS, count);
+        }
+
+        /// Values of `key`: (name, type, data), data inline when ≤ 4 bytes.
+        fn values(&mut self, key: u32, values: &[(&str, u32, Vec<u8>)]) {
+            let mut offs = Vec::new();
+            for (name, kind, data) in values {
+                let mut d = vec![0u8; VK_NAME];
+                d[..2].copy_from_slice(b"vk");
+                d[VK_NAME_LEN..VK_NAME_LEN + 2].copy_from_slice(&(name.len() as u16).to_le_bytes());
+                let (size, field) = if data.len() <= 4 {
+                    let mut f = [0u8; 4];
+                    f[..data.len()].copy_from_slice(data);
+                    (data.len() as u32 | DATA_INLINE, u32::from_le_bytes(f))
+                } else {
+                    (data.len() as u32, self.cell(data))
+                };
+                d[VK_SIZE..VK_SIZE + 4].copy_from_slice(&size.to_le_bytes());
+                d[VK_DATA..VK_DATA + 4].copy_from_slice(&field.to_le_bytes());
+                d[VK_TYPE..VK_TYPE + 4].copy_from_slice(&kind.to_le_bytes());
+                d[VK_FLAGS..VK_FLAGS + 2].copy_from_slice(&VALUE_COMP_NAME.to_le_bytes());
+                d.extend_from_slice(name.as_bytes());
+                offs.push(self.cell(&d));
+            }
+            let list: Vec<u8> = offs.iter().flat_map(|o| o.to_le_bytes()).collect();
+            let l = self.cell(&list);
+            self.set32(key, NK_VALLIST, l);
+            self.set32(key, NK_VALUES, offs.len() as u32);
+        }
+
+        /// The hive file: base block, bins (the last one closed with a
+        /// free cell), each bin's size.
+        fn finish(mut self, root: u32) -> Vec<u8> {
+            let room = BIN_UNIT - self.bins.len() % BIN_UNIT;
+            if room != BIN_UNIT {
+                self.free(room);
+            }
+            for bin in (0..self.bins.len()).step_by(BIN_UNIT) {
+                if &self.bins[bin..bin + 4] == b"hbin" {
+                    self.bins[bin + 8..bin + 12].copy_from_slice(&(BIN_UNIT as u32).to_le_bytes());
+                }
+            }
+            let mut b = vec![0u8; BASE];
+            b[..4].copy_from_slice(b"regf");
+            for (at, v) in [
+                (4, 7u32),
+                (8, 7),
+                (20, 1),
+                (24, self.minor),
+                (28, 0),
+                (32, 1),
+                (36, root),
+                (40, self.bins.len() as u32),
+                (44, 1),
+            ] {
+                b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            b.extend_from_slice(&self.bins);
+            let sum = checksum(&b);
+            b[0x1FC..0x200].copy_from_slice(&sum.to_le_bytes());
+            b
+        }
+    }
+
+    fn sz(s: &str) -> Vec<u8> {
+        let mut d = u16s(s);
+        d.extend_from_slice(&[0, 0]);
+        d
+    }
+
+    fn multi(list: &[&str]) -> Vec<u8> {
+        let mut d = Vec::new();
+        for s in list {
+            d.extend(sz(s));
+        }
+        d.extend_from_slice(&[0, 0]);
+        d
+    }
+
+    /// ROOT\Soft\Run with values, ROOT\Soft\Winlogon, ROOT\Big with
+    /// `n` subkeys K000.. under an index root of leaves of `per` keys.
+    fn sample(n: usize, per: usize) -> Vec<u8> {
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let soft = b.nk("Soft", root);
+        let big = b.nk("Big", root);
+        let rl = b.leaf(b"lh", &[big, soft]);
+        b.subkeys(root, rl, 2);
+        let run = b.nk("Run", soft);
+        let wl = b.nk("Winlogon", soft);
+        let sl = b.leaf(b"lf", &[run, wl]);
+        b.subkeys(soft, sl, 2);
+        b.values(
+            run,
+            &[
+                ("A", REG_SZ, sz(r"C:\a.exe")),
+                ("Evil", REG_SZ, sz(r"C:\evil.exe")),
+                ("B", REG_EXPAND_SZ, sz(r"%ProgramFiles%\b.exe")),
+                ("Short", REG_SZ, sz("x")),
+            ],
+        );
+        b.values(
+            wl,
+            &[
+                ("Shell", REG_SZ, sz(r"explorer.exe, C:\evil.exe")),
+                (
+                    "Userinit",
+                    REG_SZ,
+                    sz(r"C:\Windows\system32\userinit.exe,C:\evil.exe,"),
+                ),
+                ("One", REG_SZ, sz("ab,c")),
+                (
+                    "Boot",
+                    REG_MULTI_SZ,
+                    multi(&["autocheck autochk *", "evil"]),
+                ),
+                ("Num", 4, 1u32.to_le_bytes().to_vec()),
+            ],
+        );
+        let keys: Vec<u32> = (0..n).map(|i| b.nk(&format!("K{i:03}"), big)).collect();
+        if n > 0 {
+            let leaves: Vec<u32> = keys.chunks(per).map(|c| b.leaf(b"lh", c)).collect();
+            let list = if leaves.len() == 1 {
+                leaves[0]
+            } else {
+                b.ri(&leaves)
+            };
+            b.subkeys(big, list, n as u32);
+        }
+        b.finish(root)
+    }
+
+    fn names(h: &mut Hive, path: &str) -> Vec<String> {
+        let k = h.key(path).unwrap();
+        h.subkeys(&k)
+            .0
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect()
+    }
+
+    fn open(b: &[u8]) -> Hive {
+        Hive::from_bytes(b.to_vec(), vec![]).unwrap()
+    }
+
+    fn dv(key: &str, value: &str) -> HiveEdit {
+        HiveEdit::DeleteValue {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    fn dk(key: &str) -> HiveEdit {
+        HiveEdit::DeleteKey { key: key.into() }
+    }
+
+    fn item(key: &str, value: &str, item: &str) -> HiveEdit {
+        HiveEdit::RemoveListItem {
+            key: key.into(),
+            value: value.into(),
+            item: item.into(),
+        }
+    }
+
+    #[test]
+    fn the_sample_reads() {
+        let b = sample(10, 4);
+        let mut h = open(&b);
+        assert_eq!(names(&mut h, "Big").len(), 10);
+        assert_eq!(h.key(r"Soft\Run").unwrap().values().len(), 4);
+        Regf::parse(&b).unwrap().check_tree().unwrap();
+    }
+
+    #[test]
+    fn delete_value_any_case_and_header() {
+        let b = sample(0, 1);
+        let out = apply(&b, &[dv(r"\soft\RUN", "evil")]).unwrap();
+        let mut h = open(&out);
+        let k = h.key(r"Soft\Run").unwrap();
+        let v: Vec<String> = k.values().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(v, ["A", "B", "Short"]);
+        assert_eq!(k.value("Short"), Some(Value::Str("x".into())));
+        // Sequence numbers moved on together, checksum right.
+        assert_eq!(le32(&out, 4), Some(8));
+        assert_eq!(le32(&out, 8), Some(8));
+        assert_eq!(le32(&out, 0x1FC), Some(checksum(&out)));
+        assert_ne!(out[12..20], b[12..20]);
+        // Only the base block, the list and the key's time changed.
+        assert_eq!(out.len(), b.len());
+        // The last value of a key: the list goes.
+        let out = apply(
+            &out,
+            &[
+                dv(r"Soft\Run", "A"),
+                dv(r"Soft\Run", "B"),
+                dv(r"Soft\Run", "Short"),
+            ],
+        )
+        .unwrap();
+        let mut h = open(&out);
+        assert!(h.key(r"Soft\Run").unwrap().values().is_empty());
+        let r = Regf::parse(&out).unwrap();
+        let (chain, _) = r.key(r"Soft\Run").unwrap();
+        assert_eq!(chain.last().unwrap().vallist, NIL);
+    }
+
+    #[test]
+    fn missing_key_or_value_is_named() {
+        let b = sample(0, 1);
+        let e = apply(&b, &[dv(r"Soft\Nope", "x")]).unwrap_err();
+        assert!(e.contains(r"\Soft\Nope"), "{e}");
+        let e = apply(&b, &[dv(r"Soft\Run", "Nope")]).unwrap_err();
+        assert!(e.contains("\"Nope\""), "{e}");
+        let e = apply(&b, &[dk("Nope")]).unwrap_err();
+        assert!(e.contains(r"\Nope"), "{e}");
+        let e = apply(&b, &[dk("")]).unwrap_err();
+        assert!(e.contains("root"), "{e}");
+        // One failing edit fails the call: nothing is half done.
+        assert!(apply(&b, &[dv(r"Soft\Run", "A"), dk("Nope")]).is_err());
+        assert!(apply(&b, &[]).is_err());
+    }
+
+    #[test]
+    fn delete_key_in_a_single_leaf() {
+        let b = sample(5, 100);
+        for (gone, left) in [
+            ("K000", ["K001", "K002", "K003", "K004"]),
+            ("K002", ["K000", "K001", "K003", "K004"]),
+            ("K004", ["K000", "K001", "K002", "K003"]),
+        ] {
+            let out = apply(&b, &[dk(&format!(r"Big\{gone}"))]).unwrap();
+            let mut h = open(&out);
+            assert_eq!(names(&mut h, "Big"), left);
+            assert!(h.key(&format!(r"Big\{gone}")).is_none());
+        }
+        let all: Vec<HiveEdit> = (0..5).map(|i| dk(&format!(r"Big\K{i:03}"))).collect();
+        let out = apply(&b, &all).unwrap();
+        let r = Regf::parse(&out).unwrap();
+        let (chain, _) = r.key("Big").unwrap();
+        assert_eq!(chain.last().unwrap().sublist, NIL);
+        assert!(names(&mut open(&out), "Big").is_empty());
+    }
+
+    #[test]
+    fn delete_key_under_an_index_root() {
+        // 12 keys in leaves of 4: K000-3, K004-7, K008-11.
+        let b = sample(12, 4);
+        let want = |gone: &[usize]| -> Vec<String> {
+            (0..12)
+                .filter(|i| !gone.contains(i))
+                .map(|i| format!("K{i:03}"))
+                .collect()
+        };
+        for gone in [0usize, 5, 11] {
+            let out = apply(&b, &[dk(&format!(r"Big\K{gone:03}"))]).unwrap();
+            assert_eq!(names(&mut open(&out), "Big"), want(&[gone]));
+        }
+        // A whole leaf emptied: it leaves the index root.
+        let edits: Vec<HiveEdit> = (4..8).map(|i| dk(&format!(r"Big\K{i:03}"))).collect();
+        let out = apply(&b, &edits).unwrap();
+        assert_eq!(names(&mut open(&out), "Big"), want(&[4, 5, 6, 7]));
+        let r = Regf::parse(&out).unwrap();
+        let (chain, _) = r.key("Big").unwrap();
+        let list = r.cell(chain.last().unwrap().sublist, "x").unwrap();
+        assert_eq!(&r.b[list.start..list.start + 2], b"ri");
+        assert_eq!(r.u16_at(list.start + 2).unwrap(), 2);
+        // Every key gone: the parent has no list.
+        let edits: Vec<HiveEdit> = (0..12).map(|i| dk(&format!(r"Big\K{i:03}"))).collect();
+        let out = apply(&b, &edits).unwrap();
+        assert!(names(&mut open(&out), "Big").is_empty());
+    }
+
+    #[test]
+    fn nested_edits_apply_in_a_working_order() {
+        let b = sample(3, 4);
+        // The key and an edit inside it, given parent first.
+        let out = apply(
+            &b,
+            &[dk("Soft"), dv(r"Soft\Run", "A"), dk(r"Soft\Winlogon")],
+        )
+        .unwrap();
+        let mut h = open(&out);
+        assert!(h.key("Soft").is_none());
+        assert_eq!(names(&mut h, ""), ["Big"]);
+    }
+
+    #[test]
+    fn list_items() {
+        let b = sample(0, 1);
+        let wl = r"Soft\Winlogon";
+        let read = |out: &[u8], v: &str| open(out).key(wl).unwrap().value(v);
+        let out = apply(&b, &[item(wl, "Shell", r"C:\evil.exe")]).unwrap();
+        assert_eq!(read(&out, "Shell"), Some(Value::Str("explorer.exe".into())));
+        let out = apply(&b, &[item(wl, "Shell", "explorer.exe")]).unwrap();
+        assert_eq!(read(&out, "Shell"), Some(Value::Str(r"C:\evil.exe".into())));
+        // The trailing comma of Windows' own Userinit stays.
+        let out = apply(&b, &[item(wl, "Userinit", r"C:\evil.exe")]).unwrap();
+        assert_eq!(
+            read(&out, "Userinit"),
+            Some(Value::Str(r"C:\Windows\system32\userinit.exe,".into()))
+        );
+        let out = apply(&b, &[item(wl, "Boot", "evil")]).unwrap();
+        assert_eq!(
+            read(&out, "Boot"),
+            Some(Value::Multi(vec!["autocheck autochk *".into()]))
+        );
+        // Short enough afterwards: stored inline, as Windows does.
+        let out = apply(&b, &[item(wl, "One", "ab")]).unwrap();
+        assert_eq!(read(&out, "One"), Some(Value::Str("c".into())));
+        let r = Regf::parse(&out).unwrap();
+        let (chain, _) = r.key(wl).unwrap();
+        let (_, _, vk) = r.find_value(chain.last().unwrap(), "One").unwrap().unwrap();
+        assert_eq!(vk.size_raw, 4 | DATA_INLINE);
+        // Refusals: not there, the only item, a number, inline "x".
+        for (v, i, why) in [
+            ("Shell", "evil.exe", "not in the list"),
+            ("Shell", "explorer", "not in the list"),
+            ("One", "a", "not in the list"),
+            ("Num", "1", "type 4"),
+            ("Boot", "autocheck", "not in the list"),
+        ] {
+            let e = apply(&b, &[item(wl, v, i)]).unwrap_err();
+            assert!(e.contains(why), "{v} {i}: {e}");
+        }
+        let e = apply(&b, &[item(r"Soft\Run", "Short", "x")]).unwrap_err();
+        assert!(e.contains("empty"), "{e}");
+        // Both items removed: refused as a whole.
+        let e = apply(
+            &b,
+            &[
+                item(wl, "Shell", "explorer.exe"),
+                item(wl, "Shell", r"C:\evil.exe"),
+            ],
+        )
+        .unwrap_err();
+        assert!(e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn list_removal_rules() {
+        let u = |s: &str| s.encode_utf16().collect::<Vec<_>>();
+        let rm = |l: &str, i: &str, b: bool| {
+            remove_from_list(&u(l), &u(i), b).map(|v| String::from_utf16(&v).unwrap())
+        };
+        assert_eq!(rm("a,b,c", "b", false).unwrap(), "a,c");
+        assert_eq!(rm("a,b,c", "a", false).unwrap(), "b,c");
+        assert_eq!(rm("a,b,c", "c", false).unwrap(), "a,b");
+        assert_eq!(rm("a, b ,c", "b", false).unwrap(), "a, c");
+        assert_eq!(rm("a,b,a", "a", false).unwrap(), "b");
+        assert_eq!(rm("a,b,", "b", false).unwrap(), "a,");
+        assert_eq!(
+            rm(r"C:\x y.dll a.dll", "a.dll", true).unwrap(),
+            r"C:\x y.dll"
+        );
+        assert_eq!(rm("x.dll, y.dll", "x.dll", true).unwrap(), "y.dll");
+        // A blank does not separate Winlogon items.
+        assert!(rm(r"C:\a b,c", "b", false).is_err());
+        assert!(rm("a,a", "a", false).is_err());
+        assert!(rm("a", "", false).is_err());
+        assert!(rm("a,b", "a,b", false).is_err());
+    }
+
+    fn corrupt(b: &mut [u8]) {
+        let sum = checksum(b);
+        b[0x1FC..0x200].copy_from_slice(&sum.to_le_bytes());
+    }
+
+    #[test]
+    fn dirty_truncated_and_foreign_hives_are_refused() {
+        let b = sample(3, 4);
+        let edits = [dv(r"Soft\Run", "A")];
+        let mut dirty = b.clone();
+        dirty[4] = 9;
+        corrupt(&mut dirty);
+        assert!(apply(&dirty, &edits).unwrap_err().contains("dirty"));
+        let mut bad_sum = b.clone();
+        bad_sum[0x1FC] ^= 1;
+        assert!(apply(&bad_sum, &edits).unwrap_err().contains("checksum"));
+        assert!(
+            apply(&b[..b.len() - 4096], &edits)
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(apply(&b[..100], &edits).is_err());
+        assert!(apply(b"not a hive", &edits).is_err());
+        let mut log = b.clone();
+        log[28] = 6;
+        corrupt(&mut log);
+        assert!(apply(&log, &edits).unwrap_err().contains("primary"));
+        let mut old = b.clone();
+        old[24] = 2;
+        corrupt(&mut old);
+        assert!(apply(&old, &edits).unwrap_err().contains("version"));
+    }
+
+    /// Cyclic and shared structures: refused before any edit.
+    #[test]
+    fn cycles_and_shared_cells_are_refused() {
+        // A key listing its own parent (a cycle).
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let a = b.nk("A", root);
+        let la = b.leaf(b"lf", &[a]);
+        b.subkeys(root, la, 1);
+        let lr = b.leaf(b"lf", &[root]);
+        b.subkeys(a, lr, 1);
+        let h = b.finish(root);
+        let e = apply(&h, &[dk("A")]).unwrap_err();
+        assert!(e.contains("twice") || e.contains("parent"), "{e}");
+
+        // An index root naming itself.
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let ri = b.ri(&[0]);
+        b.set32(ri, 4, ri);
+        b.subkeys(root, ri, 1);
+        let e = apply(&b.finish(root), &[dk("A")]).unwrap_err();
+        assert!(e.contains("no leaf"), "{e}");
+
+        // One index root listing one leaf many times.
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let a = b.nk("A", root);
+        let leaf = b.leaf(b"lh", &[a]);
+        let ri = b.ri(&[leaf; 200]);
+        b.subkeys(root, ri, 200);
+        let e = apply(&b.finish(root), &[dk("A")]).unwrap_err();
+        assert!(e.contains("twice"), "{e}");
+
+        // Two keys sharing one value list.
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let a = b.nk("A", root);
+        let c = b.nk("C", root);
+        let l = b.leaf(b"lf", &[a, c]);
+        b.subkeys(root, l, 2);
+        b.values(a, &[("V", REG_SZ, sz("hello"))]);
+        let vl = u32::from_le_bytes(
+            b.bins[a as usize + 4 + NK_VALLIST..a as usize + 8 + NK_VALLIST]
+                .try_into()
+                .unwrap(),
+        );
+        b.set32(c, NK_VALLIST, vl);
+        b.set32(c, NK_VALUES, 1);
+        let e = apply(&b.finish(root), &[dv("A", "V")]).unwrap_err();
+        assert!(e.contains("twice"), "{e}");
+
+        // A count larger than the list.
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let a = b.nk("A", root);
+        let l = b.leaf(b"lf", &[a]);
+        b.subkeys(root, l, 2);
+        let e = apply(&b.finish(root), &[dk("A")]).unwrap_err();
+        assert!(e.contains("counts"), "{e}");
+    }
+
+    #[test]
+    fn deep_paths_are_bounded() {
+        let b = sample(0, 1);
+        let deep = vec!["a"; MAX_DEPTH + 1].join("\\");
+        assert!(apply(&b, &[dk(&deep)]).unwrap_err().contains("deeper"));
+        // A chain of keys deeper than Windows allows.
+        let mut bld = Build::new();
+        let root = bld.nk("ROOT", 0);
+        let mut parent = root;
+        for _ in 0..=MAX_DEPTH + 1 {
+            let k = bld.nk("d", parent);
+            let l = bld.leaf(b"li", &[k]);
+            bld.subkeys(parent, l, 1);
+            parent = k;
+        }
+        let e = apply(&bld.finish(root), &[dk("d")]).unwrap_err();
+        assert!(e.contains("deeper"), "{e}");
+    }
+
+    #[test]
+    fn utf16_and_non_ascii_names() {
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        // A UTF-16 name (no compressed flag).
+        let mut d = vec![0u8; NK_NAME];
+        d[..2].copy_from_slice(b"nk");
+        d[NK_PARENT..NK_PARENT + 4].copy_from_slice(&root.to_le_bytes());
+        for f in [NK_SUBLIST, NK_VALLIST, 44, 48] {
+            d[f..f + 4].copy_from_slice(&NIL.to_le_bytes());
+        }
+        let name = u16s("Émile");
+        d[NK_NAME_LEN..NK_NAME_LEN + 2].copy_from_slice(&(name.len() as u16).to_le_bytes());
+        d.extend_from_slice(&name);
+        let k = b.cell(&d);
+        let other = b.nk("Other", root);
+        let l = b.leaf(b"lh", &[k, other]);
+        b.subkeys(root, l, 2);
+        let h = b.finish(root);
+        let out = apply(&h, &[dk("éMILE")]).unwrap();
+        assert_eq!(names(&mut open(&out), ""), ["Other"]);
+    }
+
+    /// Mutated hives: an error or a checked result, never a panic.
+    #[test]
+    fn mutations_never_panic() {
+        let good = sample(12, 4);
+        let edits = [
+            dk(r"Big\K005"),
+            dv(r"Soft\Run", "Evil"),
+            item(r"Soft\Winlogon", "Shell", r"C:\evil.exe"),
+        ];
+        assert!(apply(&good, &edits).is_ok());
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let (mut ok, mut refused) = (0, 0);
+        for _ in 0..400 {
+            let mut b = good.clone();
+            for _ in 0..6 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let i = BASE + (seed as usize % (b.len() - BASE));
+                b[i] = (seed >> 40) as u8;
+            }
+            match apply(&b, &edits) {
+                Ok(out) => {
+                    ok += 1;
+                    assert!(Hive::from_bytes(out, vec![]).is_ok());
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        // Some mutations land in slack and the edit still applies.
+        assert!(ok > 0 && refused > 0, "ok {ok} refused {refused}");
+    }
+}
