@@ -11,6 +11,7 @@ pub mod copies;
 pub mod digest;
 pub mod filetype;
 pub mod finding;
+pub mod memory;
 pub mod run;
 pub mod sanitize;
 pub mod scan;

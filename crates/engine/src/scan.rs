@@ -1046,7 +1046,7 @@ fn clamav_score(name: &str) -> u32 {
 }
 
 /// A YARA match as a detection, with the index of its rule's namespace.
-fn yara_detection(
+pub(crate) fn yara_detection(
     sigs: &SignatureSet,
     yara: &crate::sigs::yara::YaraRules,
     rule: &yara_x::Rule<'_, '_>,
