@@ -6,12 +6,18 @@
 //! NTUSER.DAT from the profile ProfileList names. A hive that cannot be
 //! read (absent is not a problem, unreadable or dirty without logs is) is
 //! a [`Problem`](crate::Problem); the others are still read.
+//!
+//! Each entry says how to disable it restorably ([`Entry::disable`]): the
+//! value, list item or key to take out of which hive file, none when that
+//! would break the system (a Winlogon `Shell` or `Userinit` of one item)
+//! or when a name read from the hive could not be found again by its path
+//! (a key name holding a `\`).
 
-use super::hive::{Hive, Key, Value};
+use super::hive::{Hive, Key, MAX_STRING, Value};
 use super::paths::{self, Vars};
-use crate::{Entry, Inventory, Os};
+use crate::{Disable, Entry, Inventory, Os};
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Depth of the TaskCache tree walked (folders of folders): Windows' own
 /// task folders are a few levels deep.
@@ -27,6 +33,9 @@ const MAX_SECTIONS: usize = 256;
 const MAX_ACTIONS: usize = 64 << 10;
 
 const CONFIG: &str = r"Windows\System32\config";
+/// The TaskCache keys that hold a task's triggers by its GUID, besides
+/// `Tasks`: the scheduler starts a task listed in any of them.
+const TASK_TRIGGER_KEYS: &[&str] = &["Boot", "Logon", "Plain", "Maintenance"];
 const NT_CV: &str = r"Microsoft\Windows NT\CurrentVersion";
 const CV: &str = r"Microsoft\Windows\CurrentVersion";
 
@@ -39,6 +48,68 @@ const RUN_KEYS: &[&str] = &[
     "RunServicesOnce",
     r"Policies\Explorer\Run",
 ];
+
+/// Where entries are read from: the volume, the hive file on this
+/// machine (what a disable edits), the variables in force.
+#[derive(Clone, Copy)]
+struct Src<'a> {
+    root: &'a Path,
+    hive: &'a Path,
+    vars: &'a Vars,
+}
+
+/// Whether `name`, read from a hive, can be one component of a key path
+/// that finds it again: a name holding a `\` (no Windows key has one)
+/// would lead the edit to another key.
+fn plain(name: &str) -> bool {
+    !name.is_empty() && !name.contains('\\')
+}
+
+/// One change, or all of several.
+fn all(mut parts: Vec<Disable>) -> Disable {
+    if parts.len() == 1
+        && let Some(one) = parts.pop()
+    {
+        return one;
+    }
+    Disable::All(parts)
+}
+
+impl Src<'_> {
+    /// The hive file, when known (an empty path is not one).
+    fn hive(&self) -> Option<PathBuf> {
+        (!self.hive.as_os_str().is_empty()).then(|| self.hive.to_path_buf())
+    }
+
+    fn key(&self, key: String) -> Option<Disable> {
+        Some(Disable::RegistryKey {
+            hive: self.hive()?,
+            key,
+        })
+    }
+
+    fn value(&self, key: &str, value: &str) -> Option<Disable> {
+        // A name as long as the reader keeps may have been cut: it would
+        // name no value.
+        if value.len() >= MAX_STRING {
+            return None;
+        }
+        Some(Disable::RegistryValue {
+            hive: self.hive()?,
+            key: key.to_string(),
+            value: value.to_string(),
+        })
+    }
+
+    fn item(&self, key: &str, value: &str, item: &str) -> Option<Disable> {
+        Some(Disable::RegistryListItem {
+            hive: self.hive()?,
+            key: key.to_string(),
+            value: value.to_string(),
+            item: item.to_string(),
+        })
+    }
+}
 
 fn entry(mechanism: &'static str, location: String, name: String) -> Entry {
     Entry {
@@ -65,18 +136,21 @@ pub fn collect(root: &Path) -> Inventory {
 pub fn collect_with_vars(root: &Path) -> (Inventory, Vars) {
     let mut inv = Inventory::default();
     let mut vars = Vars::system();
-    let software = open(root, "SOFTWARE", &mut inv);
-    let system = open(root, "SYSTEM", &mut inv);
-    let mut software = software;
-    if let Some(h) = software.as_mut() {
+    let mut software = open(root, "SOFTWARE", &mut inv);
+    let mut system = open(root, "SYSTEM", &mut inv);
+    if let Some((h, _)) = software.as_mut() {
         system_vars(h, &mut vars);
     }
-    let mut system = system;
-    if let Some(h) = system.as_mut() {
+    if let Some((h, _)) = system.as_mut() {
         environment(h, &mut vars);
     }
-    if let Some(h) = software.as_mut() {
-        software_entries(root, h, &vars, &mut inv);
+    if let Some((h, path)) = software.as_mut() {
+        let src = Src {
+            root,
+            hive: path,
+            vars: &vars,
+        };
+        software_entries(src, h, &mut inv);
         for (sid, profile) in profiles(h, &vars) {
             let user_vars = vars.for_user(&profile);
             let user = profile
@@ -91,6 +165,7 @@ pub fn collect_with_vars(root: &Path) -> (Inventory, Vars) {
             };
             match Hive::open(root, &rel_vol) {
                 Ok(Some(mut h)) => {
+                    let path = paths::resolve(root, &rel_vol).unwrap_or_default();
                     let mut uv = user_vars;
                     if let Some(k) = h.key("Environment") {
                         for (n, v) in k.values() {
@@ -100,15 +175,25 @@ pub fn collect_with_vars(root: &Path) -> (Inventory, Vars) {
                             }
                         }
                     }
-                    user_entries(root, &mut h, &sid, &user, &uv, &mut inv);
+                    let src = Src {
+                        root,
+                        hive: &path,
+                        vars: &uv,
+                    };
+                    user_entries(src, &mut h, &sid, &user, &mut inv);
                 }
                 Ok(None) => {}
                 Err(reason) => inv.problem(rel.clone(), reason),
             }
         }
     }
-    if let Some(h) = system.as_mut() {
-        system_entries(root, h, &vars, &mut inv);
+    if let Some((h, path)) = system.as_mut() {
+        let src = Src {
+            root,
+            hive: path,
+            vars: &vars,
+        };
+        system_entries(src, h, &mut inv);
     }
     (inv, vars)
 }
@@ -119,6 +204,7 @@ pub fn collect_with_vars(root: &Path) -> (Inventory, Vars) {
 pub fn entries_of_hive_bytes(bytes: &[u8]) -> Inventory {
     let mut inv = Inventory::default();
     let root = Path::new("/nonexistent-takedown-volume");
+    let hive = root.join("hive");
     let vars = Vars::system();
     match Hive::from_bytes(bytes.to_vec(), Vec::new()) {
         Ok(mut h) => {
@@ -126,19 +212,25 @@ pub fn entries_of_hive_bytes(bytes: &[u8]) -> Inventory {
             system_vars(&mut h, &mut v);
             environment(&mut h, &mut v);
             let _ = profiles(&mut h, &v);
-            software_entries(root, &mut h, &v, &mut inv);
-            user_entries(root, &mut h, "S-1-5-21-0", "user", &v, &mut inv);
-            system_entries(root, &mut h, &v, &mut inv);
+            let src = Src {
+                root,
+                hive: &hive,
+                vars: &v,
+            };
+            software_entries(src, &mut h, &mut inv);
+            user_entries(src, &mut h, "S-1-5-21-0", "user", &mut inv);
+            system_entries(src, &mut h, &mut inv);
         }
         Err(reason) => inv.problem("hive", reason),
     }
     inv
 }
 
-fn open(root: &Path, name: &str, inv: &mut Inventory) -> Option<Hive> {
+/// The hive `name` of the config folder, with its path on this machine.
+fn open(root: &Path, name: &str, inv: &mut Inventory) -> Option<(Hive, PathBuf)> {
     let rel = format!(r"{CONFIG}\{name}");
     match Hive::open(root, &rel) {
-        Ok(h) => h,
+        Ok(h) => h.map(|h| (h, paths::resolve(root, &rel).unwrap_or_default())),
         Err(reason) => {
             inv.problem(format!("/{}", rel.replace('\\', "/")), reason);
             None
@@ -239,9 +331,9 @@ fn with_target(mut e: Entry, root: &Path, command: String, vars: &Vars) -> Entry
     e
 }
 
-/// Every value of `key` as an entry.
+/// Every value of `key` as an entry, disabled by deleting the value.
 fn value_entries(
-    (root, vars): (&Path, &Vars),
+    src: Src,
     h: &mut Hive,
     path: &str,
     location: &str,
@@ -255,41 +347,45 @@ fn value_entries(
     }
     for (name, v) in k.values() {
         let Some(cmd) = v.as_str() else { continue };
+        let disable = src.value(path, &name);
         let mut e = with_target(
             entry(mechanism, location.to_string(), name),
-            root,
+            src.root,
             cmd,
-            vars,
+            src.vars,
         );
         e.user = user.map(str::to_string);
+        e.disable = disable;
         inv.entries.push(e);
     }
 }
 
 /// Run keys of a `Software` key (SOFTWARE itself, or a user's).
 fn run_keys(
-    root: &Path,
+    src: Src,
     h: &mut Hive,
     software: &str,
     prefix: &str,
     user: Option<&str>,
-    vars: &Vars,
     inv: &mut Inventory,
 ) {
     for wow in ["", r"Wow6432Node\"] {
         for run in RUN_KEYS {
             let path = join(software, &format!(r"{wow}{CV}\{run}"));
             let location = format!(r"{prefix}\{path}");
-            value_entries((root, vars), h, &path, &location, "run-key", user, inv);
+            value_entries(src, h, &path, &location, "run-key", user, inv);
         }
         // RunOnceEx: sections (sub-keys) whose values are commands.
         let path = join(software, &format!(r"{wow}{CV}\RunOnceEx"));
         if let Some(k) = h.key(&path) {
             let (subs, _) = h.subkeys(&k);
             for s in subs.iter().take(MAX_SECTIONS) {
+                if !plain(s.name()) {
+                    continue;
+                }
                 let sp = format!(r"{path}\{}", s.name());
                 let location = format!(r"{prefix}\{sp}");
-                value_entries((root, vars), h, &sp, &location, "run-key", user, inv);
+                value_entries(src, h, &sp, &location, "run-key", user, inv);
             }
         }
     }
@@ -303,14 +399,16 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-/// Winlogon Shell and Userinit of a `Software` key.
+/// Winlogon Shell and Userinit of a `Software` key. An item is disabled
+/// by taking it out of the list; the only item of the machine's list is
+/// not (Windows would start no shell, or no logon at all); a user's own
+/// value of one item is deleted (the machine's applies again).
 fn winlogon(
-    root: &Path,
+    src: Src,
     h: &mut Hive,
     software: &str,
     prefix: &str,
     user: Option<&str>,
-    vars: &Vars,
     inv: &mut Inventory,
 ) {
     for wow in ["", r"Wow6432Node\"] {
@@ -324,26 +422,34 @@ fn winlogon(
             // Both are comma-separated lists and Winlogon starts every
             // item (`userinit.exe,C:\evil.exe` runs both): one entry per
             // item, so an added one shows with its own target.
-            for item in cmd
+            let items: Vec<&str> = cmd
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .take(MAX_SECTIONS)
-            {
+                .collect();
+            for item in &items {
                 let mut e = entry("winlogon", location.clone(), name.to_string());
-                e.target = paths::target(root, item, vars);
+                e.target = paths::target(src.root, item, src.vars);
                 e.command = Some(item.to_string());
                 e.user = user.map(str::to_string);
+                e.disable = if items.iter().any(|o| o != item) {
+                    src.item(&path, name, item)
+                } else if user.is_some() {
+                    src.value(&path, name)
+                } else {
+                    None
+                };
                 inv.entries.push(e);
             }
         }
     }
 }
 
-fn software_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
+fn software_entries(src: Src, h: &mut Hive, inv: &mut Inventory) {
     let prefix = r"HKLM\SOFTWARE";
-    run_keys(root, h, "", prefix, None, vars, inv);
-    winlogon(root, h, "", prefix, None, vars, inv);
+    run_keys(src, h, "", prefix, None, inv);
+    winlogon(src, h, "", prefix, None, inv);
     for wow in ["", r"Wow6432Node\"] {
         // AppInit_DLLs: listed when the list is not empty (whether
         // LoadAppInit_DLLs is set or not: a set list is suspicious).
@@ -352,15 +458,27 @@ fn software_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory)
             && let Some(list) = k.value("AppInit_DLLs").and_then(|v| v.as_str())
         {
             let location = format!(r"{prefix}\{path}");
-            for dll in list
+            let dlls: Vec<&str> = list
                 .split([',', ' '])
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .take(MAX_SECTIONS)
-            {
-                let e = entry("appinit-dlls", location.clone(), "AppInit_DLLs".into());
-                inv.entries
-                    .push(with_target(e, root, dll.to_string(), vars));
+                .collect();
+            for dll in &dlls {
+                let mut e = with_target(
+                    entry("appinit-dlls", location.clone(), "AppInit_DLLs".into()),
+                    src.root,
+                    dll.to_string(),
+                    src.vars,
+                );
+                // The only DLL: the value goes (no value, no DLL loaded,
+                // as with an empty one).
+                e.disable = if dlls.iter().any(|o| o != dll) {
+                    src.item(&path, "AppInit_DLLs", dll)
+                } else {
+                    src.value(&path, "AppInit_DLLs")
+                };
+                inv.entries.push(e);
             }
         }
         // Image File Execution Options debuggers.
@@ -376,35 +494,94 @@ fn software_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory)
             for s in subs {
                 if let Some(cmd) = s.value("Debugger").and_then(|v| v.as_str()) {
                     let location = format!(r"{prefix}\{path}\{}", s.name());
-                    let e = entry("ifeo-debugger", location, s.name().to_string());
-                    inv.entries.push(with_target(e, root, cmd, vars));
+                    let mut e = with_target(
+                        entry("ifeo-debugger", location, s.name().to_string()),
+                        src.root,
+                        cmd,
+                        src.vars,
+                    );
+                    if plain(s.name()) {
+                        e.disable = src.value(&format!(r"{path}\{}", s.name()), "Debugger");
+                    }
+                    inv.entries.push(e);
                 }
             }
         }
     }
-    task_cache(root, h, vars, inv);
+    task_cache(src, h, inv);
 }
 
-fn user_entries(
-    root: &Path,
-    h: &mut Hive,
-    sid: &str,
-    user: &str,
-    vars: &Vars,
-    inv: &mut Inventory,
-) {
+fn user_entries(src: Src, h: &mut Hive, sid: &str, user: &str, inv: &mut Inventory) {
     let prefix = format!(r"HKU\{sid}");
-    run_keys(root, h, "Software", &prefix, Some(user), vars, inv);
-    winlogon(root, h, "Software", &prefix, Some(user), vars, inv);
+    run_keys(src, h, "Software", &prefix, Some(user), inv);
+    winlogon(src, h, "Software", &prefix, Some(user), inv);
 }
 
-fn system_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
+/// The control sets of SYSTEM other than `current` (`ControlSet002`...):
+/// LastKnownGood boots from one of them.
+fn other_control_sets(h: &mut Hive, current: &str) -> Vec<String> {
+    let Some(root) = h.key("") else {
+        return Vec::new();
+    };
+    let (keys, _) = h.subkeys(&root);
+    keys.iter()
+        .map(|k| k.name().to_string())
+        .filter(|n| {
+            n.len() == 13
+                && n.get(..10)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("ControlSet"))
+                && n.get(10..)
+                    .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                && !n.eq_ignore_ascii_case(current)
+        })
+        .collect()
+}
+
+/// A service's ImagePath and ServiceDll.
+fn service_config(h: &mut Hive, key: &Key) -> (Option<String>, Option<String>) {
+    let image = key.value("ImagePath").and_then(|v| v.as_str());
+    let dll = h
+        .subkey(key, "Parameters")
+        .and_then(|p| p.value("ServiceDll"))
+        .and_then(|v| v.as_str());
+    (image, dll)
+}
+
+/// Disabling a service: its key deleted from the current control set,
+/// and from every other control set holding it with the same ImagePath
+/// and ServiceDll (so booting LastKnownGood does not start it again; a
+/// service of the same name configured otherwise there is left alone).
+fn service_disable(
+    src: Src,
+    h: &mut Hive,
+    (cs, others): (&str, &[String]),
+    key: &Key,
+) -> Option<Disable> {
+    let name = key.name();
+    if !plain(name) {
+        return None;
+    }
+    let config = service_config(h, key);
+    let mut parts = vec![src.key(format!(r"{cs}\Services\{name}"))?];
+    for other in others {
+        let path = format!(r"{other}\Services\{name}");
+        if let Some(k) = h.key(&path)
+            && service_config(h, &k) == config
+        {
+            parts.push(src.key(path)?);
+        }
+    }
+    Some(all(parts))
+}
+
+fn system_entries(src: Src, h: &mut Hive, inv: &mut Inventory) {
     let Some(cs) = control_set(h) else {
         if h.key("Select").is_some() {
             inv.problem(r"HKLM\SYSTEM\Select", "no valid current control set");
         }
         return;
     };
+    let others = other_control_sets(h, &cs);
     let services = format!(r"{cs}\Services");
     if let Some(k) = h.key(&services) {
         let (subs, truncated) = h.subkeys(&k);
@@ -417,25 +594,33 @@ fn system_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
         for s in subs {
             let location = format!(r"HKLM\SYSTEM\{services}\{}", s.name());
             let user = s.value("ObjectName").and_then(|v| v.as_str());
-            if let Some(cmd) = s.value("ImagePath").and_then(|v| v.as_str()) {
+            let (image, dll) = service_config(h, &s);
+            if image.is_none() && dll.is_none() {
+                continue;
+            }
+            // The service key goes, for its ImagePath or its ServiceDll.
+            let disable = service_disable(src, h, (&cs, &others), &s);
+            if let Some(cmd) = image {
                 let mut e = with_target(
                     entry("service", location.clone(), s.name().into()),
-                    root,
+                    src.root,
                     cmd,
-                    vars,
+                    src.vars,
                 );
                 e.user = user.clone();
+                e.disable = disable.clone();
                 inv.entries.push(e);
             }
-            let dll = h
-                .subkey(&s, "Parameters")
-                .and_then(|p| p.value("ServiceDll"))
-                .and_then(|v| v.as_str());
             if let Some(cmd) = dll {
                 let location = format!(r"{location}\Parameters");
-                let mut e =
-                    with_target(entry("service", location, s.name().into()), root, cmd, vars);
+                let mut e = with_target(
+                    entry("service", location, s.name().into()),
+                    src.root,
+                    cmd,
+                    src.vars,
+                );
                 e.user = user;
+                e.disable = disable;
                 inv.entries.push(e);
             }
         }
@@ -447,8 +632,9 @@ fn system_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
             Some(Value::Str(s)) => vec![s],
             _ => Vec::new(),
         };
-        for cmd in list.into_iter().filter(|s| !s.trim().is_empty()) {
-            let e = entry(
+        let list: Vec<String> = list.into_iter().filter(|s| !s.trim().is_empty()).collect();
+        for cmd in &list {
+            let mut e = entry(
                 "boot-execute",
                 format!(r"HKLM\SYSTEM\{sm}"),
                 "BootExecute".into(),
@@ -460,24 +646,60 @@ fn system_entries(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
                 .strip_prefix("autocheck ")
                 .unwrap_or(cmd.trim())
                 .to_string();
-            let mut e = with_target(e, root, prog, vars);
-            e.command = Some(cmd);
+            // One string of the list goes; when it is the only one, the
+            // value goes (Windows boots without BootExecute: it then only
+            // skips the check of dirty volumes).
+            e.disable = if list.iter().any(|o| o != cmd) {
+                src.item(&sm, "BootExecute", cmd)
+            } else {
+                src.value(&sm, "BootExecute")
+            };
+            let mut e = with_target(e, src.root, prog, src.vars);
+            e.command = Some(cmd.clone());
             inv.entries.push(e);
         }
     }
 }
 
+/// Disabling a TaskCache task: its `Tree` key (when it has one), and its
+/// `Tasks` and trigger keys by GUID where present. None when the GUID
+/// cannot name a key.
+fn task_disable(
+    src: Src,
+    h: &mut Hive,
+    base: &str,
+    tree: Option<&str>,
+    id: &str,
+) -> Option<Disable> {
+    let mut parts = Vec::new();
+    if let Some(t) = tree {
+        parts.push(src.key(format!(r"{base}\Tree{t}"))?);
+    }
+    if !plain(id) {
+        return None;
+    }
+    for sub in std::iter::once("Tasks").chain(TASK_TRIGGER_KEYS.iter().copied()) {
+        let key = format!(r"{base}\{sub}\{id}");
+        if h.key(&key).is_some() {
+            parts.push(src.key(key)?);
+        }
+    }
+    (!parts.is_empty()).then(|| all(parts))
+}
+
 /// Scheduled tasks of the TaskCache: every task of `Tree` (by its path)
 /// and every task of `Tasks` that `Tree` does not name (a task hidden by
 /// deleting its Tree key still runs).
-fn task_cache(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
+fn task_cache(src: Src, h: &mut Hive, inv: &mut Inventory) {
     let base = format!(r"{NT_CV}\Schedule\TaskCache");
     let mut named = HashSet::new();
     if let Some(tree) = h.key(&format!(r"{base}\Tree")) {
-        let mut stack = vec![(tree, String::new(), 0usize)];
+        // (key, task path, depth, whether every name on the path is
+        // plain: only then does the path find the key again).
+        let mut stack = vec![(tree, String::new(), 0usize, true)];
         let mut seen = HashSet::new();
         let mut walked = 0usize;
-        while let Some((k, path, depth)) = stack.pop() {
+        while let Some((k, path, depth, findable)) = stack.pop() {
             walked += 1;
             if walked > MAX_TASK_KEYS {
                 inv.problem(
@@ -494,7 +716,10 @@ fn task_cache(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
                 let location = format!(r"HKLM\SOFTWARE\{base}\Tree{path}");
                 let mut e = entry("scheduled-task", location, path.clone());
                 if let Some(cmd) = task_command(h, &base, &id) {
-                    e = with_target(e, root, cmd, vars);
+                    e = with_target(e, src.root, cmd, src.vars);
+                }
+                if findable {
+                    e.disable = task_disable(src, h, &base, Some(&path), &id);
                 }
                 inv.entries.push(e);
             }
@@ -514,7 +739,8 @@ fn task_cache(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
             let (subs, _) = h.subkeys(&k);
             for s in subs.into_iter().rev() {
                 let p = format!(r"{path}\{}", s.name());
-                stack.push((s, p, depth + 1));
+                let f = findable && plain(s.name());
+                stack.push((s, p, depth + 1, f));
             }
         }
     }
@@ -531,8 +757,9 @@ fn task_cache(root: &Path, h: &mut Hive, vars: &Vars, inv: &mut Inventory) {
             let location = format!(r"HKLM\SOFTWARE\{base}\Tasks\{}", s.name());
             let mut e = entry("scheduled-task", location, name);
             if let Some(cmd) = s.value("Actions").and_then(|v| exec_command(&v)) {
-                e = with_target(e, root, cmd, vars);
+                e = with_target(e, src.root, cmd, src.vars);
             }
+            e.disable = task_disable(src, h, &base, None, s.name());
             inv.entries.push(e);
         }
     }

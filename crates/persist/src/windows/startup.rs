@@ -13,7 +13,7 @@
 
 use super::paths::{self, Vars};
 use super::tasks::{read_capped, shown};
-use crate::{Entry, Inventory, Os};
+use crate::{Disable, Entry, Inventory, Os};
 use std::fs;
 use std::path::Path;
 
@@ -187,7 +187,8 @@ fn folder(root: &Path, dir: &Path, user: Option<&str>, vars: &Vars, inv: &mut In
             command,
             target,
             line: None,
-            disable: None,
+            // The shortcut or file goes into the vault.
+            disable: Some(Disable::File { path: path.clone() }),
         });
     }
 }

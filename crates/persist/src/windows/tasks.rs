@@ -11,7 +11,7 @@
 
 use super::paths::{self, Vars};
 use crate::open::open_regular;
-use crate::{Entry, Inventory, Os};
+use crate::{Disable, Entry, Inventory, Os};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use std::fs;
@@ -197,7 +197,11 @@ fn task_file(root: &Path, path: &Path, name: &str, vars: &Vars, inv: &mut Invent
             command: Some(command),
             target,
             line: None,
-            disable: None,
+            // The task's file goes into the vault: the scheduler no longer
+            // finds the task in its store.
+            disable: Some(Disable::File {
+                path: path.to_path_buf(),
+            }),
         });
     }
 }
