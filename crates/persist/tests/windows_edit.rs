@@ -110,7 +110,6 @@ enum V<'a> {
     Expand(&'a str),
     Dword(u32),
     Multi(&'a [&'a str]),
-    Bin(Vec<u8>),
 }
 
 fn utf16z(s: &str) -> Vec<u8> {
@@ -162,7 +161,6 @@ fn build_hive(path: &Path, keys: &Keys) {
                     b.extend([0, 0]);
                     hex(7, &b)
                 }
-                V::Bin(b) => hex(3, b),
             };
             script.push_str(&format!("{line}\n"));
         }
