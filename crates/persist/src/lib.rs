@@ -16,8 +16,10 @@
 //! bounded in time and memory.
 #![deny(missing_docs)]
 
+pub mod disable;
+pub mod lines;
 pub mod linux;
-mod open;
+pub mod open;
 pub mod process;
 pub mod windows;
 

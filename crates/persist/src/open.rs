@@ -16,7 +16,7 @@ use std::path::Path;
 /// the opened handle is checked again: a file swapped after the first
 /// check is caught on the handle. Reads of a regular file ignore
 /// `O_NONBLOCK`, so the flag is left set.
-pub(crate) fn open_regular(path: &Path) -> Result<Option<fs::File>, String> {
+pub fn open_regular(path: &Path) -> Result<Option<fs::File>, String> {
     let m = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -2,6 +2,7 @@
 //! rescue system): the registry hives ([`registry`]), read with
 //! [`hive`], and paths mapped onto the mount by [`paths`].
 
+pub mod edit;
 pub mod hive;
 pub mod paths;
 pub mod registry;
