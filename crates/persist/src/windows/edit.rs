@@ -25,7 +25,7 @@
 //! as they should. Anything unexpected is an error, never a panic.
 
 use super::hive::{Hive, MAX_HIVE_BYTES, MAX_SUBKEYS, MAX_VALUES, Value};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -607,8 +607,10 @@ impl Regf {
                 }
             }
             if nk.subkeys > 0 {
-                let slots = self.children(&nk)?;
+                // Marked before it is read: a list shared by many keys
+                // costs its size once, not once a key.
                 mark(self, nk.sublist, "subkey list")?;
+                let slots = self.children(&nk)?;
                 let mut last = NIL;
                 for s in &slots {
                     if s.root.is_some() && s.leaf != last {
@@ -1125,70 +1127,108 @@ fn upcased(path: &[String]) -> Vec<Vec<u16>> {
 
 /// Checks the edited hive: every edit's key or value gone (or its list
 /// as expected) by our reader, and the hive opening with the notatin
-/// reader with the keys around each edit reading as ours do.
+/// reader with the keys around each edit reading as ours do. Each key
+/// around the edits is read once, however many edits it has (a plan
+/// deleting hundreds of subkeys of one key reads that key once).
 fn verify(regf: &Regf, done: &[(&HiveEdit, Record)]) -> Result<(), String> {
     let deleted: Vec<Vec<Vec<u16>>> = done
         .iter()
         .filter(|(e, _)| matches!(e, HiveEdit::DeleteKey { .. }))
         .map(|(_, r)| upcased(&r.path))
         .collect();
+    let gone_with_key = |p: &[String]| under(&upcased(p), &deleted);
+    let fail = |e: &HiveEdit, why: &str| format!("after the edits ({}): {why}", e.describe());
+    // Parents of deleted keys (stored path) and the names deleted there;
+    // keys with value edits and those edits.
+    let mut parents: BTreeMap<Vec<String>, Vec<(&HiveEdit, String)>> = BTreeMap::new();
+    let mut keys: BTreeMap<Vec<String>, Vec<(&HiveEdit, &Record)>> = BTreeMap::new();
+    for (edit, rec) in done {
+        if let HiveEdit::DeleteKey { .. } = edit {
+            if regf.find(&rec.path.join("\\"))?.is_some() {
+                return Err(fail(edit, "the key is still there"));
+            }
+            let Some((name, parent)) = rec.path.split_last() else {
+                return Err(fail(edit, "the root key"));
+            };
+            if parent.is_empty() || !gone_with_key(parent) {
+                parents
+                    .entry(parent.to_vec())
+                    .or_default()
+                    .push((*edit, name.clone()));
+            }
+        } else if gone_with_key(&rec.path) {
+            if regf.find(&rec.path.join("\\"))?.is_some() {
+                return Err(fail(edit, "a deleted key is still there"));
+            }
+        } else {
+            keys.entry(rec.path.clone()).or_default().push((*edit, rec));
+        }
+    }
     let mut hive = Hive::from_bytes(regf.b.clone(), Vec::new())
         .map_err(|e| format!("the edited hive does not open: {e}"))?;
-    let fail = |e: &HiveEdit, why: &str| format!("after the edits ({}): {why}", e.describe());
-    for (edit, rec) in done {
-        let joined = rec.path.join("\\");
-        let gone_with_key = |p: &[String]| under(&upcased(p), &deleted);
-        match edit {
-            HiveEdit::DeleteKey { .. } => {
-                if regf.find(&joined)?.is_some() || hive.key(&joined).is_some() {
-                    return Err(fail(edit, "the key is still there"));
-                }
-                let parent = rec
-                    .path
-                    .get(..rec.path.len().saturating_sub(1))
-                    .unwrap_or(&[]);
-                if !parent.is_empty() && gone_with_key(parent) {
-                    continue;
-                }
-                let pj = parent.join("\\");
-                let (chain, _) = regf.key(&pj).map_err(|e| fail(edit, &e))?;
-                let p = chain.last().ok_or("empty key chain")?;
-                let ours = regf.children(p)?.len();
-                let k = hive
-                    .key(&pj)
-                    .ok_or_else(|| fail(edit, "the parent key does not read"))?;
-                let (subs, truncated) = hive.subkeys(&k);
-                if truncated != (ours > MAX_SUBKEYS) || subs.len() != ours.min(MAX_SUBKEYS) {
-                    return Err(fail(edit, "the parent's subkeys do not read"));
-                }
+    for (path, gone) in &parents {
+        let Some((edit, _)) = gone.first() else {
+            continue;
+        };
+        let joined = path.join("\\");
+        let (chain, _) = regf.key(&joined).map_err(|e| fail(edit, &e))?;
+        let ours = regf.children(chain.last().ok_or("empty key chain")?)?;
+        let k = hive
+            .key(&joined)
+            .ok_or_else(|| fail(edit, "the parent key does not read"))?;
+        // A key of more subkeys than the notatin reader lists is checked
+        // by our reader alone (reading it all twice costs too much).
+        if ours.len() > MAX_SUBKEYS {
+            continue;
+        }
+        let (subs, truncated) = hive.subkeys(&k);
+        if truncated || subs.len() != ours.len() {
+            return Err(fail(edit, "the parent's subkeys do not read"));
+        }
+        let left: HashSet<Vec<u16>> = subs
+            .iter()
+            .map(|s| upcase(&s.name().encode_utf16().collect::<Vec<_>>()))
+            .collect();
+        for (edit, name) in gone {
+            if left.contains(&upcase(&name.encode_utf16().collect::<Vec<_>>())) {
+                return Err(fail(edit, "the key is still there"));
             }
-            HiveEdit::DeleteValue { .. } | HiveEdit::RemoveListItem { .. } => {
-                if gone_with_key(&rec.path) {
-                    if regf.find(&joined)?.is_some() {
-                        return Err(fail(edit, "a deleted key is still there"));
+        }
+    }
+    for (path, edits) in &keys {
+        let Some((first, _)) = edits.first() else {
+            continue;
+        };
+        let joined = path.join("\\");
+        let (chain, _) = regf.key(&joined).map_err(|e| fail(first, &e))?;
+        let nk = chain.last().ok_or("empty key chain")?;
+        let k = hive
+            .key(&joined)
+            .ok_or_else(|| fail(first, "the key does not read"))?;
+        if k.values().len() != (nk.values as usize).min(MAX_VALUES) {
+            return Err(fail(first, "the key's values do not read"));
+        }
+        // Several edits of one value: what the last one left is checked.
+        let mut last: BTreeMap<Vec<u16>, (&HiveEdit, &Record)> = BTreeMap::new();
+        for (edit, rec) in edits {
+            let name = rec.value.as_deref().unwrap_or_default();
+            last.insert(
+                upcase(&name.encode_utf16().collect::<Vec<_>>()),
+                (*edit, *rec),
+            );
+        }
+        for (edit, rec) in last.into_values() {
+            let name = rec.value.as_deref().unwrap_or_default();
+            let ours = regf.find_value(nk, name)?;
+            match &rec.expected {
+                None => {
+                    if ours.is_some() || k.value(name).is_some() {
+                        return Err(fail(edit, "the value is still there"));
                     }
-                    continue;
                 }
-                let name = rec.value.as_deref().unwrap_or_default();
-                let (chain, _) = regf.key(&joined).map_err(|e| fail(edit, &e))?;
-                let nk = chain.last().ok_or("empty key chain")?;
-                let ours = regf.find_value(nk, name)?;
-                let k = hive
-                    .key(&joined)
-                    .ok_or_else(|| fail(edit, "the key does not read"))?;
-                if k.values().len() != (nk.values as usize).min(MAX_VALUES) {
-                    return Err(fail(edit, "the key's values do not read"));
-                }
-                match &rec.expected {
-                    None => {
-                        if ours.is_some() || k.value(name).is_some() {
-                            return Err(fail(edit, "the value is still there"));
-                        }
-                    }
-                    Some(want) => {
-                        if ours.is_none() || k.value(name).as_ref() != Some(want) {
-                            return Err(fail(edit, "the value does not read as edited"));
-                        }
+                Some(want) => {
+                    if ours.is_none() || k.value(name).as_ref() != Some(want) {
+                        return Err(fail(edit, "the value does not read as edited"));
                     }
                 }
             }
@@ -1613,6 +1653,41 @@ mod tests {
         }
         let e = apply(&b, &[item(r"Soft\Run", "Short", "x")]).unwrap_err();
         assert!(e.contains("empty"), "{e}");
+        // Two items of one list in one call.
+        let out = apply(
+            &b,
+            &[
+                item(wl, "Userinit", r"C:\evil.exe"),
+                item(wl, "Userinit", r"C:\Windows\system32\userinit.exe"),
+                item(r"Soft\Run", "A", "nothing"),
+            ],
+        );
+        assert!(out.unwrap_err().contains("empty"));
+        let out = apply(
+            &b,
+            &[
+                item(wl, "Shell", r"C:\evil.exe"),
+                dv(wl, "Shell"),
+                item(wl, "Boot", "evil"),
+                item(wl, "Boot", "autocheck autochk *"),
+            ],
+        );
+        assert!(out.unwrap_err().contains("empty"));
+        let mut three = Build::new();
+        let root = three.nk("ROOT", 0);
+        three.values(root, &[("L", REG_SZ, sz("a,b,c,d"))]);
+        let three = three.finish(root);
+        let out = apply(
+            &three,
+            &[item("", "L", "b"), item("", "L", "d"), item("", "l", "a")],
+        )
+        .unwrap();
+        assert_eq!(
+            open(&out).key("").unwrap().value("L"),
+            Some(Value::Str("c".into()))
+        );
+        let out = apply(&three, &[item("", "L", "b"), dv("", "L")]).unwrap();
+        assert_eq!(open(&out).key("").unwrap().value("L"), None);
         // Both items removed: refused as a whole.
         let e = apply(
             &b,
