@@ -178,16 +178,23 @@ pub enum QuarantineCommand {
         id: String,
     },
     /// Put an item back: content, mode, owner (as root) and times, after
-    /// checking its SHA-256. Never overwrites unless asked.
+    /// checking its SHA-256. Never overwrites unless asked. Then every
+    /// item that goes with it (the autostart entries disabled with a
+    /// program), each to its own path.
     Restore {
         /// The item's ID.
         id: String,
-        /// Restore here instead of the original path.
+        /// Restore here instead of the original path (this item only).
         #[arg(long, value_name = "PATH")]
         to: Option<PathBuf>,
-        /// Replace a file that exists at the target.
+        /// Replace a file that exists at the target, or a file whose
+        /// content takedown replaced and someone changed since (this item
+        /// only).
         #[arg(long)]
         overwrite: bool,
+        /// Restore this item only, not the items that go with it.
+        #[arg(long)]
+        only: bool,
     },
     /// Delete an item from the vault for good.
     Delete {

@@ -1,4 +1,9 @@
 //! `takedown quarantine ...`: look into the vault, restore, export, delete.
+//!
+//! An item is a quarantined file, or the original content of a file whose
+//! content takedown replaced (an autostart entry disabled in place). An
+//! item may go with another (an entry's change with the program it
+//! started): restoring the program restores what goes with it.
 
 use crate::args::{Format, QuarantineArgs, QuarantineCommand};
 use anyhow::Context;
@@ -6,7 +11,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use takedown_engine::sanitize::for_terminal;
 use takedown_vault::export::Encryption;
-use takedown_vault::item::Meta;
+use takedown_vault::item::{Kind, Meta};
 use takedown_vault::{Error, Vault};
 
 /// The vault named by `--vault`/`TAKEDOWN_VAULT`, or the default one.
@@ -68,44 +73,43 @@ pub fn run(a: QuarantineArgs) -> anyhow::Result<u8> {
         }
         QuarantineCommand::Show { id } => {
             let m = vault.meta(&id)?;
+            let with_it = vault.linked(&id)?;
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&m)?)?;
+                let mut v = serde_json::to_value(&m)?;
+                v["linked_items"] = serde_json::json!(with_it);
+                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
-                show(&mut out, &m)?;
+                show(&mut out, &m, &with_it)?;
             }
         }
-        QuarantineCommand::Restore { id, to, overwrite } => {
-            let r = vault.restore(&id, to.as_deref(), overwrite)?;
-            if json {
-                let v = serde_json::json!({
-                    "id": id, "path": r.path.to_string_lossy(), "sha256": r.sha256, "notes": r.notes,
-                });
-                writeln!(out, "{v}")?;
-            } else {
-                writeln!(
-                    out,
-                    "{}: restored from vault item {id} (SHA-256 {} verified)",
-                    takedown_engine::sanitize::path_for_terminal(&r.path),
-                    r.sha256
-                )?;
-                for n in &r.notes {
-                    eprintln!("takedown: note: {}", for_terminal(n));
-                }
-            }
-        }
+        QuarantineCommand::Restore {
+            id,
+            to,
+            overwrite,
+            only,
+        } => return restore(&mut vault, &mut out, json, &id, to, overwrite, only),
         QuarantineCommand::Delete { id, yes } => {
             let m = vault.meta(&id)?;
-            if !yes
-                && !ask(&format!(
-                    "Delete vault item {id} ({}) for good?",
+            let what = match m.kind {
+                Kind::File => m.original_path.clone(),
+                Kind::Replaced => format!(
+                    "the original content of {}; the file keeps the content takedown wrote",
                     m.original_path
-                ))?
-            {
+                ),
+            };
+            if !yes && !ask(&format!("Delete vault item {id} ({what}) for good?"))? {
                 anyhow::bail!("not confirmed; item {id} kept");
             }
+            let with_it = vault.linked(&id)?;
             vault.purge(&id)?;
             if !json {
                 writeln!(out, "vault item {id} deleted")?;
+            }
+            if !with_it.is_empty() {
+                eprintln!(
+                    "takedown: note: the items that went with it stay in the vault: {}",
+                    with_it.join(", ")
+                );
             }
         }
         QuarantineCommand::Export { id, to, aes } => {
@@ -155,6 +159,111 @@ pub fn run(a: QuarantineArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// `restore ID`: the item, then (unless `only`) each item that goes with
+/// it, to its own path. A refusal of the first stops there; a refusal of
+/// one that goes with it is reported and the others are still restored
+/// (exit status 2 then).
+fn restore(
+    vault: &mut Vault,
+    out: &mut dyn Write,
+    json: bool,
+    id: &str,
+    to: Option<PathBuf>,
+    overwrite: bool,
+    only: bool,
+) -> anyhow::Result<u8> {
+    let meta = vault.meta(id)?;
+    let with_it = if only { Vec::new() } else { vault.linked(id)? };
+    let r = vault.restore(id, to.as_deref(), overwrite).map_err(|e| {
+        if with_it.is_empty() {
+            anyhow::Error::from(e)
+        } else {
+            anyhow::anyhow!(
+                "{e}; the {} item(s) that go with it were not restored either",
+                with_it.len()
+            )
+        }
+    })?;
+    report_restore(out, json, id, &meta, &r, None)?;
+    let mut failed = false;
+    for other in &with_it {
+        // Each goes back to its own path, and only over what takedown
+        // left there: --to and --overwrite were said of the first item.
+        let done = vault
+            .meta(other)
+            .and_then(|m| vault.restore(other, None, false).map(|r| (m, r)));
+        match done {
+            Ok((m, r)) => report_restore(out, json, other, &m, &r, Some(id))?,
+            Err(e) => {
+                failed = true;
+                if json {
+                    let v = serde_json::json!({"id": other, "linked": id, "error": e.to_string()});
+                    writeln!(out, "{v}")?;
+                }
+                eprintln!(
+                    "takedown: error: vault item {other} (goes with {id}): {}",
+                    for_terminal(&e.to_string())
+                );
+            }
+        }
+    }
+    if let Some(program) = &meta.linked
+        && !json
+        && vault.meta(program).is_ok()
+    {
+        eprintln!(
+            "takedown: note: item {id} goes with item {program}; `takedown quarantine restore {program}` restores them together"
+        );
+    }
+    Ok(if failed { 2 } else { 0 })
+}
+
+fn report_restore(
+    out: &mut dyn Write,
+    json: bool,
+    id: &str,
+    m: &Meta,
+    r: &takedown_vault::restore::Restored,
+    with: Option<&str>,
+) -> anyhow::Result<()> {
+    if json {
+        let mut v = serde_json::json!({
+            "id": id, "kind": m.kind, "path": r.path.to_string_lossy(), "sha256": r.sha256,
+            "written": r.written, "notes": r.notes,
+        });
+        if let Some(with) = with {
+            v["linked"] = serde_json::json!(with);
+        }
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    let what = match (m.kind, r.written) {
+        (_, false) => "already holds the original content of",
+        (Kind::File, true) => "restored from",
+        (Kind::Replaced, true) => "original content restored from",
+    };
+    let with = with
+        .map(|w| format!(", which goes with item {w}"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{}: {what} vault item {id}{with} (SHA-256 {} verified)",
+        takedown_engine::sanitize::path_for_terminal(&r.path),
+        r.sha256
+    )?;
+    for n in r.notes.iter().filter(|_| r.written) {
+        eprintln!("takedown: note: {}", for_terminal(n));
+    }
+    Ok(())
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::File => "file",
+        Kind::Replaced => "replaced",
+    }
+}
+
 fn list_line(m: &Meta) -> String {
     let names: Vec<&str> = m
         .detections
@@ -164,12 +273,17 @@ fn list_line(m: &Meta) -> String {
         .filter_map(|d| d["name"].as_str())
         .collect();
     format!(
-        "{}  {}  {} bytes  {}  [{}]{}",
+        "{}  {}  {}  {} bytes  {}  [{}]{}{}",
         m.id,
         m.quarantined_at,
+        kind_name(m.kind),
         m.size,
         for_terminal(&m.original_path),
         for_terminal(&names.join(", ")),
+        m.linked
+            .as_deref()
+            .map(|l| format!("  goes with {}", for_terminal(l)))
+            .unwrap_or_default(),
         if m.restores.is_empty() {
             ""
         } else {
@@ -178,9 +292,26 @@ fn list_line(m: &Meta) -> String {
     )
 }
 
-fn show(out: &mut dyn Write, m: &Meta) -> std::io::Result<()> {
+fn show(out: &mut dyn Write, m: &Meta, with_it: &[String]) -> std::io::Result<()> {
     let ts = |t: &takedown_vault::item::Timestamp| format!("{}.{:09}", t.sec, t.nsec);
     writeln!(out, "ID:             {}", m.id)?;
+    match m.kind {
+        Kind::File => writeln!(out, "Kind:           file (removed from its place)")?,
+        Kind::Replaced => writeln!(
+            out,
+            "Kind:           replaced (the original content; takedown wrote SHA-256 {} in its place)",
+            m.replaced_sha256
+                .as_deref()
+                .map(for_terminal)
+                .unwrap_or_default()
+        )?,
+    }
+    if let Some(l) = &m.linked {
+        writeln!(out, "Goes with:      {}", for_terminal(l))?;
+    }
+    for w in with_it {
+        writeln!(out, "Goes with it:   {w}")?;
+    }
     writeln!(out, "Original path:  {}", for_terminal(&m.original_path))?;
     writeln!(out, "Size:           {} bytes", m.size)?;
     writeln!(out, "SHA-256:        {}", m.sha256)?;
@@ -219,6 +350,14 @@ fn show(out: &mut dyn Write, m: &Meta) -> std::io::Result<()> {
             d["engine"].as_str().unwrap_or("?"),
             d["score"],
             chain
+        )?;
+    }
+    if !m.detections.is_array() && !m.detections.is_null() {
+        // A replaced item says what was disabled, in the caller's terms.
+        writeln!(
+            out,
+            "Details:        {}",
+            for_terminal(&m.detections.to_string())
         )?;
     }
     for r in &m.restores {

@@ -1068,3 +1068,263 @@ fn quarantine_under_limit(t: &Tree, files: &[(PathBuf, Vec<u8>)], limit: u32) {
     }
     assert_eq!(vault_items(t).len(), files.len());
 }
+
+// ---------------------------------------------------------------------
+// Replaced content and items that go together (autostart entries
+// disabled with the program they start).
+
+const CRONTAB: &[u8] = b"SHELL=/bin/sh\n*/5 * * * * /opt/x/miner.com\n0 3 * * * backup\n";
+const CRONTAB_DISABLED: &[u8] =
+    b"SHELL=/bin/sh\n# */5 * * * * /opt/x/miner.com\n0 3 * * * backup\n";
+const UNIT: &[u8] = b"[Service]\nExecStart=/opt/x/miner.com\n";
+
+fn identity_of(p: &Path) -> takedown_vault::Identity {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(p).unwrap();
+    takedown_vault::Identity::of(&takedown_vault::fsops::fstat(f.as_raw_fd()).unwrap())
+}
+
+fn done_id(o: &takedown_vault::remove::Outcome) -> String {
+    match o {
+        takedown_vault::remove::Outcome::Done {
+            vault_id: Some(id), ..
+        } => id.clone(),
+        other => panic!("not done: {other:?}"),
+    }
+}
+
+/// A program quarantined by a scan, and, as the disabling of its
+/// autostart entries does it through the vault: its crontab line
+/// commented out (a replaced item) and its unit file removed (a file
+/// item), both going with the program. Returns (program path, program
+/// item, crontab path, crontab item, unit path, unit item).
+fn program_with_entries(t: &Tree) -> (PathBuf, String, PathBuf, String, PathBuf, String) {
+    let program = t.write("scan/miner.com", eicar());
+    let crontab = t.write("etc/crontab", CRONTAB);
+    let unit = t.write("etc/systemd/miner.service", UNIT);
+    std::fs::set_permissions(&crontab, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = quarantine_json(t, &t.arg("scan"), &[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let program_id = findings(&o)[0]["action"]["vault_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut v = takedown_vault::Vault::open(&t.path("vault"), false).unwrap();
+    let run = v.start_run(&["test".into()]).unwrap();
+    let why = serde_json::json!({"disabled": "cron line 2", "program": program.to_str()});
+    let out = v.replace(
+        &run,
+        &[takedown_vault::Replacement {
+            path: crontab.clone(),
+            identity: identity_of(&crontab),
+            sha256: sha256_hex(CRONTAB),
+            content: CRONTAB_DISABLED.to_vec(),
+            detections: why.clone(),
+            names: vec!["cron /etc/crontab line 2".into()],
+            linked: Some(program_id.clone()),
+        }],
+    );
+    let crontab_id = done_id(&out[0]);
+    let out = v.quarantine(
+        &run,
+        &[takedown_vault::remove::Request {
+            path: unit.clone(),
+            identity: identity_of(&unit),
+            sha256: sha256_hex(UNIT),
+            detections: why,
+            names: vec!["systemd miner.service".into()],
+            linked: Some(program_id.clone()),
+        }],
+    );
+    let unit_id = done_id(&out[0]);
+    assert_eq!(std::fs::read(&crontab).unwrap(), CRONTAB_DISABLED);
+    assert!(!unit.exists() && !program.exists());
+    (program, program_id, crontab, crontab_id, unit, unit_id)
+}
+
+#[test]
+fn restore_brings_back_a_program_with_the_entries_that_went_with_it() {
+    let t = Tree::new();
+    let (program, program_id, crontab, crontab_id, unit, unit_id) = program_with_entries(&t);
+
+    // The list says what each item is and what it goes with.
+    let items = vault_items(&t);
+    let by_id = |id: &str| items.iter().find(|m| m["id"] == id).unwrap().clone();
+    assert_eq!(by_id(&program_id)["kind"], "file");
+    assert!(by_id(&program_id).get("linked").is_none());
+    assert_eq!(by_id(&crontab_id)["kind"], "replaced");
+    assert_eq!(by_id(&crontab_id)["linked"], program_id.as_str());
+    assert_eq!(
+        by_id(&crontab_id)["replaced_sha256"],
+        sha256_hex(CRONTAB_DISABLED)
+    );
+    assert_eq!(by_id(&unit_id)["kind"], "file");
+    assert_eq!(by_id(&unit_id)["linked"], program_id.as_str());
+    let o = t.run(&["quarantine", "list"]);
+    let text = stdout(&o);
+    let line = text.lines().find(|l| l.starts_with(&crontab_id)).unwrap();
+    assert!(line.contains("  replaced  "), "{line}");
+    assert!(line.contains(&format!("goes with {program_id}")), "{line}");
+    let line = text.lines().find(|l| l.starts_with(&program_id)).unwrap();
+    assert!(
+        line.contains("  file  ") && !line.contains("goes with"),
+        "{line}"
+    );
+    let o = t.run(&["quarantine", "show", &crontab_id]);
+    assert!(
+        stdout(&o).contains("Kind:           replaced"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains(&format!("Goes with:      {program_id}")));
+    let o = t.run(&["quarantine", "show", &program_id, "--format", "json"]);
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(m["linked_items"], serde_json::json!([crontab_id, unit_id]));
+
+    // One restore brings back all three, the program first.
+    let o = t.run(&["quarantine", "restore", &program_id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].contains(&format!("restored from vault item {program_id}")));
+    assert!(
+        lines[1].contains(&format!(
+            "original content restored from vault item {crontab_id}, which goes with item {program_id}"
+        )),
+        "{out}"
+    );
+    assert!(lines[2].contains(&unit_id), "{out}");
+    assert_eq!(std::fs::read(&program).unwrap(), eicar());
+    assert_eq!(std::fs::read(&crontab).unwrap(), CRONTAB);
+    assert_eq!(std::fs::read(&unit).unwrap(), UNIT);
+    let mode = std::fs::metadata(&crontab).unwrap().mode() & 0o7777;
+    assert_eq!(mode, 0o600);
+    // Every item stays in the vault with its restore recorded.
+    for m in vault_items(&t) {
+        assert_eq!(m["restores"].as_array().unwrap().len(), 1, "{m}");
+    }
+}
+
+#[test]
+fn restore_only_leaves_the_entries_disabled() {
+    let t = Tree::new();
+    let (program, program_id, crontab, crontab_id, unit, _) = program_with_entries(&t);
+    let o = t.run(&[
+        "quarantine",
+        "restore",
+        &program_id,
+        "--only",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines = ndjson(&o);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["kind"], "file");
+    assert_eq!(std::fs::read(&program).unwrap(), eicar());
+    assert_eq!(std::fs::read(&crontab).unwrap(), CRONTAB_DISABLED);
+    assert!(!unit.exists());
+    // An entry restored alone says what it goes with.
+    let o = t.run(&["quarantine", "restore", &crontab_id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("goes with item {program_id}")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&crontab).unwrap(), CRONTAB);
+    // Restoring it again writes nothing: it holds the original already.
+    let o = t.run(&["quarantine", "restore", &crontab_id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("already holds the original content"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn an_entry_changed_since_is_not_overwritten_by_a_linked_restore() {
+    let t = Tree::new();
+    let (program, program_id, crontab, crontab_id, unit, _) = program_with_entries(&t);
+    // The administrator edited the crontab after takedown's change.
+    std::fs::write(&crontab, b"0 4 * * * new-job\n").unwrap();
+    let o = t.run(&["quarantine", "restore", &program_id, "--format", "json"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&crontab_id) && err.contains("changed since"),
+        "{err}"
+    );
+    let lines = ndjson(&o);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let refused = lines
+        .iter()
+        .find(|l| l["id"] == crontab_id.as_str())
+        .unwrap();
+    assert!(
+        refused["error"].as_str().unwrap().contains("--overwrite"),
+        "{refused}"
+    );
+    // The others came back; the edit stays.
+    assert_eq!(std::fs::read(&program).unwrap(), eicar());
+    assert_eq!(std::fs::read(&unit).unwrap(), UNIT);
+    assert_eq!(std::fs::read(&crontab).unwrap(), b"0 4 * * * new-job\n");
+    // Asked for, alone.
+    let o = t.run(&["quarantine", "restore", &crontab_id, "--overwrite"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read(&crontab).unwrap(), CRONTAB);
+}
+
+#[test]
+fn a_program_that_cannot_come_back_brings_back_nothing_with_it() {
+    let t = Tree::new();
+    let (program, program_id, crontab, _, unit, _) = program_with_entries(&t);
+    std::fs::write(&program, b"something else now").unwrap();
+    let o = t.run(&["quarantine", "restore", &program_id]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 item(s) that go with it were not restored"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&crontab).unwrap(), CRONTAB_DISABLED);
+    assert!(!unit.exists());
+}
+
+#[test]
+fn a_replaced_item_exports_its_original_and_deletes_without_touching_the_file() {
+    let t = Tree::new();
+    let (_, program_id, crontab, crontab_id, _, unit_id) = program_with_entries(&t);
+    let zip = t.path("crontab.zip");
+    let o = t.run(&[
+        "quarantine",
+        "export",
+        &crontab_id,
+        "--to",
+        zip.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut a = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let mut member = a
+        .by_name_decrypt(&format!("{}.bin", sha256_hex(CRONTAB)), b"infected")
+        .unwrap();
+    let mut content = Vec::new();
+    std::io::Read::read_to_end(&mut member, &mut content).unwrap();
+    assert_eq!(content, CRONTAB);
+    drop(member);
+    // Deleting it from the vault leaves the file as takedown left it.
+    let o = t.run(&["quarantine", "delete", &crontab_id, "--yes"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read(&crontab).unwrap(), CRONTAB_DISABLED);
+    // Deleting the program says what stays.
+    let o = t.run(&["quarantine", "delete", &program_id, "--yes"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&unit_id), "{}", stderr(&o));
+    let left = vault_items(&t);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["id"], unit_id.as_str());
+}
