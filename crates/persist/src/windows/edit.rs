@@ -25,6 +25,7 @@
 //! as they should. Anything unexpected is an error, never a panic.
 
 use super::hive::{Hive, MAX_HIVE_BYTES, MAX_SUBKEYS, MAX_VALUES, Value};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -108,6 +109,15 @@ const MAX_EDITS: usize = 10_000;
 /// Largest value data stored in one cell; larger data is split into a
 /// big-data (`db`) record, which is not edited here.
 const MAX_CELL_DATA: u32 = 16_344;
+/// Subkeys looked at, in all, by the path lookups of one call: each
+/// lookup reads every subkey of every key on its path, so many edits under
+/// a key of very many subkeys (a hostile hive's millions of services)
+/// would take hours; real plans look at a few thousand. About 8 s.
+const MAX_LOOKUP_WORK: u64 = 16_000_000;
+/// Keys around the edits read again with the notatin reader after the
+/// edits, at most (each reading a key's subkeys costs microseconds a
+/// subkey there); the others are checked by our reader alone.
+const MAX_SECOND_READS: usize = 64;
 /// Bit of a value's data size saying the data is in the offset field.
 const DATA_INLINE: u32 = 0x8000_0000;
 
@@ -210,8 +220,10 @@ fn components(path: &str) -> Result<Vec<&str>, String> {
 struct Record {
     path: Vec<String>,
     value: Option<String>,
-    /// For a list edit: the value's data afterwards.
+    /// For a list edit: the value afterwards as the notatin reader
+    /// gives it, and its raw data.
     expected: Option<Value>,
+    data: Option<Vec<u8>>,
 }
 
 /// A bit a cell (cells start on 8-byte boundaries).
@@ -278,6 +290,9 @@ struct Regf {
     bins: usize,
     root: u32,
     cells: Bits,
+    /// Subkeys looked at by the path lookups so far (see
+    /// [`MAX_LOOKUP_WORK`]).
+    work: Cell<u64>,
 }
 
 impl Regf {
@@ -371,6 +386,7 @@ impl Regf {
             bins,
             root,
             cells,
+            work: Cell::new(0),
         };
         regf.nk(root).map_err(|e| format!("bad root key: {e}"))?;
         Ok(regf)
@@ -645,7 +661,16 @@ impl Regf {
                 ));
             }
             let mut found: Option<(Nk, Slot)> = None;
-            for s in self.children(cur)? {
+            let children = self.children(cur)?;
+            let work = self.work.get().saturating_add(children.len() as u64);
+            if work > MAX_LOOKUP_WORK {
+                return Err(format!(
+                    "the lookups of the edits' keys look at more than {MAX_LOOKUP_WORK} \
+                     subkeys: too many edits under keys of too many subkeys"
+                ));
+            }
+            self.work.set(work);
+            for s in children {
                 let child = self.nk(s.child)?;
                 if upcase(&child.name) != want {
                     continue;
@@ -693,6 +718,36 @@ impl Regf {
         Ok(found)
     }
 
+    /// A value's data: in the value itself (4 bytes at most) or in one
+    /// cell; big data (`db`, over [`MAX_CELL_DATA`] bytes) is refused.
+    fn value_data(&self, vk: &Vk) -> Result<Vec<u8>, String> {
+        let size = (vk.size_raw & !DATA_INLINE) as usize;
+        if vk.size_raw & DATA_INLINE != 0 {
+            return vk
+                .data
+                .to_le_bytes()
+                .get(..size)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| "the value's inline data is larger than its field".into());
+        }
+        if size > MAX_CELL_DATA as usize {
+            return Err(format!(
+                "the value's data is larger than {MAX_CELL_DATA} bytes (big data): not edited"
+            ));
+        }
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let r = self.cell(vk.data, "value data")?;
+        if size > r.len() {
+            return Err("the value's data is larger than its cell".into());
+        }
+        self.b
+            .get(r.start..r.start + size)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| "value data past the end".into())
+    }
+
     fn stamp(&mut self, nk_at: usize) -> Result<(), String> {
         self.put(nk_at + NK_STAMP, &filetime_now().to_le_bytes())
     }
@@ -717,6 +772,7 @@ impl Regf {
             path: chain.iter().skip(1).map(|k| name_string(&k.name)).collect(),
             value: None,
             expected: None,
+            data: None,
         };
         let (parent_at, parent_subkeys) = (parent.at, parent.subkeys);
         // Out of its leaf list: the later elements move down one place.
@@ -759,6 +815,7 @@ impl Regf {
             path: chain.iter().skip(1).map(|k| name_string(&k.name)).collect(),
             value: Some(name_string(&vk.name)),
             expected: None,
+            data: None,
         };
         let (at, values, list) = (key.at, key.values, key.vallist);
         let r = self.cell(list, "value list")?;
@@ -791,28 +848,7 @@ impl Regf {
         let key_at = key.at;
         let size = vk.size_raw & !DATA_INLINE;
         let inline = vk.size_raw & DATA_INLINE != 0;
-        if inline && size > 4 {
-            return Err("the value's inline data is larger than its field".into());
-        }
-        if !inline && size > MAX_CELL_DATA {
-            return Err(format!(
-                "the value's data is larger than {MAX_CELL_DATA} bytes (big data): not edited"
-            ));
-        }
-        let data: Vec<u8> = if inline {
-            vk.data.to_le_bytes()[..size as usize].to_vec()
-        } else if size == 0 {
-            Vec::new()
-        } else {
-            let r = self.cell(vk.data, "value data")?;
-            if (size as usize) > r.len() {
-                return Err("the value's data is larger than its cell".into());
-            }
-            self.b
-                .get(r.start..r.start + size as usize)
-                .ok_or("value data past the end")?
-                .to_vec()
-        };
+        let data = self.value_data(&vk)?;
         if !data.len().is_multiple_of(2) {
             return Err("the string has an odd number of bytes".into());
         }
@@ -885,6 +921,7 @@ impl Regf {
             path: chain.iter().skip(1).map(|k| name_string(&k.name)).collect(),
             value: Some(name_string(&vk.name)),
             expected: Some(expected),
+            data: Some(new),
         })
     }
 
@@ -1166,6 +1203,7 @@ fn verify(regf: &Regf, done: &[(&HiveEdit, Record)]) -> Result<(), String> {
     }
     let mut hive = Hive::from_bytes(regf.b.clone(), Vec::new())
         .map_err(|e| format!("the edited hive does not open: {e}"))?;
+    let mut second_reads = 0usize;
     for (path, gone) in &parents {
         let Some((edit, _)) = gone.first() else {
             continue;
@@ -1173,6 +1211,10 @@ fn verify(regf: &Regf, done: &[(&HiveEdit, Record)]) -> Result<(), String> {
         let joined = path.join("\\");
         let (chain, _) = regf.key(&joined).map_err(|e| fail(edit, &e))?;
         let ours = regf.children(chain.last().ok_or("empty key chain")?)?;
+        if second_reads >= MAX_SECOND_READS {
+            continue;
+        }
+        second_reads += 1;
         let k = hive
             .key(&joined)
             .ok_or_else(|| fail(edit, "the parent key does not read"))?;
@@ -1202,12 +1244,18 @@ fn verify(regf: &Regf, done: &[(&HiveEdit, Record)]) -> Result<(), String> {
         let joined = path.join("\\");
         let (chain, _) = regf.key(&joined).map_err(|e| fail(first, &e))?;
         let nk = chain.last().ok_or("empty key chain")?;
-        let k = hive
-            .key(&joined)
-            .ok_or_else(|| fail(first, "the key does not read"))?;
-        if k.values().len() != (nk.values as usize).min(MAX_VALUES) {
-            return Err(fail(first, "the key's values do not read"));
-        }
+        let k = if second_reads < MAX_SECOND_READS {
+            second_reads += 1;
+            let k = hive
+                .key(&joined)
+                .ok_or_else(|| fail(first, "the key does not read"))?;
+            if k.values().len() != (nk.values as usize).min(MAX_VALUES) {
+                return Err(fail(first, "the key's values do not read"));
+            }
+            Some(k)
+        } else {
+            None
+        };
         // Several edits of one value: what the last one left is checked.
         let mut last: BTreeMap<Vec<u16>, (&HiveEdit, &Record)> = BTreeMap::new();
         for (edit, rec) in edits {
@@ -1220,14 +1268,20 @@ fn verify(regf: &Regf, done: &[(&HiveEdit, Record)]) -> Result<(), String> {
         for (edit, rec) in last.into_values() {
             let name = rec.value.as_deref().unwrap_or_default();
             let ours = regf.find_value(nk, name)?;
+            let theirs = k.as_ref().map(|k| k.value(name));
             match &rec.expected {
                 None => {
-                    if ours.is_some() || k.value(name).is_some() {
+                    if ours.is_some() || theirs.is_some_and(|v| v.is_some()) {
                         return Err(fail(edit, "the value is still there"));
                     }
                 }
                 Some(want) => {
-                    if ours.is_none() || k.value(name).as_ref() != Some(want) {
+                    let read = |v: Option<Value>| v.as_ref() == Some(want);
+                    let raw = match &ours {
+                        Some((_, _, vk)) => Some(regf.value_data(vk)?),
+                        None => None,
+                    };
+                    if raw != rec.data || theirs.is_some_and(|v| !read(v)) {
                         return Err(fail(edit, "the value does not read as edited"));
                     }
                 }
