@@ -7,7 +7,6 @@
 //! no temporary left beside the files.
 
 use sha2::Digest;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -66,11 +65,18 @@ fn replacements(files: &[PathBuf]) -> Vec<Replacement> {
         .iter()
         .map(|p| {
             let i = index_of(p);
-            let f = std::fs::File::open(p).unwrap();
-            let st = takedown_vault::fsops::fstat(f.as_raw_fd()).unwrap();
+            // (stat, not open: the child may not be allowed to read it)
+            let m = std::fs::symlink_metadata(p).unwrap();
+            let identity = Identity {
+                dev: m.dev(),
+                ino: m.ino(),
+                size: m.size(),
+                mtime_sec: m.mtime(),
+                mtime_nsec: m.mtime_nsec(),
+            };
             Replacement {
                 path: p.clone(),
-                identity: Identity::of(&st),
+                identity,
                 sha256: sha(&original(i)),
                 content: edited(i),
                 detections: serde_json::json!({"disabled": i}),
@@ -83,7 +89,19 @@ fn replacements(files: &[PathBuf]) -> Vec<Replacement> {
 
 /// Runs this test binary as the child, with `work` and extra environment.
 fn child(root: &Path, work: &str, env: &[(&str, String)]) -> Output {
-    let mut c = Command::new(std::env::current_exe().unwrap());
+    child_as(&[], root, work, env)
+}
+
+/// [`child`], started through `wrapper` (e.g. `setpriv` to another user).
+fn child_as(wrapper: &[&str], root: &Path, work: &str, env: &[(&str, String)]) -> Output {
+    let mut c = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(std::env::current_exe().unwrap());
+            c
+        }
+        None => Command::new(std::env::current_exe().unwrap()),
+    };
     c.args([
         "--exact",
         "child_process",
@@ -108,15 +126,22 @@ fn child_process() {
     let spec = std::env::var(CHILD_ENV).expect("run by the kill tests, with their environment");
     let (root, work) = spec.split_once('\n').unwrap();
     let root = Path::new(root);
-    let mut v = Vault::open(&root.join("vault"), false).unwrap();
-    if work == "replace" {
+    let mut v = Vault::open(&root.join("vault"), work == "create-vault").unwrap();
+    if work == "create-vault" {
+        return;
+    }
+    if work == "replace" || work == "replace-report" {
         let files: Vec<PathBuf> = (0..FILES)
             .map(|i| root.join(format!("files/d{}/cron{i}", i % 2)))
             .collect();
         let run = v.start_run(&["replace".into()]).unwrap();
         let out = v.replace(&run, &replacements(&files));
         for o in out {
-            assert!(matches!(o, Outcome::Done { .. }), "{o:?}");
+            if work == "replace" {
+                assert!(matches!(o, Outcome::Done { .. }), "{o:?}");
+            } else {
+                println!("outcome: {o:?}");
+            }
         }
     } else if let Some(id) = work.strip_prefix("restore:") {
         v.restore(id, None, false).unwrap();
@@ -251,8 +276,10 @@ fn a_kill_at_every_step_of_replace_loses_nothing() {
         );
     }
     let mut outcomes = std::collections::BTreeSet::new();
+    let mut runs = 0;
     for (step, times) in &steps {
         for nth in 1..=*times {
+            runs += 1;
             let (t, files) = tree();
             let o = child(
                 t.path(),
@@ -273,6 +300,7 @@ fn a_kill_at_every_step_of_replace_loses_nothing() {
             );
         }
     }
+    assert!(runs >= 16, "every occurrence of every step: {runs} runs");
     // The kills landed before, between and after the files' swaps.
     assert!(
         outcomes.contains(&0) && outcomes.contains(&FILES) && outcomes.len() > 2,
@@ -408,4 +436,86 @@ fn a_kill_at_every_step_of_restoring_a_replaced_item_loses_nothing() {
         }
     }
     assert_eq!(seen.len(), 2, "kills before and after the rename");
+}
+
+#[test]
+fn a_user_replaces_only_their_own_files_and_keeps_the_group_if_they_can() {
+    // As root, the child runs as nobody: a file of root is refused (its
+    // owner could not be kept), a file of nobody in group root (not one
+    // of nobody's groups) is replaced with a note, and a file of
+    // nobody's own group keeps it.
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("SKIP: needs root and setpriv to act as another user");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(root, Some(NOBODY), Some(NOBODY)).unwrap();
+    let mut files = Vec::new();
+    for i in 0..FILES {
+        let d = root.join(format!("files/d{}", i % 2));
+        std::fs::create_dir_all(&d).unwrap();
+        for dir in [root.join("files"), d.clone()] {
+            std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+        let p = d.join(format!("cron{i}"));
+        std::fs::write(&p, original(i)).unwrap();
+        let (uid, gid) = match i {
+            0 => (NOBODY, 0),
+            1 => (0, 0),
+            _ => (NOBODY, NOBODY),
+        };
+        std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+        // Root's file readable by all: refused for its owner, not for
+        // want of reading it.
+        let mode = if i == 1 { 0o644 } else { 0o640 };
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        files.push(p);
+    }
+    let wrapper = [
+        "/usr/bin/setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    // The vault is nobody's, made by the child.
+    let o = child_as(&wrapper, root, "create-vault", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = child_as(&wrapper, root, "replace-report", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // (The harness may print its own words before the first.)
+    let outcomes: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.find("outcome: ").map(|at| &l[at..]))
+        .collect();
+    assert_eq!(outcomes.len(), FILES, "{out}");
+    assert!(
+        outcomes[0].contains("Done") && outcomes[0].contains("group (gid 0) could not be kept"),
+        "{out}"
+    );
+    assert!(
+        outcomes[1].contains("Failed") && outcomes[1].contains("belongs to root"),
+        "{out}"
+    );
+    assert!(
+        outcomes[2].contains("Done") && outcomes[2].contains("note: None"),
+        "{out}"
+    );
+    let meta = |p: &Path| std::fs::metadata(p).unwrap();
+    assert_eq!(std::fs::read(&files[0]).unwrap(), edited(0));
+    assert_eq!(
+        (meta(&files[0]).uid(), meta(&files[0]).gid()),
+        (NOBODY, NOBODY)
+    );
+    assert_eq!(std::fs::read(&files[1]).unwrap(), original(1));
+    assert_eq!(std::fs::read(&files[2]).unwrap(), edited(2));
+    assert_eq!(
+        (meta(&files[2]).uid(), meta(&files[2]).gid()),
+        (NOBODY, NOBODY)
+    );
+    assert_eq!(meta(&files[2]).mode() & 0o7777, 0o640);
 }
