@@ -182,7 +182,7 @@ pub fn apply(bytes: &[u8], edits: &[HiveEdit]) -> Result<Vec<u8>, String> {
             .map_err(|e| format!("cannot {what}: {e}"))?;
         done.push((edit, record));
     }
-    regf.finish();
+    regf.finish()?;
     regf.check_tree()
         .map_err(|e| format!("the edited hive does not check: {e}"))?;
     verify(&regf, &done)?;
@@ -927,13 +927,13 @@ impl Regf {
 
     /// Marks the hive written: both sequence numbers moved on together (a
     /// clean hive), the last-written time, the checksum.
-    fn finish(&mut self) {
-        let seq = le32(&self.b, 4).unwrap_or(0).wrapping_add(1);
-        let _ = self.put32(4, seq);
-        let _ = self.put32(8, seq);
-        let _ = self.put(12, &filetime_now().to_le_bytes());
+    fn finish(&mut self) -> Result<(), String> {
+        let seq = self.u32_at(4)?.wrapping_add(1);
+        self.put32(4, seq)?;
+        self.put32(8, seq)?;
+        self.put(12, &filetime_now().to_le_bytes())?;
         let sum = checksum(&self.b);
-        let _ = self.put32(0x1FC, sum);
+        self.put32(0x1FC, sum)
     }
 }
 
