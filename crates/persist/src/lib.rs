@@ -130,8 +130,18 @@ pub enum Disable {
         text: String,
     },
     /// Several changes that make one entry (a scheduled task's TaskCache
-    /// keys).
+    /// keys). In JSON: `{"kind": "all", "changes": [...]}`.
+    #[serde(serialize_with = "all_changes")]
     All(Vec<Disable>),
+}
+
+/// An internally tagged enum cannot hold a bare sequence: the parts go
+/// under a `changes` key beside the tag.
+fn all_changes<S: serde::Serializer>(parts: &[Disable], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(1))?;
+    m.serialize_entry("changes", parts)?;
+    m.end()
 }
 
 /// Something that could not be read.
@@ -180,4 +190,21 @@ pub fn collect(root: &Path) -> Inventory {
         inv.extend(linux::collect(root));
     }
     inv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_disable_of_several_parts_serializes_with_its_tag() {
+        let d = Disable::All(vec![Disable::File {
+            path: PathBuf::from("/x"),
+        }]);
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"kind": "all", "changes": [{"kind": "file", "path": "/x"}]})
+        );
+    }
 }
