@@ -4,7 +4,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use takedown_persist::{Entry, Inventory, linux};
+use std::process::Command;
+use takedown_persist::{Disable, Entry, Inventory, lines, linux};
 
 fn put(root: &Path, path: &str, text: &str) -> PathBuf {
     let p = root.join(path.trim_start_matches('/'));
@@ -326,6 +327,196 @@ fn sysv_rc_local_preload_shell_keys_udev_xdg() {
     assert_eq!(y.user.as_deref(), Some("bob"));
     assert_eq!(y.target, Some(r.join("opt/evil.py")));
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+}
+
+/// `(line, command, disable line and text)` of the udev entries of
+/// `/etc/udev/rules.d/99-x.rules`, in file order.
+fn udev_entries(inv: &Inventory, r: &Path) -> Vec<(u64, String, u64, String)> {
+    find(inv, "udev-rule", "/etc/udev/rules.d/99-x.rules")
+        .into_iter()
+        .map(|e| {
+            let Some(Disable::Line { path, line, text }) = &e.disable else {
+                panic!("{e:?}")
+            };
+            assert_eq!(path, &r.join("etc/udev/rules.d/99-x.rules"));
+            assert_eq!(Some(*line), e.line, "{e:?}");
+            (*line, e.command.clone().unwrap(), *line, text.clone())
+        })
+        .collect()
+}
+
+/// A rules file as udev reads it (systemd's `udev-rules.c`): a comment
+/// line never continues, even when it ends with `\`, so the rule after
+/// `# x \` runs; a comment inside a continued rule is skipped, not made
+/// part of it. Each entry names the rule's first line as read.
+#[test]
+fn udev_comments_never_continue() {
+    let t = base();
+    let r = t.path();
+    put(r, "/etc/udev/rules.d/99-x.rules", UDEV_COMMENTS);
+    let inv = linux::collect(r);
+    let l = |s: &str| s.to_string();
+    assert_eq!(
+        udev_entries(&inv, r),
+        [
+            (2, l("/opt/evil"), 2, l("RUN+=\"/opt/evil\"")),
+            (3, l("/opt/continued"), 3, l("ACTION==\"add\", \\")),
+            (7, l("/opt/a b"), 7, l("RUN+=\"/opt/a \\")),
+            (
+                11,
+                l("/opt/after-blank"),
+                11,
+                l("RUN+=\"/opt/after-blank\"")
+            ),
+        ]
+    );
+    assert_eq!(
+        find(&inv, "udev-rule", "/etc/udev/rules.d/99-x.rules")[0].target,
+        Some(r.join("opt/evil"))
+    );
+    assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+
+    // Commenting out what is listed leaves no rule that runs anything.
+    let edited = disabled(&inv, r);
+    put(r, "/etc/udev/rules.d/99-x.rules", &edited);
+    assert_eq!(udev_entries(&linux::collect(r), r), []);
+}
+
+/// Comments ending with `\`, inside a continued rule, a value continued
+/// onto a line whose leading blanks udev drops, and a blank line ending a
+/// continued rule.
+const UDEV_COMMENTS: &str = "# x \\\n\
+RUN+=\"/opt/evil\"\n\
+ACTION==\"add\", \\\n  # RUN+=\"/opt/in-comment\" \\\n\t# c\n  RUN+=\"/opt/continued\"\n\
+RUN+=\"/opt/a \\\n     b\"\n\
+ACTION==\"add\", \\\n\nRUN+=\"/opt/after-blank\"\n";
+
+/// Line ends only udev (systemd's `read_line`) sees: a lone `\r`, a NUL,
+/// `\n\r` as one ending. The listing finds every rule; commenting them
+/// out is refused, naming the reason.
+const UDEV_LINE_ENDS: &str = "RUN+=\"/opt/cr1\"\rRUN+=\"/opt/cr2\"\n\
+RUN+=\"/opt/nul1\"\0RUN+=\"/opt/nul2\"\n\
+ACTION==\"add\", \\\n\rRUN+=\"/opt/lfcr\"\n\
+# c\rRUN+=\"/opt/after-cr-comment\"\n";
+
+#[test]
+fn udev_line_ends_of_read_line() {
+    let t = base();
+    let r = t.path();
+    put(r, "/etc/udev/rules.d/99-x.rules", UDEV_LINE_ENDS);
+    let inv = linux::collect(r);
+    let got: Vec<(u64, String)> = udev_entries(&inv, r)
+        .into_iter()
+        .map(|(n, c, ..)| (n, c))
+        .collect();
+    let l = |n: u64, s: &str| (n, s.to_string());
+    assert_eq!(
+        got,
+        [
+            l(1, "/opt/cr1"),
+            l(1, "/opt/cr2"),
+            l(2, "/opt/nul1"),
+            l(2, "/opt/nul2"),
+            l(3, "/opt/lfcr"),
+            l(5, "/opt/after-cr-comment"),
+        ]
+    );
+    for e in find(&inv, "udev-rule", "/etc/udev/rules.d/99-x.rules") {
+        let Some(Disable::Line { line, text, .. }) = &e.disable else {
+            panic!("{e:?}")
+        };
+        let err =
+            lines::comment_out(UDEV_LINE_ENDS.as_bytes(), &[(*line, text.clone())]).unwrap_err();
+        assert!(err.contains("carriage return or NUL"), "{e:?}: {err}");
+    }
+}
+
+/// The udev rules file with every listed rule commented out, as the
+/// disable step does.
+fn disabled(inv: &Inventory, r: &Path) -> String {
+    let path = r.join("etc/udev/rules.d/99-x.rules");
+    let want: Vec<(u64, String)> = udev_entries(inv, r)
+        .into_iter()
+        .map(|(_, _, n, t)| (n, t))
+        .collect();
+    let out = lines::comment_out(&fs::read(path).unwrap(), &want).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// udev itself, when installed: `udevadm test` (which runs nothing)
+/// with only the given rules file, in a private mount namespace so that
+/// the machine's rules are never touched. The programs it would run,
+/// sorted; `None` when it cannot be asked here.
+#[cfg(unix)]
+fn udevadm_runs(rules: &Path) -> Option<Vec<String>> {
+    let have = Command::new("sh")
+        .args(["-c", "command -v udevadm && command -v unshare"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have || !Path::new("/sys/class/net/lo").exists() {
+        return None;
+    }
+    let script = "for d in /etc/udev/rules.d /run/udev /lib/udev/rules.d /usr/lib/udev/rules.d \
+                  /usr/local/lib/udev/rules.d; do \
+                  if [ -d \"$d\" ]; then mount -t tmpfs none \"$d\" || exit 3; fi; done; \
+                  [ -d /etc/udev/rules.d ] || exit 4; \
+                  cp \"$1\" /etc/udev/rules.d/99-x.rules && \
+                  udevadm test --action=add /sys/class/net/lo 2>&1";
+    for flags in [&["-m"][..], &["-r", "-m"][..]] {
+        let probe = Command::new("unshare")
+            .args(flags)
+            .args(["sh", "-c", "mount -t tmpfs none /mnt"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            continue;
+        }
+        let o = Command::new("unshare")
+            .args(flags)
+            .args(["sh", "-c", script, "sh"])
+            .arg(rules)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{out}");
+        let mut v: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("run: '")?.strip_suffix('\''))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        return Some(v);
+    }
+    None
+}
+
+/// The listing and udev agree on which programs a rules file runs, for
+/// every case above and for a rule continued by `\\` over an empty line;
+/// and once the listed rules are commented out, udev runs nothing.
+#[cfg(unix)]
+#[test]
+fn udev_rules_read_as_udevadm_reads_them() {
+    let t = base();
+    let r = t.path();
+    let rules = r.join("etc/udev/rules.d/99-x.rules");
+    let backslashes = "RUN+=\"/opt/bs1\" \\\\\n\nRUN+=\"/opt/bs2\"\n";
+    for content in [UDEV_COMMENTS, UDEV_LINE_ENDS, backslashes] {
+        put(r, "/etc/udev/rules.d/99-x.rules", content);
+        let inv = linux::collect(r);
+        let mut listed: Vec<String> = udev_entries(&inv, r)
+            .into_iter()
+            .map(|(_, c, ..)| c)
+            .collect();
+        listed.sort();
+        let Some(ran) = udevadm_runs(&rules) else {
+            eprintln!("skipped: no udevadm, /sys/class/net/lo or private mount namespace");
+            return;
+        };
+        assert_eq!(listed, ran, "{content:?}");
+    }
+    put(r, "/etc/udev/rules.d/99-x.rules", UDEV_COMMENTS);
+    let edited = disabled(&linux::collect(r), r);
+    put(r, "/etc/udev/rules.d/99-x.rules", &edited);
+    assert_eq!(udevadm_runs(&rules).unwrap(), Vec::<String>::new());
 }
 
 /// Links pointing out of the root (absolute or by `..`) are resolved

@@ -272,25 +272,13 @@ fn udev(cx: &mut Cx) {
             }
             names.push(name);
             let Some(text) = cx.text(&f) else { continue };
-            let mut lines = text.lines().enumerate();
-            while let Some((i, l)) = lines.next() {
-                let mut full = l.to_string();
-                while full.ends_with('\\') {
-                    full.pop();
-                    match lines.next() {
-                        Some((_, n)) => full.push_str(n),
-                        None => break,
-                    }
-                }
-                if full.trim_start().starts_with('#') {
-                    continue;
-                }
-                for (key, value) in udev_runs(&full) {
+            for rule in udev_rules(&text) {
+                for (key, value) in udev_runs(&rule.rule) {
                     let target = cx.target_of(&value, UDEV_PROGRAM_DIRS);
                     // The rule's first physical line as read; commenting
                     // it out comments out the lines it continues onto too
                     // (udev would run a tail left alone as a rule).
-                    let disable = cx.disable_line(&f, i as u64 + 1, l);
+                    let disable = cx.disable_line(&f, rule.line, rule.first);
                     cx.add(New {
                         mechanism: "udev-rule",
                         location: &f,
@@ -298,11 +286,171 @@ fn udev(cx: &mut Cx) {
                         user: Some("root".into()),
                         command: Some(value),
                         target,
-                        line: Some(i as u64 + 1),
+                        line: Some(rule.line),
                         disable,
                     });
                 }
             }
+        }
+    }
+}
+
+/// One rule of a udev rules file.
+#[derive(Debug, PartialEq)]
+struct UdevRule<'a> {
+    /// The line it starts on, counted at `\n` as the listing (and
+    /// [`crate::lines::comment_out`]) counts lines.
+    line: u64,
+    /// That line as read: without its `\n` or `\r\n` ending.
+    first: &'a str,
+    /// The rule as udev parses it: its lines joined.
+    rule: String,
+}
+
+/// The rules of a rules file, split and joined as systemd's udev does
+/// (`udev_rules_parse_file` in `udev-rules.c`, reading with
+/// [`udev_lines`]): blanks at the start of a line are dropped; a line
+/// whose first other character is `#` is skipped, whether or not a rule
+/// is being continued, and never continues itself; a rule ending with
+/// `\` (after the joining) continues with the next line not skipped; an
+/// empty line ends it. So `# x \` does not swallow the line after it,
+/// and a comment inside a continued rule is not part of it.
+///
+/// A file that ends inside a continued rule: udev drops that rule
+/// ("Unexpected EOF after line continuation"), but it is listed anyway,
+/// as are rules that udev refuses as too long (16 KiB) or never reaches
+/// because an earlier line is too long: listing more than udev runs
+/// costs a look, listing less would hide a program. Linear in the size
+/// of `text`.
+fn udev_rules(text: &str) -> Vec<UdevRule<'_>> {
+    let mut rules = Vec::new();
+    let mut at = LineAt::new(text);
+    // The rule being continued: where it starts, and its lines so far,
+    // its final `\` removed.
+    let mut open: Option<(usize, String)> = None;
+    for (start, raw) in udev_lines(text) {
+        // systemd's `skip_leading_chars` drops its WHITESPACE, " \t\n\r";
+        // the line ends never reach here.
+        let line = raw.trim_start_matches([' ', '\t']);
+        if line.starts_with('#') {
+            continue;
+        }
+        let (begin, mut joined) = match open.take() {
+            Some((begin, mut joined)) => {
+                joined.push_str(line);
+                (begin, joined)
+            }
+            None => (start, line.to_string()),
+        };
+        // udev looks at the end of the joined rule, not of the line: after
+        // a rule ending with `\\`, an empty line continues it too.
+        if joined.ends_with('\\') {
+            joined.pop();
+            open = Some((begin, joined));
+            continue;
+        }
+        if !joined.is_empty() {
+            rules.push(at.rule(begin, joined));
+        }
+    }
+    if let Some((begin, joined)) = open.filter(|(_, j)| !j.is_empty()) {
+        rules.push(at.rule(begin, joined));
+    }
+    rules
+}
+
+/// The lines of `text` as systemd's `read_line` (which udev reads rules
+/// files with) splits them, each with the byte offset it starts at: a
+/// line ends at `\n`, `\r` or a NUL byte; `\r\n` and `\n\r` are one ending,
+/// a NUL is always one of its own (`read_line_full` in `fileio.c`). No
+/// empty line after a final ending.
+fn udev_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    const LF: u8 = 1;
+    const CR: u8 = 2;
+    const NUL: u8 = 4;
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
+    std::iter::from_fn(move || {
+        if pos >= bytes.len() {
+            return None;
+        }
+        let start = pos;
+        let mut end = None;
+        // The kinds of ending seen so far in this line's ending.
+        let mut seen = 0u8;
+        while let Some(&b) = bytes.get(pos) {
+            let kind = match b {
+                b'\n' => LF,
+                b'\r' => CR,
+                0 => NUL,
+                _ => 0,
+            };
+            if seen & NUL != 0 || (kind == 0 && seen != 0) || seen & kind != 0 {
+                break;
+            }
+            if kind != 0 {
+                end.get_or_insert(pos);
+                seen |= kind;
+            }
+            pos += 1;
+        }
+        // The endings are ASCII: `start` and `end` are character boundaries.
+        let line = text.get(start..end.unwrap_or(pos)).unwrap_or_default();
+        Some((start, line))
+    })
+}
+
+/// The `\n`-counted line (number and text) holding a byte offset, for
+/// offsets asked in increasing order: one pass over the text in all.
+struct LineAt<'a> {
+    text: &'a str,
+    /// The line holding `scanned`, and where it starts.
+    number: u64,
+    start: usize,
+    scanned: usize,
+    /// The text of line `number` once found (several rules may start
+    /// on one line, after a lone `\r` or a NUL).
+    found: Option<&'a str>,
+}
+
+impl<'a> LineAt<'a> {
+    fn new(text: &'a str) -> Self {
+        LineAt {
+            text,
+            number: 1,
+            start: 0,
+            scanned: 0,
+            found: None,
+        }
+    }
+
+    /// A rule starting at byte `begin` (not before the last one asked).
+    fn rule(&mut self, begin: usize, rule: String) -> UdevRule<'a> {
+        let bytes = self.text.as_bytes();
+        let upto = bytes.get(self.scanned..begin).unwrap_or_default();
+        for (i, b) in upto.iter().enumerate() {
+            if *b == b'\n' {
+                self.number = self.number.saturating_add(1);
+                self.start = self.scanned + i + 1;
+                self.found = None;
+            }
+        }
+        self.scanned = self.scanned.max(begin);
+        let text = self.text;
+        let start = self.start;
+        let first = *self.found.get_or_insert_with(|| {
+            let rest = text.get(start..).unwrap_or_default();
+            // As `comment_out` reads a line: a `\r` before the `\n` is
+            // part of the ending, a last line keeps all it has.
+            match rest.split_once('\n') {
+                Some((l, _)) => l.strip_suffix('\r').unwrap_or(l),
+                None => rest,
+            }
+        });
+        UdevRule {
+            line: self.number,
+            first,
+            rule,
         }
     }
 }
@@ -419,6 +567,115 @@ mod tests {
             );
         }
         assert_eq!(key_command("commandé=x ssh-rsa AAAA x"), None);
+    }
+
+    /// `(line, first line, rule)` of each rule of `text`.
+    fn rules(text: &str) -> Vec<(u64, &str, String)> {
+        udev_rules(text)
+            .into_iter()
+            .map(|r| (r.line, r.first, r.rule))
+            .collect()
+    }
+
+    #[test]
+    fn read_line_endings() {
+        let split = |t: &'static str| super::udev_lines(t).collect::<Vec<_>>();
+        assert_eq!(split("a\nb"), [(0, "a"), (2, "b")]);
+        assert_eq!(split("a\r\nb\n"), [(0, "a"), (3, "b")]);
+        // `\n\r` is one ending too; `\r\n\r` is one and the start of an
+        // empty line.
+        assert_eq!(split("a\n\rb"), [(0, "a"), (3, "b")]);
+        assert_eq!(split("a\r\n\rb"), [(0, "a"), (3, ""), (4, "b")]);
+        // A lone `\r` or a NUL ends a line; a NUL is an ending of its own.
+        assert_eq!(split("a\rb\0c"), [(0, "a"), (2, "b"), (4, "c")]);
+        assert_eq!(split("a\0\nb"), [(0, "a"), (2, ""), (3, "b")]);
+        assert_eq!(split("a\n\nb"), [(0, "a"), (2, ""), (3, "b")]);
+        assert_eq!(split("a\n"), [(0, "a")]);
+        assert_eq!(split(""), []);
+    }
+
+    #[test]
+    fn continued_comment_does_not_swallow_the_next_line() {
+        assert_eq!(
+            rules("# x \\\nRUN+=\"/opt/evil\"\n"),
+            [(2, "RUN+=\"/opt/evil\"", "RUN+=\"/opt/evil\"".into())]
+        );
+    }
+
+    #[test]
+    fn comment_inside_a_continued_rule_is_skipped() {
+        let t = "A=\"1\", \\\n  # RUN+=\"/opt/no\" \\\n\t# c\n  RUN+=\"/opt/x\"\nB=\"2\"\n";
+        assert_eq!(
+            rules(t),
+            [
+                (1, "A=\"1\", \\", "A=\"1\", RUN+=\"/opt/x\"".into()),
+                (5, "B=\"2\"", "B=\"2\"".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn continuation_as_udev_joins() {
+        // Leading blanks of each line dropped; `\ ` does not continue; an
+        // empty or blank line ends the rule.
+        assert_eq!(
+            rules("RUN+=\"/opt/a \\\n     b\"\nC \\ \nD \\\n \t\nE\n"),
+            [
+                (1, "RUN+=\"/opt/a \\", "RUN+=\"/opt/a b\"".into()),
+                (3, "C \\ ", "C \\ ".into()),
+                (4, "D \\", "D ".into()),
+                (6, "E", "E".into()),
+            ]
+        );
+        // The joined rule's end decides: `\\` then an empty line goes on.
+        assert_eq!(
+            rules("RUN+=\"/opt/a\" \\\\\n\nRUN+=\"/opt/b\"\n"),
+            [(
+                1,
+                "RUN+=\"/opt/a\" \\\\",
+                "RUN+=\"/opt/a\" RUN+=\"/opt/b\"".into()
+            )]
+        );
+        // A rule starting with a lone `\`; a file ending inside a rule.
+        assert_eq!(rules("  \\\nA \\\r\nB \\"), [(1, "  \\", "A B ".into())]);
+        assert_eq!(rules("\\\n\n# c \\\n\n"), []);
+    }
+
+    #[test]
+    fn rules_after_a_lone_cr_or_nul() {
+        // udev reads three rules where the listing counts one line, 2.
+        let t = "x\nRUN+=\"/opt/a\"\rRUN+=\"/opt/b\"\0RUN+=\"/opt/c\"\r\nD\n";
+        let first = "RUN+=\"/opt/a\"\rRUN+=\"/opt/b\"\0RUN+=\"/opt/c\"";
+        assert_eq!(
+            rules(t),
+            [
+                (1, "x", "x".into()),
+                (2, first, "RUN+=\"/opt/a\"".into()),
+                (2, first, "RUN+=\"/opt/b\"".into()),
+                (2, first, "RUN+=\"/opt/c\"".into()),
+                (3, "D", "D".into()),
+            ]
+        );
+        // `\n\r` ends one line: the `\r` does not end the rule.
+        assert_eq!(rules("A \\\n\rB\n"), [(1, "A \\", "A B".into())]);
+        // A lone `\r` after a `\`: the rule goes on after it.
+        assert_eq!(rules("# c\rA \\\nB\n"), [(1, "# c\rA \\", "A B".into())]);
+    }
+
+    /// Many rules on one line (lone `\r`s) and a long continued rule: one
+    /// pass each.
+    #[test]
+    fn large_files_linear() {
+        let t = "RUN+=\"/x\"\r".repeat(100_000);
+        let start = std::time::Instant::now();
+        let r = udev_rules(&t);
+        assert_eq!(r.len(), 100_000);
+        assert!(r.iter().all(|r| r.line == 1));
+        let t = "A \\\n".repeat(200_000);
+        let r = udev_rules(&t);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].rule.len(), 400_000);
+        assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
     }
 
     #[test]
