@@ -498,6 +498,13 @@ mod tests {
         let names: Vec<&str> = out.detections.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["Two", "Exe"]);
         assert_eq!(out.first_match, Some((0, 0x10000 + 100)));
+        // Regions in any order (the caller reads memory-only ones first):
+        // the same matches, the lowest address first.
+        let reversed: Vec<Range<u64>> = regions.iter().rev().cloned().collect();
+        let out = s.scan(&mut mem, &reversed, u64::MAX, &cx, &AtomicBool::new(false));
+        let names: Vec<&str> = out.detections.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["Two", "Exe"]);
+        assert_eq!(out.first_match, Some((1, 0x10000 + 100)));
     }
 
     #[test]
