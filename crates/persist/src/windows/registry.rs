@@ -16,7 +16,7 @@
 use super::hive::{Hive, Key, MAX_STRING, Value};
 use super::paths::{self, Vars};
 use crate::{Disable, Entry, Inventory, Os};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Depth of the TaskCache tree walked (folders of folders): Windows' own
@@ -666,7 +666,7 @@ fn system_entries(src: Src, h: &mut Hive, inv: &mut Inventory) {
 /// cannot name a key.
 fn task_disable(
     src: Src,
-    h: &mut Hive,
+    index: &TaskIndex,
     base: &str,
     tree: Option<&str>,
     id: &str,
@@ -679,12 +679,66 @@ fn task_disable(
         return None;
     }
     for sub in std::iter::once("Tasks").chain(TASK_TRIGGER_KEYS.iter().copied()) {
-        let key = format!(r"{base}\{sub}\{id}");
-        if h.key(&key).is_some() {
-            parts.push(src.key(key)?);
+        if index.has(sub, id) {
+            parts.push(src.key(format!(r"{base}\{sub}\{id}"))?);
         }
     }
     (!parts.is_empty()).then(|| all(parts))
+}
+
+/// The keys of the TaskCache named by a task's GUID (`Tasks` and the
+/// trigger keys), each listed once. Looking each task's keys up by path
+/// instead read every sibling at each step (notatin reads a key's whole
+/// sub-key list to find one name): 1,000 tasks cost seconds.
+struct TaskIndex {
+    /// `Tasks\{GUID}` by lower-case GUID (the first of equal names, as a
+    /// lookup by path finds).
+    tasks: HashMap<String, Key>,
+    /// The lower-case names under `Tasks` and each trigger key.
+    names: HashMap<&'static str, HashSet<String>>,
+}
+
+impl TaskIndex {
+    fn read(h: &mut Hive, base: &str) -> TaskIndex {
+        let mut index = TaskIndex {
+            tasks: HashMap::new(),
+            names: HashMap::new(),
+        };
+        for sub in std::iter::once("Tasks").chain(TASK_TRIGGER_KEYS.iter().copied()) {
+            let Some(k) = h.key(&format!(r"{base}\{sub}")) else {
+                continue;
+            };
+            let (subs, _) = h.subkeys(&k);
+            let mut names = HashSet::new();
+            for s in subs {
+                let name = s.name().to_ascii_lowercase();
+                names.insert(name.clone());
+                if sub == "Tasks" {
+                    index.tasks.entry(name).or_insert(s);
+                }
+            }
+            index.names.insert(sub, names);
+        }
+        index
+    }
+
+    /// Whether `sub` (`Tasks` or a trigger key) has a key named `id`.
+    fn has(&self, sub: &str, id: &str) -> bool {
+        !id.contains('\\')
+            && self
+                .names
+                .get(sub)
+                .is_some_and(|n| n.contains(&id.to_ascii_lowercase()))
+    }
+
+    /// The command of the task `id` (its first exec action).
+    fn command(&self, id: &str) -> Option<String> {
+        if id.contains('\\') {
+            return None;
+        }
+        let k = self.tasks.get(&id.to_ascii_lowercase())?;
+        exec_command(&k.value("Actions")?)
+    }
 }
 
 /// Scheduled tasks of the TaskCache: every task of `Tree` (by its path)
@@ -692,6 +746,7 @@ fn task_disable(
 /// deleting its Tree key still runs).
 fn task_cache(src: Src, h: &mut Hive, inv: &mut Inventory) {
     let base = format!(r"{NT_CV}\Schedule\TaskCache");
+    let index = TaskIndex::read(h, &base);
     let mut named = HashSet::new();
     if let Some(tree) = h.key(&format!(r"{base}\Tree")) {
         // (key, task path, depth, whether every name on the path is
@@ -715,11 +770,11 @@ fn task_cache(src: Src, h: &mut Hive, inv: &mut Inventory) {
                 named.insert(id.to_ascii_lowercase());
                 let location = format!(r"HKLM\SOFTWARE\{base}\Tree{path}");
                 let mut e = entry("scheduled-task", location, path.clone());
-                if let Some(cmd) = task_command(h, &base, &id) {
+                if let Some(cmd) = index.command(&id) {
                     e = with_target(e, src.root, cmd, src.vars);
                 }
                 if findable {
-                    e.disable = task_disable(src, h, &base, Some(&path), &id);
+                    e.disable = task_disable(src, &index, &base, Some(&path), &id);
                 }
                 inv.entries.push(e);
             }
@@ -759,18 +814,10 @@ fn task_cache(src: Src, h: &mut Hive, inv: &mut Inventory) {
             if let Some(cmd) = s.value("Actions").and_then(|v| exec_command(&v)) {
                 e = with_target(e, src.root, cmd, src.vars);
             }
-            e.disable = task_disable(src, h, &base, None, s.name());
+            e.disable = task_disable(src, &index, &base, None, s.name());
             inv.entries.push(e);
         }
     }
-}
-
-fn task_command(h: &mut Hive, base: &str, id: &str) -> Option<String> {
-    if id.contains('\\') {
-        return None;
-    }
-    let k: Key = h.key(&format!(r"{base}\Tasks\{id}"))?;
-    exec_command(&k.value("Actions")?)
 }
 
 fn exec_command(v: &Value) -> Option<String> {
