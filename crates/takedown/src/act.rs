@@ -48,6 +48,7 @@ const LINGER: Duration = Duration::from_millis(200);
 /// Totals for the summary.
 #[derive(Default)]
 pub struct Counts {
+    pub autostarts_disabled: u64,
     pub quarantined: u64,
     pub deleted: u64,
     pub refused: u64,
@@ -60,6 +61,7 @@ impl Counts {
         s.deleted = self.deleted;
         s.refused = self.refused;
         s.failed = self.failed;
+        s.autostarts_disabled = self.autostarts_disabled;
     }
 }
 
@@ -79,6 +81,9 @@ pub struct Plan {
     /// The evidence case detected files are preserved into first
     /// (`--evidence`).
     pub evidence: Option<Evidence>,
+    /// `--persistence`: the autostart entries of each program, disabled
+    /// with the program they start.
+    pub autostarts: Option<std::sync::Arc<crate::persistence::ForScan>>,
 }
 
 /// `--evidence CASE_DIR`: the open case and the examiner's key.
@@ -107,6 +112,7 @@ impl Actor {
                 counts: Counts::default(),
                 pending: Vec::new(),
                 batch,
+                disabler: crate::disable::Disabler::default(),
             };
             w.serve(rx);
             if let Some((vault, run)) = &w.plan.vault
@@ -140,6 +146,8 @@ struct Worker {
     counts: Counts,
     pending: Vec<Report>,
     batch: usize,
+    /// The autostart entries disabled so far (`--persistence`).
+    disabler: crate::disable::Disabler,
 }
 
 impl Worker {
@@ -195,6 +203,13 @@ impl Worker {
                 r.max_score(),
                 self.plan.min_score
             ))
+        } else if r
+            .finding
+            .process
+            .as_ref()
+            .is_some_and(|p| p.region.is_some())
+        {
+            Some("in process memory: stop the process, then scan and quarantine its files".into())
         } else if r.finding.identity.is_none() {
             Some("not a file on disk (standard input)".into())
         } else if action == Action::Delete && !self.plan.yes && !confirm(&r) {
@@ -368,6 +383,26 @@ impl Worker {
                         self.counts.deleted += 1;
                     } else {
                         self.counts.quarantined += 1;
+                    }
+                    // The program is gone: the entries that start it go
+                    // too, or the system would try to start it at every
+                    // boot (and a dropper left elsewhere would be run).
+                    if let Some(autostarts) = &self.plan.autostarts
+                        && let Some((vault, run)) = self.plan.vault.as_mut()
+                    {
+                        let action = match self.plan.action {
+                            Action::Delete => "delete",
+                            _ => "quarantine",
+                        };
+                        self.counts.autostarts_disabled += self.disabler.disable(
+                            vault,
+                            run,
+                            autostarts,
+                            &r.finding.fs_path,
+                            vault_id.as_deref(),
+                            &mut r.finding.autostarts,
+                            action,
+                        );
                     }
                     self.report(&r, "done", vault_id, note)
                 }

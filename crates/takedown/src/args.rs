@@ -77,6 +77,14 @@ pub enum Command {
     /// delivered to an outbox or over SMTP exactly once;
     /// `notify status` shows the journal.
     Notify(Box<crate::notify::NotifyArgs>),
+    /// List every autostart entry (Run keys, services, scheduled tasks,
+    /// Startup folders of a mounted Windows volume; cron, systemd,
+    /// init scripts, start-up files of a Linux root) with the program it
+    /// starts and that program's digests.
+    ///
+    /// Exit status: 0 listed, 2 an error (something could not be read:
+    /// the rest is still listed).
+    Persistence(crate::persistence::PersistenceArgs),
 }
 
 /// `takedown sigs`.
@@ -464,6 +472,53 @@ pub struct ScanArgs {
         requires = "evidence"
     )]
     pub key: Option<PathBuf>,
+
+    /// Also scan the program (and script) of every autostart entry under
+    /// --root; a detected program names the entries that start it, and
+    /// --action quarantine disables those entries too, restorably.
+    #[arg(long, help_heading = "Autostarts and processes")]
+    pub persistence: bool,
+
+    /// The system whose autostarts --persistence reads: a mounted Windows
+    /// volume (found by its Windows/System32/config) or a Linux root.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/",
+        requires = "persistence",
+        help_heading = "Autostarts and processes"
+    )]
+    pub root: PathBuf,
+
+    /// Scan the memory and the executable of every process (Linux; other
+    /// users' processes need root or CAP_SYS_PTRACE).
+    #[arg(long, help_heading = "Autostarts and processes")]
+    pub processes: bool,
+
+    /// Scan the memory and the executable of this process (repeatable).
+    #[arg(long, value_name = "PID", help_heading = "Autostarts and processes")]
+    pub pid: Vec<u32>,
+
+    /// Memory read per process at most; the rest of a larger process is
+    /// reported as not scanned.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "2G",
+        help_heading = "Autostarts and processes"
+    )]
+    pub process_budget: String,
+}
+
+/// Which processes `scan --processes|--pid` examines.
+#[derive(Clone, Debug)]
+pub struct ProcessSelection {
+    /// Every process (`--processes`); else only `pids`.
+    pub all: bool,
+    /// `--pid`s.
+    pub pids: Vec<u32>,
+    /// Bytes of memory read per process at most.
+    pub budget: u64,
 }
 
 /// Validated configuration of a scan.
@@ -486,14 +541,39 @@ pub struct ScanConfig {
     pub vault: Option<PathBuf>,
     /// The evidence case and the examiner's key.
     pub evidence: Option<(PathBuf, Option<PathBuf>)>,
+    /// `--persistence`: the root whose autostarts are scanned.
+    pub persistence: Option<PathBuf>,
+    /// `--processes`, `--pid`.
+    pub processes: Option<ProcessSelection>,
 }
 
 impl ScanArgs {
     /// Validates the flags.
     pub fn into_config(self) -> anyhow::Result<ScanConfig> {
-        if self.paths.is_empty() && self.file_list.is_none() {
+        let processes = if self.processes || !self.pid.is_empty() {
+            if self.pid.contains(&0) {
+                anyhow::bail!("--pid 0 is not a process");
+            }
+            let budget = takedown_engine::size::parse(&self.process_budget)
+                .map_err(|e| anyhow::anyhow!("--process-budget: {e}"))?;
+            if budget == 0 {
+                anyhow::bail!("--process-budget must be more than 0");
+            }
+            Some(ProcessSelection {
+                all: self.processes,
+                pids: self.pid.clone(),
+                budget,
+            })
+        } else {
+            None
+        };
+        if self.paths.is_empty()
+            && self.file_list.is_none()
+            && !self.persistence
+            && processes.is_none()
+        {
             anyhow::bail!(
-                "nothing to scan: give one or more PATHs, `-` for standard input, or --file-list"
+                "nothing to scan: give one or more PATHs, `-` for standard input, --file-list, --persistence or --processes"
             );
         }
         let stdin_uses = self.paths.iter().filter(|p| p.as_os_str() == "-").count()
@@ -638,6 +718,8 @@ impl ScanArgs {
             yes: self.yes,
             vault: self.vault,
             evidence: self.evidence.map(|case| (case, self.key)),
+            persistence: self.persistence.then_some(self.root),
+            processes,
         })
     }
 }

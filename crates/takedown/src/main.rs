@@ -25,11 +25,14 @@ mod args;
 mod blocklist;
 mod bundle;
 mod dga;
+mod disable;
 mod evidence;
 mod hunt;
 mod intel;
+mod memory;
 mod notify;
 mod output;
+mod persistence;
 mod progress;
 mod quarantine;
 mod serve;
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         args::Command::Blocklist(a) => blocklist::run(a),
         args::Command::Hunt(a) => hunt::run(*a),
         args::Command::Notify(a) => notify::run(*a),
+        args::Command::Persistence(a) => persistence::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -191,7 +195,18 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
     {
         config.run.excludes.push(evidence::exclude_pattern(&dir));
     }
+    // `--persistence`: the programs of the autostart entries are scanned
+    // with the paths, and each detected one names its entries.
+    let autostarts = match &config.persistence {
+        Some(root) => {
+            let found = persistence::for_scan(root)?;
+            targets.extend(found.targets.iter().cloned());
+            Some(std::sync::Arc::new(found))
+        }
+        None => None,
+    };
     let plan = (vault.is_some() || evidence.is_some()).then(|| act::Plan {
+        autostarts: autostarts.clone(),
         action: config.action,
         min_score: config.min_score,
         yes: config.yes,
@@ -209,18 +224,28 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
     let (summary, mut printer) = match plan {
         None => {
             let mut printer = printer;
-            let summary = run::run(&sigs, &targets, &config.run, stop, &progress, |report| {
-                bar.suspend(|| report.notable().all(|f| printer.finding(f)))
-            })
-            .map_err(anyhow::Error::msg)?;
+            let summary = scan_all(
+                &sigs,
+                &targets,
+                &config,
+                autostarts.as_deref(),
+                stop,
+                &progress,
+                &mut |report| bar.suspend(|| report.notable().all(|f| printer.finding(f))),
+            )?;
             (summary, printer)
         }
         Some(plan) => {
             let actor = act::Actor::start(plan, printer);
-            let summary = run::run(&sigs, &targets, &config.run, stop, &progress, |report| {
-                actor.send(report)
-            })
-            .map_err(anyhow::Error::msg);
+            let summary = scan_all(
+                &sigs,
+                &targets,
+                &config,
+                autostarts.as_deref(),
+                stop,
+                &progress,
+                &mut |report| actor.send(report),
+            );
             let (printer, counts) = actor.finish();
             let mut summary = summary?;
             counts.add_to(&mut summary);
@@ -256,13 +281,51 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
             eprintln!("takedown: interrupted; the summary above is partial");
         }
         exit::INTERRUPTED
-    } else if summary.files_detected > 0 {
+    } else if summary.files_detected > 0 || summary.processes_detected > 0 {
         exit::FOUND
     } else if summary.errors > 0 {
         exit::ERROR
     } else {
         exit::CLEAN
     })
+}
+
+/// The scan proper: the paths and the autostarts' programs (one walk),
+/// then the processes; every report goes to `sink`.
+fn scan_all(
+    sigs: &SignatureSet,
+    targets: &[run::Target],
+    config: &args::ScanConfig,
+    autostarts: Option<&persistence::ForScan>,
+    stop: &AtomicBool,
+    progress: &Progress,
+    sink: &mut dyn FnMut(run::Report) -> bool,
+) -> anyhow::Result<takedown_engine::finding::Summary> {
+    let mut summary = if targets.is_empty() {
+        takedown_engine::finding::Summary {
+            version: takedown_engine::finding::SCHEMA_VERSION,
+            ..Default::default()
+        }
+    } else {
+        run::run(sigs, targets, &config.run, stop, progress, |mut report| {
+            if let Some(a) = autostarts {
+                a.attach(&mut report);
+            }
+            sink(report)
+        })
+        .map_err(anyhow::Error::msg)?
+    };
+    if let Some(a) = autostarts {
+        a.add_to(&mut summary);
+    }
+    if let Some(sel) = &config.processes
+        && !stop.load(Ordering::Relaxed)
+    {
+        let started = std::time::Instant::now();
+        memory::scan(sigs, sel, &config.run.scan, stop, &mut summary, sink);
+        summary.elapsed_seconds += started.elapsed().as_secs_f64();
+    }
+    Ok(summary)
 }
 
 /// First Ctrl-C: stop cleanly (finish the files in hand, print a partial

@@ -124,6 +124,14 @@ impl Printer {
             self.paint(DIM),
             self.paint(RESET),
         );
+        if let Some(p) = &f.process {
+            // Memory has no path: `pid 1234 [heap] @0x7f..`.
+            shown = match (&p.region, &p.address) {
+                (Some(r), Some(a)) => format!("pid {} {} @{}", p.pid, for_terminal(r), a),
+                (Some(r), None) => format!("pid {} {}", p.pid, for_terminal(r)),
+                _ => format!("pid {} {shown}", p.pid),
+            };
+        }
         for d in &f.detections {
             writeln!(
                 self.out,
@@ -133,6 +141,41 @@ impl Printer {
                 d.score,
                 for_terminal(&d.source)
             )?;
+        }
+        if !f.detections.is_empty() {
+            if let Some(p) = &f.process {
+                writeln!(
+                    self.out,
+                    "  {dim}process {}: {} {}{reset}",
+                    p.pid,
+                    for_terminal(p.exe.as_deref().unwrap_or("?")),
+                    for_terminal(p.cmdline.as_deref().unwrap_or(""))
+                )?;
+            }
+            for a in &f.autostarts {
+                let at = match a.line {
+                    Some(n) => format!("{}:{n}", for_terminal(&a.location)),
+                    None => for_terminal(&a.location),
+                };
+                let done = match &a.action {
+                    None => String::new(),
+                    Some(x) if x.status == "done" => match &x.vault_id {
+                        Some(id) => format!(": disabled (vault ID {id})"),
+                        None => ": disabled".into(),
+                    },
+                    Some(x) => format!(
+                        ": {} ({})",
+                        x.status,
+                        for_terminal(x.reason.as_deref().unwrap_or("no reason given"))
+                    ),
+                };
+                writeln!(
+                    self.out,
+                    "  {dim}started by {} {at} {}{reset}{done}",
+                    a.mechanism,
+                    for_terminal(&a.name)
+                )?;
+            }
         }
         if !f.problems.is_empty() {
             // Problems go to stderr so that stdout stays a list of
@@ -296,6 +339,24 @@ impl Printer {
                     },
                 )
                 .and_then(|_| {
+                    if let Some(n) = s.autostarts {
+                        writeln!(self.out, "Autostart entries: {n}")?;
+                    }
+                    if let Some(n) = s.processes {
+                        writeln!(
+                            self.out,
+                            "Processes: {n} ({} detected, {:.2} MB of memory)",
+                            s.processes_detected,
+                            mb(s.memory_scanned)
+                        )?;
+                    }
+                    if s.autostarts_disabled > 0 {
+                        writeln!(
+                            self.out,
+                            "Autostart entries disabled: {}",
+                            s.autostarts_disabled
+                        )?;
+                    }
                     if s.quarantined + s.deleted + s.refused + s.failed == 0 {
                         return Ok(());
                     }
