@@ -128,6 +128,10 @@ pub enum Disable {
         /// The line's text as read (without the newline): the edit is
         /// refused when the file no longer has it there.
         text: String,
+        /// The file kind continues a line ending in `\` (udev rules):
+        /// every physical line of the logical line is commented out.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        continued: bool,
     },
     /// Several changes that make one entry (a scheduled task's TaskCache
     /// keys). In JSON: `{"kind": "all", "changes": [...]}`.
@@ -205,6 +209,26 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"kind": "all", "changes": [{"kind": "file", "path": "/x"}]})
+        );
+    }
+
+    /// `continued` is written only when true (udev rules), so the lines
+    /// of every other file kind read as before.
+    #[test]
+    fn a_line_says_continued_only_when_it_is() {
+        let line = |continued| Disable::Line {
+            path: PathBuf::from("/x"),
+            line: 2,
+            text: "a".into(),
+            continued,
+        };
+        assert_eq!(
+            serde_json::to_value(line(false)).unwrap(),
+            serde_json::json!({"kind": "line", "path": "/x", "line": 2, "text": "a"})
+        );
+        assert_eq!(
+            serde_json::to_value(line(true)).unwrap(),
+            serde_json::json!({"kind": "line", "path": "/x", "line": 2, "text": "a", "continued": true})
         );
     }
 }

@@ -335,10 +335,18 @@ fn udev_entries(inv: &Inventory, r: &Path) -> Vec<(u64, String, u64, String)> {
     find(inv, "udev-rule", "/etc/udev/rules.d/99-x.rules")
         .into_iter()
         .map(|e| {
-            let Some(Disable::Line { path, line, text }) = &e.disable else {
+            let Some(Disable::Line {
+                path,
+                line,
+                text,
+                continued,
+            }) = &e.disable
+            else {
                 panic!("{e:?}")
             };
             assert_eq!(path, &r.join("etc/udev/rules.d/99-x.rules"));
+            // udev continues a line ending in `\`: the edit follows it.
+            assert!(*continued, "{e:?}");
             assert_eq!(Some(*line), e.line, "{e:?}");
             (*line, e.command.clone().unwrap(), *line, text.clone())
         })
@@ -425,8 +433,8 @@ fn udev_line_ends_of_read_line() {
         let Some(Disable::Line { line, text, .. }) = &e.disable else {
             panic!("{e:?}")
         };
-        let err =
-            lines::comment_out(UDEV_LINE_ENDS.as_bytes(), &[(*line, text.clone())]).unwrap_err();
+        let err = lines::comment_out(UDEV_LINE_ENDS.as_bytes(), &[(*line, text.clone())], true)
+            .unwrap_err();
         assert!(err.contains("carriage return or NUL"), "{e:?}: {err}");
     }
 }
@@ -439,7 +447,7 @@ fn disabled(inv: &Inventory, r: &Path) -> String {
         .into_iter()
         .map(|(_, _, n, t)| (n, t))
         .collect();
-    let out = lines::comment_out(&fs::read(path).unwrap(), &want).unwrap();
+    let out = lines::comment_out(&fs::read(path).unwrap(), &want, true).unwrap();
     String::from_utf8(out).unwrap()
 }
 

@@ -259,7 +259,7 @@ fn apply_all(changes: &[Change]) -> BTreeMap<PathBuf, (Vec<u8>, fs::Permissions)
         match c {
             Change::Remove { path } => fs::remove_file(path).unwrap(),
             Change::Edit { path, edits } => {
-                assert!(matches!(edits, Edits::Lines(_)), "{c:?}");
+                assert!(matches!(edits, Edits::Lines { .. }), "{c:?}");
                 let out = disable::apply(edits, &bytes).unwrap_or_else(|e| panic!("{c:?}: {e}"));
                 fs::write(path, out).unwrap();
             }
@@ -273,11 +273,23 @@ fn host(r: &Path, p: &str) -> PathBuf {
     r.join(p.trim_start_matches('/'))
 }
 
+/// A line of a file that knows no continuation (all but udev rules).
 fn line(r: &Path, p: &str, n: u64, text: &str) -> Disable {
     Disable::Line {
         path: host(r, p),
         line: n,
         text: text.into(),
+        continued: false,
+    }
+}
+
+/// A line of a udev rules file, which continues a line ending in `\`.
+fn udev_line(r: &Path, p: &str, n: u64, text: &str) -> Disable {
+    Disable::Line {
+        path: host(r, p),
+        line: n,
+        text: text.into(),
+        continued: true,
     }
 }
 
@@ -416,7 +428,7 @@ fn detected_entries_disabled_others_kept_originals_restore() {
         (
             "udev-rule",
             "/etc/udev/rules.d/99-x.rules".into(),
-            line(r, "/etc/udev/rules.d/99-x.rules", 2, "ACTION==\"add\", \\"),
+            udev_line(r, "/etc/udev/rules.d/99-x.rules", 2, "ACTION==\"add\", \\"),
         ),
         (
             "xdg-autostart",
@@ -502,15 +514,23 @@ fn detected_entries_disabled_others_kept_originals_restore() {
 
 /// Debian's `crontab -n` (dry run) accepts every edited crontab.
 fn check_crontabs(r: &Path) {
+    check_crontabs_at(
+        r,
+        &[
+            "/etc/crontab",
+            "/etc/cron.d/x",
+            "/var/spool/cron/crontabs/bob",
+        ],
+    );
+}
+
+/// Debian's `crontab -n` (dry run) accepts each of `paths` (on the root).
+fn check_crontabs_at(r: &Path, paths: &[&str]) {
     if !have("crontab") {
         eprintln!("skipped: crontab (Debian's cron) is not installed");
         return;
     }
-    for p in [
-        "/etc/crontab",
-        "/etc/cron.d/x",
-        "/var/spool/cron/crontabs/bob",
-    ] {
+    for p in paths {
         let o = Command::new("crontab")
             .arg("-n")
             .arg(host(r, p))
@@ -722,7 +742,7 @@ fn continued_shell_command_commented_whole() {
     }
     let t = tempfile::tempdir().unwrap();
     let script = "#!/bin/sh\necho one\necho evil \\\n  echo tail\necho two\n";
-    let out = lines::comment_out(script.as_bytes(), &[(3, "echo evil \\".into())]).unwrap();
+    let out = lines::comment_out(script.as_bytes(), &[(3, "echo evil \\".into())], true).unwrap();
     let f = t.path().join("s.sh");
     fs::write(&f, &out).unwrap();
     let n = Command::new("sh").arg("-n").arg(&f).output().unwrap();
@@ -734,4 +754,63 @@ fn continued_shell_command_commented_whole() {
     fs::write(&f, naive).unwrap();
     let run = Command::new("sh").arg(&f).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "one\ntail\ntwo\n");
+}
+
+/// cron has no continuation lines: a crontab line ending with `\` is an
+/// entry of its own, and disabling the detected entry on the next line
+/// comments out that line only; the clean one before it keeps running.
+#[test]
+fn cron_line_after_a_backslash_disabled_alone() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    put(r, "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    put(r, "/opt/backup", "#!/bin/sh\n");
+    put(r, "/opt/cron-job", DETECTED);
+    let backup = "0 3 * * * root /opt/backup --dir /var/www\\";
+    let job = "*/5 * * * * root /opt/cron-job";
+    let tab = put(r, "/etc/crontab", &format!("{backup}\n{job}\n"));
+
+    let before = collect(r);
+    assert!(before.problems.is_empty(), "{:?}", before.problems);
+    let cron: Vec<(Option<u64>, Option<String>)> = before
+        .entries
+        .iter()
+        .filter(|e| e.mechanism == "cron")
+        .map(|e| (e.line, e.command.clone()))
+        .collect();
+    assert_eq!(
+        cron,
+        [
+            (Some(1), Some("/opt/backup --dir /var/www\\".into())),
+            (Some(2), Some("/opt/cron-job".into())),
+        ]
+    );
+    let hits: Vec<&Entry> = before.entries.iter().filter(|e| detected(e)).collect();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        hits[0].disable.as_ref(),
+        Some(&line(r, "/etc/crontab", 2, job))
+    );
+
+    let changes = disable::plan(hits.iter().filter_map(|e| e.disable.as_ref()));
+    let originals = apply_all(&changes);
+    assert_eq!(
+        fs::read_to_string(&tab).unwrap(),
+        format!("{backup}\n# takedown: disabled: {job}\n")
+    );
+    let after = collect(r);
+    assert!(after.problems.is_empty(), "{:?}", after.problems);
+    let left: Vec<Key> = keys_of(&after.entries);
+    assert_eq!(
+        left,
+        keys_of(before.entries.iter().filter(|e| !detected(e)))
+    );
+    assert!(left.iter().any(|k| k.4 == Some(1) && k.1 == "/etc/crontab"));
+    check_crontabs_at(r, &["/etc/crontab"]);
+
+    // The originals restore the first listing.
+    for (path, (bytes, _)) in &originals {
+        fs::write(path, bytes).unwrap();
+    }
+    assert_eq!(collect(r), before);
 }

@@ -388,10 +388,16 @@ fn lossy_disable(d: &Disable) -> Disable {
             item: item.clone(),
         },
         Disable::File { path } => Disable::File { path: lossy(path) },
-        Disable::Line { path, line, text } => Disable::Line {
+        Disable::Line {
+            path,
+            line,
+            text,
+            continued,
+        } => Disable::Line {
             path: lossy(path),
             line: *line,
             text: text.clone(),
+            continued: *continued,
         },
         Disable::All(v) => Disable::All(v.iter().map(lossy_disable).collect()),
     }
@@ -883,6 +889,7 @@ mod tests {
             path: bad,
             line: 3,
             text: "x".into(),
+            continued: false,
         }]));
         let v = serde_json::to_value(AutostartRecord::new(&e, None)).unwrap();
         assert_eq!(v["type"], "autostart");

@@ -71,7 +71,7 @@ fn crontab_file(cx: &mut Cx, path: &Path, owner: Option<String>) {
         let user = owner.clone().or(user);
         let target = cx.target_of(&cron_command(&cmd), &[]);
         // cron skips a line whose first non-blank is `#` (cron(5)).
-        let disable = cx.disable_line(path, i as u64 + 1, line);
+        let disable = cx.disable_line(path, i as u64 + 1, line, false);
         cx.add(New {
             mechanism: "cron",
             location: path,
@@ -182,7 +182,7 @@ fn anacrontab(cx: &mut Cx) {
         }
         let target = cx.target_of(cmd, &[]);
         // anacron skips a line whose first non-blank is `#` (anacrontab(5)).
-        let disable = cx.disable_line(path, i as u64 + 1, line);
+        let disable = cx.disable_line(path, i as u64 + 1, line, false);
         cx.add(New {
             mechanism: "anacron",
             location: path,

@@ -139,7 +139,7 @@ fn ld_preload(cx: &mut Cx) {
             let target = cx.find_program(lib, &[]);
             // ld.so blanks from a `#` to the end of its line (glibc's
             // rtld.c): the whole line goes, with every library on it.
-            let disable = cx.disable_line(path, i as u64 + 1, raw);
+            let disable = cx.disable_line(path, i as u64 + 1, raw, false);
             cx.add(New {
                 mechanism: "ld-preload",
                 location: path,
@@ -186,7 +186,7 @@ fn authorized_keys(cx: &mut Cx) {
                 let target = cx.target_of(&cmd, &[]);
                 // sshd ignores lines starting with `#` (sshd(8)): the key
                 // no longer logs in, and its command no longer runs.
-                let disable = cx.disable_line(&path, i as u64 + 1, line);
+                let disable = cx.disable_line(&path, i as u64 + 1, line, false);
                 cx.add(New {
                     mechanism: "authorized-keys",
                     location: &path,
@@ -278,7 +278,7 @@ fn udev(cx: &mut Cx) {
                     // The rule's first physical line as read; commenting
                     // it out comments out the lines it continues onto too
                     // (udev would run a tail left alone as a rule).
-                    let disable = cx.disable_line(&f, rule.line, rule.first);
+                    let disable = cx.disable_line(&f, rule.line, rule.first, true);
                     cx.add(New {
                         mechanism: "udev-rule",
                         location: &f,

@@ -222,12 +222,22 @@ impl Cx {
     /// Disabling by commenting out line `line` (1-based) of `logical`,
     /// `text` being that line as read (without its ending): the physical
     /// line itself, never lines joined by a reader, so the edit can check
-    /// it is still there ([`crate::lines::comment_out`]).
-    pub(crate) fn disable_line(&self, logical: &Path, line: u64, text: &str) -> Option<Disable> {
+    /// it is still there ([`crate::lines::comment_out`]). `continued`:
+    /// the reader of this kind of file joins a line ending in `\` to the
+    /// next (udev rules only), so the edit comments out the whole
+    /// logical line.
+    pub(crate) fn disable_line(
+        &self,
+        logical: &Path,
+        line: u64,
+        text: &str,
+        continued: bool,
+    ) -> Option<Disable> {
         self.host_file(logical).map(|path| Disable::Line {
             path,
             line,
             text: text.to_string(),
+            continued,
         })
     }
 
