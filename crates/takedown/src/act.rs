@@ -394,7 +394,7 @@ impl Worker {
                             Action::Delete => "delete",
                             _ => "quarantine",
                         };
-                        self.counts.autostarts_disabled += self.disabler.disable(
+                        let tally = self.disabler.disable(
                             vault,
                             run,
                             autostarts,
@@ -403,6 +403,12 @@ impl Worker {
                             &mut r.finding.autostarts,
                             action,
                         );
+                        // An entry left in place while its program is gone
+                        // is counted as a refused or failed action: the
+                        // run did not finish the cleanup.
+                        self.counts.autostarts_disabled += tally.done;
+                        self.counts.refused += tally.refused;
+                        self.counts.failed += tally.failed;
                     }
                     self.report(&r, "done", vault_id, note)
                 }

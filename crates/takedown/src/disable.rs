@@ -16,8 +16,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use takedown_engine::digest::{Algorithms, Digests, Hasher};
 use takedown_engine::finding::{ActionReport, Autostart};
-use takedown_persist::Entry;
 use takedown_persist::disable::{self, Change};
+use takedown_persist::{Disable, Entry};
 use takedown_vault::remove::{Outcome, Request};
 use takedown_vault::replace::Replacement;
 use takedown_vault::{Identity, Run, Vault};
@@ -38,10 +38,27 @@ pub struct Disabler {
     made: Vec<(Change, Result<String, String>)>,
 }
 
+/// How the entries of one program fared.
+#[derive(Default)]
+pub struct Tally {
+    /// Entries disabled.
+    pub done: u64,
+    /// Entries left in place on purpose (a change was refused: a dirty
+    /// hive, a line that changed).
+    pub refused: u64,
+    /// Entries left in place by an error.
+    pub failed: u64,
+}
+
 impl Disabler {
     /// Disables the entries that start `program` (just quarantined as
     /// vault item `program_item`, or deleted): fills each shown
-    /// `Autostart`'s action; returns how many entries were disabled.
+    /// `Autostart`'s action (in the order of `ForScan::entries`).
+    ///
+    /// All of the program's changes are planned together, one change
+    /// per file: two entries in one file (a Run and a RunOnce value, two
+    /// cron lines) make one edit and one vault item, so that a restore
+    /// puts the file back in one step.
     #[allow(clippy::too_many_arguments)]
     pub fn disable(
         &mut self,
@@ -52,9 +69,10 @@ impl Disabler {
         program_item: Option<&str>,
         shown: &mut [Autostart],
         action: &'static str,
-    ) -> u64 {
+    ) -> Tally {
+        let mut tally = Tally::default();
         let Some(entries) = autostarts.entries.get(program) else {
-            return 0;
+            return tally;
         };
         // The program's own file is gone already: an entry written in
         // it (a start-up script that is itself detected) needs nothing
@@ -63,113 +81,50 @@ impl Disabler {
             program.to_path_buf(),
             program_item.unwrap_or_default().to_string(),
         );
-        let mut disabled = 0;
-        for (i, entry) in entries.iter().enumerate() {
-            let report = self.disable_entry(vault, run, autostarts, entry, program, program_item);
-            let report = ActionReport { action, ..report };
-            if report.status == "done" {
-                disabled += 1;
-            }
-            if let Some(a) = shown.get_mut(i) {
-                a.action = Some(report);
-            }
-        }
-        disabled
-    }
-
-    fn disable_entry(
-        &mut self,
-        vault: &mut Vault,
-        run: &Run,
-        autostarts: &ForScan,
-        entry: &Entry,
-        program: &Path,
-        program_item: Option<&str>,
-    ) -> ActionReport {
-        let target = entry.location.clone();
-        let report =
-            |status: &'static str, vault_id: Option<String>, reason: Option<String>| ActionReport {
-                action: "quarantine",
-                status,
-                target: target.clone(),
-                vault_id,
-                reason,
-            };
-        let Some(how) = &entry.disable else {
-            return report(
-                "skipped",
-                None,
-                Some(format!(
-                    "takedown does not disable {} entries of this form: remove it by hand",
-                    entry.mechanism
-                )),
-            );
-        };
-        // A scheduled task lives in two stores (the XML file and the
-        // TaskCache keys): both go, whichever the entry was read from,
-        // or the task comes back from the other.
-        let mut all = vec![how];
-        if entry.mechanism == "scheduled-task" {
-            let key = task_key(&entry.name);
-            for e in autostarts.all_entries() {
-                if e.mechanism == "scheduled-task"
-                    && task_key(&e.name) == key
-                    && let Some(d) = &e.disable
-                    && !all.contains(&d)
-                {
-                    all.push(d);
-                }
-            }
-        }
-        let changes = disable::plan(all);
-        let mut ids = Vec::new();
-        let mut why = Vec::new();
-        let mut refused = false;
-        let mut failed = false;
+        // What each entry changes, and all of it planned as one.
+        let wanted: Vec<Vec<&Disable>> =
+            entries.iter().map(|e| disables_of(e, autostarts)).collect();
+        let changes = disable::plan(wanted.iter().flatten().copied());
+        let mut outcome: HashMap<PathBuf, Result<String, (bool, String)>> = HashMap::new();
         for change in &changes {
             let path = change.path().to_path_buf();
             let known = self.gone.get(&path).map(|id| Ok(id.clone())).or_else(|| {
                 self.made
                     .iter()
                     .find(|(c, _)| c == change)
-                    .map(|(_, o)| o.clone())
+                    .map(|(_, o)| o.clone().map_err(|e| (false, e)))
             });
-            let outcome = match known {
+            let o = match known {
                 Some(o) => o,
                 None => {
-                    let o = match self.change(vault, run, change, entry, program, program_item) {
+                    let o = match self.change(vault, run, change, entries, program, program_item) {
                         Outcome::Done { vault_id, .. } => Ok(vault_id.unwrap_or_default()),
-                        Outcome::Refused(r) => {
-                            refused = true;
-                            Err(r)
-                        }
-                        Outcome::Failed(r) => {
-                            failed = true;
-                            Err(r)
-                        }
+                        Outcome::Refused(r) => Err((false, r)),
+                        Outcome::Failed(r) => Err((true, r)),
                     };
                     if let (Change::Remove { .. }, Ok(id)) = (change, &o) {
                         self.gone.insert(path.clone(), id.clone());
                     }
-                    self.made.push((change.clone(), o.clone()));
+                    self.made
+                        .push((change.clone(), o.clone().map_err(|(_, r)| r)));
                     o
                 }
             };
-            match outcome {
-                Ok(id) if !id.is_empty() => ids.push(id),
-                Ok(_) => {}
-                Err(r) => why.push(format!("{}: {r}", path.display())),
+            outcome.insert(path, o);
+        }
+        for (i, (entry, mine)) in entries.iter().zip(&wanted).enumerate() {
+            let report = entry_report(entry, mine, &outcome, action);
+            match report.status {
+                "done" => tally.done += 1,
+                "failed" => tally.failed += 1,
+                "refused" => tally.refused += 1,
+                _ => {}
+            }
+            if let Some(a) = shown.get_mut(i) {
+                a.action = Some(report);
             }
         }
-        let vault_id = (!ids.is_empty()).then(|| ids.join(","));
-        if why.is_empty() {
-            report("done", vault_id, None)
-        } else if failed {
-            report("failed", vault_id, Some(why.join("; ")))
-        } else {
-            let _ = refused;
-            report("refused", vault_id, Some(why.join("; ")))
-        }
+        tally
     }
 
     /// Makes one change through the vault.
@@ -178,7 +133,7 @@ impl Disabler {
         vault: &mut Vault,
         run: &Run,
         change: &Change,
-        entry: &Entry,
+        entries: &[Entry],
         program: &Path,
         program_item: Option<&str>,
     ) -> Outcome {
@@ -188,13 +143,13 @@ impl Disabler {
             Err(e) => return Outcome::Refused(e),
         };
         let detections = serde_json::json!({
-            "disabled": entry,
+            "disabled": entries,
             "program": program.to_string_lossy(),
         });
-        let names = vec![format!(
-            "{} {} {}",
-            entry.mechanism, entry.location, entry.name
-        )];
+        let names = entries
+            .iter()
+            .map(|e| format!("{} {} {}", e.mechanism, e.location, e.name))
+            .collect();
         match change {
             Change::Remove { .. } => {
                 let req = Request {
@@ -235,9 +190,96 @@ fn first(mut v: Vec<Outcome>) -> Outcome {
     }
 }
 
-/// A task's path as both stores name it (`\Vendor\Task`, any case).
+/// What disabling `entry` changes. A scheduled task lives in two stores
+/// (the XML file and the TaskCache keys): both go, whichever the entry
+/// was read from, or the task comes back from the other.
+fn disables_of<'a>(entry: &'a Entry, autostarts: &'a ForScan) -> Vec<&'a Disable> {
+    let mut all: Vec<&Disable> = entry.disable.iter().collect();
+    if entry.mechanism == "scheduled-task" {
+        let key = task_key(&entry.name);
+        for e in autostarts.all_entries() {
+            if e.mechanism == "scheduled-task"
+                && task_key(&e.name) == key
+                && let Some(d) = &e.disable
+                && !all.contains(&d)
+            {
+                all.push(d);
+            }
+        }
+    }
+    all
+}
+
+/// What happened to one entry: done when every file it changes was
+/// changed (or was already gone).
+fn entry_report(
+    entry: &Entry,
+    mine: &[&Disable],
+    outcome: &HashMap<PathBuf, Result<String, (bool, String)>>,
+    action: &'static str,
+) -> ActionReport {
+    let mut report = ActionReport {
+        action,
+        status: "done",
+        target: entry.location.clone(),
+        vault_id: None,
+        reason: None,
+    };
+    if mine.is_empty() {
+        report.status = "skipped";
+        report.reason = Some(format!(
+            "takedown does not disable {} entries of this form: remove it by hand",
+            entry.mechanism
+        ));
+        return report;
+    }
+    let mut ids = Vec::new();
+    let mut why = Vec::new();
+    for change in disable::plan(mine.iter().copied()) {
+        match outcome.get(change.path()) {
+            Some(Ok(id)) if !id.is_empty() => ids.push(id.clone()),
+            Some(Ok(_)) => {}
+            Some(Err((failed, r))) => {
+                if *failed {
+                    report.status = "failed";
+                } else if report.status != "failed" {
+                    report.status = "refused";
+                }
+                why.push(format!("{}: {r}", change.path().display()));
+            }
+            None => {
+                report.status = "failed";
+                why.push(format!("{}: not changed", change.path().display()));
+            }
+        }
+    }
+    ids.dedup();
+    let mut ids = ids.into_iter();
+    report.vault_id = ids.next();
+    let more: Vec<String> = ids.collect();
+    if !more.is_empty() {
+        why.push(format!("also vault item(s) {}", more.join(", ")));
+    }
+    if !why.is_empty() {
+        report.reason = Some(why.join("; "));
+    }
+    report
+}
+
+/// A task's path as both stores name it (`\Vendor\Task`, any case),
+/// without the notes the listing adds to a task's name.
 fn task_key(name: &str) -> String {
-    format!("\\{}", name.trim_start_matches('\\')).to_lowercase()
+    let mut n = name.trim();
+    loop {
+        let before = n;
+        for note in [" (hidden)", " (disabled)"] {
+            n = n.strip_suffix(note).unwrap_or(n);
+        }
+        if n == before {
+            break;
+        }
+    }
+    format!("\\{}", n.trim_start_matches('\\')).to_lowercase()
 }
 
 struct ReadFile {

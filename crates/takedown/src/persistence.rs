@@ -244,15 +244,13 @@ fn hash_all(paths: &[PathBuf], threads: usize, limit: u64) -> Vec<Hashed> {
                 })
             })
             .collect();
+        // A thread that panicked leaves its paths "not hashed".
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| vec![(usize::MAX, Hashed::Failed(String::new()))])
-            })
+            .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let mut out: Vec<Hashed> = vec![Hashed::Failed("not hashed".into()); paths.len()];
+    let mut out: Vec<Hashed> = vec![Hashed::Failed("cannot hash: not hashed".into()); paths.len()];
     for (i, h) in parts.drain(..).flatten() {
         if let Some(slot) = out.get_mut(i) {
             *slot = h;
@@ -590,6 +588,11 @@ pub struct ForScan {
 /// problem on stderr as a warning.
 pub fn for_scan(root: &Path) -> anyhow::Result<ForScan> {
     check_root(root)?;
+    // Absolute, so that the files an entry's removal changes are named as
+    // the scan names the programs (a program that is also its entry's
+    // file is then known to be gone already).
+    let root = &std::path::absolute(root)
+        .map_err(|e| anyhow::anyhow!("--root {}: {e}", root.display()))?;
     let inv = takedown_persist::collect(root);
     for p in &inv.problems {
         eprintln!(

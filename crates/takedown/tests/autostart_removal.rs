@@ -23,6 +23,7 @@ use util::*;
 const CV: &str = r"Microsoft\Windows\CurrentVersion";
 const NT: &str = r"Microsoft\Windows NT\CurrentVersion";
 const TASK_ID: &str = "{33333333-3333-3333-3333-333333333333}";
+const HIDDEN_ID: &str = "{44444444-4444-4444-4444-444444444444}";
 const STARTUP: &str = "ProgramData/Microsoft/Windows/Start Menu/Programs/StartUp";
 
 fn windows_volume(t: &Tree) -> PathBuf {
@@ -58,6 +59,18 @@ fn windows_volume(t: &Tree) -> PathBuf {
                 &format!(r"{NT}\Schedule\TaskCache\Logon\{TASK_ID}"),
                 vec![("Index", V::Dword(1))],
             ),
+            (
+                &format!(r"{NT}\Schedule\TaskCache\Tree\Hid"),
+                vec![("Id", V::Sz(HIDDEN_ID))],
+            ),
+            (
+                &format!(r"{NT}\Schedule\TaskCache\Tasks\{HIDDEN_ID}"),
+                vec![("Path", V::Sz(r"\Hid"))],
+            ),
+            (
+                &format!(r"{NT}\Schedule\TaskCache\Plain\{HIDDEN_ID}"),
+                vec![("Index", V::Dword(1))],
+            ),
         ],
     );
     build_hive(
@@ -85,6 +98,13 @@ fn windows_volume(t: &Tree) -> PathBuf {
         "Windows/System32/Tasks/Upd",
         task_xml(r"C:\ProgramData\task.exe", "-x"),
     );
+    // A hidden task whose TaskCache copy has no action: the XML entry
+    // alone starts the program, and both stores must go.
+    put(
+        &r,
+        "Windows/System32/Tasks/Hid",
+        hidden(task_xml(r"C:\ProgramData\hid.exe", "")),
+    );
     put(
         &r,
         &format!("{STARTUP}/evil.lnk"),
@@ -96,11 +116,30 @@ fn windows_volume(t: &Tree) -> PathBuf {
         "ProgramData/task.exe",
         "ProgramData/svc.exe",
         "ProgramData/lnk.exe",
+        "ProgramData/hid.exe",
     ] {
         put(&r, f, eicar());
     }
     put(&r, "ProgramData/helper.exe", "MZ harmless helper");
     r
+}
+
+/// A task file marked hidden (`Settings/Hidden`), as malware writes them.
+fn hidden(xml: Vec<u8>) -> Vec<u8> {
+    let units: Vec<u16> = xml[2..]
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let text = String::from_utf16(&units).unwrap().replace(
+        "<Settings><Enabled>true</Enabled></Settings>",
+        "<Settings><Enabled>true</Enabled><Hidden>true</Hidden></Settings>",
+    );
+    assert!(text.contains("<Hidden>"));
+    let mut b = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        b.extend(u.to_le_bytes());
+    }
+    b
 }
 
 fn linux_root(t: &Tree) -> PathBuf {
@@ -113,7 +152,7 @@ fn linux_root(t: &Tree) -> PathBuf {
     put(
         &r,
         "etc/crontab",
-        "SHELL=/bin/sh\r\n*/5 * * * * root /opt/cron-job --quiet\r\n0 1 * * * root /opt/backup\r\n",
+        "SHELL=/bin/sh\r\n*/5 * * * * root /opt/cron-job --quiet\r\n0 1 * * * root /opt/backup --dir /var/www\\\r\n@reboot root /opt/cron-job --now\r\n",
     );
     put(
         &r,
@@ -131,7 +170,12 @@ fn linux_root(t: &Tree) -> PathBuf {
         "home/bob/.ssh/authorized_keys",
         "command=\"/opt/keycmd\" ssh-ed25519 AAAAC3Nz bob@laptop\nssh-ed25519 AAAAC3Nz plain@key\n",
     );
-    for f in ["opt/cron-job", "usr/local/bin/evild", "opt/keycmd"] {
+    for f in [
+        "opt/cron-job",
+        "usr/local/bin/evild",
+        "opt/keycmd",
+        "etc/rc.local",
+    ] {
         put(&r, f, eicar());
     }
     put(&r, "opt/backup", "#!/bin/sh\nexit 0\n");
@@ -185,13 +229,25 @@ fn listing(t: &Tree, root: &Path) -> Vec<(String, String)> {
 /// The scan with `--action quarantine`: its findings, checked to say for
 /// every entry that it was disabled.
 fn remove(t: &Tree, root: &Path, programs: usize, entries: usize) -> Vec<serde_json::Value> {
-    let o = t.json(&[
-        "--persistence",
-        "--root",
-        root.to_str().unwrap(),
-        "--action",
-        "quarantine",
-    ]);
+    remove_in(t, None, root, programs, entries)
+}
+
+/// `remove`, run from `cwd` (so that `root` may be relative to it).
+fn remove_in(
+    t: &Tree,
+    cwd: Option<&Path>,
+    root: &Path,
+    programs: usize,
+    entries: usize,
+) -> Vec<serde_json::Value> {
+    let mut c = t.cmd();
+    c.args(["scan", "--format", "json", "--persistence", "--root"])
+        .arg(root)
+        .args(["--action", "quarantine"]);
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    let o = run_with_timeout(c, 120);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let found = findings(&o);
     assert_eq!(found.len(), programs, "{found:#?}");
@@ -268,10 +324,11 @@ fn windows_entries_are_removed_with_their_programs_and_restored_byte_identical()
     let r = windows_volume(&t);
     let before = snapshot(&r);
     let listed = listing(&t, &r);
-    assert_eq!(listed.len(), 9, "{listed:#?}");
+    assert_eq!(listed.len(), 11, "{listed:#?}");
 
-    // Run value, Shell item, service, the task's two entries, shortcut.
-    let found = remove(&t, &r, 5, 6);
+    // Run value, Shell item, service, the task's two entries, shortcut,
+    // the hidden task's XML entry (its TaskCache keys go with it).
+    let found = remove(&t, &r, 6, 7);
     for f in [
         "evil/upd.exe",
         "shell.exe",
@@ -293,7 +350,11 @@ fn windows_entries_are_removed_with_their_programs_and_restored_byte_identical()
         hivexget(&software, &format!(r"\{NT}\Winlogon"), "Shell"),
         "explorer.exe"
     );
+    assert!(!r.join("Windows/System32/Tasks/Hid").exists());
     for gone in [
+        format!(r"\{NT}\Schedule\TaskCache\Tree\Hid"),
+        format!(r"\{NT}\Schedule\TaskCache\Tasks\{HIDDEN_ID}"),
+        format!(r"\{NT}\Schedule\TaskCache\Plain\{HIDDEN_ID}"),
         format!(r"\{NT}\Schedule\TaskCache\Tree\Upd"),
         format!(r"\{NT}\Schedule\TaskCache\Tasks\{TASK_ID}"),
         format!(r"\{NT}\Schedule\TaskCache\Logon\{TASK_ID}"),
@@ -327,26 +388,44 @@ fn linux_entries_are_removed_with_their_programs_and_restored_byte_identical() {
     let before = snapshot(&r);
     let listed = listing(&t, &r);
 
-    // The cron line, the unit, the key's command.
-    let found = remove(&t, &r, 3, 3);
+    // Two cron lines of one program, the unit, the key's command, and
+    // rc.local (a detected script that is its own entry's file); the
+    // root given relative to the working directory.
+    let found = remove_in(&t, Some(t.root()), Path::new("linux"), 4, 5);
     let crontab = std::fs::read_to_string(r.join("etc/crontab")).unwrap();
-    assert!(
-        crontab.contains("\r\n# takedown: disabled: */5 * * * * root /opt/cron-job --quiet\r\n"),
-        "{crontab:?}"
+    assert_eq!(
+        crontab,
+        "SHELL=/bin/sh\r\n\
+         # takedown: disabled: */5 * * * * root /opt/cron-job --quiet\r\n\
+         0 1 * * * root /opt/backup --dir /var/www\\\r\n\
+         # takedown: disabled: @reboot root /opt/cron-job --now\r\n",
+        "one edit of both lines; a line ending in a backslash does not continue in cron"
     );
-    assert!(crontab.contains("\r\n0 1 * * * root /opt/backup\r\n"));
+    let items = |path: &str| {
+        found
+            .iter()
+            .flat_map(|f| f["autostarts"].as_array().unwrap())
+            .filter(|a| a["location"] == path)
+            .map(|a| a["action"]["vault_id"].as_str().unwrap().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        items("/etc/crontab").len(),
+        1,
+        "one vault item for the crontab"
+    );
     assert!(!r.join("etc/systemd/system/evild.service").exists());
+    assert!(!r.join("etc/rc.local").exists());
     let keys = std::fs::read_to_string(r.join("home/bob/.ssh/authorized_keys")).unwrap();
     assert!(keys.starts_with("# takedown: disabled: command="), "{keys}");
     assert!(keys.contains("\nssh-ed25519 AAAAC3Nz plain@key\n"));
     let left = listing(&t, &r);
-    assert!(
-        !left
-            .iter()
-            .any(|(m, _)| m == "cron" && left.len() == listed.len()),
-        "{left:#?}"
+    assert_eq!(
+        left.iter().filter(|(m, _)| m == "cron").count(),
+        1,
+        "only the backup job is left: {left:#?}"
     );
-    assert!(left.len() < listed.len(), "{left:#?}");
+    assert_eq!(left.len(), listed.len() - 5, "{left:#?}");
 
     restore_all(&t, &found);
     assert_eq!(snapshot(&r), before, "the root is not as it was");
@@ -397,7 +476,7 @@ fn a_hive_edited_twice_is_restored_newest_first() {
     let r = windows_volume(&t);
     let before = snapshot(&r);
     let software = r.join("Windows/System32/config/SOFTWARE");
-    let found = remove(&t, &r, 5, 6);
+    let found = remove(&t, &r, 6, 7);
     // The SOFTWARE edits, in the order they were made (the order the
     // findings were acted on and printed): (program item, hive item).
     let edits: Vec<(String, String)> = found
