@@ -402,6 +402,10 @@ impl<'a> Worker<'a> {
                 ex.errors += m.errors;
             }
             Err(e) if e.is_denied() && !named => return Done::Denied(pid),
+            // Gone before any of its memory was read: with --processes,
+            // one of the many short-lived processes of a live system (its
+            // executable, already open, is still scanned below).
+            Err(e) if e.is_gone() && !named => {}
             Err(e) if e.is_gone() => problems.push(Problem::error(format!(
                 "the process exited before its memory could be read ({e})"
             ))),
