@@ -187,6 +187,7 @@ pub fn scan(
         .filter(|(exe, memory)| *memory || exe.is_some_and(|k| exe_detected.contains(&k)))
         .count() as u64;
     if !denied.is_empty() {
+        denied.sort_unstable();
         let shown: Vec<String> = denied
             .iter()
             .take(MAX_PIDS_NAMED)
