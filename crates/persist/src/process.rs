@@ -329,7 +329,7 @@ impl Region {
         if matches!(path, b"[vvar]" | b"[vvar_vclock]" | b"[vsyscall]") {
             return Some(Skip::Kernel);
         }
-        if is_device_path(path) {
+        if is_device_path(path) && !is_regular_file(path) {
             return Some(Skip::Device);
         }
         None
@@ -368,6 +368,25 @@ fn is_device_path(path: &[u8]) -> bool {
     };
     let rest = rest.strip_suffix(DELETED_SUFFIX.as_bytes()).unwrap_or(rest);
     !(rest == b"zero" || rest.starts_with(b"shm/") || rest.starts_with(b"hugepages/"))
+}
+
+/// Whether `path` (as the maps line prints it) names a regular file now:
+/// a file hidden under `/dev` (devtmpfs and `/dev/shm` take regular
+/// files) is memory like any other, and skipping it by its path alone
+/// would hide what a malicious process maps from there. Devices, and
+/// paths that cannot be looked at, stay skipped.
+fn is_regular_file(path: &[u8]) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let p = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
 }
 
 /// The regions of a process.
@@ -743,6 +762,19 @@ impl std::error::Error for ReadError {}
 
 #[cfg(test)]
 mod tests {
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_skipped_and_a_regular_file_under_dev_would_not_be() {
+        assert!(!is_regular_file(b"/dev/null"));
+        assert!(!is_regular_file(b"/dev/no-such-file-here"));
+        let f = std::env::temp_dir().join(format!("takedown-maps-{}", std::process::id()));
+        std::fs::write(&f, b"x").unwrap();
+        use std::os::unix::ffi::OsStrExt;
+        assert!(is_regular_file(f.as_os_str().as_bytes()));
+        std::fs::remove_file(&f).unwrap();
+    }
+
     use super::*;
 
     const MAPS: &[u8] = b"\
