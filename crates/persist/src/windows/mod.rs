@@ -22,6 +22,8 @@ pub fn is_windows_root(root: &Path) -> bool {
 /// also tells where SystemRoot and the program folders are), then the
 /// task store and the Startup folders.
 pub fn collect(root: &Path) -> Inventory {
+    // The volume is read once, as it is: each directory is listed once.
+    let _cache = paths::Cache::enter();
     let (mut inv, vars) = registry::collect_with_vars(root);
     inv.extend(tasks::collect(root, &vars));
     inv.extend(startup::collect(root, &vars));

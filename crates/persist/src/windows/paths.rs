@@ -54,11 +54,105 @@ pub fn resolve(root: &Path, rel: &str) -> Option<PathBuf> {
     Some(cur)
 }
 
+/// A directory's entries by folded name, read once: (name, is a
+/// directory, is a symlink) for each, names in any case.
+type Listing = std::collections::HashMap<String, Vec<(std::ffi::OsString, bool, bool)>>;
+
+thread_local! {
+    /// The directories listed during one [`Cache`] scope: a volume's
+    /// autostarts resolve thousands of paths through the same few
+    /// folders (`C:\Windows\System32`, `C:\ProgramData`), and one
+    /// listing each replaces a `stat` per component per path.
+    static LISTINGS: std::cell::RefCell<Option<std::collections::HashMap<PathBuf, Option<Listing>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// While alive, [`resolve`] on this thread reads each directory once.
+/// For one pass over a volume that does not change meanwhile (an offline
+/// disk being listed); dropped, the listings are forgotten.
+pub struct Cache {
+    outer: bool,
+}
+
+impl Cache {
+    /// Starts caching on this thread (nested scopes share the outer one).
+    pub fn enter() -> Cache {
+        let outer = LISTINGS.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.is_some() {
+                false
+            } else {
+                *l = Some(std::collections::HashMap::new());
+                true
+            }
+        });
+        Cache { outer }
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        if self.outer {
+            LISTINGS.with(|l| *l.borrow_mut() = None);
+        }
+    }
+}
+
+/// `dir`'s listing, from the cache when caching: None when not caching,
+/// Some(None) when the directory cannot be listed whole.
+fn cached_listing(dir: &Path) -> Option<Option<Listing>> {
+    LISTINGS.with(|l| {
+        let mut l = l.borrow_mut();
+        let map = l.as_mut()?;
+        if let Some(v) = map.get(dir) {
+            return Some(v.clone());
+        }
+        let listing = read_listing(dir);
+        map.insert(dir.to_path_buf(), listing.clone());
+        Some(listing)
+    })
+}
+
+fn read_listing(dir: &Path) -> Option<Listing> {
+    let mut out = Listing::new();
+    for (n, entry) in fs::read_dir(dir).ok()?.enumerate() {
+        if n >= MAX_DIR_ENTRIES {
+            return None;
+        }
+        let entry = entry.ok()?;
+        let name = entry.file_name();
+        let Some(s) = name.to_str() else { continue };
+        let Ok(ft) = entry.file_type() else { continue };
+        out.entry(fold(s))
+            .or_default()
+            .push((name.clone(), ft.is_dir(), ft.is_symlink()));
+    }
+    Some(out)
+}
+
 /// The entry of `dir` named `name` in any case: not a symlink, and a
 /// directory unless `last`.
 fn find_in(dir: &Path, name: &str, last: bool) -> Option<PathBuf> {
     if name.contains('\0') {
         return None;
+    }
+    if let Some(listing) = cached_listing(dir)
+        && let Some(listing) = listing
+    {
+        // The same choice as below, from the listing: the exact name
+        // first, then the smallest of the names in other cases.
+        let ok =
+            |&(_, is_dir, is_link): &(std::ffi::OsString, bool, bool)| !is_link && (last || is_dir);
+        let found = listing.get(&fold(name))?;
+        if let Some(e) = found.iter().find(|e| e.0 == name && ok(e)) {
+            return Some(dir.join(&e.0));
+        }
+        return found
+            .iter()
+            .filter(|e| ok(e))
+            .map(|e| &e.0)
+            .min()
+            .map(|n| dir.join(n));
     }
     let ok = |p: &Path| match fs::symlink_metadata(p) {
         Ok(m) => !m.file_type().is_symlink() && (last || m.is_dir()),
@@ -455,6 +549,39 @@ fn ps_file(args: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_resolves_as_the_disk_does() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["A/b.exe", "a/B.exe", "C/x.exe", "c.txt", "Dir/f"] {
+            let p = d.path().join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, b"x").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.path().join("C"), d.path().join("link")).unwrap();
+        let asks = [
+            r"a\b.exe",
+            r"A\B.EXE",
+            r"c\X.exe",
+            r"C:\c\x.exe",
+            "C.TXT",
+            r"c.txt\x",
+            r"link\x.exe",
+            r"dir\F",
+            r"dir",
+            r"missing\x",
+            r"dir\f\g",
+            r"..\x",
+        ];
+        let plain: Vec<_> = asks.iter().map(|a| resolve(d.path(), a)).collect();
+        let cached: Vec<_> = {
+            let _c = Cache::enter();
+            asks.iter().map(|a| resolve(d.path(), a)).collect()
+        };
+        assert_eq!(plain, cached);
+        assert!(plain[0].is_some() && plain[6].is_none() && plain[5].is_none());
+    }
 
     fn tree() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
