@@ -409,6 +409,13 @@ impl Worker {
                         self.counts.autostarts_disabled += tally.done;
                         self.counts.refused += tally.refused;
                         self.counts.failed += tally.failed;
+                        // The detected objects inside the program name its
+                        // entries too: with what was done to them.
+                        for f in &mut r.inner {
+                            if !f.autostarts.is_empty() {
+                                f.autostarts = r.finding.autostarts.clone();
+                            }
+                        }
                     }
                     self.report(&r, "done", vault_id, note)
                 }
