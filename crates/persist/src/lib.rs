@@ -21,6 +21,8 @@ pub mod lines;
 pub mod linux;
 pub mod open;
 pub mod process;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod windows;
 
 use serde::Serialize;

@@ -13,200 +13,20 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use takedown_persist::disable::{self, Change};
+use takedown_persist::testing::{
+    V, build_hive, checksum, empty_hive, have, hivexget, hivexsh, set, u32_at,
+};
 use takedown_persist::windows::edit::{HiveEdit, apply};
 use takedown_persist::windows::{self, hive::Hive};
 use takedown_persist::{Disable, Entry};
-
-/// Whether `tool` runs; under CI a missing tool is a failure.
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is missing (Debian package libhivex-bin / reglookup)"
-        );
-        eprintln!("skipped: {tool} is missing (Debian package libhivex-bin / reglookup)");
-    }
-    ok
-}
 
 fn tools() -> bool {
     ["hivexsh", "hivexget", "hivexml", "reglookup"]
         .iter()
         .all(|t| have(t))
-}
-
-fn put(b: &mut [u8], off: usize, v: &[u8]) {
-    b[off..off + v.len()].copy_from_slice(v);
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
-}
-
-/// Sets the base block's checksum (XOR of its first 127 dwords).
-fn checksum(b: &mut [u8]) {
-    let mut sum = 0u32;
-    for i in 0..127 {
-        sum ^= u32_at(b, i * 4);
-    }
-    put(b, 0x1FC, &sum.to_le_bytes());
-}
-
-/// A minimal empty hive: a base block and one hive bin holding the root
-/// key (`nk`), its security cell (`sk`) and one free cell.
-fn empty_hive() -> Vec<u8> {
-    let mut b = vec![0u8; 8192];
-    put(&mut b, 0, b"regf");
-    put(&mut b, 4, &1u32.to_le_bytes()); // primary sequence
-    put(&mut b, 8, &1u32.to_le_bytes()); // secondary sequence
-    put(&mut b, 20, &1u32.to_le_bytes()); // major
-    put(&mut b, 24, &3u32.to_le_bytes()); // minor
-    put(&mut b, 32, &1u32.to_le_bytes()); // direct memory load
-    put(&mut b, 36, &0x20u32.to_le_bytes()); // root cell
-    put(&mut b, 40, &4096u32.to_le_bytes()); // hive bins size
-    put(&mut b, 44, &1u32.to_le_bytes()); // clustering factor
-    checksum(&mut b);
-    let h = 4096;
-    put(&mut b, h, b"hbin");
-    put(&mut b, h + 8, &4096u32.to_le_bytes());
-    let nk = h + 0x20;
-    let sk_rel = 0x20 + 88;
-    put(&mut b, nk, &(-88i32).to_le_bytes());
-    put(&mut b, nk + 4, b"nk");
-    put(&mut b, nk + 6, &0x2Cu16.to_le_bytes()); // hive entry, no delete, ASCII name
-    put(&mut b, nk + 32, &u32::MAX.to_le_bytes()); // sub-key list
-    put(&mut b, nk + 36, &u32::MAX.to_le_bytes()); // volatile list
-    put(&mut b, nk + 44, &u32::MAX.to_le_bytes()); // value list
-    put(&mut b, nk + 48, &(sk_rel as u32).to_le_bytes()); // security
-    put(&mut b, nk + 52, &u32::MAX.to_le_bytes()); // class
-    put(&mut b, nk + 76, &4u16.to_le_bytes()); // name length
-    put(&mut b, nk + 80, b"ROOT");
-    let sk = h + sk_rel;
-    put(&mut b, sk, &(-48i32).to_le_bytes());
-    put(&mut b, sk + 4, b"sk");
-    put(&mut b, sk + 8, &(sk_rel as u32).to_le_bytes());
-    put(&mut b, sk + 12, &(sk_rel as u32).to_le_bytes());
-    put(&mut b, sk + 16, &1u32.to_le_bytes());
-    put(&mut b, sk + 20, &20u32.to_le_bytes());
-    put(&mut b, sk + 24, &[1, 0, 0x00, 0x80]);
-    let free = sk_rel + 48;
-    put(&mut b, h + free, &((4096 - free) as i32).to_le_bytes());
-    b
-}
-
-/// A value for `hivexsh setval`.
-enum V<'a> {
-    Sz(&'a str),
-    Expand(&'a str),
-    Dword(u32),
-    Multi(&'a [&'a str]),
-}
-
-fn utf16z(s: &str) -> Vec<u8> {
-    s.encode_utf16()
-        .chain([0])
-        .flat_map(u16::to_le_bytes)
-        .collect()
-}
-
-fn hex(t: u32, b: &[u8]) -> String {
-    let bytes: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("hex:{t}:{}", bytes.join(":"))
-}
-
-type Keys<'a> = [(&'a str, Vec<(&'a str, V<'a>)>)];
-
-/// Writes an empty hive at `path` and fills it with `keys` (path, values)
-/// through `hivexsh -w`.
-fn build_hive(path: &Path, keys: &Keys) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, empty_hive()).unwrap();
-    let mut script = String::new();
-    let mut made = BTreeSet::new();
-    for (key, values) in keys {
-        script.push_str("cd \\\n");
-        let mut sofar = String::new();
-        for comp in key.split('\\') {
-            sofar = format!("{sofar}\\{comp}");
-            if made.insert(sofar.to_ascii_lowercase()) {
-                script.push_str(&format!("add {comp}\n"));
-            }
-            script.push_str(&format!("cd {comp}\n"));
-        }
-        if values.is_empty() {
-            continue;
-        }
-        script.push_str(&format!("setval {}\n", values.len()));
-        for (name, v) in values {
-            script.push_str(&format!("{}\n", if name.is_empty() { "@" } else { name }));
-            let line = match v {
-                V::Sz(s) => format!("string:{s}"),
-                V::Expand(s) => format!("expandstring:{s}"),
-                V::Dword(n) => format!("dword:{n:#x}"),
-                V::Multi(l) => {
-                    let mut b = Vec::new();
-                    for s in *l {
-                        b.extend(utf16z(s));
-                    }
-                    b.extend([0, 0]);
-                    hex(7, &b)
-                }
-            };
-            script.push_str(&format!("{line}\n"));
-        }
-    }
-    script.push_str("commit\n");
-    hivexsh(path, &script, true);
-}
-
-/// Runs `hivexsh` (`-w` when `write`) on `hive` with `script`; its output.
-fn hivexsh(hive: &Path, script: &str, write: bool) -> String {
-    let mut cmd = Command::new("hivexsh");
-    if write {
-        cmd.arg("-w");
-    }
-    let mut child = cmd
-        .arg(hive)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "hivexsh failed: {}\n{script}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `hivexget hive key value`, trimmed.
-fn hivexget(hive: &Path, key: &str, value: &str) -> String {
-    let out = Command::new("hivexget")
-        .arg(hive)
-        .arg(key)
-        .arg(value)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "hivexget {key} {value}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Every key and value as `reglookup` lists them, without the keys'
@@ -591,15 +411,15 @@ fn split_into_index_root(hive: &Path, nk: usize, per: usize) -> usize {
     let ri = cell(&mut cells, &d);
     let size = (cells.len() + 32 + 8).div_ceil(4096) * 4096;
     let mut bin = vec![0u8; size];
-    put(&mut bin, 0, b"hbin");
-    put(&mut bin, 4, &(bins as u32).to_le_bytes());
-    put(&mut bin, 8, &(size as u32).to_le_bytes());
-    put(&mut bin, 32, &cells);
+    set(&mut bin, 0, b"hbin");
+    set(&mut bin, 4, &(bins as u32).to_le_bytes());
+    set(&mut bin, 8, &(size as u32).to_le_bytes());
+    set(&mut bin, 32, &cells);
     let free = 32 + cells.len();
-    put(&mut bin, free, &((size - free) as i32).to_le_bytes());
+    set(&mut bin, free, &((size - free) as i32).to_le_bytes());
     b.extend(bin);
-    put(&mut b, 40, &((bins + size) as u32).to_le_bytes());
-    put(&mut b, nk + 4 + 28, &ri.to_le_bytes());
+    set(&mut b, 40, &((bins + size) as u32).to_le_bytes());
+    set(&mut b, nk + 4 + 28, &ri.to_le_bytes());
     checksum(&mut b);
     fs::write(hive, &b).unwrap();
     4096 + ri as usize
@@ -710,7 +530,7 @@ fn dirty_damaged_truncated_and_cyclic_hives_are_refused() {
     // Dirty: an unfinished write (primary sequence ahead), checksum right.
     let mut b = good.clone();
     let ahead = u32_at(&b, 8) + 1;
-    put(&mut b, 4, &ahead.to_le_bytes());
+    set(&mut b, 4, &ahead.to_le_bytes());
     checksum(&mut b);
     refused(&b, "dirty");
     // A wrong checksum.
@@ -724,19 +544,19 @@ fn dirty_damaged_truncated_and_cyclic_hives_are_refused() {
     // A subkey list naming the root: a cycle.
     let list = 4096 + u32_at(&good, nk + 4 + 28) as usize;
     let mut b = good.clone();
-    put(&mut b, list + 8 + 8 * 5, &0x20u32.to_le_bytes());
+    set(&mut b, list + 8 + 8 * 5, &0x20u32.to_le_bytes());
     refused(&b, "twice");
     // A subkey list naming `Many` itself.
     let mut b = good.clone();
-    put(&mut b, list + 8, &((nk - 4096) as u32).to_le_bytes());
+    set(&mut b, list + 8, &((nk - 4096) as u32).to_le_bytes());
     refused(&b, "twice");
     // A subkey list naming the middle of a cell.
     let mut b = good.clone();
-    put(&mut b, list + 8, &((nk - 4096 + 8) as u32).to_le_bytes());
+    set(&mut b, list + 8, &((nk - 4096 + 8) as u32).to_le_bytes());
     refused(&b, "not an allocated cell");
     // The subkey count above what the list holds.
     let mut b = good.clone();
-    put(&mut b, nk + 4 + 20, &41u32.to_le_bytes());
+    set(&mut b, nk + 4 + 20, &41u32.to_le_bytes());
     refused(&b, "counts 41 subkeys");
     // Random damage: an error or a hive that opens, never a panic.
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
@@ -776,8 +596,8 @@ fn task_xml(command: &str) -> Vec<u8> {
 /// A shortcut with only its header (no target).
 fn bare_lnk() -> Vec<u8> {
     let mut b = vec![0u8; 0x4C];
-    put(&mut b, 0, &0x4Cu32.to_le_bytes());
-    put(
+    set(&mut b, 0, &0x4Cu32.to_le_bytes());
+    set(
         &mut b,
         4,
         &[1, 0x14, 2, 0, 0, 0, 0, 0, 0xC0, 0, 0, 0, 0, 0, 0, 0x46],

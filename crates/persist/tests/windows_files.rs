@@ -5,27 +5,11 @@
 //! deep nesting) and garbage shortcuts stay bounded and are reported.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use takedown_persist::testing::{put, shortcut, utf16le, utf16z};
 use takedown_persist::windows::paths::Vars;
 use takedown_persist::windows::{startup, tasks};
 use takedown_persist::{Entry, Inventory};
-
-fn put(root: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(&p, bytes).unwrap();
-    p
-}
-
-/// UTF-16 LE with a BOM, as the Task Scheduler writes its files.
-fn utf16le(s: &str) -> Vec<u8> {
-    let mut b = vec![0xFF, 0xFE];
-    for u in s.encode_utf16() {
-        b.extend(u.to_le_bytes());
-    }
-    b
-}
 
 fn task_xml(command: &str, args: &str, enabled: bool) -> String {
     format!(
@@ -209,7 +193,7 @@ fn parsers_survive_random_bytes() {
         x ^= x << 17;
         x
     };
-    let seed_lnk = lnk(
+    let seed_lnk = shortcut(
         Some(&id_list(&["ProgramData", "x", "evil.exe"])),
         Some(r"C:\a.exe"),
         Some("-x"),
@@ -231,12 +215,6 @@ fn parsers_survive_random_bytes() {
 }
 
 // ---- Shortcuts built per MS-SHLLINK ----
-
-fn utf16z(s: &str) -> Vec<u8> {
-    let mut b: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    b.extend([0, 0]);
-    b
-}
 
 /// A file entry shell item whose short name is useless (8.3) and whose
 /// BEEF0004 extension (version 9) holds the long name.
@@ -284,80 +262,9 @@ fn id_list(names: &[&str]) -> Vec<u8> {
     items
 }
 
-/// A shortcut with the parts given.
-fn lnk(ids: Option<&[u8]>, local: Option<&str>, args: Option<&str>, env: Option<&str>) -> Vec<u8> {
-    let mut flags = 0x80u32; // IsUnicode
-    if ids.is_some() {
-        flags |= 0x1;
-    }
-    if local.is_some() {
-        flags |= 0x2;
-    }
-    if args.is_some() {
-        flags |= 0x20;
-    }
-    if env.is_some() {
-        flags |= 0x200;
-    }
-    let mut b = 0x4Cu32.to_le_bytes().to_vec();
-    b.extend([
-        0x01, 0x14, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x46,
-    ]);
-    b.extend(flags.to_le_bytes());
-    b.resize(0x4C, 0);
-    if let Some(ids) = ids {
-        b.extend((ids.len() as u16).to_le_bytes());
-        b.extend(ids);
-    }
-    if let Some(path) = local {
-        let volume: Vec<u8> = {
-            let mut v = 0x11u32.to_le_bytes().to_vec();
-            v.extend(3u32.to_le_bytes()); // fixed drive
-            v.extend(0x1234u32.to_le_bytes()); // serial
-            v.extend(0x10u32.to_le_bytes()); // label offset
-            v.push(0); // empty label
-            v
-        };
-        let base_off = 0x1C + volume.len();
-        let mut path_bytes = path.as_bytes().to_vec();
-        path_bytes.push(0);
-        let suffix_off = base_off + path_bytes.len();
-        let size = suffix_off + 1;
-        b.extend((size as u32).to_le_bytes());
-        b.extend(0x1Cu32.to_le_bytes());
-        b.extend(1u32.to_le_bytes());
-        b.extend(0x1Cu32.to_le_bytes());
-        b.extend((base_off as u32).to_le_bytes());
-        b.extend(0u32.to_le_bytes());
-        b.extend((suffix_off as u32).to_le_bytes());
-        b.extend(volume);
-        b.extend(path_bytes);
-        b.push(0);
-    }
-    if let Some(a) = args {
-        let u: Vec<u16> = a.encode_utf16().collect();
-        b.extend((u.len() as u16).to_le_bytes());
-        b.extend(u.iter().flat_map(|c| c.to_le_bytes()));
-    }
-    if let Some(e) = env {
-        let mut block = 0x314u32.to_le_bytes().to_vec();
-        block.extend(0xA000_0001u32.to_le_bytes());
-        let mut ansi = e.as_bytes().to_vec();
-        ansi.resize(260, 0);
-        block.extend(ansi);
-        let mut wide = utf16z(e);
-        wide.resize(520, 0);
-        block.extend(wide);
-        b.extend(block);
-    }
-    b.extend(0u32.to_le_bytes());
-    b
-}
-
 #[test]
 fn shortcuts_parse() {
-    let s = startup::parse_lnk(&lnk(
+    let s = startup::parse_lnk(&shortcut(
         None,
         Some(r"C:\ProgramData\x\evil.exe"),
         Some("-a b"),
@@ -372,7 +279,7 @@ fn shortcuts_parse() {
         s.command().as_deref(),
         Some(r"C:\ProgramData\x\evil.exe -a b")
     );
-    let s = startup::parse_lnk(&lnk(
+    let s = startup::parse_lnk(&shortcut(
         Some(&id_list(&["Program Files", "Vendor App", "app.exe"])),
         None,
         None,
@@ -400,7 +307,7 @@ fn startup_folders() {
     put(
         r,
         &format!("{all}/Vendor.lnk"),
-        &lnk(
+        &shortcut(
             Some(&id_list(&["Program Files", "Vendor App", "app.exe"])),
             None,
             None,
@@ -410,7 +317,7 @@ fn startup_folders() {
     put(
         r,
         &format!("{alice}/evil.lnk"),
-        &lnk(
+        &shortcut(
             Some(&id_list(&["Windows", "System32", "cmd.exe"])),
             Some(r"C:\Windows\System32\cmd.exe"),
             Some(r"/c %PUBLIC%\evil.bat"),
@@ -420,7 +327,7 @@ fn startup_folders() {
     put(
         r,
         &format!("{alice}/x.LNK"),
-        &lnk(None, Some(r"C:\ProgramData\x\evil.exe"), None, None),
+        &shortcut(None, Some(r"C:\ProgramData\x\evil.exe"), None, None),
     );
     put(r, &format!("{alice}/broken.lnk"), b"not a link at all");
     #[cfg(unix)]

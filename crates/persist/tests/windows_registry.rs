@@ -6,203 +6,12 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use takedown_persist::testing::{
+    V, actions, build_hive, checksum, empty_hive, have, hivexget, set,
+};
 use takedown_persist::windows::{self, registry};
-
-/// Whether `tool` runs; under CI a missing tool is a failure.
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is missing (Debian package libhivex-bin / reglookup)"
-        );
-        eprintln!("skipped: {tool} is missing (Debian package libhivex-bin / reglookup)");
-    }
-    ok
-}
-
-fn put(b: &mut [u8], off: usize, v: &[u8]) {
-    b[off..off + v.len()].copy_from_slice(v);
-}
-
-/// Sets the base block's checksum (XOR of its first 127 dwords).
-fn checksum(b: &mut [u8]) {
-    let mut sum = 0u32;
-    for i in 0..127 {
-        sum ^= u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
-    }
-    put(b, 0x1FC, &sum.to_le_bytes());
-}
-
-/// A minimal empty hive: a base block and one hive bin holding the root
-/// key (`nk`), its security cell (`sk`) and one free cell.
-fn empty_hive() -> Vec<u8> {
-    let mut b = vec![0u8; 8192];
-    put(&mut b, 0, b"regf");
-    put(&mut b, 4, &1u32.to_le_bytes()); // primary sequence
-    put(&mut b, 8, &1u32.to_le_bytes()); // secondary sequence
-    put(&mut b, 20, &1u32.to_le_bytes()); // major
-    put(&mut b, 24, &3u32.to_le_bytes()); // minor
-    put(&mut b, 28, &0u32.to_le_bytes()); // primary file
-    put(&mut b, 32, &1u32.to_le_bytes()); // direct memory load
-    put(&mut b, 36, &0x20u32.to_le_bytes()); // root cell
-    put(&mut b, 40, &4096u32.to_le_bytes()); // hive bins size
-    put(&mut b, 44, &1u32.to_le_bytes()); // clustering factor
-    checksum(&mut b);
-    let h = 4096;
-    put(&mut b, h, b"hbin");
-    put(&mut b, h + 4, &0u32.to_le_bytes());
-    put(&mut b, h + 8, &4096u32.to_le_bytes());
-    // Root nk at 0x20: 4 + 76 + "ROOT" = 84, rounded to 88.
-    let nk = h + 0x20;
-    let sk_rel = 0x20 + 88;
-    put(&mut b, nk, &(-88i32).to_le_bytes());
-    put(&mut b, nk + 4, b"nk");
-    put(&mut b, nk + 6, &0x2Cu16.to_le_bytes()); // hive entry, no delete, ASCII name
-    put(&mut b, nk + 20, &0u32.to_le_bytes()); // parent
-    put(&mut b, nk + 32, &u32::MAX.to_le_bytes()); // sub-key list
-    put(&mut b, nk + 36, &u32::MAX.to_le_bytes()); // volatile list
-    put(&mut b, nk + 44, &u32::MAX.to_le_bytes()); // value list
-    put(&mut b, nk + 48, &(sk_rel as u32).to_le_bytes()); // security
-    put(&mut b, nk + 52, &u32::MAX.to_le_bytes()); // class
-    put(&mut b, nk + 76, &4u16.to_le_bytes()); // name length
-    put(&mut b, nk + 80, b"ROOT");
-    // sk: 4 + 20 + a 20-byte self-relative descriptor = 44, rounded to 48.
-    let sk = h + sk_rel;
-    put(&mut b, sk, &(-48i32).to_le_bytes());
-    put(&mut b, sk + 4, b"sk");
-    put(&mut b, sk + 8, &(sk_rel as u32).to_le_bytes()); // flink: itself
-    put(&mut b, sk + 12, &(sk_rel as u32).to_le_bytes()); // blink: itself
-    put(&mut b, sk + 16, &1u32.to_le_bytes()); // references
-    put(&mut b, sk + 20, &20u32.to_le_bytes()); // descriptor size
-    put(&mut b, sk + 24, &[1, 0, 0x00, 0x80]); // revision 1, self-relative
-    let free = sk_rel + 48;
-    put(&mut b, h + free, &((4096 - free) as i32).to_le_bytes());
-    b
-}
-
-/// A value for `hivexsh setval`.
-enum V<'a> {
-    Sz(&'a str),
-    Expand(&'a str),
-    Dword(u32),
-    Multi(&'a [&'a str]),
-    Bin(Vec<u8>),
-}
-
-fn utf16z(s: &str) -> Vec<u8> {
-    s.encode_utf16()
-        .chain([0])
-        .flat_map(u16::to_le_bytes)
-        .collect()
-}
-
-fn hex(t: u32, b: &[u8]) -> String {
-    let bytes: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("hex:{t}:{}", bytes.join(":"))
-}
-
-/// Writes an empty hive at `path` and fills it with `keys` (path, values)
-/// through `hivexsh -w`.
-fn build_hive(path: &Path, keys: &[(&str, Vec<(&str, V)>)]) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, empty_hive()).unwrap();
-    let mut script = String::new();
-    let mut made = BTreeSet::new();
-    for (key, values) in keys {
-        script.push_str("cd \\\n");
-        let mut sofar = String::new();
-        for comp in key.split('\\') {
-            sofar = format!("{sofar}\\{comp}");
-            if made.insert(sofar.to_ascii_lowercase()) {
-                script.push_str(&format!("add {comp}\n"));
-            }
-            script.push_str(&format!("cd {comp}\n"));
-        }
-        if values.is_empty() {
-            continue;
-        }
-        script.push_str(&format!("setval {}\n", values.len()));
-        for (name, v) in values {
-            script.push_str(&format!("{}\n", if name.is_empty() { "@" } else { name }));
-            let line = match v {
-                V::Sz(s) => format!("string:{s}"),
-                V::Expand(s) => format!("expandstring:{s}"),
-                V::Dword(n) => format!("dword:{n:#x}"),
-                V::Multi(l) => {
-                    let mut b = Vec::new();
-                    for s in *l {
-                        b.extend(utf16z(s));
-                    }
-                    b.extend([0, 0]);
-                    hex(7, &b)
-                }
-                V::Bin(b) => hex(3, b),
-            };
-            script.push_str(&format!("{line}\n"));
-        }
-    }
-    script.push_str("commit\n");
-    let mut child = Command::new("hivexsh")
-        .arg("-w")
-        .arg(path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "hivexsh failed: {}\n{script}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `hivexget hive key value`, trimmed.
-fn hivexget(hive: &Path, key: &str, value: &str) -> String {
-    let out = Command::new("hivexget")
-        .arg(hive)
-        .arg(key)
-        .arg(value)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "hivexget {key} {value}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A TaskCache Actions blob with one exec action.
-fn actions(program: &str, args: &str) -> Vec<u8> {
-    let s = |t: &str| {
-        let b: Vec<u8> = t.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let mut out = (b.len() as u32).to_le_bytes().to_vec();
-        out.extend(b);
-        out
-    };
-    let mut b = 3u16.to_le_bytes().to_vec();
-    b.extend(s("Author"));
-    b.extend(0x6666u16.to_le_bytes());
-    b.extend(s(""));
-    b.extend(s(program));
-    b.extend(s(args));
-    b.extend(s(""));
-    b.extend(0u16.to_le_bytes());
-    b
-}
 
 const NT: &str = r"Microsoft\Windows NT\CurrentVersion";
 const CV: &str = r"Microsoft\Windows\CurrentVersion";
@@ -625,7 +434,7 @@ fn dirty_hive_without_logs_is_a_problem() {
     let mut b = fs::read(&system).unwrap();
     // An unfinished write: primary sequence ahead of the secondary.
     let seq = u32::from_le_bytes(b[8..12].try_into().unwrap());
-    put(&mut b, 4, &(seq + 1).to_le_bytes());
+    set(&mut b, 4, &(seq + 1).to_le_bytes());
     checksum(&mut b);
     fs::write(&system, &b).unwrap();
     let inv = windows::collect(r);
@@ -676,17 +485,17 @@ fn hostile_hives_are_problems_not_panics() {
     // the stack overflows (an abort).
     let mut b = empty_hive();
     let ri = 0x20 + 88 + 48; // the free cell after the root's nk and sk
-    put(&mut b, 4096 + ri, &(-16i32).to_le_bytes());
-    put(&mut b, 4096 + ri + 4, b"ri");
-    put(&mut b, 4096 + ri + 6, &1u16.to_le_bytes());
-    put(&mut b, 4096 + ri + 8, &(ri as u32).to_le_bytes());
-    put(
+    set(&mut b, 4096 + ri, &(-16i32).to_le_bytes());
+    set(&mut b, 4096 + ri + 4, b"ri");
+    set(&mut b, 4096 + ri + 6, &1u16.to_le_bytes());
+    set(&mut b, 4096 + ri + 8, &(ri as u32).to_le_bytes());
+    set(
         &mut b,
         4096 + ri + 16,
         &((4096 - ri - 16) as i32).to_le_bytes(),
     );
-    put(&mut b, 4096 + 0x20 + 24, &1u32.to_le_bytes()); // root: one sub-key
-    put(&mut b, 4096 + 0x20 + 32, &(ri as u32).to_le_bytes()); // its list
+    set(&mut b, 4096 + 0x20 + 24, &1u32.to_le_bytes()); // root: one sub-key
+    set(&mut b, 4096 + 0x20 + 32, &(ri as u32).to_le_bytes()); // its list
     let inv = registry::entries_of_hive_bytes(&b);
     assert!(
         inv.problems.iter().any(|p| p.reason.contains("hostile")),
@@ -763,7 +572,7 @@ fn fifo_hives_and_logs_are_problems() {
     mkfifo(&cfg.join("SOFTWARE"));
     // A dirty SYSTEM whose .LOG1 is a FIFO: the log is not opened either.
     let mut b = empty_hive();
-    put(&mut b, 4, &2u32.to_le_bytes());
+    set(&mut b, 4, &2u32.to_le_bytes());
     checksum(&mut b);
     fs::write(cfg.join("SYSTEM"), &b).unwrap();
     mkfifo(&cfg.join("SYSTEM.LOG1"));

@@ -11,13 +11,12 @@
 //! other value is still there. After restoring each program's item the
 //! whole tree is identical to what it was.
 
-mod persist_tree;
 mod util;
 
-use persist_tree::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use takedown_persist::testing::*;
 use util::*;
 
 const CV: &str = r"Microsoft\Windows\CurrentVersion";
@@ -281,21 +280,7 @@ fn restore_all(t: &Tree, found: &[serde_json::Value]) {
 
 fn hivex_values(hive: &Path, key: &str) -> Option<String> {
     let script = format!("cd {key}\nlsval\n");
-    let mut child = Command::new("hivexsh")
-        .arg(hive)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_hivexsh(hive, &script, false);
     let err = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() || err.contains("not found") {
         return None;

@@ -8,13 +8,12 @@
 //! `md5sum`), the scan reports exactly the EICAR programs, each naming
 //! the entries that start it.
 
-mod persist_tree;
 mod util;
 
-use persist_tree::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use takedown_persist::testing::*;
 use util::*;
 
 const CV: &str = r"Microsoft\Windows\CurrentVersion";
