@@ -57,7 +57,7 @@ fn tasks_from_the_xml_store() {
     put(
         r,
         &format!("{store}/Updater"),
-        &utf16le(&task_xml(
+        utf16le(&task_xml(
             r"%SystemRoot%\System32\cmd.exe",
             r"/c C:\Users\Public\evil.bat",
             true,
@@ -71,7 +71,7 @@ fn tasks_from_the_xml_store() {
     put(
         r,
         &format!("{store}/Dll"),
-        &utf16le(&task_xml(
+        utf16le(&task_xml(
             "rundll32.exe",
             r"%SystemDrive%\Users\alice\AppData\Roaming\s.dll,Start",
             true,
@@ -128,7 +128,7 @@ fn hostile_task_xml_is_bounded() {
     dtd.push_str("]>\n");
     let laughs =
         dtd.clone() + "<Task><Actions><Exec><Command>&lol9;</Command></Exec></Actions></Task>";
-    put(r, "Windows/System32/Tasks/Laughs", &utf16le(&laughs));
+    put(r, "Windows/System32/Tasks/Laughs", utf16le(&laughs));
     // An external entity (would read a file of the rescue system).
     let xxe = "<?xml version=\"1.0\"?><!DOCTYPE Task [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\
                <Task><Actions><Exec><Command>&x;</Command></Exec></Actions></Task>";
@@ -146,7 +146,7 @@ fn hostile_task_xml_is_bounded() {
     put(
         r,
         "Windows/System32/Tasks/Junk",
-        &[0xFF, 0xFE, 0x00, 0xD8, 0x41],
+        [0xFF, 0xFE, 0x00, 0xD8, 0x41],
     );
     put(r, "Windows/System32/Tasks/Other", b"<html/>");
     #[cfg(unix)]
@@ -307,7 +307,7 @@ fn startup_folders() {
     put(
         r,
         &format!("{all}/Vendor.lnk"),
-        &shortcut(
+        shortcut(
             Some(&id_list(&["Program Files", "Vendor App", "app.exe"])),
             None,
             None,
@@ -317,7 +317,7 @@ fn startup_folders() {
     put(
         r,
         &format!("{alice}/evil.lnk"),
-        &shortcut(
+        shortcut(
             Some(&id_list(&["Windows", "System32", "cmd.exe"])),
             Some(r"C:\Windows\System32\cmd.exe"),
             Some(r"/c %PUBLIC%\evil.bat"),
@@ -327,7 +327,7 @@ fn startup_folders() {
     put(
         r,
         &format!("{alice}/x.LNK"),
-        &shortcut(None, Some(r"C:\ProgramData\x\evil.exe"), None, None),
+        shortcut(None, Some(r"C:\ProgramData\x\evil.exe"), None, None),
     );
     put(r, &format!("{alice}/broken.lnk"), b"not a link at all");
     #[cfg(unix)]
