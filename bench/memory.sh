@@ -133,7 +133,9 @@ PIDS=("${PIDS_STARTED[@]}")
 if [ "$ALL_PROCESSES" = 1 ]; then
     for d in /proc/[0-9]*; do
         p=${d#/proc/}
-        [ -s "$d/cmdline" ] || continue   # kernel threads and zombies
+        # Kernel threads and zombies have an empty command line (files of
+        # /proc have size 0 for `test -s`: read a byte).
+        [ -n "$(head -c 1 "$d/cmdline" 2>/dev/null | tr -d '\0')" ] || continue
         [ "$p" = "$$" ] && continue
         case " ${PIDS[*]} " in *" $p "*) continue ;; esac
         PIDS+=("$p")
