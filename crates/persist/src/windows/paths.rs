@@ -98,18 +98,35 @@ impl Drop for Cache {
     }
 }
 
-/// `dir`'s listing, from the cache when caching: None when not caching,
-/// Some(None) when the directory cannot be listed whole.
-fn cached_listing(dir: &Path) -> Option<Option<Listing>> {
+/// Looks `name` up in `dir`'s listing, from the cache when caching:
+/// None when not caching (or the directory cannot be listed whole), else
+/// the answer (Some(None): not there).
+fn cached_find(dir: &Path, name: &str, last: bool) -> Option<Option<PathBuf>> {
     LISTINGS.with(|l| {
         let mut l = l.borrow_mut();
         let map = l.as_mut()?;
-        if let Some(v) = map.get(dir) {
-            return Some(v.clone());
+        let listing = map
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| read_listing(dir))
+            .as_ref()?;
+        // The same choice as on disk: the exact name first, then the
+        // smallest of the names in other cases; never a symlink.
+        let ok =
+            |&(_, is_dir, is_link): &(std::ffi::OsString, bool, bool)| !is_link && (last || is_dir);
+        let Some(found) = listing.get(&fold(name)) else {
+            return Some(None);
+        };
+        if let Some(e) = found.iter().find(|e| e.0 == name && ok(e)) {
+            return Some(Some(dir.join(&e.0)));
         }
-        let listing = read_listing(dir);
-        map.insert(dir.to_path_buf(), listing.clone());
-        Some(listing)
+        Some(
+            found
+                .iter()
+                .filter(|e| ok(e))
+                .map(|e| &e.0)
+                .min()
+                .map(|n| dir.join(n)),
+        )
     })
 }
 
@@ -136,23 +153,8 @@ fn find_in(dir: &Path, name: &str, last: bool) -> Option<PathBuf> {
     if name.contains('\0') {
         return None;
     }
-    if let Some(listing) = cached_listing(dir)
-        && let Some(listing) = listing
-    {
-        // The same choice as below, from the listing: the exact name
-        // first, then the smallest of the names in other cases.
-        let ok =
-            |&(_, is_dir, is_link): &(std::ffi::OsString, bool, bool)| !is_link && (last || is_dir);
-        let found = listing.get(&fold(name))?;
-        if let Some(e) = found.iter().find(|e| e.0 == name && ok(e)) {
-            return Some(dir.join(&e.0));
-        }
-        return found
-            .iter()
-            .filter(|e| ok(e))
-            .map(|e| &e.0)
-            .min()
-            .map(|n| dir.join(n));
+    if let Some(found) = cached_find(dir, name, last) {
+        return found;
     }
     let ok = |p: &Path| match fs::symlink_metadata(p) {
         Ok(m) => !m.file_type().is_symlink() && (last || m.is_dir()),
