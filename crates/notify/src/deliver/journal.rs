@@ -211,7 +211,17 @@ impl Journal {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
             .and_then(|_| conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false))
             .map_err(|e| sqlite("configuring SQLite", e))?;
-        identify(&conn, path)?;
+        // The three header values are read in one read transaction, one
+        // snapshot: read one by one, a journal another process is creating
+        // at this moment could show its schema but not yet its id.
+        {
+            let tx = conn
+                .transaction()
+                .map_err(|e| sqlite("reading the journal header", e))?;
+            identify(&tx, path)?;
+            tx.commit()
+                .map_err(|e| sqlite("reading the journal header", e))?;
+        }
         // WAL: readers (`notify status`) never block the delivering
         // writer; FULL: every commit is on disk before the next step.
         // Switching a new database to WAL needs it to itself, and SQLite
@@ -1152,6 +1162,32 @@ mod tests {
         assert!(j.prepare(&n).unwrap());
         assert_eq!(j.entries().unwrap().len(), 1);
         assert!(j.notified_keys().unwrap().contains(&[2; 16]));
+    }
+
+    /// Processes starting at once on a journal that does not exist yet
+    /// all open it: none sees a half-made journal (its schema without its
+    /// id) and takes it for something else.
+    #[test]
+    fn journals_opened_at_once_are_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..40 {
+            let path = dir.path().join(format!("j{round}"));
+            let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Journal::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for o in openers {
+                if let Err(e) = o.join().unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
+        }
     }
 
     /// `lock` is held until the journal is dropped, a second `lock` on
