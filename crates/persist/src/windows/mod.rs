@@ -5,6 +5,7 @@
 pub mod edit;
 pub mod hive;
 pub mod paths;
+mod regf;
 pub mod registry;
 pub mod startup;
 pub mod tasks;
