@@ -1,0 +1,153 @@
+//! Connecting to NATS and making sure the streams exist.
+
+use crate::ids::{
+    AGENT_SUBJECTS, AGENTS_STREAM, BUNDLE_BUCKET, HUNT_SUBJECTS, HUNTS_STREAM, RESULT_SUBJECTS,
+    RESULTS_STREAM,
+};
+use crate::model::MAX_EXPIRY_SECS;
+use crate::{Error, Result};
+use async_nats::jetstream::{self, stream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Largest message on the results stream: a finding is cut to fit well
+/// below it ([`crate::agent::MAX_FINDING_BYTES`]).
+pub const MAX_RESULT_MESSAGE: i32 = 1 << 20;
+/// How long the results server remembers message ids to drop duplicates.
+/// A redelivery after a crash comes within the agent's ack wait, far
+/// inside this; `fleet results` drops by id again, whatever the window.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(2 * 3600);
+/// How long results are kept.
+pub const RESULTS_MAX_AGE: Duration = Duration::from_secs(MAX_EXPIRY_SECS * 2);
+
+/// How to reach the server.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectConfig {
+    /// `nats://host:port` or `tls://host:port` (TLS required); several
+    /// servers separated by commas.
+    pub url: String,
+    /// A NATS credentials file (JWT and NKey seed).
+    pub creds: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for the server's TLS certificate.
+    pub tls_ca: Option<PathBuf>,
+    /// The client name the server shows (`takedown agent web1`).
+    pub name: String,
+    /// Keep trying to connect when the server is not there yet (agents:
+    /// the server may come up after them).
+    pub retry_initial: bool,
+}
+
+/// Connects and returns a JetStream context.
+pub async fn connect(c: &ConnectConfig) -> Result<jetstream::Context> {
+    if c.url.is_empty() {
+        return Err(Error::Invalid("no NATS URL".into()));
+    }
+    let mut opts = async_nats::ConnectOptions::new()
+        .name(&c.name)
+        .connection_timeout(Duration::from_secs(10))
+        .request_timeout(Some(Duration::from_secs(10)));
+    if let Some(creds) = &c.creds {
+        opts = opts.credentials_file(creds).await.map_err(|e| {
+            Error::io(
+                format!("cannot read the credentials file {}", creds.display()),
+                e,
+            )
+        })?;
+    }
+    if let Some(ca) = &c.tls_ca {
+        if !ca.is_file() {
+            return Err(Error::Invalid(format!(
+                "the TLS CA file {} does not exist",
+                ca.display()
+            )));
+        }
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    if c.url
+        .split(',')
+        .any(|u| u.trim().to_ascii_lowercase().starts_with("tls://"))
+    {
+        opts = opts.require_tls(true);
+    }
+    if c.retry_initial {
+        opts = opts.retry_on_initial_connect();
+    }
+    let client = opts
+        .connect(c.url.as_str())
+        .await
+        .map_err(|e| Error::nats(&format!("cannot connect to {}", c.url), e))?;
+    Ok(jetstream::new(client))
+}
+
+/// The three streams of the protocol, created when missing (an analyst's
+/// `fleet hunt` creates them; an agent without the permission to waits
+/// for them).
+pub async fn ensure_streams(js: &jetstream::Context) -> Result<()> {
+    js.get_or_create_stream(stream::Config {
+        name: HUNTS_STREAM.into(),
+        description: Some("takedown fleet hunts".into()),
+        subjects: vec![HUNT_SUBJECTS.into()],
+        retention: stream::RetentionPolicy::Limits,
+        max_age: Duration::from_secs(MAX_EXPIRY_SECS),
+        max_message_size: i32::try_from(crate::model::MAX_HUNT_BYTES).unwrap_or(i32::MAX),
+        duplicate_window: Duration::from_secs(3600),
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| Error::nats(&format!("cannot create the stream {HUNTS_STREAM}"), e))?;
+    js.get_or_create_stream(stream::Config {
+        name: RESULTS_STREAM.into(),
+        description: Some("takedown fleet findings and states".into()),
+        subjects: RESULT_SUBJECTS.iter().map(|s| s.to_string()).collect(),
+        retention: stream::RetentionPolicy::Limits,
+        max_age: RESULTS_MAX_AGE,
+        max_message_size: MAX_RESULT_MESSAGE,
+        duplicate_window: DUPLICATE_WINDOW,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| Error::nats(&format!("cannot create the stream {RESULTS_STREAM}"), e))?;
+    js.get_or_create_stream(stream::Config {
+        name: AGENTS_STREAM.into(),
+        description: Some("takedown fleet agents, last announcement per host".into()),
+        subjects: vec![AGENT_SUBJECTS.into()],
+        max_messages_per_subject: 1,
+        max_message_size: 16 * 1024,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| Error::nats(&format!("cannot create the stream {AGENTS_STREAM}"), e))?;
+    Ok(())
+}
+
+/// The bundles' object store, created when missing.
+pub async fn bundle_store(
+    js: &jetstream::Context,
+    create: bool,
+) -> Result<jetstream::object_store::ObjectStore> {
+    match js.get_object_store(BUNDLE_BUCKET).await {
+        Ok(s) => Ok(s),
+        Err(_) if create => js
+            .create_object_store(jetstream::object_store::Config {
+                bucket: BUNDLE_BUCKET.into(),
+                description: Some("takedown signature bundles, named by SHA-256".into()),
+                max_age: RESULTS_MAX_AGE,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                Error::nats(
+                    &format!("cannot create the object store {BUNDLE_BUCKET}"),
+                    e,
+                )
+            }),
+        Err(e) => Err(Error::nats(
+            &format!("cannot open the object store {BUNDLE_BUCKET}"),
+            e,
+        )),
+    }
+}

@@ -1,0 +1,237 @@
+//! Names: the subjects, streams and buckets of the protocol, the rules for
+//! the tokens that go into them, and the deterministic message ids that
+//! make a redelivered hunt publish nothing twice.
+//!
+//! Every token put into a subject (host id, label, hunt id) is checked
+//! here: a `.` would add a level, `*` or `>` would turn a publish into a
+//! wildcard the permissions never meant, and white space ends a subject.
+
+use crate::{Error, Result};
+use sha2::Digest;
+
+/// The stream holding hunts (subjects [`HUNT_SUBJECTS`]).
+pub const HUNTS_STREAM: &str = "TAKEDOWN_HUNTS";
+/// The stream holding findings, states and issued hunts' copies.
+pub const RESULTS_STREAM: &str = "TAKEDOWN_RESULTS";
+/// The stream holding each agent's last announcement.
+pub const AGENTS_STREAM: &str = "TAKEDOWN_AGENTS";
+/// The object store bucket holding bundles, named by their SHA-256.
+pub const BUNDLE_BUCKET: &str = "takedown-bundles";
+
+/// Every hunt subject.
+pub const HUNT_SUBJECTS: &str = "takedown.hunt.>";
+/// Every results subject.
+pub const RESULT_SUBJECTS: [&str; 3] =
+    ["takedown.found.>", "takedown.state.>", "takedown.issued.*"];
+/// Every agent subject.
+pub const AGENT_SUBJECTS: &str = "takedown.agent.*";
+
+/// Longest host id, label key or value, and hunt id. Subjects are
+/// written into every message header and every consumer name; short
+/// tokens keep them small.
+pub const MAX_TOKEN_LEN: usize = 64;
+
+/// Checks a token that goes into a subject or a consumer name: 1 to
+/// [`MAX_TOKEN_LEN`] ASCII letters, digits, `-` or `_`.
+pub fn check_token(what: &str, s: &str) -> Result<()> {
+    if s.is_empty() {
+        return Err(Error::Invalid(format!("{what} is empty")));
+    }
+    if s.len() > MAX_TOKEN_LEN {
+        return Err(Error::Invalid(format!(
+            "{what} is {} bytes long (at most {MAX_TOKEN_LEN})",
+            s.len()
+        )));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(Error::Invalid(format!(
+            "{what} {:?} holds {c:?}: only ASCII letters, digits, '-' and '_' are allowed (it becomes part of NATS subjects)",
+            shorten(s)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a host id: a token, and not `all` (which `--to` reads as every
+/// agent).
+pub fn check_host(host: &str) -> Result<()> {
+    check_token("the host id", host)?;
+    if host.eq_ignore_ascii_case("all") {
+        return Err(Error::Invalid(
+            "the host id \"all\" is reserved (`--to all` names every agent)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// At most 100 characters of a value shown in a message.
+pub(crate) fn shorten(s: &str) -> String {
+    if s.chars().count() <= 100 {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(100).collect();
+        t.push_str("...");
+        t
+    }
+}
+
+/// The subject a hunt for every agent is published on.
+pub fn hunt_subject_all() -> String {
+    "takedown.hunt.all".into()
+}
+
+/// The subject of hunts for the agents labelled `key=value`.
+pub fn hunt_subject_label(key: &str, value: &str) -> String {
+    format!("takedown.hunt.label.{key}.{value}")
+}
+
+/// The subject of hunts for one host.
+pub fn hunt_subject_host(host: &str) -> String {
+    format!("takedown.hunt.host.{host}")
+}
+
+/// The subject of a host's findings for a hunt.
+pub fn found_subject(hunt: &str, host: &str) -> String {
+    format!("takedown.found.{hunt}.{host}")
+}
+
+/// The subject of a host's state records for a hunt (`started`, `done`).
+pub fn state_subject(hunt: &str, host: &str, what: &str) -> String {
+    format!("takedown.state.{hunt}.{host}.{what}")
+}
+
+/// The subject of the copy of an issued hunt that `status` reads.
+pub fn issued_subject(hunt: &str) -> String {
+    format!("takedown.issued.{hunt}")
+}
+
+/// The subject an agent announces itself on.
+pub fn agent_subject(host: &str) -> String {
+    format!("takedown.agent.{host}")
+}
+
+/// The durable consumer of one agent on one hunt subject. The subject is
+/// hashed into the name, so that `k=v` labels with `-` or `_` in them
+/// never give two subjects one name.
+pub fn consumer_name(host: &str, subject: &str) -> String {
+    let digest = sha2::Sha256::digest(subject.as_bytes());
+    format!(
+        "agent-{host}-{}",
+        hex::encode(digest.get(..6).unwrap_or(&[]))
+    )
+}
+
+/// A new hunt id: the UTC time (sorts and reads as a date) and 64 random
+/// bits (two analysts issuing in the same second never collide).
+pub fn new_hunt_id(now_unix: u64) -> Result<String> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random)
+        .map_err(|e| Error::Invalid(format!("no random numbers for a hunt id: {e}")))?;
+    let stamp = i64::try_from(now_unix)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|d| {
+            let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+            d.format(&f).ok()
+        })
+        .unwrap_or_else(|| now_unix.to_string());
+    Ok(format!("{stamp}-{}", hex::encode(random)))
+}
+
+/// The message id of a hunt (its publish is de-duplicated too: an
+/// analyst retrying a timed-out `fleet hunt` issues it once).
+pub fn hunt_msg_id(hunt: &str) -> String {
+    format!("hunt:{hunt}")
+}
+
+/// The message id of a host's completion record for a hunt: one per host
+/// and hunt, whatever the number of deliveries.
+pub fn completion_msg_id(hunt: &str, host: &str) -> String {
+    format!("done:{hunt}:{host}")
+}
+
+/// The message id of the `started` record of one delivery.
+pub fn started_msg_id(hunt: &str, host: &str, delivery: i64) -> String {
+    format!("start:{hunt}:{host}:{delivery}")
+}
+
+/// The identity of a finding: what it names (path, container chain,
+/// process and memory region), not what was found in it. Two runs of the
+/// same hunt on the same host name the same objects, so they give the same
+/// identities; the detections may differ only if the files changed.
+pub fn finding_identity(finding: &serde_json::Value) -> String {
+    let get = |k: &str| finding.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let process = finding.get("process");
+    let pget = |k: &str| {
+        process
+            .and_then(|p| p.get(k))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let key = serde_json::json!([
+        get("type"),
+        get("path"),
+        get("path_base64"),
+        get("chain"),
+        pget("pid"),
+        pget("region"),
+        pget("address"),
+    ]);
+    let digest = sha2::Sha256::digest(key.to_string().as_bytes());
+    // 128 bits: collisions between two objects of one host are out of reach.
+    hex::encode(digest.get(..16).unwrap_or(&[]))
+}
+
+/// The message id of a finding: hunt, host, the digest of its identity,
+/// and its rank among the findings of the run with that identity (0 for
+/// the first), so that two records about one object stay two.
+pub fn finding_msg_id(hunt: &str, host: &str, identity: &str, rank: u64) -> String {
+    format!("f:{hunt}:{host}:{identity}:{rank}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        assert!(check_token("x", "host-1_A").is_ok());
+        for bad in ["", "a.b", "a*", ">", "a b", "é", &"x".repeat(65)] {
+            assert!(check_token("x", bad).is_err(), "{bad:?}");
+        }
+        assert!(check_host("ALL").is_err());
+        assert!(check_host("web1").is_ok());
+    }
+
+    #[test]
+    fn hunt_ids_are_tokens_and_differ() {
+        let a = new_hunt_id(1_735_787_045).unwrap();
+        let b = new_hunt_id(1_735_787_045).unwrap();
+        assert!(a.starts_with("20250102T030405Z-"), "{a}");
+        assert_ne!(a, b);
+        check_token("hunt id", &a).unwrap();
+    }
+
+    #[test]
+    fn identity_ignores_detections_but_not_paths() {
+        let a =
+            serde_json::json!({"type": "finding", "path": "/a", "chain": [], "detections": [1]});
+        let b =
+            serde_json::json!({"type": "finding", "path": "/a", "chain": [], "detections": [2]});
+        let c = serde_json::json!({"type": "finding", "path": "/a", "chain": ["x.zip"]});
+        assert_eq!(finding_identity(&a), finding_identity(&b));
+        assert_ne!(finding_identity(&a), finding_identity(&c));
+        assert_eq!(finding_identity(&a).len(), 32);
+    }
+
+    #[test]
+    fn consumer_names_differ_per_subject() {
+        let a = consumer_name("h", &hunt_subject_label("a-b", "c"));
+        let b = consumer_name("h", &hunt_subject_label("a", "b-c"));
+        assert_ne!(a, b);
+        check_token("consumer", &a).unwrap();
+    }
+}

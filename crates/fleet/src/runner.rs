@@ -1,0 +1,286 @@
+//! Running a hunt's scan: `takedown scan --format json` in a child
+//! process, its NDJSON read line by line.
+//!
+//! A child and not the engine in the agent's own process: a scan reads
+//! hostile files, and whatever goes wrong in it (a parser bug, memory
+//! exhaustion, a hang past every budget) ends that scan only; the agent
+//! reports it as failed and goes on with the next hunt. The child's
+//! command line is built here from the hunt's typed fields, each value
+//! attached to its flag (`--exclude=VALUE`) and the paths after `--`, so
+//! no value from the network can ever be read as another flag.
+
+use crate::model::{Action, ScanSpec};
+use crate::{Error, Result};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+
+/// Longest NDJSON line taken from the scan: a finding with every
+/// detection's metadata stays far below; a longer one is dropped and
+/// counted, not buffered.
+pub const MAX_LINE: usize = 4 << 20;
+/// How much of the scan's stderr is kept for the completion record.
+const STDERR_TAIL: usize = 2048;
+
+/// How the agent runs scans.
+#[derive(Clone, Debug)]
+pub struct ScanCommand {
+    /// The takedown executable (the agent's own).
+    pub exe: PathBuf,
+    /// The agent's vault for `--action quarantine`.
+    pub vault: Option<PathBuf>,
+    /// The compiled-rules cache; `None` runs without one.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl ScanCommand {
+    /// The child's arguments for a hunt's scan over the signatures in
+    /// `sigs`; `act` false leaves any action out (report only).
+    pub fn args(&self, spec: &ScanSpec, sigs: &Path, act: bool) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        let mut flag = |s: &str| a.push(s.into());
+        flag("scan");
+        flag("--format=json");
+        flag("--no-progress");
+        flag("--no-installed");
+        if spec.no_builtin {
+            flag("--no-builtin");
+        }
+        if spec.no_containers {
+            flag("--no-containers");
+        }
+        if spec.limits_as_detections {
+            flag("--limits-as-detections");
+        }
+        if spec.one_file_system {
+            flag("--one-file-system");
+        }
+        if spec.follow_symlinks {
+            flag("--follow-symlinks");
+        }
+        if spec.persistence {
+            flag("--persistence");
+        }
+        if spec.processes {
+            flag("--processes");
+        }
+        if self.cache_dir.is_none() {
+            flag("--no-cache");
+        }
+        let mut pair = |k: &str, v: &dyn AsRef<std::ffi::OsStr>| {
+            let mut s = OsString::from(k);
+            s.push("=");
+            s.push(v.as_ref());
+            a.push(s);
+        };
+        pair("--signatures", &sigs);
+        if let Some(c) = &self.cache_dir {
+            pair("--cache-dir", c);
+        }
+        for e in &spec.excludes {
+            pair("--exclude", e);
+        }
+        if let Some(v) = &spec.max_filesize {
+            pair("--max-filesize", v);
+        }
+        if let Some(v) = spec.timeout {
+            pair("--timeout", &v.to_string());
+        }
+        if let Some(v) = spec.max_depth {
+            pair("--max-depth", &v.to_string());
+        }
+        if let Some(v) = spec.max_entries {
+            pair("--max-entries", &v.to_string());
+        }
+        if let Some(v) = &spec.max_scansize {
+            pair("--max-scansize", v);
+        }
+        if let Some(v) = spec.max_ratio {
+            pair("--max-ratio", &v.to_string());
+        }
+        if let Some(v) = spec.time_limit {
+            pair("--time-limit", &v.to_string());
+        }
+        if let Some(v) = spec.threads {
+            pair("--threads", &v.to_string());
+        }
+        if act && spec.action == Action::Quarantine && spec.yes {
+            pair("--action", &"quarantine");
+            if spec.min_score > 0 {
+                pair("--min-score", &spec.min_score.to_string());
+            }
+            if let Some(v) = &self.vault {
+                pair("--vault", v);
+            }
+        }
+        a.push("--".into());
+        for p in &spec.paths {
+            a.push(p.into());
+        }
+        a
+    }
+}
+
+/// One line of the scan's output.
+#[derive(Debug)]
+pub enum Line {
+    /// A finding record.
+    Finding(serde_json::Value),
+    /// The summary record (the last line).
+    Summary(serde_json::Value),
+    /// A line that is neither, or too long; counted.
+    Other,
+}
+
+/// A running scan.
+pub struct Scan {
+    child: tokio::process::Child,
+    out: tokio::io::BufReader<tokio::process::ChildStdout>,
+    stderr: tokio::task::JoinHandle<String>,
+    line: Vec<u8>,
+}
+
+/// How a scan ended.
+#[derive(Debug)]
+pub struct Exit {
+    /// The exit code; `None` when ended by a signal.
+    pub code: Option<i32>,
+    /// The end of its stderr, for the reason of a failure.
+    pub stderr_tail: String,
+}
+
+impl Scan {
+    /// Starts `exe args...` with stdin closed.
+    pub fn start(exe: &Path, args: &[OsString]) -> Result<Scan> {
+        let mut child = tokio::process::Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // An agent that stops (or drops a hunt) takes its scan along.
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::io(format!("cannot start {}", exe.display()), e))?;
+        let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(Error::Invalid("the scan has no output pipes".into()));
+        };
+        let stderr = tokio::spawn(async move {
+            // Read it all (a full pipe would block the child), keep the end.
+            let mut tail: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+                if tail.len() > 2 * STDERR_TAIL {
+                    tail.drain(..tail.len() - STDERR_TAIL);
+                }
+            }
+            let start = tail.len().saturating_sub(STDERR_TAIL);
+            String::from_utf8_lossy(tail.get(start..).unwrap_or(&[]))
+                .trim()
+                .to_string()
+        });
+        Ok(Scan {
+            child,
+            out: tokio::io::BufReader::with_capacity(64 * 1024, stdout),
+            stderr,
+            line: Vec::new(),
+        })
+    }
+
+    /// The next line; `None` at the end of the output. Cancel-safe only
+    /// between lines: the caller polls it to completion.
+    pub async fn next(&mut self) -> Result<Option<Line>> {
+        self.line.clear();
+        let mut too_long = false;
+        loop {
+            let buf = self
+                .out
+                .fill_buf()
+                .await
+                .map_err(|e| Error::io("cannot read the scan's output", e))?;
+            if buf.is_empty() {
+                if self.line.is_empty() && !too_long {
+                    return Ok(None);
+                }
+                break;
+            }
+            let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (buf.get(..i).unwrap_or(&[]), Some(i + 1)),
+                None => (buf, None),
+            };
+            if !too_long {
+                if self.line.len() + chunk.len() > MAX_LINE {
+                    too_long = true;
+                    self.line.clear();
+                } else {
+                    self.line.extend_from_slice(chunk);
+                }
+            }
+            let consumed = done.unwrap_or(buf.len());
+            self.out.consume(consumed);
+            if done.is_some() {
+                break;
+            }
+        }
+        if too_long {
+            return Ok(Some(Line::Other));
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&self.line) else {
+            return Ok(Some(Line::Other));
+        };
+        Ok(Some(match v.get("type").and_then(|t| t.as_str()) {
+            Some("finding") => Line::Finding(v),
+            Some("summary") => Line::Summary(v),
+            _ => Line::Other,
+        }))
+    }
+
+    /// Waits for the child to end.
+    pub async fn wait(mut self) -> Result<Exit> {
+        let status = self
+            .child
+            .wait()
+            .await
+            .map_err(|e| Error::io("cannot wait for the scan", e))?;
+        let stderr_tail = self.stderr.await.unwrap_or_default();
+        Ok(Exit {
+            code: status.code(),
+            stderr_tail,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_never_become_flags() {
+        let cmd = ScanCommand {
+            exe: "takedown".into(),
+            vault: Some("/v".into()),
+            cache_dir: None,
+        };
+        let spec = ScanSpec {
+            paths: vec!["/--action=delete".into(), "/x".into()],
+            excludes: vec!["--yes".into()],
+            action: Action::Quarantine,
+            yes: true,
+            ..Default::default()
+        };
+        let args = cmd.args(&spec, Path::new("/sigs"), false);
+        let s: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert!(s.contains(&"--exclude=--yes".to_string()));
+        assert!(!s.iter().any(|a| a.starts_with("--action")), "{s:?}");
+        let dashdash = s.iter().position(|a| a == "--").unwrap();
+        assert_eq!(&s[dashdash + 1..], &["/--action=delete", "/x"]);
+        let acting = cmd.args(&spec, Path::new("/sigs"), true);
+        let s: Vec<String> = acting.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert!(s.contains(&"--action=quarantine".to_string()));
+        assert!(s.contains(&"--vault=/v".to_string()));
+    }
+}
