@@ -357,3 +357,41 @@ pub fn shortcut(
 pub fn lnk(local: &str, args: Option<&str>) -> Vec<u8> {
     shortcut(None, Some(local), args, None)
 }
+
+/// The clean hive `before` as a crash leaves it when Windows had logged
+/// the changes that make it `after` but not yet written them to the hive
+/// file: the hive file is `before` with its primary sequence number one
+/// ahead (dirty), and the pages of `after` that differ are in `logs` log
+/// entries, one a log (the first in `.LOG1`, the next in `.LOG2`), with
+/// consecutive sequence numbers from the hive's. Returns the hive file
+/// and the logs.
+pub fn dirty_with_logs(before: &[u8], after: &[u8], logs: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
+    use crate::windows::log::{LogEntry, build_log};
+    const PAGE: usize = 4096;
+    let seq = u32_at(before, 8);
+    let bins = u32_at(after, 40) as usize;
+    let changed: Vec<(usize, Vec<u8>)> = after[4096..4096 + bins]
+        .chunks(PAGE)
+        .enumerate()
+        .filter(|(i, p)| before.get(4096 + i * PAGE..4096 + (i + 1) * PAGE) != Some(*p))
+        .map(|(i, p)| (i * PAGE, p.to_vec()))
+        .collect();
+    assert!(!changed.is_empty(), "the hives do not differ");
+    let per = changed.len().div_ceil(logs.max(1));
+    let mut primary = before.to_vec();
+    set(&mut primary, 4, &(seq + 1).to_le_bytes());
+    checksum(&mut primary);
+    let logs = changed
+        .chunks(per)
+        .enumerate()
+        .map(|(i, pages)| {
+            let entry = LogEntry {
+                seq: seq + i as u32,
+                bins,
+                pages: pages.to_vec(),
+            };
+            build_log(before, &[entry])
+        })
+        .collect();
+    (primary, logs)
+}

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use takedown_persist::testing::{
-    V, actions, build_hive, checksum, empty_hive, have, hivexget, set,
+    V, actions, build_hive, checksum, dirty_with_logs, empty_hive, have, hivexget, hivexsh, set,
 };
 use takedown_persist::windows::{self, registry};
 
@@ -458,6 +458,88 @@ fn dirty_hive_without_logs_is_a_problem() {
         "{}",
         inv.problems[0].reason
     );
+}
+
+/// A dirty hive whose last changes are only in its transaction logs
+/// (built here as Windows writes them) is read with them replayed: a Run
+/// value added after the hive file was last written is listed, which a
+/// reader of the hive file alone (hivexget) does not see. A log entry
+/// torn by the crash applies nothing: the hive is refused, not misread.
+#[test]
+fn dirty_hive_is_read_through_its_logs() {
+    if !have("hivexsh") {
+        return;
+    }
+    let d = tree();
+    let r = d.path();
+    let cfg = r.join("Windows/System32/config");
+    let software = cfg.join("SOFTWARE");
+    let before = fs::read(&software).unwrap();
+    let later = d.path().join("later");
+    fs::copy(&software, &later).unwrap();
+    hivexsh(
+        &later,
+        &format!(
+            "cd \\{CV}\\Run\nsetval 3\nUpdater\nstring:C:\\Users\\alice\\AppData\\Roaming\\upd.exe -silent\n\
+             Helper\nexpandstring:%ProgramFiles%\\Helper App\\helper.exe /bg\n\
+             Logged\nstring:C:\\ProgramData\\logged.exe\ncommit\n"
+        ),
+        true,
+    );
+    let key = format!(r"\{CV}\Run");
+    assert_eq!(
+        hivexget(&later, &key, "Logged"),
+        r"C:\ProgramData\logged.exe"
+    );
+    let after = fs::read(&later).unwrap();
+    for split in [1, 2] {
+        let (primary, logs) = dirty_with_logs(&before, &after, split);
+        fs::write(&software, &primary).unwrap();
+        for (i, log) in logs.iter().enumerate() {
+            fs::write(cfg.join(format!("SOFTWARE.LOG{}", i + 1)), log).unwrap();
+        }
+        // The hive file alone does not hold the value.
+        let out = Command::new("hivexget")
+            .arg(&software)
+            .arg(&key)
+            .arg("Logged")
+            .output()
+            .unwrap();
+        assert!(!out.status.success() || out.stdout.is_empty());
+        let inv = windows::collect(r);
+        assert!(inv.problems.is_empty(), "{split}: {:?}", inv.problems);
+        let logged = inv.entries.iter().find(|e| e.name == "Logged");
+        let logged = logged.unwrap_or_else(|| panic!("{split}: {:?}", inv.entries));
+        assert_eq!(
+            logged.command.as_deref(),
+            Some(r"C:\ProgramData\logged.exe")
+        );
+        assert!(inv.entries.iter().any(|e| e.name == "Helper"));
+        // Torn: the first entry's hash fails, nothing applies.
+        let mut torn = logs[0].clone();
+        let last = torn.len() - 1;
+        torn[last] ^= 0xFF;
+        fs::write(cfg.join("SOFTWARE.LOG1"), &torn).unwrap();
+        let inv = windows::collect(r);
+        let p = inv
+            .problems
+            .iter()
+            .find(|p| p.location.ends_with("config/SOFTWARE"));
+        let p = p.unwrap_or_else(|| panic!("{split}: {:?}", inv.problems));
+        assert!(
+            p.reason.contains("dirty") && p.reason.contains("hash"),
+            "{}",
+            p.reason
+        );
+        assert!(
+            inv.entries
+                .iter()
+                .all(|e| e.name != "Logged" && e.name != "Updater")
+        );
+        for i in 1..=2 {
+            let _ = fs::remove_file(cfg.join(format!("SOFTWARE.LOG{i}")));
+        }
+    }
 }
 
 #[test]

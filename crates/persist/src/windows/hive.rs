@@ -1,21 +1,31 @@
-//! One registry hive of an offline volume, read with `notatin`, bounded.
+//! One registry hive of an offline volume, read with the crate's own
+//! bounded reader ([`super::regf`]), its transaction logs replayed
+//! ([`super::log`]) when it is dirty.
 //!
 //! A hive whose base block says it is dirty (its two sequence numbers
 //! differ, or its checksum is wrong) holds changes only in its transaction
 //! logs (`.LOG1`, `.LOG2`): read alone, it would be misread. Such a hive
 //! is read only when the logs replay; otherwise it is refused with a
-//! reason. notatin itself only warns and reads the stale file, so the
-//! check is made here, before and after it.
+//! reason.
+//!
+//! The listing reads a victim's hive, trusted in nothing: the base block,
+//! every hive bin and every cell are checked once when the hive opens;
+//! keys, lists and values are read when asked for, each offset checked
+//! to name an allocated cell of the right kind. A damaged key or list is
+//! a problem of the hive ([`Hive::problems`]) and reads as empty; the
+//! rest of the hive is still read.
 
-use notatin::cell_key_node::CellKeyNode;
-use notatin::cell_value::CellValue;
-use notatin::parser::Parser;
-use notatin::parser_builder::ParserBuilder;
-use std::collections::HashSet;
-use std::io::{Cursor, Read};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
-use super::paths;
+use super::regf::{
+    BASE, DATA_INLINE, MAX_CELL_DATA, MAX_LOOKUP_WORK, Nk, Regf, Vk, components, name_string,
+    upcase,
+};
+use super::{log, paths};
 use crate::open::open_regular;
 
 /// Bytes of a hive or log file read at most: a SOFTWARE hive is a few
@@ -33,9 +43,6 @@ pub const MAX_STRING: usize = 32_767;
 pub const MAX_MULTI: usize = 1_024;
 /// Bytes of a binary value kept.
 pub const MAX_BINARY: usize = 64 << 10;
-
-/// Size of a hive's base block.
-const BASE_BLOCK: usize = 4096;
 
 /// A value's data, bounded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,51 +81,6 @@ impl Value {
     }
 }
 
-/// One key of a hive.
-#[derive(Clone, Debug)]
-pub struct Key {
-    node: CellKeyNode,
-}
-
-impl Key {
-    /// The key's own name.
-    pub fn name(&self) -> &str {
-        &self.node.key_name
-    }
-
-    /// Its values (name, data), at most [`MAX_VALUES`], in hive order;
-    /// the default value has the empty name.
-    pub fn values(&self) -> Vec<(String, Value)> {
-        self.node
-            .value_iter()
-            .take(MAX_VALUES)
-            .map(|v| {
-                let name = v.detail.value_name().to_string();
-                (cut(name), convert(v.get_content().0))
-            })
-            .collect()
-    }
-
-    /// The value named `name` (any ASCII case).
-    pub fn value(&self, name: &str) -> Option<Value> {
-        self.node
-            .value_iter()
-            .take(MAX_VALUES)
-            .find(|v| v.detail.value_name().eq_ignore_ascii_case(name))
-            .map(|v| convert(v.get_content().0))
-    }
-
-    /// How many sub-keys the key says it has (what reading them costs).
-    pub fn subkey_count(&self) -> usize {
-        self.node.detail.number_of_sub_keys() as usize
-    }
-
-    /// Whether the key has more values than are listed.
-    pub fn values_truncated(&self) -> bool {
-        self.node.detail.number_of_key_values() as usize > MAX_VALUES
-    }
-}
-
 fn cut(mut s: String) -> String {
     if s.len() > MAX_STRING {
         let mut n = MAX_STRING;
@@ -130,32 +92,253 @@ fn cut(mut s: String) -> String {
     s
 }
 
-fn convert(v: CellValue) -> Value {
-    match v {
-        CellValue::String(s) => Value::Str(cut(s)),
-        CellValue::MultiString(v) => Value::Multi(v.into_iter().take(MAX_MULTI).map(cut).collect()),
-        CellValue::U32(n) => Value::Num(n.into()),
-        CellValue::I32(n) => Value::Num(n as u32 as u64),
-        CellValue::U64(n) => Value::Num(n),
-        CellValue::I64(n) => Value::Num(n as u64),
-        CellValue::Binary(mut b) => {
-            b.truncate(MAX_BINARY);
-            Value::Bin(b)
+/// Bytes of one value's data read at most (a command line, a list of
+/// DLLs, a task's actions: all far smaller).
+const MAX_DATA: usize = 1 << 20;
+/// Subkeys of a key indexed by name for lookups (above, a lookup walks
+/// the list).
+const MAX_INDEXED: usize = MAX_SUBKEYS;
+/// Problems kept for one hive (a hive damaged everywhere says so once a
+/// key, bounded).
+const MAX_PROBLEMS: usize = 64;
+
+const REG_SZ: u32 = 1;
+const REG_EXPAND_SZ: u32 = 2;
+const REG_DWORD: u32 = 4;
+const REG_DWORD_BIG_ENDIAN: u32 = 5;
+const REG_LINK: u32 = 6;
+const REG_MULTI_SZ: u32 = 7;
+const REG_QWORD: u32 = 11;
+
+/// A key's subkeys by upper-cased name: their key node offsets.
+type Names = HashMap<Vec<u16>, u32>;
+
+/// The parsed hive and what reading it met, shared by its keys.
+struct Inner {
+    regf: Regf,
+    /// Subkeys by upper-cased name, of the keys looked up through (the
+    /// Services key of a SYSTEM hive is looked up once a service).
+    index: RefCell<HashMap<u32, Rc<Names>>>,
+    problems: RefCell<Vec<String>>,
+}
+
+impl Inner {
+    fn problem(&self, what: String) {
+        let mut p = self.problems.borrow_mut();
+        if p.len() < MAX_PROBLEMS && !p.contains(&what) {
+            p.push(what);
         }
-        CellValue::None | CellValue::Error => Value::None,
+    }
+}
+
+/// One key of a hive.
+#[derive(Clone)]
+pub struct Key {
+    inner: Rc<Inner>,
+    nk: Nk,
+    name: String,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key").field("name", &self.name).finish()
+    }
+}
+
+impl Key {
+    fn new(inner: &Rc<Inner>, nk: Nk) -> Key {
+        Key {
+            inner: inner.clone(),
+            name: name_string(&nk.name),
+            nk,
+        }
+    }
+
+    /// The key's own name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The key's values, each read; an unreadable value list is a problem
+    /// of the hive and reads as none.
+    fn raw_values(&self) -> Vec<Vk> {
+        let regf = &self.inner.regf;
+        let offsets = match regf.value_offsets(&self.nk) {
+            Ok(o) => o,
+            Err(e) => {
+                self.inner.problem(format!("key {:?}: {e}", self.name));
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::with_capacity(offsets.len().min(MAX_VALUES));
+        for off in offsets.into_iter().take(MAX_VALUES) {
+            match regf.vk(off) {
+                Ok(vk) => out.push(vk),
+                Err(e) => self.inner.problem(format!("key {:?}: {e}", self.name)),
+            }
+        }
+        out
+    }
+
+    /// Its values (name, data), at most [`MAX_VALUES`], in hive order;
+    /// the default value has the empty name.
+    pub fn values(&self) -> Vec<(String, Value)> {
+        self.raw_values()
+            .into_iter()
+            .map(|vk| (cut(name_string(&vk.name)), self.data(&vk)))
+            .collect()
+    }
+
+    /// The value named `name` (any case).
+    pub fn value(&self, name: &str) -> Option<Value> {
+        let want = upcase(&name.encode_utf16().collect::<Vec<_>>());
+        self.raw_values()
+            .into_iter()
+            .find(|vk| upcase(&vk.name) == want)
+            .map(|vk| self.data(&vk))
+    }
+
+    /// How many sub-keys the key says it has (what reading them costs).
+    pub fn subkey_count(&self) -> usize {
+        self.nk.subkeys as usize
+    }
+
+    /// Whether the key has more values than are listed.
+    pub fn values_truncated(&self) -> bool {
+        self.nk.values as usize > MAX_VALUES
+    }
+
+    /// A value's data converted by its type; unreadable data is a problem
+    /// of the hive and reads as [`Value::None`].
+    fn data(&self, vk: &Vk) -> Value {
+        match raw_data(&self.inner.regf, vk) {
+            Ok(d) => convert(vk.kind, &d),
+            Err(e) => {
+                self.inner.problem(format!(
+                    "key {:?}, value {:?}: {e}",
+                    self.name,
+                    name_string(&vk.name)
+                ));
+                Value::None
+            }
+        }
+    }
+}
+
+/// A value's data, at most [`MAX_DATA`] bytes: in the value itself (4
+/// bytes at most), in one cell, or in the segments of a big-data record
+/// (`db`, hives of version 1.4 on).
+fn raw_data(regf: &Regf, vk: &Vk) -> Result<Vec<u8>, String> {
+    let size = (vk.size_raw & !DATA_INLINE) as usize;
+    if vk.size_raw & DATA_INLINE != 0 {
+        return Ok(vk
+            .data
+            .to_le_bytes()
+            .get(..size.min(4))
+            .unwrap_or_default()
+            .to_vec());
+    }
+    if size == 0 {
+        return Ok(Vec::new());
+    }
+    let want = size.min(MAX_DATA);
+    let r = regf.cell(vk.data, "value data")?;
+    let minor = super::regf::le32(&regf.b, 24).unwrap_or(0);
+    if size > MAX_CELL_DATA as usize
+        && minor >= 4
+        && regf.b.get(r.start..r.start + 2) == Some(b"db")
+    {
+        let count = regf.u16_at(r.start + 2)? as usize;
+        let list = regf.cell(regf.u32_at(r.start + 4)?, "big data segment list")?;
+        if count.checked_mul(4).is_none_or(|n| n > list.len()) {
+            return Err("big data counts more segments than its list holds".into());
+        }
+        let mut out = Vec::with_capacity(want);
+        for i in 0..count {
+            if out.len() >= want {
+                break;
+            }
+            let seg = regf.cell(regf.u32_at(list.start + 4 * i)?, "big data segment")?;
+            let take = (want - out.len())
+                .min(MAX_CELL_DATA as usize)
+                .min(seg.len());
+            out.extend_from_slice(regf.b.get(seg.start..seg.start + take).unwrap_or_default());
+        }
+        if out.len() < want {
+            return Err("big data holds less than its size".into());
+        }
+        return Ok(out);
+    }
+    if size > r.len() {
+        return Err("the data is larger than its cell".into());
+    }
+    Ok(regf
+        .b
+        .get(r.start..r.start + want)
+        .unwrap_or_default()
+        .to_vec())
+}
+
+/// UTF-16LE units of `b` (an odd last byte dropped).
+fn units(b: &[u8]) -> Vec<u16> {
+    b.chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+/// Data converted by its registry type.
+fn convert(kind: u32, d: &[u8]) -> Value {
+    match kind {
+        REG_SZ | REG_EXPAND_SZ | REG_LINK => {
+            let u = units(d);
+            let end = u.iter().position(|&c| c == 0).unwrap_or(u.len());
+            Value::Str(cut(String::from_utf16_lossy(&u[..end])))
+        }
+        REG_MULTI_SZ => {
+            let u = units(d);
+            Value::Multi(
+                u.split(|&c| c == 0)
+                    .take_while(|s| !s.is_empty())
+                    .take(MAX_MULTI)
+                    .map(|s| cut(String::from_utf16_lossy(s)))
+                    .collect(),
+            )
+        }
+        REG_DWORD | REG_DWORD_BIG_ENDIAN => match d.get(..4) {
+            Some(b) => {
+                let b = [b[0], b[1], b[2], b[3]];
+                let n = if kind == REG_DWORD {
+                    u32::from_le_bytes(b)
+                } else {
+                    u32::from_be_bytes(b)
+                };
+                Value::Num(n.into())
+            }
+            None => Value::None,
+        },
+        REG_QWORD => match d.get(..8) {
+            Some(b) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                Value::Num(u64::from_le_bytes(a))
+            }
+            None => Value::None,
+        },
+        _ if d.is_empty() => Value::None,
+        _ => Value::Bin(d[..d.len().min(MAX_BINARY)].to_vec()),
     }
 }
 
 /// An open hive.
 pub struct Hive {
-    parser: Parser,
-    root: CellKeyNode,
+    inner: Rc<Inner>,
+    root: Key,
 }
 
 impl std::fmt::Debug for Hive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hive")
-            .field("root", &self.root.key_name)
+            .field("root", &self.root.name)
             .finish()
     }
 }
@@ -163,205 +346,48 @@ impl std::fmt::Debug for Hive {
 /// Whether a base block says the hive is dirty: Err when it is no hive.
 fn is_dirty(bytes: &[u8]) -> Result<bool, String> {
     let block = bytes
-        .get(..BASE_BLOCK)
+        .get(..BASE)
         .ok_or_else(|| "too short for a registry hive".to_string())?;
     if block.get(..4) != Some(b"regf") {
         return Err("not a registry hive (no regf signature)".into());
     }
-    let u32_at = |o: usize| {
-        block
-            .get(o..o + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .unwrap_or(0)
-    };
-    let mut sum = 0u32;
-    for i in 0..127 {
-        sum ^= u32_at(i * 4);
-    }
-    // The format's own special cases of the XOR sum.
-    let sum = match sum {
-        0 => 1,
-        u32::MAX => u32::MAX - 1,
-        s => s,
-    };
-    let dirty = u32_at(4) != u32_at(8) || sum != u32_at(0x1FC);
-    // A clean hive holds all the bins its base block counts; a shorter
-    // file was cut (a copy or a disk error) and its keys would be lost
-    // without a word. (A dirty one may grow through its logs.)
-    let bins = u32_at(40) as usize;
-    if !dirty && bytes.len() - BASE_BLOCK < bins {
-        return Err(format!(
-            "truncated: the base block counts {bins} bytes of hive bins, the file holds {}",
-            bytes.len() - BASE_BLOCK
-        ));
-    }
-    Ok(dirty)
-}
-
-/// Checks the cells notatin would trust: notatin expands an index list
-/// (`ri`) by recursing into what it points at with no depth limit, so an
-/// `ri` naming itself overflows the stack (an abort no unwinding catches)
-/// and `ri` lists naming one big leaf list many times multiply it. Windows
-/// writes an `ri` only over leaf lists (`lf`, `lh`, `li`), each leaf in one
-/// place: anything else is refused. One linear pass over the hive bins.
-fn check_cells(bytes: &[u8]) -> Result<(), String> {
-    let u32_at = |o: usize| {
-        bytes
-            .get(o..o.checked_add(4)?)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let bins = u32_at(40).unwrap_or(0) as usize;
-    let end = bytes.len().min(BASE_BLOCK.saturating_add(bins));
-    let mut leaves = HashSet::new();
-    let mut bin = BASE_BLOCK;
-    while bin < end {
-        if bytes.get(bin..bin + 4) != Some(b"hbin") {
-            return Err(format!("corrupt hive: no hive bin at offset {bin}"));
-        }
-        let size = u32_at(bin + 8).unwrap_or(0) as usize;
-        if size < 4096 || !size.is_multiple_of(4096) || bin + size > end {
-            return Err(format!("corrupt hive: bad hive bin size at offset {bin}"));
-        }
-        let mut cell = bin + 32;
-        while cell + 4 <= bin + size {
-            let raw = u32_at(cell).unwrap_or(0) as i32;
-            let len = raw.unsigned_abs() as usize;
-            if len < 8 || cell + len > bin + size {
-                return Err(format!("corrupt hive: bad cell at offset {cell}"));
-            }
-            if raw < 0 && bytes.get(cell + 4..cell + 6) == Some(b"ri") {
-                let count = bytes
-                    .get(cell + 6..cell + 8)
-                    .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-                    .unwrap_or(0);
-                for i in 0..count.min((len - 8) / 4) {
-                    let item = u32_at(cell + 8 + 4 * i).unwrap_or(u32::MAX) as usize;
-                    let target = BASE_BLOCK.saturating_add(item);
-                    let sig = bytes.get(target.saturating_add(4)..target.saturating_add(6));
-                    if !matches!(sig, Some(b"lf" | b"lh" | b"li")) {
-                        return Err(format!(
-                            "hostile hive: index list at offset {cell} points at no leaf list"
-                        ));
-                    }
-                    if !leaves.insert(item) {
-                        return Err(format!(
-                            "hostile hive: leaf list at offset {target} indexed twice"
-                        ));
-                    }
-                }
-            }
-            cell += len;
-        }
-        bin += size;
-    }
-    Ok(())
-}
-
-/// Bytes of a log entry's (`HvLE`) header: notatin hashes the entry from
-/// this offset on, computing `size - 40`.
-const LOG_ENTRY_HEADER: usize = 40;
-
-/// Checks the transaction logs before notatin replays them, walking their
-/// entries (`HvLE`, from offset 512) exactly as notatin does (each one
-/// takes its stated size, or what its header and pages take when more):
-///
-/// - an entry whose stated size is below its 40-byte header is refused:
-///   notatin computes `size - 40` for its hash and panics;
-/// - notatin grows its copy of the hive, for every entry, by the entry's
-///   hive-bins size minus the base block's (not minus the current size):
-///   so the growth is summed over all entries of all logs, and the hive
-///   with it must stay within [`MAX_HIVE_BYTES`].
-fn check_logs(hive: &[u8], logs: &[Vec<u8>]) -> Result<(), String> {
-    let u32_in = |b: &[u8], o: usize| {
-        b.get(o..o.checked_add(4)?)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
-    };
-    let primary_bins = u32_in(hive, 40).unwrap_or(0);
-    let mut total = hive.len() as u64;
-    for log in logs {
-        let mut off = 512usize;
-        while log.get(off..off.saturating_add(4)) == Some(b"HvLE") {
-            let (Some(size), Some(bins), Some(pages)) = (
-                u32_in(log, off + 4),
-                u32_in(log, off + 16),
-                u32_in(log, off + 20),
-            ) else {
-                break; // notatin cannot parse it either: the walk ends.
-            };
-            // What the header, the page references and the pages take.
-            let refs = (pages as usize).saturating_mul(8);
-            let mut used = LOG_ENTRY_HEADER.saturating_add(refs);
-            if off.saturating_add(used) > log.len() {
-                break;
-            }
-            for i in 0..pages as usize {
-                let page = u32_in(log, off + LOG_ENTRY_HEADER + 8 * i + 4).unwrap_or(0);
-                used = used.saturating_add(page as usize);
-            }
-            let taken = used.max(size as usize);
-            if off.saturating_add(taken) > log.len() {
-                break; // incomplete: notatin stops here too.
-            }
-            if (size as usize) < LOG_ENTRY_HEADER {
-                return Err(format!(
-                    "hostile transaction log: an entry at offset {off} states {size} bytes, \
-                     less than its header"
-                ));
-            }
-            total = total.saturating_add(bins.saturating_sub(primary_bins));
-            if total > MAX_HIVE_BYTES {
-                return Err(format!(
-                    "the transaction logs grow the hive past {MAX_HIVE_BYTES} bytes"
-                ));
-            }
-            off += taken;
-        }
-    }
-    Ok(())
+    let u32_at = |o: usize| super::regf::le32(block, o).unwrap_or(0);
+    Ok(u32_at(4) != u32_at(8) || super::regf::checksum(block) != u32_at(0x1FC))
 }
 
 impl Hive {
-    /// Opens a hive from its bytes and those of its transaction logs
-    /// (given only when the hive is dirty; a clean hive ignores them).
-    /// This is the entry point for fuzzing hive bytes.
+    /// Opens a hive from its bytes and those of its transaction logs, in
+    /// the order `.LOG1`, `.LOG2`, `.LOG` (used only when the hive is
+    /// dirty). This is the entry point for fuzzing hive bytes.
     pub fn from_bytes(bytes: Vec<u8>, logs: Vec<Vec<u8>>) -> Result<Hive, String> {
         if bytes.len() as u64 > MAX_HIVE_BYTES {
             return Err(format!("hive larger than {MAX_HIVE_BYTES} bytes"));
         }
-        let dirty = is_dirty(&bytes)?;
-        let logs: Vec<Vec<u8>> = logs.into_iter().filter(|l| !l.is_empty()).collect();
-        if dirty && logs.is_empty() {
-            return Err(
-                "the hive is dirty (changes only in its transaction logs) and no \
-                        .LOG1/.LOG2 was found: not read, it would be misread"
-                    .into(),
-            );
-        }
-        check_cells(&bytes)?;
-        if dirty {
-            check_logs(&bytes, &logs)?;
-        }
-        let mut builder = ParserBuilder::from_file(Cursor::new(bytes));
-        if dirty {
-            for l in logs {
-                builder.with_transaction_log(Cursor::new(l));
+        let bytes = if is_dirty(&bytes)? {
+            let logs: Vec<Vec<u8>> = logs.into_iter().filter(|l| !l.is_empty()).collect();
+            if logs.is_empty() {
+                return Err(
+                    "the hive is dirty (changes only in its transaction logs) and no \
+                     .LOG1/.LOG2 was found: not read, it would be misread"
+                        .into(),
+                );
             }
-        }
-        let mut parser = builder
-            .build()
-            .map_err(|e| format!("unreadable hive: {e}"))?;
-        if dirty && !replayed(&parser) {
-            return Err(
-                "the hive is dirty and its transaction logs could not be replayed \
-                        (none applies, or an old log format): not read, it would be misread"
-                    .into(),
-            );
-        }
-        let root = parser
-            .get_root_key()
-            .map_err(|e| format!("unreadable root key: {e}"))?
-            .ok_or_else(|| "the hive has no root key".to_string())?;
-        Ok(Hive { parser, root })
+            let (replayed, _) = log::replay(&bytes, &logs)?;
+            replayed
+        } else {
+            bytes
+        };
+        let regf = Regf::parse_owned(bytes).map_err(|e| format!("unreadable hive: {e}"))?;
+        let root = regf
+            .nk(regf.root)
+            .map_err(|e| format!("unreadable root key: {e}"))?;
+        let inner = Rc::new(Inner {
+            regf,
+            index: RefCell::new(HashMap::new()),
+            problems: RefCell::new(Vec::new()),
+        });
+        let root = Key::new(&inner, root);
+        Ok(Hive { inner, root })
     }
 
     /// Opens the hive at `rel` under `root` (any case, no symlinks) with
@@ -376,7 +402,7 @@ impl Hive {
             for ext in ["LOG1", "LOG2", "LOG"] {
                 if let Some(p) = paths::resolve(root, &format!("{rel}.{ext}")) {
                     // An unreadable log is as good as a missing one: the
-                    // replay check below says so.
+                    // replay says what it could not use.
                     if let Ok(b) = read_bounded(&p) {
                         logs.push(b);
                     }
@@ -386,69 +412,138 @@ impl Hive {
         Hive::from_bytes(bytes, logs).map(Some)
     }
 
-    /// The key at `path` (`\`-separated, from the hive's root; any ASCII
-    /// case); the root for "".
-    pub fn key(&mut self, path: &str) -> Option<Key> {
-        let path = path.trim_matches('\\');
-        if path.is_empty() {
-            return Some(Key {
-                node: self.root.clone(),
-            });
-        }
-        let mut root = self.root.clone();
-        root.get_sub_key_by_path(&mut self.parser, path)
-            .map(|node| Key { node })
+    /// What reading the hive met so far (damaged keys, lists or values),
+    /// taken: each is said once.
+    pub fn problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut *self.inner.problems.borrow_mut())
     }
 
-    /// The sub-key `name` of `key`.
+    /// The key at `path` (`\`-separated, from the hive's root; any case);
+    /// the root for "".
+    pub fn key(&mut self, path: &str) -> Option<Key> {
+        let comps = match components(path) {
+            Ok(c) => c,
+            Err(e) => {
+                self.inner.problem(e);
+                return None;
+            }
+        };
+        let mut cur = self.root.clone();
+        for comp in comps {
+            cur = self.subkey(&cur, comp)?;
+        }
+        Some(cur)
+    }
+
+    /// The sub-key `name` of `key` (any case).
     pub fn subkey(&mut self, key: &Key, name: &str) -> Option<Key> {
         if name.is_empty() || name.contains('\\') {
             return None;
         }
-        let mut node = key.node.clone();
-        node.get_sub_key_by_path(&mut self.parser, name)
-            .map(|node| Key { node })
+        let want = upcase(&name.encode_utf16().collect::<Vec<_>>());
+        let inner = &self.inner;
+        let cached = inner.index.borrow().get(&key.nk.off).cloned();
+        let index = match cached {
+            Some(i) => Some(i),
+            None if key.nk.subkeys as usize <= MAX_INDEXED => {
+                // One pass over the list, then each lookup is one probe.
+                let mut map = HashMap::new();
+                for k in list_subkeys(inner, key).0 {
+                    map.entry(upcase(&k.nk.name)).or_insert(k.nk.off);
+                }
+                let map = Rc::new(map);
+                inner.index.borrow_mut().insert(key.nk.off, map.clone());
+                Some(map)
+            }
+            None => None,
+        };
+        if let Some(index) = index {
+            let off = *index.get(&want)?;
+            return regf_nk(inner, off).map(|nk| Key::new(inner, nk));
+        }
+        // A key of more subkeys than are indexed: each lookup walks its
+        // list, bounded over the hive by MAX_LOOKUP_WORK.
+        let slots = match inner.regf.children(&key.nk) {
+            Ok(s) => s,
+            Err(e) => {
+                inner.problem(format!("key {:?}: {e}", key.name));
+                return None;
+            }
+        };
+        let work = inner.regf.work.get().saturating_add(slots.len() as u64);
+        if work > MAX_LOOKUP_WORK {
+            inner.problem(format!(
+                "lookups under keys of very many subkeys looked at more than \
+                 {MAX_LOOKUP_WORK} of them: the rest is not read"
+            ));
+            return None;
+        }
+        inner.regf.work.set(work);
+        slots
+            .into_iter()
+            .filter_map(|s| regf_nk(inner, s.child))
+            .find(|nk| nk.parent == key.nk.off && upcase(&nk.name) == want)
+            .map(|nk| Key::new(inner, nk))
     }
 
     /// The sub-keys of `key`, at most [`MAX_SUBKEYS`], each key cell once
-    /// (a list naming one cell twice, or its parent, is hostile); true when
-    /// some were left out.
+    /// and each naming `key` as its parent (a list naming another key's
+    /// child, or the key itself, is hostile: left out); true when some
+    /// were left out for the bound.
     pub fn subkeys(&mut self, key: &Key) -> (Vec<Key>, bool) {
-        let mut node = key.node.clone();
-        let all = node.read_sub_keys(&mut self.parser);
-        let truncated = all.len() > MAX_SUBKEYS;
-        let mut seen = HashSet::new();
-        seen.insert(key.node.file_offset_absolute);
-        let keys = all
-            .into_iter()
-            .take(MAX_SUBKEYS)
-            .filter(|n| seen.insert(n.file_offset_absolute))
-            .map(|node| Key { node })
-            .collect();
-        (keys, truncated)
+        list_subkeys(&self.inner, key)
     }
 
     /// The cell offset identifying a key in this hive (to break cycles).
     pub fn id(key: &Key) -> usize {
-        key.node.file_offset_absolute
+        key.nk.off as usize
     }
 }
 
-/// Whether notatin replayed at least one log entry: it writes the new
-/// sequence number in its parse log ("... updated to N"), 0 when nothing
-/// applied.
-fn replayed(parser: &Parser) -> bool {
-    let Some(logs) = parser.get_parse_logs().get() else {
-        return false;
-    };
-    logs.iter().any(|l| {
-        l.text
-            .split("Sequence numbers have been updated to ")
-            .nth(1)
-            .and_then(|rest| rest.split('.').next())
-            .and_then(|n| n.trim().parse::<u32>().ok())
-            .is_some_and(|n| n != 0)
-    })
+/// [`Hive::subkeys`].
+fn list_subkeys(inner: &Rc<Inner>, key: &Key) -> (Vec<Key>, bool) {
+    {
+        let slots = match inner.regf.children(&key.nk) {
+            Ok(s) => s,
+            Err(e) => {
+                inner.problem(format!("key {:?}: {e}", key.name));
+                return (Vec::new(), false);
+            }
+        };
+        let truncated = slots.len() > MAX_SUBKEYS;
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(key.nk.off);
+        let mut out = Vec::with_capacity(slots.len().min(MAX_SUBKEYS));
+        for s in slots.into_iter().take(MAX_SUBKEYS) {
+            if !seen.insert(s.child) {
+                continue;
+            }
+            let Some(nk) = regf_nk(inner, s.child) else {
+                continue;
+            };
+            if nk.parent != key.nk.off {
+                inner.problem(format!(
+                    "key {:?}: a subkey {:?} names another parent",
+                    key.name,
+                    name_string(&nk.name)
+                ));
+                continue;
+            }
+            out.push(Key::new(inner, nk));
+        }
+        (out, truncated)
+    }
+}
+
+/// The key node at `off`, or None with the problem kept.
+fn regf_nk(inner: &Inner, off: u32) -> Option<Nk> {
+    match inner.regf.nk(off) {
+        Ok(nk) => Some(nk),
+        Err(e) => {
+            inner.problem(e);
+            None
+        }
+    }
 }
 
 /// A file's bytes, refused past [`MAX_HIVE_BYTES`].
@@ -479,70 +574,43 @@ mod tests {
         b[4] = 1; // sequence numbers differ: dirty
         let e = Hive::from_bytes(b.clone(), vec![]).unwrap_err();
         assert!(e.contains("dirty"), "{e}");
+        // A log that is no log: the hive is refused, the log named.
         let e = Hive::from_bytes(b, vec![vec![1, 2, 3]]).unwrap_err();
-        assert!(e.contains("dirty") || e.contains("unreadable"), "{e}");
+        assert!(e.contains("log 1: shorter than a base block"), "{e}");
     }
 
-    /// A dirty hive (no bins) and a log: its base block, then `entries`
-    /// (stated size, hive-bins size), each padded to its stated size (at
-    /// least its 40-byte header).
-    fn dirty_with_log(entries: &[(u32, u32)]) -> (Vec<u8>, Vec<u8>) {
-        let mut hive = vec![0u8; 8192];
-        hive[..4].copy_from_slice(b"regf");
-        hive[4] = 2;
-        hive[8] = 1;
-        let mut log = hive[..512].to_vec();
-        for &(size, bins) in entries {
-            let start = log.len();
-            log.extend_from_slice(b"HvLE");
-            log.extend_from_slice(&size.to_le_bytes());
-            log.extend_from_slice(&0u32.to_le_bytes()); // flags
-            log.extend_from_slice(&2u32.to_le_bytes()); // sequence
-            log.extend_from_slice(&bins.to_le_bytes());
-            log.extend_from_slice(&0u32.to_le_bytes()); // no dirty pages
-            log.extend_from_slice(&[0; 16]); // hashes
-            log.resize(start + (size as usize).max(40), 0);
-        }
-        (hive, log)
-    }
-
-    /// An entry stating fewer bytes than its header made notatin panic
-    /// (`size - 40`): refused before.
+    /// Data of each type as the listing converts it.
     #[test]
-    fn log_entry_below_its_header_is_refused() {
-        for size in [0, 16, 39] {
-            let (hive, log) = dirty_with_log(&[(size, 0)]);
-            let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
-            assert!(e.contains("less than its header"), "{e}");
-        }
-        // Also after an entry of an odd size (not a multiple of 512),
-        // which notatin walks past.
-        let (hive, log) = dirty_with_log(&[(100, 0), (8, 0)]);
-        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
-        assert!(e.contains("less than its header"), "{e}");
-        let (hive, log) = dirty_with_log(&[(40, 0), (512, 0)]);
-        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
-        assert!(!e.contains("header"), "{e}");
-    }
-
-    /// notatin grows the hive once per entry: entries each within the
-    /// cap but over it together are refused, across logs too.
-    #[test]
-    fn total_log_growth_is_capped() {
-        let half = (MAX_HIVE_BYTES / 2 + 4096) as u32 & !4095;
-        let (hive, log) = dirty_with_log(&[(512, half), (512, half)]);
-        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
-        assert!(e.contains("grow the hive past"), "{e}");
-        let (hive, log) = dirty_with_log(&[(512, half)]);
-        let e = Hive::from_bytes(hive.clone(), vec![log.clone(), log.clone()]).unwrap_err();
-        assert!(e.contains("grow the hive past"), "{e}");
-        // One entry within the cap passes the check (and then fails to
-        // replay: its hashes are wrong).
-        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
-        assert!(!e.contains("grow"), "{e}");
-        // A growth hidden behind an entry of an odd size is seen too.
-        let (hive, log) = dirty_with_log(&[(100, 0), (512, !4095u32)]);
-        let e = Hive::from_bytes(hive, vec![log]).unwrap_err();
-        assert!(e.contains("grow the hive past"), "{e}");
+    fn value_types() {
+        let sz: Vec<u8> = "a b\0junk"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(convert(REG_SZ, &sz), Value::Str("a b".into()));
+        assert_eq!(convert(REG_EXPAND_SZ, &sz[..3]), Value::Str("a".into()));
+        let multi: Vec<u8> = "x\0y\0\0z\0"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(
+            convert(REG_MULTI_SZ, &multi),
+            Value::Multi(vec!["x".into(), "y".into()])
+        );
+        assert_eq!(convert(REG_DWORD, &[1, 2, 0, 0]), Value::Num(0x201));
+        assert_eq!(
+            convert(REG_DWORD_BIG_ENDIAN, &[0, 0, 2, 1]),
+            Value::Num(0x201)
+        );
+        assert_eq!(convert(REG_DWORD, &[1, 2]), Value::None);
+        assert_eq!(
+            convert(REG_QWORD, &[1, 0, 0, 0, 0, 0, 0, 1]),
+            Value::Num(1 | 1 << 56)
+        );
+        assert_eq!(convert(3, &[9; 10]), Value::Bin(vec![9; 10]));
+        assert_eq!(
+            convert(3, &vec![9; MAX_BINARY + 5]),
+            Value::Bin(vec![9; MAX_BINARY])
+        );
+        assert_eq!(convert(0, &[]), Value::None);
     }
 }

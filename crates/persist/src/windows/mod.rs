@@ -4,6 +4,7 @@
 
 pub mod edit;
 pub mod hive;
+pub(crate) mod log;
 pub mod paths;
 mod regf;
 pub mod registry;

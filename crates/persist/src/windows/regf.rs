@@ -112,6 +112,7 @@ impl Bits {
 }
 
 /// A key node, parsed.
+#[derive(Clone)]
 pub(super) struct Nk {
     pub(super) off: u32,
     /// File offset of its data (after the cell size).
@@ -164,6 +165,12 @@ pub(super) struct Regf {
 impl Regf {
     /// Checks the base block and every bin and cell.
     pub(super) fn parse(bytes: &[u8]) -> Result<Regf, String> {
+        Regf::parse_owned(bytes.to_vec())
+    }
+
+    /// [`Regf::parse`] keeping `bytes` (a hive of hundreds of MB is not
+    /// copied).
+    pub(super) fn parse_owned(bytes: Vec<u8>) -> Result<Regf, String> {
         if bytes.len() as u64 > MAX_HIVE_BYTES {
             return Err(format!("hive larger than {MAX_HIVE_BYTES} bytes"));
         }
@@ -173,7 +180,7 @@ impl Regf {
         if block.get(..4) != Some(b"regf") {
             return Err("not a registry hive (no regf signature)".into());
         }
-        let u32_at = |o: usize| le32(bytes, o).unwrap_or(0);
+        let u32_at = |o: usize| le32(&bytes, o).unwrap_or(0);
         if u32_at(4) != u32_at(8) {
             return Err(format!(
                 "the hive is dirty (sequence numbers {} and {}): its last changes are \
@@ -182,7 +189,7 @@ impl Regf {
                 u32_at(8)
             ));
         }
-        if checksum(bytes) != u32_at(0x1FC) {
+        if checksum(&bytes) != u32_at(0x1FC) {
             return Err(
                 "the hive's base block checksum is wrong (a dirty or damaged hive); \
                         not edited"
@@ -248,7 +255,7 @@ impl Regf {
         }
         let root = u32_at(36);
         let regf = Regf {
-            b: bytes.to_vec(),
+            b: bytes,
             bins,
             root,
             cells,
@@ -408,7 +415,8 @@ impl Regf {
             Some(b"lf" | b"lh") => 8,
             _ => {
                 return Err(format!(
-                    "the list at {off:#x} under an index root is no leaf list"
+                    "hostile or corrupt hive: the list at {off:#x} under an index root \
+                     is no leaf list"
                 ));
             }
         };

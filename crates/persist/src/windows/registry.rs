@@ -181,6 +181,7 @@ pub fn collect_with_vars(root: &Path) -> (Inventory, Vars) {
                         vars: &uv,
                     };
                     user_entries(src, &mut h, &sid, &user, &mut inv);
+                    damage(&mut h, &rel, &mut inv);
                 }
                 Ok(None) => {}
                 Err(reason) => inv.problem(rel.clone(), reason),
@@ -195,7 +196,28 @@ pub fn collect_with_vars(root: &Path) -> (Inventory, Vars) {
         };
         system_entries(src, h, &mut inv);
     }
+    for (name, hive) in [("SOFTWARE", &mut software), ("SYSTEM", &mut system)] {
+        if let Some((h, _)) = hive.as_mut() {
+            damage(h, &config_location(name), &mut inv);
+        }
+    }
     (inv, vars)
+}
+
+/// The damage reading `h` met (keys, lists or values that do not read),
+/// each a problem at `location`: the entries there may be incomplete.
+fn damage(h: &mut Hive, location: &str, inv: &mut Inventory) {
+    for reason in h.problems() {
+        inv.problem(
+            location.to_string(),
+            format!("damaged hive, read in part: {reason}"),
+        );
+    }
+}
+
+/// Where a hive of the config folder is, as problems name it.
+fn config_location(name: &str) -> String {
+    format!("/{}", format!(r"{CONFIG}\{name}").replace('\\', "/"))
 }
 
 /// Lists the entries of hive bytes as if they were SOFTWARE, SYSTEM and
@@ -220,6 +242,7 @@ pub fn entries_of_hive_bytes(bytes: &[u8]) -> Inventory {
             software_entries(src, &mut h, &mut inv);
             user_entries(src, &mut h, "S-1-5-21-0", "user", &mut inv);
             system_entries(src, &mut h, &mut inv);
+            damage(&mut h, "hive", &mut inv);
         }
         Err(reason) => inv.problem("hive", reason),
     }
@@ -232,7 +255,7 @@ fn open(root: &Path, name: &str, inv: &mut Inventory) -> Option<(Hive, PathBuf)>
     match Hive::open(root, &rel) {
         Ok(h) => h.map(|h| (h, paths::resolve(root, &rel).unwrap_or_default())),
         Err(reason) => {
-            inv.problem(format!("/{}", rel.replace('\\', "/")), reason);
+            inv.problem(config_location(name), reason);
             None
         }
     }
