@@ -95,6 +95,9 @@ fn cut(mut s: String) -> String {
 /// Bytes of one value's data read at most (a command line, a list of
 /// DLLs, a task's actions: all far smaller).
 const MAX_DATA: usize = 1 << 20;
+/// Bytes of data of all the values of one key read at most (thousands of
+/// values each naming one large data cell would otherwise add up).
+const MAX_KEY_DATA: usize = 16 << 20;
 /// Subkeys of a key indexed by name for lookups (above, a lookup walks
 /// the list).
 const MAX_INDEXED: usize = MAX_SUBKEYS;
@@ -163,15 +166,15 @@ impl Key {
     /// of the hive and reads as none.
     fn raw_values(&self) -> Vec<Vk> {
         let regf = &self.inner.regf;
-        let offsets = match regf.value_offsets(&self.nk) {
+        let offsets = match regf.value_offsets_upto(&self.nk, MAX_VALUES) {
             Ok(o) => o,
             Err(e) => {
                 self.inner.problem(format!("key {:?}: {e}", self.name));
                 return Vec::new();
             }
         };
-        let mut out = Vec::with_capacity(offsets.len().min(MAX_VALUES));
-        for off in offsets.into_iter().take(MAX_VALUES) {
+        let mut out = Vec::with_capacity(offsets.len());
+        for off in offsets {
             match regf.vk(off) {
                 Ok(vk) => out.push(vk),
                 Err(e) => self.inner.problem(format!("key {:?}: {e}", self.name)),
@@ -183,9 +186,10 @@ impl Key {
     /// Its values (name, data), at most [`MAX_VALUES`], in hive order;
     /// the default value has the empty name.
     pub fn values(&self) -> Vec<(String, Value)> {
+        let mut budget = MAX_KEY_DATA;
         self.raw_values()
             .into_iter()
-            .map(|vk| (cut(name_string(&vk.name)), self.data(&vk)))
+            .map(|vk| (cut(name_string(&vk.name)), self.data(&vk, &mut budget)))
             .collect()
     }
 
@@ -195,7 +199,10 @@ impl Key {
         self.raw_values()
             .into_iter()
             .find(|vk| upcase(&vk.name) == want)
-            .map(|vk| self.data(&vk))
+            .map(|vk| {
+                let mut budget = MAX_KEY_DATA;
+                self.data(&vk, &mut budget)
+            })
     }
 
     /// How many sub-keys the key says it has (what reading them costs).
@@ -210,7 +217,21 @@ impl Key {
 
     /// A value's data converted by its type; unreadable data is a problem
     /// of the hive and reads as [`Value::None`].
-    fn data(&self, vk: &Vk) -> Value {
+    fn data(&self, vk: &Vk, budget: &mut usize) -> Value {
+        let size = if vk.size_raw & DATA_INLINE != 0 {
+            0
+        } else {
+            ((vk.size_raw & !DATA_INLINE) as usize).min(MAX_DATA)
+        };
+        if size > *budget {
+            self.inner.problem(format!(
+                "key {:?}: its values hold more than {MAX_KEY_DATA} bytes of data: the rest \
+                 is not read",
+                self.name
+            ));
+            return Value::None;
+        }
+        *budget -= size;
         match raw_data(&self.inner.regf, vk) {
             Ok(d) => convert(vk.kind, &d),
             Err(e) => {
@@ -563,7 +584,132 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::regf::NK_SUBKEYS;
+    use super::super::regf::build::*;
     use super::*;
+
+    /// ROOT with A (a Run-like key with values) and B under it.
+    fn small() -> (Build, u32, u32, u32) {
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let a = b.nk("A", root);
+        let bk = b.nk("B", root);
+        let l = b.leaf(b"lh", &[a, bk]);
+        b.subkeys(root, l, 2);
+        (b, root, a, bk)
+    }
+
+    #[test]
+    fn keys_values_and_lookups() {
+        let (mut b, root, a, _) = small();
+        b.values(
+            a,
+            &[
+                ("Run", REG_SZ, sz(r"C:\x.exe")),
+                ("N", REG_DWORD, 7u32.to_le_bytes().to_vec()),
+                ("L", REG_MULTI_SZ, multi(&["p", "q"])),
+            ],
+        );
+        let mut h = Hive::from_bytes(b.finish(root), vec![]).unwrap();
+        let k = h.key(r"\a").unwrap();
+        assert_eq!(k.name(), "A");
+        assert_eq!(k.value("run"), Some(Value::Str(r"C:\x.exe".into())));
+        assert_eq!(k.value("N"), Some(Value::Num(7)));
+        assert_eq!(k.values().len(), 3);
+        assert!(h.key("B").is_some());
+        assert!(h.key(r"A\nothing").is_none());
+        let root_key = h.key("").unwrap();
+        let names: Vec<String> = h
+            .subkeys(&root_key)
+            .0
+            .iter()
+            .map(|k| k.name().into())
+            .collect();
+        assert_eq!(names, ["A", "B"]);
+        assert!(h.problems().is_empty());
+    }
+
+    /// A subkey naming another parent (a cycle through parent fields) is
+    /// left out and said; the walk cannot loop.
+    #[test]
+    fn a_subkey_of_another_parent_is_left_out() {
+        let (mut b, root, a, bk) = small();
+        // B lists A as its subkey: A's parent is ROOT, not B.
+        let l = b.leaf(b"lf", &[a]);
+        b.subkeys(bk, l, 1);
+        let mut h = Hive::from_bytes(b.finish(root), vec![]).unwrap();
+        let k = h.key("B").unwrap();
+        assert!(h.subkeys(&k).0.is_empty());
+        let p = h.problems();
+        assert!(p.iter().any(|p| p.contains("another parent")), "{p:?}");
+    }
+
+    /// A key counting millions of subkeys is refused before its lists
+    /// are read; a list holding fewer than counted is a problem.
+    #[test]
+    fn crafted_counts_are_problems() {
+        let (mut b, root, a, _) = small();
+        b.set32(a, NK_SUBKEYS, 50_000_000);
+        let mut h = Hive::from_bytes(b.finish(root), vec![]).unwrap();
+        let k = h.key("A").unwrap();
+        assert!(h.subkeys(&k).0.is_empty());
+        assert!(h.subkey(&k, "x").is_none());
+        let p = h.problems();
+        assert!(p.iter().any(|p| p.contains("more than the")), "{p:?}");
+
+        let (mut b, root, _, _) = small();
+        b.set32(root, NK_SUBKEYS, 3);
+        let mut h = Hive::from_bytes(b.finish(root), vec![]).unwrap();
+        assert!(h.key("A").is_none());
+        let p = h.problems();
+        assert!(p.iter().any(|p| p.contains("counts 3 subkeys")), "{p:?}");
+    }
+
+    /// Values whose data adds up past the per-key budget read as none
+    /// past it, with a problem; nothing is read past its cell.
+    #[test]
+    fn value_data_is_bounded() {
+        let (mut b, root, a, _) = small();
+        let chunk = vec![0x41u8; 4000];
+        let values: Vec<(String, u32, Vec<u8>)> = (0..20)
+            .map(|i| (format!("V{i:02}"), 3, chunk.clone()))
+            .collect();
+        let refs: Vec<(&str, u32, Vec<u8>)> = values
+            .iter()
+            .map(|(n, k, d)| (n.as_str(), *k, d.clone()))
+            .collect();
+        b.values(a, &refs);
+        let bytes = b.finish(root);
+        let mut h = Hive::from_bytes(bytes, vec![]).unwrap();
+        let k = h.key("A").unwrap();
+        assert!(
+            k.values()
+                .iter()
+                .all(|(_, v)| v == &Value::Bin(chunk.clone()))
+        );
+        assert!(h.problems().is_empty());
+        // The same values claiming 1 MiB each (their cells hold 4 KB):
+        // the claim past the cell is a problem, not a read past it, and
+        // past 16 MiB of claims the rest is not even tried.
+        let (mut b, root, a, _) = small();
+        b.values(a, &refs);
+        let mut bytes = b.finish(root);
+        let mut at = BASE;
+        while let Some(i) = bytes[at..].windows(4).position(|w| w == b"vk\x03\0") {
+            let size = at + i + 4;
+            bytes[size..size + 4].copy_from_slice(&(1u32 << 20).to_le_bytes());
+            at += i + 4;
+        }
+        let mut h = Hive::from_bytes(bytes, vec![]).unwrap();
+        let k = h.key("A").unwrap();
+        assert!(k.values().iter().all(|(_, v)| v == &Value::None));
+        let p = h.problems();
+        assert!(
+            p.iter().any(|p| p.contains("larger than its cell")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|p| p.contains("bytes of data")), "{p:?}");
+    }
 
     #[test]
     fn not_hives() {

@@ -32,6 +32,9 @@ pub(super) const MAX_CELL_DATA: u32 = 16_344;
 /// a key of very many subkeys (a hostile hive's millions of services)
 /// would take hours; real plans look at a few thousand. About 8 s.
 pub(super) const MAX_LOOKUP_WORK: u64 = 16_000_000;
+/// Subkeys of one key read at most: a real key has at most some tens of
+/// thousands (a large Services key); a count beyond this is refused.
+pub(super) const MAX_CHILDREN: usize = 1_000_000;
 /// Bit of a value's data size saying the data is in the offset field.
 pub(super) const DATA_INLINE: u32 = 0x8000_0000;
 
@@ -350,6 +353,16 @@ impl Regf {
         if nk.subkeys == 0 {
             return Ok(out);
         }
+        // What the lists may hold is bounded by the count (checked below),
+        // and the count by MAX_CHILDREN: a crafted count cannot make the
+        // list of slots take gigabytes.
+        if nk.subkeys as usize > MAX_CHILDREN {
+            return Err(format!(
+                "key {:?} counts {} subkeys, more than the {MAX_CHILDREN} read of one key",
+                name_string(&nk.name),
+                nk.subkeys
+            ));
+        }
         let r = self.cell(nk.sublist, "subkey list")?;
         match self.b.get(r.start..r.start + 2) {
             Some(b"ri") => {
@@ -364,6 +377,9 @@ impl Regf {
                         ));
                     }
                     self.leaf(leaf, Some((nk.sublist, i)), &mut out)?;
+                    if out.len() > nk.subkeys as usize {
+                        break; // a count mismatch, said below
+                    }
                 }
             }
             Some(b"li" | b"lf" | b"lh") => self.leaf(nk.sublist, None, &mut out)?,
@@ -446,6 +462,25 @@ impl Regf {
             ));
         }
         (0..n).map(|i| self.u32_at(r.start + 4 * i)).collect()
+    }
+
+    /// The first `limit` value offsets of `nk` (a reader that lists a
+    /// bounded number of values does not collect the rest).
+    pub(super) fn value_offsets_upto(&self, nk: &Nk, limit: usize) -> Result<Vec<u32>, String> {
+        if nk.values == 0 {
+            return Ok(Vec::new());
+        }
+        let r = self.cell(nk.vallist, "value list")?;
+        let n = nk.values as usize;
+        if n.checked_mul(4).is_none_or(|bytes| bytes > r.len()) {
+            return Err(format!(
+                "key {:?} counts more values than its list holds",
+                name_string(&nk.name)
+            ));
+        }
+        (0..n.min(limit))
+            .map(|i| self.u32_at(r.start + 4 * i))
+            .collect()
     }
 
     /// Walks the whole key tree from the root: every key, list, value and
@@ -673,5 +708,176 @@ pub(super) fn checksum(b: &[u8]) -> u32 {
         0 => 1,
         u32::MAX => u32::MAX - 1,
         s => s,
+    }
+}
+
+/// Builds hives cell by cell, for the tests of the reader and the editor.
+#[cfg(test)]
+pub(crate) mod build {
+    use super::*;
+
+    /// Builds a hive cell by cell in one growing hive bins area.
+    pub(crate) struct Build {
+        pub(crate) bins: Vec<u8>,
+        pub(crate) minor: u32,
+    }
+
+    pub(crate) fn u16s(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    impl Build {
+        pub(crate) fn new() -> Build {
+            let mut bins = vec![0u8; BIN_HEADER];
+            bins[..4].copy_from_slice(b"hbin");
+            Build { bins, minor: 5 }
+        }
+
+        /// A cell holding `data`; its offset. Cells never cross a 4 KiB
+        /// bin boundary (a free cell fills the rest of a bin first).
+        pub(crate) fn cell(&mut self, data: &[u8]) -> u32 {
+            let len = (data.len() + 4).div_ceil(8) * 8;
+            let room = BIN_UNIT - self.bins.len() % BIN_UNIT;
+            if len > room && room != BIN_UNIT {
+                self.free(room);
+            }
+            assert!(len <= BIN_UNIT - BIN_HEADER);
+            if self.bins.len().is_multiple_of(BIN_UNIT) {
+                let at = self.bins.len();
+                self.bins.resize(at + BIN_HEADER, 0);
+                self.bins[at..at + 4].copy_from_slice(b"hbin");
+                self.bins[at + 4..at + 8].copy_from_slice(&(at as u32).to_le_bytes());
+            }
+            let off = self.bins.len();
+            self.bins.extend_from_slice(&(-(len as i32)).to_le_bytes());
+            self.bins.extend_from_slice(data);
+            self.bins.resize(off + len, 0);
+            off as u32
+        }
+
+        pub(crate) fn free(&mut self, len: usize) {
+            self.bins.extend_from_slice(&(len as i32).to_le_bytes());
+            self.bins.resize(self.bins.len() + len - 4, 0);
+        }
+
+        pub(crate) fn set32(&mut self, off: u32, field: usize, v: u32) {
+            let at = off as usize + 4 + field;
+            self.bins[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        }
+
+        pub(crate) fn nk(&mut self, name: &str, parent: u32) -> u32 {
+            let mut d = vec![0u8; NK_NAME];
+            d[..2].copy_from_slice(b"nk");
+            d[NK_FLAGS..NK_FLAGS + 2].copy_from_slice(&KEY_COMP_NAME.to_le_bytes());
+            d[NK_PARENT..NK_PARENT + 4].copy_from_slice(&parent.to_le_bytes());
+            for f in [NK_SUBLIST, NK_SUBLIST + 4, NK_VALLIST, 44, 48] {
+                d[f..f + 4].copy_from_slice(&NIL.to_le_bytes());
+            }
+            d[NK_NAME_LEN..NK_NAME_LEN + 2].copy_from_slice(&(name.len() as u16).to_le_bytes());
+            d.extend_from_slice(name.as_bytes());
+            self.cell(&d)
+        }
+
+        /// A leaf list of `kind` (`lf`, `lh`, `li`) over `keys`.
+        pub(crate) fn leaf(&mut self, kind: &[u8; 2], keys: &[u32]) -> u32 {
+            let mut d = kind.to_vec();
+            d.extend_from_slice(&(keys.len() as u16).to_le_bytes());
+            for &k in keys {
+                d.extend_from_slice(&k.to_le_bytes());
+                if kind != b"li" {
+                    d.extend_from_slice(&0u32.to_le_bytes());
+                }
+            }
+            self.cell(&d)
+        }
+
+        pub(crate) fn ri(&mut self, leaves: &[u32]) -> u32 {
+            let mut d = b"ri".to_vec();
+            d.extend_from_slice(&(leaves.len() as u16).to_le_bytes());
+            for &l in leaves {
+                d.extend_from_slice(&l.to_le_bytes());
+            }
+            self.cell(&d)
+        }
+
+        pub(crate) fn subkeys(&mut self, key: u32, list: u32, count: u32) {
+            self.set32(key, NK_SUBLIST, list);
+            self.set32(key, NK_SUBKEYS, count);
+        }
+
+        /// Values of `key`: (name, type, data), data inline when ≤ 4 bytes.
+        pub(crate) fn values(&mut self, key: u32, values: &[(&str, u32, Vec<u8>)]) {
+            let mut offs = Vec::new();
+            for (name, kind, data) in values {
+                let mut d = vec![0u8; VK_NAME];
+                d[..2].copy_from_slice(b"vk");
+                d[VK_NAME_LEN..VK_NAME_LEN + 2].copy_from_slice(&(name.len() as u16).to_le_bytes());
+                let (size, field) = if data.len() <= 4 {
+                    let mut f = [0u8; 4];
+                    f[..data.len()].copy_from_slice(data);
+                    (data.len() as u32 | DATA_INLINE, u32::from_le_bytes(f))
+                } else {
+                    (data.len() as u32, self.cell(data))
+                };
+                d[VK_SIZE..VK_SIZE + 4].copy_from_slice(&size.to_le_bytes());
+                d[VK_DATA..VK_DATA + 4].copy_from_slice(&field.to_le_bytes());
+                d[VK_TYPE..VK_TYPE + 4].copy_from_slice(&kind.to_le_bytes());
+                d[VK_FLAGS..VK_FLAGS + 2].copy_from_slice(&VALUE_COMP_NAME.to_le_bytes());
+                d.extend_from_slice(name.as_bytes());
+                offs.push(self.cell(&d));
+            }
+            let list: Vec<u8> = offs.iter().flat_map(|o| o.to_le_bytes()).collect();
+            let l = self.cell(&list);
+            self.set32(key, NK_VALLIST, l);
+            self.set32(key, NK_VALUES, offs.len() as u32);
+        }
+
+        /// The hive file: base block, bins (the last one closed with a
+        /// free cell), each bin's size.
+        pub(crate) fn finish(mut self, root: u32) -> Vec<u8> {
+            let room = BIN_UNIT - self.bins.len() % BIN_UNIT;
+            if room != BIN_UNIT {
+                self.free(room);
+            }
+            for bin in (0..self.bins.len()).step_by(BIN_UNIT) {
+                if &self.bins[bin..bin + 4] == b"hbin" {
+                    self.bins[bin + 8..bin + 12].copy_from_slice(&(BIN_UNIT as u32).to_le_bytes());
+                }
+            }
+            let mut b = vec![0u8; BASE];
+            b[..4].copy_from_slice(b"regf");
+            for (at, v) in [
+                (4, 7u32),
+                (8, 7),
+                (20, 1),
+                (24, self.minor),
+                (28, 0),
+                (32, 1),
+                (36, root),
+                (40, self.bins.len() as u32),
+                (44, 1),
+            ] {
+                b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            b.extend_from_slice(&self.bins);
+            let sum = checksum(&b);
+            b[0x1FC..0x200].copy_from_slice(&sum.to_le_bytes());
+            b
+        }
+    }
+
+    pub(crate) fn sz(s: &str) -> Vec<u8> {
+        let mut d = u16s(s);
+        d.extend_from_slice(&[0, 0]);
+        d
+    }
+
+    pub(crate) fn multi(list: &[&str]) -> Vec<u8> {
+        let mut d = Vec::new();
+        for s in list {
+            d.extend(sz(s));
+        }
+        d.extend_from_slice(&[0, 0]);
+        d
     }
 }
