@@ -109,48 +109,23 @@ impl AgentConfig {
 pub async fn run(js: jetstream::Context, cfg: AgentConfig, stop: Arc<AtomicBool>) -> Result<()> {
     cfg.validate()?;
     // The streams come from the first `fleet hunt`; an agent may start
-    // first, or may not be allowed to create them.
+    // first, may not be allowed to create them, or may race other agents
+    // creating them. Every step of the start is tried again until it works
+    // (a service outlives a server restart or a permission fixed later).
     let mut wait = Duration::from_millis(200);
-    loop {
-        match crate::conn::ensure_streams(&js).await {
-            Ok(()) => break,
+    let consumers = loop {
+        match bind(&js, &cfg).await {
+            Ok(c) => break c,
             Err(e) => {
                 if stop.load(Ordering::Relaxed) {
                     return Ok(());
                 }
-                tracing::warn!("waiting for the fleet streams: {e}");
+                tracing::warn!("cannot start yet, trying again in {wait:?}: {e}");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(30));
             }
         }
-    }
-    announce(&js, &cfg).await?;
-    let stream = js
-        .get_stream(ids::HUNTS_STREAM)
-        .await
-        .map_err(|e| Error::nats("cannot open the hunts stream", e))?;
-    let mut consumers = Vec::new();
-    for subject in cfg.subjects() {
-        let name = ids::consumer_name(&cfg.host, &subject);
-        let c: consumer::PullConsumer = stream
-            .get_or_create_consumer(
-                &name,
-                consumer::pull::Config {
-                    durable_name: Some(name.clone()),
-                    description: Some(format!("takedown agent {} on {subject}", cfg.host)),
-                    filter_subject: subject.clone(),
-                    deliver_policy: consumer::DeliverPolicy::All,
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: cfg.ack_wait,
-                    max_deliver: -1,
-                    max_ack_pending: 1,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| Error::nats(&format!("cannot bind the consumer {name}"), e))?;
-        consumers.push(c);
-    }
+    };
     tracing::info!(
         "agent {} listening on {}",
         cfg.host,
@@ -193,6 +168,39 @@ pub async fn run(js: jetstream::Context, cfg: AgentConfig, stop: Arc<AtomicBool>
         }
     }
     Ok(())
+}
+
+/// Makes sure of the streams, announces the agent, binds its consumers.
+async fn bind(js: &jetstream::Context, cfg: &AgentConfig) -> Result<Vec<consumer::PullConsumer>> {
+    crate::conn::ensure_streams(js).await?;
+    announce(js, cfg).await?;
+    let stream = js
+        .get_stream(ids::HUNTS_STREAM)
+        .await
+        .map_err(|e| Error::nats("cannot open the hunts stream", e))?;
+    let mut consumers = Vec::new();
+    for subject in cfg.subjects() {
+        let name = ids::consumer_name(&cfg.host, &subject);
+        let c: consumer::PullConsumer = stream
+            .get_or_create_consumer(
+                &name,
+                consumer::pull::Config {
+                    durable_name: Some(name.clone()),
+                    description: Some(format!("takedown agent {} on {subject}", cfg.host)),
+                    filter_subject: subject.clone(),
+                    deliver_policy: consumer::DeliverPolicy::All,
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: cfg.ack_wait,
+                    max_deliver: -1,
+                    max_ack_pending: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| Error::nats(&format!("cannot bind the consumer {name}"), e))?;
+        consumers.push(c);
+    }
+    Ok(consumers)
 }
 
 async fn announce(js: &jetstream::Context, cfg: &AgentConfig) -> Result<()> {

@@ -42,6 +42,7 @@ pub async fn connect(c: &ConnectConfig) -> Result<jetstream::Context> {
     if c.url.is_empty() {
         return Err(Error::Invalid("no NATS URL".into()));
     }
+    let (url, userinfo) = split_userinfo(&c.url)?;
     let mut opts = async_nats::ConnectOptions::new()
         .name(&c.name)
         .connection_timeout(Duration::from_secs(10))
@@ -69,14 +70,78 @@ pub async fn connect(c: &ConnectConfig) -> Result<jetstream::Context> {
     {
         opts = opts.require_tls(true);
     }
+    if let Some((user, pass)) = userinfo {
+        // The client ignores a URL's user and password; they are given
+        // here, and never shown in a message.
+        opts = opts.user_and_password(user, pass);
+    }
     if c.retry_initial {
         opts = opts.retry_on_initial_connect();
     }
     let client = opts
-        .connect(c.url.as_str())
+        .connect(url.as_str())
         .await
-        .map_err(|e| Error::nats(&format!("cannot connect to {}", c.url), e))?;
+        .map_err(|e| Error::nats(&format!("cannot connect to {url}"), e))?;
     Ok(jetstream::new(client))
+}
+
+/// The servers of a URL list without their `user:password@`, and that
+/// user and password (percent-decoded). Every server of the list must
+/// carry the same, or none.
+pub fn split_userinfo(urls: &str) -> Result<(String, Option<(String, String)>)> {
+    let mut clean = Vec::new();
+    let mut found: Option<Option<(String, String)>> = None;
+    for u in urls.split(',') {
+        let u = u.trim();
+        let (scheme, rest) = match u.split_once("://") {
+            Some((s, r)) => (Some(s), r),
+            None => (None, u),
+        };
+        let (info, host) = match rest.rsplit_once('@') {
+            Some((i, h)) => {
+                let (user, pass) = i.split_once(':').unwrap_or((i, ""));
+                (Some((percent_decode(user)?, percent_decode(pass)?)), h)
+            }
+            None => (None, rest),
+        };
+        match &found {
+            Some(prev) if *prev != info => {
+                return Err(Error::Invalid(
+                    "the NATS URLs carry different users or passwords".into(),
+                ));
+            }
+            _ => found = Some(info),
+        }
+        clean.push(match scheme {
+            Some(s) => format!("{s}://{host}"),
+            None => host.to_string(),
+        });
+    }
+    Ok((clean.join(","), found.flatten()))
+}
+
+fn percent_decode(s: &str) -> Result<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    Error::Invalid("a bad %-escape in the NATS URL's user or password".into())
+                })?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| Error::Invalid("the NATS URL's user or password is not UTF-8".into()))
 }
 
 /// The three streams of the protocol, created when missing (an analyst's
@@ -149,5 +214,22 @@ pub async fn bundle_store(
             &format!("cannot open the object store {BUNDLE_BUCKET}"),
             e,
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_leave_the_url() {
+        let (u, i) = split_userinfo("nats://web1:p%40ss@h:4222").unwrap();
+        assert_eq!(u, "nats://h:4222");
+        assert_eq!(i, Some(("web1".into(), "p@ss".into())));
+        let (u, i) = split_userinfo("tls://a:1, tls://b:2").unwrap();
+        assert_eq!(u, "tls://a:1,tls://b:2");
+        assert_eq!(i, None);
+        assert!(split_userinfo("nats://a:b@h,nats://c:d@h").is_err());
+        assert!(split_userinfo("nats://a:%zz@h").is_err());
     }
 }

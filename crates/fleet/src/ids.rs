@@ -113,15 +113,14 @@ pub fn agent_subject(host: &str) -> String {
     format!("takedown.agent.{host}")
 }
 
-/// The durable consumer of one agent on one hunt subject. The subject is
-/// hashed into the name, so that `k=v` labels with `-` or `_` in them
-/// never give two subjects one name.
+/// The durable consumer of one agent on one hunt subject:
+/// `agent=HOST=all`, `agent=HOST=host=HOST`, `agent=HOST=label=KEY=VALUE`.
+/// Readable, so that an operator can write each agent's permissions (NATS
+/// wildcards match whole tokens only, so every consumer is named there),
+/// and unambiguous: `=` is in no token.
 pub fn consumer_name(host: &str, subject: &str) -> String {
-    let digest = sha2::Sha256::digest(subject.as_bytes());
-    format!(
-        "agent-{host}-{}",
-        hex::encode(digest.get(..6).unwrap_or(&[]))
-    )
+    let rest = subject.strip_prefix("takedown.hunt.").unwrap_or(subject);
+    format!("agent={host}={}", rest.replace('.', "="))
 }
 
 /// A new hunt id: the UTC time (sorts and reads as a date) and 64 random
@@ -232,6 +231,19 @@ mod tests {
         let a = consumer_name("h", &hunt_subject_label("a-b", "c"));
         let b = consumer_name("h", &hunt_subject_label("a", "b-c"));
         assert_ne!(a, b);
-        check_token("consumer", &a).unwrap();
+        assert_eq!(consumer_name("web1", &hunt_subject_all()), "agent=web1=all");
+        assert_eq!(
+            consumer_name("web1", &hunt_subject_host("web1")),
+            "agent=web1=host=web1"
+        );
+        assert_eq!(
+            consumer_name("x-label-a", &hunt_subject_all()),
+            "agent=x-label-a=all"
+        );
+        assert_ne!(
+            consumer_name("x-label-a", &hunt_subject_all()),
+            consumer_name("x", &hunt_subject_label("a", "all"))
+        );
+        assert!(!a.contains(['.', '*', '>', ' ']));
     }
 }

@@ -141,16 +141,33 @@ pub async fn issue_hunt(js: &jetstream::Context, req: &HuntRequest<'_>) -> Resul
         (ids::issued_subject(&hunt.id), format!("issued:{}", hunt.id)),
         (hunt.target.subject(), ids::hunt_msg_id(&hunt.id)),
     ] {
-        js.send_publish(
-            subject,
-            jetstream::message::PublishMessage::build()
-                .message_id(id)
-                .payload(payload.clone().into()),
-        )
-        .await
-        .map_err(|e| Error::nats("cannot publish the hunt", e))?
-        .await
-        .map_err(|e| Error::nats("the server did not store the hunt", e))?;
+        // Idempotent (the message id), so tried again: a stream just
+        // created can answer "no stream" for a moment.
+        let mut tries = 0;
+        loop {
+            let sent = async {
+                js.send_publish(
+                    subject.clone(),
+                    jetstream::message::PublishMessage::build()
+                        .message_id(id.clone())
+                        .payload(payload.clone().into()),
+                )
+                .await?
+                .await
+            }
+            .await;
+            match sent {
+                Ok(_) => break,
+                Err(e)
+                    if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound
+                        && tries < 3 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                }
+                Err(e) => return Err(Error::nats("the server did not store the hunt", e)),
+            }
+        }
     }
     Ok(hunt)
 }
@@ -284,6 +301,10 @@ pub struct HostStatus {
     pub state: HostState,
     /// Its completion record, once finished.
     pub completion: Option<Completion>,
+    /// Completion records stored for it: 1 once finished; more only when
+    /// a redelivery came after the server's de-duplication window (the
+    /// first one counts).
+    pub completions: u64,
 }
 
 /// The status of a hunt.
@@ -317,6 +338,7 @@ pub async fn status(js: &jetstream::Context, hunt_id: &str) -> Result<HuntStatus
                             host: a.host,
                             state: HostState::NotYetSeen,
                             completion: None,
+                            completions: 0,
                         },
                     );
                 }
@@ -344,6 +366,7 @@ pub async fn status(js: &jetstream::Context, hunt_id: &str) -> Result<HuntStatus
             host: host.to_string(),
             state: HostState::NotYetSeen,
             completion: None,
+            completions: 0,
         });
         match what {
             "started" => match serde_json::from_slice::<Started>(&r.payload) {
@@ -359,6 +382,7 @@ pub async fn status(js: &jetstream::Context, hunt_id: &str) -> Result<HuntStatus
                 // The first completion stored counts; later copies (from
                 // beyond the server's de-duplication window) do not.
                 Ok(c) if c.host == host && c.hunt == hunt_id => {
+                    entry.completions += 1;
                     if entry.completion.is_none() {
                         entry.state = HostState::Finished(c.outcome);
                         entry.completion = Some(c);

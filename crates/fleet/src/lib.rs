@@ -19,6 +19,10 @@
 //! the server configuration are in `docs/fleet.md`.
 #![deny(missing_docs)]
 
+/// The NATS client this crate speaks through, for callers that need its
+/// types (the same version, whatever else is in the build).
+pub use async_nats;
+
 pub mod agent;
 pub mod bundle;
 pub mod conn;

@@ -268,6 +268,18 @@ impl ScanSpec {
                 )));
             }
         }
+        for p in &self.paths {
+            if std::path::Path::new(p)
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+                || p.split(['/', '\\']).any(|c| c == "..")
+            {
+                return Err(Error::Invalid(format!(
+                    "the path {:?} climbs with '..'",
+                    shorten(p)
+                )));
+            }
+        }
         for e in &self.excludes {
             check_text("an exclusion", e)?;
         }
@@ -600,6 +612,8 @@ mod tests {
 
         let mut bad = hunt();
         bad.scan.paths = vec!["relative".into()];
+        assert!(bad.validate().is_err());
+        bad.scan.paths = vec!["/a/../etc".into()];
         assert!(bad.validate().is_err());
         let mut bad = hunt();
         bad.scan.paths = vec!["/a\nb".into()];

@@ -32,6 +32,10 @@ pub struct ScanCommand {
     pub vault: Option<PathBuf>,
     /// The compiled-rules cache; `None` runs without one.
     pub cache_dir: Option<PathBuf>,
+    /// Hunt paths (and `--persistence`) are taken below this directory:
+    /// an agent in a container that sees its machine mounted at `/host`,
+    /// or one examining a mounted disk image.
+    pub root: Option<PathBuf>,
 }
 
 impl ScanCommand {
@@ -114,12 +118,32 @@ impl ScanCommand {
                 pair("--vault", v);
             }
         }
+        if spec.persistence
+            && let Some(r) = &self.root
+        {
+            pair("--root", r);
+        }
         a.push("--".into());
         for p in &spec.paths {
-            a.push(p.into());
+            a.push(match &self.root {
+                Some(r) => below(r, p).into_os_string(),
+                None => p.into(),
+            });
         }
         a
     }
+}
+
+/// `path` taken below `root`: its prefix and root left out, the rest
+/// joined (the hunt refused `..`, so nothing climbs out of `root`).
+fn below(root: &Path, path: &str) -> PathBuf {
+    let mut out = root.to_path_buf();
+    for c in Path::new(path).components() {
+        if let std::path::Component::Normal(part) = c {
+            out.push(part);
+        }
+    }
+    out
 }
 
 /// One line of the scan's output.
@@ -264,6 +288,7 @@ mod tests {
             exe: "takedown".into(),
             vault: Some("/v".into()),
             cache_dir: None,
+            root: None,
         };
         let spec = ScanSpec {
             paths: vec!["/--action=delete".into(), "/x".into()],
@@ -282,5 +307,12 @@ mod tests {
         let s: Vec<String> = acting.iter().map(|a| a.to_string_lossy().into()).collect();
         assert!(s.contains(&"--action=quarantine".to_string()));
         assert!(s.contains(&"--vault=/v".to_string()));
+        let rooted = ScanCommand {
+            root: Some("/host".into()),
+            ..cmd
+        };
+        let args = rooted.args(&spec, Path::new("/sigs"), false);
+        let last = args.last().unwrap().to_string_lossy().into_owned();
+        assert_eq!(last, "/host/x");
     }
 }

@@ -85,6 +85,14 @@ pub enum Command {
     /// Exit status: 0 listed, 2 an error (something could not be read:
     /// the rest is still listed).
     Persistence(crate::persistence::PersistenceArgs),
+    /// Run the fleet hunts addressed to this machine (over NATS
+    /// JetStream): only bundles signed by a trusted key, every finding
+    /// and a completion record published before a hunt is acknowledged.
+    Agent(Box<crate::agent::AgentArgs>),
+    /// Hunt across a fleet of agents: issue a hunt, follow which hosts
+    /// are done, read every host's findings.
+    #[command(subcommand_required = true)]
+    Fleet(crate::fleet::FleetArgs),
 }
 
 /// `takedown sigs`.

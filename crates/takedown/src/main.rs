@@ -21,12 +21,14 @@ macro_rules! eprint {
 }
 
 mod act;
+mod agent;
 mod args;
 mod blocklist;
 mod bundle;
 mod dga;
 mod disable;
 mod evidence;
+mod fleet;
 mod hunt;
 mod intel;
 mod memory;
@@ -60,7 +62,10 @@ mod exit {
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    init_logging(cli.verbose, matches!(cli.command, args::Command::Serve(_)));
+    init_logging(
+        cli.verbose,
+        matches!(cli.command, args::Command::Serve(_) | args::Command::Agent(_)),
+    );
     let result = match cli.command {
         args::Command::Scan(a) => scan(*a),
         args::Command::Quarantine(a) => quarantine::run(a),
@@ -74,6 +79,8 @@ fn main() -> ExitCode {
         args::Command::Hunt(a) => hunt::run(*a),
         args::Command::Notify(a) => notify::run(*a),
         args::Command::Persistence(a) => persistence::run(a),
+        args::Command::Agent(a) => agent::run(*a),
+        args::Command::Fleet(a) => fleet::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

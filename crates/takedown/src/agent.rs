@@ -1,0 +1,137 @@
+//! `takedown agent`: runs the fleet hunts addressed to this machine (the
+//! protocol is `takedown-fleet`'s; see docs/fleet.md).
+
+use crate::bundle::TrustArgs;
+use crate::fleet::NatsArgs;
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use takedown_fleet::runner::ScanCommand;
+
+/// `takedown agent` flags.
+#[derive(clap::Args, Debug)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// This machine's id in the fleet (letters, digits, '-' and '_'; the
+    /// server's permissions tie it to the credentials).
+    #[arg(long, value_name = "ID", env = "TAKEDOWN_HOST_ID")]
+    pub host_id: String,
+    /// A label hunts can target (`--to os=linux`); repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Never act on files: hunts asking to quarantine run as reports, and
+    /// the completion record says so.
+    #[arg(long)]
+    pub no_actions: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// The quarantine vault for hunts that quarantine [default: as `scan`].
+    #[arg(long, value_name = "DIR", env = "TAKEDOWN_VAULT")]
+    pub vault: Option<PathBuf>,
+    /// Where compiled rules are cached [default: as `scan`].
+    #[arg(long, value_name = "DIR", env = "TAKEDOWN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not cache compiled rules.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Take every hunt's paths (and --persistence) below DIR: an agent in
+    /// a container that sees its machine at /host, or one examining a
+    /// mounted disk.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Where bundles are fetched and unpacked, one directory per hunt,
+    /// removed after it [default: the system's temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Seconds the server waits for a sign of life from a hunt in
+    /// progress before delivering it again (one is sent every third).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub ack_wait: u64,
+    /// Milliseconds one request for a hunt waits when none is pending.
+    #[arg(long, value_name = "MS", default_value_t = 1000, hide = true)]
+    pub poll_ms: u64,
+}
+
+pub fn run(a: AgentArgs) -> anyhow::Result<u8> {
+    let mut labels = BTreeMap::new();
+    for l in &a.label {
+        let (k, v) = l
+            .split_once('=')
+            .with_context(|| format!("--label {l:?}: give KEY=VALUE"))?;
+        if labels.insert(k.to_string(), v.to_string()).is_some() {
+            anyhow::bail!("--label {k} given twice");
+        }
+    }
+    let trust = a.trust.trust()?;
+    if trust.keys.is_empty() && !trust.allow_unsigned {
+        eprintln!(
+            "takedown: warning: no trusted key: every hunt's bundle will be refused ({})",
+            for_terminal_origin(&trust.origin)
+        );
+    }
+    let exe = std::env::current_exe().context("cannot find the takedown executable")?;
+    let cache_dir = if a.no_cache {
+        None
+    } else {
+        a.cache_dir.clone().or_else(crate::args::default_cache_dir)
+    };
+    let work_dir = a.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create the work directory {}", work_dir.display()))?;
+    let cfg = takedown_fleet::agent::AgentConfig {
+        host: a.host_id.clone(),
+        labels,
+        trust,
+        allow_actions: !a.no_actions,
+        scan: ScanCommand {
+            exe,
+            vault: a.vault.clone(),
+            cache_dir,
+            root: a.root.clone(),
+        },
+        work_dir,
+        ack_wait: Duration::from_secs(a.ack_wait),
+        poll: Duration::from_millis(a.poll_ms.clamp(50, 30_000)),
+    };
+    cfg.validate()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    install_stop(stop.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let js = takedown_fleet::conn::connect(
+            &a.nats.config(format!("takedown agent {}", a.host_id), true),
+        )
+        .await?;
+        takedown_fleet::agent::run(js, cfg, stop).await
+    })?;
+    eprintln!("takedown: agent stopped");
+    Ok(0)
+}
+
+fn for_terminal_origin(s: &str) -> String {
+    takedown_engine::sanitize::for_terminal(s)
+}
+
+/// First Ctrl-C: finish the hunt in hand, then stop. Second: leave now
+/// (the hunt is delivered again, to this agent when it is back).
+fn install_stop(stop: Arc<AtomicBool>) {
+    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+    let result = ctrlc::set_handler(move || {
+        if PRESSES.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::process::exit(130);
+        }
+        eprintln!("takedown: stopping after the hunt in hand (Ctrl-C again to stop now)");
+        stop.store(true, Ordering::SeqCst);
+    });
+    if let Err(e) = result {
+        tracing::warn!("cannot install the Ctrl-C handler: {e}");
+    }
+}

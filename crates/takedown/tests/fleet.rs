@@ -1,0 +1,712 @@
+//! Fleet hunts end to end: a real `nats-server -js` on loopback (started
+//! here on a free port with a private store, stopped at the end), real
+//! `takedown agent` processes, the analyst's `takedown fleet` commands.
+//! Without nats-server these tests fail (Debian: `apt-get install
+//! nats-server`); they never skip.
+
+mod util;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use util::{Tree, eicar, run_with_timeout, stderr, stdout};
+
+/// A nats-server with JetStream, killed when dropped.
+struct Nats {
+    child: Child,
+    port: u16,
+    /// Users and passwords are `NAME`/`NAME-pw`; None: no authorization.
+    secured: bool,
+    url: String,
+    _store: tempfile::TempDir,
+}
+
+fn nats_server_binary() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    // Debian installs it in /usr/sbin, which is not in every PATH.
+    dirs.push("/usr/sbin".into());
+    dirs.push("/usr/local/sbin".into());
+    dirs.into_iter()
+        .map(|d| d.join("nats-server"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "nats-server is not installed: the fleet tests need a real NATS server \
+                 (Debian: apt-get install nats-server)"
+            )
+        })
+}
+
+impl Nats {
+    fn start() -> Nats {
+        Nats::start_with(None)
+    }
+
+    /// With `authorization`, a configuration block for the server
+    /// (docs/fleet.md's, users `NAME` with password `NAME-pw`).
+    fn start_with(authorization: Option<&str>) -> Nats {
+        let bin = nats_server_binary();
+        let store = tempfile::Builder::new()
+            .prefix("takedown-nats")
+            .tempdir()
+            .unwrap();
+        // A free port: bound by us, released, then taken by the server. A
+        // race with another process is possible but rare; the start is
+        // retried on another port.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let conf = store.path().join("server.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: \"{}\" }}\n{}\n",
+                    store.path().join("js").display(),
+                    authorization.unwrap_or("")
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new(&bin)
+                .arg("-c")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    let mut n = Nats {
+                        child,
+                        port,
+                        secured: authorization.is_some(),
+                        url: String::new(),
+                        _store: store,
+                    };
+                    n.url = n.url_for("analyst");
+                    return n;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("nats-server did not start on loopback");
+    }
+
+    /// The URL a user connects with.
+    fn url_for(&self, user: &str) -> String {
+        if self.secured {
+            format!("nats://{user}:{user}-pw@127.0.0.1:{}", self.port)
+        } else {
+            format!("nats://127.0.0.1:{}", self.port)
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An agent process, killed when dropped.
+struct Agent {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Agent {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A test's world: server, analyst's tree with keys and bundles.
+struct Fleet {
+    nats: Nats,
+    t: Tree,
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        Fleet::with(Nats::start())
+    }
+
+    fn with(nats: Nats) -> Fleet {
+        let t = Tree::new();
+        let out = t.run(&["sigs", "keygen", "-o", &t.arg("key")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        Fleet { nats, t }
+    }
+
+    /// A bundle of one YARA rule detecting the marker, signed with `key`
+    /// (None: unsigned).
+    fn bundle(&self, name: &str, key: Option<&str>) -> PathBuf {
+        let dir = format!("src-{name}");
+        self.t.write(
+            &format!("{dir}/marker.yar"),
+            "rule Fleet_Marker { meta: score = 80 strings: $m = \"TAKEDOWN-FLEET-MARKER\" condition: $m }\n",
+        );
+        let file = self.t.path(&format!("{name}.tdsb"));
+        let src = self.t.arg(&dir);
+        let mut args = vec![
+            "sigs",
+            "bundle",
+            src.as_str(),
+            "-o",
+            file.to_str().unwrap(),
+            "--bundle-version",
+            "1",
+        ];
+        let key_arg;
+        if let Some(k) = key {
+            key_arg = self.t.arg(k);
+            args.push("--key");
+            args.push(&key_arg);
+        }
+        let out = self.t.run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        file
+    }
+
+    /// Starts `takedown agent` for `host` over `root`, with extra flags
+    /// and environment.
+    fn agent(&self, host: &str, root: &Path, extra: &[&str], env: &[(&str, &str)]) -> Agent {
+        let log = self.t.path(&format!("agent-{host}-{}.log", rand_suffix()));
+        let mut c = self.t.cmd();
+        c.args([
+            "agent",
+            "--nats",
+            &self.nats.url_for(host),
+            "--host-id",
+            host,
+            "--label",
+            "os=linux",
+            "--trusted-key",
+            &self.t.arg("key.pub"),
+            "--root",
+            root.to_str().unwrap(),
+            "--work-dir",
+            self.t.root().to_str().unwrap(),
+            "--ack-wait",
+            "2",
+            "--poll-ms",
+            "200",
+            "--vault",
+            &self.t.arg(&format!("vault-{host}")),
+        ])
+        .args(extra)
+        .env("TAKEDOWN_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        Agent {
+            child: c.spawn().unwrap(),
+            log,
+        }
+    }
+
+    /// `takedown fleet ARGS --nats URL`.
+    fn fleet(&self, args: &[&str]) -> std::process::Output {
+        let mut c = self.t.cmd();
+        c.arg("fleet").args(args).args(["--nats", &self.nats.url]);
+        run_with_timeout(c, 60)
+    }
+
+    /// Issues a hunt and returns its id.
+    fn hunt(&self, bundle: &Path, extra: &[&str]) -> String {
+        let mut args = vec!["hunt", "--bundle", bundle.to_str().unwrap()];
+        if !extra.contains(&"--expires") {
+            args.extend_from_slice(&["--expires", "10m"]);
+        }
+        args.extend_from_slice(extra);
+        let out = self.fleet(&args);
+        assert!(out.status.success(), "fleet hunt: {}", stderr(&out));
+        let id = stdout(&out).trim().to_string();
+        assert!(
+            !id.is_empty() && !id.contains(char::is_whitespace),
+            "{id:?}"
+        );
+        id
+    }
+
+    /// `fleet status --format json`, by host.
+    fn status(&self, hunt: &str) -> BTreeMap<String, serde_json::Value> {
+        let out = self.fleet(&["status", hunt, "--format", "json"]);
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            stderr(&out)
+        );
+        stdout(&out)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (v["host"].as_str().unwrap().to_string(), v)
+            })
+            .collect()
+    }
+
+    /// Waits until `hosts` have all finished the hunt.
+    fn wait_finished(
+        &self,
+        hunt: &str,
+        hosts: &[&str],
+        agents: &[&Agent],
+    ) -> BTreeMap<String, serde_json::Value> {
+        let started = Instant::now();
+        loop {
+            let st = self.status(hunt);
+            if hosts.iter().all(|h| {
+                st.get(*h).is_some_and(|v| {
+                    !matches!(v["state"].as_str(), Some("running" | "not-yet-seen"))
+                })
+            }) {
+                return st;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let logs: Vec<String> = agents.iter().map(|a| a.log()).collect();
+                panic!(
+                    "hunt {hunt} not finished by {hosts:?}: {st:#?}\nagent logs:\n{}",
+                    logs.join("\n---\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// A host's tree below `root`: `eicars` EICAR files and `markers` marker
+/// files under srv/, and clean files. Returns the expected finding paths.
+fn victim(root: &Path, eicars: usize, markers: usize) -> BTreeSet<String> {
+    let mut expected = BTreeSet::new();
+    let srv = root.join("srv");
+    std::fs::create_dir_all(srv.join("deep/er")).unwrap();
+    for i in 0..eicars {
+        let p = srv.join(format!("deep/eicar-{i}.com"));
+        std::fs::write(&p, eicar()).unwrap();
+        expected.insert(p.to_str().unwrap().to_string());
+    }
+    for i in 0..markers {
+        let p = srv.join(format!("deep/er/drop-{i}.bin"));
+        std::fs::write(&p, format!("junk TAKEDOWN-FLEET-MARKER {i} junk")).unwrap();
+        expected.insert(p.to_str().unwrap().to_string());
+    }
+    for i in 0..5 {
+        std::fs::write(srv.join(format!("clean-{i}.txt")), "nothing here").unwrap();
+    }
+    expected
+}
+
+#[test]
+fn five_agents_one_killed_one_late_every_finding_once() {
+    let f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    let hosts = ["h1", "h2", "h3", "h4", "h5"];
+    let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for (i, h) in hosts.iter().enumerate() {
+        let root = f.t.path(&format!("root-{h}"));
+        // h3, the one killed, has many findings so that it dies in the
+        // middle of publishing them.
+        let (e, m) = if *h == "h3" { (6, 4) } else { (i + 1, 1) };
+        expected.insert(h.to_string(), victim(&root, e, m));
+        roots.push(root);
+    }
+    let a1 = f.agent("h1", &roots[0], &[], &[]);
+    let a2 = f.agent("h2", &roots[1], &[], &[]);
+    // h3 aborts right after the server stored its third finding.
+    let mut a3 = f.agent(
+        "h3",
+        &roots[2],
+        &[],
+        &[("TAKEDOWN_FLEET_FAULT", "after-finding#3")],
+    );
+    let a4 = f.agent("h4", &roots[3], &[], &[]);
+    // Every agent bound its consumers before the hunt (h5 comes later).
+    let started = Instant::now();
+    let four = [&a1, &a2, &a3, &a4];
+    while !four.iter().all(|a| a.log().contains("listening on")) {
+        if started.elapsed() > Duration::from_secs(30) {
+            let logs: Vec<String> = four.iter().map(|a| a.log()).collect();
+            panic!("agents did not start:\n{}", logs.join("\n---\n"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hunt = f.hunt(&bundle, &["--to", "os=linux", "/srv"]);
+
+    // h3 dies mid-hunt; then it comes back.
+    let died = Instant::now();
+    let status = loop {
+        if let Some(s) = a3.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            died.elapsed() < Duration::from_secs(30),
+            "h3 did not reach its fault point: {}",
+            a3.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "h3 was to be killed: {}", a3.log());
+    assert!(
+        a3.log().contains("fault point after-finding"),
+        "{}",
+        a3.log()
+    );
+    let a3 = f.agent("h3", &roots[2], &[], &[]);
+    // h5 starts only now, after the hunt was issued.
+    let a5 = f.agent("h5", &roots[4], &[], &[]);
+
+    let st = f.wait_finished(&hunt, &hosts, &[&a1, &a2, &a3, &a4, &a5]);
+    assert_eq!(st.len(), 5, "{st:#?}");
+    for h in hosts {
+        let s = &st[h];
+        assert_eq!(s["state"], "done", "{h}: {s:#}");
+        assert_eq!(
+            s["completions"], 1,
+            "{h}: exactly one completion stored: {s:#}"
+        );
+        let c = &s["completion"];
+        assert_eq!(c["exit_code"], 1, "{h}: the scan found something: {c:#}");
+        assert_eq!(c["summary"]["host"], h);
+        let n = expected[h].len() as u64;
+        assert_eq!(
+            c["findings"].as_u64().unwrap() + c["duplicates"].as_u64().unwrap(),
+            n,
+            "{h}: {c:#}"
+        );
+        assert!(c["bundle"]["key_id"].is_string(), "{c:#}");
+    }
+    // The killed host's hunt was delivered again, and its second run found
+    // at least the three findings stored before the kill already there.
+    let c3 = &st["h3"]["completion"];
+    assert!(c3["delivery"].as_i64().unwrap() >= 2, "{c3:#}");
+    assert!(c3["duplicates"].as_u64().unwrap() >= 3, "{c3:#}");
+    for h in ["h1", "h2", "h4", "h5"] {
+        assert_eq!(st[h]["completion"]["delivery"], 1, "{h}");
+    }
+
+    // Every finding once, on the right host.
+    let out = f.fleet(&["results", &hunt, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("dropped"), "{}", stderr(&out));
+    let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut pending: Vec<String> = Vec::new();
+    for line in stdout(&out).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        match v["type"].as_str() {
+            Some("finding") => pending.push(v["path"].as_str().unwrap().to_string()),
+            Some("summary") => {
+                let host = v["host"].as_str().unwrap().to_string();
+                assert!(got.insert(host, std::mem::take(&mut pending)).is_none());
+            }
+            other => panic!("unexpected record {other:?}"),
+        }
+    }
+    assert!(pending.is_empty());
+    for h in hosts {
+        let paths = &got[h];
+        let unique: BTreeSet<String> = paths.iter().cloned().collect();
+        assert_eq!(unique.len(), paths.len(), "{h}: duplicates in {paths:?}");
+        assert_eq!(unique, expected[h], "{h}");
+    }
+
+    // The text and STIX sinks read the same results.
+    let text = f.fleet(&["results", &hunt]);
+    let text_out = stdout(&text);
+    assert!(
+        text_out.contains("h3: ") && text_out.contains("Fleet_Marker FOUND"),
+        "{text_out}"
+    );
+    let stix = f.fleet(&["results", &hunt, "--format", "stix"]);
+    assert_eq!(stix.status.code(), Some(1), "{}", stderr(&stix));
+    let bundle_json: serde_json::Value = serde_json::from_slice(&stix.stdout).unwrap();
+    assert_eq!(bundle_json["type"], "bundle");
+}
+
+#[test]
+fn unsigned_tampered_and_untrusted_bundles_are_refused_by_every_agent() {
+    let f = Fleet::new();
+    let hosts = ["r1", "r2", "r3"];
+    let mut agents = Vec::new();
+    for h in hosts {
+        let root = f.t.path(&format!("root-{h}"));
+        victim(&root, 1, 1);
+        agents.push(f.agent(h, &root, &[], &[]));
+    }
+    let unsigned = f.bundle("unsigned", None);
+    // A signed bundle with one byte of its rule changed after signing.
+    let good = f.bundle("tampered", Some("key"));
+    let mut bytes = std::fs::read(&good).unwrap();
+    let pos = bytes
+        .windows(8)
+        .rposition(|w| w == b"TAKEDOWN")
+        .expect("the rule is in the bundle");
+    bytes[pos] = b'X';
+    let tampered = f.t.write("tampered-after.tdsb", &bytes);
+    // Signed, but by a key the agents do not trust.
+    let out = f.t.run(&["sigs", "keygen", "-o", &f.t.arg("stranger")]);
+    assert!(out.status.success());
+    let untrusted = f.bundle("untrusted", Some("stranger"));
+
+    let refs: Vec<&Agent> = agents.iter().collect();
+    for (bundle, why) in [
+        (&unsigned, "not signed"),
+        (&tampered, "altered"),
+        (&untrusted, "not trusted"),
+    ] {
+        let hunt = f.hunt(bundle, &["/srv"]);
+        let st = f.wait_finished(&hunt, &hosts, &refs);
+        for h in hosts {
+            let s = &st[h];
+            assert_eq!(s["state"], "refused", "{h}: {s:#}");
+            let reason = s["completion"]["reason"].as_str().unwrap();
+            assert!(
+                reason.contains("bundle refused") && reason.contains(why),
+                "{h}: {reason}"
+            );
+            assert_eq!(s["completion"]["findings"], 0);
+            assert!(s["completion"]["summary"].is_null());
+        }
+        let out = f.fleet(&["results", &hunt, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "", "nothing ran");
+    }
+}
+
+#[test]
+fn expired_hunts_are_not_run_and_no_actions_agents_only_report() {
+    let f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    let quiet_root = f.t.path("root-quiet");
+    let acting_root = f.t.path("root-acting");
+    let late_root = f.t.path("root-late");
+    victim(&quiet_root, 1, 1);
+    victim(&acting_root, 1, 1);
+    victim(&late_root, 1, 1);
+
+    // Issued for one second, received later.
+    let expired = f.hunt(&bundle, &["--to", "late", "--expires", "1s", "/srv"]);
+    std::thread::sleep(Duration::from_millis(2100));
+    let late = f.agent("late", &late_root, &["--no-actions"], &[]);
+    let st = f.wait_finished(&expired, &["late"], &[&late]);
+    assert_eq!(st["late"]["state"], "expired", "{:#}", st["late"]);
+    assert!(st["late"]["completion"]["exit_code"].is_null());
+
+    // Quarantine needs --yes at the analyst's.
+    let out = f.fleet(&[
+        "hunt",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--action",
+        "quarantine",
+        "/srv",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+
+    let quiet = f.agent("quiet", &quiet_root, &["--no-actions"], &[]);
+    let acting = f.agent("acting", &acting_root, &[], &[]);
+    let hunt = f.hunt(
+        &bundle,
+        &[
+            "--to",
+            "os=linux",
+            "--action",
+            "quarantine",
+            "--yes",
+            "/srv",
+        ],
+    );
+    let st = f.wait_finished(
+        &hunt,
+        &["quiet", "acting", "late"],
+        &[&quiet, &acting, &late],
+    );
+    for h in ["quiet", "acting", "late"] {
+        assert_eq!(st[h]["state"], "done", "{h}: {:#}", st[h]);
+    }
+    let reason = st["quiet"]["completion"]["reason"].as_str().unwrap();
+    assert!(reason.contains("--no-actions"), "{reason}");
+    assert!(
+        quiet_root.join("srv/deep/eicar-0.com").exists(),
+        "--no-actions left it"
+    );
+    assert!(
+        !acting_root.join("srv/deep/eicar-0.com").exists(),
+        "quarantined"
+    );
+    assert_eq!(st["acting"]["completion"]["summary"]["quarantined"], 2);
+}
+
+/// The permissions of one agent, as docs/fleet.md gives them: its own
+/// result subjects, its own consumers on its own hunt subjects, reading
+/// bundles.
+fn agent_user(host: &str, labels: &[(&str, &str)]) -> String {
+    let mut allow = vec![
+        format!("takedown.found.*.{host}"),
+        format!("takedown.state.*.{host}.*"),
+        format!("takedown.agent.{host}"),
+        "$JS.API.INFO".into(),
+        "$JS.API.STREAM.INFO.TAKEDOWN_HUNTS".into(),
+        "$JS.API.STREAM.INFO.TAKEDOWN_RESULTS".into(),
+        "$JS.API.STREAM.INFO.TAKEDOWN_AGENTS".into(),
+        "$JS.API.STREAM.INFO.OBJ_takedown-bundles".into(),
+        "$JS.API.CONSUMER.CREATE.OBJ_takedown-bundles".into(),
+        "$JS.API.CONSUMER.CREATE.OBJ_takedown-bundles.>".into(),
+        "$JS.API.CONSUMER.DELETE.OBJ_takedown-bundles.>".into(),
+        "$JS.API.STREAM.MSG.GET.OBJ_takedown-bundles".into(),
+        "$JS.API.DIRECT.GET.OBJ_takedown-bundles.>".into(),
+        "$JS.FC.OBJ_takedown-bundles.>".into(),
+    ];
+    // Each consumer by its name: a wildcard matches whole tokens only,
+    // and `*` there would let an agent pull another's hunts.
+    let mut subjects = vec![
+        ("all".to_string(), "takedown.hunt.all".to_string()),
+        (format!("host={host}"), format!("takedown.hunt.host.{host}")),
+    ];
+    for (k, v) in labels {
+        subjects.push((
+            format!("label={k}={v}"),
+            format!("takedown.hunt.label.{k}.{v}"),
+        ));
+    }
+    for (name, subject) in subjects {
+        let c = format!("agent={host}={name}");
+        allow.push(format!(
+            "$JS.API.CONSUMER.CREATE.TAKEDOWN_HUNTS.{c}.{subject}"
+        ));
+        allow.push(format!("$JS.API.CONSUMER.INFO.TAKEDOWN_HUNTS.{c}"));
+        allow.push(format!("$JS.API.CONSUMER.MSG.NEXT.TAKEDOWN_HUNTS.{c}"));
+        allow.push(format!("$JS.ACK.TAKEDOWN_HUNTS.{c}.>"));
+    }
+    let quoted: Vec<String> = allow.iter().map(|a| format!("\"{a}\"")).collect();
+    format!(
+        "{{ user: {host}, password: \"{host}-pw\", permissions: {{ publish = {{ allow = [{}] }}, subscribe = [\"_INBOX.>\"] }} }}",
+        quoted.join(", ")
+    )
+}
+
+#[test]
+fn agents_with_their_own_permissions_run_hunts_and_cannot_speak_for_others() {
+    let authorization = format!(
+        "authorization {{\n  ANALYST = {{ publish = [\"takedown.hunt.>\", \"takedown.issued.*\", \"$JS.API.>\", \"$O.takedown-bundles.>\"], subscribe = [\"_INBOX.>\"] }}\n  users = [\n    {{ user: analyst, password: \"analyst-pw\", permissions: $ANALYST }}\n    {}\n    {}\n  ]\n}}",
+        agent_user("p1", &[("os", "linux")]),
+        agent_user("p2", &[("os", "linux")]),
+    );
+    let f = Fleet::with(Nats::start_with(Some(&authorization)));
+    let bundle = f.bundle("good", Some("key"));
+    let r1 = f.t.path("root-p1");
+    let r2 = f.t.path("root-p2");
+    let e1 = victim(&r1, 1, 1);
+    let e2 = victim(&r2, 2, 1);
+    // The analyst creates the streams; agents may not.
+    let hunt = f.hunt(&bundle, &["--to", "os=linux", "/srv"]);
+
+    // p1 tries to speak for p2: a finding and, before p2 has run, a
+    // completion that would have taken the place of p2's own. A finding
+    // on its own subject, alike in all but the host, is the control.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use takedown_fleet::async_nats;
+        let js = takedown_fleet::conn::connect(&takedown_fleet::conn::ConnectConfig {
+            url: f.nats.url_for("p1"),
+            name: "forger".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let forged = |host: &str| {
+            serde_json::json!({"type": "finding", "version": 1, "path": format!("/forged/{host}"), "chain": [], "detections": [], "problems": []})
+                .to_string()
+        };
+        let client = js.client();
+        for (subject, id, body) in [
+            (format!("takedown.found.{hunt}.p2"), format!("f:{hunt}:p2:forged:0"), forged("p2")),
+            (
+                format!("takedown.state.{hunt}.p2.done"),
+                format!("done:{hunt}:p2"),
+                serde_json::json!({"type": "completion"}).to_string(),
+            ),
+        ] {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert("Nats-Msg-Id", id.as_str());
+            client.publish_with_headers(subject, h, body.into()).await.unwrap();
+        }
+        client.flush().await.unwrap();
+        let ack = js
+            .send_publish(
+                format!("takedown.found.{hunt}.p1"),
+                async_nats::jetstream::message::PublishMessage::build()
+                    .message_id(format!("f:{hunt}:p1:forged:0"))
+                    .payload(forged("p1").into()),
+            )
+            .await
+            .unwrap()
+            .await;
+        assert!(ack.is_ok(), "the control is stored: {ack:?}");
+    });
+
+    let a1 = f.agent("p1", &r1, &[], &[]);
+    let a2 = f.agent("p2", &r2, &[], &[]);
+    let st = f.wait_finished(&hunt, &["p1", "p2"], &[&a1, &a2]);
+    for (h, n) in [("p1", e1.len()), ("p2", e2.len())] {
+        assert_eq!(st[h]["state"], "done", "{h}: {:#}", st[h]);
+        assert_eq!(st[h]["completions"], 1, "{h}: {:#}", st[h]);
+        assert_eq!(
+            st[h]["completion"]["findings"], n as u64,
+            "{h}: {:#}",
+            st[h]
+        );
+    }
+    let out = f.fleet(&["results", &hunt, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let paths: BTreeSet<String> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "finding")
+        .map(|v| v["path"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected: BTreeSet<String> = e1.union(&e2).cloned().collect();
+    expected.insert("/forged/p1".into());
+    assert_eq!(paths, expected);
+
+    // An agent cannot issue hunts.
+    let mut c = f.t.cmd();
+    c.args(["fleet", "hunt", "--nats", &f.nats.url_for("p1"), "--bundle"])
+        .arg(&bundle)
+        .args(["--to", "p2", "/etc"]);
+    let out = run_with_timeout(c, 60);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
