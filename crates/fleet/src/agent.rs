@@ -380,6 +380,20 @@ async fn handle(
     done.dropped = counts.dropped;
     match run {
         Ok((exit, summary)) => {
+            // Stopped by a SIGINT meant for the agent (a terminal's Ctrl-C,
+            // systemd's stop) rather than finished: not recorded, so the
+            // hunt is delivered again and runs whole later.
+            let interrupted = exit.code == Some(130)
+                || summary
+                    .as_ref()
+                    .and_then(|s| s.get("interrupted"))
+                    .and_then(|i| i.as_bool())
+                    == Some(true);
+            if interrupted {
+                return Err(Error::Nats(
+                    "the scan was interrupted; the hunt is run again later".into(),
+                ));
+            }
             done.exit_code = exit.code;
             let finished = matches!(exit.code, Some(0..=2)) && summary.is_some();
             if !finished {

@@ -17,6 +17,9 @@ use std::time::Duration;
 /// is a very large hunt; past that the reader says so instead of eating
 /// the analyst's memory.
 pub const MAX_RECORDS: u64 = 10_000_000;
+/// Bytes of records read by one `status` or `results` at most (each
+/// message is at most 1 MiB): the analyst's memory again.
+pub const MAX_READ_BYTES: usize = 4 << 30;
 
 /// Where the hunt's bundle comes from.
 #[derive(Clone, Debug)]
@@ -217,6 +220,7 @@ async fn read_all(
     }
     let mut out = Vec::with_capacity(usize::try_from(left.min(100_000)).unwrap_or(0));
     let mut empty_fetches = 0;
+    let mut bytes: usize = 0;
     while left > 0 {
         let want = usize::try_from(left.min(1000)).unwrap_or(1000);
         let mut batch = c
@@ -230,6 +234,12 @@ async fn read_all(
         while let Some(m) = batch.next().await {
             let m = m.map_err(|e| Error::nats(&format!("cannot read {filter}"), e))?;
             got += 1;
+            bytes = bytes.saturating_add(m.payload.len());
+            if bytes > MAX_READ_BYTES {
+                return Err(Error::Invalid(format!(
+                    "the records on {filter} are more than the {MAX_READ_BYTES} bytes read at once"
+                )));
+            }
             let msg_id = m
                 .headers
                 .as_ref()
@@ -362,6 +372,10 @@ pub async fn status(js: &jetstream::Context, hunt_id: &str) -> Result<HuntStatus
         let (Some(what), Some(host)) = (parts.next(), parts.next()) else {
             continue;
         };
+        if let Err(e) = ids::check_host(host) {
+            bad.push(format!("{}: {e}", ids::shorten(&r.subject)));
+            continue;
+        }
         let entry = hosts.entry(host.to_string()).or_insert_with(|| HostStatus {
             host: host.to_string(),
             state: HostState::NotYetSeen,
@@ -453,6 +467,10 @@ pub async fn results(js: &jetstream::Context, hunt_id: &str) -> Result<HuntResul
         let Some(host) = r.subject.rsplit('.').next() else {
             continue;
         };
+        if let Err(e) = ids::check_host(host) {
+            bad.push(format!("{}: {e}", ids::shorten(&r.subject)));
+            continue;
+        }
         let Some(id) = r.msg_id else {
             bad.push(format!("{}: a finding without a message id", r.subject));
             continue;

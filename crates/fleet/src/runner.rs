@@ -177,7 +177,9 @@ pub struct Exit {
 impl Scan {
     /// Starts `exe args...` with stdin closed.
     pub fn start(exe: &Path, args: &[OsString]) -> Result<Scan> {
-        let mut child = tokio::process::Command::new(exe)
+        let mut cmd = tokio::process::Command::new(exe);
+        die_with_parent(&mut cmd);
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -277,6 +279,27 @@ impl Scan {
         })
     }
 }
+
+/// On Linux the scan is killed when the agent dies, however it dies
+/// (`kill -9`, the OOM killer): no orphan scan goes on reading the disk
+/// for a hunt that will be delivered again anyway. Elsewhere the scan ends
+/// at its next write into the closed pipe.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut tokio::process::Command) {
+    // SAFETY: prctl is async-signal-safe and touches no memory of the
+    // parent; it runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut tokio::process::Command) {}
 
 #[cfg(test)]
 mod tests {

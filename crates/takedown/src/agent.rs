@@ -120,15 +120,18 @@ fn for_terminal_origin(s: &str) -> String {
     takedown_engine::sanitize::for_terminal(s)
 }
 
-/// First Ctrl-C: finish the hunt in hand, then stop. Second: leave now
-/// (the hunt is delivered again, to this agent when it is back).
+/// First Ctrl-C (SIGINT, as systemd stops the agent): stop cleanly; a
+/// hunt whose scan the same signal interrupted is not recorded, and is
+/// delivered again. Second: leave now.
 fn install_stop(stop: Arc<AtomicBool>) {
     static PRESSES: AtomicUsize = AtomicUsize::new(0);
     let result = ctrlc::set_handler(move || {
         if PRESSES.fetch_add(1, Ordering::SeqCst) > 0 {
             std::process::exit(130);
         }
-        eprintln!("takedown: stopping after the hunt in hand (Ctrl-C again to stop now)");
+        eprintln!(
+            "takedown: stopping (a hunt cut short is run again later; Ctrl-C again to stop now)"
+        );
         stop.store(true, Ordering::SeqCst);
     });
     if let Err(e) = result {
