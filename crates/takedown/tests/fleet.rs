@@ -710,3 +710,117 @@ fn agents_with_their_own_permissions_run_hunts_and_cannot_speak_for_others() {
     let out = run_with_timeout(c, 60);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn a_kill_at_any_step_costs_time_only_and_an_offline_agent_catches_up() {
+    let f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    let steps = [
+        ("c1", "after-finding#1"),
+        ("c2", "before-completion"),
+        ("c3", "before-ack"),
+    ];
+    let mut expected = BTreeMap::new();
+    let mut roots = BTreeMap::new();
+    for h in ["c1", "c2", "c3", "off"] {
+        let root = f.t.path(&format!("root-{h}"));
+        expected.insert(h, victim(&root, 2, 2));
+        roots.insert(h, root);
+    }
+    let mut doomed: Vec<(&str, Agent)> = steps
+        .iter()
+        .map(|(h, step)| {
+            (
+                *h,
+                f.agent(h, &roots[h], &[], &[("TAKEDOWN_FLEET_FAULT", step)]),
+            )
+        })
+        .collect();
+    // A laptop that announced itself, then went offline.
+    let off = f.agent("off", &roots["off"], &[], &[]);
+    let started = Instant::now();
+    while !(off.log().contains("listening on")
+        && doomed.iter().all(|(_, a)| a.log().contains("listening on")))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "agents did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(off);
+    let hunt = f.hunt(&bundle, &["/srv"]);
+    let st = f.status(&hunt);
+    assert_eq!(st["off"]["state"], "not-yet-seen", "{:#}", st["off"]);
+
+    // Each doomed agent dies at its step, then comes back.
+    let mut back = Vec::new();
+    for (h, a) in doomed.iter_mut() {
+        let t = Instant::now();
+        while a.child.try_wait().unwrap().is_none() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "{h} did not die: {}",
+                a.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(a.log().contains("fault point"), "{h}: {}", a.log());
+        back.push(f.agent(h, &roots[h], &[], &[]));
+    }
+    let off = f.agent("off", &roots["off"], &[], &[]);
+    let mut all: Vec<&Agent> = back.iter().collect();
+    all.push(&off);
+    let st = f.wait_finished(&hunt, &["c1", "c2", "c3", "off"], &all);
+    for h in ["c1", "c2", "c3", "off"] {
+        let s = &st[h];
+        assert_eq!(s["state"], "done", "{h}: {s:#}");
+        assert_eq!(s["completions"], 1, "{h}: {s:#}");
+        let c = &s["completion"];
+        let n = expected[h].len() as u64;
+        assert_eq!(
+            c["findings"].as_u64().unwrap() + c["duplicates"].as_u64().unwrap(),
+            n,
+            "{h}: {c:#}"
+        );
+    }
+    // Killed before its completion: the second delivery completed it.
+    for h in ["c1", "c2"] {
+        assert!(
+            st[h]["completion"]["delivery"].as_i64().unwrap() >= 2,
+            "{h}"
+        );
+    }
+    // Killed after its completion was stored, before the ack: delivered
+    // again, and the second completion was a duplicate of the first.
+    assert_eq!(st["c3"]["completion"]["delivery"], 1);
+    let t = Instant::now();
+    while !back[2].log().contains("already recorded") {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "c3 was not delivered again: {}",
+            back[2].log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = f.fleet(&["results", &hunt, "--format", "json"]);
+    let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut pending = Vec::new();
+    for line in stdout(&out).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "finding" {
+            pending.push(v["path"].as_str().unwrap().to_string());
+        } else {
+            by_host.insert(
+                v["host"].as_str().unwrap().into(),
+                std::mem::take(&mut pending),
+            );
+        }
+    }
+    assert_eq!(by_host.len(), 4, "{by_host:?}");
+    for (h, paths) in by_host {
+        let unique: BTreeSet<String> = paths.iter().cloned().collect();
+        assert_eq!(unique.len(), paths.len(), "{h}: {paths:?}");
+        assert_eq!(&unique, &expected[h.as_str()], "{h}");
+    }
+}
