@@ -824,3 +824,83 @@ fn a_kill_at_any_step_costs_time_only_and_an_offline_agent_catches_up() {
         assert_eq!(&unique, &expected[h.as_str()], "{h}");
     }
 }
+
+/// Serves `files` (URL path -> content) over HTTP on loopback, one
+/// request per connection, until the test ends.
+fn serve_http(files: BTreeMap<String, Vec<u8>>) -> String {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut reader = std::io::BufReader::new(&stream);
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let mut out = &stream;
+            let _ = match files.get(&path) {
+                Some(body) => out
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .and_then(|_| out.write_all(body)),
+                None => out.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+            };
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn bundles_from_a_url_run_and_a_swapped_one_is_refused_by_its_hash() {
+    let f = Fleet::new();
+    let good = f.bundle("good", Some("key"));
+    // Not the file the hunt names: one of the same size (a byte of the
+    // rule changed), and a larger one signed by the same trusted key.
+    let mut swapped = std::fs::read(&good).unwrap();
+    let last = swapped.len() - 2;
+    swapped[last] ^= 0x20;
+    f.t.write(
+        "src-other/more.yar",
+        "rule Fleet_More { strings: $m = \"TAKEDOWN-FLEET-MORE\" condition: $m }\n",
+    );
+    let other = f.bundle("other", Some("key"));
+    let base = serve_http(BTreeMap::from([
+        ("/good.tdsb".to_string(), std::fs::read(&good).unwrap()),
+        ("/swapped.tdsb".to_string(), swapped),
+        ("/larger.tdsb".to_string(), std::fs::read(&other).unwrap()),
+    ]));
+    let root = f.t.path("root-u1");
+    let expected = victim(&root, 1, 2);
+    let agent = f.agent("u1", &root, &[], &[]);
+
+    let url = format!("{base}/good.tdsb");
+    let hunt = f.hunt(&good, &["--bundle-url", &url, "/srv"]);
+    let st = f.wait_finished(&hunt, &["u1"], &[&agent]);
+    assert_eq!(st["u1"]["state"], "done", "{:#}", st["u1"]);
+    assert_eq!(st["u1"]["completion"]["findings"], expected.len() as u64);
+
+    for (name, why) in [("swapped", "SHA-256"), ("larger", "longer than")] {
+        let url = format!("{base}/{name}.tdsb");
+        let hunt = f.hunt(&good, &["--bundle-url", &url, "/srv"]);
+        let st = f.wait_finished(&hunt, &["u1"], &[&agent]);
+        assert_eq!(st["u1"]["state"], "refused", "{name}: {:#}", st["u1"]);
+        let reason = st["u1"]["completion"]["reason"].as_str().unwrap();
+        assert!(reason.contains(why), "{name}: {reason}");
+    }
+}
