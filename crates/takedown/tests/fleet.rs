@@ -15,6 +15,7 @@ use util::{Tree, eicar, run_with_timeout, stderr, stdout};
 /// A nats-server with JetStream, killed when dropped.
 struct Nats {
     child: Child,
+    conf: PathBuf,
     port: u16,
     /// Users and passwords are `NAME`/`NAME-pw`; None: no authorization.
     secured: bool,
@@ -87,6 +88,7 @@ impl Nats {
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     let mut n = Nats {
                         child,
+                        conf,
                         port,
                         secured: authorization.is_some(),
                         url: String::new(),
@@ -101,6 +103,28 @@ impl Nats {
             let _ = child.wait();
         }
         panic!("nats-server did not start on loopback");
+    }
+
+    /// Stops the server and starts it again on the same port and store.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Command::new(nats_server_binary())
+            .arg("-c")
+            .arg(&self.conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nats-server did not come back"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The URL a user connects with.
@@ -413,6 +437,14 @@ fn five_agents_one_killed_one_late_every_finding_once() {
     for h in ["h1", "h2", "h4", "h5"] {
         assert_eq!(st[h]["completion"]["delivery"], 1, "{h}");
     }
+
+    let text = f.fleet(&["status", &hunt]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    assert!(
+        stdout(&text).contains("5 hosts: 5 done"),
+        "{}",
+        stdout(&text)
+    );
 
     // Every finding once, on the right host.
     let out = f.fleet(&["results", &hunt, "--format", "json"]);
@@ -903,4 +935,28 @@ fn bundles_from_a_url_run_and_a_swapped_one_is_refused_by_its_hash() {
         let reason = st["u1"]["completion"]["reason"].as_str().unwrap();
         assert!(reason.contains(why), "{name}: {reason}");
     }
+}
+
+#[test]
+fn agents_ride_out_a_server_restart() {
+    let mut f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    let root = f.t.path("root-s1");
+    let expected = victim(&root, 1, 1);
+    let agent = f.agent("s1", &root, &[], &[]);
+    let first = f.hunt(&bundle, &["/srv"]);
+    f.wait_finished(&first, &["s1"], &[&agent]);
+
+    // The server goes away and comes back (hunts, consumers and results
+    // are on its disk); the agent reconnects and takes the next hunt.
+    f.nats.restart();
+    let second = f.hunt(&bundle, &["/srv"]);
+    let st = f.wait_finished(&second, &["s1"], &[&agent]);
+    assert_eq!(st["s1"]["state"], "done", "{:#}", st["s1"]);
+    assert_eq!(st["s1"]["completion"]["findings"], expected.len() as u64);
+    let st = f.status(&first);
+    assert_eq!(
+        st["s1"]["state"], "done",
+        "the first hunt's results survived"
+    );
 }
