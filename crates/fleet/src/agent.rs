@@ -26,7 +26,7 @@
 use crate::bundle::{BundleError, fetch_and_verify};
 use crate::ids;
 use crate::model::{
-    Action, AgentInfo, BundleUsed, Completion, Hunt, Outcome, RECORD_VERSION, Started, Target,
+    Action, AgentInfo, BundleUsed, Completion, Hunt, Outcome, RECORD_VERSION, Started,
 };
 use crate::runner::{Line, Scan, ScanCommand};
 use crate::{Error, Result, fault, now_unix};
@@ -132,7 +132,8 @@ pub async fn run(js: jetstream::Context, cfg: AgentConfig, stop: Arc<AtomicBool>
         cfg.subjects().join(", ")
     );
     while !stop.load(Ordering::Relaxed) {
-        let mut idle = true;
+        // Each request waits up to `poll` for a hunt: that is the pace of
+        // an idle agent.
         for c in &consumers {
             if stop.load(Ordering::Relaxed) {
                 break;
@@ -150,11 +151,13 @@ pub async fn run(js: jetstream::Context, cfg: AgentConfig, stop: Arc<AtomicBool>
                 let msg = match msg {
                     Ok(m) => m,
                     Err(e) => {
+                        // The request is over (a lost connection, a missed
+                        // heartbeat): ask again a little later.
                         tracing::warn!("cannot receive a hunt: {e}");
-                        continue;
+                        tokio::time::sleep(cfg.poll).await;
+                        break;
                     }
                 };
-                idle = false;
                 if let Err(e) = handle(&js, &cfg, &msg).await {
                     // Not acknowledged: the server delivers it again after
                     // the delay (the connection may be back by then).
@@ -162,9 +165,6 @@ pub async fn run(js: jetstream::Context, cfg: AgentConfig, stop: Arc<AtomicBool>
                     let _ = msg.ack_with(AckKind::Nak(Some(cfg.ack_wait))).await;
                 }
             }
-        }
-        if idle {
-            tokio::task::yield_now().await;
         }
     }
     Ok(())
@@ -552,11 +552,6 @@ fn fit(mut f: serde_json::Value) -> Option<Vec<u8>> {
     }
     let bytes = serde_json::to_vec(&f).ok()?;
     (bytes.len() <= MAX_FINDING_BYTES).then_some(bytes)
-}
-
-/// Hunts for a host are those whose target matches it; used by `status`.
-pub fn meant_for(target: &Target, info: &AgentInfo) -> bool {
-    target.matches(&info.host, &info.labels)
 }
 
 #[cfg(test)]
