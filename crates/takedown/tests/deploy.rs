@@ -92,15 +92,23 @@ impl Ansible {
     /// Runs the playbook against this machine with these extra variables.
     fn run(&self, vars: &Value) -> Output {
         let mut vars = vars.clone();
+        vars["takedown_agent_hosts"] = json!("all");
+        self.run_on(&["-i", "localhost,"], &vars)
+    }
+
+    /// Runs the playbook with these inventory arguments, on this machine
+    /// whatever the hosts are called (`-c local`).
+    fn run_on(&self, inventory: &[&str], vars: &Value) -> Output {
+        let mut vars = vars.clone();
         // The venv's Python runs the modules: the one interpreter
         // discovery finds may be a shim of another installation.
         vars["ansible_python_interpreter"] = json!(self.python);
-        vars["takedown_agent_hosts"] = json!("all");
         vars["takedown_agent_become"] = json!(false);
         let file = self.state.path().join("vars.json");
         std::fs::write(&file, serde_json::to_vec(&vars).unwrap()).unwrap();
         let mut c = self.cmd();
-        c.args(["-c", "local", "-i", "localhost,"])
+        c.args(["-c", "local"])
+            .args(inventory)
             .arg("-e")
             .arg(format!("@{}", file.display()))
             .arg(playbook());
@@ -114,7 +122,7 @@ fn recap(o: &Output) -> (u64, u64) {
     let line = out
         .lines()
         .rev()
-        .find(|l| l.starts_with("localhost") && l.contains("changed="))
+        .find(|l| l.contains(" : ok=") && l.contains("changed="))
         .unwrap_or_else(|| panic!("no PLAY RECAP:\n{out}\n{}", stderr(o)));
     let field = |name: &str| -> u64 {
         line.split_whitespace()
@@ -1031,4 +1039,38 @@ fn velociraptor_artifact_output_contract() {
             );
         }
     }
+}
+
+#[test]
+fn ansible_example_inventory_names_an_agent_after_its_host() {
+    let Some(a) = Ansible::find() else { return };
+    let site = Site::new();
+    // The example's own values, except where files go and come from.
+    let vars = merge(
+        site.base_vars(),
+        json!({
+            "takedown_agent_nats_url": "tls://127.0.0.1:4222",
+            "takedown_agent_creds_src": site.src("web1.creds"),
+            "takedown_agent_tls_ca_src": site.src("nats-ca.pem"),
+        }),
+    );
+    let inventory = repo().join("dist/ansible/inventory.example.yml");
+    let o = a.run_on(
+        &[
+            "-i",
+            inventory.to_str().unwrap(),
+            "--limit",
+            "web1.example.org",
+        ],
+        &vars,
+    );
+    let (changed, failed) = recap(&o);
+    assert_eq!(failed, 0, "{}\n{}", stdout(&o), stderr(&o));
+    assert!(changed > 0);
+    let argv = exec_start(&site.unit());
+    // A host id is one NATS subject token: the dots of the name go.
+    assert_eq!(values(&argv, "--host-id"), ["web1_example_org"]);
+    let labels: BTreeSet<&str> = values(&argv, "--label").into_iter().collect();
+    assert_eq!(labels, BTreeSet::from(["os=linux", "role=web", "site=fra"]));
+    assert!(!argv.iter().any(|a| a == "--no-actions"), "{argv:?}");
 }
