@@ -53,56 +53,70 @@ impl Nats {
             .prefix("takedown-nats")
             .tempdir()
             .unwrap();
-        // A free port: bound by us, released, then taken by the server. A
-        // race with another process is possible but rare; the start is
-        // retried on another port.
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let conf = store.path().join("server.conf");
+        // The server picks a free port itself (port -1) and says which in
+        // its log: no window in which another process could take it.
+        let conf = store.path().join("server.conf");
+        let log = store.path().join("nats.log");
+        let write_conf = |port: &str| {
             std::fs::write(
                 &conf,
                 format!(
-                    "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: \"{}\" }}\n{}\n",
+                    "host: \"127.0.0.1\"\nport: {port}\nlog_file: \"{}\"\njetstream {{ store_dir: \"{}\" }}\n{}\n",
+                    log.display(),
                     store.path().join("js").display(),
                     authorization.unwrap_or("")
                 ),
             )
+            .unwrap()
+        };
+        write_conf("-1");
+        let mut child = Command::new(&bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
             .unwrap();
-            let mut child = Command::new(&bin)
-                .arg("-c")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(10) {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    let mut n = Nats {
-                        child,
-                        conf,
-                        port,
-                        secured: authorization.is_some(),
-                        url: String::new(),
-                        _store: store,
-                    };
-                    n.url = n.url_for("analyst");
-                    return n;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        let port = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(port) = text
+                .lines()
+                .find_map(|l| l.split_once("Listening for client connections on 127.0.0.1:"))
+                .and_then(|(_, p)| p.trim().parse::<u16>().ok())
+            {
+                break port;
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("nats-server exited ({status}): {text}");
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("nats-server did not start on loopback: {text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // A restart keeps the port.
+        write_conf(&port.to_string());
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nats-server is not reachable"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("nats-server did not start on loopback");
+        let mut n = Nats {
+            child,
+            conf,
+            port,
+            secured: authorization.is_some(),
+            url: String::new(),
+            _store: store,
+        };
+        n.url = n.url_for("analyst");
+        n
     }
 
     /// Stops the server and starts it again on the same port and store.
