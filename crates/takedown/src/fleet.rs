@@ -333,7 +333,8 @@ fn status(a: StatusArgs) -> anyhow::Result<u8> {
                 let detail = match (&h.state, &h.completion) {
                     (HostState::Running(d), _) => format!(" (delivery {d})"),
                     (_, Some(c)) => {
-                        let mut s = format!(", {} findings", c.findings + c.duplicates);
+                        let mut s =
+                            format!(", {} findings", c.findings.saturating_add(c.duplicates));
                         if c.delivery > 1 {
                             s.push_str(&format!(", {} deliveries", c.delivery));
                         }
