@@ -587,6 +587,22 @@ fn ansible_installs_the_agent_and_a_second_run_changes_nothing() {
         stdout(&second)
     );
     assert_eq!(site.unit(), unit);
+
+    // A binary that does not run on the target (here: not a program at
+    // all) is refused before it replaces the working one.
+    let broken = site.src("takedown-broken");
+    std::fs::write(&broken, b"\x7fELF\x02\x01\x01 not a program").unwrap();
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let third = a.run(&merge(
+        vars.clone(),
+        json!({"takedown_agent_binary_src": broken}),
+    ));
+    assert_ne!(recap(&third).1, 0, "a broken binary was accepted");
+    assert_eq!(
+        std::fs::read(&bin).unwrap(),
+        std::fs::read(site.src("takedown")).unwrap(),
+        "the working binary was replaced"
+    );
 }
 
 #[test]
@@ -894,6 +910,14 @@ fn velociraptor_artifact_output_contract() {
     let Some(python) = reference_python() else {
         return;
     };
+    let has_yaml = Command::new(&python)
+        .args(["-c", "import yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_yaml {
+        missing("PyYAML in the reference Python (pip package ansible-core brings it)");
+        return;
+    }
     let art = artifact(&python);
     assert_eq!(art["name"], "Takedown.Scan");
     assert_eq!(art["type"], "CLIENT");
