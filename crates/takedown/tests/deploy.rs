@@ -620,18 +620,20 @@ fn ansible_keeps_a_nats_password_out_of_the_unit() {
             "takedown_agent_labels": {},
             // As from Ansible Vault: the content, not a file.
             "takedown_agent_creds": creds,
+            "takedown_agent_hosts": "all",
         }),
     );
-    let o = a.run(&vars);
+    let o = a.run_on(&["-i", "localhost,", "--diff"], &vars);
     let (changed, failed) = recap(&o);
     assert_eq!(failed, 0, "{}\n{}", stdout(&o), stderr(&o));
     assert!(changed > 0);
+    let said = format!("{}{}", stdout(&o), stderr(&o));
     assert!(
-        !stdout(&o).contains(secret),
+        !said.contains(secret),
         "the password is in Ansible's output"
     );
     assert!(
-        !stdout(&o).contains("NKEY"),
+        !said.contains("NKEY"),
         "the credentials are in Ansible's output"
     );
 
@@ -1097,4 +1099,38 @@ fn ansible_example_inventory_names_an_agent_after_its_host() {
     let labels: BTreeSet<&str> = values(&argv, "--label").into_iter().collect();
     assert_eq!(labels, BTreeSet::from(["os=linux", "role=web", "site=fra"]));
     assert!(!argv.iter().any(|a| a == "--no-actions"), "{argv:?}");
+}
+
+#[test]
+fn ansible_check_mode_writes_nothing() {
+    let Some(a) = Ansible::find() else { return };
+    let site = Site::new();
+    let vars = merge(
+        site.base_vars(),
+        json!({
+            "takedown_agent_hosts": "all",
+            "takedown_agent_nats_url": "nats://web1:pw-0451@127.0.0.1:4222",
+            "takedown_agent_creds_src": site.src("web1.creds"),
+        }),
+    );
+    let o = a.run_on(&["-i", "localhost,", "--check", "--diff"], &vars);
+    // --diff shows files as they would change, but never the secrets.
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        !said.contains("NKEY"),
+        "the credentials are in the diff:\n{said}"
+    );
+    assert!(
+        !said.contains("pw-0451"),
+        "the password is in the diff:\n{said}"
+    );
+    let (changed, failed) = recap(&o);
+    assert_eq!(failed, 0, "{}\n{}", stdout(&o), stderr(&o));
+    assert!(changed > 0, "check mode shows what would change");
+    assert!(
+        stdout(&o).contains("--host-id localhost"),
+        "the diff shows the unit:\n{}",
+        stdout(&o)
+    );
+    assert!(!site.root().exists(), "check mode wrote files");
 }
