@@ -359,7 +359,7 @@ fn merge(mut a: Value, b: Value) -> Value {
 /// `systemd-analyze verify` on the installed unit: its syntax, its
 /// directives, and that ExecStart names an executable.
 fn systemd_verify(unit: &Path) {
-    let Ok(exe) = which("systemd-analyze") else {
+    let Some(exe) = which("systemd-analyze") else {
         missing("systemd-analyze (Debian package systemd)");
         return;
     };
@@ -379,14 +379,14 @@ fn systemd_verify(unit: &Path) {
     );
 }
 
-fn which(name: &str) -> Result<PathBuf, ()> {
+fn which(name: &str) -> Option<PathBuf> {
+    // /usr/sbin and /sbin are not in every PATH.
     let path = std::env::var_os("PATH").unwrap_or_default();
     let extra = std::ffi::OsString::from("/usr/bin:/bin:/usr/sbin:/sbin");
     std::env::split_paths(&path)
         .chain(std::env::split_paths(&extra))
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .ok_or(())
 }
 
 /// Runs the unit's ExecStart as systemd would (its state and cache
