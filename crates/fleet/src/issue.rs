@@ -17,6 +17,9 @@ use std::time::Duration;
 /// is a very large hunt; past that the reader says so instead of eating
 /// the analyst's memory.
 pub const MAX_RECORDS: u64 = 10_000_000;
+/// Records asked for in one pull request: few round trips, and the
+/// server's batch stays a few MiB.
+const FETCH_BATCH: u64 = 10_000;
 /// Bytes of records read by one `status` or `results` at most (each
 /// message is at most 1 MiB): the analyst's memory again.
 pub const MAX_READ_BYTES: usize = 4 << 30;
@@ -222,7 +225,7 @@ async fn read_all(
     let mut empty_fetches = 0;
     let mut bytes: usize = 0;
     while left > 0 {
-        let want = usize::try_from(left.min(1000)).unwrap_or(1000);
+        let want = usize::try_from(left.min(FETCH_BATCH)).unwrap_or(1000);
         let mut batch = c
             .fetch()
             .max_messages(want)
