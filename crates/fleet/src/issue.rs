@@ -20,6 +20,8 @@ pub const MAX_RECORDS: u64 = 10_000_000;
 /// Records asked for in one pull request: few round trips, and the
 /// server's batch stays a few MiB.
 const FETCH_BATCH: u64 = 10_000;
+/// Bytes asked for in one pull request at most.
+const FETCH_BYTES: usize = 64 << 20;
 /// Bytes of records read by one `status` or `results` at most (each
 /// message is at most 1 MiB): the analyst's memory again.
 pub const MAX_READ_BYTES: usize = 4 << 30;
@@ -229,6 +231,9 @@ async fn read_all(
         let mut batch = c
             .fetch()
             .max_messages(want)
+            // What one request may bring into memory at once, whatever
+            // the size of the messages (up to 1 MiB each on the stream).
+            .max_bytes(FETCH_BYTES)
             .expires(Duration::from_secs(2))
             .messages()
             .await
