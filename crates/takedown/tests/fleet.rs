@@ -478,6 +478,15 @@ fn five_agents_one_killed_one_late_every_finding_once() {
         }
     }
     assert!(pending.is_empty());
+    // Every line is a record of the finding model.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/finding.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for line in stdout(&out).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
     for h in hosts {
         let paths = &got[h];
         let unique: BTreeSet<String> = paths.iter().cloned().collect();
