@@ -64,7 +64,10 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_logging(
         cli.verbose,
-        matches!(cli.command, args::Command::Serve(_) | args::Command::Agent(_)),
+        matches!(
+            cli.command,
+            args::Command::Serve(_) | args::Command::Agent(_)
+        ),
     );
     let result = match cli.command {
         args::Command::Scan(a) => scan(*a),
