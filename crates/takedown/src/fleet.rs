@@ -228,6 +228,9 @@ pub fn run(a: FleetArgs) -> anyhow::Result<u8> {
 
 fn hunt(a: HuntArgs) -> anyhow::Result<u8> {
     let target = Target::parse(&a.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    // Local mistakes are said before the network is tried.
+    std::fs::File::open(&a.bundle)
+        .with_context(|| format!("cannot read the bundle {}", a.bundle.display()))?;
     let expires = parse_duration(&a.expires).context("--expires")?;
     if a.action == FleetAction::Quarantine && !a.yes {
         anyhow::bail!("--action quarantine acts on every machine targeted: confirm with --yes");
@@ -288,6 +291,7 @@ fn hunt(a: HuntArgs) -> anyhow::Result<u8> {
 }
 
 fn status(a: StatusArgs) -> anyhow::Result<u8> {
+    takedown_fleet::ids::check_token("the hunt id", &a.hunt)?;
     let rt = runtime()?;
     let st = rt.block_on(async {
         let js =
@@ -365,6 +369,7 @@ fn status(a: StatusArgs) -> anyhow::Result<u8> {
 }
 
 fn results(a: ResultsArgs) -> anyhow::Result<u8> {
+    takedown_fleet::ids::check_token("the hunt id", &a.hunt)?;
     let rt = runtime()?;
     let res = rt.block_on(async {
         let js =

@@ -983,3 +983,49 @@ fn agents_ride_out_a_server_restart() {
         "the first hunt's results survived"
     );
 }
+
+#[test]
+fn bad_input_is_refused_before_the_network_is_tried() {
+    let t = Tree::new();
+    t.write("b.tdsb", "not a bundle");
+    let bundle = t.arg("b.tdsb");
+    // Nothing listens there: each refusal below comes first.
+    let url = "nats://127.0.0.1:9";
+    for (args, why) in [
+        (
+            vec!["hunt", "--bundle", "/nonexistent", "/srv"],
+            "cannot read the bundle",
+        ),
+        (
+            vec!["hunt", "--bundle", &bundle, "--to", "a.b", "/srv"],
+            "--to",
+        ),
+        (
+            vec!["hunt", "--bundle", &bundle, "relative"],
+            "not absolute",
+        ),
+        (vec!["hunt", "--bundle", &bundle, "/srv/../etc"], "'..'"),
+        (
+            vec!["hunt", "--bundle", &bundle, "--expires", "3w", "/srv"],
+            "--expires",
+        ),
+        (vec!["status", "x>"], "hunt id"),
+        (vec!["results", "a b"], "hunt id"),
+    ] {
+        let mut c = t.cmd();
+        c.arg("fleet").args(&args).args(["--nats", url]);
+        let out = run_with_timeout(c, 60);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("connect"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let mut c = t.cmd();
+    c.args(["agent", "--nats", url, "--host-id", "a.b"]);
+    let out = run_with_timeout(c, 60);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("host id"), "{}", stderr(&out));
+}
