@@ -19,6 +19,8 @@ struct Nats {
     port: u16,
     /// Users and passwords are `NAME`/`NAME-pw`; None: no authorization.
     secured: bool,
+    /// `nats` or `tls`.
+    scheme: &'static str,
     url: String,
     _store: tempfile::TempDir,
 }
@@ -111,7 +113,8 @@ impl Nats {
             child,
             conf,
             port,
-            secured: authorization.is_some(),
+            secured: authorization.is_some_and(|a| a.contains("authorization")),
+            scheme: "nats",
             url: String::new(),
             _store: store,
         };
@@ -144,9 +147,9 @@ impl Nats {
     /// The URL a user connects with.
     fn url_for(&self, user: &str) -> String {
         if self.secured {
-            format!("nats://{user}:{user}-pw@127.0.0.1:{}", self.port)
+            format!("{}://{user}:{user}-pw@127.0.0.1:{}", self.scheme, self.port)
         } else {
-            format!("nats://127.0.0.1:{}", self.port)
+            format!("{}://127.0.0.1:{}", self.scheme, self.port)
         }
     }
 }
@@ -181,6 +184,8 @@ impl Drop for Agent {
 struct Fleet {
     nats: Nats,
     t: Tree,
+    /// The CA agents and the analyst trust for the server's certificate.
+    ca: Option<PathBuf>,
 }
 
 impl Fleet {
@@ -192,7 +197,7 @@ impl Fleet {
         let t = Tree::new();
         let out = t.run(&["sigs", "keygen", "-o", &t.arg("key")]);
         assert!(out.status.success(), "{}", stderr(&out));
-        Fleet { nats, t }
+        Fleet { nats, t, ca: None }
     }
 
     /// A bundle of one YARA rule detecting the marker, signed with `key`
@@ -253,6 +258,7 @@ impl Fleet {
         ])
         .args(extra)
         .env("TAKEDOWN_LOG", "info")
+        .envs(self.ca.iter().map(|ca| ("TAKEDOWN_NATS_CA", ca)))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
         for (k, v) in env {
@@ -268,6 +274,9 @@ impl Fleet {
     fn fleet(&self, args: &[&str]) -> std::process::Output {
         let mut c = self.t.cmd();
         c.arg("fleet").args(args).args(["--nats", &self.nats.url]);
+        if let Some(ca) = &self.ca {
+            c.env("TAKEDOWN_NATS_CA", ca);
+        }
         run_with_timeout(c, 60)
     }
 
@@ -1028,4 +1037,107 @@ fn bad_input_is_refused_before_the_network_is_tried() {
     let out = run_with_timeout(c, 60);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("host id"), "{}", stderr(&out));
+}
+
+/// Runs openssl with `args` in `dir`, failing the test if it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("openssl is needed for the TLS test (Debian: openssl): {e}"));
+    assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn tls_is_used_and_the_servers_certificate_checked() {
+    // A CA and a server certificate for 127.0.0.1, made here.
+    let certs = tempfile::Builder::new()
+        .prefix("takedown-tls")
+        .tempdir()
+        .unwrap();
+    let d = certs.path();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=takedown test CA",
+        ],
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let tls = format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\" }}",
+        d.join("server.pem").display(),
+        d.join("server.key").display()
+    );
+    let mut nats = Nats::start_with(Some(&tls));
+    nats.scheme = "tls";
+    nats.url = nats.url_for("analyst");
+    let mut f = Fleet::with(nats);
+
+    // Without the CA the server's certificate is not trusted: no hunt.
+    let bundle = f.bundle("good", Some("key"));
+    let out = f.fleet(&["hunt", "--bundle", bundle.to_str().unwrap(), "/srv"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+
+    f.ca = Some(d.join("ca.pem"));
+    let root = f.t.path("root-t1");
+    let expected = victim(&root, 1, 1);
+    let agent = f.agent("t1", &root, &[], &[]);
+    let hunt = f.hunt(&bundle, &["/srv"]);
+    let st = f.wait_finished(&hunt, &["t1"], &[&agent]);
+    assert_eq!(st["t1"]["state"], "done", "{:#}", st["t1"]);
+    assert_eq!(st["t1"]["completion"]["findings"], expected.len() as u64);
 }
