@@ -22,8 +22,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use super::regf::{
-    BASE, DATA_INLINE, MAX_CELL_DATA, MAX_LOOKUP_WORK, Nk, Regf, Vk, components, name_string,
-    upcase,
+    BASE, DATA_INLINE, MAX_CELL_DATA, Nk, Regf, Vk, components, name_string, upcase,
 };
 use super::{log, paths};
 use crate::open::open_regular;
@@ -104,6 +103,16 @@ const MAX_INDEXED: usize = MAX_SUBKEYS;
 /// Problems kept for one hive (a hive damaged everywhere says so once a
 /// key, bounded).
 const MAX_PROBLEMS: usize = 64;
+/// Cells read (key nodes, values, list entries) in all while one hive is
+/// listed: a real listing reads some tens of thousands; a crafted hive
+/// whose keys share one huge list, or whose value lists repeat one large
+/// value, would otherwise multiply its few megabytes into hours of work.
+/// About a second or two of reading.
+const MAX_READ_WORK: u64 = 4_000_000;
+/// Longest key name Windows writes (255 characters) and value name
+/// (16,383): a longer one is no name Windows wrote.
+const MAX_KEY_NAME: usize = 255;
+const MAX_VALUE_NAME: usize = 16_383;
 
 const REG_SZ: u32 = 1;
 const REG_EXPAND_SZ: u32 = 2;
@@ -122,6 +131,9 @@ struct Inner {
     /// Subkeys by upper-cased name, of the keys looked up through (the
     /// Services key of a SYSTEM hive is looked up once a service).
     index: RefCell<HashMap<u32, Rc<Names>>>,
+    /// The key whose subkey list each list cell is: a list shared by
+    /// several keys (which Windows never writes) is read for one only.
+    owners: RefCell<HashMap<u32, u32>>,
     problems: RefCell<Vec<String>>,
 }
 
@@ -131,6 +143,21 @@ impl Inner {
         if p.len() < MAX_PROBLEMS && !p.contains(&what) {
             p.push(what);
         }
+    }
+
+    /// Counts `n` cells read against [`MAX_READ_WORK`]: false (and a
+    /// problem, once) when the hive's budget is spent.
+    fn charge(&self, n: usize) -> bool {
+        let work = self.regf.work.get().saturating_add(n as u64);
+        self.regf.work.set(work);
+        if work > MAX_READ_WORK {
+            self.problem(format!(
+                "reading the hive took more than {MAX_READ_WORK} cell reads (keys sharing \
+                 lists, repeated values): the rest is not read"
+            ));
+            return false;
+        }
+        true
     }
 }
 
@@ -165,22 +192,53 @@ impl Key {
     /// The key's values, each read; an unreadable value list is a problem
     /// of the hive and reads as none.
     fn raw_values(&self) -> Vec<Vk> {
-        let regf = &self.inner.regf;
-        let offsets = match regf.value_offsets_upto(&self.nk, MAX_VALUES) {
+        let mut out = Vec::new();
+        self.each_value(|vk| {
+            out.push(vk);
+            false
+        });
+        out
+    }
+
+    /// Calls `f` with each value in hive order until it returns true:
+    /// each value cell once (a list naming one twice is hostile), names
+    /// no longer than Windows allows, every read counted against the
+    /// hive's budget.
+    fn each_value(&self, mut f: impl FnMut(Vk) -> bool) {
+        let inner = &self.inner;
+        let offsets = match inner.regf.value_offsets_upto(&self.nk, MAX_VALUES) {
             Ok(o) => o,
             Err(e) => {
-                self.inner.problem(format!("key {:?}: {e}", self.name));
-                return Vec::new();
+                inner.problem(format!("key {:?}: {e}", self.name));
+                return;
             }
         };
-        let mut out = Vec::with_capacity(offsets.len());
+        let mut seen = std::collections::HashSet::with_capacity(offsets.len());
         for off in offsets {
-            match regf.vk(off) {
-                Ok(vk) => out.push(vk),
-                Err(e) => self.inner.problem(format!("key {:?}: {e}", self.name)),
+            if !seen.insert(off) {
+                inner.problem(format!(
+                    "key {:?}: its value list names a value twice",
+                    self.name
+                ));
+                continue;
+            }
+            if !inner.charge(1) {
+                return;
+            }
+            match inner.regf.vk(off) {
+                Ok(vk) if vk.name.len() > MAX_VALUE_NAME => inner.problem(format!(
+                    "key {:?}: a value name of {} characters, longer than Windows allows",
+                    self.name,
+                    vk.name.len()
+                )),
+                Ok(vk) => {
+                    if f(vk) {
+                        return;
+                    }
+                }
+                Err(e) => inner.problem(format!("key {:?}: {e}", self.name)),
             }
         }
-        out
     }
 
     /// Its values (name, data), at most [`MAX_VALUES`], in hive order;
@@ -196,13 +254,18 @@ impl Key {
     /// The value named `name` (any case).
     pub fn value(&self, name: &str) -> Option<Value> {
         let want = upcase(&name.encode_utf16().collect::<Vec<_>>());
-        self.raw_values()
-            .into_iter()
-            .find(|vk| upcase(&vk.name) == want)
-            .map(|vk| {
-                let mut budget = MAX_KEY_DATA;
-                self.data(&vk, &mut budget)
-            })
+        let mut found = None;
+        self.each_value(|vk| {
+            if vk.name.len() == want.len() && upcase(&vk.name) == want {
+                found = Some(vk);
+                return true;
+            }
+            false
+        });
+        found.map(|vk| {
+            let mut budget = MAX_KEY_DATA;
+            self.data(&vk, &mut budget)
+        })
     }
 
     /// How many sub-keys the key says it has (what reading them costs).
@@ -267,6 +330,7 @@ fn raw_data(regf: &Regf, vk: &Vk) -> Result<Vec<u8>, String> {
     let minor = super::regf::le32(&regf.b, 24).unwrap_or(0);
     if size > MAX_CELL_DATA as usize
         && minor >= 4
+        && r.len() >= 8
         && regf.b.get(r.start..r.start + 2) == Some(b"db")
     {
         let count = regf.u16_at(r.start + 2)? as usize;
@@ -405,6 +469,7 @@ impl Hive {
         let inner = Rc::new(Inner {
             regf,
             index: RefCell::new(HashMap::new()),
+            owners: RefCell::new(HashMap::new()),
             problems: RefCell::new(Vec::new()),
         });
         let root = Key::new(&inner, root);
@@ -420,11 +485,20 @@ impl Hive {
         let bytes = read_bounded(&path)?;
         let mut logs = Vec::new();
         if is_dirty(&bytes).unwrap_or(false) {
+            // The logs together are held to the size of one hive: with the
+            // hive and its replayed copy, a few times MAX_HIVE_BYTES at
+            // most. `.LOG` (the name of Windows before 8.1) only when
+            // there is neither `.LOG1` nor `.LOG2`.
+            let mut room = MAX_HIVE_BYTES;
             for ext in ["LOG1", "LOG2", "LOG"] {
+                if ext == "LOG" && !logs.is_empty() {
+                    break;
+                }
                 if let Some(p) = paths::resolve(root, &format!("{rel}.{ext}")) {
                     // An unreadable log is as good as a missing one: the
                     // replay says what it could not use.
-                    if let Ok(b) = read_bounded(&p) {
+                    if let Ok(b) = read_up_to(&p, room) {
+                        room = room.saturating_sub(b.len() as u64);
                         logs.push(b);
                     }
                 }
@@ -483,7 +557,7 @@ impl Hive {
             return regf_nk(inner, off).map(|nk| Key::new(inner, nk));
         }
         // A key of more subkeys than are indexed: each lookup walks its
-        // list, bounded over the hive by MAX_LOOKUP_WORK.
+        // list, bounded over the hive by MAX_READ_WORK.
         let slots = match inner.regf.children(&key.nk) {
             Ok(s) => s,
             Err(e) => {
@@ -491,15 +565,9 @@ impl Hive {
                 return None;
             }
         };
-        let work = inner.regf.work.get().saturating_add(slots.len() as u64);
-        if work > MAX_LOOKUP_WORK {
-            inner.problem(format!(
-                "lookups under keys of very many subkeys looked at more than \
-                 {MAX_LOOKUP_WORK} of them: the rest is not read"
-            ));
+        if !inner.charge(slots.len()) {
             return None;
         }
-        inner.regf.work.set(work);
         slots
             .into_iter()
             .filter_map(|s| regf_nk(inner, s.child))
@@ -531,7 +599,21 @@ fn list_subkeys(inner: &Rc<Inner>, key: &Key) -> (Vec<Key>, bool) {
                 return (Vec::new(), false);
             }
         };
+        if key.nk.subkeys > 0 {
+            let mut owners = inner.owners.borrow_mut();
+            let owner = *owners.entry(key.nk.sublist).or_insert(key.nk.off);
+            if owner != key.nk.off {
+                inner.problem(format!(
+                    "key {:?}: its subkey list is another key's (a hostile hive): not read",
+                    key.name
+                ));
+                return (Vec::new(), false);
+            }
+        }
         let truncated = slots.len() > MAX_SUBKEYS;
+        if !inner.charge(slots.len().min(MAX_SUBKEYS)) {
+            return (Vec::new(), false);
+        }
         let mut seen = std::collections::HashSet::new();
         seen.insert(key.nk.off);
         let mut out = Vec::with_capacity(slots.len().min(MAX_SUBKEYS));
@@ -547,6 +629,14 @@ fn list_subkeys(inner: &Rc<Inner>, key: &Key) -> (Vec<Key>, bool) {
                     "key {:?}: a subkey {:?} names another parent",
                     key.name,
                     name_string(&nk.name)
+                ));
+                continue;
+            }
+            if nk.name.len() > MAX_KEY_NAME {
+                inner.problem(format!(
+                    "key {:?}: a subkey name of {} characters, longer than Windows allows",
+                    key.name,
+                    nk.name.len()
                 ));
                 continue;
             }
@@ -571,13 +661,18 @@ fn regf_nk(inner: &Inner, off: u32) -> Option<Nk> {
 /// Only a regular file is opened (a FIFO named SOFTWARE would block the
 /// run forever): see [`open_regular`].
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    read_up_to(path, MAX_HIVE_BYTES)
+}
+
+/// [`read_bounded`] with the bound `max`.
+fn read_up_to(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     let f = open_regular(path)?.ok_or_else(|| "no such file".to_string())?;
     let mut buf = Vec::new();
-    f.take(MAX_HIVE_BYTES + 1)
+    f.take(max.saturating_add(1))
         .read_to_end(&mut buf)
         .map_err(|e| format!("cannot read: {e}"))?;
-    if buf.len() as u64 > MAX_HIVE_BYTES {
-        return Err(format!("larger than {MAX_HIVE_BYTES} bytes"));
+    if buf.len() as u64 > max {
+        return Err(format!("larger than {max} bytes"));
     }
     Ok(buf)
 }
@@ -663,6 +758,70 @@ mod tests {
         assert!(h.key("A").is_none());
         let p = h.problems();
         assert!(p.iter().any(|p| p.contains("counts 3 subkeys")), "{p:?}");
+    }
+
+    /// Keys sharing one subkey list (never written by Windows; a way to
+    /// multiply a small hive's lists into hours of reading) read it once:
+    /// the other keys' lists are problems.
+    #[test]
+    fn a_shared_subkey_list_is_read_for_one_key() {
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let keys: Vec<u32> = (0..50).map(|i| b.nk(&format!("S{i:02}"), root)).collect();
+        let l = b.leaf(b"lf", &keys);
+        b.subkeys(root, l, keys.len() as u32);
+        let kids: Vec<u32> = (0..20).map(|i| b.nk(&format!("K{i}"), keys[0])).collect();
+        let shared = b.leaf(b"lf", &kids);
+        for &k in &keys {
+            b.subkeys(k, shared, kids.len() as u32);
+        }
+        let mut h = Hive::from_bytes(b.finish(root), vec![]).unwrap();
+        let first = h.key("S00").unwrap();
+        assert_eq!(h.subkeys(&first).0.len(), 20);
+        for i in 1..50 {
+            let k = h.key(&format!("S{i:02}")).unwrap();
+            assert!(h.subkeys(&k).0.is_empty());
+            assert!(h.subkey(&k, "K3").is_none());
+        }
+        let p = h.problems();
+        assert!(p.iter().any(|p| p.contains("another key's")), "{p:?}");
+    }
+
+    /// A value list naming one value twice reads it once; a subkey name
+    /// longer than Windows allows is left out.
+    #[test]
+    fn repeated_values_and_overlong_names() {
+        let mut b = Build::new();
+        let root = b.nk("ROOT", 0);
+        let a = b.nk("A", root);
+        let long = b.nk(&"n".repeat(MAX_KEY_NAME + 1), root);
+        let l = b.leaf(b"lf", &[a, long]);
+        b.subkeys(root, l, 2);
+        b.values(a, &[("V", REG_SZ, sz("x")), ("W", REG_SZ, sz("y"))]);
+        let mut bytes = b.finish(root);
+        // A's value list names V then W: made to name V twice.
+        let at = BASE + a as usize + 4;
+        let vallist = u32::from_le_bytes(bytes[at + 40..at + 44].try_into().unwrap());
+        let list_at = BASE + vallist as usize + 4;
+        let first = bytes[list_at..list_at + 4].to_vec();
+        bytes[list_at + 4..list_at + 8].copy_from_slice(&first);
+        let mut h = Hive::from_bytes(bytes, vec![]).unwrap();
+        let k = h.key("A").unwrap();
+        assert_eq!(k.values().len(), 1);
+        let root_key = h.key("").unwrap();
+        let names: Vec<String> = h
+            .subkeys(&root_key)
+            .0
+            .iter()
+            .map(|k| k.name().into())
+            .collect();
+        assert_eq!(names, ["A"]);
+        let p = h.problems();
+        assert!(p.iter().any(|p| p.contains("names a value twice")), "{p:?}");
+        assert!(
+            p.iter().any(|p| p.contains("longer than Windows allows")),
+            "{p:?}"
+        );
     }
 
     /// Values whose data adds up past the per-key budget read as none

@@ -167,7 +167,7 @@ fn entry(log: &[u8], off: usize) -> Result<(Entry<'_>, usize), String> {
     }
     let seq = field(12)?;
     let bins = field(16)? as usize;
-    if bins == 0 || !bins.is_multiple_of(PAGE) || (BASE + bins) as u64 > MAX_HIVE_BYTES {
+    if bins == 0 || !bins.is_multiple_of(PAGE) || BASE as u64 + bins as u64 > MAX_HIVE_BYTES {
         return Err(format!("bad hive bins size {bins}"));
     }
     let count = field(20)? as usize;
@@ -176,7 +176,8 @@ fn entry(log: &[u8], off: usize) -> Result<(Entry<'_>, usize), String> {
         .and_then(|n| n.checked_add(ENTRY_HEADER))
         .filter(|&n| n <= size)
         .ok_or("more dirty pages than the entry holds")?;
-    let mut pages = Vec::with_capacity(count);
+    // Reserved from what the entry can hold, not from its count.
+    let mut pages = Vec::with_capacity(count.min((size - refs_end) / PAGE));
     let mut at = refs_end;
     for i in 0..count {
         let r = ENTRY_HEADER + 8 * i;
