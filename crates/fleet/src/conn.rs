@@ -37,8 +37,54 @@ pub struct ConnectConfig {
     pub retry_initial: bool,
 }
 
-/// Connects and returns a JetStream context.
+/// The inbox prefix of the analyst's commands (`fleet hunt|status|
+/// results`): the one the documented `ANALYST` permissions allow.
+pub const ANALYST_INBOX_PREFIX: &str = "_INBOX_analyst";
+
+/// The inbox prefix of the agent `host`: `_INBOX_HOST`. One token, so
+/// that a permission `_INBOX_web1.>` matches web1's inboxes and no one
+/// else's (NATS wildcards match whole tokens: not `_INBOX_web10`).
+pub fn agent_inbox_prefix(host: &str) -> String {
+    format!("_INBOX_{host}")
+}
+
+/// Checks an inbox prefix: one subject token of letters, digits, `-`
+/// and `_` (a `.`, `*` or `>` would widen what the permissions must
+/// allow).
+pub fn check_inbox_prefix(prefix: &str) -> Result<()> {
+    // A host id of the longest length still fits with `_INBOX_` in front.
+    let ok = !prefix.is_empty()
+        && prefix.len() <= crate::ids::MAX_TOKEN_LEN + 16
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "the inbox prefix {:?} is not 1 to {} ASCII letters, digits, '-' and '_'",
+            crate::ids::shorten(prefix),
+            crate::ids::MAX_TOKEN_LEN + 16
+        )))
+    }
+}
+
+/// Connects and returns a JetStream context; replies come on NATS's
+/// shared `_INBOX` prefix (see [`connect_with_inbox`]).
 pub async fn connect(c: &ConnectConfig) -> Result<jetstream::Context> {
+    connect_with_inbox(c, None).await
+}
+
+/// Connects with the reply subjects under `inbox_prefix`: JetStream
+/// deliveries, object-store chunks and publish acknowledgements all come
+/// back on them, so each agent has its own ([`agent_inbox_prefix`]) and
+/// the analyst its own ([`ANALYST_INBOX_PREFIX`]), and the server lets no
+/// other credentials subscribe to them. `None`: NATS's `_INBOX`, which
+/// every user allowed `_INBOX.>` could read.
+pub async fn connect_with_inbox(
+    c: &ConnectConfig,
+    inbox_prefix: Option<&str>,
+) -> Result<jetstream::Context> {
     if c.url.is_empty() {
         return Err(Error::Invalid("no NATS URL".into()));
     }
@@ -77,6 +123,10 @@ pub async fn connect(c: &ConnectConfig) -> Result<jetstream::Context> {
     }
     if c.retry_initial {
         opts = opts.retry_on_initial_connect();
+    }
+    if let Some(prefix) = inbox_prefix {
+        check_inbox_prefix(prefix)?;
+        opts = opts.custom_inbox_prefix(prefix);
     }
     let client = opts
         .connect(url.as_str())
@@ -231,5 +281,15 @@ mod tests {
         assert_eq!(i, None);
         assert!(split_userinfo("nats://a:b@h,nats://c:d@h").is_err());
         assert!(split_userinfo("nats://a:%zz@h").is_err());
+    }
+
+    #[test]
+    fn inbox_prefixes_are_one_token() {
+        assert_eq!(agent_inbox_prefix("web1"), "_INBOX_web1");
+        check_inbox_prefix(&agent_inbox_prefix("web1")).unwrap();
+        check_inbox_prefix(ANALYST_INBOX_PREFIX).unwrap();
+        for bad in ["_INBOX.web1", "_INBOX_*", ">", ""] {
+            assert!(check_inbox_prefix(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -106,10 +106,14 @@ pub fn run(a: AgentArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let js = takedown_fleet::conn::connect(
-            &a.nats.config(format!("takedown agent {}", a.host_id), true),
-        )
-        .await?;
+        let js = a
+            .nats
+            .connect(
+                format!("takedown agent {}", a.host_id),
+                true,
+                &takedown_fleet::conn::agent_inbox_prefix(&a.host_id),
+            )
+            .await?;
         takedown_fleet::agent::run(js, cfg, stop).await
     })?;
     eprintln!("takedown: agent stopped");

@@ -25,6 +25,11 @@ pub struct NatsArgs {
     /// TLS).
     #[arg(long, value_name = "FILE", env = "TAKEDOWN_NATS_CA")]
     pub tls_ca: Option<PathBuf>,
+    /// The subject prefix of this client's replies, which its NATS user
+    /// alone may subscribe to [default: _INBOX_HOST for an agent,
+    /// _INBOX_analyst for `fleet`].
+    #[arg(long, value_name = "PREFIX", env = "TAKEDOWN_NATS_INBOX")]
+    pub inbox_prefix: Option<String>,
 }
 
 impl NatsArgs {
@@ -36,6 +41,29 @@ impl NatsArgs {
             name,
             retry_initial: retry,
         }
+    }
+
+    /// Connects with --inbox-prefix, or `default_inbox`.
+    pub async fn connect(
+        &self,
+        name: String,
+        retry: bool,
+        default_inbox: &str,
+    ) -> takedown_fleet::Result<takedown_fleet::async_nats::jetstream::Context> {
+        let inbox = self.inbox_prefix.as_deref().unwrap_or(default_inbox);
+        takedown_fleet::conn::connect_with_inbox(&self.config(name, retry), Some(inbox)).await
+    }
+
+    /// Connects as the analyst's commands do.
+    async fn analyst(
+        &self,
+    ) -> takedown_fleet::Result<takedown_fleet::async_nats::jetstream::Context> {
+        self.connect(
+            "takedown fleet".into(),
+            false,
+            takedown_fleet::conn::ANALYST_INBOX_PREFIX,
+        )
+        .await
     }
 }
 
@@ -276,8 +304,7 @@ fn hunt(a: HuntArgs) -> anyhow::Result<u8> {
     };
     let rt = runtime()?;
     let hunt = rt.block_on(async {
-        let js =
-            takedown_fleet::conn::connect(&a.nats.config("takedown fleet".into(), false)).await?;
+        let js = a.nats.analyst().await?;
         issue::issue_hunt(&js, &req).await
     })?;
     println!("{}", hunt.id);
@@ -294,8 +321,7 @@ fn status(a: StatusArgs) -> anyhow::Result<u8> {
     takedown_fleet::ids::check_token("the hunt id", &a.hunt)?;
     let rt = runtime()?;
     let st = rt.block_on(async {
-        let js =
-            takedown_fleet::conn::connect(&a.nats.config("takedown fleet".into(), false)).await?;
+        let js = a.nats.analyst().await?;
         issue::status(&js, &a.hunt).await
     })?;
     for b in &st.bad_records {
@@ -372,8 +398,7 @@ fn results(a: ResultsArgs) -> anyhow::Result<u8> {
     takedown_fleet::ids::check_token("the hunt id", &a.hunt)?;
     let rt = runtime()?;
     let res = rt.block_on(async {
-        let js =
-            takedown_fleet::conn::connect(&a.nats.config("takedown fleet".into(), false)).await?;
+        let js = a.nats.analyst().await?;
         issue::results(&js, &a.hunt).await
     })?;
     for b in &res.bad_records {

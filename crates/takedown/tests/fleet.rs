@@ -673,20 +673,30 @@ fn agent_user(host: &str, labels: &[(&str, &str)]) -> String {
         allow.push(format!("$JS.ACK.TAKEDOWN_HUNTS.{c}.>"));
     }
     let quoted: Vec<String> = allow.iter().map(|a| format!("\"{a}\"")).collect();
+    // Its own inbox prefix only: what the server sends it (hunts, bundle
+    // chunks, acknowledgements) no other user may subscribe to.
     format!(
-        "{{ user: {host}, password: \"{host}-pw\", permissions: {{ publish = {{ allow = [{}] }}, subscribe = [\"_INBOX.>\"] }} }}",
+        "{{ user: {host}, password: \"{host}-pw\", permissions: {{ publish = {{ allow = [{}] }}, subscribe = [\"_INBOX_{host}.>\"] }} }}",
         quoted.join(", ")
+    )
+}
+
+/// docs/fleet.md's server authorization: the analyst and one agent per
+/// host, each labelled os=linux.
+fn authorization(hosts: &[&str]) -> String {
+    let agents: Vec<String> = hosts
+        .iter()
+        .map(|h| agent_user(h, &[("os", "linux")]))
+        .collect();
+    format!(
+        "authorization {{\n  ANALYST = {{ publish = [\"takedown.hunt.>\", \"takedown.issued.*\", \"$JS.API.>\", \"$O.takedown-bundles.>\"], subscribe = [\"_INBOX_analyst.>\"] }}\n  users = [\n    {{ user: analyst, password: \"analyst-pw\", permissions: $ANALYST }}\n    {}\n  ]\n}}",
+        agents.join("\n    ")
     )
 }
 
 #[test]
 fn agents_with_their_own_permissions_run_hunts_and_cannot_speak_for_others() {
-    let authorization = format!(
-        "authorization {{\n  ANALYST = {{ publish = [\"takedown.hunt.>\", \"takedown.issued.*\", \"$JS.API.>\", \"$O.takedown-bundles.>\"], subscribe = [\"_INBOX.>\"] }}\n  users = [\n    {{ user: analyst, password: \"analyst-pw\", permissions: $ANALYST }}\n    {}\n    {}\n  ]\n}}",
-        agent_user("p1", &[("os", "linux")]),
-        agent_user("p2", &[("os", "linux")]),
-    );
-    let f = Fleet::with(Nats::start_with(Some(&authorization)));
+    let f = Fleet::with(Nats::start_with(Some(&authorization(&["p1", "p2"]))));
     let bundle = f.bundle("good", Some("key"));
     let r1 = f.t.path("root-p1");
     let r2 = f.t.path("root-p2");
@@ -704,11 +714,14 @@ fn agents_with_their_own_permissions_run_hunts_and_cannot_speak_for_others() {
         .unwrap();
     rt.block_on(async {
         use takedown_fleet::async_nats;
-        let js = takedown_fleet::conn::connect(&takedown_fleet::conn::ConnectConfig {
-            url: f.nats.url_for("p1"),
-            name: "forger".into(),
-            ..Default::default()
-        })
+        let js = takedown_fleet::conn::connect_with_inbox(
+            &takedown_fleet::conn::ConnectConfig {
+                url: f.nats.url_for("p1"),
+                name: "forger".into(),
+                ..Default::default()
+            },
+            Some(&takedown_fleet::conn::agent_inbox_prefix("p1")),
+        )
         .await
         .unwrap();
         let forged = |host: &str| {
@@ -773,6 +786,92 @@ fn agents_with_their_own_permissions_run_hunts_and_cannot_speak_for_others() {
         .args(["--to", "p2", "/etc"]);
     let out = run_with_timeout(c, 60);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// A rogue client speaking the NATS text protocol (as `nats sub` would)
+/// with `user`'s credentials: subscribes to `subjects` and collects every
+/// line the server sends until `stop` is set.
+fn snoop(
+    port: u16,
+    user: &str,
+    subjects: &[&str],
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<String>> {
+    use std::io::{BufRead, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut hello = format!(
+        "CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}-pw\",\"verbose\":false,\"pedantic\":false}}\r\n"
+    );
+    for (i, s) in subjects.iter().enumerate() {
+        hello.push_str(&format!("SUB {s} {}\r\n", i + 1));
+    }
+    hello.push_str("PING\r\n");
+    stream.write_all(hello.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if line.starts_with("PING") {
+                        let _ = stream.write_all(b"PONG\r\n");
+                    }
+                    lines.push(line.trim_end().to_string());
+                }
+                Err(_) => {}
+            }
+        }
+        lines
+    })
+}
+
+#[test]
+fn an_agent_cannot_read_what_the_server_sends_another_host_or_the_analyst() {
+    let f = Fleet::with(Nats::start_with(Some(&authorization(&["web1", "web2"]))));
+    let bundle = f.bundle("good", Some("key"));
+    let r1 = f.t.path("root-web1");
+    let r2 = f.t.path("root-web2");
+    let e1 = victim(&r1, 1, 1);
+    let e2 = victim(&r2, 2, 1);
+    // web1's credentials in a rogue client, listening where web2's hunts,
+    // bundle chunks and acknowledgements, and the analyst's results, come
+    // back (and on NATS's default inbox prefix).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spy = snoop(
+        f.nats.port,
+        "web1",
+        &["_INBOX_web2.>", "_INBOX_analyst.>", "_INBOX.>"],
+        stop.clone(),
+    );
+    let hunt = f.hunt(&bundle, &["--to", "os=linux", "/srv"]);
+    let a1 = f.agent("web1", &r1, &[], &[]);
+    let a2 = f.agent("web2", &r2, &[], &[]);
+    let st = f.wait_finished(&hunt, &["web1", "web2"], &[&a1, &a2]);
+    for (h, n) in [("web1", e1.len()), ("web2", e2.len())] {
+        assert_eq!(st[h]["state"], "done", "{h}: {:#}", st[h]);
+        assert_eq!(st[h]["completion"]["findings"], n as u64, "{h}");
+    }
+    let out = f.fleet(&["results", &hunt, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let lines = spy.join().unwrap();
+    assert!(
+        !lines.iter().any(|l| l.starts_with("MSG")),
+        "the rogue client received messages: {lines:#?}"
+    );
+    for s in ["_INBOX_web2.>", "_INBOX_analyst.>", "_INBOX.>"] {
+        assert!(
+            lines.iter().any(|l| l.starts_with("-ERR")
+                && l.contains("Permissions Violation for Subscription")
+                && l.contains(&format!("\"{s}\""))),
+            "no permissions violation for {s}: {lines:#?}"
+        );
+    }
 }
 
 #[test]
