@@ -29,6 +29,7 @@ pub mod conn;
 mod fault;
 pub mod ids;
 pub mod issue;
+pub mod logs;
 pub mod model;
 pub mod runner;
 

@@ -229,10 +229,16 @@ pub struct Report {
 
 /// Tallies by (format, reason), with the earliest examples.
 #[derive(Default)]
-struct Tallies(Vec<Tally>);
+pub(crate) struct Tallies(pub(crate) Vec<Tally>);
 
 impl Tallies {
-    fn add(&mut self, format: &'static str, reason: &'static str, source: u32, line: u64) {
+    pub(crate) fn add(
+        &mut self,
+        format: &'static str,
+        reason: &'static str,
+        source: u32,
+        line: u64,
+    ) {
         let t = match self
             .0
             .iter_mut()
@@ -306,13 +312,13 @@ fn keep_earliest(v: &mut Vec<Example>, e: Example) {
 
 /// Per-input counts a worker keeps.
 #[derive(Clone, Copy, Default)]
-struct Counts {
-    lines: u64,
-    events: u64,
-    ignored: u64,
-    bad: u64,
+pub(crate) struct Counts {
+    pub(crate) lines: u64,
+    pub(crate) events: u64,
+    pub(crate) ignored: u64,
+    pub(crate) bad: u64,
     /// Bit set of the formats used (by [`Format::ALL`] index).
-    formats: u32,
+    pub(crate) formats: u32,
 }
 
 impl Counts {
@@ -330,17 +336,17 @@ fn format_bit(f: Format) -> u32 {
 }
 
 /// What one thread accumulates.
-struct Worker<'m> {
+pub(crate) struct Worker<'m> {
     matcher: &'m Matcher,
-    sightings: Sightings,
+    pub(crate) sightings: Sightings,
     flux: Option<Flux>,
     suspects: Option<Suspects>,
-    ignored: Tallies,
-    bad: Tallies,
-    counts: BTreeMap<u32, Counts>,
-    events_by_format: [u64; Format::ALL.len()],
-    matched_events: u64,
-    format_changes: u64,
+    pub(crate) ignored: Tallies,
+    pub(crate) bad: Tallies,
+    pub(crate) counts: BTreeMap<u32, Counts>,
+    pub(crate) events_by_format: [u64; Format::ALL.len()],
+    pub(crate) matched_events: u64,
+    pub(crate) format_changes: u64,
     ev: Event,
     hits: Vec<Hit>,
     on_new: Option<OnNew>,
@@ -349,6 +355,20 @@ struct Worker<'m> {
 }
 
 impl<'m> Worker<'m> {
+    /// A worker whose sightings count distinct values under `key`
+    /// (shared log hunting: partial states merged across machines).
+    pub(crate) fn new_keyed(
+        matcher: &'m Matcher,
+        opts: &Options,
+        key: Option<(u64, u64)>,
+    ) -> Worker<'m> {
+        let mut w = Worker::new(matcher, opts);
+        if let Some(k) = key {
+            w.sightings = Sightings::with_limits_keyed(opts.sighting_limits, k);
+        }
+        w
+    }
+
     fn new(matcher: &'m Matcher, opts: &Options) -> Worker<'m> {
         Worker {
             matcher,
@@ -439,7 +459,7 @@ impl<'m> Worker<'m> {
     }
 
     /// Reads the lines of one chunk.
-    fn chunk(&mut self, ch: &Chunk) {
+    pub(crate) fn chunk(&mut self, ch: &Chunk) {
         let mut c = Counts::default();
         let mut format = ch.format;
         let mut line_no = ch.first_line;
@@ -516,7 +536,7 @@ impl<'m> Worker<'m> {
         self.counts.entry(ch.source).or_default().add(&c);
     }
 
-    fn merge(&mut self, o: Worker<'m>) {
+    pub(crate) fn merge(&mut self, o: Worker<'m>) {
         self.sightings.merge(o.sightings);
         if let (Some(a), Some(b)) = (&mut self.flux, o.flux) {
             a.merge(b);
@@ -538,24 +558,57 @@ impl<'m> Worker<'m> {
 }
 
 /// Whole lines of one input, for a worker.
-struct Chunk {
-    source: u32,
-    first_line: u64,
-    format: Option<Format>,
-    forced: Option<Format>,
-    ctx: LineCtx,
+pub(crate) struct Chunk {
+    pub(crate) source: u32,
+    pub(crate) first_line: u64,
+    pub(crate) format: Option<Format>,
+    pub(crate) forced: Option<Format>,
+    pub(crate) ctx: LineCtx,
     /// Line numbers (sorted) of the Zeek header lines the reader took.
-    header_lines: Vec<u64>,
-    data: Vec<u8>,
+    pub(crate) header_lines: Vec<u64>,
+    /// The Zeek header directives whose replay gives `ctx.zeek` (shared
+    /// log hunting sends these, not the parsed header); None when they
+    /// were too many to send.
+    pub(crate) zeek_src: Option<Arc<Vec<Vec<u8>>>>,
+    pub(crate) data: Vec<u8>,
 }
 
 /// Runs the hunt over `inputs`.
 pub fn run(inputs: &[Input], matcher: &Matcher, opts: &Options) -> Report {
+    let read = read_all(inputs, matcher, opts, None, None);
+    finish(read)
+}
+
+/// Where chunks go instead of the worker threads: called on one thread
+/// for every chunk, with that thread's own worker (for what it keeps).
+pub(crate) type Forward<'f, 'm> = &'f mut (dyn FnMut(Chunk, &mut Worker<'m>) + Send);
+
+/// The hunt read to its end, before its counts are summed up.
+pub(crate) struct ReadAll<'m> {
+    pub(crate) main: Worker<'m>,
+    pub(crate) sources: Vec<String>,
+    pub(crate) input_stats: Vec<InputStats>,
+    pub(crate) interrupted: bool,
+}
+
+/// Reads every input: text chunks to the worker threads (or to
+/// `forward`), captures on this thread.
+pub(crate) fn read_all<'m>(
+    inputs: &[Input],
+    matcher: &'m Matcher,
+    opts: &Options,
+    key: Option<(u64, u64)>,
+    mut forward: Option<Forward<'_, 'm>>,
+) -> ReadAll<'m> {
     let sources: Vec<String> = inputs.iter().map(Input::name).collect();
-    let threads = opts.threads.max(1);
+    let threads = if forward.is_some() {
+        1
+    } else {
+        opts.threads.max(1)
+    };
     let (tx, rx) = sync_channel::<Chunk>(threads * 2);
     let rx = Arc::new(Mutex::new(rx));
-    let mut main = Worker::new(matcher, opts);
+    let mut main = Worker::new_keyed(matcher, opts, key);
     // The workers hold the only references to the receiver: should they
     // all die, the queue closes and the reader stops instead of waiting
     // on a full queue forever.
@@ -564,10 +617,26 @@ pub fn run(inputs: &[Input], matcher: &Matcher, opts: &Options) -> Report {
     let mut input_stats: Vec<InputStats> = Vec::new();
     let mut interrupted = false;
     std::thread::scope(|s| {
-        let handles: Vec<_> = worker_rx
-            .into_iter()
-            .map(|rx| s.spawn(move || work(matcher, opts, &rx)))
-            .collect();
+        let handles: Vec<_> = match forward.take() {
+            // One thread hands the chunks on (`threads` is 1).
+            Some(f) => {
+                let rx = worker_rx.into_iter().next();
+                vec![s.spawn(move || {
+                    let mut w = Worker::new_keyed(matcher, opts, key);
+                    while let Some(Ok(ch)) = rx.as_ref().map(|rx| match rx.lock() {
+                        Ok(r) => r.recv().map_err(|_| ()),
+                        Err(_) => Err(()),
+                    }) {
+                        f(ch, &mut w);
+                    }
+                    w
+                })]
+            }
+            None => worker_rx
+                .into_iter()
+                .map(|rx| s.spawn(move || work(matcher, opts, &rx)))
+                .collect(),
+        };
         if opts.follow.is_some() && inputs.len() > 1 {
             // Growing logs are read side by side: one reader each.
             let readers: Vec<_> = inputs
@@ -612,6 +681,22 @@ pub fn run(inputs: &[Input], matcher: &Matcher, opts: &Options) -> Report {
     if opts.stop.load(Ordering::Relaxed) && opts.follow.is_none() {
         interrupted = true;
     }
+    ReadAll {
+        main,
+        sources,
+        input_stats,
+        interrupted,
+    }
+}
+
+/// Sums up a hunt read to its end.
+pub(crate) fn finish(read: ReadAll<'_>) -> Report {
+    let ReadAll {
+        mut main,
+        sources,
+        mut input_stats,
+        interrupted,
+    } = read;
     for (i, st) in input_stats.iter_mut().enumerate() {
         if let Some(c) = main.counts.get(&(i as u32)) {
             st.lines += c.lines;
@@ -821,6 +906,7 @@ fn read_text(
     st: &mut InputStats,
 ) -> std::io::Result<()> {
     let mut header = zeek::Header::default();
+    let mut zeek_src = ZeekSrc::default();
     let mut ctx = LineCtx::new(year);
     let mut format = format;
     let mut line_no: u64 = 1;
@@ -869,6 +955,7 @@ fn read_text(
                 &mut format,
                 opts.format,
                 &mut header,
+                &mut zeek_src,
                 &mut ctx,
                 tx,
             );
@@ -928,23 +1015,29 @@ fn send_lines(
     format: &mut Option<Format>,
     forced: Option<Format>,
     header: &mut zeek::Header,
+    zeek_src: &mut ZeekSrc,
     ctx: &mut LineCtx,
     tx: &SyncSender<Chunk>,
 ) {
     let first_line = *line_no;
     *line_no += count_lines(&data);
-    let chunk =
-        |first_line: u64, format: Option<Format>, ctx: &LineCtx, header_lines, data| Chunk {
-            source,
-            first_line,
-            format,
-            forced,
-            ctx: ctx.clone(),
-            header_lines,
-            data,
-        };
+    let chunk = |first_line: u64,
+                 format: Option<Format>,
+                 ctx: &LineCtx,
+                 zeek_src: &ZeekSrc,
+                 header_lines,
+                 data| Chunk {
+        source,
+        first_line,
+        format,
+        forced,
+        ctx: ctx.clone(),
+        header_lines,
+        zeek_src: zeek_src.shared(),
+        data,
+    };
     if forced.is_some_and(|f| f != Format::ZeekTsv) {
-        let _ = tx.send(chunk(first_line, *format, ctx, Vec::new(), data));
+        let _ = tx.send(chunk(first_line, *format, ctx, zeek_src, Vec::new(), data));
         return;
     }
     // Line starts that begin with '#': offset 0 and after each "\n#".
@@ -955,7 +1048,7 @@ fn send_lines(
         starts.insert(0, 0);
     }
     if starts.is_empty() {
-        let _ = tx.send(chunk(first_line, *format, ctx, Vec::new(), data));
+        let _ = tx.send(chunk(first_line, *format, ctx, zeek_src, Vec::new(), data));
         return;
     }
     let mut piece_start = 0usize;
@@ -972,6 +1065,7 @@ fn send_lines(
         let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
         let l = &data[at..end];
         let l = l.strip_suffix(b"\r").unwrap_or(l);
+        let resets = header.ready() && l.starts_with(b"#separator");
         if !matches!(header.apply(l), Outcome::Ignored(_)) {
             continue;
         }
@@ -983,6 +1077,7 @@ fn send_lines(
                 piece_line,
                 *format,
                 ctx,
+                zeek_src,
                 std::mem::take(&mut header_lines),
                 piece,
             ))
@@ -994,6 +1089,9 @@ fn send_lines(
         piece_line = cur_line + 1;
         scanned = next;
         cur_line += 1;
+        // After the piece that holds the directive was sent with the
+        // context it was read in.
+        zeek_src.push(resets, l);
         ctx.zeek = header.ready().then(|| Arc::new(header.clone()));
         if header.ready() && forced.is_none() {
             *format = Some(Format::ZeekTsv);
@@ -1001,7 +1099,51 @@ fn send_lines(
     }
     if piece_start < data.len() {
         let piece = data[piece_start..].to_vec();
-        let _ = tx.send(chunk(piece_line, *format, ctx, header_lines, piece));
+        let _ = tx.send(chunk(
+            piece_line,
+            *format,
+            ctx,
+            zeek_src,
+            header_lines,
+            piece,
+        ));
+    }
+}
+
+/// Most Zeek header directives kept for shared hunting, and their bytes:
+/// a real header has about ten; past these the chunks are read by the
+/// publisher itself.
+const ZEEK_SRC_LINES: usize = 256;
+const ZEEK_SRC_BYTES: usize = 256 * 1024;
+
+/// The Zeek header directives taken since the header last began anew (a
+/// `#separator` after `#fields` resets it): replayed in this order on a
+/// fresh [`zeek::Header`] they give the header in effect.
+#[derive(Default)]
+struct ZeekSrc {
+    lines: Vec<Vec<u8>>,
+    bytes: usize,
+    overflow: bool,
+}
+
+impl ZeekSrc {
+    fn push(&mut self, resets: bool, line: &[u8]) {
+        if resets {
+            *self = ZeekSrc::default();
+        }
+        self.bytes = self.bytes.saturating_add(line.len());
+        if self.lines.len() >= ZEEK_SRC_LINES || self.bytes > ZEEK_SRC_BYTES {
+            self.overflow = true;
+            self.lines.clear();
+        }
+        if !self.overflow {
+            self.lines.push(line.to_vec());
+        }
+    }
+
+    /// For a chunk: a copy (a few short lines) or None past the bounds.
+    fn shared(&self) -> Option<Arc<Vec<Vec<u8>>>> {
+        (!self.overflow).then(|| Arc::new(self.lines.clone()))
     }
 }
 

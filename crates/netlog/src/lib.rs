@@ -33,6 +33,7 @@ pub mod hunt;
 pub mod input;
 pub mod matcher;
 pub mod pcap;
+pub mod share;
 pub mod sighting;
 pub mod squid;
 pub mod suspect;

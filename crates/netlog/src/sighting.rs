@@ -118,10 +118,22 @@ type HashSet64 = HashSet<u64, BuildHasherDefault<PreHashed>>;
 
 /// The hash a value is counted by: one random key per process (all
 /// threads hash alike, so merged sets agree; logs cannot aim at
-/// collisions).
-fn value_hash(v: &str) -> u64 {
+/// collisions), or, for sightings merged across machines (shared log
+/// hunting), SipHash under the hunt's random key: aHash's output differs
+/// between machines with and without AES instructions, SipHash's does not.
+fn value_hash(key: Option<(u64, u64)>, v: &str) -> u64 {
     static STATE: OnceLock<ahash::RandomState> = OnceLock::new();
-    STATE.get_or_init(ahash::RandomState::new).hash_one(v)
+    match key {
+        None => STATE.get_or_init(ahash::RandomState::new).hash_one(v),
+        Some((k0, k1)) => {
+            // SipHash-2-4, stable and specified (std's only keyed hash;
+            // deprecated for HashMap use only).
+            #[allow(deprecated)]
+            let mut h = std::hash::SipHasher::new_with_keys(k0, k1);
+            h.write(v.as_bytes());
+            h.finish()
+        }
+    }
 }
 
 /// One event kept as a sample.
@@ -169,6 +181,8 @@ struct Budget {
     max: usize,
     /// Values not counted because `max` was reached.
     uncounted: u64,
+    /// The key of [`value_hash`] (None: the process's).
+    key: Option<(u64, u64)>,
 }
 
 impl Budget {
@@ -282,14 +296,14 @@ impl Entry {
                 // distinct values are counted by hash.
                 let mut set = HashSet64::default();
                 for x in &self.values {
-                    b.count(&mut set, value_hash(x));
+                    b.count(&mut set, value_hash(b.key, x));
                 }
-                b.count(&mut set, value_hash(v));
+                b.count(&mut set, value_hash(b.key, v));
                 self.distinct = Some(Box::new(set));
                 self.offer(i, v);
             }
             Some(set) => {
-                let h = value_hash(v);
+                let h = value_hash(b.key, v);
                 if set.contains(&h) {
                     // Seen: in `values`, or larger than all of them.
                     return;
@@ -309,7 +323,7 @@ impl Entry {
         if self.distinct.is_none() {
             let mut set = HashSet64::default();
             for x in &self.values {
-                b.count(&mut set, value_hash(x));
+                b.count(&mut set, value_hash(b.key, x));
             }
             self.distinct = Some(Box::new(set));
         }
@@ -344,7 +358,7 @@ impl Entry {
                 }
                 None => {
                     for v in &o.values {
-                        b.count(mine, value_hash(v));
+                        b.count(mine, value_hash(b.key, v));
                     }
                 }
             }
@@ -353,7 +367,7 @@ impl Entry {
         if both_complete && values.len() > MAX_SIGHTING_VALUES {
             let mut set = HashSet64::default();
             for x in &values {
-                b.count(&mut set, value_hash(x));
+                b.count(&mut set, value_hash(b.key, x));
             }
             self.distinct = Some(Box::new(set));
         }
@@ -421,10 +435,21 @@ impl Sightings {
                 used: 0,
                 max: limits.counted,
                 uncounted: 0,
+                key: None,
             },
             dropped: 0,
             dga_groups: None,
         }
+    }
+
+    /// No sightings, with `limits`, counting distinct values under `key`
+    /// rather than the process's random key: sightings built on
+    /// different machines from the same key merge exactly (shared log
+    /// hunting, [`crate::share`]).
+    pub fn with_limits_keyed(limits: Limits, key: (u64, u64)) -> Sightings {
+        let mut s = Sightings::with_limits(limits);
+        s.budget.key = Some(key);
+        s
     }
 
     /// Number of sightings.
@@ -930,6 +955,233 @@ fn text_line(r: &SightingRecord) -> String {
         let _ = write!(s, "; at {}", samples.join(", "));
     }
     s
+}
+
+/// One sighting as shared log hunting sends it ([`SightingsWire`]).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryWire {
+    client: Option<IpAddr>,
+    /// `true`: `group` is a DGA origin; else an indicator id.
+    dga: bool,
+    group: u32,
+    count: u64,
+    first_time: i64,
+    last_time: i64,
+    day_min: i64,
+    day_max: i64,
+    last_pos: (u32, u64),
+    kinds: u8,
+    values: Vec<String>,
+    distinct: Option<Vec<u64>>,
+    /// (source, line, event kind as in [`EventKind`] order, value).
+    samples: Vec<(u32, u64, u8, String)>,
+}
+
+/// The serialized form of a [`Sightings`]: what a shared-hunting worker
+/// sends back for its batch, read back with [`Sightings::from_wire`].
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SightingsWire {
+    pub(crate) entries: Vec<EntryWire>,
+    pub(crate) dropped: u64,
+    pub(crate) uncounted: u64,
+}
+
+impl EntryWire {
+    /// Events counted.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl SightingsWire {
+    /// Number of sightings it holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Cuts it into `n` parts (at least one) of about equal numbers of
+    /// sightings; the counters go with the first. Merging the parts
+    /// gives what merging the whole gives.
+    pub fn split(self, n: usize) -> Vec<SightingsWire> {
+        let n = n.max(1);
+        let per = self.entries.len().div_ceil(n).max(1);
+        let mut out: Vec<SightingsWire> = Vec::with_capacity(n);
+        let mut it = self.entries.into_iter().peekable();
+        for i in 0..n {
+            let entries: Vec<EntryWire> = it.by_ref().take(per).collect();
+            let first = i == 0;
+            out.push(SightingsWire {
+                entries,
+                dropped: if first { self.dropped } else { 0 },
+                uncounted: if first { self.uncounted } else { 0 },
+            });
+        }
+        out
+    }
+}
+
+const KINDS: [EventKind; 4] = [
+    EventKind::Dns,
+    EventKind::Http,
+    EventKind::Tls,
+    EventKind::Flow,
+];
+
+impl Sightings {
+    /// The serialized form of these sightings.
+    pub fn to_wire(&self) -> SightingsWire {
+        let entries = self
+            .map
+            .iter()
+            .map(|(&(client, group), e)| {
+                let (dga, group) = match group {
+                    Group::Dga(o) => (true, o),
+                    Group::Indicator(i) => (false, i),
+                };
+                EntryWire {
+                    client,
+                    dga,
+                    group,
+                    count: e.count,
+                    first_time: e.first_time,
+                    last_time: e.last_time,
+                    day_min: e.day_min,
+                    day_max: e.day_max,
+                    last_pos: (e.last_pos.source, e.last_pos.line),
+                    kinds: e.kinds,
+                    values: e.values.iter().map(|v| v.to_string()).collect(),
+                    distinct: e.distinct.as_ref().map(|s| {
+                        let mut v: Vec<u64> = s.iter().copied().collect();
+                        v.sort_unstable();
+                        v
+                    }),
+                    samples: e
+                        .samples
+                        .iter()
+                        .map(|s| {
+                            let k = KINDS.iter().position(|&k| k == s.kind).unwrap_or(0);
+                            (s.pos.source, s.pos.line, k as u8, s.value.to_string())
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        SightingsWire {
+            entries,
+            dropped: self.dropped,
+            uncounted: self.budget.uncounted,
+        }
+    }
+
+    /// Reads sightings sent by another machine, checking everything a
+    /// hostile sender could get wrong against `m` (the same indicator
+    /// set, which the caller has checked) and `sources` (how many inputs
+    /// the hunt has): ids and origins that exist, a DGA group only on a
+    /// DGA origin, sorted and bounded values and samples, known event
+    /// kinds, no sighting twice. The sightings are then merged into `into`
+    /// (whose key must be the sender's).
+    pub fn merge_wire(
+        &mut self,
+        w: SightingsWire,
+        m: &Matcher,
+        sources: u32,
+    ) -> Result<(), String> {
+        let mut part = Sightings::with_limits(Limits {
+            sightings: usize::MAX,
+            distinct: self.budget.distinct,
+            counted: usize::MAX,
+        });
+        part.budget.key = self.budget.key;
+        part.dropped = w.dropped;
+        part.budget.uncounted = w.uncounted;
+        for (n, e) in w.entries.into_iter().enumerate() {
+            let bad = |why: &str| format!("sighting {n}: {why}");
+            let group = if e.dga {
+                match m.origins().get(e.group as usize) {
+                    Some(o) if o.is_dga() => {}
+                    _ => return Err(bad("not a DGA origin of this indicator set")),
+                }
+                Group::Dga(e.group)
+            } else {
+                if m.indicators().get(e.group as usize).is_none() {
+                    return Err(bad("not an indicator of this indicator set"));
+                }
+                Group::Indicator(e.group)
+            };
+            if e.count == 0 {
+                return Err(bad("no event"));
+            }
+            if e.kinds == 0 || e.kinds >> KINDS.len() != 0 {
+                return Err(bad("unknown event kinds"));
+            }
+            if e.values.is_empty()
+                || e.values.len() > MAX_SIGHTING_VALUES
+                || !e.values.windows(2).all(|p| p[0] < p[1])
+            {
+                return Err(bad("matched values not sorted, missing or too many"));
+            }
+            if e.samples.is_empty()
+                || e.samples.len() > MAX_SIGHTING_SAMPLES
+                || !e
+                    .samples
+                    .windows(2)
+                    .all(|p| (p[0].0, p[0].1) < (p[1].0, p[1].1))
+            {
+                return Err(bad("samples not sorted, missing or too many"));
+            }
+            if e.last_pos.0 >= sources || e.samples.iter().any(|s| s.0 >= sources) {
+                return Err(bad("a position in an input the hunt does not have"));
+            }
+            let mut samples = Vec::with_capacity(e.samples.len());
+            for (source, line, kind, value) in e.samples {
+                let Some(&kind) = KINDS.get(kind as usize) else {
+                    return Err(bad("unknown event kind of a sample"));
+                };
+                samples.push(Sample {
+                    pos: Position { source, line },
+                    kind,
+                    value: value.into(),
+                });
+            }
+            let distinct = match e.distinct {
+                None => None,
+                Some(v) => {
+                    if v.len() > self.budget.distinct {
+                        return Err(bad("more distinct values than the bound"));
+                    }
+                    let set: HashSet64 = v.into_iter().collect();
+                    Some(Box::new(set))
+                }
+            };
+            let entry = Entry {
+                count: e.count,
+                first_time: e.first_time,
+                last_time: e.last_time,
+                day_min: e.day_min,
+                day_max: e.day_max,
+                last_pos: Position {
+                    source: e.last_pos.0,
+                    line: e.last_pos.1,
+                },
+                kinds: e.kinds,
+                values: e.values.into_iter().map(String::into_boxed_str).collect(),
+                distinct,
+                samples,
+            };
+            if part.map.insert((e.client, group), entry).is_some() {
+                return Err(bad("the same sighting twice"));
+            }
+        }
+        self.merge(part);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ const MAX_COUNTED: usize = 8_000_000;
 pub struct HuntArgs {
     /// Logs and captures to hunt in (plain or gzip, bzip2, xz, zstd
     /// compressed; each recognised by content); `-` reads standard input.
-    #[arg(value_name = "LOG", required = true)]
+    #[arg(value_name = "LOG", required_unless_present = "worker")]
     pub logs: Vec<PathBuf>,
     /// Indicator source, repeatable: a STIX 2.1 bundle or MISP JSON file,
     /// a MISP feed directory, or a plain list of names, addresses, CIDR
@@ -97,6 +97,40 @@ pub struct HuntArgs {
     /// kept).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub examples: usize,
+    /// Shared log hunting: the NATS server (nats://HOST:PORT, or
+    /// tls://HOST:PORT to require TLS), with --publish or --worker.
+    #[arg(long = "nats", value_name = "URL")]
+    pub nats: Option<String>,
+    /// Cut the logs into batches on the server's work queue, wait for the
+    /// workers' results and print what `takedown hunt` alone would.
+    #[arg(long, requires = "nats", conflicts_with = "worker")]
+    pub publish: bool,
+    /// Hunt the batches publishers put on the work queue, until Ctrl-C
+    /// (give the publisher's -s and --dga options).
+    #[arg(long, requires = "nats", conflicts_with_all = ["logs", "output"])]
+    pub worker: bool,
+    /// With --nats: NATS credentials file (user JWT and NKey seed).
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub creds: Option<PathBuf>,
+    /// With --nats: CA certificates (PEM) for the server's TLS
+    /// certificate (implies TLS).
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub tls_ca: Option<PathBuf>,
+    /// With --publish: seconds a batch stays with a worker that does not
+    /// finish it (killed, cut off) before another gets it; set when the
+    /// work queue is first made.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        requires = "publish"
+    )]
+    pub ack_wait: u64,
+    /// With --publish: most bytes of log lines per batch (at most what a
+    /// message holds, about 1 MiB; smaller batches spread small logs
+    /// over more workers).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, requires = "publish")]
+    pub batch_bytes: usize,
 }
 
 /// Output formats of `takedown hunt`.
@@ -155,6 +189,9 @@ struct IndicatorCounts {
 
 /// Runs `takedown hunt`.
 pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
+    if a.nats.is_some() && !a.publish && !a.worker {
+        bail!("--nats needs --publish (share these logs out) or --worker (hunt what is shared)");
+    }
     if a.sources.is_empty() && a.dga.is_empty() && !a.flux && !a.suspect_dga {
         bail!(
             "nothing to hunt for: give indicator sources (-s), DGA windows (--dga), --flux or --suspect-dga"
@@ -282,7 +319,14 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
             }
         })
         .collect();
-    let report = hunt::run(&inputs, &matcher, &opts);
+    if a.worker {
+        return crate::hunt_share::worker(&a, &matcher, &opts);
+    }
+    let report = if a.publish {
+        crate::hunt_share::publish(&a, &inputs, &matcher, &opts)?
+    } else {
+        hunt::run(&inputs, &matcher, &opts)
+    };
     let elapsed = clock.elapsed().as_secs_f64();
     let records = report.sightings.records(&matcher, &report.sources);
     let flux: Vec<FluxRecord> = report

@@ -30,6 +30,7 @@ mod disable;
 mod evidence;
 mod fleet;
 mod hunt;
+mod hunt_share;
 mod intel;
 mod memory;
 mod notify;

@@ -1,0 +1,891 @@
+//! Shared log hunting: the hunt of [`crate::hunt`] cut into batches that
+//! other machines read, and their partial states merged back.
+//!
+//! The publisher reads the logs exactly as [`crate::hunt::run`] does, but
+//! its chunks of whole lines become **batches** ([`Job::batches`] hands
+//! them to the caller, who puts them on a work queue) instead of going to
+//! local threads. A batch carries whatever its lines need to be read
+//! alone: the input's index, the number of its first line, the format in
+//! effect, the forced format, the year of syslog-style time stamps and
+//! the Zeek header directives in effect (replayed on the worker, never a
+//! parsed structure taken from the network). A worker ([`hunt_batch`])
+//! reads one batch with the same code a local thread runs and returns its
+//! **partial state** (sightings, counts, unreadable lines), serialized
+//! ([`encode_partial`]) and cut into parts that fit a message. The
+//! publisher merges each batch's parts once ([`Aggregator`]), keyed by the
+//! batch id, so a batch read twice (a worker killed after publishing and
+//! before acknowledging) is never counted twice; the merged state is the
+//! one the local threads would have made, because every aggregation of
+//! the hunt is order-independent.
+//!
+//! What cannot travel is read by the publisher itself: captures (read
+//! packet by packet), a line longer than a message, a Zeek header too
+//! long to send. Fast-flux and DGA-suspect features are not shared (their
+//! states are not serialized): [`Job::new`] refuses them.
+//!
+//! Everything read from the network is hostile: a batch or a part is
+//! checked field by field ([`Batch::decode`], [`Aggregator::add`]) and
+//! refused with the reason, never trusted to index anything.
+
+use crate::event::{Format, LineCtx};
+use crate::hunt::{Chunk, Counts, EXAMPLES, Example, Input, Options, Report, Tally, Worker};
+use crate::matcher::Matcher;
+use crate::sighting::SightingsWire;
+use crate::zeek;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// Version of the batch and part records.
+pub const VERSION: u32 = 1;
+/// Largest JSON head of a batch (its fields and Zeek header lines).
+pub const MAX_BATCH_HEAD: usize = 512 * 1024;
+/// Most parts one batch's partial state is cut into.
+pub const MAX_PARTS: u32 = 4096;
+/// Most lines of a Zeek header a batch carries (as the publisher keeps).
+const MAX_ZEEK_LINES: usize = 256;
+/// Largest count a part may carry for one thing: a batch holds at most a
+/// message of lines, so anything larger is a forged part (and the sums
+/// of many parts stay far from overflowing).
+const MAX_COUNT: u64 = 1 << 40;
+/// Shortest and longest `--max-line` a batch may ask for.
+const MIN_MAX_LINE: usize = 1024;
+const MAX_MAX_LINE: usize = 64 << 20;
+/// The bytes a batch message adds to its lines, besides the Zeek header:
+/// room kept below the message bound.
+const BATCH_OVERHEAD: usize = 16 * 1024;
+/// Magic at the start of a batch message.
+const MAGIC: &[u8; 6] = b"TDLB1\n";
+
+/// Why a batch or a part was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+fn refused(s: impl Into<String>) -> Refused {
+    Refused(s.into())
+}
+
+/// A token of ids: 1 to 64 ASCII letters, digits, `-`, `_`.
+fn check_token(what: &str, s: &str) -> Result<(), Refused> {
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(refused(format!(
+            "{what} is not 1 to 64 letters, digits, '-' or '_'"
+        )));
+    }
+    Ok(())
+}
+
+/// The digest of an indicator set: workers read a batch only with the
+/// very indicators (same ids, same origins) the publisher has, since a
+/// partial state names indicators by id.
+pub fn fingerprint(m: &Matcher) -> String {
+    let mut h = Sha256::new();
+    h.update(b"takedown-netlog indicators v1\0");
+    for o in m.origins() {
+        h.update(format!("{o:?}").as_bytes());
+        h.update(b"\0");
+    }
+    for i in m.indicators() {
+        h.update(i.kind.as_str().as_bytes());
+        h.update(b"\0");
+        h.update(i.value.as_bytes());
+        h.update(b"\0");
+        h.update(i.origin.to_le_bytes());
+        h.update(i.first.to_le_bytes());
+        h.update(i.last.to_le_bytes());
+    }
+    hex(&h.finalize()[..16])
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One shared hunt, as the publisher runs it.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The job's id (a token; unique per run, so that the batch ids of
+    /// a second run over the same logs are not taken for duplicates).
+    pub id: String,
+    /// [`fingerprint`] of the indicators.
+    pub fingerprint: String,
+    /// The key distinct matched values are counted under (random per
+    /// job: logs cannot aim at collisions; the same on every worker so
+    /// that their counts merge).
+    pub key: (u64, u64),
+    /// `--max-line`.
+    pub max_line: usize,
+}
+
+impl Job {
+    /// A job for `m` with these options; refuses what cannot be shared.
+    pub fn new(id: &str, m: &Matcher, opts: &Options, key: (u64, u64)) -> Result<Job, Refused> {
+        check_token("the job id", id)?;
+        if opts.flux.is_some() || opts.suspects {
+            return Err(refused(
+                "fast-flux and DGA-suspect features are not shared over NATS (run them with `takedown hunt` alone)",
+            ));
+        }
+        if opts.follow.is_some() {
+            return Err(refused("--follow is not shared over NATS"));
+        }
+        if !(MIN_MAX_LINE..=MAX_MAX_LINE).contains(&opts.max_line) {
+            return Err(refused(format!(
+                "--max-line {} is outside {MIN_MAX_LINE}..={MAX_MAX_LINE} for a shared hunt",
+                opts.max_line
+            )));
+        }
+        Ok(Job {
+            id: id.to_string(),
+            fingerprint: fingerprint(m),
+            key,
+            max_line: opts.max_line,
+        })
+    }
+
+    /// Reads `inputs` and hands each batch (at most `max_message` bytes,
+    /// with at most `batch_bytes` of lines unless a single line is
+    /// longer) to `sink`; what cannot travel is read here. Stops handing out
+    /// batches (and stops reading, through `opts.stop`) when `sink`
+    /// returns false. The result is merged with the workers' parts by an
+    /// [`Aggregator`].
+    pub fn batches<'m>(
+        &self,
+        inputs: &[Input],
+        m: &'m Matcher,
+        opts: &Options,
+        max_message: usize,
+        batch_bytes: usize,
+        sink: &mut (dyn FnMut(OutBatch) -> bool + Send),
+    ) -> Published<'m> {
+        let sources: Vec<String> = inputs.iter().map(Input::name).collect();
+        let mut offsets: HashMap<u32, u64> = HashMap::new();
+        let mut open = true;
+        let stop = Arc::clone(&opts.stop);
+        let budget = max_message
+            .saturating_sub(BATCH_OVERHEAD)
+            .min(batch_bytes)
+            .max(1);
+        let mut forward = |ch: Chunk, w: &mut Worker<'m>| {
+            if !open {
+                return;
+            }
+            for piece in split(ch, budget) {
+                let off = offsets.entry(piece.source).or_insert(0);
+                let start = *off;
+                *off = off.saturating_add(piece.data.len() as u64);
+                let zeek_bytes: usize = piece
+                    .zeek_src
+                    .as_ref()
+                    .map_or(0, |z| z.iter().map(|l| l.len() * 4 + 2).sum());
+                if piece.zeek_src.is_none()
+                    || piece.data.len() + zeek_bytes + BATCH_OVERHEAD > max_message
+                {
+                    // A line longer than a message, or a header too long
+                    // to send: read here.
+                    w.chunk(&piece);
+                    continue;
+                }
+                let name = sources
+                    .get(piece.source as usize)
+                    .map_or("", String::as_str);
+                let id = self.batch_id(piece.source, name, start, piece.data.len());
+                let payload = encode_batch(self, &id, &piece);
+                if !sink(OutBatch { id, payload }) {
+                    open = false;
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
+            }
+        };
+        let read = crate::hunt::read_all(inputs, m, opts, Some(self.key), Some(&mut forward));
+        Published { read }
+    }
+
+    /// The id of a batch: its job, and the input and byte range it holds
+    /// (the same batch always gets the same id).
+    fn batch_id(&self, source: u32, name: &str, start: u64, len: usize) -> String {
+        let mut h = Sha256::new();
+        h.update(self.id.as_bytes());
+        h.update(b"\0");
+        h.update(source.to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(b"\0");
+        h.update(start.to_le_bytes());
+        h.update((len as u64).to_le_bytes());
+        hex(&h.finalize()[..16])
+    }
+}
+
+/// A batch ready for the work queue.
+#[derive(Debug)]
+pub struct OutBatch {
+    /// Its id (its message id).
+    pub id: String,
+    /// The message.
+    pub payload: Vec<u8>,
+}
+
+/// Cuts a chunk into pieces of at most `budget` bytes on line ends (a
+/// single longer line is a piece of its own, read locally).
+fn split(ch: Chunk, budget: usize) -> Vec<Chunk> {
+    if ch.data.len() <= budget {
+        return vec![ch];
+    }
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut line = ch.first_line;
+    let data = &ch.data;
+    while start < data.len() {
+        let rest = &data[start..];
+        let end = if rest.len() <= budget {
+            rest.len()
+        } else {
+            match memchr::memrchr(b'\n', &rest[..budget]) {
+                Some(i) => i + 1,
+                // One line longer than the budget: up to its end.
+                None => memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1),
+            }
+        };
+        let piece = &rest[..end];
+        let lines = memchr::memchr_iter(b'\n', piece).count() as u64
+            + u64::from(piece.last().is_some_and(|&b| b != b'\n'));
+        let header_lines: Vec<u64> = ch
+            .header_lines
+            .iter()
+            .copied()
+            .filter(|&l| l >= line && l < line + lines)
+            .collect();
+        out.push(Chunk {
+            source: ch.source,
+            first_line: line,
+            format: ch.format,
+            forced: ch.forced,
+            ctx: ch.ctx.clone(),
+            header_lines,
+            zeek_src: ch.zeek_src.clone(),
+            data: piece.to_vec(),
+        });
+        line += lines;
+        start += end;
+    }
+    out
+}
+
+/// The head of a batch message (its lines follow it).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchHead {
+    v: u32,
+    job: String,
+    id: String,
+    fingerprint: String,
+    key: (u64, u64),
+    max_line: usize,
+    source: u32,
+    first_line: u64,
+    format: Option<String>,
+    forced: Option<String>,
+    year: i32,
+    zeek: Vec<Vec<u8>>,
+    header_lines: Vec<u64>,
+}
+
+fn encode_batch(job: &Job, id: &str, ch: &Chunk) -> Vec<u8> {
+    let head = BatchHead {
+        v: VERSION,
+        job: job.id.clone(),
+        id: id.to_string(),
+        fingerprint: job.fingerprint.clone(),
+        key: job.key,
+        max_line: job.max_line,
+        source: ch.source,
+        first_line: ch.first_line,
+        format: ch.format.map(|f| f.as_str().to_string()),
+        forced: ch.forced.map(|f| f.as_str().to_string()),
+        year: ch.ctx.year,
+        zeek: ch.zeek_src.as_ref().map_or(Vec::new(), |z| z.to_vec()),
+        header_lines: ch.header_lines.clone(),
+    };
+    let json = serde_json::to_vec(&head).unwrap_or_default();
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + json.len() + ch.data.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&ch.data);
+    out
+}
+
+/// A batch as a worker reads it.
+#[derive(Debug)]
+pub struct Batch {
+    /// The job it belongs to.
+    pub job: String,
+    /// Its id.
+    pub id: String,
+    /// The [`fingerprint`] of the publisher's indicators.
+    pub fingerprint: String,
+    key: (u64, u64),
+    max_line: usize,
+    source: u32,
+    first_line: u64,
+    format: Option<Format>,
+    forced: Option<Format>,
+    year: i32,
+    zeek: Vec<Vec<u8>>,
+    header_lines: Vec<u64>,
+    data: Vec<u8>,
+}
+
+fn parse_format(what: &str, s: &Option<String>) -> Result<Option<Format>, Refused> {
+    match s {
+        None => Ok(None),
+        Some(n) => Format::parse(n)
+            .filter(|f| !f.is_capture())
+            .map(Some)
+            .ok_or_else(|| refused(format!("{what} is not a log format"))),
+    }
+}
+
+impl Batch {
+    /// Reads a batch message, checking every field.
+    pub fn decode(payload: &[u8]) -> Result<Batch, Refused> {
+        let rest = payload
+            .strip_prefix(&MAGIC[..])
+            .ok_or_else(|| refused("not a takedown log batch (no magic)"))?;
+        let (len, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| refused("a batch cut short in its head"))?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if len > MAX_BATCH_HEAD || len > rest.len() {
+            return Err(refused(format!(
+                "a batch head of {len} bytes (at most {MAX_BATCH_HEAD}, and within the message)"
+            )));
+        }
+        let (json, data) = rest.split_at(len);
+        let h: BatchHead = serde_json::from_slice(json)
+            .map_err(|e| refused(format!("a batch head that is not valid: {e}")))?;
+        if h.v != VERSION {
+            return Err(refused(format!(
+                "batch version {} (this takedown reads {VERSION})",
+                h.v
+            )));
+        }
+        check_token("the job id", &h.job)?;
+        check_token("the batch id", &h.id)?;
+        check_token("the fingerprint", &h.fingerprint)?;
+        if !(MIN_MAX_LINE..=MAX_MAX_LINE).contains(&h.max_line) {
+            return Err(refused(format!("max_line {} out of bounds", h.max_line)));
+        }
+        if h.first_line == 0 || h.first_line > MAX_COUNT {
+            return Err(refused("first line out of bounds"));
+        }
+        let format = parse_format("the format", &h.format)?;
+        let forced = parse_format("the forced format", &h.forced)?;
+        let zeek_bytes: usize = h.zeek.iter().map(Vec::len).sum();
+        if h.zeek.len() > MAX_ZEEK_LINES
+            || zeek_bytes > MAX_BATCH_HEAD
+            || h.zeek.iter().any(|l| l.first() != Some(&b'#'))
+        {
+            return Err(refused("a Zeek header that is too long or not a header"));
+        }
+        let lines = memchr::memchr_iter(b'\n', data).count() as u64 + 1;
+        if !h.header_lines.windows(2).all(|p| p[0] < p[1])
+            || h.header_lines
+                .iter()
+                .any(|&l| l < h.first_line || l - h.first_line >= lines)
+        {
+            return Err(refused("header line numbers outside the batch or unsorted"));
+        }
+        Ok(Batch {
+            job: h.job,
+            id: h.id,
+            fingerprint: h.fingerprint,
+            key: h.key,
+            max_line: h.max_line,
+            source: h.source,
+            first_line: h.first_line,
+            format,
+            forced,
+            year: h.year,
+            zeek: h.zeek,
+            header_lines: h.header_lines,
+            data: data.to_vec(),
+        })
+    }
+
+    /// Bytes of log lines it holds.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when it holds no byte of log.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+/// Reads one batch as a local hunt thread would, with `m` (whose
+/// [`fingerprint`] the caller compared with the batch's) and the
+/// worker's `opts` (its sighting bounds; the line bound is the batch's).
+pub fn hunt_batch(b: &Batch, m: &Matcher, opts: &Options) -> Result<State, Refused> {
+    if fingerprint(m) != b.fingerprint {
+        return Err(refused(
+            "the batch was cut for another indicator set (give the worker the publisher's -s and --dga options)",
+        ));
+    }
+    let mut opts = opts.clone();
+    opts.max_line = b.max_line;
+    let mut ctx = LineCtx::new(b.year);
+    if !b.zeek.is_empty() {
+        let mut h = zeek::Header::default();
+        for l in &b.zeek {
+            h.apply(l);
+        }
+        ctx.zeek = h.ready().then(|| Arc::new(h));
+    }
+    let ch = Chunk {
+        source: b.source,
+        first_line: b.first_line,
+        format: b.format,
+        forced: b.forced,
+        ctx,
+        header_lines: b.header_lines.clone(),
+        zeek_src: None,
+        data: b.data.clone(),
+    };
+    let mut w = Worker::new_keyed(m, &opts, Some(b.key));
+    w.chunk(&ch);
+    Ok(State::of(&w))
+}
+
+/// A worker's partial state, as it is sent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    sightings: SightingsWire,
+    ignored: Vec<TallyWire>,
+    bad: Vec<TallyWire>,
+    counts: Vec<CountsWire>,
+    events_by_format: Vec<(String, u64)>,
+    matched_events: u64,
+    format_changes: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TallyWire {
+    format: String,
+    reason: String,
+    count: u64,
+    examples: Vec<(u32, u64)>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountsWire {
+    source: u32,
+    lines: u64,
+    events: u64,
+    ignored: u64,
+    bad: u64,
+    formats: u32,
+}
+
+impl State {
+    fn of(w: &Worker<'_>) -> State {
+        let tallies = |t: &[Tally]| {
+            t.iter()
+                .map(|t| TallyWire {
+                    format: t.format.to_string(),
+                    reason: t.reason.to_string(),
+                    count: t.count,
+                    examples: t.examples.iter().map(|e| (e.source, e.line)).collect(),
+                })
+                .collect()
+        };
+        State {
+            sightings: w.sightings.to_wire(),
+            ignored: tallies(&w.ignored.0),
+            bad: tallies(&w.bad.0),
+            counts: w
+                .counts
+                .iter()
+                .map(|(&source, c)| CountsWire {
+                    source,
+                    lines: c.lines,
+                    events: c.events,
+                    ignored: c.ignored,
+                    bad: c.bad,
+                    formats: c.formats,
+                })
+                .collect(),
+            events_by_format: Format::ALL
+                .iter()
+                .zip(w.events_by_format)
+                .filter(|(_, n)| *n > 0)
+                .map(|(f, n)| (f.as_str().to_string(), n))
+                .collect(),
+            matched_events: w.matched_events,
+            format_changes: w.format_changes,
+        }
+    }
+
+    /// Sightings it holds.
+    pub fn sightings(&self) -> usize {
+        self.sightings.len()
+    }
+}
+
+/// One part of a batch's partial state, as published.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartWire {
+    v: u32,
+    job: String,
+    batch: String,
+    part: u32,
+    parts: u32,
+    state: State,
+}
+
+/// The parts of `state` (of batch `batch` of job `job`), each at most
+/// `max_message` bytes, with their message ids (the batch id for the
+/// first, `BATCH-N` for the others).
+pub fn encode_partial(
+    job: &str,
+    batch: &str,
+    state: State,
+    max_message: usize,
+) -> Result<Vec<(String, Vec<u8>)>, Refused> {
+    let mut n: usize = 1;
+    loop {
+        if n > MAX_PARTS as usize {
+            return Err(refused(format!(
+                "the partial state of batch {batch} does not fit in {MAX_PARTS} messages of {max_message} bytes"
+            )));
+        }
+        let pieces = state.sightings.clone().split(n);
+        let mut out = Vec::with_capacity(n);
+        let mut fits = true;
+        for (i, s) in pieces.into_iter().enumerate() {
+            let first = i == 0;
+            let part = PartWire {
+                v: VERSION,
+                job: job.to_string(),
+                batch: batch.to_string(),
+                part: i as u32,
+                parts: n as u32,
+                state: State {
+                    sightings: s,
+                    ignored: if first {
+                        state.ignored.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    bad: if first { state.bad.clone() } else { Vec::new() },
+                    counts: if first {
+                        state.counts.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    events_by_format: if first {
+                        state.events_by_format.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    matched_events: if first { state.matched_events } else { 0 },
+                    format_changes: if first { state.format_changes } else { 0 },
+                },
+            };
+            let bytes = serde_json::to_vec(&part)
+                .map_err(|e| refused(format!("cannot serialize a partial state: {e}")))?;
+            if bytes.len() > max_message {
+                fits = false;
+                break;
+            }
+            let id = if first {
+                batch.to_string()
+            } else {
+                format!("{batch}-{i}")
+            };
+            out.push((id, bytes));
+        }
+        if fits {
+            return Ok(out);
+        }
+        n = n.saturating_mul(2);
+    }
+}
+
+/// The publisher's side, read to its end; [`Aggregator::finish`] makes
+/// the report.
+pub struct Published<'m> {
+    read: crate::hunt::ReadAll<'m>,
+}
+
+impl Published<'_> {
+    /// How many inputs the hunt has.
+    pub fn sources(&self) -> u32 {
+        self.read.sources.len() as u32
+    }
+}
+
+/// What [`Aggregator::add`] did with a part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    /// The last part of its batch: the batch is merged.
+    Merged(String),
+    /// Kept until the batch's other parts come.
+    Kept,
+    /// A part already taken (a redelivered batch read again, or a
+    /// message published twice): dropped.
+    Duplicate,
+}
+
+/// Merges the workers' parts, each batch once.
+pub struct Aggregator<'m> {
+    job: Job,
+    m: &'m Matcher,
+    opts: Options,
+    sources: u32,
+    acc: Worker<'m>,
+    expected: HashSet<String>,
+    merged: HashSet<String>,
+    pending: HashMap<String, Vec<Option<Worker<'m>>>>,
+    duplicates: u64,
+}
+
+impl<'m> Aggregator<'m> {
+    /// An aggregator for `job`'s parts, over `sources` inputs.
+    pub fn new(job: &Job, m: &'m Matcher, opts: &Options, sources: u32) -> Aggregator<'m> {
+        Aggregator {
+            job: job.clone(),
+            m,
+            opts: opts.clone(),
+            sources,
+            acc: Worker::new_keyed(m, opts, Some(job.key)),
+            expected: HashSet::new(),
+            merged: HashSet::new(),
+            pending: HashMap::new(),
+            duplicates: 0,
+        }
+    }
+
+    /// Takes note of a batch published (parts of batches not published
+    /// are refused).
+    pub fn expect(&mut self, batch: &str) {
+        self.expected.insert(batch.to_string());
+    }
+
+    /// Batches published and batches merged.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.expected.len(), self.merged.len())
+    }
+
+    /// True when every batch published is merged.
+    pub fn done(&self) -> bool {
+        self.merged.len() == self.expected.len()
+    }
+
+    /// Parts dropped as duplicates.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Takes one part message. A part is checked whole before anything
+    /// of it is kept; a refused one changes nothing.
+    pub fn add(&mut self, payload: &[u8]) -> Result<Added, Refused> {
+        let p: PartWire = serde_json::from_slice(payload)
+            .map_err(|e| refused(format!("a part that is not valid: {e}")))?;
+        if p.v != VERSION {
+            return Err(refused(format!("part version {}", p.v)));
+        }
+        if p.job != self.job.id {
+            return Err(refused("a part of another job"));
+        }
+        check_token("the batch id", &p.batch)?;
+        if p.parts == 0 || p.parts > MAX_PARTS || p.part >= p.parts {
+            return Err(refused(format!(
+                "part {} of {} of batch {}",
+                p.part, p.parts, p.batch
+            )));
+        }
+        if self.merged.contains(&p.batch) {
+            self.duplicates += 1;
+            return Ok(Added::Duplicate);
+        }
+        if !self.expected.contains(&p.batch) {
+            return Err(refused(format!(
+                "a part of batch {}, which this job did not publish",
+                p.batch
+            )));
+        }
+        if let Some(slots) = self.pending.get(&p.batch) {
+            if slots.len() != p.parts as usize {
+                return Err(refused(format!(
+                    "batch {} in {} parts and in {}",
+                    p.batch,
+                    slots.len(),
+                    p.parts
+                )));
+            }
+            if slots.get(p.part as usize).is_some_and(Option::is_some) {
+                self.duplicates += 1;
+                return Ok(Added::Duplicate);
+            }
+        }
+        let w = self
+            .worker_of(p.state)
+            .map_err(|e| refused(format!("batch {}: {}", p.batch, e.0)))?;
+        let slots = self
+            .pending
+            .entry(p.batch.clone())
+            .or_insert_with(|| (0..p.parts).map(|_| None).collect());
+        if let Some(slot) = slots.get_mut(p.part as usize) {
+            *slot = Some(w);
+        }
+        if !slots.iter().all(Option::is_some) {
+            return Ok(Added::Kept);
+        }
+        if let Some(slots) = self.pending.remove(&p.batch) {
+            for w in slots.into_iter().flatten() {
+                self.acc.merge(w);
+            }
+        }
+        self.merged.insert(p.batch.clone());
+        Ok(Added::Merged(p.batch))
+    }
+
+    /// A worker's state read back, every field checked.
+    fn worker_of(&self, s: State) -> Result<Worker<'m>, Refused> {
+        let mut w = Worker::new_keyed(self.m, &self.opts, Some(self.job.key));
+        let big = |n: u64| n > MAX_COUNT;
+        if big(s.sightings.dropped) || big(s.sightings.uncounted) {
+            return Err(refused("counts out of bounds"));
+        }
+        if s.sightings.entries.iter().any(|e| big(e.count())) {
+            return Err(refused("a sighting's count out of bounds"));
+        }
+        w.sightings
+            .merge_wire(s.sightings, self.m, self.sources)
+            .map_err(Refused)?;
+        for (wire, into) in [(s.ignored, &mut w.ignored), (s.bad, &mut w.bad)] {
+            let mut seen = BTreeSet::new();
+            for t in wire {
+                let format = if t.format == "unrecognised" {
+                    "unrecognised"
+                } else {
+                    Format::parse(&t.format)
+                        .ok_or_else(|| refused("a tally of an unknown format"))?
+                        .as_str()
+                };
+                let reason = intern(&t.reason)?;
+                if !seen.insert((format, reason)) {
+                    return Err(refused("the same tally twice"));
+                }
+                if big(t.count)
+                    || t.examples.len() > EXAMPLES
+                    || t.examples.len() as u64 > t.count
+                    || t.examples.iter().any(|e| e.0 >= self.sources)
+                {
+                    return Err(refused("a tally out of bounds"));
+                }
+                let mut examples: Vec<Example> = t
+                    .examples
+                    .into_iter()
+                    .map(|(source, line)| Example {
+                        source,
+                        file: String::new(),
+                        line,
+                    })
+                    .collect();
+                examples.sort();
+                into.0.push(Tally {
+                    format,
+                    reason,
+                    count: t.count,
+                    examples,
+                });
+            }
+        }
+        for c in s.counts {
+            if c.source >= self.sources
+                || [c.lines, c.events, c.ignored, c.bad].into_iter().any(big)
+                || c.formats >> Format::ALL.len() != 0
+            {
+                return Err(refused("per-input counts out of bounds"));
+            }
+            if w.counts.contains_key(&c.source) {
+                return Err(refused("an input's counts twice"));
+            }
+            w.counts.insert(
+                c.source,
+                Counts {
+                    lines: c.lines,
+                    events: c.events,
+                    ignored: c.ignored,
+                    bad: c.bad,
+                    formats: c.formats,
+                },
+            );
+        }
+        let mut by_format: BTreeMap<usize, u64> = BTreeMap::new();
+        for (name, n) in s.events_by_format {
+            let i = Format::parse(&name)
+                .and_then(|f| Format::ALL.iter().position(|&x| x == f))
+                .ok_or_else(|| refused("events of an unknown format"))?;
+            if big(n) || by_format.insert(i, n).is_some() {
+                return Err(refused("events per format out of bounds"));
+            }
+        }
+        for (i, n) in by_format {
+            if let Some(slot) = w.events_by_format.get_mut(i) {
+                *slot = n;
+            }
+        }
+        if big(s.matched_events) || big(s.format_changes) {
+            return Err(refused("counts out of bounds"));
+        }
+        w.matched_events = s.matched_events;
+        w.format_changes = s.format_changes;
+        Ok(w)
+    }
+
+    /// The report: the publisher's own reading and every batch merged.
+    pub fn finish(self, published: Published<'m>) -> Report {
+        let mut read = published.read;
+        read.main.merge(self.acc);
+        crate::hunt::finish(read)
+    }
+}
+
+/// The reasons of tallies read from parts, as the `&'static str` a
+/// [`Tally`] holds: every reason is one of the readers' constants, so a
+/// handful of strings is leaked once each; a sender inventing reasons is
+/// stopped at a bound.
+fn intern(s: &str) -> Result<&'static str, Refused> {
+    const MOST: usize = 1024;
+    const LONGEST: usize = 256;
+    static SET: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    if s.len() > LONGEST {
+        return Err(refused("a tally reason that is too long"));
+    }
+    let mut set = SET.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&r) = set.get(s) {
+        return Ok(r);
+    }
+    if set.len() >= MOST {
+        return Err(refused("too many distinct tally reasons"));
+    }
+    let r: &'static str = Box::leak(s.to_string().into_boxed_str());
+    set.insert(r);
+    Ok(r)
+}

@@ -1,0 +1,303 @@
+//! `takedown hunt --nats URL --publish|--worker`: shared log hunting.
+//! The batches and partial states are `takedown-netlog`'s (`share`), the
+//! streams `takedown-fleet`'s (`logs`); this module runs the two sides:
+//! the publisher reads the logs, puts the batches on the work queue and
+//! merges the parts as they come (its report is then printed exactly as
+//! `takedown hunt` prints one); a worker takes batches, hunts them,
+//! publishes each part and only then acknowledges the batch.
+
+use crate::hunt::HuntArgs;
+use anyhow::{Context, bail};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use takedown_engine::sanitize::for_terminal;
+use takedown_fleet::async_nats::jetstream::{self, AckKind};
+use takedown_fleet::conn::ConnectConfig;
+use takedown_fleet::logs;
+use takedown_netlog::hunt::{Input, Options, Report};
+use takedown_netlog::matcher::Matcher;
+use takedown_netlog::share::{self, Added, Aggregator, Batch, Job, OutBatch};
+
+/// Batches published and not yet stored by the server, at most: enough
+/// to keep the link busy, few enough to bound the memory (each up to a
+/// message).
+const IN_FLIGHT: usize = 32;
+/// How often the publisher says how far it is.
+const PROGRESS: Duration = Duration::from_secs(10);
+/// How long a worker's request for a batch waits.
+const POLL: Duration = Duration::from_secs(1);
+/// How long a batch of another indicator set is left for other workers.
+const OTHER_SET_DELAY: Duration = Duration::from_secs(5);
+
+// The update: fields the fleet's configuration may grow keep their
+// defaults (needless while it has none).
+#[allow(clippy::needless_update)]
+fn connect_config(a: &HuntArgs, name: &str, retry: bool) -> anyhow::Result<ConnectConfig> {
+    let Some(url) = &a.nats else {
+        bail!("--publish and --worker need --nats URL");
+    };
+    Ok(ConnectConfig {
+        url: url.clone(),
+        creds: a.creds.clone(),
+        tls_ca: a.tls_ca.clone(),
+        name: name.into(),
+        retry_initial: retry,
+        // The rest as the fleet's defaults (the shared `_INBOX`).
+        ..Default::default()
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A random key (128 bits from the standard library's OS-seeded hash
+/// keys): the job's key for counting distinct values.
+fn random_key() -> (u64, u64) {
+    use std::hash::BuildHasher;
+    let a = std::collections::hash_map::RandomState::new().hash_one(0x7464_u64);
+    let b = std::collections::hash_map::RandomState::new().hash_one(0x6c62_u64);
+    (a, b)
+}
+
+/// The publisher: reads `inputs`, shares them out, merges the parts.
+pub fn publish(
+    a: &HuntArgs,
+    inputs: &[Input],
+    matcher: &Matcher,
+    opts: &Options,
+) -> anyhow::Result<Report> {
+    let job_id = takedown_fleet::ids::new_hunt_id(takedown_fleet::now_unix())?;
+    let job = Job::new(&job_id, matcher, opts, random_key())
+        .map_err(|e| anyhow::anyhow!("cannot share this hunt: {e}"))?;
+    let rt = runtime()?;
+    let cfg = connect_config(a, "takedown hunt --publish", false)?;
+    let ack_wait = Duration::from_secs(a.ack_wait.clamp(1, 3600));
+    if a.batch_bytes < 4096 {
+        bail!("--batch-bytes {}: at least 4096", a.batch_bytes);
+    }
+    let batch_bytes = a.batch_bytes;
+    let (js, mut parts, max) = rt.block_on(async {
+        let js = takedown_fleet::conn::connect(&cfg).await?;
+        logs::ensure(&js, ack_wait).await?;
+        let parts = logs::Parts::open(&js, &job_id).await?;
+        let max = logs::max_message(&js);
+        Ok::<_, anyhow::Error>((js, parts, max))
+    })?;
+    eprintln!(
+        "takedown: shared hunt {job_id}: batches on {}, waiting for workers (`takedown hunt --nats URL --worker` with the same indicators)",
+        logs::batch_subject(&job_id)?
+    );
+    let mut agg = Aggregator::new(&job, matcher, opts, inputs.len() as u32);
+    let (tx, rx) = tokio::sync::mpsc::channel::<OutBatch>(4);
+    let stop = Arc::clone(&opts.stop);
+    let (published, driven) = std::thread::scope(|s| {
+        let job = &job;
+        let reader = s.spawn(move || {
+            job.batches(inputs, matcher, opts, max, batch_bytes, &mut |b| {
+                tx.blocking_send(b).is_ok()
+            })
+        });
+        let driven = rt.block_on(drive(&js, &job_id, rx, &mut parts, &mut agg, &stop));
+        if driven.is_err() {
+            // The reader stops at its next batch (its queue is closed).
+            stop.store(true, Ordering::SeqCst);
+        }
+        (reader.join(), driven)
+    });
+    let published = match published {
+        Ok(p) => p,
+        Err(p) => std::panic::resume_unwind(p),
+    };
+    let stats = driven?;
+    let (batches, _) = agg.progress();
+    eprintln!(
+        "takedown: shared hunt {job_id}: {batches} batches merged; {} parts dropped as duplicates (batches read again), {} refused",
+        agg.duplicates(),
+        stats.refused
+    );
+    if let Err(e) = rt.block_on(logs::purge_parts(&js, &job_id)) {
+        eprintln!("takedown: warning: {}", for_terminal(&e.to_string()));
+    }
+    Ok(agg.finish(published))
+}
+
+#[derive(Default)]
+struct DriveStats {
+    refused: u64,
+}
+
+/// Publishes the batches the reader hands over and merges the parts as
+/// they come, until every batch published is merged (or Ctrl-C).
+async fn drive(
+    js: &jetstream::Context,
+    job: &str,
+    mut rx: tokio::sync::mpsc::Receiver<OutBatch>,
+    parts: &mut logs::Parts,
+    agg: &mut Aggregator<'_>,
+    stop: &AtomicBool,
+) -> anyhow::Result<DriveStats> {
+    let subject = logs::batch_subject(job)?;
+    let mut stats = DriveStats::default();
+    let mut inflight = tokio::task::JoinSet::new();
+    let mut reading = true;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut last_progress = Instant::now();
+    loop {
+        if !reading && inflight.is_empty() && agg.done() {
+            return Ok(stats);
+        }
+        tokio::select! {
+            b = rx.recv(), if reading && inflight.len() < IN_FLIGHT => match b {
+                Some(b) => {
+                    agg.expect(&b.id);
+                    let ack = logs::publish_start(js, &subject, &b.id, b.payload).await?;
+                    inflight.spawn(ack.into_future());
+                }
+                None => reading = false,
+            },
+            Some(r) = inflight.join_next(), if !inflight.is_empty() => {
+                match r {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => bail!("the server did not store a batch: {e}"),
+                    Err(e) => bail!("a batch publication failed: {e}"),
+                }
+            }
+            p = parts.next() => match p {
+                Some(Ok(payload)) => match agg.add(&payload) {
+                    Ok(Added::Merged(_) | Added::Kept | Added::Duplicate) => {}
+                    Err(e) => {
+                        stats.refused += 1;
+                        eprintln!(
+                            "takedown: warning: a partial state refused: {}",
+                            for_terminal(&e.to_string())
+                        );
+                    }
+                },
+                Some(Err(e)) => bail!("{e}"),
+                None => bail!("the server ended the reading of the partial states"),
+            },
+            _ = tick.tick() => {
+                if stop.load(Ordering::Relaxed) {
+                    // Ctrl-C: what is merged is reported, marked as
+                    // interrupted; the batches left stay on the queue.
+                    return Ok(stats);
+                }
+                if last_progress.elapsed() >= PROGRESS {
+                    last_progress = Instant::now();
+                    let (n, done) = agg.progress();
+                    eprintln!("takedown: {done} of {n} batches merged{}", if reading { " (still reading)" } else { "" });
+                }
+            }
+        }
+    }
+}
+
+/// A worker: takes batches until Ctrl-C.
+pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result<u8> {
+    let rt = runtime()?;
+    let cfg = connect_config(a, "takedown hunt --worker", true)?;
+    let fingerprint = share::fingerprint(matcher);
+    let stop = Arc::clone(&opts.stop);
+    let (done, refused) = rt.block_on(async {
+        let js = takedown_fleet::conn::connect(&cfg).await?;
+        let mut said = false;
+        let consumer = loop {
+            if let Some(c) = logs::workers_consumer(&js).await? {
+                break c;
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Ok((0, 0));
+            }
+            if !said {
+                eprintln!("takedown: waiting for a publisher to create the work queue");
+                said = true;
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        let max = logs::max_message(&js);
+        eprintln!("takedown: worker ready (indicators {fingerprint})");
+        let (mut done, mut refused) = (0u64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            let msg = match logs::next_batch(&consumer, POLL).await {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(e) => {
+                    eprintln!("takedown: warning: {}", for_terminal(&e.to_string()));
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+            };
+            let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(0);
+            let batch = Batch::decode(&msg.payload).and_then(|b| {
+                match logs::batch_subject(&b.job) {
+                    Ok(s) if s == msg.subject.as_str() => Ok(b),
+                    _ => Err(share::Refused(
+                        "its job is not the one of its subject".into(),
+                    )),
+                }
+            });
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    // Garbage on the queue: said, dropped for good (never
+                    // delivered again), and on to the next.
+                    refused += 1;
+                    eprintln!(
+                        "takedown: error: batch {seq} on {} refused: {}; dropped",
+                        for_terminal(msg.subject.as_str()),
+                        for_terminal(&e.to_string())
+                    );
+                    let _ = msg.ack_with(AckKind::Term).await;
+                    continue;
+                }
+            };
+            if batch.fingerprint != fingerprint {
+                eprintln!(
+                    "takedown: warning: batch {} of job {} was cut for other indicators ({}); left for other workers",
+                    batch.id, batch.job, batch.fingerprint
+                );
+                let _ = msg.ack_with(AckKind::Nak(Some(OTHER_SET_DELAY))).await;
+                continue;
+            }
+            logs::fault_point("log-before-part");
+            let state = tokio::task::block_in_place(|| share::hunt_batch(&batch, matcher, opts));
+            let published = async {
+                let state = state?;
+                let parts = share::encode_partial(&batch.job, &batch.id, state, max)?;
+                let subject = logs::part_subject(&batch.job)?;
+                for (id, bytes) in parts {
+                    logs::publish(&js, &subject, &id, bytes).await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            }
+            .await;
+            if let Err(e) = published {
+                eprintln!(
+                    "takedown: warning: batch {} not done, to be delivered again: {}",
+                    batch.id,
+                    for_terminal(&e.to_string())
+                );
+                let _ = msg.ack_with(AckKind::Nak(Some(POLL))).await;
+                continue;
+            }
+            logs::fault_point("log-before-ack");
+            if let Err(e) = msg.double_ack().await {
+                eprintln!(
+                    "takedown: warning: batch {} not acknowledged (it will be read again, its part merged once): {e}",
+                    batch.id
+                );
+                continue;
+            }
+            done += 1;
+        }
+        Ok::<_, anyhow::Error>((done, refused))
+    })?;
+    eprintln!("takedown: worker stopped: {done} batches done, {refused} refused");
+    Ok(crate::exit::CLEAN)
+}
