@@ -70,6 +70,9 @@ pub struct AgentConfig {
     pub ack_wait: Duration,
     /// How long one fetch waits for a hunt when none is pending.
     pub poll: Duration,
+    /// The secret in this agent's message ids ([`ids::IdKey`]): kept
+    /// across restarts, so that a redelivered hunt publishes the same ids.
+    pub id_key: ids::IdKey,
 }
 
 impl AgentConfig {
@@ -283,6 +286,7 @@ async fn handle(
             if let Some(id) = Hunt::salvage_id(&msg.payload) {
                 finish(
                     js,
+                    cfg,
                     msg,
                     completion(&id, Outcome::Refused, Some(e.to_string())),
                 )
@@ -305,14 +309,26 @@ async fn handle(
             hunt.target,
             msg.subject.as_str()
         );
-        return finish(js, msg, completion(&hunt.id, Outcome::Refused, Some(why))).await;
+        return finish(
+            js,
+            cfg,
+            msg,
+            completion(&hunt.id, Outcome::Refused, Some(why)),
+        )
+        .await;
     }
     if now_unix() > hunt.expires {
         let why = format!(
             "expired at {} before this agent received it",
             takedown_bundle::format_date(hunt.expires)
         );
-        return finish(js, msg, completion(&hunt.id, Outcome::Expired, Some(why))).await;
+        return finish(
+            js,
+            cfg,
+            msg,
+            completion(&hunt.id, Outcome::Expired, Some(why)),
+        )
+        .await;
     }
     tracing::info!("hunt {} (delivery {delivery})", hunt.id);
     let start = Started {
@@ -326,7 +342,7 @@ async fn handle(
     publish_stored(
         js,
         ids::state_subject(&hunt.id, &cfg.host, "started"),
-        ids::started_msg_id(&hunt.id, &cfg.host, delivery),
+        ids::started_msg_id(&cfg.id_key, &hunt.id, &cfg.host, delivery),
         serde_json::to_vec(&start).map_err(|e| Error::Invalid(e.to_string()))?,
     )
     .await?;
@@ -340,11 +356,23 @@ async fn handle(
         Err(BundleError::Refused(why)) => {
             tracing::warn!("hunt {}: bundle refused: {why}", hunt.id);
             let why = format!("bundle refused: {why}");
-            return finish(js, msg, completion(&hunt.id, Outcome::Refused, Some(why))).await;
+            return finish(
+                js,
+                cfg,
+                msg,
+                completion(&hunt.id, Outcome::Refused, Some(why)),
+            )
+            .await;
         }
         Err(BundleError::Unavailable(why)) if delivery >= MAX_FETCH_TRIES => {
             let why = format!("bundle unavailable after {delivery} tries: {why}");
-            return finish(js, msg, completion(&hunt.id, Outcome::Failed, Some(why))).await;
+            return finish(
+                js,
+                cfg,
+                msg,
+                completion(&hunt.id, Outcome::Failed, Some(why)),
+            )
+            .await;
         }
         Err(BundleError::Unavailable(why)) => {
             return Err(Error::Nats(format!("bundle unavailable: {why}")));
@@ -420,21 +448,39 @@ async fn handle(
     }
     drop(verified);
     fault::point("before-completion");
-    finish(js, msg, done).await
+    finish(js, cfg, msg, done).await
 }
 
 /// Publishes the completion, waits for it to be stored, then acknowledges
 /// the hunt (and waits for the server to confirm the acknowledgement).
 async fn finish(
     js: &jetstream::Context,
+    cfg: &AgentConfig,
     msg: &jetstream::Message,
     mut c: Completion,
 ) -> Result<()> {
     c.finished = now_unix();
     let subject = ids::state_subject(&c.hunt, &c.host, "done");
-    let id = ids::completion_msg_id(&c.hunt, &c.host);
+    let id = ids::completion_msg_id(&cfg.id_key, &c.hunt, &c.host);
     let payload = serde_json::to_vec(&c).map_err(|e| Error::Invalid(e.to_string()))?;
-    let dup = publish_stored(js, subject, id, payload).await?;
+    let mut dup = publish_stored(js, subject.clone(), id.clone(), payload.clone()).await?;
+    // A duplicate should be this agent's own completion from an earlier
+    // delivery. Should the id ever have been taken by someone else (a
+    // key leaked, a copy of the state directory on another machine), the
+    // hunt is not acknowledged on the strength of another's record: the
+    // record on this host's subject is looked up, and the completion
+    // published again under an id of its own when it is not there.
+    if dup && !completion_stored(js, &c.hunt, &c.host).await {
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| Error::Invalid(format!("no random numbers for a message id: {e}")))?;
+        tracing::warn!(
+            "hunt {}: the completion's id was taken but no completion of this host is stored; publishing it again",
+            c.hunt
+        );
+        let again = format!("{id}:{}", hex::encode(nonce));
+        dup = publish_stored(js, subject, again, payload).await?;
+    }
     tracing::info!(
         "hunt {}: {}{}",
         c.hunt,
@@ -445,6 +491,33 @@ async fn finish(
     msg.double_ack()
         .await
         .map_err(|e| Error::nats("cannot acknowledge the hunt", e))
+}
+
+/// Whether a completion of `host` for `hunt` is stored on its own subject
+/// (a direct get of the last message on it; the permissions give each
+/// agent this subject only). False when it cannot be told: publishing the
+/// completion once more costs a second copy, which `fleet status` counts
+/// and does not believe twice.
+async fn completion_stored(js: &jetstream::Context, hunt: &str, host: &str) -> bool {
+    let subject = ids::state_subject(hunt, host, "done");
+    let stream = js.get_stream_no_info(ids::RESULTS_STREAM).await;
+    let got = match stream {
+        Ok(s) => s.direct_get_last_for_subject(subject.clone()).await,
+        Err(e) => {
+            tracing::warn!("cannot look up {subject}: {e}");
+            return false;
+        }
+    };
+    match got {
+        Ok(m) => serde_json::from_slice::<Completion>(&m.payload)
+            .is_ok_and(|c| c.hunt == hunt && c.host == host),
+        Err(e) => {
+            if e.kind() != jetstream::stream::DirectGetErrorKind::NotFound {
+                tracing::warn!("cannot look up {subject}: {e}");
+            }
+            false
+        }
+    }
 }
 
 /// Runs `work`, telling the server every third of `ack_wait` that the hunt
@@ -488,7 +561,7 @@ async fn run_scan(
             Line::Finding(f) => {
                 let identity = ids::finding_identity(&f);
                 let rank = ranks.entry(identity.clone()).or_insert(0);
-                let id = ids::finding_msg_id(hunt, &cfg.host, &identity, *rank);
+                let id = ids::finding_msg_id(&cfg.id_key, hunt, &cfg.host, &identity, *rank);
                 *rank += 1;
                 let Some(payload) = fit(f) else {
                     counts.dropped += 1;

@@ -220,6 +220,9 @@ pub async fn ensure_streams(js: &jetstream::Context) -> Result<()> {
         max_message_size: MAX_RESULT_MESSAGE,
         duplicate_window: DUPLICATE_WINDOW,
         storage: stream::StorageType::File,
+        // An agent looks up its own completion by subject (a direct get,
+        // which the permissions can give per subject).
+        allow_direct: true,
         ..Default::default()
     })
     .await
@@ -235,6 +238,27 @@ pub async fn ensure_streams(js: &jetstream::Context) -> Result<()> {
     })
     .await
     .map_err(|e| Error::nats(&format!("cannot create the stream {AGENTS_STREAM}"), e))?;
+    Ok(())
+}
+
+/// Turns on direct gets on a results stream made before they were used
+/// (the analyst's side: agents may not change streams).
+pub async fn allow_direct_results(js: &jetstream::Context) -> Result<()> {
+    let mut stream = js
+        .get_stream(RESULTS_STREAM)
+        .await
+        .map_err(|e| Error::nats(&format!("cannot open the stream {RESULTS_STREAM}"), e))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| Error::nats(&format!("cannot open the stream {RESULTS_STREAM}"), e))?;
+    if !info.config.allow_direct {
+        let mut config = info.config.clone();
+        config.allow_direct = true;
+        js.update_stream(config)
+            .await
+            .map_err(|e| Error::nats(&format!("cannot update the stream {RESULTS_STREAM}"), e))?;
+    }
     Ok(())
 }
 

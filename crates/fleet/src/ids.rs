@@ -146,15 +146,156 @@ pub fn hunt_msg_id(hunt: &str) -> String {
     format!("hunt:{hunt}")
 }
 
-/// The message id of a host's completion record for a hunt: one per host
-/// and hunt, whatever the number of deliveries.
-pub fn completion_msg_id(hunt: &str, host: &str) -> String {
-    format!("done:{hunt}:{host}")
+/// An agent's secret for its message ids ([`IdKey::load_or_create`]).
+///
+/// JetStream drops a message as a duplicate when its `Nats-Msg-Id` was
+/// seen on the same stream, whatever its subject; the permissions check
+/// the subject only. An id another agent could compute (`done:HUNT:HOST`)
+/// would let it publish that id first on its own subject and have the
+/// real record dropped. So each id carries an HMAC-SHA256 of its fields
+/// under this key: the same for the same agent on every delivery (a
+/// redelivery is still de-duplicated), out of reach for every other.
+#[derive(Clone)]
+pub struct IdKey([u8; 32]);
+
+impl std::fmt::Debug for IdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdKey(..)")
+    }
 }
 
-/// The message id of the `started` record of one delivery.
-pub fn started_msg_id(hunt: &str, host: &str, delivery: i64) -> String {
-    format!("start:{hunt}:{host}:{delivery}")
+/// The file of the key in an agent's state directory.
+pub const ID_KEY_FILE: &str = "msg-id.key";
+
+impl IdKey {
+    /// A key of these bytes (tests, and callers keeping it elsewhere).
+    pub fn from_bytes(bytes: [u8; 32]) -> IdKey {
+        IdKey(bytes)
+    }
+
+    /// The key kept in `dir` ([`ID_KEY_FILE`], 64 hex digits), made from
+    /// random bytes on first use: the directory created private (0700),
+    /// the file 0600, written whole before it appears under its name. A
+    /// file that others can read or write is refused: its key would be
+    /// no secret.
+    pub fn load_or_create(dir: &std::path::Path) -> Result<IdKey> {
+        let path = dir.join(ID_KEY_FILE);
+        if !dir.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir).map_err(|e| {
+                Error::io(
+                    format!("cannot create the state directory {}", dir.display()),
+                    e,
+                )
+            })?;
+        }
+        if std::fs::symlink_metadata(&path).is_err() {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key)
+                .map_err(|e| Error::Invalid(format!("no random numbers for the id key: {e}")))?;
+            let mut tmp_name = [0u8; 8];
+            getrandom::fill(&mut tmp_name)
+                .map_err(|e| Error::Invalid(format!("no random numbers for the id key: {e}")))?;
+            let tmp = dir.join(format!(".{ID_KEY_FILE}.{}", hex::encode(tmp_name)));
+            let written = (|| {
+                use std::io::Write;
+                let mut o = std::fs::OpenOptions::new();
+                o.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+                let mut f = o.open(&tmp)?;
+                f.write_all(hex::encode(key).as_bytes())?;
+                f.sync_all()?;
+                // A link fails if the name exists: of two agents
+                // starting at once, one key wins and both read it.
+                match std::fs::hard_link(&tmp, &path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+                    _ => Ok(()),
+                }
+            })();
+            let _ = std::fs::remove_file(&tmp);
+            written
+                .map_err(|e| Error::io(format!("cannot write the id key {}", path.display()), e))?;
+        }
+        let meta = std::fs::symlink_metadata(&path)
+            .map_err(|e| Error::io(format!("cannot read the id key {}", path.display()), e))?;
+        if !meta.is_file() {
+            return Err(Error::Invalid(format!(
+                "the id key {} is not a regular file",
+                path.display()
+            )));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if meta.mode() & 0o077 != 0 {
+                return Err(Error::Invalid(format!(
+                    "the id key {} is open to other users (mode {:o}); make it 0600",
+                    path.display(),
+                    meta.mode() & 0o7777
+                )));
+            }
+        }
+        let text = std::fs::read(&path)
+            .map_err(|e| Error::io(format!("cannot read the id key {}", path.display()), e))?;
+        let mut key = [0u8; 32];
+        match hex::decode(text.trim_ascii()) {
+            Ok(b) if b.len() == 32 => key.copy_from_slice(&b),
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "the id key {} is not 64 hex digits",
+                    path.display()
+                )));
+            }
+        }
+        Ok(IdKey(key))
+    }
+
+    /// 128 bits of HMAC-SHA256 of `fields`, hex: enough that no one
+    /// without the key finds one.
+    fn tag(&self, fields: &str) -> String {
+        let mac = hmac_sha256(&self.0, fields.as_bytes());
+        hex::encode(mac.get(..16).unwrap_or(&[]))
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104) of `msg` under a key of at most 64 bytes.
+fn hmac_sha256(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    let mut ipad = [0x36u8; 64];
+    let mut opad = [0x5cu8; 64];
+    for (i, k) in key.iter().enumerate() {
+        if let (Some(a), Some(b)) = (ipad.get_mut(i), opad.get_mut(i)) {
+            *a ^= k;
+            *b ^= k;
+        }
+    }
+    let inner = sha2::Sha256::new()
+        .chain_update(ipad)
+        .chain_update(msg)
+        .finalize();
+    sha2::Sha256::new()
+        .chain_update(opad)
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// The message id of a host's completion record for a hunt: one per host
+/// and hunt, whatever the number of deliveries, and keyed.
+pub fn completion_msg_id(key: &IdKey, hunt: &str, host: &str) -> String {
+    let fields = format!("done:{hunt}:{host}");
+    let tag = key.tag(&fields);
+    format!("{fields}:{tag}")
+}
+
+/// The message id of the `started` record of one delivery, keyed.
+pub fn started_msg_id(key: &IdKey, hunt: &str, host: &str, delivery: i64) -> String {
+    let fields = format!("start:{hunt}:{host}:{delivery}");
+    let tag = key.tag(&fields);
+    format!("{fields}:{tag}")
 }
 
 /// The identity of a finding: what it names (path, container chain,
@@ -184,11 +325,12 @@ pub fn finding_identity(finding: &serde_json::Value) -> String {
     hex::encode(digest.get(..16).unwrap_or(&[]))
 }
 
-/// The message id of a finding: hunt, host, the digest of its identity,
-/// and its rank among the findings of the run with that identity (0 for
-/// the first), so that two records about one object stay two.
-pub fn finding_msg_id(hunt: &str, host: &str, identity: &str, rank: u64) -> String {
-    format!("f:{hunt}:{host}:{identity}:{rank}")
+/// The message id of a finding: hunt, host, and the keyed digest of its
+/// identity and its rank among the findings of the run with that identity
+/// (0 for the first), so that two records about one object stay two.
+pub fn finding_msg_id(key: &IdKey, hunt: &str, host: &str, identity: &str, rank: u64) -> String {
+    let tag = key.tag(&format!("f:{hunt}:{host}:{identity}:{rank}"));
+    format!("f:{hunt}:{host}:{tag}")
 }
 
 #[cfg(test)]
@@ -224,6 +366,76 @@ mod tests {
         assert_eq!(finding_identity(&a), finding_identity(&b));
         assert_ne!(finding_identity(&a), finding_identity(&c));
         assert_eq!(finding_identity(&a).len(), 32);
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2: key "Jefe" (HMAC pads a short key with zeros, so
+        // it is the same key as these 32 bytes).
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(b"Jefe");
+        let mac = hmac_sha256(&key, b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // And a full 32-byte key, as `openssl dgst -sha256 -mac HMAC
+        // -macopt hexkey:0b0b...` computes it.
+        let mac = hmac_sha256(&[0x0b; 32], b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac),
+            "c3f2649c34ea24e4d62a2c7e868bbea0233c9d4c2cc300794db76aa18d6822d8"
+        );
+    }
+
+    #[test]
+    fn keyed_ids_are_stable_per_key_and_differ_between_keys() {
+        let a = IdKey::from_bytes([1; 32]);
+        let b = IdKey::from_bytes([2; 32]);
+        assert_eq!(
+            completion_msg_id(&a, "H", "web2"),
+            completion_msg_id(&a, "H", "web2")
+        );
+        assert_ne!(
+            completion_msg_id(&a, "H", "web2"),
+            completion_msg_id(&b, "H", "web2")
+        );
+        assert_ne!(completion_msg_id(&a, "H", "web2"), "done:H:web2");
+        assert!(completion_msg_id(&a, "H", "web2").starts_with("done:H:web2:"));
+        let f = finding_msg_id(&a, "H", "web2", "00ff", 0);
+        assert!(f.starts_with("f:H:web2:"), "{f}");
+        assert_ne!(f, finding_msg_id(&a, "H", "web2", "00ff", 1));
+        assert_ne!(f, finding_msg_id(&b, "H", "web2", "00ff", 0));
+        assert_ne!(
+            started_msg_id(&a, "H", "web2", 1),
+            started_msg_id(&a, "H", "web2", 2)
+        );
+    }
+
+    #[test]
+    fn the_key_is_made_once_private_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/agent");
+        let k1 = IdKey::load_or_create(&state).unwrap();
+        let k2 = IdKey::load_or_create(&state).unwrap();
+        assert_eq!(k1.0, k2.0);
+        assert_ne!(k1.0, [0; 32]);
+        assert_eq!(format!("{k1:?}"), "IdKey(..)");
+        let file = state.join(ID_KEY_FILE);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            let dmode = std::fs::metadata(&state).unwrap().permissions().mode();
+            assert_eq!(dmode & 0o777, 0o700);
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let err = IdKey::load_or_create(&state).unwrap_err();
+            assert!(err.to_string().contains("other users"), "{err}");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        std::fs::write(&file, "short").unwrap();
+        assert!(IdKey::load_or_create(&state).is_err());
     }
 
     #[test]

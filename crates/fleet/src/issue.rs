@@ -93,6 +93,7 @@ pub async fn issue_hunt(js: &jetstream::Context, req: &HuntRequest<'_>) -> Resul
     }
     let (sha256, size) = digest_file(file)?;
     crate::conn::ensure_streams(js).await?;
+    crate::conn::allow_direct_results(js).await?;
     let bundle = match req.bundle {
         BundleSource::File(path) => {
             let store = crate::conn::bundle_store(js, true).await?;

@@ -47,6 +47,11 @@ pub struct AgentArgs {
     /// removed after it [default: the system's temporary directory].
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Where the agent keeps its secret for message ids (created 0600 on
+    /// first start; must survive restarts) [default: $XDG_STATE_HOME/takedown/agent,
+    /// ~/.local/state/takedown/agent, or /var/lib/takedown/agent].
+    #[arg(long, value_name = "DIR", env = "TAKEDOWN_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Seconds the server waits for a sign of life from a hunt in
     /// progress before delivering it again (one is sent every third).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
@@ -82,6 +87,8 @@ pub fn run(a: AgentArgs) -> anyhow::Result<u8> {
     let work_dir = a.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("cannot create the work directory {}", work_dir.display()))?;
+    let state_dir = a.state_dir.clone().unwrap_or_else(default_state_dir);
+    let id_key = takedown_fleet::ids::IdKey::load_or_create(&state_dir)?;
     let cfg = takedown_fleet::agent::AgentConfig {
         host: a.host_id.clone(),
         labels,
@@ -96,6 +103,7 @@ pub fn run(a: AgentArgs) -> anyhow::Result<u8> {
         work_dir,
         ack_wait: Duration::from_secs(a.ack_wait),
         poll: Duration::from_millis(a.poll_ms.clamp(50, 30_000)),
+        id_key,
     };
     cfg.validate()?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -118,6 +126,20 @@ pub fn run(a: AgentArgs) -> anyhow::Result<u8> {
     })?;
     eprintln!("takedown: agent stopped");
     Ok(0)
+}
+
+/// The user's state directory (XDG), else the system's.
+fn default_state_dir() -> PathBuf {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/state"))
+        })
+        .map(|b| b.join("takedown/agent"))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/takedown/agent"))
 }
 
 fn for_terminal_origin(s: &str) -> String {

@@ -255,6 +255,9 @@ impl Fleet {
             "200",
             "--vault",
             &self.t.arg(&format!("vault-{host}")),
+            // Kept across a restart of the same host: its message ids.
+            "--state-dir",
+            &self.t.arg(&format!("state-{host}")),
         ])
         .args(extra)
         .env("TAKEDOWN_LOG", "info")
@@ -650,6 +653,7 @@ fn agent_user(host: &str, labels: &[(&str, &str)]) -> String {
         "$JS.API.STREAM.MSG.GET.OBJ_takedown-bundles".into(),
         "$JS.API.DIRECT.GET.OBJ_takedown-bundles.>".into(),
         "$JS.FC.OBJ_takedown-bundles.>".into(),
+        format!("$JS.API.DIRECT.GET.TAKEDOWN_RESULTS.takedown.state.*.{host}.done"),
     ];
     // Each consumer by its name: a wildcard matches whole tokens only,
     // and `*` there would let an agent pull another's hunts.
@@ -753,6 +757,38 @@ fn agents_with_their_own_permissions_run_hunts_and_cannot_speak_for_others() {
             .unwrap()
             .await;
         assert!(ack.is_ok(), "the control is stored: {ack:?}");
+
+        // p1 on its own subjects (which it may publish on) with the
+        // message ids p2 would have used if they could be guessed: its
+        // completion and each of its findings. JetStream drops duplicates
+        // by id per stream, whatever the subject, so these would have
+        // made the server drop p2's real records.
+        let mut guessed = vec![(
+            format!("takedown.state.{hunt}.p1.done"),
+            format!("done:{hunt}:p2"),
+        )];
+        for path in &e2 {
+            let identity = takedown_fleet::ids::finding_identity(
+                &serde_json::json!({"type": "finding", "path": path, "chain": []}),
+            );
+            guessed.push((
+                format!("takedown.found.{hunt}.p1"),
+                format!("f:{hunt}:p2:{identity}:0"),
+            ));
+        }
+        for (subject, id) in guessed {
+            let ack = js
+                .send_publish(
+                    subject,
+                    async_nats::jetstream::message::PublishMessage::build()
+                        .message_id(id.clone())
+                        .payload("{}".into()),
+                )
+                .await
+                .unwrap()
+                .await;
+            assert!(ack.is_ok(), "{id} is on p1's own subject: {ack:?}");
+        }
     });
 
     let a1 = f.agent("p1", &r1, &[], &[]);
