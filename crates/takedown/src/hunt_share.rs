@@ -204,7 +204,9 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
     let cfg = connect_config(a, "takedown hunt --worker", true)?;
     let fingerprint = share::fingerprint(matcher);
     let stop = Arc::clone(&opts.stop);
-    let (done, refused) = rt.block_on(async {
+    let mut n = WorkerCounts::default();
+    let counts = &mut n;
+    rt.block_on(async {
         let js = takedown_fleet::conn::connect(&cfg).await?;
         let mut said = false;
         let consumer = loop {
@@ -212,7 +214,7 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                 break c;
             }
             if stop.load(Ordering::Relaxed) {
-                return Ok((0, 0));
+                return Ok(());
             }
             if !said {
                 eprintln!("takedown: waiting for a publisher to create the work queue");
@@ -222,7 +224,6 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
         };
         let max = logs::max_message(&js);
         eprintln!("takedown: worker ready (indicators {fingerprint})");
-        let (mut done, mut refused) = (0u64, 0u64);
         while !stop.load(Ordering::Relaxed) {
             let msg = match logs::next_batch(&consumer, POLL).await {
                 Ok(Some(m)) => m,
@@ -233,7 +234,9 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                     continue;
                 }
             };
-            let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(0);
+            let (seq, delivered) = msg
+                .info()
+                .map_or((0, 1), |i| (i.stream_sequence, i.delivered));
             let batch = Batch::decode(&msg.payload).and_then(|b| {
                 match logs::batch_subject(&b.job) {
                     Ok(s) if s == msg.subject.as_str() => Ok(b),
@@ -247,7 +250,7 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                 Err(e) => {
                     // Garbage on the queue: said, dropped for good (never
                     // delivered again), and on to the next.
-                    refused += 1;
+                    counts.refused += 1;
                     eprintln!(
                         "takedown: error: batch {seq} on {} refused: {}; dropped",
                         for_terminal(msg.subject.as_str()),
@@ -271,13 +274,18 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                 let state = state?;
                 let parts = share::encode_partial(&batch.job, &batch.id, state, max)?;
                 let subject = logs::part_subject(&batch.job)?;
+                let mut stored_before = 0u64;
                 for (id, bytes) in parts {
-                    logs::publish(&js, &subject, &id, bytes).await?;
+                    if logs::publish(&js, &subject, &id, bytes).await? {
+                        stored_before += 1;
+                    }
                 }
-                Ok::<_, anyhow::Error>(())
+                Ok::<_, anyhow::Error>(stored_before)
             }
             .await;
-            if let Err(e) = published {
+            let stored_before = match published {
+                Ok(n) => n,
+                Err(e) => {
                 eprintln!(
                     "takedown: warning: batch {} not done, to be delivered again: {}",
                     batch.id,
@@ -285,7 +293,8 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                 );
                 let _ = msg.ack_with(AckKind::Nak(Some(POLL))).await;
                 continue;
-            }
+                }
+            };
             logs::fault_point("log-before-ack");
             if let Err(e) = msg.double_ack().await {
                 eprintln!(
@@ -294,10 +303,30 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                 );
                 continue;
             }
-            done += 1;
+            counts.done += 1;
+            if delivered > 1 {
+                counts.again += 1;
+            }
+            counts.stored_before += stored_before;
         }
-        Ok::<_, anyhow::Error>((done, refused))
+        Ok::<_, anyhow::Error>(())
     })?;
-    eprintln!("takedown: worker stopped: {done} batches done, {refused} refused");
+    eprintln!(
+        "takedown: worker stopped: {} batches done ({} of them delivered again), {} parts the server had already stored, {} batches refused",
+        n.done, n.again, n.stored_before, n.refused
+    );
     Ok(crate::exit::CLEAN)
+}
+
+/// What a worker did, said when it stops.
+#[derive(Default)]
+struct WorkerCounts {
+    done: u64,
+    /// Batches delivered more than once (another worker died with them,
+    /// or this one could not finish them).
+    again: u64,
+    /// Parts the server had already (a batch read again after its part
+    /// was stored): dropped there by message id.
+    stored_before: u64,
+    refused: u64,
 }
