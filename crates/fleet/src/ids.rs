@@ -262,25 +262,15 @@ impl IdKey {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104) of `msg` under a key of at most 64 bytes.
+/// HMAC-SHA256 (RFC 2104) of `msg` under `key`.
 fn hmac_sha256(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
-    let mut ipad = [0x36u8; 64];
-    let mut opad = [0x5cu8; 64];
-    for (i, k) in key.iter().enumerate() {
-        if let (Some(a), Some(b)) = (ipad.get_mut(i), opad.get_mut(i)) {
-            *a ^= k;
-            *b ^= k;
-        }
-    }
-    let inner = sha2::Sha256::new()
-        .chain_update(ipad)
-        .chain_update(msg)
-        .finalize();
-    sha2::Sha256::new()
-        .chain_update(opad)
-        .chain_update(inner)
-        .finalize()
-        .into()
+    use hmac::Mac;
+    // A 32-byte key is always accepted (any length is).
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
 }
 
 /// The message id of a host's completion record for a hunt: one per host
