@@ -350,3 +350,87 @@ fn signature_listing_counts_unsupported_lines() {
     let err = stderr(&o);
     assert!(err.contains("(1 unsupported, skipped)"), "{err}");
 }
+
+/// SHA-1 by coreutils' `sha1sum`: an oracle apart from the code under test.
+fn sha1_by_coreutils(t: &Tree, rel: &str) -> String {
+    let o = std::process::Command::new("sha1sum")
+        .arg(t.path(rel))
+        .output()
+        .expect("sha1sum (coreutils)");
+    assert!(o.status.success());
+    String::from_utf8(o.stdout).unwrap()[..40].to_string()
+}
+
+/// ClamAV tells MD5, SHA-1 and SHA-256 apart by the hash's length in every
+/// hash database (its own unit-test `clamav.hdb` holds a SHA-256 line), and
+/// takes `*` for "any size": each length in each extension detects its
+/// file through the real binary, and each length in `.fp` and `.sfp` lets
+/// its file off a body signature that matches it.
+#[test]
+fn clamav_hash_databases_take_every_digest_length_in_every_extension() {
+    let t = Tree::new();
+    let mut want = Vec::new();
+    for ext in ["hdb", "hdu", "hsb", "hsu"] {
+        let mut db = String::new();
+        for (i, algo) in ["md5", "sha1", "sha256"].iter().enumerate() {
+            let rel = format!("scan/{ext}-{algo}.bin");
+            let data = format!("hash database sample {ext} {algo}\n");
+            t.write(&rel, &data);
+            let digest = match *algo {
+                "md5" => hex(&md5(data.as_bytes())),
+                "sha1" => sha1_by_coreutils(&t, &rel),
+                _ => sha256(data.as_bytes()),
+            };
+            // Every other line with ClamAV's wildcard size (and the
+            // functionality level ClamAV wants with it).
+            let (size, flevel) = if i == 1 {
+                ("*".to_string(), ":73")
+            } else {
+                (data.len().to_string(), "")
+            };
+            let name = format!("Test.{ext}.{algo}");
+            db.push_str(&format!("{digest}:{size}:{name}{flevel}\n"));
+            want.push((format!("{ext}-{algo}.bin"), name, format!("t.{ext}")));
+        }
+        t.write(&format!("sigs/t.{ext}"), db);
+    }
+    // Allow-lists: every file below carries the marker a body signature
+    // detects; those listed in .fp/.sfp are let off, by any digest length.
+    t.write(
+        "sigs/marker.ndb",
+        format!("Test.Marker:0:*:{}\n", hex(MARKER)),
+    );
+    for ext in ["fp", "sfp"] {
+        let mut db = String::new();
+        for algo in ["md5", "sha1", "sha256"] {
+            let rel = format!("scan/allowed-{ext}-{algo}.bin");
+            let mut data = format!("allowed {ext} {algo} ").into_bytes();
+            data.extend_from_slice(MARKER);
+            t.write(&rel, &data);
+            let digest = match algo {
+                "md5" => hex(&md5(&data)),
+                "sha1" => sha1_by_coreutils(&t, &rel),
+                _ => sha256(&data),
+            };
+            db.push_str(&format!("{digest}:{}:Allowed.{ext}.{algo}\n", data.len()));
+        }
+        t.write(&format!("sigs/t.{ext}"), db);
+    }
+    let mut control = b"not allowed ".to_vec();
+    control.extend_from_slice(MARKER);
+    t.write("scan/control.bin", &control);
+    want.push((
+        "control.bin".to_string(),
+        "Test.Marker".to_string(),
+        "marker.ndb".to_string(),
+    ));
+    want.sort();
+    let o = t.json(&["--no-builtin", "-s", &t.arg("sigs"), &t.arg("scan")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("signature problem"), "{}", stderr(&o));
+    let got: Vec<_> = detections(&o)
+        .into_iter()
+        .map(|(file, _, _, name, source)| (file, name, source))
+        .collect();
+    assert_eq!(got, want, "{}", stdout(&o));
+}

@@ -556,20 +556,14 @@ pub fn parse_loki(
     added
 }
 
-/// Which ClamAV hash database a file is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClamKind {
-    /// `.hdb`/`.hdu`/`.fp`: MD5 only.
-    Md5,
-    /// `.hsb`/`.hsu`/`.sfp`: SHA-1 or SHA-256.
-    Sha,
-}
-
 /// Parses a ClamAV hash database: `hash:size:name[:min-flevel[:max-flevel]]`
-/// with `size` a number or `*` (any size).
+/// with `size` a number or `*` (any size). As in ClamAV, the digest is
+/// told by the length of the hash (32 hex digits MD5, 40 SHA-1, 64
+/// SHA-256) in every hash database alike: `.hdb`/`.hdu`, `.hsb`/`.hsu`
+/// and the `.fp`/`.sfp` allow-lists (ClamAV's own test `clamav.hdb`
+/// holds a SHA-256 line).
 pub fn parse_clamav(
     reader: impl BufRead,
-    kind: ClamKind,
     source: SourceId,
     file: &str,
     index: &mut HashIndexBuilder,
@@ -581,7 +575,7 @@ pub fn parse_clamav(
         if line.is_empty() || line.starts_with('#') {
             return;
         }
-        let r = parse_clamav_line(line, kind).and_then(|(hash, size, name)| {
+        let r = parse_clamav_line(line).and_then(|(hash, size, name)| {
             index.insert_hex(hash, name, DEFAULT_HASH_SCORE, size, source)
         });
         match r {
@@ -592,27 +586,12 @@ pub fn parse_clamav(
     added
 }
 
-fn parse_clamav_line(line: &str, kind: ClamKind) -> Result<(&str, Option<u64>, &str), String> {
+fn parse_clamav_line(line: &str) -> Result<(&str, Option<u64>, &str), String> {
     let mut fields = line.split(':');
     let (Some(hash), Some(size), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
         return Err("expected hash:size:name".to_string());
     };
     let hash = hash.trim();
-    let ok_len = match kind {
-        ClamKind::Md5 => hash.len() == 32,
-        ClamKind::Sha => hash.len() == 40 || hash.len() == 64,
-    };
-    if !ok_len {
-        let want = if kind == ClamKind::Md5 {
-            "an MD5 (32 hex digits)"
-        } else {
-            "a SHA-1 or SHA-256 (40 or 64 hex digits)"
-        };
-        return Err(format!(
-            "'{}' is not {want}",
-            shorten(&hash.to_ascii_lowercase())
-        ));
-    }
     let size = match size.trim() {
         "*" => None,
         s => Some(
@@ -675,32 +654,21 @@ mod tests {
     #[test]
     fn clamav_sizes_gate_hashing() {
         let text = format!(
-            "{EMPTY_SHA256}:0:Empty.File\n{}:*:Any.Size\nnothex:1:x\n{EMPTY_MD5}:0:Wrong.Kind\n",
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
+            "{EMPTY_SHA256}:0:Empty.File\n{}:*:Any.Size\nnothex:1:x\n{EMPTY_MD5}:0:Md5.In.Hsb\n{}:0:Too.Short\n",
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+            &EMPTY_MD5[..30]
         );
         let mut idx = HashIndexBuilder::default();
         let mut issues = Vec::new();
-        let n = parse_clamav(
-            text.as_bytes(),
-            ClamKind::Sha,
-            SourceId(0),
-            "x.hsb",
-            &mut idx,
-            &mut issues,
-        );
-        assert_eq!(n, 2);
-        assert_eq!(issues.len(), 2);
-        assert_eq!(issues[1].line, Some(4));
+        let n = parse_clamav(text.as_bytes(), SourceId(0), "x.hsb", &mut idx, &mut issues);
+        // As in ClamAV, an MD5 in a .hsb is an MD5 (the length decides).
+        assert_eq!(n, 3);
+        assert_eq!(issues.len(), 2, "{issues:?}");
+        assert_eq!(issues[1].line, Some(5));
+        assert!(issues[1].message.contains("not an MD5, SHA-1 or SHA-256"));
         let idx = idx.finish();
         // SHA-1 has a wildcard entry, SHA-256 only size 0.
-        assert_eq!(
-            idx.needed(0),
-            Algorithms {
-                md5: false,
-                sha1: true,
-                sha256: true
-            }
-        );
+        assert_eq!(idx.needed(0), Algorithms::ALL);
         assert_eq!(
             idx.needed(7),
             Algorithms {
@@ -709,7 +677,7 @@ mod tests {
                 sha256: false
             }
         );
-        assert_eq!(idx.lookup(&digests_of(b""), 0).len(), 1);
+        assert_eq!(idx.lookup(&digests_of(b""), 0).len(), 2);
         // Right digest, wrong size: no hit.
         assert!(idx.lookup(&digests_of(b""), 1).is_empty());
     }
@@ -720,7 +688,6 @@ mod tests {
         let mut issues = Vec::new();
         parse_clamav(
             format!("{EMPTY_MD5}:zero:X\n{EMPTY_MD5}:0\n").as_bytes(),
-            ClamKind::Md5,
             SourceId(0),
             "x.hdb",
             &mut idx,
@@ -740,14 +707,7 @@ mod tests {
         let loki = format!("{EMPTY_MD5};a\n{EMPTY_MD5};a\n{EMPTY_MD5};b\n");
         parse_loki(loki.as_bytes(), SourceId(0), "h", &mut idx, &mut issues);
         let hdb = format!("{EMPTY_MD5}:0:C\n{EMPTY_MD5}:5:Other.Size\n");
-        parse_clamav(
-            hdb.as_bytes(),
-            ClamKind::Md5,
-            SourceId(1),
-            "x.hdb",
-            &mut idx,
-            &mut issues,
-        );
+        parse_clamav(hdb.as_bytes(), SourceId(1), "x.hdb", &mut idx, &mut issues);
         let idx = idx.finish();
         assert_eq!(idx.len(), 1);
         assert_eq!(idx.duplicates(), 1);
@@ -807,14 +767,7 @@ mod scale_tests {
             hex::encode(big.sha256.unwrap())
         ));
         let mut issues = Vec::new();
-        let n = parse_clamav(
-            text.as_bytes(),
-            ClamKind::Sha,
-            SourceId(3),
-            "x.hsb",
-            &mut b,
-            &mut issues,
-        );
+        let n = parse_clamav(text.as_bytes(), SourceId(3), "x.hsb", &mut b, &mut issues);
         assert_eq!((n, issues.len()), (1001, 0));
         let idx = b.finish();
         assert_eq!(idx.len(), 1001);
@@ -848,14 +801,7 @@ mod scale_tests {
             "x".repeat(MAX_LINE + 10),
             "n".repeat(MAX_NAME * 2)
         );
-        let n = parse_clamav(
-            text.as_bytes(),
-            ClamKind::Sha,
-            SourceId(0),
-            "x.hsb",
-            &mut b,
-            &mut issues,
-        );
+        let n = parse_clamav(text.as_bytes(), SourceId(0), "x.hsb", &mut b, &mut issues);
         assert_eq!(n, 2);
         assert_eq!(issues.len(), 1, "{issues:?}");
         assert_eq!(issues[0].line, Some(1));

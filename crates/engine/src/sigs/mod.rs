@@ -13,7 +13,7 @@ pub mod intel;
 pub mod names;
 pub mod yara;
 
-use hashes::{ClamKind, HashIndex, HashIndexBuilder};
+use hashes::{HashIndex, HashIndexBuilder};
 use names::NameIndex;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -564,10 +564,10 @@ impl SignatureSet {
                 hashes::parse_loki(reader, id, origin, &mut ld.hashes, issues)
             }
             SourceKind::ClamavMd5 => {
-                hashes::parse_clamav(reader, ClamKind::Md5, id, origin, &mut ld.hashes, issues)
+                hashes::parse_clamav(reader, id, origin, &mut ld.hashes, issues)
             }
             SourceKind::ClamavSha => {
-                hashes::parse_clamav(reader, ClamKind::Sha, id, origin, &mut ld.hashes, issues)
+                hashes::parse_clamav(reader, id, origin, &mut ld.hashes, issues)
             }
             SourceKind::LokiNames => {
                 // Name IOC files are small; IOC files are text, and stray
@@ -580,12 +580,8 @@ impl SignatureSet {
                 let text = String::from_utf8_lossy(&bytes);
                 names::parse_loki(&text, id, origin, &mut self.names, issues)
             }
-            SourceKind::AllowMd5 => {
-                hashes::parse_clamav(reader, ClamKind::Md5, id, origin, &mut ld.allow, issues)
-            }
-            SourceKind::AllowSha => {
-                hashes::parse_clamav(reader, ClamKind::Sha, id, origin, &mut ld.allow, issues)
-            }
+            SourceKind::AllowMd5 => hashes::parse_clamav(reader, id, origin, &mut ld.allow, issues),
+            SourceKind::AllowSha => hashes::parse_clamav(reader, id, origin, &mut ld.allow, issues),
             SourceKind::AllowLoki => hashes::parse_loki(reader, id, origin, &mut ld.allow, issues),
             SourceKind::Yara
             | SourceKind::ClamavNdb
@@ -1044,6 +1040,51 @@ mod tests {
         assert_eq!(c("icedid/icedid_hashes.csv"), None);
         assert_eq!(c("plist_filename.toml"), None);
         assert_eq!(c("README.md"), None);
+    }
+
+    /// ClamAV tells the digest by the hash's length in every hash database
+    /// (its own test `clamav.hdb` holds a SHA-256 line): so does takedown,
+    /// for IOCs (`.hdb`, `.hdu`, `.hsb`, `.hsu`) and allow-lists (`.fp`,
+    /// `.sfp`) alike, with a number or `*` as the size.
+    #[test]
+    fn clamav_hash_databases_take_every_digest_length() {
+        use crate::digest::{Algorithms, Digests};
+        let data = b"the ClamAV hash database test";
+        let d = Digests::of(data, Algorithms::ALL);
+        let hexes = [
+            ("md5", hex::encode(d.md5.unwrap())),
+            ("sha1", hex::encode(d.sha1.unwrap())),
+            ("sha256", hex::encode(d.sha256.unwrap())),
+        ];
+        for ext in ["hdb", "hdu", "hsb", "hsu", "fp", "sfp"] {
+            for (algo, hex) in &hexes {
+                for size in [data.len().to_string(), "*".to_string()] {
+                    let dir = tempfile::tempdir().unwrap();
+                    let line = format!("{hex}:{size}:Test.{algo}:73\n");
+                    std::fs::write(dir.path().join(format!("t.{ext}")), line).unwrap();
+                    let set = SignatureSet::load_all(&LoadOptions {
+                        paths: vec![dir.path().to_path_buf()],
+                        ..Default::default()
+                    })
+                    .unwrap();
+                    assert!(set.issues.is_empty(), "{ext} {algo}: {:?}", set.issues);
+                    let index = if ext.ends_with("fp") {
+                        &set.allow
+                    } else {
+                        &set.hashes
+                    };
+                    let hits = index.lookup(&d, data.len() as u64);
+                    assert_eq!(hits.len(), 1, "{ext} {algo} {size}");
+                    assert_eq!(hits[0].algorithm, *algo);
+                    assert_eq!(hits[0].name, format!("Test.{algo}"));
+                    let other = Digests::of(b"other", Algorithms::ALL);
+                    assert!(index.lookup(&other, data.len() as u64).is_empty());
+                    // A wrong size never matches a sized line.
+                    let wrong = index.lookup(&d, data.len() as u64 + 1).len();
+                    assert_eq!(wrong, usize::from(size == "*"), "{ext} {algo} {size}");
+                }
+            }
+        }
     }
 
     #[test]
