@@ -26,6 +26,7 @@ pub mod fuzzing;
 mod html;
 mod iso;
 mod mail;
+mod nsis;
 mod ole;
 mod onenote;
 mod packers;
@@ -91,12 +92,17 @@ pub enum Format {
     Html,
     /// uuencoded file.
     Uuencode,
+    /// NSIS installer (zlib, bzip2 or LZMA; solid or not).
+    Nsis,
 }
 
 /// Every format, in the order [`identify`] tries them: formats with a
 /// fixed magic at offset 0 first, then those recognised by structure or
 /// by text heuristics, so that a weak guess never shadows a sure one.
 pub const FORMATS: &[Format] = &[
+    // A PE with an NSIS first header at a 512-byte boundary: before zip,
+    // which would take a stored zip member for a self-extracting archive.
+    Format::Nsis,
     Format::Zip,
     Format::SevenZ,
     Format::Rar,
@@ -147,6 +153,7 @@ impl Format {
             Format::Mail => "mail",
             Format::Html => "html",
             Format::Uuencode => "uuencode",
+            Format::Nsis => "nsis",
         }
     }
 
@@ -174,6 +181,7 @@ impl Format {
             Format::Mail => mail::detect_mail(data),
             Format::Html => html::detect(data),
             Format::Uuencode => mail::detect_uuencode(data),
+            Format::Nsis => nsis::detect(data),
         }
     }
 }
@@ -274,6 +282,7 @@ pub fn extract(
         Format::Mail => mail::extract_mail(data, name, ctx, &mut guarded),
         Format::Html => html::extract(data, name, ctx, &mut guarded),
         Format::Uuencode => mail::extract_uuencode(data, name, ctx, &mut guarded),
+        Format::Nsis => nsis::extract(data, name, ctx, &mut guarded),
     };
     match ended {
         Some(issue) => Err(issue),
