@@ -82,6 +82,10 @@ pub enum Format {
     Tar,
     /// ISO 9660 image (with Joliet and Rock Ridge names).
     Iso9660,
+    /// UPX-packed executable (PE or ELF).
+    Upx,
+    /// PE executable carrying other PE files (in a section or appended).
+    PeEmbedded,
     /// LZMA "alone" stream (.lzma).
     Lzma,
     /// mbox mailbox of several messages.
@@ -125,6 +129,9 @@ pub const FORMATS: &[Format] = &[
     Format::Mail,
     Format::Html,
     Format::Uuencode,
+    // Executables last: only a PE or ELF gets this far.
+    Format::Upx,
+    Format::PeEmbedded,
 ];
 
 impl Format {
@@ -148,6 +155,8 @@ impl Format {
             Format::Cpio => "cpio",
             Format::Tar => "tar",
             Format::Iso9660 => "iso9660",
+            Format::Upx => "upx",
+            Format::PeEmbedded => "pe",
             Format::Lzma => "lzma",
             Format::Mbox => "mbox",
             Format::Mail => "mail",
@@ -176,6 +185,8 @@ impl Format {
             Format::Cpio => cpio::detect(data),
             Format::Tar => tar::detect(data),
             Format::Iso9660 => iso::detect(data),
+            Format::Upx => packers::upx::detect(data),
+            Format::PeEmbedded => packers::detect_embedded(data),
             Format::Lzma => compress::detect_lzma(data),
             Format::Mbox => mail::detect_mbox(data),
             Format::Mail => mail::detect_mail(data),
@@ -277,6 +288,8 @@ pub fn extract(
         Format::Cpio => cpio::extract(data, name, ctx, &mut guarded),
         Format::Tar => tar::extract(data, name, ctx, &mut guarded),
         Format::Iso9660 => iso::extract(data, name, ctx, &mut guarded),
+        Format::Upx => packers::upx::extract(data, name, ctx, &mut guarded),
+        Format::PeEmbedded => packers::extract_embedded(data, name, ctx, &mut guarded),
         Format::Lzma => compress::extract_lzma(data, name, ctx, &mut guarded),
         Format::Mbox => mail::extract_mbox(data, name, ctx, &mut guarded),
         Format::Mail => mail::extract_mail(data, name, ctx, &mut guarded),
