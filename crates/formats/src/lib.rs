@@ -17,6 +17,7 @@
 //! temporary directory while it is unpacked.
 #![deny(missing_docs)]
 
+mod arj;
 mod binhex;
 mod cab;
 mod compress;
@@ -34,6 +35,7 @@ mod pdf;
 mod rar;
 mod rtf;
 mod sevenz;
+mod szdd;
 mod tar;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -64,6 +66,10 @@ pub enum Format {
     Zstd,
     /// Microsoft Cabinet.
     Cab,
+    /// MS-DOS `COMPRESS.EXE` file (SZDD, and KWAJ).
+    Szdd,
+    /// ARJ archive.
+    Arj,
     /// OLE2 compound file (doc, xls, ppt, msi, msg).
     Ole2,
     /// OneNote section file.
@@ -115,6 +121,8 @@ pub const FORMATS: &[Format] = &[
     Format::Xz,
     Format::Zstd,
     Format::Cab,
+    Format::Szdd,
+    Format::Arj,
     Format::Ole2,
     Format::OneNote,
     Format::Pdf,
@@ -146,6 +154,8 @@ impl Format {
             Format::Xz => "xz",
             Format::Zstd => "zstd",
             Format::Cab => "cab",
+            Format::Szdd => "szdd",
+            Format::Arj => "arj",
             Format::Ole2 => "ole2",
             Format::OneNote => "onenote",
             Format::Pdf => "pdf",
@@ -176,6 +186,8 @@ impl Format {
             Format::Xz => compress::detect_xz(data),
             Format::Zstd => compress::detect_zstd(data),
             Format::Cab => cab::detect(data),
+            Format::Szdd => szdd::detect(data),
+            Format::Arj => arj::detect(data),
             Format::Ole2 => ole::detect(data),
             Format::OneNote => onenote::detect(data),
             Format::Pdf => pdf::detect(data),
@@ -279,6 +291,8 @@ pub fn extract(
         Format::Xz => compress::extract_xz(data, name, ctx, &mut guarded),
         Format::Zstd => compress::extract_zstd(data, name, ctx, &mut guarded),
         Format::Cab => cab::extract(data, name, ctx, &mut guarded),
+        Format::Szdd => szdd::extract(data, name, ctx, &mut guarded),
+        Format::Arj => arj::extract(data, name, ctx, &mut guarded),
         Format::Ole2 => ole::extract(data, name, ctx, &mut guarded),
         Format::OneNote => onenote::extract(data, name, ctx, &mut guarded),
         Format::Pdf => pdf::extract(data, name, ctx, &mut guarded),

@@ -692,6 +692,113 @@ mod tests {
         make_with(&v)
     }
 
+    /// A zip of one member whose packed bytes are `stream`, made with
+    /// `method` and general-purpose `flags`: written stored, then the
+    /// method, flags, size and CRC patched in both headers.
+    fn legacy_zip(method: u16, flags: u16, stream: &[u8], original: &[u8]) -> Vec<u8> {
+        let mut z = make(&[("eicar.com", stream)], CompressionMethod::Stored);
+        let crc = crc32fast::hash(original).to_le_bytes();
+        let size = (original.len() as u32).to_le_bytes();
+        let cd = memmem::find(&z, CDH).unwrap();
+        for (at, sig) in [(0usize, 0usize), (cd, 2)] {
+            z[at + 6 + sig..at + 8 + sig].copy_from_slice(&flags.to_le_bytes());
+            z[at + 8 + sig..at + 10 + sig].copy_from_slice(&method.to_le_bytes());
+            z[at + 14 + sig..at + 18 + sig].copy_from_slice(&crc);
+            z[at + 22 + sig..at + 26 + sig].copy_from_slice(&size);
+        }
+        z
+    }
+
+    /// MSB-last bit packing (zip's legacy methods read bits from the
+    /// lowest up): `(value, width)` pairs.
+    fn lsb_bits(fields: &[(u32, u32)]) -> Vec<u8> {
+        let (mut out, mut acc, mut have) = (Vec::new(), 0u64, 0u32);
+        for &(v, w) in fields {
+            acc |= u64::from(v) << have;
+            have += w;
+            while have >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                have -= 8;
+            }
+        }
+        if have > 0 {
+            out.push(acc as u8);
+        }
+        out
+    }
+
+    /// PKZIP 1.x's methods by hand (APPNOTE.TXT 5.1, 5.2): shrink as one
+    /// 9-bit LZW code per byte (codes below 256 are the bytes), reduce
+    /// with every follower set empty (a 6-bit zero per byte value, then
+    /// each byte as is, the escape byte 0x90 doubled as 0x90 0x00).
+    #[test]
+    fn shrink_and_reduce_by_hand() {
+        let data = [EICAR, &b"\x90 escaped \x90\x00"[..]].concat();
+        let shrink: Vec<_> = data.iter().map(|&b| (u32::from(b), 9)).collect();
+        let mut reduce: Vec<(u32, u32)> = vec![(0, 6); 256];
+        for &b in &data {
+            reduce.push((u32::from(b), 8));
+            if b == 0x90 {
+                reduce.push((0, 8));
+            }
+        }
+        let mut cases = vec![(1u16, lsb_bits(&shrink))];
+        for factor in 2..=5u16 {
+            cases.push((factor, lsb_bits(&reduce)));
+        }
+        for (method, stream) in cases {
+            let z = legacy_zip(method, 0, &stream, &data);
+            let w = walk(&z, "old.zip");
+            assert!(w.issues.is_empty(), "{method}: {:?}", w.issues);
+            let f = &w.found[0];
+            assert_eq!(f.chain, "eicar.com");
+            assert!(f.issue.is_none(), "{method}: {:?}", f.issue);
+            assert_eq!(f.data, data, "method {method}");
+            // A flipped bit: the CRC or the decoder says so; never a panic.
+            for i in 0..stream.len() {
+                let mut bad = stream.clone();
+                bad[i] ^= 0x04;
+                let w = walk(&legacy_zip(method, 0, &bad, &data), "old.zip");
+                if let Some(f) = w.found.first()
+                    && f.data != data
+                {
+                    assert!(f.issue.is_some(), "{method} byte {i}");
+                }
+            }
+        }
+    }
+
+    /// ClamAV's `clam.impl.zip` (Debian `clamav-testfiles`): `clam.exe`
+    /// imploded by PKZIP.
+    #[test]
+    fn clamav_imploded_zip() {
+        let path = "/usr/share/clamav-testfiles/clam.impl.zip";
+        let Ok(z) = std::fs::read(path) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must install clamav-testfiles"
+            );
+            eprintln!("skipped: {path} not installed");
+            return;
+        };
+        let w = walk(&z, "clam.impl.zip");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+        let f = &w.found[0];
+        assert_eq!(f.chain, "CLAM.EXE");
+        assert!(f.issue.is_none(), "{:?}", f.issue);
+        assert_eq!(f.data.len(), 544);
+        assert!(f.data.starts_with(b"MZ"));
+        for len in (0..z.len()).step_by(7) {
+            let _ = walk(&z[..len], "t");
+        }
+        for i in 0..z.len() {
+            let mut m = z.clone();
+            m[i] ^= 0x20;
+            let _ = walk(&m, "t");
+        }
+    }
+
     #[test]
     fn nested_zip_every_method() {
         for method in [
