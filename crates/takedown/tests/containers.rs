@@ -629,6 +629,7 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
         "clam.d64.zip!clam.exe",
         "clam.zip!clam.exe",
         "clam.cab!clam.exe",
+        "clam-nsis.exe!clam.exe",
         "clam.exe.binhex!clam.exe",
         "clam.exe.bz2!clam.exe",
         "clam.exe.html!data-1",
