@@ -636,6 +636,7 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
         "clam.exe.mbox.base64!message-1!clam.exe",
         "clam.exe.mbox.uu!message-1!clam.exe",
         "clam.exe.rtf!Clam.exe",
+        "clam-upx.exe!upx!pe@0x17e0",
         "clam.mail!clam.exe",
         "clam.ole.doc!Clam.exe",
         "clam.pdf!clam.exe",
