@@ -32,7 +32,7 @@ use crate::runner::{Line, Scan, ScanCommand};
 use crate::{Error, Result, fault, now_unix};
 use async_nats::jetstream::{self, AckKind, consumer};
 use futures_util::StreamExt;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +48,13 @@ const PUBLISH_WINDOW: usize = 256;
 /// Deliveries of a hunt whose bundle could not be fetched before it is
 /// recorded as failed.
 const MAX_FETCH_TRIES: i64 = 5;
+/// Longest a bundle's fetch may take (within the hunt's own limit).
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default of [`AgentConfig::max_hunt_time`]: a full scan of a large
+/// server takes hours, not days.
+pub const DEFAULT_MAX_HUNT_TIME: Duration = Duration::from_secs(24 * 3600);
+/// Default of [`AgentConfig::max_deliveries`].
+pub const DEFAULT_MAX_DELIVERIES: i64 = 10;
 
 /// Everything an agent needs to know.
 #[derive(Clone, Debug)]
@@ -73,6 +80,15 @@ pub struct AgentConfig {
     /// The secret in this agent's message ids ([`ids::IdKey`]): kept
     /// across restarts, so that a redelivered hunt publishes the same ids.
     pub id_key: ids::IdKey,
+    /// Where the journals of quarantine hunts are kept until the hunt is
+    /// acknowledged (the state directory: it must survive restarts).
+    pub state_dir: PathBuf,
+    /// Longest a hunt may run here (bundle fetch and scans): past it the
+    /// scan is killed and the hunt recorded as failed, timed out.
+    pub max_hunt_time: Duration,
+    /// Deliveries of one hunt after which it is recorded as failed
+    /// instead of run again (a hunt that ends the agent every time).
+    pub max_deliveries: i64,
 }
 
 impl AgentConfig {
@@ -92,6 +108,16 @@ impl AgentConfig {
         }
         if self.ack_wait < Duration::from_secs(1) {
             return Err(Error::Invalid("the ack wait must be at least 1 s".into()));
+        }
+        if self.max_hunt_time < Duration::from_secs(1) {
+            return Err(Error::Invalid(
+                "the longest hunt time must be at least 1 s".into(),
+            ));
+        }
+        if self.max_deliveries < 1 {
+            return Err(Error::Invalid(
+                "the deliveries of a hunt must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -255,6 +281,194 @@ struct Counts {
     dropped: u64,
 }
 
+/// The journal of a quarantine hunt in the state directory: every
+/// finding of the report scan with its message id, made durable before
+/// anything is acted on. A file quarantined in a run cut short is gone
+/// from its place when the hunt is run again; its finding is then
+/// published from here.
+fn journal_path(cfg: &AgentConfig, hunt: &str) -> PathBuf {
+    cfg.state_dir.join(format!("hunt-{hunt}.journal"))
+}
+
+/// Longest journal line read back: a finding as published and its id.
+const MAX_JOURNAL_LINE: usize = MAX_FINDING_BYTES + 4096;
+
+/// What the report scan of a quarantine hunt keeps.
+struct Journal {
+    file: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
+    /// The files with a detection, to be given to the acting scan.
+    detected: std::collections::BTreeSet<PathBuf>,
+}
+
+impl Journal {
+    fn open(path: PathBuf) -> Result<Journal> {
+        use std::io::Write;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot open the journal {}", path.display()), e))?;
+        let mut file = std::io::BufWriter::new(f);
+        // A line cut by a crash in an earlier run ends here.
+        file.write_all(b"\n")
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+        Ok(Journal {
+            file,
+            path,
+            detected: Default::default(),
+        })
+    }
+
+    fn add(&mut self, id: &str, payload: &[u8], finding: &serde_json::Value) -> Result<()> {
+        use std::io::Write;
+        let id = serde_json::to_vec(id).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut line = Vec::with_capacity(payload.len() + id.len() + 24);
+        line.extend_from_slice(b"{\"id\":");
+        line.extend_from_slice(&id);
+        line.extend_from_slice(b",\"finding\":");
+        line.extend_from_slice(payload);
+        line.extend_from_slice(b"}\n");
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::io(format!("cannot write {}", self.path.display()), e))?;
+        if let Some(p) = actable(finding) {
+            self.detected.insert(p);
+        }
+        Ok(())
+    }
+
+    /// Makes it durable; returns the files to act on.
+    fn close(self) -> Result<std::collections::BTreeSet<PathBuf>> {
+        let f = self
+            .file
+            .into_inner()
+            .map_err(|e| Error::io("cannot write the journal", e.into_error()))?;
+        f.sync_all()
+            .map_err(|e| Error::io("cannot write the journal", e))?;
+        Ok(self.detected)
+    }
+}
+
+/// The file a finding asks to act on: one with a detection, on disk
+/// (not process memory), named by a path that a file list can carry
+/// (UTF-8, no line break). Others are reported only.
+fn actable(f: &serde_json::Value) -> Option<PathBuf> {
+    let detected = f
+        .get("detections")
+        .and_then(|d| d.as_array())
+        .is_some_and(|d| !d.is_empty());
+    let in_memory = f.get("process").and_then(|p| p.get("region")).is_some();
+    let path = f.get("path")?.as_str()?;
+    if !detected
+        || in_memory
+        || f.get("path_base64").is_some()
+        || path.contains(['\n', '\r'])
+        || !std::path::Path::new(path).is_absolute()
+    {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// Publishes the journal's findings whose ids are not in `published`
+/// (each once): those of files acted on by an earlier run cut short, and
+/// any the acting scan did not report again.
+async fn publish_journal(
+    js: &jetstream::Context,
+    cfg: &AgentConfig,
+    hunt: &str,
+    mut published: HashSet<String>,
+    counts: &mut Counts,
+) -> Result<()> {
+    use std::io::{BufRead, Read};
+    let path = journal_path(cfg, hunt);
+    let f = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    };
+    let mut reader = std::io::BufReader::new(f);
+    let subject = ids::found_subject(hunt, &cfg.host);
+    let mut pending = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_JOURNAL_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        if line.len() > MAX_JOURNAL_LINE {
+            // Not written by this agent: skipped to its end.
+            let mut skip = Vec::new();
+            while !line.ends_with(b"\n") {
+                skip.clear();
+                let m = (&mut reader)
+                    .take(64 * 1024)
+                    .read_until(b'\n', &mut skip)
+                    .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+                if m == 0 {
+                    break;
+                }
+                line.clear();
+                line.extend_from_slice(&skip);
+            }
+            continue;
+        }
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            id: String,
+            finding: serde_json::Value,
+        }
+        // An empty line, or one cut by a crash: nothing to publish.
+        let Ok(entry) = serde_json::from_slice::<Entry>(&line) else {
+            continue;
+        };
+        if !entry.id.starts_with(&format!("f:{hunt}:{}:", cfg.host))
+            || !published.insert(entry.id.clone())
+        {
+            continue;
+        }
+        let payload =
+            serde_json::to_vec(&entry.finding).map_err(|e| Error::Invalid(e.to_string()))?;
+        let ack = js
+            .send_publish(
+                subject.clone(),
+                jetstream::message::PublishMessage::build()
+                    .message_id(entry.id)
+                    .payload(payload.into()),
+            )
+            .await
+            .map_err(|e| Error::nats("cannot publish a finding", e))?;
+        pending.push(ack);
+        if pending.len() >= PUBLISH_WINDOW {
+            settle(&mut pending, counts).await?;
+        }
+    }
+    settle(&mut pending, counts).await
+}
+
+/// Removes a hunt's journal once the hunt is acknowledged.
+fn remove_journal(cfg: &AgentConfig, hunt: &str) {
+    let path = journal_path(cfg, hunt);
+    if let Err(e) = std::fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("cannot remove {}: {e}", path.display());
+    }
+}
+
+/// How a scan ended, from the agent's side.
+enum ScanEnd {
+    /// Ran to its end: exit and summary.
+    Ran(crate::runner::Exit, Option<serde_json::Value>),
+    /// Killed at the hunt's deadline.
+    TimedOut,
+}
+
 async fn handle(
     js: &jetstream::Context,
     cfg: &AgentConfig,
@@ -262,6 +476,7 @@ async fn handle(
 ) -> Result<()> {
     let delivery = msg.info().map(|i| i.delivered).unwrap_or(1);
     let started = now_unix();
+    let deadline = tokio::time::Instant::now() + cfg.max_hunt_time;
     let completion = |hunt: &str, outcome: Outcome, reason: Option<String>| Completion {
         kind: "completion".into(),
         version: RECORD_VERSION,
@@ -278,6 +493,7 @@ async fn handle(
         exit_code: None,
         bundle: None,
         summary: None,
+        omitted: BTreeMap::new(),
     };
     let hunt = match Hunt::parse(&msg.payload) {
         Ok(h) => h,
@@ -317,6 +533,30 @@ async fn handle(
         )
         .await;
     }
+    // A hunt that ends every run of the agent (a crash, a kill, a hang
+    // past the ack wait without progress) would come back without end:
+    // past the ceiling it is recorded as failed, with what earlier runs
+    // acted on.
+    if delivery > cfg.max_deliveries {
+        let why = format!(
+            "delivered {delivery} times without finishing (each run ended with the agent); not run again (--max-deliveries {})",
+            cfg.max_deliveries
+        );
+        tracing::warn!("hunt {}: {why}", hunt.id);
+        let mut counts = Counts::default();
+        with_progress(
+            msg,
+            cfg.ack_wait,
+            publish_journal(js, cfg, &hunt.id, HashSet::new(), &mut counts),
+        )
+        .await?;
+        let mut c = completion(&hunt.id, Outcome::Failed, Some(why));
+        c.findings = counts.findings;
+        c.duplicates = counts.duplicates;
+        finish(js, cfg, msg, c).await?;
+        remove_journal(cfg, &hunt.id);
+        return Ok(());
+    }
     if now_unix() > hunt.expires {
         let why = format!(
             "expired at {} before this agent received it",
@@ -347,9 +587,31 @@ async fn handle(
     )
     .await?;
 
+    let fetch_deadline = deadline.min(tokio::time::Instant::now() + FETCH_TIMEOUT);
     let verified = {
-        let fetch = fetch_and_verify(js, &hunt.bundle, &cfg.trust, &cfg.work_dir);
-        with_progress(msg, cfg.ack_wait, fetch).await
+        let fetch = fetch_and_verify(
+            js,
+            &hunt.bundle,
+            &cfg.trust,
+            &cfg.work_dir,
+            fetch_deadline.into_std(),
+        );
+        match with_progress(
+            msg,
+            cfg.ack_wait,
+            tokio::time::timeout_at(fetch_deadline, fetch),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(BundleError::Unavailable(format!(
+                "not fetched within {} s",
+                fetch_deadline
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .as_secs()
+                    .max(FETCH_TIMEOUT.as_secs().min(cfg.max_hunt_time.as_secs()))
+            ))),
+        }
     };
     let verified = match verified {
         Ok(v) => v,
@@ -379,45 +641,136 @@ async fn handle(
         }
     };
 
-    let mut reason = None;
-    let act = hunt.scan.action == Action::Quarantine;
-    if act && !cfg.allow_actions {
-        reason = Some(
+    let mut reasons = Vec::new();
+    let asked_to_act = hunt.scan.action == Action::Quarantine;
+    let act = asked_to_act && cfg.allow_actions;
+    if asked_to_act && !cfg.allow_actions {
+        reasons.push(
             "the hunt asked to quarantine; this agent does not act (--no-actions): report only"
                 .to_string(),
         );
     }
-    let args = cfg
-        .scan
-        .args(&hunt.scan, &verified.dir, act && cfg.allow_actions);
+    let (placed, left_out) = cfg.scan.targets(&hunt.scan);
+    if !left_out.is_empty() {
+        reasons.push(format!("left out: {}", left_out.join("; ")));
+    }
+    if hunt.scan.follow_symlinks && cfg.scan.root.is_some() {
+        reasons.push("symbolic links not followed below --root (-L ignored)".to_string());
+    }
+    if placed.is_empty()
+        && !hunt.scan.paths.is_empty()
+        && !hunt.scan.persistence
+        && !hunt.scan.processes
+    {
+        return finish(
+            js,
+            cfg,
+            msg,
+            completion(&hunt.id, Outcome::Refused, Some(reasons.join("; "))),
+        )
+        .await;
+    }
+    let exe = fault::scan_exe().unwrap_or_else(|| cfg.scan.exe.clone());
     let mut counts = Counts::default();
-    let run = with_progress(
-        msg,
-        cfg.ack_wait,
-        run_scan(js, cfg, &hunt.id, &args, &mut counts),
-    )
-    .await;
-    let mut done = completion(&hunt.id, Outcome::Done, reason);
+    let mut done = completion(&hunt.id, Outcome::Done, None);
     done.bundle = Some(BundleUsed {
         version: verified.version,
         key_id: verified.key_id.clone(),
         sha256: verified.sha256.clone(),
     });
+
+    // A quarantine hunt runs twice: a report scan whose findings are
+    // journaled (durably) before anything is touched, then an acting scan
+    // over the detected files only, whose findings (saying what was done)
+    // are published; what the journal holds and the acting scan did not
+    // publish follows. Acting first and reporting after would lose the
+    // findings of files moved just before a crash: the run again would not
+    // find them where they were.
+    let report_args = cfg.scan.args(&hunt.scan, &verified.dir, false);
+    let mut journal = if act {
+        Some(Journal::open(journal_path(cfg, &hunt.id))?)
+    } else {
+        None
+    };
+    let first = with_progress(
+        msg,
+        cfg.ack_wait,
+        tokio::time::timeout_at(
+            deadline,
+            run_scan(
+                js,
+                cfg,
+                &exe,
+                &hunt.id,
+                &report_args,
+                &mut counts,
+                journal.as_mut(),
+                None,
+            ),
+        ),
+    )
+    .await;
+    let first = match first {
+        Ok(r) => r.map(|(e, s)| ScanEnd::Ran(e, s)),
+        Err(_) => Ok(ScanEnd::TimedOut),
+    };
+    let mut acted: Option<std::result::Result<ScanEnd, Error>> = None;
+    let mut published = HashSet::new();
+    if let Some(j) = journal.take() {
+        let detected = j.close()?;
+        fault::point("after-report");
+        let ran_whole =
+            matches!(&first, Ok(ScanEnd::Ran(e, Some(_))) if matches!(e.code, Some(0..=2)));
+        if ran_whole && !detected.is_empty() {
+            let list = verified.dir.with_file_name("act.list");
+            let mut text = Vec::new();
+            for p in &detected {
+                text.extend_from_slice(p.as_os_str().as_encoded_bytes());
+                text.push(b'\n');
+            }
+            std::fs::write(&list, text)
+                .map_err(|e| Error::io(format!("cannot write {}", list.display()), e))?;
+            let act_args = cfg.scan.act_args(&hunt.scan, &verified.dir, &list);
+            let r = with_progress(
+                msg,
+                cfg.ack_wait,
+                tokio::time::timeout_at(
+                    deadline,
+                    run_scan(
+                        js,
+                        cfg,
+                        &exe,
+                        &hunt.id,
+                        &act_args,
+                        &mut counts,
+                        None,
+                        Some(&mut published),
+                    ),
+                ),
+            )
+            .await;
+            acted = Some(match r {
+                Ok(r) => r.map(|(e, s)| ScanEnd::Ran(e, s)),
+                Err(_) => Ok(ScanEnd::TimedOut),
+            });
+        }
+        with_progress(
+            msg,
+            cfg.ack_wait,
+            publish_journal(js, cfg, &hunt.id, published, &mut counts),
+        )
+        .await?;
+    }
     done.findings = counts.findings;
     done.duplicates = counts.duplicates;
     done.dropped = counts.dropped;
-    match run {
-        Ok((exit, summary)) => {
-            // Stopped by a SIGINT meant for the agent (a terminal's Ctrl-C,
-            // systemd's stop) rather than finished: not recorded, so the
-            // hunt is delivered again and runs whole later.
-            let interrupted = exit.code == Some(130)
-                || summary
-                    .as_ref()
-                    .and_then(|s| s.get("interrupted"))
-                    .and_then(|i| i.as_bool())
-                    == Some(true);
-            if interrupted {
+    let timed_out = format!(
+        "timed out: the hunt ran longer than this agent allows (--max-hunt-time {} s); the scan was stopped",
+        cfg.max_hunt_time.as_secs()
+    );
+    match first {
+        Ok(ScanEnd::Ran(exit, summary)) => {
+            if interrupted(&exit, summary.as_ref()) {
                 return Err(Error::Nats(
                     "the scan was interrupted; the hunt is run again later".into(),
                 ));
@@ -426,7 +779,7 @@ async fn handle(
             let finished = matches!(exit.code, Some(0..=2)) && summary.is_some();
             if !finished {
                 done.outcome = Outcome::Failed;
-                done.reason = Some(match exit.code {
+                reasons.push(match exit.code {
                     Some(c) => format!("the scan exited with {c}: {}", exit.stderr_tail),
                     None => format!("the scan was killed: {}", exit.stderr_tail),
                 });
@@ -438,17 +791,86 @@ async fn handle(
                 s
             });
         }
+        Ok(ScanEnd::TimedOut) => {
+            done.outcome = Outcome::Failed;
+            reasons.push(timed_out.clone());
+        }
         // The scan could not be started at all: this machine cannot run
         // it, and trying again would not change that.
         Err(Error::Io { context, source }) => {
             done.outcome = Outcome::Failed;
-            done.reason = Some(format!("{context}: {source}"));
+            reasons.push(format!("{context}: {source}"));
         }
         Err(e) => return Err(e),
     }
+    match acted {
+        None => {}
+        Some(Ok(ScanEnd::Ran(exit, summary))) => {
+            if interrupted(&exit, summary.as_ref()) {
+                return Err(Error::Nats(
+                    "the quarantine was interrupted; the hunt is run again later".into(),
+                ));
+            }
+            match (exit.code, summary) {
+                (Some(0..=2), Some(s)) => {
+                    // What was done comes from the acting scan; what was
+                    // scanned from the report scan.
+                    if let Some(o) = done.summary.as_mut().and_then(|d| d.as_object_mut()) {
+                        for k in [
+                            "quarantined",
+                            "deleted",
+                            "refused",
+                            "failed",
+                            "autostarts_disabled",
+                        ] {
+                            if let Some(v) = s.get(k) {
+                                o.insert(k.into(), v.clone());
+                            }
+                        }
+                    }
+                }
+                (code, _) => {
+                    done.outcome = Outcome::Failed;
+                    reasons.push(match code {
+                        Some(c) => {
+                            format!("the quarantine scan exited with {c}: {}", exit.stderr_tail)
+                        }
+                        None => format!("the quarantine scan was killed: {}", exit.stderr_tail),
+                    });
+                }
+            }
+        }
+        Some(Ok(ScanEnd::TimedOut)) => {
+            done.outcome = Outcome::Failed;
+            reasons.push(format!("{timed_out} while quarantining"));
+        }
+        Some(Err(Error::Io { context, source })) => {
+            done.outcome = Outcome::Failed;
+            reasons.push(format!("{context}: {source}"));
+        }
+        Some(Err(e)) => return Err(e),
+    }
+    if !reasons.is_empty() {
+        done.reason = Some(reasons.join("; "));
+    }
     drop(verified);
     fault::point("before-completion");
-    finish(js, cfg, msg, done).await
+    finish(js, cfg, msg, done).await?;
+    if act {
+        remove_journal(cfg, &hunt.id);
+    }
+    Ok(())
+}
+
+/// Stopped by a SIGINT meant for the agent (a terminal's Ctrl-C,
+/// systemd's stop) rather than finished: not recorded, so the hunt is
+/// delivered again and runs whole later.
+fn interrupted(exit: &crate::runner::Exit, summary: Option<&serde_json::Value>) -> bool {
+    exit.code == Some(130)
+        || summary
+            .and_then(|s| s.get("interrupted"))
+            .and_then(|i| i.as_bool())
+            == Some(true)
 }
 
 /// Publishes the completion, waits for it to be stored, then acknowledges
@@ -462,7 +884,9 @@ async fn finish(
     c.finished = now_unix();
     let subject = ids::state_subject(&c.hunt, &c.host, "done");
     let id = ids::completion_msg_id(&cfg.id_key, &c.hunt, &c.host);
-    let payload = serde_json::to_vec(&c).map_err(|e| Error::Invalid(e.to_string()))?;
+    // Cut to fit (the summary's lists, the reason): one that the server
+    // refused would leave the hunt to be delivered again without end.
+    let payload = c.to_bounded_json(crate::model::MAX_COMPLETION_BYTES)?;
     let mut dup = publish_stored(js, subject.clone(), id.clone(), payload.clone()).await?;
     // A duplicate should be this agent's own completion from an earlier
     // delivery. Should the id ever have been taken by someone else (a
@@ -543,15 +967,21 @@ async fn with_progress<T>(
     }
 }
 
-/// Runs the scan, publishing its findings; returns its exit and summary.
+/// Runs the scan, publishing its findings (into `journal` instead when
+/// given; their ids into `published` when given); returns its exit and
+/// summary. Dropped (the hunt's deadline), the scan is killed with it.
+#[allow(clippy::too_many_arguments)]
 async fn run_scan(
     js: &jetstream::Context,
     cfg: &AgentConfig,
+    exe: &std::path::Path,
     hunt: &str,
     args: &[std::ffi::OsString],
     counts: &mut Counts,
+    mut journal: Option<&mut Journal>,
+    mut published: Option<&mut HashSet<String>>,
 ) -> Result<(crate::runner::Exit, Option<serde_json::Value>)> {
-    let mut scan = Scan::start(&cfg.scan.exe, args)?;
+    let mut scan = Scan::start(exe, args)?;
     let subject = ids::found_subject(hunt, &cfg.host);
     let mut ranks: HashMap<String, u64> = HashMap::new();
     let mut pending = Vec::with_capacity(PUBLISH_WINDOW);
@@ -563,10 +993,18 @@ async fn run_scan(
                 let rank = ranks.entry(identity.clone()).or_insert(0);
                 let id = ids::finding_msg_id(&cfg.id_key, hunt, &cfg.host, &identity, *rank);
                 *rank += 1;
-                let Some(payload) = fit(f) else {
+                let Some(payload) = fit(f.clone()) else {
                     counts.dropped += 1;
                     continue;
                 };
+                if let Some(j) = journal.as_deref_mut() {
+                    j.add(&id, &payload, &f)?;
+                    continue;
+                }
+                if let Some(p) = published.as_deref_mut() {
+                    fault::point("acted-finding-read");
+                    p.insert(id.clone());
+                }
                 let ack = js
                     .send_publish(
                         subject.clone(),
@@ -582,6 +1020,7 @@ async fn run_scan(
                 }
             }
             Line::Summary(s) => summary = Some(s),
+            Line::TooLong => counts.dropped += 1,
             Line::Other => {}
         }
     }

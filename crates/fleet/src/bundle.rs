@@ -45,12 +45,16 @@ pub struct Verified {
     _tmp: tempfile::TempDir,
 }
 
-/// Fetches the bundle into `work_dir`, checks it and unpacks it.
+/// Fetches the bundle into `work_dir`, checks it and unpacks it. A
+/// download from a URL still going at `deadline` is given up
+/// (unavailable); the caller bounds the whole call with the same deadline
+/// (the object store's reads are async, and cancelled with it).
 pub async fn fetch_and_verify(
     js: &async_nats::jetstream::Context,
     bundle: &BundleRef,
     trust: &Trust,
     work_dir: &Path,
+    deadline: std::time::Instant,
 ) -> Result<Verified, BundleError> {
     let tmp = tempfile::Builder::new()
         .prefix("hunt-")
@@ -68,7 +72,7 @@ pub async fn fetch_and_verify(
             let url = url.clone();
             let path = file_path.clone();
             let limit = bundle.size;
-            tokio::task::spawn_blocking(move || fetch_url(&url, limit, &path))
+            tokio::task::spawn_blocking(move || fetch_url(&url, limit, &path, deadline))
                 .await
                 .map_err(|e| BundleError::Unavailable(format!("the download stopped: {e}")))??
         }
@@ -161,7 +165,12 @@ async fn fetch_object(
     Ok((total, hex::encode(hasher.finalize())))
 }
 
-fn fetch_url(url: &str, limit: u64, path: &Path) -> Result<(u64, String), BundleError> {
+fn fetch_url(
+    url: &str,
+    limit: u64,
+    path: &Path,
+    deadline: std::time::Instant,
+) -> Result<(u64, String), BundleError> {
     let fetched =
         takedown_bundle::source::fetch(&takedown_bundle::source::Source::Url(url.to_string()))
             .map_err(|e| BundleError::Unavailable(e.to_string()))?;
@@ -172,6 +181,13 @@ fn fetch_url(url: &str, limit: u64, path: &Path) -> Result<(u64, String), Bundle
     let mut buf = vec![0u8; 64 * 1024];
     let mut total: u64 = 0;
     loop {
+        // The client bounds each read; a server trickling bytes is bounded
+        // here, so no download thread outlives its hunt for long.
+        if std::time::Instant::now() > deadline {
+            return Err(BundleError::Unavailable(format!(
+                "the download of {url} did not finish in time"
+            )));
+        }
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,

@@ -241,6 +241,71 @@ pub async fn ensure_streams(js: &jetstream::Context) -> Result<()> {
     Ok(())
 }
 
+/// Limits of the results stream set by the analyst (`fleet hunt
+/// --results-max-bytes/--results-max-age`); `None` leaves one as it is
+/// (a new stream: no byte limit but the server's, [`RESULTS_MAX_AGE`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResultsLimits {
+    /// Bytes the stream keeps at most; past them the oldest records go.
+    pub max_bytes: Option<i64>,
+    /// How long records are kept.
+    pub max_age: Option<Duration>,
+}
+
+/// The results stream's configuration with `limits` applied; `None`
+/// when nothing changes.
+pub fn with_results_limits(
+    mut config: stream::Config,
+    limits: &ResultsLimits,
+) -> Result<Option<stream::Config>> {
+    if let Some(b) = limits.max_bytes
+        && b < i64::from(MAX_RESULT_MESSAGE)
+    {
+        return Err(Error::Invalid(format!(
+            "a results stream of {b} bytes could not hold one record of {MAX_RESULT_MESSAGE}"
+        )));
+    }
+    if limits
+        .max_age
+        .is_some_and(|a| a < Duration::from_secs(3600))
+    {
+        return Err(Error::Invalid(
+            "results kept less than an hour would be gone before they are read".into(),
+        ));
+    }
+    let before = (config.max_bytes, config.max_age);
+    if let Some(b) = limits.max_bytes {
+        config.max_bytes = b;
+        // Full: the oldest records make room (the stream's default).
+        config.discard = stream::DiscardPolicy::Old;
+    }
+    if let Some(a) = limits.max_age {
+        config.max_age = a;
+    }
+    Ok(((config.max_bytes, config.max_age) != before).then_some(config))
+}
+
+/// Sets the results stream's limits (the analyst's side).
+pub async fn limit_results(js: &jetstream::Context, limits: &ResultsLimits) -> Result<()> {
+    if *limits == ResultsLimits::default() {
+        return Ok(());
+    }
+    let mut stream = js
+        .get_stream(RESULTS_STREAM)
+        .await
+        .map_err(|e| Error::nats(&format!("cannot open the stream {RESULTS_STREAM}"), e))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| Error::nats(&format!("cannot open the stream {RESULTS_STREAM}"), e))?;
+    if let Some(config) = with_results_limits(info.config.clone(), limits)? {
+        js.update_stream(config)
+            .await
+            .map_err(|e| Error::nats(&format!("cannot set the limits of {RESULTS_STREAM}"), e))?;
+    }
+    Ok(())
+}
+
 /// Turns on direct gets on a results stream made before they were used
 /// (the analyst's side: agents may not change streams).
 pub async fn allow_direct_results(js: &jetstream::Context) -> Result<()> {
@@ -305,6 +370,41 @@ mod tests {
         assert_eq!(i, None);
         assert!(split_userinfo("nats://a:b@h,nats://c:d@h").is_err());
         assert!(split_userinfo("nats://a:%zz@h").is_err());
+    }
+
+    #[test]
+    fn results_limits() {
+        let base = stream::Config {
+            max_age: RESULTS_MAX_AGE,
+            ..Default::default()
+        };
+        assert!(
+            with_results_limits(base.clone(), &ResultsLimits::default())
+                .unwrap()
+                .is_none()
+        );
+        let c = with_results_limits(
+            base.clone(),
+            &ResultsLimits {
+                max_bytes: Some(10 << 30),
+                max_age: Some(Duration::from_secs(86400)),
+            },
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.max_bytes, 10 << 30);
+        assert_eq!(c.max_age, Duration::from_secs(86400));
+        assert_eq!(c.discard, stream::DiscardPolicy::Old);
+        let small = ResultsLimits {
+            max_bytes: Some(1000),
+            max_age: None,
+        };
+        assert!(with_results_limits(base.clone(), &small).is_err());
+        let short = ResultsLimits {
+            max_bytes: None,
+            max_age: Some(Duration::from_secs(60)),
+        };
+        assert!(with_results_limits(base, &short).is_err());
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct HuntRequest<'a> {
     pub expires: Duration,
     /// The scan.
     pub scan: ScanSpec,
+    /// Limits to set on the results stream (none: as they are).
+    pub results_limits: crate::conn::ResultsLimits,
 }
 
 /// SHA-256 and size of a file.
@@ -94,6 +96,7 @@ pub async fn issue_hunt(js: &jetstream::Context, req: &HuntRequest<'_>) -> Resul
     let (sha256, size) = digest_file(file)?;
     crate::conn::ensure_streams(js).await?;
     crate::conn::allow_direct_results(js).await?;
+    crate::conn::limit_results(js, &req.results_limits).await?;
     let bundle = match req.bundle {
         BundleSource::File(path) => {
             let store = crate::conn::bundle_store(js, true).await?;
@@ -190,12 +193,50 @@ struct Record {
 
 /// Reads every message of `stream` on `filter` stored when the read
 /// starts (an ephemeral consumer without acks; the server forgets it).
+/// Refuses past [`MAX_RECORDS`] or [`MAX_READ_BYTES`]: for what is held
+/// whole (the states of a hunt, the findings of an export).
 async fn read_all(
     js: &jetstream::Context,
     stream: &str,
     filter: String,
     last_per_subject: bool,
 ) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    let mut bytes: usize = 0;
+    let what = filter.clone();
+    for_each_record(
+        js,
+        stream,
+        filter,
+        last_per_subject,
+        Some(MAX_RECORDS),
+        &mut |r| {
+            bytes = bytes.saturating_add(r.payload.len());
+            if bytes > MAX_READ_BYTES {
+                return Err(Error::Invalid(format!(
+                    "the records on {what} are more than the {MAX_READ_BYTES} bytes read at once"
+                )));
+            }
+            out.push(r);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Hands every message of `stream` on `filter` stored when the read
+/// starts to `each`, in order, holding one pull request's worth at a time
+/// (an ephemeral consumer without acks; the server forgets it). With
+/// `max`, refuses more records than that before reading any.
+async fn for_each_record(
+    js: &jetstream::Context,
+    stream: &str,
+    filter: String,
+    last_per_subject: bool,
+    max: Option<u64>,
+    each: &mut dyn FnMut(Record) -> Result<()>,
+) -> Result<()> {
     let stream = js
         .get_stream(stream)
         .await
@@ -219,14 +260,14 @@ async fn read_all(
         .await
         .map_err(|e| Error::nats(&format!("cannot read {filter}"), e))?
         .num_pending;
-    if left > MAX_RECORDS {
+    if let Some(max) = max
+        && left > max
+    {
         return Err(Error::Invalid(format!(
-            "{left} records on {filter}, more than the {MAX_RECORDS} read at once"
+            "{left} records on {filter}, more than the {max} read at once"
         )));
     }
-    let mut out = Vec::with_capacity(usize::try_from(left.min(100_000)).unwrap_or(0));
     let mut empty_fetches = 0;
-    let mut bytes: usize = 0;
     while left > 0 {
         let want = usize::try_from(left.min(FETCH_BATCH)).unwrap_or(1000);
         let mut batch = c
@@ -243,22 +284,16 @@ async fn read_all(
         while let Some(m) = batch.next().await {
             let m = m.map_err(|e| Error::nats(&format!("cannot read {filter}"), e))?;
             got += 1;
-            bytes = bytes.saturating_add(m.payload.len());
-            if bytes > MAX_READ_BYTES {
-                return Err(Error::Invalid(format!(
-                    "the records on {filter} are more than the {MAX_READ_BYTES} bytes read at once"
-                )));
-            }
             let msg_id = m
                 .headers
                 .as_ref()
                 .and_then(|h| h.get("Nats-Msg-Id"))
                 .map(|v| v.as_str().to_string());
-            out.push(Record {
+            each(Record {
                 subject: m.subject.to_string(),
                 msg_id,
                 payload: m.payload.clone(),
-            });
+            })?;
         }
         left = left.saturating_sub(got);
         if got == 0 {
@@ -270,7 +305,7 @@ async fn read_all(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The hunt as issued.
@@ -324,6 +359,9 @@ pub struct HostStatus {
     /// a redelivery came after the server's de-duplication window (the
     /// first one counts).
     pub completions: u64,
+    /// The highest delivery it started (0: none seen): more than 1 when
+    /// it ran the hunt more than once, and may have stored findings twice.
+    pub deliveries: i64,
 }
 
 /// The status of a hunt.
@@ -358,6 +396,7 @@ pub async fn status(js: &jetstream::Context, hunt_id: &str) -> Result<HuntStatus
                             state: HostState::NotYetSeen,
                             completion: None,
                             completions: 0,
+                            deliveries: 0,
                         },
                     );
                 }
@@ -390,10 +429,12 @@ pub async fn status(js: &jetstream::Context, hunt_id: &str) -> Result<HuntStatus
             state: HostState::NotYetSeen,
             completion: None,
             completions: 0,
+            deliveries: 0,
         });
         match what {
             "started" => match serde_json::from_slice::<Started>(&r.payload) {
                 Ok(s) if s.host == host && s.hunt == hunt_id => {
+                    entry.deliveries = entry.deliveries.max(s.delivery);
                     if let HostState::NotYetSeen | HostState::Running(_) = entry.state {
                         entry.state = HostState::Running(s.delivery);
                     }
@@ -404,7 +445,7 @@ pub async fn status(js: &jetstream::Context, hunt_id: &str) -> Result<HuntStatus
             "done" => match serde_json::from_slice::<Completion>(&r.payload) {
                 // The first completion stored counts; later copies (from
                 // beyond the server's de-duplication window) do not.
-                Ok(c) if c.host == host && c.hunt == hunt_id => {
+                Ok(c) if names_only(&c, host, hunt_id) => {
                     entry.completions += 1;
                     if entry.completion.is_none() {
                         entry.state = HostState::Finished(c.outcome);
@@ -422,6 +463,18 @@ pub async fn status(js: &jetstream::Context, hunt_id: &str) -> Result<HuntStatus
         hosts: hosts.into_values().collect(),
         bad_records: bad,
     })
+}
+
+/// Whether a completion read on `host`'s subject speaks of that host and
+/// hunt only: its `host`, and its summary's `host` when it has one (what
+/// `fleet results` gives as the summary's host).
+fn names_only(c: &Completion, host: &str, hunt: &str) -> bool {
+    c.host == host
+        && c.hunt == hunt
+        && c.summary
+            .as_ref()
+            .and_then(|s| s.get("host"))
+            .is_none_or(|h| h.as_str() == Some(host))
 }
 
 /// One host's findings and completion.
@@ -447,69 +500,169 @@ pub struct HuntResults {
     pub bad_records: Vec<String>,
 }
 
-/// Reads a hunt's findings and completions, each finding once.
-pub async fn results(js: &jetstream::Context, hunt_id: &str) -> Result<HuntResults> {
+/// What [`results_each`] hands over: each host's findings, then the end
+/// of that host; hosts in the order of their ids.
+#[derive(Debug)]
+pub enum ResultItem<'a> {
+    /// A finding (a record of the finding model) of the host.
+    Finding(&'a str, serde_json::Value),
+    /// Every finding of the host was handed over; its completion, once
+    /// finished.
+    HostEnd(&'a str, Option<&'a Completion>),
+}
+
+/// What [`results_each`] says once it has handed everything over.
+#[derive(Clone, Debug)]
+pub struct ResultsRead {
+    /// The hunt as issued.
+    pub hunt: Hunt,
+    /// By host id: its findings handed over, its completion.
+    pub hosts: BTreeMap<String, (u64, Option<Completion>)>,
+    /// Copies dropped by message id (stored twice beyond the server's
+    /// de-duplication window).
+    pub duplicates: u64,
+    /// Records that could not be read (each ignored), with the reason.
+    pub bad_records: Vec<String>,
+}
+
+/// Reads a hunt's findings host by host, each finding once, handing each
+/// to `each` as it comes: memory stays that of one pull request, however
+/// many findings (only a host that ran the hunt more than once, and so
+/// may have stored a finding twice, has the 16-byte digests of its ids
+/// kept to drop the copies). The hosts are those that started the hunt.
+pub async fn results_each(
+    js: &jetstream::Context,
+    hunt_id: &str,
+    each: &mut dyn FnMut(ResultItem<'_>) -> Result<()>,
+) -> Result<ResultsRead> {
     let st = status(js, hunt_id).await?;
-    let mut hosts: BTreeMap<String, HostResults> = BTreeMap::new();
-    for h in st.hosts {
-        if h.completion.is_some() {
-            hosts.insert(
-                h.host,
-                HostResults {
-                    findings: Vec::new(),
-                    completion: h.completion,
-                },
-            );
-        }
-    }
     let mut bad = st.bad_records;
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut hosts = BTreeMap::new();
     let mut duplicates = 0;
-    for r in read_all(
-        js,
-        ids::RESULTS_STREAM,
-        format!("takedown.found.{hunt_id}.*"),
-        false,
-    )
-    .await?
-    {
-        let Some(host) = r.subject.rsplit('.').next() else {
-            continue;
-        };
-        if let Err(e) = ids::check_host(host) {
-            bad.push(format!("{}: {e}", ids::shorten(&r.subject)));
+    for h in st.hosts {
+        if h.deliveries == 0 && h.completion.is_none() {
             continue;
         }
-        let Some(id) = r.msg_id else {
-            bad.push(format!("{}: a finding without a message id", r.subject));
-            continue;
-        };
-        // The id names hunt and host: one published for another is not
-        // taken (the subject is what the server checked).
-        if !id.starts_with(&format!("f:{hunt_id}:{host}:")) {
-            bad.push(format!(
-                "{}: message id {:?} names another hunt or host",
-                r.subject,
-                ids::shorten(&id)
-            ));
-            continue;
-        }
-        if !seen.insert(id) {
-            duplicates += 1;
-            continue;
-        }
-        match serde_json::from_slice::<serde_json::Value>(&r.payload) {
-            Ok(v) if v.get("type").and_then(|t| t.as_str()) == Some("finding") => {
-                hosts.entry(host.to_string()).or_default().findings.push(v);
-            }
-            Ok(_) => bad.push(format!("{}: not a finding record", r.subject)),
-            Err(e) => bad.push(format!("{}: {e}", r.subject)),
-        }
+        let twice = h.deliveries > 1
+            || h.completions > 1
+            || h.completion.as_ref().is_some_and(|c| c.delivery > 1);
+        let host = h.host.as_str();
+        let mut seen: HashSet<u128> = HashSet::new();
+        let mut n = 0u64;
+        let prefix = format!("f:{hunt_id}:{host}:");
+        for_each_record(
+            js,
+            ids::RESULTS_STREAM,
+            format!("takedown.found.{hunt_id}.{host}"),
+            false,
+            None,
+            &mut |r| {
+                let Some(id) = r.msg_id else {
+                    bad.push(format!("{}: a finding without a message id", r.subject));
+                    return Ok(());
+                };
+                // The id names hunt and host: one published for another
+                // is not taken (the subject is what the server checked).
+                if !id.starts_with(&prefix) {
+                    bad.push(format!(
+                        "{}: message id {:?} names another hunt or host",
+                        r.subject,
+                        ids::shorten(&id)
+                    ));
+                    return Ok(());
+                }
+                if twice {
+                    let d = sha2::Sha256::digest(id.as_bytes());
+                    let mut k = [0u8; 16];
+                    k.copy_from_slice(d.get(..16).unwrap_or(&[0; 16]));
+                    if !seen.insert(u128::from_le_bytes(k)) {
+                        duplicates += 1;
+                        return Ok(());
+                    }
+                }
+                match serde_json::from_slice::<serde_json::Value>(&r.payload) {
+                    Ok(v) if v.get("type").and_then(|t| t.as_str()) == Some("finding") => {
+                        n += 1;
+                        each(ResultItem::Finding(host, v))
+                    }
+                    Ok(_) => {
+                        bad.push(format!("{}: not a finding record", r.subject));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        bad.push(format!("{}: {e}", r.subject));
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .await?;
+        each(ResultItem::HostEnd(host, h.completion.as_ref()))?;
+        hosts.insert(h.host.clone(), (n, h.completion));
     }
-    Ok(HuntResults {
+    Ok(ResultsRead {
         hunt: st.hunt,
         hosts,
         duplicates,
         bad_records: bad,
     })
+}
+
+/// Reads a hunt's findings and completions, each finding once, all held
+/// (for the exports, which take every run at once): refused past
+/// [`MAX_RECORDS`] findings or [`MAX_READ_BYTES`].
+pub async fn results(js: &jetstream::Context, hunt_id: &str) -> Result<HuntResults> {
+    let mut hosts: BTreeMap<String, HostResults> = BTreeMap::new();
+    let mut count: u64 = 0;
+    let mut bytes: usize = 0;
+    let read = results_each(js, hunt_id, &mut |item| {
+        match item {
+            ResultItem::Finding(host, v) => {
+                count += 1;
+                bytes = bytes.saturating_add(v.to_string().len());
+                if count > MAX_RECORDS || bytes > MAX_READ_BYTES {
+                    return Err(Error::Invalid(format!(
+                        "more than {MAX_RECORDS} findings or {MAX_READ_BYTES} bytes to hold at once (read them as text or json, which stream)"
+                    )));
+                }
+                hosts.entry(host.to_string()).or_default().findings.push(v);
+            }
+            ResultItem::HostEnd(host, c) => {
+                hosts.entry(host.to_string()).or_default().completion = c.cloned();
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(HuntResults {
+        hunt: read.hunt,
+        hosts,
+        duplicates: read.duplicates,
+        bad_records: read.bad_records,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_completion_naming_another_host_in_its_summary_is_not_believed() {
+        let mut c: Completion = serde_json::from_value(serde_json::json!({
+            "type": "completion", "version": 1, "hunt": "h1", "host": "web1",
+            "outcome": "done", "findings": 0, "duplicates": 0, "dropped": 0,
+            "delivery": 1, "started": 1, "finished": 2,
+            "summary": {"type": "summary", "host": "web1"}
+        }))
+        .unwrap();
+        assert!(names_only(&c, "web1", "h1"));
+        assert!(!names_only(&c, "web2", "h1"));
+        assert!(!names_only(&c, "web1", "h2"));
+        c.summary = Some(serde_json::json!({"type": "summary", "host": "web2"}));
+        assert!(!names_only(&c, "web1", "h1"));
+        c.summary = Some(serde_json::json!({"type": "summary", "host": 7}));
+        assert!(!names_only(&c, "web1", "h1"));
+        c.summary = Some(serde_json::json!({"type": "summary"}));
+        assert!(names_only(&c, "web1", "h1"));
+    }
 }

@@ -568,6 +568,83 @@ pub struct Completion {
     /// with `host` set to the host id.
     #[serde(default)]
     pub summary: Option<serde_json::Value>,
+    /// What was cut to keep the record within [`MAX_COMPLETION_BYTES`]:
+    /// `reason` (bytes left out), `summary.KEY` (entries left out of that
+    /// list of the summary), `summary` or `bundle` (left out whole).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub omitted: BTreeMap<String, u64>,
+}
+
+/// Largest completion record: far below the results stream's message
+/// limit, so that a completion is always stored (one that is not would
+/// leave the hunt unacknowledged and delivered again without end).
+pub const MAX_COMPLETION_BYTES: usize = 64 * 1024;
+/// Longest reason kept whole in a completion.
+pub const MAX_REASON_BYTES: usize = 4096;
+
+impl Completion {
+    /// Its JSON, cut to at most `max` bytes: the reason to
+    /// [`MAX_REASON_BYTES`], then the summary's longest lists halved
+    /// until it fits, then the summary and the bundle left out whole;
+    /// each cut is counted in [`Completion::omitted`].
+    pub fn to_bounded_json(&mut self, max: usize) -> Result<Vec<u8>> {
+        let json =
+            |c: &Completion| serde_json::to_vec(c).map_err(|e| Error::Invalid(e.to_string()));
+        let mut bytes = json(self)?;
+        if bytes.len() <= max {
+            return Ok(bytes);
+        }
+        if let Some(r) = &mut self.reason
+            && r.len() > MAX_REASON_BYTES
+        {
+            let mut cut = MAX_REASON_BYTES;
+            while !r.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let left = r.len() - cut;
+            r.truncate(cut);
+            r.push_str(" [...]");
+            self.omitted.insert("reason".into(), left as u64);
+            bytes = json(self)?;
+        }
+        while bytes.len() > max {
+            let Some(obj) = self.summary.as_mut().and_then(|s| s.as_object_mut()) else {
+                break;
+            };
+            let longest = obj
+                .iter()
+                .filter_map(|(k, v)| {
+                    let a = v.as_array().filter(|a| !a.is_empty())?;
+                    Some((k.clone(), serde_json::to_vec(a).map_or(0, |b| b.len())))
+                })
+                .max_by_key(|(_, n)| *n)
+                .map(|(k, _)| k);
+            let Some(key) = longest else { break };
+            if let Some(a) = obj.get_mut(&key).and_then(|v| v.as_array_mut()) {
+                let keep = a.len() / 2;
+                let cut = (a.len() - keep) as u64;
+                a.truncate(keep);
+                *self.omitted.entry(format!("summary.{key}")).or_insert(0) += cut;
+            }
+            bytes = json(self)?;
+        }
+        if bytes.len() > max && self.summary.take().is_some() {
+            self.omitted.insert("summary".into(), 1);
+            bytes = json(self)?;
+        }
+        if bytes.len() > max && self.bundle.take().is_some() {
+            self.omitted.insert("bundle".into(), 1);
+            bytes = json(self)?;
+        }
+        if bytes.len() > max {
+            return Err(Error::Invalid(format!(
+                "the completion of {} is {} bytes even cut down (at most {max})",
+                shorten(&self.hunt),
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    }
 }
 
 #[cfg(test)]
@@ -634,6 +711,62 @@ mod tests {
         assert!(bad.validate().is_err());
         assert!(Hunt::parse(&vec![b' '; MAX_HUNT_BYTES + 1]).is_err());
         assert!(looks_absolute("C:\\Users"));
+    }
+
+    fn completion() -> Completion {
+        Completion {
+            kind: "completion".into(),
+            version: RECORD_VERSION,
+            hunt: "h".into(),
+            host: "web1".into(),
+            outcome: Outcome::Done,
+            reason: None,
+            findings: 0,
+            duplicates: 0,
+            dropped: 0,
+            delivery: 1,
+            started: 1,
+            finished: 2,
+            exit_code: Some(0),
+            bundle: None,
+            summary: None,
+            omitted: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn completions_are_cut_to_fit() {
+        let mut small = completion();
+        let bytes = small.to_bounded_json(MAX_COMPLETION_BYTES).unwrap();
+        assert!(!String::from_utf8(bytes).unwrap().contains("omitted"));
+
+        let sigs: Vec<serde_json::Value> = (0..100_000)
+            .map(|i| serde_json::json!({"path": format!("/sigs/rule-{i}.yar"), "kind": "yara", "entries": 1}))
+            .collect();
+        let mut big = completion();
+        big.reason = Some("é".repeat(100_000));
+        big.summary =
+            Some(serde_json::json!({"type": "summary", "files_scanned": 7, "signatures": sigs}));
+        let bytes = big.to_bounded_json(MAX_COMPLETION_BYTES).unwrap();
+        assert!(bytes.len() <= MAX_COMPLETION_BYTES, "{}", bytes.len());
+        let back: Completion = serde_json::from_slice(&bytes).unwrap();
+        let kept = back.summary.as_ref().unwrap()["signatures"]
+            .as_array()
+            .unwrap()
+            .len() as u64;
+        assert!(kept > 0);
+        assert_eq!(kept + back.omitted["summary.signatures"], 100_000);
+        assert_eq!(back.summary.as_ref().unwrap()["files_scanned"], 7);
+        assert!(back.reason.as_ref().unwrap().len() < MAX_REASON_BYTES + 16);
+        assert!(back.omitted["reason"] > 0);
+
+        // A summary too large without any list: left out whole.
+        let mut huge = completion();
+        huge.summary = Some(serde_json::json!({"type": "summary", "started": "x".repeat(200_000)}));
+        let bytes = huge.to_bounded_json(MAX_COMPLETION_BYTES).unwrap();
+        let back: Completion = serde_json::from_slice(&bytes).unwrap();
+        assert!(back.summary.is_none());
+        assert_eq!(back.omitted["summary"], 1);
     }
 
     #[test]

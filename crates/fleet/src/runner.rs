@@ -60,7 +60,9 @@ impl ScanCommand {
         if spec.one_file_system {
             flag("--one-file-system");
         }
-        if spec.follow_symlinks {
+        // Below --root a followed link could lead anywhere on the agent's
+        // machine: links are not followed there (the completion says so).
+        if spec.follow_symlinks && self.root.is_none() {
             flag("--follow-symlinks");
         }
         if spec.persistence {
@@ -124,18 +126,96 @@ impl ScanCommand {
             pair("--root", r);
         }
         a.push("--".into());
-        for p in &spec.paths {
-            a.push(match &self.root {
-                Some(r) => below(r, p).into_os_string(),
-                None => p.into(),
-            });
-        }
+        a.extend(
+            self.targets(spec)
+                .0
+                .into_iter()
+                .map(PathBuf::into_os_string),
+        );
         a
+    }
+
+    /// The arguments of the acting scan of a quarantine hunt: the hunt's
+    /// options with `--action quarantine`, over the files listed in
+    /// `list` (the files the report scan detected, already below the
+    /// root), no process memory.
+    pub fn act_args(&self, spec: &ScanSpec, sigs: &Path, list: &Path) -> Vec<OsString> {
+        let only_files = ScanSpec {
+            paths: Vec::new(),
+            processes: false,
+            ..spec.clone()
+        };
+        let mut a = self.args(&only_files, sigs, true);
+        let dashdash = a.iter().position(|x| x == "--").unwrap_or(a.len());
+        let mut l = OsString::from("--file-list=");
+        l.push(list);
+        a.insert(dashdash, l);
+        a
+    }
+
+    /// The hunt's paths as this agent scans them, and the paths left out
+    /// (with why). Without `--root`, as given. With it, each is taken
+    /// below the root and resolved: one that a symbolic link (in the path
+    /// or the root's tree) leads outside the root is left out, and the
+    /// others are given to the scan resolved, so that no link on the way
+    /// is followed by the scan.
+    pub fn targets(&self, spec: &ScanSpec) -> (Vec<PathBuf>, Vec<String>) {
+        let Some(root) = &self.root else {
+            return (spec.paths.iter().map(PathBuf::from).collect(), Vec::new());
+        };
+        let mut placed = Vec::new();
+        let mut left_out = Vec::new();
+        for p in &spec.paths {
+            match place(root, p) {
+                Ok(x) => placed.push(x),
+                Err(why) => left_out.push(why),
+            }
+        }
+        (placed, left_out)
+    }
+}
+
+/// `path` below `root`, resolved, or why not: a path whose resolution
+/// (every symbolic link on the way) leaves the root is refused. A path
+/// that does not exist is given as joined, once its deepest existing
+/// ancestor is checked (the scan then says it is missing).
+fn place(root: &Path, path: &str) -> std::result::Result<PathBuf, String> {
+    let shown = crate::ids::shorten(path);
+    let real_root = std::fs::canonicalize(root).map_err(|e| {
+        format!(
+            "{shown}: the root {} cannot be resolved: {e}",
+            root.display()
+        )
+    })?;
+    let joined = below(root, path);
+    let mut probe = joined.as_path();
+    let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
+    loop {
+        match std::fs::canonicalize(probe) {
+            Ok(real) => {
+                let Ok(inside) = real.strip_prefix(&real_root) else {
+                    return Err(format!("{shown}: a symbolic link leads outside --root"));
+                };
+                let mut out = root.join(inside);
+                for part in rest.iter().rev() {
+                    out.push(part);
+                }
+                return Ok(out);
+            }
+            Err(_) => {
+                let (Some(parent), Some(name)) = (probe.parent(), probe.file_name()) else {
+                    return Err(format!("{shown}: cannot be resolved below --root"));
+                };
+                rest.push(name);
+                probe = parent;
+            }
+        }
     }
 }
 
 /// `path` taken below `root`: its prefix and root left out, the rest
-/// joined (the hunt refused `..`, so nothing climbs out of `root`).
+/// joined (the hunt refused `..`, so nothing climbs out of `root` by
+/// name; links are [`place`]'s).
 fn below(root: &Path, path: &str) -> PathBuf {
     let mut out = root.to_path_buf();
     for c in Path::new(path).components() {
@@ -153,8 +233,10 @@ pub enum Line {
     Finding(serde_json::Value),
     /// The summary record (the last line).
     Summary(serde_json::Value),
-    /// A line that is neither, or too long; counted.
+    /// A line that is neither.
     Other,
+    /// A line over [`MAX_LINE`], not read: counted as dropped.
+    TooLong,
 }
 
 /// A running scan.
@@ -253,7 +335,7 @@ impl Scan {
             }
         }
         if too_long {
-            return Ok(Some(Line::Other));
+            return Ok(Some(Line::TooLong));
         }
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&self.line) else {
             return Ok(Some(Line::Other));
@@ -330,12 +412,57 @@ mod tests {
         let s: Vec<String> = acting.iter().map(|a| a.to_string_lossy().into()).collect();
         assert!(s.contains(&"--action=quarantine".to_string()));
         assert!(s.contains(&"--vault=/v".to_string()));
+        let host = tempfile::tempdir().unwrap();
         let rooted = ScanCommand {
-            root: Some("/host".into()),
+            root: Some(host.path().into()),
             ..cmd
         };
         let args = rooted.args(&spec, Path::new("/sigs"), false);
         let last = args.last().unwrap().to_string_lossy().into_owned();
-        assert_eq!(last, "/host/x");
+        assert_eq!(Path::new(&last), host.path().join("x"));
+    }
+
+    #[test]
+    fn links_do_not_lead_out_of_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(root.join("srv/real")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("srv/out")).unwrap();
+        std::os::unix::fs::symlink("real", root.join("srv/in")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("abs")).unwrap();
+        let cmd = ScanCommand {
+            exe: "takedown".into(),
+            vault: None,
+            cache_dir: None,
+            root: Some(root.clone()),
+        };
+        let spec = ScanSpec {
+            paths: vec![
+                "/srv/out".into(),
+                "/srv/out/x".into(),
+                "/abs/etc".into(),
+                "/srv/in/missing".into(),
+                "/srv".into(),
+            ],
+            follow_symlinks: true,
+            ..Default::default()
+        };
+        let (placed, left_out) = cmd.targets(&spec);
+        let real = std::fs::canonicalize(&root).unwrap();
+        assert_eq!(left_out.len(), 3, "{left_out:?}");
+        assert_eq!(
+            placed,
+            vec![root.join("srv/real/missing"), root.join("srv")],
+            "{real:?}"
+        );
+        let args = cmd.args(&spec, Path::new("/sigs"), false);
+        assert!(!args.iter().any(|a| a == "--follow-symlinks"), "{args:?}");
+        let act = cmd.act_args(&spec, Path::new("/sigs"), Path::new("/l"));
+        let s: Vec<String> = act.iter().map(|a| a.to_string_lossy().into()).collect();
+        let dd = s.iter().position(|a| a == "--").unwrap();
+        assert_eq!(s[dd - 1], "--file-list=/l");
+        assert_eq!(dd + 1, s.len(), "no paths: {s:?}");
     }
 }

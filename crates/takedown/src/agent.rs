@@ -56,6 +56,15 @@ pub struct AgentArgs {
     /// progress before delivering it again (one is sent every third).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub ack_wait: u64,
+    /// Longest a hunt may run here, bundle fetch and scans (s, m, h or d
+    /// suffix): past it the scan is stopped and the hunt recorded as
+    /// failed (timed out).
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub max_hunt_time: String,
+    /// Deliveries of one hunt after which it is recorded as failed
+    /// instead of run again (a hunt that ended the agent every time).
+    #[arg(long, value_name = "N", default_value_t = takedown_fleet::agent::DEFAULT_MAX_DELIVERIES)]
+    pub max_deliveries: i64,
     /// Milliseconds one request for a hunt waits when none is pending.
     #[arg(long, value_name = "MS", default_value_t = 1000, hide = true)]
     pub poll_ms: u64,
@@ -89,6 +98,8 @@ pub fn run(a: AgentArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot create the work directory {}", work_dir.display()))?;
     let state_dir = a.state_dir.clone().unwrap_or_else(default_state_dir);
     let id_key = takedown_fleet::ids::IdKey::load_or_create(&state_dir)?;
+    let max_hunt_time =
+        crate::fleet::parse_duration(&a.max_hunt_time).context("--max-hunt-time")?;
     let cfg = takedown_fleet::agent::AgentConfig {
         host: a.host_id.clone(),
         labels,
@@ -104,6 +115,9 @@ pub fn run(a: AgentArgs) -> anyhow::Result<u8> {
         ack_wait: Duration::from_secs(a.ack_wait),
         poll: Duration::from_millis(a.poll_ms.clamp(50, 30_000)),
         id_key,
+        state_dir,
+        max_hunt_time,
+        max_deliveries: a.max_deliveries,
     };
     cfg.validate()?;
     let stop = Arc::new(AtomicBool::new(false));

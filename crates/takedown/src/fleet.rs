@@ -114,6 +114,15 @@ pub struct HuntArgs {
     /// Absolute paths on the agents.
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
+    /// Set the results stream's size limit (K, M, G, T suffix): past it
+    /// the oldest records of every hunt are dropped [default: as it is;
+    /// a new stream has none but the server's storage].
+    #[arg(long, value_name = "SIZE")]
+    pub results_max_bytes: Option<String>,
+    /// Set how long the results stream keeps records (s, m, h or d
+    /// suffix; at least 1h) [default: as it is; a new stream 180d].
+    #[arg(long, value_name = "DURATION")]
+    pub results_max_age: Option<String>,
     /// Leave out the built-in pack (EICAR and ClamAV test files).
     #[arg(long, help_heading = "Scan")]
     pub no_builtin: bool,
@@ -296,11 +305,29 @@ fn hunt(a: HuntArgs) -> anyhow::Result<u8> {
         },
         None => BundleSource::File(&a.bundle),
     };
+    let results_limits = takedown_fleet::conn::ResultsLimits {
+        max_bytes: match &a.results_max_bytes {
+            Some(s) => Some(
+                takedown_engine::size::parse(s)
+                    .ok()
+                    .and_then(|n| i64::try_from(n).ok())
+                    .with_context(|| {
+                        format!("--results-max-bytes {s:?}: not a size (such as 50G)")
+                    })?,
+            ),
+            None => None,
+        },
+        max_age: match &a.results_max_age {
+            Some(s) => Some(parse_duration(s).context("--results-max-age")?),
+            None => None,
+        },
+    };
     let req = HuntRequest {
         target,
         bundle,
         expires,
         scan,
+        results_limits,
     };
     let rt = runtime()?;
     let hunt = rt.block_on(async {
@@ -396,28 +423,6 @@ fn status(a: StatusArgs) -> anyhow::Result<u8> {
 
 fn results(a: ResultsArgs) -> anyhow::Result<u8> {
     takedown_fleet::ids::check_token("the hunt id", &a.hunt)?;
-    let rt = runtime()?;
-    let res = rt.block_on(async {
-        let js = a.nats.analyst().await?;
-        issue::results(&js, &a.hunt).await
-    })?;
-    for b in &res.bad_records {
-        eprintln!("takedown: warning: record ignored: {}", for_terminal(b));
-    }
-    if res.duplicates > 0 {
-        eprintln!(
-            "takedown: {} copies of findings stored twice were dropped",
-            res.duplicates
-        );
-    }
-    let detected = res.hosts.values().any(|h| {
-        h.findings.iter().any(|f| {
-            f.get("detections")
-                .and_then(|d| d.as_array())
-                .is_some_and(|d| !d.is_empty())
-        })
-    });
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     use crate::args::ScanFormat;
     let export = match a.format {
         ScanFormat::Stix => Some(ExportFormat::Stix),
@@ -425,7 +430,24 @@ fn results(a: ResultsArgs) -> anyhow::Result<u8> {
         ScanFormat::Html => Some(ExportFormat::Html),
         ScanFormat::Text | ScanFormat::Json => None,
     };
+    let rt = runtime()?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let has_detections = |f: &serde_json::Value| {
+        f.get("detections")
+            .and_then(|d| d.as_array())
+            .is_some_and(|d| !d.is_empty())
+    };
     if let Some(format) = export {
+        // The exporters take every run at once: held whole (bounded).
+        let res = rt.block_on(async {
+            let js = a.nats.analyst().await?;
+            issue::results(&js, &a.hunt).await
+        })?;
+        warn_read(&res.bad_records, res.duplicates);
+        let detected = res
+            .hosts
+            .values()
+            .any(|h| h.findings.iter().any(has_detections));
         // One run per host: the exporters name each host's sightings.
         let mut runs = Vec::new();
         for (host, h) in &res.hosts {
@@ -449,41 +471,72 @@ fn results(a: ResultsArgs) -> anyhow::Result<u8> {
             });
         }
         crate::intel::write_export(format, &runs, &a.export, &mut out)?;
-    } else if a.format == ScanFormat::Json {
-        for h in res.hosts.values() {
-            for f in &h.findings {
-                serde_json::to_writer(&mut out, f)?;
-                out.write_all(b"\n")?;
+        out.flush()?;
+        return Ok(if detected { 1 } else { 0 });
+    }
+    // Text and JSON stream: each finding written as it is read, whatever
+    // the size of the hunt.
+    let json = a.format == ScanFormat::Json;
+    let mut detected = false;
+    let io = |e: std::io::Error| {
+        takedown_fleet::Error::Invalid(format!("cannot write the results: {e}"))
+    };
+    let read = rt.block_on(async {
+        let js = a.nats.analyst().await?;
+        issue::results_each(&js, &a.hunt, &mut |item| {
+            match item {
+                issue::ResultItem::Finding(host, f) => {
+                    detected |= has_detections(&f);
+                    if json {
+                        serde_json::to_writer(&mut out, &f)
+                            .map_err(|e| io(std::io::Error::other(e)))?;
+                        out.write_all(b"\n").map_err(io)?;
+                    } else {
+                        text_finding(&mut out, host, &f).map_err(io)?;
+                    }
+                }
+                issue::ResultItem::HostEnd(_, c) => {
+                    if json && let Some(s) = c.and_then(|c| c.summary.as_ref()) {
+                        serde_json::to_writer(&mut out, s)
+                            .map_err(|e| io(std::io::Error::other(e)))?;
+                        out.write_all(b"\n").map_err(io)?;
+                    }
+                }
             }
-            if let Some(s) = h.completion.as_ref().and_then(|c| c.summary.as_ref()) {
-                serde_json::to_writer(&mut out, s)?;
-                out.write_all(b"\n")?;
-            }
-        }
-    } else {
-        for (host, h) in &res.hosts {
-            for f in &h.findings {
-                text_finding(&mut out, host, f)?;
-            }
-        }
+            Ok(())
+        })
+        .await
+    })?;
+    warn_read(&read.bad_records, read.duplicates);
+    if !json {
         writeln!(out, "\n----------- FLEET RESULTS -----------")?;
-        writeln!(out, "Hunt: {} for {}", res.hunt.id, res.hunt.target)?;
-        for (host, h) in &res.hosts {
-            let state = match &h.completion {
+        writeln!(out, "Hunt: {} for {}", read.hunt.id, read.hunt.target)?;
+        for (host, (n, c)) in &read.hosts {
+            let state = match c {
                 Some(c) => match &c.reason {
                     Some(r) => format!("{}: {}", c.outcome.as_str(), for_terminal(r)),
                     None => c.outcome.as_str().to_string(),
                 },
                 None => "not finished".to_string(),
             };
-            writeln!(out, "{host}: {} findings, {state}", h.findings.len())?;
+            writeln!(out, "{}: {n} findings, {state}", for_terminal(host))?;
         }
-        if res.duplicates > 0 {
-            writeln!(out, "Copies dropped: {}", res.duplicates)?;
+        if read.duplicates > 0 {
+            writeln!(out, "Copies dropped: {}", read.duplicates)?;
         }
     }
     out.flush()?;
     Ok(if detected { 1 } else { 0 })
+}
+
+/// Says what reading the results left out.
+fn warn_read(bad: &[String], duplicates: u64) {
+    for b in bad {
+        eprintln!("takedown: warning: record ignored: {}", for_terminal(b));
+    }
+    if duplicates > 0 {
+        eprintln!("takedown: {duplicates} copies of findings stored twice were dropped");
+    }
 }
 
 /// `HOST: PATH[!member...]: NAME FOUND (engine, score N, source)`, as

@@ -1276,3 +1276,271 @@ fn tls_is_used_and_the_servers_certificate_checked() {
     assert_eq!(st["t1"]["state"], "done", "{:#}", st["t1"]);
     assert_eq!(st["t1"]["completion"]["findings"], expected.len() as u64);
 }
+
+/// Waits for an agent to end (killed at a fault point).
+fn wait_dead(a: &mut Agent, what: &str) {
+    let started = Instant::now();
+    loop {
+        if a.child.try_wait().unwrap().is_some() {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what}: the agent did not die: {}",
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The findings `fleet results --format json` gives for `host`.
+fn finding_paths(f: &Fleet, hunt: &str, host: &str) -> Vec<String> {
+    let out = f.fleet(&["results", hunt, "--format", "json"]);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        stderr(&out)
+    );
+    let mut paths = Vec::new();
+    let mut pending = Vec::new();
+    for line in stdout(&out).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        match v["type"].as_str() {
+            Some("finding") => pending.push(v["path"].as_str().unwrap().to_string()),
+            Some("summary") if v["host"] == host => paths.append(&mut pending),
+            _ => pending.clear(),
+        }
+    }
+    paths.sort();
+    paths
+}
+
+#[test]
+fn a_quarantine_cut_short_still_reports_every_file_it_moved() {
+    let f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    let root = f.t.path("root-q");
+    let expected = victim(&root, 3, 2);
+    // Killed as it reads the first finding of the files it quarantined:
+    // they are in the vault, gone from their places, and none is
+    // published yet.
+    let mut a = f.agent(
+        "q1",
+        &root,
+        &[],
+        &[("TAKEDOWN_FLEET_FAULT", "acted-finding-read#1")],
+    );
+    let hunt = f.hunt(
+        &bundle,
+        &["--to", "q1", "--action", "quarantine", "--yes", "/srv"],
+    );
+    wait_dead(&mut a, "q1");
+    assert!(
+        a.log().contains("fault point acted-finding-read"),
+        "{}",
+        a.log()
+    );
+    for p in &expected {
+        assert!(
+            !Path::new(p).exists(),
+            "{p} was quarantined before the kill"
+        );
+    }
+    let a = f.agent("q1", &root, &[], &[]);
+    let st = f.wait_finished(&hunt, &["q1"], &[&a]);
+    let c = &st["q1"]["completion"];
+    assert_eq!(st["q1"]["state"], "done", "{c:#}");
+    assert!(c["delivery"].as_i64().unwrap() >= 2, "{c:#}");
+    assert_eq!(
+        c["findings"].as_u64().unwrap() + c["duplicates"].as_u64().unwrap(),
+        expected.len() as u64,
+        "{c:#}"
+    );
+    let got = finding_paths(&f, &hunt, "q1");
+    let want: Vec<String> = expected.iter().cloned().collect();
+    assert_eq!(got, want, "every file moved is reported, once");
+    // And they are in the vault, restorable.
+    let out = f.t.run(&[
+        "quarantine",
+        "--vault",
+        &f.t.arg("vault-q1"),
+        "--format",
+        "json",
+        "list",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().count(),
+        expected.len(),
+        "{}",
+        stdout(&out)
+    );
+    // Nothing of the hunt's journal is left once it is acknowledged.
+    let state = f.t.path("state-q1");
+    let left: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".journal"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A stand-in for the scan (`TAKEDOWN_FLEET_SCAN_EXE`): a shell script.
+fn fake_scan(f: &Fleet, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = f.t.write(name, format!("#!/bin/sh\n{body}\n"));
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_hunt_past_the_agents_time_limit_is_stopped_and_recorded_as_failed() {
+    let f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    let root = f.t.path("root-slow");
+    victim(&root, 1, 0);
+    let pidfile = f.t.path("slow.pid");
+    let scan = fake_scan(
+        &f,
+        "hang.sh",
+        &format!("echo $$ > {}\nexec sleep 600", pidfile.display()),
+    );
+    let a = f.agent(
+        "slow",
+        &root,
+        &["--max-hunt-time", "3s"],
+        &[("TAKEDOWN_FLEET_SCAN_EXE", scan.as_str())],
+    );
+    let hunt = f.hunt(&bundle, &["--to", "slow", "/srv"]);
+    let st = f.wait_finished(&hunt, &["slow"], &[&a]);
+    let c = &st["slow"]["completion"];
+    assert_eq!(st["slow"]["state"], "failed", "{c:#}");
+    let reason = c["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("timed out") && reason.contains("--max-hunt-time"),
+        "{reason}"
+    );
+    assert_eq!(c["delivery"], 1, "not delivered again: {c:#}");
+    // The hanging scan was killed.
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let started = Instant::now();
+    while Path::new(&format!("/proc/{}", pid.trim())).exists()
+        && std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .is_ok_and(|s| !s.contains(") Z "))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the scan still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn oversized_completions_are_cut_and_oversized_lines_counted() {
+    let f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    let root = f.t.path("root-big");
+    victim(&root, 1, 0);
+    // What the stand-in scan prints: a finding line over the 4 MiB line
+    // limit, a plain finding, and a summary of 1.5 MiB (20,000 signature
+    // files), more than a results message may hold.
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{{\"type\":\"finding\",\"path\":\"/{}\"}}\n",
+        "x".repeat(5 << 20)
+    ));
+    out.push_str("{\"type\":\"finding\",\"path\":\"/srv/a\",\"detections\":[{\"name\":\"X\",\"engine\":\"yara\",\"score\":80,\"source\":\"s\"}]}\n");
+    let sigs: Vec<String> = (0..20_000)
+        .map(|i| format!("{{\"path\":\"/var/lib/takedown/sigs/some/long/dir/rule-{i:06}.yar\",\"kind\":\"yara\",\"entries\":1}}"))
+        .collect();
+    out.push_str(&format!(
+        "{{\"type\":\"summary\",\"version\":1,\"files_scanned\":3,\"signatures\":[{}]}}\n",
+        sigs.join(",")
+    ));
+    assert!(out.len() > (5 << 20) + (1 << 20));
+    let lines = f.t.write("big.ndjson", &out);
+    let scan = fake_scan(&f, "big.sh", &format!("cat {}\nexit 1", lines.display()));
+    let a = f.agent(
+        "big",
+        &root,
+        &[],
+        &[("TAKEDOWN_FLEET_SCAN_EXE", scan.as_str())],
+    );
+    let hunt = f.hunt(&bundle, &["--to", "big", "/srv"]);
+    let st = f.wait_finished(&hunt, &["big"], &[&a]);
+    let c = &st["big"]["completion"];
+    assert_eq!(st["big"]["state"], "done", "{c:#}");
+    assert_eq!(c["findings"], 1, "{c:#}");
+    assert_eq!(c["dropped"], 1, "the 5 MiB line is counted: {c:#}");
+    let kept = c["summary"]["signatures"].as_array().unwrap().len() as u64;
+    let left = c["omitted"]["summary.signatures"].as_u64().unwrap();
+    assert!(kept > 0 && left > 0, "{kept} {left}");
+    assert_eq!(kept + left, 20_000);
+    assert_eq!(c["summary"]["files_scanned"], 3);
+}
+
+#[test]
+fn a_hunt_that_ends_the_agent_every_time_is_given_up_after_max_deliveries() {
+    let f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    let root = f.t.path("root-poison");
+    victim(&root, 1, 0);
+    // The scan takes the agent down with it, as a poison file would.
+    let scan = fake_scan(&f, "poison.sh", "kill -9 $PPID\nsleep 5");
+    let env = [("TAKEDOWN_FLEET_SCAN_EXE", scan.as_str())];
+    let args = ["--max-deliveries", "2"];
+    let hunt = f.hunt(&bundle, &["--to", "poison", "/srv"]);
+    for round in 1..=2 {
+        let mut a = f.agent("poison", &root, &args, &env);
+        wait_dead(&mut a, &format!("run {round}"));
+    }
+    let a = f.agent("poison", &root, &args, &env);
+    let st = f.wait_finished(&hunt, &["poison"], &[&a]);
+    let c = &st["poison"]["completion"];
+    assert_eq!(st["poison"]["state"], "failed", "{c:#}");
+    assert_eq!(c["delivery"], 3, "{c:#}");
+    let reason = c["reason"].as_str().unwrap();
+    assert!(reason.contains("delivered 3 times"), "{reason}");
+    assert!(
+        a.child.id() > 0 && a.log().contains("not run again"),
+        "{}",
+        a.log()
+    );
+}
+
+#[test]
+fn a_symbolic_link_does_not_lead_a_hunt_outside_the_agents_root() {
+    let f = Fleet::new();
+    let bundle = f.bundle("good", Some("key"));
+    // Outside the agent's root: a tree with an EICAR file.
+    let outside = f.t.path("outside");
+    victim(&outside, 1, 0);
+    let root = f.t.path("root-links");
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("data/eicar.com"), eicar()).unwrap();
+    // The examined disk's /srv is a link to a directory of the agent's own
+    // machine.
+    std::os::unix::fs::symlink(outside.join("srv"), root.join("srv")).unwrap();
+    let a = f.agent("linked", &root, &[], &[]);
+    let hunt = f.hunt(&bundle, &["--to", "linked", "-L", "/srv/deep", "/data"]);
+    let st = f.wait_finished(&hunt, &["linked"], &[&a]);
+    let c = &st["linked"]["completion"];
+    assert_eq!(st["linked"]["state"], "done", "{c:#}");
+    let reason = c["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("/srv/deep") && reason.contains("outside --root"),
+        "{reason}"
+    );
+    assert!(reason.contains("-L ignored"), "{reason}");
+    let got = finding_paths(&f, &hunt, "linked");
+    assert_eq!(
+        got,
+        vec![root.join("data/eicar.com").to_str().unwrap().to_string()]
+    );
+    // Every path outside: refused, nothing scanned.
+    let hunt = f.hunt(&bundle, &["--to", "linked", "/srv/deep"]);
+    let st = f.wait_finished(&hunt, &["linked"], &[&a]);
+    assert_eq!(st["linked"]["state"], "refused", "{:#}", st["linked"]);
+    assert!(finding_paths(&f, &hunt, "linked").is_empty());
+}
