@@ -642,6 +642,9 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
         "clam.pdf!clam.exe",
         "clam.tar.gz!clam.tar!clam.exe",
         "clam.tnef!clam.exe",
+        "clam.arj!clam.exe",
+        "clam.exe.szdd!clam.exe",
+        "clam.impl.zip!CLAM.EXE",
     ] {
         assert!(found.contains(want), "{want} not found in {found:#?}");
     }
@@ -651,4 +654,96 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
         found.iter().any(|f| f.starts_with("clam_cache_emax.tgz!")),
         "{found:#?}"
     );
+}
+
+/// A Debian tool that writes an old archive format, or `None` (the test
+/// then skips, saying so; under CI that fails).
+fn debian_tool(name: &str, package: &str) -> Option<()> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(());
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install {package} ({name})"
+    );
+    eprintln!("skipped: {name} (Debian {package}) not installed");
+    None
+}
+
+/// ARJ archives of every method (`arj a -m0` to `-m4`, Debian `arj`) and
+/// an SZDD file (Debian `mscompress`), each holding ClamAV's `clam.exe`
+/// (544 bytes that compress to about half, so that -m1..-m4 really use
+/// their codes): found by the built-in SHA-256 of `clam.exe`, so every
+/// byte must come out right, with the member's stored name.
+#[test]
+fn old_archives_made_by_debian_tools_are_opened() {
+    let Some(clam) = clamav_testfile("clam.exe") else {
+        return;
+    };
+    let (Some(()), Some(())) = (
+        debian_tool("arj", "arj"),
+        debian_tool("mscompress", "mscompress"),
+    ) else {
+        return;
+    };
+    let t = Tree::new();
+    t.write("work/clam.exe", std::fs::read(clam).unwrap());
+    let work = t.path("work");
+    std::fs::create_dir_all(t.path("scan")).unwrap();
+    for m in 0..=4 {
+        let archive = t.path(&format!("scan/clam-m{m}.arj"));
+        let o = Command::new("arj")
+            .current_dir(&work)
+            .args(["a", &format!("-m{m}"), "-y"])
+            .arg(&archive)
+            .arg("clam.exe")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "arj -m{m}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    let o = Command::new("mscompress")
+        .current_dir(&work)
+        .arg("clam.exe")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::rename(work.join("clam.exe_"), t.path("scan/clam.exe_")).unwrap();
+    let o = t.json(&[&t.arg("scan")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let mut got: Vec<String> = findings(&o)
+        .iter()
+        .filter(|f| f["detections"][0]["name"] == "Clamav.Test.File-6")
+        .map(|f| {
+            let file = f["path"].as_str().unwrap().rsplit('/').next().unwrap();
+            let chain: Vec<_> = f["chain"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            format!("{file}!{}", chain.join("!"))
+        })
+        .collect();
+    got.sort();
+    let want = [
+        "clam-m0.arj!clam.exe",
+        "clam-m1.arj!clam.exe",
+        "clam-m2.arj!clam.exe",
+        "clam-m3.arj!clam.exe",
+        "clam-m4.arj!clam.exe",
+        "clam.exe_!clam.exe",
+    ];
+    assert_eq!(got, want, "{}", stdout(&o));
+    // Nothing was cut or found corrupt.
+    for f in findings(&o) {
+        assert!(f["problems"].as_array().unwrap().is_empty(), "{f}");
+    }
 }
