@@ -169,22 +169,23 @@ impl Job {
         let mut offsets: HashMap<u32, u64> = HashMap::new();
         let mut open = true;
         let stop = Arc::clone(&opts.stop);
-        let budget = max_message
-            .saturating_sub(BATCH_OVERHEAD)
-            .min(batch_bytes)
-            .max(1);
         let mut forward = |ch: Chunk, w: &mut Worker<'m>| {
             if !open {
                 return;
             }
+            // The lines' room in a message: what the head (its Zeek
+            // header above all) leaves. Without the header in the budget
+            // every full piece would overflow the message and be read
+            // here, by the publisher.
+            let zeek_bytes = ch.zeek_src.as_deref().map_or(0, |z| zeek_wire_len(z));
+            let budget = max_message
+                .saturating_sub(BATCH_OVERHEAD + zeek_bytes)
+                .min(batch_bytes)
+                .max(1);
             for piece in split(ch, budget) {
                 let off = offsets.entry(piece.source).or_insert(0);
                 let start = *off;
                 *off = off.saturating_add(piece.data.len() as u64);
-                let zeek_bytes: usize = piece
-                    .zeek_src
-                    .as_ref()
-                    .map_or(0, |z| z.iter().map(|l| l.len() * 4 + 2).sum());
                 if piece.zeek_src.is_none()
                     || piece.data.len() + zeek_bytes + BATCH_OVERHEAD > max_message
                 {
@@ -233,12 +234,26 @@ pub struct OutBatch {
     pub payload: Vec<u8>,
 }
 
+/// Bytes the Zeek header lines take in a batch head at most (JSON arrays
+/// of byte values: up to 4 bytes a byte, with brackets and a comma).
+fn zeek_wire_len(z: &[Vec<u8>]) -> usize {
+    z.iter().map(|l| l.len().saturating_mul(4) + 3).sum()
+}
+
 /// Cuts a chunk into pieces of at most `budget` bytes on line ends (a
-/// single longer line is a piece of its own, read locally).
+/// single longer line is a piece of its own, read locally). The pieces
+/// are of about the same size: a chunk a little over the budget gives
+/// two halves, not a full piece and a sliver (every batch costs a few
+/// round trips whatever its size).
 fn split(ch: Chunk, budget: usize) -> Vec<Chunk> {
     if ch.data.len() <= budget {
         return vec![ch];
     }
+    let target = ch
+        .data
+        .len()
+        .div_ceil(ch.data.len().div_ceil(budget).max(1));
+    let target = target.clamp(1, budget);
     let mut out = Vec::new();
     let mut start = 0usize;
     let mut line = ch.first_line;
@@ -248,7 +263,9 @@ fn split(ch: Chunk, budget: usize) -> Vec<Chunk> {
         let end = if rest.len() <= budget {
             rest.len()
         } else {
-            match memchr::memrchr(b'\n', &rest[..budget]) {
+            match memchr::memrchr(b'\n', &rest[..target])
+                .or_else(|| memchr::memrchr(b'\n', &rest[..budget]))
+            {
                 Some(i) => i + 1,
                 // One line longer than the budget: up to its end.
                 None => memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1),
@@ -432,11 +449,17 @@ impl Batch {
     }
 }
 
-/// Reads one batch as a local hunt thread would, with `m` (whose
-/// [`fingerprint`] the caller compared with the batch's) and the
+/// Reads one batch as a local hunt thread would, with `m` and the
 /// worker's `opts` (its sighting bounds; the line bound is the batch's).
-pub fn hunt_batch(b: &Batch, m: &Matcher, opts: &Options) -> Result<State, Refused> {
-    if fingerprint(m) != b.fingerprint {
+/// `fingerprint` is `m`'s [`fingerprint`], computed once by the caller:
+/// hashing a large indicator set costs more than hunting a batch.
+pub fn hunt_batch(
+    b: Batch,
+    m: &Matcher,
+    fingerprint: &str,
+    opts: &Options,
+) -> Result<State, Refused> {
+    if fingerprint != b.fingerprint {
         return Err(refused(
             "the batch was cut for another indicator set (give the worker the publisher's -s and --dga options)",
         ));
@@ -457,9 +480,9 @@ pub fn hunt_batch(b: &Batch, m: &Matcher, opts: &Options) -> Result<State, Refus
         format: b.format,
         forced: b.forced,
         ctx,
-        header_lines: b.header_lines.clone(),
+        header_lines: b.header_lines,
         zeek_src: None,
-        data: b.data.clone(),
+        data: b.data,
     };
     let mut w = Worker::new_keyed(m, &opts, Some(b.key));
     w.chunk(&ch);

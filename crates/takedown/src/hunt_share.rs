@@ -269,11 +269,14 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                 continue;
             }
             logs::fault_point("log-before-part");
-            let state = tokio::task::block_in_place(|| share::hunt_batch(&batch, matcher, opts));
+            let (job, id) = (batch.job.clone(), batch.id.clone());
+            let state = tokio::task::block_in_place(|| {
+                share::hunt_batch(batch, matcher, &fingerprint, opts)
+            });
             let published = async {
                 let state = state?;
-                let parts = share::encode_partial(&batch.job, &batch.id, state, max)?;
-                let subject = logs::part_subject(&batch.job)?;
+                let parts = share::encode_partial(&job, &id, state, max)?;
+                let subject = logs::part_subject(&job)?;
                 let mut stored_before = 0u64;
                 for (id, bytes) in parts {
                     if logs::publish(&js, &subject, &id, bytes).await? {
@@ -288,7 +291,7 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                 Err(e) => {
                 eprintln!(
                     "takedown: warning: batch {} not done, to be delivered again: {}",
-                    batch.id,
+                    id,
                     for_terminal(&e.to_string())
                 );
                 let _ = msg.ack_with(AckKind::Nak(Some(POLL))).await;
@@ -299,7 +302,7 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
             if let Err(e) = msg.double_ack().await {
                 eprintln!(
                     "takedown: warning: batch {} not acknowledged (it will be read again, its part merged once): {e}",
-                    batch.id
+                    id
                 );
                 continue;
             }

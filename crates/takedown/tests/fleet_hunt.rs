@@ -387,17 +387,20 @@ fn three_workers_one_killed_mid_batch_find_what_one_hunt_finds() {
     publisher.wait_for_line("shared hunt", 60);
     let mut wargs = vec!["--nats".to_string(), nats.url.clone(), "--worker".into()];
     wargs.extend(ind.iter().cloned());
+    // The workers to be killed start one at a time, each alone on the
+    // queue, so that each surely reaches the batch it dies in (started
+    // together, a fast worker could take every batch first).
     // Killed (SIGKILL) with its 3rd batch's part stored and the batch not
     // acknowledged: that batch is read again, its part published twice.
     let mut w1 = Proc::spawn(&t, "w1", &wargs, Some("log-before-ack#3"));
+    let s1 = w1.wait(120, "worker 1");
+    assert!(killed(s1), "worker 1: {s1}: {}", w1.stderr());
     // Killed in the middle of its 2nd batch, nothing published: not
     // restarted.
     let mut w2 = Proc::spawn(&t, "w2", &wargs, Some("log-before-part#2"));
-    let mut w3 = Proc::spawn(&t, "w3", &wargs, None);
-    let s1 = w1.wait(120, "worker 1");
-    assert!(killed(s1), "worker 1: {s1}: {}", w1.stderr());
     let s2 = w2.wait(120, "worker 2");
     assert!(killed(s2), "worker 2: {s2}: {}", w2.stderr());
+    let mut w3 = Proc::spawn(&t, "w3", &wargs, None);
     // Worker 1 comes back.
     let mut w1b = Proc::spawn(&t, "w1b", &wargs, None);
 
