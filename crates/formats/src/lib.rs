@@ -25,6 +25,7 @@ mod cpio;
 mod ctx;
 pub mod fuzzing;
 mod html;
+mod installshield;
 mod iso;
 mod mail;
 mod nsis;
@@ -104,6 +105,9 @@ pub enum Format {
     Uuencode,
     /// NSIS installer (zlib, bzip2 or LZMA; solid or not).
     Nsis,
+    /// InstallShield setup.exe with its files appended (plain records and
+    /// cabinets, or the encoded `InstallShield` stream).
+    InstallShield,
 }
 
 /// Every format, in the order [`identify`] tries them: formats with a
@@ -113,6 +117,9 @@ pub const FORMATS: &[Format] = &[
     // A PE with an NSIS first header at a 512-byte boundary: before zip,
     // which would take a stored zip member for a self-extracting archive.
     Format::Nsis,
+    // A PE with InstallShield's files after its sections: before zip and
+    // the embedded PEs, which would find only parts of it.
+    Format::InstallShield,
     Format::Zip,
     Format::SevenZ,
     Format::Rar,
@@ -173,6 +180,7 @@ impl Format {
             Format::Html => "html",
             Format::Uuencode => "uuencode",
             Format::Nsis => "nsis",
+            Format::InstallShield => "installshield",
         }
     }
 
@@ -205,6 +213,7 @@ impl Format {
             Format::Html => html::detect(data),
             Format::Uuencode => mail::detect_uuencode(data),
             Format::Nsis => nsis::detect(data),
+            Format::InstallShield => installshield::detect(data),
         }
     }
 }
@@ -310,6 +319,7 @@ pub fn extract(
         Format::Html => html::extract(data, name, ctx, &mut guarded),
         Format::Uuencode => mail::extract_uuencode(data, name, ctx, &mut guarded),
         Format::Nsis => nsis::extract(data, name, ctx, &mut guarded),
+        Format::InstallShield => installshield::extract(data, name, ctx, &mut guarded),
     };
     match ended {
         Some(issue) => Err(issue),
