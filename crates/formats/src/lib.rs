@@ -20,6 +20,7 @@
 mod arj;
 mod binhex;
 mod cab;
+mod chm;
 mod compress;
 mod cpio;
 mod ctx;
@@ -36,6 +37,7 @@ mod pdf;
 mod rar;
 mod rtf;
 mod sevenz;
+mod sis;
 mod szdd;
 mod tar;
 #[cfg(test)]
@@ -71,6 +73,10 @@ pub enum Format {
     Szdd,
     /// ARJ archive.
     Arj,
+    /// Symbian installation file (EPOC releases 3-6 and SIS 9.x).
+    Sis,
+    /// Microsoft Compiled HTML Help (ITSF; stored and LZX sections).
+    Chm,
     /// OLE2 compound file (doc, xls, ppt, msi, msg).
     Ole2,
     /// OneNote section file.
@@ -130,6 +136,8 @@ pub const FORMATS: &[Format] = &[
     Format::Cab,
     Format::Szdd,
     Format::Arj,
+    Format::Sis,
+    Format::Chm,
     Format::Ole2,
     Format::OneNote,
     Format::Pdf,
@@ -163,6 +171,8 @@ impl Format {
             Format::Cab => "cab",
             Format::Szdd => "szdd",
             Format::Arj => "arj",
+            Format::Sis => "sis",
+            Format::Chm => "chm",
             Format::Ole2 => "ole2",
             Format::OneNote => "onenote",
             Format::Pdf => "pdf",
@@ -196,6 +206,8 @@ impl Format {
             Format::Cab => cab::detect(data),
             Format::Szdd => szdd::detect(data),
             Format::Arj => arj::detect(data),
+            Format::Sis => sis::detect(data),
+            Format::Chm => chm::detect(data),
             Format::Ole2 => ole::detect(data),
             Format::OneNote => onenote::detect(data),
             Format::Pdf => pdf::detect(data),
@@ -302,6 +314,8 @@ pub fn extract(
         Format::Cab => cab::extract(data, name, ctx, &mut guarded),
         Format::Szdd => szdd::extract(data, name, ctx, &mut guarded),
         Format::Arj => arj::extract(data, name, ctx, &mut guarded),
+        Format::Sis => sis::extract(data, name, ctx, &mut guarded),
+        Format::Chm => chm::extract(data, name, ctx, &mut guarded),
         Format::Ole2 => ole::extract(data, name, ctx, &mut guarded),
         Format::OneNote => onenote::extract(data, name, ctx, &mut guarded),
         Format::Pdf => pdf::extract(data, name, ctx, &mut guarded),
