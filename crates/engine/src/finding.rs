@@ -25,7 +25,9 @@ pub enum EngineKind {
     /// A ClamAV body, logical or section-hash signature matched.
     Clamav,
     /// A heuristic: a container limit reached, reported as a detection
-    /// with `--limits-as-detections` (ClamAV's `Heuristics.Limits.Exceeded`).
+    /// with `--limits-as-detections` (ClamAV's `Heuristics.Limits.Exceeded`),
+    /// or a structural oddity with `--heuristics` (an overlapping zip, a
+    /// broken PE, nested packers).
     Heuristic,
 }
 

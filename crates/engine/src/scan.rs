@@ -38,6 +38,10 @@ pub const DEFAULT_YARA_TIMEOUT: Duration = Duration::from_secs(60);
 /// Score of a `--limits-as-detections` heuristic: notable, not malicious.
 pub const LIMIT_SCORE: u32 = 40;
 
+/// Score of a `--heuristics` detection (an overlapping zip, a broken PE,
+/// nested packers): suspicious, not proof of malware.
+pub const HEURISTIC_SCORE: u32 = 60;
+
 /// Score of a YARA rule without a `score` meta: Loki's default.
 pub const DEFAULT_YARA_SCORE: u32 = 75;
 
@@ -71,6 +75,26 @@ pub struct ScanOptions {
     pub time_limit: Duration,
     /// Report every limit reached as a heuristic detection too.
     pub limits_as_detections: bool,
+    /// Report the structural heuristics (`--heuristics`) as detections;
+    /// `None` (the default) does not look for them.
+    pub heuristics: Option<Heuristics>,
+}
+
+/// Settings of the structural heuristics (see
+/// [`takedown_formats::heuristics`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heuristics {
+    /// Executable packers in a row past which the next is reported
+    /// (`--max-packers`).
+    pub max_packers: u32,
+}
+
+impl Default for Heuristics {
+    fn default() -> Self {
+        Heuristics {
+            max_packers: takedown_formats::heuristics::DEFAULT_MAX_PACKERS,
+        }
+    }
 }
 
 impl Default for ScanOptions {
@@ -81,6 +105,7 @@ impl Default for ScanOptions {
             containers: Some(Limits::default()),
             time_limit: DEFAULT_TIME_LIMIT,
             limits_as_detections: false,
+            heuristics: None,
         }
     }
 }
@@ -168,6 +193,9 @@ pub struct ObjectScanner<'s> {
     opts: ScanOptions,
     buf: Vec<u8>,
     owners: FxHashMap<u32, String>,
+    /// The run of executable packers ending at the container being
+    /// unpacked (for `--heuristics`' nested packers).
+    packer_run: u32,
 }
 
 impl<'s> ObjectScanner<'s> {
@@ -222,6 +250,7 @@ impl<'s> ObjectScanner<'s> {
             opts,
             buf: Vec::new(),
             owners: FxHashMap::default(),
+            packer_run: 0,
         }
     }
 
@@ -473,7 +502,8 @@ impl<'s> ObjectScanner<'s> {
     fn may_need_content(&self, file: &File, size: u64) -> (bool, u64) {
         let containers = self.opts.containers.is_some();
         let executables = self.sigs.needs_executables();
-        if !(containers || executables) || size == 0 {
+        let heuristics = self.opts.heuristics.is_some();
+        if !(containers || executables || heuristics) || size == 0 {
             return (false, 0);
         }
         const PROBE: u64 = 64 << 10;
@@ -489,6 +519,10 @@ impl<'s> ObjectScanner<'s> {
         };
         head.truncate(n);
         let mut read = n as u64;
+        // A PE's section table is checked against its whole length.
+        if heuristics && head.starts_with(b"MZ") {
+            return (true, read);
+        }
         if executables
             && matches!(
                 takedown_clamav::TargetType::detect(&head),
@@ -533,6 +567,7 @@ impl<'s> ObjectScanner<'s> {
         let mut digests = std::mem::take(&mut copy.digests);
         self.match_clamav(&mut finding, buf);
         let mut inner = Inner::default();
+        let mut format = None;
         if let Some(limits) = self.opts.containers.clone() {
             let limits = Limits {
                 max_member_size: self.opts.max_filesize,
@@ -544,7 +579,8 @@ impl<'s> ObjectScanner<'s> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let (_, issue) = self.unpack(
+            self.packer_run = 0;
+            let (_, issue, found) = self.unpack(
                 buf,
                 &name,
                 &[],
@@ -553,11 +589,13 @@ impl<'s> ObjectScanner<'s> {
                 &mut ctx,
                 &mut inner,
             );
+            format = found;
             if let Some(issue) = issue {
                 finding.problems.push(problem_of(&issue));
             }
             self.restore_timeout();
         }
+        self.heuristic_detections(&mut finding, buf, format);
         self.limit_detections(&mut finding);
         let mut finding = self.finalize(finding, &mut digests, Some(buf), None, size);
         if finding.sha256.is_none() && inner.findings.iter().any(|f| !f.detections.is_empty()) {
@@ -575,8 +613,9 @@ impl<'s> ObjectScanner<'s> {
     }
 
     /// Unpacks `data` if it is a container, scanning each member and
-    /// recursing. Returns whether to go on, and the container's own
-    /// problem (corrupt, a limit) for the caller to attach to its finding.
+    /// recursing. Returns whether to go on, the container's own problem
+    /// (corrupt, a limit) for the caller to attach to its finding, and
+    /// its format.
     #[allow(clippy::too_many_arguments)]
     fn unpack(
         &mut self,
@@ -587,9 +626,9 @@ impl<'s> ObjectScanner<'s> {
         owner: &str,
         ctx: &mut Ctx,
         inner: &mut Inner,
-    ) -> (Flow, Option<Issue>) {
+    ) -> (Flow, Option<Issue>, Option<takedown_formats::Format>) {
         let Some(format) = takedown_formats::identify(data) else {
-            return (Flow::Continue, None);
+            return (Flow::Continue, None, None);
         };
         let max_depth = ctx.limits().max_depth;
         if ctx.depth >= max_depth {
@@ -602,9 +641,12 @@ impl<'s> ObjectScanner<'s> {
                         format.name()
                     ),
                 )),
+                Some(format),
             );
         }
         ctx.depth += 1;
+        let parent_run = self.packer_run;
+        self.packer_run = takedown_formats::heuristics::packer_run(parent_run, Some(format));
         let mut stop = false;
         let result = takedown_formats::extract(format, data, name, ctx, &mut |ctx, entry| {
             inner.members += 1;
@@ -633,10 +675,11 @@ impl<'s> ObjectScanner<'s> {
             }
             let at = inner.findings.len();
             let mut flow = Flow::Continue;
+            let mut format = None;
             if global {
                 flow = Flow::Stop;
             } else if scan_it {
-                let (next, issue) = self.unpack(
+                let (next, issue, found) = self.unpack(
                     &entry.data,
                     &entry.name,
                     &f.chain,
@@ -646,9 +689,21 @@ impl<'s> ObjectScanner<'s> {
                     inner,
                 );
                 flow = next;
+                format = found;
                 if let Some(issue) = issue {
                     f.problems.push(problem_of(&issue));
                 }
+            }
+            // A member cut by a limit is not what its headers say.
+            let cut = matches!(
+                entry.issue,
+                Some(Issue {
+                    kind: IssueKind::Limit(_),
+                    ..
+                })
+            );
+            if scan_it && !cut {
+                self.heuristic_detections(&mut f, &entry.data, format);
             }
             self.limit_detections(&mut f);
             let f = self.finalize(f, &mut digests, Some(&entry.data), None, size);
@@ -661,6 +716,7 @@ impl<'s> ObjectScanner<'s> {
             flow
         });
         ctx.depth -= 1;
+        self.packer_run = parent_run;
         let issue = match result {
             Ok(()) => None,
             Err(issue) => {
@@ -670,7 +726,11 @@ impl<'s> ObjectScanner<'s> {
                 Some(issue)
             }
         };
-        (if stop { Flow::Stop } else { Flow::Continue }, issue)
+        (
+            if stop { Flow::Stop } else { Flow::Continue },
+            issue,
+            Some(format),
+        )
     }
 
     /// Gives a member's YARA scan what is left of the top-level deadline,
@@ -699,6 +759,46 @@ impl<'s> ObjectScanner<'s> {
             .chain(self.without_mz.iter_mut())
             .chain(self.copy_scanner.iter_mut())
             .chain(self.lite_scanner.iter_mut())
+    }
+
+    /// With `--heuristics`, the structural heuristics over `data`, an
+    /// object of container `format` (if any) found inside the container
+    /// being unpacked (the top-level object when none is).
+    fn heuristic_detections(
+        &self,
+        finding: &mut Finding,
+        data: &[u8],
+        format: Option<takedown_formats::Format>,
+    ) {
+        let Some(h) = &self.opts.heuristics else {
+            return;
+        };
+        use takedown_formats::heuristics as heur;
+        let run = heur::packer_run(self.packer_run, format);
+        let max_entries = self
+            .opts
+            .containers
+            .as_ref()
+            .map_or(takedown_formats::DEFAULT_MAX_ENTRIES, |l| l.max_entries);
+        let hits = [
+            heur::broken_executable(data),
+            format
+                .filter(|&f| f == takedown_formats::Format::Zip)
+                .and_then(|_| heur::zip_overlap(data, max_entries)),
+            heur::nested_packers(run, h.max_packers, format),
+        ];
+        for hit in hits.into_iter().flatten() {
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("message".into(), hit.message.into());
+            finding.detections.push(Detection {
+                engine: EngineKind::Heuristic,
+                name: hit.name.to_string(),
+                score: HEURISTIC_SCORE,
+                tags: Vec::new(),
+                metadata,
+                source: "builtin:heuristics".into(),
+            });
+        }
     }
 
     /// With `--limits-as-detections`, turns every limit problem into a
@@ -1450,6 +1550,78 @@ mod tests {
         let out = s.scan_bytes("mem.com", EICAR.as_bytes());
         assert_eq!(out.finding.detections[0].name, "EICAR_Test_File");
         assert_eq!(out.finding.path, "mem.com");
+    }
+
+    /// A PE32 of one section whose data is `raw` bytes at 0x200, the file
+    /// `len` bytes long.
+    fn pe_of(raw: u32, len: usize) -> Vec<u8> {
+        let mut f = vec![0u8; len];
+        f[..2].copy_from_slice(b"MZ");
+        f[0x3C..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+        f[0x40..0x44].copy_from_slice(b"PE\0\0");
+        f[0x46..0x48].copy_from_slice(&1u16.to_le_bytes());
+        f[0x54..0x56].copy_from_slice(&0xE0u16.to_le_bytes());
+        f[0x58..0x5A].copy_from_slice(&0x10Bu16.to_le_bytes());
+        let table = 0x58 + 0xE0;
+        f[table..table + 5].copy_from_slice(b".text");
+        f[table + 16..table + 20].copy_from_slice(&raw.to_le_bytes());
+        f[table + 20..table + 24].copy_from_slice(&0x200u32.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn heuristics_only_when_asked() {
+        let sigs = builtin();
+        let broken = pe_of(0x200, 0x300);
+        let whole = pe_of(0x200, 0x400);
+        let mut off = ObjectScanner::new(&sigs, ScanOptions::default());
+        assert!(
+            off.scan_bytes("x.exe", &broken)
+                .finding
+                .detections
+                .is_empty()
+        );
+        let mut on = ObjectScanner::new(
+            &sigs,
+            ScanOptions {
+                heuristics: Some(Heuristics::default()),
+                ..Default::default()
+            },
+        );
+        let out = on.scan_bytes("x.exe", &broken);
+        let d = &out.finding.detections;
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].name, "Heuristics.Broken.Executable");
+        assert_eq!(d[0].engine, EngineKind::Heuristic);
+        assert_eq!(d[0].score, HEURISTIC_SCORE);
+        assert!(d[0].metadata["message"].as_str().unwrap().contains(".text"));
+        assert!(out.finding.sha256.is_some());
+        assert!(on.scan_bytes("x.exe", &whole).finding.detections.is_empty());
+        // A PE over 64 KiB is probed, then read whole to be checked, even
+        // with no signature that needs content.
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.exe");
+        let mut data = pe_of(0x2_0000, 0x2_0000);
+        data.resize(0x2_0000, 0x90);
+        std::fs::write(&big, &data).unwrap();
+        let hashes = dir.path().join("x.hsb");
+        std::fs::write(&hashes, format!("{}:1:Other\n", "0".repeat(64))).unwrap();
+        let only_hashes = SignatureSet::load(&LoadOptions {
+            paths: vec![hashes],
+            ..Default::default()
+        })
+        .unwrap();
+        for (heuristics, found) in [(None, false), (Some(Heuristics::default()), true)] {
+            let mut s = ObjectScanner::new(
+                &only_hashes,
+                ScanOptions {
+                    heuristics,
+                    ..Default::default()
+                },
+            );
+            let out = s.scan_path(&big, true);
+            assert_eq!(!out.finding.detections.is_empty(), found);
+        }
     }
 
     #[test]

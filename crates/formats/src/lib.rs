@@ -25,6 +25,7 @@ mod compress;
 mod cpio;
 mod ctx;
 pub mod fuzzing;
+pub mod heuristics;
 mod html;
 mod installshield;
 mod iso;

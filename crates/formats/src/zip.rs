@@ -660,6 +660,37 @@ fn method_issue(m: &Member, e: ZipError) -> Issue {
     }
 }
 
+/// The bytes of the archive each member takes, as its central directory
+/// entry says: from its local header to the end of its packed data. For
+/// the overlap heuristic ([`crate::heuristics`]); at most `max` entries,
+/// in directory order. Entries whose local header is missing are left
+/// out (the extraction reports them). Empty without a central directory.
+pub(crate) fn member_ranges(data: &[u8], max: usize) -> Vec<crate::heuristics::Span> {
+    let Some(dir) = find_eocd(data) else {
+        return Vec::new();
+    };
+    let mut spans = Vec::new();
+    let mut p = dir.cd_start;
+    while p < dir.cd_end && spans.len() < max {
+        let Some((m, next)) = central_header(data, p, dir.shift) else {
+            break;
+        };
+        p = next;
+        let Some(start) = usize::try_from(m.local).ok() else {
+            continue;
+        };
+        let Some((_, data_start)) = local_header(data, start) else {
+            continue;
+        };
+        spans.push(crate::heuristics::Span {
+            start: m.local,
+            end: (data_start as u64).saturating_add(m.packed),
+            name: m.display_name(),
+        });
+    }
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

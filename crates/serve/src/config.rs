@@ -140,6 +140,10 @@ pub struct LimitsConfig {
     pub time_limit: f64,
     /// See `takedown scan --no-containers`.
     pub containers: bool,
+    /// See `takedown scan --heuristics`.
+    pub heuristics: bool,
+    /// See `takedown scan --max-packers`.
+    pub max_packers: u32,
 }
 
 impl Default for LimitsConfig {
@@ -162,6 +166,8 @@ impl Default for LimitsConfig {
             yara_timeout: 60.0,
             time_limit: 120.0,
             containers: true,
+            heuristics: false,
+            max_packers: takedown_formats::heuristics::DEFAULT_MAX_PACKERS,
         }
     }
 }
@@ -325,6 +331,9 @@ impl Config {
             containers,
             time_limit: secs(l.time_limit, "time_limit")?,
             limits_as_detections: false,
+            heuristics: l.heuristics.then_some(takedown_engine::scan::Heuristics {
+                max_packers: l.max_packers,
+            }),
         };
         for t in self.auth.tokens.iter().chain(&self.auth.admin_tokens) {
             if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) {
@@ -461,6 +470,21 @@ mod tests {
             .unwrap();
         assert_eq!(s.http, vec![DEFAULT_HTTP.parse().unwrap()]);
         assert!(s.clamd_unix.is_some());
+    }
+
+    #[test]
+    fn heuristics_are_off_by_default_and_configurable() {
+        let s = Config::parse("", "x").unwrap().validate().unwrap();
+        assert_eq!(s.scan.heuristics, None);
+        let text = "[limits]\nheuristics = true\nmax_packers = 5\n";
+        let s = Config::parse(text, "x").unwrap().validate().unwrap();
+        assert_eq!(
+            s.scan.heuristics,
+            Some(takedown_engine::scan::Heuristics { max_packers: 5 })
+        );
+        let text = "[limits]\nheuristics = true\n";
+        let s = Config::parse(text, "x").unwrap().validate().unwrap();
+        assert_eq!(s.scan.heuristics, Some(Default::default()));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use takedown_engine::run::{RunOptions, Target};
-use takedown_engine::scan::ScanOptions;
+use takedown_engine::scan::{Heuristics, ScanOptions};
 use takedown_engine::sigs::LoadOptions;
 
 /// Detect and remove the malware left behind after a botnet takedown.
@@ -407,6 +407,25 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Containers")]
     pub limits_as_detections: bool,
 
+    /// Report structural oddities as heuristic detections: zip members that
+    /// overlap (Heuristics.Zip.OverlappingFiles, the trick of zip bombs), a
+    /// PE whose sections run past its end (Heuristics.Broken.Executable),
+    /// executable packers nested more than --max-packers deep
+    /// (Heuristics.Packer.Nested). See docs/heuristics.md.
+    #[arg(long, help_heading = "Heuristics")]
+    pub heuristics: bool,
+
+    /// With --heuristics: executable packers allowed in a row (a packer
+    /// whose unpacked image is packed again); the next one is reported.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = takedown_formats::heuristics::DEFAULT_MAX_PACKERS,
+        requires = "heuristics",
+        help_heading = "Heuristics"
+    )]
+    pub max_packers: u32,
+
     /// A password to try on encrypted archive members. Repeatable; tried in
     /// order. None by default.
     #[arg(long, value_name = "PASSWORD", help_heading = "Containers")]
@@ -700,6 +719,9 @@ impl ScanArgs {
                     containers,
                     time_limit: std::time::Duration::from_secs_f64(self.time_limit),
                     limits_as_detections: self.limits_as_detections,
+                    heuristics: self.heuristics.then_some(Heuristics {
+                        max_packers: self.max_packers,
+                    }),
                 },
             },
             targets,

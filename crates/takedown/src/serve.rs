@@ -88,6 +88,12 @@ pub struct ServeArgs {
     /// As `takedown scan --no-containers`.
     #[arg(long, help_heading = "Limits")]
     pub no_containers: bool,
+    /// As `takedown scan --heuristics`.
+    #[arg(long, help_heading = "Limits")]
+    pub heuristics: bool,
+    /// As `takedown scan --max-packers`.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_packers: Option<u32>,
 
     /// Scan tokens, one per line (Authorization: Bearer TOKEN).
     #[arg(long, value_name = "FILE", help_heading = "Access")]
@@ -224,7 +230,8 @@ impl ServeArgs {
             max_depth,
             max_entries,
             max_ratio,
-            time_limit
+            time_limit,
+            max_packers
         );
         if let Some(v) = self.timeout {
             l.yara_timeout = v;
@@ -236,6 +243,7 @@ impl ServeArgs {
             l.workers = self.workers;
         }
         l.containers &= !self.no_containers;
+        l.heuristics |= self.heuristics;
         if let Some(f) = &self.token_file {
             c.auth.tokens.extend(read_tokens(f)?);
         }
