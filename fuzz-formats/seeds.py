@@ -283,8 +283,33 @@ def plain_mail(n):
             % (n, n) + binascii.b2a_base64(HELLO))
 
 
+# Header blocks that mail software reads differently (see
+# docs/formats/mail.md), each with the body delimited by its second item.
+MALFORMED_MAIL_HEADERS = [
+    (b'Content-Type: multipart/mixed; boundary="decoy"\n'
+     b'Content-Type: multipart/mixed; boundary="real"', b"real"),
+    (b'Content-Type: multipart/mixed; boundary="decoy"; boundary="real"', b"real"),
+    (b'Content-(x)Type (y): multipart/mixed (z); boundary=(c)"real"(d)', b"real"),
+    (b"Content-Type: multipart/mixed;; boundary=real", b"real"),
+    (b"Content-Type: multipart/mixed boundary=real", b"real"),
+    (b"Content-Type: multipart/mixed\nContent-Disposition: inline; boundary=real", b"real"),
+    (b"Content-Type: multipart/mixed", b"real"),
+    (b"Content-Type: multipart/mixed; boundary=re(al)", b"re(al)"),
+    (b"Content-Type: multipart/mixed; boundary*0=re; boundary*1=al", b"real"),
+]
+
+
+def malformed_mail(top, boundary):
+    return (b"From: a@example.com\nTo: b@example.com\nSubject: hi\n" + top
+            + b"\n\npreamble\n--" + boundary + b"\nContent-Type: text/plain\n\nhello\n--"
+            + boundary + b"\nContent-Type: application/octet-stream\n"
+            b"Content-Transfer-Encoding: (x) base64\n\n"
+            + binascii.b2a_base64(HELLO) + b"--" + boundary + b"--\n")
+
+
 def mail_samples():
-    return [mail_bytes(), plain_mail(1)]
+    return [mail_bytes(), plain_mail(1)] + [
+        malformed_mail(top, b) for top, b in MALFORMED_MAIL_HEADERS]
 
 
 def mbox_samples():

@@ -80,24 +80,96 @@ fn lossy(b: &[u8]) -> String {
 
 // ---------------------------------------------------------------- headers
 
-/// If `line` is `Name: value` (a space or tab before the colon tolerated),
-/// its name and value.
-fn header_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
-    let colon = memchr(b':', line.get(..line.len().min(100))?)?;
-    let mut name = line.get(..colon)?;
-    while let [rest @ .., b' ' | b'\t'] = name {
-        name = rest;
+/// How far into a line the colon of a header field is looked for.
+const MAX_NAME_SCAN: usize = 200;
+
+/// `v` with its RFC 5322 comments (`(...)`, nested, `\` escapes) taken
+/// out, outside quoted strings. An unclosed comment runs to the end.
+/// Each comment becomes one space where `space` is set (a comment is
+/// white space between tokens), nothing otherwise.
+fn strip_comments(v: &[u8], space: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut depth = 0usize;
+    let mut quoted = false;
+    let mut escaped = false;
+    for &b in v {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(b);
+            }
+            continue;
+        }
+        match b {
+            b'\\' if quoted || depth > 0 => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(b);
+                }
+            }
+            b'"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(b);
+            }
+            b'(' if !quoted => {
+                if depth == 0 && space {
+                    out.push(b' ');
+                }
+                depth += 1;
+            }
+            b')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(b),
+        }
     }
+    out
+}
+
+/// If `line` is `Name: value`, its name and value. White space before
+/// the colon is tolerated, and so are RFC 5322 comments in or around the
+/// name (`Content-Type (x):`, `Content-(x)Type:`), which no RFC allows
+/// there but which mail clients read past: the name comes without them.
+fn header_line(line: &[u8]) -> Option<(Cow<'_, [u8]>, &[u8])> {
+    let head = line.get(..line.len().min(MAX_NAME_SCAN))?;
+    let mut depth = 0usize;
+    let mut commented = false;
+    let mut colon = None;
+    for (i, &b) in head.iter().enumerate() {
+        match b {
+            b'(' => {
+                depth += 1;
+                commented = true;
+            }
+            b')' if depth > 0 => depth -= 1,
+            b':' if depth == 0 => {
+                colon = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let colon = colon?;
+    let raw = line.get(..colon)?;
+    let value = line.get(colon + 1..)?;
+    let name: Cow<'_, [u8]> = if commented {
+        Cow::Owned(trim_ws(&strip_comments(raw, false)).to_vec())
+    } else {
+        let mut name = raw;
+        while let [rest @ .., b' ' | b'\t'] = name {
+            name = rest;
+        }
+        Cow::Borrowed(name)
+    };
     if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
         return None;
     }
-    Some((name, line.get(colon + 1..)?))
+    Some((name, value))
 }
 
 /// A parsed header block: fields with unfolded values, and where the body
 /// starts.
 struct Headers<'a> {
-    fields: Vec<(&'a [u8], Vec<u8>)>,
+    fields: Vec<(Cow<'a, [u8]>, Vec<u8>)>,
     body: usize,
 }
 
@@ -110,14 +182,6 @@ impl Headers<'_> {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_slice())
     }
-
-    fn first(&self, name: &str) -> Option<&[u8]> {
-        let name = name.as_bytes();
-        self.fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
-    }
 }
 
 /// Reads the header block at the start of `data`. A first line that is
@@ -125,7 +189,7 @@ impl Headers<'_> {
 /// later line that is neither a field nor a continuation ends the headers
 /// without the blank line.
 fn parse_headers(data: &[u8]) -> Headers<'_> {
-    let mut fields: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    let mut fields: Vec<(Cow<'_, [u8]>, Vec<u8>)> = Vec::new();
     let mut seen = 0usize;
     for (start, end, next) in lines(data) {
         let line = &data[start..end];
@@ -163,27 +227,56 @@ fn parse_headers(data: &[u8]) -> Headers<'_> {
 
 /// Splits a structured field value (`text/plain; charset="x"; name=y`)
 /// into its lowercased leading value and its parameters (lowercased
-/// names, unquoted values).
+/// names, unquoted values, in order, repeated ones kept). Read leniently:
+/// white space inside the leading value goes (`multipart / mixed`), a
+/// parameter without the semicolon before it (`multipart/mixed
+/// boundary=x`) still counts, and so do empty parameters (`;;`) and white
+/// space around the `=`.
 fn parse_params(v: &[u8]) -> (String, Vec<(String, Vec<u8>)>) {
     let semi = memchr(b';', v).unwrap_or(v.len());
-    let main = lossy(trim_ws(&v[..semi])).to_ascii_lowercase();
+    let mut main_end = semi;
+    if let Some(eq) = memchr(b'=', &v[..semi]) {
+        // `type/sub name=value`: the leading value ends at the white
+        // space before the name.
+        let name_start = v[..eq]
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .and_then(|last| v[..last].iter().rposition(|b| b.is_ascii_whitespace()));
+        main_end = name_start.unwrap_or(0);
+    }
+    let main: Vec<u8> = v[..main_end]
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let mut main = lossy(&main).to_ascii_lowercase();
     let mut params = Vec::new();
-    let mut i = semi;
+    let mut i = main_end;
     while i < v.len() && params.len() < MAX_PARAMS {
-        // Skip separators.
         while i < v.len() && (v[i] == b';' || v[i].is_ascii_whitespace()) {
             i += 1;
         }
         let name_start = i;
-        while i < v.len() && v[i] != b'=' && v[i] != b';' {
+        while i < v.len() && v[i] != b'=' && v[i] != b';' && !v[i].is_ascii_whitespace() {
             i += 1;
         }
-        let name = lossy(trim_ws(&v[name_start..i])).to_ascii_lowercase();
-        if i >= v.len() || v[i] == b';' {
+        let name = lossy(&v[name_start..i]).to_ascii_lowercase();
+        while i < v.len() && v[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if v.get(i) != Some(&b'=') {
+            // A token without a value; the leading value, when a
+            // semicolon came before it (`;multipart/mixed`).
+            if main.is_empty() && name.contains('/') {
+                main = name.chars().filter(|c| !c.is_whitespace()).collect();
+            }
+            if i == name_start && i < v.len() && v[i] != b';' {
+                i += 1;
+            }
             continue;
         }
         i += 1; // '='
-        while i < v.len() && (v[i] == b' ' || v[i] == b'\t') {
+        while i < v.len() && v[i].is_ascii_whitespace() {
             i += 1;
         }
         let mut value = Vec::new();
@@ -661,7 +754,7 @@ pub(crate) fn detect_mail(data: &[u8]) -> bool {
         fields += 1;
         if MAIL_FIELDS
             .iter()
-            .any(|f| f.as_bytes().eq_ignore_ascii_case(name))
+            .any(|f| f.as_bytes().eq_ignore_ascii_case(&name))
         {
             mail += 1;
         }
@@ -678,25 +771,132 @@ struct MailState {
     too_deep: bool,
     /// A multipart had no closing delimiter.
     unclosed: bool,
+    /// Readings of a part at a boundary other than the first that split
+    /// it, over the whole message.
+    readings: u32,
+    /// More readings were possible than [`MAX_READINGS`].
+    readings_cut: bool,
 }
 
-/// The content type of a part: the first `Content-Type` field, or the
-/// first multipart one with a boundary when there are several (a
-/// duplicated field should not hide the parts).
-fn content_type(h: &Headers<'_>) -> (String, Vec<(String, Vec<u8>)>) {
-    let mut first = None;
-    for v in h.all("content-type") {
-        let (mime, params) = parse_params(v);
-        if mime.starts_with("multipart/")
-            && params.iter().any(|(n, v)| n == "boundary" && !v.is_empty())
-        {
-            return (mime, params);
+/// Boundary values tried per part (after variants are added).
+const MAX_BOUNDARIES: usize = 16;
+/// Readings at a second, third, ... boundary of a part, per message: each
+/// hands the bytes of the part out again, so they are bounded.
+const MAX_READINGS: u32 = 16;
+/// Longest boundary taken (RFC 2046 allows 70 characters; mailers
+/// write longer ones, a line is at most 998).
+const MAX_BOUNDARY_LEN: usize = 998;
+/// Delimiter-like lines looked at when a multipart declares no boundary
+/// that occurs in its body.
+const MAX_GUESSES: usize = 4;
+
+/// What the headers of a part say about its type.
+struct PartType {
+    /// The leading value of the first Content-Type field (comments out,
+    /// lowercased); empty without one.
+    mime: String,
+    /// The parameters of that field, as written (for the part's name).
+    params: Vec<(String, Vec<u8>)>,
+    /// The first Content-Type field is a multipart one.
+    multipart_first: bool,
+    /// Some Content-Type field is a multipart one.
+    multipart_any: bool,
+    /// Every boundary the headers give, in the order they are tried.
+    boundaries: Vec<Vec<u8>>,
+}
+
+/// Adds `v` and the readings of it other mail software may take to
+/// `out`: as written, trimmed, without any white space, its first word.
+fn push_boundary(out: &mut Vec<Vec<u8>>, v: &[u8]) {
+    let trimmed = trim_ws(v);
+    let squeezed: Vec<u8> = v
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let word = trimmed
+        .split(|b| b.is_ascii_whitespace())
+        .next()
+        .unwrap_or_default();
+    for c in [v, trimmed, &squeezed, word] {
+        if out.len() >= MAX_BOUNDARIES {
+            return;
         }
-        if first.is_none() {
-            first = Some((mime, params));
+        if !c.is_empty() && c.len() <= MAX_BOUNDARY_LEN && !out.iter().any(|o| o == c) {
+            out.push(c.to_vec());
         }
     }
-    first.unwrap_or_default()
+}
+
+/// Every `boundary` parameter of a field value, read with its comments
+/// taken out and as written (a `(` in an unquoted boundary is either).
+fn boundaries_of(v: &[u8], out: &mut Vec<Vec<u8>>) {
+    for value in [strip_comments(v, true), v.to_vec()] {
+        let (_, params) = parse_params(&value);
+        for (n, b) in &params {
+            if n == "boundary" {
+                push_boundary(out, b);
+            }
+        }
+        // RFC 2231 forms (`boundary*=''x`, `boundary*0=`).
+        if params.iter().any(|(n, _)| n.starts_with("boundary*"))
+            && let Some(b) = param_value(&params, "boundary")
+        {
+            push_boundary(out, b.as_bytes());
+        }
+    }
+}
+
+/// The type of a part. Mail software disagrees on which of several
+/// Content-Type fields or `boundary` parameters counts (the first, the
+/// last), so every boundary is kept: first those of multipart
+/// Content-Type fields, then those of other Content-Type fields, then
+/// those of Content-Disposition fields, where some mailers put them.
+fn part_type(h: &Headers<'_>) -> PartType {
+    let mut t = PartType {
+        mime: String::new(),
+        params: Vec::new(),
+        multipart_first: false,
+        multipart_any: false,
+        boundaries: Vec::new(),
+    };
+    let mut others = Vec::new();
+    for (i, v) in h.all("content-type").enumerate() {
+        let (mime, _) = parse_params(&strip_comments(v, true));
+        let multipart = mime.starts_with("multipart/");
+        if i == 0 {
+            t.multipart_first = multipart;
+            t.params = parse_params(v).1;
+            t.mime = mime;
+        }
+        t.multipart_any |= multipart;
+        if multipart {
+            boundaries_of(v, &mut t.boundaries);
+        } else {
+            others.push(v);
+        }
+    }
+    for v in others {
+        boundaries_of(v, &mut t.boundaries);
+    }
+    for v in h.all("content-disposition") {
+        boundaries_of(v, &mut t.boundaries);
+    }
+    t
+}
+
+/// The Content-Transfer-Encoding of a part: the first field's first
+/// word, comments out, lowercased.
+fn transfer_encoding(h: &Headers<'_>) -> String {
+    let Some(v) = h.all("content-transfer-encoding").next() else {
+        return String::new();
+    };
+    let v = strip_comments(v, true);
+    let word = trim_ws(&v)
+        .split(|b| b.is_ascii_whitespace() || *b == b';')
+        .next()
+        .unwrap_or_default();
+    lossy(word).to_ascii_lowercase()
 }
 
 /// If `line` is a delimiter of `boundary` (`--boundary`, transport
@@ -748,12 +948,42 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> (Vec<&'a [u8]>, bool)
     (parts, false)
 }
 
+/// Boundaries guessed from a multipart body none of whose declared
+/// boundaries occur in it: the first few distinct `--x` lines, `x`
+/// without a closing `--`.
+fn guess_boundaries(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut at = 0;
+    while out.len() < MAX_GUESSES {
+        let Some((s, e, next)) = line_at(body, at) else {
+            break;
+        };
+        at = next;
+        let Some(rest) = body[s..e].strip_prefix(b"--") else {
+            continue;
+        };
+        let mut b = trim_ws(rest);
+        if let Some(open) = b.strip_suffix(b"--") {
+            b = open;
+        }
+        if b.is_empty() || b.len() > MAX_BOUNDARY_LEN || b.iter().all(|&c| c == b'-') {
+            continue;
+        }
+        if !out.iter().any(|o| o == b) {
+            out.push(b.to_vec());
+        }
+    }
+    out
+}
+
 /// The name an attachment gives itself: the Content-Disposition filename,
-/// else the Content-Type name.
+/// else the Content-Type name; each as written, else with comments out.
 fn part_name(h: &Headers<'_>, ct_params: &[(String, Vec<u8>)]) -> Option<String> {
-    let from_disp = h
-        .first("content-disposition")
-        .and_then(|v| param_value(&parse_params(v).1, "filename"));
+    let from_disp = h.all("content-disposition").find_map(|v| {
+        param_value(&parse_params(v).1, "filename")
+            .filter(|n| !n.is_empty())
+            .or_else(|| param_value(&parse_params(&strip_comments(v, true)).1, "filename"))
+    });
     from_disp
         .or_else(|| param_value(ct_params, "name"))
         .filter(|n| !n.is_empty())
@@ -769,40 +999,65 @@ fn walk_part(
     ctx.check_time()?;
     let h = parse_headers(data);
     let body = data.get(h.body..).unwrap_or_default();
-    let (mime, params) = content_type(&h);
-    if mime.starts_with("multipart/") {
-        let boundary = params
-            .iter()
-            .find(|(n, _)| n == "boundary")
-            .map(|(_, v)| v.as_slice())
-            .filter(|b| !b.is_empty());
-        if let Some(boundary) = boundary {
-            if depth >= MAX_MULTIPART_DEPTH {
-                st.too_deep = true;
-            } else {
-                let (parts, closed) = split_multipart(body, boundary);
-                if !parts.is_empty() {
-                    if !closed {
-                        st.unclosed = true;
+    let t = part_type(&h);
+    let mut split = false;
+    if !t.boundaries.is_empty() || t.multipart_any {
+        if depth >= MAX_MULTIPART_DEPTH {
+            st.too_deep |= t.multipart_any;
+        } else {
+            let mut candidates = t.boundaries;
+            let mut guessed = false;
+            let mut k = 0;
+            loop {
+                if k == candidates.len() {
+                    // A multipart none of whose boundaries split it: the
+                    // body's own delimiter lines tell.
+                    if split || guessed || !t.multipart_any {
+                        break;
                     }
-                    for p in parts {
-                        if walk_part(p, depth + 1, st, ctx, sink)? == Flow::Stop {
-                            return Ok(Flow::Stop);
-                        }
-                    }
-                    return Ok(Flow::Continue);
+                    guessed = true;
+                    candidates.extend(guess_boundaries(body));
                 }
-                // No delimiter in the body: read it as a single leaf.
+                let Some(boundary) = candidates.get(k) else {
+                    break;
+                };
+                k += 1;
+                ctx.check_time()?;
+                let (parts, closed) = split_multipart(body, boundary);
+                if parts.is_empty() {
+                    continue;
+                }
+                if split {
+                    if st.readings >= MAX_READINGS {
+                        st.readings_cut = true;
+                        break;
+                    }
+                    st.readings += 1;
+                }
+                split = true;
+                st.unclosed |= !closed;
+                for p in parts {
+                    if walk_part(p, depth + 1, st, ctx, sink)? == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                }
+                if guessed {
+                    break;
+                }
             }
         }
     }
+    // A part split as multipart is also one leaf when its first
+    // Content-Type says it is not a multipart (either reading may be the
+    // one a mail client shows).
+    if split && t.multipart_first {
+        return Ok(Flow::Continue);
+    }
     st.leaf += 1;
     let n = st.leaf;
-    let cte = h
-        .first("content-transfer-encoding")
-        .map(|v| lossy(trim_ws(v)).to_ascii_lowercase())
-        .unwrap_or_default();
-    let named = part_name(&h, &params);
+    let cte = transfer_encoding(&h);
+    let named = part_name(&h, &t.params);
+    let mime = t.mime;
     let is_text = mime.is_empty() || mime.starts_with("text/");
     let mut uu_named: Option<String> = None;
     let content: Cow<'_, [u8]> = match cte.as_str() {
@@ -859,6 +1114,11 @@ pub(crate) fn extract_mail(
         return Err(Issue::corrupt(
             "mail: a multipart body ends without its closing boundary (truncated?)",
         ));
+    }
+    if st.readings_cut {
+        return Err(Issue::corrupt(format!(
+            "mail: parts split at more than {MAX_READINGS} conflicting boundaries; the further readings were not tried"
+        )));
     }
     Ok(())
 }
@@ -1207,7 +1467,8 @@ pub(crate) mod tests {
     #[test]
     fn missing_headers_folding_duplicates() {
         // A part without headers, a folded Content-Type and boundary on the
-        // continuation line, and a duplicate Content-Type (text first).
+        // continuation line, and a duplicate Content-Type (text first: the
+        // whole body is one text leaf too, after the parts).
         let m = format!(
             "Subject: dup\nFrom: a@example.com\nContent-Type: text/plain\nContent-Type: multipart/mixed;\n\
              \tboundary=\"=_fold\"\n\n--=_fold\n\nno headers here\n--=_fold\n\
@@ -1215,9 +1476,10 @@ pub(crate) mod tests {
             b64(EICAR)
         );
         let w = walk(m.as_bytes(), "m.eml");
-        assert_eq!(w.chains(), ["part-1", "eicar.com"]);
+        assert_eq!(w.chains(), ["part-1", "eicar.com", "part-3"]);
         assert_eq!(w.found[0].data, b"no headers here");
         assert_eq!(w.found[1].data, EICAR);
+        assert!(w.found[2].data.starts_with(b"--=_fold\n"));
         // A body without any header block at all is one part.
         let limits = Limits::default();
         let mut ctx = Ctx::new(&limits, None);
@@ -1232,6 +1494,301 @@ pub(crate) mod tests {
         let w = walk(b"From: a@example.com\nSubject: x\n", "m.eml");
         assert_eq!(w.chains(), ["part-1"]);
         assert!(w.found[0].data.is_empty());
+    }
+
+    /// The attachment part of [`malformed`], as mailers write it.
+    const ATTACHMENT: &str = "Content-Type: application/octet-stream\n\
+         Content-Disposition: attachment; filename=\"eicar.com\"\n\
+         Content-Transfer-Encoding: base64";
+
+    /// A mail with the top-level header fields `top`, whose body is
+    /// delimited by `--{boundary}`: a text part, then EICAR in base64 with
+    /// the header fields `attachment`; closed or not.
+    fn malformed(top: &str, boundary: &str, attachment: &str, close: bool) -> String {
+        let mut m = format!(
+            "From: a@example.com\nTo: b@example.com\nSubject: malformed\n{top}\n\n\
+             preamble\n--{boundary}\nContent-Type: text/plain\n\nHello.\n\
+             --{boundary}\n{attachment}\n\n{}\n",
+            b64(EICAR)
+        );
+        if close {
+            m.push_str(&format!("--{boundary}--\nepilogue\n"));
+        }
+        m
+    }
+
+    /// EICAR in the mail [`malformed`] builds must come out whole as
+    /// `eicar.com`: with LF and CRLF line ends, closed and not.
+    fn assert_hidden_found(top: &str, boundary: &str, attachment: &str) {
+        for close in [true, false] {
+            let m = malformed(top, boundary, attachment, close);
+            for bytes in [m.clone().into_bytes(), crlf(&m)] {
+                assert_eq!(identify(&bytes), Some(Format::Mail), "{m}");
+                let w = walk(&bytes, "m.eml");
+                let f = w
+                    .found
+                    .iter()
+                    .find(|f| f.data == EICAR)
+                    .unwrap_or_else(|| panic!("EICAR not found in {m}: {:?}", w.chains()));
+                assert_eq!(f.chain, "eicar.com", "{m}");
+                assert!(f.issue.is_none());
+                assert!(w.chains().contains(&"part-1"), "{m}: {:?}", w.chains());
+                // Only a missing closing delimiter is a problem.
+                if close {
+                    assert!(w.issues.is_empty(), "{m}: {:?}", w.issues);
+                } else {
+                    assert!(
+                        w.issues.iter().all(|(_, i)| i.kind == IssueKind::Corrupt),
+                        "{m}: {:?}",
+                        w.issues
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn several_content_type_fields() {
+        for top in [
+            "Content-Type: multipart/mixed; boundary=\"decoy\"\nContent-Type: multipart/mixed; boundary=\"real\"",
+            "Content-Type: multipart/mixed; boundary=\"real\"\nContent-Type: multipart/mixed; boundary=\"decoy\"",
+            "Content-Type: text/plain\nContent-Type: multipart/mixed; boundary=real",
+            "Content-Type: multipart/mixed; boundary=real\nContent-Type: text/plain",
+            "Content-Type: multipart/mixed\nContent-Type: multipart/related; boundary=real",
+        ] {
+            assert_hidden_found(top, "real", ATTACHMENT);
+        }
+        // Several Content-Type fields in the attachment: the one that is
+        // not base64-safe first.
+        assert_hidden_found(
+            "Content-Type: multipart/mixed; boundary=real",
+            "real",
+            &format!("Content-Type: text/plain\n{ATTACHMENT}"),
+        );
+    }
+
+    #[test]
+    fn several_boundary_parameters() {
+        for top in [
+            "Content-Type: multipart/mixed; boundary=\"decoy\"; boundary=\"real\"",
+            "Content-Type: multipart/mixed; boundary=\"real\"; boundary=\"decoy\"",
+            "Content-Type: multipart/mixed; boundary=decoy; BOUNDARY=real; boundary=other",
+        ] {
+            assert_hidden_found(top, "real", ATTACHMENT);
+        }
+        // Both boundaries occur: the decoy's single text part holds the
+        // other's delimiters, behind which the attachment hides. Each
+        // reading is handed out.
+        for order in [
+            "\"decoy\"; boundary=\"real\"",
+            "\"real\"; boundary=\"decoy\"",
+        ] {
+            let m = format!(
+                "From: a@example.com\nSubject: x\nContent-Type: multipart/mixed; boundary={order}\n\n\
+                 --decoy\nContent-Type: text/plain\n\nHello.\n--real\n{ATTACHMENT}\n\n{}\n--real--\n--decoy--\n",
+                b64(EICAR)
+            );
+            let w = walk(m.as_bytes(), "m.eml");
+            let f = w.found.iter().find(|f| f.data == EICAR).unwrap();
+            assert_eq!(f.chain, "eicar.com");
+            assert!(w.issues.is_empty(), "{:?}", w.issues);
+            assert_eq!(w.found.len(), 2, "{:?}", w.chains());
+        }
+    }
+
+    #[test]
+    fn comments_in_header_names() {
+        for top in [
+            "Content-Type (the type): multipart/mixed; boundary=real",
+            "Content-(x)Type: multipart/mixed; boundary=real",
+            "(x)Content-Type(y: z) : multipart/mixed; boundary=real",
+            "Content-Type(a (nested) comment):multipart/mixed; boundary=real",
+        ] {
+            assert_hidden_found(top, "real", ATTACHMENT);
+        }
+        assert_hidden_found(
+            "Content-Type: multipart/mixed; boundary=real",
+            "real",
+            "Content-Type: application/octet-stream\nContent-Disposition (x): attachment; filename=eicar.com\n\
+             Content-Transfer-(enc)Encoding (how): base64",
+        );
+        // A line with white space in its name outside comments is no field.
+        assert!(header_line(b"Dear John (hi): x").is_none());
+        assert!(header_line(b"Content (x) -Type: x").is_none());
+        assert_eq!(
+            header_line(b"Content-(x)Type: y").map(|(n, _)| n.into_owned()),
+            Some(b"Content-Type".to_vec())
+        );
+    }
+
+    #[test]
+    fn comments_in_parameter_values() {
+        for top in [
+            "Content-Type: multipart/mixed (comment); boundary=(c)\"real\"(d)",
+            "Content-Type: multi(c)part/mixed; boundary (c) = real (d)",
+            "Content-Type: (c) multipart/mixed ; (c) boundary=real",
+            "Content-Type: multipart/mixed; boundary=\"real\" (a \"quoted\" comment \\) still)",
+        ] {
+            assert_hidden_found(top, "real", ATTACHMENT);
+        }
+        // Parentheses inside quotes are the boundary's own; unquoted, they
+        // may be either.
+        assert_hidden_found(
+            "Content-Type: multipart/mixed; boundary=\"re(al)\"",
+            "re(al)",
+            ATTACHMENT,
+        );
+        assert_hidden_found(
+            "Content-Type: multipart/mixed; boundary=re(al)",
+            "re(al)",
+            ATTACHMENT,
+        );
+        assert_hidden_found(
+            "Content-Type: multipart/mixed; boundary=re(al)",
+            "re",
+            ATTACHMENT,
+        );
+        // A comment in the transfer encoding.
+        assert_hidden_found(
+            "Content-Type: multipart/mixed; boundary=real",
+            "real",
+            "Content-Type: application/octet-stream; name=\"eicar.com\"\nContent-Transfer-Encoding: (x) base64 (encoded)",
+        );
+    }
+
+    #[test]
+    fn semicolon_or_space_before_the_boundary() {
+        for top in [
+            "Content-Type: multipart/mixed;; boundary=real",
+            "Content-Type: multipart/mixed; ;boundary=real",
+            "Content-Type: multipart/mixed;boundary=real",
+            "Content-Type: multipart/mixed boundary=real",
+            "Content-Type: multipart/mixed\tboundary=\"real\";",
+            "Content-Type: multipart/mixed; boundary = \"real\"",
+            "Content-Type: multipart/mixed; boundary= real ",
+            "Content-Type: ;multipart/mixed; boundary=real",
+            "Content-Type: multipart/mixed;\n\n boundary=real",
+        ] {
+            assert_hidden_found(top, "real", ATTACHMENT);
+        }
+    }
+
+    #[test]
+    fn boundary_in_content_disposition() {
+        for top in [
+            "Content-Type: multipart/mixed\nContent-Disposition: inline; boundary=\"real\"",
+            "Content-Disposition: inline; boundary=real\nContent-Type: multipart/mixed",
+            "Content-Type: multipart/mixed; boundary=decoy\nContent-Disposition: inline; boundary=real",
+        ] {
+            assert_hidden_found(top, "real", ATTACHMENT);
+        }
+        // Without any Content-Type, the body is one text part and split.
+        let m = malformed(
+            "Content-Disposition: inline; boundary=real",
+            "real",
+            ATTACHMENT,
+            true,
+        );
+        let w = walk(m.as_bytes(), "m.eml");
+        assert_eq!(w.chains(), ["part-1", "eicar.com", "part-3"]);
+    }
+
+    #[test]
+    fn odd_unquoted_boundaries() {
+        for (top, boundary) in [
+            (
+                "Content-Type: multipart/mixed; boundary=----=_NextPart_000_0001_01D2.A'?/:+,=",
+                "----=_NextPart_000_0001_01D2.A'?/:+,=",
+            ),
+            ("Content-Type: multipart/mixed; boundary=\"real", "real"),
+            ("Content-Type: multipart/mixed; boundary=a b c", "a b c"),
+            ("Content-Type: multipart/mixed; boundary=a b c", "a"),
+            (
+                "Content-Type: multipart/mixed; boundary=\"re\nal\"",
+                "re al",
+            ),
+            ("Content-Type: multipart/mixed; boundary=\"re\nal\"", "real"),
+            ("Content-Type: multipart/mixed; boundary*=''real", "real"),
+            (
+                "Content-Type: multipart/mixed; boundary*0=re; boundary*1=al",
+                "real",
+            ),
+        ] {
+            let top = top.replace("\n", "\n ");
+            assert_hidden_found(&top, boundary, ATTACHMENT);
+        }
+    }
+
+    #[test]
+    fn boundary_missing_or_wrong_is_guessed() {
+        for top in [
+            "Content-Type: multipart/mixed",
+            "Content-Type: multipart/mixed; boundary=wrong",
+            "Content-Type: multipart/mixed; boundary=",
+            "Content-Type: multipart/mixed; boundary=ab;cd",
+        ] {
+            assert_hidden_found(top, "ab;cd", ATTACHMENT);
+        }
+        // Dashes alone are no boundary: the text stays one leaf.
+        let m = "From: a@example.com\nSubject: x\nContent-Type: multipart/mixed\n\n-----\nhello\n-----\n";
+        let w = walk(m.as_bytes(), "m.eml");
+        assert_eq!(w.chains(), ["part-1"]);
+    }
+
+    #[test]
+    fn folded_headers() {
+        for top in [
+            "Content-Type:\n multipart/mixed;\n\tboundary=\n \"real\"",
+            "Content-Type: multipart/mixed;\n boundary=\"real\";\n charset=us-ascii",
+        ] {
+            assert_hidden_found(top, "real", ATTACHMENT);
+        }
+    }
+
+    #[test]
+    fn conflicting_readings_are_bounded() {
+        // Two parts, each split at 10 boundaries that all occur: 18 more
+        // readings than one, over the cap of 16.
+        let many = |tag: &str| {
+            let params: String = (0..10).map(|i| format!("; boundary={tag}{i}")).collect();
+            let body: String = (0..10).map(|i| format!("--{tag}{i}\n\nx\n")).collect();
+            let close: String = (0..10).map(|i| format!("--{tag}{i}--\n")).collect();
+            format!("Content-Type: multipart/mixed{params}\n\n{body}{close}")
+        };
+        let m = format!(
+            "From: a@example.com\nSubject: x\nContent-Type: multipart/mixed; boundary=o\n\n--o\n{}\n--o\n{}\n--o--\n",
+            many("p"),
+            many("q")
+        );
+        let w = walk(m.as_bytes(), "m.eml");
+        assert!(
+            w.issues
+                .iter()
+                .any(|(_, i)| i.message.contains("conflicting boundaries")),
+            "{:?}",
+            w.issues
+        );
+        // One leaf per reading: the first reading of each part, and 16
+        // more.
+        assert_eq!(w.found.len(), 2 + 16);
+    }
+
+    #[test]
+    fn malformed_truncated_and_flipped_never_panic() {
+        let m = malformed(
+            "Content-(c)Type: multipart/mixed;; boundary=\"decoy\"; boundary=re(al)\n\
+             Content-Type: text/plain\nContent-Disposition: inline; boundary=x",
+            "re(al)",
+            ATTACHMENT,
+            true,
+        );
+        let m = m.as_bytes();
+        for cut in 0..m.len() {
+            let _ = walk(&m[..cut], "m.eml");
+        }
+        each_byte_flipped(m, &[0x01, 0x08, 0x80], |v| {
+            let _ = walk(v, "m.eml");
+        });
     }
 
     #[test]

@@ -467,6 +467,100 @@ fn mail_attachment_chain_names_every_level() {
     assert!(stdout(&o).contains(&want), "{}", stdout(&o));
 }
 
+/// Mail whose headers are malformed the ways real mail is (and which
+/// `clamscan` 1.4.6 misses in part, see docs/formats/mail.md): the
+/// attachment behind them is found, with its chain, in each.
+#[test]
+fn malformed_mail_hides_no_attachment() {
+    let t = Tree::new();
+    let b64 = {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for c in eicar().chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                s.push(if i <= c.len() {
+                    A[((n >> (18 - 6 * i)) & 63) as usize] as char
+                } else {
+                    '='
+                });
+            }
+        }
+        s
+    };
+    let cases = [
+        (
+            "several-content-type",
+            "Content-Type: multipart/mixed; boundary=\"decoy\"\r\nContent-Type: multipart/mixed; boundary=\"real\"",
+            "real",
+        ),
+        (
+            "several-boundaries",
+            "Content-Type: multipart/mixed; boundary=\"decoy\"; boundary=\"real\"",
+            "real",
+        ),
+        (
+            "comment-in-name",
+            "Content-Type (x): multipart/mixed; boundary=\"real\"",
+            "real",
+        ),
+        (
+            "comment-in-value",
+            "Content-Type: multipart/mixed (x); boundary=(y)real(z)",
+            "real",
+        ),
+        (
+            "no-semicolon",
+            "Content-Type: multipart/mixed boundary=\"real\"",
+            "real",
+        ),
+        (
+            "two-semicolons",
+            "Content-Type: multipart/mixed;; boundary=\"real\"",
+            "real",
+        ),
+        (
+            "disposition",
+            "Content-Type: multipart/mixed\r\nContent-Disposition: inline; boundary=\"real\"",
+            "real",
+        ),
+        ("no-boundary", "Content-Type: multipart/mixed", "real"),
+        (
+            "unquoted-parenthesis",
+            "Content-Type: multipart/mixed; boundary=re(al)",
+            "re(al)",
+        ),
+    ];
+    for (name, top, boundary) in cases {
+        t.write(
+            &format!("mail/{name}.eml"),
+            format!(
+                "From: a@example.invalid\r\nTo: b@example.invalid\r\nSubject: {name}\r\n\
+                 MIME-Version: 1.0\r\n{top}\r\n\r\npreamble\r\n--{boundary}\r\n\
+                 Content-Type: text/plain\r\n\r\nHello.\r\n--{boundary}\r\n\
+                 Content-Type: application/octet-stream\r\n\
+                 Content-Disposition: attachment; filename=\"eicar.com\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--{boundary}--\r\n"
+            ),
+        );
+    }
+    let o = t.json(&[&t.arg("mail")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    for (name, _, _) in cases {
+        let hit = findings(&o).iter().any(|f| {
+            f["path"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/{name}.eml"))
+                && f["chain"] == serde_json::json!(["eicar.com"])
+                && f["detections"][0]["name"] == "EICAR_Test_File"
+        });
+        assert!(hit, "{name}: {}", stdout(&o));
+    }
+}
+
 /// Raw deflate of `mib` MiB of zeros, cheap to build: one fully flushed
 /// block of 1 MiB of zeros repeated (a full flush resets the dictionary,
 /// so copies are independent), then an empty final block.
