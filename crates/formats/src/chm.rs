@@ -953,6 +953,32 @@ mod tests {
     }
 
     #[test]
+    fn frames_decoded_to_reach_a_member_count_against_the_budget() {
+        let frame = FRAME as usize;
+        let (stream, offsets) = lzx_stored(&filler(4 * frame), 1 << 10, &[]);
+        let (data, mut listed) = storage(&stream, &offsets, 4 * FRAME, 1 << 10);
+        // Three frames must be decoded, and thrown away, to reach it.
+        listed.push(("/last".into(), 1, 3 * FRAME, 10));
+        let chm = itsf(&[], &listed, &data);
+        let limits = crate::Limits {
+            max_expanded: 3 * FRAME,
+            ..crate::Limits::default()
+        };
+        let w = crate::testutil::walk_with(&chm, "t.chm", &limits);
+        assert_eq!(
+            w.found[0].issue.as_ref().unwrap().kind,
+            IssueKind::Limit("max-scansize")
+        );
+        // With room, the same member comes out whole.
+        let w = walk(&chm, "t.chm");
+        assert_eq!(
+            w.found[0].data,
+            &filler(4 * frame)[3 * frame..3 * frame + 10]
+        );
+        assert!(w.found[0].issue.is_none());
+    }
+
+    #[test]
     fn truncated_and_flipped_do_not_panic() {
         let full = small();
         for len in 0..full.len() {
