@@ -46,6 +46,8 @@ const MAX_RESTARTS: u32 = 64;
 const CONTENT: &str = "::DataSpace/Storage/MSCompressed/Content";
 const CONTROL: &str = "::DataSpace/Storage/MSCompressed/ControlData";
 const RESET_TABLE: &str = "::DataSpace/Storage/MSCompressed/Transform/{7FC28940-9D31-11D0-9B27-00A0C91E9C7C}/InstanceData/ResetTable";
+/// The storage entries read (not handed out).
+const STORAGE: [&str; 3] = [CONTENT, CONTROL, RESET_TABLE];
 
 fn u32_at(d: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(
@@ -91,12 +93,23 @@ struct Dirent {
     length: u64,
 }
 
-/// Every entry of every listing chunk of the directory at `dir`.
+/// Whether an entry is handed out (see the module's notes).
+fn is_member(name: &[u8], length: u64) -> bool {
+    !name.starts_with(b"::DataSpace/") && !name.ends_with(b"/") && length > 0
+}
+
+/// The entries of every listing chunk of the directory at `dir`: every
+/// storage entry, and the first `keep` members (one more than the
+/// engine takes, so that it reports the entries limit; a directory of
+/// millions of tiny entries costs no more memory than that).
 fn directory(
     data: &[u8],
     dir: usize,
     dir_len: usize,
+    keep: u64,
 ) -> Result<(Vec<Dirent>, Option<Issue>), Issue> {
+    let mut members = 0u64;
+    let mut storage = [false; STORAGE.len()];
     if data.get(dir..dir.saturating_add(4)) != Some(&b"ITSP"[..]) {
         return Err(corrupt(format!("no directory header at offset {dir}")));
     }
@@ -161,6 +174,20 @@ fn directory(
                 problem = Some(corrupt("a directory entry runs past its chunk"));
                 break;
             }
+            if is_member(name, length) {
+                if members >= keep {
+                    continue;
+                }
+                members += 1;
+            } else if let Some(i) = STORAGE.iter().position(|s| s.as_bytes() == name) {
+                // The first of each storage entry only.
+                if storage[i] {
+                    continue;
+                }
+                storage[i] = true;
+            } else {
+                continue;
+            }
             entries.push(Dirent {
                 name: String::from_utf8_lossy(name).into_owned(),
                 section,
@@ -197,14 +224,19 @@ pub(crate) fn extract(
     let (Ok(dir), Ok(dir_len)) = (usize::try_from(dir), usize::try_from(dir_len)) else {
         return Err(corrupt("the directory lies past the end of the file"));
     };
-    let (entries, mut problem) = directory(data, dir, dir_len)?;
+    let (entries, mut problem) = directory(
+        data,
+        dir,
+        dir_len,
+        ctx.limits().max_entries.saturating_add(1),
+    )?;
 
     // Section 1's storage, if the file has one.
     let find = |name: &str| entries.iter().find(|e| e.section == 0 && e.name == name);
     let mut lzx: Option<Result<Lzx, Issue>> = None;
     let mut section1: Vec<&Dirent> = Vec::new();
     for e in &entries {
-        if e.name.starts_with("::DataSpace/") || e.name.ends_with('/') || e.length == 0 {
+        if !is_member(e.name.as_bytes(), e.length) {
             continue;
         }
         let name = e.name.trim_start_matches('/');
@@ -976,6 +1008,20 @@ mod tests {
             &filler(4 * frame)[3 * frame..3 * frame + 10]
         );
         assert!(w.found[0].issue.is_none());
+    }
+
+    #[test]
+    fn entries_past_the_limit_are_neither_kept_nor_handed_out() {
+        let names: Vec<String> = (0..50).map(|i| format!("/f{i:02}")).collect();
+        let stored: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+        let limits = crate::Limits {
+            max_entries: 5,
+            ..crate::Limits::default()
+        };
+        let w = crate::testutil::walk_with(&itsf(&stored, &[], &[]), "t.chm", &limits);
+        assert_eq!(w.found.len(), 5);
+        assert_eq!(w.issues.len(), 1);
+        assert_eq!(w.issues[0].1.kind, IssueKind::Limit("max-entries"));
     }
 
     #[test]

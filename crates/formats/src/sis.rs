@@ -333,17 +333,23 @@ fn fields(d: &[u8]) -> impl Iterator<Item = Result<Field<'_>, &'static str>> {
     })
 }
 
-/// The elements of a SISArray body.
-fn array(d: &[u8]) -> Result<(u32, Vec<Field<'_>>), &'static str> {
+/// The element type of a SISArray body, and its elements one after
+/// another (read as they are asked for: an array of millions of empty
+/// elements costs no memory).
+type Elements<'a> = Box<dyn Iterator<Item = Result<Field<'a>, &'static str>> + 'a>;
+
+fn array(d: &[u8]) -> Result<(u32, Elements<'_>), &'static str> {
     let kind = u32_at(d, 0).ok_or("a truncated array")?;
-    let mut out = Vec::new();
     let mut at = 4;
-    while at < d.len() {
-        let f = field(d, at, Some(kind))?;
-        at = f.next;
-        out.push(f);
-    }
-    Ok((kind, out))
+    let elements = std::iter::from_fn(move || {
+        if at >= d.len() {
+            return None;
+        }
+        let f = field(d, at, Some(kind));
+        at = f.as_ref().map_or(d.len(), |f| f.next);
+        Some(f)
+    });
+    Ok((kind, Box::new(elements)))
 }
 
 /// A SISCompressed body: algorithm, uncompressed size, data.
@@ -422,7 +428,7 @@ fn descriptions(d: &[u8], depth: u32, names: &mut HashMap<u32, String>) {
             }
             SIS_ARRAY => {
                 if let Ok((_, elems)) = array(f.body) {
-                    for e in elems {
+                    for e in elems.map_while(Result::ok) {
                         if e.kind == SIS_FILE_DESCRIPTION {
                             descriptions_one(e.body, names);
                         } else if SIS_NESTING.contains(&e.kind) {
@@ -484,14 +490,16 @@ fn extract_sis9(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), I
     if kind != SIS_DATA_UNIT {
         return Err(bad("SISData holds no SISDataUnit array"));
     }
-    for (u, unit) in units.iter().enumerate() {
+    for (u, unit) in units.enumerate() {
+        let unit = unit.map_err(bad)?;
         let files = field(unit.body, 0, None).map_err(bad)?;
         let (kind, files) = array(files.body).map_err(bad)?;
         if kind != SIS_FILE_DATA {
             return Err(bad("a SISDataUnit holds no SISFileData array"));
         }
-        for (i, file) in files.iter().enumerate() {
+        for (i, file) in files.enumerate() {
             ctx.check_time()?;
+            let file = file.map_err(bad)?;
             // Controllers of embedded packages number their files from
             // their own data unit on; only the first unit's names are
             // those of the top controller.
