@@ -51,8 +51,9 @@ const MAX_VERSION: usize = 23;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Layout {
-    /// Plain records from this offset.
-    Plain(usize),
+    /// Plain records from `at`, up to `end` (the Authenticode signature of
+    /// a signed setup, or the end of the file).
+    Plain { at: usize, end: usize },
     /// The `InstallShield` header at this offset.
     Stream(usize),
 }
@@ -121,11 +122,31 @@ fn layout(data: &[u8]) -> Option<Layout> {
         return None;
     }
     if record(data, end).is_some() {
-        return Some(Layout::Plain(end));
+        let signed = signature_at(data, &pe).filter(|&s| s > end);
+        return Some(Layout::Plain {
+            at: end,
+            end: signed.unwrap_or(data.len()),
+        });
     }
     let window = data.get(end..end.saturating_add(STREAM_SEARCH).min(data.len()))?;
     let at = end + memchr::memmem::find(window, STREAM_MAGIC)?;
     stream_header(data, at).then_some(Layout::Stream(at))
+}
+
+/// Where the PE's Authenticode signature starts (the security entry of
+/// the data directories holds a file offset, not an address), if it lies
+/// within `data`. Signing appends it after the overlay.
+fn signature_at(data: &[u8], pe: &crate::packers::Pe) -> Option<usize> {
+    let opt = pe.lfanew + 24;
+    let dirs = match le16(data, opt)? {
+        0x10B => opt + 96,
+        _ => opt + 112,
+    };
+    if le32(data, dirs - 4)? <= 4 {
+        return None;
+    }
+    let at = usize::try_from(le32(data, dirs + 4 * 8)?).ok()?;
+    (at > 0 && at <= data.len()).then_some(at)
 }
 
 pub(crate) fn detect(data: &[u8]) -> bool {
@@ -139,7 +160,7 @@ pub(crate) fn extract(
     sink: &mut Sink<'_>,
 ) -> Result<(), Issue> {
     match layout(data) {
-        Some(Layout::Plain(at)) => plain(data, at, ctx, sink),
+        Some(Layout::Plain { at, end }) => plain(data.get(..end).unwrap_or(data), at, ctx, sink),
         Some(Layout::Stream(at)) => stream(data, at, ctx, sink),
         None => Err(Issue::corrupt(
             "installshield: no InstallShield data after the executable",

@@ -206,6 +206,23 @@ fn plain_records_are_handed_out_by_name() {
 }
 
 #[test]
+fn a_signed_setup_ends_at_its_signature() {
+    let mut exe = plain_installer(&[("setup.ini", b"[Startup]\r\n"), ("eicar.com", EICAR)]);
+    let cert = exe.len() as u32;
+    // The security entry of the data directories: file offset and size.
+    exe[0x118..0x11C].copy_from_slice(&cert.to_le_bytes());
+    exe[0x11C..0x120].copy_from_slice(&16u32.to_le_bytes());
+    exe.extend_from_slice(&[0x10, 0, 0, 0, 0, 2, 2, 0, 0x30, 0x82, 1, 2, 3, 4, 5, 6]);
+    let w = walk(&exe, "setup.exe");
+    assert_eq!(w.chains(), ["setup.ini", "eicar.com"]);
+    assert!(w.issues.is_empty(), "{w:?}");
+    // Without the entry, the signature reads as a damaged record.
+    exe[0x118..0x120].fill(0);
+    let w = walk(&exe, "setup.exe");
+    assert!(reported(&w), "{w:?}");
+}
+
+#[test]
 fn cabinets_are_unpacked_across_volumes() {
     let exe = cab_installer();
     let w = walk(&exe, "setup.exe");
@@ -454,5 +471,51 @@ fn clamav_test_installers_give_clam_exe() {
             w.issues.is_empty() && w.found.iter().all(|f| f.issue.is_none()),
             "{file}: {w:?}"
         );
+    }
+}
+
+/// Writes the fuzz seeds of `fmt_installshield` into the directory named
+/// by `TAKEDOWN_SEED_DIR` (a tool, not a check: run with `--ignored`).
+#[test]
+#[ignore = "writes the fuzz seeds"]
+fn write_fuzz_seeds() {
+    let dir = std::path::PathBuf::from(std::env::var_os("TAKEDOWN_SEED_DIR").unwrap());
+    let hello = b"hello\n".repeat(3);
+    let (hdr, vols) = cabinet(
+        &["", "docs"],
+        &[
+            CabFile {
+                name: "hello.txt",
+                dir: 1,
+                volume: 1,
+                data: &hello,
+                compressed: true,
+            },
+            CabFile {
+                name: "world.txt",
+                dir: 0,
+                volume: 2,
+                data: b"world\n",
+                compressed: false,
+            },
+        ],
+    );
+    let seeds = [
+        plain_installer(&[("setup.ini", b"[Startup]\r\n"), ("hello.txt", &hello)]),
+        plain_installer(&[
+            ("data1.hdr", &hdr),
+            ("data1.cab", &vols[0]),
+            ("data2.cab", &vols[1]),
+        ]),
+        stream_installer(&[
+            ("0x0409.ini", 6, &hello),
+            ("whole.txt", 4, b"world\n"),
+            ("plain.txt", 0, b"as is"),
+        ]),
+    ];
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, s) in seeds.iter().enumerate() {
+        assert!(detect(s));
+        std::fs::write(dir.join(format!("seed-{i}")), s).unwrap();
     }
 }
