@@ -8,6 +8,9 @@
 //! An `\u{1}Ole10Native` stream is followed by the file it wraps (OLE
 //! Package), named by its label. VBA module streams are followed by their
 //! decompressed source (MS-OVBA), named `<module stream path>.vba`.
+//! A `PowerPoint Document` stream is followed by the OLE objects
+//! PowerPoint keeps in it ([MS-PPT] ExOleObjStg records, zlib-compressed
+//! or not), named `<stream path>/ExOleObjStg@0x<record offset>`.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -362,6 +365,7 @@ pub(crate) fn extract(
     // (storage path, storage id, modules of its `dir` stream).
     type Modules = Vec<(String, u32)>;
     let mut vba_modules: Vec<(String, usize, Modules)> = Vec::new();
+    let mut ppt_damage: Option<String> = None;
     for (id, path, parent) in streams {
         ctx.check_time()?;
         let (start, size) = (cfb.dirs[id].start, cfb.dirs[id].size);
@@ -416,6 +420,18 @@ pub(crate) fn extract(
         } else {
             None
         };
+        let ppt = if leaf == "PowerPoint Document" {
+            let (objects, damage) = ppt_objects(&content, ctx)?;
+            if let Some(d) = damage {
+                ppt_damage.get_or_insert(format!("stream {path:?}: {d}"));
+            }
+            // The stream is handed out below; its objects are read from
+            // this copy afterwards, one at a time (a borrowed stream costs
+            // nothing to keep).
+            (!objects.is_empty()).then(|| (objects, content.clone(), path.clone()))
+        } else {
+            None
+        };
         if leaf.eq_ignore_ascii_case("dir")
             && let Some(mods) = vba_dir(&content)
         {
@@ -443,6 +459,15 @@ pub(crate) fn extract(
             ) == Flow::Stop
             {
                 return Ok(());
+            }
+        }
+        if let Some((objects, stream, path)) = ppt {
+            for o in &objects {
+                ctx.check_time()?;
+                let entry = ppt_object(&stream, o, &path, ctx);
+                if sink(ctx, entry) == Flow::Stop {
+                    return Ok(());
+                }
             }
         }
     }
@@ -476,10 +501,124 @@ pub(crate) fn extract(
         }
     }
 
-    match cfb.damage {
+    match cfb.damage.or(ppt_damage) {
         Some(d) => Err(Issue::corrupt(format!("ole2: {d}"))),
         None => Ok(()),
     }
+}
+
+/// [MS-PPT] record type of ExOleObjStg: the storage of an embedded or
+/// linked OLE object, as a compound file.
+const RT_EX_OLE_OBJ_STG: u16 = 0x1011;
+/// A record's version field that marks a container of further records.
+const REC_VER_CONTAINER: u16 = 0xF;
+
+/// An ExOleObjStg record in a `PowerPoint Document` stream.
+struct PptObject {
+    /// Offset of the record header in the stream.
+    offset: usize,
+    /// recInstance 1: a 4-byte decompressed size, then a zlib stream.
+    compressed: bool,
+    /// Where the record's data lies in the stream (cut at its end).
+    body: (usize, usize),
+    /// The record claims more bytes than the stream holds.
+    truncated: bool,
+}
+
+/// The ExOleObjStg records of a `PowerPoint Document` stream, in order,
+/// and what broke the walk, if anything. The stream is a sequence of
+/// records (8-byte header: version and instance, type, length); a
+/// container's records follow its header, so the walk steps into
+/// containers and over atoms, at most one step per 8 bytes.
+fn ppt_objects(stream: &[u8], ctx: &Ctx) -> Result<(Vec<PptObject>, Option<String>), Issue> {
+    let mut objects = Vec::new();
+    let max = usize::try_from(ctx.limits().max_entries).unwrap_or(usize::MAX);
+    let mut pos = 0usize;
+    let mut steps = 0u32;
+    while let (Some(vi), Some(rt), Some(len)) = (
+        u16_at(stream, pos),
+        u16_at(stream, pos + 2),
+        u32_at(stream, pos + 4),
+    ) {
+        steps = steps.wrapping_add(1);
+        if steps.is_multiple_of(4096) {
+            ctx.check_time()?;
+        }
+        let len = len as usize;
+        let start = pos + 8;
+        let avail = stream.len() - start;
+        if vi & 0xF == REC_VER_CONTAINER {
+            if len > avail {
+                return Ok((
+                    objects,
+                    Some(format!(
+                        "the record container at 0x{pos:x} runs past the end of the stream"
+                    )),
+                ));
+            }
+            pos = start;
+            continue;
+        }
+        if rt == RT_EX_OLE_OBJ_STG && matches!(vi >> 4, 0 | 1) && objects.len() < max {
+            objects.push(PptObject {
+                offset: pos,
+                compressed: vi >> 4 == 1,
+                body: (start, len.min(avail)),
+                truncated: len > avail,
+            });
+        }
+        if len > avail {
+            return Ok((
+                objects,
+                Some(format!(
+                    "the record at 0x{pos:x} runs past the end of the stream"
+                )),
+            ));
+        }
+        pos = start + len;
+    }
+    Ok((objects, None))
+}
+
+/// The OLE object of an ExOleObjStg record: its bytes, or, compressed,
+/// its zlib stream expanded within the limits (the size the record
+/// declares is only compared with what comes out, never used to size
+/// anything).
+fn ppt_object<'a>(stream: &Cow<'a, [u8]>, o: &PptObject, path: &str, ctx: &mut Ctx) -> Entry<'a> {
+    let name = format!("{path}/ExOleObjStg@0x{:x}", o.offset);
+    let truncated = || {
+        Issue::corrupt(format!(
+            "ole2: the OLE object record at 0x{:x} of {path:?} is truncated",
+            o.offset
+        ))
+    };
+    let (start, len) = o.body;
+    if !o.compressed {
+        let mut e = Entry::new(name, sub_cow(stream, start, len));
+        e.issue = o.truncated.then(truncated);
+        return e;
+    }
+    let body = stream.get(start..start + len).unwrap_or_default();
+    let Some(declared) = u32_at(body, 0) else {
+        return Entry::failed(name, truncated());
+    };
+    let packed = Cell::new(0);
+    let zlib = body.get(4..).unwrap_or_default();
+    let mut z = flate2::read::ZlibDecoder::new(Counted::new(zlib, &packed));
+    let e = ctx.expand(&mut z, &packed);
+    let got = e.data.len();
+    let mut entry = Entry::expanded(name, e);
+    if entry.issue.is_none() {
+        if o.truncated {
+            entry.issue = Some(truncated());
+        } else if got as u64 != u64::from(declared) {
+            entry.issue = Some(Issue::corrupt(format!(
+                "ole2: the OLE object at 0x{:x} of {path:?} decompresses to {got} bytes, not the {declared} its record declares",
+                o.offset
+            )));
+        }
+    }
+    entry
 }
 
 /// The directory entry of the stream `name` (ASCII case-insensitive, as
@@ -971,6 +1110,208 @@ pub(crate) mod tests {
             m[i] = 0xFF;
             let _ = walk_with(&m, "t", &limits);
         }
+    }
+
+    /// A [MS-PPT] record: header (version and instance, type, length)
+    /// and body.
+    fn record(ver: u16, instance: u16, rec_type: u16, body: &[u8]) -> Vec<u8> {
+        let mut r = (ver | instance << 4).to_le_bytes().to_vec();
+        r.extend_from_slice(&rec_type.to_le_bytes());
+        r.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    /// An ExOleObjStg record holding `object` zlib-compressed, declaring
+    /// `declared` bytes.
+    fn compressed_object(object: &[u8], declared: u32) -> Vec<u8> {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(object).unwrap();
+        let mut body = declared.to_le_bytes().to_vec();
+        body.extend_from_slice(&z.finish().unwrap());
+        record(0, 1, RT_EX_OLE_OBJ_STG, &body)
+    }
+
+    /// A minimal `PowerPoint Document` stream: a DocumentContainer (0x03E8)
+    /// with a DocumentAtom-sized atom inside, then `objects`; and the
+    /// offset of each object record.
+    fn ppt_stream(objects: &[Vec<u8>]) -> (Vec<u8>, Vec<usize>) {
+        let atom = record(1, 0, 0x03E9, &[0u8; 40]);
+        let mut s = record(0xF, 0, 0x03E8, &atom);
+        let mut offsets = Vec::new();
+        for o in objects {
+            offsets.push(s.len());
+            s.extend_from_slice(o);
+        }
+        (s, offsets)
+    }
+
+    #[test]
+    fn powerpoint_ole_objects_are_decompressed() {
+        let inner = build(&[("eicar.com", EICAR)]);
+        let (stream, at) = ppt_stream(&[
+            compressed_object(&inner, inner.len() as u32),
+            record(0, 0, RT_EX_OLE_OBJ_STG, &inner),
+        ]);
+        let file = build(&[("Current User", b"x"), ("PowerPoint Document", &stream)]);
+        let w = walk(&file, "deck.ppt");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+        for off in &at {
+            let obj = format!("PowerPoint Document/ExOleObjStg@0x{off:x}");
+            let f = w.found.iter().find(|f| f.chain == obj).unwrap();
+            assert_eq!(f.data, inner);
+            assert!(f.issue.is_none());
+            let e = w
+                .found
+                .iter()
+                .find(|f| f.chain == format!("{obj}!eicar.com"))
+                .unwrap();
+            assert_eq!(e.data, EICAR);
+        }
+        // Only streams called `PowerPoint Document` are read as records.
+        let file = build(&[("Other", &stream)]);
+        assert_eq!(walk(&file, "x").found.len(), 1);
+        // The fuzz seed of the same shape, with "hello" for EICAR
+        // (fuzz-formats/corpus/fmt_ole2): written where
+        // TAKEDOWN_WRITE_FUZZ_SEED names a file.
+        if let Some(path) = std::env::var_os("TAKEDOWN_WRITE_FUZZ_SEED") {
+            let hello = build(&[("hello.txt", b"hello\n")]);
+            let (stream, _) = ppt_stream(&[compressed_object(&hello, hello.len() as u32)]);
+            std::fs::write(path, build(&[("PowerPoint Document", &stream)])).unwrap();
+        }
+    }
+
+    #[test]
+    fn clamav_clam_ppt_gives_its_object() {
+        // Debian's clamav-testfiles; the binary's test over them requires
+        // it (and CI installs it), here it is looked at when present.
+        let Ok(ppt) = std::fs::read("/usr/share/clamav-testfiles/clam.ppt") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must install clamav-testfiles"
+            );
+            eprintln!("skipped: clamav-testfiles not installed");
+            return;
+        };
+        let w = walk(&ppt, "clam.ppt");
+        let obj = w
+            .found
+            .iter()
+            .find(|f| f.chain == "PowerPoint Document/ExOleObjStg@0x1146")
+            .unwrap();
+        assert!(obj.issue.is_none());
+        assert!(detect(&obj.data));
+        let exe = w
+            .found
+            .iter()
+            .find(|f| f.chain == "PowerPoint Document/ExOleObjStg@0x1146!clam.exe")
+            .unwrap();
+        assert_eq!(exe.data.len(), 544);
+        assert!(exe.data.starts_with(b"MZ"));
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+    }
+
+    #[test]
+    fn powerpoint_truncated_and_corrupt_objects_are_reported() {
+        let inner = build(&[("eicar.com", EICAR)]);
+        let object = compressed_object(&inner, inner.len() as u32);
+        let (stream, at) = ppt_stream(std::slice::from_ref(&object));
+        let name = format!("PowerPoint Document/ExOleObjStg@0x{:x}", at[0]);
+        // Cut inside the zlib stream: what came out is handed out, the
+        // object and the file are reported.
+        let cut = &stream[..stream.len() - 40];
+        let w = walk(&build(&[("PowerPoint Document", cut)]), "x.ppt");
+        let f = w.found.iter().find(|f| f.chain == name).unwrap();
+        assert_eq!(f.issue.as_ref().unwrap().kind, IssueKind::Corrupt);
+        assert!(inner.starts_with(&f.data));
+        assert!(
+            w.issues
+                .iter()
+                .any(|(c, i)| c.is_empty() && i.message.contains("runs past the end")),
+            "{:?}",
+            w.issues
+        );
+        // A size field alone.
+        let (short, _) = ppt_stream(&[record(0, 1, RT_EX_OLE_OBJ_STG, &[1, 0])]);
+        let w = walk(&build(&[("PowerPoint Document", &short)]), "x.ppt");
+        let f = w
+            .found
+            .iter()
+            .find(|f| f.chain.contains("ExOleObjStg"))
+            .unwrap();
+        assert!(f.data.is_empty());
+        assert_eq!(f.issue.as_ref().unwrap().kind, IssueKind::Corrupt);
+        // A declared size that is not what comes out.
+        let (lying, _) = ppt_stream(&[compressed_object(&inner, 7)]);
+        let w = walk(&build(&[("PowerPoint Document", &lying)]), "x.ppt");
+        let f = w
+            .found
+            .iter()
+            .find(|f| f.chain.contains("ExOleObjStg"))
+            .unwrap();
+        assert_eq!(f.data, inner);
+        assert!(f.issue.as_ref().unwrap().message.contains("not the 7"));
+        // Garbage instead of zlib.
+        let (garbage, _) = ppt_stream(&[record(0, 1, RT_EX_OLE_OBJ_STG, &[9; 64])]);
+        let w = walk(&build(&[("PowerPoint Document", &garbage)]), "x.ppt");
+        let f = w
+            .found
+            .iter()
+            .find(|f| f.chain.contains("ExOleObjStg"))
+            .unwrap();
+        assert_eq!(f.issue.as_ref().unwrap().kind, IssueKind::Corrupt);
+        // Every cut and many flipped bytes: no panic.
+        let file = build(&[("PowerPoint Document", &stream)]);
+        for len in (0..stream.len()).step_by(13) {
+            let _ = walk(&build(&[("PowerPoint Document", &stream[..len])]), "t");
+        }
+        for i in (0..stream.len()).step_by(5) {
+            let mut s = stream.clone();
+            s[i] ^= 0xFF;
+            let _ = walk(&build(&[("PowerPoint Document", &s)]), "t");
+        }
+        for i in (0..file.len()).step_by(11) {
+            let mut m = file.clone();
+            m[i] ^= 0x5A;
+            let _ = walk(&m, "t");
+        }
+    }
+
+    #[test]
+    fn powerpoint_object_bombs_stop_at_the_limits() {
+        // 8 MiB of zeros declared as 4 GiB - 1: cut at the member limit,
+        // never sized by the declaration.
+        let (stream, _) = ppt_stream(&[compressed_object(&vec![0u8; 8 << 20], u32::MAX)]);
+        let limits = Limits {
+            max_member_size: 1 << 20,
+            ..Limits::default()
+        };
+        let w = walk_with(
+            &build(&[("PowerPoint Document", &stream)]),
+            "x.ppt",
+            &limits,
+        );
+        let f = w
+            .found
+            .iter()
+            .find(|f| f.chain.contains("ExOleObjStg"))
+            .unwrap();
+        assert_eq!(f.data.len(), 1 << 20);
+        assert_eq!(
+            f.issue.as_ref().unwrap().kind,
+            IssueKind::Limit("max-filesize")
+        );
+        // A stream of container headers only, each claiming the rest.
+        let mut nested = Vec::new();
+        for i in 0..10_000u32 {
+            let rest = (10_000 - i - 1) * 8;
+            nested.extend_from_slice(&0x000Fu16.to_le_bytes());
+            nested.extend_from_slice(&0x03E8u16.to_le_bytes());
+            nested.extend_from_slice(&rest.to_le_bytes());
+        }
+        let w = walk(&build(&[("PowerPoint Document", &nested)]), "x.ppt");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+        assert_eq!(w.found.len(), 1);
     }
 
     #[test]
