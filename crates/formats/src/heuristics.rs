@@ -177,7 +177,7 @@ pub fn nested_packers(run: u32, max: u32, format: Option<Format>) -> Option<Hit>
     (run == max.saturating_add(1)).then(|| Hit {
         name: NESTED_PACKERS,
         message: format!(
-            "{} packer {run} levels deep in a row of packers, more than the --max-packers limit of {max}",
+            "{} packer number {run} in a row (each unpacking to the next), more than the --max-packers limit of {max}",
             format.name()
         ),
     })
@@ -404,7 +404,7 @@ mod tests {
         assert_eq!(nested_packers(2, 2, upx), None);
         let hit = nested_packers(3, 2, upx).unwrap();
         assert_eq!(hit.name, NESTED_PACKERS);
-        assert!(hit.message.contains("upx packer 3 levels deep"));
+        assert!(hit.message.contains("upx packer number 3 in a row"));
         // Reported once, on the first packer past the limit.
         assert_eq!(nested_packers(4, 2, upx), None);
         assert_eq!(nested_packers(3, 2, carved), None);
