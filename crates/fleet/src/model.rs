@@ -220,6 +220,13 @@ pub struct ScanSpec {
     pub time_limit: Option<f64>,
     /// `--limits-as-detections`.
     pub limits_as_detections: bool,
+    /// `--heuristics`. Left out of the message when off, so that agents
+    /// older than the option still take the hunts that do not use it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub heuristics: bool,
+    /// `--max-packers` (with `heuristics`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_packers: Option<u32>,
     /// `--one-file-system`.
     pub one_file_system: bool,
     /// `--follow-symlinks`.
@@ -677,6 +684,18 @@ mod tests {
         let h = hunt();
         let bytes = serde_json::to_vec(&h).unwrap();
         assert_eq!(Hunt::parse(&bytes).unwrap(), h);
+        // Options left at their default are left out, so that older agents
+        // still take the hunt.
+        assert!(!String::from_utf8_lossy(&bytes).contains("heuristics"));
+        let mut with = hunt();
+        with.scan.heuristics = true;
+        with.scan.max_packers = Some(4);
+        let text = serde_json::to_string(&with).unwrap();
+        assert!(
+            text.contains("\"heuristics\":true,\"max_packers\":4"),
+            "{text}"
+        );
+        assert_eq!(Hunt::parse(text.as_bytes()).unwrap(), with);
 
         let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         v["scan"]["signatures"] = serde_json::json!(["/etc/passwd"]);

@@ -57,6 +57,9 @@ impl ScanCommand {
         if spec.limits_as_detections {
             flag("--limits-as-detections");
         }
+        if spec.heuristics {
+            flag("--heuristics");
+        }
         if spec.one_file_system {
             flag("--one-file-system");
         }
@@ -107,6 +110,9 @@ impl ScanCommand {
         }
         if let Some(v) = spec.time_limit {
             pair("--time-limit", &v.to_string());
+        }
+        if let Some(v) = spec.max_packers.filter(|_| spec.heuristics) {
+            pair("--max-packers", &v.to_string());
         }
         if let Some(v) = spec.threads {
             pair("--threads", &v.to_string());
@@ -408,6 +414,19 @@ mod tests {
         assert!(!s.iter().any(|a| a.starts_with("--action")), "{s:?}");
         let dashdash = s.iter().position(|a| a == "--").unwrap();
         assert_eq!(&s[dashdash + 1..], &["/--action=delete", "/x"]);
+        assert!(
+            !s.iter()
+                .any(|a| a.contains("heuristics") || a.contains("packers"))
+        );
+        let heuristic = ScanSpec {
+            heuristics: true,
+            max_packers: Some(3),
+            ..spec.clone()
+        };
+        let args = cmd.args(&heuristic, Path::new("/sigs"), false);
+        let s: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert!(s.contains(&"--heuristics".to_string()), "{s:?}");
+        assert!(s.contains(&"--max-packers=3".to_string()), "{s:?}");
         let acting = cmd.args(&spec, Path::new("/sigs"), true);
         let s: Vec<String> = acting.iter().map(|a| a.to_string_lossy().into()).collect();
         assert!(s.contains(&"--action=quarantine".to_string()));

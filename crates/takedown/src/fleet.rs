@@ -156,6 +156,12 @@ pub struct HuntArgs {
     /// As `scan --limits-as-detections`.
     #[arg(long, help_heading = "Scan")]
     pub limits_as_detections: bool,
+    /// As `scan --heuristics`.
+    #[arg(long, help_heading = "Scan")]
+    pub heuristics: bool,
+    /// As `scan --max-packers`.
+    #[arg(long, value_name = "N", requires = "heuristics", help_heading = "Scan")]
+    pub max_packers: Option<u32>,
     /// As `scan --one-file-system`.
     #[arg(long, help_heading = "Scan")]
     pub one_file_system: bool,
@@ -285,6 +291,8 @@ fn hunt(a: HuntArgs) -> anyhow::Result<u8> {
         max_ratio: a.max_ratio,
         time_limit: a.time_limit,
         limits_as_detections: a.limits_as_detections,
+        heuristics: a.heuristics,
+        max_packers: a.max_packers,
         one_file_system: a.one_file_system,
         follow_symlinks: a.follow_symlinks,
         persistence: a.persistence,
