@@ -743,6 +743,7 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
         "clam.arj!clam.exe",
         "clam.exe.szdd!clam.exe",
         "clam.impl.zip!CLAM.EXE",
+        "clam.ppt!PowerPoint Document/ExOleObjStg@0x1146!clam.exe",
         "clam.chm!clam.exe.txt",
         "clam.sis!clam.exe",
     ] {
