@@ -1,0 +1,10 @@
+//! Fuzz target: the sis unpacker, called directly (whatever `identify` says). Any input must end without a panic, within
+//! the limits (small ones here, so that the fuzzer explores structure
+//! rather than spending its time expanding).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    takedown_formats::fuzzing::extract_all(takedown_formats::Format::Sis, data);
+});
