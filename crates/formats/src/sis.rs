@@ -744,6 +744,64 @@ mod tests {
     }
 
     #[test]
+    fn epoc_options_conditions_and_languages() {
+        // Two languages; records: options, if, a two-language file,
+        // else, endif; names UTF-16, data zlib (release 6).
+        let name = utf16("!:\\a.txt");
+        let copies = [zlib(EICAR), zlib(b"bonjour")];
+        let mut records = Vec::new();
+        fn put(out: &mut Vec<u8>, vals: &[u32]) {
+            for v in vals {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        put(&mut records, &[2, 1, 0, 0, 0, 0]);
+        put(&mut records, &[0; 4]);
+        put(&mut records, &[3, 4, 0x0102_0304]);
+        let records_len = records.len() as u32 + 15 * 4 + 4 + 4;
+        let files_at = 0x64 + 4;
+        let name_at = files_at + records_len;
+        let data_at = name_at + name.len() as u32;
+        put(&mut records, &[1, 0, 0, 0, 0, name.len() as u32, name_at]);
+        put(
+            &mut records,
+            &[copies[0].len() as u32, copies[1].len() as u32],
+        );
+        put(&mut records, &[data_at, data_at + copies[0].len() as u32]);
+        put(&mut records, &[EICAR.len() as u32, 7, 0, 0]);
+        put(&mut records, &[5]);
+        put(&mut records, &[6]);
+        let mut h = Vec::new();
+        for v in [0x0100_0000u32, UID2_EPOC6, UID3, 0] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [0u16, 2, 5, 0, 0, 0, 0x21, 0] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        h.extend_from_slice(&200u32.to_le_bytes());
+        for v in [OPT_UNICODE, 0, 1, 0] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [0u32, 0x64, files_at, 0, 0, 0, 0, 0, 0, 0] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        h.resize(0x64, 0);
+        for v in [1u16, 2] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        h.extend(records);
+        assert_eq!(h.len() as u32, name_at);
+        h.extend(name);
+        h.extend(copies.concat());
+        let w = walk(&h, "t.sis");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+        assert_eq!(w.chains(), ["a.txt@lang1", "a.txt@lang2"]);
+        assert_eq!(w.found[0].data, EICAR);
+        assert_eq!(w.found[1].data, b"bonjour");
+        assert!(w.found.iter().all(|f| f.issue.is_none()));
+    }
+
+    #[test]
     fn epoc_release5_is_stored() {
         let s = epoc(&[("!:\\eicar.com", EICAR)], false, false);
         let w = walk(&s, "t.sis");
