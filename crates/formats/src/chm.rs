@@ -429,14 +429,22 @@ impl<'d> Lzx<'d> {
         ) else {
             return Err(corrupt("the LZX reset table is truncated"));
         };
-        if entry_size != 8 || block != FRAME {
+        // Entries are 8 bytes in every file seen; 4-byte ones are allowed
+        // by the format and read as well.
+        if !matches!(entry_size, 4 | 8) || block != FRAME {
             return Err(Issue::unsupported(format!(
                 "chm: an LZX reset table of {entry_size}-byte entries for {block}-byte frames"
             )));
         }
-        let frames: Vec<u64> = (0..n as usize)
-            .map_while(|i| u64_at(table, (header as usize).checked_add(i.checked_mul(8)?)?))
-            .collect();
+        let entry = |i: usize| -> Option<u64> {
+            let at = (header as usize).checked_add(i.checked_mul(entry_size as usize)?)?;
+            if entry_size == 4 {
+                u32_at(table, at).map(u64::from)
+            } else {
+                u64_at(table, at)
+            }
+        };
+        let frames: Vec<u64> = (0..n as usize).map_while(entry).collect();
         if frames.len() != n as usize {
             return Err(corrupt("the LZX reset table is truncated"));
         }
@@ -713,6 +721,9 @@ mod tests {
         chunk.extend_from_slice(&(-1i32).to_le_bytes());
         chunk.extend(entries);
         chunk.resize(chunk_size, 0);
+        // The quick-reference area ends with the number of entries.
+        let n = listed.len() as u16;
+        chunk[chunk_size - 2..].copy_from_slice(&n.to_le_bytes());
 
         let dir_at = 0x78u64;
         let mut itsp = b"ITSP".to_vec();
@@ -822,6 +833,7 @@ mod tests {
         offsets: &[u64],
         total: u64,
         reset_frames: u32,
+        entry_size: u32,
     ) -> (Vec<u8>, Vec<Listed>) {
         let mut control = 6u32.to_le_bytes().to_vec();
         control.extend_from_slice(b"LZXC");
@@ -829,14 +841,18 @@ mod tests {
             control.extend_from_slice(&v.to_le_bytes());
         }
         let mut table = Vec::new();
-        for v in [2u32, offsets.len() as u32, 8, 0x28] {
+        for v in [2u32, offsets.len() as u32, entry_size, 0x28] {
             table.extend_from_slice(&v.to_le_bytes());
         }
         for v in [total, stream.len() as u64, FRAME] {
             table.extend_from_slice(&v.to_le_bytes());
         }
-        for o in offsets {
-            table.extend_from_slice(&o.to_le_bytes());
+        for &o in offsets {
+            if entry_size == 4 {
+                table.extend_from_slice(&(o as u32).to_le_bytes());
+            } else {
+                table.extend_from_slice(&o.to_le_bytes());
+            }
         }
         let mut data = Vec::new();
         let mut listed = Vec::new();
@@ -876,7 +892,7 @@ mod tests {
         plain[call_at + 1..call_at + 5].copy_from_slice(&(target - call_at as i32).to_le_bytes());
 
         let (stream, offsets) = lzx_stored(&encoded, 2, &[None, Some(0x10_0000)]);
-        let (data, mut listed) = storage(&stream, &offsets, total as u64, 2);
+        let (data, mut listed) = storage(&stream, &offsets, total as u64, 2, 8);
         listed.push(("/all.bin".into(), 1, 0, total as u64));
         listed.push((
             "/html/eicar.htm".into(),
@@ -915,7 +931,7 @@ mod tests {
     /// A small file: a stored member and a one-frame LZX member.
     fn small() -> Vec<u8> {
         let (stream, offsets) = lzx_stored(EICAR, 1, &[]);
-        let (data, mut listed) = storage(&stream, &offsets, EICAR.len() as u64, 1);
+        let (data, mut listed) = storage(&stream, &offsets, EICAR.len() as u64, 1, 8);
         listed.push(("/packed.txt".into(), 1, 0, EICAR.len() as u64));
         itsf(&[("/stored.txt", b"hello")], &listed, &data)
     }
@@ -926,13 +942,20 @@ mod tests {
         assert!(w.issues.is_empty(), "{:?}", w.issues);
         assert_eq!(w.chains(), ["stored.txt", "packed.txt"]);
         assert_eq!(w.found[1].data, EICAR);
+        // The same with a reset table of 4-byte entries.
+        let (stream, offsets) = lzx_stored(EICAR, 1, &[]);
+        let (data, mut listed) = storage(&stream, &offsets, EICAR.len() as u64, 1, 4);
+        listed.push(("/packed.txt".into(), 1, 0, EICAR.len() as u64));
+        let w = walk(&itsf(&[], &listed, &data), "t.chm");
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+        assert_eq!(w.found[0].data, EICAR);
     }
 
     #[test]
     fn broken_storage_and_other_sections_are_reported() {
         // No reset table: the section-1 member fails, the stored one stands.
         let (stream, offsets) = lzx_stored(EICAR, 1, &[]);
-        let (data, mut listed) = storage(&stream, &offsets, EICAR.len() as u64, 1);
+        let (data, mut listed) = storage(&stream, &offsets, EICAR.len() as u64, 1, 8);
         listed.retain(|l| l.0 != RESET_TABLE);
         listed.push(("/packed.txt".into(), 1, 0, EICAR.len() as u64));
         listed.push(("/other.txt".into(), 2, 0, 5));
@@ -955,7 +978,7 @@ mod tests {
         );
         // A member past the end of the expanded stream: what there is,
         // reported.
-        let (data, mut listed) = storage(&stream, &offsets, EICAR.len() as u64, 1);
+        let (data, mut listed) = storage(&stream, &offsets, EICAR.len() as u64, 1, 8);
         listed.push(("/over.txt".into(), 1, 0, 1000));
         let w = walk(&itsf(&[], &listed, &data), "t.chm");
         assert_eq!(w.found[0].data, EICAR);
@@ -967,7 +990,7 @@ mod tests {
         let frame = FRAME as usize;
         let data_len = 4 * frame;
         let (stream, offsets) = lzx_stored(&filler(data_len), 1 << 10, &[]);
-        let (data, mut listed) = storage(&stream, &offsets, data_len as u64, 1 << 10);
+        let (data, mut listed) = storage(&stream, &offsets, data_len as u64, 1 << 10, 8);
         // Each member starts in frame 0 and ends in frame 3, so every one
         // decodes the stream from its start.
         for i in 0..100u64 {
@@ -988,7 +1011,7 @@ mod tests {
     fn frames_decoded_to_reach_a_member_count_against_the_budget() {
         let frame = FRAME as usize;
         let (stream, offsets) = lzx_stored(&filler(4 * frame), 1 << 10, &[]);
-        let (data, mut listed) = storage(&stream, &offsets, 4 * FRAME, 1 << 10);
+        let (data, mut listed) = storage(&stream, &offsets, 4 * FRAME, 1 << 10, 8);
         // Three frames must be decoded, and thrown away, to reach it.
         listed.push(("/last".into(), 1, 3 * FRAME, 10));
         let chm = itsf(&[], &listed, &data);

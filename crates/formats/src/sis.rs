@@ -858,6 +858,63 @@ mod tests {
         }
     }
 
+    /// ClamAV as an oracle of the builder and the reader: `clamscan`
+    /// unpacks the same hand-built release 6 files (zlib) and finds a
+    /// marker that only the expanded data holds.
+    #[test]
+    fn clamscan_expands_the_hand_built_files_alike() {
+        if std::process::Command::new("clamscan")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "clamscan (Debian clamav) is needed under CI"
+            );
+            eprintln!("clamscan not installed: skipped");
+            return;
+        }
+        let marker: &[u8] = b"takedown sis oracle marker, expanded only\n";
+        let dir = tempfile::tempdir().unwrap();
+        let hex: String = marker.iter().map(|b| format!("{b:02x}")).collect();
+        let db = dir.path().join("marker.ndb");
+        std::fs::write(&db, format!("Takedown.Sis.Marker:0:*:{hex}\n")).unwrap();
+        let mut files = Vec::new();
+        for (name, s) in [
+            ("one.sis", epoc(&[("!:\\a.txt", marker)], true, false)),
+            (
+                "two.sis",
+                epoc(
+                    &[("c:\\x.txt", b"other"), ("!:\\a.txt", marker)],
+                    true,
+                    false,
+                ),
+            ),
+        ] {
+            assert!(!s.windows(marker.len()).any(|w| w == marker));
+            let w = walk(&s, name);
+            assert!(
+                w.containing(marker).is_some_and(|f| f.issue.is_none()),
+                "{name}"
+            );
+            let path = dir.path().join(name);
+            std::fs::write(&path, &s).unwrap();
+            files.push(path);
+        }
+        let out = std::process::Command::new("clamscan")
+            .args(["--no-summary", "-d"])
+            .arg(&db)
+            .args(&files)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for f in &files {
+            let want = format!("{}: Takedown.Sis.Marker.UNOFFICIAL FOUND", f.display());
+            assert!(stdout.contains(&want), "{stdout}");
+        }
+    }
+
     #[test]
     fn no_false_positives() {
         assert!(!detect(b""));
