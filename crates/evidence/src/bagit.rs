@@ -88,7 +88,8 @@ pub fn write_bagit_txt(dir: &Path) -> Result<(), Error> {
 /// continuation line, indented), so no value can start a label of its own;
 /// other control characters become U+FFFD. An extra label that is empty,
 /// holds a colon, white space or a control character, or repeats a label
-/// written here is refused.
+/// written here is refused. Durable once [`write_tag_manifests`], which
+/// always follows, has run.
 pub fn write_bag_info(
     dir: &Path,
     info: &BagInfo,
@@ -130,7 +131,7 @@ pub fn write_bag_info(
         text.push_str(&fold_value(value));
         text.push('\n');
     }
-    crate::write_atomic(&dir.join("bag-info.txt"), text.as_bytes())
+    crate::write_derived(&dir.join("bag-info.txt"), text.as_bytes())
 }
 
 /// Refuses a label that would not parse back as itself.
@@ -347,7 +348,8 @@ pub fn is_safe_bag_path(path: &str) -> bool {
 /// bag root) audits the payload against it. hashdeep writes names raw, so
 /// they are raw here too (a `%` stays `%`), except a name holding CR or LF,
 /// which hashdeep cannot represent and which is percent-encoded as in the
-/// manifests.
+/// manifests. Durable once [`write_tag_manifests`], which always follows,
+/// has run.
 pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Result<(), Error> {
     let mut sorted: Vec<&(String, Digests)> = items.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
@@ -384,7 +386,7 @@ pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Resul
             text.push_str(&percent_encode(path));
             text.push('\n');
         }
-        crate::write_atomic(&dir.join(format!("manifest-{alg}.txt")), text.as_bytes())?;
+        crate::write_derived(&dir.join(format!("manifest-{alg}.txt")), text.as_bytes())?;
     }
     let mut text = String::from("%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n");
     // hashdeep's own comment lines: where it ran and how. The directory is
@@ -404,7 +406,7 @@ pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Resul
             d.size, d.md5, d.sha1, d.sha256, name
         ));
     }
-    crate::write_atomic(&dir.join(HASHDEEP_TXT), text.as_bytes())
+    crate::write_derived(&dir.join(HASHDEEP_TXT), text.as_bytes())
 }
 
 /// The digest of `d` for a BagIt algorithm name.
@@ -503,9 +505,11 @@ pub fn write_tag_manifests(dir: &Path) -> Result<(), Error> {
             text.push_str(&percent_encode(f));
             text.push('\n');
         }
-        crate::write_atomic(&dir.join(format!("tagmanifest-{alg}.txt")), text.as_bytes())?;
+        crate::write_derived(&dir.join(format!("tagmanifest-{alg}.txt")), text.as_bytes())?;
     }
-    Ok(())
+    // The one sync of the derived files: the tag manifests are always
+    // written last, after the payload manifests and bag-info.txt.
+    crate::sync_case(dir)
 }
 
 /// The file a `/`-separated bag path names under `dir`.

@@ -267,6 +267,35 @@ pub fn tool_version() -> String {
 /// and the directory synced, so that a crash leaves the old content or the
 /// new, never a mix.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    replace(path, bytes, true)
+}
+
+/// [`write_atomic`] without its two syncs, for a set of files derived from
+/// durable ones (the manifests): each is still old or new, never a mix,
+/// and the set is made durable at once by [`sync_case`] (one sync of the
+/// file system instead of two per file). A crash before that sync leaves
+/// the operation's journal, and recovery derives them again. Where there
+/// is no such sync (Windows), each file is synced as by [`write_atomic`].
+pub fn write_derived(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    replace(path, bytes, !cfg!(unix))
+}
+
+/// Makes everything written in the case `dir` durable: after
+/// [`write_derived`].
+pub fn sync_case(dir: &std::path::Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        sys::sync_all_under(dir)
+            .map_err(|e| Error::io(format!("cannot sync {}", dir.display()), &e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+fn replace(path: &std::path::Path, bytes: &[u8], sync: bool) -> Result<(), Error> {
     use std::io::Write as _;
     let parent = path
         .parent()
@@ -298,10 +327,12 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
             .create_new(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         drop(f);
         std::fs::rename(&tmp, path)?;
-        sync_dir(parent)
+        if sync { sync_dir(parent) } else { Ok(()) }
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
