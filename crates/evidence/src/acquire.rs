@@ -610,7 +610,6 @@ fn close_lane(
         index,
         job,
         name,
-        dst,
         meta,
         sha1,
         sha256,
@@ -623,7 +622,6 @@ fn close_lane(
     let r = match over {
         Some(Err(e)) => Err(e),
         _ => {
-            sys::start_writeback(&dst);
             let digests = Digests {
                 size,
                 md5: hex::encode(md5.finalize()),

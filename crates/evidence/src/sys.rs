@@ -173,20 +173,6 @@ pub fn read_link(dir: &Dir, name: &OsStr) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Starts writing a finished copy to disk without waiting for it, so that
-/// the group commit at the end ([`sync_all_under`]) finds most of the data
-/// already written instead of all of it (Linux; elsewhere a no-op).
-pub fn start_writeback(f: &File) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: a plain syscall on a descriptor we hold; failure only means
-    // the final sync does all the work.
-    unsafe {
-        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = f;
-}
-
 /// Makes everything written under `dir`'s file system durable at once
 /// (group commit: one call instead of an `fsync` per copied file).
 pub fn sync_all_under(dir: &Path) -> io::Result<()> {
