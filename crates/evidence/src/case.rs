@@ -944,9 +944,16 @@ fn while_flushing<T>(dir: &Path, f: impl FnOnce() -> T) -> T {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
             });
-            let out = f();
-            done.store(true, Ordering::Relaxed);
-            out
+            // Set on the way out even if `f` panics: the scope joins the
+            // loop before it returns, and would otherwise wait forever.
+            struct Stop<'a>(&'a AtomicBool);
+            impl Drop for Stop<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::Relaxed);
+                }
+            }
+            let _stop = Stop(&done);
+            f()
         })
     }
     #[cfg(not(unix))]
