@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod arj;
+mod autoit;
 mod binhex;
 mod cab;
 mod chm;
@@ -115,6 +116,9 @@ pub enum Format {
     /// InstallShield setup.exe with its files appended (plain records and
     /// cabinets, or the encoded `InstallShield` stream).
     InstallShield,
+    /// AutoIt v3 compiled script (EA05, EA06): the script and the files
+    /// it installs.
+    AutoIt,
 }
 
 /// Every format, in the order [`identify`] tries them: formats with a
@@ -155,6 +159,9 @@ pub const FORMATS: &[Format] = &[
     Format::Uuencode,
     // Executables last: only a PE or ELF gets this far.
     Format::Upx,
+    // After UPX: a packed interpreter keeps its script in the resources
+    // or the overlay of the unpacked image.
+    Format::AutoIt,
     Format::PeEmbedded,
 ];
 
@@ -192,6 +199,7 @@ impl Format {
             Format::Uuencode => "uuencode",
             Format::Nsis => "nsis",
             Format::InstallShield => "installshield",
+            Format::AutoIt => "autoit",
         }
     }
 
@@ -227,6 +235,7 @@ impl Format {
             Format::Uuencode => mail::detect_uuencode(data),
             Format::Nsis => nsis::detect(data),
             Format::InstallShield => installshield::detect(data),
+            Format::AutoIt => autoit::detect(data),
         }
     }
 }
@@ -335,6 +344,7 @@ pub fn extract(
         Format::Uuencode => mail::extract_uuencode(data, name, ctx, &mut guarded),
         Format::Nsis => nsis::extract(data, name, ctx, &mut guarded),
         Format::InstallShield => installshield::extract(data, name, ctx, &mut guarded),
+        Format::AutoIt => autoit::extract(data, name, ctx, &mut guarded),
     };
     match ended {
         Some(issue) => Err(issue),

@@ -746,6 +746,8 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
         "clam.ppt!PowerPoint Document/ExOleObjStg@0x1146!clam.exe",
         "clam.chm!clam.exe.txt",
         "clam.sis!clam.exe",
+        "clam.ea05.exe!upx!C:\\clam.exe",
+        "clam.ea06.exe!upx!C:\\clam.exe",
     ] {
         assert!(found.contains(want), "{want} not found in {found:#?}");
     }
