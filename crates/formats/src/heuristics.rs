@@ -153,7 +153,7 @@ pub fn broken_executable(data: &[u8]) -> Option<Hit> {
 /// executable packer's unpacked image). A new packer's format belongs
 /// here.
 pub fn is_packer(format: Format) -> bool {
-    matches!(format, Format::Upx)
+    matches!(format, Format::Upx | Format::PackerStub)
 }
 
 /// The run of packers an object ends: `parent` is the run of the

@@ -99,6 +99,9 @@ pub enum Format {
     Iso9660,
     /// UPX-packed executable (PE or ELF).
     Upx,
+    /// PE packed by a packer whose stub is run to unpack it (ASPack, MEW,
+    /// Petite, PESpin, Upack, WWPack32, yC).
+    PackerStub,
     /// PE executable carrying other PE files (in a section or appended).
     PeEmbedded,
     /// LZMA "alone" stream (.lzma).
@@ -159,6 +162,9 @@ pub const FORMATS: &[Format] = &[
     Format::Uuencode,
     // Executables last: only a PE or ELF gets this far.
     Format::Upx,
+    // Recognised by the bytes at the entry point; yC wraps UPX, and its
+    // image comes out to be unpacked by UPX in turn.
+    Format::PackerStub,
     // After UPX: a packed interpreter keeps its script in the resources
     // or the overlay of the unpacked image.
     Format::AutoIt,
@@ -191,6 +197,7 @@ impl Format {
             Format::Tar => "tar",
             Format::Iso9660 => "iso9660",
             Format::Upx => "upx",
+            Format::PackerStub => "packer",
             Format::PeEmbedded => "pe",
             Format::Lzma => "lzma",
             Format::Mbox => "mbox",
@@ -227,6 +234,7 @@ impl Format {
             Format::Tar => tar::detect(data),
             Format::Iso9660 => iso::detect(data),
             Format::Upx => packers::upx::detect(data),
+            Format::PackerStub => packers::stub::detect(data),
             Format::PeEmbedded => packers::detect_embedded(data),
             Format::Lzma => compress::detect_lzma(data),
             Format::Mbox => mail::detect_mbox(data),
@@ -336,6 +344,7 @@ pub fn extract(
         Format::Tar => tar::extract(data, name, ctx, &mut guarded),
         Format::Iso9660 => iso::extract(data, name, ctx, &mut guarded),
         Format::Upx => packers::upx::extract(data, name, ctx, &mut guarded),
+        Format::PackerStub => packers::stub::extract(data, name, ctx, &mut guarded),
         Format::PeEmbedded => packers::extract_embedded(data, name, ctx, &mut guarded),
         Format::Lzma => compress::extract_lzma(data, name, ctx, &mut guarded),
         Format::Mbox => mail::extract_mbox(data, name, ctx, &mut guarded),

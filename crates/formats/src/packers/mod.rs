@@ -6,7 +6,9 @@
 //! or appended to it ([`detect_embedded`]) hands each of them out by its
 //! offset (`pe@0x17e0`), sized by its own headers.
 
+mod emu;
 mod nrv;
+pub(crate) mod stub;
 pub(crate) mod upx;
 
 use crate::{Ctx, Entry, Issue, Sink};
@@ -47,6 +49,8 @@ pub(crate) struct Pe {
     pub lfanew: usize,
     /// `SizeOfHeaders`.
     pub size_of_headers: u32,
+    /// Offset of the section table.
+    pub table: usize,
     /// The section table.
     pub sections: Vec<Section>,
 }
@@ -88,22 +92,30 @@ pub(crate) fn parse_pe(data: &[u8]) -> Option<Pe> {
     Some(Pe {
         lfanew,
         size_of_headers,
+        table,
         sections,
     })
 }
 
 /// The length of the PE at the start of `data` by its own headers: its
 /// headers and the end of its last section in the file, cut at the end of
-/// `data`.
+/// `data`. The headers end with the section table; `SizeOfHeaders` counts
+/// only when no section has data in the file. Tiny PEs (ClamAV's 544-byte
+/// `clam.exe`) end with their section table, well before the
+/// `SizeOfHeaders` they declare, and inside an unpacked image whatever
+/// follows them is not theirs.
 pub(crate) fn pe_extent(data: &[u8], pe: &Pe) -> usize {
-    let end = pe
+    let table_end = (pe.table + pe.sections.len() * 40) as u64;
+    let raw_end = pe
         .sections
         .iter()
         .filter(|s| s.raw_size > 0)
         .map(|s| u64::from(s.raw_ptr) + u64::from(s.raw_size))
-        .chain(std::iter::once(u64::from(pe.size_of_headers)))
-        .max()
-        .unwrap_or(0);
+        .max();
+    let end = match raw_end {
+        Some(raw) => raw.max(table_end),
+        None => u64::from(pe.size_of_headers).max(table_end),
+    };
     usize::try_from(end).unwrap_or(usize::MAX).min(data.len())
 }
 

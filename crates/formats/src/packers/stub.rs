@@ -1,0 +1,999 @@
+//! Packers unpacked by running their own stub: ASPack, MEW, Petite,
+//! PESpin, Upack, WWPack32 and yC.
+//!
+//! Each is recognised by a few bytes at its entry point (or its section
+//! names), so nothing else pays for it. The packed PE is then loaded as
+//! Windows would load it (headers, sections at their addresses, the import
+//! table filled with addresses of our own stand-ins for the few Windows
+//! functions stubs call) into the [`emu`](super::emu) emulator, and the
+//! stub is run until it jumps to the original entry point: to an address
+//! in the image, outside the headers and outside the section the stub
+//! started in, in a page the stub wrote to. The image as it is then comes
+//! out as `NAME` (`dropper.exe!aspack`), rebuilt as a PE whose sections lie
+//! in the file where they lie in memory (so an offset in the rebuilt file
+//! is an address relative to the image base), entry point set to the
+//! original one, trailing zeros cut.
+//!
+//! Exceptions the stub raises on purpose (PESpin and yC use them to
+//! confuse debuggers) are handed to its handlers as Windows would: the
+//! handler chain at `fs:[0]`, an exception record and a context on the
+//! stack, the context read back when the handler returns.
+//!
+//! Bounds: at most [`MAX_INSTRUCTIONS`] instructions, [`MAX_PAGES`] pages
+//! of memory, [`MAX_EXCEPTIONS`] exceptions, an image of at most
+//! [`MAX_IMAGE`] bytes, and the scan's deadline, checked as the stub runs.
+
+use super::emu::{Cpu, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Exception, Memory, PAGE, TF};
+use super::{le16, le32};
+use crate::{Ctx, Entry, Issue, Sink};
+
+/// Instructions one stub may run.
+pub(crate) const MAX_INSTRUCTIONS: u64 = 50_000_000;
+/// Pages of emulated memory (256 MiB... no: 64 MiB).
+pub(crate) const MAX_PAGES: usize = 16 * 1024;
+/// Exceptions handed to the stub's handlers.
+pub(crate) const MAX_EXCEPTIONS: u32 = 10_000;
+/// Largest `SizeOfImage` loaded.
+pub(crate) const MAX_IMAGE: u32 = 32 << 20;
+
+/// A packer recognised by its stub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Packer {
+    Aspack,
+    Mew,
+    Petite,
+    Pespin,
+    Upack,
+    Wwpack,
+    Yc,
+}
+
+impl Packer {
+    /// The name of the unpacked image in the chain.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Packer::Aspack => "aspack",
+            Packer::Mew => "mew",
+            Packer::Petite => "petite",
+            Packer::Pespin => "pespin",
+            Packer::Upack => "upack",
+            Packer::Wwpack => "wwpack",
+            Packer::Yc => "yc",
+        }
+    }
+}
+
+/// The parts of the headers the loader needs.
+struct Headers {
+    lfanew: usize,
+    image_base: u32,
+    entry: u32,
+    size_of_image: u32,
+    size_of_headers: u32,
+    section_alignment: u32,
+    file_alignment: u32,
+    import_rva: u32,
+    /// Offset of the section table in the file.
+    table: usize,
+    sections: Vec<Sect>,
+}
+
+#[derive(Clone)]
+struct Sect {
+    name: [u8; 8],
+    vsize: u32,
+    va: u32,
+    raw_size: u32,
+    raw_ptr: u32,
+}
+
+/// Reads the headers of a 32-bit x86 PE.
+fn headers(data: &[u8]) -> Option<Headers> {
+    if !data.starts_with(b"MZ") {
+        return None;
+    }
+    let lfanew = usize::try_from(le32(data, 0x3C)?).ok()?;
+    if lfanew > 0x1000 || data.get(lfanew..lfanew.checked_add(4)?)? != b"PE\0\0" {
+        return None;
+    }
+    // i386 only.
+    if le16(data, lfanew + 4)? != 0x14C {
+        return None;
+    }
+    let count = usize::from(le16(data, lfanew + 6)?);
+    let opt_size = usize::from(le16(data, lfanew + 20)?);
+    let opt = lfanew + 24;
+    if le16(data, opt)? != 0x10B || count == 0 || count > 96 {
+        return None;
+    }
+    let table = opt + opt_size;
+    let mut sections = Vec::with_capacity(count);
+    for i in 0..count {
+        let s = data.get(table + i * 40..table + i * 40 + 40)?;
+        let mut name = [0u8; 8];
+        name.copy_from_slice(s.get(..8)?);
+        sections.push(Sect {
+            name,
+            vsize: le32(s, 8)?,
+            va: le32(s, 12)?,
+            raw_size: le32(s, 16)?,
+            raw_ptr: le32(s, 20)?,
+        });
+    }
+    let dirs = le32(data, opt + 92).unwrap_or(0);
+    Some(Headers {
+        lfanew,
+        image_base: le32(data, opt + 28)?,
+        entry: le32(data, opt + 16)?,
+        size_of_image: le32(data, opt + 56)?,
+        size_of_headers: le32(data, opt + 60)?,
+        section_alignment: le32(data, opt + 32)?,
+        file_alignment: le32(data, opt + 36)?,
+        import_rva: if dirs > 1 {
+            le32(data, opt + 104).unwrap_or(0)
+        } else {
+            0
+        },
+        table,
+        sections,
+    })
+}
+
+impl Headers {
+    /// Where the loader reads section `s` from in the file, and how much.
+    fn raw_range(&self, s: &Sect, file_len: usize) -> (usize, usize) {
+        // Windows rounds the file offset down to 512 when the file
+        // alignment is at least that; Upack relies on it.
+        let ptr = if self.file_alignment >= 0x200 {
+            s.raw_ptr & !0x1FF
+        } else {
+            s.raw_ptr
+        };
+        let fa = self.file_alignment.max(1);
+        let mut size = s
+            .raw_size
+            .checked_next_multiple_of(fa)
+            .unwrap_or(s.raw_size);
+        if s.vsize != 0 {
+            let sa = self.section_alignment.max(1);
+            size = size.min(s.vsize.checked_next_multiple_of(sa).unwrap_or(s.vsize));
+        }
+        let start = (ptr as usize).min(file_len);
+        let end = start.saturating_add(size as usize).min(file_len);
+        (start, end)
+    }
+
+    /// The section holding `rva`.
+    fn section_of(&self, rva: u32) -> Option<usize> {
+        let sa = self.section_alignment.max(1);
+        self.sections.iter().position(|s| {
+            let len = s
+                .vsize
+                .max(s.raw_size)
+                .checked_next_multiple_of(sa)
+                .unwrap_or(s.vsize);
+            rva >= s.va && rva - s.va < len
+        })
+    }
+
+    /// Bytes at the entry point as they lie in the file.
+    fn entry_bytes<'d>(&self, data: &'d [u8]) -> Option<&'d [u8]> {
+        let i = self.section_of(self.entry)?;
+        let s = self.sections.get(i)?;
+        let (start, end) = self.raw_range(s, data.len());
+        let at = start.checked_add((self.entry - s.va) as usize)?;
+        data.get(at..end)
+    }
+}
+
+/// `pattern` at the start of `bytes`, `None` matching any byte.
+fn matches(bytes: &[u8], pattern: &[Option<u8>]) -> bool {
+    bytes.len() >= pattern.len()
+        && pattern
+            .iter()
+            .zip(bytes)
+            .all(|(p, b)| p.is_none_or(|p| p == *b))
+}
+
+/// Spells a pattern: bytes as hex, `??` for any byte.
+fn pat(s: &str) -> Vec<Option<u8>> {
+    s.split_whitespace()
+        .map(|t| u8::from_str_radix(t, 16).ok())
+        .collect()
+}
+
+/// The packer of `data`, from a few bytes at the entry point and the
+/// section names: no emulation, no scan of the file.
+pub(crate) fn recognise(data: &[u8]) -> Option<Packer> {
+    let h = headers(data)?;
+    let ep = h.entry_bytes(data).or_else(|| {
+        // MEW and Upack start in bytes the headers hold.
+        data.get(h.entry as usize..)
+    })?;
+    let ep_section = h.section_of(h.entry).and_then(|i| h.sections.get(i));
+    let named = |n: &[u8]| ep_section.is_some_and(|s| s.name.starts_with(n));
+    // ASPack 2.x: pushad; call +3; jmp...; its section `.aspack`.
+    if matches(ep, &pat("60 E8 03 00 00 00 E9 EB")) && named(b".aspack") {
+        return Some(Packer::Aspack);
+    }
+    if matches(ep, &pat("60 E8 03 00 00 00 E9 EB 04 5D 45 55 C3 E8 01")) {
+        return Some(Packer::Aspack);
+    }
+    // MEW 11: a jump into the headers, from a second section after the
+    // empty one named `MEW`.
+    if ep.first() == Some(&0xE9)
+        && h.sections
+            .first()
+            .is_some_and(|s| s.name.starts_with(b"MEW"))
+    {
+        return Some(Packer::Mew);
+    }
+    // Petite 2.x: mov eax, IMM; push IMM; push dword fs:[0]; mov fs:[0], esp.
+    if matches(
+        ep,
+        &pat("B8 ?? ?? ?? ?? 68 ?? ?? ?? ?? 64 FF 35 00 00 00 00 64 89 25 00 00 00 00"),
+    ) {
+        return Some(Packer::Petite);
+    }
+    // PESpin 1.x: jmp over a junk byte; pushad; call $+5; mov ebx, [esp].
+    if matches(
+        ep,
+        &pat("EB 01 68 60 E8 00 00 00 00 8B 1C 24 83 C3 12 81 2B E8 B1 06 00"),
+    ) {
+        return Some(Packer::Pespin);
+    }
+    // Upack: its loader name in the DOS header, PE header at 0x10.
+    if data.get(2..14) == Some(b"KERNEL32.DLL") && h.lfanew == 0x10 {
+        return Some(Packer::Upack);
+    }
+    // WWPack32 1.x: names itself in the stub.
+    if matches(ep, &pat("53 55 8B E8 33 DB EB 60")) && ep.get(12..20) == Some(b"WWPack32") {
+        return Some(Packer::Wwpack);
+    }
+    // yC 1.3: push ebp; mov ebp, esp; push ebx/esi/edi; pushad; call $+5;
+    // pop ebp; sub ebp, IMM; in its section `yC`.
+    if matches(ep, &pat("55 8B EC 53 56 57 60 E8 00 00 00 00 5D 81 ED")) && named(b"yC") {
+        return Some(Packer::Yc);
+    }
+    None
+}
+
+pub(crate) fn detect(data: &[u8]) -> bool {
+    recognise(data).is_some()
+}
+
+/// Fixed addresses of the emulated process, outside any image a PE may
+/// ask for within [`MAX_IMAGE`] of its base (checked when loading).
+const STACK_TOP: u32 = 0x0030_0000;
+const STACK_SIZE: u32 = 0x0010_0000;
+/// The thread block (`fs`), the process block after it.
+const TEB: u32 = 0x7FFD_E000;
+const PEB: u32 = 0x7FFD_F000;
+/// Stand-ins for Windows functions: each a 16-byte slot; running one
+/// calls [`Run::api`].
+const API_BASE: u32 = 0x7E00_0000;
+const API_SLOTS: u32 = 4096;
+/// Handles of the modules a stub asks for.
+const MODULE_BASE: u32 = 0x7C00_0000;
+/// Where a handler returns to after an exception.
+const SEH_RETURN: u32 = API_BASE + API_SLOTS * 16;
+/// Memory `VirtualAlloc` hands out.
+const HEAP_BASE: u32 = 0x1000_0000;
+const HEAP_END: u32 = 0x3000_0000;
+
+/// What ended the run.
+enum End {
+    /// The stub jumped to the original entry point (an RVA).
+    Oep(u32),
+    /// Something stopped it: the problem to report.
+    Stopped(Issue),
+}
+
+struct Run<'d> {
+    cpu: Cpu,
+    h: Headers,
+    data: &'d [u8],
+    packer: Packer,
+    /// Functions handed out, by slot.
+    apis: Vec<Vec<u8>>,
+    /// Module names handed out, by index from [`MODULE_BASE`].
+    modules: Vec<Vec<u8>>,
+    heap: u32,
+    exceptions: u32,
+    /// Pages of the image written since loading.
+    written: std::collections::HashSet<u32>,
+    /// The last addresses run, for tests' traces.
+    #[cfg(test)]
+    last: std::collections::VecDeque<u32>,
+}
+
+fn stopped<T>(packer: Packer, msg: impl std::fmt::Display) -> Result<T, End> {
+    Err(End::Stopped(Issue::unsupported(format!(
+        "{}: {msg}",
+        packer.name()
+    ))))
+}
+
+impl<'d> Run<'d> {
+    fn load(data: &'d [u8], packer: Packer) -> Result<Run<'d>, Issue> {
+        let corrupt = |m: &str| Issue::corrupt(format!("{}: {m}", packer.name()));
+        let h = headers(data).ok_or_else(|| corrupt("the PE headers are damaged"))?;
+        let base = h.image_base;
+        if base % 0x1_0000 != 0
+            || h.size_of_image == 0
+            || h.size_of_image > MAX_IMAGE
+            || base < STACK_TOP
+            || u64::from(base) + u64::from(h.size_of_image) > u64::from(MODULE_BASE)
+            || (base < HEAP_END && base.saturating_add(h.size_of_image) > HEAP_BASE)
+        {
+            return Err(Issue::unsupported(format!(
+                "{}: image base {base:#x} and size {:#x} are not loaded",
+                packer.name(),
+                h.size_of_image
+            )));
+        }
+        let mut mem = Memory::new(MAX_PAGES);
+        let size = h.size_of_image.next_multiple_of(PAGE);
+        let ok = mem.map(base, size)
+            && mem.map(STACK_TOP - STACK_SIZE, STACK_SIZE)
+            && mem.map(TEB, 2 * PAGE)
+            && mem.map(API_BASE, API_SLOTS * 16 + PAGE);
+        if !ok {
+            return Err(Issue::limit(
+                "max-filesize",
+                format!(
+                    "{}: the image does not fit the emulator's memory",
+                    packer.name()
+                ),
+            ));
+        }
+        let head_len = (h.size_of_headers as usize)
+            .min(data.len())
+            .min(size as usize);
+        let _ = mem.load(base, data.get(..head_len).unwrap_or(&[]));
+        for s in &h.sections {
+            let (start, end) = h.raw_range(s, data.len());
+            if s.va >= size {
+                continue;
+            }
+            let room = (size - s.va) as usize;
+            let bytes = data.get(start..end).unwrap_or(&[]);
+            let bytes = bytes.get(..bytes.len().min(room)).unwrap_or(&[]);
+            let _ = mem.load(base + s.va, bytes);
+        }
+        let mut cpu = Cpu::new(mem);
+        cpu.fs_base = TEB;
+        cpu.regs[ESP] = STACK_TOP - 0x100;
+        // The state Windows starts a process in, as far as stubs look:
+        // eax the entry point, ebx the process block, esi/edi/ebp as the
+        // loader leaves them.
+        cpu.regs[EAX] = base.wrapping_add(h.entry);
+        cpu.regs[EBX] = PEB;
+        cpu.regs[EBP] = STACK_TOP - 0x10;
+        cpu.regs[ECX] = STACK_TOP - 0x20;
+        cpu.regs[EDX] = base.wrapping_add(h.entry);
+        cpu.regs[ESI] = 0xFFFF_FFFF;
+        cpu.regs[EDI] = 0;
+        cpu.eip = base.wrapping_add(h.entry);
+        // TEB: no exception handler yet (the end of the chain), stack
+        // bounds, itself, the process block; PEB: the image base.
+        let m = &mut cpu.mem;
+        let _ = m.write32(TEB, 0xFFFF_FFFF);
+        let _ = m.write32(TEB + 4, STACK_TOP);
+        let _ = m.write32(TEB + 8, STACK_TOP - STACK_SIZE);
+        let _ = m.write32(TEB + 0x18, TEB);
+        let _ = m.write32(TEB + 0x30, PEB);
+        let _ = m.write32(PEB + 8, base);
+        // ExitProcess as the return address of the entry point.
+        let mut run = Run {
+            cpu,
+            h,
+            data,
+            packer,
+            apis: Vec::new(),
+            modules: Vec::new(),
+            heap: HEAP_BASE,
+            exceptions: 0,
+            written: std::collections::HashSet::new(),
+            #[cfg(test)]
+            last: std::collections::VecDeque::new(),
+        };
+        let exit = run.api_slot(b"ExitProcess");
+        let sp = run.cpu.regs[ESP].wrapping_sub(4);
+        let _ = run.cpu.mem.write32(sp, exit);
+        run.cpu.regs[ESP] = sp;
+        run.imports();
+        Ok(run)
+    }
+
+    /// The address of the stand-in for function `name`.
+    fn api_slot(&mut self, name: &[u8]) -> u32 {
+        let i = match self.apis.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                if self.apis.len() as u32 >= API_SLOTS {
+                    // Out of slots: an address no function is at.
+                    return API_BASE + API_SLOTS * 16 - 16;
+                }
+                self.apis.push(name.to_vec());
+                self.apis.len() - 1
+            }
+        };
+        API_BASE + i as u32 * 16
+    }
+
+    /// The handle of module `name` (case-insensitive).
+    fn module(&mut self, name: &[u8]) -> u32 {
+        let name = name.to_ascii_lowercase();
+        let name = name.strip_suffix(b".dll").unwrap_or(&name).to_vec();
+        let i = match self.modules.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                if self.modules.len() >= 256 {
+                    return MODULE_BASE;
+                }
+                self.modules.push(name);
+                self.modules.len() - 1
+            }
+        };
+        MODULE_BASE + i as u32 * 0x1_0000
+    }
+
+    /// Fills the import address table as the loader does.
+    fn imports(&mut self) {
+        let base = self.h.image_base;
+        if self.h.import_rva == 0 {
+            return;
+        }
+        for d in 0..256u32 {
+            let at = base.wrapping_add(self.h.import_rva).wrapping_add(d * 20);
+            let Ok(lookup) = self.cpu.mem.read32(at) else {
+                return;
+            };
+            let Ok(name) = self.cpu.mem.read32(at + 12) else {
+                return;
+            };
+            let Ok(first) = self.cpu.mem.read32(at + 16) else {
+                return;
+            };
+            if name == 0 || first == 0 {
+                return;
+            }
+            if let Some(n) = self.cpu.mem.cstr(base.wrapping_add(name), 256) {
+                self.module(&n);
+            }
+            let lookup = if lookup == 0 { first } else { lookup };
+            for t in 0..4096u32 {
+                let Ok(entry) = self
+                    .cpu
+                    .mem
+                    .read32(base.wrapping_add(lookup).wrapping_add(t * 4))
+                else {
+                    break;
+                };
+                if entry == 0 {
+                    break;
+                }
+                let func = if entry & 0x8000_0000 != 0 {
+                    format!("#{}", entry & 0xFFFF).into_bytes()
+                } else {
+                    match self
+                        .cpu
+                        .mem
+                        .cstr(base.wrapping_add(entry).wrapping_add(2), 256)
+                    {
+                        Some(n) => n,
+                        None => break,
+                    }
+                };
+                let slot = self.api_slot(&func);
+                let _ = self
+                    .cpu
+                    .mem
+                    .write32(base.wrapping_add(first).wrapping_add(t * 4), slot);
+            }
+        }
+    }
+
+    fn in_image(&self, addr: u32) -> Option<u32> {
+        let rva = addr.wrapping_sub(self.h.image_base);
+        (rva < self.h.size_of_image).then_some(rva)
+    }
+
+    /// Runs until the original entry point or a stop.
+    fn run(&mut self, ctx: &Ctx) -> End {
+        match self.go(ctx) {
+            Ok(oep) => End::Oep(oep),
+            Err(e) => e,
+        }
+    }
+
+    fn go(&mut self, ctx: &Ctx) -> Result<u32, End> {
+        let entry_section = self.h.section_of(self.h.entry);
+        let first_va = self.h.sections.iter().map(|s| s.va).min().unwrap_or(0);
+        let mut steps = 0u32;
+        while self.cpu.executed < MAX_INSTRUCTIONS {
+            steps = steps.wrapping_add(1);
+            if steps.is_multiple_of(0x1_0000) && ctx.check_time().is_err() {
+                return Err(End::Stopped(Issue::limit(
+                    "time",
+                    format!(
+                        "{}: the scan's time ran out while the stub ran",
+                        self.packer.name()
+                    ),
+                )));
+            }
+            let eip = self.cpu.eip;
+            #[cfg(test)]
+            if std::env::var("TRACE_AT")
+                .ok()
+                .and_then(|v| u32::from_str_radix(&v, 16).ok())
+                == Some(eip)
+                || std::env::var("TRACE_ALL").is_ok()
+            {
+                eprintln!(
+                    "at {eip:#x} {:?} regs {:x?} fl {:x}",
+                    self.cpu.decode().map(|i| i.code()),
+                    self.cpu.regs,
+                    self.cpu.eflags
+                );
+            }
+            if (API_BASE..SEH_RETURN).contains(&eip) {
+                self.api((eip - API_BASE) / 16)?;
+                continue;
+            }
+            if eip == SEH_RETURN {
+                self.seh_return()?;
+                continue;
+            }
+            if let Some(rva) = self.in_image(eip) {
+                let page = rva / PAGE;
+                if rva >= first_va
+                    && self.h.section_of(rva) != entry_section
+                    && self.written.contains(&page)
+                {
+                    return Ok(rva);
+                }
+            }
+            match self.step() {
+                Ok(()) => {}
+                Err(Exception::Unsupported(what)) => {
+                    return stopped(
+                        self.packer,
+                        format!("the stub uses {what}, which is not emulated"),
+                    );
+                }
+                Err(e) => self.raise(e)?,
+            }
+        }
+        stopped(
+            self.packer,
+            format!("the stub ran {MAX_INSTRUCTIONS} instructions without reaching the program"),
+        )
+    }
+
+    /// One instruction, noting the image pages it writes.
+    fn step(&mut self) -> Result<(), Exception> {
+        // Writes are seen by comparing the pages an instruction may touch
+        // would cost too much; instead the emulator is asked after each
+        // store. Cheap approximation: the memory operand's page and the
+        // string destination's.
+        #[cfg(test)]
+        {
+            self.last.push_back(self.cpu.eip);
+            if self.last.len() > 24 {
+                self.last.pop_front();
+            }
+        }
+        let before = (self.cpu.regs[EDI], self.cpu.regs[ESP]);
+        let ins = self.cpu.decode()?;
+        let mem_addr = if ins.op_count() > 0 && ins.op0_kind() == iced_x86::OpKind::Memory {
+            self.effective(&ins)
+        } else {
+            None
+        };
+        self.cpu.step()?;
+        let base = self.h.image_base;
+        let mut note = |a: u32| {
+            let rva = a.wrapping_sub(base);
+            if rva < self.h.size_of_image {
+                self.written.insert(rva / PAGE);
+            }
+        };
+        if let Some(a) = mem_addr {
+            note(a);
+        }
+        let edi = self.cpu.regs[EDI];
+        if edi != before.0 {
+            note(before.0);
+            note(edi.wrapping_sub(1));
+        }
+        let _ = before.1;
+        Ok(())
+    }
+
+    fn effective(&self, ins: &iced_x86::Instruction) -> Option<u32> {
+        use iced_x86::Register;
+        let reg = |r: Register| -> u32 {
+            match r {
+                Register::EAX => self.cpu.regs[EAX],
+                Register::ECX => self.cpu.regs[ECX],
+                Register::EDX => self.cpu.regs[EDX],
+                Register::EBX => self.cpu.regs[EBX],
+                Register::ESP => self.cpu.regs[ESP],
+                Register::EBP => self.cpu.regs[EBP],
+                Register::ESI => self.cpu.regs[ESI],
+                Register::EDI => self.cpu.regs[EDI],
+                _ => 0,
+            }
+        };
+        let a = ins
+            .memory_displacement32()
+            .wrapping_add(reg(ins.memory_base()))
+            .wrapping_add(reg(ins.memory_index()).wrapping_mul(ins.memory_index_scale()));
+        Some(a)
+    }
+
+    /// Stdcall arguments.
+    fn arg(&self, i: u32) -> Result<u32, End> {
+        self.cpu
+            .mem
+            .read32(self.cpu.regs[ESP].wrapping_add(4 + 4 * i))
+            .or_else(|_| stopped(self.packer, "the stack ran out in a call"))
+    }
+
+    /// Returns from a stand-in with `eax`, removing `args` arguments.
+    fn ret(&mut self, eax: u32, args: u32) -> Result<(), End> {
+        let to = self
+            .cpu
+            .pop()
+            .or_else(|_| stopped(self.packer, "the stack ran out in a call"))?;
+        self.cpu.regs[ESP] = self.cpu.regs[ESP].wrapping_add(4 * args);
+        self.cpu.regs[EAX] = eax;
+        self.cpu.eip = to;
+        self.cpu.executed += 1;
+        Ok(())
+    }
+
+    fn string_arg(&self, i: u32) -> Result<Vec<u8>, End> {
+        let p = self.arg(i)?;
+        self.cpu.mem.cstr(p, 256).map_or_else(
+            || stopped(self.packer, "a function was given a bad string"),
+            Ok,
+        )
+    }
+
+    /// Carries out the stand-in in `slot`.
+    fn api(&mut self, slot: u32) -> Result<(), End> {
+        let Some(name) = self.apis.get(slot as usize).cloned() else {
+            return stopped(
+                self.packer,
+                format!("the stub jumped to {:#x}", self.cpu.eip),
+            );
+        };
+        match name.as_slice() {
+            b"LoadLibraryA" | b"GetModuleHandleA" => {
+                let p = self.arg(0)?;
+                let h = if p == 0 {
+                    self.h.image_base
+                } else {
+                    let n = self.string_arg(0)?;
+                    self.module(&n)
+                };
+                self.ret(h, 1)
+            }
+            b"GetProcAddress" => {
+                let f = self.arg(1)?;
+                let name = if f < 0x1_0000 {
+                    format!("#{f}").into_bytes()
+                } else {
+                    self.string_arg(1)?
+                };
+                let slot = self.api_slot(&name);
+                self.ret(slot, 2)
+            }
+            b"VirtualAlloc" => {
+                let (want, size) = (self.arg(0)?, self.arg(1)?);
+                let size = size.checked_next_multiple_of(PAGE).unwrap_or(0);
+                let at = if want != 0 && self.cpu.mem.is_mapped(want) {
+                    want & !(PAGE - 1)
+                } else {
+                    self.heap
+                };
+                let fits = size != 0
+                    && at
+                        .checked_add(size)
+                        .is_some_and(|e| e <= HEAP_END || at == want & !(PAGE - 1))
+                    && self.cpu.mem.map(at, size);
+                if !fits {
+                    return self.ret(0, 4);
+                }
+                if at == self.heap {
+                    self.heap = at + size + PAGE;
+                }
+                self.ret(at, 4)
+            }
+            b"VirtualFree" => self.ret(1, 3),
+            b"VirtualProtect" => {
+                let old = self.arg(3)?;
+                let _ = self.cpu.mem.write32(old, 0x40);
+                self.ret(1, 4)
+            }
+            b"ExitProcess" => stopped(
+                self.packer,
+                "the stub ended the process before reaching the program",
+            ),
+            other => stopped(
+                self.packer,
+                format!(
+                    "the stub called {}, which is not emulated",
+                    String::from_utf8_lossy(other)
+                ),
+            ),
+        }
+    }
+
+    /// Hands exception `e` to the handler at `fs:[0]`, as Windows does.
+    fn raise(&mut self, e: Exception) -> Result<(), End> {
+        self.exceptions += 1;
+        let what = format!("{e:?} at {:#x}", self.cpu.eip);
+        if self.exceptions > MAX_EXCEPTIONS {
+            return stopped(
+                self.packer,
+                format!("more than {MAX_EXCEPTIONS} exceptions"),
+            );
+        }
+        let frame = self.cpu.mem.read32(TEB).unwrap_or(0xFFFF_FFFF);
+        let handler = self.cpu.mem.read32(frame.wrapping_add(4));
+        let Ok(handler) = handler else {
+            return Err(End::Stopped(Issue::corrupt(format!(
+                "{}: the stub raised {what} with no handler",
+                self.packer.name()
+            ))));
+        };
+        let c = &mut self.cpu;
+        // Below the stack in use: the context, then the record.
+        let ctx_at = c.regs[ESP].wrapping_sub(0x400) & !3;
+        let rec_at = ctx_at.wrapping_sub(0x60);
+        let mut w = |a: u32, v: u32| c.mem.write32(a, v);
+        let mut ok = true;
+        let regs = c.regs;
+        let (eip, eflags, dr) = (c.eip, c.eflags, c.dr);
+        ok &= w(ctx_at, 0x1_003F).is_ok();
+        for (i, off) in [4u32, 8, 0xC, 0x10, 0x14, 0x18].iter().enumerate() {
+            let v = dr.get(if i < 4 { i } else { i + 2 }).copied().unwrap_or(0);
+            ok &= w(ctx_at + off, v).is_ok();
+        }
+        for (off, v) in [
+            (0x8Cu32, 0u32),
+            (0x90, 0x3B),
+            (0x94, 0x23),
+            (0x98, 0x23),
+            (0x9C, regs[EDI]),
+            (0xA0, regs[ESI]),
+            (0xA4, regs[EBX]),
+            (0xA8, regs[EDX]),
+            (0xAC, regs[ECX]),
+            (0xB0, regs[EAX]),
+            (0xB4, regs[EBP]),
+            (0xB8, eip),
+            (0xBC, 0x1B),
+            (0xC0, eflags),
+            (0xC4, regs[ESP]),
+            (0xC8, 0x23),
+        ] {
+            ok &= w(ctx_at + off, v).is_ok();
+        }
+        let (write, addr) = match e {
+            Exception::Access { addr, write } => (u32::from(write), addr),
+            _ => (0, 0),
+        };
+        for (off, v) in [
+            (0u32, e.code()),
+            (4, 0),
+            (8, 0),
+            (0xC, eip),
+            (
+                0x10,
+                if matches!(e, Exception::Access { .. }) {
+                    2
+                } else {
+                    0
+                },
+            ),
+            (0x14, write),
+            (0x18, addr),
+        ] {
+            ok &= w(rec_at + off, v).is_ok();
+        }
+        c.regs[ESP] = rec_at;
+        for v in [0, ctx_at, frame, rec_at, SEH_RETURN] {
+            ok &= c.push(v).is_ok();
+        }
+        if !ok {
+            return stopped(self.packer, format!("the stack ran out raising {what}"));
+        }
+        c.eflags &= !TF;
+        c.eip = handler;
+        Ok(())
+    }
+
+    /// The handler returned: continue where the context says.
+    fn seh_return(&mut self) -> Result<(), End> {
+        let c = &mut self.cpu;
+        // The context pointer is the handler's third argument.
+        let ctx_at = c.mem.read32(c.regs[ESP].wrapping_add(8)).unwrap_or(0);
+        if c.regs[EAX] != 0 {
+            return stopped(self.packer, "an exception handler declined the exception");
+        }
+        let r = |off: u32| c.mem.read32(ctx_at.wrapping_add(off));
+        let get = || -> Result<([u32; 8], u32, u32, [u32; 8]), Exception> {
+            let regs = [
+                r(0xB0)?,
+                r(0xAC)?,
+                r(0xA8)?,
+                r(0xA4)?,
+                r(0xC4)?,
+                r(0xB4)?,
+                r(0xA0)?,
+                r(0x9C)?,
+            ];
+            let dr = [r(4)?, r(8)?, r(0xC)?, r(0x10)?, 0, 0, r(0x14)?, r(0x18)?];
+            Ok((regs, r(0xB8)?, r(0xC0)?, dr))
+        };
+        let Ok((regs, eip, eflags, dr)) = get() else {
+            return stopped(self.packer, "an exception handler's context is unreadable");
+        };
+        c.regs = regs;
+        c.eip = eip;
+        c.eflags = (eflags & 0xDD5) | 0x202;
+        c.dr = dr;
+        Ok(())
+    }
+
+    /// The image rebuilt as a PE: sections where they lie in memory,
+    /// the entry point the original one, trailing zeros cut.
+    fn dump(&self, oep: u32) -> Vec<u8> {
+        let h = &self.h;
+        let mut out = self.cpu.mem.dump(h.image_base, h.size_of_image);
+        // The headers as the loader mapped them (stubs that run code in
+        // the header page may have overwritten it).
+        let head = (h.size_of_headers as usize)
+            .min(self.data.len())
+            .min(out.len());
+        if let (Some(dst), Some(src)) = (out.get_mut(..head), self.data.get(..head)) {
+            dst.copy_from_slice(src);
+        }
+        let end = out.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        out.truncate(end.max(head));
+        let len = out.len() as u32;
+        let opt = h.lfanew + 24;
+        let mut put = |at: usize, v: u32| {
+            if let Some(b) = out.get_mut(at..at + 4) {
+                b.copy_from_slice(&v.to_le_bytes());
+            }
+        };
+        put(opt + 16, oep);
+        put(opt + 36, h.section_alignment);
+        for (i, s) in h.sections.iter().enumerate() {
+            let at = h.table + i * 40;
+            let size = s
+                .vsize
+                .max(s.raw_size)
+                .checked_next_multiple_of(h.section_alignment.max(1))
+                .unwrap_or(s.vsize);
+            let raw = len.saturating_sub(s.va).min(size);
+            put(at + 16, raw);
+            put(at + 20, if raw == 0 { 0 } else { s.va });
+        }
+        out
+    }
+}
+
+pub(crate) fn extract(
+    data: &[u8],
+    _name: &str,
+    ctx: &mut Ctx,
+    sink: &mut Sink<'_>,
+) -> Result<(), Issue> {
+    let Some(packer) = recognise(data) else {
+        return Err(Issue::corrupt("no packer stub recognised"));
+    };
+    let mut run = Run::load(data, packer)?;
+    match run.run(ctx) {
+        End::Oep(oep) => {
+            let image = run.dump(oep);
+            let _ = sink(ctx, Entry::new(packer.name(), image));
+            Ok(())
+        }
+        End::Stopped(issue) => Err(issue),
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn trace(data: &[u8]) -> String {
+    let Some(packer) = recognise(data) else {
+        return "not recognised".into();
+    };
+    let limits = crate::Limits::default();
+    let ctx = Ctx::new(&limits, None);
+    let mut run = match Run::load(data, packer) {
+        Ok(r) => r,
+        Err(e) => return format!("{e:?}"),
+    };
+    let end = run.run(&ctx);
+    if let Ok(path) = std::env::var("DUMP_TO") {
+        let _ = std::fs::write(
+            format!("{path}.{}", packer.name()),
+            run.cpu.mem.dump(run.h.image_base, run.h.size_of_image),
+        );
+    }
+    match end {
+        End::Oep(oep) => format!(
+            "{}: oep {oep:#x} after {} instructions, {} exceptions, apis {:?}",
+            packer.name(),
+            run.cpu.executed,
+            run.exceptions,
+            run.apis
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+        ),
+        End::Stopped(i) => format!(
+            "{}: {i:?} after {} at eip {:#x} {:?} regs {:x?} last {:x?}",
+            packer.name(),
+            run.cpu.executed,
+            run.cpu.eip,
+            run.cpu.decode().map(|i| i.code()),
+            run.cpu.regs,
+            run.last,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::walk;
+    use crate::{Format, identify};
+
+    fn sample(name: &str) -> Option<Vec<u8>> {
+        let path = format!("/usr/share/clamav-testfiles/{name}");
+        match std::fs::read(&path) {
+            Ok(d) => Some(d),
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!("{path} is missing (clamav-testfiles)")
+            }
+            Err(_) => {
+                eprintln!("skipped: {path} is missing (Debian package clamav-testfiles)");
+                None
+            }
+        }
+    }
+
+    /// Debian's `clamav-testfiles` packed with each packer, and the chain of
+    /// `clam.exe` inside.
+    const SAMPLES: &[(&str, &str)] = &[("clam-aspack.exe", "aspack!pe@0x4de0")];
+
+    /// ClamAV's packed samples come out with the 544-byte `clam.exe`
+    /// inside, byte for byte, at the address the original program had it.
+    #[test]
+    fn clamav_samples_unpack_to_clam_exe() {
+        let Some(clam) = sample("clam.exe") else {
+            return;
+        };
+        for (file, chain) in SAMPLES {
+            let Some(data) = sample(file) else { return };
+            assert_eq!(identify(&data), Some(Format::PackerStub), "{file}");
+            let w = walk(&data, file);
+            let found = w.found.iter().find(|f| f.chain == *chain);
+            assert!(
+                found.is_some_and(|f| f.data == clam),
+                "{file}: {:?} {:?}; {}",
+                w.chains(),
+                w.issues,
+                trace(&data)
+            );
+        }
+    }
+}
