@@ -9,6 +9,12 @@
 //! scanned by the same workers; `StreamMaxLength` is `limits.max_upload`,
 //! checked on every chunk header before its data is read.
 //!
+//! `FILDES` (on Unix only, [`crate::fdpass`]) scans a file descriptor
+//! passed over the Unix socket, as `clamdscan --fdpass` sends it: the
+//! command, then one byte carrying the descriptor. It is read within the
+//! same limits as `INSTREAM` and answered `fd[N]: ...` as clamd does; on a
+//! TCP connection it is refused.
+//!
 //! Path commands (`SCAN`, `CONTSCAN`, `MULTISCAN`, `ALLMATCHSCAN`) read
 //! this machine's disk for the client, so they are refused unless
 //! `clamd.allow_path_scan` is set; `SHUTDOWN` likewise needs
@@ -34,7 +40,18 @@ const READ_CHUNK: usize = 64 << 10;
 const MAX_SESSION_REQUESTS: u64 = 1_000_000;
 
 /// The commands `VERSIONCOMMANDS` lists: those implemented here.
+#[cfg(unix)]
+const COMMANDS: &str = "SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN STATS IDSESSION INSTREAM ALLMATCHSCAN FILDES";
+#[cfg(not(unix))]
 const COMMANDS: &str = "SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN STATS IDSESSION INSTREAM ALLMATCHSCAN";
+
+/// The descriptors passed on a connection, for `FILDES`: a Unix socket's
+/// inbox; none on TCP (and nothing at all where there is no Unix socket).
+#[cfg(unix)]
+pub type Passed = Option<crate::fdpass::SharedInbox>;
+/// The descriptors passed on a connection: never, without Unix sockets.
+#[cfg(not(unix))]
+pub type Passed = Option<std::convert::Infallible>;
 
 /// How a command was terminated, and so how its reply is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,9 +102,14 @@ pub fn clamd_name(d: &Detection) -> String {
 }
 
 /// Serves one connection until its command (or session) is done.
-/// `client` is the peer's address (none on a Unix socket).
-pub async fn serve_connection<S>(app: Arc<Service>, stream: S, client: Option<IpAddr>)
-where
+/// `client` is the peer's address (none on a Unix socket); `passed`, the
+/// descriptors the client passes (a Unix socket's, for `FILDES`).
+pub async fn serve_connection<S>(
+    app: Arc<Service>,
+    stream: S,
+    client: Option<IpAddr>,
+    passed: Passed,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (r, mut w) = tokio::io::split(stream);
@@ -96,6 +118,7 @@ where
         app,
         session: None,
         client,
+        passed,
     };
     if let Err(e) = conn.run(&mut r, &mut w).await {
         tracing::debug!(error = %e, "clamd connection ended");
@@ -128,6 +151,8 @@ struct Conn {
     session: Option<u64>,
     /// The peer's address, for published sightings.
     client: Option<IpAddr>,
+    /// Descriptors passed by the client (Unix socket only).
+    passed: Passed,
 }
 
 /// What to do after a reply.
@@ -163,6 +188,12 @@ impl Conn {
                 }
             };
             let next = self.command(r, w, delim, &line).await?;
+            // Descriptors that came with this command's bytes and were not
+            // taken by FILDES are closed now.
+            #[cfg(unix)]
+            if let Some(inbox) = &self.passed {
+                drop(claim_read(inbox, r));
+            }
             if next == Next::Close || self.session.is_none() {
                 return Ok(());
             }
@@ -288,6 +319,11 @@ impl Conn {
                 status = st;
                 next
             }
+            ("FILDES", None) if prefixed => {
+                let (next, st) = self.fildes(r, w, delim).await?;
+                status = st;
+                next
+            }
             ("SCAN" | "CONTSCAN" | "MULTISCAN", Some(path)) | ("ALLMATCHSCAN", Some(path))
                 if prefixed || name != "ALLMATCHSCAN" =>
             {
@@ -346,32 +382,10 @@ impl Conn {
         };
         match self.receive(r, started).await {
             Ok(upload) => {
-                let (scan_clock, scan_started) = (SystemTime::now(), Instant::now());
-                let scanned = self
-                    .app
-                    .pool
-                    .scan(self.app.generation(), "stream".into(), upload)
-                    .await;
-                drop(admitted);
-                match scanned {
-                    Ok(s) => {
-                        self.app
-                            .record("clamd", &s, started.elapsed().as_secs_f64());
-                        self.app.publish(
-                            s.findings(),
-                            self.client,
-                            scan_clock,
-                            scan_started.elapsed(),
-                        );
-                        let (text, status) = stream_reply(&s);
-                        self.reply(w, delim, &text).await?;
-                        Ok((Next::Continue, status))
-                    }
-                    Err(e) => {
-                        self.reply(w, delim, &format!("stream: {e} ERROR")).await?;
-                        Ok((Next::Continue, "error"))
-                    }
-                }
+                let status = self
+                    .scan_upload(w, delim, "stream", upload, admitted, started)
+                    .await?;
+                Ok((Next::Continue, status))
             }
             Err(StreamError::TooLarge) => {
                 self.reply(w, delim, "INSTREAM size limit exceeded. ERROR")
@@ -386,6 +400,184 @@ impl Conn {
                 Ok((Next::Close, "error"))
             }
         }
+    }
+
+    /// Scans a received upload (the admission is held until done) and
+    /// replies `LABEL: ...` as clamd does.
+    async fn scan_upload<W: AsyncWrite + Unpin>(
+        &mut self,
+        w: &mut W,
+        delim: Delim,
+        label: &str,
+        upload: crate::pool::Upload,
+        admitted: Admitted,
+        started: Instant,
+    ) -> std::io::Result<&'static str> {
+        let (scan_clock, scan_started) = (SystemTime::now(), Instant::now());
+        let scanned = self
+            .app
+            .pool
+            .scan(self.app.generation(), label.into(), upload)
+            .await;
+        drop(admitted);
+        match scanned {
+            Ok(s) => {
+                self.app
+                    .record("clamd", &s, started.elapsed().as_secs_f64());
+                self.app.publish(
+                    s.findings(),
+                    self.client,
+                    scan_clock,
+                    scan_started.elapsed(),
+                );
+                let (text, status) = stream_reply(&s, label);
+                self.reply(w, delim, &text).await?;
+                Ok(status)
+            }
+            Err(e) => {
+                self.reply(w, delim, &format!("{label}: {e} ERROR")).await?;
+                Ok("error")
+            }
+        }
+    }
+
+    /// `FILDES`: the command is followed by one byte (clamdscan sends a
+    /// NUL) that carries the descriptor; a descriptor that came with the
+    /// command's own bytes is taken too.
+    #[cfg(unix)]
+    async fn fildes<R, W>(
+        &mut self,
+        r: &mut BufReader<R>,
+        w: &mut W,
+        delim: Delim,
+    ) -> std::io::Result<(Next, &'static str)>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        use crate::fdpass::{self, FdError};
+        use std::os::fd::AsRawFd;
+        let Some(inbox) = self.passed.clone() else {
+            return self.fildes_refused(w, delim).await;
+        };
+        let started = Instant::now();
+        let idle = self.app.settings.idle_timeout;
+        let mut carrier = [0u8; 1];
+        match tokio::time::timeout(idle, r.read_exact(&mut carrier)).await {
+            Ok(Ok(_)) => {}
+            Err(_) => return Ok((Next::Close, "timeout")),
+            Ok(Err(_)) => return Ok((Next::Close, "closed")),
+        }
+        let claimed = claim_read(&inbox, r);
+        let mut fds = claimed.fds;
+        if claimed.lost || fds.len() > 1 {
+            let n = if claimed.lost {
+                "too many".to_string()
+            } else {
+                fds.len().to_string()
+            };
+            // Every one of them is closed: guessing which one was meant
+            // could scan a file the client did not ask for.
+            drop(fds);
+            self.reply(
+                w,
+                delim,
+                &format!("FILDES: received {n} file descriptors, expected one. ERROR"),
+            )
+            .await?;
+            return Ok((Next::Continue, "error"));
+        }
+        let Some(fd) = fds.pop() else {
+            self.reply(w, delim, "FILDES: didn't receive file descriptor. ERROR")
+                .await?;
+            return Ok((Next::Continue, "error"));
+        };
+        let label = format!("fd[{}]", fd.as_raw_fd());
+        let Some(admitted) = self.admit_within(idle).await else {
+            drop(fd);
+            self.reply(
+                w,
+                delim,
+                &format!("{label}: too many scans in progress. ERROR"),
+            )
+            .await?;
+            return Ok((Next::Close, "busy"));
+        };
+        let deadline = started + self.app.settings.request_timeout;
+        let spool = self.app.spool(self.app.settings.max_upload);
+        // The admission goes with the read: a read stuck on a hung file
+        // system keeps its slot, so such reads cannot pile up unbounded.
+        let read = tokio::task::spawn_blocking(move || {
+            (admitted, fdpass::read_regular(fd, spool, deadline))
+        });
+        let grace = Duration::from_secs(1);
+        let (admitted, read) = match tokio::time::timeout_at((deadline + grace).into(), read).await
+        {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                self.reply(w, delim, &format!("{label}: {e}. ERROR"))
+                    .await?;
+                return Ok((Next::Close, "error"));
+            }
+            Err(_) => {
+                let e = FdError::TimedOut;
+                self.reply(w, delim, &format!("{label}: {e}. ERROR"))
+                    .await?;
+                return Ok((Next::Close, "timeout"));
+            }
+        };
+        match read {
+            Ok(upload) => {
+                let status = self
+                    .scan_upload(w, delim, &label, upload, admitted, started)
+                    .await?;
+                Ok((Next::Continue, status))
+            }
+            Err(e) => {
+                drop(admitted);
+                let status = match e {
+                    FdError::TooLarge => "too-large",
+                    FdError::TimedOut => "timeout",
+                    _ => "error",
+                };
+                let text = match e {
+                    // clamd's words for a stream over StreamMaxLength.
+                    FdError::TooLarge => format!("{label}: size limit exceeded. ERROR"),
+                    e => format!("{label}: {}. ERROR", printable(&e.to_string())),
+                };
+                self.reply(w, delim, &text).await?;
+                Ok((Next::Continue, status))
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn fildes<R, W>(
+        &mut self,
+        _r: &mut BufReader<R>,
+        w: &mut W,
+        delim: Delim,
+    ) -> std::io::Result<(Next, &'static str)>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        self.fildes_refused(w, delim).await
+    }
+
+    /// `FILDES` where no descriptor can come: on TCP.
+    async fn fildes_refused<W: AsyncWrite + Unpin>(
+        &mut self,
+        w: &mut W,
+        delim: Delim,
+    ) -> std::io::Result<(Next, &'static str)> {
+        self.reply(
+            w,
+            delim,
+            "FILDES: file descriptors can only be passed over the clamd Unix socket. ERROR",
+        )
+        .await?;
+        Ok((Next::Close, "refused"))
     }
 
     async fn admit_within(&self, limit: Duration) -> Option<Admitted> {
@@ -585,10 +777,11 @@ async fn timed<T>(
     }
 }
 
-/// The reply to a scanned stream, and its metrics status.
-fn stream_reply(s: &Scanned) -> (String, &'static str) {
+/// The reply to a scanned stream or descriptor (`label` is `stream` or
+/// `fd[N]`), and its metrics status.
+fn stream_reply(s: &Scanned, label: &str) -> (String, &'static str) {
     if let Some(d) = s.findings().flat_map(|f| f.detections.first()).next() {
-        return (format!("stream: {} FOUND", clamd_name(d)), "found");
+        return (format!("{label}: {} FOUND", clamd_name(d)), "found");
     }
     if s.failed() {
         let why = s
@@ -597,9 +790,22 @@ fn stream_reply(s: &Scanned) -> (String, &'static str) {
             .problems
             .first()
             .map_or("cannot scan".to_string(), |p| printable(&p.message));
-        return (format!("stream: {why} ERROR"), "error");
+        return (format!("{label}: {why} ERROR"), "error");
     }
-    ("stream: OK".into(), "ok")
+    (format!("{label}: OK"), "ok")
+}
+
+/// Takes the descriptors that came with the bytes the command loop has
+/// read: everything the socket gave up to what is still buffered.
+#[cfg(unix)]
+fn claim_read<R: AsyncRead>(
+    inbox: &crate::fdpass::SharedInbox,
+    r: &BufReader<R>,
+) -> crate::fdpass::Claimed {
+    let buffered = r.buffer().len() as u64;
+    let mut inbox = crate::fdpass::lock(inbox);
+    let upto = inbox.received().saturating_sub(buffered);
+    inbox.claim(upto)
 }
 
 /// A string made safe for a reply line: no NUL, newline or other control.
@@ -621,6 +827,7 @@ fn known(name: &str) -> Option<&'static str> {
         "IDSESSION" => "IDSESSION",
         "END" => "END",
         "INSTREAM" => "INSTREAM",
+        "FILDES" => "FILDES",
         "SCAN" => "SCAN",
         "CONTSCAN" => "CONTSCAN",
         "MULTISCAN" => "MULTISCAN",

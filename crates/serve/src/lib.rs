@@ -16,6 +16,8 @@
 
 pub mod clamd;
 pub mod config;
+#[cfg(unix)]
+pub mod fdpass;
 pub mod http;
 pub mod i18n;
 pub mod metrics;
@@ -181,32 +183,38 @@ async fn http_accept(app: Arc<Service>, listener: TcpListener, router: axum::Rou
 /// A listener of clamd connections: TCP or a Unix socket.
 trait ClamdListener: Send + 'static {
     type Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
-    /// A connection and the client's IP address, when it has one.
+    /// A connection, the client's IP address when it has one, and the
+    /// inbox of descriptors it passes when it can pass them.
     fn accept(
         &self,
-    ) -> impl std::future::Future<Output = std::io::Result<(Self::Stream, Option<IpAddr>)>> + Send;
+    ) -> impl std::future::Future<
+        Output = std::io::Result<(Self::Stream, Option<IpAddr>, clamd::Passed)>,
+    > + Send;
 }
 
 impl ClamdListener for TcpListener {
     type Stream = tokio::net::TcpStream;
-    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<IpAddr>)> {
+    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<IpAddr>, clamd::Passed)> {
         let (s, peer) = TcpListener::accept(self).await?;
         // Replies are small and a client waits for each one.
         let _ = s.set_nodelay(true);
-        Ok((s, Some(peer.ip())))
+        Ok((s, Some(peer.ip()), None))
     }
 }
 
 impl ClamdListener for UnixListener {
-    type Stream = tokio::net::UnixStream;
-    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<IpAddr>)> {
-        UnixListener::accept(self).await.map(|(s, _)| (s, None))
+    /// Read with `recvmsg`, keeping the descriptors `FILDES` needs.
+    type Stream = fdpass::FdStream;
+    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<IpAddr>, clamd::Passed)> {
+        let (s, _) = UnixListener::accept(self).await?;
+        let (s, inbox) = fdpass::FdStream::new(s);
+        Ok((s, None, Some(inbox)))
     }
 }
 
 async fn clamd_accept<L: ClamdListener>(app: Arc<Service>, listener: L) {
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, peer, passed) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
                 Err(e) => {
@@ -224,7 +232,7 @@ async fn clamd_accept<L: ClamdListener>(app: Arc<Service>, listener: L) {
         let app2 = app.clone();
         app.tasks.spawn(async move {
             let _slot = slot;
-            clamd::serve_connection(app2, stream, peer).await;
+            clamd::serve_connection(app2, stream, peer, passed).await;
         });
     }
 }
