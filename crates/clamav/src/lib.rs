@@ -25,6 +25,7 @@ pub mod offset;
 pub mod pattern;
 pub mod sigs;
 pub mod target;
+pub mod unsupported;
 
 pub use db::{
     Database, Issue, Kind, LoadReport, MAX_ANCHOR, MAX_ISSUES, MAX_PCRE_MATCHES, MAX_PCRE_SIZE,

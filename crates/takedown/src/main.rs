@@ -71,9 +71,9 @@ fn main() -> ExitCode {
         ),
     );
     let result = match cli.command {
-        args::Command::Scan(a) => scan(*a),
+        args::Command::Scan(a) => scan(*a, cli.verbose),
         args::Command::Quarantine(a) => quarantine::run(a),
-        args::Command::Serve(a) => serve::serve(a),
+        args::Command::Serve(a) => serve::serve(a, cli.verbose),
         args::Command::Sigs(a) => sigs::run(a),
         args::Command::Update(a) => update::run(a),
         args::Command::Intel(a) => intel::run(a),
@@ -122,7 +122,7 @@ fn init_logging(verbose: u8, service: bool) {
         .init();
 }
 
-fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
+fn scan(a: args::ScanArgs, verbose: u8) -> anyhow::Result<u8> {
     let config = a.into_config()?;
     let load_started = std::time::Instant::now();
     let sigs = match SignatureSet::load(&config.load) {
@@ -139,8 +139,19 @@ fn scan(a: args::ScanArgs) -> anyhow::Result<u8> {
         }
     };
     let problems = sigs.problems().count();
-    for issue in sigs.problems() {
+    // A real ClamAV database skips hundreds of lines this engine does not
+    // support: one line per kind of construct, each line with -v.
+    let constructs = sigs.unsupported_constructs();
+    for issue in sigs
+        .problems()
+        .filter(|i| verbose > 0 || i.construct.is_none())
+    {
         eprintln!("takedown: warning: {issue}");
+    }
+    if verbose == 0 {
+        for c in &constructs {
+            eprintln!("takedown: warning: {c} (-v lists each)");
+        }
     }
     if problems > 0 {
         eprintln!(

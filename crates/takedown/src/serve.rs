@@ -363,7 +363,7 @@ fn read_tokens(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// Runs the service until SIGTERM; exit code 0 after a clean shutdown.
-pub fn serve(a: ServeArgs) -> anyhow::Result<u8> {
+pub fn serve(a: ServeArgs, verbose: u8) -> anyhow::Result<u8> {
     takedown_serve::tune_allocator();
     let ready_file = a.ready_file.clone();
     let settings = a.into_config()?.validate()?;
@@ -372,8 +372,17 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     // client never reaches a service without signatures.
     let service = takedown_serve::service::Service::new(settings)?;
     let sigs = &service.generation().sigs;
-    for issue in sigs.problems() {
+    // Unsupported ClamAV constructs: one line per kind, each line with -v.
+    for issue in sigs
+        .problems()
+        .filter(|i| verbose > 0 || i.construct.is_none())
+    {
         tracing::warn!("signature problem: {issue}");
+    }
+    if verbose == 0 {
+        for c in sigs.unsupported_constructs() {
+            tracing::warn!("signature problem: {c} (-v lists each)");
+        }
     }
     if sigs.notices() > 0 {
         tracing::info!(

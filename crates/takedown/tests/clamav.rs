@@ -252,7 +252,13 @@ fn clamav_databases_match_in_one_pass_with_containers() {
     // everything else loaded.
     let err = stderr(&o);
     assert!(err.contains("local.ndb:2:"), "{err}");
-    assert!(err.contains("local.ndb:3: unsupported"), "{err}");
+    // The unsupported one as the summary of its kind, with where it is.
+    assert!(
+        err.contains(
+            "unsupported ClamAV VI (version information) offsets: 1 signature skipped, first at "
+        ) && err.contains("local.ndb:3 (-v lists each)"),
+        "{err}"
+    );
     assert!(err.contains("2 signature problem"), "{err}");
     // The text form names the engine and the database.
     let o = t.run(&[
@@ -349,6 +355,130 @@ fn signature_listing_counts_unsupported_lines() {
     ]);
     let err = stderr(&o);
     assert!(err.contains("(1 unsupported, skipped)"), "{err}");
+}
+
+/// A database as ClamAV ships them (`main.cvd`: hundreds of lines this
+/// engine skips) is summarised as one warning per kind of construct, with
+/// a count and the first place; `-v` lists every line.
+#[test]
+fn unsupported_constructs_are_summarised_one_line_per_kind() {
+    let t = Tree::new();
+    // Lines of each kind (the numbers differ so that a count cannot be
+    // right by accident), with a loadable signature among them.
+    let mut ndb = format!("Test.Real.Body:0:*:{}\n", hex(b"a real body"));
+    for i in 0..3 {
+        ndb.push_str(&format!("Test.Target.{i}:13:*:41424344\n"));
+    }
+    for i in 0..4 {
+        ndb.push_str(&format!("Test.Vi.{i}:1:VI:41424344\n"));
+    }
+    let mut ldb = String::new();
+    for i in 0..5 {
+        ldb.push_str(&format!(
+            "Test.Pcre.{i};Engine:81-255,Target:0;0&1;41424344;0/(a)\\1/\n"
+        ));
+    }
+    for i in 0..2 {
+        ldb.push_str(&format!(
+            "Test.Macro.{i};Engine:51-255,Target:0;0&1;41424344;${{6-7}}12$\n"
+        ));
+    }
+    for i in 0..6 {
+        ldb.push_str(&format!(
+            "Test.Bcomp.{i};Engine:51-255,Target:0;0&1;41424344;0(>>26#ib2#>512)\n"
+        ));
+    }
+    let idb = "a:b:c:d\ne:f:g:h\n";
+    let cbc = "ClamBCaa`|`````|`a\nTe\nSa\n";
+    let cvd = takedown_clamav::cvd::build(
+        &[
+            ("main.ndb", ndb.as_bytes()),
+            ("main.ldb", ldb.as_bytes()),
+            ("main.idb", idb.as_bytes()),
+            ("one.cbc", cbc.as_bytes()),
+            ("two.cbc", cbc.as_bytes()),
+        ],
+        62,
+        "",
+        true,
+    );
+    t.write("db/main.cud", cvd);
+    t.write("scan/clean.txt", "nothing\n");
+    let db = t.path("db/main.cud");
+    let db = db.display();
+    let scan = |verbose: bool| {
+        let mut args = vec!["scan", "--no-builtin", "-s"];
+        if verbose {
+            args.insert(0, "-v");
+        }
+        let sigs = t.arg("db/main.cud");
+        let target = t.arg("scan");
+        args.push(&sigs);
+        args.push(&target);
+        let o = t.run(&args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stderr(&o)
+    };
+    let err = scan(false);
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("takedown: warning: "))
+        .collect();
+    let want = [
+        format!(
+            "takedown: warning: unsupported ClamAV signatures for unsupported target types: 3 signatures skipped, first at {db}:main.ndb:2 (-v lists each)"
+        ),
+        format!(
+            "takedown: warning: unsupported ClamAV VI (version information) offsets: 4 signatures skipped, first at {db}:main.ndb:5 (-v lists each)"
+        ),
+        format!(
+            "takedown: warning: unsupported ClamAV PCRE subsignatures the regex engine cannot express: 5 signatures skipped, first at {db}:main.ldb:1 (-v lists each)"
+        ),
+        format!(
+            "takedown: warning: unsupported ClamAV macro subsignatures: 2 signatures skipped, first at {db}:main.ldb:6 (-v lists each)"
+        ),
+        format!(
+            "takedown: warning: unsupported ClamAV byte compare subsignatures: 6 signatures skipped, first at {db}:main.ldb:8 (-v lists each)"
+        ),
+        format!(
+            "takedown: warning: unsupported ClamAV icon signatures: 2 signatures skipped, first at {db}:main.idb (-v lists each)"
+        ),
+        format!(
+            "takedown: warning: unsupported ClamAV bytecode signatures: 2 signatures skipped, first at {db}:one.cbc (-v lists each)"
+        ),
+        "takedown: warning: 23 signature problem(s); everything else loaded (--strict makes them fatal)".to_string(),
+    ];
+    assert_eq!(warnings, want, "{err}");
+
+    // -v: every line, each with its file and line, and no summary.
+    let err = scan(true);
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("takedown: warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 23 + 1, "{err}");
+    for line in 2..=8 {
+        assert!(
+            err.contains(&format!(
+                "takedown: warning: {db}:main.ndb:{line}: unsupported: "
+            )),
+            "main.ndb:{line}\n{err}"
+        );
+    }
+    for line in 1..=13 {
+        assert!(
+            err.contains(&format!(
+                "takedown: warning: {db}:main.ldb:{line}: unsupported: "
+            )),
+            "main.ldb:{line}\n{err}"
+        );
+    }
+    assert!(!err.contains("-v lists each"), "{err}");
+    // The one loadable signature did load.
+    assert!(
+        err.contains("1 ClamAV signatures (24 unsupported, skipped)"),
+        "{err}"
+    );
 }
 
 /// SHA-1 by coreutils' `sha1sum`: an oracle apart from the code under test.

@@ -219,6 +219,7 @@ pub(super) fn place(
                 s.class,
                 SkipClass::Revoked | SkipClass::Expired | SkipClass::NotForDetection
             ),
+            ..Default::default()
         });
     }
     (counts, used)

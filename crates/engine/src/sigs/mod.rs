@@ -44,6 +44,11 @@ pub struct SigIssue {
     /// by `scan`, never fatal under `--strict`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub notice: bool,
+    /// For an unsupported ClamAV line or database: the kind of construct
+    /// (`PCRE subsignatures ...`, `bytecode signatures`), by which a scan
+    /// summarises them ([`SignatureSet::unsupported_constructs`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub construct: Option<String>,
 }
 
 impl SigIssue {
@@ -83,6 +88,38 @@ impl std::fmt::Display for SigIssue {
             write!(f, ": {what} `{}`", crate::sanitize::for_terminal(rule))?;
         }
         write!(f, ": {}", self.message)
+    }
+}
+
+/// One kind of unsupported construct over a signature set.
+#[derive(Clone, Debug)]
+pub struct ConstructSummary<'a> {
+    /// What kind (`PCRE subsignatures the regex engine cannot express`).
+    pub construct: &'a str,
+    /// Signatures skipped for it.
+    pub signatures: usize,
+    /// Issues folded into this summary (a database skipped whole is one).
+    pub issues: usize,
+    /// The first of them, for its file and line.
+    pub first: &'a SigIssue,
+}
+
+impl std::fmt::Display for ConstructSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unsupported ClamAV {}: {} skipped, first at {}",
+            self.construct,
+            match self.signatures {
+                1 => "1 signature".to_string(),
+                n => format!("{n} signatures"),
+            },
+            crate::sanitize::for_terminal(&self.first.file)
+        )?;
+        if let Some(l) = self.first.line {
+            write!(f, ":{l}")?;
+        }
+        Ok(())
     }
 }
 
@@ -523,6 +560,41 @@ impl SignatureSet {
         self.issues.iter().filter(|i| !i.notice)
     }
 
+    /// The unsupported constructs of ClamAV databases, one entry per kind
+    /// in the order first met: a real database holds hundreds of lines
+    /// this engine skips, which say more as a count per kind than one
+    /// warning each. The issues themselves stay in [`Self::issues`].
+    pub fn unsupported_constructs(&self) -> Vec<ConstructSummary<'_>> {
+        let mut out: Vec<ConstructSummary<'_>> = Vec::new();
+        for issue in self.problems() {
+            let Some(construct) = issue.construct.as_deref() else {
+                continue;
+            };
+            // A database skipped whole counts its signatures.
+            let signatures = match issue.line {
+                Some(_) => 1,
+                None => self
+                    .sources
+                    .iter()
+                    .find(|s| s.path == issue.file)
+                    .map_or(1, |s| s.unsupported.max(1)),
+            };
+            match out.iter_mut().find(|s| s.construct == construct) {
+                Some(s) => {
+                    s.signatures += signatures;
+                    s.issues += 1;
+                }
+                None => out.push(ConstructSummary {
+                    construct,
+                    signatures,
+                    issues: 1,
+                    first: issue,
+                }),
+            }
+        }
+        out
+    }
+
     /// Number of notices: indicators not used by their producer's word
     /// or because they expired.
     pub fn notices(&self) -> usize {
@@ -655,18 +727,27 @@ impl SignatureSet {
                 _ => {
                     // A database kind this engine does not read (phishing
                     // URLs, icons, certificates, ...): counted, not silent.
-                    let lines = data
-                        .split(|b| *b == b'\n')
-                        .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
-                        .count();
+                    // A bytecode member is one signature over many lines.
+                    let lines = if member.to_ascii_lowercase().ends_with(".cbc") {
+                        1
+                    } else {
+                        data.split(|b| *b == b'\n')
+                            .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+                            .count()
+                    };
                     let id = self.add_source(name.clone(), SourceKind::ClamavContainer);
                     self.sources[id.0 as usize].unsupported = lines;
-                    issues.push(SigIssue::file(
-                        &name,
-                        format!(
-                            "unsupported: database kind not supported; {lines} signatures skipped"
+                    issues.push(SigIssue {
+                        construct: Some(
+                            takedown_clamav::unsupported::database_construct(member).to_string(),
                         ),
-                    ));
+                        ..SigIssue::file(
+                            &name,
+                            format!(
+                                "unsupported: database kind not supported; {lines} signatures skipped"
+                            ),
+                        )
+                    });
                 }
             }
         }
@@ -775,6 +856,11 @@ impl SignatureSet {
                 line: (i.line > 0).then_some(i.line),
                 message: i.reason.clone(),
                 unsupported: i.unsupported,
+                construct: i
+                    .unsupported
+                    .then(|| takedown_clamav::unsupported::construct(&i.reason))
+                    .flatten()
+                    .map(str::to_string),
                 ..Default::default()
             });
         }

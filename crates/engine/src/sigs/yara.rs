@@ -1236,7 +1236,7 @@ fn explain(
         rule: rule.map(str::to_string),
         message,
         unsupported,
-        notice: false,
+        ..Default::default()
     };
     // Rules that a syntax error removed: the parser drops them whole.
     let mut skipped: Vec<&str> = outline
