@@ -357,12 +357,9 @@ fn signature_listing_counts_unsupported_lines() {
     assert!(err.contains("(1 unsupported, skipped)"), "{err}");
 }
 
-/// A database as ClamAV ships them (`main.cvd`: hundreds of lines this
-/// engine skips) is summarised as one warning per kind of construct, with
-/// a count and the first place; `-v` lists every line.
-#[test]
-fn unsupported_constructs_are_summarised_one_line_per_kind() {
-    let t = Tree::new();
+/// `db/main.cud`: a container as ClamAV ships them, with several lines of
+/// each kind of unsupported construct and one loadable signature.
+fn unsupported_database(t: &Tree) {
     // Lines of each kind (the numbers differ so that a count cannot be
     // right by accident), with a loadable signature among them.
     let mut ndb = format!("Test.Real.Body:0:*:{}\n", hex(b"a real body"));
@@ -403,6 +400,41 @@ fn unsupported_constructs_are_summarised_one_line_per_kind() {
         true,
     );
     t.write("db/main.cud", cvd);
+}
+
+/// `takedown serve` logs the same one line per kind at start.
+#[test]
+fn serve_logs_unsupported_constructs_one_line_per_kind() {
+    let t = Tree::new();
+    unsupported_database(&t);
+    let srv = util::serve::Server::on_loopback(&t, &["--no-builtin", "-s", &t.arg("db/main.cud")]);
+    let log = srv.log();
+    let warned: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("signature problem: "))
+        .collect();
+    assert_eq!(warned.len(), 7, "{log}");
+    assert!(
+        warned
+            .iter()
+            .all(|l| l.contains(": unsupported ClamAV ") && l.ends_with("(-v lists each)")),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "unsupported ClamAV byte compare subsignatures: 6 signatures skipped, first at "
+        ),
+        "{log}"
+    );
+}
+
+/// A database as ClamAV ships them (`main.cvd`: hundreds of lines this
+/// engine skips) is summarised as one warning per kind of construct, with
+/// a count and the first place; `-v` lists every line.
+#[test]
+fn unsupported_constructs_are_summarised_one_line_per_kind() {
+    let t = Tree::new();
+    unsupported_database(&t);
     t.write("scan/clean.txt", "nothing\n");
     let db = t.path("db/main.cud");
     let db = db.display();

@@ -123,6 +123,32 @@ fn real_clamdscan_fdpass_scans_the_passed_descriptor() {
         "{}",
         stdout(&o)
     );
+    // A directory with --multiscan: one IDSESSION, the FILDES commands
+    // pipelined, each reply matched to its file.
+    for i in 0..5 {
+        t.write(&format!("many/clean{i}.txt"), format!("clean {i}"));
+    }
+    t.write("many/e1.com", eicar());
+    t.write("many/e2.com", eicar());
+    let mut c = Command::new(&clamdscan);
+    c.arg(format!("--config-file={}", t.arg("unix.conf")))
+        .args(["--fdpass", "--multiscan", "--no-summary"])
+        .arg(t.path("many"));
+    let o = run_with_timeout(c, 60);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    let many = t.path("many");
+    assert_eq!(
+        lines,
+        vec![
+            format!("{}/e1.com: Eicar-Test-Signature FOUND", many.display()),
+            format!("{}/e2.com: Eicar-Test-Signature FOUND", many.display()),
+        ],
+        "{}",
+        stdout(&o)
+    );
     drop(srv);
 }
 
