@@ -27,9 +27,11 @@ use super::emu::{Cpu, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Exception, Memory,
 use super::{le16, le32};
 use crate::{Ctx, Entry, Issue, Sink};
 
-/// Instructions one stub may run.
-pub(crate) const MAX_INSTRUCTIONS: u64 = 50_000_000;
-/// Pages of emulated memory (256 MiB... no: 64 MiB).
+/// Instructions one stub may run. The stubs of the samples run fewer
+/// than 300,000; the unit tests, which run damaged stubs by the hundred
+/// in debug builds, stop them sooner.
+pub(crate) const MAX_INSTRUCTIONS: u64 = if cfg!(test) { 400_000 } else { 50_000_000 };
+/// Pages of emulated memory (64 MiB).
 pub(crate) const MAX_PAGES: usize = 16 * 1024;
 /// Exceptions handed to the stub's handlers.
 pub(crate) const MAX_EXCEPTIONS: u32 = 10_000;
@@ -266,6 +268,8 @@ pub(crate) fn detect(data: &[u8]) -> bool {
 /// ask for within [`MAX_IMAGE`] of its base (checked when loading).
 const STACK_TOP: u32 = 0x0030_0000;
 const STACK_SIZE: u32 = 0x0010_0000;
+/// The exception record Windows puts at the top of the stack.
+const FIRST_SEH: u32 = STACK_TOP - 0x20;
 /// The thread block (`fs`), the process block after it.
 const TEB: u32 = 0x7FFD_E000;
 const PEB: u32 = 0x7FFD_F000;
@@ -300,6 +304,15 @@ struct Run<'d> {
     modules: Vec<Vec<u8>>,
     heap: u32,
     exceptions: u32,
+    /// Exception handlers running (their code may lie in the unpacked
+    /// image; running one is not reaching the program).
+    handlers: u32,
+    /// Where the last instruction ran.
+    from: u32,
+    /// Instructions the stub may run ([`MAX_INSTRUCTIONS`]; less in tests).
+    max_instructions: u64,
+    /// The stand-in Windows calls when no handler takes an exception.
+    unhandled: u32,
     /// Pages of the image written since loading.
     written: std::collections::HashSet<u32>,
     /// The last addresses run, for tests' traces.
@@ -363,7 +376,10 @@ impl<'d> Run<'d> {
         }
         let mut cpu = Cpu::new(mem);
         cpu.fs_base = TEB;
-        cpu.regs[ESP] = STACK_TOP - 0x100;
+        // Windows starts a process with the last exception record of the
+        // chain 0x1C bytes above the stack pointer (Petite finds its stack
+        // from it), and the return address to the process start below.
+        cpu.regs[ESP] = FIRST_SEH - 0x18;
         // The state Windows starts a process in, as far as stubs look:
         // eax the entry point, ebx the process block, esi/edi/ebp as the
         // loader leaves them.
@@ -378,7 +394,8 @@ impl<'d> Run<'d> {
         // TEB: no exception handler yet (the end of the chain), stack
         // bounds, itself, the process block; PEB: the image base.
         let m = &mut cpu.mem;
-        let _ = m.write32(TEB, 0xFFFF_FFFF);
+        let _ = m.write32(TEB, FIRST_SEH);
+        let _ = m.write32(FIRST_SEH, 0xFFFF_FFFF);
         let _ = m.write32(TEB + 4, STACK_TOP);
         let _ = m.write32(TEB + 8, STACK_TOP - STACK_SIZE);
         let _ = m.write32(TEB + 0x18, TEB);
@@ -394,10 +411,17 @@ impl<'d> Run<'d> {
             modules: Vec::new(),
             heap: HEAP_BASE,
             exceptions: 0,
+            handlers: 0,
+            from: 0,
+            max_instructions: MAX_INSTRUCTIONS,
+            unhandled: 0,
             written: std::collections::HashSet::new(),
             #[cfg(test)]
             last: std::collections::VecDeque::new(),
         };
+        let last = run.api_slot(b"UnhandledExceptionFilter");
+        let _ = run.cpu.mem.write32(FIRST_SEH + 4, last);
+        run.unhandled = last;
         let exit = run.api_slot(b"ExitProcess");
         let sp = run.cpu.regs[ESP].wrapping_sub(4);
         let _ = run.cpu.mem.write32(sp, exit);
@@ -512,7 +536,7 @@ impl<'d> Run<'d> {
         let entry_section = self.h.section_of(self.h.entry);
         let first_va = self.h.sections.iter().map(|s| s.va).min().unwrap_or(0);
         let mut steps = 0u32;
-        while self.cpu.executed < MAX_INSTRUCTIONS {
+        while self.cpu.executed < self.max_instructions {
             steps = steps.wrapping_add(1);
             if steps.is_multiple_of(0x1_0000) && ctx.check_time().is_err() {
                 return Err(End::Stopped(Issue::limit(
@@ -548,13 +572,26 @@ impl<'d> Run<'d> {
             }
             if let Some(rva) = self.in_image(eip) {
                 let page = rva / PAGE;
+                let section = self.h.section_of(rva);
+                // MEW and Upack unpack everything into their first
+                // section and run their loaders elsewhere; Upack starts
+                // in the first section too, in a page it has not written.
+                let original = match self.packer {
+                    Packer::Mew | Packer::Upack => section == Some(0),
+                    _ => section != entry_section,
+                };
+                let entered =
+                    self.in_image(self.from).map(|r| self.h.section_of(r)) != Some(section);
                 if rva >= first_va
-                    && self.h.section_of(rva) != entry_section
+                    && original
+                    && entered
+                    && self.handlers == 0
                     && self.written.contains(&page)
                 {
                     return Ok(rva);
                 }
             }
+            self.from = eip;
             match self.step() {
                 Ok(()) => {}
                 Err(Exception::Unsupported(what)) => {
@@ -568,7 +605,10 @@ impl<'d> Run<'d> {
         }
         stopped(
             self.packer,
-            format!("the stub ran {MAX_INSTRUCTIONS} instructions without reaching the program"),
+            format!(
+                "the stub ran {} instructions without reaching the program",
+                self.max_instructions
+            ),
         )
     }
 
@@ -658,7 +698,12 @@ impl<'d> Run<'d> {
     fn string_arg(&self, i: u32) -> Result<Vec<u8>, End> {
         let p = self.arg(i)?;
         self.cpu.mem.cstr(p, 256).map_or_else(
-            || stopped(self.packer, "a function was given a bad string"),
+            || {
+                stopped(
+                    self.packer,
+                    format!("a function was given a bad string at {p:#x}"),
+                )
+            },
             Ok,
         )
     }
@@ -745,7 +790,13 @@ impl<'d> Run<'d> {
         }
         let frame = self.cpu.mem.read32(TEB).unwrap_or(0xFFFF_FFFF);
         let handler = self.cpu.mem.read32(frame.wrapping_add(4));
-        let Ok(handler) = handler else {
+        let Ok(handler) = handler.and_then(|h| {
+            if h == self.unhandled {
+                Err(Exception::Invalid)
+            } else {
+                Ok(h)
+            }
+        }) else {
             return Err(End::Stopped(Issue::corrupt(format!(
                 "{}: the stub raised {what} with no handler",
                 self.packer.name()
@@ -815,11 +866,13 @@ impl<'d> Run<'d> {
         }
         c.eflags &= !TF;
         c.eip = handler;
+        self.handlers += 1;
         Ok(())
     }
 
     /// The handler returned: continue where the context says.
     fn seh_return(&mut self) -> Result<(), End> {
+        self.handlers = self.handlers.saturating_sub(1);
         let c = &mut self.cpu;
         // The context pointer is the handler's third argument.
         let ctx_at = c.mem.read32(c.regs[ESP].wrapping_add(8)).unwrap_or(0);
@@ -906,6 +959,16 @@ pub(crate) fn extract(
             let _ = sink(ctx, Entry::new(packer.name(), image));
             Ok(())
         }
+        // The stub stopped part way (an instruction or a function not
+        // emulated, a fault with no handler, a limit): what it unpacked
+        // up to there is still scanned, with the problem on the image.
+        End::Stopped(issue) if !run.written.is_empty() => {
+            let image = run.dump(run.h.entry);
+            let mut entry = Entry::new(packer.name(), image);
+            entry.issue = Some(issue);
+            let _ = sink(ctx, entry);
+            Ok(())
+        }
         End::Stopped(issue) => Err(issue),
     }
 }
@@ -973,7 +1036,12 @@ mod tests {
 
     /// Debian's `clamav-testfiles` packed with each packer, and the chain of
     /// `clam.exe` inside.
-    const SAMPLES: &[(&str, &str)] = &[("clam-aspack.exe", "aspack!pe@0x4de0")];
+    const SAMPLES: &[(&str, &str)] = &[
+        ("clam-aspack.exe", "aspack!pe@0x4de0"),
+        ("clam-mew.exe", "mew!clam.exe"),
+        ("clam-petite.exe", "petite!clam.exe"),
+        ("clam-upack.exe", "upack!clam.exe"),
+    ];
 
     /// ClamAV's packed samples come out with the 544-byte `clam.exe`
     /// inside, byte for byte, at the address the original program had it.
@@ -994,6 +1062,165 @@ mod tests {
                 w.issues,
                 trace(&data)
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+    use crate::packers::testpe::pe;
+    use crate::testutil::{random_flips, walk};
+
+    /// ASPack's entry point signature, then `code`: the stub's first
+    /// instructions (pushad; call; pop ebp; inc ebp; push ebp; ret; jmp)
+    /// end in a call to the byte after the signature.
+    fn packed(code: &[u8]) -> Vec<u8> {
+        let mut stub = vec![
+            0x60, 0xE8, 0x03, 0x00, 0x00, 0x00, 0xE9, 0xEB, 0x04, 0x5D, 0x45, 0x55, 0xC3, 0xE8,
+            0x01, 0x00, 0x00, 0x00, 0x90,
+        ];
+        stub.extend_from_slice(code);
+        let mut f = pe(
+            &[(b".text", 0x1000, &[0u8; 16]), (b".aspack", 0x2000, &stub)],
+            (0x1000, 0x200),
+        );
+        let opt = 0x98;
+        f[opt + 16..opt + 20].copy_from_slice(&0x2000u32.to_le_bytes());
+        f[opt + 56..opt + 60].copy_from_slice(&0x3000u32.to_le_bytes());
+        f
+    }
+
+    fn run(data: &[u8], max: u64) -> (End, Run<'_>) {
+        let limits = crate::Limits::default();
+        let ctx = Ctx::new(&limits, None);
+        let mut r = Run::load(data, Packer::Aspack).unwrap();
+        r.max_instructions = max;
+        (r.run(&ctx), r)
+    }
+
+    #[test]
+    fn the_signature_is_recognised_and_nothing_else() {
+        assert_eq!(recognise(&packed(&[0xC3])), Some(Packer::Aspack));
+        let plain = pe(&[(b".text", 0x1000, &[0x90; 64])], (0x1000, 0x200));
+        assert_eq!(recognise(&plain), None);
+    }
+
+    #[test]
+    fn an_endless_loop_stops_at_the_instruction_limit() {
+        let data = packed(&[0xEB, 0xFE]);
+        let (end, r) = run(&data, 100_000);
+        let End::Stopped(issue) = end else {
+            panic!("ran to the end")
+        };
+        assert!(issue.message.contains("100000 instructions"), "{issue:?}");
+        assert_eq!(r.cpu.executed, 100_000);
+        // Through the format: a problem, nothing handed out.
+        let w = walk(&data, "x.exe");
+        assert!(w.found.is_empty());
+        assert_eq!(w.issues.len(), 1, "{:?}", w.issues);
+    }
+
+    #[test]
+    fn a_write_outside_memory_is_a_problem() {
+        // mov [0x12345678], eax
+        let data = packed(&[0xA3, 0x78, 0x56, 0x34, 0x12]);
+        let (end, _) = run(&data, 1000);
+        let End::Stopped(issue) = end else {
+            panic!("ran to the end")
+        };
+        assert!(
+            issue.message.contains("Access") && issue.message.contains("no handler"),
+            "{issue:?}"
+        );
+    }
+
+    #[test]
+    fn a_jump_to_unpacked_code_is_the_original_entry_point() {
+        // mov edi, 0x401000; mov al, 0xC3 (ret); stosb; jmp 0x401000
+        let code = [
+            0xBF, 0x00, 0x10, 0x40, 0x00, 0xB0, 0xC3, 0xAA, 0xE9, 0x00, 0x00, 0x00, 0x00,
+        ];
+        let mut data = packed(&code);
+        // Patch the jump's displacement: from the end of the jmp to 0x401000.
+        let at = 0x600 + 19 + code.len();
+        let disp = 0x1000i64 - (0x2000 + 19 + code.len() as i64);
+        data[at - 4..at].copy_from_slice(&(disp as i32).to_le_bytes());
+        let (end, r) = run(&data, 1000);
+        let End::Oep(oep) = end else {
+            panic!("did not reach the program")
+        };
+        assert_eq!(oep, 0x1000);
+        let image = r.dump(oep);
+        assert_eq!(image.get(0x1000), Some(&0xC3));
+        let h = headers(&image).unwrap();
+        assert_eq!(h.entry, 0x1000);
+        assert!(
+            h.sections
+                .iter()
+                .all(|s| s.raw_size == 0 || s.raw_ptr == s.va)
+        );
+    }
+
+    #[test]
+    fn an_unemulated_instruction_is_named() {
+        // fld1
+        let (end, _) = run(&packed(&[0xD9, 0xE8]), 1000);
+        let End::Stopped(issue) = end else {
+            panic!("ran to the end")
+        };
+        assert!(issue.message.contains("Fld1"), "{issue:?}");
+    }
+
+    fn samples() -> Vec<Vec<u8>> {
+        ["aspack", "mew", "petite", "upack", "wwpack", "pespin", "yc"]
+            .iter()
+            .filter_map(|p| std::fs::read(format!("/usr/share/clamav-testfiles/clam-{p}.exe")).ok())
+            .collect()
+    }
+
+    #[test]
+    fn truncated_samples_never_panic() {
+        for data in samples() {
+            for cut in (0..data.len()).step_by(data.len() / 8 + 1) {
+                let _ = walk(&data[..cut], "x.exe");
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_samples_never_panic() {
+        for (i, data) in samples().iter().enumerate() {
+            random_flips(data, i as u32 + 1, 3, 3, |d| {
+                let _ = walk(d, "x.exe");
+            });
+            // Bytes of the entry point's signature.
+            if let Some(h) = headers(data) {
+                let ep = h.entry_bytes(data).map_or(0, |b| data.len() - b.len());
+                for at in (ep..(ep + 24).min(data.len())).step_by(6) {
+                    let mut d = data.clone();
+                    d[at] ^= 0x80;
+                    let _ = walk(&d, "x.exe");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod debug {
+    #[test]
+    #[ignore = "a debugging aid: prints what each sample's stub does"]
+    fn trace_samples() {
+        let only = std::env::var("ONLY").ok();
+        for p in ["aspack", "mew", "pespin", "petite", "upack", "wwpack", "yc"] {
+            if only.as_deref().is_some_and(|o| o != p) {
+                continue;
+            }
+            let Ok(d) = std::fs::read(format!("/usr/share/clamav-testfiles/clam-{p}.exe")) else {
+                continue;
+            };
+            eprintln!("{p}: {}", super::trace(&d));
         }
     }
 }
