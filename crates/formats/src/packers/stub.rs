@@ -1138,14 +1138,7 @@ mod bounds {
     #[test]
     fn a_jump_to_unpacked_code_is_the_original_entry_point() {
         // mov edi, 0x401000; mov al, 0xC3 (ret); stosb; jmp 0x401000
-        let code = [
-            0xBF, 0x00, 0x10, 0x40, 0x00, 0xB0, 0xC3, 0xAA, 0xE9, 0x00, 0x00, 0x00, 0x00,
-        ];
-        let mut data = packed(&code);
-        // Patch the jump's displacement: from the end of the jmp to 0x401000.
-        let at = 0x600 + 19 + code.len();
-        let disp = 0x1000i64 - (0x2000 + 19 + code.len() as i64);
-        data[at - 4..at].copy_from_slice(&(disp as i32).to_le_bytes());
+        let data = unpacking();
         let (end, r) = run(&data, 1000);
         let End::Oep(oep) = end else {
             panic!("did not reach the program")
@@ -1160,6 +1153,36 @@ mod bounds {
                 .iter()
                 .all(|s| s.raw_size == 0 || s.raw_ptr == s.va)
         );
+    }
+
+    /// The stub of [`a_jump_to_unpacked_code_is_the_original_entry_point`].
+    fn unpacking() -> Vec<u8> {
+        let code = [
+            0xBF, 0x00, 0x10, 0x40, 0x00, 0xB0, 0xC3, 0xAA, 0xE9, 0x00, 0x00, 0x00, 0x00,
+        ];
+        let mut data = packed(&code);
+        let at = 0x600 + 19 + code.len();
+        let disp = 0x1000i64 - (0x2000 + 19 + code.len() as i64);
+        data[at - 4..at].copy_from_slice(&(disp as i32).to_le_bytes());
+        data
+    }
+
+    /// Writes the `fmt_packer` fuzz seeds: built stubs that reach their
+    /// entry point, fault, and use an instruction not emulated. No
+    /// ClamAV sample is copied.
+    #[test]
+    #[ignore = "writes fuzz seeds into TAKEDOWN_SEED_DIR"]
+    fn write_fuzz_seeds() {
+        let Some(dir) = std::env::var_os("TAKEDOWN_SEED_DIR") else {
+            return;
+        };
+        for (name, data) in [
+            ("unpacks", unpacking()),
+            ("faults", packed(&[0xA3, 0x78, 0x56, 0x34, 0x12])),
+            ("fpu", packed(&[0xD9, 0xE8])),
+        ] {
+            std::fs::write(std::path::Path::new(&dir).join(name), data).unwrap();
+        }
     }
 
     #[test]
