@@ -161,10 +161,11 @@ pub const FORMATS: &[Format] = &[
     Format::Html,
     Format::Uuencode,
     // Executables last: only a PE or ELF gets this far.
-    Format::Upx,
-    // Recognised by the bytes at the entry point; yC wraps UPX, and its
-    // image comes out to be unpacked by UPX in turn.
+    // Recognised by the bytes at the entry point. Before UPX: yC wraps
+    // a UPX-packed file (whose pack header it leaves readable, its data
+    // encrypted), and its image goes to the UPX unpacker in turn.
     Format::PackerStub,
+    Format::Upx,
     // After UPX: a packed interpreter keeps its script in the resources
     // or the overlay of the unpacked image.
     Format::AutoIt,

@@ -279,6 +279,8 @@ const API_BASE: u32 = 0x7E00_0000;
 const API_SLOTS: u32 = 4096;
 /// Handles of the modules a stub asks for.
 const MODULE_BASE: u32 = 0x7C00_0000;
+/// The handle of the packed file, opened by the stub.
+const FILE_HANDLE: u32 = 0x100;
 /// Where a handler returns to after an exception.
 const SEH_RETURN: u32 = API_BASE + API_SLOTS * 16;
 /// Memory `VirtualAlloc` hands out.
@@ -309,6 +311,8 @@ struct Run<'d> {
     handlers: u32,
     /// Where the last instruction ran.
     from: u32,
+    /// Position in the packed file, for the stub reading itself.
+    file_pos: u32,
     /// Instructions the stub may run ([`MAX_INSTRUCTIONS`]; less in tests).
     max_instructions: u64,
     /// The stand-in Windows calls when no handler takes an exception.
@@ -401,6 +405,21 @@ impl<'d> Run<'d> {
         let _ = m.write32(TEB + 0x18, TEB);
         let _ = m.write32(TEB + 0x30, PEB);
         let _ = m.write32(PEB + 8, base);
+        // The loader's list of modules with the program alone in it (yC
+        // changes the size it records there, against dumping tools).
+        let (ldr, module) = (PEB + 0x100, PEB + 0x200);
+        let _ = m.write32(PEB + 0xC, ldr);
+        let _ = m.write32(ldr, 0x28);
+        let _ = m.write32(ldr + 4, 1);
+        for (list, link) in [(0xCu32, 0u32), (0x14, 8), (0x1C, 0x10)] {
+            let _ = m.write32(ldr + list, module + link);
+            let _ = m.write32(ldr + list + 4, module + link);
+            let _ = m.write32(module + link, ldr + list);
+            let _ = m.write32(module + link + 4, ldr + list);
+        }
+        let _ = m.write32(module + 0x18, base);
+        let _ = m.write32(module + 0x1C, base.wrapping_add(h.entry));
+        let _ = m.write32(module + 0x20, h.size_of_image);
         // ExitProcess as the return address of the entry point.
         let mut run = Run {
             cpu,
@@ -413,6 +432,7 @@ impl<'d> Run<'d> {
             exceptions: 0,
             handlers: 0,
             from: 0,
+            file_pos: 0,
             max_instructions: MAX_INSTRUCTIONS,
             unhandled: 0,
             written: std::collections::HashSet::new(),
@@ -759,6 +779,89 @@ impl<'d> Run<'d> {
                 self.ret(at, 4)
             }
             b"VirtualFree" => self.ret(1, 3),
+            // The stub reading its own file (yC checks it): the packed
+            // file's bytes, read-only.
+            b"CreateFileA" => {
+                let access = self.arg(1)?;
+                // Writing is not done: the call fails as on a read-only file.
+                if access & 0x4000_0000 != 0 {
+                    return self.ret(u32::MAX, 7);
+                }
+                self.file_pos = 0;
+                self.ret(FILE_HANDLE, 7)
+            }
+            b"GetFileSize" => {
+                let (h, high) = (self.arg(0)?, self.arg(1)?);
+                if h != FILE_HANDLE {
+                    return self.ret(u32::MAX, 2);
+                }
+                if high != 0 {
+                    let _ = self.cpu.mem.write32(high, 0);
+                }
+                self.ret(self.data.len() as u32, 2)
+            }
+            b"SetFilePointer" => {
+                let (h, to, how) = (self.arg(0)?, self.arg(1)?, self.arg(3)?);
+                let len = self.data.len() as u32;
+                let pos = match how {
+                    0 => to,
+                    1 => self.file_pos.wrapping_add(to),
+                    _ => len.wrapping_add(to),
+                };
+                if h != FILE_HANDLE {
+                    return self.ret(u32::MAX, 4);
+                }
+                self.file_pos = pos;
+                self.ret(pos, 4)
+            }
+            b"ReadFile" => {
+                let (h, buf, want, got) = (self.arg(0)?, self.arg(1)?, self.arg(2)?, self.arg(3)?);
+                if h != FILE_HANDLE {
+                    return self.ret(0, 5);
+                }
+                let from = (self.file_pos as usize).min(self.data.len());
+                let bytes = self.data.get(from..).unwrap_or(&[]);
+                let n = bytes.len().min(want as usize);
+                for (i, b) in bytes.iter().take(n).enumerate() {
+                    if self.cpu.mem.write8(buf.wrapping_add(i as u32), *b).is_err() {
+                        return self.ret(0, 5);
+                    }
+                }
+                self.file_pos = self.file_pos.wrapping_add(n as u32);
+                if got != 0 {
+                    let _ = self.cpu.mem.write32(got, n as u32);
+                }
+                self.ret(1, 5)
+            }
+            b"CloseHandle" => self.ret(1, 1),
+            b"GlobalAlloc" | b"LocalAlloc" => {
+                let size = self.arg(1)?.checked_next_multiple_of(PAGE).unwrap_or(0);
+                let at = self.heap;
+                let fits = size != 0
+                    && at.checked_add(size).is_some_and(|e| e <= HEAP_END)
+                    && self.cpu.mem.map(at, size);
+                if !fits {
+                    return self.ret(0, 2);
+                }
+                self.heap = at + size + PAGE;
+                self.ret(at, 2)
+            }
+            b"GlobalFree" | b"LocalFree" => self.ret(0, 1),
+            // No debugger, as on a victim's machine.
+            b"IsDebuggerPresent" => self.ret(0, 0),
+            b"GetTickCount" => {
+                let t = (self.cpu.executed / 1000) as u32;
+                self.ret(t, 0)
+            }
+            b"GetModuleFileNameA" => {
+                let (buf, size) = (self.arg(1)?, self.arg(2)?);
+                let path = b"C:\\program.exe\0";
+                let n = path.len().min(size as usize);
+                for (i, b) in path.iter().take(n).enumerate() {
+                    let _ = self.cpu.mem.write8(buf.wrapping_add(i as u32), *b);
+                }
+                self.ret(n.saturating_sub(1) as u32, 3)
+            }
             b"VirtualProtect" => {
                 let old = self.arg(3)?;
                 let _ = self.cpu.mem.write32(old, 0x40);
@@ -1041,6 +1144,7 @@ mod tests {
         ("clam-mew.exe", "mew!clam.exe"),
         ("clam-petite.exe", "petite!clam.exe"),
         ("clam-upack.exe", "upack!clam.exe"),
+        ("clam-yc.exe", "yc!upx!pe@0x17e0"),
     ];
 
     /// ClamAV's packed samples come out with the 544-byte `clam.exe`
