@@ -282,7 +282,34 @@ const MODULE_BASE: u32 = 0x7C00_0000;
 /// The handle of the packed file, opened by the stub.
 const FILE_HANDLE: u32 = 0x100;
 /// Where a handler returns to after an exception.
-const SEH_RETURN: u32 = API_BASE + API_SLOTS * 16;
+const SEH_RETURN: u32 = STAND_INS + API_SLOTS * 16;
+/// The stand-ins themselves, after the headers of the `kernel32.dll`
+/// that exports them (at [`API_BASE`]).
+const STAND_INS: u32 = API_BASE + PAGE;
+/// The functions the fake `kernel32.dll` exports by name, in the order
+/// of their slots (sorted, as export tables are).
+const EXPORTS: &[&[u8]] = &[
+    b"CloseHandle",
+    b"CreateFileA",
+    b"ExitProcess",
+    b"GetFileSize",
+    b"GetModuleFileNameA",
+    b"GetModuleHandleA",
+    b"GetProcAddress",
+    b"GetTickCount",
+    b"GlobalAlloc",
+    b"GlobalFree",
+    b"IsDebuggerPresent",
+    b"LoadLibraryA",
+    b"LocalAlloc",
+    b"LocalFree",
+    b"ReadFile",
+    b"SetFilePointer",
+    b"UnhandledExceptionFilter",
+    b"VirtualAlloc",
+    b"VirtualFree",
+    b"VirtualProtect",
+];
 /// Memory `VirtualAlloc` hands out.
 const HEAP_BASE: u32 = 0x1000_0000;
 const HEAP_END: u32 = 0x3000_0000;
@@ -354,7 +381,7 @@ impl<'d> Run<'d> {
         let ok = mem.map(base, size)
             && mem.map(STACK_TOP - STACK_SIZE, STACK_SIZE)
             && mem.map(TEB, 2 * PAGE)
-            && mem.map(API_BASE, API_SLOTS * 16 + PAGE);
+            && mem.map(API_BASE, PAGE + API_SLOTS * 16 + PAGE);
         if !ok {
             return Err(Issue::limit(
                 "max-filesize",
@@ -439,6 +466,7 @@ impl<'d> Run<'d> {
             #[cfg(test)]
             last: std::collections::VecDeque::new(),
         };
+        run.kernel32();
         let last = run.api_slot(b"UnhandledExceptionFilter");
         let _ = run.cpu.mem.write32(FIRST_SEH + 4, last);
         run.unhandled = last;
@@ -450,6 +478,58 @@ impl<'d> Run<'d> {
         Ok(run)
     }
 
+    /// Writes the headers and export table of a `kernel32.dll` at
+    /// [`API_BASE`] whose exports are the stand-ins: stubs that find
+    /// their functions by walking a module's exports, or look for the
+    /// module's `MZ` below a function, find ours.
+    fn kernel32(&mut self) {
+        for name in EXPORTS {
+            self.api_slot(name);
+        }
+        let mut page = vec![0u8; PAGE as usize];
+        let mut put = |at: usize, v: &[u8]| {
+            if let Some(d) = page.get_mut(at..at + v.len()) {
+                d.copy_from_slice(v);
+            }
+        };
+        put(0, b"MZ");
+        put(0x3C, &0x40u32.to_le_bytes());
+        put(0x40, b"PE\0\0");
+        put(0x44, &0x14Cu16.to_le_bytes());
+        put(0x54, &0xE0u16.to_le_bytes());
+        put(0x56, &0x2102u16.to_le_bytes());
+        let opt = 0x58;
+        put(opt, &0x10Bu16.to_le_bytes());
+        put(opt + 28, &API_BASE.to_le_bytes());
+        put(opt + 32, &PAGE.to_le_bytes());
+        put(opt + 36, &0x200u32.to_le_bytes());
+        put(opt + 56, &(PAGE + API_SLOTS * 16).to_le_bytes());
+        put(opt + 60, &PAGE.to_le_bytes());
+        put(opt + 92, &16u32.to_le_bytes());
+        let (dir, funcs, names, ords, strings) =
+            (0x200usize, 0x240usize, 0x300usize, 0x380usize, 0x400usize);
+        put(opt + 96, &(dir as u32).to_le_bytes());
+        put(opt + 100, &0x800u32.to_le_bytes());
+        let n = EXPORTS.len() as u32;
+        put(dir + 12, &(strings as u32).to_le_bytes());
+        put(dir + 16, &1u32.to_le_bytes());
+        put(dir + 20, &n.to_le_bytes());
+        put(dir + 24, &n.to_le_bytes());
+        put(dir + 28, &(funcs as u32).to_le_bytes());
+        put(dir + 32, &(names as u32).to_le_bytes());
+        put(dir + 36, &(ords as u32).to_le_bytes());
+        put(strings, b"KERNEL32.dll\0");
+        let mut at = strings + 16;
+        for (i, name) in EXPORTS.iter().enumerate() {
+            put(funcs + 4 * i, &(PAGE + 16 * i as u32).to_le_bytes());
+            put(names + 4 * i, &(at as u32).to_le_bytes());
+            put(ords + 2 * i, &(i as u16).to_le_bytes());
+            put(at, name);
+            at += name.len() + 1;
+        }
+        let _ = self.cpu.mem.load(API_BASE, &page);
+    }
+
     /// The address of the stand-in for function `name`.
     fn api_slot(&mut self, name: &[u8]) -> u32 {
         let i = match self.apis.iter().position(|n| n == name) {
@@ -457,19 +537,22 @@ impl<'d> Run<'d> {
             None => {
                 if self.apis.len() as u32 >= API_SLOTS {
                     // Out of slots: an address no function is at.
-                    return API_BASE + API_SLOTS * 16 - 16;
+                    return STAND_INS + API_SLOTS * 16 - 16;
                 }
                 self.apis.push(name.to_vec());
                 self.apis.len() - 1
             }
         };
-        API_BASE + i as u32 * 16
+        STAND_INS + i as u32 * 16
     }
 
     /// The handle of module `name` (case-insensitive).
     fn module(&mut self, name: &[u8]) -> u32 {
         let name = name.to_ascii_lowercase();
         let name = name.strip_suffix(b".dll").unwrap_or(&name).to_vec();
+        if name == b"kernel32" {
+            return API_BASE;
+        }
         let i = match self.modules.iter().position(|n| *n == name) {
             Some(i) => i,
             None => {
@@ -582,8 +665,8 @@ impl<'d> Run<'d> {
                     self.cpu.eflags
                 );
             }
-            if (API_BASE..SEH_RETURN).contains(&eip) {
-                self.api((eip - API_BASE) / 16)?;
+            if (STAND_INS..SEH_RETURN).contains(&eip) {
+                self.api((eip - STAND_INS) / 16)?;
                 continue;
             }
             if eip == SEH_RETURN {
@@ -1106,8 +1189,14 @@ pub(crate) fn trace(data: &[u8]) -> String {
                 .collect::<Vec<_>>()
         ),
         End::Stopped(i) => format!(
-            "{}: {i:?} after {} at eip {:#x} {:?} regs {:x?} last {:x?}",
+            "{}: {i:?} arg2 {:?} after {} at eip {:#x} {:?} regs {:x?} last {:x?}",
             packer.name(),
+            run.cpu
+                .mem
+                .read32(run.cpu.regs[ESP].wrapping_add(8))
+                .ok()
+                .and_then(|p| run.cpu.mem.cstr(p, 200))
+                .map(|v| String::from_utf8_lossy(&v).into_owned()),
             run.cpu.executed,
             run.cpu.eip,
             run.cpu.decode().map(|i| i.code()),
