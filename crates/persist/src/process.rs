@@ -47,6 +47,9 @@ const MAX_LINK_BYTES: usize = 8 << 10;
 /// `PF_KTHREAD` of the flags in `/proc/PID/stat` (`include/linux/sched.h`):
 /// a kernel thread, which has no user memory and no executable.
 const PF_KTHREAD: u64 = 0x0020_0000;
+/// `PF_EXITING`: the process is being torn down (its memory may already
+/// be gone) but is not a zombie yet; reads of its memory end early.
+const PF_EXITING: u64 = 0x0000_0004;
 
 /// What the kernel appends to the path of a mapped or executed file that
 /// was deleted (or replaced) since.
@@ -182,9 +185,10 @@ impl Stat {
         self.flags & PF_KTHREAD != 0
     }
 
-    /// Exited (a zombie waiting to be reaped, or dead): nothing to read.
+    /// Exited (a zombie waiting to be reaped, or dead) or exiting:
+    /// nothing (more) to read.
     pub fn has_exited(&self) -> bool {
-        matches!(self.state, 'Z' | 'X' | 'x')
+        matches!(self.state, 'Z' | 'X' | 'x') || self.flags & PF_EXITING != 0
     }
 }
 
@@ -879,6 +883,9 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
         assert!(parse_stat(kthread).unwrap().is_kernel_thread());
         let zombie = b"9 (z) Z 1 9 9 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 50 0 0\n";
         assert!(parse_stat(zombie).unwrap().has_exited());
+        // Still running, but being torn down (PF_EXITING).
+        let exiting = b"9 (z) R 1 9 9 0 -1 4194564 0 0 0 0 0 0 0 0 20 0 1 0 50 0 0\n";
+        assert!(parse_stat(exiting).unwrap().has_exited());
         assert!(parse_stat(b"1 (x S 1").is_err());
         assert!(parse_stat(b"1 (x) S 1 2").unwrap_err().contains("flags"));
         assert!(
