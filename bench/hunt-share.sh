@@ -8,16 +8,20 @@
 #   indicator names plus the DGA windows of every family over
 #   DGA_FROM..DGA_TO, hunted by:
 #     single  `takedown hunt` alone (its default threads: every core);
-#     w1      a publisher and one worker;
-#     w2      a publisher and two workers.
+#     w1      a publisher and one worker, the batches carrying their lines;
+#     w2      a publisher and two workers, likewise;
+#     p1, p2  the same with the batches sent by path (`--by-path`; the
+#             workers, given `--read-root` above the log, read each
+#             range themselves and check its BLAKE3 digest).
 #   A worker hunts one batch at a time (one core). Every worker and the
 #   publisher run on this machine with a private
 #   `nats-server -js` on loopback (its own port and store, killed at
 #   exit), so the publisher, the workers and the server share its cores.
 #   Timed: the publisher from start to report (workers are started and
-#   ready before). Targets: w2 at least 1.8x as fast as w1, and within
-#   10% of `single`. Every shared run's report must equal the single
-#   run's, but for the summary's start time, duration and host.
+#   ready before). Targets: two workers at least 1.8x as fast as one,
+#   and within 10% of `single`, checked for both ways of sending. Every
+#   shared run's report must equal the single run's, but for the
+#   summary's start time, duration and host.
 #
 # Knobs (environment): LINES, INDICATORS, DGA_FROM (2016-11-01), DGA_TO
 # (2016-11-03), RUNS (5; medians shown), BATCH_BYTES (the publisher's
@@ -104,17 +108,19 @@ proc_cpu() {
     awk -v t="$CLK_TCK" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-# start_workers N: N workers, ready (their consumer found) on return.
+# start_workers N [ARGS...]: N workers (with ARGS), ready (their
+# consumer found) on return.
 WPIDS=()
 start_workers() {
-    local i
+    local i n=$1
+    shift
     WPIDS=()
-    for i in $(seq "$1"); do
-        "$T" hunt --nats "$URL" --worker "${HUNT[@]}" 2>"$W/worker.$i.err" &
+    for i in $(seq "$n"); do
+        "$T" hunt --nats "$URL" --worker "${HUNT[@]}" "$@" 2>"$W/worker.$i.err" &
         WPIDS+=($!)
         PIDS+=($!)
     done
-    for i in $(seq "$1"); do
+    for i in $(seq "$n"); do
         for _ in $(seq 600); do
             grep -q "worker ready" "$W/worker.$i.err" 2>/dev/null && continue 2
             sleep 0.1
@@ -148,19 +154,23 @@ wait "$warmup" || rc=$?
 [ "$rc" -le 1 ] || die "the warm-up shared hunt failed: $(tail -n 5 "$W/err.warmup")"
 stop_workers
 
-# shared NAME WORKERS: one timed shared run (publisher's wall
+# shared NAME WORKERS [by-path]: one timed shared run (publisher's wall
 # time, workers ready before). Sets WALL, RSS, FOREIGN, CONTENDED like
 # lib.sh's timed, and CPU ("publisher/workers/server" seconds).
 shared() {
     local name=$1 n=$2 rc=0 b0 b1 s0 s1 user sys wcpu=0 p
-    local -a w0=()
+    local -a w0=() pub=() wextra=()
+    if [ "${3:-}" = by-path ]; then
+        pub=(--by-path)
+        wextra=(--read-root "$CORPUS")
+    fi
     settle
-    start_workers "$n"
+    start_workers "$n" "${wextra[@]}"
     for p in "${WPIDS[@]}"; do w0+=("$(proc_cpu "$p")"); done
     s0=$(proc_cpu "$NATS_PID")
     b0=$(cpu_busy)
     /usr/bin/time -f '%e %M %U %S' -o "$W/time.$name" \
-        "$T" hunt --nats "$URL" --publish "${PUB_EXTRA[@]}" "${HUNT[@]}" "$LOG" \
+        "$T" hunt --nats "$URL" --publish "${pub[@]}" "${PUB_EXTRA[@]}" "${HUNT[@]}" "$LOG" \
         >"$W/out.$name" 2>"$W/err.$name" || rc=$?
     b1=$(cpu_busy)
     s1=$(proc_cpu "$NATS_PID")
@@ -186,9 +196,10 @@ shared() {
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "$LINES lines ($((BYTES / 1000000)) MB), $RUNS rounds; nats-server on $URL; load average $LOAD_START"
-for id in single w1 w2; do : >"$W/runs.$id"; done
+IDS="single w1 w2 p1 p2"
+for id in $IDS; do : >"$W/runs.$id"; done
 for r in $(seq 1 "$RUNS"); do
-    for id in single w1 w2; do
+    for id in $IDS; do
         try=0
         while :; do
             warm
@@ -199,6 +210,8 @@ for r in $(seq 1 "$RUNS"); do
                 ;;
             w1) shared "$id.r$r" 1 ;;
             w2) shared "$id.r$r" 2 ;;
+            p1) shared "$id.r$r" 1 by-path ;;
+            p2) shared "$id.r$r" 2 by-path ;;
             esac
             [ "$CONTENDED" = 1 ] && [ "$try" -lt "${RETRIES:-2}" ] || break
             try=$((try + 1))
@@ -233,11 +246,12 @@ def comparable(path):
 ref = comparable(f"{w}/out.single.r1")
 summary = next(v for v in ref if v.get("type") == "hunt-summary")
 same = {}
-for rid in ("single", "w1", "w2"):
+ids = ("single", "w1", "w2", "p1", "p2")
+for rid in ids:
     same[rid] = all(comparable(f"{w}/out.{rid}.r{r}") == ref for r in range(1, runs + 1))
 
 rows = {}
-for rid in ("single", "w1", "w2"):
+for rid in ids:
     rs = [l.split() for l in open(f"{w}/runs.{rid}")]
     walls = [float(r[0]) for r in rs]
     rows[rid] = dict(wall=statistics.median(walls), rss=statistics.median(int(r[1]) for r in rs) / 1024,
@@ -245,10 +259,12 @@ for rid in ("single", "w1", "w2"):
 
 what = {
     "single": "`takedown hunt` alone",
-    "w1": "publisher + 1 worker",
-    "w2": "publisher + 2 workers",
+    "w1": "publisher + 1 worker, lines in the batches",
+    "w2": "publisher + 2 workers, lines in the batches",
+    "p1": "publisher + 1 worker, batches by path",
+    "p2": "publisher + 2 workers, batches by path",
 }
-s, w1, w2 = rows["single"]["wall"], rows["w1"]["wall"], rows["w2"]["wall"]
+s = rows["single"]["wall"]
 mb = int(nbytes) / 1e6
 out = [f"Zeek dns.log of {int(lines):,} lines ({mb:,.0f} MB), {summary['matched_events']:,} matched; "
        f"{nproc} cores shared by the publisher, the workers and nats-server ({natsv}); "
@@ -275,8 +291,11 @@ def check(name, ok, detail):
 
 
 out.append("Targets:")
-check("2 workers at least 1.8x one worker", w1 / w2 >= 1.8, f"{w1 / w2:.2f}x")
-check("2 workers within 10% of `takedown hunt` alone", w2 <= 1.10 * s, f"{w2:.2f} s vs {s:.2f} s ({w2 / s - 1:+.0%})")
+for one, two, how in (("p1", "p2", "by path"), ("w1", "w2", "lines in the batches")):
+    a, b = rows[one]["wall"], rows[two]["wall"]
+    check(f"{how}: 2 workers at least 1.8x one worker", a / b >= 1.8, f"{a / b:.2f}x")
+    check(f"{how}: 2 workers within 10% of `takedown hunt` alone", b <= 1.10 * s,
+          f"{b:.2f} s vs {s:.2f} s ({b / s - 1:+.0%})")
 check("every shared report equals the hunt's alone", all(same.values()),
       ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in same.items()))
 print("\n".join(out))

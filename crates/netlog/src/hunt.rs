@@ -570,7 +570,29 @@ pub(crate) struct Chunk {
     /// log hunting sends these, not the parsed header); None when they
     /// were too many to send.
     pub(crate) zeek_src: Option<Arc<Vec<Vec<u8>>>>,
+    /// Where `data` starts in the input's file, when its bytes are the
+    /// file's own (a plain file, neither compressed nor standard input
+    /// nor followed): shared hunting may then send the range instead of
+    /// the bytes.
+    pub(crate) offset: Option<u64>,
     pub(crate) data: Vec<u8>,
+}
+
+impl Chunk {
+    /// Everything but its lines.
+    pub(crate) fn clone_meta(&self) -> Chunk {
+        Chunk {
+            source: self.source,
+            first_line: self.first_line,
+            format: self.format,
+            forced: self.forced,
+            ctx: self.ctx.clone(),
+            header_lines: self.header_lines.clone(),
+            zeek_src: self.zeek_src.clone(),
+            offset: self.offset,
+            data: Vec::new(),
+        }
+    }
 }
 
 /// Runs the hunt over `inputs`.
@@ -777,6 +799,9 @@ fn read_input(
     };
     st.compression = opened.compression.as_str();
     let follow = opts.follow.is_some() && *input != Input::Stdin;
+    let plain = opened.compression == input::Compression::None
+        && matches!(input, Input::Path(_))
+        && opts.follow.is_none();
     let Opened { reader, year, .. } = opened;
     let mut reader = CountingReader {
         inner: reader,
@@ -822,6 +847,7 @@ fn read_input(
         if let Err(e) = read_text(
             source,
             &mut reader,
+            plain,
             buf,
             head_error,
             format,
@@ -894,7 +920,8 @@ fn fill(
 #[allow(clippy::too_many_arguments)]
 fn read_text(
     source: u32,
-    reader: &mut impl Read,
+    reader: &mut CountingReader<impl Read>,
+    plain: bool,
     mut buf: Vec<u8>,
     mut error: Option<std::io::Error>,
     format: Option<Format>,
@@ -946,11 +973,14 @@ fn read_text(
             skipping = true;
         }
         if cut > 0 {
+            // `buf` holds the last bytes read: its start is this far in.
+            let offset = plain.then(|| reader.bytes.saturating_sub(buf.len() as u64));
             let rest = buf.split_off(cut);
             let data = std::mem::replace(&mut buf, rest);
             send_lines(
                 source,
                 data,
+                offset,
                 &mut line_no,
                 &mut format,
                 opts.format,
@@ -1011,6 +1041,7 @@ fn read_text(
 fn send_lines(
     source: u32,
     data: Vec<u8>,
+    offset: Option<u64>,
     line_no: &mut u64,
     format: &mut Option<Format>,
     forced: Option<Format>,
@@ -1026,6 +1057,7 @@ fn send_lines(
                  ctx: &LineCtx,
                  zeek_src: &ZeekSrc,
                  header_lines,
+                 start: usize,
                  data| Chunk {
         source,
         first_line,
@@ -1034,10 +1066,19 @@ fn send_lines(
         ctx: ctx.clone(),
         header_lines,
         zeek_src: zeek_src.shared(),
+        offset: offset.map(|o| o.saturating_add(start as u64)),
         data,
     };
     if forced.is_some_and(|f| f != Format::ZeekTsv) {
-        let _ = tx.send(chunk(first_line, *format, ctx, zeek_src, Vec::new(), data));
+        let _ = tx.send(chunk(
+            first_line,
+            *format,
+            ctx,
+            zeek_src,
+            Vec::new(),
+            0,
+            data,
+        ));
         return;
     }
     // Line starts that begin with '#': offset 0 and after each "\n#".
@@ -1048,7 +1089,15 @@ fn send_lines(
         starts.insert(0, 0);
     }
     if starts.is_empty() {
-        let _ = tx.send(chunk(first_line, *format, ctx, zeek_src, Vec::new(), data));
+        let _ = tx.send(chunk(
+            first_line,
+            *format,
+            ctx,
+            zeek_src,
+            Vec::new(),
+            0,
+            data,
+        ));
         return;
     }
     let mut piece_start = 0usize;
@@ -1079,6 +1128,7 @@ fn send_lines(
                 ctx,
                 zeek_src,
                 std::mem::take(&mut header_lines),
+                piece_start,
                 piece,
             ))
             .is_err()
@@ -1105,6 +1155,7 @@ fn send_lines(
             ctx,
             zeek_src,
             header_lines,
+            piece_start,
             piece,
         ));
     }

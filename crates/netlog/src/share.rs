@@ -18,6 +18,15 @@
 //! one the local threads would have made, because every aggregation of
 //! the hunt is order-independent.
 //!
+//! **By path** ([`Job::by_path`]): when the workers see the logs at the
+//! same path (shared storage), a batch of a plain file carries only the
+//! path, the byte range and the range's BLAKE3 digest; the worker reads
+//! the range itself ([`Batch::load`], only below the directories it was
+//! told to read, `--read-root`) and checks the digest. A worker that
+//! cannot read a range says so ([`encode_unread`]) and the publisher
+//! sends that batch again with its lines ([`Job::content`]), so the
+//! result never depends on which worker took which batch.
+//!
 //! What cannot travel is read by the publisher itself: captures (read
 //! packet by packet), a line longer than a message, a Zeek header too
 //! long to send. Fast-flux and DGA-suspect features are not shared (their
@@ -39,6 +48,14 @@ use std::sync::{Arc, Mutex};
 
 /// Version of the batch and part records.
 pub const VERSION: u32 = 1;
+/// Version of a batch sent by path (a worker of version 1 refuses it by
+/// its version, saying why, instead of failing on its new field).
+const VERSION_BY_PATH: u32 = 2;
+/// Longest byte range a batch sent by path may name (a batch is at most a
+/// message of lines; this bounds what a forged one makes a worker read).
+const MAX_RANGE: u64 = 64 << 20;
+/// Longest reason an unread batch's notice carries.
+const MAX_REASON: usize = 512;
 /// Largest JSON head of a batch (its fields and Zeek header lines).
 pub const MAX_BATCH_HEAD: usize = 512 * 1024;
 /// Most parts one batch's partial state is cut into.
@@ -122,6 +139,9 @@ pub struct Job {
     pub key: (u64, u64),
     /// `--max-line`.
     pub max_line: usize,
+    /// Per input: the path its batches are sent by (absolute, as the
+    /// workers must see it), when it is shared by path.
+    paths: Vec<Option<String>>,
 }
 
 impl Job {
@@ -147,7 +167,56 @@ impl Job {
             fingerprint: fingerprint(m),
             key,
             max_line: opts.max_line,
+            paths: Vec::new(),
         })
+    }
+
+    /// Sends the batches of `inputs` by path where possible: a regular
+    /// file named by a UTF-8 path, read as it is (not compressed; that
+    /// is found out while reading, and such an input's batches carry
+    /// their lines). Returns, per input that cannot be shared by path,
+    /// its name and why.
+    pub fn by_path(&mut self, inputs: &[Input]) -> Vec<(String, String)> {
+        let mut not = Vec::new();
+        self.paths = inputs
+            .iter()
+            .map(|input| {
+                let Input::Path(p) = input else {
+                    not.push((input.name(), "standard input".to_string()));
+                    return None;
+                };
+                let shared = std::fs::canonicalize(p)
+                    .map_err(|e| format!("cannot resolve its path: {e}"))
+                    .and_then(|c| {
+                        let meta = std::fs::metadata(&c)
+                            .map_err(|e| format!("cannot read its metadata: {e}"))?;
+                        if !meta.is_file() {
+                            return Err("not a regular file".to_string());
+                        }
+                        c.to_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| "its path is not UTF-8".to_string())
+                    });
+                match shared {
+                    Ok(c) => Some(c),
+                    Err(why) => {
+                        not.push((input.name(), why));
+                        None
+                    }
+                }
+            })
+            .collect();
+        not
+    }
+
+    /// The batch `b` (sent by path) again, with its lines read here: for
+    /// a batch no worker could read. Fails when the range is no longer
+    /// what it was (the file changed since).
+    pub fn content(&self, b: &Reread) -> Result<Vec<u8>, String> {
+        let data = read_range(&b.file, None)?;
+        let mut ch = b.chunk.clone_meta();
+        ch.data = data;
+        Ok(encode_batch(self, &b.id, &ch, None))
     }
 
     /// Reads `inputs` and hands each batch (at most `max_message` bytes,
@@ -198,8 +267,35 @@ impl Job {
                     .get(piece.source as usize)
                     .map_or("", String::as_str);
                 let id = self.batch_id(piece.source, name, start, piece.data.len());
-                let payload = encode_batch(self, &id, &piece);
-                if !sink(OutBatch { id, payload }) {
+                let path = self
+                    .paths
+                    .get(piece.source as usize)
+                    .and_then(Option::as_ref);
+                let (payload, reread) = match (piece.offset, path) {
+                    (Some(offset), Some(path)) => {
+                        let file = FileRange {
+                            path: path.clone(),
+                            offset,
+                            len: piece.data.len() as u64,
+                            blake3: blake3::hash(&piece.data).to_hex().to_string(),
+                        };
+                        let payload = encode_batch(self, &id, &piece, Some(&file));
+                        let mut chunk = piece;
+                        chunk.data = Vec::new();
+                        let reread = Reread {
+                            id: id.clone(),
+                            file,
+                            chunk,
+                        };
+                        (payload, Some(reread))
+                    }
+                    _ => (encode_batch(self, &id, &piece, None), None),
+                };
+                if !sink(OutBatch {
+                    id,
+                    payload,
+                    reread,
+                }) {
                     open = false;
                     stop.store(true, std::sync::atomic::Ordering::SeqCst);
                     return;
@@ -226,12 +322,117 @@ impl Job {
 }
 
 /// A batch ready for the work queue.
-#[derive(Debug)]
 pub struct OutBatch {
     /// Its id (its message id).
     pub id: String,
     /// The message.
     pub payload: Vec<u8>,
+    /// For a batch sent by path: what it takes to send it again with its
+    /// lines ([`Job::content`]) should no worker be able to read it.
+    pub reread: Option<Reread>,
+}
+
+/// A batch sent by path, as the publisher keeps it: its head without
+/// its lines (a few hundred bytes; the Zeek header is shared).
+pub struct Reread {
+    id: String,
+    file: FileRange,
+    chunk: Chunk,
+}
+
+impl Reread {
+    /// The input it is of.
+    pub fn source(&self) -> u32 {
+        self.chunk.source
+    }
+
+    /// Its byte range, for messages: `PATH bytes A..B`.
+    pub fn range(&self) -> String {
+        format!(
+            "{} bytes {}..{}",
+            self.file.path,
+            self.file.offset,
+            self.file.offset.saturating_add(self.file.len)
+        )
+    }
+}
+
+/// Where a batch sent by path has its lines.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRange {
+    /// The file, absolute and resolved on the publisher.
+    path: String,
+    offset: u64,
+    len: u64,
+    /// BLAKE3 of the range, hex.
+    blake3: String,
+}
+
+/// Reads `f`'s range and checks its digest. With `roots`, only a file
+/// whose resolved path is below one of them (a worker reads nothing
+/// else, whatever a batch names); `None` is the publisher reading its own
+/// input.
+fn read_range(f: &FileRange, roots: Option<&[std::path::PathBuf]>) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = std::path::Path::new(&f.path);
+    if !path.is_absolute() {
+        return Err(format!("{}: not an absolute path", f.path));
+    }
+    if f.len > MAX_RANGE {
+        return Err(format!(
+            "{}: a range of {} bytes (at most {MAX_RANGE})",
+            f.path, f.len
+        ));
+    }
+    if roots.is_some_and(<[_]>::is_empty) {
+        return Err("this worker reads no batch by path (no --read-root)".into());
+    }
+    let real = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", f.path))?;
+    if let Some(roots) = roots
+        && !roots.iter().any(|r| real.starts_with(r))
+    {
+        return Err(format!(
+            "{}: not below a directory this worker reads (--read-root)",
+            f.path
+        ));
+    }
+    let mut file = std::fs::File::open(&real).map_err(|e| format!("{}: {e}", f.path))?;
+    let meta = file.metadata().map_err(|e| format!("{}: {e}", f.path))?;
+    if !meta.is_file() {
+        return Err(format!("{}: not a regular file", f.path));
+    }
+    let end = f.offset.checked_add(f.len).filter(|&e| e <= meta.len());
+    if end.is_none() {
+        return Err(format!(
+            "{}: {} bytes, shorter than the range {}..{}",
+            f.path,
+            meta.len(),
+            f.offset,
+            f.offset.saturating_add(f.len)
+        ));
+    }
+    file.seek(SeekFrom::Start(f.offset))
+        .map_err(|e| format!("{}: {e}", f.path))?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(f.len as usize)
+        .map_err(|e| format!("{}: {e}", f.path))?;
+    (&mut file)
+        .take(f.len)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("{}: {e}", f.path))?;
+    if data.len() as u64 != f.len {
+        return Err(format!("{}: cut short while reading", f.path));
+    }
+    if blake3::hash(&data).to_hex().as_str() != f.blake3 {
+        return Err(format!(
+            "{}: bytes {}..{} are not those the publisher read (the file changed, or another file has this path here)",
+            f.path,
+            f.offset,
+            f.offset + f.len
+        ));
+    }
+    Ok(data)
 }
 
 /// Bytes the Zeek header lines take in a batch head at most (JSON arrays
@@ -288,6 +489,7 @@ fn split(ch: Chunk, budget: usize) -> Vec<Chunk> {
             ctx: ch.ctx.clone(),
             header_lines,
             zeek_src: ch.zeek_src.clone(),
+            offset: ch.offset.map(|o| o.saturating_add(start as u64)),
             data: piece.to_vec(),
         });
         line += lines;
@@ -313,11 +515,19 @@ struct BatchHead {
     year: i32,
     zeek: Vec<Vec<u8>>,
     header_lines: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<FileRange>,
 }
 
-fn encode_batch(job: &Job, id: &str, ch: &Chunk) -> Vec<u8> {
+/// A batch message: its head, then its lines, or with `file` the head
+/// alone (the lines are read there).
+fn encode_batch(job: &Job, id: &str, ch: &Chunk, file: Option<&FileRange>) -> Vec<u8> {
     let head = BatchHead {
-        v: VERSION,
+        v: if file.is_some() {
+            VERSION_BY_PATH
+        } else {
+            VERSION
+        },
         job: job.id.clone(),
         id: id.to_string(),
         fingerprint: job.fingerprint.clone(),
@@ -330,13 +540,15 @@ fn encode_batch(job: &Job, id: &str, ch: &Chunk) -> Vec<u8> {
         year: ch.ctx.year,
         zeek: ch.zeek_src.as_ref().map_or(Vec::new(), |z| z.to_vec()),
         header_lines: ch.header_lines.clone(),
+        file: file.cloned(),
     };
     let json = serde_json::to_vec(&head).unwrap_or_default();
-    let mut out = Vec::with_capacity(MAGIC.len() + 4 + json.len() + ch.data.len());
+    let data: &[u8] = if file.is_some() { &[] } else { &ch.data };
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + json.len() + data.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(&json);
-    out.extend_from_slice(&ch.data);
+    out.extend_from_slice(data);
     out
 }
 
@@ -358,6 +570,8 @@ pub struct Batch {
     year: i32,
     zeek: Vec<Vec<u8>>,
     header_lines: Vec<u64>,
+    /// Where its lines are, for a batch sent by path not yet loaded.
+    file: Option<FileRange>,
     data: Vec<u8>,
 }
 
@@ -389,11 +603,30 @@ impl Batch {
         let (json, data) = rest.split_at(len);
         let h: BatchHead = serde_json::from_slice(json)
             .map_err(|e| refused(format!("a batch head that is not valid: {e}")))?;
-        if h.v != VERSION {
-            return Err(refused(format!(
-                "batch version {} (this takedown reads {VERSION})",
-                h.v
-            )));
+        match (h.v, &h.file) {
+            (VERSION, None) => {}
+            (VERSION_BY_PATH, Some(f)) => {
+                if !data.is_empty() {
+                    return Err(refused("a batch sent by path that also holds lines"));
+                }
+                if f.path.is_empty() || f.path.len() > 4096 || f.path.contains('\0') {
+                    return Err(refused("a batch's path that is empty, too long or has NUL"));
+                }
+                if f.len == 0 || f.len > MAX_RANGE || f.offset.checked_add(f.len).is_none() {
+                    return Err(refused(format!(
+                        "a batch's range of {} bytes at {} (1 to {MAX_RANGE} bytes)",
+                        f.len, f.offset
+                    )));
+                }
+                if f.blake3.len() != 64 || !f.blake3.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(refused("a batch's digest that is not 64 hex digits"));
+                }
+            }
+            (v, _) => {
+                return Err(refused(format!(
+                    "batch version {v} (this takedown reads {VERSION} and {VERSION_BY_PATH}, the latter with a path)"
+                )));
+            }
         }
         check_token("the job id", &h.job)?;
         check_token("the batch id", &h.id)?;
@@ -413,13 +646,8 @@ impl Batch {
         {
             return Err(refused("a Zeek header that is too long or not a header"));
         }
-        let lines = memchr::memchr_iter(b'\n', data).count() as u64 + 1;
-        if !h.header_lines.windows(2).all(|p| p[0] < p[1])
-            || h.header_lines
-                .iter()
-                .any(|&l| l < h.first_line || l - h.first_line >= lines)
-        {
-            return Err(refused("header line numbers outside the batch or unsorted"));
+        if h.file.is_none() {
+            check_header_lines(&h.header_lines, h.first_line, data)?;
         }
         Ok(Batch {
             job: h.job,
@@ -434,8 +662,29 @@ impl Batch {
             year: h.year,
             zeek: h.zeek,
             header_lines: h.header_lines,
+            file: h.file,
             data: data.to_vec(),
         })
+    }
+
+    /// True for a batch sent by path (its lines to be [`Batch::load`]ed).
+    pub fn by_path(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Reads the lines of a batch sent by path, from a file below one of
+    /// `roots` (resolved directories), checking their digest; nothing to
+    /// do for a batch that carries its lines. The error says why the
+    /// range cannot be read here.
+    pub fn load(&mut self, roots: &[std::path::PathBuf]) -> Result<(), String> {
+        let Some(f) = &self.file else {
+            return Ok(());
+        };
+        let data = read_range(f, Some(roots))?;
+        check_header_lines(&self.header_lines, self.first_line, &data).map_err(|e| e.0)?;
+        self.data = data;
+        self.file = None;
+        Ok(())
     }
 
     /// Bytes of log lines it holds.
@@ -447,6 +696,19 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
+}
+
+/// The Zeek header lines of a batch lie among its lines, in order.
+fn check_header_lines(header_lines: &[u64], first_line: u64, data: &[u8]) -> Result<(), Refused> {
+    let lines = memchr::memchr_iter(b'\n', data).count() as u64 + 1;
+    if !header_lines.windows(2).all(|p| p[0] < p[1])
+        || header_lines
+            .iter()
+            .any(|&l| l < first_line || l - first_line >= lines)
+    {
+        return Err(refused("header line numbers outside the batch or unsorted"));
+    }
+    Ok(())
 }
 
 /// Reads one batch as a local hunt thread would, with `m` and the
@@ -463,6 +725,9 @@ pub fn hunt_batch(
         return Err(refused(
             "the batch was cut for another indicator set (give the worker the publisher's -s and --dga options)",
         ));
+    }
+    if b.file.is_some() {
+        return Err(refused("a batch sent by path whose lines were not read"));
     }
     let mut opts = opts.clone();
     opts.max_line = b.max_line;
@@ -482,6 +747,7 @@ pub fn hunt_batch(
         ctx,
         header_lines: b.header_lines,
         zeek_src: None,
+        offset: None,
         data: b.data,
     };
     let mut w = Worker::new_keyed(m, &opts, Some(b.key));
@@ -490,7 +756,7 @@ pub fn hunt_batch(
 }
 
 /// A worker's partial state, as it is sent.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct State {
     sightings: SightingsWire,
@@ -577,6 +843,10 @@ struct PartWire {
     part: u32,
     parts: u32,
     state: State,
+    /// Set (with an empty state) when the worker could not read a batch
+    /// sent by path: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unread: Option<String>,
 }
 
 /// The parts of `state` (of batch `batch` of job `job`), each at most
@@ -627,6 +897,7 @@ pub fn encode_partial(
                     matched_events: if first { state.matched_events } else { 0 },
                     format_changes: if first { state.format_changes } else { 0 },
                 },
+                unread: None,
             };
             let bytes = serde_json::to_vec(&part)
                 .map_err(|e| refused(format!("cannot serialize a partial state: {e}")))?;
@@ -646,6 +917,32 @@ pub fn encode_partial(
         }
         n = n.saturating_mul(2);
     }
+}
+
+/// The notice that a worker could not read batch `batch` (sent by path)
+/// and why, with its message id (not a part's: the part published once
+/// the publisher sent the lines must not be taken for a duplicate).
+pub fn encode_unread(job: &str, batch: &str, why: &str) -> Result<(String, Vec<u8>), Refused> {
+    let mut why = why.to_string();
+    if why.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !why.is_char_boundary(end) {
+            end -= 1;
+        }
+        why.truncate(end);
+    }
+    let part = PartWire {
+        v: VERSION,
+        job: job.to_string(),
+        batch: batch.to_string(),
+        part: 0,
+        parts: 1,
+        state: State::default(),
+        unread: Some(why),
+    };
+    let bytes = serde_json::to_vec(&part)
+        .map_err(|e| refused(format!("cannot serialize a notice: {e}")))?;
+    Ok((format!("{batch}-unread"), bytes))
 }
 
 /// The publisher's side, read to its end; [`Aggregator::finish`] makes
@@ -671,6 +968,9 @@ pub enum Added {
     /// A part already taken (a redelivered batch read again, or a
     /// message published twice): dropped.
     Duplicate,
+    /// A worker could not read this batch sent by path (the reason): the
+    /// publisher is to send it with its lines. Said once per batch.
+    Unread(String, String),
 }
 
 /// Merges the workers' parts, each batch once.
@@ -684,6 +984,10 @@ pub struct Aggregator<'m> {
     merged: HashSet<String>,
     pending: HashMap<String, Vec<Option<Worker<'m>>>>,
     duplicates: u64,
+    /// Batches sent by path that a worker could not read.
+    unread: HashSet<String>,
+    /// Batches given up (their lines could be read by nobody), by input.
+    abandoned: Vec<(u32, String)>,
 }
 
 impl<'m> Aggregator<'m> {
@@ -699,6 +1003,17 @@ impl<'m> Aggregator<'m> {
             merged: HashSet::new(),
             pending: HashMap::new(),
             duplicates: 0,
+            unread: HashSet::new(),
+            abandoned: Vec::new(),
+        }
+    }
+
+    /// Gives batch `batch` of input `source` up: nobody could read its
+    /// lines (`why`). It counts as done, and the input's report says so.
+    pub fn abandon(&mut self, batch: &str, source: u32, why: String) {
+        if self.merged.insert(batch.to_string()) {
+            self.pending.remove(batch);
+            self.abandoned.push((source, why));
         }
     }
 
@@ -750,6 +1065,19 @@ impl<'m> Aggregator<'m> {
                 "a part of batch {}, which this job did not publish",
                 p.batch
             )));
+        }
+        if let Some(why) = p.unread {
+            if p.parts != 1 || why.len() > MAX_REASON {
+                return Err(refused(format!(
+                    "a notice of batch {} out of bounds",
+                    p.batch
+                )));
+            }
+            if !self.unread.insert(p.batch.clone()) {
+                self.duplicates += 1;
+                return Ok(Added::Duplicate);
+            }
+            return Ok(Added::Unread(p.batch, why));
         }
         if let Some(slots) = self.pending.get(&p.batch) {
             if slots.len() != p.parts as usize {
@@ -886,6 +1214,14 @@ impl<'m> Aggregator<'m> {
     pub fn finish(self, published: Published<'m>) -> Report {
         let mut read = published.read;
         read.main.merge(self.acc);
+        for (source, why) in self.abandoned {
+            if let Some(st) = read.input_stats.get_mut(source as usize) {
+                st.error = Some(match st.error.take() {
+                    Some(e) => format!("{e}; {why}"),
+                    None => why,
+                });
+            }
+        }
         crate::hunt::finish(read)
     }
 }
@@ -911,4 +1247,157 @@ fn intern(s: &str) -> Result<&'static str, Refused> {
     let r: &'static str = Box::leak(s.to_string().into_boxed_str());
     set.insert(r);
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(path: &std::path::Path, offset: u64, data: &[u8]) -> FileRange {
+        FileRange {
+            path: path.to_str().unwrap().to_string(),
+            offset,
+            len: data.len() as u64,
+            blake3: blake3::hash(data).to_hex().to_string(),
+        }
+    }
+
+    #[test]
+    fn a_range_is_read_below_a_root_and_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir(root.join("logs")).unwrap();
+        let log = root.join("logs/dns.log");
+        std::fs::write(&log, b"line one\nline two\nline three\n").unwrap();
+        let f = range(&log, 9, b"line two\n");
+        let roots = [root.join("logs")];
+        assert_eq!(read_range(&f, Some(&roots)).unwrap(), b"line two\n");
+        // The publisher itself (no roots).
+        assert_eq!(read_range(&f, None).unwrap(), b"line two\n");
+
+        // Another directory than the worker's.
+        let other = [root.join("elsewhere")];
+        let e = read_range(&f, Some(&other)).unwrap_err();
+        assert!(e.contains("--read-root"), "{e}");
+
+        // Past the end of the file.
+        let mut long = f.clone();
+        long.len = 100;
+        let e = read_range(&long, Some(&roots)).unwrap_err();
+        assert!(e.contains("shorter than the range"), "{e}");
+
+        // The bytes changed since the publisher read them.
+        std::fs::write(&log, b"line one\nline 2!!\nline three\n").unwrap();
+        let e = read_range(&f, Some(&roots)).unwrap_err();
+        assert!(e.contains("not those the publisher read"), "{e}");
+
+        // Relative paths, missing files.
+        let mut rel = f.clone();
+        rel.path = "logs/dns.log".into();
+        assert!(read_range(&rel, None).unwrap_err().contains("absolute"));
+        let mut gone = f.clone();
+        gone.path = root.join("logs/none.log").to_str().unwrap().into();
+        assert!(read_range(&gone, Some(&roots)).is_err());
+
+        // A directory is not a log.
+        let mut dir = f;
+        dir.path = root.join("logs").to_str().unwrap().into();
+        assert!(read_range(&dir, None).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_below_the_root_to_a_file_outside_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir(root.join("logs")).unwrap();
+        std::fs::write(root.join("secret"), b"not a log\n").unwrap();
+        std::os::unix::fs::symlink(root.join("secret"), root.join("logs/dns.log")).unwrap();
+        let f = range(&root.join("logs/dns.log"), 0, b"not a log\n");
+        let e = read_range(&f, Some(&[root.join("logs")])).unwrap_err();
+        assert!(e.contains("--read-root"), "{e}");
+    }
+
+    /// A batch message with `head` as its JSON head and `data` after it.
+    fn message(head: &serde_json::Value, data: &[u8]) -> Vec<u8> {
+        let json = serde_json::to_vec(head).unwrap();
+        let mut m = MAGIC.to_vec();
+        m.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        m.extend_from_slice(&json);
+        m.extend_from_slice(data);
+        m
+    }
+
+    fn head(v: u32, file: Option<serde_json::Value>) -> serde_json::Value {
+        let mut h = serde_json::json!({
+            "v": v, "job": "job1", "id": "b1", "fingerprint": "f1", "key": [1, 2],
+            "max_line": 65536, "source": 0, "first_line": 1, "format": null,
+            "forced": null, "year": 2016, "zeek": [], "header_lines": [],
+        });
+        if let Some(f) = file {
+            h["file"] = f;
+        }
+        h
+    }
+
+    #[test]
+    fn batches_sent_by_path_are_checked_field_by_field() {
+        let digest = "0".repeat(64);
+        let file = |path: &str, offset: u64, len: u64, d: &str| {
+            Some(serde_json::json!({"path": path, "offset": offset, "len": len, "blake3": d}))
+        };
+        let ok = Batch::decode(&message(&head(2, file("/logs/a", 0, 10, &digest)), b"")).unwrap();
+        assert!(ok.by_path());
+        let bad = [
+            // Version 2 without a path, version 1 with one.
+            message(&head(2, None), b""),
+            message(&head(1, file("/logs/a", 0, 10, &digest)), b""),
+            // A path and lines.
+            message(&head(2, file("/logs/a", 0, 10, &digest)), b"x\n"),
+            // Empty range, too long a range, a range past 2^64.
+            message(&head(2, file("/logs/a", 0, 0, &digest)), b""),
+            message(&head(2, file("/logs/a", 0, MAX_RANGE + 1, &digest)), b""),
+            message(&head(2, file("/logs/a", u64::MAX, 10, &digest)), b""),
+            // Not a digest; an empty path.
+            message(&head(2, file("/logs/a", 0, 10, "zz")), b""),
+            message(&head(2, file("", 0, 10, &digest)), b""),
+        ];
+        for m in bad {
+            assert!(
+                Batch::decode(&m).is_err(),
+                "{}",
+                String::from_utf8_lossy(&m)
+            );
+        }
+        // Not loaded: never hunted as an empty batch.
+        let m = Matcher::build(takedown_blocklist::Builder::new().into_parts());
+        let e = hunt_batch(ok, &m, "f1", &Options::default()).unwrap_err();
+        assert!(e.0.contains("not read"), "{e}");
+    }
+
+    #[test]
+    fn a_loaded_batch_checks_its_header_lines_against_its_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        let log = root.join("dns.log");
+        std::fs::write(&log, b"a\nb\n").unwrap();
+        let f = range(&log, 0, b"a\nb\n");
+        let mut h = head(2, Some(serde_json::to_value(&f).unwrap()));
+        h["header_lines"] = serde_json::json!([7]);
+        let mut b = Batch::decode(&message(&h, b"")).unwrap();
+        assert!(b.load(std::slice::from_ref(&root)).is_err());
+        h["header_lines"] = serde_json::json!([2]);
+        let mut b = Batch::decode(&message(&h, b"")).unwrap();
+        b.load(&[root]).unwrap();
+        assert!(!b.by_path());
+        assert_eq!(b.len(), 4);
+    }
+
+    #[test]
+    fn an_unread_notice_is_bounded_and_not_a_parts_id() {
+        let (id, bytes) = encode_unread("job1", "b1", &"é".repeat(600)).unwrap();
+        assert_eq!(id, "b1-unread");
+        let p: PartWire = serde_json::from_slice(&bytes).unwrap();
+        assert!(p.unread.unwrap().len() <= MAX_REASON);
+    }
 }

@@ -131,6 +131,18 @@ pub struct HuntArgs {
     /// over more workers).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, requires = "publish")]
     pub batch_bytes: usize,
+    /// With --publish: send the batches of plain log files by path and
+    /// byte range instead of with their lines, for workers that see the
+    /// logs at the same path (shared storage, or the same machine) and
+    /// were given a --read-root above them; a batch a worker cannot read
+    /// is sent again with its lines.
+    #[arg(long, requires = "publish")]
+    pub by_path: bool,
+    /// With --worker: read batches sent by path (--by-path) from files
+    /// below DIR (repeatable); batches naming other files are sent back
+    /// to the publisher, which sends their lines.
+    #[arg(long, value_name = "DIR", requires = "worker")]
+    pub read_root: Vec<std::path::PathBuf>,
 }
 
 /// Output formats of `takedown hunt`.

@@ -8,6 +8,7 @@
 
 use crate::hunt::HuntArgs;
 use anyhow::{Context, bail};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use takedown_fleet::conn::ConnectConfig;
 use takedown_fleet::logs;
 use takedown_netlog::hunt::{Input, Options, Report};
 use takedown_netlog::matcher::Matcher;
-use takedown_netlog::share::{self, Added, Aggregator, Batch, Job, OutBatch};
+use takedown_netlog::share::{self, Added, Aggregator, Batch, Job, OutBatch, Reread};
 
 /// Batches published and not yet stored by the server, at most: enough
 /// to keep the link busy, few enough to bound the memory (each up to a
@@ -73,8 +74,17 @@ pub fn publish(
     opts: &Options,
 ) -> anyhow::Result<Report> {
     let job_id = takedown_fleet::ids::new_hunt_id(takedown_fleet::now_unix())?;
-    let job = Job::new(&job_id, matcher, opts, random_key())
+    let mut job = Job::new(&job_id, matcher, opts, random_key())
         .map_err(|e| anyhow::anyhow!("cannot share this hunt: {e}"))?;
+    if a.by_path {
+        for (name, why) in job.by_path(inputs) {
+            eprintln!(
+                "takedown: {}: sent with its lines, not by path: {}",
+                for_terminal(&name),
+                for_terminal(&why)
+            );
+        }
+    }
     let rt = runtime()?;
     let cfg = connect_config(a, "takedown hunt --publish", false)?;
     let ack_wait = Duration::from_secs(a.ack_wait.clamp(1, 3600));
@@ -103,7 +113,7 @@ pub fn publish(
                 tx.blocking_send(b).is_ok()
             })
         });
-        let driven = rt.block_on(drive(&js, &job_id, rx, &mut parts, &mut agg, &stop));
+        let driven = rt.block_on(drive(&js, job, rx, &mut parts, &mut agg, &stop));
         if driven.is_err() {
             // The reader stops at its next batch (its queue is closed).
             stop.store(true, Ordering::SeqCst);
@@ -121,6 +131,19 @@ pub fn publish(
         agg.duplicates(),
         stats.refused
     );
+    if a.by_path {
+        eprintln!(
+            "takedown: shared hunt {job_id}: {} batches sent by path, {} of them sent again with their lines (no worker could read them{}), {} given up",
+            stats.by_path,
+            stats.resent,
+            stats
+                .first_unread
+                .as_deref()
+                .map(|w| format!("; the first: {}", for_terminal(w)))
+                .unwrap_or_default(),
+            stats.abandoned
+        );
+    }
     if let Err(e) = rt.block_on(logs::purge_parts(&js, &job_id)) {
         eprintln!("takedown: warning: {}", for_terminal(&e.to_string()));
     }
@@ -130,19 +153,30 @@ pub fn publish(
 #[derive(Default)]
 struct DriveStats {
     refused: u64,
+    /// Batches sent by path.
+    by_path: u64,
+    /// Of them, sent again with their lines.
+    resent: u64,
+    /// Of them, given up (the range changed under the publisher too).
+    abandoned: u64,
+    /// Why a worker could not read the first batch it could not read.
+    first_unread: Option<String>,
 }
 
 /// Publishes the batches the reader hands over and merges the parts as
 /// they come, until every batch published is merged (or Ctrl-C).
 async fn drive(
     js: &jetstream::Context,
-    job: &str,
+    job: &Job,
     mut rx: tokio::sync::mpsc::Receiver<OutBatch>,
     parts: &mut logs::Parts,
     agg: &mut Aggregator<'_>,
     stop: &AtomicBool,
 ) -> anyhow::Result<DriveStats> {
-    let subject = logs::batch_subject(job)?;
+    let subject = logs::batch_subject(&job.id)?;
+    // The batches sent by path not merged yet, to send again with their
+    // lines should a worker be unable to read one.
+    let mut by_path: HashMap<String, Reread> = HashMap::new();
     let mut stats = DriveStats::default();
     let mut inflight = tokio::task::JoinSet::new();
     let mut reading = true;
@@ -158,6 +192,10 @@ async fn drive(
                     agg.expect(&b.id);
                     let ack = logs::publish_start(js, &subject, &b.id, b.payload).await?;
                     inflight.spawn(ack.into_future());
+                    if let Some(r) = b.reread {
+                        stats.by_path += 1;
+                        by_path.insert(b.id, r);
+                    }
                 }
                 None => reading = false,
             },
@@ -170,7 +208,34 @@ async fn drive(
             }
             p = parts.next() => match p {
                 Some(Ok(payload)) => match agg.add(&payload) {
-                    Ok(Added::Merged(_) | Added::Kept | Added::Duplicate) => {}
+                    Ok(Added::Merged(id)) => {
+                        by_path.remove(&id);
+                    }
+                    Ok(Added::Kept | Added::Duplicate) => {}
+                    Ok(Added::Unread(id, why)) => {
+                        let Some(r) = by_path.remove(&id) else {
+                            continue;
+                        };
+                        stats.first_unread.get_or_insert(why);
+                        match tokio::task::block_in_place(|| job.content(&r)) {
+                            Ok(payload) => {
+                                // Its own message id: the first one is
+                                // within the server's duplicate window.
+                                let ack = logs::publish_start(js, &subject, &format!("{id}-lines"), payload).await?;
+                                inflight.spawn(ack.into_future());
+                                stats.resent += 1;
+                            }
+                            Err(e) => {
+                                eprintln!(
+                                    "takedown: error: {}: not hunted: {}",
+                                    for_terminal(&r.range()),
+                                    for_terminal(&e)
+                                );
+                                agg.abandon(&id, r.source(), format!("{} not hunted: {e}", r.range()));
+                                stats.abandoned += 1;
+                            }
+                        }
+                    }
                     Err(e) => {
                         stats.refused += 1;
                         eprintln!(
@@ -203,6 +268,22 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
     let rt = runtime()?;
     let cfg = connect_config(a, "takedown hunt --worker", true)?;
     let fingerprint = share::fingerprint(matcher);
+    // Resolved once: a batch's path is resolved too, then must lie below.
+    let roots = a
+        .read_root
+        .iter()
+        .map(|r| {
+            std::fs::canonicalize(r)
+                .with_context(|| format!("--read-root {}", r.display()))
+                .and_then(|c| {
+                    if c.is_dir() {
+                        Ok(c)
+                    } else {
+                        bail!("--read-root {}: not a directory", r.display())
+                    }
+                })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let stop = Arc::clone(&opts.stop);
     let mut n = WorkerCounts::default();
     let counts = &mut n;
@@ -245,7 +326,7 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
                     )),
                 }
             });
-            let batch = match batch {
+            let mut batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
                     // Garbage on the queue: said, dropped for good (never
@@ -270,6 +351,36 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
             }
             logs::fault_point("log-before-part");
             let (job, id) = (batch.job.clone(), batch.id.clone());
+            if batch.by_path() {
+                let loaded = tokio::task::block_in_place(|| batch.load(&roots));
+                if let Err(why) = loaded {
+                    // Back to the publisher, which sends the lines.
+                    let said = async {
+                        let (mid, bytes) = share::encode_unread(&job, &id, &why)?;
+                        logs::publish(&js, &logs::part_subject(&job)?, &mid, bytes).await?;
+                        Ok::<_, anyhow::Error>(())
+                    }
+                    .await;
+                    if let Err(e) = said {
+                        eprintln!(
+                            "takedown: warning: batch {id} not done, to be delivered again: {}",
+                            for_terminal(&e.to_string())
+                        );
+                        let _ = msg.ack_with(AckKind::Nak(Some(POLL))).await;
+                        continue;
+                    }
+                    if counts.unread == 0 {
+                        eprintln!(
+                            "takedown: warning: batch {id} sent by path not read here (sent back to the publisher; further ones counted): {}",
+                            for_terminal(&why)
+                        );
+                    }
+                    counts.unread += 1;
+                    let _ = msg.double_ack().await;
+                    continue;
+                }
+                counts.by_path += 1;
+            }
             let state = tokio::task::block_in_place(|| {
                 share::hunt_batch(batch, matcher, &fingerprint, opts)
             });
@@ -315,8 +426,8 @@ pub fn worker(a: &HuntArgs, matcher: &Matcher, opts: &Options) -> anyhow::Result
         Ok::<_, anyhow::Error>(())
     })?;
     eprintln!(
-        "takedown: worker stopped: {} batches done ({} of them delivered again), {} parts the server had already stored, {} batches refused",
-        n.done, n.again, n.stored_before, n.refused
+        "takedown: worker stopped: {} batches done ({} of them delivered again, {} read by path), {} parts the server had already stored, {} batches refused, {} sent by path and not readable here",
+        n.done, n.again, n.by_path, n.stored_before, n.refused, n.unread
     );
     Ok(crate::exit::CLEAN)
 }
@@ -332,4 +443,8 @@ struct WorkerCounts {
     /// was stored): dropped there by message id.
     stored_before: u64,
     refused: u64,
+    /// Batches whose lines this worker read by path.
+    by_path: u64,
+    /// Batches sent by path it could not read (sent back).
+    unread: u64,
 }

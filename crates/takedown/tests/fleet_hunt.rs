@@ -335,9 +335,18 @@ fn comparable(json: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The numbers a worker says when it stops: (done, delivered again,
-/// already stored, refused).
-fn worker_counts(err: &str) -> (u64, u64, u64, u64) {
+/// The numbers a worker says when it stops.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    done: u64,
+    again: u64,
+    by_path: u64,
+    stored_before: u64,
+    refused: u64,
+    unread: u64,
+}
+
+fn worker_counts(err: &str) -> Counts {
     let l = err
         .lines()
         .find(|l| l.contains("worker stopped:"))
@@ -347,8 +356,15 @@ fn worker_counts(err: &str) -> (u64, u64, u64, u64) {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().unwrap())
         .collect();
-    assert_eq!(nums.len(), 4, "{l}");
-    (nums[0], nums[1], nums[2], nums[3])
+    assert_eq!(nums.len(), 6, "{l}");
+    Counts {
+        done: nums[0],
+        again: nums[1],
+        by_path: nums[2],
+        stored_before: nums[3],
+        refused: nums[4],
+        unread: nums[5],
+    }
 }
 
 fn killed(s: ExitStatus) -> bool {
@@ -438,8 +454,14 @@ fn three_workers_one_killed_mid_batch_find_what_one_hunt_finds() {
     for (w, name) in [(&mut w3, "worker 3"), (&mut w1b, "worker 1 again")] {
         let s = w.interrupt(name);
         assert_eq!(s.code(), Some(0), "{name}: {}", w.stderr());
-        let (d, a, b, r) = worker_counts(&w.stderr());
-        total = (total.0 + d, total.1 + a, total.2 + b, total.3 + r);
+        let c = worker_counts(&w.stderr());
+        assert_eq!((c.by_path, c.unread), (0, 0), "{c:?}");
+        total = (
+            total.0 + c.done,
+            total.1 + c.again,
+            total.2 + c.stored_before,
+            total.3 + c.refused,
+        );
     }
     let merged: u64 = publisher
         .stderr()
@@ -538,8 +560,176 @@ fn garbage_batches_and_parts_are_refused_and_the_hunt_goes_on() {
     assert_eq!(werr.matches("refused: ").count(), 3, "{werr}");
     assert!(werr.contains("not a takedown log batch"), "{werr}");
     assert!(werr.contains("unknown field"), "{werr}");
-    let (_, _, _, refused) = worker_counts(&werr);
-    assert_eq!(refused, 3);
+    assert_eq!(worker_counts(&werr).refused, 3);
+}
+
+/// The number before `what` in the line of `text` that holds it.
+fn number_before(text: &str, what: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.split_once(what))
+        .and_then(|(head, _)| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {what:?} in {text}"))
+}
+
+/// `--by-path`: a worker below a `--read-root` reads the plain logs'
+/// ranges itself; one without reads none of them and sends them back,
+/// and the publisher sends their lines; the compressed log travels with
+/// its lines. The report is the hunt's alone, whoever read what.
+#[test]
+fn batches_sent_by_path_are_read_where_allowed_and_sent_again_elsewhere() {
+    let nats = Nats::start();
+    let t = Tree::new();
+    let (ind, logs) = logs(&t);
+    let mut single = vec!["hunt".to_string(), "--format".into(), "json".into()];
+    single.extend(ind.iter().cloned());
+    single.extend(logs.iter().cloned());
+    let single: Vec<&str> = single.iter().map(String::as_str).collect();
+    let alone = t.run(&single);
+    assert_eq!(code(&alone), 1, "{}", stderr(&alone));
+
+    let mut args = vec![
+        "--nats".to_string(),
+        nats.url.clone(),
+        "--publish".into(),
+        "--by-path".into(),
+        "--batch-bytes".into(),
+        "16384".into(),
+        "--format".into(),
+        "json".into(),
+    ];
+    args.extend(ind.iter().cloned());
+    args.extend(logs.iter().cloned());
+    let mut publisher = Proc::spawn(&t, "publisher", &args, None);
+    publisher.wait_for_line("shared hunt", 60);
+    let mut wargs = vec!["--nats".to_string(), nats.url.clone(), "--worker".into()];
+    wargs.extend(ind.iter().cloned());
+    // First alone on the queue: a worker that may read nothing by path
+    // (its root is another directory), surely handed batches sent by path.
+    let mut blind_args = wargs.clone();
+    blind_args.extend(["--read-root".to_string(), t.arg("squid")]);
+    let mut blind = Proc::spawn(&t, "blind", &blind_args, None);
+    blind.wait_for_line("not read here", 60);
+    let mut seeing_args = wargs.clone();
+    seeing_args.extend(["--read-root".to_string(), t.arg("")]);
+    let mut seeing = Proc::spawn(&t, "seeing", &seeing_args, None);
+
+    let st = publisher.wait(180, "the publisher");
+    assert_eq!(st.code(), Some(1), "{}", publisher.stderr());
+    assert_eq!(
+        comparable(&publisher.stdout()),
+        comparable(&stdout(&alone)),
+        "{}",
+        publisher.stderr()
+    );
+    let perr = publisher.stderr();
+    let b = blind.interrupt("the blind worker");
+    assert_eq!(b.code(), Some(0), "{}", blind.stderr());
+    let s = seeing.interrupt("the seeing worker");
+    assert_eq!(s.code(), Some(0), "{}", seeing.stderr());
+    let (cb, cs) = (
+        worker_counts(&blind.stderr()),
+        worker_counts(&seeing.stderr()),
+    );
+    assert_eq!(cb.by_path, 0, "{cb:?}");
+    assert!(cb.unread >= 1, "{cb:?}");
+    assert!(cs.by_path >= 10, "{cs:?}");
+    // The blind worker's root holds the compressed log only, which goes
+    // with its lines anyway: nothing it read was by path.
+    let by_path = number_before(&perr, " batches sent by path");
+    let resent = number_before(&perr, " of them sent again with their lines");
+    assert_eq!(resent, cb.unread + cs.unread, "{perr}");
+    assert_eq!(cs.unread, 0, "{cs:?}");
+    assert_eq!(by_path, cs.by_path + resent, "{perr}\n{cb:?} {cs:?}");
+    assert_eq!(
+        cb.done + cs.done,
+        number_before(&perr, " batches merged;"),
+        "{perr}"
+    );
+    assert!(perr.contains("0 given up"), "{perr}");
+}
+
+/// A log changed after the publisher read it: a worker finds the range
+/// is not what was read and sends it back; the publisher finds the same,
+/// gives those batches up and says so in the report (the input's error),
+/// and everything else is hunted.
+#[test]
+fn a_log_changed_under_a_shared_hunt_is_reported_not_hunted_as_it_is_now() {
+    let nats = Nats::start();
+    let t = Tree::new();
+    t.write(
+        "iocs.txt",
+        "evil-one.example
+",
+    );
+    let mut log = String::new();
+    for i in 0..4000u64 {
+        let name = if i % 100 == 7 {
+            "evil-one.example".to_string()
+        } else {
+            format!("d{i}.benign.example")
+        };
+        log += &format!(
+            "Nov 30 12:{:02}:{:02} dnsmasq[123]: query[A] {name} from 10.3.0.{}\n",
+            (i / 60) % 60,
+            i % 60,
+            i % 250 + 1
+        );
+    }
+    t.write("logs/dnsmasq.log", &log);
+    let args = vec![
+        "--nats".to_string(),
+        nats.url.clone(),
+        "--publish".into(),
+        "--by-path".into(),
+        "--batch-bytes".into(),
+        "16384".into(),
+        "--format".into(),
+        "json".into(),
+        "-s".into(),
+        t.arg("iocs.txt"),
+        t.arg("logs/dnsmasq.log"),
+    ];
+    let mut publisher = Proc::spawn(&t, "publisher", &args, None);
+    publisher.wait_for_line("shared hunt", 60);
+    // The publisher reads 280 KB and puts its batches on the queue
+    // without waiting for workers; then the first line changes length.
+    std::thread::sleep(Duration::from_secs(2));
+    let changed = log.replacen("d0.benign.example", "d0.benign.example.changed", 1);
+    t.write("logs/dnsmasq.log", &changed);
+    let wargs = vec![
+        "--nats".to_string(),
+        nats.url.clone(),
+        "--worker".into(),
+        "-s".into(),
+        t.arg("iocs.txt"),
+        "--read-root".into(),
+        t.arg("logs"),
+    ];
+    let mut w = Proc::spawn(&t, "w", &wargs, None);
+    let st = publisher.wait(120, "the publisher");
+    let perr = publisher.stderr();
+    let out = publisher.stdout();
+    let s = w.interrupt("the worker");
+    assert_eq!(s.code(), Some(0), "{}", w.stderr());
+    let c = worker_counts(&w.stderr());
+    // Every range moved (the first line grew): none read as it is now.
+    assert_eq!(c.by_path, 0, "{c:?}");
+    assert!(c.unread >= 10, "{c:?}");
+    assert!(perr.contains("not those the publisher read"), "{perr}");
+    let given_up = number_before(&perr, " given up");
+    assert_eq!(given_up, c.unread, "{perr}");
+    assert!(perr.contains("not hunted"), "{perr}");
+    // The input's error says which bytes were not hunted.
+    let summary = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["type"] == "hunt-summary")
+        .unwrap_or_else(|| panic!("{out}\n{perr}"));
+    let err = summary.to_string();
+    assert!(err.contains("not hunted"), "{summary}");
+    // Nothing found, an input not read whole: an error.
+    assert_eq!(st.code(), Some(2), "{perr}");
 }
 
 /// Bad command lines are refused before the network is tried.
