@@ -208,6 +208,11 @@ fn pat(s: &str) -> Vec<Option<u8>> {
 /// section names: no emulation, no scan of the file.
 pub(crate) fn recognise(data: &[u8]) -> Option<Packer> {
     let h = headers(data)?;
+    // No entry point: nothing runs (an image a stub left part way is
+    // written so, and is not unpacked again).
+    if h.entry == 0 {
+        return None;
+    }
     let ep = h.entry_bytes(data).or_else(|| {
         // MEW and Upack start in bytes the headers hold.
         data.get(h.entry as usize..)
@@ -1149,7 +1154,11 @@ pub(crate) fn extract(
         // emulated, a fault with no handler, a limit): what it unpacked
         // up to there is still scanned, with the problem on the image.
         End::Stopped(issue) if !run.written.is_empty() => {
-            let image = run.dump(run.h.entry);
+            // Its entry point is not known: none (0). With the stub's
+            // own, the image would be taken for the packed file again
+            // and unpacked again, down to the depth limit (and taken for
+            // nested packers by --heuristics).
+            let image = run.dump(0);
             let mut entry = Entry::new(packer.name(), image);
             entry.issue = Some(issue);
             let _ = sink(ctx, entry);
