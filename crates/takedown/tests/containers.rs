@@ -856,3 +856,128 @@ fn old_archives_made_by_debian_tools_are_opened() {
         assert!(f["problems"].as_array().unwrap().is_empty(), "{f}");
     }
 }
+
+/// A OneNote section in the packaging of OneNote for the web (MS-ONESTORE
+/// 2.8): the Packaging header (section GUID, two GUIDs, guidFileFormat
+/// {638DE92F-A6D4-4BC1-9A36-B3FC2511A5B7}, 4 reserved bytes), then an
+/// MS-FSSHTTPB data element package holding one object group (an
+/// embedded file node whose EmbeddedFileName is `named` and whose
+/// EmbeddedFileContainer is the first file's data object; an Object Data
+/// BLOB declaration and reference per file) and one Object Data BLOB data
+/// element per file. Every stream object header is 32-bit and every
+/// number in its widest form (both allowed for any value); the unit tests
+/// of `takedown_formats::onenote` write the other forms.
+fn onenote_web_export(named: &str, files: &[&[u8]]) -> Vec<u8> {
+    let hdr = |ty: u32, compound: bool, body: &[u8]| -> Vec<u8> {
+        let h = (body.len() as u32) << 17 | ty << 3 | u32::from(compound) << 2 | 2;
+        [&h.to_le_bytes()[..], body].concat()
+    };
+    let end = |ty: u32| -> Vec<u8> {
+        if ty < 0x40 {
+            vec![(ty << 2 | 1) as u8]
+        } else {
+            ((ty << 2 | 3) as u16).to_le_bytes().to_vec()
+        }
+    };
+    let num = |v: u64| [&[0x80][..], &v.to_le_bytes()].concat();
+    let id = |n: u32| [&[0x80][..], &n.to_le_bytes(), &[0x5A; 16]].concat();
+    let element = |eid: Vec<u8>, kind: u64, children: Vec<u8>| {
+        let fields = [eid, vec![0], num(kind)].concat();
+        [hdr(0x01, true, &fields), children, end(0x01)].concat()
+    };
+    let object = |refs: &[Vec<u8>], data: &[u8]| {
+        let body = [
+            num(refs.len() as u64),
+            refs.concat(),
+            num(0),
+            num(data.len() as u64),
+            data.to_vec(),
+        ]
+        .concat();
+        hdr(0x16, false, &body)
+    };
+    let declare = |oid: Vec<u8>, partition: u64| {
+        hdr(
+            0x18,
+            false,
+            &[oid, num(partition), num(0), num(0), num(0)].concat(),
+        )
+    };
+    let wide: Vec<u8> = named.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let props = [
+        &(1u32 | 1 << 31).to_le_bytes()[..],
+        &0u32.to_le_bytes(),
+        &2u16.to_le_bytes(),
+        &0x2000_1D9Bu32.to_le_bytes(),
+        &0x1C00_1D9Cu32.to_le_bytes(),
+        &(wide.len() as u32).to_le_bytes(),
+        &wide,
+    ]
+    .concat();
+    let mut decls = [declare(id(1), 4), declare(id(1), 1)].concat();
+    let mut datas = [
+        object(&[], &0x0006_0035u32.to_le_bytes()),
+        object(&[id(100)], &props),
+    ]
+    .concat();
+    let mut blobs = Vec::new();
+    for (k, data) in files.iter().enumerate() {
+        let (container, blob) = (id(100 + k as u32), id(200 + k as u32));
+        let declaration = [container, blob.clone(), num(2), num(0), num(0)].concat();
+        decls.extend(hdr(0x05, false, &declaration));
+        datas.extend(hdr(0x1C, false, &[num(0), num(0), blob.clone()].concat()));
+        blobs.extend(element(blob, 0x0A, hdr(0x02, false, data)));
+    }
+    let group = [
+        hdr(0x1D, true, &[]),
+        decls,
+        end(0x1D),
+        hdr(0x1E, true, &[]),
+        datas,
+        end(0x1E),
+    ]
+    .concat();
+    let package = [
+        hdr(0x15, true, &[0]),
+        element(id(2), 5, group),
+        blobs,
+        end(0x15),
+    ]
+    .concat();
+    let mut f = vec![
+        0xE4, 0x52, 0x5C, 0x7B, 0x8C, 0xD8, 0xA7, 0x4D, 0xAE, 0xB1, 0x53, 0x78, 0xD0, 0x29, 0x96,
+        0xD3,
+    ];
+    f.extend([0x01; 32]);
+    f.extend([
+        0x2F, 0xE9, 0x8D, 0x63, 0xD4, 0xA6, 0xC1, 0x4B, 0x9A, 0x36, 0xB3, 0xFC, 0x25, 0x11, 0xA5,
+        0xB7, 0, 0, 0, 0,
+    ]);
+    f.extend(hdr(0x7A, true, &[id(3), vec![0x11; 16]].concat()));
+    f.extend(package);
+    f.extend(end(0x7A));
+    f
+}
+
+#[test]
+fn onenote_web_export_files_are_found_with_their_names() {
+    let t = Tree::new();
+    let inner = zip_of(&[("inner/eicar.com", &eicar())]);
+    t.write(
+        "notes/web.one",
+        onenote_web_export("eicar.com", &[&eicar(), &inner]),
+    );
+    let o = t.json(&[&t.arg("notes")]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let mut got = chains(&o);
+    got.sort();
+    assert_eq!(
+        got,
+        [vec!["eicar.com"], vec!["embedded-2", "inner/eicar.com"]],
+        "{}",
+        stdout(&o)
+    );
+    for f in findings(&o) {
+        assert!(f["problems"].as_array().unwrap().is_empty(), "{f}");
+    }
+}
