@@ -10,8 +10,13 @@
 //! member and no copy of the data, and it lets the `zip` crate handle the
 //! local header, ZipCrypto, AES and every compression method.
 //!
-//! Without a usable central directory (a truncated download), members are
-//! found by walking the local headers from the start.
+//! Without a usable end record or central directory (a truncated
+//! download, an unpacker that overwrote the end), members are read from
+//! their local headers alone, each leading to the next by its sizes or its
+//! data descriptor, and the archive is reported as corrupt. An executable
+//! whose appended zip lost its end is still taken for a self-extracting
+//! archive when a plausible local header in its last 64 KiB leads to
+//! another zip structure.
 
 use std::cell::Cell;
 use std::io::{Read, Seek, SeekFrom};
@@ -90,7 +95,23 @@ pub(crate) fn detect(data: &[u8]) -> bool {
         return u16_at(data, 20).is_some_and(|c| EOCD_LEN + usize::from(c) == data.len());
     }
     // Self-extracting: a zip appended to something else.
-    !other_container(data) && find_eocd(data).is_some_and(|e| e.cd_start < e.cd_end)
+    if other_container(data) {
+        return false;
+    }
+    if find_eocd(data).is_some_and(|e| e.cd_start < e.cd_end) {
+        return true;
+    }
+    // A self-extracting executable whose end record was cut off or
+    // damaged (a truncated download; an unpacker that overwrote it): its
+    // last members' local headers still sit where the end record would.
+    data.starts_with(b"MZ")
+        && find_linked_header(data, tail_start(data), &mut Scan::new(data)).is_some()
+}
+
+/// Where the end record of a zip ending `data` would be searched: the
+/// last 64 KiB + 22 bytes.
+fn tail_start(data: &[u8]) -> usize {
+    data.len().saturating_sub(EOCD_LEN + MAX_COMMENT)
 }
 
 /// Where the central directory is, as found from the end record.
@@ -318,94 +339,358 @@ pub(crate) fn extract(
     sink: &mut Sink<'_>,
 ) -> Result<(), Issue> {
     let Some(dir) = find_eocd(data) else {
-        return walk_local_headers(data, ctx, sink);
+        let start = first_local_header(data, 0);
+        return walk_local_headers(
+            data,
+            start,
+            &[],
+            "no valid end of central directory record",
+            ctx,
+            sink,
+        );
     };
     let mut p = dir.cd_start;
     let mut seen = 0u64;
-    while p < dir.cd_end {
+    // Local headers of the members handed out, so that a walk of the local
+    // headers after a damaged directory does not hand them out again.
+    let mut done = Vec::new();
+    let damage = loop {
+        if p >= dir.cd_end {
+            if seen < dir.entries && (dir.entries <= 0xFFFF || seen > 0xFFFF) {
+                // Writers that do not use zip64 store the count modulo
+                // 65536: only a shortfall below that is a truncated
+                // directory.
+                break format!(
+                    "the central directory holds {seen} of the {} entries announced",
+                    dir.entries
+                );
+            }
+            return Ok(());
+        }
         ctx.check_time()?;
         ctx.check_budget()?;
         let Some((m, next)) = central_header(data, p, dir.shift) else {
-            return Err(Issue::corrupt(format!(
-                "zip: bad central directory header at offset {p} (entry {} of {})",
+            break format!(
+                "bad central directory header at offset {p} (entry {} of {})",
                 seen + 1,
                 dir.entries
-            )));
+            );
         };
         seen += 1;
         p = next;
         if m.is_dir() {
             continue;
         }
+        done.push(m.local);
         if member(data, &m, ctx, sink) == Flow::Stop {
             return Ok(());
         }
-    }
-    if seen < dir.entries && (dir.entries <= 0xFFFF || seen > 0xFFFF) {
-        // Writers that do not use zip64 store the count modulo 65536: only
-        // a shortfall below that is a truncated directory.
-        return Err(Issue::corrupt(format!(
-            "zip: central directory holds {seen} of the {} entries announced",
-            dir.entries
-        )));
-    }
-    Ok(())
+    };
+    // The members the directory no longer lists may still have their
+    // local headers: walk them from the start of the archive.
+    done.sort_unstable();
+    let start = usize::try_from(dir.shift).unwrap_or(usize::MAX);
+    let start = if local_header(data, start).is_some() {
+        Some(start)
+    } else {
+        first_local_header(data, 0)
+    };
+    walk_local_headers(data, start, &done, &damage, ctx, sink)
 }
 
-/// Without a central directory: every local header from the start, in order.
-fn walk_local_headers(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<(), Issue> {
-    let finder = memmem::Finder::new(LFH);
-    let mut pos = 0usize;
-    let mut found = 0u64;
-    while let Some(rel) = data.get(pos..).and_then(|d| finder.find(d)) {
+/// The number of bytes a walk of the local headers may search for
+/// signatures, as a multiple of the input's size: keeps a hostile input
+/// (data descriptors that never match, thousands of signatures) linear.
+const SCAN_FACTOR: usize = 8;
+/// Signature candidates tried in one search before giving up.
+const MAX_CANDIDATES: usize = 256;
+
+/// Searches of one input for signatures, charged against a budget of
+/// bytes so that the searches of one walk stay linear in its size.
+struct Scan {
+    left: usize,
+}
+
+impl Scan {
+    fn new(data: &[u8]) -> Scan {
+        Scan {
+            left: data
+                .len()
+                .saturating_mul(SCAN_FACTOR)
+                .saturating_add(1 << 16),
+        }
+    }
+
+    /// The first `sig` at or after `from`; `None` past the end or once the
+    /// budget is spent.
+    fn find(&mut self, data: &[u8], from: usize, sig: &[u8]) -> Option<usize> {
+        let rest = data.get(from..)?;
+        let window = rest.get(..self.left.min(rest.len()))?;
+        match memmem::find(window, sig) {
+            Some(r) => {
+                self.left -= r + 1;
+                Some(from + r)
+            }
+            None => {
+                self.left -= window.len();
+                None
+            }
+        }
+    }
+
+    fn spent(&self) -> bool {
+        self.left == 0
+    }
+}
+
+/// Compression methods of APPNOTE.TXT 4.4.5 (and WinZip's AES, 99): a
+/// local header with another one is not taken for a member when looking
+/// for a zip without its end record.
+const KNOWN_METHODS: &[u16] = &[
+    0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 14, 16, 18, 19, 20, 93, 94, 95, 96, 97, 98, 99,
+];
+
+/// A local header that looks written by a zip writer: a version up to
+/// 6.3, a known method, a name of 1 to 4096 bytes without NUL.
+fn plausible(m: &Member) -> bool {
+    m.version_needed & 0xFF <= 63
+        && KNOWN_METHODS.contains(&m.method)
+        && (1..=4096).contains(&m.name.len())
+        && !m.name.contains(&0)
+}
+
+/// Where one member found by its local header ends.
+struct Extent {
+    /// The end of its packed data (cut at the end of the input).
+    data_end: usize,
+    /// Where the next local header should start: after the data and the
+    /// data descriptor, if any.
+    next: usize,
+    /// CRC and sizes from the data descriptor, when it was found.
+    descriptor: Option<(u32, u64, u64)>,
+}
+
+/// Finds the end of the member whose local header `m` has its data at
+/// `data_start`: by the sizes in the header, or, for a member written as
+/// a stream (sizes only in the data descriptor after the data), by the
+/// first data descriptor whose size is the distance from the data,
+/// else by the next zip signature.
+fn extent(data: &[u8], m: &Member, data_start: usize, scan: &mut Scan) -> Extent {
+    let len = data.len();
+    if !m.size_unknown {
+        let data_end = usize::try_from(m.packed)
+            .ok()
+            .and_then(|n| data_start.checked_add(n))
+            .map_or(len, |e| e.min(len));
+        let mut next = data_end;
+        if m.flags & 0x0008 != 0 {
+            // A descriptor follows even when the header has the sizes:
+            // 12 bytes, 16 with its signature, 24 with zip64 sizes.
+            let signed = data.get(data_end..data_end + 4) == Some(DESCRIPTOR);
+            let lens: &[usize] = if signed { &[16, 24] } else { &[12, 20] };
+            next = lens
+                .iter()
+                .map(|l| data_end.saturating_add(*l))
+                .find(|&n| is_signature(data, n))
+                .unwrap_or_else(|| data_end.saturating_add(lens[0]));
+        }
+        return Extent {
+            data_end,
+            next: next.min(len),
+            descriptor: None,
+        };
+    }
+    let mut from = data_start;
+    for _ in 0..MAX_CANDIDATES {
+        let Some(c) = scan.find(data, from, DESCRIPTOR) else {
+            break;
+        };
+        let packed = (c - data_start) as u64;
+        let crc = u32_at(data, c + 4);
+        let short = u32_at(data, c + 8).map(u64::from) == Some(packed);
+        let long = u64_at(data, c + 8) == Some(packed);
+        if let Some(crc) = crc
+            && (short || long)
+        {
+            // Zip64 sizes (8 bytes each) when the 4-byte reading does not
+            // fit, or when a zip structure follows the longer descriptor.
+            let long = long && (!short || is_signature(data, c + 24) || c + 24 == len);
+            let (next, size) = if long {
+                (c + 24, u64_at(data, c + 16).unwrap_or(0))
+            } else {
+                (c + 16, u32_at(data, c + 12).map_or(0, u64::from))
+            };
+            return Extent {
+                data_end: c,
+                next: next.min(len),
+                descriptor: Some((crc, packed, size)),
+            };
+        }
+        from = c + 1;
+    }
+    // No descriptor with a signature: the data ends where the next header
+    // starts, before a descriptor without a signature if one fits.
+    let end = [LFH, CDH]
+        .iter()
+        .filter_map(|s| scan.find(data, data_start, *s))
+        .min()
+        .unwrap_or(len);
+    if let Some(d) = end.checked_sub(12).filter(|&d| d >= data_start)
+        && let (Some(crc), Some(packed), Some(size)) =
+            (u32_at(data, d), u32_at(data, d + 4), u32_at(data, d + 8))
+        && u64::from(packed) == (d - data_start) as u64
+    {
+        return Extent {
+            data_end: d,
+            next: end,
+            descriptor: Some((crc, u64::from(packed), u64::from(size))),
+        };
+    }
+    Extent {
+        data_end: end,
+        next: end,
+        descriptor: None,
+    }
+}
+
+/// A signature that may follow a member's data.
+fn is_signature(data: &[u8], at: usize) -> bool {
+    matches!(
+        data.get(at..at.saturating_add(4)),
+        Some(s) if s == LFH || s == CDH || s == EOCD || s == EOCD64
+    )
+}
+
+/// A plausible local header at or after `from` whose member ends where
+/// another zip structure starts (the next local header, the central
+/// directory, the end record, a data descriptor of the right size, or the
+/// end of the data):
+/// two structures that agree, which bytes that merely contain `PK\3\4`
+/// do not. At most [`MAX_CANDIDATES`] candidates are tried.
+fn find_linked_header(data: &[u8], from: usize, scan: &mut Scan) -> Option<usize> {
+    let mut at = from;
+    for _ in 0..MAX_CANDIDATES {
+        let p = scan.find(data, at, LFH)?;
+        at = p + 1;
+        let Some((m, data_start)) = local_header(data, p) else {
+            continue;
+        };
+        if !plausible(&m) {
+            continue;
+        }
+        let e = extent(data, &m, data_start, scan);
+        let linked = if m.size_unknown {
+            e.descriptor.is_some()
+        } else {
+            // The last member of a zip cut right after it ends exactly
+            // at the end of the data.
+            is_signature(data, e.next)
+                || (m.flags & 0x0008 == 0
+                    && usize::try_from(m.packed)
+                        .ok()
+                        .and_then(|n| data_start.checked_add(n))
+                        == Some(data.len()))
+                || (m.flags & 0x0008 != 0
+                    && data.get(e.data_end..e.data_end + 4) == Some(DESCRIPTOR))
+        };
+        if linked {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// Where to start walking local headers: the local header at `from` if
+/// there is one, else the first plausible one that is linked to the next
+/// structure.
+fn first_local_header(data: &[u8], from: usize) -> Option<usize> {
+    if local_header(data, from).is_some() {
+        return Some(from);
+    }
+    // A split archive of one segment starts with a spanning marker.
+    if (data.starts_with(DESCRIPTOR) || data.starts_with(b"PK00"))
+        && local_header(data, 4).is_some()
+    {
+        return Some(4);
+    }
+    find_linked_header(data, from, &mut Scan::new(data))
+}
+
+/// Reads the members of an archive whose central directory is missing or
+/// damaged (`why`) from their local headers alone, as each one leads to
+/// the next: from `start`, each member's sizes (or its data descriptor)
+/// give where the next header starts; the walk stops at the first place
+/// that holds no local header. Members whose local header is in `done`
+/// (sorted) were handed out already. Ends with a corrupt issue that says
+/// so, after the members.
+fn walk_local_headers(
+    data: &[u8],
+    start: Option<usize>,
+    done: &[u64],
+    why: &str,
+    ctx: &mut Ctx,
+    sink: &mut Sink<'_>,
+) -> Result<(), Issue> {
+    let Some(start) = start else {
+        return Err(Issue::corrupt(format!(
+            "zip: {why}, and no local file header was found"
+        )));
+    };
+    let mut scan = Scan::new(data);
+    let mut pos = start;
+    let mut read = 0u64;
+    let stop = loop {
         ctx.check_time()?;
         ctx.check_budget()?;
-        let p = pos + rel;
-        let Some((m, data_start)) = local_header(data, p) else {
-            pos = p + 4;
-            continue;
+        let Some((mut m, data_start)) = local_header(data, pos) else {
+            break match data.get(pos..pos.saturating_add(4)) {
+                None | Some([]) => "at the end of the data".to_string(),
+                Some(s) if s == CDH => format!("up to the central directory at offset {pos}"),
+                Some(s) if s == EOCD || s == EOCD64 => {
+                    format!("up to the end record at offset {pos}")
+                }
+                Some(_) => format!("up to offset {pos}, where no local header follows"),
+            };
         };
-        found += 1;
-        let data_end = if m.size_unknown {
-            // Ends where the next header or descriptor starts.
-            next_signature(data, data_start).unwrap_or(data.len())
-        } else {
-            usize::try_from(m.packed)
-                .ok()
-                .and_then(|n| data_start.checked_add(n))
-                .map_or(data.len(), |e| e.min(data.len()))
-        };
-        let mut m = m;
-        if m.size_unknown {
-            m.packed = (data_end - data_start) as u64;
+        if scan.spent() {
+            break format!("up to offset {pos}: gave up searching for the end of its data");
         }
-        pos = data_end.max(p + 4);
-        if m.is_dir() && m.packed == 0 {
+        let e = extent(data, &m, data_start, &mut scan);
+        if let Some((crc, packed, size)) = e.descriptor {
+            (m.crc, m.packed, m.size, m.size_unknown) = (crc, packed, size, false);
+        } else if m.size_unknown {
+            m.packed = (e.data_end - data_start) as u64;
+        }
+        let here = pos as u64;
+        // Past the header at least, so that the walk always moves on.
+        pos = e.next.max(data_start).max(pos + 4);
+        if m.is_dir() && m.packed == 0 || done.binary_search(&here).is_ok() {
             continue;
         }
-        if member(data, &m, ctx, sink) == Flow::Stop {
+        read += 1;
+        // A stored member whose end nothing confirmed may be cut short or
+        // run into what follows it: say so on the member.
+        let unsure = m.size_unknown && m.method == 0;
+        let mut tagged = |ctx: &mut Ctx, mut e: Entry<'_>| {
+            if unsure && e.issue.is_none() {
+                e.issue = Some(Issue::corrupt(
+                    "zip: stored member without sizes whose data descriptor was not found: its data is taken up to the next zip header or the end of the input",
+                ));
+            }
+            sink(ctx, e)
+        };
+        if member(data, &m, ctx, &mut tagged) == Flow::Stop {
             return Ok(());
         }
-    }
-    if found == 0 {
-        return Err(Issue::corrupt(
-            "zip: neither a central directory nor a local file header was found",
-        ));
-    }
-    Err(Issue::corrupt(
-        "zip: no valid central directory (truncated?); members were found by their local headers",
-    ))
-}
-
-/// The next zip signature (local header, descriptor, central header) at or
-/// after `from`.
-fn next_signature(data: &[u8], from: usize) -> Option<usize> {
-    let rest = data.get(from..)?;
-    [LFH, DESCRIPTOR, CDH]
-        .iter()
-        .filter_map(|s| memmem::find(rest, *s))
-        .min()
-        .map(|r| from + r)
+    };
+    let entries = if read == 1 {
+        "entry was"
+    } else {
+        "entries were"
+    };
+    Err(Issue::corrupt(format!(
+        "zip: {why} (a truncated or damaged archive); {read} {entries} read from the local headers from offset {start} on, {stop}"
+    )))
 }
 
 /// Parses the local header at `p`: the member and where its data starts.
@@ -987,6 +1272,405 @@ mod tests {
         let w = walk(&full, "z.zip");
         assert_eq!(w.containing(EICAR).unwrap().chain, "eicar.com");
         assert!(w.issues.is_empty(), "{:?}", w.issues);
+    }
+
+    /// A zip written as a stream, built here byte by byte: each member's
+    /// local header has general-purpose bit 3 set (sizes in a data
+    /// descriptor) and no CRC or sizes, its
+    /// data is followed by a signed descriptor; then the central
+    /// directory and the end record. `method` 0 (stored) or 8 (deflate).
+    fn streamed(members: &[(&str, &[u8], u16)]) -> Vec<u8> {
+        let mut z = Vec::new();
+        let mut cd = Vec::new();
+        for (name, content, method) in members {
+            let packed = if *method == 8 {
+                let mut e =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(content).unwrap();
+                e.finish().unwrap()
+            } else {
+                content.to_vec()
+            };
+            let crc = crc32fast::hash(content);
+            let local = z.len() as u32;
+            let mut fixed = Vec::new();
+            fixed.extend_from_slice(&20u16.to_le_bytes());
+            fixed.extend_from_slice(&8u16.to_le_bytes());
+            fixed.extend_from_slice(&method.to_le_bytes());
+            fixed.extend_from_slice(&[0; 4]); // time, date
+            z.extend_from_slice(LFH);
+            z.extend_from_slice(&fixed);
+            z.extend_from_slice(&[0; 12]); // CRC and sizes: in the descriptor
+            z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            z.extend_from_slice(&0u16.to_le_bytes());
+            z.extend_from_slice(name.as_bytes());
+            z.extend_from_slice(&packed);
+            z.extend_from_slice(DESCRIPTOR);
+            let sizes = [crc, packed.len() as u32, content.len() as u32];
+            for v in sizes {
+                z.extend_from_slice(&v.to_le_bytes());
+            }
+            cd.extend_from_slice(CDH);
+            cd.extend_from_slice(&20u16.to_le_bytes());
+            cd.extend_from_slice(&fixed);
+            for v in sizes {
+                cd.extend_from_slice(&v.to_le_bytes());
+            }
+            cd.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            cd.extend_from_slice(&[0; 12]); // extra, comment, disk, attributes
+            cd.extend_from_slice(&local.to_le_bytes());
+            cd.extend_from_slice(name.as_bytes());
+        }
+        let cd_offset = z.len() as u32;
+        z.extend_from_slice(&cd);
+        z.extend_from_slice(EOCD);
+        z.extend_from_slice(&[0; 4]);
+        let n = (members.len() as u16).to_le_bytes();
+        z.extend_from_slice(&[n[0], n[1], n[0], n[1]]);
+        z.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+        z.extend_from_slice(&cd_offset.to_le_bytes());
+        z.extend_from_slice(&[0, 0]);
+        z
+    }
+
+    /// The issue a walk of local headers reports on the archive.
+    fn local_walk_issue(w: &crate::testutil::Walk) -> &Issue {
+        let (chain, issue) = w.issues.first().expect("an issue on the archive");
+        assert_eq!(chain, "");
+        assert_eq!(issue.kind, IssueKind::Corrupt, "{issue:?}");
+        assert!(
+            issue.message.contains("read from the local headers"),
+            "{issue:?}"
+        );
+        issue
+    }
+
+    #[test]
+    fn zip_without_its_end_record_is_read_from_local_headers() {
+        let text = b"plain text, ".repeat(40);
+        for method in [CompressionMethod::Stored, CompressionMethod::Deflated] {
+            let z = make(&[("a.txt", &text), ("eicar.com", EICAR)], method);
+            // The central directory is whole; the end record is cut (at
+            // every length) or overwritten as WWPack's stub overwrites it.
+            let eocd = memmem::rfind(&z, EOCD).unwrap();
+            let mut damaged = z.clone();
+            for b in &mut damaged[z.len() - 5..] {
+                *b = 1;
+            }
+            let mut inputs = vec![damaged];
+            inputs.extend((eocd..z.len()).map(|n| z[..n].to_vec()));
+            for d in inputs {
+                let w = walk(&d, "z.zip");
+                assert_eq!(w.chains(), ["a.txt", "eicar.com"], "{method:?}");
+                assert_eq!(w.found[0].data, text);
+                assert_eq!(w.found[1].data, EICAR);
+                assert!(w.found.iter().all(|f| f.issue.is_none()));
+                let issue = local_walk_issue(&w);
+                assert!(
+                    issue.message.contains("no valid end of central directory"),
+                    "{issue:?}"
+                );
+                assert!(issue.message.contains("2 entries"), "{issue:?}");
+                assert!(
+                    issue.message.contains("up to the central directory"),
+                    "{issue:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_central_directory_is_completed_from_local_headers() {
+        let names = ["one.txt", "two.txt", "eicar.com"];
+        let contents: [&[u8]; 3] = [b"first member", b"second member", EICAR];
+        let v: Vec<(&str, &[u8])> = names.iter().copied().zip(contents).collect();
+        let z = make(&v, CompressionMethod::Deflated);
+        let second = memmem::find_iter(&z, CDH).nth(1).unwrap();
+        // The second central header's signature broken: the first member
+        // comes from the directory, the others from their local headers,
+        // none twice.
+        let mut broken = z.clone();
+        broken[second + 3] = b'X';
+        let w = walk(&broken, "z.zip");
+        assert_eq!(w.chains(), names);
+        for (f, c) in w.found.iter().zip(contents) {
+            assert_eq!(f.data, c);
+            assert!(f.issue.is_none(), "{:?}", f.issue);
+        }
+        let issue = local_walk_issue(&w);
+        assert!(
+            issue.message.contains("bad central directory header"),
+            "{issue:?}"
+        );
+        // An end record that announces more entries than its directory holds.
+        let eocd = memmem::rfind(&z, EOCD).unwrap();
+        let mut short = z.clone();
+        short[eocd + 8..eocd + 12].copy_from_slice(&[4, 0, 4, 0]);
+        let w = walk(&short, "z.zip");
+        assert_eq!(w.chains(), names);
+        let issue = local_walk_issue(&w);
+        assert!(issue.message.contains("3 of the 4 entries"), "{issue:?}");
+        // A well-formed archive is read through its directory alone: a
+        // local header the directory does not list is not handed out.
+        let mut extra = z[..memmem::find(&z, CDH).unwrap()].to_vec();
+        let hidden = make(&[("hidden.txt", b"not listed")], CompressionMethod::Stored);
+        let hidden_at = extra.len();
+        extra.extend_from_slice(&hidden[..memmem::find(&hidden, CDH).unwrap()]);
+        let cd_at = memmem::find(&z, CDH).unwrap();
+        let shift = (extra.len() - cd_at) as u32;
+        extra.extend_from_slice(&z[cd_at..]);
+        let e = memmem::rfind(&extra, EOCD).unwrap();
+        let off = u32_at(&extra, e + 16).unwrap() + shift;
+        extra[e + 16..e + 20].copy_from_slice(&off.to_le_bytes());
+        assert!(hidden_at > 0);
+        let w = walk(&extra, "z.zip");
+        assert_eq!(w.chains(), names);
+        assert!(w.issues.is_empty(), "{:?}", w.issues);
+    }
+
+    #[test]
+    fn data_descriptor_members_stored_and_deflated() {
+        // Stored data that holds zip signatures itself: only a descriptor
+        // whose size is the distance ends the member.
+        let tricky = [
+            &b"PK\x07\x08 and PK\x03\x04 and PK\x01\x02 inside "[..],
+            EICAR,
+        ]
+        .concat();
+        for method in [0u16, 8] {
+            let z = streamed(&[("a.bin", &tricky, method), ("eicar.com", EICAR, method)]);
+            let w = walk(&z, "s.zip");
+            assert_eq!(w.chains(), ["a.bin", "eicar.com"], "{method}");
+            assert!(w.issues.is_empty(), "{:?}", w.issues);
+            // The directory's offset from the end record: the data holds
+            // central header signatures too.
+            let eocd = memmem::rfind(&z, EOCD).unwrap();
+            let first_cd = u32_at(&z, eocd + 16).unwrap() as usize;
+            let cd = memmem::rfind(&z, CDH).unwrap();
+            for cut in [first_cd, cd, z.len() - 1] {
+                let w = walk(&z[..cut], "s.zip");
+                assert_eq!(w.chains(), ["a.bin", "eicar.com"], "{method} cut {cut}");
+                assert_eq!(w.found[0].data, tricky, "{method}");
+                assert_eq!(w.found[1].data, EICAR, "{method}");
+                assert!(w.found.iter().all(|f| f.issue.is_none()), "{:?}", w.found);
+                local_walk_issue(&w);
+            }
+            // The descriptor's CRC is checked for a compressed member.
+            if method == 8 {
+                let mut bad = z[..first_cd].to_vec();
+                let d = memmem::find(&bad, DESCRIPTOR).unwrap();
+                let at = memmem::find(&bad[d + 1..], DESCRIPTOR).unwrap() + d + 1;
+                // The second descriptor: the first (in the data) is
+                // a decoy only in the stored case.
+                bad[at + 4] ^= 0xFF;
+                let w = walk(&bad, "s.zip");
+                let f = w.found.iter().find(|f| f.chain == "eicar.com").unwrap();
+                assert!(f.issue.is_some() || f.data != EICAR, "{f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn self_extracting_zip_without_its_end_is_found_in_an_executable() {
+        let pe = crate::packers::testpe::pe(&[(b".text", 0x1000, &[0xCC; 700])], (0x1000, 0x200));
+        for z in [
+            make(&[("eicar.com", EICAR)], CompressionMethod::Deflated),
+            streamed(&[("eicar.com", EICAR, 8)]),
+            streamed(&[("eicar.com", EICAR, 0)]),
+        ] {
+            let mut sfx = pe.clone();
+            sfx.extend_from_slice(&z);
+            let eocd = memmem::rfind(&sfx, EOCD).unwrap();
+            let cd = memmem::find(&sfx, CDH).unwrap();
+            for d in [&sfx[..eocd + 17], &sfx[..eocd], &sfx[..cd]] {
+                assert_eq!(identify(d), Some(Format::Zip));
+                let w = walk(d, "setup.exe");
+                assert_eq!(w.chains(), ["eicar.com"]);
+                assert_eq!(w.found[0].data, EICAR);
+                local_walk_issue(&w);
+            }
+            // Cut inside the member's data: no longer linked, so not
+            // taken for a zip (an executable holding `PK\3\4` is common).
+            assert_eq!(identify(&sfx[..cd - 20]), None);
+        }
+        // Executables holding zip signatures are not zips: the constant
+        // in a zip reader's code (`cmp eax, 0x04034b50`), a header whose
+        // sizes lead nowhere, a header with a NUL in its name.
+        let mut code = vec![0x90u8; 64];
+        code.extend_from_slice(b"\x3D\x50\x4B\x03\x04\x75\x10\x3D\x50\x4B\x01\x02");
+        let lone = make(&[("x.txt", b"some text")], CompressionMethod::Stored);
+        let cd = memmem::find(&lone, CDH).unwrap();
+        let mut nul = lone[..cd].to_vec();
+        nul[30] = 0;
+        nul.extend_from_slice(&lone[cd..cd + 4]);
+        for junk in [code, lone[..cd - 2].to_vec(), nul] {
+            let mut d = pe.clone();
+            d.extend_from_slice(&junk);
+            d.extend_from_slice(&random_bytes(300, 7));
+            assert_eq!(identify(&d), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn local_header_walk_truncation_sweep() {
+        let text = b"plain text, ".repeat(30);
+        let pe = crate::packers::testpe::pe(&[(b".text", 0x1000, &[0xCC; 100])], (0x1000, 0x200));
+        let plain = make(
+            &[("a.txt", &text), ("eicar.com", EICAR)],
+            CompressionMethod::Deflated,
+        );
+        let stream = streamed(&[("a.txt", &text, 8), ("eicar.com", EICAR, 0)]);
+        let mut sfx = pe.clone();
+        sfx.extend_from_slice(&stream);
+        for z in [plain, stream, sfx] {
+            let end = memmem::find(&z, CDH).unwrap();
+            for n in 0..z.len() {
+                let w = walk(&z[..n], "z.zip");
+                for f in &w.found {
+                    if f.issue.is_none() {
+                        assert!(f.data == text || f.data == EICAR, "cut {n}: {}", f.chain);
+                    }
+                }
+                if n >= end {
+                    assert!(
+                        w.containing(EICAR).is_some(),
+                        "cut at {n} of {}: {:?} {:?}",
+                        z.len(),
+                        w.found,
+                        w.issues
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn local_header_walk_bit_flips() {
+        let text = b"plain text, ".repeat(30);
+        let pe = crate::packers::testpe::pe(&[(b".text", 0x1000, &[0xCC; 100])], (0x1000, 0x200));
+        let mut sfx = pe.clone();
+        sfx.extend_from_slice(&streamed(&[("a.txt", &text, 8), ("eicar.com", EICAR, 8)]));
+        let cut = memmem::find(&sfx, CDH).unwrap();
+        let sfx = &sfx[..cut];
+        let plain = make(
+            &[("a.txt", &text), ("eicar.com", EICAR)],
+            CompressionMethod::Deflated,
+        );
+        let plain = &plain[..memmem::rfind(&plain, EOCD).unwrap()];
+        for z in [sfx, plain] {
+            each_byte_flipped(z, &[0x01, 0x80], |d| {
+                let w = walk(d, "z.zip");
+                // Deflated members are CRC-checked: what comes out whole
+                // is what went in.
+                for f in &w.found {
+                    if f.issue.is_none() {
+                        assert!(f.data == text || f.data == EICAR, "{}", f.chain);
+                    }
+                }
+            });
+        }
+    }
+
+    /// Debian's `zip` as the writer: an archive and a streamed one (read
+    /// from a pipe, so written with data descriptors), each cut before its
+    /// end record and before its central directory, and a self-extracting
+    /// one (`zip -A` over an executable stub) cut the same way.
+    #[test]
+    fn debian_zip_cut_short() {
+        use std::process::{Command, Stdio};
+        if Command::new("zip").arg("-v").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "CI must install zip");
+            eprintln!("skipped: zip not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::write(p("eicar.com"), EICAR).unwrap();
+        std::fs::write(p("readme.txt"), b"read me first\n".repeat(200)).unwrap();
+        let run = |args: &[&str], stdin: Option<&[u8]>| {
+            let mut c = Command::new("zip")
+                .args(args)
+                .current_dir(dir.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut input = c.stdin.take().unwrap();
+            if let Some(s) = stdin {
+                input.write_all(s).unwrap();
+            }
+            drop(input);
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "zip {args:?}");
+            out.stdout
+        };
+        run(&["-q", "-X", "plain.zip", "readme.txt", "eicar.com"], None);
+        let plain = std::fs::read(p("plain.zip")).unwrap();
+        // `zip - -`: stdin in, the archive to stdout.
+        let streamed = run(&["-q", "-X", "-", "-"], Some(EICAR));
+        assert_ne!(u16_at(&streamed, 6).unwrap() & 8, 0, "descriptor expected");
+        let pe = crate::packers::testpe::pe(&[(b".text", 0x1000, &[0xCC; 300])], (0x1000, 0x200));
+        let mut sfx = pe;
+        sfx.extend_from_slice(&plain);
+        std::fs::write(p("sfx.exe"), &sfx).unwrap();
+        run(&["-q", "-A", "sfx.exe"], None);
+        let sfx = std::fs::read(p("sfx.exe")).unwrap();
+        for (z, name) in [(&plain, "eicar.com"), (&streamed, "-"), (&sfx, "eicar.com")] {
+            let w = walk(z, "z.zip");
+            assert!(w.issues.is_empty(), "{:?}", w.issues);
+            assert_eq!(w.containing(EICAR).unwrap().chain, name);
+            let eocd = memmem::rfind(z, EOCD).unwrap();
+            let cd = memmem::find(z, CDH).unwrap();
+            for cut in [eocd + 10, eocd, cd] {
+                let w = walk(&z[..cut], "z.zip");
+                let f = w.containing(EICAR).unwrap_or_else(|| {
+                    panic!(
+                        "EICAR in {name} cut at {cut} of {}: {:?} {:?}",
+                        z.len(),
+                        w.chains(),
+                        w.issues
+                    )
+                });
+                assert_eq!(f.chain, name);
+                assert_eq!(f.data, EICAR);
+                local_walk_issue(&w);
+            }
+        }
+    }
+
+    /// ClamAV's `clam-wwpack.exe` (Debian `clamav-testfiles`): the image
+    /// WWPack32's stub leaves holds `clam.exe` in a zip whose last 5 bytes
+    /// (the end of its end record) the stub's in-place decompression
+    /// overwrote; the local header still gives it.
+    #[test]
+    fn clamav_wwpack_image_holds_a_zip_without_its_end() {
+        let path = "/usr/share/clamav-testfiles/clam-wwpack.exe";
+        let Ok(d) = std::fs::read(path) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must install clamav-testfiles"
+            );
+            eprintln!("skipped: {path} not installed");
+            return;
+        };
+        let w = walk(&d, "clam-wwpack.exe");
+        let f = w
+            .found
+            .iter()
+            .find(|f| f.chain == "wwpack!clam.exe")
+            .unwrap_or_else(|| panic!("{:?}", w.chains()));
+        assert!(f.issue.is_none(), "{:?}", f.issue);
+        assert_eq!(f.data.len(), 544);
+        assert!(f.data.starts_with(b"MZ"));
+        let image = &w.found.iter().find(|f| f.chain == "wwpack").unwrap().data;
+        assert_eq!(identify(image), Some(Format::Zip));
+        let issue = &w.issues.iter().find(|(c, _)| c == "wwpack").unwrap().1;
+        assert_eq!(issue.kind, IssueKind::Corrupt);
+        assert!(
+            issue.message.contains("read from the local headers"),
+            "{issue:?}"
+        );
     }
 
     #[test]
