@@ -758,6 +758,11 @@ impl Cpu {
                 };
                 self.eflags = (self.eflags & !USER_FLAGS) | (v & USER_FLAGS) | FIXED_FLAGS;
             }
+            // al = [ebx + al], as a table lookup.
+            Mnemonic::Xlatb => {
+                let v = self.mem.read(self.address(ins)?, 1)?;
+                self.set_reg(Register::AL, v)?;
+            }
             Mnemonic::Lahf => {
                 let v = (self.eflags & 0xFF) as u8;
                 self.set_reg(Register::AH, u32::from(v))?;
@@ -1364,6 +1369,25 @@ mod tests {
         c.eip = 0x1000;
         c.regs[ESP] = 0x8800;
         c
+    }
+
+    #[test]
+    fn xlatb_reads_the_table_at_ebx_indexed_by_al() {
+        // xlatb; xlatb
+        let mut c = cpu(&[0xD7, 0xD7]);
+        assert!(c.mem.load(0x8100, &[0x10, 0x20, 0x30, 0x02]));
+        c.regs[EBX] = 0x8100;
+        c.regs[EAX] = 0xAABB_CC03;
+        c.step().unwrap();
+        assert_eq!(c.regs[EAX], 0xAABB_CC02);
+        c.step().unwrap();
+        assert_eq!(c.regs[EAX], 0xAABB_CC30);
+        assert_eq!(c.eip, 0x1002);
+        // Outside memory: a fault, al unchanged.
+        c.regs[EBX] = 0x5000;
+        c.eip = 0x1000;
+        assert!(matches!(c.step(), Err(Exception::Access { .. })));
+        assert_eq!(c.regs[EAX], 0xAABB_CC30);
     }
 
     /// Flags every compared instruction defines.
