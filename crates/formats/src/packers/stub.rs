@@ -278,16 +278,29 @@ const FIRST_SEH: u32 = STACK_TOP - 0x20;
 /// The thread block (`fs`), the process block after it.
 const TEB: u32 = 0x7FFD_E000;
 const PEB: u32 = 0x7FFD_F000;
-/// Stand-ins for Windows functions: each a 16-byte slot; running one
-/// calls [`Run::api`].
+/// Stand-ins for Windows functions: each a [`SLOT`]-byte slot; running
+/// one calls [`Run::api`].
 const API_BASE: u32 = 0x7E00_0000;
 const API_SLOTS: u32 = 4096;
+const SLOT: u32 = 32;
 /// Handles of the modules a stub asks for.
 const MODULE_BASE: u32 = 0x7C00_0000;
+/// The first bytes of every stand-in: the prologue Windows' own
+/// functions start with (`mov edi, edi; push ebp; mov ebp, esp`), then
+/// `nop`s to the end of the slot. PESpin copies a function's first
+/// instructions (16 bytes or more) into its own memory, runs them there
+/// and jumps past them into the function: a stand-in entered at its
+/// start runs as called; entered after the prologue, `ebp` is first
+/// popped as the function's epilogue would.
+const PROLOGUE: &[u8] = &[0x8B, 0xFF, 0x55, 0x8B, 0xEC];
+/// The size of the `CONTEXT` an exception handler is given.
+const CONTEXT_SIZE: u32 = 0x2CC;
+/// The process id `GetCurrentProcessId` gives (any id Windows could).
+const PROCESS_ID: u32 = 0x4D8;
 /// The handle of the packed file, opened by the stub.
 const FILE_HANDLE: u32 = 0x100;
 /// Where a handler returns to after an exception.
-const SEH_RETURN: u32 = STAND_INS + API_SLOTS * 16;
+const SEH_RETURN: u32 = STAND_INS + API_SLOTS * SLOT;
 /// The stand-ins themselves, after the headers of the `kernel32.dll`
 /// that exports them (at [`API_BASE`]).
 const STAND_INS: u32 = API_BASE + PAGE;
@@ -296,11 +309,15 @@ const STAND_INS: u32 = API_BASE + PAGE;
 const EXPORTS: &[&[u8]] = &[
     b"CloseHandle",
     b"CreateFileA",
+    b"CreateThread",
     b"ExitProcess",
+    b"GetCommandLineA",
+    b"GetCurrentProcessId",
     b"GetFileSize",
     b"GetModuleFileNameA",
     b"GetModuleHandleA",
     b"GetProcAddress",
+    b"GetStartupInfoA",
     b"GetTickCount",
     b"GlobalAlloc",
     b"GlobalFree",
@@ -308,13 +325,25 @@ const EXPORTS: &[&[u8]] = &[
     b"LoadLibraryA",
     b"LocalAlloc",
     b"LocalFree",
+    b"OpenProcess",
     b"ReadFile",
     b"SetFilePointer",
+    b"Sleep",
+    b"TerminateProcess",
     b"UnhandledExceptionFilter",
     b"VirtualAlloc",
     b"VirtualFree",
     b"VirtualProtect",
 ];
+/// The functions the fake `user32.dll` exports: what the programs
+/// these packers wrap import from it most (ClamAV's test program
+/// imports `MessageBoxA`). Other modules export nothing.
+const USER32_EXPORTS: &[&[u8]] = &[b"MessageBoxA", b"MessageBoxW", b"wsprintfA"];
+/// Where a fake module's export table ends (its page holds nothing
+/// after it but `kernel32`'s command line).
+const EXPORT_END: u32 = 0xF00;
+/// What `GetCommandLineA` returns, in the `kernel32.dll` page.
+const COMMAND_LINE: u32 = API_BASE + EXPORT_END;
 /// Memory `VirtualAlloc` hands out.
 const HEAP_BASE: u32 = 0x1000_0000;
 const HEAP_END: u32 = 0x3000_0000;
@@ -339,10 +368,15 @@ struct Run<'d> {
     heap: u32,
     exceptions: u32,
     /// Exception handlers running (their code may lie in the unpacked
-    /// image; running one is not reaching the program).
-    handlers: u32,
+    /// image; running one is not reaching the program): for each, the
+    /// end of the context handed to it. A handler that does not return
+    /// but resumes itself on the stack it faulted on (PESpin's do) has
+    /// left when the stack pointer is above that.
+    handlers: Vec<u32>,
     /// Where the last instruction ran.
     from: u32,
+    /// The address after the last instruction run.
+    after: u32,
     /// Position in the packed file, for the stub reading itself.
     file_pos: u32,
     /// Instructions the stub may run ([`MAX_INSTRUCTIONS`]; less in tests).
@@ -386,7 +420,7 @@ impl<'d> Run<'d> {
         let ok = mem.map(base, size)
             && mem.map(STACK_TOP - STACK_SIZE, STACK_SIZE)
             && mem.map(TEB, 2 * PAGE)
-            && mem.map(API_BASE, PAGE + API_SLOTS * 16 + PAGE);
+            && mem.map(API_BASE, PAGE + API_SLOTS * SLOT + PAGE);
         if !ok {
             return Err(Issue::limit(
                 "max-filesize",
@@ -462,9 +496,10 @@ impl<'d> Run<'d> {
             modules: Vec::new(),
             heap: HEAP_BASE,
             exceptions: 0,
-            handlers: 0,
+            handlers: Vec::new(),
             from: 0,
             file_pos: 0,
+            after: 0,
             max_instructions: MAX_INSTRUCTIONS,
             unhandled: 0,
             written: std::collections::HashSet::new(),
@@ -488,9 +523,16 @@ impl<'d> Run<'d> {
     /// their functions by walking a module's exports, or look for the
     /// module's `MZ` below a function, find ours.
     fn kernel32(&mut self) {
-        for name in EXPORTS {
-            self.api_slot(name);
-        }
+        self.fake_module(API_BASE, b"KERNEL32.dll", EXPORTS);
+        let _ = self.cpu.mem.load(COMMAND_LINE, b"\"C:\\program.exe\"\0");
+    }
+
+    /// Writes, in the page at `base`, the headers and export table of a
+    /// module named `dll` exporting the stand-ins for `exports` (sorted
+    /// by name, as Windows' export tables are and as stubs that search
+    /// them by halves expect).
+    fn fake_module(&mut self, base: u32, dll: &[u8], exports: &[&[u8]]) {
+        let slots: Vec<u32> = exports.iter().map(|n| self.api_slot(n)).collect();
         let mut page = vec![0u8; PAGE as usize];
         let mut put = |at: usize, v: &[u8]| {
             if let Some(d) = page.get_mut(at..at + v.len()) {
@@ -505,34 +547,40 @@ impl<'d> Run<'d> {
         put(0x56, &0x2102u16.to_le_bytes());
         let opt = 0x58;
         put(opt, &0x10Bu16.to_le_bytes());
-        put(opt + 28, &API_BASE.to_le_bytes());
+        put(opt + 28, &base.to_le_bytes());
         put(opt + 32, &PAGE.to_le_bytes());
         put(opt + 36, &0x200u32.to_le_bytes());
-        put(opt + 56, &(PAGE + API_SLOTS * 16).to_le_bytes());
+        let size = if base == API_BASE {
+            PAGE + API_SLOTS * SLOT
+        } else {
+            PAGE
+        };
+        put(opt + 56, &size.to_le_bytes());
         put(opt + 60, &PAGE.to_le_bytes());
         put(opt + 92, &16u32.to_le_bytes());
-        let (dir, funcs, names, ords, strings) =
-            (0x200usize, 0x240usize, 0x300usize, 0x380usize, 0x400usize);
+        let n = exports.len();
+        let (dir, funcs) = (0x200usize, 0x240usize);
+        let (names, ords) = (funcs + 4 * n, funcs + 8 * n);
+        let strings = (ords + 2 * n).next_multiple_of(16);
         put(opt + 96, &(dir as u32).to_le_bytes());
-        put(opt + 100, &0x800u32.to_le_bytes());
-        let n = EXPORTS.len() as u32;
+        put(opt + 100, &(EXPORT_END - dir as u32).to_le_bytes());
         put(dir + 12, &(strings as u32).to_le_bytes());
         put(dir + 16, &1u32.to_le_bytes());
-        put(dir + 20, &n.to_le_bytes());
-        put(dir + 24, &n.to_le_bytes());
+        put(dir + 20, &(n as u32).to_le_bytes());
+        put(dir + 24, &(n as u32).to_le_bytes());
         put(dir + 28, &(funcs as u32).to_le_bytes());
         put(dir + 32, &(names as u32).to_le_bytes());
         put(dir + 36, &(ords as u32).to_le_bytes());
-        put(strings, b"KERNEL32.dll\0");
-        let mut at = strings + 16;
-        for (i, name) in EXPORTS.iter().enumerate() {
-            put(funcs + 4 * i, &(PAGE + 16 * i as u32).to_le_bytes());
+        put(strings, dll);
+        let mut at = strings + dll.len() + 1;
+        for (i, (name, slot)) in exports.iter().zip(slots).enumerate() {
+            put(funcs + 4 * i, &slot.wrapping_sub(base).to_le_bytes());
             put(names + 4 * i, &(at as u32).to_le_bytes());
             put(ords + 2 * i, &(i as u16).to_le_bytes());
             put(at, name);
             at += name.len() + 1;
         }
-        let _ = self.cpu.mem.load(API_BASE, &page);
+        let _ = self.cpu.mem.load(base, &page);
     }
 
     /// The address of the stand-in for function `name`.
@@ -542,13 +590,17 @@ impl<'d> Run<'d> {
             None => {
                 if self.apis.len() as u32 >= API_SLOTS {
                     // Out of slots: an address no function is at.
-                    return STAND_INS + API_SLOTS * 16 - 16;
+                    return STAND_INS + API_SLOTS * SLOT - SLOT;
                 }
                 self.apis.push(name.to_vec());
+                let at = STAND_INS + (self.apis.len() as u32 - 1) * SLOT;
+                let _ = self.cpu.mem.load(at, PROLOGUE);
+                let nops = [0x90u8; (SLOT as usize) - PROLOGUE.len()];
+                let _ = self.cpu.mem.load(at + PROLOGUE.len() as u32, &nops);
                 self.apis.len() - 1
             }
         };
-        STAND_INS + i as u32 * 16
+        STAND_INS + i as u32 * SLOT
     }
 
     /// The handle of module `name` (case-insensitive).
@@ -563,6 +615,20 @@ impl<'d> Run<'d> {
             None => {
                 if self.modules.len() >= 256 {
                     return MODULE_BASE;
+                }
+                let base = MODULE_BASE + self.modules.len() as u32 * 0x1_0000;
+                // A module the stub may walk the exports of, as of
+                // kernel32; a module whose page cannot be mapped is
+                // still a handle (reading it faults in the stub).
+                if self.cpu.mem.map(base, PAGE) {
+                    let mut dll = name.to_ascii_uppercase();
+                    dll.extend_from_slice(b".dll");
+                    let exports = if name == b"user32" {
+                        USER32_EXPORTS
+                    } else {
+                        &[]
+                    };
+                    self.fake_module(base, &dll, exports);
                 }
                 self.modules.push(name);
                 self.modules.len() - 1
@@ -670,8 +736,34 @@ impl<'d> Run<'d> {
                     self.cpu.eflags
                 );
             }
+            let esp = self.cpu.regs[ESP];
+            while self.handlers.last().is_some_and(|end| esp > *end) {
+                self.handlers.pop();
+            }
             if (STAND_INS..SEH_RETURN).contains(&eip) {
-                self.api((eip - STAND_INS) / 16)?;
+                let slot = (eip - STAND_INS) / SLOT;
+                match (eip - STAND_INS) % SLOT {
+                    0 => {}
+                    // The prologue ran, here or copied by the stub.
+                    n if n as usize >= PROLOGUE.len() => {
+                        let ebp = self
+                            .cpu
+                            .pop()
+                            .or_else(|_| stopped(self.packer, "the stack ran out in a call"))?;
+                        self.cpu.regs[EBP] = ebp;
+                    }
+                    n => {
+                        let name = self.apis.get(slot as usize).map_or_else(
+                            || "a function".into(),
+                            |n| String::from_utf8_lossy(n).into_owned(),
+                        );
+                        return stopped(
+                            self.packer,
+                            format!("the stub jumped to {name}+{n}, inside its code"),
+                        );
+                    }
+                }
+                self.api(slot)?;
                 continue;
             }
             if eip == SEH_RETURN {
@@ -690,10 +782,19 @@ impl<'d> Run<'d> {
                 };
                 let entered =
                     self.in_image(self.from).map(|r| self.h.section_of(r)) != Some(section);
+                // PESpin runs the program's first instructions (taken
+                // from its entry point) in its own section, and they call
+                // the program's functions (as `call`, or `push` of the
+                // next address and `jmp`): a jump that leaves the address
+                // after it on the stack is a call, not the jump to the
+                // program.
+                let call = self.packer == Packer::Pespin
+                    && self.cpu.mem.read32(self.cpu.regs[ESP]).ok() == Some(self.after);
                 if rva >= first_va
                     && original
                     && entered
-                    && self.handlers == 0
+                    && !call
+                    && self.handlers.is_empty()
                     && self.written.contains(&page)
                 {
                     return Ok(rva);
@@ -740,6 +841,7 @@ impl<'d> Run<'d> {
         } else {
             None
         };
+        self.after = ins.next_ip32();
         self.cpu.step()?;
         let base = self.h.image_base;
         let mut note = |a: u32| {
@@ -824,6 +926,21 @@ impl<'d> Run<'d> {
                 format!("the stub jumped to {:#x}", self.cpu.eip),
             );
         };
+        #[cfg(test)]
+        if std::env::var_os("TRACE_API").is_some() {
+            eprintln!(
+                "api {} at {:#x} from {:x?} after {} args {:x?} {:?}",
+                String::from_utf8_lossy(&name),
+                self.cpu.eip,
+                self.cpu.mem.read32(self.cpu.regs[ESP]).ok(),
+                self.cpu.executed,
+                [self.arg(0).ok(), self.arg(1).ok(), self.arg(2).ok()],
+                self.arg(0)
+                    .ok()
+                    .and_then(|p| self.cpu.mem.cstr(p, 64))
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+            );
+        }
         match name.as_slice() {
             b"LoadLibraryA" | b"GetModuleHandleA" => {
                 let p = self.arg(0)?;
@@ -922,6 +1039,22 @@ impl<'d> Run<'d> {
                 self.ret(1, 5)
             }
             b"CloseHandle" => self.ret(1, 1),
+            b"GetCommandLineA" => self.ret(COMMAND_LINE, 0),
+            b"GetStartupInfoA" => {
+                // STARTUPINFOA: its size, the rest zero (no window
+                // position, no redirected handles).
+                let info = self.arg(0)?;
+                for i in 0..17u32 {
+                    let v = if i == 0 { 68 } else { 0 };
+                    if self.cpu.mem.write32(info.wrapping_add(4 * i), v).is_err() {
+                        return stopped(self.packer, "GetStartupInfoA was given a bad pointer");
+                    }
+                }
+                self.ret(0, 1)
+            }
+            b"GetCurrentProcessId" => self.ret(PROCESS_ID, 0),
+            // Time passes only with the instructions run.
+            b"Sleep" => self.ret(0, 1),
             b"GlobalAlloc" | b"LocalAlloc" => {
                 let size = self.arg(1)?.checked_next_multiple_of(PAGE).unwrap_or(0);
                 let at = self.heap;
@@ -1057,13 +1190,13 @@ impl<'d> Run<'d> {
         }
         c.eflags &= !TF;
         c.eip = handler;
-        self.handlers += 1;
+        self.handlers.push(ctx_at.wrapping_add(CONTEXT_SIZE));
         Ok(())
     }
 
     /// The handler returned: continue where the context says.
     fn seh_return(&mut self) -> Result<(), End> {
-        self.handlers = self.handlers.saturating_sub(1);
+        self.handlers.pop();
         let c = &mut self.cpu;
         // The context pointer is the handler's third argument.
         let ctx_at = c.mem.read32(c.regs[ESP].wrapping_add(8)).unwrap_or(0);
@@ -1144,6 +1277,10 @@ pub(crate) fn extract(
         return Err(Issue::corrupt("no packer stub recognised"));
     };
     let mut run = Run::load(data, packer)?;
+    #[cfg(test)]
+    if let Some(max) = TEST_MAX_INSTRUCTIONS.with(std::cell::Cell::get) {
+        run.max_instructions = max;
+    }
     match run.run(ctx) {
         End::Oep(oep) => {
             let image = run.dump(oep);
@@ -1169,6 +1306,15 @@ pub(crate) fn extract(
 }
 
 #[cfg(test)]
+thread_local! {
+    /// A test's own instruction limit, above [`MAX_INSTRUCTIONS`]'s
+    /// (which keeps the damaged-sample tests short) for the samples
+    /// whose stubs run longer.
+    static TEST_MAX_INSTRUCTIONS: std::cell::Cell<Option<u64>> =
+        const { std::cell::Cell::new(None) };
+}
+
+#[cfg(test)]
 pub(crate) fn trace(data: &[u8]) -> String {
     let Some(packer) = recognise(data) else {
         return "not recognised".into();
@@ -1179,12 +1325,24 @@ pub(crate) fn trace(data: &[u8]) -> String {
         Ok(r) => r,
         Err(e) => return format!("{e:?}"),
     };
+    if let Some(max) = std::env::var("MAX_INSTRUCTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        run.max_instructions = max;
+    }
     let end = run.run(&ctx);
     if let Ok(path) = std::env::var("DUMP_TO") {
         let _ = std::fs::write(
             format!("{path}.{}", packer.name()),
             run.cpu.mem.dump(run.h.image_base, run.h.size_of_image),
         );
+    }
+    if let Some(at) = std::env::var("DUMP_AT")
+        .ok()
+        .and_then(|v| u32::from_str_radix(&v, 16).ok())
+    {
+        eprintln!("{at:#x}: {:02x?}", run.cpu.mem.dump(at, 0x100));
     }
     match end {
         End::Oep(oep) => format!(
@@ -1198,8 +1356,14 @@ pub(crate) fn trace(data: &[u8]) -> String {
                 .collect::<Vec<_>>()
         ),
         End::Stopped(i) => format!(
-            "{}: {i:?} arg2 {:?} after {} at eip {:#x} {:?} regs {:x?} last {:x?}",
+            "{}: {i:?} handlers {} written {:x?} arg2 {:?} after {} at eip {:#x} {:?} regs {:x?} last {:x?}",
             packer.name(),
+            run.handlers.len(),
+            {
+                let mut w: Vec<_> = run.written.iter().collect();
+                w.sort();
+                w
+            },
             run.cpu
                 .mem
                 .read32(run.cpu.regs[ESP].wrapping_add(8))
@@ -1240,6 +1404,7 @@ mod tests {
     const SAMPLES: &[(&str, &str)] = &[
         ("clam-aspack.exe", "aspack!pe@0x4de0"),
         ("clam-mew.exe", "mew!clam.exe"),
+        ("clam-pespin.exe", "pespin!pe@0x4de0"),
         ("clam-petite.exe", "petite!clam.exe"),
         ("clam-upack.exe", "upack!clam.exe"),
         ("clam-yc.exe", "yc!upx!pe@0x17e0"),
@@ -1252,6 +1417,8 @@ mod tests {
         let Some(clam) = sample("clam.exe") else {
             return;
         };
+        // PESpin's stub runs about 1.32 million instructions.
+        TEST_MAX_INSTRUCTIONS.with(|m| m.set(Some(2_000_000)));
         for (file, chain) in SAMPLES {
             let Some(data) = sample(file) else { return };
             assert_eq!(identify(&data), Some(Format::PackerStub), "{file}");
@@ -1299,6 +1466,198 @@ mod bounds {
         let mut r = Run::load(data, Packer::Aspack).unwrap();
         r.max_instructions = max;
         (r.run(&ctx), r)
+    }
+
+    /// Runs `code` (after ASPack's first instructions, at [`CODE`]) as
+    /// the stub of `packer`.
+    fn run_as(code: &[u8], packer: Packer, max: u64) -> (End, Run<'static>) {
+        let data: &'static [u8] = Vec::leak(packed(code));
+        let limits = crate::Limits::default();
+        let ctx = Ctx::new(&limits, None);
+        let mut r = Run::load(data, packer).unwrap();
+        r.max_instructions = max;
+        (r.run(&ctx), r)
+    }
+
+    /// Where [`packed`] puts its code.
+    const CODE: u32 = 0x40_2000 + 19;
+
+    /// The stand-in for `name` of the fake `kernel32.dll`.
+    fn stand_in(name: &[u8]) -> u32 {
+        let i = EXPORTS.iter().position(|n| *n == name).unwrap();
+        STAND_INS + i as u32 * SLOT
+    }
+
+    /// `jmp`/`call` (`op`) at `code`'s end to `to`.
+    fn branch(code: &mut Vec<u8>, op: u8, to: u32) {
+        let next = CODE + code.len() as u32 + 5;
+        code.push(op);
+        code.extend_from_slice(&to.wrapping_sub(next).to_le_bytes());
+    }
+
+    /// `mov eax, imm32; call eax`.
+    fn call_at(code: &mut Vec<u8>, to: u32) {
+        code.push(0xB8);
+        code.extend_from_slice(&to.to_le_bytes());
+        code.extend_from_slice(&[0xFF, 0xD0]);
+    }
+
+    /// The exports of the module at `base` in the emulated memory, as a
+    /// stub walking its export table finds them: name and address.
+    fn exports(r: &Run<'_>, base: u32) -> Vec<(Vec<u8>, u32)> {
+        let m = &r.cpu.mem;
+        let pe = base + m.read32(base + 0x3C).unwrap();
+        let dir = base + m.read32(pe + 0x78).unwrap();
+        let size = m.read32(pe + 0x7C).unwrap();
+        let n = m.read32(dir + 24).unwrap();
+        let (funcs, names, ords) = (
+            base + m.read32(dir + 28).unwrap(),
+            base + m.read32(dir + 32).unwrap(),
+            base + m.read32(dir + 36).unwrap(),
+        );
+        (0..n)
+            .map(|i| {
+                let name = m.cstr(base + m.read32(names + 4 * i).unwrap(), 64).unwrap();
+                let ord = m.read(ords + 2 * i, 2).unwrap();
+                let at = base.wrapping_add(m.read32(funcs + 4 * ord).unwrap());
+                // Not a forwarder: the address lies outside the table.
+                assert!(at.wrapping_sub(dir) >= size, "{name:?}");
+                (name, at)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fake_modules_export_their_stand_ins_by_name() {
+        let (_, mut r) = run_as(&[0xC3], Packer::Pespin, 0);
+        let k32 = exports(&r, API_BASE);
+        let want: Vec<_> = EXPORTS.iter().map(|n| (n.to_vec(), stand_in(n))).collect();
+        assert_eq!(k32, want);
+        assert!(EXPORTS.is_sorted());
+        // The table and its names end before the command line.
+        let strings = r.cpu.mem.dump(API_BASE, EXPORT_END);
+        let last = EXPORTS.last().unwrap();
+        assert!(strings.windows(last.len()).any(|w| w == *last));
+        let user32 = r.module(b"USER32.dll");
+        assert_eq!(r.module(b"user32"), user32);
+        let names: Vec<_> = exports(&r, user32)
+            .into_iter()
+            .map(|(n, at)| {
+                let slot = (at - STAND_INS) / SLOT;
+                assert_eq!(r.apis[slot as usize], n);
+                n
+            })
+            .collect();
+        assert_eq!(names, USER32_EXPORTS);
+        let other = r.module(b"advapi32.dll");
+        assert_eq!(r.cpu.mem.read(other, 2), Ok(0x5A4D));
+        assert!(exports(&r, other).is_empty());
+    }
+
+    /// `call` a copy of the prologue that jumps into `to` (as PESpin
+    /// runs a function), then `mov edx, esp; jmp $`.
+    fn call_copied(code: &mut Vec<u8>, to: u32) {
+        let copy = CODE + code.len() as u32 + 5 + 4;
+        branch(code, 0xE8, copy);
+        code.extend_from_slice(&[0x8B, 0xD4, 0xEB, 0xFE]);
+        code.extend_from_slice(&[0x8B, 0xFF, 0x55, 0x8B, 0xEC, 0xB8]);
+        code.extend_from_slice(&to.to_le_bytes());
+        code.extend_from_slice(&[0xFF, 0xE0]);
+    }
+
+    #[test]
+    fn a_stand_in_runs_when_entered_after_a_copied_prologue() {
+        // mov ebp, 0x11223344; mov ecx, esp; then GetCurrentProcessId
+        // entered after its prologue, run elsewhere.
+        let mut code = vec![0xBD, 0x44, 0x33, 0x22, 0x11, 0x8B, 0xCC];
+        call_copied(&mut code, stand_in(b"GetCurrentProcessId") + 5);
+        let (_, r) = run_as(&code, Packer::Pespin, 200);
+        assert_eq!(r.cpu.regs[EAX], PROCESS_ID);
+        assert_eq!(r.cpu.regs[EBP], 0x1122_3344);
+        assert_eq!(r.cpu.regs[ECX], r.cpu.regs[EDX]);
+        // Past the prologue and its nops too (the stub copies whole
+        // instructions, 16 bytes or more).
+        let mut code = vec![0x8B, 0xCC];
+        call_copied(&mut code, stand_in(b"GetCommandLineA") + 18);
+        let (_, r) = run_as(&code, Packer::Pespin, 200);
+        assert_eq!(r.cpu.regs[EAX], COMMAND_LINE);
+        assert_eq!(r.cpu.regs[ECX], r.cpu.regs[EDX]);
+        assert_eq!(
+            r.cpu.mem.cstr(COMMAND_LINE, 64).as_deref(),
+            Some(&b"\"C:\\program.exe\""[..])
+        );
+        // Inside the prologue: no function starts there.
+        let mut code = vec![];
+        call_at(&mut code, stand_in(b"GetCurrentProcessId") + 2);
+        let (end, _) = run_as(&code, Packer::Pespin, 200);
+        let End::Stopped(issue) = end else {
+            panic!("ran to the end")
+        };
+        assert!(issue.message.contains("GetCurrentProcessId+2"), "{issue:?}");
+    }
+
+    #[test]
+    fn startup_info_is_its_size_and_zeros() {
+        // sub esp, 68; mov eax, esp; push -1 x 17 ... (filled), then
+        // push eax; call GetStartupInfoA; Sleep(5); jmp $
+        let mut code = vec![
+            0x83, 0xEC, 0x44, 0x89, 0xE7, 0xB0, 0xFF, 0xB9, 0x44, 0, 0, 0,
+        ];
+        // rep stosb over the buffer, then edi back to its start.
+        code.extend_from_slice(&[0xF3, 0xAA, 0x89, 0xE7, 0x57]);
+        call_at(&mut code, stand_in(b"GetStartupInfoA"));
+        code.extend_from_slice(&[0x6A, 0x05]);
+        call_at(&mut code, stand_in(b"Sleep"));
+        code.extend_from_slice(&[0xEB, 0xFE]);
+        let (_, r) = run_as(&code, Packer::Pespin, 300);
+        let info = r.cpu.mem.dump(r.cpu.regs[EDI], 68);
+        assert_eq!(info[..4], 68u32.to_le_bytes());
+        assert!(info[4..].iter().all(|b| *b == 0), "{info:x?}");
+        // Both calls took their arguments off the stack.
+        assert_eq!(r.cpu.regs[ESP], r.cpu.regs[EDI]);
+    }
+
+    /// Writes `ret` at 0x401000, in the first section.
+    fn write_ret() -> Vec<u8> {
+        vec![0xBF, 0x00, 0x10, 0x40, 0x00, 0xB0, 0xC3, 0xAA]
+    }
+
+    #[test]
+    fn a_handler_that_resumes_on_its_own_is_left() {
+        // Install a handler; mov ebx, esp; int3. The handler does not
+        // return: it takes back the stack it faulted on, unlinks itself
+        // and jumps to the unpacked code.
+        let mut code = write_ret();
+        let handler_at = code.len() + 5 + 7 + 7 + 2 + 1;
+        code.push(0x68);
+        code.extend_from_slice(&(CODE + handler_at as u32).to_le_bytes());
+        code.extend_from_slice(&[0x64, 0xFF, 0x35, 0, 0, 0, 0]);
+        code.extend_from_slice(&[0x64, 0x89, 0x25, 0, 0, 0, 0]);
+        code.extend_from_slice(&[0x8B, 0xDC, 0xCC]);
+        assert_eq!(code.len(), handler_at);
+        // mov esp, ebx; pop dword fs:[0]; add esp, 4; jmp 0x401000
+        code.extend_from_slice(&[0x8B, 0xE3, 0x64, 0x8F, 0x05, 0, 0, 0, 0, 0x83, 0xC4, 0x04]);
+        branch(&mut code, 0xE9, 0x40_1000);
+        let (end, r) = run_as(&code, Packer::Pespin, 1000);
+        assert!(matches!(end, End::Oep(0x1000)), "{:?}", r.cpu.eip);
+        assert_eq!(r.exceptions, 1);
+    }
+
+    #[test]
+    fn pespin_calls_into_the_program_are_not_its_entry_point() {
+        // call 0x401000; push next; jmp 0x401000; next: jmp 0x401001
+        let mut code = write_ret();
+        branch(&mut code, 0xE8, 0x40_1000);
+        let next = CODE + code.len() as u32 + 10;
+        code.push(0x68);
+        code.extend_from_slice(&next.to_le_bytes());
+        branch(&mut code, 0xE9, 0x40_1000);
+        branch(&mut code, 0xE9, 0x40_1001);
+        let (end, _) = run_as(&code, Packer::Pespin, 1000);
+        assert!(matches!(end, End::Oep(0x1001)));
+        // Other stubs jump to their program the first time.
+        let (end, _) = run_as(&code, Packer::Aspack, 1000);
+        assert!(matches!(end, End::Oep(0x1000)));
     }
 
     #[test]
