@@ -45,7 +45,34 @@ def zip_samples():
                 info.compress_type = method
                 z.writestr(info, data)
         out.append(b.getvalue())
+    # Written to a pipe (sizes in data descriptors), cut before its central
+    # directory; and after an executable's headers with the last 5 bytes
+    # of its end record overwritten (as WWPack32's stub leaves it): both
+    # are read from their local headers.
+    stream = Unseekable()
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in (("hello.txt", HELLO * 4), ("b.txt", b"world\n")):
+            with z.open(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), "w") as f:
+                f.write(data)
+    streamed = bytes(stream.data)
+    out.append(streamed[: streamed.index(b"PK\x01\x02")])
+    damaged = b"MZ" + bytes(62) + out[1]
+    out.append(damaged[:-5] + b"\x01" * 5)
     return out
+
+
+class Unseekable:
+    """A write-only stream, so that zipfile writes data descriptors."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, b):
+        self.data += b
+        return len(b)
+
+    def flush(self):
+        pass
 
 
 def tar_bytes(fmt):
