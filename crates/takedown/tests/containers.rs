@@ -754,6 +754,7 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
         "clam.sis!clam.exe",
         "clam.ea05.exe!upx!C:\\clam.exe",
         "clam.ea06.exe!upx!C:\\clam.exe",
+        "clam-pespin.exe!pespin!pe@0x4de0",
     ] {
         assert!(found.contains(want), "{want} not found in {found:#?}");
     }
