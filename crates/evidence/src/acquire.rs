@@ -680,35 +680,38 @@ const SNIFF: usize = 4096;
 /// Recognises what the examiner added by its content (and, for logs, its
 /// name): the custody log then says what kind of evidence it is.
 fn sniff(name: &OsStr, head: &[u8]) -> ItemKind {
-    let text = String::from_utf8_lossy(head);
-    let first = text.lines().next().unwrap_or("").trim_start();
-    let lower = name.to_string_lossy().to_ascii_lowercase();
-    if first.starts_with('{') && first.contains("\"type\"") && first.contains("\"bundle\"") {
+    // On bytes: every marker is ASCII, and a binary head (most items)
+    // must cost no conversion.
+    let has = |hay: &[u8], needle: &[u8]| memchr::memmem::find(hay, needle).is_some();
+    let line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
+    let first = head.get(..line_end).unwrap_or_default().trim_ascii_start();
+    let json = first.starts_with(b"{");
+    if json && has(first, br#""type""#) && has(first, br#""bundle""#) {
         return ItemKind::Export;
     }
-    if first.starts_with('{') && (first.contains("\"Event\"") || first.contains("\"response\"")) {
+    if json && (has(first, br#""Event""#) || has(first, br#""response""#)) {
         return ItemKind::Export;
     }
-    if text.contains("<meta name=\"generator\" content=\"takedown") {
+    if has(head, br#"<meta name="generator" content="takedown"#) {
         return ItemKind::Export;
     }
-    if first.starts_with('{')
-        && (first.contains("\"type\":\"finding\"") || first.contains("\"type\":\"summary\""))
-    {
+    if json && (has(first, br#""type":"finding""#) || has(first, br#""type":"summary""#)) {
         return ItemKind::Findings;
     }
     let printable = !head.is_empty()
         && head
             .iter()
             .all(|&b| b >= 0x20 || matches!(b, b'\n' | b'\r' | b'\t'));
-    if printable
-        && (lower.ends_with(".log")
+    if printable {
+        let lower = name.to_string_lossy().to_ascii_lowercase();
+        if lower.ends_with(".log")
             || lower.contains(".log.")
             || lower == "syslog"
             || lower == "messages"
-            || lower == "auth.log")
-    {
-        return ItemKind::Log;
+            || lower == "auth.log"
+        {
+            return ItemKind::Log;
+        }
     }
     ItemKind::File
 }
@@ -998,5 +1001,21 @@ mod tests {
             ItemKind::Log
         );
         assert_eq!(sniff(OsStr::new("a.exe"), b"MZ\x90\x00"), ItemKind::File);
+        assert_eq!(
+            sniff(n, b"  {\"response\": [{\"Event\": {}}]}\r\n"),
+            ItemKind::Export
+        );
+        assert_eq!(
+            sniff(
+                n,
+                b"\xff\xfe<html><meta name=\"generator\" content=\"takedown 1\">"
+            ),
+            ItemKind::Export
+        );
+        assert_eq!(sniff(n, b"{\"type\":\"summary\"}"), ItemKind::Findings);
+        // The markers count on the first line only.
+        assert_eq!(sniff(n, b"{}\n{\"type\":\"finding\"}"), ItemKind::File);
+        // A log is printable: a binary file named .log is a file.
+        assert_eq!(sniff(OsStr::new("x.log"), b"\x00\x01"), ItemKind::File);
     }
 }

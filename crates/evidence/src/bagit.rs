@@ -378,16 +378,36 @@ pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Resul
             )));
         }
     }
-    for alg in ALGORITHMS {
-        let mut text = String::new();
-        for (path, d) in &sorted {
-            text.push_str(digest_of(d, alg));
-            text.push_str("  ");
-            text.push_str(&percent_encode(path));
-            text.push('\n');
-        }
+    // The four texts side by side (each a pass over every item), then
+    // written in turn.
+    let texts = crate::par_map(
+        &[Some("md5"), Some("sha1"), Some("sha256"), None],
+        |alg| match alg {
+            Some(alg) => manifest_text(&sorted, alg),
+            None => hashdeep_text(&sorted),
+        },
+    );
+    for (alg, text) in ALGORITHMS.iter().zip(&texts) {
         crate::write_derived(&dir.join(format!("manifest-{alg}.txt")), text.as_bytes())?;
     }
+    let hashdeep = texts.get(ALGORITHMS.len()).map_or("", String::as_str);
+    crate::write_derived(&dir.join(HASHDEEP_TXT), hashdeep.as_bytes())
+}
+
+/// A payload manifest's text: `<hex>  <path>` lines, paths percent-encoded.
+fn manifest_text(sorted: &[&(String, Digests)], alg: &str) -> String {
+    let mut text = String::new();
+    for (path, d) in sorted {
+        text.push_str(digest_of(d, alg));
+        text.push_str("  ");
+        text.push_str(&percent_encode(path));
+        text.push('\n');
+    }
+    text
+}
+
+/// `hashdeep.txt`'s text (see [`write_payload_manifests`]).
+fn hashdeep_text(sorted: &[&(String, Digests)]) -> String {
     let mut text = String::from("%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n");
     // hashdeep's own comment lines: where it ran and how. The directory is
     // the bag root, written as the case's own name would mislead once the
@@ -395,7 +415,7 @@ pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Resul
     text.push_str("## Invoked from: the bag root\n");
     text.push_str("## $ hashdeep -c md5,sha1,sha256 -l -r data\n");
     text.push_str("##\n");
-    for (path, d) in &sorted {
+    for (path, d) in sorted {
         let name = if path.contains(['\r', '\n']) {
             percent_encode(path)
         } else {
@@ -406,7 +426,7 @@ pub fn write_payload_manifests(dir: &Path, items: &[(String, Digests)]) -> Resul
             d.size, d.md5, d.sha1, d.sha256, name
         ));
     }
-    crate::write_derived(&dir.join(HASHDEEP_TXT), text.as_bytes())
+    text
 }
 
 /// The digest of `d` for a BagIt algorithm name.
@@ -488,15 +508,17 @@ fn tag_walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), Error> {
 /// [`tag_files`] lists, read as it is on disk now.
 pub fn write_tag_manifests(dir: &Path) -> Result<(), Error> {
     let files = tag_files(dir)?;
-    let mut digests = Vec::with_capacity(files.len());
-    for f in &files {
+    // Side by side: the item records of a large acquisition and the
+    // payload manifests are megabytes each.
+    let digests = crate::par_map(&files, |f| {
         let full = bag_path_on_disk(dir, f);
         let file = crate::contents::open_nofollow(&full)
             .map_err(|e| Error::io(format!("tag manifests: reading {f}"), &e))?;
-        let d = crate::contents::hash_reader(file)
-            .map_err(|e| Error::io(format!("tag manifests: reading {f}"), &e))?;
-        digests.push(d);
-    }
+        crate::contents::hash_reader(file)
+            .map_err(|e| Error::io(format!("tag manifests: reading {f}"), &e))
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, Error>>()?;
     for alg in ALGORITHMS {
         let mut text = String::new();
         for (f, d) in files.iter().zip(&digests) {

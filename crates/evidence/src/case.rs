@@ -445,11 +445,7 @@ impl Case {
         );
         fault::point("evidence-add:copied");
         let items_rel = format!("{ITEMS_DIR}/{name}.jsonl");
-        let mut lines = Vec::new();
-        for r in &acquired.records {
-            serde_json::to_writer(&mut lines, r).map_err(|e| Error::Invalid(e.to_string()))?;
-            lines.push(b'\n');
-        }
+        let lines = items_jsonl(&acquired.records)?;
         write_atomic(&self.dir.join(&items_rel), &lines)?;
         fault::point("evidence-add:items-written");
         let dest = self.dir.join(DATA_DIR).join(&name);
@@ -847,15 +843,52 @@ pub fn logged_items(dir: &Path) -> Result<Vec<ItemRecord>, Error> {
             .join(format!("{}.jsonl", seq_name(entry.seq)));
         let bytes =
             std::fs::read(&p).map_err(|e| Error::io(format!("cannot read {}", p.display()), &e))?;
-        for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            out.push(
-                serde_json::from_slice(line)
-                    .map_err(|e| Error::Invalid(format!("{} line {}: {e}", p.display(), n + 1)))?,
-            );
+        out.extend(parse_items(&p, &bytes)?);
+    }
+    Ok(out)
+}
+
+/// Item records per piece of work when they are written or read side by
+/// side (a large acquisition has tens of thousands).
+const RECORDS_PER_PIECE: usize = 1024;
+
+/// The item records of an add as `items/<seq>.jsonl` holds them: one JSON
+/// object a line.
+fn items_jsonl(records: &[ItemRecord]) -> Result<Vec<u8>, Error> {
+    let pieces: Vec<&[ItemRecord]> = records.chunks(RECORDS_PER_PIECE).collect();
+    let mut out = Vec::new();
+    for piece in crate::par_map(&pieces, |piece| {
+        let mut lines = Vec::new();
+        for r in *piece {
+            serde_json::to_writer(&mut lines, r).map_err(|e| Error::Invalid(e.to_string()))?;
+            lines.push(b'\n');
         }
+        Ok::<_, Error>(lines)
+    }) {
+        out.extend_from_slice(&piece?);
+    }
+    Ok(out)
+}
+
+/// The records of `items/<seq>.jsonl` (read from `p`), in order.
+fn parse_items(p: &Path, bytes: &[u8]) -> Result<Vec<ItemRecord>, Error> {
+    let lines: Vec<(usize, &[u8])> = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .collect();
+    let pieces: Vec<&[(usize, &[u8])]> = lines.chunks(RECORDS_PER_PIECE).collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for piece in crate::par_map(&pieces, |piece| {
+        piece
+            .iter()
+            .map(|(n, line)| {
+                serde_json::from_slice::<ItemRecord>(line)
+                    .map_err(|e| Error::Invalid(format!("{} line {}: {e}", p.display(), n + 1)))
+            })
+            .collect::<Result<Vec<_>, Error>>()
+    }) {
+        out.extend(piece?);
     }
     Ok(out)
 }

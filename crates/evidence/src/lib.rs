@@ -354,3 +354,52 @@ pub fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
         Ok(())
     }
 }
+
+/// `f` over every element of `items`, on up to as many threads as the
+/// machine has cores (at most 4), results in `items`' order. For the
+/// serial work at the end of an operation (writing item records, deriving
+/// the manifests): each piece takes tens of milliseconds on a large case,
+/// and side by side they take a fraction of that.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 4)
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    if let Some(Ok(mut slot)) = slots.get(i).map(Mutex::lock) {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    // Every slot was filled: a panic in `f` propagates out of the scope.
+    slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect()
+}
+
+#[cfg(test)]
+mod par_tests {
+    #[test]
+    fn par_map_keeps_order() {
+        let v: Vec<u64> = (0..1000).collect();
+        let got = super::par_map(&v, |x| x * 3);
+        assert_eq!(got, v.iter().map(|x| x * 3).collect::<Vec<_>>());
+        assert!(super::par_map(&[] as &[u64], |x| *x).is_empty());
+    }
+}
