@@ -740,6 +740,7 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
         "clam-mew.exe!mew!clam.exe",
         "clam-petite.exe!petite!clam.exe",
         "clam-upack.exe!upack!clam.exe",
+        "clam-wwpack.exe!wwpack!clam.exe",
         "clam-yc.exe!yc!upx!pe@0x17e0",
         "clam.mail!clam.exe",
         "clam.ole.doc!Clam.exe",
