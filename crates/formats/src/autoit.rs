@@ -257,20 +257,6 @@ fn decrypted(version: Version, seed: u32, bytes: &[u8]) -> Vec<u8> {
     v
 }
 
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    // 5552 bytes is the most that can be summed before b overflows.
-    for chunk in data.chunks(5552) {
-        for &x in chunk {
-            a += u32::from(x);
-            b += a;
-        }
-        a %= 65521;
-        b %= 65521;
-    }
-    (b << 16) | a
-}
-
 /// One record's header.
 #[derive(Debug)]
 struct Record {
@@ -418,7 +404,7 @@ pub(crate) fn extract(
         });
         if entry.issue.is_none() {
             entry.issue = ended.clone().or_else(|| {
-                (adler32(&plain) != r.adler)
+                (adler2::adler32_slice(&plain) != r.adler)
                     .then(|| Issue::corrupt(format!("autoit: {name}: the checksum does not match")))
             });
         }
@@ -723,7 +709,7 @@ mod tests {
             };
             out.extend_from_slice(&(packed.len() as u32 ^ k.size).to_le_bytes());
             out.extend_from_slice(&(content.len() as u32 ^ k.size).to_le_bytes());
-            out.extend_from_slice(&(adler32(&packed) ^ k.crc).to_le_bytes());
+            out.extend_from_slice(&(adler2::adler32_slice(&packed) ^ k.crc).to_le_bytes());
             out.extend_from_slice(&[0x11; 16]);
             crypt(v, data_key, &mut packed);
             out.extend_from_slice(&packed);
@@ -874,7 +860,8 @@ mod tests {
             crypt(v, data_key, &mut enc);
             b[data_at..data_at + enc.len()].copy_from_slice(&enc);
             let crc_at = data_at - 16 - 4;
-            b[crc_at..crc_at + 4].copy_from_slice(&(adler32(&other) ^ k.crc).to_le_bytes());
+            b[crc_at..crc_at + 4]
+                .copy_from_slice(&(adler2::adler32_slice(&other) ^ k.crc).to_le_bytes());
             let w = walk(&b, "t");
             let issue = w.found[0].issue.as_ref().unwrap();
             assert_eq!(issue.kind, IssueKind::Unsupported, "{v:?}: {issue:?}");

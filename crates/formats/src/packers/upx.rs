@@ -70,21 +70,6 @@ fn method(id: u8) -> Option<Method> {
     })
 }
 
-/// Adler-32, as UPX checksums its data.
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    // 5552 bytes is the most that cannot overflow before the reduction.
-    for chunk in data.chunks(5552) {
-        for &x in chunk {
-            a += u32::from(x);
-            b += a;
-        }
-        a %= 65521;
-        b %= 65521;
-    }
-    (b << 16) | a
-}
-
 /// The 32-byte pack header of UPX 1.x and later (header version 10 and
 /// up); older ones are not unpacked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -442,14 +427,14 @@ fn extract_pe(
             src.len(),
             ph.c_len
         ));
-    } else if adler32(src) != ph.c_adler {
+    } else if adler2::adler32_slice(src) != ph.c_adler {
         problems.push("the compressed data does not match its checksum".to_string());
     }
     let (cap, cap_issue) = output_cap(ctx, u64::from(ph.u_len), u64::from(ph.c_len));
     let mut u = decompress(ctx, m, src, u64::from(ph.u_len), cap);
     if let Some(why) = u.corrupt.take() {
         problems.push(why);
-    } else if !u.full && adler32(&u.data) != ph.u_adler {
+    } else if !u.full && adler2::adler32_slice(&u.data) != ph.u_adler {
         problems.push("the unpacked image does not match its checksum".to_string());
     }
     let mut image = u.data;
@@ -691,7 +676,6 @@ pub(crate) mod testupx {
     //! lzma-rust2 encoders.
     use super::super::nrv::{Bits, Nrv, encode};
     use super::super::parse_pe;
-    use super::adler32;
 
     /// The filter UPX runs before compressing (0x26: `E8`/`E9`, target
     /// big-endian in 24 bits behind `cto`), for targets inside the code.
@@ -777,8 +761,8 @@ pub(crate) mod testupx {
         assert_eq!(f.len(), 0x400 + upx1);
         let mut h = b"UPX!".to_vec();
         h.extend_from_slice(&[13, 9, method, 8]);
-        h.extend_from_slice(&adler32(&image).to_le_bytes());
-        h.extend_from_slice(&adler32(&packed).to_le_bytes());
+        h.extend_from_slice(&adler2::adler32_slice(&image).to_le_bytes());
+        h.extend_from_slice(&adler2::adler32_slice(&packed).to_le_bytes());
         h.extend_from_slice(&(image.len() as u32).to_le_bytes());
         h.extend_from_slice(&(packed.len() as u32).to_le_bytes());
         h.extend_from_slice(&(original.len() as u32).to_le_bytes());
