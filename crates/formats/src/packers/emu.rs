@@ -131,13 +131,39 @@ impl Memory {
         Ok(())
     }
 
+    /// Copies the bytes from `addr` on into `buf` up to the first
+    /// unmapped one; returns how many. A page at a time: instruction
+    /// fetches and reads are most of what a stub costs.
+    pub(crate) fn fetch(&self, addr: u32, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            let a = addr.wrapping_add(n as u32);
+            let Some(page) = self.pages.get(&(a / PAGE)) else {
+                break;
+            };
+            let off = (a % PAGE) as usize;
+            let take = (PAGE as usize - off).min(buf.len() - n);
+            match (buf.get_mut(n..n + take), page.get(off..off + take)) {
+                (Some(d), Some(s)) => d.copy_from_slice(s),
+                _ => break,
+            }
+            n += take;
+        }
+        n
+    }
+
     /// Reads `size` (1, 2 or 4) bytes, little-endian.
     pub(crate) fn read(&self, addr: u32, size: u32) -> Run<u32> {
-        let mut v = 0u32;
-        for i in 0..size.min(4) {
-            v |= u32::from(self.read8(addr.wrapping_add(i))?) << (8 * i);
+        let mut b = [0u8; 4];
+        let size = size.min(4);
+        let n = self.fetch(addr, b.get_mut(..size as usize).unwrap_or(&mut []));
+        if n < size as usize {
+            return Err(Exception::Access {
+                addr: addr.wrapping_add(n as u32),
+                write: false,
+            });
         }
-        Ok(v)
+        Ok(u32::from_le_bytes(b))
     }
 
     /// Writes the low `size` (1, 2 or 4) bytes of `v`, little-endian. A
@@ -611,16 +637,12 @@ impl Cpu {
     /// Decodes the instruction at `eip`.
     pub(crate) fn decode(&self) -> Run<Instruction> {
         let mut bytes = [0u8; 15];
-        let mut n = 0;
-        for (i, b) in bytes.iter_mut().enumerate() {
-            match self.mem.read8(self.eip.wrapping_add(i as u32)) {
-                Ok(v) => {
-                    *b = v;
-                    n = i + 1;
-                }
-                Err(e) if i == 0 => return Err(e),
-                Err(_) => break,
-            }
+        let n = self.mem.fetch(self.eip, &mut bytes);
+        if n == 0 {
+            return Err(Exception::Access {
+                addr: self.eip,
+                write: false,
+            });
         }
         let mut d = Decoder::with_ip(
             32,
@@ -1369,6 +1391,38 @@ mod tests {
         c.eip = 0x1000;
         c.regs[ESP] = 0x8800;
         c
+    }
+
+    #[test]
+    fn reads_and_fetches_cross_pages_and_stop_at_unmapped_ones() {
+        let mut m = Memory::new(4);
+        assert!(m.load(0x1FFE, &[1, 2, 3, 4]));
+        assert_eq!(m.read(0x1FFE, 4), Ok(0x0403_0201));
+        assert_eq!(m.read(0x1FFF, 2), Ok(0x0302));
+        let mut buf = [0u8; 15];
+        // 0x1000..0x3000 mapped: the fetch stops at 0x3000.
+        assert_eq!(m.fetch(0x2FF8, &mut buf), 8);
+        assert_eq!(m.fetch(0x3000, &mut buf), 0);
+        assert_eq!(m.fetch(0x1FFE, &mut buf), 15);
+        assert_eq!(buf[..4], [1, 2, 3, 4]);
+        assert_eq!(
+            m.read(0x2FFE, 4),
+            Err(Exception::Access {
+                addr: 0x3000,
+                write: false
+            })
+        );
+        // An instruction cut by an unmapped page faults where it is cut.
+        assert!(m.load(0x2FFF, &[0xB8]));
+        let mut c = Cpu::new(m);
+        c.eip = 0x2FFF;
+        assert_eq!(
+            c.step(),
+            Err(Exception::Access {
+                addr: 0x3000,
+                write: false
+            })
+        );
     }
 
     #[test]
