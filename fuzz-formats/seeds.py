@@ -10,9 +10,10 @@ is used: the stdlib writers where there is one (zip, tar, gzip, bzip2, xz,
 lzma, mail), hand-assembled bytes for the rest. Every sample holds short
 text such as "hello"; nothing here is malware or a test virus.
 
-Formats hard to build by hand (7z, rar, cab, iso9660, tnef, onenote, ole2)
-get no seed from this script; their corpora were seeded once from the
-unit tests' builders and are kept in git (see README.md).
+Formats hard to build by hand (7z, rar, cab, iso9660, tnef, ole2, and
+desktop OneNote) get no seed from this script; their corpora were seeded
+once from the unit tests' builders and are kept in git (see README.md).
+OneNote sections as exported by OneNote for the web are written here.
 """
 
 import binascii
@@ -358,6 +359,88 @@ def html_samples():
     return [one, two]
 
 
+# OneNote for the web (MS-ONESTORE 2.8 packaging around an MS-FSSHTTPB data
+# element package): an object group with an embedded file node naming the
+# first file (EmbeddedFileName, EmbeddedFileContainer) and one Object Data
+# BLOB declaration and reference per file, then one Object Data BLOB data
+# element per file. Headers are 16-bit where they fit, numbers as short as
+# they can be, as OneNote writes them.
+def fss_compact(v):
+    if v == 0:
+        return b"\0"
+    for width in range(1, 8):
+        if v < 1 << (7 * width):
+            return ((v << width) | (1 << (width - 1))).to_bytes(width, "little")
+    return b"\x80" + struct.pack("<Q", v)
+
+
+def fss_exguid(n, seed):
+    guid = bytes((seed * 7 + i) & 0xFF for i in range(16))
+    if n < 32:
+        return bytes([n << 3 | 4]) + guid
+    if n < 1 << 10:
+        return struct.pack("<H", n << 6 | 0x20) + guid
+    if n < 1 << 17:
+        return (n << 7 | 0x40).to_bytes(3, "little") + guid
+    return b"\x80" + struct.pack("<I", n) + guid
+
+
+def fss_object(ty, body, compound=False):
+    c = 4 if compound else 0
+    if ty < 0x40 and len(body) < 0x80:
+        return struct.pack("<H", len(body) << 9 | ty << 3 | c) + body
+    return struct.pack("<I", len(body) << 17 | ty << 3 | c | 2) + body
+
+
+def fss_end(ty):
+    return bytes([ty << 2 | 1]) if ty < 0x40 else struct.pack("<H", ty << 2 | 3)
+
+
+def fss_element(eid, kind, children):
+    head = fss_object(0x01, eid + b"\0" + fss_compact(kind), compound=True)
+    return head + children + fss_end(0x01)
+
+
+def onenote_web_bytes(named, files):
+    node, decls, datas, blobs = fss_exguid(1, 1), b"", b"", b""
+    name = named.encode("utf-16-le") + b"\0\0"
+    props = (struct.pack("<II", 1 | 1 << 31, 1) + struct.pack("<H", 2)
+             + struct.pack("<II", 0x20001D9B, 0x1C001D9C)
+             + struct.pack("<I", len(name)) + name)
+
+    def declare(oid, partition, size, refs):
+        return fss_object(0x18, oid + b"".join(fss_compact(v) for v in (partition, size, refs, 0)))
+
+    def data(refs, body):
+        return fss_object(0x16, fss_compact(len(refs)) + b"".join(refs) + b"\0"
+                          + fss_compact(len(body)) + body)
+
+    decls += declare(node, 4, 4, 0) + declare(node, 1, len(props), 1)
+    datas += data([], struct.pack("<I", 0x00060035))
+    datas += data([fss_exguid(100, 2)], props)
+    for k, content in enumerate(files):
+        container, blob = fss_exguid(100 + k, 2), fss_exguid(70000 + k, 3)
+        decls += fss_object(0x05, container + blob + b"\x05\x01\x01")
+        datas += fss_object(0x1C, b"\0\0" + blob)
+        blobs += fss_element(blob, 0x0A, fss_object(0x02, content))
+    group = (fss_object(0x1D, b"", True) + decls + fss_end(0x1D)
+             + fss_object(0x1E, b"", True) + datas + fss_end(0x1E))
+    package = (fss_object(0x15, b"\0", True)
+               + fss_element(fss_exguid(5000000, 4), 0x05, group) + blobs + fss_end(0x15))
+    # {7B5C52E4-D88C-4DA7-AEB1-5378D02996D3}, then guidFile and
+    # guidLegacyFileVersion, then {638DE92F-A6D4-4BC1-9A36-B3FC2511A5B7}.
+    head = (bytes.fromhex("e4525c7b8cd8a74daeb15378d02996d3") + bytes(range(32))
+            + bytes.fromhex("2fe98d63d4a6c14b9a36b3fc2511a5b7") + b"\0" * 4)
+    # {1F937CB4-B26F-445F-B9F8-17E20160E461}: a .one section.
+    schema = bytes.fromhex("b47c931f6fb25f44b9f817e20160e461")
+    return (head + fss_object(0x7A, fss_exguid(1, 5) + schema, compound=True)
+            + package + fss_end(0x7A))
+
+
+def onenote_samples():
+    return [onenote_web_bytes("hello.txt", [HELLO, b"world\n" * 40])]
+
+
 GENERATORS = {
     "fmt_zip": zip_samples,
     "fmt_gzip": gzip_samples,
@@ -374,6 +457,7 @@ GENERATORS = {
     "fmt_mail": mail_samples,
     "fmt_mbox": mbox_samples,
     "fmt_html": html_samples,
+    "fmt_onenote": onenote_samples,
 }
 
 
