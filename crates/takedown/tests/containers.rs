@@ -759,6 +759,23 @@ fn clamav_test_files_are_found_inside_every_supported_container() {
     ] {
         assert!(found.contains(want), "{want} not found in {found:#?}");
     }
+    // Beyond the chains above: every file the package holds, whatever
+    // Debian adds to it, must give ClamAV's test file.
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 44, "{} holds {files:?}", dir.display());
+    let missed: Vec<&String> = files
+        .iter()
+        .filter(|f| {
+            !found
+                .iter()
+                .any(|c| c == *f || c.starts_with(&format!("{f}!")))
+        })
+        .collect();
+    assert!(missed.is_empty(), "not found in {missed:?}: {found:#?}");
     // clam_cache_emax.tgz nests tgz in tar 9 deep: the first copies are
     // within the default depth, the deepest is reported as a limit.
     assert!(
