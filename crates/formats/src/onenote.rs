@@ -14,7 +14,8 @@
 //! first GUID, but guidFileFormat {638DE92F-A6D4-4BC1-9A36-B3FC2511A5B7}
 //! at offset 48, then an MS-FSSHTTPB data element package. There file
 //! data is not behind the FileDataStoreObject GUID: each attached file (and
-//! each picture) is the data of an Object Data BLOB data element. That
+//! each picture) is the data of an Object Data BLOB data element, stored
+//! as a binary item (a compact length, then the bytes). That
 //! packaging is walked as a stream of stream objects (MS-FSSHTTPB
 //! 2.2.1.5): every BLOB is handed out, borrowed from the section, in file
 //! order. Object groups are read just far enough to name the files: an
@@ -349,8 +350,45 @@ struct Blob<'a> {
     /// The data element's extended GUID.
     id: ExGuid,
     data: &'a [u8],
-    /// The length declared, when the file ends before it.
-    cut: Option<u64>,
+    /// Why the data is incomplete (a length past what is there).
+    short: Option<String>,
+}
+
+impl<'a> Blob<'a> {
+    /// The content of an Object Data BLOB stream object: a binary item
+    /// (MS-FSSHTTPB 2.2.1.3), a compact length then the bytes, as OneNote
+    /// writes it (the section's text calls it a byte stream).
+    fn new(id: ExGuid, body: &'a [u8], pkg: &mut Package<'a>, at: usize) -> Blob<'a> {
+        let mut r = Rd::new(body);
+        let Some(n) = r.compact() else {
+            return Blob {
+                id,
+                data: &[],
+                short: Some("its length is cut off".into()),
+            };
+        };
+        let rest = body.get(r.p..).unwrap_or(&[]);
+        match usize::try_from(n).ok().and_then(|n| rest.get(..n)) {
+            Some(data) => {
+                if data.len() < rest.len() {
+                    pkg.problem(corrupt(format!(
+                        "the Object Data BLOB at offset {at} holds {} bytes past its data",
+                        rest.len() - data.len()
+                    )));
+                }
+                Blob {
+                    id,
+                    data,
+                    short: None,
+                }
+            }
+            None => Blob {
+                id,
+                data: rest,
+                short: Some(format!("declares {n} bytes, only {} are left", rest.len())),
+            },
+        }
+    }
 }
 
 /// The data element being read.
@@ -440,11 +478,10 @@ fn walk_into<'a>(
                 && e.kind == BLOB_ELEMENT
                 && ty == OBJECT_DATA_BLOB
             {
-                pkg.blobs.push(Blob {
-                    id: e.id,
-                    data: data.get(r.p..).unwrap_or(&[]),
-                    cut: Some(len),
-                });
+                let mut blob = Blob::new(e.id, data.get(r.p..).unwrap_or(&[]), pkg, at);
+                blob.short
+                    .get_or_insert_with(|| "the file ends inside it".into());
+                pkg.blobs.push(blob);
             }
             return Err(corrupt(format!(
                 "stream object 0x{ty:X} at offset {at} declares {len} bytes, only {avail} are left"
@@ -505,11 +542,8 @@ impl<'a> Element<'a> {
                 // One more than the entry limit, so that the limit is
                 // reported when they are handed out.
                 if pkg.blobs.len() <= max_blobs {
-                    pkg.blobs.push(Blob {
-                        id: self.id,
-                        data: body,
-                        cut: None,
-                    });
+                    let blob = Blob::new(self.id, body, pkg, at);
+                    pkg.blobs.push(blob);
                 }
                 return Ok(());
             }
@@ -734,12 +768,10 @@ fn extract_package(data: &[u8], ctx: &mut Ctx, sink: &mut Sink<'_>) -> Result<()
             .get(&blob.id)
             .cloned()
             .unwrap_or_else(|| format!("embedded-{}", i + 1));
-        let issue = blob.cut.map(|len| {
-            corrupt(format!(
-                "{name} declares {len} bytes, only {} are left",
-                blob.data.len()
-            ))
-        });
+        let issue = blob
+            .short
+            .as_ref()
+            .map(|why| corrupt(format!("{name}: {why}")));
         let mut entry = Entry::new(name, blob.data);
         entry.issue = issue;
         if sink(ctx, entry) == Flow::Stop {
@@ -848,7 +880,8 @@ mod tests {
     //     4 and 1 and by an Object Data BLOB Declaration (0x05) with its
     //     Object Data BLOB Reference (0x1C);
     //   - one Object Data BLOB data element (type 0x0A) per file, whose
-    //     Object Data BLOB (0x02) holds the file.
+    //     Object Data BLOB (0x02) holds the file as a binary item (compact
+    //     length, then the bytes), as in sections OneNote writes.
     //
     // Extended GUIDs are written in all four widths (5, 10, 17 and 32-bit
     // numbers), headers in 16 and 32 bits and, for a large file, with a
@@ -1046,7 +1079,10 @@ mod tests {
         let group = [compound(0x1D, &[], &decls), compound(0x1E, &[], &datas)].concat();
         elements.extend(element(&exguid(0x44, 5_000_000), OBJECT_GROUP, &group));
         for (k, (_, content)) in files.iter().enumerate() {
-            let blob = single(OBJECT_DATA_BLOB, content);
+            let blob = single(
+                OBJECT_DATA_BLOB,
+                &[compact(content.len() as u64), content.to_vec()].concat(),
+            );
             elements.extend(element(&blob_id(k), BLOB_ELEMENT, &blob));
         }
         let mut f = SECTION.to_vec();
@@ -1211,6 +1247,33 @@ mod tests {
             w.issues[0].1.message.contains("property set"),
             "{:?}",
             w.issues
+        );
+    }
+
+    #[test]
+    fn blob_lengths_that_disagree_are_reported() {
+        let full = small();
+        let at = memmem::find(&full, EICAR).unwrap();
+        // The binary item's length, a one-byte compact integer (68).
+        assert_eq!(full[at - 1], 68 << 1 | 1);
+        let mut f = full.clone();
+        f[at - 1] = 60 << 1 | 1;
+        let w = walk(&f, "t");
+        assert_eq!(w.found[0].data, &EICAR[..60]);
+        assert!(w.found[0].issue.is_none());
+        assert!(
+            w.issues[0].1.message.contains("8 bytes past its data"),
+            "{:?}",
+            w.issues
+        );
+        let mut f = full.clone();
+        f[at - 1] = 100 << 1 | 1;
+        let w = walk(&f, "t");
+        assert_eq!(w.found[0].data, EICAR);
+        let issue = w.found[0].issue.as_ref().unwrap();
+        assert!(
+            issue.message.contains("declares 100 bytes, only 68"),
+            "{issue:?}"
         );
     }
 
