@@ -422,7 +422,9 @@ def onenote_web_bytes(named, files):
         container, blob = fss_exguid(100 + k, 2), fss_exguid(70000 + k, 3)
         decls += fss_object(0x05, container + blob + b"\x05\x01\x01")
         datas += fss_object(0x1C, b"\0\0" + blob)
-        blobs += fss_element(blob, 0x0A, fss_object(0x02, content))
+        # The BLOB holds the file as a binary item: its length, then it.
+        item = fss_compact(len(content)) + content
+        blobs += fss_element(blob, 0x0A, fss_object(0x02, item))
     group = (fss_object(0x1D, b"", True) + decls + fss_end(0x1D)
              + fss_object(0x1E, b"", True) + datas + fss_end(0x1E))
     package = (fss_object(0x15, b"\0", True)

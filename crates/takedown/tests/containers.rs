@@ -945,7 +945,9 @@ fn onenote_web_export(named: &str, files: &[&[u8]]) -> Vec<u8> {
         let declaration = [container, blob.clone(), num(2), num(0), num(0)].concat();
         decls.extend(hdr(0x05, false, &declaration));
         datas.extend(hdr(0x1C, false, &[num(0), num(0), blob.clone()].concat()));
-        blobs.extend(element(blob, 0x0A, hdr(0x02, false, data)));
+        // The BLOB holds the file as a binary item: its length, then it.
+        let item = [num(data.len() as u64), data.to_vec()].concat();
+        blobs.extend(element(blob, 0x0A, hdr(0x02, false, &item)));
     }
     let group = [
         hdr(0x1D, true, &[]),
