@@ -136,7 +136,8 @@ LOOPDEV=
 fresh_fs() {
     [ "$FRESH_FS" = 1 ] || return 0
     release_fs
-    truncate -s "$((CORPUS_BYTES * 3 + (1 << 30)))" "$IMG"
+    # A whole number of MiB: a loop device ignores a partial last sector.
+    truncate -s "$(((CORPUS_BYTES * 3 + (1 << 30)) >> 20 << 20))" "$IMG"
     mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$IMG" >/dev/null
     if [ "$LOOP_DIO" = 1 ]; then
         LOOPDEV=$(losetup --direct-io=on -f --show "$IMG")
