@@ -96,13 +96,7 @@ ALL_DIGESTS=0
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- corpus
-log "corpus (~$((TARGET_BYTES >> 20)) MiB of this machine's files + planted samples)"
-python3 "$HERE/mkcorpus.py" --out "$CORPUS" --target "$TARGET_BYTES" \
-    /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/share \
-    /usr/lib/python3 /usr/lib/python3.11 /usr/lib/gcc /usr/lib/jvm /usr/bin
-CORPUS_FILES=$(find "$CORPUS" -type f | wc -l)
-CORPUS_BYTES=$(find "$CORPUS" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
-echo "corpus: $CORPUS_FILES files, $CORPUS_BYTES bytes" >&2
+make_corpus
 [ "$(find "$CORPUS" ! -type f ! -type d | wc -l)" = 0 ] || die "the corpus holds something else than files and directories"
 
 # Same file system for the corpus and every output (a copy across file

@@ -36,6 +36,19 @@ settle() {
     done
 }
 
+# make_corpus: the corpus of run.sh in $CORPUS, about TARGET_BYTES of this
+# machine's files plus planted samples (mkcorpus.py builds it once and
+# reuses it); sets CORPUS_FILES and CORPUS_BYTES.
+make_corpus() {
+    log "corpus (~$((TARGET_BYTES >> 20)) MiB of this machine's files + planted samples)"
+    python3 "$HERE/mkcorpus.py" --out "$CORPUS" --target "$TARGET_BYTES" \
+        /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/share \
+        /usr/lib/python3 /usr/lib/python3.11 /usr/lib/gcc /usr/lib/jvm /usr/bin
+    CORPUS_FILES=$(find "$CORPUS" -type f | wc -l)
+    CORPUS_BYTES=$(find "$CORPUS" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
+    echo "corpus: $CORPUS_FILES files, $CORPUS_BYTES bytes" >&2
+}
+
 # warm: reads the whole corpus so that every timed run starts with it in the
 # page cache (not tar to /dev/null: GNU tar skips reading then).
 warm() { find "$CORPUS" -type f -print0 | xargs -0 cat >/dev/null; }

@@ -58,13 +58,7 @@ $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- corpus
-log "corpus (~$((TARGET_BYTES >> 20)) MiB of this machine's files + planted samples)"
-python3 "$HERE/mkcorpus.py" --out "$CORPUS" --target "$TARGET_BYTES" \
-    /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/share \
-    /usr/lib/python3 /usr/lib/python3.11 /usr/lib/gcc /usr/lib/jvm /usr/bin
-CORPUS_FILES=$(find "$CORPUS" -type f | wc -l)
-CORPUS_BYTES=$(find "$CORPUS" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
-echo "corpus: $CORPUS_FILES files, $CORPUS_BYTES bytes" >&2
+make_corpus
 
 log "hash IOCs (100,000 SHA-256 as .hsb and as a Loki hash file)"
 python3 "$HERE/mkiocs.py" --planted "$W/planted.tsv" --out "$W" --count 100000

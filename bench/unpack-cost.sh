@@ -46,13 +46,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ] && [ "$TD" = "$ROOT/target/release/takedown" ]; t
 fi
 [ -x "$TD" ] || die "$TD not built: run cargo build --release -p takedown"
 
-log "corpus (~$((TARGET_BYTES >> 20)) MiB of this machine's files + planted samples)"
-python3 "$HERE/mkcorpus.py" --out "$CORPUS" --target "$TARGET_BYTES" \
-    /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/share \
-    /usr/lib/python3 /usr/lib/python3.11 /usr/lib/gcc /usr/lib/jvm /usr/bin
-CORPUS_FILES=$(find "$CORPUS" -type f | wc -l)
-CORPUS_BYTES=$(find "$CORPUS" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
-echo "corpus: $CORPUS_FILES files, $CORPUS_BYTES bytes" >&2
+make_corpus
 # The corpus without the packed samples, as hard links (no copy).
 PLAIN=$HERE/work/corpus-unpacked
 rm -rf "$PLAIN"
