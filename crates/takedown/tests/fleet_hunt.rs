@@ -6,105 +6,15 @@
 //! nats-server these tests fail (Debian: `apt-get install nats-server`);
 //! they never skip.
 
+#[path = "util/nats.rs"]
+mod nats;
 mod util;
 
+use nats::Nats;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 use util::{Tree, code, stderr, stdout};
-
-/// A nats-server with JetStream, killed when dropped.
-struct Nats {
-    child: Child,
-    url: String,
-    _store: tempfile::TempDir,
-}
-
-fn nats_server_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    // Debian installs it in /usr/sbin, which is not in every PATH.
-    dirs.push("/usr/sbin".into());
-    dirs.push("/usr/local/sbin".into());
-    dirs.into_iter()
-        .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "nats-server is not installed: the shared hunting tests need a real NATS server \
-                 (Debian: apt-get install nats-server)"
-            )
-        })
-}
-
-impl Nats {
-    fn start() -> Nats {
-        let store = tempfile::Builder::new()
-            .prefix("takedown-nats")
-            .tempdir()
-            .unwrap();
-        // The server picks a free port itself (port -1) and says which in
-        // its log: no window in which another process could take it.
-        let conf = store.path().join("server.conf");
-        let log = store.path().join("nats.log");
-        std::fs::write(
-            &conf,
-            format!(
-                "host: \"127.0.0.1\"\nport: -1\nlog_file: \"{}\"\njetstream {{ store_dir: \"{}\" }}\n",
-                log.display(),
-                store.path().join("js").display(),
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(nats_server_binary())
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let port = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(port) = text
-                .lines()
-                .find_map(|l| l.split_once("Listening for client connections on 127.0.0.1:"))
-                .and_then(|(_, p)| p.trim().parse::<u16>().ok())
-            {
-                break port;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("nats-server exited ({status}): {text}");
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("nats-server did not start on loopback: {text}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nats-server is not reachable"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Nats {
-            child,
-            url: format!("nats://127.0.0.1:{port}"),
-            _store: store,
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A `takedown hunt` process (publisher or worker) with its output in
 /// files, killed when dropped.
