@@ -20,6 +20,18 @@ pub struct Nats {
     _store: tempfile::TempDir,
 }
 
+/// nats-server `bin` on the configuration file `conf`, quiet.
+fn spawn_server(bin: &std::path::Path, conf: &std::path::Path) -> Child {
+    Command::new(bin)
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 pub fn nats_server_binary() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
@@ -67,14 +79,7 @@ impl Nats {
             .unwrap()
         };
         write_conf("-1");
-        let mut child = Command::new(&bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_server(&bin, &conf);
         let started = Instant::now();
         let port = loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -121,14 +126,7 @@ impl Nats {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Command::new(nats_server_binary())
-            .arg("-c")
-            .arg(&self.conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        self.child = spawn_server(&nats_server_binary(), &self.conf);
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
