@@ -1024,6 +1024,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // Mode bits and symbolic links made by the test.
     fn bundling_refuses_links_and_existing_outputs() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");

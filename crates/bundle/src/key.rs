@@ -20,7 +20,6 @@ use base64::Engine as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::Digest;
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// First line of a secret key file.
@@ -56,7 +55,7 @@ pub fn write_secret(path: &Path, key: &SigningKey) -> Result<()> {
         key_id(&key.verifying_key()),
         base64::engine::general_purpose::STANDARD.encode(key.to_bytes())
     );
-    write_new(path, text.as_bytes(), 0o600)
+    write_new(path, text.as_bytes(), false)
 }
 
 /// Writes a public key; never overwrites.
@@ -66,15 +65,14 @@ pub fn write_public(path: &Path, key: &VerifyingKey) -> Result<()> {
         key_id(key),
         base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
     );
-    write_new(path, text.as_bytes(), 0o644)
+    write_new(path, text.as_bytes(), true)
 }
 
-fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+fn write_new(path: &Path, data: &[u8], public: bool) -> Result<()> {
     let ctx = || format!("cannot write key file {}", path.display());
-    let mut f = std::fs::OpenOptions::new()
+    let mut f = crate::os::create_options(public, false)
         .write(true)
         .create_new(true)
-        .mode(mode)
         .open(path)
         .map_err(|e| Error::io(ctx(), e))?;
     f.write_all(data)
@@ -85,13 +83,7 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 /// Reads a secret key, refusing one that others can read.
 pub fn read_secret(path: &Path) -> Result<SigningKey> {
     let (text, meta) = read_small(path)?;
-    if meta.mode() & 0o077 != 0 {
-        return Err(Error::Key(format!(
-            "secret key {} is accessible by other users (mode {:o}); `chmod 600` it",
-            path.display(),
-            meta.mode() & 0o777
-        )));
-    }
+    crate::os::check_private(path, &meta)?;
     let seed = parse(&text, SECRET_HEADER)
         .map_err(|why| Error::Key(format!("{}: not a secret key file: {why}", path.display())))?;
     Ok(SigningKey::from_bytes(&seed))
@@ -154,47 +146,14 @@ fn parse(text: &str, header: &str) -> std::result::Result<[u8; 32], String> {
 }
 
 /// The default trusted-keys directory: [`SYSTEM_TRUSTED_DIR`] for root,
-/// else `$XDG_CONFIG_HOME/takedown/keys` or `~/.config/takedown/keys`.
+/// else `$XDG_CONFIG_HOME/takedown/keys` or `~/.config/takedown/keys`
+/// (on Windows `%APPDATA%\takedown\keys`).
 pub fn default_trusted_dir() -> Option<PathBuf> {
-    if euid() == 0 {
+    if crate::os::is_admin() {
         return Some(PathBuf::from(SYSTEM_TRUSTED_DIR));
     }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })?;
+    let base = crate::os::user_config_dir()?;
     Some(base.join("takedown").join("keys"))
-}
-
-/// The effective user id.
-pub(crate) fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// Refuses a path that a user other than us (or root) could write: a
-/// trusted key, or the directory holding the installed set, must not be
-/// replaceable by whoever the scan is protecting against.
-pub(crate) fn check_not_writable_by_others(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
-    let owner = meta.uid();
-    if owner != 0 && owner != euid() {
-        return Err(Error::Key(format!(
-            "{} belongs to another user (uid {owner}); refused",
-            path.display()
-        )));
-    }
-    if meta.mode() & 0o022 != 0 && !meta.file_type().is_symlink() {
-        return Err(Error::Key(format!(
-            "{} is writable by other users (mode {:o}); refused",
-            path.display(),
-            meta.mode() & 0o777
-        )));
-    }
-    Ok(())
 }
 
 /// Every `*.pub` key in a trusted-keys directory, with the key files that
@@ -211,7 +170,7 @@ pub fn read_trusted_dir(dir: &Path) -> Result<(Vec<VerifyingKey>, Vec<String>)> 
             ));
         }
     };
-    check_not_writable_by_others(dir, &meta)?;
+    crate::os::check_not_writable_by_others(dir, &meta)?;
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(format!("cannot read trusted keys {}", dir.display()), e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -223,7 +182,7 @@ pub fn read_trusted_dir(dir: &Path) -> Result<(Vec<VerifyingKey>, Vec<String>)> 
     for path in names.into_iter().take(MAX_TRUSTED_KEYS) {
         let usable = std::fs::metadata(&path)
             .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
-            .and_then(|m| check_not_writable_by_others(&path, &m))
+            .and_then(|m| crate::os::check_not_writable_by_others(&path, &m))
             .and_then(|()| read_public(&path));
         match usable {
             Ok(k) => keys.push(k),
@@ -238,6 +197,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)] // Mode bits and symbolic links made by the test.
     fn key_files_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let k = generate().unwrap();
@@ -266,6 +226,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // Mode bits and symbolic links made by the test.
     fn a_secret_key_readable_by_others_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("k");
@@ -306,6 +267,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // Mode bits and symbolic links made by the test.
     fn trusted_dir_reads_pub_files_and_reports_bad_ones() {
         let dir = tempfile::tempdir().unwrap();
         let k = generate().unwrap();

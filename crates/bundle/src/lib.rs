@@ -16,6 +16,7 @@ pub mod format;
 #[cfg(feature = "http")]
 mod http;
 pub mod key;
+mod os;
 pub mod source;
 pub mod store;
 

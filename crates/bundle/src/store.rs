@@ -23,7 +23,6 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Installed sets of root.
@@ -40,19 +39,13 @@ const MAX_INFO_FILE: u64 = 64 * 1024;
 
 /// The default directory: [`SYSTEM_DIR`] for root, else
 /// `$XDG_DATA_HOME/takedown/signatures` or
-/// `~/.local/share/takedown/signatures` (next to the quarantine vault).
+/// `~/.local/share/takedown/signatures` (next to the quarantine vault);
+/// on Windows `%LOCALAPPDATA%\takedown\signatures`.
 pub fn default_dir() -> Option<PathBuf> {
-    if crate::key::euid() == 0 {
+    if crate::os::is_admin() {
         return Some(PathBuf::from(SYSTEM_DIR));
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".local/share"))
-        })?;
+    let data = crate::os::user_data_dir()?;
     Some(data.join("takedown").join("signatures"))
 }
 
@@ -141,22 +134,19 @@ impl Store {
     /// a directory other users can write, and clears what an interrupted
     /// update left behind.
     pub fn lock(&self) -> Result<Locked<'_>> {
-        std::fs::DirBuilder::new()
+        crate::os::dir_builder()
             .recursive(true)
-            .mode(0o755)
             .create(&self.dir)
             .map_err(|e| Error::io(format!("cannot create {}", self.dir.display()), e))?;
         let meta = std::fs::symlink_metadata(&self.dir)
             .map_err(|e| Error::io(format!("cannot read {}", self.dir.display()), e))?;
-        crate::key::check_not_writable_by_others(&self.dir, &meta)
+        crate::os::check_not_writable_by_others(&self.dir, &meta)
             .map_err(|e| Error::Invalid(format!("signatures directory: {e}")))?;
         let lock_path = self.dir.join(LOCK);
-        let lock = std::fs::OpenOptions::new()
+        let lock = crate::os::create_options(true, true)
             .create(true)
             .truncate(false)
             .write(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|e| Error::io(format!("cannot open {}", lock_path.display()), e))?;
         match lock.try_lock() {
@@ -208,7 +198,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 fn mkdir(path: &Path) -> Result<()> {
-    match std::fs::DirBuilder::new().mode(0o755).create(path) {
+    match crate::os::dir_builder().create(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::io(format!("cannot create {}", path.display()), e)),
@@ -257,11 +247,9 @@ impl FileSink for Unpack {
                 self.dirs.push(d);
             }
         }
-        let f = std::fs::OpenOptions::new()
+        let f = crate::os::create_options(true, true)
             .write(true)
             .create_new(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
         self.file = Some(f);
@@ -394,10 +382,9 @@ impl Locked<'_> {
             let json = serde_json::to_vec_pretty(&info)
                 .map_err(|e| Error::Invalid(format!("cannot encode {INFO_FILE}: {e}")))?;
             let info_path = stage.join(INFO_FILE);
-            let mut f = std::fs::OpenOptions::new()
+            let mut f = crate::os::create_options(true, false)
                 .write(true)
                 .create_new(true)
-                .mode(0o644)
                 .open(&info_path)
                 .map_err(|e| Error::io(format!("cannot create {}", info_path.display()), e))?;
             f.write_all(&json)
@@ -473,7 +460,7 @@ impl Locked<'_> {
         let tmp = dir.join(format!(".{name}.new"));
         let _ = std::fs::remove_file(&tmp);
         let target = Path::new(BUNDLES).join(version.to_string());
-        std::os::unix::fs::symlink(&target, &tmp)
+        crate::os::dir_link(&target, &tmp)
             .map_err(|e| Error::io(format!("cannot create the link {}", tmp.display()), e))?;
         let path = dir.join(name);
         std::fs::rename(&tmp, &path)
@@ -678,6 +665,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // Mode bits and symbolic links made by the test.
     fn links_not_made_here_are_refused() {
         let t = tempfile::tempdir().unwrap();
         let store = Store::at(t.path());
@@ -697,6 +685,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // Mode bits and symbolic links made by the test.
     fn a_directory_others_can_write_is_refused() {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("sigs");
