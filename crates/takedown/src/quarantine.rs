@@ -273,7 +273,7 @@ fn list_line(m: &Meta) -> String {
         .filter_map(|d| d["name"].as_str())
         .collect();
     format!(
-        "{}  {}  {}  {} bytes  {}  [{}]{}{}",
+        "{}  {}  {}  {} bytes  {}  [{}]{}{}{}",
         m.id,
         m.quarantined_at,
         kind_name(m.kind),
@@ -288,6 +288,11 @@ fn list_line(m: &Meta) -> String {
             ""
         } else {
             "  (restored)"
+        },
+        if m.removal_at_reboot.is_some() {
+            "  (in use: removal at next boot)"
+        } else {
+            ""
         }
     )
 }
@@ -315,15 +320,31 @@ fn show(out: &mut dyn Write, m: &Meta, with_it: &[String]) -> std::io::Result<()
     writeln!(out, "Original path:  {}", for_terminal(&m.original_path))?;
     writeln!(out, "Size:           {} bytes", m.size)?;
     writeln!(out, "SHA-256:        {}", m.sha256)?;
-    writeln!(
-        out,
-        "Owner:          {} ({}), group {} ({})",
-        m.uid,
-        m.owner.as_deref().map(for_terminal).unwrap_or_default(),
-        m.gid,
-        m.group.as_deref().map(for_terminal).unwrap_or_default()
-    )?;
-    writeln!(out, "Mode:           {:04o}", m.mode)?;
+    // Windows records no owner ids or mode bits: those lines are left out.
+    if let (Some(uid), Some(gid)) = (m.uid, m.gid) {
+        writeln!(
+            out,
+            "Owner:          {} ({}), group {} ({})",
+            uid,
+            m.owner.as_deref().map(for_terminal).unwrap_or_default(),
+            gid,
+            m.group.as_deref().map(for_terminal).unwrap_or_default()
+        )?;
+    }
+    if let Some(mode) = m.mode {
+        writeln!(out, "Mode:           {mode:04o}")?;
+    }
+    if let Some(a) = m.attributes {
+        writeln!(out, "Attributes:     {a:#x}")?;
+    }
+    if let Some(r) = &m.removal_at_reboot {
+        writeln!(
+            out,
+            "Removal:        in use when quarantined; {} is removed at the next boot (scheduled {})",
+            for_terminal(&r.path),
+            for_terminal(&r.at)
+        )?;
+    }
     writeln!(out, "Modified:       {}", ts(&m.mtime))?;
     writeln!(out, "Accessed:       {}", ts(&m.atime))?;
     writeln!(

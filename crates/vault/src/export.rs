@@ -10,7 +10,6 @@ use crate::fsops::{self, reason};
 use crate::recover::COMMANDS_LOG;
 use crate::{Error, LogEntry, Vault};
 use std::io::{BufWriter, Write};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use zip::unstable::write::FileOptionsExt;
 use zip::write::SimpleFileOptions;
@@ -35,8 +34,8 @@ impl Vault {
         let meta = self.meta(id)?;
         let shown = to.display().to_string();
         let loc = fsops::locate(to).map_err(|e| Error::io(format!("cannot write {shown}"), &e))?;
-        let file = fsops::create_excl(loc.dir.as_raw_fd(), &loc.name).map_err(|e| {
-            if e.raw_os_error() == Some(libc::EEXIST) {
+        let file = fsops::create_excl(&loc.dir, &loc.name).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::Refused(format!("{shown} already exists; not overwritten"))
             } else {
                 Error::io(format!("cannot write {shown}"), &e)
@@ -77,7 +76,7 @@ impl Vault {
         })();
         if let Err(e) = result {
             // Never leave a partial export behind.
-            if let Err(u) = fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name) {
+            if let Err(u) = fsops::unlink_at(&loc.dir, &loc.name) {
                 tracing::warn!("cannot remove the partial {shown}: {}", reason(&u));
             }
             return Err(e);

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Plan {
     step: Option<(String, u64)>,
-    signal: libc::c_int,
+    /// `@stop`: stop (SIGSTOP) instead of being killed.
+    stop: bool,
     trace: bool,
     hits: AtomicU64,
 }
@@ -27,9 +28,9 @@ fn plan() -> &'static Plan {
     static PLAN: OnceLock<Plan> = OnceLock::new();
     PLAN.get_or_init(|| {
         let spec = std::env::var("TAKEDOWN_FAULT").unwrap_or_default();
-        let (spec, signal) = match spec.strip_suffix("@stop") {
-            Some(s) => (s.to_string(), libc::SIGSTOP),
-            None => (spec, libc::SIGKILL),
+        let (spec, stop) = match spec.strip_suffix("@stop") {
+            Some(s) => (s.to_string(), true),
+            None => (spec, false),
         };
         let step = (!spec.is_empty()).then(|| match spec.split_once('#') {
             Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1)),
@@ -37,7 +38,7 @@ fn plan() -> &'static Plan {
         });
         Plan {
             step,
-            signal,
+            stop,
             trace: std::env::var_os("TAKEDOWN_FAULT_TRACE").is_some(),
             hits: AtomicU64::new(0),
         }
@@ -54,10 +55,7 @@ pub fn point(step: &str) {
         && name == step
         && plan.hits.fetch_add(1, Ordering::SeqCst) + 1 == *nth
     {
-        // SAFETY: raising a signal on ourselves.
-        unsafe {
-            libc::raise(plan.signal);
-        }
+        crate::fsops::die_here(plan.stop);
     }
 }
 

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
 /// Format version of an item's metadata.
 pub const META_FORMAT: u32 = 1;
@@ -16,6 +15,18 @@ pub struct Timestamp {
     pub sec: i64,
     /// Nanoseconds.
     pub nsec: i64,
+}
+
+impl Timestamp {
+    /// From seconds and nanoseconds.
+    pub fn of((sec, nsec): crate::fsops::Time) -> Timestamp {
+        Timestamp { sec, nsec }
+    }
+
+    /// As seconds and nanoseconds.
+    pub fn time(&self) -> crate::fsops::Time {
+        (self.sec, self.nsec)
+    }
 }
 
 /// A restore of an item.
@@ -56,12 +67,16 @@ pub struct Meta {
     pub size: u64,
     /// SHA-256 of the content.
     pub sha256: String,
-    /// Permission bits (including set-uid, set-gid, sticky).
-    pub mode: u32,
-    /// Owner.
-    pub uid: u32,
-    /// Group.
-    pub gid: u32,
+    /// Permission bits (including set-uid, set-gid, sticky); absent on
+    /// Windows, which has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// Owner; absent on Windows (no uid there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Group; absent on Windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
     /// The owner's name, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
@@ -74,6 +89,13 @@ pub struct Meta {
     pub mtime: Timestamp,
     /// Last status change (kept for the record; cannot be restored).
     pub ctime: Timestamp,
+    /// Creation time (Windows; restored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub btime: Option<Timestamp>,
+    /// File attributes (Windows: read-only, hidden, system, ...;
+    /// restored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<u32>,
     /// Device and inode it had.
     pub dev: u64,
     /// Inode.
@@ -102,6 +124,54 @@ pub struct Meta {
     /// restores this one with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked: Option<String>,
+    /// Set when the file was in use and could not be removed then: its
+    /// removal was scheduled for the next boot (Windows). Not in the
+    /// pack record (written before the removal) but beside it,
+    /// `items/<id>.reboot`; [`crate::Vault::meta`] fills it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_at_reboot: Option<RebootRemoval>,
+}
+
+/// A removal scheduled for the next boot because the file was in use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebootRemoval {
+    /// The path the removal was scheduled for.
+    pub path: String,
+    /// When it was scheduled (RFC 3339).
+    pub at: String,
+}
+
+/// Records beside item `id` that its file's removal waits for the next
+/// boot (`items/<id>.reboot`, durably).
+pub(crate) fn record_reboot_removal(
+    items: &crate::fsops::Dir,
+    id: &str,
+    path: &std::path::Path,
+) -> io::Result<()> {
+    let rec = RebootRemoval {
+        path: path.to_string_lossy().into_owned(),
+        at: now_rfc3339(),
+    };
+    let json = serde_json::to_vec(&rec).map_err(io::Error::other)?;
+    crate::write_durably(items, &format!("{id}.reboot"), &json)
+}
+
+/// Bounds what is read of a `.reboot` record (it is one short JSON line;
+/// anything longer is not ours).
+const MAX_REBOOT_RECORD: u64 = 64 << 10;
+
+/// The reboot-time removal recorded beside item `id`, if any.
+pub(crate) fn read_reboot_removal(items: &crate::fsops::Dir, id: &str) -> Option<RebootRemoval> {
+    use std::io::Read;
+    let f = crate::fsops::open_at(
+        items,
+        std::ffi::OsStr::new(&format!("{id}.reboot")),
+        crate::fsops::OpenHow::READ,
+    )
+    .ok()?;
+    let mut b = Vec::new();
+    f.take(MAX_REBOOT_RECORD).read_to_end(&mut b).ok()?;
+    serde_json::from_slice(&b).ok()
 }
 
 /// The current time in RFC 3339, UTC.
@@ -250,7 +320,8 @@ pub fn parse_header(head: &[u8], offset: u64, len: u64) -> Result<Record, String
 pub fn read_records(file: &File) -> Result<Vec<Result<Record, String>>, String> {
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let mut magic = [0u8; 8];
-    if len < 8 || file.read_exact_at(&mut magic, 0).is_err() || &magic != PACK_MAGIC {
+    if len < 8 || crate::fsops::read_exact_at(file, &mut magic, 0).is_err() || &magic != PACK_MAGIC
+    {
         return Err("not a vault pack".into());
     }
     let mut out = Vec::new();
@@ -258,7 +329,7 @@ pub fn read_records(file: &File) -> Result<Vec<Result<Record, String>>, String> 
     let mut head = [0u8; MAX_HEADER];
     while offset < len {
         let n = usize::try_from((len - offset).min(MAX_HEADER as u64)).unwrap_or(MAX_HEADER);
-        if let Err(e) = file.read_exact_at(&mut head[..n], offset) {
+        if let Err(e) = crate::fsops::read_exact_at(file, &mut head[..n], offset) {
             out.push(Err(e.to_string()));
             break;
         }
@@ -313,8 +384,7 @@ pub fn parse_pack(bytes: &[u8]) -> Result<Vec<ParsedRecord>, String> {
 /// Reads a record's metadata.
 pub fn read_meta(file: &File, r: &Record) -> Result<Meta, String> {
     let mut json = vec![0u8; usize::try_from(r.meta.1).map_err(|e| e.to_string())?];
-    file.read_exact_at(&mut json, r.meta.0)
-        .map_err(|e| e.to_string())?;
+    crate::fsops::read_exact_at(file, &mut json, r.meta.0).map_err(|e| e.to_string())?;
     serde_json::from_slice(&json).map_err(|e| format!("unreadable metadata: {e}"))
 }
 
@@ -331,14 +401,16 @@ mod tests {
             original_path_base64: "L3g=".into(),
             size: 3,
             sha256: "00".into(),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
+            mode: Some(0o644),
+            uid: Some(0),
+            gid: Some(0),
             owner: None,
             group: None,
             atime: t,
             mtime: t,
             ctime: t,
+            btime: None,
+            attributes: None,
             dev: 1,
             ino: 2,
             detections: serde_json::json!([]),
@@ -349,6 +421,7 @@ mod tests {
             kind: Kind::File,
             replaced_sha256: None,
             linked: None,
+            removal_at_reboot: None,
         }
     }
 

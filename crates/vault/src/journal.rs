@@ -12,7 +12,6 @@ use crate::fsops::Identity;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 
 /// A step announced in the journal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,7 +141,7 @@ impl Journal {
         }
         self.file.seek(SeekFrom::End(0))?;
         self.file.write_all(&buf)?;
-        crate::fsops::fsync(self.file.as_raw_fd())
+        self.file.sync_all()
     }
 
     /// Steps announced and not done, in order.
@@ -163,7 +162,7 @@ impl Journal {
     /// Empties the journal once every step in it is done.
     pub fn clear(&mut self) -> io::Result<()> {
         self.file.set_len(0)?;
-        crate::fsops::fsync(self.file.as_raw_fd())
+        self.file.sync_all()
     }
 }
 

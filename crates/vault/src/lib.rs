@@ -37,6 +37,8 @@
 //!                    by one rename, so its items are there whole or not
 //!                    at all; a purged record keeps its header only
 //! items/<id>.restored  restores of an item, one JSON line each
+//! items/<id>.reboot    (Windows) the file was in use: its removal waits
+//!                      for the next boot
 //! tmp/               packs being written (never valid on their own)
 //! logs/<run>.jsonl   what each acting run (and each vault command) did
 //! ```
@@ -57,21 +59,20 @@ pub mod restore;
 use base64::Engine as _;
 use crypt::Key;
 use fsops::reason;
+use fsops::{Dir, OpenHow};
 use item::Meta;
 use journal::Journal;
 use serde::Serialize;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub use fsops::Identity;
 pub use replace::Replacement;
 
 /// The vault of root when none is given.
+#[cfg(unix)]
 pub const SYSTEM_VAULT: &str = "/var/lib/takedown/quarantine";
 
 const MARKER: &str = "takedown vault 1\n";
@@ -113,15 +114,10 @@ impl Error {
 /// The default vault: [`SYSTEM_VAULT`] for root, else
 /// `$XDG_DATA_HOME/takedown/quarantine` or
 /// `~/.local/share/takedown/quarantine`.
+/// (On Windows: `%ProgramData%\\takedown\\quarantine` for an
+/// administrator, else `%LOCALAPPDATA%\\takedown\\quarantine`.)
 pub fn default_dir() -> Option<PathBuf> {
-    if fsops::euid() == 0 {
-        return Some(PathBuf::from(SYSTEM_VAULT));
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data.join("takedown").join("quarantine"))
+    fsops::default_vault_dir()
 }
 
 /// Bytes of a path for the journal and metadata (exact, base64).
@@ -135,7 +131,7 @@ pub(crate) fn unb64(s: &str) -> Option<Vec<u8>> {
 }
 
 pub(crate) fn path_of_b64(s: &str) -> Option<PathBuf> {
-    Some(PathBuf::from(OsStr::from_bytes(&unb64(s)?)))
+    Some(PathBuf::from(fsops::os_from_bytes(&unb64(s)?)?))
 }
 
 /// A record with the name of its pack, or why it could not be read.
@@ -144,9 +140,9 @@ pub(crate) type PackRecord = Result<(String, item::Record), Error>;
 /// An open vault.
 pub struct Vault {
     root: PathBuf,
-    dir: OwnedFd,
-    items_fd: OwnedFd,
-    tmp_fd: OwnedFd,
+    dir: Dir,
+    items_fd: Dir,
+    tmp_fd: Dir,
     key: Key,
     lock: File,
     journal: Journal,
@@ -159,18 +155,7 @@ pub struct Vault {
 }
 
 /// Holds the vault lock until dropped.
-/// (A raw descriptor, not a borrow: the vault stays usable meanwhile; the
-/// lock file lives as long as the vault.)
-pub(crate) struct Locked(std::os::fd::RawFd);
-
-impl Drop for Locked {
-    fn drop(&mut self) {
-        // SAFETY: plain syscall on a descriptor the vault holds.
-        unsafe {
-            libc::flock(self.0, libc::LOCK_UN);
-        }
-    }
-}
+pub(crate) type Locked = fsops::LockGuard;
 
 /// One line of a run log.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
@@ -241,21 +226,8 @@ impl Vault {
                         )
                     })?;
                 }
-                std::fs::DirBuilder::new()
-                    .mode(0o700)
-                    .create(&root)
-                    .or_else(|e| {
-                        if e.kind() == io::ErrorKind::AlreadyExists {
-                            Ok(())
-                        } else {
-                            Err(e)
-                        }
-                    })
+                fsops::create_private_dir(&root)
                     .map_err(|e| Error::io(format!("cannot create the vault {shown}"), &e))?;
-                // The umask may have taken bits away, never added: still
-                // set it exactly.
-                std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
-                    .map_err(|e| Error::io(format!("cannot set the vault's mode {shown}"), &e))?;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(Error::Io {
@@ -269,7 +241,7 @@ impl Vault {
         let dir =
             fsops::open_dir_nofollow(&root).map_err(|e| Error::io(format!("vault {shown}"), &e))?;
         for sub in ["items", "tmp", "logs"] {
-            match fsops::mkdir_at(dir.as_raw_fd(), OsStr::new(sub), 0o700) {
+            match fsops::mkdir_at(&dir, OsStr::new(sub)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => {
@@ -287,22 +259,18 @@ impl Vault {
         }
         let key = load_or_create_key(&dir, &root)?;
         let open_rw = |name: &str, append: bool| -> Result<File, Error> {
-            let mut flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW;
-            if append {
-                flags |= libc::O_APPEND;
-            }
-            fsops::openat(dir.as_raw_fd(), OsStr::new(name), flags, 0o600)
-                .map(File::from)
+            let how = OpenHow {
+                read: true,
+                write: true,
+                create: true,
+                append,
+            };
+            fsops::open_at(&dir, OsStr::new(name), how)
                 .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}"), &e))
         };
-        let open_sub = |name: &str| -> Result<OwnedFd, Error> {
-            fsops::openat(
-                dir.as_raw_fd(),
-                OsStr::new(name),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-                0,
-            )
-            .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}/"), &e))
+        let open_sub = |name: &str| -> Result<Dir, Error> {
+            fsops::open_subdir(&dir, OsStr::new(name))
+                .map_err(|e| Error::io(format!("vault {shown}: cannot open {name}/"), &e))
         };
         let (items_fd, tmp_fd) = (open_sub("items")?, open_sub("tmp")?);
         let lock = open_rw("lock", false)?;
@@ -354,15 +322,11 @@ impl Vault {
     }
 
     pub(crate) fn lock(&self) -> Result<Locked, Error> {
-        let fd = self.lock.as_raw_fd();
-        // SAFETY: plain syscall on a descriptor we hold.
-        let r = fsops_retry(|| unsafe { libc::flock(fd, libc::LOCK_EX) });
-        r.map_err(|e| Error::io("cannot lock the vault", &e))?;
-        Ok(Locked(fd))
+        fsops::lock_exclusive(&self.lock).map_err(|e| Error::io("cannot lock the vault", &e))
     }
 
-    pub(crate) fn dir_fd(&self) -> std::os::fd::RawFd {
-        self.dir.as_raw_fd()
+    pub(crate) fn dir_handle(&self) -> &Dir {
+        &self.dir
     }
 
     pub(crate) fn sub(&self, name: &str) -> PathBuf {
@@ -381,7 +345,7 @@ impl Vault {
             "run": run.id,
             "started": item::now_rfc3339(),
             "by": by(),
-            "user": fsops::euid(),
+            "user": fsops::user_id(),
             "command": command,
         });
         self.append_log(&run.id, &[head])?;
@@ -399,11 +363,7 @@ impl Vault {
     pub fn finish_run(&self, run: &Run) -> Result<(), Error> {
         let path = self.sub("logs").join(format!("{}.jsonl", run.id));
         let what = || format!("cannot write the run log {}", path.display());
-        let f = std::fs::OpenOptions::new()
-            .append(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| Error::io(what(), &e))?;
+        let f = fsops::open_log(&path, false).map_err(|e| Error::io(what(), &e))?;
         f.sync_data().map_err(|e| Error::io(what(), &e))
     }
 
@@ -426,13 +386,7 @@ impl Vault {
             buf.push(b'\n');
         }
         let what = || format!("cannot write the run log {}", path.display());
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| Error::io(what(), &e))?;
+        let mut f = fsops::open_log(&path, true).map_err(|e| Error::io(what(), &e))?;
         f.write_all(&buf).map_err(|e| Error::io(what(), &e))?;
         if sync {
             f.sync_data().map_err(|e| Error::io(what(), &e))?;
@@ -455,14 +409,12 @@ impl Vault {
 
     /// Opens `items/<name>` without following links.
     pub(crate) fn open_pack(&self, name: &str, write: bool) -> io::Result<File> {
-        let mode = if write { libc::O_RDWR } else { libc::O_RDONLY };
-        fsops::openat(
-            self.items_fd.as_raw_fd(),
-            OsStr::new(name),
-            mode | libc::O_NOFOLLOW,
-            0,
-        )
-        .map(File::from)
+        let how = if write {
+            OpenHow::READ_WRITE
+        } else {
+            OpenHow::READ
+        };
+        fsops::open_at(&self.items_fd, OsStr::new(name), how)
     }
 
     /// The records of every pack (live and purged), each with its pack's
@@ -549,6 +501,10 @@ impl Vault {
                     .filter_map(|l| serde_json::from_slice::<item::RestoreRecord>(l).ok()),
             );
         }
+        // Only Windows schedules removals for the next boot.
+        if cfg!(windows) {
+            meta.removal_at_reboot = item::read_reboot_removal(&self.items_fd, &r.id);
+        }
         Ok(meta)
     }
 
@@ -628,18 +584,6 @@ impl Vault {
     }
 }
 
-pub(crate) fn fsops_retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<()> {
-    loop {
-        if f() == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 /// "takedown X.Y.Z": who did it, for metadata and logs.
 pub fn by() -> String {
     format!("takedown {}", env!("CARGO_PKG_VERSION"))
@@ -658,69 +602,37 @@ fn check_safe(root: &Path) -> Result<(), Error> {
     if !m.is_dir() {
         return Err(Error::Unsafe(format!("vault {shown} is not a directory")));
     }
-    let me = fsops::euid();
-    if m.uid() != me {
-        return Err(Error::Unsafe(format!(
-            "vault {shown} belongs to uid {}, not to the user running takedown (uid {me}); refusing to use it",
-            m.uid()
-        )));
-    }
-    if m.mode() & 0o022 != 0 {
-        return Err(Error::Unsafe(format!(
-            "vault {shown} is writable by others (mode {:o}); refusing to use it (chmod 700 it)",
-            m.mode() & 0o7777
-        )));
-    }
-    if let Some(parent) = root.parent()
-        && let Ok(p) = std::fs::symlink_metadata(parent)
-        && p.mode() & 0o022 != 0
-        && p.mode() & 0o1000 == 0
-    {
-        return Err(Error::Unsafe(format!(
-            "the vault's parent {} is writable by others without the sticky bit: the vault could be swapped; refusing to use it",
-            parent.display()
-        )));
-    }
-    Ok(())
+    fsops::check_vault_dir(root, &m).map_err(Error::Unsafe)
 }
 
 /// Writes a small file in `dir` through a temporary name, durably.
-pub(crate) fn write_durably(dir: &OwnedFd, name: &str, data: &[u8]) -> io::Result<()> {
+pub(crate) fn write_durably(dir: &Dir, name: &str, data: &[u8]) -> io::Result<()> {
     let tmp = format!("{name}.tmp");
-    let _ = fsops::unlink_at(dir.as_raw_fd(), OsStr::new(&tmp));
-    let mut f = fsops::create_excl(dir.as_raw_fd(), OsStr::new(&tmp))?;
+    let _ = fsops::unlink_at(dir, OsStr::new(&tmp));
+    let mut f = fsops::create_excl(dir, OsStr::new(&tmp))?;
     f.write_all(data)?;
     f.sync_all()?;
-    fsops::rename_at(
-        dir.as_raw_fd(),
-        OsStr::new(&tmp),
-        dir.as_raw_fd(),
-        OsStr::new(name),
-        false,
-    )?;
-    fsops::fsync(dir.as_raw_fd())
+    // Closed before the rename: Windows renames only a file nobody holds
+    // open without sharing deletion.
+    drop(f);
+    fsops::rename_at(dir, OsStr::new(&tmp), dir, OsStr::new(name), false)?;
+    fsops::fsync_dir(dir)
 }
 
-fn load_or_create_key(dir: &OwnedFd, root: &Path) -> Result<Key, Error> {
+fn load_or_create_key(dir: &Dir, root: &Path) -> Result<Key, Error> {
     let shown = root.join("key");
     let what = || format!("vault key {}", shown.display());
-    match fsops::openat(
-        dir.as_raw_fd(),
-        OsStr::new("key"),
-        libc::O_RDONLY | libc::O_NOFOLLOW,
-        0,
-    ) {
+    match fsops::open_at(dir, OsStr::new("key"), OpenHow::READ) {
         Ok(fd) => {
-            let st = fsops::fstat(fd.as_raw_fd()).map_err(|e| Error::io(what(), &e))?;
-            if st.st_uid != fsops::euid() || st.st_mode & 0o077 != 0 || !fsops::is_regular(&st) {
+            let st = fsops::stat_file(&fd).map_err(|e| Error::io(what(), &e))?;
+            if !fsops::private_file(&st) {
                 return Err(Error::Unsafe(format!(
                     "{} must be a file of yours with mode 600; refusing to use the vault",
                     shown.display()
                 )));
             }
             let mut b = Vec::new();
-            File::from(fd)
-                .take(64)
+            fd.take(64)
                 .read_to_end(&mut b)
                 .map_err(|e| Error::io(what(), &e))?;
             Key::from_bytes(&b)
@@ -739,8 +651,10 @@ fn load_or_create_key(dir: &OwnedFd, root: &Path) -> Result<Key, Error> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn vault_is_created_private_and_refused_when_others_can_write() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("v");
         assert!(

@@ -103,7 +103,8 @@ impl Drop for Reaper {
     }
 }
 
-#[cfg(test)]
+// Unix: the tests close pipe ends made with pipe2.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::io::Read;

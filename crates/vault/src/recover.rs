@@ -6,10 +6,7 @@ use crate::fsops::{self, Identity};
 use crate::journal::Record;
 use crate::{Error, LogEntry, Vault, path_of_b64, unb64};
 use sha2::{Digest, Sha256};
-use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 
 /// Where restore/purge/export record what they did.
 pub(crate) const COMMANDS_LOG: &str = "vault-commands";
@@ -123,7 +120,7 @@ impl Vault {
                 }
             }
         }
-        if let Err(e) = fsops::syncfs(self.dir_fd()) {
+        if let Err(e) = fsops::sync_fs(self.dir_handle()) {
             return Err(Error::io("cannot sync the vault", &e));
         }
         self.journal
@@ -152,21 +149,24 @@ fn same_file(dir: &str, name: &str, identity: &Identity, sha256: &str) -> Same {
     let (Some(dir), Some(name)) = (path_of_b64(dir), unb64(name)) else {
         return Same::No("the journal entry is unreadable".into());
     };
-    let loc = match fsops::relocate(&dir, OsStr::from_bytes(&name)) {
+    let Some(name) = fsops::os_from_bytes(&name) else {
+        return Same::No("the journal entry is unreadable".into());
+    };
+    let loc = match fsops::relocate(&dir, &name) {
         Ok(l) => l,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Same::Gone,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Same::Gone,
         Err(e) => return Same::No(fsops::reason(&e)),
     };
-    match fsops::lstat_at(loc.dir.as_raw_fd(), &loc.name) {
+    match fsops::stat_at(&loc.dir, &loc.name) {
         Ok(None) => return Same::Gone,
         Ok(Some(_)) => {}
         Err(e) => return Same::No(fsops::reason(&e)),
     }
-    let file = match fsops::open_file_nofollow(loc.dir.as_raw_fd(), &loc.name) {
+    let file = match fsops::open_file_nofollow(&loc.dir, &loc.name) {
         Ok(f) => f,
         Err(e) => return Same::No(fsops::reason(&e)),
     };
-    let Ok(st) = fsops::fstat(file.as_raw_fd()) else {
+    let Ok(st) = fsops::stat_file(&file) else {
         return Same::No("cannot stat it".into());
     };
     if let Some(d) = Identity::of(&st).differs(identity) {
@@ -201,17 +201,20 @@ fn content_at(dir: &str, name: &str) -> Result<Option<String>, String> {
     let (Some(dir), Some(name)) = (path_of_b64(dir), unb64(name)) else {
         return Err("the journal entry is unreadable".into());
     };
-    let loc = match fsops::relocate(&dir, OsStr::from_bytes(&name)) {
+    let Some(name) = fsops::os_from_bytes(&name) else {
+        return Err("the journal entry is unreadable".into());
+    };
+    let loc = match fsops::relocate(&dir, &name) {
         Ok(l) => l,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fsops::reason(&e)),
     };
-    match fsops::lstat_at(loc.dir.as_raw_fd(), &loc.name) {
+    match fsops::stat_at(&loc.dir, &loc.name) {
         Ok(None) => return Ok(None),
         Ok(Some(_)) => {}
         Err(e) => return Err(fsops::reason(&e)),
     }
-    let file = fsops::open_file_nofollow(loc.dir.as_raw_fd(), &loc.name).map_err(|e| {
+    let file = fsops::open_file_nofollow(&loc.dir, &loc.name).map_err(|e| {
         format!(
             "it is not a regular file we can read ({})",
             fsops::reason(&e)
@@ -224,21 +227,22 @@ fn content_at(dir: &str, name: &str) -> Result<Option<String>, String> {
 /// (with `O_EXCL`) in `dir`, if it is there.
 fn remove_temp(dir: &str, tmp: &str) {
     if let (Some(dir), Some(tmp)) = (path_of_b64(dir), unb64(tmp))
-        && let Ok(loc) = fsops::relocate(&dir, OsStr::from_bytes(&tmp))
-        && let Ok(Some(st)) = fsops::lstat_at(loc.dir.as_raw_fd(), &loc.name)
-        && fsops::is_regular(&st)
+        && let Some(tmp) = fsops::os_from_bytes(&tmp)
+        && let Ok(loc) = fsops::relocate(&dir, &tmp)
+        && let Ok(Some(st)) = fsops::stat_at(&loc.dir, &loc.name)
+        && st.is_regular()
     {
         // Our own temporary file; unlink never follows links anyway.
-        let _ = fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name);
-        let _ = fsops::fsync(loc.dir.as_raw_fd());
+        let _ = fsops::unlink_at(&loc.dir, &loc.name);
+        let _ = fsops::fsync_dir(&loc.dir);
     }
 }
 
 fn recover_delete(dir: &str, name: &str, identity: &Identity, sha256: &str) -> LogEntry {
     let mut e = LogEntry::new("delete", "rolled-back");
     e.path = path_of_b64(dir)
-        .zip(unb64(name))
-        .map(|(d, n)| d.join(OsStr::from_bytes(&n)).to_string_lossy().into_owned());
+        .zip(unb64(name).and_then(|n| fsops::os_from_bytes(&n)))
+        .map(|(d, n)| d.join(&n).to_string_lossy().into_owned());
     e.sha256 = Some(sha256.to_string());
     match same_file(dir, name, identity, sha256) {
         Same::Gone => {
@@ -281,8 +285,8 @@ impl Vault {
     ) -> LogEntry {
         let mut e = LogEntry::new("replace", "rolled-back");
         e.path = path_of_b64(dir)
-            .zip(unb64(name))
-            .map(|(d, n)| d.join(OsStr::from_bytes(&n)).to_string_lossy().into_owned());
+            .zip(unb64(name).and_then(|n| fsops::os_from_bytes(&n)))
+            .map(|(d, n)| d.join(&n).to_string_lossy().into_owned());
         e.sha256 = Some(sha256.to_string());
         // The new content is renamed into place only after the item is
         // committed: whatever the state, a temporary left is not needed.
@@ -359,8 +363,8 @@ fn recover_quarantine(
     sha256: &str,
 ) -> LogEntry {
     let path = path_of_b64(dir)
-        .zip(unb64(name))
-        .map(|(d, n)| d.join(OsStr::from_bytes(&n)));
+        .zip(unb64(name).and_then(|n| fsops::os_from_bytes(&n)))
+        .map(|(d, n)| d.join(&n));
     let mut e = LogEntry::new("quarantine", "rolled-back");
     e.path = path.as_ref().map(|p| p.to_string_lossy().into_owned());
     e.sha256 = Some(sha256.to_string());
@@ -374,9 +378,9 @@ fn recover_quarantine(
     e.status = "finished".into();
     e.reason = Some(match same_file(dir, name, identity, sha256) {
         Same::Gone => "interrupted after the file was removed; completed".into(),
-        Same::Yes(loc) => match fsops::unlink_at(loc.dir.as_raw_fd(), &loc.name) {
+        Same::Yes(loc) => match fsops::unlink_at(&loc.dir, &loc.name) {
             Ok(()) => {
-                let _ = fsops::fsync(loc.dir.as_raw_fd());
+                let _ = fsops::fsync_dir(&loc.dir);
                 "interrupted after the vault copy was complete; the file was removed".into()
             }
             Err(err) => format!(

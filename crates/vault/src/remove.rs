@@ -40,9 +40,6 @@ use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 /// One file to act on, as the scan saw it.
@@ -113,7 +110,7 @@ pub(crate) struct Prepared {
     /// Open for reading since the check.
     pub(crate) file: File,
     /// What `fstat` said at the check.
-    pub(crate) st: libc::stat,
+    pub(crate) st: fsops::Stat,
     /// Its vault item.
     pub(crate) id: String,
     pub(crate) seq: u64,
@@ -208,8 +205,8 @@ impl Vault {
             p.seq = self.journal.seq();
             let r = &reqs[p.idx];
             let (dir, name) = (
-                b64(p.loc.dir_path.as_os_str().as_bytes()),
-                b64(p.loc.name.as_bytes()),
+                b64(&fsops::os_bytes(p.loc.dir_path.as_os_str())),
+                b64(&fsops::os_bytes(&p.loc.name)),
             );
             records.push(match action {
                 Action::Quarantine => Record::Quarantine {
@@ -269,7 +266,8 @@ impl Vault {
             .get_or_insert_with(|| crate::reaper::Reaper::new(queue));
         let ready: Vec<Prepared> = batch.into_iter().filter(|p| out[p.idx].is_none()).collect();
         let parts = split(ready);
-        let results = on_lanes(parts, |part| unlink_lane(action, part, reaper));
+        let items = &self.items_fd;
+        let results = on_lanes(parts, |part| unlink_lane(action, part, reaper, items));
         // One sync per file system of the removed files, not per directory.
         let mut filesystems: Vec<(u64, Located)> = Vec::new();
         let mut undo = Vec::new();
@@ -293,7 +291,7 @@ impl Vault {
             }
         }
         for (_, loc) in &filesystems {
-            if let Err(e) = fsops::syncfs(loc.dir.as_raw_fd()) {
+            if let Err(e) = fsops::sync_fs(&loc.dir) {
                 tracing::warn!(
                     "cannot sync the file system of {}: {}",
                     loc.dir_path.display(),
@@ -338,7 +336,7 @@ impl Vault {
         let packs = on_lanes(parts, |(name, part)| {
             this.write_pack(prefix, reqs, run, name, part)
         });
-        let tmp = self.tmp_fd.as_raw_fd();
+        let tmp = &self.tmp_fd;
         // Indexed by request: its pack was renamed into items/.
         let mut committed = vec![false; out.len()];
         let mut synced = Vec::new();
@@ -356,7 +354,7 @@ impl Vault {
         fault::point(&format!("{prefix}:synced"));
         // One rename per pack: its items appear in items/ at once, each
         // whole.
-        let items = self.items_fd.as_raw_fd();
+        let items = &self.items_fd;
         for (name, idxs) in synced {
             match fsops::rename_at(tmp, OsStr::new(&name), items, OsStr::new(&name), true) {
                 Ok(()) => {
@@ -385,7 +383,7 @@ impl Vault {
         fault::point(&format!("{prefix}:committed"));
         // Only items/ needs to be durable: a pack whose old name in tmp/
         // comes back after a power loss is swept by the next recovery.
-        if let Err(e) = fsops::fsync(items) {
+        if let Err(e) = fsops::fsync_dir(items) {
             tracing::warn!("cannot sync the vault: {}", reason(&e));
         }
         fault::point(&format!("{prefix}:commits-synced"));
@@ -408,7 +406,7 @@ impl Vault {
             failed: Vec::new(),
             synced: false,
         };
-        let tmp = self.tmp_fd.as_raw_fd();
+        let tmp = &self.tmp_fd;
         let name = OsStr::new(&name);
         let fail_all = |lane: &mut LanePack, why: String| {
             let _ = fsops::unlink_at(tmp, name);
@@ -479,28 +477,21 @@ impl Vault {
             format: item::META_FORMAT,
             id: p.id.clone(),
             original_path: r.path.to_string_lossy().into_owned(),
-            original_path_base64: b64(p.loc.path().as_os_str().as_bytes()),
+            original_path_base64: b64(&fsops::os_bytes(p.loc.path().as_os_str())),
             size: r.identity.size,
             sha256: r.sha256.clone(),
-            mode: st.st_mode & 0o7777,
-            uid: st.st_uid,
-            gid: st.st_gid,
-            owner: names.user(st.st_uid),
-            group: names.group(st.st_gid),
-            atime: Timestamp {
-                sec: st.st_atime,
-                nsec: st.st_atime_nsec,
-            },
-            mtime: Timestamp {
-                sec: st.st_mtime,
-                nsec: st.st_mtime_nsec,
-            },
-            ctime: Timestamp {
-                sec: st.st_ctime,
-                nsec: st.st_ctime_nsec,
-            },
-            dev: st.st_dev,
-            ino: st.st_ino,
+            mode: st.mode,
+            uid: st.uid,
+            gid: st.gid,
+            owner: st.uid.and_then(|uid| names.user(uid)),
+            group: st.gid.and_then(|gid| names.group(gid)),
+            atime: Timestamp::of(st.atime),
+            mtime: Timestamp::of(st.mtime),
+            ctime: Timestamp::of(st.ctime),
+            btime: st.btime.map(Timestamp::of),
+            attributes: st.attributes,
+            dev: st.dev,
+            ino: st.ino,
             detections: r.detections.clone(),
             quarantined_at: item::now_rfc3339(),
             by: crate::by(),
@@ -513,6 +504,7 @@ impl Vault {
             },
             replaced_sha256: p.replaced.clone(),
             linked: r.linked.clone(),
+            removal_at_reboot: None,
         };
         let json = item::meta_bytes(&meta)
             .map_err(|e| Outcome::Failed(format!("cannot record its metadata: {e}")))?;
@@ -573,20 +565,23 @@ impl Vault {
         };
         let file = self.open_pack(&name, true)?;
         if rec.state == item::LIVE {
-            file.write_all_at(&[item::PURGED], rec.offset + item::STATE_OFFSET)?;
+            fsops::write_all_at(&file, &[item::PURGED], rec.offset + item::STATE_OFFSET)?;
             file.sync_data()?;
         }
         fsops::zero_range(&file, rec.content.0, rec.end() - rec.content.0)?;
         file.sync_data()?;
-        let items = self.items_fd.as_raw_fd();
+        let items = &self.items_fd;
         let _ = fsops::unlink_at(items, OsStr::new(&format!("{id}.restored")));
+        if cfg!(windows) {
+            let _ = fsops::unlink_at(items, OsStr::new(&format!("{id}.reboot")));
+        }
         let records = item::read_records(&file).map_err(io::Error::other)?;
         let live = records
             .iter()
             .any(|r| r.as_ref().map_or(true, |r| r.state == item::LIVE));
         if !live {
             fsops::unlink_at(items, OsStr::new(&name))?;
-            fsops::fsync(items)?;
+            fsops::fsync_dir(items)?;
         }
         Ok(())
     }
@@ -679,22 +674,42 @@ fn on_lanes<T: Send, R: Send>(parts: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R
 
 /// Step 6 for one lane: unlink each file that is still the one copied,
 /// then hand it to the reaper to be closed.
-fn unlink_lane(action: Action, part: Vec<Prepared>, reaper: &crate::reaper::Reaper) -> Unlinked {
+fn unlink_lane(
+    action: Action,
+    part: Vec<Prepared>,
+    reaper: &crate::reaper::Reaper,
+    items: &fsops::Dir,
+) -> Unlinked {
     let mut lane = Unlinked {
         outcomes: Vec::with_capacity(part.len()),
         filesystems: Vec::new(),
     };
     for p in part {
         let outcome = match unlink_checked(&p) {
-            Ok(note) => Outcome::Done {
+            Ok((note, fsops::Removed::AtReboot)) => {
+                let mut note = note.unwrap_or_default();
+                if action == Action::Quarantine
+                    && let Err(e) = crate::item::record_reboot_removal(items, &p.id, &p.loc.path())
+                {
+                    note.push_str(&format!(
+                        " (the vault item could not record it: {})",
+                        reason(&e)
+                    ));
+                }
+                Outcome::Done {
+                    vault_id: (action == Action::Quarantine).then(|| p.id.clone()),
+                    note: Some(note),
+                }
+            }
+            Ok((note, fsops::Removed::Now)) => Outcome::Done {
                 vault_id: (action == Action::Quarantine).then(|| p.id.clone()),
                 note,
             },
             Err(o) => o,
         };
         fault::point(&action.step("unlinked"));
-        if !lane.filesystems.iter().any(|(d, _)| *d == p.st.st_dev) {
-            lane.filesystems.push((p.st.st_dev, p.loc));
+        if !lane.filesystems.iter().any(|(d, _)| *d == p.st.dev) {
+            lane.filesystems.push((p.st.dev, p.loc));
         }
         lane.outcomes.push((p.idx, p.id, p.committed, outcome));
         reaper.close(p.file);
@@ -778,20 +793,17 @@ impl Names {
 
 /// Writing errors are the vault's fault; reading errors are the file's.
 fn is_write_error(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::EROFS)
-    )
+    fsops::is_write_error(e)
 }
 
 /// What step 1 learns once per directory within a batch.
 pub(crate) struct DirCache {
     /// Directory handles, opened without following links.
-    handles: std::collections::HashMap<PathBuf, std::sync::Arc<std::os::fd::OwnedFd>>,
+    handles: std::collections::HashMap<PathBuf, std::sync::Arc<fsops::Dir>>,
     /// Why files of a directory cannot be removed (read-only file system,
     /// no write permission), or `None` when they can.
     verdicts: std::collections::HashMap<PathBuf, Option<String>>,
-    euid: u32,
+    user: Option<u32>,
 }
 
 impl DirCache {
@@ -799,7 +811,7 @@ impl DirCache {
         DirCache {
             handles: Default::default(),
             verdicts: Default::default(),
-            euid: fsops::euid(),
+            user: fsops::user_id(),
         }
     }
 }
@@ -808,7 +820,7 @@ impl DirCache {
 pub(crate) fn prepare(
     r: &Request,
     dirs: &mut DirCache,
-) -> Result<(Located, File, libc::stat), Outcome> {
+) -> Result<(Located, File, fsops::Stat), Outcome> {
     if r.sha256.is_empty() {
         return Err(Outcome::Refused(
             "the scan has no SHA-256 of it to verify against; left in place".into(),
@@ -822,27 +834,29 @@ pub(crate) fn prepare(
             reason(&e)
         )),
     })?;
-    let (file, st) =
-        fsops::open_file_nofollow_stat(loc.dir.as_raw_fd(), &loc.name).map_err(|e| {
-            match (e.raw_os_error(), e.kind()) {
-                (Some(libc::ELOOP), _) => Outcome::Refused(
-                    "it is now a symbolic link; nothing was done to it or its target".into(),
-                ),
-                (Some(libc::ENOENT), _) => Outcome::Refused("it is gone since the scan".into()),
-                (_, io::ErrorKind::InvalidInput) => {
-                    Outcome::Refused("it is no longer a regular file; left alone".into())
-                }
-                _ => Outcome::Failed(format!("cannot open it: {}; left in place", reason(&e))),
+    let (file, st) = fsops::open_file_nofollow_stat(&loc.dir, &loc.name).map_err(|e| {
+        match (fsops::is_link_refusal(&e), e.kind()) {
+            (true, _) => Outcome::Refused(
+                "it is now a symbolic link; nothing was done to it or its target".into(),
+            ),
+            (_, io::ErrorKind::NotFound) => Outcome::Refused("it is gone since the scan".into()),
+            (_, io::ErrorKind::InvalidInput) => {
+                Outcome::Refused("it is no longer a regular file; left alone".into())
             }
-        })?;
+            _ => Outcome::Failed(format!("cannot open it: {}; left in place", reason(&e))),
+        }
+    })?;
     if let Some(d) = Identity::of(&st).differs(&r.identity) {
         return Err(Outcome::Refused(format!(
             "{d} since the scan; left in place"
         )));
     }
-    let me = dirs.euid;
-    if me != 0 && st.st_uid != me {
-        let owner = fsops::user_name(st.st_uid).unwrap_or_else(|| st.st_uid.to_string());
+    // Windows records no owner ids: the check is Unix's.
+    if let (Some(me), Some(uid)) = (dirs.user, st.uid)
+        && me != 0
+        && uid != me
+    {
+        let owner = fsops::user_name(uid).unwrap_or_else(|| uid.to_string());
         return Err(Outcome::Failed(format!(
             "it belongs to {owner}, not to the user running takedown: it could not be restored with its owner (run as root); left in place"
         )));
@@ -853,9 +867,9 @@ pub(crate) fn prepare(
         .verdicts
         .entry(loc.dir_path.clone())
         .or_insert_with(|| {
-            if fsops::read_only_fs(loc.dir.as_raw_fd()) {
+            if fsops::read_only_fs(&loc.dir) {
                 Some("it is on a read-only file system; left in place".to_string())
-            } else if !fsops::dir_writable(loc.dir.as_raw_fd()) {
+            } else if !fsops::dir_writable(&loc.dir) {
                 Some(format!(
                     "no permission to remove it from {}; left in place",
                     loc.dir_path.display()
@@ -873,7 +887,7 @@ pub(crate) fn prepare(
 /// The file must not have changed while it was read, and must hash to what
 /// was scanned.
 fn check_unchanged(file: &File, r: &Request, read: u64, sha256: String) -> Result<(), Outcome> {
-    let st = fsops::fstat(file.as_raw_fd())
+    let st = fsops::stat_file(file)
         .map_err(|e| Outcome::Failed(format!("cannot stat it: {}; left in place", reason(&e))))?;
     if let Some(d) = Identity::of(&st).differs(&r.identity) {
         return Err(Outcome::Refused(format!(
@@ -918,17 +932,21 @@ fn verify_content(file: &File, r: &Request, sink: &mut dyn Write) -> Result<(), 
 /// Step 6: the name must still point to the inode that was read; then
 /// unlink it. `unlinkat` never follows a link, so even a swap in the last
 /// instant removes at worst the name just swapped in, never a link target.
-fn unlink_checked(p: &Prepared) -> Result<Option<String>, Outcome> {
-    let dir = p.loc.dir.as_raw_fd();
-    let links_before = match fsops::lstat_at(dir, &p.loc.name) {
-        Ok(Some(now)) if (now.st_dev, now.st_ino) == (p.st.st_dev, p.st.st_ino) => now.st_nlink,
+/// (On Windows the open file itself is removed, through its handle.)
+fn unlink_checked(p: &Prepared) -> Result<(Option<String>, fsops::Removed), Outcome> {
+    let dir = &p.loc.dir;
+    let links_before = match fsops::stat_at(dir, &p.loc.name) {
+        Ok(Some(now)) if (now.dev, now.ino) == (p.st.dev, p.st.ino) => now.nlink,
         Ok(Some(_)) => {
             return Err(Outcome::Refused(
                 "its name was swapped for another file before removal; nothing was removed".into(),
             ));
         }
         Ok(None) => {
-            return Ok(Some("it was already gone when it was to be removed".into()));
+            return Ok((
+                Some("it was already gone when it was to be removed".into()),
+                fsops::Removed::Now,
+            ));
         }
         Err(e) => {
             return Err(Outcome::Failed(format!(
@@ -937,9 +955,21 @@ fn unlink_checked(p: &Prepared) -> Result<Option<String>, Outcome> {
             )));
         }
     };
-    fsops::unlink_at(dir, &p.loc.name)
+    let removed = fsops::remove_open(dir, &p.loc.name, &p.file)
         .map_err(|e| Outcome::Failed(format!("cannot remove it: {}; left in place", reason(&e))))?;
+    if removed == fsops::Removed::AtReboot {
+        return Ok((
+            Some(
+                "it is in use by another program and cannot be removed while it runs: its removal is scheduled for the next boot"
+                    .into(),
+            ),
+            removed,
+        ));
+    }
     let links = links_before.saturating_sub(1);
-    Ok((links > 0)
-        .then(|| format!("{links} other hard link(s) to the same content remain elsewhere")))
+    Ok((
+        (links > 0)
+            .then(|| format!("{links} other hard link(s) to the same content remain elsewhere")),
+        removed,
+    ))
 }

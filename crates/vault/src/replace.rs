@@ -51,8 +51,6 @@ use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 /// A file whose content is to be replaced, as the caller read it.
@@ -188,12 +186,12 @@ impl Vault {
                 seq: p.seq,
                 run: run.id.clone(),
                 id: p.id.clone(),
-                dir: b64(p.loc.dir_path.as_os_str().as_bytes()),
-                name: b64(p.loc.name.as_bytes()),
+                dir: b64(&fsops::os_bytes(p.loc.dir_path.as_os_str())),
+                name: b64(&fsops::os_bytes(&p.loc.name)),
                 identity: r.identity,
                 sha256: r.sha256.clone(),
                 new_sha256: p.replaced.clone().unwrap_or_default(),
-                tmp: b64(tmp.as_bytes()),
+                tmp: b64(&fsops::os_bytes(OsStr::new(&tmp))),
             });
             temps.push(tmp);
         }
@@ -206,7 +204,6 @@ impl Vault {
         self.store_batch("replace", &requests, run, &mut batch, out);
 
         // 4-5. Stage and swap, file by file.
-        let euid = fsops::euid();
         for (p, tmp) in batch.iter().zip(&temps) {
             if out[p.idx].is_some() {
                 continue;
@@ -217,7 +214,7 @@ impl Vault {
                 ));
                 continue;
             }
-            let outcome = match swap(p, &reqs[p.idx], OsStr::new(tmp), euid) {
+            let outcome = match swap(p, &reqs[p.idx], OsStr::new(tmp)) {
                 Ok(note) => Outcome::Done {
                     vault_id: Some(p.id.clone()),
                     note,
@@ -246,9 +243,9 @@ impl Vault {
 /// Steps 4 and 5 for one file whose original is stored: the new content
 /// under the temporary name `tmp`, then renamed over the file. On an
 /// error the temporary is removed and the file is unchanged.
-fn swap(p: &Prepared, r: &Replacement, tmp: &OsStr, euid: u32) -> Result<Option<String>, Outcome> {
-    let dir = p.loc.dir.as_raw_fd();
-    let result = stage(p, r, tmp, euid).and_then(|notes| {
+fn swap(p: &Prepared, r: &Replacement, tmp: &OsStr) -> Result<Option<String>, Outcome> {
+    let dir = &*p.loc.dir;
+    let result = stage(p, r, tmp).and_then(|notes| {
         fault::point("replace:staged");
         let links = still_the_same(p, r)?;
         fsops::rename_at(dir, tmp, dir, &p.loc.name, false).map_err(|e| {
@@ -266,7 +263,7 @@ fn swap(p: &Prepared, r: &Replacement, tmp: &OsStr, euid: u32) -> Result<Option<
             return Err(o);
         }
     };
-    if let Err(e) = fsops::fsync(dir) {
+    if let Err(e) = fsops::fsync_dir(dir) {
         // Replaced all the same; a power loss now may bring the old
         // content back, which recovery then takes as nothing replaced.
         tracing::warn!(
@@ -287,16 +284,16 @@ fn swap(p: &Prepared, r: &Replacement, tmp: &OsStr, euid: u32) -> Result<Option<
 
 /// Step 4: the new content in `tmp`, with the original's attributes,
 /// durably. Returns notes on what could not be kept.
-fn stage(p: &Prepared, r: &Replacement, tmp: &OsStr, euid: u32) -> Result<Vec<String>, Outcome> {
+fn stage(p: &Prepared, r: &Replacement, tmp: &OsStr) -> Result<Vec<String>, Outcome> {
     let fail = |e: &io::Error| {
         Outcome::Failed(format!(
             "cannot write its new content beside it: {}; left unchanged",
             reason(e)
         ))
     };
-    let mut file = fsops::create_excl(p.loc.dir.as_raw_fd(), tmp).map_err(|e| fail(&e))?;
+    let mut file = fsops::create_excl(&p.loc.dir, tmp).map_err(|e| fail(&e))?;
     file.write_all(&r.content).map_err(|e| fail(&e))?;
-    let notes = keep_attributes(&file, &p.st, euid).map_err(|e| {
+    let notes = keep_attributes(&file, &p.st).map_err(|e| {
         Outcome::Failed(format!(
             "cannot give its new content the file's mode and times: {}; left unchanged",
             reason(&e)
@@ -312,27 +309,32 @@ fn stage(p: &Prepared, r: &Replacement, tmp: &OsStr, euid: u32) -> Result<Vec<St
 /// modification time (cron re-reads `/etc/crontab` only when it moves),
 /// so a disabled line kept under the old time would keep running until
 /// they restart. A restore puts the original times back.
-fn keep_attributes(file: &File, st: &libc::stat, euid: u32) -> io::Result<Vec<String>> {
-    let fd = file.as_raw_fd();
+fn keep_attributes(file: &File, st: &fsops::Stat) -> io::Result<Vec<String>> {
     let mut notes = Vec::new();
-    let now = (0, libc::UTIME_NOW);
-    let (atime, mtime) = (now, now);
-    if euid == 0 {
-        fsops::set_attributes(fd, Some((st.st_uid, st.st_gid)), st.st_mode, atime, mtime)?;
+    // Times: now (`None`). Windows: the attributes and creation time are
+    // kept; it has no owner ids or mode bits.
+    let mut attrs = fsops::Attrs {
+        mode: st.mode,
+        btime: st.btime,
+        attributes: st.attributes,
+        ..fsops::Attrs::default()
+    };
+    if fsops::privileged() {
+        attrs.owner = st.uid.zip(st.gid);
+        fsops::set_attributes(file, &attrs)?;
         return Ok(notes);
     }
     // Not root: the file is ours (checked), and its group is kept if it
     // is one of ours.
-    // SAFETY: plain syscall on a descriptor we hold; -1 keeps the owner.
-    let r = unsafe { libc::fchown(fd, libc::uid_t::MAX, st.st_gid) };
-    if r != 0 {
+    if let Some(gid) = st.gid
+        && let Err(e) = fsops::set_owner(file, None, Some(gid))
+    {
         notes.push(format!(
-            "its group (gid {}) could not be kept ({}); the new content has your group",
-            st.st_gid,
-            reason(&io::Error::last_os_error())
+            "its group (gid {gid}) could not be kept ({}); the new content has your group",
+            reason(&e)
         ));
     }
-    fsops::set_attributes(fd, None, st.st_mode, atime, mtime)?;
+    fsops::set_attributes(file, &attrs)?;
     Ok(notes)
 }
 
@@ -340,8 +342,8 @@ fn keep_attributes(file: &File, st: &libc::stat, euid: u32) -> io::Result<Vec<St
 /// that inode has not changed since (size, modification time, and status
 /// change time, which any write, chmod or link moves). Returns its link
 /// count.
-fn still_the_same(p: &Prepared, r: &Replacement) -> Result<libc::nlink_t, Outcome> {
-    let now = match fsops::lstat_at(p.loc.dir.as_raw_fd(), &p.loc.name) {
+fn still_the_same(p: &Prepared, r: &Replacement) -> Result<u64, Outcome> {
+    let now = match fsops::stat_at(&p.loc.dir, &p.loc.name) {
         Ok(Some(now)) => now,
         Ok(None) => {
             return Err(Outcome::Refused(
@@ -355,7 +357,7 @@ fn still_the_same(p: &Prepared, r: &Replacement) -> Result<libc::nlink_t, Outcom
             )));
         }
     };
-    if (now.st_dev, now.st_ino) != (p.st.st_dev, p.st.st_ino) {
+    if (now.dev, now.ino) != (p.st.dev, p.st.ino) {
         return Err(Outcome::Refused(
             "its name was swapped for another file; nothing was replaced".into(),
         ));
@@ -365,19 +367,21 @@ fn still_the_same(p: &Prepared, r: &Replacement) -> Result<libc::nlink_t, Outcom
             "{d} while it was being replaced; nothing was replaced"
         )));
     }
-    if (now.st_ctime, now.st_ctime_nsec) != (p.st.st_ctime, p.st.st_ctime_nsec) {
+    if now.ctime != p.st.ctime {
         return Err(Outcome::Refused(
             "it was changed while it was being replaced (its status change time moved); nothing was replaced"
                 .into(),
         ));
     }
-    Ok(now.st_nlink)
+    Ok(now.nlink)
 }
 
-#[cfg(test)]
+// Unix: these tests set modes, owners and times with Unix calls.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::item::Kind;
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::path::Path;
 
@@ -391,7 +395,7 @@ mod tests {
 
     fn identity(p: &Path) -> Identity {
         let f = File::open(p).unwrap();
-        Identity::of(&fsops::fstat(f.as_raw_fd()).unwrap())
+        Identity::of(&fsops::stat_file(&f).unwrap())
     }
 
     fn set_times(p: &Path, atime: i64, mtime: (i64, i64)) {

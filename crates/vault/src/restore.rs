@@ -23,8 +23,6 @@ use crate::recover::COMMANDS_LOG;
 use crate::{Error, LogEntry, Vault, b64, fault};
 use std::ffi::OsStr;
 use std::io::{BufWriter, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// How a restore went.
@@ -59,12 +57,12 @@ impl Vault {
         let shown = target.display().to_string();
         let loc = fsops::locate(&target)
             .map_err(|e| Error::io(format!("cannot restore to {shown}"), &e))?;
-        let dir = loc.dir.as_raw_fd();
+        let dir = &*loc.dir;
         let in_place = meta.kind == item::Kind::Replaced && to.is_none();
         let mut put = if overwrite { Put::Over } else { Put::New };
-        match fsops::lstat_at(dir, &loc.name) {
+        match fsops::stat_at(dir, &loc.name) {
             Ok(None) => put = Put::New,
-            Ok(Some(st)) if in_place && fsops::is_regular(&st) => {
+            Ok(Some(st)) if in_place && st.is_regular() => {
                 match self.over_replaced(&meta, &loc, &shown, overwrite)? {
                     Some(p) => put = p,
                     None => {
@@ -87,7 +85,7 @@ impl Vault {
                 }
             }
             Ok(Some(st)) if in_place && !overwrite => {
-                let what = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                let what = if st.is_dir() {
                     "a directory"
                 } else {
                     "something that is not a regular file"
@@ -97,7 +95,7 @@ impl Vault {
                 )));
             }
             Ok(Some(st)) if !overwrite => {
-                let what = if fsops::is_regular(&st) {
+                let what = if st.is_regular() {
                     "a file"
                 } else {
                     "something"
@@ -106,7 +104,7 @@ impl Vault {
                     "{shown}: {what} already exists there; not overwritten (use --overwrite, or --to another path)"
                 )));
             }
-            Ok(Some(st)) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+            Ok(Some(st)) if st.is_dir() => {
                 return Err(Error::Refused(format!(
                     "{shown} is a directory; not overwritten"
                 )));
@@ -127,8 +125,8 @@ impl Vault {
             .append(&[Record::Restore {
                 seq,
                 id: id.to_string(),
-                dir: b64(loc.dir_path.as_os_str().as_bytes()),
-                tmp: b64(tmp.as_bytes()),
+                dir: b64(&fsops::os_bytes(loc.dir_path.as_os_str())),
+                tmp: b64(&fsops::os_bytes(tmp)),
             }])
             .map_err(|e| Error::io("cannot write the vault journal", &e))?;
         fault::point("restore:journaled");
@@ -156,7 +154,7 @@ impl Vault {
         if let Err(e) = fsops::rename_at(dir, tmp, dir, &loc.name, noreplace) {
             let _ = fsops::unlink_at(dir, tmp);
             self.finish_step(seq);
-            return Err(if e.raw_os_error() == Some(libc::EEXIST) {
+            return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::Refused(format!(
                     "{shown}: a file appeared there meanwhile; not overwritten"
                 ))
@@ -164,7 +162,7 @@ impl Vault {
                 Error::io(format!("cannot restore to {shown}"), &e)
             });
         }
-        let _ = fsops::fsync(dir);
+        let _ = fsops::fsync_dir(dir);
         fault::point("restore:renamed");
 
         // Record the restore beside the item (the item file itself is
@@ -203,7 +201,7 @@ impl Vault {
         shown: &str,
         overwrite: bool,
     ) -> Result<Option<Put>, Error> {
-        let (file, st) = fsops::open_file_nofollow_stat(loc.dir.as_raw_fd(), &loc.name)
+        let (file, st) = fsops::open_file_nofollow_stat(&loc.dir, &loc.name)
             .map_err(|e| Error::io(format!("cannot check {shown}"), &e))?;
         let now = crate::recover::sha256_of(&file)
             .map_err(|e| Error::io(format!("cannot check {shown}"), &e))?;
@@ -226,7 +224,7 @@ impl Vault {
         &self,
         id: &str,
         meta: &item::Meta,
-        dir: std::os::fd::RawFd,
+        dir: &fsops::Dir,
         tmp: &OsStr,
         shown: &str,
     ) -> Result<Vec<String>, Error> {
@@ -240,26 +238,35 @@ impl Vault {
             .into_inner()
             .map_err(|e| Error::io(format!("cannot restore to {shown}"), e.error()))?;
         let mut notes = Vec::new();
-        let me = fsops::euid();
-        let owner = if me == 0 {
-            Some((meta.uid, meta.gid))
-        } else {
-            if meta.uid != me {
-                notes.push(format!(
-                    "owner not restored (uid {} needs root); the file belongs to you",
-                    meta.uid
-                ));
+        if let Some(r) = &meta.removal_at_reboot {
+            notes.push(format!(
+                "the file was in use when it was quarantined and its removal from {} was scheduled for the next boot (on {}); a file restored there before that boot is removed by it",
+                r.path, r.at
+            ));
+        }
+        // Owner ids exist on Unix only (Windows records none).
+        let owner = match (fsops::user_id(), meta.uid, meta.gid) {
+            (Some(0), Some(uid), Some(gid)) => Some((uid, gid)),
+            (Some(me), Some(uid), _) => {
+                if uid != me {
+                    notes.push(format!(
+                        "owner not restored (uid {uid} needs root); the file belongs to you"
+                    ));
+                }
+                None
             }
-            None
+            _ => None,
         };
-        fsops::set_attributes(
-            file.as_raw_fd(),
+        let attrs = fsops::Attrs {
             owner,
-            meta.mode,
-            (meta.atime.sec, meta.atime.nsec),
-            (meta.mtime.sec, meta.mtime.nsec),
-        )
-        .map_err(|e| Error::io(format!("cannot set owner, mode or times on {shown}"), &e))?;
+            mode: meta.mode,
+            atime: Some(meta.atime.time()),
+            mtime: Some(meta.mtime.time()),
+            btime: meta.btime.map(|t| t.time()),
+            attributes: meta.attributes,
+        };
+        fsops::set_attributes(&file, &attrs)
+            .map_err(|e| Error::io(format!("cannot set owner, mode or times on {shown}"), &e))?;
         file.sync_all()
             .map_err(|e| Error::io(format!("cannot restore to {shown}"), &e))?;
         Ok(notes)
@@ -268,13 +275,13 @@ impl Vault {
     fn record_restore(&self, id: &str, record: &RestoreRecord) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        let fd = fsops::openat(
-            self.items_fd.as_raw_fd(),
-            OsStr::new(&format!("{id}.restored")),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW,
-            0o600,
-        )?;
-        let mut f = std::fs::File::from(fd);
+        let how = fsops::OpenHow {
+            read: false,
+            write: true,
+            create: true,
+            append: true,
+        };
+        let mut f = fsops::open_at(&self.items_fd, OsStr::new(&format!("{id}.restored")), how)?;
         f.write_all(&line)?;
         f.sync_data()
     }
@@ -334,23 +341,23 @@ struct Checked {
 }
 
 impl Checked {
-    fn of(st: &libc::stat) -> Checked {
+    fn of(st: &fsops::Stat) -> Checked {
         Checked {
             identity: Identity::of(st),
-            ctime: (st.st_ctime, st.st_ctime_nsec),
+            ctime: st.ctime,
         }
     }
 }
 
 /// The name still points to the file checked, unchanged (the status
 /// change time moves on any write, chmod or link); else what differs.
-fn unchanged_since(dir: std::os::fd::RawFd, name: &OsStr, before: &Checked) -> Result<(), String> {
-    match fsops::lstat_at(dir, name) {
+fn unchanged_since(dir: &fsops::Dir, name: &OsStr, before: &Checked) -> Result<(), String> {
+    match fsops::stat_at(dir, name) {
         Ok(Some(st)) => {
             if let Some(d) = Identity::of(&st).differs(&before.identity) {
                 return Err(d);
             }
-            if (st.st_ctime, st.st_ctime_nsec) != before.ctime {
+            if st.ctime != before.ctime {
                 return Err("it was changed (its status change time moved)".into());
             }
             Ok(())

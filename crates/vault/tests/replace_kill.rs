@@ -5,6 +5,9 @@
 //! opened (which recovers) and each file must hold its original with no
 //! item, or its new content with a whole item. Never lost, never doubled,
 //! no temporary left beside the files.
+//! (Unix: the child is killed with SIGKILL and files are set up with Unix
+//! modes and owners.)
+#![cfg(unix)]
 
 use sha2::Digest;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
