@@ -42,6 +42,7 @@ const MAX_STAT_BYTES: u64 = 64 << 10;
 
 /// Length of the target of `/proc/PID/exe` read at most: a path (4 KiB,
 /// `PATH_MAX`) and the ` (deleted)` the kernel may add.
+#[cfg(target_os = "linux")]
 const MAX_LINK_BYTES: usize = 8 << 10;
 
 /// `PF_KTHREAD` of the flags in `/proc/PID/stat` (`include/linux/sched.h`):
@@ -156,6 +157,8 @@ pub fn pids() -> Result<Vec<u32>, Error> {
 }
 
 /// A PID as `/proc` names it: decimal digits only, not 0.
+// Used by the Linux listing (and tested everywhere).
+#[cfg(any(target_os = "linux", test))]
 fn parse_pid(name: &str) -> Option<u32> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
         return None;
