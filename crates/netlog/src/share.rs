@@ -48,12 +48,26 @@ use std::sync::{Arc, Mutex};
 
 /// Version of the batch and part records.
 pub const VERSION: u32 = 1;
-/// Version of a batch sent by path (a worker of version 1 refuses it by
-/// its version, saying why, instead of failing on its new field).
+/// Version of a batch sent by path with the BLAKE3 digest of its range
+/// (what publishers before version 3 send; still read).
 const VERSION_BY_PATH: u32 = 2;
-/// Longest byte range a batch sent by path may name (a batch is at most a
-/// message of lines; this bounds what a forged one makes a worker read).
-const MAX_RANGE: u64 = 64 << 20;
+/// Version of a batch sent by path with the stamp of its file (size,
+/// modification time, file id) instead of a digest: the publisher no
+/// longer hashes what it does not send. A worker of version 1 or 2
+/// refuses it by its version, saying why, instead of misreading it.
+const VERSION_BY_STAMP: u32 = 3;
+/// Longest byte range a batch sent by path may name: what a worker holds
+/// in memory for one batch (this bounds what a forged one makes it read).
+pub const MAX_RANGE: u64 = 64 << 20;
+/// Default longest range of a batch sent by path: each batch costs the
+/// server a few messages and the worker a partial state, whatever its
+/// size, so ranges are far larger than a message of lines.
+pub const DEFAULT_RANGE_BYTES: usize = 16 << 20;
+/// Near the end of a file, a range is at most this fraction of what is
+/// left of it (and at least the batch size): the last batches are small,
+/// so that workers finish together rather than one of them hunting a
+/// whole large range while the others wait.
+const TAIL_FRACTION: u64 = 8;
 /// Longest reason an unread batch's notice carries.
 const MAX_REASON: usize = 512;
 /// Largest JSON head of a batch (its fields and Zeek header lines).
@@ -139,9 +153,9 @@ pub struct Job {
     pub key: (u64, u64),
     /// `--max-line`.
     pub max_line: usize,
-    /// Per input: the path its batches are sent by (absolute, as the
-    /// workers must see it), when it is shared by path.
-    paths: Vec<Option<String>>,
+    /// Per input: the file its batches are sent by (its path absolute,
+    /// as the workers must see it), when it is shared by path.
+    paths: Vec<Option<SharedFile>>,
 }
 
 impl Job {
@@ -174,8 +188,10 @@ impl Job {
     /// Sends the batches of `inputs` by path where possible: a regular
     /// file named by a UTF-8 path, read as it is (not compressed; that
     /// is found out while reading, and such an input's batches carry
-    /// their lines). Returns, per input that cannot be shared by path,
-    /// its name and why.
+    /// their lines). Its stamp (size, modification time, file id) is
+    /// taken now, before it is read: a worker reads a range only from a
+    /// file with this very stamp. Returns, per input that cannot be
+    /// shared by path, its name and why.
     pub fn by_path(&mut self, inputs: &[Input]) -> Vec<(String, String)> {
         let mut not = Vec::new();
         self.paths = inputs
@@ -193,8 +209,12 @@ impl Job {
                         if !meta.is_file() {
                             return Err("not a regular file".to_string());
                         }
+                        let stamp = Stamp::of(&meta)?;
                         c.to_str()
-                            .map(str::to_string)
+                            .map(|path| SharedFile {
+                                path: path.to_string(),
+                                stamp,
+                            })
                             .ok_or_else(|| "its path is not UTF-8".to_string())
                     });
                 match shared {
@@ -209,22 +229,15 @@ impl Job {
         not
     }
 
-    /// The batch `b` (sent by path) again, with its lines read here: for
-    /// a batch no worker could read. Fails when the range is no longer
-    /// what it was (the file changed since).
-    pub fn content(&self, b: &Reread) -> Result<Vec<u8>, String> {
-        let data = read_range(&b.file, None)?;
-        let mut ch = b.chunk.clone_meta();
-        ch.data = data;
-        Ok(encode_batch(self, &b.id, &ch, None))
-    }
-
-    /// Reads `inputs` and hands each batch (at most `max_message` bytes,
-    /// with at most `batch_bytes` of lines unless a single line is
-    /// longer) to `sink`; what cannot travel is read here. Stops handing out
-    /// batches (and stops reading, through `opts.stop`) when `sink`
-    /// returns false. The result is merged with the workers' parts by an
-    /// [`Aggregator`].
+    /// Reads `inputs` and hands each batch to `sink`; what cannot travel
+    /// is read here. A batch with its lines is at most `max_message`
+    /// bytes, with at most `batch_bytes` of lines unless a single line
+    /// is longer; a batch sent by path names a range of whole lines of
+    /// at most `range_bytes` (less near the end of its file, not less
+    /// than `batch_bytes`). Stops handing out batches (and stops
+    /// reading, through `opts.stop`) when `sink` returns false. The
+    /// result is merged with the workers' parts by an [`Aggregator`].
+    #[allow(clippy::too_many_arguments)]
     pub fn batches<'m>(
         &self,
         inputs: &[Input],
@@ -232,12 +245,25 @@ impl Job {
         opts: &Options,
         max_message: usize,
         batch_bytes: usize,
+        range_bytes: usize,
         sink: &mut (dyn FnMut(OutBatch) -> bool + Send),
     ) -> Published<'m> {
         let sources: Vec<String> = inputs.iter().map(Input::name).collect();
         let mut offsets: HashMap<u32, u64> = HashMap::new();
         let mut open = true;
         let stop = Arc::clone(&opts.stop);
+        let range_bytes = range_bytes.clamp(1, MAX_RANGE as usize);
+        let mut ranges = Ranges {
+            pending: None,
+            len: 0,
+            limit: 0,
+        };
+        let mut hand = |b: OutBatch, open: &mut bool| {
+            if *open && !sink(b) {
+                *open = false;
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
         let mut forward = |ch: Chunk, w: &mut Worker<'m>| {
             if !open {
                 return;
@@ -247,11 +273,42 @@ impl Job {
             // every full piece would overflow the message and be read
             // here, by the publisher.
             let zeek_bytes = ch.zeek_src.as_deref().map_or(0, |z| zeek_wire_len(z));
+            let file = self.paths.get(ch.source as usize).and_then(Option::as_ref);
+            if let (Some(file), Some(offset), Some(_)) = (file, ch.offset, &ch.zeek_src)
+                && zeek_bytes + BATCH_OVERHEAD <= max_message
+            {
+                // By path: whole chunks of the reader joined into ranges
+                // (no byte of them is copied, hashed or sent).
+                let limit = range_limit(file.stamp.size, offset, batch_bytes, range_bytes);
+                for piece in split(ch, limit) {
+                    let full = ranges.add(piece, |start| {
+                        range_limit(file.stamp.size, start, batch_bytes, range_bytes)
+                    });
+                    // The range finished may be of the input before.
+                    if let Some((ch, len)) = full
+                        && let Some(of) =
+                            self.paths.get(ch.source as usize).and_then(Option::as_ref)
+                    {
+                        let b = self.range_batch(&sources, ch, len, of);
+                        hand(b, &mut open);
+                    }
+                }
+                return;
+            }
+            if let Some((ch, len)) = ranges.take()
+                && let Some(file) = self.paths.get(ch.source as usize).and_then(Option::as_ref)
+            {
+                let b = self.range_batch(&sources, ch, len, file);
+                hand(b, &mut open);
+            }
             let budget = max_message
                 .saturating_sub(BATCH_OVERHEAD + zeek_bytes)
                 .min(batch_bytes)
                 .max(1);
             for piece in split(ch, budget) {
+                if !open {
+                    return;
+                }
                 let off = offsets.entry(piece.source).or_insert(0);
                 let start = *off;
                 *off = off.saturating_add(piece.data.len() as u64);
@@ -266,58 +323,181 @@ impl Job {
                 let name = sources
                     .get(piece.source as usize)
                     .map_or("", String::as_str);
-                let id = self.batch_id(piece.source, name, start, piece.data.len());
-                let path = self
-                    .paths
-                    .get(piece.source as usize)
-                    .and_then(Option::as_ref);
-                let (payload, reread) = match (piece.offset, path) {
-                    (Some(offset), Some(path)) => {
-                        let file = FileRange {
-                            path: path.clone(),
-                            offset,
-                            len: piece.data.len() as u64,
-                            blake3: blake3::hash(&piece.data).to_hex().to_string(),
-                        };
-                        let payload = encode_batch(self, &id, &piece, Some(&file));
-                        let mut chunk = piece;
-                        chunk.data = Vec::new();
-                        let reread = Reread {
-                            id: id.clone(),
-                            file,
-                            chunk,
-                        };
-                        (payload, Some(reread))
-                    }
-                    _ => (encode_batch(self, &id, &piece, None), None),
-                };
-                if !sink(OutBatch {
-                    id,
-                    payload,
-                    reread,
-                }) {
-                    open = false;
-                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                    return;
-                }
+                let id = self.batch_id(b'l', piece.source, name, start, piece.data.len());
+                let payload = encode_batch(self, &id, &piece, None);
+                hand(
+                    OutBatch {
+                        id,
+                        payload,
+                        reread: None,
+                    },
+                    &mut open,
+                );
             }
         };
         let read = crate::hunt::read_all(inputs, m, opts, Some(self.key), Some(&mut forward));
+        if let Some((ch, len)) = ranges.take()
+            && let Some(file) = self.paths.get(ch.source as usize).and_then(Option::as_ref)
+        {
+            let b = self.range_batch(&sources, ch, len, file);
+            hand(b, &mut open);
+        }
         Published { read }
     }
 
-    /// The id of a batch: its job, and the input and byte range it holds
-    /// (the same batch always gets the same id).
-    fn batch_id(&self, source: u32, name: &str, start: u64, len: usize) -> String {
+    /// The batch of a range of `file` (the lines of `ch`, `len` bytes,
+    /// without its data), sent by path.
+    fn range_batch(&self, sources: &[String], ch: Chunk, len: u64, file: &SharedFile) -> OutBatch {
+        let offset = ch.offset.unwrap_or(0);
+        let name = sources.get(ch.source as usize).map_or("", String::as_str);
+        let id = self.batch_id(b'r', ch.source, name, offset, len as usize);
+        let range = FileRange {
+            path: file.path.clone(),
+            offset,
+            len,
+            blake3: None,
+            stamp: Some(file.stamp.clone()),
+        };
+        let payload = encode_batch(self, &id, &ch, Some(&range));
+        OutBatch {
+            id: id.clone(),
+            payload,
+            reread: Some(Reread {
+                id,
+                file: range,
+                chunk: ch,
+            }),
+        }
+    }
+
+    /// The id of a batch: its job, its kind (`l`ines or `r`ange of a
+    /// file), and the input and byte range it holds (the same batch
+    /// always gets the same id).
+    fn batch_id(&self, kind: u8, source: u32, name: &str, start: u64, len: usize) -> String {
         let mut h = Sha256::new();
         h.update(self.id.as_bytes());
         h.update(b"\0");
+        h.update([kind]);
         h.update(source.to_le_bytes());
         h.update(name.as_bytes());
         h.update(b"\0");
         h.update(start.to_le_bytes());
         h.update((len as u64).to_le_bytes());
         hex(&h.finalize()[..16])
+    }
+}
+
+/// The longest range of a batch sent by path starting at `offset` of a
+/// file of `size` bytes: `range_bytes`, or an eighth of what is left
+/// near the end of the file, never less than `batch_bytes`.
+fn range_limit(size: u64, offset: u64, batch_bytes: usize, range_bytes: usize) -> usize {
+    let left = usize::try_from(size.saturating_sub(offset) / TAIL_FRACTION).unwrap_or(usize::MAX);
+    left.min(range_bytes)
+        .max(batch_bytes.min(range_bytes))
+        .max(1)
+}
+
+/// The range being joined from the reader's chunks: its first chunk
+/// (without its lines), its length, its bound.
+struct Ranges {
+    pending: Option<Chunk>,
+    len: u64,
+    limit: usize,
+}
+
+impl Ranges {
+    /// Adds the lines of `ch` (a plain file's: `ch.offset` is set) to
+    /// the range, or starts a new one with `limit(offset)` as its bound.
+    /// Returns the range finished, if any: the new chunk does not follow
+    /// it, reads with another context or does not fit.
+    fn add(&mut self, ch: Chunk, limit: impl Fn(u64) -> usize) -> Option<(Chunk, u64)> {
+        let len = ch.data.len() as u64;
+        if let Some(p) = &mut self.pending {
+            let follows = p.source == ch.source
+                && p.offset.map(|o| o.saturating_add(self.len)) == ch.offset
+                && p.format == ch.format
+                && p.forced == ch.forced
+                && p.ctx.year == ch.ctx.year
+                && p.zeek_src == ch.zeek_src
+                && self.len.saturating_add(len) <= self.limit as u64;
+            if follows {
+                p.header_lines.extend_from_slice(&ch.header_lines);
+                self.len += len;
+                return None;
+            }
+        }
+        let done = self.take();
+        self.limit = limit(ch.offset.unwrap_or(0));
+        self.len = len;
+        self.pending = Some(ch.clone_meta());
+        done
+    }
+
+    /// The range begun, if any.
+    fn take(&mut self) -> Option<(Chunk, u64)> {
+        let len = std::mem::take(&mut self.len);
+        self.pending.take().map(|ch| (ch, len))
+    }
+}
+
+/// A file shared by path: its resolved path and its stamp.
+#[derive(Clone, Debug)]
+struct SharedFile {
+    path: String,
+    stamp: Stamp,
+}
+
+/// What tells a file changed without reading it: its size, modification
+/// time and, on Unix, its inode and status-change time (which no one can
+/// set back, unlike the modification time). Taken by the publisher
+/// before it reads the file; a worker reads a range only while the file
+/// it opened has the same stamp, before and after reading.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stamp {
+    size: u64,
+    /// Seconds and nanoseconds since the epoch (seconds negative before).
+    mtime: (i64, u32),
+    /// Inode, status change seconds and nanoseconds (Unix only: a file
+    /// stamped elsewhere never matches one stamped on Unix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unix: Option<(u64, i64, i64)>,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Result<Stamp, String> {
+        let t = meta
+            .modified()
+            .map_err(|e| format!("cannot read its modification time: {e}"))?;
+        let mtime = match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            ),
+            Err(e) => (
+                i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+                e.duration().subsec_nanos(),
+            ),
+        };
+        Ok(Stamp {
+            size: meta.len(),
+            mtime,
+            unix: stamp_os::unix(meta),
+        })
+    }
+}
+
+/// The part of a [`Stamp`] only one kind of system has.
+mod stamp_os {
+    #[cfg(unix)]
+    pub(super) fn unix(meta: &std::fs::Metadata) -> Option<(u64, i64, i64)> {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.ino(), meta.ctime(), meta.ctime_nsec()))
+    }
+
+    #[cfg(not(unix))]
+    pub(super) fn unix(_: &std::fs::Metadata) -> Option<(u64, i64, i64)> {
+        None
     }
 }
 
@@ -365,13 +545,19 @@ struct FileRange {
     path: String,
     offset: u64,
     len: u64,
-    /// BLAKE3 of the range, hex.
-    blake3: String,
+    /// BLAKE3 of the range, hex (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blake3: Option<String>,
+    /// The file's stamp when the publisher read it (version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stamp: Option<Stamp>,
 }
 
-/// Reads `f`'s range and checks its digest. With `roots`, only a file
-/// whose resolved path is below one of them (a worker reads nothing
-/// else, whatever a batch names); `None` is the publisher reading its own
+/// Reads `f`'s range and checks it is what the publisher read: the file
+/// has the publisher's stamp before and after the read (version 3), or
+/// the range has its digest (version 2). With `roots`, only a file whose
+/// resolved path is below one of them (a worker reads nothing else,
+/// whatever a batch names); `None` is the publisher reading its own
 /// input.
 fn read_range(f: &FileRange, roots: Option<&[std::path::PathBuf]>) -> Result<Vec<u8>, String> {
     use std::io::{Read, Seek, SeekFrom};
@@ -402,6 +588,19 @@ fn read_range(f: &FileRange, roots: Option<&[std::path::PathBuf]>) -> Result<Vec
     if !meta.is_file() {
         return Err(format!("{}: not a regular file", f.path));
     }
+    let changed = |when: &str| {
+        format!(
+            "{}: the file changed {when} (its size, modification time or file id is not the publisher's): bytes {}..{} are not those the publisher read",
+            f.path,
+            f.offset,
+            f.offset.saturating_add(f.len)
+        )
+    };
+    let check_stamp = |meta: &std::fs::Metadata, when: &str| match &f.stamp {
+        Some(want) if Stamp::of(meta).as_ref() != Ok(want) => Err(changed(when)),
+        _ => Ok(()),
+    };
+    check_stamp(&meta, "since the publisher read it")?;
     let end = f.offset.checked_add(f.len).filter(|&e| e <= meta.len());
     if end.is_none() {
         return Err(format!(
@@ -424,13 +623,20 @@ fn read_range(f: &FileRange, roots: Option<&[std::path::PathBuf]>) -> Result<Vec
     if data.len() as u64 != f.len {
         return Err(format!("{}: cut short while reading", f.path));
     }
-    if blake3::hash(&data).to_hex().as_str() != f.blake3 {
+    let after = file.metadata().map_err(|e| format!("{}: {e}", f.path))?;
+    check_stamp(&after, "while this range was read")?;
+    if let Some(digest) = &f.blake3
+        && blake3::hash(&data).to_hex().as_str() != digest
+    {
         return Err(format!(
             "{}: bytes {}..{} are not those the publisher read (the file changed, or another file has this path here)",
             f.path,
             f.offset,
             f.offset + f.len
         ));
+    }
+    if f.blake3.is_none() && f.stamp.is_none() {
+        return Err(format!("{}: a range with neither stamp nor digest", f.path));
     }
     Ok(data)
 }
@@ -523,10 +729,10 @@ struct BatchHead {
 /// alone (the lines are read there).
 fn encode_batch(job: &Job, id: &str, ch: &Chunk, file: Option<&FileRange>) -> Vec<u8> {
     let head = BatchHead {
-        v: if file.is_some() {
-            VERSION_BY_PATH
-        } else {
-            VERSION
+        v: match file {
+            Some(f) if f.stamp.is_some() => VERSION_BY_STAMP,
+            Some(_) => VERSION_BY_PATH,
+            None => VERSION,
         },
         job: job.id.clone(),
         id: id.to_string(),
@@ -605,7 +811,21 @@ impl Batch {
             .map_err(|e| refused(format!("a batch head that is not valid: {e}")))?;
         match (h.v, &h.file) {
             (VERSION, None) => {}
-            (VERSION_BY_PATH, Some(f)) => {
+            (v @ (VERSION_BY_PATH | VERSION_BY_STAMP), Some(f)) => {
+                // Version 2 checks a digest, version 3 a stamp: one of
+                // them, the one of its version.
+                let checks = match (&f.blake3, &f.stamp) {
+                    (Some(d), None) if v == VERSION_BY_PATH => {
+                        d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())
+                    }
+                    (None, Some(_)) => v == VERSION_BY_STAMP,
+                    _ => false,
+                };
+                if !checks {
+                    return Err(refused(format!(
+                        "a batch of version {v} without its check (a digest in version {VERSION_BY_PATH}, a stamp in {VERSION_BY_STAMP})"
+                    )));
+                }
                 if !data.is_empty() {
                     return Err(refused("a batch sent by path that also holds lines"));
                 }
@@ -618,13 +838,10 @@ impl Batch {
                         f.len, f.offset
                     )));
                 }
-                if f.blake3.len() != 64 || !f.blake3.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(refused("a batch's digest that is not 64 hex digits"));
-                }
             }
             (v, _) => {
                 return Err(refused(format!(
-                    "batch version {v} (this takedown reads {VERSION} and {VERSION_BY_PATH}, the latter with a path)"
+                    "batch version {v} (this takedown reads {VERSION}, and {VERSION_BY_PATH} and {VERSION_BY_STAMP} with a path)"
                 )));
             }
         }
@@ -988,6 +1205,8 @@ pub struct Aggregator<'m> {
     unread: HashSet<String>,
     /// Batches given up (their lines could be read by nobody), by input.
     abandoned: Vec<(u32, String)>,
+    /// Batches sent by path and sent again as batches of lines.
+    replaced: usize,
 }
 
 impl<'m> Aggregator<'m> {
@@ -1005,6 +1224,7 @@ impl<'m> Aggregator<'m> {
             duplicates: 0,
             unread: HashSet::new(),
             abandoned: Vec::new(),
+            replaced: 0,
         }
     }
 
@@ -1017,15 +1237,61 @@ impl<'m> Aggregator<'m> {
         }
     }
 
+    /// Batch `r` (sent by path, which no worker could read) again with
+    /// its lines read here: the range cut on line ends into batches that
+    /// fit a message (at most `batch_bytes` of lines each; a line longer
+    /// than a message is hunted here). Returns the new batches (ids and
+    /// messages) to publish; from now on `r`'s own parts are dropped as
+    /// duplicates and the batch is done once all of them are merged.
+    /// Fails, changing nothing, when the file is no longer what the
+    /// publisher read.
+    pub fn resend(
+        &mut self,
+        r: &Reread,
+        max_message: usize,
+        batch_bytes: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let data = read_range(&r.file, None)?;
+        let mut ch = r.chunk.clone_meta();
+        ch.data = data;
+        let zeek_bytes = ch.zeek_src.as_deref().map_or(0, |z| zeek_wire_len(z));
+        let budget = max_message
+            .saturating_sub(BATCH_OVERHEAD + zeek_bytes)
+            .min(batch_bytes)
+            .max(1);
+        let mut out = Vec::new();
+        for (k, piece) in split(ch, budget).into_iter().enumerate() {
+            if piece.data.len() + zeek_bytes + BATCH_OVERHEAD > max_message {
+                self.acc.chunk(&piece);
+                continue;
+            }
+            // Not `ID-N`: the message ids of a batch's parts are.
+            let id = format!("{}p{k}", r.id);
+            out.push((id.clone(), encode_batch(&self.job, &id, &piece, None)));
+        }
+        self.pending.remove(&r.id);
+        if self.merged.insert(r.id.clone()) {
+            self.replaced += 1;
+        }
+        for (id, _) in &out {
+            self.expected.insert(id.clone());
+        }
+        Ok(out)
+    }
+
     /// Takes note of a batch published (parts of batches not published
     /// are refused).
     pub fn expect(&mut self, batch: &str) {
         self.expected.insert(batch.to_string());
     }
 
-    /// Batches published and batches merged.
+    /// Batches published and batches merged (a range sent again with
+    /// its lines counts as the batches it was cut into).
     pub fn progress(&self) -> (usize, usize) {
-        (self.expected.len(), self.merged.len())
+        (
+            self.expected.len().saturating_sub(self.replaced),
+            self.merged.len().saturating_sub(self.replaced),
+        )
     }
 
     /// True when every batch published is merged.
@@ -1258,7 +1524,8 @@ mod tests {
             path: path.to_str().unwrap().to_string(),
             offset,
             len: data.len() as u64,
-            blake3: blake3::hash(data).to_hex().to_string(),
+            blake3: Some(blake3::hash(data).to_hex().to_string()),
+            stamp: None,
         }
     }
 
@@ -1346,9 +1613,36 @@ mod tests {
         let file = |path: &str, offset: u64, len: u64, d: &str| {
             Some(serde_json::json!({"path": path, "offset": offset, "len": len, "blake3": d}))
         };
+        let stamp = serde_json::json!({"size": 10, "mtime": [1, 2]});
+        let stamped = |v: &serde_json::Value| {
+            Some(serde_json::json!({"path": "/logs/a", "offset": 0, "len": 10, "stamp": v}))
+        };
+        let v3 = Batch::decode(&message(&head(3, stamped(&stamp)), b"")).unwrap();
+        assert!(v3.by_path());
         let ok = Batch::decode(&message(&head(2, file("/logs/a", 0, 10, &digest)), b"")).unwrap();
         assert!(ok.by_path());
+        let both = serde_json::json!({"path": "/logs/a", "offset": 0, "len": 10, "blake3": digest, "stamp": stamp});
         let bad = [
+            // A stamp in version 2, a digest in version 3, both, neither.
+            message(&head(2, stamped(&stamp)), b""),
+            message(&head(3, file("/logs/a", 0, 10, &digest)), b""),
+            message(&head(3, Some(both)), b""),
+            message(
+                &head(
+                    3,
+                    Some(serde_json::json!({"path": "/logs/a", "offset": 0, "len": 10})),
+                ),
+                b"",
+            ),
+            // Version 3 without a path, or with a stamp of unknown fields.
+            message(&head(3, None), b""),
+            message(
+                &head(
+                    3,
+                    stamped(&serde_json::json!({"size": 1, "mtime": [1, 2], "x": 1})),
+                ),
+                b"",
+            ),
             // Version 2 without a path, version 1 with one.
             message(&head(2, None), b""),
             message(&head(1, file("/logs/a", 0, 10, &digest)), b""),
@@ -1391,6 +1685,369 @@ mod tests {
         b.load(&[root]).unwrap();
         assert!(!b.by_path());
         assert_eq!(b.len(), 4);
+    }
+
+    /// The Zeek header of a DNS log, with `query` and `id.orig_h` in the
+    /// order given (a log read with another block's header would take
+    /// names for clients).
+    fn zeek_header(query_first: bool) -> String {
+        let (a, b) = if query_first {
+            ("query", "id.orig_h")
+        } else {
+            ("id.orig_h", "query")
+        };
+        format!(
+            "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n\
+             #fields\tts\tuid\t{a}\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\t{b}\tqtype_name\trcode_name\tanswers\n\
+             #types\ttime\tstring\tstring\tport\taddr\tport\tenum\tcount\tstring\tstring\tstring\tvector[string]\n"
+        )
+    }
+
+    fn zeek_line(i: u64, query_first: bool) -> String {
+        let name = if i % 5 == 2 {
+            format!("x{}.evil.example", i % 3)
+        } else {
+            format!("d{i}.benign.example")
+        };
+        let client = format!("10.0.{}.{}", i % 3, i % 7 + 1);
+        let (a, b) = if query_first {
+            (name.as_str(), client.as_str())
+        } else {
+            (client.as_str(), name.as_str())
+        };
+        format!(
+            "{}.{:06}\tC{i}\t{a}\t5353\t10.0.0.53\t53\tudp\t{i}\t{b}\tA\tNOERROR\t192.0.2.{}\n",
+            1_480_464_000 + i,
+            i * 7 % 1_000_000,
+            i % 200 + 1
+        )
+    }
+
+    /// Logs with what cutting must get right: Zeek header blocks inside
+    /// (concatenated logs, the second with other columns, `#close`
+    /// lines), CRLF line ends, blank lines, no final newline, an empty
+    /// file, and a syslog-style log.
+    fn cutting_logs(dir: &std::path::Path) -> Vec<Input> {
+        let mut concat = zeek_header(false);
+        for i in 0..40 {
+            concat += &zeek_line(i, false);
+        }
+        concat += "#close\t2016-11-30-01-00-00\n";
+        concat += &zeek_header(true);
+        for i in 40..90 {
+            concat += &zeek_line(i, true);
+            if i % 17 == 0 {
+                concat += "\n";
+            }
+        }
+        concat += "#close\t2016-11-30-02-00-00\n";
+        concat += &zeek_header(false);
+        for i in 90..120 {
+            concat += &zeek_line(i, false);
+        }
+        let crlf = concat.replace('\n', "\r\n");
+        let mut unterminated = zeek_header(false);
+        for i in 0..30 {
+            unterminated += &zeek_line(i, false);
+        }
+        unterminated.pop();
+        let mut syslog = String::new();
+        for i in 0..60u64 {
+            let name = if i % 9 == 4 {
+                "x1.evil.example".to_string()
+            } else {
+                format!("d{i}.benign.example")
+            };
+            syslog += &format!(
+                "Nov 30 12:00:{:02} dnsmasq[123]: query[A] {name} from 10.3.0.{}\n",
+                i % 60,
+                i % 5 + 1
+            );
+        }
+        let files = [
+            ("concat.log", concat),
+            ("crlf.log", crlf),
+            ("unterminated.log", unterminated),
+            ("empty.log", String::new()),
+            ("dnsmasq.log", syslog),
+        ];
+        files
+            .iter()
+            .map(|(name, text)| {
+                let p = dir.join(name);
+                std::fs::write(&p, text).unwrap();
+                Input::Path(p)
+            })
+            .collect()
+    }
+
+    fn cutting_matcher() -> Matcher {
+        let mut b = takedown_blocklist::Builder::new();
+        takedown_blocklist::input::read_list_from(
+            &mut b,
+            &b"evil.example\n"[..],
+            "iocs.txt",
+            &mut |d| panic!("{d}"),
+        )
+        .unwrap();
+        Matcher::build(b.into_parts())
+    }
+
+    /// One batch as a worker does it: read (by path below `roots`),
+    /// hunted, its parts handed to `agg`; a batch it cannot read is sent
+    /// back and its lines come again as batches of lines, done likewise.
+    fn work_on(
+        agg: &mut Aggregator<'_>,
+        job: &Job,
+        m: &Matcher,
+        b: OutBatch,
+        roots: &[std::path::PathBuf],
+        batch_bytes: usize,
+    ) -> u64 {
+        let opts = Options::default();
+        let mut batch = Batch::decode(&b.payload).unwrap();
+        let mut unread = 0;
+        match batch.load(roots) {
+            Ok(()) => {
+                let st = hunt_batch(batch, m, &job.fingerprint, &opts).unwrap();
+                for (_, part) in encode_partial(&job.id, &b.id, st, 1 << 20).unwrap() {
+                    assert!(!matches!(agg.add(&part).unwrap(), Added::Duplicate));
+                }
+            }
+            Err(why) => {
+                unread += 1;
+                let (_, notice) = encode_unread(&job.id, &b.id, &why).unwrap();
+                assert!(matches!(agg.add(&notice).unwrap(), Added::Unread(..)));
+                let r = b.reread.as_ref().unwrap();
+                for (id, payload) in agg.resend(r, 1 << 20, batch_bytes).unwrap() {
+                    let again = OutBatch {
+                        id,
+                        payload,
+                        reread: None,
+                    };
+                    unread += work_on(agg, job, m, again, roots, batch_bytes);
+                }
+            }
+        }
+        unread
+    }
+
+    /// A shared hunt of `inputs` by path, the workers reading below
+    /// `roots`: its report, the batches published and the batches sent
+    /// back.
+    fn shared(
+        inputs: &[Input],
+        m: &Matcher,
+        roots: &[std::path::PathBuf],
+        batch_bytes: usize,
+        range_bytes: usize,
+    ) -> (Report, usize, u64) {
+        let opts = Options::default();
+        let mut job = Job::new("job1", m, &opts, (7, 9)).unwrap();
+        assert!(job.by_path(inputs).is_empty());
+        let mut out = Vec::new();
+        let published = job.batches(
+            inputs,
+            m,
+            &opts,
+            1 << 20,
+            batch_bytes,
+            range_bytes,
+            &mut |b| {
+                out.push(b);
+                true
+            },
+        );
+        let mut agg = Aggregator::new(&job, m, &opts, published.sources());
+        for b in &out {
+            agg.expect(&b.id);
+        }
+        let n = out.len();
+        let mut unread = 0;
+        for b in out {
+            assert!(b.reread.is_some(), "every batch goes by path");
+            unread += work_on(&mut agg, &job, m, b, roots, batch_bytes);
+        }
+        assert!(agg.done());
+        (agg.finish(published), n, unread)
+    }
+
+    /// What a report says, all of it.
+    fn said(r: &Report, m: &Matcher) -> String {
+        let recs = r.sightings.records(m, &r.sources);
+        format!(
+            "{}\n{:?}\n{}",
+            serde_json::to_string_pretty(&recs).unwrap(),
+            r.stats,
+            r.interrupted
+        )
+    }
+
+    /// Ranges of whole lines, from one line each to whole files, read by
+    /// path or sent back and sent again with their lines: the report is
+    /// the one of a hunt on one machine, line numbers, Zeek headers,
+    /// unused lines and all.
+    #[test]
+    fn ranges_of_every_size_give_the_hunt_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        let inputs = cutting_logs(&root);
+        let m = cutting_matcher();
+        let alone = said(&crate::hunt::run(&inputs, &m, &Options::default()), &m);
+        assert!(alone.contains("x1.evil.example"), "{alone}");
+        assert!(alone.contains("Zeek header"), "{alone}");
+        let total: u64 = inputs
+            .iter()
+            .map(|i| match i {
+                Input::Path(p) => std::fs::metadata(p).unwrap().len(),
+                Input::Stdin => 0,
+            })
+            .sum();
+        let elsewhere = root.join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let directives = inputs
+            .iter()
+            .map(|i| match i {
+                Input::Path(p) => std::fs::read(p)
+                    .unwrap()
+                    .split(|&b| b == b'\n')
+                    .filter(|l| l.starts_with(b"#"))
+                    .count(),
+                Input::Stdin => 0,
+            })
+            .sum::<usize>();
+        for (batch_bytes, range_bytes) in [
+            (1, 1),
+            (1, 97),
+            (40, 300),
+            (4096, 4096),
+            (1, 1 << 20),
+            (1 << 20, 1 << 20),
+        ] {
+            let (r, n, unread) = shared(
+                &inputs,
+                &m,
+                std::slice::from_ref(&root),
+                batch_bytes,
+                range_bytes,
+            );
+            assert_eq!(
+                said(&r, &m),
+                alone,
+                "ranges of {batch_bytes}..{range_bytes} bytes"
+            );
+            assert_eq!(unread, 0);
+            if range_bytes == 1 {
+                // One line a batch (blank lines are lines).
+                let lines: u64 = r.stats.inputs.iter().map(|i| i.lines).sum();
+                assert!(n as u64 >= lines, "{n} batches, {lines} lines");
+            }
+            if batch_bytes >= total as usize {
+                // Whole files but for the Zeek directives, each of which
+                // ends a range (the lines after it read with a new
+                // header).
+                assert!(
+                    n <= directives + inputs.len(),
+                    "{n} batches, {directives} directives"
+                );
+            }
+            // No worker sees the files: every range comes back and is
+            // sent again with its lines, cut to the batch size.
+            let (r, n, unread) = shared(
+                &inputs,
+                &m,
+                std::slice::from_ref(&elsewhere),
+                batch_bytes,
+                range_bytes,
+            );
+            assert_eq!(
+                said(&r, &m),
+                alone,
+                "lines of {batch_bytes}..{range_bytes} bytes"
+            );
+            assert_eq!(unread, n as u64);
+        }
+    }
+
+    /// Near the end of a file the ranges shrink, to an eighth of what is
+    /// left, never below the batch size.
+    #[test]
+    fn ranges_shrink_near_the_end_of_a_file() {
+        let mib = 1 << 20;
+        assert_eq!(range_limit(1000 * mib as u64, 0, mib, 16 * mib), 16 * mib);
+        assert_eq!(range_limit(64 * mib as u64, 0, mib, 16 * mib), 8 * mib);
+        assert_eq!(
+            range_limit(64 * mib as u64, 60 * mib as u64, mib, 16 * mib),
+            mib
+        );
+        assert_eq!(range_limit(10, 20, 4096, 16 * mib), 4096);
+        // A batch size above the range bound: the range bound.
+        assert_eq!(range_limit(10, 0, 32 * mib, 16 * mib), 16 * mib);
+        assert_eq!(range_limit(0, 0, 0, 0), 1);
+    }
+
+    /// A file changed between the publisher's reading and a worker's:
+    /// the worker does not read it (it would hunt lines the publisher
+    /// did not cut), and neither does the publisher when asked to send
+    /// the lines; the same content at the same size is still a change
+    /// when the file was written again.
+    #[test]
+    fn a_file_changed_after_publishing_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        let log = root.join("dns.log");
+        let text = "a.example from 10.0.0.1\n".repeat(100);
+        std::fs::write(&log, &text).unwrap();
+        let stamp = Stamp::of(&std::fs::metadata(&log).unwrap()).unwrap();
+        let f = FileRange {
+            path: log.to_str().unwrap().to_string(),
+            offset: 24,
+            len: 48,
+            blake3: None,
+            stamp: Some(stamp),
+        };
+        let roots = [root.clone()];
+        assert_eq!(
+            read_range(&f, Some(&roots)).unwrap(),
+            &text.as_bytes()[24..72]
+        );
+        let changes: [&dyn Fn(); 4] = [
+            // Other bytes, the same size.
+            &|| std::fs::write(&log, text.replace("10.0.0.1", "10.0.0.2")).unwrap(),
+            // Lines added at the end.
+            &|| std::fs::write(&log, format!("{text}b.example from 10.0.0.3\n")).unwrap(),
+            // The same bytes, written again.
+            &|| std::fs::write(&log, &text).unwrap(),
+            // Another file moved over it, with the old time stamp.
+            &|| {
+                let other = root.join("other.log");
+                std::fs::write(&other, &text).unwrap();
+                let old = std::fs::metadata(&log).unwrap().modified().unwrap();
+                std::fs::File::options()
+                    .write(true)
+                    .open(&other)
+                    .unwrap()
+                    .set_modified(old)
+                    .unwrap();
+                std::fs::rename(&other, &log).unwrap();
+            },
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            std::fs::write(&log, &text).unwrap();
+            let mut f = f.clone();
+            f.stamp = Some(Stamp::of(&std::fs::metadata(&log).unwrap()).unwrap());
+            assert!(read_range(&f, Some(&roots)).is_ok());
+            // Past the file system's clock tick: a change within it
+            // keeps the time stamp (docs/hunt-share.md says so).
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            change();
+            let e = read_range(&f, Some(&roots)).unwrap_err();
+            assert!(
+                e.contains("not those the publisher read"),
+                "change {i}: {e}"
+            );
+            assert!(read_range(&f, None).is_err(), "change {i}");
+        }
     }
 
     #[test]

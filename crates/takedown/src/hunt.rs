@@ -138,6 +138,12 @@ pub struct HuntArgs {
     /// is sent again with its lines.
     #[arg(long, requires = "publish")]
     pub by_path: bool,
+    /// With --by-path: most bytes of log lines per batch sent by path (a
+    /// range of a file, read by the worker; at most 64 MiB). Near the end
+    /// of a file the batches get smaller, down to --batch-bytes, so that
+    /// the workers finish together.
+    #[arg(long, value_name = "BYTES", default_value_t = takedown_netlog::share::DEFAULT_RANGE_BYTES, requires = "by_path")]
+    pub range_bytes: usize,
     /// With --worker: read batches sent by path (--by-path) from files
     /// below DIR (repeatable); batches naming other files are sent back
     /// to the publisher, which sends their lines.

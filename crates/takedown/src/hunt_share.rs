@@ -92,6 +92,11 @@ pub fn publish(
         bail!("--batch-bytes {}: at least 4096", a.batch_bytes);
     }
     let batch_bytes = a.batch_bytes;
+    let max_range = share::MAX_RANGE as usize;
+    if !(4096..=max_range).contains(&a.range_bytes) {
+        bail!("--range-bytes {}: 4096 to {max_range}", a.range_bytes);
+    }
+    let range_bytes = a.range_bytes;
     let (js, mut parts, max) = rt.block_on(async {
         let js = takedown_fleet::conn::connect(&cfg).await?;
         logs::ensure(&js, ack_wait).await?;
@@ -109,11 +114,18 @@ pub fn publish(
     let (published, driven) = std::thread::scope(|s| {
         let job = &job;
         let reader = s.spawn(move || {
-            job.batches(inputs, matcher, opts, max, batch_bytes, &mut |b| {
-                tx.blocking_send(b).is_ok()
-            })
+            job.batches(
+                inputs,
+                matcher,
+                opts,
+                max,
+                batch_bytes,
+                range_bytes,
+                &mut |b| tx.blocking_send(b).is_ok(),
+            )
         });
-        let driven = rt.block_on(drive(&js, job, rx, &mut parts, &mut agg, &stop));
+        let sizes = (max, batch_bytes);
+        let driven = rt.block_on(drive(&js, job, rx, &mut parts, &mut agg, sizes, &stop));
         if driven.is_err() {
             // The reader stops at its next batch (its queue is closed).
             stop.store(true, Ordering::SeqCst);
@@ -133,9 +145,10 @@ pub fn publish(
     );
     if a.by_path {
         eprintln!(
-            "takedown: shared hunt {job_id}: {} batches sent by path, {} of them sent again with their lines (no worker could read them{}), {} given up",
+            "takedown: shared hunt {job_id}: {} batches sent by path, {} of them sent again with their lines (in {} batches; no worker could read them{}), {} given up",
             stats.by_path,
             stats.resent,
+            stats.resent_batches,
             stats
                 .first_unread
                 .as_deref()
@@ -157,6 +170,8 @@ struct DriveStats {
     by_path: u64,
     /// Of them, sent again with their lines.
     resent: u64,
+    /// The batches of lines these were cut into.
+    resent_batches: u64,
     /// Of them, given up (the range changed under the publisher too).
     abandoned: u64,
     /// Why a worker could not read the first batch it could not read.
@@ -165,12 +180,15 @@ struct DriveStats {
 
 /// Publishes the batches the reader hands over and merges the parts as
 /// they come, until every batch published is merged (or Ctrl-C).
+/// `sizes`: the largest message and the most bytes of lines per batch
+/// (for batches sent by path that have to be sent with their lines).
 async fn drive(
     js: &jetstream::Context,
     job: &Job,
     mut rx: tokio::sync::mpsc::Receiver<OutBatch>,
     parts: &mut logs::Parts,
     agg: &mut Aggregator<'_>,
+    sizes: (usize, usize),
     stop: &AtomicBool,
 ) -> anyhow::Result<DriveStats> {
     let subject = logs::batch_subject(&job.id)?;
@@ -217,13 +235,16 @@ async fn drive(
                             continue;
                         };
                         stats.first_unread.get_or_insert(why);
-                        match tokio::task::block_in_place(|| job.content(&r)) {
-                            Ok(payload) => {
-                                // Its own message id: the first one is
-                                // within the server's duplicate window.
-                                let ack = logs::publish_start(js, &subject, &format!("{id}-lines"), payload).await?;
-                                inflight.spawn(ack.into_future());
+                        match tokio::task::block_in_place(|| agg.resend(&r, sizes.0, sizes.1)) {
+                            Ok(batches) => {
+                                // Their own message ids: the range's
+                                // is within the server's duplicate window.
                                 stats.resent += 1;
+                                for (mid, payload) in batches {
+                                    stats.resent_batches += 1;
+                                    let ack = logs::publish_start(js, &subject, &mid, payload).await?;
+                                    inflight.spawn(ack.into_future());
+                                }
                             }
                             Err(e) => {
                                 eprintln!(

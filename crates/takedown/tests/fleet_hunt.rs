@@ -505,6 +505,8 @@ fn batches_sent_by_path_are_read_where_allowed_and_sent_again_elsewhere() {
         "--by-path".into(),
         "--batch-bytes".into(),
         "16384".into(),
+        "--range-bytes".into(),
+        "16384".into(),
         "--format".into(),
         "json".into(),
     ];
@@ -593,6 +595,8 @@ fn a_log_changed_under_a_shared_hunt_is_reported_not_hunted_as_it_is_now() {
         "--publish".into(),
         "--by-path".into(),
         "--batch-bytes".into(),
+        "16384".into(),
+        "--range-bytes".into(),
         "16384".into(),
         "--format".into(),
         "json".into(),
