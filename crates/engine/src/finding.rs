@@ -344,8 +344,9 @@ pub fn path_strings(path: &Path) -> (String, Option<String>) {
     match path.to_str() {
         Some(s) => (s.to_string(), None),
         None => {
-            use std::os::unix::ffi::OsStrExt;
-            let bytes = path.as_os_str().as_bytes();
+            // Unix: the path's bytes; Windows: its WTF-8 form (the only way
+            // a Windows path is not UTF-8 is an unpaired surrogate).
+            let bytes = path.as_os_str().as_encoded_bytes();
             (
                 String::from_utf8_lossy(bytes).into_owned(),
                 Some(base64(bytes)),

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod filetype;
 pub mod finding;
 pub mod memory;
+mod platform;
 pub mod run;
 pub mod sanitize;
 pub mod scan;

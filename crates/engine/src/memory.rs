@@ -303,12 +303,7 @@ impl<'s> MemoryScanner<'s> {
             Some(uid) => self
                 .owners
                 .entry(uid)
-                .or_insert_with(|| {
-                    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-                        Ok(Some(u)) => u.name,
-                        _ => uid.to_string(),
-                    }
-                })
+                .or_insert_with(|| crate::platform::user_name(uid))
                 .clone(),
             None => String::new(),
         };

@@ -448,12 +448,15 @@ fn walk_error(err: &ignore::Error) -> (Option<PathBuf>, String) {
 }
 
 /// Reads a list of paths, one per line (`--file-list`); empty lines are
-/// skipped, bytes are kept exactly (no UTF-8 needed).
+/// skipped. On Unix bytes are kept exactly (no UTF-8 needed); on Windows,
+/// where paths are UTF-16, each line must be UTF-8 and one that is not is
+/// an error naming its line number.
 pub fn read_file_list(reader: &mut dyn std::io::BufRead) -> std::io::Result<Vec<Target>> {
-    use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::new();
     let mut line = Vec::new();
+    let mut number: u64 = 0;
     loop {
+        number += 1;
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {
             break;
@@ -461,7 +464,7 @@ pub fn read_file_list(reader: &mut dyn std::io::BufRead) -> std::io::Result<Vec<
         let l = line.strip_suffix(b"\n").unwrap_or(&line);
         let l = l.strip_suffix(b"\r").unwrap_or(l);
         if !l.is_empty() {
-            out.push(Target::Path(PathBuf::from(std::ffi::OsStr::from_bytes(l))));
+            out.push(Target::Path(crate::platform::path_from_line(l, number)?));
         }
     }
     Ok(out)

@@ -44,8 +44,7 @@ pub fn bytes_for_terminal(bytes: &[u8]) -> String {
 
 /// Escapes a path for display, keeping invalid UTF-8 visible as `\xNN`.
 pub fn path_for_terminal(path: &std::path::Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    bytes_for_terminal(path.as_os_str().as_bytes())
+    bytes_for_terminal(path.as_os_str().as_encoded_bytes())
 }
 
 fn is_dangerous(c: char) -> bool {

@@ -21,8 +21,6 @@ use crate::sigs::SignatureSet;
 use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::{Read, Seek};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use takedown_formats::{Ctx, Flow, Issue, IssueKind, Limits};
@@ -260,26 +258,18 @@ impl<'s> ObjectScanner<'s> {
     pub fn scan_path(&mut self, path: &Path, nofollow: bool) -> Outcome {
         let mut finding = Finding::new(path);
         self.match_names(&mut finding);
-        // O_NONBLOCK: if a FIFO was swapped in after the walker looked,
-        // open must not hang waiting for a writer. O_NOCTTY: never become
-        // the controlling terminal by opening a tty.
-        let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
-        if nofollow {
-            flags |= libc::O_NOFOLLOW;
-        }
-        let file = match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(flags)
-            .open(path)
-        {
+        let file = match crate::platform::open_for_scan(path, nofollow) {
             Ok(f) => f,
-            Err(e) => {
-                let msg = if e.raw_os_error() == Some(libc::ELOOP) && nofollow {
-                    "is now a symbolic link (not followed)".to_string()
-                } else {
-                    format!("cannot open: {}", io_reason(&e))
-                };
-                finding.problems.push(Problem::error(msg));
+            Err(crate::platform::OpenError::IsLink) => {
+                finding.problems.push(Problem::error(
+                    "is now a symbolic link (not followed)".to_string(),
+                ));
+                return Outcome::new(Status::Failed, finding);
+            }
+            Err(crate::platform::OpenError::Io(e)) => {
+                finding
+                    .problems
+                    .push(Problem::error(format!("cannot open: {}", io_reason(&e))));
                 return Outcome::new(Status::Failed, finding);
             }
         };
@@ -300,17 +290,28 @@ impl<'s> ObjectScanner<'s> {
         }
         let size = meta.len();
         finding.size = Some(size);
+        let id = match crate::platform::file_id(&file, &meta) {
+            Ok(id) => id,
+            Err(e) => {
+                finding
+                    .problems
+                    .push(Problem::error(format!("cannot stat: {}", io_reason(&e))));
+                return Outcome::new(Status::Failed, finding);
+            }
+        };
         finding.identity = Some(FileIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
+            dev: id.dev,
+            ino: id.ino,
             size,
-            mtime_sec: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
+            mtime_sec: id.mtime_sec,
+            mtime_nsec: id.mtime_nsec,
         });
         if self.over_max_filesize(&mut finding, size) {
             return Outcome::new(Status::Skipped, finding);
         }
-        let owner = self.owner(meta.uid());
+        // No uid (Windows, where owners are SIDs): YARA's `owner` is empty,
+        // as for objects with no owner.
+        let owner = id.uid.map(|uid| self.owner(uid)).unwrap_or_default();
         self.scan_open_file(finding, file, size, &owner)
     }
 
@@ -837,7 +838,7 @@ impl<'s> ObjectScanner<'s> {
 
     fn match_names(&self, finding: &mut Finding) {
         let path = finding.fs_path.clone();
-        self.match_names_on(finding, path.as_os_str().as_bytes());
+        self.match_names_on(finding, path.as_os_str().as_encoded_bytes());
     }
 
     /// Name IOCs against `subject`: the path of a file, the name of a
@@ -1125,12 +1126,7 @@ impl<'s> ObjectScanner<'s> {
     fn owner(&mut self, uid: u32) -> String {
         self.owners
             .entry(uid)
-            .or_insert_with(
-                || match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-                    Ok(Some(u)) => u.name,
-                    _ => uid.to_string(),
-                },
-            )
+            .or_insert_with(|| crate::platform::user_name(uid))
             .clone()
     }
 }
@@ -1187,10 +1183,9 @@ pub(crate) fn yara_detection(
 
 /// `read_at` until `buf` is full or the end of the file.
 fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    use std::os::unix::fs::FileExt;
     let mut done = 0;
     while done < buf.len() {
-        match file.read_at(&mut buf[done..], offset + done as u64) {
+        match crate::platform::read_at(file, &mut buf[done..], offset + done as u64) {
             Ok(0) => break,
             Ok(n) => done += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -1238,18 +1233,7 @@ fn meta_json(v: &yara_x::MetaValue) -> serde_json::Value {
 /// read: a problem naming what it is, so that a path the user named is never
 /// passed over in silence.
 pub fn not_a_regular_file(ft: std::fs::FileType) -> Problem {
-    use std::os::unix::fs::FileTypeExt;
-    let what = if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
-    };
+    let what = crate::platform::special_kind(ft).unwrap_or("not a regular file");
     Problem::skipped(format!(
         "{what}: never opened (reading one can block, never end or have side effects); not scanned"
     ))

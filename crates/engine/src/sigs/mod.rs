@@ -975,15 +975,11 @@ impl SourceKind {
 /// Opens a signature file for reading line by line (at most
 /// [`MAX_SIGNATURE_FILE`] bytes of it).
 /// Opens a signature file: a regular file no larger than
-/// [`MAX_SIGNATURE_FILE`]. `O_NONBLOCK` so that a FIFO put where a file was
-/// expected cannot hang the load waiting for a writer (it is then refused
-/// as not a regular file); on a regular file the flag does nothing.
+/// [`MAX_SIGNATURE_FILE`]. A FIFO put where a file was expected cannot hang
+/// the load waiting for a writer (see [`crate::platform::open_regular`]); it
+/// is then refused as not a regular file.
 fn open_signature_file(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+    let file = crate::platform::open_regular(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));

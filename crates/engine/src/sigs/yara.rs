@@ -34,10 +34,17 @@ use super::{SigIssue, SourceId};
 use rustc_hash::FxHashSet;
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+#[cfg(unix)]
+mod cache_unix;
 mod depth;
+#[cfg(unix)]
+use cache_unix as cache_os;
+#[cfg(windows)]
+mod cache_windows;
+#[cfg(windows)]
+use cache_windows as cache_os;
 mod gate;
 mod split;
 pub use depth::{MAX_NESTING, too_deep};
@@ -108,7 +115,7 @@ pub fn compile(
         return None;
     }
     let key = cache_key(sources);
-    let cache_file = cache_dir.map(|d| d.join(format!("yara-{key}.bin")));
+    let cache_file = cache_os::cache_file(cache_dir, format!("yara-{key}.bin"));
     if let Some(file) = &cache_file {
         match read_cache(file) {
             Ok(Some((rules, meta)))
@@ -491,8 +498,8 @@ impl YaraRules {
             return None;
         }
         let key = cache_key(sources);
-        let cache_file = cache_dir.map(|d| d.join(format!("yara-{key}-copies.bin")));
-        let lite_file = cache_dir.map(|d| d.join(format!("yara-{key}-lite.bin")));
+        let cache_file = cache_os::cache_file(cache_dir, format!("yara-{key}-copies.bin"));
+        let lite_file = cache_os::cache_file(cache_dir, format!("yara-{key}-lite.bin"));
         let load = |file: &Option<PathBuf>| match file.as_deref().map(read_cache) {
             Some(Ok(Some((r, meta)))) if meta.whole.len() == sources.len() => Some((r, meta)),
             Some(Err(e)) => {
@@ -679,7 +686,7 @@ impl YaraRules {
             return None;
         }
         let key = cache_key(sources);
-        let file = cache_dir.map(|d| d.join(format!("yara-{key}-nomz.bin")));
+        let file = cache_os::cache_file(cache_dir, format!("yara-{key}-nomz.bin"));
         let cached = match file.as_deref().map(read_cache) {
             Some(Ok(Some((rules, meta)))) if meta.whole.len() == sources.len() => {
                 Some((rules, meta.whole, meta.left_out))
@@ -1636,13 +1643,8 @@ struct CacheMeta {
 /// the rules bytes, the serialized rules. The digest guards yara-x's
 /// deserializer against a truncated or corrupted file.
 fn write_cache(file: &Path, rules: &yara_x::Rules, meta: &CacheMeta) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
     let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    check_private(dir).map_err(std::io::Error::other)?;
+    cache_os::create_private_dir(dir)?;
     let bytes = rules.serialize().map_err(std::io::Error::other)?;
     let meta = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
     let tmp: PathBuf = dir.join(format!(
@@ -1650,14 +1652,7 @@ fn write_cache(file: &Path, rules: &yara_x::Rules, meta: &CacheMeta) -> std::io:
         file.file_name().and_then(|n| n.to_str()).unwrap_or("cache"),
         std::process::id()
     ));
-    let mut f = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?
-    };
+    let mut f = cache_os::create_private_file(&tmp)?;
     f.write_all(CACHE_MAGIC)?;
     f.write_all(&(meta.len() as u64).to_le_bytes())?;
     f.write_all(&meta)?;
@@ -1673,41 +1668,10 @@ fn write_cache(file: &Path, rules: &yara_x::Rules, meta: &CacheMeta) -> std::io:
 
 type Cached = (yara_x::Rules, CacheMeta);
 
-/// Refuses a path that another user owns or could write: the cache holds
-/// native code.
-fn check_private(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(format!(
-            "{} is owned by uid {}, not by the current user ({me})",
-            path.display(),
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "{} is writable by group or others (mode {:o})",
-            path.display(),
-            meta.mode() & 0o7777
-        ));
-    }
-    Ok(())
-}
-
 fn read_cache(file: &Path) -> Result<Option<Cached>, String> {
-    let mut f = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(file)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+    let Some(mut f) = cache_os::open_private(file)? else {
+        return Ok(None);
     };
-    check_private(file.parent().unwrap_or(Path::new(".")))?;
-    check_private(file)?;
     let mut data = Vec::new();
     std::io::Read::read_to_end(&mut f, &mut data).map_err(|e| e.to_string())?;
     let bad = || "corrupt cache file".to_string();
