@@ -152,6 +152,10 @@ struct Conn {
     /// The peer's address, for published sightings.
     client: Option<IpAddr>,
     /// Descriptors passed by the client (Unix socket only).
+    #[cfg_attr(
+        not(unix),
+        expect(dead_code, reason = "no descriptors are passed without Unix sockets")
+    )]
     passed: Passed,
 }
 

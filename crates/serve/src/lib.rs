@@ -28,6 +28,15 @@ pub mod state;
 pub mod taxii;
 pub mod web;
 
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as os;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as os;
+
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use service::Service;
@@ -35,7 +44,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
 
 /// Tunes glibc's allocator for a long-running server with many threads
 /// and uploads of every size. By default glibc raises its mmap threshold
@@ -93,28 +102,10 @@ pub async fn start(app: Arc<Service>) -> anyhow::Result<Bound> {
         app.tasks.spawn(clamd_accept(app.clone(), l));
     }
     if let Some(path) = &s.clamd_unix {
-        remove_stale_socket(path)?;
-        let l = UnixListener::bind(path)
-            .map_err(|e| anyhow::anyhow!("cannot listen for clamd on {}: {e}", path.display()))?;
+        os::listen_clamd_unix(&app, path)?;
         bound.clamd_unix = Some(path.clone());
-        app.tasks.spawn(clamd_accept(app.clone(), l));
     }
     Ok(bound)
-}
-
-/// A socket file left by an earlier run is removed; anything else at that
-/// path is an error (never delete a regular file because of a config typo).
-fn remove_stale_socket(path: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)
-            .map_err(|e| anyhow::anyhow!("cannot remove stale socket {}: {e}", path.display())),
-        Ok(_) => anyhow::bail!(
-            "{} exists and is not a socket; refusing to replace it",
-            path.display()
-        ),
-        Err(_) => Ok(()),
-    }
 }
 
 /// Waits after a failed `accept` (out of file descriptors, ...) instead of
@@ -202,16 +193,6 @@ impl ClamdListener for TcpListener {
     }
 }
 
-impl ClamdListener for UnixListener {
-    /// Read with `recvmsg`, keeping the descriptors `FILDES` needs.
-    type Stream = fdpass::FdStream;
-    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<IpAddr>, clamd::Passed)> {
-        let (s, _) = UnixListener::accept(self).await?;
-        let (s, inbox) = fdpass::FdStream::new(s);
-        Ok((s, None, Some(inbox)))
-    }
-}
-
 async fn clamd_accept<L: ClamdListener>(app: Arc<Service>, listener: L) {
     loop {
         let (stream, peer, passed) = tokio::select! {
@@ -237,13 +218,22 @@ async fn clamd_accept<L: ClamdListener>(app: Arc<Service>, listener: L) {
     }
 }
 
+/// What a signal from the system asks of the server.
+enum Signal {
+    /// Shut down gracefully; the name of the signal, for the log.
+    Stop(&'static str),
+    /// Reload signatures and self-check reports; the name of the signal.
+    #[cfg_attr(
+        not(unix),
+        expect(dead_code, reason = "Windows has no reload signal (SIGHUP)")
+    )]
+    Reload(&'static str),
+}
+
 /// Serves until SIGTERM or SIGINT (or clamd `SHUTDOWN`), reloading on
 /// SIGHUP; calls `ready` once every listener is bound.
 pub async fn run(app: Arc<Service>, ready: impl FnOnce(&Bound)) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    let mut signals = os::Signals::new()?;
     let bound = start(app.clone()).await?;
     tracing::info!(
         http = ?bound.http,
@@ -256,16 +246,17 @@ pub async fn run(app: Arc<Service>, ready: impl FnOnce(&Bound)) -> anyhow::Resul
     ready(&bound);
     loop {
         tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-            _ = hup.recv() => {
-                tracing::info!("SIGHUP: reloading signatures");
-                let _ = app.reload().await;
-                if app.selfcheck.is_some() {
-                    tracing::info!("SIGHUP: reloading the self-check reports");
-                    let _ = app.reload_selfcheck().await;
+            event = signals.next() => match event {
+                Signal::Stop(name) => { tracing::info!("{name}: shutting down"); break; }
+                Signal::Reload(name) => {
+                    tracing::info!("{name}: reloading signatures");
+                    let _ = app.reload().await;
+                    if app.selfcheck.is_some() {
+                        tracing::info!("{name}: reloading the self-check reports");
+                        let _ = app.reload_selfcheck().await;
+                    }
                 }
-            }
+            },
             _ = app.shutdown.cancelled() => break,
         }
     }
