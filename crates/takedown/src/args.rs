@@ -539,6 +539,10 @@ pub struct ScanArgs {
 
 /// Which processes `scan --processes|--pid` examines.
 #[derive(Clone, Debug)]
+#[cfg_attr(
+    not(unix),
+    expect(dead_code, reason = "process scans are refused off Unix (into_config)")
+)]
 pub struct ProcessSelection {
     /// Every process (`--processes`); else only `pids`.
     pub all: bool,
@@ -571,6 +575,10 @@ pub struct ScanConfig {
     /// `--persistence`: the root whose autostarts are scanned.
     pub persistence: Option<PathBuf>,
     /// `--processes`, `--pid`.
+    #[cfg_attr(
+        not(unix),
+        expect(dead_code, reason = "process scans are refused off Unix (into_config)")
+    )]
     pub processes: Option<ProcessSelection>,
 }
 
@@ -578,6 +586,11 @@ impl ScanArgs {
     /// Validates the flags.
     pub fn into_config(self) -> anyhow::Result<ScanConfig> {
         let processes = if self.processes || !self.pid.is_empty() {
+            if cfg!(not(unix)) {
+                anyhow::bail!(
+                    "--processes and --pid: scanning processes is not available on Windows yet"
+                );
+            }
             if self.pid.contains(&0) {
                 anyhow::bail!("--pid 0 is not a process");
             }

@@ -299,7 +299,7 @@ fn read_file(path: &Path, keep: bool) -> Result<ReadFile, String> {
     if keep && m.len() > MAX_EDIT_BYTES {
         return Err(format!("larger than {MAX_EDIT_BYTES} bytes: not edited"));
     }
-    let identity = identity_of(&m);
+    let identity = identity_of(&file, &m)?;
     let mut hasher = Hasher::new(Algorithms::SHA256);
     let mut content = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -327,13 +327,21 @@ fn read_file(path: &Path, keep: bool) -> Result<ReadFile, String> {
 }
 
 #[cfg(unix)]
-fn identity_of(m: &std::fs::Metadata) -> Identity {
+fn identity_of(_file: &std::fs::File, m: &std::fs::Metadata) -> Result<Identity, String> {
     use std::os::unix::fs::MetadataExt;
-    Identity {
+    Ok(Identity {
         dev: m.dev(),
         ino: m.ino(),
         size: m.size(),
         mtime_sec: m.mtime(),
         mtime_nsec: m.mtime_nsec(),
-    }
+    })
+}
+
+/// Windows: volume serial number and file index, as the vault reads them.
+#[cfg(windows)]
+fn identity_of(file: &std::fs::File, _m: &std::fs::Metadata) -> Result<Identity, String> {
+    takedown_vault::fsops::stat_file(file)
+        .map(|st| Identity::of(&st))
+        .map_err(|e| format!("cannot read: {e}"))
 }

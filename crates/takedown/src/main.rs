@@ -32,6 +32,9 @@ mod fleet;
 mod hunt;
 mod hunt_share;
 mod intel;
+// Process memory and executables through /proc: Unix only for now
+// (`scan --processes|--pid` is refused elsewhere, see args.rs).
+#[cfg(unix)]
 mod memory;
 mod notify;
 mod output;
@@ -340,6 +343,7 @@ fn scan_all(
     if let Some(a) = autostarts {
         a.add_to(&mut summary);
     }
+    #[cfg(unix)]
     if let Some(sel) = &config.processes
         && !stop.load(Ordering::Relaxed)
     {
