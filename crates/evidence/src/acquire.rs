@@ -542,6 +542,9 @@ fn read_some(src: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// What starting a job gives.
+// One lives for a moment per file started; boxing the lane would cost an
+// allocation per file for no gain (its size differs by platform).
+#[allow(clippy::large_enum_variant)]
 enum Start<'a> {
     /// A copy now going on in a lane.
     Lane(Lane<'a>),

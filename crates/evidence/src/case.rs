@@ -777,6 +777,7 @@ fn check_holder(dir: &Path, signer: &Signer) -> Result<(), Error> {
 
 /// Creates `dir` readable by its owner alone.
 fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut b = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
@@ -795,8 +796,12 @@ fn case_identity(dir: &Path) -> Option<(u64, u64, PathBuf)> {
     }
     #[cfg(not(unix))]
     {
-        let _ = canonical;
-        None
+        // The volume serial number and file index, as the acquisition's
+        // walk records them for each directory.
+        use takedown_vault::fsops;
+        let loc = fsops::locate(&canonical).ok()?;
+        let st = fsops::stat_at(&loc.dir, &loc.name).ok()??;
+        Some((st.dev, st.ino, canonical))
     }
 }
 
@@ -958,6 +963,7 @@ fn stamps_present(dir: &Path) -> Vec<String> {
 }
 
 /// How often [`while_flushing`] syncs.
+#[cfg(unix)]
 const FLUSH_PERIOD: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Runs `f` (the copying) while another thread writes what it copies to

@@ -41,6 +41,9 @@ pub mod keys;
 pub mod seal;
 #[cfg(unix)]
 mod sys;
+#[cfg(windows)]
+#[path = "sys_windows.rs"]
+mod sys;
 pub mod tsa;
 pub mod verify;
 
@@ -104,18 +107,21 @@ pub struct FsTime {
 /// What the file system said about an item's source.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceMeta {
-    /// Owner.
-    pub uid: u32,
-    /// Group.
-    pub gid: u32,
+    /// Owner (absent on Windows, which has no uid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Group (absent on Windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
     /// The owner's name, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// The group's name, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    /// Type and permission bits (`st_mode`).
-    pub mode: u32,
+    /// Type and permission bits (`st_mode`; absent on Windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
     /// Last access (before the copy, which leaves it alone where it can).
     pub atime: FsTime,
     /// Last modification.

@@ -195,26 +195,30 @@ pub struct Names {
 impl Names {
     /// Fills in `meta`'s owner and group names.
     pub fn fill(&mut self, meta: &mut SourceMeta) {
-        meta.owner = self
-            .users
-            .entry(meta.uid)
-            .or_insert_with(|| fsops::user_name(meta.uid))
-            .clone();
-        meta.group = self
-            .groups
-            .entry(meta.gid)
-            .or_insert_with(|| fsops::group_name(meta.gid))
-            .clone();
+        if let Some(uid) = meta.uid {
+            meta.owner = self
+                .users
+                .entry(uid)
+                .or_insert_with(|| fsops::user_name(uid))
+                .clone();
+        }
+        if let Some(gid) = meta.gid {
+            meta.group = self
+                .groups
+                .entry(gid)
+                .or_insert_with(|| fsops::group_name(gid))
+                .clone();
+        }
     }
 }
 
 fn meta_of(st: &libc::stat) -> SourceMeta {
     SourceMeta {
-        uid: st.st_uid,
-        gid: st.st_gid,
+        uid: Some(st.st_uid),
+        gid: Some(st.st_gid),
         owner: None,
         group: None,
-        mode: st.st_mode,
+        mode: Some(st.st_mode),
         atime: FsTime {
             sec: st.st_atime,
             nsec: st.st_atime_nsec,
