@@ -14,7 +14,7 @@
 //! everything is copied and durable.
 
 use crate::contents::Hasher;
-use crate::sys::{self, Dir, Names, Node};
+use crate::sys::{self, Dir, Names};
 use crate::{Digests, ItemKind, ItemRecord, SourceMeta};
 use base64::Engine as _;
 use std::collections::HashSet;
@@ -25,6 +25,20 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use takedown_vault::Identity;
+
+/// What a name in a directory is, without following it (each platform's
+/// `sys` module tells).
+pub(crate) enum Node {
+    /// A regular file, and its size.
+    File(u64),
+    /// A directory.
+    Dir,
+    /// A symbolic link (on Windows: any reparse point).
+    Symlink,
+    /// Anything else (a FIFO, socket or device): never opened (a FIFO
+    /// would block, a device has no end).
+    Special(&'static str),
+}
 
 /// Directory depth followed below a source: deeper trees are skipped with
 /// a note rather than exhausting memory on a hostile nesting.

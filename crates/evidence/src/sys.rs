@@ -4,6 +4,7 @@
 //! access time where the system allows (`O_NOATIME`), and described by
 //! `fstat`.
 
+use crate::acquire::Node;
 use crate::{FsTime, SourceMeta};
 use std::collections::HashMap;
 use std::ffi::{CStr, OsStr, OsString};
@@ -17,19 +18,6 @@ use takedown_vault::fsops;
 
 /// A directory opened without following links.
 pub type Dir = Arc<OwnedFd>;
-
-/// What a name in a directory is, without following it.
-pub enum Node {
-    /// A regular file, and its size.
-    File(u64),
-    /// A directory.
-    Dir,
-    /// A symbolic link.
-    Symlink,
-    /// A FIFO, socket or device: never opened (a FIFO would block, a
-    /// device has no end).
-    Special(&'static str),
-}
 
 /// The directory holding `path` (every component opened without following
 /// links) and the last component.

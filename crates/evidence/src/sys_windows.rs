@@ -17,6 +17,7 @@
 //! - The access time may be updated by the read (there is no O_NOATIME);
 //!   the metadata recorded is read before the copy.
 
+use crate::acquire::Node;
 use crate::{FsTime, SourceMeta};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -34,18 +35,6 @@ pub struct OpenDir {
 
 /// A directory opened without following links.
 pub type Dir = Arc<OpenDir>;
-
-/// What a name in a directory is, without following it.
-pub enum Node {
-    /// A regular file, and its size.
-    File(u64),
-    /// A directory.
-    Dir,
-    /// A symbolic link (on Windows: any reparse point).
-    Symlink,
-    /// Anything else: never opened.
-    Special(&'static str),
-}
 
 /// The directory holding `path` (every component opened without following
 /// a reparse point) and the last component.
